@@ -1,0 +1,84 @@
+/* parsing.h: cursor-style header parsers; each returns the next protocol (or header length) and advances the cursor, or -1 if the header does not fit. */
+#ifndef XLVS_PARSING_H
+#define XLVS_PARSING_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+
+#define XLVS_IP_MF     0x2000
+#define XLVS_IP_OFFSET 0x1fff
+
+struct hdr_cursor {
+	void *pos;
+};
+
+/* Returns the ethertype in network order. VLAN tags are not unwrapped: xlvs serves the untagged interface it is attached to. */
+static __always_inline int parse_ethhdr(struct hdr_cursor *nh, void *data_end, struct ethhdr **ethhdr)
+{
+	struct ethhdr *eth = nh->pos;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	nh->pos = eth + 1;
+	*ethhdr = eth;
+	return eth->h_proto;
+}
+
+/*
+ * Returns the IP protocol. Rejects what the kernel's own ip_rcv would
+ * reject (bad version, ihl < 5, total length beyond the frame) so such
+ * frames reach the kernel untouched instead of being forwarded.
+ */
+static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end, struct iphdr **iphdr)
+{
+	struct iphdr *iph = nh->pos;
+	__u32 hdrsize;
+
+	if ((void *)(iph + 1) > data_end)
+		return -1;
+	if (iph->version != 4 || iph->ihl < 5)
+		return -1;
+	hdrsize = iph->ihl * 4;
+	/* verifier: the variable-length header needs its own bound before the cursor moves past it */
+	if (nh->pos + hdrsize > data_end)
+		return -1;
+	if ((void *)iph + bpf_ntohs(iph->tot_len) > data_end || bpf_ntohs(iph->tot_len) < hdrsize)
+		return -1;
+	nh->pos += hdrsize;
+	*iphdr = iph;
+	return iph->protocol;
+}
+
+/* Returns the TCP header length. Only the fixed header must be present: options are forwarded, never read. */
+static __always_inline int parse_tcphdr(struct hdr_cursor *nh, void *data_end, struct tcphdr **tcphdr)
+{
+	struct tcphdr *tcp = nh->pos;
+
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	if (tcp->doff < 5)
+		return -1;
+	nh->pos = tcp + 1;
+	*tcphdr = tcp;
+	return tcp->doff * 4;
+}
+
+/* Returns the UDP length field. */
+static __always_inline int parse_udphdr(struct hdr_cursor *nh, void *data_end, struct udphdr **udphdr)
+{
+	struct udphdr *udp = nh->pos;
+
+	if ((void *)(udp + 1) > data_end)
+		return -1;
+	if (bpf_ntohs(udp->len) < sizeof(*udp))
+		return -1;
+	nh->pos = udp + 1;
+	*udphdr = udp;
+	return bpf_ntohs(udp->len);
+}
+
+#endif /* XLVS_PARSING_H */

@@ -1,0 +1,229 @@
+/* xlvs.bpf.c: the LVS-DR datapath: match VIP:port, keep each connection on its real, rewrite only the Ethernet header, XDP_TX. */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xlvs_abi.h"
+#include "xlvs_hash.h"
+#include "parsing.h"
+
+/* ---- maps (sizes are defaults: the loader may resize before load) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, struct xlvs_svc_key);
+	__type(value, struct xlvs_svc);
+} xlvs_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX);
+	__type(key, struct xlvs_conn_key);
+	__type(value, struct xlvs_conn);
+} xlvs_conn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xlvs_real);
+} xlvs_reals SEC(".maps");
+
+/* One Maglev table per service, swapped in whole by a single outer-map update. */
+struct xlvs_mh_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MH_DEFAULT_SIZE);
+	__uint(map_flags, BPF_F_INNER_MAP); /* tables of other prime sizes are accepted too */
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, __u32);
+	__array(values, struct xlvs_mh_table);
+} xlvs_mh SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_cfg);
+} xlvs_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xlvs_counters);
+} xlvs_st_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xlvs_counters);
+} xlvs_st_real SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_verdicts);
+} xlvs_verdicts SEC(".maps");
+
+/* ---- helpers ---- */
+
+static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_conn)
+{
+	struct xlvs_counters *c = bpf_map_lookup_elem(map, id);
+
+	/* verifier: per-CPU array lookups can return NULL even for in-range ids */
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += bytes;
+	c->conns += new_conn;
+}
+
+/* Picks a real for a flow with no usable entry and records it; NULL when the service has nobody to take it. */
+static __always_inline struct xlvs_real *schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key,
+						  __u32 ports, __u32 *real_id)
+{
+	struct xlvs_conn conn = {};
+	struct xlvs_real *real;
+	__u32 bucket, *slot;
+	void *table;
+
+	table = bpf_map_lookup_elem(&xlvs_mh, &svc->id);
+	if (!table || !svc->mh_size)
+		return NULL;
+	bucket = xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto) % svc->mh_size;
+	slot = bpf_map_lookup_elem(table, &bucket);
+	if (!slot || *slot == XLVS_REAL_NONE)
+		return NULL;
+	*real_id = *slot;
+	real = bpf_map_lookup_elem(&xlvs_reals, real_id);
+	/* The control plane clears F_SCHED before it rebuilds the table, so a stale bucket never sends new work to a drained or MAC-less real. */
+	if (!real || !(real->flags & XLVS_REAL_F_SCHED))
+		return NULL;
+	conn.real_id = *real_id;
+	conn.svc_id = svc->id;
+	bpf_map_update_elem(&xlvs_conn, key, &conn, BPF_ANY);
+	return real;
+}
+
+/* ---- program ---- */
+
+SEC("xdp")
+int xlvs_xdp(struct xdp_md *ctx)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
+	struct xlvs_conn_key key = {};
+	struct xlvs_svc_key skey = {};
+	struct xlvs_verdicts *vd;
+	struct xlvs_real *real = NULL;
+	struct xlvs_conn *conn;
+	struct xlvs_svc *svc;
+	struct xlvs_cfg *cfg;
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	__u32 zero = 0, real_id = 0, ports, bytes;
+	int proto, new_conn = 0;
+
+	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
+	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
+	if (!vd)
+		return XDP_ABORTED;
+
+	proto = parse_ethhdr(&nh, data_end, &eth);
+	if (proto < 0) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	if (proto != bpf_htons(ETH_P_IP)) {
+		vd->pass_not_ipv4++;
+		return XDP_PASS;
+	}
+	proto = parse_iphdr(&nh, data_end, &iph);
+	if (proto < 0) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	if (iph->frag_off & bpf_htons(XLVS_IP_MF | XLVS_IP_OFFSET)) {
+		vd->pass_fragment++;
+		return XDP_PASS;
+	}
+	if (proto == IPPROTO_TCP) {
+		if (parse_tcphdr(&nh, data_end, &tcp) < 0) {
+			vd->pass_malformed++;
+			return XDP_PASS;
+		}
+		ports = *(__u32 *)&tcp->source;
+	} else if (proto == IPPROTO_UDP) {
+		if (parse_udphdr(&nh, data_end, &udp) < 0) {
+			vd->pass_malformed++;
+			return XDP_PASS;
+		}
+		ports = *(__u32 *)&udp->source;
+	} else {
+		vd->pass_no_service++;
+		return XDP_PASS;
+	}
+
+	skey.vip = iph->daddr;
+	skey.port = (__be16)(ports >> 16); /* dport: the second half of the port pair as it lies in memory */
+	skey.proto = proto;
+	svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+	if (!svc) {
+		vd->pass_no_service++;
+		return XDP_PASS;
+	}
+
+	key.saddr = iph->saddr;
+	key.daddr = iph->daddr;
+	key.sport = (__be16)ports;
+	key.dport = skey.port;
+	key.proto = proto;
+	conn = bpf_map_lookup_elem(&xlvs_conn, &key);
+	if (conn && conn->svc_id == svc->id) {
+		real_id = conn->real_id;
+		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+		/* A real that lost its MAC (or was removed) cannot take the packet: reschedule rather than blackhole the flow. */
+		if (real && !(real->flags & XLVS_REAL_F_MAC))
+			real = NULL;
+	}
+	if (!real) {
+		real = schedule(svc, &key, ports, &real_id);
+		if (!real) {
+			vd->drop_no_real++;
+			return XDP_DROP;
+		}
+		new_conn = 1;
+	}
+
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	if (!cfg) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+
+	bytes = bpf_ntohs(iph->tot_len);
+	count(&svc->id, &xlvs_st_svc, bytes, new_conn);
+	count(&real_id, &xlvs_st_real, bytes, new_conn);
+	if (new_conn)
+		vd->tx_new++;
+	else
+		vd->tx_existing++;
+	return XDP_TX;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,113 @@
+// abi.cc: sizes, field offsets and constants of bpf/include/xlvs_abi.h, checked at compile time and exported to JS.
+#include <cstddef>
+
+#include "addon.h"
+#include "xlvs_abi.h"
+
+namespace xlvs {
+
+// The datapath and TypeScript codecs both hard-code these sizes; a change to the
+// header must be a deliberate ABI change, so it has to break this build too.
+static_assert(sizeof(struct xlvs_svc_key) == 8, "xlvs_svc_key size");
+static_assert(sizeof(struct xlvs_svc) == 16, "xlvs_svc size");
+static_assert(sizeof(struct xlvs_conn_key) == 16, "xlvs_conn_key size");
+static_assert(sizeof(struct xlvs_conn) == 8, "xlvs_conn size");
+static_assert(sizeof(struct xlvs_real) == 24, "xlvs_real size");
+static_assert(sizeof(struct xlvs_cfg) == 8, "xlvs_cfg size");
+static_assert(sizeof(struct xlvs_counters) == 24, "xlvs_counters size");
+static_assert(sizeof(struct xlvs_verdicts) == 64, "xlvs_verdicts size");
+
+namespace {
+
+#define XLVS_FIELD(T, f)                                                          \
+  do {                                                                            \
+    Napi::Object fo = Napi::Object::New(env);                                     \
+    fo.Set("offset", Napi::Number::New(env, offsetof(struct T, f)));              \
+    fo.Set("size", Napi::Number::New(env, sizeof(static_cast<struct T*>(nullptr)->f))); \
+    fields.Set(#f, fo);                                                           \
+  } while (0)
+
+#define XLVS_STRUCT(T, BODY)                                     \
+  do {                                                           \
+    Napi::Object so = Napi::Object::New(env);                    \
+    Napi::Object fields = Napi::Object::New(env);                \
+    BODY                                                         \
+    so.Set("size", Napi::Number::New(env, sizeof(struct T)));    \
+    so.Set("fields", fields);                                    \
+    structs.Set(#T, so);                                         \
+  } while (0)
+
+#define XLVS_CONST(C) constants.Set(#C, Napi::Number::New(env, static_cast<double>(C)))
+
+}  // namespace
+
+Napi::Object AbiExports(Napi::Env env) {
+  Napi::Object structs = Napi::Object::New(env);
+  XLVS_STRUCT(xlvs_svc_key, {
+    XLVS_FIELD(xlvs_svc_key, vip);
+    XLVS_FIELD(xlvs_svc_key, port);
+    XLVS_FIELD(xlvs_svc_key, proto);
+    XLVS_FIELD(xlvs_svc_key, pad);
+  });
+  XLVS_STRUCT(xlvs_svc, {
+    XLVS_FIELD(xlvs_svc, id);
+    XLVS_FIELD(xlvs_svc, flags);
+    XLVS_FIELD(xlvs_svc, mh_size);
+    XLVS_FIELD(xlvs_svc, pad);
+  });
+  XLVS_STRUCT(xlvs_conn_key, {
+    XLVS_FIELD(xlvs_conn_key, saddr);
+    XLVS_FIELD(xlvs_conn_key, daddr);
+    XLVS_FIELD(xlvs_conn_key, sport);
+    XLVS_FIELD(xlvs_conn_key, dport);
+    XLVS_FIELD(xlvs_conn_key, proto);
+    XLVS_FIELD(xlvs_conn_key, pad);
+  });
+  XLVS_STRUCT(xlvs_conn, {
+    XLVS_FIELD(xlvs_conn, real_id);
+    XLVS_FIELD(xlvs_conn, svc_id);
+  });
+  XLVS_STRUCT(xlvs_real, {
+    XLVS_FIELD(xlvs_real, mac);
+    XLVS_FIELD(xlvs_real, flags);
+    XLVS_FIELD(xlvs_real, addr);
+    XLVS_FIELD(xlvs_real, svc_id);
+    XLVS_FIELD(xlvs_real, weight);
+    XLVS_FIELD(xlvs_real, pad);
+  });
+  XLVS_STRUCT(xlvs_cfg, {
+    XLVS_FIELD(xlvs_cfg, mac);
+    XLVS_FIELD(xlvs_cfg, pad);
+  });
+  XLVS_STRUCT(xlvs_counters, {
+    XLVS_FIELD(xlvs_counters, packets);
+    XLVS_FIELD(xlvs_counters, bytes);
+    XLVS_FIELD(xlvs_counters, conns);
+  });
+  XLVS_STRUCT(xlvs_verdicts, {
+    XLVS_FIELD(xlvs_verdicts, pass_not_ipv4);
+    XLVS_FIELD(xlvs_verdicts, pass_malformed);
+    XLVS_FIELD(xlvs_verdicts, pass_fragment);
+    XLVS_FIELD(xlvs_verdicts, pass_no_service);
+    XLVS_FIELD(xlvs_verdicts, tx_existing);
+    XLVS_FIELD(xlvs_verdicts, tx_new);
+    XLVS_FIELD(xlvs_verdicts, drop_no_real);
+    XLVS_FIELD(xlvs_verdicts, aborted);
+  });
+
+  Napi::Object constants = Napi::Object::New(env);
+  XLVS_CONST(XLVS_MAX_SERVICES);
+  XLVS_CONST(XLVS_MAX_REALS);
+  XLVS_CONST(XLVS_CONN_DEFAULT_MAX);
+  XLVS_CONST(XLVS_MH_DEFAULT_SIZE);
+  XLVS_CONST(XLVS_REAL_NONE);
+  XLVS_CONST(XLVS_REAL_F_MAC);
+  XLVS_CONST(XLVS_REAL_F_SCHED);
+
+  Napi::Object abi = Napi::Object::New(env);
+  abi.Set("structs", structs);
+  abi.Set("constants", constants);
+  return abi;
+}
+
+}  // namespace xlvs

@@ -1,0 +1,241 @@
+// bpf_object.cc: BpfObject, opening and loading an ELF object off the JS thread and handing out its programs and maps.
+#include "bpf_object.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "addon.h"
+#include "args.h"
+#include "bpf_map.h"
+#include "errors.h"
+#include "libbpf_log.h"
+
+namespace xlvs {
+
+namespace {
+
+using NumberOpts = std::map<std::string, uint32_t>;
+
+NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
+  NumberOpts out;
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsObject()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must be an object");
+  Napi::Object rec = v.As<Napi::Object>();
+  Napi::Array names = rec.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).ToString().Utf8Value();
+    out[name] = static_cast<uint32_t>(NumberValue(opts.Env(), rec.Get(name), key));
+  }
+  return out;
+}
+
+// Opens and loads on a libuv worker: program loads run the verifier, which can
+// take seconds for a large datapath.
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags)
+      : Napi::AsyncWorker(env, "xlvs:BpfObject.open"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        max_entries_(std::move(max_entries)),
+        flags_(std::move(flags)) {}
+
+  ~OpenWorker() override {
+    // Only set if the promise was never settled with it (env teardown).
+    if (obj_ != nullptr) bpf_object__close(obj_);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    LibbpfCapture capture;
+    struct bpf_object* obj = bpf_object__open_file(path_.c_str(), nullptr);
+    if (obj == nullptr) {
+      err_.Set(errno, "bpf_object__open_file", path_);
+      err_.log = capture.Text();
+      return;
+    }
+    for (const auto& kv : max_entries_) {
+      struct bpf_map* m = bpf_object__find_map_by_name(obj, kv.first.c_str());
+      if (m == nullptr) {
+        err_.Set(ENOENT, "bpf_object__find_map_by_name", "mapMaxEntries: no map '" + kv.first + "' in " + path_);
+        bpf_object__close(obj);
+        return;
+      }
+      int ret = bpf_map__set_max_entries(m, kv.second);
+      if (ret < 0) {
+        err_.Set(ret, "bpf_map__set_max_entries", "map '" + kv.first + "'");
+        bpf_object__close(obj);
+        return;
+      }
+    }
+    for (const auto& kv : flags_) {
+      struct bpf_map* m = bpf_object__find_map_by_name(obj, kv.first.c_str());
+      if (m == nullptr) {
+        err_.Set(ENOENT, "bpf_object__find_map_by_name", "mapFlags: no map '" + kv.first + "' in " + path_);
+        bpf_object__close(obj);
+        return;
+      }
+      // OR'd so flags the object declares (e.g. BPF_F_NO_PREALLOC) survive.
+      int ret = bpf_map__set_map_flags(m, bpf_map__map_flags(m) | kv.second);
+      if (ret < 0) {
+        err_.Set(ret, "bpf_map__set_map_flags", "map '" + kv.first + "'");
+        bpf_object__close(obj);
+        return;
+      }
+    }
+    int ret = bpf_object__load(obj);
+    if (ret < 0) {
+      std::string captured = capture.Text();
+      std::string prog = FailedProgramName(captured);
+      err_.Set(ret, "bpf_object__load", prog.empty() ? path_ : path_ + ", program '" + prog + "'");
+      err_.log = ExtractVerifierLog(captured);
+      bpf_object__close(obj);
+      return;
+    }
+    obj_ = obj;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (err_.failed()) {
+      deferred_.Reject(err_.ToError(env).Value());
+      return;
+    }
+    struct bpf_object* obj = obj_;
+    obj_ = nullptr;
+    try {
+      deferred_.Resolve(BpfObject::NewFromObject(env, obj));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  NumberOpts max_entries_;
+  NumberOpts flags_;
+  PendingError err_;
+  struct bpf_object* obj_ = nullptr;
+};
+
+}  // namespace
+
+Napi::Function BpfObject::Init(Napi::Env env) {
+  return DefineClass(env, "BpfObject",
+                     {
+                         StaticMethod<&BpfObject::Open>("open"),
+                         InstanceMethod<&BpfObject::ProgramNames>("programNames"),
+                         InstanceMethod<&BpfObject::ProgramFd>("programFd"),
+                         InstanceMethod<&BpfObject::MapNames>("mapNames"),
+                         InstanceMethod<&BpfObject::Map>("map"),
+                         InstanceMethod<&BpfObject::Close>("close"),
+                     });
+}
+
+Napi::Object BpfObject::NewFromObject(Napi::Env env, struct bpf_object* obj) {
+  // The External carries ownership into the constructor; if construction
+  // never takes it, it is closed here.
+  struct bpf_object* holder = obj;
+  try {
+    Napi::Object o = GetAddonData(env).bpfObject.New({Napi::External<struct bpf_object*>::New(env, &holder)});
+    return o;
+  } catch (...) {
+    if (holder != nullptr) bpf_object__close(holder);
+    throw;
+  }
+}
+
+BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "use BpfObject.open()");
+  }
+  struct bpf_object** holder = info[0].As<Napi::External<struct bpf_object*>>().Data();
+  obj_ = *holder;
+  *holder = nullptr;
+}
+
+BpfObject::~BpfObject() {
+  if (obj_ != nullptr) bpf_object__close(obj_);
+}
+
+Napi::Value BpfObject::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  Napi::Object opts = OptObjectArg(info, 1, "opts");
+  auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+void BpfObject::CheckOpen(Napi::Env env, const char* what) const {
+  if (obj_ == nullptr) ThrowErrno(env, EBADF, what, "object is closed");
+}
+
+Napi::Value BpfObject::ProgramNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "bpf_object__next_program");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) { out.Set(i++, Napi::String::New(env, bpf_program__name(prog))); }
+  return out;
+}
+
+Napi::Value BpfObject::ProgramFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "bpf_object__find_program_by_name");
+  std::string name = StringArg(info, 0, "name");
+  struct bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
+  if (prog == nullptr) ThrowErrno(env, ENOENT, "bpf_object__find_program_by_name", "no program '" + name + "'");
+  int fd = bpf_program__fd(prog);
+  // Programs marked not-to-autoload have no fd.
+  if (fd < 0) ThrowErrno(env, fd, "bpf_program__fd", "program '" + name + "' is not loaded");
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value BpfObject::MapNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "bpf_object__next_map");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  struct bpf_map* m;
+  bpf_object__for_each_map(m, obj_) { out.Set(i++, Napi::String::New(env, bpf_map__name(m))); }
+  return out;
+}
+
+Napi::Value BpfObject::Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "bpf_object__find_map_by_name");
+  std::string name = StringArg(info, 0, "name");
+  struct bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (m == nullptr) ThrowErrno(env, ENOENT, "bpf_object__find_map_by_name", "no map '" + name + "'");
+  int fd = bpf_map__fd(m);
+  if (fd < 0) ThrowErrno(env, fd, "bpf_map__fd", "map '" + name + "' was not created");
+  // A separate fd lets the BpfMap outlive close() of the object (and vice versa).
+  int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (dupfd < 0) ThrowErrno(env, errno, "fcntl", "F_DUPFD_CLOEXEC of map '" + name + "'");
+  return BpfMap::NewFromFd(env, dupfd);
+}
+
+Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {
+  if (obj_ != nullptr) {
+    bpf_object__close(obj_);
+    obj_ = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace xlvs

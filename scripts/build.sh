@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# build.sh: compiles the XDP objects, the native addon and the TypeScript, each only when its inputs changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f build/Release/xlvs_native.node ] || [ -n "$(find native bpf/include binding.gyp -newer build/Release/xlvs_native.node | head -n1)" ]; then
+  npx --no-install node-gyp rebuild >/dev/null
+fi
+# after node-gyp: its rebuild empties build/
+arch_inc="/usr/include/$(uname -m)-linux-gnu"
+mkdir -p build/bpf
+for src in bpf/*.bpf.c; do
+  obj="build/bpf/$(basename "${src%.bpf.c}").o"
+  if [ ! -f "$obj" ] || [ -n "$(find bpf -newer "$obj" -name '*.[ch]' | head -n1)" ]; then
+    clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -c "$src" -o "$obj"
+  fi
+done
+npx --no-install tsc -p tsconfig.json

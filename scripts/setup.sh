@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# setup.sh: installs whatever is missing on a fresh Debian 12 host (apt packages, npm packages) and builds xlvs; quiet and fast when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages (${missing[*]}) and not root to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash scripts/build.sh

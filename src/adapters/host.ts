@@ -1,0 +1,83 @@
+// host.ts: what the director needs from its host: root, interfaces, addresses, bpffs, all through /sys, /proc and iproute2.
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { RuntimeError } from '../core/errors';
+
+export function ip(args: string[]): string {
+  try {
+    return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e: any) {
+    throw new RuntimeError(`ip ${args.join(' ')}: ${String(e.stderr || e.message).trim()}`);
+  }
+}
+
+export function ipJson<T>(args: string[]): T {
+  const out = ip(['-j', ...args]).trim();
+  return (out ? JSON.parse(out) : []) as T;
+}
+
+export function requireRoot(what: string): void {
+  if (process.geteuid && process.geteuid() !== 0) {
+    throw new RuntimeError(`${what} needs root (CAP_BPF, CAP_NET_ADMIN): run it as root`);
+  }
+}
+
+export function interfaceExists(ifname: string): boolean {
+  return fs.existsSync(`/sys/class/net/${ifname}`);
+}
+
+export interface InterfaceInfo {
+  name: string;
+  ifindex: number;
+  mac: string;
+  mtu: number;
+  /** The attached XDP program's mode and id, if any. */
+  xdp?: { mode: string; progId: number };
+}
+
+export function interfaceInfo(ifname: string): InterfaceInfo {
+  const [link] = ipJson<any[]>(['-d', 'link', 'show', 'dev', ifname]);
+  if (!link) throw new RuntimeError(`interface ${ifname} does not exist`);
+  // iproute2 reports the attach mode as the kernel's XDP_ATTACHED_* number.
+  const modes: Record<number, string> = { 1: 'native', 2: 'generic', 3: 'offload', 4: 'multi' };
+  const xdp = link.xdp?.prog?.id ? { mode: modes[link.xdp.mode] ?? String(link.xdp.mode), progId: Number(link.xdp.prog.id) } : undefined;
+  return { name: ifname, ifindex: link.ifindex, mac: link.address, mtu: link.mtu, ...(xdp ? { xdp } : {}) };
+}
+
+/** Addresses already configured on the interface (so xlvs only removes the VIPs it added itself). */
+export function interfaceAddresses(ifname: string): string[] {
+  const [link] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', ifname]);
+  return (link?.addr_info ?? []).map((a: any) => String(a.local));
+}
+
+/** The device the kernel would use to reach addr, and whether through a gateway. */
+export function routeTo(addr: string): { dev: string; gateway?: string } {
+  const [r] = ipJson<any[]>(['route', 'get', addr]);
+  return { dev: r?.dev, ...(r?.gateway ? { gateway: r.gateway } : {}) };
+}
+
+export const BPFFS = '/sys/fs/bpf';
+
+function isBpffs(dir: string): boolean {
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n');
+  return mounts.some((l) => {
+    const [, mnt, type] = l.split(' ');
+    return mnt === dir && type === 'bpf';
+  });
+}
+
+/** Pins need bpffs at /sys/fs/bpf; a fresh `ip netns exec` or a minimal container has none, so mount it. */
+export function ensureBpffs(dir = BPFFS): void {
+  if (isBpffs(dir)) return;
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'bpf', 'bpf', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e: any) {
+    throw new RuntimeError(`cannot mount bpffs at ${dir}: ${String(e.stderr || e.message).trim()}`);
+  }
+}
+
+export function pinDir(ifname: string): string {
+  return `${BPFFS}/xlvs/${ifname}`;
+}

@@ -1,0 +1,111 @@
+// native.ts: typed access to the libbpf addon (build/Release/xlvs_native.node); see native/ for the C++ side.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Every native failure: `.code` is the errno name, `.syscall` the call that failed, `.log` the verifier log on load failures. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  log?: string;
+}
+
+export interface BpfMap {
+  readonly fd: number;
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly percpu: boolean;
+  readonly valueBufSize: number;
+  lookup(key: Buffer): Buffer | null;
+  update(key: Buffer, value: Buffer, flags?: number): void;
+  delete(key: Buffer): boolean;
+  nextKey(key: Buffer | null): Buffer | null;
+  updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): number;
+  deleteBatch(keys: Buffer, count: number): number;
+  lookupBatch(batchSize?: number): { keys: Buffer; values: Buffer; count: number };
+  pin(path: string): void;
+  close(): void;
+}
+
+export interface BpfObject {
+  programNames(): string[];
+  programFd(name: string): number;
+  mapNames(): string[];
+  map(name: string): BpfMap;
+  close(): void;
+}
+
+export type XdpMode = 'native' | 'generic' | 'auto';
+
+export interface XdpLink {
+  readonly mode: 'native' | 'generic';
+  readonly ifindex: number;
+  readonly fd: number;
+  pin(path: string): void;
+  detach(): void;
+  close(): void;
+}
+
+export interface TestRunResult {
+  retval: number;
+  durationNs: number;
+  dataOut: Buffer;
+}
+
+export interface Native {
+  abi: {
+    structs: Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
+    constants: Record<string, number>;
+  };
+  numPossibleCpus(): number;
+  BpfObject: {
+    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number> }): Promise<BpfObject>;
+  };
+  BpfMap: {
+    openPinned(path: string): BpfMap;
+    fromId(id: number): BpfMap;
+    create(o: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number }): BpfMap;
+  };
+  XdpLink: {
+    attach(progFd: number, ifname: string, mode: XdpMode): XdpLink;
+    openPinned(path: string): XdpLink;
+  };
+  testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<TestRunResult>;
+}
+
+/** The repository root: the nearest ancestor holding binding.gyp (works from src/ under tsx and from dist/). */
+export function repoRoot(from = __dirname): string {
+  let dir = from;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`cannot find the xlvs repository root above ${from}`);
+    dir = up;
+  }
+}
+
+let cached: Native | undefined;
+
+export function native(): Native {
+  if (!cached) {
+    const file = path.join(repoRoot(), 'build', 'Release', 'xlvs_native.node');
+    if (!fs.existsSync(file)) throw new Error(`native addon missing at ${file}: run "npm run setup"`);
+    cached = require(file) as Native;
+  }
+  return cached;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).errno === 'number' && typeof (e as NativeError).syscall === 'string';
+}
+
+/** Kernel map types and flags the control plane creates maps with (uapi/linux/bpf.h). */
+export const BPF_MAP_TYPE_ARRAY = 2;
+export const BPF_F_INNER_MAP = 1 << 12;
+export const BPF_ANY = 0;

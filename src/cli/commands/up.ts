@@ -1,0 +1,27 @@
+// up.ts: `xlvs up --config FILE`: run the director in the foreground until SIGINT/SIGTERM.
+
+import { Command } from 'commander';
+import { Runner } from '../../adapters/runner';
+import { loadConfigFile } from '../options';
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('attach the datapath on the configured interface and run in the foreground; SIGINT/SIGTERM detaches and cleans up')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .action(async (opts: { config: string }) => {
+      const cfg = loadConfigFile(opts.config);
+      const runner = new Runner(cfg);
+      await runner.start();
+      process.stdout.write(`xlvs: ${runner.summary()}\n`);
+      await new Promise<void>((resolve) => {
+        const done = (sig: string) => {
+          process.stdout.write(`xlvs: ${sig}: detaching from ${cfg.interface}\n`);
+          runner.stop();
+          resolve();
+        };
+        process.once('SIGINT', () => done('SIGINT'));
+        process.once('SIGTERM', () => done('SIGTERM'));
+      });
+    });
+}

@@ -1,0 +1,41 @@
+// main.ts: the xlvs command line: registers one command per file and maps failures to exit codes (2 usage/config, 1 runtime).
+
+import { Command, CommanderError } from 'commander';
+import { RuntimeError, UsageError } from '../core/errors';
+import { isNativeError } from '../adapters/native';
+import { registerStatus } from './commands/status';
+import { registerUp } from './commands/up';
+
+export function buildProgram(): Command {
+  const program = new Command('xlvs')
+    .description('LVS-DR load-balancer director with an XDP datapath')
+    .version(require('../../../package.json').version as string)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerUp(program);
+  registerStatus(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export function exitCodeOf(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  return 1;
+}
+
+export function report(e: unknown): void {
+  if (e instanceof CommanderError) return; // commander already printed it
+  if (e instanceof UsageError || e instanceof RuntimeError) process.stderr.write(`xlvs: ${e.message}\n`);
+  else if (isNativeError(e)) process.stderr.write(`xlvs: ${e.message}${e.log ? `\n${e.log}` : ''}\n`);
+  else process.stderr.write(`xlvs: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    report(e);
+    process.exitCode = exitCodeOf(e);
+  }
+}

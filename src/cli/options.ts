@@ -1,0 +1,26 @@
+// options.ts: flag parsers shared by commands; each throws a UsageError naming the flag and the value.
+
+import * as fs from 'node:fs';
+import { Config, parseConfig } from '../core/config';
+import { UsageError } from '../core/errors';
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e: any) {
+    throw new UsageError(`--config ${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** status and friends accept either the config or the interface it names. */
+export function interfaceFrom(opts: { config?: string; interface?: string }): string {
+  if (opts.config && opts.interface) throw new UsageError('give --config or --interface, not both');
+  if (opts.interface) {
+    if (!/^[^\s/:]{1,15}$/.test(opts.interface)) throw new UsageError(`--interface ${JSON.stringify(opts.interface)}: not an interface name`);
+    return opts.interface;
+  }
+  if (opts.config) return loadConfigFile(opts.config).interface;
+  throw new UsageError('give --config FILE or --interface NAME');
+}

@@ -1,0 +1,160 @@
+// abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
+
+/** How a field is stored: host order (`u*`), wire order (`be*`), a MAC, or padding that must be zero. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32' | 'mac' | 'pad';
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly kind: FieldKind;
+}
+
+export interface StructSpec<T> {
+  readonly name: string;
+  readonly size: number;
+  readonly fields: readonly FieldSpec[];
+  encode(value: T, buf?: Buffer, at?: number): Buffer;
+  decode(buf: Buffer, at?: number): T;
+}
+
+function defineStruct<T extends object>(name: string, size: number, fields: FieldSpec[]): StructSpec<T> {
+  return {
+    name,
+    size,
+    fields,
+    encode(value: T, buf = Buffer.alloc(size), at = 0): Buffer {
+      const v = value as Record<string, unknown>;
+      for (const f of fields) {
+        const o = at + f.offset;
+        switch (f.kind) {
+          case 'pad': buf.fill(0, o, o + f.size); break;
+          case 'u8': buf.writeUInt8(Number(v[f.name] ?? 0), o); break;
+          case 'u16': buf.writeUInt16LE(Number(v[f.name] ?? 0), o); break;
+          case 'u32': buf.writeUInt32LE(Number(v[f.name] ?? 0) >>> 0, o); break;
+          case 'u64': buf.writeBigUInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o); break;
+          case 'be16': buf.writeUInt16BE(Number(v[f.name] ?? 0), o); break;
+          case 'be32': buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o); break;
+          case 'mac': macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o); break;
+        }
+      }
+      return buf;
+    },
+    decode(buf: Buffer, at = 0): T {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) {
+        const o = at + f.offset;
+        switch (f.kind) {
+          case 'pad': break;
+          case 'u8': out[f.name] = buf.readUInt8(o); break;
+          case 'u16': out[f.name] = buf.readUInt16LE(o); break;
+          case 'u32': out[f.name] = buf.readUInt32LE(o); break;
+          case 'u64': out[f.name] = buf.readBigUInt64LE(o); break;
+          case 'be16': out[f.name] = buf.readUInt16BE(o); break;
+          case 'be32': out[f.name] = buf.readUInt32BE(o); break;
+          case 'mac': out[f.name] = bytesToMac(buf.subarray(o, o + 6)); break;
+        }
+      }
+      return out as T;
+    },
+  };
+}
+
+const f = (name: string, offset: number, size: number, kind: FieldKind): FieldSpec => ({ name, offset, size, kind });
+
+export const MAX_SERVICES = 1024;
+export const MAX_REALS = 65536;
+export const CONN_DEFAULT_MAX = 1048576;
+export const MH_DEFAULT_SIZE = 65537;
+export const REAL_NONE = 0xffffffff;
+export const REAL_F_MAC = 1 << 0;
+export const REAL_F_SCHED = 1 << 1;
+
+/** Every #define of xlvs_abi.h, by its C name, for the layout test. */
+export const constants: Record<string, number> = {
+  XLVS_MAX_SERVICES: MAX_SERVICES,
+  XLVS_MAX_REALS: MAX_REALS,
+  XLVS_CONN_DEFAULT_MAX: CONN_DEFAULT_MAX,
+  XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
+  XLVS_REAL_NONE: REAL_NONE,
+  XLVS_REAL_F_MAC: REAL_F_MAC,
+  XLVS_REAL_F_SCHED: REAL_F_SCHED,
+};
+
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+/** IPv4 addresses travel as dotted strings in TS and as big-endian u32 (wire order) in the maps. */
+export interface SvcKey { vip: number; port: number; proto: number }
+export interface Svc { id: number; flags: number; mh_size: number }
+export interface ConnKey { saddr: number; daddr: number; sport: number; dport: number; proto: number }
+export interface Conn { real_id: number; svc_id: number }
+export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number }
+export interface Cfg { mac: string }
+export interface Counters { packets: bigint; bytes: bigint; conns: bigint }
+export interface Verdicts {
+  pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
+  tx_existing: bigint; tx_new: bigint; drop_no_real: bigint; aborted: bigint;
+}
+
+export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [
+  f('vip', 0, 4, 'be32'), f('port', 4, 2, 'be16'), f('proto', 6, 1, 'u8'), f('pad', 7, 1, 'pad'),
+]);
+export const svc = defineStruct<Svc>('xlvs_svc', 16, [
+  f('id', 0, 4, 'u32'), f('flags', 4, 4, 'u32'), f('mh_size', 8, 4, 'u32'), f('pad', 12, 4, 'pad'),
+]);
+export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
+  f('saddr', 0, 4, 'be32'), f('daddr', 4, 4, 'be32'), f('sport', 8, 2, 'be16'), f('dport', 10, 2, 'be16'),
+  f('proto', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
+]);
+export const conn = defineStruct<Conn>('xlvs_conn', 8, [f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32')]);
+export const real = defineStruct<Real>('xlvs_real', 24, [
+  f('mac', 0, 6, 'mac'), f('flags', 6, 2, 'u16'), f('addr', 8, 4, 'be32'), f('svc_id', 12, 4, 'u32'),
+  f('weight', 16, 4, 'u32'), f('pad', 20, 4, 'pad'),
+]);
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 8, [f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad')]);
+export const counters = defineStruct<Counters>('xlvs_counters', 24, [
+  f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'),
+]);
+export const verdictFields = [
+  'pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service',
+  'tx_existing', 'tx_new', 'drop_no_real', 'aborted',
+] as const;
+export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 64, verdictFields.map((n, i) => f(n, i * 8, 8, 'u64')));
+
+export const structs: readonly StructSpec<any>[] = [svcKey, svc, connKey, conn, real, cfg, counters, verdicts];
+
+/** A u32 key for array maps. */
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+/** Sums a per-CPU value buffer (one slot of `stride` bytes per possible CPU) with the struct's decoder. */
+export function sumPerCpu<T extends object>(spec: StructSpec<T>, buf: Buffer, ncpu: number): T {
+  const stride = Math.ceil(spec.size / 8) * 8;
+  const total: Record<string, bigint> = {};
+  for (let cpu = 0; cpu < ncpu; cpu++) {
+    const one = spec.decode(buf, cpu * stride) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(one)) total[k] = (total[k] ?? 0n) + (v as bigint);
+  }
+  return total as T;
+}
+
+export function ipv4ToU32(addr: string): number {
+  const p = addr.split('.').map(Number);
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+}
+
+export function u32ToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export function macToBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+export function bytesToMac(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,0 +1,176 @@
+// client.ts: the lab's client workload: N fresh TCP (HTTP, Connection: close) requests or N UDP datagrams from distinct source ports, printing JSON counts per real.
+import * as http from 'node:http';
+import * as dgram from 'node:dgram';
+
+export interface ClientResult {
+  mode: 'tcp' | 'udp';
+  target: string;
+  requested: number;
+  ok: number;
+  failures: number;
+  /** Replies per real-server name (the reply body). */
+  counts: Record<string, number>;
+  /** Failure reasons with their counts. */
+  errors: Record<string, number>;
+  /** UDP only: datagrams that needed more than one send. */
+  retried: number;
+  durationMs: number;
+}
+
+interface Args {
+  mode: 'tcp' | 'udp';
+  host: string;
+  port: number;
+  count: number;
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+  basePort: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const mode = argv[0];
+  if (mode !== 'tcp' && mode !== 'udp') throw new Error('first argument must be tcp or udp');
+  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000 };
+  for (let i = 1; i < argv.length; i += 2) {
+    const key = argv[i];
+    const val = argv[i + 1];
+    if (val === undefined) throw new Error(`missing value for ${key}`);
+    switch (key) {
+      case '--host': a.host = val; break;
+      case '--port': a.port = Number(val); break;
+      case '--count': a.count = Number(val); break;
+      case '--concurrency': a.concurrency = Number(val); break;
+      case '--timeout-ms': a.timeoutMs = Number(val); break;
+      case '--retries': a.retries = Number(val); break;
+      case '--base-port': a.basePort = Number(val); break;
+      default: throw new Error(`unknown option ${key}`);
+    }
+  }
+  if (!a.host || !(a.port > 0)) throw new Error('--host and --port are required');
+  for (const k of ['count', 'concurrency', 'timeoutMs', 'retries', 'basePort'] as const) {
+    if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`bad --${k}`);
+  }
+  if (a.mode === 'udp' && a.basePort + a.count > 65536) throw new Error('--base-port + --count exceeds the port range');
+  return a;
+}
+
+type Outcome = { ok: true; name: string; retried?: boolean } | { ok: false; reason: string };
+
+function tcpOnce(a: Args): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (o: Outcome): void => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        resolve(o);
+      }
+    };
+    // agent:false gives a fresh socket per request, so each request is its own connection (own source port).
+    const req = http.request(
+      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const name = Buffer.concat(chunks).toString('utf8').trim();
+          if (res.statusCode !== 200) finish({ ok: false, reason: `http ${res.statusCode}` });
+          else if (!name) finish({ ok: false, reason: 'empty body' });
+          else finish({ ok: true, name });
+        });
+        res.on('error', (e) => finish({ ok: false, reason: e.message }));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish({ ok: false, reason: `timeout ${a.timeoutMs}ms` });
+      req.destroy();
+    }, a.timeoutMs);
+    req.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: e.code ?? e.message }));
+    req.end();
+  });
+}
+
+function udpOnce(a: Args, index: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    let attempts = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (o: Outcome): void => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      sock.close();
+      resolve(o);
+    };
+    const send = (): void => {
+      attempts++;
+      sock.send(`hello ${index}`, a.port, a.host, (err) => {
+        if (err) finish({ ok: false, reason: `send: ${err.message}` });
+      });
+      timer = setTimeout(() => {
+        if (attempts <= a.retries) send();
+        else finish({ ok: false, reason: `timeout ${a.timeoutMs}ms x${attempts}` });
+      }, a.timeoutMs);
+    };
+    sock.on('message', (msg) => finish({ ok: true, name: msg.toString('utf8').trim(), retried: attempts > 1 }));
+    sock.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: e.code ?? e.message }));
+    // An explicit port per datagram guarantees distinct source ports; ephemeral ones could repeat after a close.
+    sock.bind(a.basePort + index, send);
+  });
+}
+
+async function run(a: Args): Promise<ClientResult> {
+  const started = Date.now();
+  const result: ClientResult = {
+    mode: a.mode,
+    target: `${a.host}:${a.port}`,
+    requested: a.count,
+    ok: 0,
+    failures: 0,
+    counts: {},
+    errors: {},
+    retried: 0,
+    durationMs: 0,
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < a.count) {
+      const i = next++;
+      const o = a.mode === 'tcp' ? await tcpOnce(a) : await udpOnce(a, i);
+      if (o.ok) {
+        result.ok++;
+        result.counts[o.name] = (result.counts[o.name] ?? 0) + 1;
+        if (o.retried) result.retried++;
+      } else {
+        result.failures++;
+        result.errors[o.reason] = (result.errors[o.reason] ?? 0) + 1;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(a.concurrency, a.count)) }, () => worker());
+  await Promise.all(workers);
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
+if (require.main === module) {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`client: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  run(args).then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.exit(r.failures === 0 ? 0 : 1);
+    },
+    (e: Error) => {
+      process.stderr.write(`client: ${e.stack ?? e.message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,88 @@
+// rs-server.ts: the real-server process of the lab: an HTTP server and a UDP echo-of-name server that both answer with this real's name.
+import * as http from 'node:http';
+import * as dgram from 'node:dgram';
+
+interface Args {
+  name: string;
+  bind: string;
+  httpPort: number;
+  udpPort: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { name: '', bind: '0.0.0.0', httpPort: 80, udpPort: 9000 };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    const val = argv[i + 1];
+    if (val === undefined) throw new Error(`missing value for ${key}`);
+    i++;
+    switch (key) {
+      case '--name': a.name = val; break;
+      case '--bind': a.bind = val; break;
+      case '--http-port': a.httpPort = Number(val); break;
+      case '--udp-port': a.udpPort = Number(val); break;
+      default: throw new Error(`unknown option ${key}`);
+    }
+  }
+  if (!a.name) throw new Error('--name is required');
+  return a;
+}
+
+function main(): void {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`rs-server: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const stats = { http: 0, udp: 0 };
+  const body = `${args.name}\n`;
+
+  const server = http.createServer((req, res) => {
+    stats.http++;
+    // Drain the request so a client that sends a body still gets a clean close.
+    req.resume();
+    res.writeHead(200, {
+      'Content-Type': 'text/plain',
+      'Content-Length': Buffer.byteLength(body),
+      'X-Real-Server': args.name,
+    });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 1000;
+
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (_msg, rinfo) => {
+    stats.udp++;
+    udp.send(body.trim(), rinfo.port, rinfo.address);
+  });
+
+  let pending = 2;
+  const listening = (): void => {
+    if (--pending === 0) {
+      process.stdout.write(`${JSON.stringify({ ready: true, name: args.name, http: args.httpPort, udp: args.udpPort })}\n`);
+    }
+  };
+  const fail = (what: string) => (err: Error): void => {
+    process.stderr.write(`rs-server ${args.name}: ${what}: ${err.message}\n`);
+    process.exit(1);
+  };
+  server.on('error', fail('http'));
+  udp.on('error', fail('udp'));
+  server.listen(args.httpPort, args.bind, listening);
+  udp.bind(args.udpPort, args.bind, listening);
+
+  const stop = (): void => {
+    process.stdout.write(`${JSON.stringify({ stopped: true, name: args.name, served: stats })}\n`);
+    server.closeAllConnections();
+    server.close();
+    udp.close();
+    // Exit even if a half-open connection lingers; the lab is tearing down anyway.
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main();

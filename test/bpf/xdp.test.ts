@@ -1,0 +1,244 @@
+// xdp.test.ts: the XDP program as a fixture table through BPF_PROG_TEST_RUN: verdict, exact output bytes and counters for every kind of frame.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as abi from '../../src/core/abi';
+import { parseConfig } from '../../src/core/config';
+import { ServiceState, desiredState, serviceTable } from '../../src/core/director';
+import { flowHash } from '../../src/core/flowhash';
+import { Datapath } from '../../src/adapters/datapath';
+import { native } from '../../src/adapters/native';
+import { ACK, DIRECTOR_MAC, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
+import { requirePrivileges } from '../lib/privileged';
+
+const XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
+const VERDICT_NAME = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX'];
+
+const CONFIG = `
+interface: eth0
+conn_table_size: 65536
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    maglev_size: 65537
+    reals:
+      - { address: 10.0.0.11, weight: 3 }
+      - { address: 10.0.0.12, weight: 1 }
+      - { address: 10.0.0.13, weight: 0 }   # drained: keeps existing connections only
+      - { address: 10.0.0.14, weight: 5 }   # its MAC never resolved
+  - vip: 10.0.0.100
+    port: 53
+    protocol: udp
+    maglev_size: 251
+    reals:
+      - { address: 10.0.0.11, weight: 1 }
+  - vip: 10.0.0.101
+    port: 80
+    protocol: tcp
+    reals:
+      - { address: 10.0.0.13, weight: 0 }
+      - { address: 10.0.0.14, weight: 1 }
+`;
+const MACS: Record<string, string | null> = {
+  '10.0.0.11': '02:00:00:00:00:11',
+  '10.0.0.12': '02:00:00:00:00:12',
+  '10.0.0.13': '02:00:00:00:00:13',
+  '10.0.0.14': null,
+};
+
+let dp: Datapath;
+let services: ServiceState[];
+const tables = new Map<number, Uint32Array>();
+let ncpu: number;
+
+function realById(id: number) {
+  for (const s of services) for (const r of s.reals) if (r.id === id) return r;
+  throw new Error(`no real ${id}`);
+}
+
+/** Where the datapath must send a new flow: the Maglev bucket of its hash, computed independently in TypeScript. */
+function expectedReal(svcIdx: number, f: FrameSpec) {
+  const s = services[svcIdx]!;
+  const h = flowHash(f.saddr ?? '203.0.113.10', f.daddr ?? '10.0.0.100', f.sport ?? 40000, f.dport ?? 80, f.proto ?? 6);
+  return realById(tables.get(s.id)![h % s.mhSize]!);
+}
+
+function rewritten(input: Buffer, mac: string): Buffer {
+  const out = Buffer.from(input);
+  abi.macToBytes(mac).copy(out, 0);
+  abi.macToBytes(DIRECTOR_MAC).copy(out, 6);
+  return out;
+}
+
+function verdicts(): abi.Verdicts {
+  return abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
+}
+
+function counters(map: 'xlvs_st_svc' | 'xlvs_st_real', id: number): abi.Counters {
+  return abi.sumPerCpu(abi.counters, dp.maps[map].lookup(abi.u32Key(id))!, ncpu);
+}
+
+async function run(data: Buffer) {
+  return native().testRun(dp.programFd(), { data, repeat: 1 });
+}
+
+interface Fixture {
+  description: string;
+  input: Buffer;
+  verdict: number;
+  /** Expected output frame; omitted means "bit-identical to the input". */
+  output?: Buffer;
+  counter: keyof abi.Verdicts;
+}
+
+before(async () => {
+  requirePrivileges('BPF packet tests');
+  ncpu = native().numPossibleCpus();
+  const cfg = parseConfig(CONFIG);
+  services = desiredState(cfg);
+  dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
+  dp.setDirectorMac(DIRECTOR_MAC);
+  for (const s of services) {
+    for (const r of s.reals) {
+      r.mac = MACS[r.address] ?? null;
+      dp.writeReal(r);
+    }
+    const t = serviceTable(s);
+    tables.set(s.id, t);
+    dp.writeTable(s.id, t);
+    dp.writeService(s);
+  }
+});
+
+after(() => dp?.close());
+
+describe('fixture table', () => {
+  const syn: FrameSpec = { sport: 41000, tcpFlags: SYN };
+  const udp: FrameSpec = { proto: 17, dport: 53, sport: 5353, payload: Buffer.from('query') };
+  const fixtures = (): Fixture[] => {
+    const tcpSyn = frame(syn);
+    const udpQ = frame(udp);
+    const withOpts = { ...syn, sport: 41001, ipOptions: Buffer.from([1, 1, 1, 0]) };
+    const padded = Buffer.concat([frame({ ...syn, sport: 41002 }), Buffer.alloc(6)]);
+    const tcpShortHdr = frame(syn);
+    tcpShortHdr.writeUInt16BE(20 + 10, 16); // IP total length says 10 bytes of TCP follow
+    const badIhl = frame(syn);
+    badIhl[14] = 0x44;
+    const badVersion = frame(syn);
+    badVersion[14] = 0x65;
+    const badDoff = frame({ ...syn, sport: 41003 });
+    badDoff[14 + 20 + 12] = 4 << 4;
+    const badUdpLen = frame({ ...udp, sport: 5354 });
+    badUdpLen.writeUInt16BE(7, 14 + 20 + 4);
+    return [
+      { description: 'TCP SYN to a service: rewritten to the Maglev-chosen real, XDP_TX', input: tcpSyn, verdict: XDP_TX, output: rewritten(tcpSyn, expectedReal(0, syn).mac!), counter: 'tx_new' },
+      { description: 'the same flow\'s ACK: same real, from the connection table', input: frame({ ...syn, tcpFlags: ACK }), verdict: XDP_TX, output: rewritten(frame({ ...syn, tcpFlags: ACK }), expectedReal(0, syn).mac!), counter: 'tx_existing' },
+      { description: 'UDP to a service', input: udpQ, verdict: XDP_TX, output: rewritten(udpQ, '02:00:00:00:00:11'), counter: 'tx_new' },
+      { description: 'IPv4 options (ihl 6) are forwarded untouched', input: frame(withOpts), verdict: XDP_TX, output: rewritten(frame(withOpts), expectedReal(0, withOpts).mac!), counter: 'tx_new' },
+      { description: 'Ethernet padding after the IP datagram is kept', input: padded, verdict: XDP_TX, output: rewritten(padded, expectedReal(0, { ...syn, sport: 41002 }).mac!), counter: 'tx_new' },
+      { description: 'service whose reals are all weight 0 or MAC-less: dropped', input: frame({ ...syn, daddr: '10.0.0.101' }), verdict: XDP_DROP, output: frame({ ...syn, daddr: '10.0.0.101' }), counter: 'drop_no_real' },
+      { description: 'TCP to the VIP on another port: passed', input: frame({ ...syn, dport: 443 }), verdict: XDP_PASS, counter: 'pass_no_service' },
+      { description: 'UDP to the TCP service port: passed', input: frame({ ...udp, dport: 80 }), verdict: XDP_PASS, counter: 'pass_no_service' },
+      { description: 'TCP to the director\'s own address: passed', input: frame({ ...syn, daddr: '10.0.0.2', dport: 22 }), verdict: XDP_PASS, counter: 'pass_no_service' },
+      { description: 'ICMP echo to the VIP: passed', input: frame({ proto: 1 }), verdict: XDP_PASS, counter: 'pass_no_service' },
+      { description: 'ARP request for the VIP: passed (the kernel answers)', input: arpRequest('10.0.0.1', '10.0.0.100'), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      { description: 'IPv6: passed', input: ipv6Frame(), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      { description: 'VLAN-tagged frame to the VIP: passed (attach xlvs to the VLAN device instead)', input: frame({ ...syn, vlan: 100 }), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      { description: 'first fragment (MF) to the VIP: passed', input: frame({ ...syn, fragOff: 0x2000 }), verdict: XDP_PASS, counter: 'pass_fragment' },
+      { description: 'later fragment (offset 185) to the VIP: passed', input: frame({ ...udp, fragOff: 185 }), verdict: XDP_PASS, counter: 'pass_fragment' },
+      { description: 'ihl 4: passed to the kernel, which drops it', input: badIhl, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'IP version 6 inside an IPv4 ethertype: passed', input: badVersion, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'TCP header cut short within the datagram: passed', input: tcpShortHdr.subarray(0, 14 + 30), verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'TCP data offset < 5: passed', input: badDoff, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'UDP length < 8: passed', input: badUdpLen, verdict: XDP_PASS, counter: 'pass_malformed' },
+      // 14 bytes is the floor: neither a NIC nor BPF_PROG_TEST_RUN delivers a frame shorter than an Ethernet header.
+      ...[14, 15, 33, 34, 35, 53].map((len) => ({ description: `TCP SYN truncated to ${len} bytes: passed`, input: frame(syn).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
+      ...[34, 41].map((len) => ({ description: `UDP truncated to ${len} bytes: passed`, input: frame(udp).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
+    ];
+  };
+
+  test('every fixture gets its verdict, its exact output bytes and its counter', async () => {
+    for (const f of fixtures()) {
+      const v0 = verdicts();
+      const r = await run(f.input);
+      assert.equal(VERDICT_NAME[r.retval], VERDICT_NAME[f.verdict], f.description);
+      assert.equal(r.dataOut.toString('hex'), (f.output ?? f.input).toString('hex'), `${f.description}: output bytes`);
+      const v1 = verdicts();
+      for (const k of abi.verdictFields) assert.equal(v1[k] - v0[k], k === f.counter ? 1n : 0n, `${f.description}: counter ${k}`);
+    }
+  });
+});
+
+describe('scheduling', () => {
+  test('new flows follow the Maglev table, skip weight-0 and MAC-less reals, and split 3:1', async () => {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const spec: FrameSpec = { saddr: `198.51.100.${i % 250}`, sport: 20000 + i, tcpFlags: SYN };
+      const r = await run(frame(spec));
+      assert.equal(r.retval, XDP_TX);
+      const mac = macOf(r.dataOut, 'dst');
+      assert.equal(mac, expectedReal(0, spec).mac, `flow ${i}`);
+      seen.set(mac, (seen.get(mac) ?? 0) + 1);
+    }
+    assert.equal(seen.get('02:00:00:00:00:13'), undefined, 'weight 0 real chosen');
+    assert.deepEqual([...seen.keys()].sort(), ['02:00:00:00:00:11', '02:00:00:00:00:12']);
+    const share = seen.get('02:00:00:00:00:11')! / 2000;
+    assert.ok(Math.abs(share - 0.75) < 0.04, `share of the weight-3 real: ${share}`);
+  });
+
+  test('weight 0 keeps an existing connection', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.77', sport: 33333, tcpFlags: ACK };
+    const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
+    dp.maps.xlvs_conn.update(
+      abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.77'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33333, dport: 80, proto: 6 }),
+      abi.conn.encode({ real_id: drained.id, svc_id: 0 }),
+    );
+    const r = await run(frame(spec));
+    assert.equal(r.retval, XDP_TX);
+    assert.equal(r.dataOut.toString('hex'), rewritten(frame(spec), '02:00:00:00:00:13').toString('hex'));
+  });
+
+  test('an existing connection to a real that lost its MAC is rescheduled', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
+    const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;
+    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.78'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33334, dport: 80, proto: 6 });
+    dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: macless.id, svc_id: 0 }));
+    const r = await run(frame(spec));
+    assert.equal(r.retval, XDP_TX);
+    assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
+    assert.equal(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!).real_id, expectedReal(0, spec).id);
+  });
+
+  test('an established flow stays on its real when the table changes under it', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.90', sport: 44444, tcpFlags: SYN };
+    const first = macOf((await run(frame(spec))).dataOut, 'dst');
+    const s = services[0]!;
+    const other = s.reals.find((r) => r.mac && r.mac !== first && r.weight > 0)!;
+    const onlyOther = new Uint32Array(s.mhSize).fill(other.id);
+    dp.writeTable(s.id, onlyOther);
+    try {
+      assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), first, 'established flow moved');
+      assert.equal(macOf((await run(frame({ ...spec, sport: 44445 }))).dataOut, 'dst'), other.mac, 'new flow ignored the new table');
+    } finally {
+      dp.writeTable(s.id, tables.get(s.id)!);
+    }
+  });
+
+  test('N packets show as exactly N in the service and real counters', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.200', sport: 50000, tcpFlags: ACK, payload: Buffer.alloc(100) };
+    const real = expectedReal(0, spec);
+    const s0 = counters('xlvs_st_svc', 0), r0 = counters('xlvs_st_real', real.id);
+    const n = 37;
+    for (let i = 0; i < n; i++) await run(frame(spec));
+    const s1 = counters('xlvs_st_svc', 0), r1 = counters('xlvs_st_real', real.id);
+    assert.deepEqual({ p: s1.packets - s0.packets, b: s1.bytes - s0.bytes, c: s1.conns - s0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
+    assert.deepEqual({ p: r1.packets - r0.packets, b: r1.bytes - r0.bytes, c: r1.conns - r0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
+  });
+});
+
+test('repeat runs report a duration (the benchmark relies on it)', async () => {
+  const r = await native().testRun(dp.programFd(), { data: frame({ sport: 60000, tcpFlags: ACK }), repeat: 1000 });
+  assert.equal(r.retval, XDP_TX);
+  assert.ok(r.durationNs > 0 && r.durationNs < 100000, `duration ${r.durationNs}`);
+});

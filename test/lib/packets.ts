@@ -1,0 +1,133 @@
+// packets.ts: builds and dissects Ethernet/IPv4/TCP/UDP frames byte by byte for the packet-fixture and benchmark suites.
+
+export interface FrameSpec {
+  dst?: string;
+  src?: string;
+  /** Ethertype; 0x0800 unless given. */
+  ethertype?: number;
+  /** 802.1Q tag inserted after the MACs. */
+  vlan?: number;
+  saddr?: string;
+  daddr?: string;
+  proto?: number;
+  ttl?: number;
+  /** Raw option bytes (a multiple of 4) after the 20-byte IPv4 header. */
+  ipOptions?: Buffer;
+  /** frag_off field: flags (MF = 0x2000) and offset in 8-byte units. */
+  fragOff?: number;
+  sport?: number;
+  dport?: number;
+  /** TCP flag bits: SYN 0x02, ACK 0x10, FIN 0x01, RST 0x04. */
+  tcpFlags?: number;
+  payload?: Buffer;
+}
+
+export const DIRECTOR_MAC = '02:00:00:00:00:02';
+export const ROUTER_MAC = '02:00:00:00:00:01';
+export const SYN = 0x02;
+export const ACK = 0x10;
+
+function mac(s: string): Buffer {
+  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
+}
+
+function ip4(s: string): Buffer {
+  return Buffer.from(s.split('.').map(Number));
+}
+
+function csum(buf: Buffer, initial = 0): number {
+  let sum = initial;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
+  while (sum >>> 16) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** A complete frame with valid IPv4 and L4 checksums (so the fixtures prove the datapath leaves them alone). */
+export function frame(s: FrameSpec = {}): Buffer {
+  const proto = s.proto ?? 6;
+  const payload = s.payload ?? Buffer.alloc(0);
+  let l4: Buffer;
+  if (proto === 6) {
+    l4 = Buffer.alloc(20);
+    l4.writeUInt16BE(s.sport ?? 40000, 0);
+    l4.writeUInt16BE(s.dport ?? 80, 2);
+    l4.writeUInt32BE(0x01020304, 4);
+    l4.writeUInt32BE((s.tcpFlags ?? SYN) & ACK ? 0x0a0b0c0d : 0, 8);
+    l4[12] = 5 << 4;
+    l4[13] = s.tcpFlags ?? SYN;
+    l4.writeUInt16BE(64240, 14);
+  } else if (proto === 17) {
+    l4 = Buffer.alloc(8);
+    l4.writeUInt16BE(s.sport ?? 40000, 0);
+    l4.writeUInt16BE(s.dport ?? 53, 2);
+    l4.writeUInt16BE(8 + payload.length, 4);
+  } else {
+    l4 = Buffer.from([8, 0, 0, 0, 0, 1, 0, 1]); // ICMP echo request header
+  }
+  const opts = s.ipOptions ?? Buffer.alloc(0);
+  const ip = Buffer.alloc(20 + opts.length);
+  ip[0] = 0x40 | ((20 + opts.length) / 4);
+  ip.writeUInt16BE(ip.length + l4.length + payload.length, 2);
+  ip.writeUInt16BE(0x1234, 4);
+  ip.writeUInt16BE(s.fragOff ?? 0x4000, 6); // DF unless told otherwise
+  ip[8] = s.ttl ?? 63;
+  ip[9] = proto;
+  ip4(s.saddr ?? '203.0.113.10').copy(ip, 12);
+  ip4(s.daddr ?? '10.0.0.100').copy(ip, 16);
+  opts.copy(ip, 20);
+  ip.writeUInt16BE(csum(ip), 10);
+  if (proto === 6 || proto === 17) {
+    const pseudo = Buffer.concat([ip.subarray(12, 20), Buffer.from([0, proto]), Buffer.alloc(2)]);
+    pseudo.writeUInt16BE(l4.length + payload.length, 10);
+    const sum = csum(Buffer.concat([pseudo, l4, payload]));
+    l4.writeUInt16BE(proto === 17 && sum === 0 ? 0xffff : sum, proto === 6 ? 16 : 6);
+  }
+  const eth = Buffer.alloc(14);
+  mac(s.dst ?? DIRECTOR_MAC).copy(eth, 0);
+  mac(s.src ?? ROUTER_MAC).copy(eth, 6);
+  eth.writeUInt16BE(s.ethertype ?? 0x0800, 12);
+  const l2 = s.vlan === undefined ? eth : Buffer.concat([eth.subarray(0, 12), Buffer.from([0x81, 0x00, s.vlan >> 8, s.vlan & 255]), eth.subarray(12)]);
+  return Buffer.concat([l2, ip, l4, payload]);
+}
+
+/** An ARP request "who has tpa, tell spa". */
+export function arpRequest(spa: string, tpa: string, sha = ROUTER_MAC): Buffer {
+  const b = Buffer.alloc(42);
+  mac('ff:ff:ff:ff:ff:ff').copy(b, 0);
+  mac(sha).copy(b, 6);
+  b.writeUInt16BE(0x0806, 12);
+  b.writeUInt16BE(1, 14);
+  b.writeUInt16BE(0x0800, 16);
+  b[18] = 6;
+  b[19] = 4;
+  b.writeUInt16BE(1, 20);
+  mac(sha).copy(b, 22);
+  ip4(spa).copy(b, 28);
+  ip4(tpa).copy(b, 38);
+  return b;
+}
+
+/** An IPv6 TCP SYN to port 80, enough to be recognised as not IPv4. */
+export function ipv6Frame(): Buffer {
+  const eth = Buffer.alloc(14);
+  mac(DIRECTOR_MAC).copy(eth, 0);
+  mac(ROUTER_MAC).copy(eth, 6);
+  eth.writeUInt16BE(0x86dd, 12);
+  const ip6 = Buffer.alloc(40);
+  ip6[0] = 0x60;
+  ip6.writeUInt16BE(20, 4);
+  ip6[6] = 6;
+  ip6[7] = 64;
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(40000, 0);
+  tcp.writeUInt16BE(80, 2);
+  tcp[12] = 0x50;
+  tcp[13] = SYN;
+  return Buffer.concat([eth, ip6, tcp]);
+}
+
+export function macOf(frameBuf: Buffer, which: 'dst' | 'src'): string {
+  const o = which === 'dst' ? 0 : 6;
+  return Array.from(frameBuf.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+}

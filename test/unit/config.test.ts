@@ -1,0 +1,93 @@
+// config.test.ts: the config schema: defaults, and every kind of bad input rejected with the field and the value named.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../src/core/config';
+import { UsageError } from '../../src/core/errors';
+
+const good = `
+interface: eth0
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    scheduler: mh
+    reals:
+      - address: 10.0.0.11
+        weight: 3
+      - address: 10.0.0.12
+        weight: 1
+`;
+
+function rejects(yaml: string, ...expected: RegExp[]): void {
+  assert.throws(
+    () => parseConfig(yaml, 'x.yaml'),
+    (e: unknown) => {
+      assert.ok(e instanceof UsageError, `expected UsageError, got ${String(e)}`);
+      for (const re of expected) assert.match(e.message, re);
+      return true;
+    },
+  );
+}
+
+test('the issue example parses with defaults filled in', () => {
+  const c = parseConfig(good);
+  assert.equal(c.interface, 'eth0');
+  assert.equal(c.xdp_mode, 'auto');
+  assert.equal(c.manage_vips, true);
+  assert.equal(c.conn_table_size, 1048576);
+  assert.equal(c.services[0]!.maglev_size, 65537);
+  assert.deepEqual(c.services[0]!.reals.map((r) => r.weight), [3, 1]);
+});
+
+test('a service with no reals and a config with no services are valid', () => {
+  assert.equal(parseConfig('interface: eth0\n').services.length, 0);
+  assert.equal(parseConfig('interface: eth0\nservices:\n  - {vip: 10.0.0.1, port: 53, protocol: udp}\n').services[0]!.reals.length, 0);
+});
+
+test('unknown keys are named with their path', () => {
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: 300'), /services\[0\]\.persistence: unknown key/);
+  rejects(`${good}\nlisten: 1\n`, /listen: unknown key/);
+});
+
+test('invalid addresses are named with the value', () => {
+  rejects(good.replace('10.0.0.100', '10.0.0.300'), /services\[0\]\.vip: "10\.0\.0\.300" is not an IPv4 address/);
+  rejects(good.replace('10.0.0.11', 'rs1.example'), /services\[0\]\.reals\[0\]\.address: "rs1\.example" is not an IPv4 address/);
+  rejects(good.replace('10.0.0.11', '010.0.0.11'), /reals\[0\]\.address: "010\.0\.0\.11" is not an IPv4 address/);
+  rejects(good.replace('10.0.0.100', '224.0.0.1'), /vip: "224\.0\.0\.1" is not a usable unicast address/);
+});
+
+test('weights outside 0..65535 and non-integers are rejected', () => {
+  rejects(good.replace('weight: 3', 'weight: 65536'), /reals\[0\]\.weight: 65536 is outside 0\.\.65535/);
+  rejects(good.replace('weight: 3', 'weight: -1'), /reals\[0\]\.weight: -1 is outside 0\.\.65535/);
+  rejects(good.replace('weight: 3', 'weight: 1.5'), /reals\[0\]\.weight: 1\.5 must be an integer/);
+  rejects(good.replace('weight: 3', 'weight: "3"'), /reals\[0\]\.weight: "3"/);
+});
+
+test('ports, protocols, schedulers, table sizes', () => {
+  rejects(good.replace('port: 80', 'port: 0'), /services\[0\]\.port: 0 is outside 1\.\.65535/);
+  rejects(good.replace('protocol: tcp', 'protocol: sctp'), /services\[0\]\.protocol: "sctp" must be tcp or udp/);
+  rejects(good.replace('scheduler: mh', 'scheduler: wrr'), /services\[0\]\.scheduler: "wrr" is not a known scheduler/);
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    maglev_size: 65536'), /maglev_size: 65536 must be a prime/);
+});
+
+test('duplicate services and reals are named', () => {
+  const dupSvc = good + good.split('services:\n')[1];
+  rejects(dupSvc, /services\[1\]: duplicate service 10\.0\.0\.100:80\/tcp \(also services\[0\]\)/);
+  rejects(good.replace('10.0.0.12', '10.0.0.11'), /services\[0\]\.reals\[1\]\.address: duplicate real 10\.0\.0\.11/);
+  // the same VIP:port on another protocol is a different service
+  assert.equal(parseConfig(good + good.split('services:\n')[1]!.replace('protocol: tcp', 'protocol: udp')).services.length, 2);
+});
+
+test('missing required fields, wrong shapes, bad YAML', () => {
+  rejects('services: []\n', /interface: is required/);
+  rejects(good.replace('    port: 80\n', ''), /services\[0\]\.port: is required/);
+  rejects('- 1\n- 2\n', /expected a mapping/);
+  rejects('interface: eth0\ninterface: eth1\n', /not valid YAML/);
+  rejects('interface: [eth0\n', /not valid YAML/);
+  rejects('interface: "eth0 with spaces"\n', /interface: "eth0 with spaces" is not an interface name/);
+});
+
+test('every problem is reported at once', () => {
+  rejects(good.replace('weight: 3', 'weight: 70000').replace('port: 80', 'port: 99999'), /weight: 70000/, /port: 99999/);
+});

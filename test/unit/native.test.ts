@@ -1,0 +1,602 @@
+// native.test.ts: the libbpf addon against the real kernel: abi export, maps, objects, verifier logs, test runs and XDP links (needs root and BPF).
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+// Typed here rather than imported from src/adapters so this test pins down the
+// addon's own contract, whatever the adapter on top of it does.
+interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  log?: string;
+}
+interface BpfMap {
+  readonly fd: number;
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly percpu: boolean;
+  readonly valueBufSize: number;
+  lookup(key: Buffer): Buffer | null;
+  update(key: Buffer, value: Buffer, flags?: number): void;
+  delete(key: Buffer): boolean;
+  nextKey(key: Buffer | null): Buffer | null;
+  updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): number;
+  deleteBatch(keys: Buffer, count: number): number;
+  lookupBatch(batchSize?: number): { keys: Buffer; values: Buffer; count: number };
+  pin(path: string): void;
+  close(): void;
+}
+interface BpfObject {
+  programNames(): string[];
+  programFd(name: string): number;
+  mapNames(): string[];
+  map(name: string): BpfMap;
+  close(): void;
+}
+interface XdpLink {
+  readonly mode: 'native' | 'generic';
+  readonly ifindex: number;
+  readonly fd: number;
+  pin(path: string): void;
+  detach(): void;
+  close(): void;
+}
+interface Native {
+  abi: {
+    structs: Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
+    constants: Record<string, number>;
+  };
+  numPossibleCpus(): number;
+  BpfObject: {
+    open(p: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number> }): Promise<BpfObject>;
+  };
+  BpfMap: {
+    openPinned(p: string): BpfMap;
+    fromId(id: number): BpfMap;
+    create(o: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; innerMapFd?: number }): BpfMap;
+  };
+  XdpLink: {
+    attach(progFd: number, ifname: string, mode: 'native' | 'generic' | 'auto'): XdpLink;
+    openPinned(p: string): XdpLink;
+  };
+  testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<{ retval: number; durationNs: number; dataOut: Buffer }>;
+}
+
+// uapi/linux/bpf.h and if_link.h values used below.
+const BPF_MAP_TYPE_HASH = 1;
+const BPF_MAP_TYPE_ARRAY = 2;
+const BPF_MAP_TYPE_PERCPU_HASH = 5;
+const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+const BPF_NOEXIST = 1;
+const BPF_EXIST = 2;
+const BPF_F_NO_PREALLOC = 1;
+const XDP_PASS = 2;
+const XDP_ATTACHED_DRV = 1;
+const XDP_ATTACHED_SKB = 2;
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+// The nearest ancestor holding binding.gyp, from wherever tsc put this file
+// (dist/test/unit normally), else from the working directory.
+function repoRoot(): string {
+  for (const start of [__dirname, process.cwd()]) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  throw new Error(`no binding.gyp above ${__dirname} or ${process.cwd()}`);
+}
+
+const root = repoRoot();
+const n = require(path.join(root, 'build', 'Release', 'xlvs_native.node')) as Native;
+
+const u32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const u64 = (v: bigint): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b;
+};
+
+// Asserts the one error shape every native failure has.
+function assertNativeError(e: unknown, code: string, syscall: string): true {
+  assert.ok(e instanceof Error, 'an Error');
+  const ne = e as NativeError;
+  assert.equal(ne.code, code);
+  assert.equal(typeof ne.errno, 'number');
+  assert.ok(ne.errno > 0, 'errno is positive');
+  assert.equal(ne.syscall, syscall);
+  assert.match(ne.message, new RegExp(`^${syscall}: .+ \\(${code}\\)`));
+  return true;
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-native-'));
+let bpffs = '';
+let mountedBpffs = false;
+
+function clangBpf(name: string, source: string): string {
+  const src = path.join(tmp, `${name}.c`);
+  const obj = path.join(tmp, `${name}.o`);
+  fs.writeFileSync(src, source);
+  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${os.arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '-c', src, '-o', obj]);
+  return obj;
+}
+
+// Counts runs in an array map so a test run can be seen to have executed the
+// program, and carries a hash map for mapFlags to act on.
+const OK_SRC = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } xnt_cnt SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 16); __type(key, __u32); __type(value, __u32); } xnt_hash SEC(".maps");
+SEC("xdp") int xnt_pass(struct xdp_md *ctx) {
+  __u32 k = 0;
+  __u64 *v = bpf_map_lookup_elem(&xnt_cnt, &k);
+  if (v) __sync_fetch_and_add(v, 1);
+  __u32 *h = bpf_map_lookup_elem(&xnt_hash, &k);
+  return h ? XDP_DROP : XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+// Reads the packet without a bounds check: the verifier must refuse it.
+const BAD_SRC = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp") int xnt_bad(struct xdp_md *ctx) {
+  unsigned char *p = (unsigned char *)(long)ctx->data;
+  return p[0] ? XDP_PASS : XDP_DROP;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+let okObj = '';
+let badObj = '';
+
+before(() => {
+  // Deliberately assertions, not skips: a host without root or BPF cannot run
+  // xlvs at all, and a silently skipped suite would hide that.
+  assert.equal(process.getuid?.(), 0, 'native tests must run as root');
+  const probe = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_probe', keySize: 4, valueSize: 4, maxEntries: 1 });
+  probe.close();
+
+  okObj = clangBpf('ok', OK_SRC);
+  badObj = clangBpf('bad', BAD_SRC);
+
+  if (fs.statfsSync('/sys/fs/bpf').type === BPF_FS_MAGIC) {
+    bpffs = fs.mkdtempSync('/sys/fs/bpf/xlvs-native-');
+  } else {
+    bpffs = fs.mkdtempSync('/run/xlvs-native-bpffs-');
+    execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
+    mountedBpffs = true;
+  }
+});
+
+after(() => {
+  if (bpffs) {
+    if (mountedBpffs) {
+      execFileSync('umount', [bpffs]);
+      fs.rmdirSync(bpffs);
+    } else {
+      fs.rmSync(bpffs, { recursive: true, force: true });
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('abi', () => {
+  const header = fs.readFileSync(path.join(root, 'bpf', 'include', 'xlvs_abi.h'), 'utf8');
+
+  test('exports every struct with its expected size', () => {
+    const sizes: Record<string, number> = {
+      xlvs_svc_key: 8,
+      xlvs_svc: 16,
+      xlvs_conn_key: 16,
+      xlvs_conn: 8,
+      xlvs_real: 24,
+      xlvs_cfg: 8,
+      xlvs_counters: 24,
+      xlvs_verdicts: 64,
+    };
+    assert.deepEqual(Object.keys(n.abi.structs).sort(), Object.keys(sizes).sort());
+    for (const [name, size] of Object.entries(sizes)) assert.equal(n.abi.structs[name]!.size, size, name);
+  });
+
+  test('every field of the header is exported and the fields tile each struct exactly', () => {
+    for (const m of header.matchAll(/struct (xlvs_\w+) \{([^}]*)\};/g)) {
+      const name = m[1]!;
+      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\d+\])?;/gm)].map((f) => f[1]!);
+      const s = n.abi.structs[name];
+      assert.ok(s, `struct ${name} exported`);
+      assert.deepEqual(Object.keys(s.fields), members, `${name} fields in declaration order`);
+      // Explicit pad fields fill every hole, so the fields cover the struct with no gaps.
+      let end = 0;
+      for (const f of members) {
+        assert.equal(s.fields[f]!.offset, end, `${name}.${f} offset`);
+        end += s.fields[f]!.size;
+      }
+      assert.equal(end, s.size, `${name} fields cover the struct`);
+    }
+    assert.equal(n.abi.structs.xlvs_real!.fields.mac!.size, 6);
+    assert.equal(n.abi.structs.xlvs_conn_key!.fields.pad!.size, 3);
+  });
+
+  test('exports every #define of the header', () => {
+    const defines = [...header.matchAll(/^#define (XLVS_\w+)\s+(\S.*?)\s*(?:\/\*.*)?$/gm)]
+      .map((m) => m[1]!)
+      .filter((d) => d !== 'XLVS_ABI_H');
+    assert.deepEqual(Object.keys(n.abi.constants).sort(), defines.sort());
+    assert.equal(n.abi.constants.XLVS_REAL_NONE, 0xffffffff);
+    assert.equal(n.abi.constants.XLVS_REAL_F_SCHED, 2);
+    assert.equal(n.abi.constants.XLVS_MH_DEFAULT_SIZE, 65537);
+  });
+});
+
+describe('BpfMap', () => {
+  test('numPossibleCpus is a positive integer', () => {
+    const c = n.numPossibleCpus();
+    assert.ok(Number.isInteger(c) && c >= 1);
+  });
+
+  test('create/update/lookup/delete/nextKey round trip on a hash map', () => {
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_rt', keySize: 4, valueSize: 8, maxEntries: 32 });
+    try {
+      assert.ok(m.fd > 2);
+      assert.ok(m.id > 0);
+      assert.equal(m.name, 'xnt_rt');
+      assert.equal(m.type, BPF_MAP_TYPE_HASH);
+      assert.equal(m.keySize, 4);
+      assert.equal(m.valueSize, 8);
+      assert.equal(m.maxEntries, 32);
+      assert.equal(m.flags, 0);
+      assert.equal(m.percpu, false);
+      assert.equal(m.valueBufSize, 8);
+
+      assert.equal(m.lookup(u32(1)), null);
+      assert.equal(m.nextKey(null), null);
+      for (const k of [1, 2, 3]) m.update(u32(k), u64(BigInt(k) * 1000n), BPF_NOEXIST);
+      assert.deepEqual(m.lookup(u32(2)), u64(2000n));
+
+      assert.throws(() => m.update(u32(2), u64(0n), BPF_NOEXIST), (e) => assertNativeError(e, 'EEXIST', 'bpf_map_update_elem'));
+      assert.throws(() => m.update(u32(9), u64(0n), BPF_EXIST), (e) => assertNativeError(e, 'ENOENT', 'bpf_map_update_elem'));
+      m.update(u32(2), u64(2222n), BPF_EXIST);
+      assert.deepEqual(m.lookup(u32(2)), u64(2222n));
+
+      const seen: number[] = [];
+      for (let k = m.nextKey(null); k !== null; k = m.nextKey(k)) seen.push(k.readUInt32LE());
+      assert.deepEqual(seen.sort(), [1, 2, 3]);
+
+      assert.equal(m.delete(u32(1)), true);
+      assert.equal(m.delete(u32(1)), false);
+      assert.equal(m.lookup(u32(1)), null);
+
+      const again = n.BpfMap.fromId(m.id);
+      assert.equal(again.id, m.id);
+      assert.notEqual(again.fd, m.fd);
+      assert.deepEqual(again.lookup(u32(3)), u64(3000n));
+      again.close();
+      assert.deepEqual(m.lookup(u32(3)), u64(3000n), 'closing one handle leaves the other working');
+    } finally {
+      m.close();
+    }
+    m.close();
+  });
+
+  test('per-CPU maps return one 8-byte aligned slot per possible CPU', () => {
+    const cpus = n.numPossibleCpus();
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_PERCPU_ARRAY, name: 'xnt_pcpu', keySize: 4, valueSize: 4, maxEntries: 2 });
+    try {
+      assert.equal(m.percpu, true);
+      assert.equal(m.valueBufSize, 8 * cpus);
+      const zero = m.lookup(u32(0));
+      assert.ok(zero);
+      assert.equal(zero.length, 8 * cpus);
+      const v = Buffer.alloc(m.valueBufSize);
+      for (let c = 0; c < cpus; c++) v.writeUInt32LE(100 + c, c * 8);
+      m.update(u32(1), v);
+      const got = m.lookup(u32(1));
+      assert.ok(got);
+      for (let c = 0; c < cpus; c++) assert.equal(got.readUInt32LE(c * 8), 100 + c, `cpu ${c}`);
+      assert.equal(m.lookup(u32(2)), null, 'out-of-range array index is ENOENT, i.e. null');
+    } finally {
+      m.close();
+    }
+  });
+
+  test('batch update, lookup and delete', () => {
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_batch', keySize: 4, valueSize: 8, maxEntries: 256 });
+    try {
+      const count = 100;
+      const keys = Buffer.alloc(count * 4);
+      const values = Buffer.alloc(count * 8);
+      for (let i = 0; i < count; i++) {
+        keys.writeUInt32LE(i + 1, i * 4);
+        values.writeBigUInt64LE(BigInt(i + 1) * 7n, i * 8);
+      }
+      assert.equal(m.updateBatch(keys, values, count), count);
+      assert.equal(m.updateBatch(keys, values, 0), 0);
+
+      for (const batch of [undefined, 1, 7, 1000]) {
+        const r = m.lookupBatch(batch);
+        assert.equal(r.count, count, `batch size ${batch}`);
+        assert.equal(r.keys.length, count * 4);
+        assert.equal(r.values.length, count * 8);
+        const seen = new Set<number>();
+        for (let i = 0; i < r.count; i++) {
+          const k = r.keys.readUInt32LE(i * 4);
+          assert.equal(r.values.readBigUInt64LE(i * 8), BigInt(k) * 7n);
+          seen.add(k);
+        }
+        assert.equal(seen.size, count);
+      }
+
+      // Missing keys are stepped over, like delete() returning false.
+      const del = Buffer.alloc(52 * 4);
+      for (let i = 0; i < 50; i++) del.writeUInt32LE(i + 1, i * 4);
+      del.writeUInt32LE(5000, 50 * 4);
+      del.writeUInt32LE(6000, 51 * 4);
+      assert.equal(m.deleteBatch(del, 52), 50);
+      assert.equal(m.lookupBatch().count, 50);
+      assert.equal(m.lookup(u32(1)), null);
+      assert.ok(m.lookup(u32(51)));
+
+      const empty = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_empty', keySize: 4, valueSize: 8, maxEntries: 4 });
+      assert.deepEqual(empty.lookupBatch(), { keys: Buffer.alloc(0), values: Buffer.alloc(0), count: 0 });
+      empty.close();
+    } finally {
+      m.close();
+    }
+  });
+
+  test('per-CPU batch lookup uses valueBufSize per entry', () => {
+    const cpus = n.numPossibleCpus();
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_PERCPU_HASH, name: 'xnt_pbatch', keySize: 4, valueSize: 8, maxEntries: 8 });
+    try {
+      const keys = Buffer.concat([u32(1), u32(2), u32(3)]);
+      const values = Buffer.alloc(3 * m.valueBufSize);
+      for (let i = 0; i < 3; i++) for (let c = 0; c < cpus; c++) values.writeBigUInt64LE(BigInt(i * 100 + c), i * m.valueBufSize + c * 8);
+      assert.equal(m.updateBatch(keys, values, 3), 3);
+      const r = m.lookupBatch(2);
+      assert.equal(r.count, 3);
+      assert.equal(r.values.length, 3 * m.valueBufSize);
+      for (let i = 0; i < 3; i++) {
+        const k = r.keys.readUInt32LE(i * 4);
+        assert.equal(r.values.readBigUInt64LE(i * m.valueBufSize + (cpus - 1) * 8), BigInt((k - 1) * 100 + cpus - 1));
+      }
+    } finally {
+      m.close();
+    }
+  });
+
+  test('pin to bpffs and openPinned', () => {
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_pin', keySize: 4, valueSize: 8, maxEntries: 4 });
+    const pinPath = path.join(bpffs, 'xnt_pin');
+    try {
+      m.pin(pinPath);
+      m.update(u32(3), u64(33n));
+      const p = n.BpfMap.openPinned(pinPath);
+      try {
+        assert.equal(p.id, m.id);
+        assert.equal(p.name, 'xnt_pin');
+        assert.equal(p.maxEntries, 4);
+        assert.deepEqual(p.lookup(u32(3)), u64(33n));
+      } finally {
+        p.close();
+      }
+      assert.throws(() => m.pin(pinPath), (e) => assertNativeError(e, 'EEXIST', 'bpf_obj_pin'));
+    } finally {
+      m.close();
+      fs.rmSync(pinPath, { force: true });
+    }
+  });
+
+  test('error shape: a closed map and a missing pin path', () => {
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_closed', keySize: 4, valueSize: 4, maxEntries: 4 });
+    m.close();
+    assert.equal(m.fd, -1);
+    assert.throws(() => m.lookup(u32(0)), (e) => {
+      assertNativeError(e, 'EBADF', 'bpf_map_lookup_elem');
+      assert.equal((e as NativeError).errno, 9);
+      return true;
+    });
+    assert.throws(() => m.update(u32(0), u32(0)), (e) => assertNativeError(e, 'EBADF', 'bpf_map_update_elem'));
+    assert.throws(() => m.lookupBatch(), (e) => assertNativeError(e, 'EBADF', 'bpf_map_lookup_batch'));
+
+    assert.throws(() => n.BpfMap.openPinned(path.join(bpffs, 'does-not-exist')), (e) => {
+      assertNativeError(e, 'ENOENT', 'bpf_obj_get');
+      assert.equal((e as NativeError).errno, 2);
+      assert.match((e as Error).message, /does-not-exist/);
+      return true;
+    });
+    assert.throws(() => n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_bad', keySize: 0, valueSize: 4, maxEntries: 4 }), (e) =>
+      assertNativeError(e, 'EINVAL', 'bpf_map_create'),
+    );
+    assert.throws(() => n.BpfMap.fromId(0x7ffffff0), (e) => assertNativeError(e, 'ENOENT', 'bpf_map_get_fd_by_id'));
+  });
+
+  test('short buffers are refused before reaching the kernel', () => {
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_short', keySize: 8, valueSize: 8, maxEntries: 4 });
+    try {
+      assert.throws(() => m.lookup(Buffer.alloc(4)), RangeError);
+      assert.throws(() => m.update(Buffer.alloc(8), Buffer.alloc(4)), RangeError);
+      assert.throws(() => m.updateBatch(Buffer.alloc(8), Buffer.alloc(8), 2), RangeError);
+      assert.throws(() => m.lookup('nope' as unknown as Buffer), TypeError);
+    } finally {
+      m.close();
+    }
+  });
+});
+
+describe('BpfObject and testRun', () => {
+  test('opens and loads an XDP object, applying map sizes and flags', async () => {
+    const obj = await n.BpfObject.open(okObj, { mapMaxEntries: { xnt_cnt: 8 }, mapFlags: { xnt_hash: BPF_F_NO_PREALLOC } });
+    let cnt: BpfMap | undefined;
+    try {
+      assert.deepEqual(obj.programNames(), ['xnt_pass']);
+      assert.deepEqual(obj.mapNames().sort(), ['xnt_cnt', 'xnt_hash']);
+      assert.ok(obj.programFd('xnt_pass') > 2);
+      cnt = obj.map('xnt_cnt');
+      assert.equal(cnt.maxEntries, 8);
+      const hash = obj.map('xnt_hash');
+      assert.equal(hash.flags & BPF_F_NO_PREALLOC, BPF_F_NO_PREALLOC);
+      hash.close();
+      assert.throws(() => obj.programFd('nope'), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_program_by_name'));
+      assert.throws(() => obj.map('nope'), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'));
+    } finally {
+      obj.close();
+    }
+    obj.close();
+    assert.throws(() => obj.programNames(), (e) => (e as NativeError).code === 'EBADF');
+    // The map's own fd keeps the kernel map alive after the object is gone.
+    assert.deepEqual(cnt.lookup(u32(0)), u64(0n));
+    cnt.close();
+  });
+
+  test('rejects an unknown map in the options and a missing file', async () => {
+    await assert.rejects(n.BpfObject.open(okObj, { mapMaxEntries: { nope: 4 } }), (e) =>
+      assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'),
+    );
+    await assert.rejects(n.BpfObject.open(path.join(tmp, 'missing.o')), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__open_file'));
+  });
+
+  test('a verifier-rejected program rejects with the verifier log', async () => {
+    await assert.rejects(n.BpfObject.open(badObj), (e) => {
+      assert.ok(e instanceof Error);
+      const ne = e as NativeError;
+      assert.equal(ne.syscall, 'bpf_object__load');
+      assert.ok(ne.code === 'EACCES' || ne.code === 'EINVAL', `code ${ne.code}`);
+      assert.match(ne.message, /xnt_bad/);
+      assert.equal(typeof ne.log, 'string');
+      assert.ok(ne.log!.length > 0, 'log is not empty');
+      assert.match(ne.log!, /packet/);
+      assert.doesNotMatch(ne.log!, /BEGIN PROG LOAD LOG/);
+      return true;
+    });
+  });
+
+  test('testRun returns XDP_PASS and the frame unchanged', async () => {
+    const obj = await n.BpfObject.open(okObj);
+    try {
+      const fd = obj.programFd('xnt_pass');
+      const data = Buffer.alloc(64);
+      for (let i = 0; i < data.length; i++) data[i] = i;
+      const r = await n.testRun(fd, { data, repeat: 5 });
+      assert.equal(r.retval, XDP_PASS);
+      assert.deepEqual(r.dataOut, data);
+      assert.equal(typeof r.durationNs, 'number');
+      const cnt = obj.map('xnt_cnt');
+      assert.deepEqual(cnt.lookup(u32(0)), u64(5n), 'the program ran once per repeat');
+      cnt.close();
+
+      const one = await n.testRun(fd, { data });
+      assert.equal(one.retval, XDP_PASS);
+
+      await assert.rejects(n.testRun(fd, { data: Buffer.alloc(4) }), (e) => assertNativeError(e, 'EINVAL', 'bpf_prog_test_run_opts'));
+    } finally {
+      obj.close();
+    }
+  });
+});
+
+describe('XdpLink', () => {
+  // Unique per process so parallel runs (and other test files) cannot collide.
+  const if0 = `xnt${process.pid}a`;
+  const if1 = `xnt${process.pid}b`;
+  let obj: BpfObject | undefined;
+
+  const xdpState = (): { mode: number; prog?: { name: string } } | undefined => {
+    const j = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'dev', if0], { encoding: 'utf8' })) as Array<{
+      xdp?: { mode: number; prog?: { name: string } };
+    }>;
+    return j[0]!.xdp;
+  };
+
+  before(async () => {
+    execFileSync('ip', ['link', 'add', if0, 'type', 'veth', 'peer', 'name', if1]);
+    execFileSync('ip', ['link', 'set', if0, 'up']);
+    execFileSync('ip', ['link', 'set', if1, 'up']);
+    obj = await n.BpfObject.open(okObj);
+  });
+
+  after(() => {
+    obj?.close();
+    // Deleting one end removes the pair, and any XDP still attached with it.
+    try {
+      execFileSync('ip', ['link', 'del', if0], { stdio: 'ignore' });
+    } catch {
+      // already gone (or never created)
+    }
+  });
+
+  test('attach generic, pin, openPinned, detach', () => {
+    const fd = obj!.programFd('xnt_pass');
+    const link = n.XdpLink.attach(fd, if0, 'generic');
+    const pinPath = path.join(bpffs, 'xnt_link');
+    try {
+      assert.equal(link.mode, 'generic');
+      assert.equal(link.ifindex, Number(fs.readFileSync(`/sys/class/net/${if0}/ifindex`, 'utf8')));
+      assert.ok(link.fd > 2);
+      const st = xdpState();
+      assert.equal(st?.mode, XDP_ATTACHED_SKB);
+      assert.equal(st?.prog?.name, 'xnt_pass');
+
+      link.pin(pinPath);
+      link.close();
+      assert.ok(xdpState(), 'a pinned link stays attached after close()');
+
+      const again = n.XdpLink.openPinned(pinPath);
+      assert.equal(again.mode, 'generic');
+      assert.equal(again.ifindex, link.ifindex);
+      assert.throws(() => n.BpfMap.openPinned(pinPath), (e) => assertNativeError(e, 'EINVAL', 'bpf_obj_get'));
+      again.detach();
+      again.detach();
+      assert.equal(xdpState(), undefined);
+    } finally {
+      link.close();
+      fs.rmSync(pinPath, { force: true });
+    }
+  });
+
+  test('attach auto prefers native and reports what it got', async () => {
+    const fd = obj!.programFd('xnt_pass');
+    const link = n.XdpLink.attach(fd, if0, 'auto');
+    try {
+      assert.ok(link.mode === 'native' || link.mode === 'generic');
+      assert.equal(xdpState()?.mode, link.mode === 'native' ? XDP_ATTACHED_DRV : XDP_ATTACHED_SKB);
+      assert.throws(() => n.XdpLink.attach(fd, if0, 'generic'), (e) => (e as NativeError).syscall === 'bpf_link_create');
+
+      // Live frames go out through the interface named in the context; the
+      // ethertype is a local experimental one so nothing on the peer reacts.
+      const frame = Buffer.alloc(64);
+      frame.fill(0xff, 0, 6);
+      frame.writeUInt16BE(0x88b5, 12);
+      const r = await n.testRun(fd, { data: frame, live: true, repeat: 4, batchSize: 2, ingressIfindex: link.ifindex });
+      assert.equal(r.dataOut.length, 0);
+      const notLive = await n.testRun(fd, { data: frame, ingressIfindex: link.ifindex });
+      assert.equal(notLive.retval, XDP_PASS);
+      assert.deepEqual(notLive.dataOut, frame);
+    } finally {
+      link.detach();
+    }
+    assert.equal(xdpState(), undefined);
+  });
+
+  test('a missing interface is an ENODEV error', () => {
+    const fd = obj!.programFd('xnt_pass');
+    assert.throws(() => n.XdpLink.attach(fd, 'xnt-missing0', 'auto'), (e) => assertNativeError(e, 'ENODEV', 'if_nametoindex'));
+    assert.throws(() => n.XdpLink.openPinned(path.join(bpffs, 'no-link')), (e) => assertNativeError(e, 'ENOENT', 'bpf_obj_get'));
+  });
+});
