@@ -75,6 +75,21 @@ struct {
 	__type(value, struct xlvs_verdicts);
 } xlvs_verdicts SEC(".maps");
 
+#ifdef XLVS_BENCH_FRESH_FLOWS
+/*
+ * Benchmark build only (build/bpf/xlvs_bench_fresh.o): BPF_PROG_TEST_RUN repeats one
+ * frame, so a sequence folded into the client address makes every repetition a new flow
+ * and times the real miss -> Maglev -> insert path with warm caches. Shared, not per-CPU:
+ * successive runs may land on different CPUs and must still never repeat a flow.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xlvs_bench_seq SEC(".maps");
+#endif
+
 /* ---- helpers ---- */
 
 static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_conn)
@@ -187,6 +202,14 @@ int xlvs_xdp(struct xdp_md *ctx)
 	}
 
 	key.saddr = iph->saddr;
+#ifdef XLVS_BENCH_FRESH_FLOWS
+	{
+		__u32 *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero);
+
+		if (seq)
+			key.saddr ^= bpf_htonl(++*seq);
+	}
+#endif
 	key.daddr = iph->daddr;
 	key.sport = (__be16)ports;
 	key.dport = skey.port;

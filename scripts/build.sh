@@ -14,4 +14,8 @@ for src in bpf/*.bpf.c; do
     clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -c "$src" -o "$obj"
   fi
 done
+# The benchmark's fresh-flow variant of the datapath (see XLVS_BENCH_FRESH_FLOWS in bpf/xlvs.bpf.c).
+if [ ! -f build/bpf/xlvs_bench_fresh.o ] || [ -n "$(find bpf -newer build/bpf/xlvs_bench_fresh.o -name '*.[ch]' | head -n1)" ]; then
+  clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -DXLVS_BENCH_FRESH_FLOWS -c bpf/xlvs.bpf.c -o build/bpf/xlvs_bench_fresh.o
+fi
 npx --no-install tsc -p tsconfig.json

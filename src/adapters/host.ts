@@ -51,10 +51,16 @@ export function interfaceAddresses(ifname: string): string[] {
   return (link?.addr_info ?? []).map((a: any) => String(a.local));
 }
 
-/** The device the kernel would use to reach addr, and whether through a gateway. */
-export function routeTo(addr: string): { dev: string; gateway?: string } {
-  const [r] = ipJson<any[]>(['route', 'get', addr]);
-  return { dev: r?.dev, ...(r?.gateway ? { gateway: r.gateway } : {}) };
+/** The device the kernel would use to reach addr, and whether through a gateway; null when it has no route at all. */
+export function routeTo(addr: string): { dev: string; gateway?: string } | null {
+  let rows: any[];
+  try {
+    rows = ipJson<any[]>(['route', 'get', addr]);
+  } catch {
+    return null; // "Network is unreachable"
+  }
+  const r = rows[0];
+  return r?.dev ? { dev: String(r.dev), ...(r.gateway ? { gateway: String(r.gateway) } : {}) } : null;
 }
 
 export const BPFFS = '/sys/fs/bpf';

@@ -23,8 +23,9 @@ export function checkHost(cfg: Config): void {
   cfg.services.forEach((s, i) =>
     s.reals.forEach((r, j) => {
       const route = routeTo(r.address);
-      if (route.dev !== cfg.interface || route.gateway) {
-        problems.push(`services[${i}].reals[${j}].address: ${r.address} is not on-link on ${cfg.interface} (routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}); direct routing needs every real on the director's segment`);
+      if (!route || route.dev !== cfg.interface || route.gateway) {
+        const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
+        problems.push(`services[${i}].reals[${j}].address: ${r.address} is not on-link on ${cfg.interface} (${how}); direct routing needs every real on the director's segment`);
       }
     }),
   );

@@ -114,7 +114,14 @@ function udpOnce(a: Args, index: number): Promise<Outcome> {
         else finish({ ok: false, reason: `timeout ${a.timeoutMs}ms x${attempts}` });
       }, a.timeoutMs);
     };
-    sock.on('message', (msg) => finish({ ok: true, name: msg.toString('utf8').trim(), retried: attempts > 1 }));
+    sock.on('message', (msg, rinfo) => {
+      // The socket is left unconnected so a misaddressed reply is reported rather than silently dropped.
+      if (rinfo.address !== a.host || rinfo.port !== a.port) {
+        finish({ ok: false, reason: `reply from ${rinfo.address}:${rinfo.port}, not ${a.host}:${a.port}` });
+      } else {
+        finish({ ok: true, name: msg.toString('utf8').trim(), retried: attempts > 1 });
+      }
+    });
     sock.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: e.code ?? e.message }));
     // An explicit port per datagram guarantees distinct source ports; ephemeral ones could repeat after a close.
     sock.bind(a.basePort + index, send);

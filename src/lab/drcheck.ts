@@ -3,39 +3,51 @@ import * as fs from 'node:fs';
 import { assertEthernet, decodeEthIpv4, parsePcap } from './pcap';
 
 export interface DirectorPortAnalysis {
-  /** IPv4 frames addressed to the director's MAC with the VIP as destination (client traffic via the router). */
+  /** Frames switched to the director carrying the VIP as destination (client traffic via the router). */
   toDirector: number;
-  /** IPv4 frames with the director's source MAC and the VIP as destination (what the director forwarded). */
+  /** Frames the director sent with the VIP as destination (what it forwarded). */
   fromDirector: number;
+  /** Forwarded frames whose source MAC is not the director's. */
+  badSrcMac: number;
   /** Forwarded frames whose destination MAC is not a real's. */
   badDstMac: number;
   /** Forwarded frames whose IP packet matches no frame that went to the director, byte for byte. */
   unmatched: number;
   /** Frames that went to the director for the VIP but never came back out (forwarded copies are matched one to one). */
   notForwarded: number;
-  /** Frames carrying the VIP as source towards the director: a reply taking the wrong path. */
+  /** Frames carrying the VIP as source switched towards the director: a reply taking the wrong path. */
   vipSourcedToDirector: number;
   /** Forwarded frames per real name. */
   perReal: Record<string, number>;
   /** Distinct flows (client address and port) forwarded per real name. */
   flowsPerReal: Record<string, number>;
-  /** Flows (by client address and port) whose frames were sent to more than one real. */
+  /** Flows whose frames were sent to more than one real. */
   flowsSplitAcrossReals: number;
-  /** A few hex dumps of unmatched frames, for diagnosis. */
+  /** A few hex dumps of offending frames, for diagnosis. */
   samples: string[];
 }
 
+function ethFrames(file: string): ReturnType<typeof decodeEthIpv4>[] {
+  const pcap = parsePcap(fs.readFileSync(file));
+  assertEthernet(pcap);
+  return pcap.records.map((r) => decodeEthIpv4(r.data));
+}
+
+/**
+ * Compares the two directions of the director's switch port: frames the switch sent to the director (toFile, a
+ * capture of the port's egress) and frames the director sent (fromFile, the port's ingress). A DR director must
+ * send each client packet on, unchanged from the IP header down, from its own MAC to a real's MAC.
+ */
 export function analyzeDirectorPort(
-  pcapFile: string,
+  files: { toFile: string; fromFile: string },
   o: { directorMac: string; realMacs: Map<string, string>; vip: string; protocol: 'tcp' | 'udp' },
 ): DirectorPortAnalysis {
-  const pcap = parsePcap(fs.readFileSync(pcapFile));
-  assertEthernet(pcap);
   const proto = o.protocol === 'tcp' ? 6 : 17;
   const dmac = o.directorMac.toLowerCase();
   const res: DirectorPortAnalysis = {
     toDirector: 0,
     fromDirector: 0,
+    badSrcMac: 0,
     badDstMac: 0,
     unmatched: 0,
     notForwarded: 0,
@@ -45,39 +57,48 @@ export function analyzeDirectorPort(
     flowsSplitAcrossReals: 0,
     samples: [],
   };
+  const sample = (f: { ip: Buffer; srcMac: string; dstMac: string }, why: string): void => {
+    if (res.samples.length < 5) res.samples.push(`${why}: ${f.srcMac} > ${f.dstMac} ${f.ip.toString('hex')}`);
+  };
   // The same bytes can legitimately appear twice (a retransmission), so inbound packets form a multiset.
   const inbound = new Map<string, number>();
-  const forwarded: { key: string; real: string | undefined; flow: string; hex: string }[] = [];
-  for (const rec of pcap.records) {
-    const f = decodeEthIpv4(rec.data);
+  for (const f of ethFrames(files.toFile)) {
     if (!f) continue;
-    if (f.dstMac === dmac && f.srcIp === o.vip) res.vipSourcedToDirector++;
-    if (f.dstIp !== o.vip || f.protocol !== proto) continue;
-    const key = f.ip.toString('base64');
-    if (f.dstMac === dmac) {
-      res.toDirector++;
-      inbound.set(key, (inbound.get(key) ?? 0) + 1);
-    } else if (f.srcMac === dmac) {
-      res.fromDirector++;
-      forwarded.push({ key, real: o.realMacs.get(f.dstMac), flow: `${f.srcIp}:${f.srcPort}`, hex: f.ip.toString('hex') });
+    if (f.srcIp === o.vip) {
+      res.vipSourcedToDirector++;
+      sample(f, 'vip-sourced to director');
     }
+    if (f.dstIp !== o.vip || f.protocol !== proto) continue;
+    res.toDirector++;
+    const key = f.ip.toString('base64');
+    inbound.set(key, (inbound.get(key) ?? 0) + 1);
   }
   const realOfFlow = new Map<string, Set<string>>();
-  for (const fw of forwarded) {
-    const left = inbound.get(fw.key) ?? 0;
-    if (left > 0) inbound.set(fw.key, left - 1);
+  for (const f of ethFrames(files.fromFile)) {
+    if (!f || f.dstIp !== o.vip || f.protocol !== proto) continue;
+    res.fromDirector++;
+    if (f.srcMac !== dmac) {
+      res.badSrcMac++;
+      sample(f, 'source MAC');
+    }
+    const key = f.ip.toString('base64');
+    const left = inbound.get(key) ?? 0;
+    if (left > 0) inbound.set(key, left - 1);
     else {
       res.unmatched++;
-      if (res.samples.length < 3) res.samples.push(fw.hex);
+      sample(f, 'unmatched');
     }
-    if (fw.real === undefined) {
+    const real = o.realMacs.get(f.dstMac);
+    if (real === undefined) {
       res.badDstMac++;
+      sample(f, 'destination MAC');
       continue;
     }
-    res.perReal[fw.real] = (res.perReal[fw.real] ?? 0) + 1;
-    let set = realOfFlow.get(fw.flow);
-    if (!set) realOfFlow.set(fw.flow, (set = new Set()));
-    set.add(fw.real);
+    res.perReal[real] = (res.perReal[real] ?? 0) + 1;
+    const flow = `${f.srcIp}:${f.srcPort}`;
+    let set = realOfFlow.get(flow);
+    if (!set) realOfFlow.set(flow, (set = new Set()));
+    set.add(real);
   }
   for (const n of inbound.values()) res.notForwarded += n;
   for (const set of realOfFlow.values()) {

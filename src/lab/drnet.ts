@@ -296,11 +296,16 @@ export class DrLab {
   private readonly servers: ChildProcess[] = [];
   private director: { child: ChildProcess; proc: DirectorProcess } | undefined;
   private bpffsMounted = false;
-  private tornDown = false;
+  private teardownPromise: Promise<void> | undefined;
+  private cleanedUp = false;
+  private pendingSignal: NodeJS.Signals | undefined;
   private readonly exitHook = (): void => this.teardownSync();
+  // The hook stays installed until teardown has finished: a second Ctrl-C during teardown must not kill the
+  // process half way and strand namespaces; the process exits once the teardown in progress completes.
   private readonly signalHook = (sig: NodeJS.Signals): void => {
-    this.log(`${sig}: tearing down the lab`);
-    void this.teardown().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    if (!this.pendingSignal) this.log(`${sig}: tearing down the lab`);
+    this.pendingSignal ??= sig;
+    void this.teardown();
   };
 
   private constructor(opts: LabOptions, prefix: string) {
@@ -521,6 +526,7 @@ export class DrLab {
         const child = this.spawnTracked([
           'ip', 'netns', 'exec', this.ns(name),
           process.execPath, script, '--name', name, '--http-port', String(this.httpPort), '--udp-port', String(this.udpPort),
+          '--udp-address', ADDR.vip,
         ]);
         this.servers.push(child);
         let text = '';
@@ -643,11 +649,18 @@ export class DrLab {
     }
   }
 
-  /** Starts tcpdump on an interface of a namespace, writing a classic pcap. */
-  async startCapture(role: string, ifname: string, name?: string): Promise<Capture> {
-    const file = path.join(this.workDir, name ?? `${role}-${ifname}.pcap`);
+  /**
+   * Starts tcpdump on an interface of a namespace, writing a classic pcap. direction 'in' keeps only frames the
+   * interface received, 'out' only those it sent.
+   */
+  async startCapture(role: string, ifname: string, name?: string, direction: 'in' | 'out' | 'inout' = 'inout'): Promise<Capture> {
+    const file = path.join(this.workDir, name ?? `${role}-${ifname}-${direction}.pcap`);
     // -Z root: tcpdump would otherwise drop to its own user, which cannot write into our private work dir.
-    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns(role), 'tcpdump', '-i', ifname, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', file]);
+    // A large ring (-B, KiB) and batched delivery keep up with a burst on two cores; --immediate-mode does not.
+    const child = this.spawnTracked([
+      'ip', 'netns', 'exec', this.ns(role),
+      'tcpdump', '-i', ifname, '-Q', direction, '-n', '-U', '-B', '32768', '-s', '0', '-Z', 'root', '-w', file,
+    ]);
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -668,8 +681,9 @@ export class DrLab {
     return {
       file,
       stop: async (): Promise<CaptureResult> => {
-        // Let frames still in flight land before closing the capture.
-        await sleep(300);
+        // Batched delivery hands a partly filled ring block over only after tcpdump's 1 s buffer timeout; frames
+        // still in an undelivered block when SIGINT arrives are lost.
+        await sleep(1500);
         child.kill('SIGINT');
         await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
         await exited;
@@ -683,6 +697,26 @@ export class DrLab {
           droppedByKernel: num(/(\d+) packets? dropped by kernel/),
           stderr,
         };
+      },
+    };
+  }
+
+  /**
+   * Captures both directions of the director's switch port separately, so the analysis knows which frames the
+   * director sent without trusting their MAC addresses.
+   */
+  async captureDirectorPort(tag: string): Promise<{ stop(): Promise<{ toDirector: CaptureResult; fromDirector: CaptureResult }> }> {
+    const port = this.swPort('dir');
+    // On the switch side, 'out' of the port is towards the director, 'in' is what the director sent.
+    const to = await this.startCapture('sw', port, `${tag}-to-director.pcap`, 'out');
+    const from = await this.startCapture('sw', port, `${tag}-from-director.pcap`, 'in').catch(async (e: unknown) => {
+      await to.stop();
+      throw e;
+    });
+    return {
+      stop: async () => {
+        const [toDirector, fromDirector] = await Promise.all([to.stop(), from.stop()]);
+        return { toDirector, fromDirector };
       },
     };
   }
@@ -759,12 +793,19 @@ export class DrLab {
   }
 
   /** Stops everything this lab started and removes its namespaces and bpffs; safe to call more than once. */
-  async teardown(): Promise<void> {
-    if (this.tornDown) return;
-    this.tornDown = true;
-    process.off('exit', this.exitHook);
-    process.off('SIGINT', this.signalHook);
-    process.off('SIGTERM', this.signalHook);
+  teardown(): Promise<void> {
+    this.teardownPromise ??= this.doTeardown()
+      .catch((e: unknown) => this.log(`teardown: ${(e as Error).message}`))
+      .finally(() => {
+        process.off('exit', this.exitHook);
+        process.off('SIGINT', this.signalHook);
+        process.off('SIGTERM', this.signalHook);
+        if (this.pendingSignal) process.exit(this.pendingSignal === 'SIGINT' ? 130 : 143);
+      });
+    return this.teardownPromise;
+  }
+
+  private async doTeardown(): Promise<void> {
     if (this.director) {
       // Give xlvs its chance to detach and unpin before the namespace disappears under it.
       const r = await this.stopDirector(10000).catch(() => undefined);
@@ -778,13 +819,13 @@ export class DrLab {
 
   /** Last-resort teardown from a process 'exit' hook: no waiting, so everything is killed outright. */
   teardownSync(): void {
-    if (this.tornDown) return;
-    this.tornDown = true;
     for (const c of [...this.children]) killGroup(c, 'SIGKILL');
     this.finalCleanup();
   }
 
   private finalCleanup(): void {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
     for (const ns of this.namespaces) runSyncQuiet('ip', ['netns', 'del', ns]);
     // Anything else with our prefix (a half-built run) goes too.
     cleanupPrefix(this.prefix);

@@ -7,10 +7,12 @@ interface Args {
   bind: string;
   httpPort: number;
   udpPort: number;
+  /** Addresses (the VIPs) that get a UDP socket of their own, so replies to them leave from them. */
+  udpAddresses: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { name: '', bind: '0.0.0.0', httpPort: 80, udpPort: 9000 };
+  const a: Args = { name: '', bind: '0.0.0.0', httpPort: 80, udpPort: 9000, udpAddresses: [] };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const val = argv[i + 1];
@@ -21,6 +23,7 @@ function parseArgs(argv: string[]): Args {
       case '--bind': a.bind = val; break;
       case '--http-port': a.httpPort = Number(val); break;
       case '--udp-port': a.udpPort = Number(val); break;
+      case '--udp-address': a.udpAddresses.push(val); break;
       default: throw new Error(`unknown option ${key}`);
     }
   }
@@ -52,13 +55,19 @@ function main(): void {
   });
   server.keepAliveTimeout = 1000;
 
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (_msg, rinfo) => {
-    stats.udp++;
-    udp.send(body.trim(), rinfo.port, rinfo.address);
+  // A reply from a wildcard-bound UDP socket takes the route's source address (the real's own 10.0.0.x), not the
+  // VIP the client wrote to, and a client with a connected socket would discard it. Node has no IP_PKTINFO, so each
+  // VIP gets its own bound socket; the kernel delivers to the most specific bind, and replies leave from the VIP.
+  const udpSockets = [args.bind, ...args.udpAddresses].map((addr) => {
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    sock.on('message', (_msg, rinfo) => {
+      stats.udp++;
+      sock.send(body.trim(), rinfo.port, rinfo.address);
+    });
+    return { sock, addr };
   });
 
-  let pending = 2;
+  let pending = 1 + udpSockets.length;
   const listening = (): void => {
     if (--pending === 0) {
       process.stdout.write(`${JSON.stringify({ ready: true, name: args.name, http: args.httpPort, udp: args.udpPort })}\n`);
@@ -69,15 +78,17 @@ function main(): void {
     process.exit(1);
   };
   server.on('error', fail('http'));
-  udp.on('error', fail('udp'));
   server.listen(args.httpPort, args.bind, listening);
-  udp.bind(args.udpPort, args.bind, listening);
+  for (const { sock, addr } of udpSockets) {
+    sock.on('error', fail(`udp ${addr}`));
+    sock.bind(args.udpPort, addr, listening);
+  }
 
   const stop = (): void => {
     process.stdout.write(`${JSON.stringify({ stopped: true, name: args.name, served: stats })}\n`);
     server.closeAllConnections();
     server.close();
-    udp.close();
+    for (const { sock } of udpSockets) sock.close();
     // Exit even if a half-open connection lingers; the lab is tearing down anyway.
     setTimeout(() => process.exit(0), 200).unref();
   };

@@ -57,7 +57,7 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
   test('counters, capture and neighbour entry see traffic for the VIP reach the director kernel', async () => {
     const l = L();
     await l.installReplyPathCounters();
-    const cap = await l.startCapture('sw', l.swPort('dir'));
+    const cap = await l.captureDirectorPort('plumbing');
     // Nothing listens on the director, so its kernel answers with RSTs: those are VIP-sourced replies from the
     // director's MAC, which the router's "other" counter must catch.
     const r = await l.runClient('tcp', { port: 80, count: 10, timeoutMs: 2000 });
@@ -70,10 +70,12 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
     assert.equal(counters.directorIngress, 0);
     assert.equal(await l.neighbourMac('router', ADDR.vip, 'eth0'), l.macs.dir);
 
-    assert.equal(c.droppedByKernel, 0, c.stderr);
-    const a = analyzeDirectorPort(c.file, { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' });
+    assert.equal(c.toDirector.droppedByKernel, 0, c.toDirector.stderr);
+    assert.equal(c.fromDirector.droppedByKernel, 0, c.fromDirector.stderr);
+    const a = analyzeDirectorPort({ toFile: c.toDirector.file, fromFile: c.fromDirector.file }, { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' });
     assert.equal(a.toDirector, 10, JSON.stringify(a));
     assert.equal(a.fromDirector, 0);
+    assert.equal(a.notForwarded, 10);
     assert.equal(a.vipSourcedToDirector, 0);
   });
 

@@ -1,0 +1,17 @@
+// bench.test.ts: the benchmark suite in short mode, so it cannot rot: every figure is produced and sane.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatReport, runBench } from '../../bench/run';
+import { requirePrivileges } from '../lib/privileged';
+
+test('short benchmark run produces every figure', async () => {
+  requirePrivileges('benchmark smoke test');
+  const r = await runBench(true);
+  const p = r.progcost;
+  for (const k of ['bare_ns', 'established_ns', 'new_conn_ns'] as const) {
+    assert.ok(Number.isFinite(p[k]) && p[k] > 0 && p[k] < 100_000, `${k} = ${p[k]}`);
+  }
+  assert.ok(p.established_ns > p.bare_ns, 'the load balancer cannot be cheaper than a bare MAC swap');
+  assert.match(formatReport(r), /xlvs established TCP flow/);
+});
