@@ -216,7 +216,7 @@ function bpffsDirFor(prefix: string): string {
  * Removes everything a lab run with this prefix left behind: processes inside its namespaces (only lab processes
  * live there), the namespaces, and its bpffs mount.
  */
-export function cleanupPrefix(prefix: string): string[] {
+export function cleanupPrefix(prefix: string, keepWorkDir = false): string[] {
   const removed: string[] = [];
   for (const ns of listNetns()) {
     if (!ns.startsWith(prefix)) continue;
@@ -239,6 +239,9 @@ export function cleanupPrefix(prefix: string): string[] {
     } catch {
       /* not empty or still mounted: leave it */
     }
+  }
+  for (const d of keepWorkDir ? [] : fs.readdirSync(os.tmpdir())) {
+    if (d.startsWith(`xlvs-lab-${prefix}`)) fs.rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
   }
   try {
     fs.unlinkSync(path.join(MARKER_DIR, `${prefix}pid`));
@@ -828,7 +831,8 @@ export class DrLab {
     this.cleanedUp = true;
     for (const ns of this.namespaces) runSyncQuiet('ip', ['netns', 'del', ns]);
     // Anything else with our prefix (a half-built run) goes too.
-    cleanupPrefix(this.prefix);
+    const keep = !!process.env.XLVS_LAB_KEEP_WORKDIR;
+    cleanupPrefix(this.prefix, keep);
     if (this.bpffsMounted && fs.existsSync(this.bpffsDir)) {
       runSyncQuiet('umount', ['-l', this.bpffsDir]);
       try {
@@ -837,7 +841,8 @@ export class DrLab {
         /* leave it */
       }
     }
-    if (!process.env.XLVS_LAB_KEEP_WORKDIR) fs.rmSync(this.workDir, { recursive: true, force: true });
+    if (keep) this.log(`kept ${this.workDir} (XLVS_LAB_KEEP_WORKDIR)`);
+    else fs.rmSync(this.workDir, { recursive: true, force: true });
     this.log(`lab ${this.prefix}* torn down`);
   }
 }

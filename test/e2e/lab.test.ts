@@ -10,10 +10,16 @@ import { analyzeDirectorPort } from '../../src/lab/drcheck';
 describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 120_000 }, () => {
   let lab: DrLab | undefined;
 
+  let setupError: unknown;
+
   before(async () => {
-    // Deliberately an assertion, not a skip: a run without root must not pass silently.
-    assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
-    lab = await DrLab.create({ reals: 3, addVipToDirector: true, handleSignals: true });
+    // Kept and rethrown by every test: without root the run must report failures, not skips or cancellations.
+    try {
+      assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
+      lab = await DrLab.create({ reals: 3, addVipToDirector: true, handleSignals: true });
+    } catch (e) {
+      setupError = e;
+    }
   });
 
   after(async () => {
@@ -21,6 +27,7 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
   });
 
   function L(): DrLab {
+    if (setupError) throw setupError;
     assert.ok(lab, 'lab was not built');
     return lab;
   }
