@@ -70,7 +70,7 @@ export interface Native {
   BpfMap: {
     openPinned(path: string): BpfMap;
     fromId(id: number): BpfMap;
-    create(o: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number }): BpfMap;
+    create(o: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; innerMapFd?: number }): BpfMap;
   };
   XdpLink: {
     attach(progFd: number, ifname: string, mode: XdpMode): XdpLink;

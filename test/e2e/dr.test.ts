@@ -1,9 +1,10 @@
 // dr.test.ts: end-to-end proof of xlvs as an LVS-DR director in the namespace lab: split by weight, direct return path, untouched frames, ARP, UDP, status counters, clean exit.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADDR, DrLab, realAddress, type ClientResult, type DirectorStatus, type ReplyPathCounters } from '../../src/lab/drnet';
+import { useLab } from '../lib/labfixture';
 import { analyzeDirectorPort, formatSplitTable, splitRows, type DirectorPortAnalysis } from '../../src/lab/drcheck';
 
 const WEIGHTS = [3, 2, 1];
@@ -29,35 +30,16 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
   let udpCapture: DirectorPortAnalysis | undefined;
   let counters: ReplyPathCounters | undefined;
 
-  let setupError: unknown;
-
-  before(async () => {
-    // A setup failure (not root, no xlvs, director never ready) is kept and rethrown by every test, so the run
-    // reports failed tests rather than cancelled or skipped ones.
-    try {
-      assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
-      lab = await DrLab.create({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined });
-      assert.ok(fs.existsSync(lab.xlvsBin()), `${lab.xlvsBin()} is missing`);
-      const config = lab.writeDirectorConfig([
-        { port: 80, protocol: 'tcp', scheduler: 'mh', weights: WEIGHTS },
-        { port: 9000, protocol: 'udp', scheduler: 'mh', weights: WEIGHTS },
-      ]);
-      await lab.installReplyPathCounters();
-      await lab.startDirector(config, 30_000);
-    } catch (e) {
-      setupError = e;
-    }
+  const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
+    lab = l;
+    assert.ok(fs.existsSync(l.xlvsBin()), `${l.xlvsBin()} is missing`);
+    const config = l.writeDirectorConfig([
+      { port: 80, protocol: 'tcp', scheduler: 'mh', weights: WEIGHTS },
+      { port: 9000, protocol: 'udp', scheduler: 'mh', weights: WEIGHTS },
+    ]);
+    await l.installReplyPathCounters();
+    await l.startDirector(config, 30_000);
   });
-
-  after(async () => {
-    await lab?.teardown();
-  });
-
-  function L(): DrLab {
-    if (setupError) throw setupError;
-    assert.ok(lab, 'lab was not built');
-    return lab;
-  }
 
   test('the director put the VIP on its eth0', async () => {
     assert.ok((await L().addresses('dir', 'eth0')).includes(`${ADDR.vip}/32`));

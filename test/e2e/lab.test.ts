@@ -1,36 +1,15 @@
 // lab.test.ts: checks the DR lab's plumbing on its own (no xlvs): addressing, ARP behaviour of the reals, counters, capture, bpffs and teardown.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ADDR, DrLab, realAddress } from '../../src/lab/drnet';
 import { analyzeDirectorPort } from '../../src/lab/drcheck';
+import { useLab } from '../lib/labfixture';
 
 describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 120_000 }, () => {
-  let lab: DrLab | undefined;
-
-  let setupError: unknown;
-
-  before(async () => {
-    // Kept and rethrown by every test: without root the run must report failures, not skips or cancellations.
-    try {
-      assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
-      lab = await DrLab.create({ reals: 3, addVipToDirector: true, handleSignals: true });
-    } catch (e) {
-      setupError = e;
-    }
-  });
-
-  after(async () => {
-    await lab?.teardown();
-  });
-
-  function L(): DrLab {
-    if (setupError) throw setupError;
-    assert.ok(lab, 'lab was not built');
-    return lab;
-  }
+  const L = useLab({ reals: 3, addVipToDirector: true, handleSignals: true });
 
   test('addresses are where the DR model puts them', async () => {
     const l = L();

@@ -7,70 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-// Typed here rather than imported from src/adapters so this test pins down the
-// addon's own contract, whatever the adapter on top of it does.
-interface NativeError extends Error {
-  code: string;
-  errno: number;
-  syscall: string;
-  log?: string;
-}
-interface BpfMap {
-  readonly fd: number;
-  readonly id: number;
-  readonly name: string;
-  readonly type: number;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly maxEntries: number;
-  readonly flags: number;
-  readonly percpu: boolean;
-  readonly valueBufSize: number;
-  lookup(key: Buffer): Buffer | null;
-  update(key: Buffer, value: Buffer, flags?: number): void;
-  delete(key: Buffer): boolean;
-  nextKey(key: Buffer | null): Buffer | null;
-  updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): number;
-  deleteBatch(keys: Buffer, count: number): number;
-  lookupBatch(batchSize?: number): { keys: Buffer; values: Buffer; count: number };
-  pin(path: string): void;
-  close(): void;
-}
-interface BpfObject {
-  programNames(): string[];
-  programFd(name: string): number;
-  mapNames(): string[];
-  map(name: string): BpfMap;
-  close(): void;
-}
-interface XdpLink {
-  readonly mode: 'native' | 'generic';
-  readonly ifindex: number;
-  readonly fd: number;
-  pin(path: string): void;
-  detach(): void;
-  close(): void;
-}
-interface Native {
-  abi: {
-    structs: Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
-    constants: Record<string, number>;
-  };
-  numPossibleCpus(): number;
-  BpfObject: {
-    open(p: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number> }): Promise<BpfObject>;
-  };
-  BpfMap: {
-    openPinned(p: string): BpfMap;
-    fromId(id: number): BpfMap;
-    create(o: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; innerMapFd?: number }): BpfMap;
-  };
-  XdpLink: {
-    attach(progFd: number, ifname: string, mode: 'native' | 'generic' | 'auto'): XdpLink;
-    openPinned(p: string): XdpLink;
-  };
-  testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<{ retval: number; durationNs: number; dataOut: Buffer }>;
-}
+import type { BpfMap, BpfObject, Native, NativeError, XdpLink } from '../../src/adapters/native';
 
 // uapi/linux/bpf.h and if_link.h values used below.
 const BPF_MAP_TYPE_HASH = 1;
