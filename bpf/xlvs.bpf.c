@@ -25,6 +25,13 @@ struct {
 } xlvs_conn SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLVS_FCACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct xlvs_fcache_entry);
+} xlvs_fcache SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLVS_MAX_REALS);
 	__type(key, __u32);
@@ -104,9 +111,27 @@ static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_con
 	c->conns += new_conn;
 }
 
+/* verifier: both keys are 8-byte aligned (stack variable and map value), so two u64 compares cover all 16 bytes */
+static __always_inline int conn_key_eq(const struct xlvs_conn_key *a, const struct xlvs_conn_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The flow's real, if it is still a member of the flow's service with a MAC to send to. */
+static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id)
+{
+	struct xlvs_real *real = bpf_map_lookup_elem(&xlvs_reals, real_id);
+
+	if (real && (!(real->flags & XLVS_REAL_F_MAC) || real->svc_id != svc_id))
+		return NULL;
+	return real;
+}
+
 /* Picks a real for a flow with no usable entry and records it; NULL when the service has nobody to take it. */
 static __always_inline struct xlvs_real *schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key,
-						  __u32 ports, __u32 *real_id)
+						  __u32 hash, __u32 *real_id)
 {
 	struct xlvs_conn conn = {};
 	struct xlvs_real *real;
@@ -116,7 +141,7 @@ static __always_inline struct xlvs_real *schedule(const struct xlvs_svc *svc, co
 	table = bpf_map_lookup_elem(&xlvs_mh, &svc->id);
 	if (!table || !svc->mh_size)
 		return NULL;
-	bucket = xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto) % svc->mh_size;
+	bucket = hash % svc->mh_size;
 	slot = bpf_map_lookup_elem(table, &bucket);
 	if (!slot || *slot == XLVS_REAL_NONE)
 		return NULL;
@@ -138,7 +163,8 @@ int xlvs_xdp(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
-	struct xlvs_conn_key key = {};
+	struct xlvs_conn_key key __attribute__((aligned(8))) = {};
+	struct xlvs_fcache_entry *fc;
 	struct xlvs_svc_key skey = {};
 	struct xlvs_verdicts *vd;
 	struct xlvs_real *real = NULL;
@@ -149,7 +175,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	__u32 zero = 0, real_id = 0, ports, bytes;
+	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, hash, slot;
 	int proto, new_conn = 0;
 
 	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
@@ -192,15 +218,6 @@ int xlvs_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	skey.vip = iph->daddr;
-	skey.port = (__be16)(ports >> 16); /* dport: the second half of the port pair as it lies in memory */
-	skey.proto = proto;
-	svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
-	if (!svc) {
-		vd->pass_no_service++;
-		return XDP_PASS;
-	}
-
 	key.saddr = iph->saddr;
 #ifdef XLVS_BENCH_FRESH_FLOWS
 	{
@@ -212,23 +229,62 @@ int xlvs_xdp(struct xdp_md *ctx)
 #endif
 	key.daddr = iph->daddr;
 	key.sport = (__be16)ports;
-	key.dport = skey.port;
+	key.dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
 	key.proto = proto;
-	conn = bpf_map_lookup_elem(&xlvs_conn, &key);
-	if (conn && conn->svc_id == svc->id) {
-		real_id = conn->real_id;
-		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
-		/* A real that lost its MAC (or was removed) cannot take the packet: reschedule rather than blackhole the flow. */
-		if (real && !(real->flags & XLVS_REAL_F_MAC))
-			real = NULL;
+
+	/*
+	 * Established flows first: the per-CPU flow cache, then the connection table, and only
+	 * then the service lookup. An entry is trusted only while its real still has a MAC and
+	 * still belongs to the entry's service: the control plane clears the reals of a removed
+	 * service, so that service's flows fall through to the service lookup and are passed.
+	 */
+	hash = xlvs_flow_hash(key.saddr, key.daddr, ports, proto);
+	slot = hash & (XLVS_FCACHE_SIZE - 1);
+	fc = bpf_map_lookup_elem(&xlvs_fcache, &slot);
+	/* verifier: the index is masked into range, but per-CPU array lookups may still return NULL */
+	if (!fc) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	if (conn_key_eq(&fc->key, &key)) {
+		real_id = fc->real_id;
+		svc_id = fc->svc_id;
+		real = usable_real(&real_id, svc_id);
+		/* Keep the LRU's view of the flow fresh, and restore the entry if it was evicted meanwhile. */
+		if (real && (++fc->hits & (XLVS_FCACHE_REFRESH - 1)) == 0 && !bpf_map_lookup_elem(&xlvs_conn, &key)) {
+			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id };
+
+			bpf_map_update_elem(&xlvs_conn, &key, &again, BPF_ANY);
+		}
 	}
 	if (!real) {
-		real = schedule(svc, &key, ports, &real_id);
-		if (!real) {
-			vd->drop_no_real++;
-			return XDP_DROP;
+		conn = bpf_map_lookup_elem(&xlvs_conn, &key);
+		if (conn) {
+			real_id = conn->real_id;
+			svc_id = conn->svc_id;
+			real = usable_real(&real_id, svc_id);
 		}
-		new_conn = 1;
+		if (!real) {
+			skey.vip = key.daddr;
+			skey.port = key.dport;
+			skey.proto = proto;
+			svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+			if (!svc) {
+				vd->pass_no_service++;
+				return XDP_PASS;
+			}
+			real = schedule(svc, &key, hash, &real_id);
+			if (!real) {
+				vd->drop_no_real++;
+				return XDP_DROP;
+			}
+			svc_id = svc->id;
+			new_conn = 1;
+		}
+		fc->key = key;
+		fc->real_id = real_id;
+		fc->svc_id = svc_id;
+		fc->hits = 0;
 	}
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
@@ -240,7 +296,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
 
 	bytes = bpf_ntohs(iph->tot_len);
-	count(&svc->id, &xlvs_st_svc, bytes, new_conn);
+	count(&svc_id, &xlvs_st_svc, bytes, new_conn);
 	count(&real_id, &xlvs_st_real, bytes, new_conn);
 	if (new_conn)
 		vd->tx_new++;

@@ -13,6 +13,7 @@ static_assert(sizeof(struct xlvs_svc) == 16, "xlvs_svc size");
 static_assert(sizeof(struct xlvs_conn_key) == 16, "xlvs_conn_key size");
 static_assert(sizeof(struct xlvs_conn) == 8, "xlvs_conn size");
 static_assert(sizeof(struct xlvs_real) == 24, "xlvs_real size");
+static_assert(sizeof(struct xlvs_fcache_entry) == 32, "xlvs_fcache_entry size");
 static_assert(sizeof(struct xlvs_cfg) == 8, "xlvs_cfg size");
 static_assert(sizeof(struct xlvs_counters) == 24, "xlvs_counters size");
 static_assert(sizeof(struct xlvs_verdicts) == 64, "xlvs_verdicts size");
@@ -67,6 +68,13 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_conn, real_id);
     XLVS_FIELD(xlvs_conn, svc_id);
   });
+  XLVS_STRUCT(xlvs_fcache_entry, {
+    XLVS_FIELD(xlvs_fcache_entry, key);
+    XLVS_FIELD(xlvs_fcache_entry, real_id);
+    XLVS_FIELD(xlvs_fcache_entry, svc_id);
+    XLVS_FIELD(xlvs_fcache_entry, hits);
+    XLVS_FIELD(xlvs_fcache_entry, pad);
+  });
   XLVS_STRUCT(xlvs_real, {
     XLVS_FIELD(xlvs_real, mac);
     XLVS_FIELD(xlvs_real, flags);
@@ -101,6 +109,8 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_CONST(XLVS_CONN_DEFAULT_MAX);
   XLVS_CONST(XLVS_MH_DEFAULT_SIZE);
   XLVS_CONST(XLVS_REAL_NONE);
+  XLVS_CONST(XLVS_FCACHE_SIZE);
+  XLVS_CONST(XLVS_FCACHE_REFRESH);
   XLVS_CONST(XLVS_REAL_F_MAC);
   XLVS_CONST(XLVS_REAL_F_SCHED);
 

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f build/Release/xlvs_native.node ] || [ -n "$(find native bpf/include binding.gyp -newer build/Release/xlvs_native.node | head -n1)" ]; then
-  npx --no-install node-gyp rebuild >/dev/null
+  npx --no-install node-gyp rebuild --loglevel=error >/dev/null
 fi
 # after node-gyp: its rebuild empties build/
 arch_inc="/usr/include/$(uname -m)-linux-gnu"

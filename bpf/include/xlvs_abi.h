@@ -14,11 +14,13 @@
  */
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
-#define XLVS_MAX_SERVICES     1024u    /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
+#define XLVS_MAX_SERVICES     16384u   /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
 #define XLVS_MAX_REALS        65536u   /* xlvs_reals / xlvs_st_real entries (ids are per service-real pair) */
 #define XLVS_CONN_DEFAULT_MAX 1048576u /* xlvs_conn entries: tracked flows */
 #define XLVS_MH_DEFAULT_SIZE  65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */
+#define XLVS_FCACHE_SIZE      4096u    /* xlvs_fcache slots per CPU: a power of two (the index is hash & (size - 1)) */
+#define XLVS_FCACHE_REFRESH   64u      /* a cached flow re-touches its xlvs_conn entry every this many packets (a power of two) */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -56,6 +58,21 @@ struct xlvs_conn_key {
 struct xlvs_conn {
 	__u32 real_id; /* index into xlvs_reals */
 	__u32 svc_id;  /* service the entry was made for; a mismatch means the service was replaced */
+};
+
+/*
+ * xlvs_fcache value (per-CPU array, indexed by flow hash): a direct-mapped cache of
+ * established flows in front of xlvs_conn, so that an established packet costs an
+ * inlined array lookup instead of a hash-table lookup. xlvs_conn stays the source of
+ * truth: a slot is refilled from it on a miss, and every XLVS_FCACHE_REFRESH hits the
+ * flow's xlvs_conn entry is looked up again so the LRU keeps seeing the flow as live.
+ */
+struct xlvs_fcache_entry {
+	struct xlvs_conn_key key; /* the flow this slot holds; all zero = empty (no real flow has protocol 0) */
+	__u32 real_id;            /* as in xlvs_conn */
+	__u32 svc_id;             /* as in xlvs_conn */
+	__u32 hits;               /* packets served from this slot (wraps) */
+	__u32 pad;                /* zero */
 };
 
 /* xlvs_reals value, indexed by real id. */

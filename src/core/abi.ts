@@ -1,7 +1,7 @@
 // abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
 
-/** How a field is stored: host order (`u*`), wire order (`be*`), a MAC, or padding that must be zero. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32' | 'mac' | 'pad';
+/** How a field is stored: host order (`u*`), wire order (`be*`), a MAC, raw bytes (a nested struct), or padding that must be zero. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32' | 'mac' | 'bytes' | 'pad';
 
 export interface FieldSpec {
   readonly name: string;
@@ -36,6 +36,7 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'be16': buf.writeUInt16BE(Number(v[f.name] ?? 0), o); break;
           case 'be32': buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o); break;
           case 'mac': macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o); break;
+          case 'bytes': buf.fill(0, o, o + f.size); (v[f.name] as Buffer | undefined)?.copy(buf, o, 0, f.size); break;
         }
       }
       return buf;
@@ -53,6 +54,7 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'be16': out[f.name] = buf.readUInt16BE(o); break;
           case 'be32': out[f.name] = buf.readUInt32BE(o); break;
           case 'mac': out[f.name] = bytesToMac(buf.subarray(o, o + 6)); break;
+          case 'bytes': out[f.name] = Buffer.from(buf.subarray(o, o + f.size)); break;
         }
       }
       return out as T;
@@ -62,11 +64,13 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
 
 const f = (name: string, offset: number, size: number, kind: FieldKind): FieldSpec => ({ name, offset, size, kind });
 
-export const MAX_SERVICES = 1024;
+export const MAX_SERVICES = 16384;
 export const MAX_REALS = 65536;
 export const CONN_DEFAULT_MAX = 1048576;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
+export const FCACHE_SIZE = 4096;
+export const FCACHE_REFRESH = 64;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
 
@@ -77,6 +81,8 @@ export const constants: Record<string, number> = {
   XLVS_CONN_DEFAULT_MAX: CONN_DEFAULT_MAX,
   XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
   XLVS_REAL_NONE: REAL_NONE,
+  XLVS_FCACHE_SIZE: FCACHE_SIZE,
+  XLVS_FCACHE_REFRESH: FCACHE_REFRESH,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
 };
@@ -89,6 +95,8 @@ export interface SvcKey { vip: number; port: number; proto: number }
 export interface Svc { id: number; flags: number; mh_size: number }
 export interface ConnKey { saddr: number; daddr: number; sport: number; dport: number; proto: number }
 export interface Conn { real_id: number; svc_id: number }
+/** `key` holds an encoded xlvs_conn_key (decode it with connKey). */
+export interface FcacheEntry { key: Buffer; real_id: number; svc_id: number; hits: number }
 export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number }
 export interface Cfg { mac: string }
 export interface Counters { packets: bigint; bytes: bigint; conns: bigint }
@@ -108,6 +116,9 @@ export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
   f('proto', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
 ]);
 export const conn = defineStruct<Conn>('xlvs_conn', 8, [f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32')]);
+export const fcacheEntry = defineStruct<FcacheEntry>('xlvs_fcache_entry', 32, [
+  f('key', 0, 16, 'bytes'), f('real_id', 16, 4, 'u32'), f('svc_id', 20, 4, 'u32'), f('hits', 24, 4, 'u32'), f('pad', 28, 4, 'pad'),
+]);
 export const real = defineStruct<Real>('xlvs_real', 24, [
   f('mac', 0, 6, 'mac'), f('flags', 6, 2, 'u16'), f('addr', 8, 4, 'be32'), f('svc_id', 12, 4, 'u32'),
   f('weight', 16, 4, 'u32'), f('pad', 20, 4, 'pad'),
@@ -122,7 +133,7 @@ export const verdictFields = [
 ] as const;
 export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 64, verdictFields.map((n, i) => f(n, i * 8, 8, 'u64')));
 
-export const structs: readonly StructSpec<any>[] = [svcKey, svc, connKey, conn, real, cfg, counters, verdicts];
+export const structs: readonly StructSpec<any>[] = [svcKey, svc, connKey, conn, fcacheEntry, real, cfg, counters, verdicts];
 
 /** A u32 key for array maps. */
 export function u32Key(n: number): Buffer {

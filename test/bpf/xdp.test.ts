@@ -225,6 +225,31 @@ describe('scheduling', () => {
     }
   });
 
+  test('the flow cache serves an established flow, restores an evicted connection entry, and never outlives its real', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.120', sport: 45000, tcpFlags: ACK };
+    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.120'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 45000, dport: 80, proto: 6 });
+    const real = expectedReal(0, spec);
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
+    // The LRU evicts the entry: the cached flow keeps its real and puts the entry back within FCACHE_REFRESH packets.
+    assert.ok(dp.maps.xlvs_conn.delete(key));
+    for (let i = 0; i < abi.FCACHE_REFRESH; i++) assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
+    assert.deepEqual(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!), { real_id: real.id, svc_id: 0 });
+    // The real loses its MAC: the cached flow is rescheduled, not sent to a stale address.
+    const saved = real.mac;
+    real.mac = null;
+    dp.writeReal(real);
+    dp.writeTable(0, serviceTable(services[0]!));
+    try {
+      const out = await run(frame(spec));
+      assert.equal(out.retval, XDP_TX);
+      assert.notEqual(macOf(out.dataOut, 'dst'), saved);
+    } finally {
+      real.mac = saved;
+      dp.writeReal(real);
+      dp.writeTable(0, tables.get(0)!);
+    }
+  });
+
   test('N packets show as exactly N in the service and real counters', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.200', sport: 50000, tcpFlags: ACK, payload: Buffer.alloc(100) };
     const real = expectedReal(0, spec);
