@@ -3,23 +3,41 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as abi from '../src/core/abi';
 import { repoRoot } from '../src/adapters/native';
 import { ProgCostResult, progCost } from './progcost';
+import { VethResult, vethBench } from './veth';
+import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
 
 export interface BenchReport {
   when: string;
   short: boolean;
   machine: { kernel: string; cpu: string; cores: number; node: string };
   progcost: ProgCostResult;
+  veth: VethResult;
+  controlplane: ControlPlaneResult;
+  memory: MemoryResult;
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
   const progcost = await progCost(short ? { repeat: 10_000, rounds: 1 } : { repeat: 1_000_000, rounds: 5 });
+  const veth = await vethBench(short ? { flows: 65536, ms: 300, rounds: 1 } : { flows: 65536, ms: 2000, rounds: 3 });
+  const services = short ? 1000 : 10_000;
+  const controlplane: ControlPlaneResult = {
+    maglev_65537x1000_ms: maglevBuild(short ? 1 : 5),
+    apply_services: services,
+    apply_maglev_size: 1021,
+    apply_ms: await applyServices(services, 1021),
+  };
+  const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   return {
     when: new Date().toISOString(),
     short,
     machine: { kernel: os.release(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
     progcost,
+    veth,
+    controlplane,
+    memory: mem,
   };
 }
 
@@ -30,6 +48,22 @@ export function formatReport(r: BenchReport): string {
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
   ];
+  const v = r.veth;
+  const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);
+  rows.push(
+    [`end to end on veth, 64-byte TCP, ${v.flows} flows (Mpps, median of ${v.rounds})`, '', ''],
+    ['  bare MAC-swap XDP_TX', mpps(v.bare), `generator offered ${(v.bare.sent_pps / 1e6).toFixed(2)}`],
+    ['  xlvs', mpps(v.xlvs), `${(v.xlvs.pps / v.bare.pps).toFixed(2)}x bare, ${(v.xlvs.pps / v.nftables.pps).toFixed(1)}x nftables`],
+    ['  nftables netdev ingress (jhash map + fwd)', mpps(v.nftables), ''],
+  );
+  const c = r.controlplane, m = r.memory;
+  rows.push(
+    ['control plane (ms)', '', ''],
+    ['  Maglev table build, 65,537 buckets x 1,000 reals', c.maglev_65537x1000_ms.toFixed(1), ''],
+    [`  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`, c.apply_ms.toFixed(0), `${(c.apply_ms / c.apply_services * 1000).toFixed(0)} us per service`],
+    [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU LRU ${(m.conn_table_per_cpu_lru_bytes / 2 ** 20).toFixed(1)} MiB`],
+    ['  flow cache, per CPU (KiB)', (m.fcache_bytes_per_cpu / 1024).toFixed(0), `x ${m.ncpu} CPUs`],
+  );
   const w = Math.max(...rows.map((x) => x[0].length));
   return [
     `xlvs benchmark ${r.short ? '(short mode: figures are smoke checks, not measurements)' : ''}`.trim(),

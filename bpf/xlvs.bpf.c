@@ -42,7 +42,8 @@ struct {
 struct xlvs_mh_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLVS_MH_DEFAULT_SIZE);
-	__uint(map_flags, BPF_F_INNER_MAP); /* tables of other prime sizes are accepted too */
+	/* INNER_MAP: tables of other prime sizes are accepted too; MMAPABLE: the control plane fills a table with one memcpy */
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };
@@ -85,13 +86,14 @@ struct {
 #ifdef XLVS_BENCH_FRESH_FLOWS
 /*
  * Benchmark build only (build/bpf/xlvs_bench_fresh.o): BPF_PROG_TEST_RUN repeats one
- * frame, so a sequence folded into the client address makes every repetition a new flow
- * and times the real miss -> Maglev -> insert path with warm caches. Shared, not per-CPU:
- * successive runs may land on different CPUs and must still never repeat a flow.
+ * frame, so a sequence folded into the client address makes each repetition another
+ * flow: a new one every time (key 1 = 0), or the next of N cycling flows (key 1 = N), which
+ * after the first N runs times established flows spread over the tables. Shared, not
+ * per-CPU: successive runs may land on different CPUs and must still follow one sequence.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 } xlvs_bench_seq SEC(".maps");
@@ -221,10 +223,12 @@ int xlvs_xdp(struct xdp_md *ctx)
 	key.saddr = iph->saddr;
 #ifdef XLVS_BENCH_FRESH_FLOWS
 	{
-		__u32 *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero);
+		__u32 one = 1, *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero), *cycle = bpf_map_lookup_elem(&xlvs_bench_seq, &one);
 
-		if (seq)
-			key.saddr ^= bpf_htonl(++*seq);
+		if (seq && cycle) {
+			++*seq;
+			key.saddr ^= bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
+		}
 	}
 #endif
 	key.daddr = iph->daddr;

@@ -6,6 +6,7 @@
 #include "bpf_object.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "packet_socket.h"
 #include "xdp_link.h"
 
 namespace xlvs {
@@ -35,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfObject", bpfObject);
   exports.Set("BpfMap", bpfMap);
   exports.Set("XdpLink", xdpLink);
+  exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
   return exports;
 }

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,7 @@ Napi::Function BpfMap::Init(Napi::Env env) {
           InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
           InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
           InstanceMethod<&BpfMap::LookupBatch>("lookupBatch"),
+          InstanceMethod<&BpfMap::WriteMmap>("writeMmap"),
           InstanceMethod<&BpfMap::Pin>("pin"),
           InstanceMethod<&BpfMap::Close>("close"),
       });
@@ -315,6 +317,24 @@ Napi::Value BpfMap::LookupBatch(const Napi::CallbackInfo& info) {
   result.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), total * value_buf_size_));
   result.Set("count", Napi::Number::New(env, static_cast<double>(total)));
   return result;
+}
+
+// A whole ARRAY map created with BPF_F_MMAPABLE, written with one memcpy: filling a 65537-entry
+// Maglev table element by element through the syscall takes milliseconds, this takes microseconds.
+Napi::Value BpfMap::WriteMmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "mmap");
+  Napi::Buffer<uint8_t> data = BufferArg(info, 0, "data");
+  // Array maps store each value at a stride of round_up(value_size, 8).
+  size_t total = ((static_cast<size_t>(value_size_) + 7) & ~static_cast<size_t>(7)) * max_entries_;
+  if (data.Length() > total) throw Napi::RangeError::New(env, "data is larger than the map");
+  long page = sysconf(_SC_PAGESIZE);
+  size_t len = (total + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap", "map '" + name_ + "' (created without BPF_F_MMAPABLE?)");
+  std::memcpy(p, data.Data(), data.Length());
+  munmap(p, len);
+  return env.Undefined();
 }
 
 Napi::Value BpfMap::Pin(const Napi::CallbackInfo& info) {

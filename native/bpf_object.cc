@@ -1,10 +1,13 @@
 // bpf_object.cc: BpfObject, opening and loading an ELF object off the JS thread and handing out its programs and maps.
 #include "bpf_object.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <string>
 #include <utility>
@@ -20,6 +23,43 @@ namespace xlvs {
 namespace {
 
 using NumberOpts = std::map<std::string, uint32_t>;
+using StringOpts = std::map<std::string, std::string>;
+
+StringOpts ReadStringRecord(Napi::Object opts, const char* key) {
+  StringOpts out;
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsObject()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must be an object");
+  Napi::Object rec = v.As<Napi::Object>();
+  Napi::Array names = rec.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string name = names.Get(i).ToString().Utf8Value();
+    Napi::Value pv = rec.Get(name);
+    if (!pv.IsString()) throw Napi::TypeError::New(opts.Env(), std::string(key) + "." + name + " must be a string");
+    out[name] = pv.As<Napi::String>().Utf8Value();
+  }
+  return out;
+}
+
+// bpf_map__reuse_fd adopts whatever the fd is, so a pinned map from an older
+// build with another layout would be silently handed to programs compiled for
+// the new one; compare what the object declares (after mapMaxEntries/mapFlags)
+// with the pinned map first. Returns an empty string when they match.
+std::string ReuseMismatch(struct bpf_map* m, int fd) {
+  struct bpf_map_info info;
+  memset(&info, 0, sizeof(info));
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) return "cannot read its info";
+  auto diff = [](const char* what, uint32_t want, uint32_t have) {
+    return std::string(what) + " " + std::to_string(have) + ", the object wants " + std::to_string(want);
+  };
+  if (info.type != static_cast<uint32_t>(bpf_map__type(m))) return diff("type", bpf_map__type(m), info.type);
+  if (info.key_size != bpf_map__key_size(m)) return diff("key size", bpf_map__key_size(m), info.key_size);
+  if (info.value_size != bpf_map__value_size(m)) return diff("value size", bpf_map__value_size(m), info.value_size);
+  if (info.max_entries != bpf_map__max_entries(m)) return diff("max_entries", bpf_map__max_entries(m), info.max_entries);
+  if (info.map_flags != bpf_map__map_flags(m)) return diff("flags", bpf_map__map_flags(m), info.map_flags);
+  return "";
+}
 
 NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
   NumberOpts out;
@@ -39,12 +79,13 @@ NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
 // take seconds for a large datapath.
 class OpenWorker : public Napi::AsyncWorker {
  public:
-  OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags)
+  OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags, StringOpts reuse)
       : Napi::AsyncWorker(env, "xlvs:BpfObject.open"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         max_entries_(std::move(max_entries)),
-        flags_(std::move(flags)) {}
+        flags_(std::move(flags)),
+        reuse_(std::move(reuse)) {}
 
   ~OpenWorker() override {
     // Only set if the promise was never settled with it (env teardown).
@@ -91,6 +132,37 @@ class OpenWorker : public Napi::AsyncWorker {
         return;
       }
     }
+    // After sizes and flags, so the compatibility check compares with what
+    // this load would otherwise have created.
+    for (const auto& kv : reuse_) {
+      struct bpf_map* m = bpf_object__find_map_by_name(obj, kv.first.c_str());
+      if (m == nullptr) {
+        err_.Set(ENOENT, "bpf_object__find_map_by_name", "reuseMaps: no map '" + kv.first + "' in " + path_);
+        bpf_object__close(obj);
+        return;
+      }
+      int fd = bpf_obj_get(kv.second.c_str());
+      if (fd < 0) {
+        err_.Set(fd, "bpf_obj_get", "reuseMaps: map '" + kv.first + "' pinned at " + kv.second);
+        bpf_object__close(obj);
+        return;
+      }
+      std::string mismatch = ReuseMismatch(m, fd);
+      if (!mismatch.empty()) {
+        close(fd);
+        err_.Set(EINVAL, "bpf_map__reuse_fd", "map '" + kv.first + "' pinned at " + kv.second + " has " + mismatch);
+        bpf_object__close(obj);
+        return;
+      }
+      // reuse_fd dups the fd, so ours is closed either way.
+      int ret = bpf_map__reuse_fd(m, fd);
+      close(fd);
+      if (ret < 0) {
+        err_.Set(ret, "bpf_map__reuse_fd", "map '" + kv.first + "' pinned at " + kv.second);
+        bpf_object__close(obj);
+        return;
+      }
+    }
     int ret = bpf_object__load(obj);
     if (ret < 0) {
       std::string captured = capture.Text();
@@ -126,6 +198,7 @@ class OpenWorker : public Napi::AsyncWorker {
   std::string path_;
   NumberOpts max_entries_;
   NumberOpts flags_;
+  StringOpts reuse_;
   PendingError err_;
   struct bpf_object* obj_ = nullptr;
 };
@@ -174,7 +247,8 @@ Napi::Value BpfObject::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");
   Napi::Object opts = OptObjectArg(info, 1, "opts");
-  auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"));
+  auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"),
+                           ReadStringRecord(opts, "reuseMaps"));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

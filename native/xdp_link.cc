@@ -27,6 +27,7 @@ Napi::Function XdpLink::Init(Napi::Env env) {
                          InstanceAccessor<&XdpLink::GetIfindex>("ifindex"),
                          InstanceAccessor<&XdpLink::GetFd>("fd"),
                          InstanceMethod<&XdpLink::Pin>("pin"),
+                         InstanceMethod<&XdpLink::Update>("update"),
                          InstanceMethod<&XdpLink::Detach>("detach"),
                          InstanceMethod<&XdpLink::Close>("close"),
                      });
@@ -130,6 +131,17 @@ Napi::Value XdpLink::Pin(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
   int ret = bpf_obj_pin(fd_, path.c_str());
   if (ret < 0) ThrowErrno(env, ret, "bpf_obj_pin", path);
+  return env.Undefined();
+}
+
+// Replaces the link's program in place: the interface never runs without one,
+// which is how a restarted or upgraded director keeps every flow.
+Napi::Value XdpLink::Update(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) ThrowErrno(env, EBADF, "bpf_link_update", "link is closed");
+  int prog_fd = static_cast<int>(IntArg(info, 0, "progFd"));
+  int ret = bpf_link_update(fd_, prog_fd, nullptr);
+  if (ret < 0) ThrowErrno(env, ret, "bpf_link_update");
   return env.Undefined();
 }
 

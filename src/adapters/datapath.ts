@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { RealState, ServiceState, realFlags } from '../core/director';
+import type { DatapathPort } from '../core/controller';
+import type { ObservedService, Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
-import { BPF_ANY, BPF_F_INNER_MAP, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
+import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
 
 export const MAP_NAMES = ['xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_mh', 'xlvs_cfg', 'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
@@ -22,11 +24,19 @@ function describe(e: unknown): string {
 
 /** Fills a Maglev table into a fresh inner map; the caller swaps it in with one outer-map write. */
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
-  const n = native();
-  const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: `xlvs_mh_${svcId}`, keySize: 4, valueSize: 4, maxEntries: table.length, flags: BPF_F_INNER_MAP });
-  const keys = Buffer.alloc(table.length * 4);
-  for (let i = 0; i < table.length; i++) keys.writeUInt32LE(i, i * 4);
-  m.updateBatch(keys, Buffer.from(table.buffer, table.byteOffset, table.byteLength), table.length, BPF_ANY);
+  const m = native().BpfMap.create({
+    type: BPF_MAP_TYPE_ARRAY, name: `xlvs_mh_${svcId}`, keySize: 4, valueSize: 4, maxEntries: table.length,
+    flags: BPF_F_INNER_MAP | BPF_F_MMAPABLE, // must match the template in bpf/xlvs.bpf.c
+  });
+  try {
+    // An array map lays its values out every round_up(value_size, 8) bytes: 8 here, not 4.
+    const image = new Uint32Array(table.length * 2);
+    for (let i = 0; i < table.length; i++) image[i * 2] = table[i]!;
+    m.writeMmap(Buffer.from(image.buffer));
+  } catch (e) {
+    m.close();
+    throw e;
+  }
   return m;
 }
 
@@ -36,10 +46,16 @@ export class Datapath {
 
   private constructor(private readonly obj: BpfObject, readonly maps: Maps) {}
 
-  static async load(opts: { connTableSize: number; objPath?: string }): Promise<Datapath> {
+  /** reuseFrom: a pin directory whose maps the new program adopts (a restart or an upgrade keeps every flow). */
+  static async load(opts: { connTableSize: number; connTablePerCpu?: boolean; objPath?: string; reuseFrom?: string }): Promise<Datapath> {
     let obj: BpfObject;
+    const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
     try {
-      obj = await native().BpfObject.open(opts.objPath ?? objectPath(), { mapMaxEntries: { xlvs_conn: opts.connTableSize } });
+      obj = await native().BpfObject.open(opts.objPath ?? objectPath(), {
+        mapMaxEntries: { xlvs_conn: opts.connTableSize },
+        ...(opts.connTablePerCpu ? { mapFlags: { xlvs_conn: BPF_F_NO_COMMON_LRU } } : {}),
+        ...(reuseMaps ? { reuseMaps } : {}),
+      });
     } catch (e) {
       throw new RuntimeError(`cannot load the XDP program (is BPF available to this kernel and user?): ${describe(e)}`, { cause: e });
     }
@@ -65,13 +81,31 @@ export class Datapath {
 
   /** Swaps the whole table in one write: a lookup sees the old table or the new one, never a mix. */
   writeTable(svcId: number, table: Uint32Array): void {
-    const inner = tableMap(svcId, table);
+    this.writeTables(new Map([[svcId, table]]));
+  }
+
+  /**
+   * Swaps several services' tables in one batch. Every write to a map-of-maps waits for an RCU
+   * grace period (so no program still uses the old table when the call returns): ~12 ms each
+   * here, paid once per batch instead of once per service.
+   */
+  writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
+    const inners: BpfMap[] = [];
     try {
-      const v = Buffer.alloc(4);
-      v.writeUInt32LE(inner.fd);
-      this.maps.xlvs_mh.update(abi.u32Key(svcId), v);
+      const keys = Buffer.alloc(tables.size * 4);
+      const values = Buffer.alloc(tables.size * 4);
+      let i = 0;
+      for (const [svcId, table] of tables) {
+        const inner = tableMap(svcId, table);
+        inners.push(inner);
+        keys.writeUInt32LE(svcId, i * 4);
+        values.writeUInt32LE(inner.fd, i * 4);
+        i++;
+      }
+      if (tables.size === 1) this.maps.xlvs_mh.update(keys, values);
+      else if (tables.size > 1) this.maps.xlvs_mh.updateBatch(keys, values, tables.size, BPF_ANY);
     } finally {
-      inner.close(); // the outer map holds its own reference
+      for (const m of inners) m.close(); // the outer map holds its own references
     }
   }
 
@@ -98,6 +132,97 @@ export class Datapath {
     for (const name of MAP_NAMES) this.maps[name].pin(path.join(dir, name.replace(/^xlvs_/, '')));
   }
 
+  /**
+   * Long-running mode: the link is pinned next to the maps, so the program stays attached when this process exits
+   * or crashes. An existing pinned link gets this program swapped in (bpf_link_update), never a detach/attach gap.
+   */
+  attachPinned(ifname: string, mode: XdpMode, dir: string): { mode: 'native' | 'generic'; adopted: boolean } {
+    const linkPin = path.join(dir, LINK_PIN);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const name of MAP_NAMES) {
+      const p = path.join(dir, name.replace(/^xlvs_/, ''));
+      if (!fs.existsSync(p)) this.maps[name].pin(p);
+    }
+    if (fs.existsSync(linkPin)) {
+      try {
+        this.link = native().XdpLink.openPinned(linkPin);
+        this.link.update(this.programFd());
+      } catch (e) {
+        throw new RuntimeError(`cannot take over the XDP link pinned at ${linkPin}: ${describe(e)}`, { cause: e });
+      }
+      return { mode: this.link.mode, adopted: true };
+    }
+    const got = this.attach(ifname, mode);
+    this.link!.pin(linkPin);
+    return { mode: got, adopted: false };
+  }
+
+  /** Daemon exit: drop this process's fds only; the pinned link and maps keep forwarding. */
+  release(): void {
+    this.link?.close();
+    this.link = undefined;
+    for (const m of Object.values(this.maps)) m.close();
+    this.obj.close();
+  }
+
+  /** Zeroes a per-CPU counter slot (a reused or fresh id starts from 0, as IPVS does for a new destination). */
+  resetCounters(map: 'xlvs_st_svc' | 'xlvs_st_real', id: number): void {
+    const m = this.maps[map];
+    m.update(abi.u32Key(id), Buffer.alloc(m.valueBufSize));
+  }
+
+  deleteService(vip: string, port: number, proto: number): void {
+    this.maps.xlvs_svc.delete(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
+  }
+
+  deleteTable(svcId: number): void {
+    this.maps.xlvs_mh.delete(abi.u32Key(svcId));
+  }
+
+  /** An all-zero entry has no flags: connections still naming it are rescheduled, not blackholed. */
+  deleteReal(id: number): void {
+    this.maps.xlvs_reals.update(abi.u32Key(id), Buffer.alloc(abi.real.size));
+  }
+
+  /** Connection entries whose real is one of ids (a walk of the whole table). */
+  connKeysOf(ids: ReadonlySet<number>): Buffer[] {
+    const all = this.maps.xlvs_conn.lookupBatch(4096);
+    const ks = this.maps.xlvs_conn.keySize;
+    const out: Buffer[] = [];
+    for (let i = 0; i < all.count; i++) {
+      const c = abi.conn.decode(all.values, i * this.maps.xlvs_conn.valueSize);
+      if (ids.has(c.real_id)) out.push(Buffer.from(all.keys.subarray(i * ks, (i + 1) * ks)));
+    }
+    return out;
+  }
+
+  purgeConns(ids: ReadonlySet<number>): number {
+    const keys = this.connKeysOf(ids);
+    if (keys.length) this.maps.xlvs_conn.deleteBatch(Buffer.concat(keys), keys.length);
+    return keys.length;
+  }
+
+  /** Applies a plan's ops in the order plan() put them (see src/core/plan.ts for why that order is safe). */
+  apply(ops: readonly Op[]): void {
+    for (const op of ops) {
+      switch (op.op) {
+        case 'putReal':
+          if (op.fresh) this.resetCounters('xlvs_st_real', op.real.id);
+          this.writeReal(op.real);
+          break;
+        case 'putTable': this.writeTable(op.svcId, op.table); break;
+        case 'putService':
+          if (op.fresh) this.resetCounters('xlvs_st_svc', op.service.id);
+          this.writeService(op.service);
+          break;
+        case 'deleteService': this.deleteService(op.vip, op.port, op.proto); break;
+        case 'deleteTable': this.deleteTable(op.svcId); break;
+        case 'deleteReal': this.deleteReal(op.realId); break;
+        case 'purgeConns': this.purgeConns(new Set(op.realIds)); break;
+      }
+    }
+  }
+
   /** Detaches and removes the pins this process made; safe to call twice. */
   close(): void {
     this.link?.detach();
@@ -109,12 +234,58 @@ export class Datapath {
   }
 }
 
+/** The pinned XDP link of a long-running director, next to its maps. */
+export const LINK_PIN = 'link';
+
+/** Map name -> where it is pinned under dir (the names without the xlvs_ prefix). */
+export function pinPaths(dir: string): Record<string, string> {
+  return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, n.replace(/^xlvs_/, ''))]));
+}
+
+/** Whether dir holds a complete set of map pins a new load can adopt. */
+export function hasPinnedMaps(dir: string): boolean {
+  return Object.values(pinPaths(dir)).every((p) => fs.existsSync(p));
+}
+
 export function removePins(dir: string): void {
   if (!fs.existsSync(dir)) return;
   for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
   fs.rmdirSync(dir);
   const parent = path.dirname(dir);
   if (fs.existsSync(parent) && fs.readdirSync(parent).length === 0) fs.rmdirSync(parent);
+}
+
+/** The real datapath behind the controller's port. */
+export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]): DatapathPort {
+  const ncpu = native().numPossibleCpus();
+  const read = (map: 'xlvs_st_svc' | 'xlvs_st_real', ids: Iterable<number>) => {
+    const out = new Map<number, abi.Counters>();
+    for (const id of ids) {
+      const buf = dp.maps[map].lookup(abi.u32Key(id));
+      if (buf) out.set(id, abi.sumPerCpu(abi.counters, buf, ncpu));
+    }
+    return out;
+  };
+  // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
+  const svcIds = new Set(adopted.map((s) => s.id));
+  const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
+  return {
+    apply(ops) {
+      dp.apply(ops);
+      for (const op of ops) {
+        if (op.op === 'putService') svcIds.add(op.service.id);
+        if (op.op === 'deleteService') svcIds.delete(op.svcId);
+        if (op.op === 'putReal') realIds.add(op.real.id);
+        if (op.op === 'deleteReal') realIds.delete(op.realId);
+      }
+    },
+    connsOf: (ids) => dp.connKeysOf(ids).length,
+    counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
+    zero(ids) {
+      for (const id of ids.svc) dp.resetCounters('xlvs_st_svc', id);
+      for (const id of ids.real) dp.resetCounters('xlvs_st_real', id);
+    },
+  };
 }
 
 export interface RealSnapshot {

@@ -29,6 +29,8 @@ export interface BpfMap {
   updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): number;
   deleteBatch(keys: Buffer, count: number): number;
   lookupBatch(batchSize?: number): { keys: Buffer; values: Buffer; count: number };
+  /** ARRAY maps created with BPF_F_MMAPABLE only: overwrite the values from index 0 (each at a stride of round_up(valueSize, 8)). */
+  writeMmap(data: Buffer): void;
   pin(path: string): void;
   close(): void;
 }
@@ -48,7 +50,21 @@ export interface XdpLink {
   readonly ifindex: number;
   readonly fd: number;
   pin(path: string): void;
+  /** Swaps the program the link runs (bpf_link_update); the interface is never without one. */
+  update(progFd: number): void;
   detach(): void;
+  close(): void;
+}
+
+/** An AF_PACKET raw socket on one interface (the doctor's probes); frames this host sends are not received back. */
+export interface PacketSocket {
+  /** -1 once closed. */
+  readonly fd: number;
+  readonly ifindex: number;
+  /** Sends one whole Ethernet frame; returns the bytes sent. */
+  send(frame: Buffer): number;
+  /** The next frame, or null after timeoutMs or once close() is called. */
+  recv(timeoutMs: number): Promise<Buffer | null>;
   close(): void;
 }
 
@@ -65,7 +81,8 @@ export interface Native {
   };
   numPossibleCpus(): number;
   BpfObject: {
-    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number> }): Promise<BpfObject>;
+    /** reuseMaps: map name -> bpffs pin whose map the load adopts instead of creating one (refused when its layout differs). */
+    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number>; reuseMaps?: Record<string, string> }): Promise<BpfObject>;
   };
   BpfMap: {
     openPinned(path: string): BpfMap;
@@ -76,6 +93,8 @@ export interface Native {
     attach(progFd: number, ifname: string, mode: XdpMode): XdpLink;
     openPinned(path: string): XdpLink;
   };
+  /** protocol: ethertype to receive (default ETH_P_ALL); filter: classic BPF, struct sock_filter[] in host byte order. */
+  PacketSocket: new (ifindex: number, opts?: { protocol?: number; filter?: Buffer }) => PacketSocket;
   testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<TestRunResult>;
 }
 
@@ -108,4 +127,7 @@ export function isNativeError(e: unknown): e is NativeError {
 /** Kernel map types and flags the control plane creates maps with (uapi/linux/bpf.h). */
 export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_F_INNER_MAP = 1 << 12;
+export const BPF_F_MMAPABLE = 1 << 10;
+/** LRU maps: one LRU list per CPU instead of a shared one (no cross-CPU lock when evicting). */
+export const BPF_F_NO_COMMON_LRU = 1 << 1;
 export const BPF_ANY = 0;

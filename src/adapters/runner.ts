@@ -1,10 +1,10 @@
 // runner.ts: the foreground director: checks the host, fills and attaches the datapath, keeps real-server MACs fresh, and undoes it all on exit.
 
 import { Config } from '../core/config';
-import { RealState, ServiceState, desiredState, schedulable, serviceName, serviceTable } from '../core/director';
+import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
 import { needsSolicit, usableMac } from '../core/neighbours';
-import { Datapath, removePins } from './datapath';
+import { Datapath, datapathPort, removePins } from './datapath';
 import { ensureBpffs, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
 import { Solicitor, dumpNeighbours } from './neighbours';
 
@@ -32,49 +32,50 @@ export function checkHost(cfg: Config): void {
   if (problems.length) throw new UsageError('invalid config', problems);
 }
 
+/** One neighbour-table dump: each address's usable MAC (null if none), soliciting the missing and stale ones. */
+export function resolveMacs(ifname: string, solicitor: Solicitor, addresses: readonly string[]): Map<string, string | null> {
+  const dump = dumpNeighbours(ifname);
+  const out = new Map<string, string | null>();
+  for (const a of addresses) {
+    const e = dump.get(a);
+    if (needsSolicit(e)) solicitor.solicit(a);
+    out.set(a, usableMac(e));
+  }
+  return out;
+}
+
+/**
+ * `xlvs up`: the same Controller (plan -> apply, MAC refresh) as the daemon, but with no API, no persistence and an
+ * unpinned link, so everything goes when the process does.
+ */
 export class Runner {
-  private readonly services: ServiceState[];
   private readonly solicitor = new Solicitor();
   private datapath: Datapath | undefined;
+  private controller: Controller | undefined;
   private addedVips: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
 
   constructor(private readonly cfg: Config, private readonly opts: RunnerOptions = {}) {
-    this.services = desiredState(cfg);
     this.log = opts.log ?? ((l) => process.stdout.write(`xlvs: ${l}\n`));
   }
 
-  private get reals(): RealState[] {
-    return this.services.flatMap((s) => s.reals);
+  private get addresses(): string[] {
+    return [...new Set(this.cfg.services.flatMap((s) => s.reals.map((r) => r.address)))];
   }
 
-  /** Reads the neighbour table once; returns the services whose set of schedulable reals changed. */
-  private refreshMacs(): Set<ServiceState> {
-    const dump = dumpNeighbours(this.cfg.interface);
-    const changed = new Set<ServiceState>();
-    for (const s of this.services) {
-      for (const r of s.reals) {
-        const entry = dump.get(r.address);
-        if (needsSolicit(entry)) this.solicitor.solicit(r.address);
-        const mac = usableMac(entry);
-        if (mac === r.mac) continue;
-        const was = schedulable(r);
-        this.log(`real ${r.address} of ${serviceName(s)}: MAC ${r.mac ?? 'unresolved'} -> ${mac ?? 'unresolved'}`);
-        r.mac = mac;
-        this.datapath?.writeReal(r);
-        if (was !== schedulable(r) || this.datapath === undefined) changed.add(s);
-      }
-    }
-    return changed;
-  }
-
+  /** Waits (bounded) for every real's MAC before loading, so the first tables already include them. */
   private async resolveAll(): Promise<void> {
     const deadline = Date.now() + (this.opts.resolveTimeoutMs ?? 3000);
     for (;;) {
-      this.refreshMacs();
-      if (this.reals.every((r) => r.mac) || Date.now() >= deadline) return;
+      const macs = resolveMacs(this.cfg.interface, this.solicitor, this.addresses);
+      const missing = [...macs].filter(([, m]) => !m).map(([a]) => a);
+      if (!missing.length) return;
+      if (Date.now() >= deadline) {
+        for (const a of missing) this.log(`warning: real ${a} has no MAC yet; it takes no connections until ARP resolves it`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -90,16 +91,19 @@ export class Runner {
     removePins(pins); // no program is attached, so any pins there are a crashed run's leftovers
 
     await this.resolveAll();
-    for (const r of this.reals) if (!r.mac) this.log(`warning: real ${r.address} has no MAC yet; it takes no connections until ARP resolves it`);
 
-    const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size });
+    const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
     try {
       dp.setDirectorMac(info.mac);
-      for (const s of this.services) {
-        for (const r of s.reals) dp.writeReal(r);
-        dp.writeTable(s.id, serviceTable(s));
-        dp.writeService(s);
-      }
+      this.controller = new Controller(this.cfg, [], {
+        datapath: datapathPort(dp, []),
+        resolve: (a) => resolveMacs(ifname, this.solicitor, a),
+        check: () => undefined, // checkHost ran above; the config never changes under `up`
+        persist: () => undefined,
+        log: (msg) => this.log(msg),
+        now: () => Date.now(),
+      });
+      await this.controller.sync();
       dp.pin(pins);
       this.mode = dp.attach(ifname, this.cfg.xdp_mode);
     } catch (e) {
@@ -118,24 +122,22 @@ export class Runner {
 
   private addVips(): void {
     const present = new Set(interfaceAddresses(this.cfg.interface));
-    for (const vip of new Set(this.services.map((s) => s.vip))) {
+    for (const vip of new Set(this.cfg.services.map((s) => s.vip))) {
       if (present.has(vip)) continue;
       ip(['addr', 'add', `${vip}/32`, 'dev', this.cfg.interface]);
       this.addedVips.push(vip);
     }
   }
 
+  /** A changed MAC (or a real losing or gaining one) becomes a plan like any other change. */
   private tick(): void {
-    try {
-      for (const s of this.refreshMacs()) this.datapath?.writeTable(s.id, serviceTable(s));
-    } catch (e) {
-      this.log(`warning: neighbour refresh failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    this.controller?.sync().catch((e: unknown) => this.log(`warning: neighbour refresh failed: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   summary(): string {
-    const reals = this.reals;
-    return `ready on ${this.cfg.interface} (${this.mode} XDP): ${this.services.length} service(s), ${reals.length} real(s), ${reals.filter((r) => r.mac).length} with MAC, ${reals.filter(schedulable).length} schedulable`;
+    const list = this.controller?.list() ?? [];
+    const reals = list.flatMap((s) => s.reals);
+    return `ready on ${this.cfg.interface} (${this.mode} XDP): ${list.length} service(s), ${reals.length} real(s), ${reals.filter((r) => r.mac).length} with MAC, ${reals.filter((r) => r.schedulable).length} schedulable`;
   }
 
   /** Undoes what start() did, in reverse; each step runs even if an earlier one fails. */

@@ -5,6 +5,17 @@ import { RuntimeError, UsageError } from '../core/errors';
 import { isNativeError } from '../adapters/native';
 import { registerStatus } from './commands/status';
 import { registerUp } from './commands/up';
+import { registerDaemon } from './commands/daemon';
+import { registerDown } from './commands/down';
+import { registerService } from './commands/service';
+import { registerReal } from './commands/real';
+import { registerList } from './commands/list';
+import { registerApply } from './commands/apply';
+import { registerSave } from './commands/save';
+import { registerZero } from './commands/zero';
+import { registerRealserver } from './commands/realserver';
+import { registerRouterArp } from './commands/router-arp';
+import { registerDoctor } from './commands/doctor';
 
 export function buildProgram(): Command {
   const program = new Command('xlvs')
@@ -14,6 +25,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerUp(program);
   registerStatus(program);
+  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero]) r(program);
+  for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -40,6 +40,7 @@ const schema = z.strictObject({
   xdp_mode: z.enum(['auto', 'native', 'generic'], { message: 'must be auto, native or generic' }).default('auto'),
   manage_vips: z.boolean().default(true),
   conn_table_size: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(1 << 26, `must be at most ${1 << 26}`).default(CONN_DEFAULT_MAX),
+  conn_table_per_cpu: z.boolean().default(false),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 

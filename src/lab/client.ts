@@ -1,9 +1,10 @@
-// client.ts: the lab's client workload: N fresh TCP (HTTP, Connection: close) requests or N UDP datagrams from distinct source ports, printing JSON counts per real.
+// client.ts: the lab's client workload: N fresh TCP (HTTP, Connection: close) requests, N UDP datagrams from distinct source ports, or one long-lived keep-alive connection; prints JSON counts per real.
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as dgram from 'node:dgram';
 
 export interface ClientResult {
-  mode: 'tcp' | 'udp';
+  mode: 'tcp' | 'udp' | 'keepalive';
   target: string;
   requested: number;
   ok: number;
@@ -15,10 +16,12 @@ export interface ClientResult {
   /** UDP only: datagrams that needed more than one send. */
   retried: number;
   durationMs: number;
+  /** keepalive only: the local ports the requests went out from (one port = one connection throughout). */
+  localPorts?: number[];
 }
 
 interface Args {
-  mode: 'tcp' | 'udp';
+  mode: 'tcp' | 'udp' | 'keepalive';
   host: string;
   port: number;
   count: number;
@@ -26,12 +29,15 @@ interface Args {
   timeoutMs: number;
   retries: number;
   basePort: number;
+  /** keepalive: pause between requests, and a file whose appearance ends the run. */
+  intervalMs: number;
+  stopFile: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
-  if (mode !== 'tcp' && mode !== 'udp') throw new Error('first argument must be tcp or udp');
-  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000 };
+  if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive') throw new Error('first argument must be tcp, udp or keepalive');
+  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '' };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i];
     const val = argv[i + 1];
@@ -44,6 +50,8 @@ function parseArgs(argv: string[]): Args {
       case '--timeout-ms': a.timeoutMs = Number(val); break;
       case '--retries': a.retries = Number(val); break;
       case '--base-port': a.basePort = Number(val); break;
+      case '--interval-ms': a.intervalMs = Number(val); break;
+      case '--stop-file': a.stopFile = val; break;
       default: throw new Error(`unknown option ${key}`);
     }
   }
@@ -51,6 +59,7 @@ function parseArgs(argv: string[]): Args {
   for (const k of ['count', 'concurrency', 'timeoutMs', 'retries', 'basePort'] as const) {
     if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`bad --${k}`);
   }
+  if (a.mode === 'keepalive' && !a.stopFile) throw new Error('keepalive needs --stop-file');
   if (a.mode === 'udp' && a.basePort + a.count > 65536) throw new Error('--base-port + --count exceeds the port range');
   return a;
 }
@@ -128,7 +137,66 @@ function udpOnce(a: Args, index: number): Promise<Outcome> {
   });
 }
 
+/**
+ * One TCP connection kept open (HTTP keep-alive, one socket) with a request every intervalMs until the stop file
+ * appears (or count requests when count > 0): proves a flow survives whatever happens to the director meanwhile.
+ */
+async function runKeepalive(a: Args): Promise<ClientResult> {
+  const started = Date.now();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const result: ClientResult = { mode: 'keepalive', target: `${a.host}:${a.port}`, requested: 0, ok: 0, failures: 0, counts: {}, errors: {}, retried: 0, durationMs: 0, localPorts: [] };
+  const ports = new Set<number>();
+  while (!fs.existsSync(a.stopFile) && (a.count === 0 || result.requested < a.count)) {
+    result.requested++;
+    const o = await new Promise<Outcome>((resolve) => {
+      let done = false;
+      const finish = (x: Outcome): void => {
+        if (!done) {
+          done = true;
+          clearTimeout(timer);
+          resolve(x);
+        }
+      };
+      const req = http.request({ host: a.host, port: a.port, path: '/', method: 'GET', agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const name = Buffer.concat(chunks).toString('utf8').trim();
+          finish(res.statusCode === 200 && name ? { ok: true, name } : { ok: false, reason: `http ${res.statusCode}` });
+        });
+        res.on('error', (e) => finish({ ok: false, reason: e.message }));
+      });
+      req.on('socket', (sock) => {
+        const note = (): void => {
+          if (sock.localPort) ports.add(sock.localPort);
+        };
+        if (sock.localPort) note();
+        else sock.once('connect', note);
+      });
+      const timer = setTimeout(() => {
+        finish({ ok: false, reason: `timeout ${a.timeoutMs}ms` });
+        req.destroy();
+      }, a.timeoutMs);
+      req.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, reason: e.code ?? e.message }));
+      req.end();
+    });
+    if (o.ok) {
+      result.ok++;
+      result.counts[o.name] = (result.counts[o.name] ?? 0) + 1;
+    } else {
+      result.failures++;
+      result.errors[o.reason] = (result.errors[o.reason] ?? 0) + 1;
+    }
+    await new Promise((r) => setTimeout(r, a.intervalMs));
+  }
+  agent.destroy();
+  result.localPorts = [...ports];
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
 async function run(a: Args): Promise<ClientResult> {
+  if (a.mode === 'keepalive') return runKeepalive(a);
   const started = Date.now();
   const result: ClientResult = {
     mode: a.mode,

@@ -49,6 +49,11 @@ export interface LabOptions {
   repoRoot?: string;
   /** Tear down on SIGINT/SIGTERM, then exit 130/143. Default false (the caller owns its signals). */
   handleSignals?: boolean;
+  /**
+   * 'full' (default): every real holds the VIP on lo with arp_ignore=1/arp_announce=2. 'bare': addresses and routes
+   * only (no VIP on lo, ARP sysctls at the kernel defaults), for tests of real-server set-up and checks.
+   */
+  realSetup?: 'full' | 'bare';
 }
 
 export interface RunResult {
@@ -430,17 +435,20 @@ export class DrLab {
     // Reals: VIP on lo, never answer or announce it on the LAN, reply straight to the router.
     for (let i = 1; i <= this.realCount; i++) {
       const rs = `rs${i}`;
+      const full = (this.opts.realSetup ?? 'full') === 'full';
       await this.sysctl(rs, {
-        'net.ipv4.conf.all.arp_ignore': 1,
-        'net.ipv4.conf.all.arp_announce': 2,
-        'net.ipv4.conf.eth0.arp_ignore': 1,
-        'net.ipv4.conf.eth0.arp_announce': 2,
+        ...(full ? {
+          'net.ipv4.conf.all.arp_ignore': 1,
+          'net.ipv4.conf.all.arp_announce': 2,
+          'net.ipv4.conf.eth0.arp_ignore': 1,
+          'net.ipv4.conf.eth0.arp_announce': 2,
+        } : {}),
         'net.ipv4.conf.all.rp_filter': 0,
         'net.ipv4.conf.default.rp_filter': 0,
         'net.ipv4.conf.eth0.rp_filter': 0,
         'net.ipv4.conf.lo.rp_filter': 0,
       });
-      await this.ipn(rs, ['addr', 'add', `${ADDR.vip}/32`, 'dev', 'lo']);
+      if (full) await this.ipn(rs, ['addr', 'add', `${ADDR.vip}/32`, 'dev', 'lo']);
       await this.ipn(rs, ['addr', 'add', `${realAddress(i)}/${ADDR.lanPrefix}`, 'dev', 'eth0']);
       await this.ipn(rs, ['link', 'set', 'eth0', 'up']);
       await this.ipn(rs, ['route', 'add', 'default', 'via', ADDR.router]);
@@ -529,7 +537,8 @@ export class DrLab {
         const child = this.spawnTracked([
           'ip', 'netns', 'exec', this.ns(name),
           process.execPath, script, '--name', name, '--http-port', String(this.httpPort), '--udp-port', String(this.udpPort),
-          '--udp-address', ADDR.vip,
+          // A bare real has no VIP to bind a UDP socket to.
+          ...((this.opts.realSetup ?? 'full') === 'full' ? ['--udp-address', ADDR.vip] : []),
         ]);
         this.servers.push(child);
         let text = '';
@@ -539,6 +548,20 @@ export class DrLab {
       }),
     );
     this.log(`servers up on ${this.realNames().join(', ')} (tcp/${this.httpPort}, udp/${this.udpPort})`);
+  }
+
+  /** Starts one more server on a real, e.g. bound to the real's own address only; it lives until teardown. */
+  async startServer(name: string, o: { bind?: string; httpPort: number; udpPort: number }): Promise<void> {
+    const script = path.join(this.repoRoot, 'dist', 'src', 'lab', 'rs-server.js');
+    const child = this.spawnTracked([
+      'ip', 'netns', 'exec', this.ns(name),
+      process.execPath, script, '--name', name, '--bind', o.bind ?? '0.0.0.0', '--http-port', String(o.httpPort), '--udp-port', String(o.udpPort),
+    ]);
+    this.servers.push(child);
+    let text = '';
+    child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    await this.waitForLine(child, (l) => l.includes('"ready":true'), 15000, `server ${name}`, () => text);
   }
 
   /** Renders an xlvs config for the given services over this lab's reals. */
@@ -575,9 +598,72 @@ export class DrLab {
   }
 
   /** Starts `xlvs up --config FILE` in the director namespace and waits for its `xlvs: ready` line. */
-  async startDirector(configFile: string, readyTimeoutMs = 30000): Promise<DirectorProcess> {
+  startDirector(configFile: string, readyTimeoutMs = 30000): Promise<DirectorProcess> {
+    return this.spawnDirector(['up', '--config', configFile], (l) => l.startsWith('xlvs: ready'), readyTimeoutMs, 'xlvs up');
+  }
+
+  /** The daemon's API socket in this lab (under the work directory, so runs never share one). */
+  daemonSocket(): string {
+    return path.join(this.workDir, 'xlvs.sock');
+  }
+
+  /** Starts `xlvs daemon --config FILE --socket <lab socket>` and waits for its JSON `ready` log line. */
+  startDaemon(configFile: string, extraArgs: string[] = [], readyTimeoutMs = 30000): Promise<DirectorProcess> {
+    const ready = (l: string): boolean => {
+      try {
+        return (JSON.parse(l) as { msg?: string }).msg === 'ready';
+      } catch {
+        return false;
+      }
+    };
+    return this.spawnDirector(['daemon', '--config', configFile, '--socket', this.daemonSocket(), ...extraArgs], ready, readyTimeoutMs, 'xlvs daemon');
+  }
+
+  /** Sends a signal to the running director without forgetting it (SIGHUP, say); SIGKILL ends it like a crash. */
+  signalDirector(sig: NodeJS.Signals): void {
+    const d = this.director;
+    if (!d) throw new Error('director not running');
+    killGroup(d.child, sig);
+  }
+
+  /** Kills the director outright (a crash): nothing of its own clean-up runs. */
+  async killDirector(): Promise<void> {
+    const d = this.director;
+    if (!d) throw new Error('director not running');
+    this.director = undefined;
+    killGroup(d.child, 'SIGKILL');
+    await d.proc.exited;
+  }
+
+  /**
+   * Starts one long-lived keep-alive TCP connection from the client to the VIP, a request every intervalMs;
+   * stop() ends it and returns what it saw.
+   */
+  startKeepalive(o: { port: number; intervalMs?: number; timeoutMs?: number }): { stop(): Promise<ClientResult> } {
+    const script = path.join(this.repoRoot, 'dist', 'src', 'lab', 'client.js');
+    const stopFile = path.join(this.workDir, `keepalive-stop-${Date.now()}`);
+    const done = this.exec(
+      'client',
+      [process.execPath, script, 'keepalive', '--host', ADDR.vip, '--port', String(o.port), '--count', '0', '--interval-ms', String(o.intervalMs ?? 100), '--timeout-ms', String(o.timeoutMs ?? 2000), '--stop-file', stopFile],
+      { allowFail: true, timeoutMs: 600000 },
+    );
+    return {
+      stop: async () => {
+        fs.writeFileSync(stopFile, '');
+        const r = await done;
+        const line = r.stdout.trim().split('\n').pop() ?? '';
+        try {
+          return JSON.parse(line) as ClientResult;
+        } catch {
+          throw new Error(`keepalive client printed no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+        }
+      },
+    };
+  }
+
+  private async spawnDirector(args: string[], ready: (line: string) => boolean, readyTimeoutMs: number, what: string): Promise<DirectorProcess> {
     if (this.director) throw new Error('director already running');
-    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns('dir'), ...this.directorArgv([this.xlvsBin(), 'up', '--config', configFile])]);
+    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns('dir'), ...this.directorArgv([this.xlvsBin(), ...args])]);
     let transcript = '';
     child.stdout?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
@@ -587,7 +673,7 @@ export class DrLab {
     const proc: DirectorProcess = { pid: child.pid ?? -1, output: () => transcript, exited };
     this.director = { child, proc };
     try {
-      const line = await this.waitForLine(child, (l) => l.startsWith('xlvs: ready'), readyTimeoutMs, 'xlvs up', () => transcript);
+      const line = await this.waitForLine(child, ready, readyTimeoutMs, what, () => transcript);
       this.log(line);
     } catch (e) {
       await this.stopDirector(3000).catch(() => undefined);

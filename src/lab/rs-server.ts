@@ -53,7 +53,8 @@ function main(): void {
     });
     res.end(body);
   });
-  server.keepAliveTimeout = 1000;
+  // Long enough for keep-alive clients: Node's agent drops a pooled socket whose server hint is 1 s or less.
+  server.keepAliveTimeout = 10000;
 
   // A reply from a wildcard-bound UDP socket takes the route's source address (the real's own 10.0.0.x), not the
   // VIP the client wrote to, and a client with a connected socket would discard it. Node has no IP_PKTINFO, so each

@@ -13,5 +13,11 @@ test('short benchmark run produces every figure', async () => {
     assert.ok(Number.isFinite(p[k]) && p[k] > 0 && p[k] < 100_000, `${k} = ${p[k]}`);
   }
   assert.ok(p.established_ns > p.bare_ns, 'the load balancer cannot be cheaper than a bare MAC swap');
+  for (const k of ['xlvs', 'bare', 'nftables'] as const) {
+    assert.ok(r.veth[k].received > 0 && r.veth[k].pps > 1000, `veth ${k}: ${r.veth[k].received} frames came back`);
+    assert.ok(r.veth[k].received <= r.veth[k].sent, `veth ${k}: more frames came back than were sent`);
+  }
+  assert.ok(r.controlplane.maglev_65537x1000_ms > 0 && r.controlplane.apply_ms > 0);
+  assert.ok(r.memory.bytes_per_conn > 16 && r.memory.bytes_per_conn < 1024, `bytes per connection ${r.memory.bytes_per_conn}`);
   assert.match(formatReport(r), /xlvs established TCP flow/);
 });

@@ -143,6 +143,7 @@ describe('abi', () => {
       xlvs_svc: 16,
       xlvs_conn_key: 16,
       xlvs_conn: 8,
+      xlvs_fcache_entry: 32,
       xlvs_real: 24,
       xlvs_cfg: 8,
       xlvs_counters: 24,

@@ -1,0 +1,222 @@
+// daemon.ts: the long-running director: adopts or creates the pinned datapath, serves the runtime API, reloads on SIGHUP, and leaves every flow in place when it exits.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as http from 'node:http';
+import pino from 'pino';
+import { stringify } from 'yaml';
+import { Config, parseConfig } from '../core/config';
+import { Controller } from '../core/controller';
+import { RuntimeError, UsageError } from '../core/errors';
+import { ObservedService } from '../core/plan';
+import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
+import { Datapath, LINK_PIN, PinnedDatapath, datapathPort, hasPinnedMaps, removePins } from './datapath';
+import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
+import { native } from './native';
+import { Solicitor } from './neighbours';
+import { checkHost, resolveMacs } from './runner';
+
+export interface DaemonOptions {
+  configFile: string;
+  socket?: string;
+  /** BPF object to load (default build/bpf/xlvs.o); a restart with a new build is an upgrade. */
+  objPath?: string;
+  refreshMs?: number;
+}
+
+/** temp file + fsync + rename (+ fsync of the directory): a crash leaves the old file or the new one, never half of one. */
+export function writeFileAtomic(file: string, text: string): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  let mode = 0o644;
+  try {
+    mode = fs.statSync(file).mode & 0o777;
+  } catch {
+    /* new file */
+  }
+  const fd = fs.openSync(tmp, 'w', mode);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+export function configToYaml(cfg: Config): string {
+  return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
+}
+
+/** The datapath's current services and reals as the planner sees them (tables unknown: the first plan rewrites them whole). */
+export function readObserved(dir: string): ObservedService[] {
+  const p = new PinnedDatapath(dir);
+  try {
+    return p.snapshot().services.map((s) => ({
+      id: s.id,
+      vip: s.vip,
+      port: s.port,
+      proto: s.proto,
+      mhSize: s.mhSize,
+      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags })),
+    }));
+  } finally {
+    p.close();
+  }
+}
+
+function readConfig(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e: any) {
+    throw new UsageError(`--config ${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
+  }
+  return parseConfig(text, file);
+}
+
+export class Daemon {
+  readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
+  private dp: Datapath | undefined;
+  private server: http.Server | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly solicitor = new Solicitor();
+  controller: Controller | undefined;
+  private vipsAdded = new Set<string>();
+  readonly socket: string;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.socket = opts.socket ?? DEFAULT_SOCKET;
+  }
+
+  /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
+  private syncVips(cfg: Config, vips: string[]): void {
+    if (!cfg.manage_vips) return;
+    const present = new Set(interfaceAddresses(cfg.interface));
+    const want = new Set(vips);
+    for (const v of want) {
+      if (present.has(v)) continue;
+      ip(['addr', 'add', `${v}/32`, 'dev', cfg.interface]);
+      this.log.info({ vip: v }, 'VIP added');
+    }
+    for (const v of this.vipsAdded) {
+      if (want.has(v) || !present.has(v)) continue;
+      ip(['addr', 'del', `${v}/32`, 'dev', cfg.interface]);
+      this.log.info({ vip: v }, 'VIP removed');
+    }
+    this.vipsAdded = want;
+  }
+
+  async start(): Promise<void> {
+    requireRoot('xlvs daemon');
+    // Before touching the datapath: a second daemon must not rewrite maps a live one owns.
+    if (await socketLive(this.socket)) throw new RuntimeError(`another xlvs daemon is listening on ${this.socket}`);
+    const cfg = readConfig(this.opts.configFile);
+    checkHost(cfg);
+    const ifname = cfg.interface;
+    const info = interfaceInfo(ifname);
+    ensureBpffs();
+    const pins = pinDir(ifname);
+    const linkPinned = fs.existsSync(path.join(pins, LINK_PIN));
+    if (info.xdp && !linkPinned) throw new RuntimeError(`${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}) that is not a pinned xlvs link; stop whatever attached it first`);
+    if (!info.xdp && linkPinned) this.log.warn({ pins }, 'pinned link is no longer attached; starting afresh');
+    const adopt = hasPinnedMaps(pins) && !!info.xdp;
+    if (!adopt) removePins(pins); // nothing attached: whatever is pinned there is a leftover
+
+    const observed = adopt ? readObserved(pins) : [];
+    try {
+      this.dp = await Datapath.load({ connTableSize: cfg.conn_table_size, connTablePerCpu: cfg.conn_table_per_cpu, objPath: this.opts.objPath, ...(adopt ? { reuseFrom: pins } : {}) });
+    } catch (e) {
+      if (adopt) throw new RuntimeError(`cannot load the datapath onto the pinned maps in ${pins} (a changed conn_table_size or map layout needs "xlvs down" first, which drops tracked connections): ${(e as Error).message}`, { cause: e });
+      throw e;
+    }
+    const dp = this.dp;
+    const port = datapathPort(dp, observed);
+    dp.setDirectorMac(info.mac);
+    this.vipsAdded = new Set(cfg.services.map((s) => s.vip)); // a previous run added them
+    const controller = new Controller(cfg, observed, {
+      datapath: port,
+      resolve: (a) => resolveMacs(ifname, this.solicitor, a),
+      check: (c) => checkHost(c),
+      persist: (c) => writeFileAtomic(this.opts.configFile, configToYaml(c)),
+      vipsChanged: (v) => this.syncVips(controller.config(), v),
+      log: (msg, f) => this.log.info(f ?? {}, msg),
+      now: () => Date.now(),
+    });
+    this.controller = controller;
+    // Maps first (the old program, if any, keeps running on the same maps), then the program swap or first attach.
+    await controller.sync();
+    const at = dp.attachPinned(ifname, cfg.xdp_mode, pins);
+    this.log.info({ interface: ifname, mode: at.mode, adopted: at.adopted, pins }, at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached');
+
+    this.server = await serve(this.socket, routes(controller, () => this.reload()), (m, f) => this.log.error(f ?? {}, m));
+    this.timers.push(setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000));
+    this.timers.push(setInterval(() => {
+      try {
+        controller.sample();
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'counter sample failed');
+      }
+    }, 1000));
+    const l = controller.list();
+    this.log.info({ interface: ifname, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) }, 'ready');
+  }
+
+  /** SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. */
+  async reload(): Promise<unknown> {
+    const c = this.controller;
+    if (!c) throw new RuntimeError('daemon not started');
+    const cfg = readConfig(this.opts.configFile);
+    const r = await c.apply(cfg, { persist: false });
+    this.log.info({ ops: r.ops.length }, 'reloaded');
+    return r;
+  }
+
+  /** Exit without touching the datapath: the pinned link and maps keep forwarding until the next daemon or `xlvs down`. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.server) {
+      const s = this.server;
+      this.server = undefined;
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    this.dp?.release();
+    this.dp = undefined;
+    this.solicitor.close();
+  }
+}
+
+/** `xlvs down`: detach the pinned link, remove the VIPs the config names (manage_vips), and unpin everything. */
+export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'> | { interface: string }): string[] {
+  requireRoot('xlvs down');
+  const ifname = cfg.interface;
+  const pins = pinDir(ifname);
+  const done: string[] = [];
+  const linkPin = path.join(pins, LINK_PIN);
+  if (fs.existsSync(linkPin)) {
+    const link = native().XdpLink.openPinned(linkPin);
+    link.detach();
+    done.push(`detached XDP from ${ifname}`);
+  }
+  if ('services' in cfg && cfg.manage_vips) {
+    const present = new Set(interfaceAddresses(ifname));
+    for (const vip of new Set(cfg.services.map((s) => s.vip))) {
+      if (!present.has(vip)) continue;
+      ip(['addr', 'del', `${vip}/32`, 'dev', ifname]);
+      done.push(`removed VIP ${vip}`);
+    }
+  }
+  if (fs.existsSync(pins)) {
+    removePins(pins);
+    done.push(`removed pins in ${pins}`);
+  }
+  return done;
+}

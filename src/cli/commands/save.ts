@@ -1,0 +1,24 @@
+// save.ts: `xlvs save` / `xlvs restore`: the running daemon's config as YAML on stdout, and applying one from stdin.
+
+import { Command } from 'commander';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../core/config';
+import type { PlanReport } from '../../core/controller';
+import { api, withSocket } from '../socket';
+import { printReport } from './apply';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function registerSave(program: Command): void {
+  withSocket(program.command('save').description('print the running daemon\'s config (YAML) on stdout')).action(async (o: { socket: string }) => {
+    process.stdout.write(stringify(await api(o, 'GET', '/v1/config')));
+  });
+  withSocket(program.command('restore').description('apply a config (YAML, as "xlvs save" prints it) read from stdin')).action(async (o: { socket: string }) => {
+    const cfg = parseConfig(await readStdin(), 'stdin');
+    printReport(await api<PlanReport>(o, 'POST', '/v1/apply', { config: cfg }));
+  });
+}

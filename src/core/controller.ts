@@ -1,0 +1,298 @@
+// controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), listings with counters and rates; every effect injected.
+
+import { Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
+import { Config, RealConfig, ServiceConfig, validateConfig } from './config';
+import { UsageError } from './errors';
+import { ObservedService, Op, describeOp, observedAfter, plan, planSummary } from './plan';
+
+/** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
+export interface DatapathPort {
+  apply(ops: readonly Op[]): void;
+  /** Tracked connections whose real is one of ids. */
+  connsOf(realIds: ReadonlySet<number>): number;
+  /** Counters by service id and by real id (summed over CPUs). */
+  counters(): { svc: Map<number, Counters>; real: Map<number, Counters> };
+  zero(ids: { svc: number[]; real: number[] }): void;
+}
+
+export interface ControllerEffects {
+  datapath: DatapathPort;
+  /** Current MAC of each address (null: unresolved); may solicit resolution as a side effect. */
+  resolve(addresses: readonly string[]): Map<string, string | null>;
+  /** Host checks a config must pass before anything is applied (interface exists, reals on-link); throws UsageError. */
+  check(cfg: Config): void;
+  /** Writes the config where a restart will read it (atomically). */
+  persist(cfg: Config): void;
+  /** The set of VIPs the running services use, after every applied change. */
+  vipsChanged?(vips: string[]): void;
+  log(msg: string, fields?: Record<string, unknown>): void;
+  now(): number;
+}
+
+/** A service named the way ipvsadm and the API name it. */
+export interface ServiceKey {
+  vip: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface PlanReport {
+  dryRun: boolean;
+  ops: string[];
+  bucketsMoved: number;
+  /** Tracked connections whose real the change removes (they will be rescheduled). */
+  connsMoved: number;
+}
+
+export interface Rates { cps: number; inpps: number; outpps: number; inbps: number; outbps: number }
+
+export interface RealListing {
+  address: string;
+  weight: number;
+  mac: string | null;
+  schedulable: boolean;
+  stats: { conns: number; packets: number; bytes: number };
+  rate: Rates;
+}
+
+export interface ServiceListing {
+  vip: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  scheduler: string;
+  maglevSize: number;
+  stats: { conns: number; packets: number; bytes: number };
+  rate: Rates;
+  reals: RealListing[];
+}
+
+/** ipvsadm --rate semantics: per-second rates over a sliding window of one-second samples. */
+const RATE_WINDOW = 5;
+
+interface Sample {
+  t: number;
+  svc: Map<number, Counters>;
+  real: Map<number, Counters>;
+}
+
+function sameKey(s: { vip: string; port: number; protocol: string }, k: ServiceKey): boolean {
+  return s.vip === k.vip && s.port === k.port && s.protocol === k.protocol;
+}
+
+export function keyName(k: ServiceKey): string {
+  return `${k.protocol.toUpperCase()} ${k.vip}:${k.port}`;
+}
+
+const zeroRates = (): Rates => ({ cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
+const num = (c: Counters | undefined) => ({ conns: Number(c?.conns ?? 0n), packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) });
+
+export class Controller {
+  private cfg: Config;
+  private observed: ObservedService[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private samples: Sample[] = [];
+
+  constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
+    this.cfg = cfg;
+    this.observed = [...observed];
+  }
+
+  config(): Config {
+    return structuredClone(this.cfg);
+  }
+
+  /** Writers run one at a time, in arrival order; a failed change does not block the next. */
+  private serialize<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Brings the datapath to the config (first start, adoption, or a MAC change); no persistence. */
+  sync(): Promise<PlanReport> {
+    return this.serialize(() => this.applyNow(this.cfg, { dryRun: false, persist: false }));
+  }
+
+  /** The whole config replaced (apply -f, SIGHUP, restore). */
+  apply(input: unknown, opts: { dryRun?: boolean; persist?: boolean } = {}): Promise<PlanReport> {
+    return this.serialize(() => this.applyNow(validateConfig(input), { dryRun: !!opts.dryRun, persist: opts.persist ?? true }));
+  }
+
+  /** One edit of the service list (add/edit/delete a service or real); validated as a whole config. */
+  change(edit: (services: ServiceConfig[]) => void): Promise<PlanReport> {
+    return this.serialize(() => {
+      const next = structuredClone(this.cfg);
+      edit(next.services);
+      return this.applyNow(validateConfig(next), { dryRun: false, persist: true });
+    });
+  }
+
+  private applyNow(cfg: Config, opts: { dryRun: boolean; persist: boolean }): PlanReport {
+    const problems: string[] = [];
+    // These are fixed when the program is loaded and its maps are created; changing them needs `xlvs down`.
+    if (cfg.interface !== this.cfg.interface) problems.push(`interface: ${JSON.stringify(cfg.interface)} differs from the running director's ${JSON.stringify(this.cfg.interface)} (stop it and run "xlvs down" to move it)`);
+    if (cfg.conn_table_size !== this.cfg.conn_table_size) problems.push(`conn_table_size: ${cfg.conn_table_size} differs from the running director's ${this.cfg.conn_table_size} (resizing drops every connection: "xlvs down" first)`);
+    if (cfg.conn_table_per_cpu !== this.cfg.conn_table_per_cpu) problems.push(`conn_table_per_cpu: ${cfg.conn_table_per_cpu} differs from the running director's ${this.cfg.conn_table_per_cpu} (changing it drops every connection: "xlvs down" first)`);
+    if (problems.length) throw new UsageError('invalid config', problems);
+    // A periodic re-sync of the same config (MAC refresh) skips the host checks: they ran when it was accepted.
+    if (cfg !== this.cfg) this.fx.check(cfg);
+    const addresses = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))];
+    const macs = this.fx.resolve(addresses);
+    const p = plan(cfg.services, this.observed, macs);
+    const sum = planSummary(p);
+    const report: PlanReport = {
+      dryRun: opts.dryRun,
+      ops: p.ops.map(describeOp),
+      bucketsMoved: sum.bucketsMoved,
+      connsMoved: sum.removedRealIds.length ? this.fx.datapath.connsOf(new Set(sum.removedRealIds)) : 0,
+    };
+    if (opts.dryRun) return report;
+    // Persist first: if the write fails nothing changed, and a restart never comes back older than the datapath.
+    if (opts.persist) this.fx.persist(cfg);
+    if (p.ops.length) {
+      try {
+        this.fx.datapath.apply(p.ops);
+      } catch (e) {
+        // The file goes back to what is (still) running; the model is unchanged, so the next plan redoes whatever part landed.
+        if (opts.persist) this.fx.persist(this.cfg);
+        throw e;
+      }
+      for (const line of report.ops) this.fx.log(line);
+    }
+    this.cfg = cfg;
+    this.observed = observedAfter(p);
+    this.fx.vipsChanged?.([...new Set(cfg.services.map((s) => s.vip))]);
+    return report;
+  }
+
+  /** One counter sample (the daemon calls this every second). */
+  sample(): void {
+    const c = this.fx.datapath.counters();
+    this.samples.push({ t: this.fx.now(), svc: c.svc, real: c.real });
+    if (this.samples.length > RATE_WINDOW + 1) this.samples.shift();
+  }
+
+  private rate(kind: 'svc' | 'real', id: number): Rates {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (!first || !last || last.t <= first.t) return zeroRates();
+    const a = first[kind].get(id);
+    const b = last[kind].get(id);
+    if (!a || !b) return zeroRates();
+    const dt = (last.t - first.t) / 1000;
+    // A counter that went backwards was zeroed or its id reused: no rate until the window refills.
+    const per = (x: bigint, y: bigint) => (y >= x ? Math.round(Number(y - x) / dt) : 0);
+    // Direct routing: replies never pass the director, so out is always 0 (as ipvsadm shows for DR).
+    return { cps: per(a.conns, b.conns), inpps: per(a.packets, b.packets), outpps: 0, inbps: per(a.bytes, b.bytes), outbps: 0 };
+  }
+
+  list(): ServiceListing[] {
+    const c = this.fx.datapath.counters();
+    const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
+    return this.cfg.services.map((s) => {
+      const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+      const oreals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
+      return {
+        vip: s.vip,
+        port: s.port,
+        protocol: s.protocol,
+        scheduler: s.scheduler,
+        maglevSize: s.maglev_size,
+        stats: num(o ? c.svc.get(o.id) : undefined),
+        rate: o ? this.rate('svc', o.id) : zeroRates(),
+        reals: s.reals.map((r) => {
+          const or = oreals.get(r.address);
+          return {
+            address: r.address,
+            weight: r.weight,
+            mac: or?.mac ?? null,
+            schedulable: !!or && (or.flags & REAL_F_SCHED) !== 0,
+            stats: num(or ? c.real.get(or.id) : undefined),
+            rate: or ? this.rate('real', or.id) : zeroRates(),
+          };
+        }),
+      };
+    });
+  }
+
+  /** Zeroes the counters of every service (or one) and restarts the rate window. */
+  zero(key?: ServiceKey): Promise<void> {
+    return this.serialize(() => {
+      const svcs = this.observed.filter((o) => !key || (o.vip === key.vip && o.port === key.port && o.proto === (key.protocol === 'tcp' ? IPPROTO_TCP : 17)));
+      if (key && !svcs.length) throw new NotFoundError(`no service ${keyName(key)}`);
+      this.fx.datapath.zero({ svc: svcs.map((s) => s.id), real: svcs.flatMap((s) => s.reals.map((r) => r.id)) });
+      this.samples = [];
+    });
+  }
+}
+
+/** The named service or real does not exist (ipvsadm: "No such service" / "No such destination"). */
+export class NotFoundError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The service or real already exists (ipvsadm: "Service already exists" / "Destination already exists"). */
+export class ExistsError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExistsError';
+  }
+}
+
+/** Pure edits of the service list the API verbs make; each throws NotFound/Exists the way ipvsadm reports them. */
+export const edits = {
+  addService(s: Partial<ServiceConfig> & ServiceKey) {
+    return (services: ServiceConfig[]) => {
+      if (services.some((x) => sameKey(x, s))) throw new ExistsError(`service ${keyName(s)} already exists`);
+      services.push({ reals: [], ...s } as ServiceConfig);
+    };
+  },
+  editService(k: ServiceKey, patch: Partial<Omit<ServiceConfig, 'vip' | 'port' | 'protocol' | 'reals'>>) {
+    return (services: ServiceConfig[]) => {
+      const i = services.findIndex((x) => sameKey(x, k));
+      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
+      services[i] = { ...services[i]!, ...patch };
+    };
+  },
+  deleteService(k: ServiceKey) {
+    return (services: ServiceConfig[]) => {
+      const i = services.findIndex((x) => sameKey(x, k));
+      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
+      services.splice(i, 1);
+    };
+  },
+  clear() {
+    return (services: ServiceConfig[]) => {
+      services.splice(0);
+    };
+  },
+  addReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
+    return (services: ServiceConfig[]) => {
+      const s = services.find((x) => sameKey(x, k));
+      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
+      if (s.reals.some((x) => x.address === r.address)) throw new ExistsError(`real ${r.address} of ${keyName(k)} already exists`);
+      s.reals.push({ weight: 1, ...r } as RealConfig);
+    };
+  },
+  editReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
+    return (services: ServiceConfig[]) => {
+      const s = services.find((x) => sameKey(x, k));
+      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
+      const j = s.reals.findIndex((x) => x.address === r.address);
+      if (j < 0) throw new NotFoundError(`no real ${r.address} in ${keyName(k)}`);
+      s.reals[j] = { ...s.reals[j]!, ...r };
+    };
+  },
+  deleteReal(k: ServiceKey, address: string) {
+    return (services: ServiceConfig[]) => {
+      const s = services.find((x) => sameKey(x, k));
+      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
+      const j = s.reals.findIndex((x) => x.address === address);
+      if (j < 0) throw new NotFoundError(`no real ${address} in ${keyName(k)}`);
+      s.reals.splice(j, 1);
+    };
+  },
+};

@@ -1,0 +1,359 @@
+// packets.ts: pure Ethernet/ARP/IPv4/TCP/UDP/ICMP frame building and parsing, and the classic BPF filter, for the doctor's probes.
+
+export const ETH_P_IP = 0x0800;
+export const ETH_P_ARP = 0x0806;
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_ACK = 0x10;
+
+export const ARP_REQUEST = 1;
+export const ARP_REPLY = 2;
+
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_UNREACH = 3;
+export const ICMP_ECHO = 8;
+
+export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+export function isMac(s: string): boolean {
+  return MAC_RE.test(s);
+}
+
+export function macBytes(s: string): Buffer {
+  if (!isMac(s)) throw new Error(`not a MAC address: ${JSON.stringify(s)}`);
+  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
+}
+
+export function macString(b: Buffer, off = 0): string {
+  return Array.from(b.subarray(off, off + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export function ipv4Bytes(s: string): Buffer {
+  const parts = s.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(s)}`);
+  return Buffer.from(parts);
+}
+
+export function ipv4String(b: Buffer, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+export function ipv4ToInt(s: string): number {
+  return ipv4Bytes(s).readUInt32BE(0);
+}
+
+export function intToIpv4(n: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return ipv4String(b);
+}
+
+/** The Internet checksum (RFC 1071) of buf, folded, continuing from a partial sum. */
+export function inetChecksum(buf: Buffer, initial = 0): number {
+  let sum = initial;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
+  while (sum >>> 16) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+export interface L2 {
+  dstMac: string;
+  srcMac: string;
+}
+
+export interface L3 extends L2 {
+  saddr: string;
+  daddr: string;
+  /** Default 64. */
+  ttl?: number;
+  /** Default 0 (the kernel's choice for DF packets too). */
+  id?: number;
+}
+
+function ethernet(l2: L2, ethertype: number, payload: Buffer): Buffer {
+  const eth = Buffer.alloc(14);
+  macBytes(l2.dstMac).copy(eth, 0);
+  macBytes(l2.srcMac).copy(eth, 6);
+  eth.writeUInt16BE(ethertype, 12);
+  return Buffer.concat([eth, payload]);
+}
+
+function ipv4(l3: L3, proto: number, l4: Buffer): Buffer {
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + l4.length, 2);
+  ip.writeUInt16BE(l3.id ?? 0, 4);
+  ip.writeUInt16BE(0x4000, 6); // DF: a probe must not be fragmented on its way, like a real client's TCP
+  ip[8] = l3.ttl ?? 64;
+  ip[9] = proto;
+  ipv4Bytes(l3.saddr).copy(ip, 12);
+  ipv4Bytes(l3.daddr).copy(ip, 16);
+  ip.writeUInt16BE(inetChecksum(ip), 10);
+  return ethernet(l3, ETH_P_IP, Buffer.concat([ip, l4]));
+}
+
+/** Partial sum of the TCP/UDP pseudo-header. */
+function pseudoSum(saddr: string, daddr: string, proto: number, len: number): number {
+  const p = Buffer.alloc(12);
+  ipv4Bytes(saddr).copy(p, 0);
+  ipv4Bytes(daddr).copy(p, 4);
+  p[9] = proto;
+  p.writeUInt16BE(len, 10);
+  let sum = 0;
+  for (let i = 0; i < 12; i += 2) sum += p.readUInt16BE(i);
+  return sum;
+}
+
+export interface TcpSpec extends L3 {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack?: number;
+  flags: number;
+  window?: number;
+  /** Adds an MSS option (a SYN from a real client carries one). */
+  mss?: number;
+}
+
+export function buildTcp(s: TcpSpec): Buffer {
+  const opts = s.mss === undefined ? Buffer.alloc(0) : Buffer.from([2, 4, (s.mss >> 8) & 0xff, s.mss & 0xff]);
+  const tcp = Buffer.alloc(20 + opts.length);
+  tcp.writeUInt16BE(s.sport, 0);
+  tcp.writeUInt16BE(s.dport, 2);
+  tcp.writeUInt32BE(s.seq >>> 0, 4);
+  tcp.writeUInt32BE((s.ack ?? 0) >>> 0, 8);
+  tcp[12] = (tcp.length / 4) << 4;
+  tcp[13] = s.flags;
+  tcp.writeUInt16BE(s.window ?? 64240, 14);
+  opts.copy(tcp, 20);
+  tcp.writeUInt16BE(inetChecksum(tcp, pseudoSum(s.saddr, s.daddr, IPPROTO_TCP, tcp.length)), 16);
+  return ipv4(s, IPPROTO_TCP, tcp);
+}
+
+export interface UdpSpec extends L3 {
+  sport: number;
+  dport: number;
+  payload?: Buffer;
+}
+
+export function buildUdp(s: UdpSpec): Buffer {
+  const payload = s.payload ?? Buffer.alloc(0);
+  const udp = Buffer.alloc(8 + payload.length);
+  udp.writeUInt16BE(s.sport, 0);
+  udp.writeUInt16BE(s.dport, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  payload.copy(udp, 8);
+  const sum = inetChecksum(udp, pseudoSum(s.saddr, s.daddr, IPPROTO_UDP, udp.length));
+  // 0 means "no checksum" in UDP, so a computed 0 is sent as all ones.
+  udp.writeUInt16BE(sum === 0 ? 0xffff : sum, 6);
+  return ipv4(s, IPPROTO_UDP, udp);
+}
+
+export interface EchoSpec extends L3 {
+  ident: number;
+  seq: number;
+  payload?: Buffer;
+}
+
+export function buildIcmpEcho(s: EchoSpec): Buffer {
+  const payload = s.payload ?? Buffer.alloc(0);
+  const icmp = Buffer.alloc(8 + payload.length);
+  icmp[0] = ICMP_ECHO;
+  icmp.writeUInt16BE(s.ident, 4);
+  icmp.writeUInt16BE(s.seq, 6);
+  payload.copy(icmp, 8);
+  icmp.writeUInt16BE(inetChecksum(icmp), 2);
+  return ipv4(s, IPPROTO_ICMP, icmp);
+}
+
+export interface ArpSpec {
+  op: number;
+  /** Ethernet source and destination; the sender hardware address is the source. */
+  srcMac: string;
+  dstMac: string;
+  spa: string;
+  tpa: string;
+  /** Target hardware address; zero for a request. */
+  tha?: string;
+}
+
+export function buildArp(s: ArpSpec): Buffer {
+  const a = Buffer.alloc(28);
+  a.writeUInt16BE(1, 0); // Ethernet
+  a.writeUInt16BE(ETH_P_IP, 2);
+  a[4] = 6;
+  a[5] = 4;
+  a.writeUInt16BE(s.op, 6);
+  macBytes(s.srcMac).copy(a, 8);
+  ipv4Bytes(s.spa).copy(a, 14);
+  macBytes(s.tha ?? '00:00:00:00:00:00').copy(a, 18);
+  ipv4Bytes(s.tpa).copy(a, 24);
+  // Padded to the 60-byte Ethernet minimum, as a NIC would.
+  return Buffer.concat([ethernet(s, ETH_P_ARP, a), Buffer.alloc(18)]);
+}
+
+/** A broadcast "who has tpa, tell spa". */
+export function arpWhoHas(srcMac: string, spa: string, tpa: string): Buffer {
+  return buildArp({ op: ARP_REQUEST, srcMac, dstMac: BROADCAST_MAC, spa, tpa });
+}
+
+export interface ParsedTcp {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  /** The MSS option, if the segment carries one. */
+  mss?: number;
+}
+
+export interface ParsedIcmp {
+  type: number;
+  code: number;
+  /** Echo identifier and sequence (echo and echo reply only). */
+  ident?: number;
+  seq?: number;
+  /** The offending datagram quoted in an error message (destination unreachable and friends). */
+  quoted?: { saddr: string; daddr: string; proto: number; sport?: number; dport?: number };
+}
+
+export interface ParsedIpv4 {
+  saddr: string;
+  daddr: string;
+  proto: number;
+  tcp?: ParsedTcp;
+  udp?: { sport: number; dport: number; payload: Buffer };
+  icmp?: ParsedIcmp;
+}
+
+export interface ParsedArp {
+  op: number;
+  sha: string;
+  spa: string;
+  tha: string;
+  tpa: string;
+}
+
+export interface ParsedFrame {
+  dstMac: string;
+  srcMac: string;
+  ethertype: number;
+  arp?: ParsedArp;
+  ipv4?: ParsedIpv4;
+}
+
+function parseTcpOptions(opts: Buffer): number | undefined {
+  for (let i = 0; i < opts.length; ) {
+    const kind = opts[i]!;
+    if (kind === 0) break;
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    const len = opts[i + 1];
+    if (len === undefined || len < 2 || i + len > opts.length) break;
+    if (kind === 2 && len === 4) return opts.readUInt16BE(i + 2);
+    i += len;
+  }
+  return undefined;
+}
+
+function parseL4Ports(b: Buffer, off: number, proto: number): { sport?: number; dport?: number } {
+  if ((proto === IPPROTO_TCP || proto === IPPROTO_UDP) && b.length >= off + 4) return { sport: b.readUInt16BE(off), dport: b.readUInt16BE(off + 2) };
+  return {};
+}
+
+/** Dissects a frame; fields it cannot read (truncated, VLAN-tagged, IPv6, fragments) are left out. Never throws. */
+export function parseFrame(b: Buffer): ParsedFrame | null {
+  if (b.length < 14) return null;
+  const f: ParsedFrame = { dstMac: macString(b, 0), srcMac: macString(b, 6), ethertype: b.readUInt16BE(12) };
+  if (f.ethertype === ETH_P_ARP && b.length >= 14 + 28) {
+    if (b.readUInt16BE(14) === 1 && b.readUInt16BE(16) === ETH_P_IP && b[18] === 6 && b[19] === 4) {
+      f.arp = { op: b.readUInt16BE(20), sha: macString(b, 22), spa: ipv4String(b, 28), tha: macString(b, 32), tpa: ipv4String(b, 38) };
+    }
+    return f;
+  }
+  if (f.ethertype !== ETH_P_IP || b.length < 34 || b[14]! >> 4 !== 4) return f;
+  const ihl = (b[14]! & 0x0f) * 4;
+  const total = b.readUInt16BE(16);
+  if (ihl < 20 || total < ihl || b.length < 14 + ihl) return f;
+  const end = Math.min(b.length, 14 + total);
+  const ip: ParsedIpv4 = { saddr: ipv4String(b, 26), daddr: ipv4String(b, 30), proto: b[23]! };
+  f.ipv4 = ip;
+  // Only the first fragment carries the transport header.
+  if ((b.readUInt16BE(20) & 0x1fff) !== 0) return f;
+  const l4 = 14 + ihl;
+  if (ip.proto === IPPROTO_TCP && end >= l4 + 20) {
+    const doff = (b[l4 + 12]! >> 4) * 4;
+    const t: ParsedTcp = { sport: b.readUInt16BE(l4), dport: b.readUInt16BE(l4 + 2), seq: b.readUInt32BE(l4 + 4), ack: b.readUInt32BE(l4 + 8), flags: b[l4 + 13]! };
+    if (doff > 20 && end >= l4 + doff) {
+      const mss = parseTcpOptions(b.subarray(l4 + 20, l4 + doff));
+      if (mss !== undefined) t.mss = mss;
+    }
+    ip.tcp = t;
+  } else if (ip.proto === IPPROTO_UDP && end >= l4 + 8) {
+    ip.udp = { sport: b.readUInt16BE(l4), dport: b.readUInt16BE(l4 + 2), payload: Buffer.from(b.subarray(l4 + 8, end)) };
+  } else if (ip.proto === IPPROTO_ICMP && end >= l4 + 8) {
+    const icmp: ParsedIcmp = { type: b[l4]!, code: b[l4 + 1]! };
+    if (icmp.type === ICMP_ECHO || icmp.type === ICMP_ECHO_REPLY) {
+      icmp.ident = b.readUInt16BE(l4 + 4);
+      icmp.seq = b.readUInt16BE(l4 + 6);
+    } else if (icmp.type === ICMP_UNREACH && end >= l4 + 8 + 20) {
+      const q = l4 + 8;
+      const qihl = (b[q]! & 0x0f) * 4;
+      icmp.quoted = { saddr: ipv4String(b, q + 12), daddr: ipv4String(b, q + 16), proto: b[q + 9]!, ...(end >= q + qihl + 4 ? parseL4Ports(b, q + qihl, b[q + 9]!) : {}) };
+    }
+    ip.icmp = icmp;
+  }
+  return f;
+}
+
+// Classic BPF opcodes (linux/filter.h).
+const BPF_LD_H_ABS = 0x28;
+const BPF_LD_W_ABS = 0x20;
+const BPF_JEQ_K = 0x15;
+const BPF_RET_K = 0x06;
+
+/**
+ * A classic BPF program for a packet socket that keeps every ARP frame and the untagged IPv4 frames addressed to one
+ * of `addresses`, so a probe on a busy NIC does not copy its whole traffic into user space. Instructions are laid
+ * out as struct sock_filter in the host's byte order.
+ */
+export function probeFilter(addresses: string[], endianness: 'LE' | 'BE'): Buffer {
+  if (addresses.length === 0 || addresses.length > 200) throw new Error(`probeFilter: ${addresses.length} addresses (1..200)`);
+  type Insn = [code: number, jt: number, jf: number, k: number];
+  const n = addresses.length;
+  // Layout: 0 ldh ethertype; 1 ARP? accept; 2 IPv4? else drop; 3 ld daddr; 4..3+n compare; 4+n drop; 5+n accept.
+  const drop = 4 + n;
+  const accept = 5 + n;
+  const prog: Insn[] = [
+    [BPF_LD_H_ABS, 0, 0, 12],
+    [BPF_JEQ_K, accept - 2, 0, ETH_P_ARP],
+    [BPF_JEQ_K, 0, drop - 3, ETH_P_IP],
+    [BPF_LD_W_ABS, 0, 0, 30],
+    ...addresses.map((a, i): Insn => [BPF_JEQ_K, accept - (4 + i) - 1, 0, ipv4ToInt(a)]),
+    [BPF_RET_K, 0, 0, 0],
+    [BPF_RET_K, 0, 0, 0x40000],
+  ];
+  const out = Buffer.alloc(prog.length * 8);
+  prog.forEach(([code, jt, jf, k], i) => {
+    if (endianness === 'LE') {
+      out.writeUInt16LE(code, i * 8);
+      out.writeUInt32LE(k >>> 0, i * 8 + 4);
+    } else {
+      out.writeUInt16BE(code, i * 8);
+      out.writeUInt32BE(k >>> 0, i * 8 + 4);
+    }
+    out[i * 8 + 2] = jt;
+    out[i * 8 + 3] = jf;
+  });
+  return out;
+}

@@ -1,0 +1,189 @@
+// plan.ts: the reconcile core: plan(desired, observed) -> the minimal, safely ordered datapath operations, plus what a dry run reports.
+
+import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_SCHED } from './abi';
+import type { ServiceConfig } from './config';
+import { RealState, ServiceState, realFlags, serviceName, serviceTable } from './director';
+
+/** What the datapath holds for one service (the daemon's model, or what a restart reads back from the pinned maps). */
+export interface ObservedService {
+  readonly id: number;
+  readonly vip: string;
+  readonly port: number;
+  readonly proto: number;
+  readonly mhSize: number;
+  readonly reals: readonly ObservedReal[];
+  /** The Maglev table last written; undefined when unknown (after adopting pinned maps), which forces a rewrite. */
+  readonly table?: Uint32Array;
+}
+
+export interface ObservedReal {
+  readonly id: number;
+  readonly address: string;
+  readonly weight: number;
+  readonly mac: string | null;
+  readonly flags: number;
+}
+
+export type Op =
+  /** fresh: the id was unused, so its counters are zeroed before traffic can reach it. */
+  | { op: 'putReal'; real: RealState; fresh: boolean }
+  /** Swapped in whole; moved = buckets whose real changed (0 for a new service). */
+  | { op: 'putTable'; svcId: number; name: string; table: Uint32Array; moved: number }
+  | { op: 'putService'; service: ServiceState; fresh: boolean }
+  | { op: 'deleteService'; svcId: number; name: string; vip: string; port: number; proto: number }
+  | { op: 'deleteTable'; svcId: number }
+  | { op: 'deleteReal'; realId: number; address: string; name: string }
+  /** Connection entries that still name a deleted real go before its id can be handed out again. */
+  | { op: 'purgeConns'; realIds: number[] };
+
+export interface Plan {
+  /** The state once every op is applied: ids assigned, tables attached. */
+  readonly services: ServiceState[];
+  readonly tables: Map<number, Uint32Array>;
+  readonly ops: Op[];
+}
+
+const protoNum = (p: 'tcp' | 'udp'): number => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
+const svcKey = (vip: string, port: number, proto: number): string => `${vip}:${port}/${proto}`;
+
+/** Lowest ids not in `used`; ids in `avoid` (being freed by this very plan) are skipped so no live entry can point at a reused id. */
+function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string): () => number {
+  let next = 0;
+  return () => {
+    while (next < max && (used.has(next) || avoid.has(next))) next++;
+    if (next >= max) throw new Error(`no free ${what} id (limit ${max})`);
+    used.add(next);
+    return next++;
+  };
+}
+
+/** The Maglev table depends only on the size and each schedulable real's id and weight; equal signatures mean equal tables. */
+function signature(mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number; flags: number }[]): string {
+  return `${mhSize}|${port}|${reals.map((r) => `${r.id}:${r.address}:${r.flags & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
+}
+
+function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
+  if (!a || a.length !== b.length) return a ? b.length : 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+/**
+ * Order, so that no lookup ever meets a half-written state:
+ *   1. reals (new ones are unreachable until a table names them; changed flags land before tables are rebuilt),
+ *   2. tables (each swapped whole), 3. new service keys (their reals and table exist already),
+ *   4. removed service keys first, then their tables, 5. removed reals (no table names them any more),
+ *   6. purge connection entries naming removed reals, so their ids can be reused safely later.
+ * `macs` gives each real address's resolved MAC (absent: keep what was observed, else unresolved).
+ */
+export function plan(desired: readonly ServiceConfig[], observed: readonly ObservedService[], macs: ReadonlyMap<string, string | null> = new Map()): Plan {
+  const obsByKey = new Map(observed.map((s) => [svcKey(s.vip, s.port, s.proto), s]));
+  const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, protoNum(s.protocol))));
+  const removedSvcs = observed.filter((s) => !wantKeys.has(svcKey(s.vip, s.port, s.proto)));
+
+  // Ids freed by this plan are not handed out by it.
+  const freedReals = new Set<number>();
+  for (const s of removedSvcs) for (const r of s.reals) freedReals.add(r.id);
+  for (const d of desired) {
+    const o = obsByKey.get(svcKey(d.vip, d.port, protoNum(d.protocol)));
+    if (!o) continue;
+    const keep = new Set(d.reals.map((r) => r.address));
+    for (const r of o.reals) if (!keep.has(r.address)) freedReals.add(r.id);
+  }
+  const usedReals = new Set(observed.flatMap((s) => s.reals.map((r) => r.id)));
+  const usedSvcs = new Set(observed.map((s) => s.id));
+  const newRealId = allocator(usedReals, freedReals, MAX_REALS, 'real');
+  const newSvcId = allocator(usedSvcs, new Set(removedSvcs.map((s) => s.id)), MAX_SERVICES, 'service');
+
+  const putReals: Op[] = [];
+  const putTables: Op[] = [];
+  const putServices: Op[] = [];
+  const deleteReals: Op[] = [];
+  const services: ServiceState[] = [];
+  const tables = new Map<number, Uint32Array>();
+
+  for (const d of desired) {
+    const proto = protoNum(d.protocol);
+    const o = obsByKey.get(svcKey(d.vip, d.port, proto));
+    const id = o ? o.id : newSvcId();
+    const obsReals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
+    const reals: RealState[] = d.reals.map((r) => {
+      const or = obsReals.get(r.address);
+      const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
+      const state: RealState = { id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, mac };
+      if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state)) {
+        putReals.push({ op: 'putReal', real: state, fresh: !or });
+      }
+      return state;
+    });
+    const s: ServiceState = { id, vip: d.vip, port: d.port, protocol: d.protocol, proto, scheduler: d.scheduler, mhSize: d.maglev_size, reals };
+    services.push(s);
+    const name = serviceName(s);
+    const sigNew = signature(s.mhSize, s.port, reals.map((r) => ({ ...r, flags: realFlags(r) })));
+    const sigOld = o ? signature(o.mhSize, o.port, o.reals) : undefined;
+    if (o?.table && sigOld === sigNew) {
+      tables.set(id, o.table);
+    } else {
+      const table = serviceTable(s);
+      tables.set(id, table);
+      putTables.push({ op: 'putTable', svcId: id, name, table, moved: movedBuckets(o?.table, table) });
+    }
+    if (!o || o.mhSize !== s.mhSize) putServices.push({ op: 'putService', service: s, fresh: !o });
+    if (o) {
+      const keep = new Set(d.reals.map((r) => r.address));
+      for (const r of o.reals) if (!keep.has(r.address)) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
+    }
+  }
+
+  const deletes: Op[] = [];
+  for (const o of removedSvcs) {
+    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto === IPPROTO_TCP ? 'tcp' : 'udp' });
+    deletes.push({ op: 'deleteService', svcId: o.id, name, vip: o.vip, port: o.port, proto: o.proto });
+  }
+  for (const o of removedSvcs) deletes.push({ op: 'deleteTable', svcId: o.id });
+  for (const o of removedSvcs) {
+    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto === IPPROTO_TCP ? 'tcp' : 'udp' });
+    for (const r of o.reals) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
+  }
+  const purged = [...freedReals].sort((a, b) => a - b);
+  const ops = [...putReals, ...putTables, ...putServices, ...deletes, ...deleteReals, ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : [])];
+  return { services, tables, ops };
+}
+
+/** The model after applying a plan: what the next plan compares against. */
+export function observedAfter(p: Plan): ObservedService[] {
+  return p.services.map((s) => ({
+    id: s.id,
+    vip: s.vip,
+    port: s.port,
+    proto: s.proto,
+    mhSize: s.mhSize,
+    table: p.tables.get(s.id),
+    reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: realFlags(r) })),
+  }));
+}
+
+/** One line per op, for logs and `apply --dry-run`. */
+export function describeOp(op: Op): string {
+  switch (op.op) {
+    case 'putReal': return `${op.fresh ? 'add' : 'update'} real ${op.real.address} (id ${op.real.id}, weight ${op.real.weight}, MAC ${op.real.mac ?? 'unresolved'})`;
+    case 'putTable': return `swap Maglev table of ${op.name} (${op.table.length} buckets, ${op.moved} moved)`;
+    case 'putService': return `${op.fresh ? 'add' : 'resize'} service ${serviceName(op.service)} (id ${op.service.id})`;
+    case 'deleteService': return `delete service ${op.name} (id ${op.svcId})`;
+    case 'deleteTable': return `delete Maglev table of service id ${op.svcId}`;
+    case 'deleteReal': return `delete real ${op.address} of ${op.name} (id ${op.realId})`;
+    case 'purgeConns': return `purge connection entries of real id(s) ${op.realIds.join(', ')}`;
+  }
+}
+
+/** Totals a dry run prints; connsMoved comes from the caller counting connection entries whose real is deleted. */
+export function planSummary(p: Plan): { ops: number; bucketsMoved: number; removedRealIds: number[] } {
+  let bucketsMoved = 0;
+  const removed: number[] = [];
+  for (const op of p.ops) {
+    if (op.op === 'putTable') bucketsMoved += op.moved;
+    if (op.op === 'deleteReal') removed.push(op.realId);
+  }
+  return { ops: p.ops.length, bucketsMoved, removedRealIds: removed };
+}

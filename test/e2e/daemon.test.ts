@@ -1,0 +1,174 @@
+// daemon.test.ts: the long-running director in the namespace lab: runtime verbs, and one long-lived TCP connection that survives a SIGHUP reload, an apply, a kill -9 + restart and a BPF object upgrade with zero failed requests.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ADDR, realAddress, type ClientResult } from '../../src/lab/drnet';
+import { parseConfig } from '../../src/core/config';
+import { useLab } from '../lib/labfixture';
+
+const verbose = !!process.env.XLVS_E2E_VERBOSE;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
+  let config = '';
+  const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
+    config = l.writeDirectorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1] }]);
+    await l.startDaemon(config);
+  });
+  const xlvs = async (args: string[], allowFail = false) => {
+    const l = L();
+    return l.xlvs([...args, '--socket', l.daemonSocket()], { allowFail, timeoutMs: 30_000 });
+  };
+  const listJson = async () => JSON.parse((await xlvs(['list', '--json'])).stdout) as any[];
+  const xdpProgId = async (): Promise<number | null> => {
+    const r = await L().exec('dir', ['ip', '-j', '-d', 'link', 'show', 'dev', 'eth0']);
+    return JSON.parse(r.stdout)[0]?.xdp?.prog?.id ?? null;
+  };
+  const pins = () => {
+    const d = path.join(L().bpffsDir, 'xlvs', 'eth0');
+    return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
+  };
+
+  test('ready: the API socket is root-only and lists the config', async () => {
+    const l = L();
+    assert.equal(fs.statSync(l.daemonSocket()).mode & 0o777, 0o600);
+    const list = await listJson();
+    assert.deepEqual(list.map((s) => [s.vip, s.port, s.protocol, s.reals.map((r: any) => [r.address, r.weight])]), [
+      [ADDR.vip, 80, 'tcp', [[realAddress(1), 1], [realAddress(2), 1]]],
+    ]);
+    assert.ok(pins().includes('link'), `pins: ${pins().join(' ')}`);
+    assert.ok((await l.addresses('dir', 'eth0')).includes(`${ADDR.vip}/32`));
+  });
+
+  test('one long-lived connection survives SIGHUP, apply, kill -9 + restart, and a BPF object upgrade', async () => {
+    const l = L();
+    const ka = l.startKeepalive({ port: 80, intervalMs: 100, timeoutMs: 3000 });
+    let result: ClientResult | undefined;
+    try {
+      await sleep(1000);
+      const prog0 = await xdpProgId();
+      assert.ok(prog0);
+
+      // 1. SIGHUP after editing the file: rs2's weight 1 -> 2.
+      fs.writeFileSync(config, l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 2] }]));
+      l.signalDirector('SIGHUP');
+      for (let i = 0; i < 50 && (await listJson())[0].reals[1].weight !== 2; i++) await sleep(100);
+      assert.equal((await listJson())[0].reals[1].weight, 2);
+      await sleep(500);
+
+      // 2. apply -f: add rs3; the dry run first says what would move.
+      const next = path.join(l.workDir, 'next.yaml');
+      fs.writeFileSync(next, l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 2, 1] }]));
+      const dry = await xlvs(['apply', '-f', next, '--dry-run']);
+      assert.match(dry.stdout, /dry run, nothing applied: 2 operation\(s\), \d+ Maglev bucket\(s\) moved, 0 tracked connection\(s\) moved/);
+      assert.equal((await listJson())[0].reals.length, 2);
+      const applied = await xlvs(['apply', '-f', next]);
+      assert.match(applied.stdout, /applied: 2 operation\(s\)/);
+      assert.equal((await listJson())[0].reals.length, 3);
+      assert.equal(parseConfig(fs.readFileSync(config, 'utf8')).services[0]!.reals.length, 3, 'the apply was persisted to the daemon config');
+      await sleep(500);
+
+      // 3. kill -9: the program stays attached and keeps forwarding with nobody home; a restart adopts it.
+      await l.killDirector();
+      assert.equal(await xdpProgId(), prog0, 'still attached after kill -9');
+      await sleep(1000);
+      const d2 = await l.startDaemon(config);
+      assert.match(d2.output(), /took over the pinned datapath/);
+      assert.equal((await listJson())[0].reals.length, 3, 'restart came back with the applied state');
+      const prog1 = await xdpProgId();
+      assert.ok(prog1 && prog1 !== prog0, `the restart swapped its program into the pinned link (${prog0} -> ${prog1})`);
+      await sleep(500);
+
+      // 4. upgrade: a new build of the object (here a copy with a new mtime) swapped into the pinned link.
+      const obj = path.join(l.workDir, 'xlvs-next.o');
+      fs.copyFileSync(path.join(l.repoRoot, 'build', 'bpf', 'xlvs.o'), obj);
+      await l.stopDirector();
+      assert.equal(await xdpProgId(), prog1, 'still attached after a clean daemon exit');
+      const d3 = await l.startDaemon(config, ['--object', obj]);
+      assert.match(d3.output(), /took over the pinned datapath/);
+      const prog2 = await xdpProgId();
+      assert.ok(prog2 && prog2 !== prog1, `program replaced in place (${prog1} -> ${prog2})`);
+      await sleep(1000);
+    } finally {
+      result = await ka.stop();
+    }
+    assert.equal(result.failures, 0, JSON.stringify(result.errors));
+    assert.ok(result.ok >= 30, `only ${result.ok} requests`);
+    assert.equal(result.localPorts?.length, 1, `one connection throughout: ${JSON.stringify(result.localPorts)}`);
+    assert.equal(Object.keys(result.counts).length, 1, `one real throughout: ${JSON.stringify(result.counts)}`);
+  });
+
+  test('service and real verbs change the running director; bad input is refused with the field named', async () => {
+    const l = L();
+    const udp = ['--vip', ADDR.vip, '--port', String(l.udpPort), '--protocol', 'udp'];
+    await xlvs(['service', 'add', ...udp]);
+    await xlvs(['real', 'add', ...udp, '--address', realAddress(1), '--weight', '2']);
+    await xlvs(['real', 'add', ...udp, '--address', realAddress(2)]);
+    await xlvs(['real', 'edit', ...udp, '--address', realAddress(2), '--weight', '0']);
+    let list = await listJson();
+    assert.deepEqual(list[1].reals.map((r: any) => [r.address, r.weight]), [[realAddress(1), 2], [realAddress(2), 0]]);
+    // Wait for the new real's MAC, then all datagrams land on rs1 (rs2 has weight 0).
+    for (let i = 0; i < 50 && !(await listJson())[1].reals[0].schedulable; i++) await sleep(100);
+    const u = await l.runClient('udp', { port: l.udpPort, count: 50, timeoutMs: 2000, retries: 2, basePort: 40000 });
+    assert.deepEqual(u.counts, { rs1: 50 });
+
+    const bad = await xlvs(['real', 'add', ...udp, '--address', realAddress(3), '--weight', '70000'], true);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--weight "70000": must be an integer in 0\.\.65535/);
+    const offLink = await xlvs(['real', 'add', ...udp, '--address', '192.0.2.1'], true);
+    assert.equal(offLink.code, 2);
+    assert.match(offLink.stderr, /reals\[2\]\.address: 192\.0\.2\.1 is not on-link on eth0/);
+    const missing = await xlvs(['real', 'delete', ...udp, '--address', realAddress(3)], true);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no real 10\.0\.0\.13/);
+
+    await xlvs(['real', 'delete', ...udp, '--address', realAddress(2)]);
+    const stats = await xlvs(['list', '--stats']);
+    assert.match(stats.stdout, /Conns\s+InPkts\s+OutPkts\s+InBytes\s+OutBytes/);
+    list = await listJson();
+    assert.ok(list[1].stats.conns >= 50, JSON.stringify(list[1].stats));
+    await xlvs(['zero']);
+    list = await listJson();
+    assert.equal(list[1].stats.conns, 0);
+
+    const saved = await xlvs(['save']);
+    assert.match(saved.stdout, /port: 9000/);
+    await xlvs(['service', 'delete', ...udp]);
+    assert.equal((await listJson()).length, 1);
+    const restored = await l.xlvs(['restore', '--socket', l.daemonSocket()], { input: saved.stdout, timeoutMs: 30_000 });
+    assert.match(restored.stdout, /applied/);
+    assert.equal((await listJson()).length, 2);
+    const rate = await xlvs(['list', '--rate']);
+    assert.match(rate.stdout, /CPS\s+InPPS\s+OutPPS\s+InBPS\s+OutBPS/);
+  });
+
+  test('fresh connections still spread after everything', async () => {
+    const r = await L().runClient('tcp', { port: 80, count: 60, timeoutMs: 3000 });
+    assert.equal(r.failures, 0, JSON.stringify(r.errors));
+    assert.equal(Object.keys(r.counts).length, 3, JSON.stringify(r.counts));
+  });
+
+  test('a second daemon refuses while one is live; after a crash the stale socket does not stop the next', async () => {
+    const l = L();
+    const second = await l.execDirector([l.xlvsBin(), 'daemon', '--config', config, '--socket', l.daemonSocket()], { allowFail: true, timeoutMs: 30_000 });
+    assert.equal(second.code, 1);
+    assert.match(second.stderr + second.stdout, /another xlvs daemon is listening/);
+    await l.killDirector();
+    assert.ok(fs.existsSync(l.daemonSocket()), 'kill -9 leaves the socket file');
+    await l.startDaemon(config);
+  });
+
+  test('xlvs down refuses while the daemon runs, then detaches, removes the VIP and every pin', async () => {
+    const l = L();
+    const early = await l.xlvs(['down', '--config', config, '--socket', l.daemonSocket()], { allowFail: true });
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, /a daemon is still running/);
+    await l.stopDirector();
+    assert.ok(await xdpProgId(), 'a clean daemon exit leaves the datapath attached');
+    await l.xlvs(['down', '--config', config, '--socket', l.daemonSocket()]);
+    assert.equal(await xdpProgId(), null);
+    assert.deepEqual(pins(), []);
+    assert.equal((await l.addresses('dir', 'eth0')).includes(`${ADDR.vip}/32`), false);
+  });
+});

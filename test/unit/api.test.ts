@@ -1,0 +1,256 @@
+// api.test.ts: the runtime API end to end over a unix socket, against an in-memory fake datapath: serialized writers, validation before apply, persistence, dry runs, counters and rates.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as http from 'node:http';
+import { after, before, beforeEach, test } from 'node:test';
+import { call, routes, serve, socketLive } from '../../src/adapters/api';
+import { configToYaml, writeFileAtomic } from '../../src/adapters/daemon';
+import { Counters, REAL_NONE } from '../../src/core/abi';
+import { Config, parseConfig, validateConfig } from '../../src/core/config';
+import { Controller, DatapathPort, ExistsError, NotFoundError } from '../../src/core/controller';
+import { UsageError } from '../../src/core/errors';
+import { Op } from '../../src/core/plan';
+
+/** What the fake datapath holds, op by op, plus a hook to check invariants at every step. */
+class FakeDatapath implements DatapathPort {
+  svc = new Map<string, number>();
+  tables = new Map<number, Uint32Array>();
+  reals = new Map<number, { address: string; flags: number; svcId: number }>();
+  conns: { realId: number }[] = [];
+  stSvc = new Map<number, Counters>();
+  stReal = new Map<number, Counters>();
+  applied: Op[][] = [];
+  failNext = false;
+
+  apply(ops: readonly Op[]): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('EPERM: the kernel said no');
+    }
+    for (const op of ops) {
+      switch (op.op) {
+        case 'putReal': this.reals.set(op.real.id, { address: op.real.address, flags: op.real.mac ? 1 | (op.real.weight > 0 ? 2 : 0) : 0, svcId: op.real.svcId }); break;
+        case 'putTable': this.tables.set(op.svcId, op.table); break;
+        case 'putService': this.svc.set(`${op.service.vip}:${op.service.port}/${op.service.proto}`, op.service.id); break;
+        case 'deleteService': this.svc.delete(`${op.vip}:${op.port}/${op.proto}`); break;
+        case 'deleteTable': this.tables.delete(op.svcId); break;
+        case 'deleteReal': this.reals.delete(op.realId); break;
+        case 'purgeConns': this.conns = this.conns.filter((c) => !op.realIds.includes(c.realId)); break;
+      }
+      this.checkInvariants();
+    }
+    this.applied.push([...ops]);
+  }
+
+  /** What a lookup could see after any single op: every service key has a table, every bucket names a written real. */
+  checkInvariants(): void {
+    for (const [k, id] of this.svc) {
+      const t = this.tables.get(id);
+      assert.ok(t, `service ${k} visible without a table`);
+      for (const b of t) if (b !== REAL_NONE) assert.ok(this.reals.has(b), `table of ${k} names real ${b}, which is not written`);
+    }
+  }
+
+  connsOf(ids: ReadonlySet<number>): number {
+    return this.conns.filter((c) => ids.has(c.realId)).length;
+  }
+  counters() {
+    return { svc: new Map(this.stSvc), real: new Map(this.stReal) };
+  }
+  zero(ids: { svc: number[]; real: number[] }): void {
+    for (const id of ids.svc) this.stSvc.delete(id);
+    for (const id of ids.real) this.stReal.delete(id);
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-api-'));
+const sock = path.join(tmp, 'run', 'xlvs.sock');
+const cfgFile = path.join(tmp, 'xlvs.yaml');
+const BASE = `interface: eth0
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    maglev_size: 251
+    reals:
+      - { address: 10.0.0.11, weight: 1 }
+      - { address: 10.0.0.12, weight: 1 }
+`;
+
+let dp: FakeDatapath;
+let ctl: Controller;
+let server: http.Server;
+let now = 0;
+let hostProblem: string | undefined;
+
+function makeController(cfg: Config): Controller {
+  return new Controller(cfg, [], {
+    datapath: dp,
+    resolve: (a) => new Map(a.map((x) => [x, `02:00:00:00:00:${x.split('.')[3]!.padStart(2, '0')}`])),
+    check: () => {
+      if (hostProblem) throw new UsageError('invalid config', [hostProblem]);
+    },
+    persist: (c) => writeFileAtomic(cfgFile, configToYaml(c)),
+    log: () => undefined,
+    now: () => now,
+  });
+}
+
+before(async () => {
+  dp = new FakeDatapath();
+  fs.writeFileSync(cfgFile, BASE);
+  ctl = makeController(parseConfig(BASE));
+  await ctl.sync();
+  server = await serve(sock, routes(ctl, async () => ctl.apply(parseConfig(fs.readFileSync(cfgFile, 'utf8')), { persist: false })), () => undefined);
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  hostProblem = undefined;
+});
+
+const key = { vip: '10.0.0.100', port: 80, protocol: 'tcp' };
+
+test('the socket is root-only (0600) and answers', async () => {
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o600);
+  assert.equal(await socketLive(sock), true);
+  const l = await call(sock, 'GET', '/v1/services');
+  assert.equal(l.length, 1);
+  assert.deepEqual(l[0].reals.map((r: any) => [r.address, r.weight, r.schedulable]), [['10.0.0.11', 1, true], ['10.0.0.12', 1, true]]);
+});
+
+test('a stale socket file (no listener) does not stop a new server; a live one does', async () => {
+  const stale = path.join(tmp, 'stale.sock');
+  const s1 = await serve(stale, {}, () => undefined);
+  // Simulate a crash: the listener goes, the file stays.
+  await new Promise((r) => s1.close(r));
+  fs.writeFileSync(stale, '');
+  assert.equal(await socketLive(stale), false);
+  const s2 = await serve(stale, {}, () => undefined);
+  await assert.rejects(serve(stale, {}, () => undefined), /another xlvs daemon is listening/);
+  await new Promise((r) => s2.close(r));
+});
+
+test('add a real: applied, persisted atomically, and listed', async () => {
+  const r = await call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.13', weight: 2 } });
+  assert.deepEqual(r.ops.length, 2);
+  const saved = parseConfig(fs.readFileSync(cfgFile, 'utf8'));
+  assert.deepEqual(saved.services[0]!.reals.map((x) => [x.address, x.weight]), [['10.0.0.11', 1], ['10.0.0.12', 1], ['10.0.0.13', 2]]);
+  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+});
+
+test('a rejected change leaves the datapath and the file untouched, and names the field', async () => {
+  const before = fs.readFileSync(cfgFile, 'utf8');
+  const n = dp.applied.length;
+  await assert.rejects(call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.14', weight: 70000 } }), (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /services\[0\]\.reals\[3\]\.weight: 70000 is outside 0\.\.65535/);
+    return true;
+  });
+  hostProblem = 'services[0].reals[3].address: 10.9.9.9 is not on-link on eth0';
+  await assert.rejects(call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.9.9.9' } }), /not on-link/);
+  assert.equal(dp.applied.length, n);
+  assert.equal(fs.readFileSync(cfgFile, 'utf8'), before);
+});
+
+test('not found and already exists come back as their own kinds', async () => {
+  await assert.rejects(call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.11' } }), ExistsError);
+  await assert.rejects(call(sock, 'POST', '/v1/real/delete', { service: key, real: { address: '10.0.0.99' } }), NotFoundError);
+  await assert.rejects(call(sock, 'POST', '/v1/service/delete', { service: { ...key, port: 81 } }), NotFoundError);
+  await assert.rejects(call(sock, 'POST', '/v1/service/add', { service: key }), ExistsError);
+});
+
+test('a datapath failure is a runtime error, the file keeps the running state, and the queue moves on', async () => {
+  const before = fs.readFileSync(cfgFile, 'utf8');
+  dp.failNext = true;
+  await assert.rejects(call(sock, 'POST', '/v1/real/edit', { service: key, real: { address: '10.0.0.13', weight: 5 } }), /the kernel said no/);
+  assert.deepEqual(parseConfig(fs.readFileSync(cfgFile, 'utf8')), parseConfig(before));
+  // The next writer still runs (the queue is not wedged by a failure).
+  const r = await call(sock, 'POST', '/v1/real/edit', { service: key, real: { address: '10.0.0.13', weight: 3 } });
+  assert.ok(r.ops.length >= 1);
+});
+
+test('concurrent writers are serialized: every change lands, none is lost', async () => {
+  const adds = ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25'].map((a) => call(sock, 'POST', '/v1/real/add', { service: key, real: { address: a } }));
+  await Promise.all(adds);
+  const saved = parseConfig(fs.readFileSync(cfgFile, 'utf8'));
+  assert.deepEqual(saved.services[0]!.reals.map((x) => x.address).slice(-5), ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25']);
+  const ids = [...dp.reals.keys()];
+  assert.equal(new Set(ids).size, ids.length);
+});
+
+test('dry run: prints the plan with buckets and tracked connections moved, applies nothing', async () => {
+  const cur = ctl.config();
+  const target = structuredClone(cur);
+  target.services[0]!.reals = target.services[0]!.reals.filter((r) => r.address !== '10.0.0.11');
+  const idOf11 = [...dp.reals].find(([, r]) => r.address === '10.0.0.11')![0];
+  dp.conns = [{ realId: idOf11 }, { realId: idOf11 }, { realId: 999 }];
+  const n = dp.applied.length;
+  const r = await call(sock, 'POST', '/v1/apply', { config: target, dryRun: true });
+  assert.equal(r.dryRun, true);
+  assert.equal(r.connsMoved, 2);
+  assert.ok(r.bucketsMoved > 0);
+  assert.ok(r.ops.some((l: string) => /delete real 10\.0\.0\.11/.test(l)));
+  assert.equal(dp.applied.length, n);
+  // Applying it for real purges exactly those entries.
+  await call(sock, 'POST', '/v1/apply', { config: target });
+  assert.deepEqual(dp.conns, [{ realId: 999 }]);
+});
+
+test('an empty config is accepted and removes everything; the file says so', async () => {
+  await call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', services: [] } });
+  assert.equal(dp.svc.size, 0);
+  assert.equal(dp.tables.size, 0);
+  assert.equal(dp.reals.size, 0);
+  assert.deepEqual(parseConfig(fs.readFileSync(cfgFile, 'utf8')).services, []);
+});
+
+test('interface and conn_table_size cannot change under a running daemon', async () => {
+  await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth1', services: [] } }), /interface: "eth1" differs/);
+  await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', conn_table_size: 4096, services: [] } }), /conn_table_size: 4096 differs/);
+});
+
+test('service add/edit/delete, stats, rates over the window, zero', async () => {
+  await call(sock, 'POST', '/v1/service/add', { service: { ...key, maglev_size: 251 } });
+  await call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.11', weight: 1 } });
+  await call(sock, 'POST', '/v1/service/edit', { service: { ...key, maglev_size: 257 } });
+  assert.equal(dp.tables.get(dp.svc.get('10.0.0.100:80/6')!)!.length, 257);
+  const svcId = dp.svc.get('10.0.0.100:80/6')!;
+  const realId = [...dp.reals.keys()][0]!;
+  const c = (conns: number, packets: number, bytes: number): Counters => ({ conns: BigInt(conns), packets: BigInt(packets), bytes: BigInt(bytes) });
+  now = 1000;
+  dp.stSvc.set(svcId, c(0, 0, 0));
+  dp.stReal.set(realId, c(0, 0, 0));
+  ctl.sample();
+  now = 3000;
+  dp.stSvc.set(svcId, c(10, 100, 6000));
+  dp.stReal.set(realId, c(10, 100, 6000));
+  ctl.sample();
+  const l = await call(sock, 'GET', '/v1/services');
+  assert.deepEqual(l[0].stats, { conns: 10, packets: 100, bytes: 6000 });
+  assert.deepEqual(l[0].rate, { cps: 5, inpps: 50, outpps: 0, inbps: 3000, outbps: 0 });
+  assert.deepEqual(l[0].reals[0].rate, { cps: 5, inpps: 50, outpps: 0, inbps: 3000, outbps: 0 });
+  await call(sock, 'POST', '/v1/zero', {});
+  const z = await call(sock, 'GET', '/v1/services');
+  assert.deepEqual(z[0].stats, { conns: 0, packets: 0, bytes: 0 });
+  assert.deepEqual(z[0].rate, { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
+  await call(sock, 'POST', '/v1/service/delete', { service: key });
+  assert.equal(dp.svc.size, 0);
+});
+
+test('reload re-reads the file without writing it', async () => {
+  fs.writeFileSync(cfgFile, BASE);
+  const mtime = fs.statSync(cfgFile).mtimeMs;
+  await call(sock, 'POST', '/v1/reload', {});
+  assert.equal(dp.svc.size, 1);
+  assert.equal(fs.statSync(cfgFile).mtimeMs, mtime);
+  assert.deepEqual(validateConfig(ctl.config()), parseConfig(BASE));
+});

@@ -1,0 +1,107 @@
+// plan.test.ts: the reconcile core: minimal operations, their safe order, stable ids, no id reuse within a plan, and what a dry run counts.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateConfig } from '../../src/core/config';
+import { REAL_NONE } from '../../src/core/abi';
+import { Op, observedAfter, plan, planSummary } from '../../src/core/plan';
+
+function services(spec: Record<string, Record<string, number>>, size = 251) {
+  return validateConfig({
+    interface: 'eth0',
+    services: Object.entries(spec).map(([k, reals]) => {
+      const [vip, port, protocol] = k.split(/[:/]/);
+      return { vip, port: Number(port), protocol, maglev_size: size, reals: Object.entries(reals).map(([address, weight]) => ({ address, weight })) };
+    }),
+  }).services;
+}
+
+const MACS = new Map(['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'].map((a, i) => [a, `02:00:00:00:00:1${i + 1}`]));
+const kinds = (ops: Op[]) => ops.map((o) => o.op);
+
+test('from nothing: reals, then table, then the service key last', () => {
+  const p = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 2 } }), [], MACS);
+  assert.deepEqual(kinds(p.ops), ['putReal', 'putReal', 'putTable', 'putService']);
+  assert.deepEqual(p.services[0]!.reals.map((r) => r.id), [0, 1]);
+  assert.equal(p.ops.every((o) => o.op !== 'putReal' || o.fresh), true);
+});
+
+test('the same config again is no operation at all', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 2 } });
+  const p1 = plan(d, [], MACS);
+  const p2 = plan(d, observedAfter(p1), MACS);
+  assert.deepEqual(p2.ops, []);
+});
+
+test('an empty config is valid and plans nothing', () => {
+  assert.deepEqual(plan([], [], MACS).ops, []);
+});
+
+test('adding a real: only the new real and one table swap; ids of the others are kept', () => {
+  const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], MACS);
+  const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1, '10.0.0.13': 1 } }), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable']);
+  assert.deepEqual(p2.services[0]!.reals.map((r) => r.id), [0, 1, 2]);
+  const t = p2.ops[1] as Extract<Op, { op: 'putTable' }>;
+  // Maglev: about a third of the buckets move, nearly all of them to the new real.
+  assert.ok(t.moved > 251 / 3 - 30 && t.moved < 251 / 3 + 30, `moved ${t.moved}`);
+  const old = p1.tables.get(0)!;
+  let toNew = 0;
+  for (let i = 0; i < t.table.length; i++) if (old[i] !== t.table[i] && t.table[i] === 2) toNew++;
+  assert.ok(toNew >= 0.9 * t.moved, `${toNew} of ${t.moved} moved to the new real`);
+  assert.equal(planSummary(p2).bucketsMoved, t.moved);
+});
+
+test('removing a real: table first, then the real, then its connection entries; the id is not reused in the same plan', () => {
+  const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], MACS);
+  const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.13': 1 } }), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable', 'deleteReal', 'purgeConns']);
+  const added = p2.ops[0] as Extract<Op, { op: 'putReal' }>;
+  assert.equal(added.real.address, '10.0.0.13');
+  assert.equal(added.real.id, 2, 'id 1 is being freed by this plan, so the new real gets another');
+  assert.deepEqual((p2.ops[3] as Extract<Op, { op: 'purgeConns' }>).realIds, [1]);
+  assert.deepEqual(planSummary(p2).removedRealIds, [1]);
+  // Once purged, a later plan may hand id 1 out again.
+  const p3 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.13': 1, '10.0.0.14': 1 } }), observedAfter(p2), MACS);
+  assert.equal(p3.services[0]!.reals[2]!.id, 1);
+});
+
+test('removing a service: key first, then table, then reals and their connections', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1 }, '10.0.0.100:53/udp': { '10.0.0.12': 1 } });
+  const p1 = plan(d, [], MACS);
+  const p2 = plan(services({ '10.0.0.100:53/udp': { '10.0.0.12': 1 } }), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['deleteService', 'deleteTable', 'deleteReal', 'purgeConns']);
+  assert.equal(p2.services[0]!.id, 1, 'the surviving service keeps its id');
+  assert.equal(p2.services[0]!.reals[0]!.id, 1);
+});
+
+test('a weight change rewrites the real before its table; weight 0 leaves the table', () => {
+  const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], MACS);
+  const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 0 } }), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable']);
+  const t = (p2.ops[1] as Extract<Op, { op: 'putTable' }>).table;
+  assert.ok(t.every((x) => x === 0));
+});
+
+test('a real whose MAC is unresolved is written but takes no buckets; resolving it later swaps the table', () => {
+  const noMac = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', null]]);
+  const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], noMac);
+  assert.ok(p1.tables.get(0)!.every((x) => x === 0));
+  const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable']);
+  assert.ok(p2.tables.get(0)!.some((x) => x === 1));
+});
+
+test('adopted state (tables unknown) rewrites every table once, keeps every id, and touches nothing else', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } });
+  const adopted = observedAfter(plan(d, [], MACS)).map((s) => ({ ...s, table: undefined }));
+  const p = plan(d, adopted, MACS);
+  assert.deepEqual(kinds(p.ops), ['putTable']);
+  assert.deepEqual(p.services[0]!.reals.map((r) => r.id), [0, 1]);
+});
+
+test('a service with no reals gets an empty table', () => {
+  const p = plan(services({ '10.0.0.100:80/tcp': {} }), [], MACS);
+  assert.deepEqual(kinds(p.ops), ['putTable', 'putService']);
+  assert.ok(p.tables.get(0)!.every((x) => x === REAL_NONE));
+});
