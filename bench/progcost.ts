@@ -11,6 +11,9 @@ export interface ProgCostResult {
   /** ns per packet as the kernel's test-run timer reports it, median of `rounds` rounds. */
   bare_ns: number;
   established_ns: number;
+  /** Established flows again, but 65,536 of them in turn: the flow cache and the tables no longer fit in the CPU caches. */
+  established_many_ns: number;
+  many_flows: number;
   new_conn_ns: number;
   repeat: number;
   rounds: number;
@@ -58,12 +61,25 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     if (first.retval !== 3) throw new Error(`the established-flow frame was not forwarded (verdict ${first.retval})`);
     const syn = frame({ sport: 40001, tcpFlags: SYN });
 
+    // The fresh-flow build cycling through many flows: after one pass, every run is an established flow.
+    const many = 65536;
+    const cycling = await benchDatapath(objectPath('xlvs_bench_fresh'));
+    const seqMap = cycling.objectMap('xlvs_bench_seq');
+    seqMap.update(abi.u32Key(1), abi.u32Key(many));
+    seqMap.close();
+    await n.testRun(cycling.programFd(), { data: est, repeat: many });
+    const manyNs: number[] = [];
+
     const bareNs: number[] = [], estNs: number[] = [], newNs: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       bareNs.push((await n.testRun(bareFd, { data: est, repeat: opts.repeat })).durationNs);
       estNs.push((await n.testRun(dp.programFd(), { data: est, repeat: opts.repeat })).durationNs);
       newNs.push((await n.testRun(fresh.programFd(), { data: syn, repeat: opts.repeat })).durationNs);
+      manyNs.push((await n.testRun(cycling.programFd(), { data: est, repeat: opts.repeat })).durationNs);
     }
+    const cyc = abi.sumPerCpu(abi.verdicts, cycling.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, n.numPossibleCpus());
+    cycling.close();
+    if (cyc.tx_new !== BigInt(many)) throw new Error(`cycling loop: ${cyc.tx_new} new connections, expected ${many}`);
     const ncpu = n.numPossibleCpus();
     const est_v = abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
     const new_v = abi.sumPerCpu(abi.verdicts, fresh.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
@@ -71,7 +87,10 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     // The counters prove each loop took the path it claims to time.
     if (est_v.tx_existing !== runs) throw new Error(`established loop: ${est_v.tx_existing} of ${runs} runs hit the connection table`);
     if (new_v.tx_new !== runs) throw new Error(`new-connection loop: ${new_v.tx_new} of ${runs} runs scheduled a new flow`);
-    return { bare_ns: median(bareNs), established_ns: median(estNs), new_conn_ns: median(newNs), repeat: opts.repeat, rounds: opts.rounds };
+    return {
+      bare_ns: median(bareNs), established_ns: median(estNs), established_many_ns: median(manyNs), many_flows: many,
+      new_conn_ns: median(newNs), repeat: opts.repeat, rounds: opts.rounds,
+    };
   } finally {
     fresh.close();
     dp.close();

@@ -46,6 +46,7 @@ export function formatReport(r: BenchReport): string {
   const rows: [string, string, string][] = [
     ['bare MAC-swap XDP_TX (repeat)', p.bare_ns.toFixed(1), ''],
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
+    [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
   ];
   const v = r.veth;

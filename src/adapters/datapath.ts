@@ -68,6 +68,11 @@ export class Datapath {
     return this.obj.programFd('xlvs_xdp');
   }
 
+  /** A map of the loaded object outside MAP_NAMES (the benchmark build has one); the caller closes it. */
+  objectMap(name: string): BpfMap {
+    return this.obj.map(name);
+  }
+
   setDirectorMac(mac: string): void {
     this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode({ mac }));
   }
