@@ -164,8 +164,12 @@ export class Daemon {
         this.log.warn({ err: (e as Error).message }, 'counter sample failed');
       }
     }, 1000));
-    const l = controller.list();
-    this.log.info({ interface: ifname, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) }, 'ready');
+  }
+
+  /** The line supervisors and tests wait for; the caller logs it once its signal handlers are installed. */
+  logReady(): void {
+    const l = this.controller?.list() ?? [];
+    this.log.info({ interface: this.controller?.config().interface, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) }, 'ready');
   }
 
   /** SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. */

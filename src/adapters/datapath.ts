@@ -209,13 +209,24 @@ export class Datapath {
 
   /** Applies a plan's ops in the order plan() put them (see src/core/plan.ts for why that order is safe). */
   apply(ops: readonly Op[]): void {
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
       switch (op.op) {
         case 'putReal':
           if (op.fresh) this.resetCounters('xlvs_st_real', op.real.id);
           this.writeReal(op.real);
           break;
-        case 'putTable': this.writeTable(op.svcId, op.table); break;
+        case 'putTable': {
+          // plan() keeps table swaps together: one batch pays the map-of-maps RCU wait once, not per service.
+          const batch = new Map<number, Uint32Array>();
+          for (; i < ops.length && ops[i]!.op === 'putTable'; i++) {
+            const t = ops[i] as Extract<Op, { op: 'putTable' }>;
+            batch.set(t.svcId, t.table);
+          }
+          i--;
+          this.writeTables(batch);
+          break;
+        }
         case 'putService':
           if (op.fresh) this.resetCounters('xlvs_st_svc', op.service.id);
           this.writeService(op.service);
@@ -285,6 +296,18 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
       }
     },
     connsOf: (ids) => dp.connKeysOf(ids).length,
+    connections() {
+      const all = dp.maps.xlvs_conn.lookupBatch(4096);
+      const ks = dp.maps.xlvs_conn.keySize;
+      const vs = dp.maps.xlvs_conn.valueSize;
+      const out = [];
+      for (let i = 0; i < all.count; i++) {
+        const k = abi.connKey.decode(all.keys, i * ks);
+        const v = abi.conn.decode(all.values, i * vs);
+        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id });
+      }
+      return out;
+    },
     counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
     zero(ids) {
       for (const id of ids.svc) dp.resetCounters('xlvs_st_svc', id);

@@ -171,14 +171,19 @@ export async function arpVipProbe(ps: ProbeSocket, dir: Endpoint, vip: string, m
   return replies;
 }
 
-/** The first candidate nobody answers ARP for within ms, or null. */
+/**
+ * A candidate nobody answers ARP for within ms, or null. A real keeps trying to resolve a spare address for 3 s
+ * (INCOMPLETE) and sends no new ARP for it meanwhile, so back-to-back runs must not reuse one: the pick rotates
+ * through the silent candidates every half second, which with 8 of them never repeats within 4 s.
+ */
 async function pickSpare(ps: ProbeSocket, dir: Endpoint, candidates: string[], ms: number): Promise<string | null> {
   const answered = await Promise.all(candidates.map(async (c) => {
     const r = ps.collect(ms, (f) => (f.arp?.op === ARP_REPLY && f.arp.spa === c ? true : undefined), true);
     ps.send(arpWhoHas(dir.mac, dir.ip, c));
     return (await r).length > 0;
   }));
-  return candidates.find((_, i) => !answered[i]) ?? null;
+  const silent = candidates.filter((_, i) => !answered[i]);
+  return silent.length ? silent[Math.floor(Date.now() / 500) % silent.length]! : null;
 }
 
 export interface DoctorOptions {
@@ -259,9 +264,13 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
       const taken = new Set<string>([...own.map((a) => a.local), ...reals, ...vips]);
       for (const r of ipJson<any[]>(['-4', 'route', 'show', 'default'])) if (r.gateway) taken.add(String(r.gateway));
       for (const [addr, e] of dumpNeighbours(ifname)) if (e.mac) taken.add(addr);
-      probeAddress = await pickSpare(ps, mainDir, spareCandidates(subnets[0], taken, 4), 300);
+      probeAddress = await pickSpare(ps, mainDir, spareCandidates(subnets[0], taken, 8), 300);
     }
 
+    // Runs alongside the per-real probes: an answer for the VIP is a fault whatever prompted it.
+    const arpP = ps && mainDir
+      ? Promise.all(vips.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) })))
+      : Promise.resolve(vips.map((vip) => ({ vip, replies: [] as { mac: string; spa: string }[] })));
     const perReal = await Promise.all(reals.map(async (real) => {
       const mac = macs.get(real) ?? null;
       const dirIp = dirIpFor(real);
@@ -293,7 +302,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     }));
 
     const holding = new Set(own.map((a) => a.local));
-    const arpR = ps && mainDir ? await Promise.all(vips.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) }))) : vips.map((vip) => ({ vip, replies: [] }));
+    const arpR = await arpP;
 
     for (const p of perReal) {
       checks.push(doctorMac(p.real, p.mac, ifname));
@@ -304,7 +313,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
         const tcpSeen = p.dr.some((d) => d.s.vip === v.vip && d.r !== null && (d.r.kind === 'synack' || d.r.kind === 'rst' || d.r.kind === 'reply' || d.r.kind === 'unreachable'));
         checks.push(doctorHoldsVip(p.real, v.vip, v.echo ? { echo: v.echo.replied, tcp: tcpSeen } : null));
         const senders = v.echo && v.route ? [...v.echo.arpSenders, ...(v.announce?.arpSenders ?? []), ...v.route.arpSenders] : null;
-        checks.push(doctorAnnounce(p.real, v.vip, probeAddress, v.announce?.askedForSrc ?? false, senders));
+        checks.push(doctorAnnounce(p.real, v.vip, probeAddress, v.announce?.askedForSrc ?? false, senders, (v.echo?.replied ?? false) || tcpSeen));
         checks.push(doctorReplyRoute(p.real, v.vip, offlink, v.route ? v.echo!.replied || tcpSeen : null, v.route?.replied ?? false));
       }
       for (const d of p.dr) checks.push(doctorDrPath(d.s, p.real, d.r));

@@ -93,6 +93,16 @@ function nft(args: string[], input?: string): string {
   }
 }
 
+/** Whether nft(8) is there at all: the sysctl method and check work without it. */
+export function nftInstalled(): boolean {
+  try {
+    execFileSync('nft', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e: any) {
+    return e.code !== 'ENOENT';
+  }
+}
+
 function readSysctl(key: string): number | undefined {
   try {
     const v = Number(fs.readFileSync(sysctlProcPath(key), 'utf8').trim());
@@ -132,7 +142,7 @@ export function readHost(dev: string | undefined, persistRoot: string | null): R
   for (const l of ipJson<any[]>(['link', 'show'])) devices[String(l.ifname)] = { mtu: Number(l.mtu) };
   const addrs: HostAddr[] = [];
   for (const l of ipJson<any[]>(['-4', 'addr', 'show'])) {
-    for (const a of l.addr_info ?? []) if (a.family === 'inet' || a.local) addrs.push({ dev: String(l.ifname), local: String(a.local), prefixlen: Number(a.prefixlen) });
+    for (const a of l.addr_info ?? []) if (a.local) addrs.push({ dev: String(l.ifname), local: String(a.local), prefixlen: Number(a.prefixlen) });
   }
   const sysctl: Record<string, number> = {};
   for (const d of dev && devices[dev] ? ['all', dev] : ['all']) {
@@ -141,7 +151,9 @@ export function readHost(dev: string | undefined, persistRoot: string | null): R
       if (v !== undefined) sysctl[sysctlKey(d, name)] = v;
     }
   }
-  const tables = JSON.parse(nft(['-j', 'list', 'tables', 'arp']) || '{}') as { nftables?: { table?: { name: string } }[] };
+  // Without nft there can be no arp-family rules to find.
+  const haveNft = nftInstalled();
+  const tables = haveNft ? (JSON.parse(nft(['-j', 'list', 'tables', 'arp']) || '{}') as { nftables?: { table?: { name: string } }[] }) : {};
   const arpTables = (tables.nftables ?? []).flatMap((i) => (i.table ? [i.table.name] : []));
   const arpRules = arpTables.length ? summarizeArpRules(JSON.parse(nft(['-j', 'list', 'ruleset', 'arp']) || '{}')) : [];
   const defaultRoutes = ipJson<any[]>(['-4', 'route', 'show', 'default']).map((r) => ({ dev: String(r.dev), ...(r.gateway ? { gateway: String(r.gateway) } : {}) }));

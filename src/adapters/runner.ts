@@ -4,7 +4,9 @@ import { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
 import { needsSolicit, usableMac } from '../core/neighbours';
-import { Datapath, datapathPort, removePins } from './datapath';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Datapath, LINK_PIN, datapathPort, removePins } from './datapath';
 import { ensureBpffs, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
 import { Solicitor, dumpNeighbours } from './neighbours';
 
@@ -87,6 +89,7 @@ export class Runner {
     const info = interfaceInfo(ifname);
     const pins = pinDir(ifname);
     ensureBpffs();
+    if (info.xdp && fs.existsSync(path.join(pins, LINK_PIN))) throw new RuntimeError(`${ifname} is run by an xlvs daemon's pinned datapath (program ${info.xdp.progId}); stop the daemon and run "xlvs down --interface ${ifname}" first`);
     if (info.xdp) throw new RuntimeError(`${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}); stop whatever attached it first`);
     removePins(pins); // no program is attached, so any pins there are a crashed run's leftovers
 

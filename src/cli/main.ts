@@ -13,6 +13,7 @@ import { registerList } from './commands/list';
 import { registerApply } from './commands/apply';
 import { registerSave } from './commands/save';
 import { registerZero } from './commands/zero';
+import { registerImport } from './commands/import';
 import { registerRealserver } from './commands/realserver';
 import { registerRouterArp } from './commands/router-arp';
 import { registerDoctor } from './commands/doctor';
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerUp(program);
   registerStatus(program);
-  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero]) r(program);
+  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport]) r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -13,6 +13,8 @@ export interface DatapathPort {
   /** Counters by service id and by real id (summed over CPUs). */
   counters(): { svc: Map<number, Counters>; real: Map<number, Counters> };
   zero(ids: { svc: number[]; real: number[] }): void;
+  /** Every connection-table entry (client, VIP side and the real id it is pinned to). */
+  connections?(): { saddr: string; sport: number; daddr: string; dport: number; proto: number; realId: number }[];
 }
 
 export interface ControllerEffects {
@@ -91,6 +93,7 @@ export class Controller {
   private observed: ObservedService[];
   private queue: Promise<unknown> = Promise.resolve();
   private samples: Sample[] = [];
+  private lastVips: string | undefined;
 
   constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
     this.cfg = cfg;
@@ -159,9 +162,14 @@ export class Controller {
       }
       for (const line of report.ops) this.fx.log(line);
     }
+    const vips = [...new Set(cfg.services.map((s) => s.vip))].sort();
     this.cfg = cfg;
     this.observed = observedAfter(p);
-    this.fx.vipsChanged?.([...new Set(cfg.services.map((s) => s.vip))]);
+    // Only when the set changed (or on the first sync): the periodic MAC refresh should not touch addresses.
+    if (vips.join() !== this.lastVips) {
+      this.fx.vipsChanged?.(vips);
+      this.lastVips = vips.join();
+    }
     return report;
   }
 
@@ -212,6 +220,15 @@ export class Controller {
           };
         }),
       };
+    });
+  }
+
+  /** The connection table with each entry's real by address (entries naming no current real are left out). */
+  connections(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string }[] {
+    const byId = new Map(this.observed.flatMap((s) => s.reals.map((r) => [r.id, r.address] as const)));
+    return (this.fx.datapath.connections?.() ?? []).flatMap((c) => {
+      const real = byId.get(c.realId);
+      return real ? [{ protocol: c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const), client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real }] : [];
     });
   }
 

@@ -46,14 +46,22 @@ export interface Plan {
 const protoNum = (p: 'tcp' | 'udp'): number => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
 const svcKey = (vip: string, port: number, proto: number): string => `${vip}:${port}/${proto}`;
 
-/** Lowest ids not in `used`; ids in `avoid` (being freed by this very plan) are skipped so no live entry can point at a reused id. */
-function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string): () => number {
-  let next = 0;
+/**
+ * Hands out ids not in `used`, never one in `avoid` (being freed by this very plan), starting at `from` and wrapping.
+ * Real ids start after the highest one in use: besides the connection table (purged on removal), every CPU's flow
+ * cache may still name a removed real's id for a while, so a freed id should come back as late as possible.
+ */
+function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string, from = 0): () => number {
+  let next = from % max;
   return () => {
-    while (next < max && (used.has(next) || avoid.has(next))) next++;
-    if (next >= max) throw new Error(`no free ${what} id (limit ${max})`);
-    used.add(next);
-    return next++;
+    for (let n = 0; n < max; n++, next = (next + 1) % max) {
+      if (used.has(next) || avoid.has(next)) continue;
+      used.add(next);
+      const id = next;
+      next = (next + 1) % max;
+      return id;
+    }
+    throw new Error(`no free ${what} id (limit ${max})`);
   };
 }
 
@@ -72,7 +80,8 @@ function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
 /**
  * Order, so that no lookup ever meets a half-written state:
  *   1. reals (new ones are unreachable until a table names them; changed flags land before tables are rebuilt),
- *   2. tables (each swapped whole), 3. new service keys (their reals and table exist already),
+ *   2. tables (each swapped whole), 3. new service keys (their reals and table exist already) and larger Maglev sizes
+ *      (a smaller size goes in before its table instead, so `hash % size` always indexes inside the live table),
  *   4. removed service keys first, then their tables, 5. removed reals (no table names them any more),
  *   6. purge connection entries naming removed reals, so their ids can be reused safely later.
  * `macs` gives each real address's resolved MAC (absent: keep what was observed, else unresolved).
@@ -93,12 +102,16 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
   }
   const usedReals = new Set(observed.flatMap((s) => s.reals.map((r) => r.id)));
   const usedSvcs = new Set(observed.map((s) => s.id));
-  const newRealId = allocator(usedReals, freedReals, MAX_REALS, 'real');
+  let highest = -1;
+  for (const id of usedReals) highest = Math.max(highest, id);
+  for (const id of freedReals) highest = Math.max(highest, id);
+  const newRealId = allocator(usedReals, freedReals, MAX_REALS, 'real', highest + 1);
   const newSvcId = allocator(usedSvcs, new Set(removedSvcs.map((s) => s.id)), MAX_SERVICES, 'service');
 
   const putReals: Op[] = [];
   const putTables: Op[] = [];
   const putServices: Op[] = [];
+  const shrinks: Op[] = [];
   const deleteReals: Op[] = [];
   const services: ServiceState[] = [];
   const tables = new Map<number, Uint32Array>();
@@ -129,7 +142,10 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
       tables.set(id, table);
       putTables.push({ op: 'putTable', svcId: id, name, table, moved: movedBuckets(o?.table, table) });
     }
-    if (!o || o.mhSize !== s.mhSize) putServices.push({ op: 'putService', service: s, fresh: !o });
+    // A new size goes in on whichever side keeps every bucket index inside the table in use: a smaller size before
+    // its (smaller) table, a larger one after its (larger) table.
+    if (o && o.mhSize > s.mhSize) shrinks.push({ op: 'putService', service: s, fresh: false });
+    else if (!o || o.mhSize !== s.mhSize) putServices.push({ op: 'putService', service: s, fresh: !o });
     if (o) {
       const keep = new Set(d.reals.map((r) => r.address));
       for (const r of o.reals) if (!keep.has(r.address)) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
@@ -147,7 +163,7 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
     for (const r of o.reals) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
   }
   const purged = [...freedReals].sort((a, b) => a - b);
-  const ops = [...putReals, ...putTables, ...putServices, ...deletes, ...deleteReals, ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : [])];
+  const ops = [...putReals, ...shrinks, ...putTables, ...putServices, ...deletes, ...deleteReals, ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : [])];
   return { services, tables, ops };
 }
 

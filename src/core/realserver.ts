@@ -714,10 +714,10 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
     if (p) {
       if (p.passed) passes.push(`DF packets of ${p.size} bytes reach ${p.target}`);
       else if (!p.reachable) skip = `${p.target} does not answer ping`;
-      else fails.push(`DF packets of ${p.size} bytes (${dev}'s MTU) do not reach ${p.target}; the largest that did was ${p.largest ?? '?'} bytes`);
+      else fails.push(`DF packets of ${p.size} bytes (${dev}'s MTU) do not reach ${p.target}; the largest that did was ${p.largest ?? '?'} bytes, about the director's MTU`);
     }
     if (fails.length) {
-      out.push({ check: 'mtu', status: 'fail', detail: [...fails, ...passes].join('; '), hint: `give ${dev} the segment's MTU: ip link set dev ${dev} mtu ${input.mtu ?? p?.largest ?? '<director MTU>'} (and match it on the director and the router)` });
+      out.push({ check: 'mtu', status: 'fail', detail: [...fails, ...passes].join('; '), hint: `give ${dev} the segment's MTU: ip link set dev ${dev} mtu ${input.mtu ?? '<the director\'s MTU>'} (the director, the router and every real must agree)` });
     } else if (passes.length) {
       out.push({ check: 'mtu', status: 'pass', detail: [...passes, ...(skip ? [skip] : [])].join('; ') });
     } else if (skip) {
@@ -799,7 +799,7 @@ export function doctorMtu(real: string, dev: string, dirMtu: number, ping: MtuPr
   const notes: string[] = [];
   if (ping && !ping.reachable) return { ...base, status: 'skip', detail: `${real} does not answer ping${synAckMss ? `; its SYN-ACK MSS ${synAckMss} means MTU ${synAckMss + 40}` : ''}` };
   if (ping && !ping.passed) {
-    return { ...base, status: 'fail', detail: `DF packets of ${dirMtu} bytes (${dev}'s MTU) do not reach ${real}; the largest that did was ${ping.largest ?? '?'} bytes`, hint: `make the MTU the same on ${real}, ${dev} and the router (ip link set dev ${dev} mtu ${ping.largest ?? '<n>'}, or raise ${real}'s)` };
+    return { ...base, status: 'fail', detail: `DF packets of ${dirMtu} bytes (${dev}'s MTU) do not reach ${real}; the largest that did was ${ping.largest ?? '?'} bytes, about ${real}'s MTU`, hint: `give ${real}'s NIC the segment's MTU ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real}), or lower ${dev}'s and the router's to match it` };
   }
   if (synAckMss !== undefined && synAckMss + 40 > dirMtu) {
     return { ...base, status: 'fail', detail: `${real} advertises MSS ${synAckMss} (MTU ${synAckMss + 40}), larger than ${dev}'s MTU ${dirMtu}: its large replies need ICMP "fragmentation needed", which comes back to the VIP, i.e. the director`, hint: `set ${real}'s NIC MTU to ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real})` };
@@ -844,15 +844,16 @@ export function doctorHoldsVip(real: string, vip: string, evidence: { echo: bool
 }
 
 /** arpSenders: sender addresses of the ARP requests the real sent while answering a probe from the spare address. */
-export function doctorAnnounce(real: string, vip: string, probeAddress: string | null, answered: boolean, arpSenders: string[] | null): DoctorCheck {
+export function doctorAnnounce(real: string, vip: string, probeAddress: string | null, answered: boolean, arpSenders: string[] | null, holdsVip = true): DoctorCheck {
   const base = { check: 'arp-announce' as const, subject: `${realSubject(real)} / VIP ${vip}`, real, vip };
   if (arpSenders === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
   if (arpSenders.includes(vip)) {
     return { ...base, status: 'fail', detail: `${real} sent ARP with ${vip} as sender: the router and others learn ${vip} at ${real}'s MAC`, hint: `on ${real}: xlvs realserver setup --vip ${vip}   (arp_announce=2, or --method arp-rules)` };
   }
   if (arpSenders.length) return { ...base, status: 'pass', detail: `ARP from ${real} carries ${[...new Set(arpSenders)].join(', ')}, not ${vip}` };
+  if (!holdsVip) return { ...base, status: 'skip', detail: `${real} does not answer for ${vip}, so its ARP for replies could not be seen` };
   if (!probeAddress) return { ...base, status: 'skip', detail: 'no spare address on the segment to probe from (give --probe-address)' };
-  return { ...base, status: 'skip', detail: answered ? `${real} sent no ARP while answering ${probeAddress}` : `${real} did not answer a ping to ${vip} from ${probeAddress}` };
+  return { ...base, status: 'skip', detail: answered ? `${real} sent no ARP while answering ${probeAddress}` : `${real} sent no ARP for ${probeAddress} after a ping to ${vip} from it (ping filtered, or still resolving it from a run moments ago)` };
 }
 
 export function doctorReplyRoute(real: string, vip: string, offlink: string, answered: boolean | null, seenAtDirector: boolean): DoctorCheck {

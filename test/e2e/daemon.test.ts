@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, type ClientResult } from '../../src/lab/drnet';
+import { ADDR, realAddress, type ClientResult, type DirectorProcess } from '../../src/lab/drnet';
 import { parseConfig } from '../../src/core/config';
 import { useLab } from '../lib/labfixture';
 
@@ -12,9 +12,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
   let config = '';
+  let first: DirectorProcess | undefined;
   const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     config = l.writeDirectorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1] }]);
-    await l.startDaemon(config);
+    first = await l.startDaemon(config);
   });
   const xlvs = async (args: string[], allowFail = false) => {
     const l = L();
@@ -49,6 +50,15 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
       await sleep(1000);
       const prog0 = await xdpProgId();
       assert.ok(prog0);
+
+      // 0. SIGHUP with a file that fails validation: logged, refused, nothing changes.
+      const good = fs.readFileSync(config, 'utf8');
+      fs.writeFileSync(config, good.replace('weight: 1', 'weight: 70000'));
+      l.signalDirector('SIGHUP');
+      for (let i = 0; i < 50 && !first!.output().includes('reload refused'); i++) await sleep(100);
+      assert.match(first!.output(), /reload refused; still running the previous config/);
+      assert.match(first!.output(), /services\[0\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
+      assert.deepEqual((await listJson())[0].reals.map((r: any) => r.weight), [1, 1]);
 
       // 1. SIGHUP after editing the file: rs2's weight 1 -> 2.
       fs.writeFileSync(config, l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 2] }]));
@@ -113,6 +123,21 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     const u = await l.runClient('udp', { port: l.udpPort, count: 50, timeoutMs: 2000, retries: 2, basePort: 40000 });
     assert.deepEqual(u.counts, { rs1: 50 });
 
+    // Dry run of removing rs1 from the UDP service: the 50 tracked flows on it would move, and nothing changes yet.
+    const without = path.join(l.workDir, 'without-rs1.yaml');
+    const cur = JSON.parse(JSON.stringify(parseConfig(fs.readFileSync(config, 'utf8'))));
+    cur.services[1].reals = cur.services[1].reals.filter((r: any) => r.address !== realAddress(1));
+    fs.writeFileSync(without, JSON.stringify(cur));
+    const dry = await xlvs(['apply', '-f', without, '--dry-run']);
+    const m = /(\d+) Maglev bucket\(s\) moved, (\d+) tracked connection\(s\) moved/.exec(dry.stdout);
+    assert.ok(m && Number(m[1]) > 0 && Number(m[2]) >= 50, dry.stdout);
+    assert.match(dry.stdout, /delete real 10\.0\.0\.11 of UDP 10\.0\.0\.100:9000/);
+    assert.equal((await listJson())[1].reals.length, 2);
+    // `xlvs up` on the same interface is refused with what to do instead.
+    const up = await l.xlvs(['up', '--config', config], { allowFail: true, timeoutMs: 30_000 });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /run by an xlvs daemon's pinned datapath/);
+
     const bad = await xlvs(['real', 'add', ...udp, '--address', realAddress(3), '--weight', '70000'], true);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--weight "70000": must be an integer in 0\.\.65535/);
@@ -147,6 +172,66 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     const r = await L().runClient('tcp', { port: 80, count: 60, timeoutMs: 3000 });
     assert.equal(r.failures, 0, JSON.stringify(r.errors));
     assert.equal(Object.keys(r.counts).length, 3, JSON.stringify(r.counts));
+  });
+
+  test('xlvsadm drives the daemon in ipvsadm syntax and prints ipvsadm formats', async () => {
+    const l = L();
+    const adm = (args: string[], input?: string) =>
+      l.execDirector([path.join(l.repoRoot, 'bin', 'xlvsadm'), '--socket', l.daemonSocket(), ...args], { allowFail: true, timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
+    const svc = `${ADDR.vip}:8080`;
+    assert.equal((await adm(['-A', '-t', svc, '-s', 'mh'])).code, 0);
+    assert.equal((await adm(['-a', '-t', svc, '-r', `${realAddress(1)}:8080`, '-g', '-w', '2'])).code, 0);
+    assert.equal((await adm(['-a', '-t', svc, '-r', realAddress(2), '-w', '1'])).code, 0);
+    assert.equal((await adm(['-e', '-t', svc, '-r', realAddress(2), '-w', '5'])).code, 0);
+    const one = await adm(['-L', '-n', '-t', svc]);
+    assert.equal(
+      one.stdout,
+      'Prot LocalAddress:Port Scheduler Flags\n' +
+        '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
+        `TCP  ${svc} mh\n` +
+        `  -> ${`${realAddress(1)}:8080`.padEnd(28)} Route   2      0          0         \n` +
+        `  -> ${`${realAddress(2)}:8080`.padEnd(28)} Route   5      0          0         \n`,
+    );
+    const all = await adm(['-Ln']);
+    assert.match(all.stdout, /^IP Virtual Server version 1\.2\.1 \(size=1048576\)\nProt LocalAddress:Port Scheduler Flags\n/);
+    assert.match(all.stdout, /\nTCP  10\.0\.0\.100:80 mh\n/);
+
+    const dup = await adm(['-A', '-t', svc, '-s', 'mh']);
+    assert.deepEqual([dup.code, dup.stderr], [255, 'Service already exists\n']);
+    const nodest = await adm(['-d', '-t', svc, '-r', realAddress(3)]);
+    assert.deepEqual([nodest.code, nodest.stderr], [255, 'No such destination\n']);
+    const nat = await adm(['-a', '-t', svc, '-r', realAddress(3), '-m']);
+    assert.equal(nat.code, 2);
+    assert.match(nat.stderr, /masquerading \(-m, NAT\) is not supported/);
+    const rr = await adm(['-E', '-t', svc, '-s', 'rr']);
+    assert.equal(rr.code, 2);
+    assert.match(rr.stderr, /scheduler rr is not supported yet/);
+
+    const saved = await adm(['-S', '-n']);
+    assert.match(saved.stdout, new RegExp(`-A -t ${svc.replace(/\./g, '\\.')} -s mh\n-a -t ${svc.replace(/\./g, '\\.')} -r ${realAddress(1).replace(/\./g, '\\.')}:8080 -g -w 2\n`));
+    assert.equal((await adm(['-D', '-t', svc])).code, 0);
+    assert.equal((await listJson()).some((x) => x.port === 8080), false);
+    // -R is all or nothing: a bad line leaves the director as it was (and restoring a service that exists fails like ipvsadm).
+    const mine = saved.stdout.split('\n').filter((x) => x.includes(':8080')).join('\n');
+    const bad = await adm(['-R'], `${mine}\n-a -t ${svc} -r ${realAddress(3)} -w 99999\n`);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /line 4: illegal weight specified/);
+    assert.equal((await listJson()).some((x) => x.port === 8080), false);
+    const exists = await adm(['-R'], saved.stdout);
+    assert.deepEqual([exists.code, exists.stderr], [255, 'line 1: Service already exists\n']);
+    assert.equal((await adm(['-R'], `${mine}\n`)).code, 0);
+    assert.deepEqual((await listJson()).find((x) => x.port === 8080)?.reals.map((r: any) => [r.address, r.weight]), [[realAddress(1), 2], [realAddress(2), 5]]);
+
+    await l.runClient('tcp', { port: 80, count: 10, timeoutMs: 3000 });
+    const conns = await adm(['-L', '-n', '-c']);
+    const lines = conns.stdout.split('\n');
+    assert.equal(lines[0], 'IPVS connection entries');
+    assert.equal(lines[1], 'pro expire state       source             virtual            destination');
+    assert.ok(lines.some((x) => /^TCP 00:00  NONE        203\.0\.113\.10:\d+ +10\.0\.0\.100:80 +10\.0\.0\.1[123]:80$/.test(x)), conns.stdout);
+    const stats = await adm(['-L', '-n', '--stats']);
+    assert.match(stats.stdout, /Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n/);
+    assert.equal((await adm(['-Z'])).code, 0);
+    assert.equal((await adm(['-D', '-t', svc])).code, 0);
   });
 
   test('a second daemon refuses while one is live; after a crash the stale socket does not stop the next', async () => {

@@ -52,7 +52,7 @@ test('adding a real: only the new real and one table swap; ids of the others are
   assert.equal(planSummary(p2).bucketsMoved, t.moved);
 });
 
-test('removing a real: table first, then the real, then its connection entries; the id is not reused in the same plan', () => {
+test('removing a real: table first, then the real, then its connection entries; freed ids come back last', () => {
   const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], MACS);
   const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.13': 1 } }), observedAfter(p1), MACS);
   assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable', 'deleteReal', 'purgeConns']);
@@ -61,9 +61,9 @@ test('removing a real: table first, then the real, then its connection entries; 
   assert.equal(added.real.id, 2, 'id 1 is being freed by this plan, so the new real gets another');
   assert.deepEqual((p2.ops[3] as Extract<Op, { op: 'purgeConns' }>).realIds, [1]);
   assert.deepEqual(planSummary(p2).removedRealIds, [1]);
-  // Once purged, a later plan may hand id 1 out again.
+  // Later plans keep going upwards (flow caches may still name id 1), wrapping only at the id limit.
   const p3 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.13': 1, '10.0.0.14': 1 } }), observedAfter(p2), MACS);
-  assert.equal(p3.services[0]!.reals[2]!.id, 1);
+  assert.equal(p3.services[0]!.reals[2]!.id, 3);
 });
 
 test('removing a service: key first, then table, then reals and their connections', () => {
@@ -104,4 +104,13 @@ test('a service with no reals gets an empty table', () => {
   const p = plan(services({ '10.0.0.100:80/tcp': {} }), [], MACS);
   assert.deepEqual(kinds(p.ops), ['putTable', 'putService']);
   assert.ok(p.tables.get(0)!.every((x) => x === REAL_NONE));
+});
+
+test('a Maglev size change never lets hash % size index past the live table: grow = table first, shrink = size first', () => {
+  const d = (size: number) => services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1 } }, size);
+  const p1 = plan(d(251), [], MACS);
+  const grow = plan(d(257), observedAfter(p1), MACS);
+  assert.deepEqual(kinds(grow.ops), ['putTable', 'putService']);
+  const shrink = plan(d(251), observedAfter(grow), MACS);
+  assert.deepEqual(kinds(shrink.ops), ['putService', 'putTable']);
 });

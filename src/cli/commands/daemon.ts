@@ -13,16 +13,27 @@ export function registerDaemon(program: Command): void {
       .option('--object <file>', 'BPF object to load (default: the build\'s xlvs.o)'),
   ).action(async (opts: { config: string; socket: string; object?: string }) => {
     const d = new Daemon({ configFile: opts.config, socket: opts.socket, ...(opts.object ? { objPath: opts.object } : {}) });
+    // SIGHUP's default action is to terminate: an early `systemctl reload` must not kill a daemon still starting,
+    // so the handler is in place first and a reload asked for meanwhile runs once start-up is done.
+    let started = false;
+    let hupPending = false;
+    const reload = (): void => {
+      d.reload().catch((e: Error) => d.log.error({ err: e.message }, 'reload refused; still running the previous config'));
+    };
+    const onHup = (): void => {
+      if (started) reload();
+      else hupPending = true;
+    };
+    process.on('SIGHUP', onHup);
     try {
       await d.start();
     } catch (e) {
+      process.off('SIGHUP', onHup);
       await d.stop().catch(() => undefined);
       throw e;
     }
-    const onHup = (): void => {
-      d.reload().catch((e: Error) => d.log.error({ err: e.message }, 'reload refused; still running the previous config'));
-    };
-    process.on('SIGHUP', onHup);
+    started = true;
+    if (hupPending) reload();
     await new Promise<void>((resolve) => {
       const done = (sig: string): void => {
         d.log.info({ signal: sig }, 'exiting; the datapath stays attached');
@@ -31,6 +42,8 @@ export function registerDaemon(program: Command): void {
       };
       process.once('SIGINT', () => done('SIGINT'));
       process.once('SIGTERM', () => done('SIGTERM'));
+      // Only once the handlers are in place: whoever waits for "ready" may signal at once.
+      d.logReady();
     });
   });
 }

@@ -2,13 +2,13 @@
 
 import { Command } from 'commander';
 import * as path from 'node:path';
-import { UsageError } from '../../core/errors';
+import { RuntimeError, UsageError } from '../../core/errors';
 import {
   CheckInput, Method, Plan, describeStep, evaluateCheck, parseAddress, parseIfName, parseIntFlag, parseMethod, parseVips, planSetup,
   planTeardown, renderCheckText,
 } from '../../core/realserver';
 import { interfaceExists, interfaceInfo, requireRoot } from '../../adapters/host';
-import { applyPlan, defaultDevice, loadState, netnsKey, probeMtu, readHost, readListeners, statePath } from '../../adapters/realserver';
+import { applyPlan, defaultDevice, loadState, netnsKey, nftInstalled, probeMtu, readHost, readListeners, statePath } from '../../adapters/realserver';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -36,18 +36,22 @@ function printNotes(plan: Plan): void {
   for (const n of plan.notes) out(`xlvs: note: ${n}`);
 }
 
-interface SetupOpts { vip?: string[]; method: string; dev?: string; dryRun?: boolean; persist?: boolean; root: string }
+interface SetupOpts { vip?: string[]; method?: string; dev?: string; dryRun?: boolean; persist?: boolean; root: string }
 interface TeardownOpts { vip?: string[]; all?: boolean; dryRun?: boolean }
 interface CheckOpts { vip?: string[]; dev?: string; director?: string; port?: string; protocol: string; mtu?: string; json?: boolean }
 
 function setup(o: SetupOpts): void {
   const vips = parseVips(o.vip);
-  const method: Method = parseMethod(o.method);
+  const given: Method | undefined = o.method !== undefined ? parseMethod(o.method) : undefined;
   if (!path.isAbsolute(o.root)) throw new UsageError(`--root ${JSON.stringify(o.root)}: not an absolute path`);
-  const dev = deviceFrom(o.dev);
+  if (o.dev !== undefined) deviceFrom(o.dev);
   requireRoot('xlvs realserver setup');
   const key = netnsKey();
   const prior = loadState(key)?.state ?? null;
+  // Adding a VIP to an existing set-up keeps its method and NIC unless told otherwise.
+  const method: Method = given ?? prior?.method ?? 'sysctl';
+  const dev = deviceFrom(o.dev ?? prior?.dev);
+  if (method === 'arp-rules' && !nftInstalled()) throw new RuntimeError('--method arp-rules needs nft (apt-get install nftables); nothing changed');
   const root = path.resolve(o.root);
   const host = readHost(dev, o.persist || prior?.persist ? (prior?.persist?.root ?? root) : null);
   const plan = planSetup(host, prior, { vips, method, dev, persist: !!o.persist, root });
@@ -107,7 +111,7 @@ export function registerRealserver(program: Command): void {
     .command('setup')
     .description('put each VIP on lo as /32 and keep this host quiet on ARP for it; idempotent')
     .option('--vip <ip>', 'a VIP (repeatable)', collect)
-    .option('--method <m>', 'sysctl (arp_ignore=1, arp_announce=2) or arp-rules (nft table arp xlvs_rs)', 'sysctl')
+    .option('--method <m>', 'sysctl (arp_ignore=1, arp_announce=2; the default) or arp-rules (nft table arp xlvs_rs)')
     .option('--dev <if>', 'the NIC facing the director (default: the default route\'s)')
     .option('--dry-run', 'print what would be done, change nothing')
     .option('--persist', 'also write sysctl.d / nft / systemd files so it survives a reboot')

@@ -13,7 +13,6 @@ export function registerUp(program: Command): void {
       const cfg = loadConfigFile(opts.config);
       const runner = new Runner(cfg);
       await runner.start();
-      process.stdout.write(`xlvs: ${runner.summary()}\n`);
       await new Promise<void>((resolve) => {
         const done = (sig: string) => {
           process.stdout.write(`xlvs: ${sig}: detaching from ${cfg.interface}\n`);
@@ -22,6 +21,8 @@ export function registerUp(program: Command): void {
         };
         process.once('SIGINT', () => done('SIGINT'));
         process.once('SIGTERM', () => done('SIGTERM'));
+        // Only once the handlers are in place: whoever waits for this line may signal at once.
+        process.stdout.write(`xlvs: ${runner.summary()}\n`);
       });
     });
 }

@@ -1,0 +1,184 @@
+// xlvsadm.ts: the xlvsadm command: ipvsadm's syntax and output formats, driving the xlvs daemon over its API socket.
+
+import * as dns from 'node:dns';
+import * as fs from 'node:fs';
+import { DEFAULT_SOCKET, call } from '../adapters/api';
+import type { Config, ServiceConfig } from '../core/config';
+import { ExistsError, NotFoundError, ServiceListing, edits } from '../core/controller';
+import { RuntimeError, UsageError } from '../core/errors';
+import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, numericName, parseIpvsadm } from '../core/ipvsadm';
+
+/** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
+function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {
+  const names = new Map<string, number>();
+  const ports = new Map<string, string>();
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/services', 'utf8');
+  } catch {
+    /* no services database: numbers only */
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([^\s#]+)\s+(\d+)\/(tcp|udp)([^#]*)/.exec(line);
+    if (!m) continue;
+    const [, name, port, proto, aliases] = m;
+    if (!ports.has(`${port}/${proto}`)) ports.set(`${port}/${proto}`, name!);
+    for (const n of [name!, ...aliases!.trim().split(/\s+/).filter(Boolean)]) if (!names.has(`${n}/${proto}`)) names.set(`${n}/${proto}`, Number(port));
+  }
+  return { byName: (n, p) => names.get(`${n}/${p}`), byPort: (port, p) => ports.get(`${port}/${p}`) };
+}
+
+/** Without -n ipvsadm shows host names (reverse lookup through the system resolver) and service names. */
+async function resolvingNamer(addrs: string[]): Promise<Namer> {
+  const svc = services();
+  const hosts = new Map<string, string>();
+  await Promise.all(
+    [...new Set(addrs)].map(
+      (a) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 2000);
+          dns.lookupService(a, 0, (err, host) => {
+            clearTimeout(t);
+            if (!err && host) hosts.set(a, host);
+            resolve();
+          });
+        }),
+    ),
+  );
+  return (addr, port, proto) => `${hosts.get(addr) ?? addr}:${svc.byPort(port, proto) ?? port}`;
+}
+
+/** The daemon's errors as ipvsadm prints them (ipvs_strerror) with its exit code (-1, i.e. 255). */
+function ipvsadmError(e: unknown, kind: IpvsadmCommand['kind']): IpvsadmError {
+  if (e instanceof IpvsadmError) return e;
+  if (e instanceof NotFoundError) return new IpvsadmError(/no real/.test(e.message) ? 'No such destination' : 'No such service', 255);
+  if (e instanceof ExistsError) return new IpvsadmError(kind === 'add-real' ? 'Destination already exists' : 'Service already exists', 255);
+  if (e instanceof UsageError) return new IpvsadmError(e.message, 2);
+  if (e instanceof RuntimeError) return new IpvsadmError(e.message, 1);
+  return new IpvsadmError(e instanceof Error ? e.message : String(e), 1);
+}
+
+/** The API call for a single-change command. */
+function request(cmd: IpvsadmCommand): [string, unknown] | undefined {
+  switch (cmd.kind) {
+    case 'add-service': return ['service/add', { service: { ...cmd.svc, scheduler: cmd.scheduler } }];
+    case 'edit-service': return ['service/edit', { service: { ...cmd.svc, scheduler: cmd.scheduler } }];
+    case 'delete-service': return ['service/delete', { service: cmd.svc }];
+    case 'clear': return ['clear', {}];
+    case 'add-real': return ['real/add', { service: cmd.svc, real: { address: cmd.address, weight: cmd.weight } }];
+    case 'edit-real': return ['real/edit', { service: cmd.svc, real: { address: cmd.address, weight: cmd.weight } }];
+    case 'delete-real': return ['real/delete', { service: cmd.svc, real: { address: cmd.address } }];
+    default: return undefined;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Turns a parsed command into the daemon's edit of the service list (used by -R for every line). */
+function editFor(cmd: IpvsadmCommand): ((s: ServiceConfig[]) => void) | undefined {
+  switch (cmd.kind) {
+    case 'add-service': return edits.addService({ ...cmd.svc, scheduler: 'mh' });
+    case 'edit-service': return edits.editService(cmd.svc, { scheduler: 'mh' });
+    case 'delete-service': return edits.deleteService(cmd.svc);
+    case 'clear': return edits.clear();
+    case 'add-real': return edits.addReal(cmd.svc, { address: cmd.address, weight: cmd.weight });
+    case 'edit-real': return edits.editReal(cmd.svc, { address: cmd.address, weight: cmd.weight });
+    case 'delete-real': return edits.deleteReal(cmd.svc, cmd.address);
+    default: return undefined;
+  }
+}
+
+export async function runXlvsadm(argv: string[], socket: string, out: (s: string) => void): Promise<void> {
+  const svc = services();
+  const cmd = parseIpvsadm(argv, svc.byName);
+  const api = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => call<T>(socket, method, route, body).catch((e: unknown) => {
+    throw ipvsadmError(e, cmd.kind);
+  });
+  switch (cmd.kind) {
+    case 'help':
+      out(IPVSADM_HELP);
+      return;
+    case 'list': {
+      if (cmd.format === 'conns') {
+        const conns = await api<ConnListing[]>('GET', '/v1/conns');
+        const mine = cmd.svc ? conns.filter((c) => c.vip === cmd.svc!.vip && c.vport === cmd.svc!.port && c.protocol === cmd.svc!.protocol) : conns;
+        out(formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real]))));
+        return;
+      }
+      const [list, cfg] = await Promise.all([api<ServiceListing[]>('GET', '/v1/services'), api<Config>('GET', '/v1/config')]);
+      let shown = list;
+      if (cmd.svc) {
+        shown = list.filter((s) => s.vip === cmd.svc!.vip && s.port === cmd.svc!.port && s.protocol === cmd.svc!.protocol);
+        if (!shown.length) throw new IpvsadmError('No such service', 255);
+      }
+      const name = cmd.numeric ? numericName : await resolvingNamer(shown.flatMap((s) => [s.vip, ...s.reals.map((r) => r.address)]));
+      // ipvsadm prints the version header only when listing everything.
+      out(formatList(shown, { format: cmd.format, exact: cmd.exact, size: cfg.conn_table_size, name, header: !cmd.svc }));
+      return;
+    }
+    case 'save': {
+      const list = await api<ServiceListing[]>('GET', '/v1/services');
+      out(formatSave(list, cmd.numeric ? numericName : await resolvingNamer(list.flatMap((s) => [s.vip, ...s.reals.map((r) => r.address)]))));
+      return;
+    }
+    case 'zero':
+      await api('POST', '/v1/zero', cmd.svc ? { service: cmd.svc } : {});
+      return;
+    case 'restore': {
+      // Every line is parsed and applied to a copy first, then the result goes to the daemon as one change:
+      // a bad line leaves the running director exactly as it was.
+      const cfg = await api<Config>('GET', '/v1/config');
+      const lines = (await readStdin()).split('\n');
+      lines.forEach((raw, i) => {
+        const line = raw.trim();
+        if (!line || line.startsWith('#')) return;
+        const words = line.split(/\s+/);
+        if (words[0] === 'ipvsadm' || words[0] === 'xlvsadm') words.shift();
+        let kind: IpvsadmCommand['kind'] = 'restore';
+        try {
+          const c = parseIpvsadm(words, svc.byName);
+          kind = c.kind;
+          const edit = editFor(c);
+          if (!edit) throw new IpvsadmError(`${words[0]} is not allowed in -R input`, 2);
+          edit(cfg.services);
+        } catch (e) {
+          const m = ipvsadmError(e, kind);
+          throw new IpvsadmError(`line ${i + 1}: ${m.message}`, m.exitCode);
+        }
+      });
+      await api('POST', '/v1/apply', { config: cfg });
+      return;
+    }
+    default: {
+      const r = request(cmd);
+      if (r) await api('POST', `/v1/${r[0]}`, r[1]);
+    }
+  }
+}
+
+/** bin/xlvsadm: `--socket PATH` (anywhere) picks the daemon; everything else is ipvsadm syntax. */
+export async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  let socket = process.env.XLVS_SOCKET || DEFAULT_SOCKET;
+  const i = args.findIndex((a) => a === '--socket' || a.startsWith('--socket='));
+  if (i >= 0) {
+    const a = args[i]!;
+    socket = a.includes('=') ? a.slice(a.indexOf('=') + 1) : (args[i + 1] ?? '');
+    args.splice(i, a.includes('=') ? 1 : 2);
+  }
+  try {
+    await runXlvsadm(args, socket, (s) => process.stdout.write(s));
+  } catch (e) {
+    if (e instanceof IpvsadmError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      process.stderr.write(`xlvsadm: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
