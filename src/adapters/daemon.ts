@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import type * as http from 'node:http';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import { Config, parseConfig } from '../core/config';
+import { Config } from '../core/config';
 import { Controller } from '../core/controller';
-import { RuntimeError, UsageError } from '../core/errors';
+import { readConfigFile, writeFileAtomic } from './configfile';
+import { RuntimeError } from '../core/errors';
 import { ObservedService } from '../core/plan';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { Datapath, LINK_PIN, PinnedDatapath, datapathPort, hasPinnedMaps, removePins } from './datapath';
@@ -24,31 +25,6 @@ export interface DaemonOptions {
   refreshMs?: number;
 }
 
-/** temp file + fsync + rename (+ fsync of the directory): a crash leaves the old file or the new one, never half of one. */
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  let mode = 0o644;
-  try {
-    mode = fs.statSync(file).mode & 0o777;
-  } catch {
-    /* new file */
-  }
-  const fd = fs.openSync(tmp, 'w', mode);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dfd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
-  }
-}
 
 export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
@@ -71,15 +47,6 @@ export function readObserved(dir: string): ObservedService[] {
   }
 }
 
-function readConfig(file: string): Config {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e: any) {
-    throw new UsageError(`--config ${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
-  }
-  return parseConfig(text, file);
-}
 
 export class Daemon {
   readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
@@ -117,7 +84,7 @@ export class Daemon {
     requireRoot('xlvs daemon');
     // Before touching the datapath: a second daemon must not rewrite maps a live one owns.
     if (await socketLive(this.socket)) throw new RuntimeError(`another xlvs daemon is listening on ${this.socket}`);
-    const cfg = readConfig(this.opts.configFile);
+    const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
     const ifname = cfg.interface;
     const info = interfaceInfo(ifname);
@@ -176,7 +143,7 @@ export class Daemon {
   async reload(): Promise<unknown> {
     const c = this.controller;
     if (!c) throw new RuntimeError('daemon not started');
-    const cfg = readConfig(this.opts.configFile);
+    const cfg = readConfigFile(this.opts.configFile);
     const r = await c.apply(cfg, { persist: false });
     this.log.info({ ops: r.ops.length }, 'reloaded');
     return r;

@@ -1,18 +1,10 @@
 // options.ts: flag parsers shared by commands; each throws a UsageError naming the flag and the value.
 
-import * as fs from 'node:fs';
-import { Config, parseConfig } from '../core/config';
+import { readConfigFile } from '../adapters/configfile';
 import { UsageError } from '../core/errors';
 
-export function loadConfigFile(file: string): Config {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e: any) {
-    throw new UsageError(`--config ${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
-  }
-  return parseConfig(text, file);
-}
+/** The CLI's name for it; the daemon reads the same way. */
+export const loadConfigFile = readConfigFile;
 
 /** status and friends accept either the config or the interface it names. */
 export function interfaceFrom(opts: { config?: string; interface?: string }): string {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, DrLab, realAddress, type ClientResult, type DirectorStatus, type ReplyPathCounters } from '../../src/lab/drnet';
+import { ADDR, realAddress, type ClientResult, type DirectorStatus, type ReplyPathCounters } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 import { analyzeDirectorPort, formatSplitTable, splitRows, type DirectorPortAnalysis } from '../../src/lab/drcheck';
 
@@ -22,7 +22,6 @@ const UDP_BASE_PORT = 20000;
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
 
 describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout: 300_000 }, () => {
-  let lab: DrLab | undefined;
   let tcp: ClientResult | undefined;
   let tcpCapture: DirectorPortAnalysis | undefined;
   let tcpCaptureLoss: { dropped: number | null; stderr: string }[] | undefined;
@@ -31,7 +30,6 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
   let counters: ReplyPathCounters | undefined;
 
   const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
-    lab = l;
     assert.ok(fs.existsSync(l.xlvsBin()), `${l.xlvsBin()} is missing`);
     const config = l.writeDirectorConfig([
       { port: 80, protocol: 'tcp', scheduler: 'mh', weights: WEIGHTS },

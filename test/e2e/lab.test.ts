@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ADDR, DrLab, realAddress } from '../../src/lab/drnet';
+import { ADDR, realAddress } from '../../src/lab/drnet';
 import { analyzeDirectorPort } from '../../src/lab/drcheck';
 import { useLab } from '../lib/labfixture';
 

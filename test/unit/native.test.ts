@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import type { BpfMap, BpfObject, Native, NativeError, XdpLink } from '../../src/adapters/native';
+import type { BpfMap, BpfObject, Native, NativeError } from '../../src/adapters/native';
 
 // uapi/linux/bpf.h and if_link.h values used below.
 const BPF_MAP_TYPE_HASH = 1;
