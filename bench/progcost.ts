@@ -5,7 +5,14 @@ import { parseConfig } from '../src/core/config';
 import { desiredState, serviceTable } from '../src/core/director';
 import { Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
-import { ACK, DIRECTOR_MAC, SYN, frame } from '../test/lib/packets';
+import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
+
+const DIRECTOR_MAC = '02:00:00:00:00:02';
+
+/** A client's TCP segment to the bench service as the router hands it to the director. */
+function segment(sport: number, flags: number): Buffer {
+  return buildTcp({ dstMac: DIRECTOR_MAC, srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', sport, dport: 80, seq: 1, ack: flags & TCP_ACK ? 1 : 0, flags });
+}
 
 export interface ProgCostResult {
   /** ns per packet as the kernel's test-run timer reports it, median of `rounds` rounds. */
@@ -56,10 +63,10 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
   const fresh = await benchDatapath(objectPath('xlvs_bench_fresh'));
   try {
     const bareFd = bare.programFd('bench_macswap');
-    const est = frame({ sport: 40000, tcpFlags: ACK });
+    const est = segment(40000, TCP_ACK);
     const first = await n.testRun(dp.programFd(), { data: est }); // creates the connection entry
     if (first.retval !== 3) throw new Error(`the established-flow frame was not forwarded (verdict ${first.retval})`);
-    const syn = frame({ sport: 40001, tcpFlags: SYN });
+    const syn = segment(40001, TCP_SYN);
 
     // The fresh-flow build cycling through many flows: after one pass, every run is an established flow.
     const many = 65536;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../src/adapters/native';
-import { frame } from '../test/lib/packets';
+import { TCP_ACK, buildTcp } from '../src/core/packets';
 import { napiThreads, pin } from './napi';
 
 export interface VethCase { pps: number; sent_pps: number; received: number; sent: number; seconds: number }
@@ -47,7 +47,7 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
     for (const r of REALS) sh(['ip', '-n', D, 'neigh', 'replace', r.address, 'lladdr', r.mac, 'dev', 'eth0', 'nud', 'permanent']);
     const dmac = macOf(D, 'eth0');
     // 60 bytes on the wire before the FCS: the minimum Ethernet frame, the "64-byte" of packet-rate figures.
-    const tmpl = Buffer.concat([frame({ dst: dmac, src: macOf(G, 'gen0'), saddr: '198.18.0.1', daddr: '10.0.0.100', dport: 80, tcpFlags: 0x10 }), Buffer.alloc(6)]);
+    const tmpl = Buffer.concat([buildTcp({ dstMac: dmac, srcMac: macOf(G, 'gen0'), saddr: '198.18.0.1', daddr: '10.0.0.100', sport: 1, dport: 80, seq: 1, ack: 1, flags: TCP_ACK }), Buffer.alloc(6)]);
 
     // The generator on the first CPU, the director's NAPI thread on the last. The sink is not threaded: the
     // director's XDP_TX schedules it as a softirq on the director's CPU, so it runs inline, without context switches.

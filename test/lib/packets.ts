@@ -1,4 +1,6 @@
-// packets.ts: builds and dissects Ethernet/IPv4/TCP/UDP frames byte by byte for the packet-fixture and benchmark suites.
+// packets.ts: builds the fixture suite's frames, malformed ones included (VLAN tags, IP options, fragments), on top of src/core/packets.
+
+import { inetChecksum, ipv4Bytes, macBytes } from '../../src/core/packets';
 
 export interface FrameSpec {
   dst?: string;
@@ -27,21 +29,9 @@ export const ROUTER_MAC = '02:00:00:00:00:01';
 export const SYN = 0x02;
 export const ACK = 0x10;
 
-function mac(s: string): Buffer {
-  return Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
-}
-
-function ip4(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
-}
-
-function csum(buf: Buffer, initial = 0): number {
-  let sum = initial;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
-  while (sum >>> 16) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
+const mac = macBytes;
+const ip4 = ipv4Bytes;
+const csum = inetChecksum;
 
 /** A complete frame with valid IPv4 and L4 checksums (so the fixtures prove the datapath leaves them alone). */
 export function frame(s: FrameSpec = {}): Buffer {
