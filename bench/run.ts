@@ -8,6 +8,7 @@ import { repoRoot } from '../src/adapters/native';
 import { ProgCostResult, progCost } from './progcost';
 import { VethResult, vethBench } from './veth';
 import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
+import { HealthBenchResult, healthBench } from './health';
 
 export interface BenchReport {
   when: string;
@@ -17,6 +18,7 @@ export interface BenchReport {
   veth: VethResult;
   controlplane: ControlPlaneResult;
   memory: MemoryResult;
+  health: HealthBenchResult;
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -30,6 +32,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     apply_ms: await applyServices(services, 1021),
   };
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
+  const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
   return {
     when: new Date().toISOString(),
     short,
@@ -38,6 +41,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     veth,
     controlplane,
     memory: mem,
+    health,
   };
 }
 
@@ -64,6 +68,13 @@ export function formatReport(r: BenchReport): string {
     [`  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`, c.apply_ms.toFixed(0), `${(c.apply_ms / c.apply_services * 1000).toFixed(0)} us per service`],
     [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU LRU ${(m.conn_table_per_cpu_lru_bytes / 2 ** 20).toFixed(1)} MiB`],
     ['  flow cache, per CPU (KiB)', (m.fcache_bytes_per_cpu / 1024).toFixed(0), `x ${m.ncpu} CPUs`],
+  );
+  const h = r.health;
+  rows.push(
+    [`health checks: ${h.reals} reals, TCP every ${h.interval_ms} ms (fall ${h.fall}, timeout ${h.timeout_ms} ms)`, '', ''],
+    ['  CPU, share of one core (%)', (h.cpu_share_one_core * 100).toFixed(1), `${h.checks_per_s.toFixed(0)} checks/s over ${h.window_s.toFixed(0)} s`],
+    ['  resident memory of the process (MiB)', h.rss_mib.toFixed(0), `JS heap in use ${h.heap_mib.toFixed(1)} MiB`],
+    [`  detection, server death -> out of the datapath (ms, ${h.killed} deaths)`, h.detect_median_ms.toFixed(0), `median; p99 ${h.detect_p99_ms.toFixed(0)}, max ${h.detect_max_ms.toFixed(0)}, bound fall x interval + timeout = ${h.fall * h.interval_ms + h.timeout_ms}`],
   );
   const w = Math.max(...rows.map((x) => x[0].length));
   return [

@@ -121,12 +121,19 @@ static __always_inline int conn_key_eq(const struct xlvs_conn_key *a, const stru
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-/* The flow's real, if it is still a member of the flow's service with a MAC to send to. */
-static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id)
+/*
+ * The flow's real, if it is still a member of the flow's service with a MAC to send to. A TCP SYN (no ACK) that
+ * finds an entry is a client reusing an old connection's 5-tuple for a new connection, so it also needs a real that
+ * takes new ones: without this, a real taken out by a failed health check (F_SCHED cleared, F_MAC kept so its
+ * connections finish) would still get the new connections whose source port happens to match an old entry.
+ */
+static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id, int syn)
 {
 	struct xlvs_real *real = bpf_map_lookup_elem(&xlvs_reals, real_id);
 
 	if (real && (!(real->flags & XLVS_REAL_F_MAC) || real->svc_id != svc_id))
+		return NULL;
+	if (real && syn && !(real->flags & XLVS_REAL_F_SCHED))
 		return NULL;
 	return real;
 }
@@ -178,7 +185,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 	struct tcphdr *tcp;
 	struct udphdr *udp;
 	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, hash, slot;
-	int proto, new_conn = 0;
+	int proto, new_conn = 0, syn = 0;
 
 	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
 	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
@@ -209,6 +216,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		ports = *(__u32 *)&tcp->source;
+		syn = tcp->syn && !tcp->ack;
 	} else if (proto == IPPROTO_UDP) {
 		if (parse_udphdr(&nh, data_end, &udp) < 0) {
 			vd->pass_malformed++;
@@ -253,7 +261,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 	if (conn_key_eq(&fc->key, &key)) {
 		real_id = fc->real_id;
 		svc_id = fc->svc_id;
-		real = usable_real(&real_id, svc_id);
+		real = usable_real(&real_id, svc_id, syn);
 		/* Keep the LRU's view of the flow fresh, and restore the entry if it was evicted meanwhile. */
 		if (real && (++fc->hits & (XLVS_FCACHE_REFRESH - 1)) == 0 && !bpf_map_lookup_elem(&xlvs_conn, &key)) {
 			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id };
@@ -266,7 +274,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 		if (conn) {
 			real_id = conn->real_id;
 			svc_id = conn->svc_id;
-			real = usable_real(&real_id, svc_id);
+			real = usable_real(&real_id, svc_id, syn);
 		}
 		if (!real) {
 			skey.vip = key.daddr;

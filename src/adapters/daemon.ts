@@ -15,7 +15,11 @@ import { Datapath, LINK_PIN, PinnedDatapath, datapathPort, hasPinnedMaps, remove
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
 import { native } from './native';
 import { Solicitor } from './neighbours';
+import { HealthRunner, directorAddress } from './health';
+import { ArpGuard } from './arpguard';
 import { checkHost, resolveMacs } from './runner';
+import { MetricsSource, cachedCount, serveMetrics } from './metrics';
+import * as abi from '../core/abi';
 
 export interface DaemonOptions {
   configFile: string;
@@ -52,8 +56,13 @@ export class Daemon {
   readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
   private dp: Datapath | undefined;
   private server: http.Server | undefined;
+  private metrics: http.Server | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly solicitor = new Solicitor();
+  /** Health checks; their state is in list() (API, `xlvs list`, metrics) and every change is one log event. */
+  health: HealthRunner | undefined;
+  /** Watches for other MACs answering ARP for a VIP; its claims are in list() too. */
+  arpGuard: ArpGuard | undefined;
   controller: Controller | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
@@ -86,6 +95,8 @@ export class Daemon {
     if (await socketLive(this.socket)) throw new RuntimeError(`another xlvs daemon is listening on ${this.socket}`);
     const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
+    // Bound before the datapath is touched: a taken metrics.listen fails the start with nothing changed.
+    if (cfg.metrics.listen !== 'off') this.metrics = await serveMetrics(cfg.metrics.listen, this.metricsSource(cfg.conn_table_size), (m, f) => this.log.error(f ?? {}, m));
     const ifname = cfg.interface;
     const info = interfaceInfo(ifname);
     ensureBpffs();
@@ -107,7 +118,19 @@ export class Daemon {
     const port = datapathPort(dp, observed);
     dp.setDirectorMac(info.mac);
     this.vipsAdded = new Set(cfg.services.map((s) => s.vip)); // a previous run added them
-    const controller = new Controller(cfg, observed, {
+    const health: HealthRunner = new HealthRunner({
+      ifname,
+      ifindex: info.ifindex,
+      mac: info.mac,
+      macOf: (a): string | null => controller.macOf(a),
+      onChange: (down) => void controller.setDown(down).catch((e: Error) => this.log.error({ err: e.message }, 'applying health state failed')),
+      event: (level, msg, f) => this.log[level](f, msg),
+    });
+    this.health = health;
+    const controller: Controller = new Controller(cfg, observed, {
+      applied: (c) => health.setConfig(c),
+      health: (k) => health.get(k),
+      vipClaims: (v) => this.arpGuard?.claimsOf(v) ?? [],
       datapath: port,
       resolve: (a) => resolveMacs(ifname, this.solicitor, a),
       check: (c) => checkHost(c),
@@ -122,6 +145,18 @@ export class Daemon {
     const at = dp.attachPinned(ifname, cfg.xdp_mode, pins);
     this.log.info({ interface: ifname, mode: at.mode, adopted: at.adopted, pins }, at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached');
 
+    if (cfg.arp_guard_interval_ms > 0) {
+      this.arpGuard = new ArpGuard({
+        ifindex: info.ifindex,
+        mac: info.mac,
+        address: () => directorAddress(ifname, new Set(controller.config().services.map((s) => s.vip))),
+        vips: () => [...new Set(controller.config().services.map((s) => s.vip))],
+        realOf: (m) => controller.realByMac(m),
+        intervalMs: cfg.arp_guard_interval_ms,
+        event: (level, msg, f) => this.log[level](f, msg),
+      });
+      this.arpGuard.start();
+    }
     this.server = await serve(this.socket, routes(controller, () => this.reload()), (m, f) => this.log.error(f ?? {}, m));
     this.timers.push(setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000));
     this.timers.push(setInterval(() => {
@@ -131,6 +166,20 @@ export class Daemon {
         this.log.warn({ err: (e as Error).message }, 'counter sample failed');
       }
     }, 1000));
+  }
+
+  /** Scrapes read the live maps; until the datapath is up they see an empty director. */
+  private metricsSource(capacity: number): MetricsSource {
+    const ncpu = native().numPossibleCpus();
+    const count = cachedCount(() => (this.dp ? this.dp.maps.xlvs_conn.lookupBatch(8192).count : 0), 5000);
+    return {
+      list: () => this.controller?.list() ?? [],
+      verdicts: () => {
+        const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
+        return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
+      },
+      connTable: () => ({ ...count(), capacity: capacity }),
+    };
   }
 
   /** The line supervisors and tests wait for; the caller logs it once its signal handlers are installed. */
@@ -159,9 +208,19 @@ export class Daemon {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
+    if (this.metrics) {
+      const m = this.metrics;
+      this.metrics = undefined;
+      m.closeAllConnections();
+      await new Promise<void>((r) => m.close(() => r()));
+    }
     this.dp?.release();
     this.dp = undefined;
     this.solicitor.close();
+    await this.health?.stop();
+    await this.arpGuard?.stop();
+    this.arpGuard = undefined;
+    this.health = undefined;
   }
 }
 

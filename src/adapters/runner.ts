@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Datapath, LINK_PIN, datapathPort, removePins } from './datapath';
 import { ensureBpffs, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
 import { Solicitor, dumpNeighbours } from './neighbours';
+import { HealthRunner } from './health';
 
 export interface RunnerOptions {
   /** How long start-up waits for every real's MAC before going ready without the missing ones. */
@@ -56,6 +57,7 @@ export class Runner {
   private controller: Controller | undefined;
   private addedVips: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private health: HealthRunner | undefined;
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
 
@@ -98,7 +100,19 @@ export class Runner {
     const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
     try {
       dp.setDirectorMac(info.mac);
+      const health: HealthRunner = new HealthRunner({
+        ifname,
+        ifindex: info.ifindex,
+        mac: info.mac,
+        macOf: (a): string | null => this.controller?.macOf(a) ?? null,
+        onChange: (down) => void this.controller?.setDown(down).catch((e: Error) => this.log(`warning: applying health state failed: ${e.message}`)),
+        // One line per event, the fields as JSON (the daemon logs the same events through pino).
+        event: (level, msg, f) => this.log(`${level === 'info' ? '' : `${level}: `}${msg} ${JSON.stringify(f)}`),
+      });
+      this.health = health;
       this.controller = new Controller(this.cfg, [], {
+        applied: (c) => health.setConfig(c),
+        health: (k) => health.get(k),
         datapath: datapathPort(dp, []),
         resolve: (a) => resolveMacs(ifname, this.solicitor, a),
         check: () => undefined, // checkHost ran above; the config never changes under `up`
@@ -153,5 +167,7 @@ export class Runner {
     try { this.datapath?.close(); } catch (e) { this.log(`warning: detach: ${(e as Error).message}`); }
     this.datapath = undefined;
     this.solicitor.close();
+    void this.health?.stop();
+    this.health = undefined;
   }
 }

@@ -18,12 +18,50 @@ function isUnicast(s: string): boolean {
   return s !== '0.0.0.0' && s !== '255.255.255.255' && first !== 0 && first < 224 && first !== 127;
 }
 
+/** "A.B.C.D:PORT" (metrics.listen), or "off". */
+export function isListen(s: string): boolean {
+  if (s === 'off') return true;
+  const m = /^(.+):(\d{1,5})$/.exec(s);
+  return !!m && isIPv4(m[1]!) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+}
+
 const ipv4 = z.string().refine(isIPv4, { message: 'is not an IPv4 address' });
 const unicast = ipv4.refine(isUnicast, { message: 'is not a usable unicast address' });
+
+const ms = (lo: number, hi: number) => z.number().int('must be an integer').min(lo, `is outside ${lo}..${hi}`).max(hi, `is outside ${lo}..${hi}`);
+
+/** A health check as written: every field optional so a real's `check` can override just a few of its service's. */
+const check = z.strictObject({
+  type: z.enum(['tcp', 'http', 'https', 'udp', 'dns', 'exec'], { message: 'is not a known check type (known: tcp, http, https, udp, dns, exec)' }).optional(),
+  /** dr: probe VIP:port at the real's MAC (the path clients take); direct: the real's own address. */
+  mode: z.enum(['dr', 'direct'], { message: 'must be dr or direct' }).optional(),
+  interval_ms: ms(50, 3_600_000).optional(),
+  timeout_ms: ms(10, 3_600_000).optional(),
+  rise: ms(1, 100).optional(),
+  fall: ms(1, 100).optional(),
+  jitter_ms: ms(0, 3_600_000).optional(),
+  initial: z.enum(['up', 'down'], { message: 'must be up or down' }).optional(),
+  address: unicast.optional(),
+  port: ms(1, 65535).optional(),
+  path: z.string().startsWith('/', 'must start with /').optional(),
+  status: z.array(ms(100, 599)).min(1, 'must list at least one status').optional(),
+  body_regex: z.string().refine((r) => { try { new RegExp(r); return true; } catch { return false; } }, { message: 'is not a valid regular expression' }).optional(),
+  host: z.string().min(1).optional(),
+  sni: z.string().min(1).optional(),
+  verify: z.boolean().optional(),
+  payload: z.string().optional(),
+  expect: z.string().optional(),
+  query_name: z.string().min(1).optional(),
+  query_type: z.enum(['A', 'AAAA', 'NS', 'SOA', 'TXT', 'MX'], { message: 'must be A, AAAA, NS, SOA, TXT or MX' }).optional(),
+  argv: z.array(z.string()).min(1, 'must not be empty').optional(),
+});
+export type CheckConfig = z.infer<typeof check>;
 
 const real = z.strictObject({
   address: unicast,
   weight: z.number().int('must be an integer').min(0, 'is outside 0..65535').max(65535, 'is outside 0..65535').default(1),
+  /** Overrides of the service's check for this real only. */
+  check: check.optional(),
 });
 
 const service = z.strictObject({
@@ -33,6 +71,19 @@ const service = z.strictObject({
   scheduler: z.enum(['mh'], { message: 'is not a known scheduler (known: mh)' }).default('mh'),
   maglev_size: z.number().refine(isPrimeSize, { message: 'must be a prime between 251 and 1048573' }).default(MH_DEFAULT_SIZE),
   reals: z.array(real).max(MAX_REALS, `has more than ${MAX_REALS} reals`).default([]),
+  /** Health check of every real (absent: reals are not checked and always count as up). */
+  check: check.optional(),
+  /** What a real's existing connections do when its check fails: keep them, or expire them (IPVS expire_nodest_conn). */
+  on_down: z.enum(['keep', 'expire'], { message: 'must be keep or expire' }).optional(),
+  /** Lost when fewer than `min` reals are up, regained at min + hysteresis; each change runs its hook (argv, no shell). */
+  quorum: z.strictObject({
+    min: z.number().int('must be an integer').min(1, 'must be at least 1'),
+    hysteresis: z.number().int('must be an integer').min(0, 'must be at least 0').default(0),
+    up: z.array(z.string()).min(1, 'must not be empty').optional(),
+    down: z.array(z.string()).min(1, 'must not be empty').optional(),
+  }).optional(),
+  /** Takes new connections only while every real is down (it must be on-link like a real). */
+  sorry_server: unicast.optional(),
 });
 
 const schema = z.strictObject({
@@ -41,6 +92,12 @@ const schema = z.strictObject({
   manage_vips: z.boolean().default(true),
   conn_table_size: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(1 << 26, `must be at most ${1 << 26}`).default(CONN_DEFAULT_MAX),
   conn_table_per_cpu: z.boolean().default(false),
+  /** ARP guard: how often the director asks who has each VIP (0: off); another MAC answering is an error event. */
+  arp_guard_interval_ms: z.number().int('must be an integer').refine((n) => n === 0 || (n >= 200 && n <= 3_600_000), { message: 'must be 0 (off) or 200..3600000' }).default(2000),
+  /** Prometheus /metrics and the status page; loopback by default so nothing is exposed unless asked for. */
+  metrics: z.strictObject({
+    listen: z.string().refine(isListen, { message: 'is not HOST:PORT (an IPv4 address and a port in 1..65535), or "off"' }).default('127.0.0.1:9258'),
+  }).default({ listen: '127.0.0.1:9258' }),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 
@@ -90,12 +147,83 @@ export function validateConfig(input: unknown): Config {
       if (p !== undefined) problems.push(`services[${i}].reals[${j}].address: duplicate real ${rl.address} (also reals[${p}])`);
       else seenReal.set(rl.address, j);
       if (rl.address === s.vip) problems.push(`services[${i}].reals[${j}].address: ${rl.address} is the service's own VIP`);
+      if (rl.check && !s.check) problems.push(`services[${i}].reals[${j}].check: overrides need a check on the service`);
+      if (s.check) problems.push(...checkProblems(effectiveCheck(s, rl), s, `services[${i}].reals[${j}].check`));
     });
+    if (s.quorum && !s.check) problems.push(`services[${i}].quorum: needs a check on the service`);
+    if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
   });
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
+}
+
+/** A check with every field settled: service check, then the real's overrides, then the defaults. */
+export interface ResolvedCheck {
+  type: 'tcp' | 'http' | 'https' | 'udp' | 'dns' | 'exec';
+  mode: 'dr' | 'direct';
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  jitterMs: number;
+  initial: 'up' | 'down';
+  address: string;
+  port: number;
+  path: string;
+  status: number[];
+  bodyRegex?: string;
+  host?: string;
+  sni?: string;
+  verify: boolean;
+  payload: string;
+  expect?: string;
+  queryName: string;
+  queryType: string;
+  argv: string[];
+}
+
+/**
+ * Defaults far faster than keepalived's (delay_loop 60 s): a dead real leaves after fall x interval + timeout = 2.5 s.
+ * The DR-path mode is the default where it can run (a TCP check of a TCP service with no address override): it is
+ * the only check that sees a real which lost the VIP on lo while its own address still answers.
+ */
+export function effectiveCheck(s: ServiceConfig, r: RealConfig): ResolvedCheck {
+  const c = { ...s.check, ...r.check };
+  const type = c.type ?? 'tcp';
+  const drPossible = type === 'tcp' && s.protocol === 'tcp' && c.address === undefined;
+  return {
+    type,
+    mode: c.mode ?? (drPossible ? 'dr' : 'direct'),
+    intervalMs: c.interval_ms ?? 1000,
+    timeoutMs: c.timeout_ms ?? 500,
+    rise: c.rise ?? 2,
+    fall: c.fall ?? 2,
+    jitterMs: c.jitter_ms ?? 0,
+    initial: c.initial ?? 'up',
+    address: c.address ?? r.address,
+    port: c.port ?? s.port,
+    path: c.path ?? '/',
+    status: c.status ?? [200],
+    ...(c.body_regex !== undefined ? { bodyRegex: c.body_regex } : {}),
+    ...(c.host !== undefined ? { host: c.host } : {}),
+    ...(c.sni !== undefined ? { sni: c.sni } : {}),
+    verify: c.verify ?? true,
+    payload: c.payload ?? '',
+    ...(c.expect !== undefined ? { expect: c.expect } : {}),
+    queryName: c.query_name ?? '.',
+    queryType: c.query_type ?? 'A',
+    argv: c.argv ?? [],
+  };
+}
+
+function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): string[] {
+  const p: string[] = [];
+  if (c.timeoutMs >= c.intervalMs) p.push(`${where}.timeout_ms: ${c.timeoutMs} must be less than interval_ms (${c.intervalMs})`);
+  if (c.type === 'exec' && !c.argv.length) p.push(`${where}.argv: is required for an exec check`);
+  if (c.mode === 'dr' && !(c.type === 'tcp' && s.protocol === 'tcp')) p.push(`${where}.mode: "dr" needs a tcp check of a tcp service (got ${c.type} on ${s.protocol})`);
+  return p;
 }
 
 /** Parses YAML text (`source` names the file in messages). */

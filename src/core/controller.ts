@@ -3,7 +3,7 @@
 import { Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
 import { Config, RealConfig, ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
-import { ObservedService, Op, describeOp, observedAfter, plan, planSummary } from './plan';
+import { ObservedService, Op, describeOp, healthKey, observedAfter, plan, planSummary } from './plan';
 
 /** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
 export interface DatapathPort {
@@ -29,6 +29,19 @@ export interface ControllerEffects {
   vipsChanged?(vips: string[]): void;
   log(msg: string, fields?: Record<string, unknown>): void;
   now(): number;
+  /** After every applied change (health checks follow the config). */
+  applied?(cfg: Config): void;
+  /** MACs other than the director's that answered ARP for the VIP (the ARP guard). */
+  vipClaims?(vip: string): { mac: string; real: string | null; since: number }[];
+  /** Health of one real of one service (healthKey); undefined when it is not checked. */
+  health?(key: string): RealHealth | undefined;
+}
+
+export interface RealHealth {
+  state: 'up' | 'down';
+  detail: string;
+  since: number;
+  check: string;
 }
 
 /** A service named the way ipvsadm and the API name it. */
@@ -53,8 +66,14 @@ export interface RealListing {
   weight: number;
   mac: string | null;
   schedulable: boolean;
+  /** 'unchecked' when the service has no check. */
+  health?: 'up' | 'down' | 'unchecked';
+  healthDetail?: RealHealth;
   stats: { conns: number; packets: number; bytes: number };
   rate: Rates;
+  /** null: the datapath keeps no TCP state yet, so active/inactive are unknown (not zero). */
+  activeConns?: number | null;
+  inactiveConns?: number | null;
 }
 
 export interface ServiceListing {
@@ -66,6 +85,10 @@ export interface ServiceListing {
   stats: { conns: number; packets: number; bytes: number };
   rate: Rates;
   reals: RealListing[];
+  /** Other hosts answering ARP for this VIP, as the ARP guard last saw them (empty: none, or the guard is off). */
+  arpClaims?: { mac: string; real: string | null; since: number }[];
+  /** The sorry server, if configured: its MAC and whether it takes new connections (every real down). */
+  sorryServer?: { address: string; mac: string | null; schedulable: boolean };
 }
 
 /** ipvsadm --rate semantics: per-second rates over a sliding window of one-second samples. */
@@ -94,6 +117,10 @@ export class Controller {
   private queue: Promise<unknown> = Promise.resolve();
   private samples: Sample[] = [];
   private lastVips: string | undefined;
+  /** Reals whose health check failed (healthKey), as the health runner last reported them. */
+  private down: ReadonlySet<string> = new Set();
+  private nextDown: ReadonlySet<string> = new Set();
+  private downQueued: Promise<PlanReport> | undefined;
 
   constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
     this.cfg = cfg;
@@ -114,6 +141,32 @@ export class Controller {
   /** Brings the datapath to the config (first start, adoption, or a MAC change); no persistence. */
   sync(): Promise<PlanReport> {
     return this.serialize(() => this.applyNow(this.cfg, { dryRun: false, persist: false }));
+  }
+
+  /** The health runner's verdict changed: the same plan path as any other change (tables rebuilt, flags updated). */
+  setDown(down: ReadonlySet<string>): Promise<PlanReport> {
+    this.nextDown = new Set(down);
+    // Coalesced: many reals failing together (a switch port, a rack) make one plan, not one per real.
+    if (this.downQueued) return this.downQueued;
+    const p = this.serialize(() => {
+      this.downQueued = undefined;
+      this.down = this.nextDown;
+      return this.applyNow(this.cfg, { dryRun: false, persist: false });
+    });
+    this.downQueued = p;
+    return p;
+  }
+
+  /** The MAC the datapath holds for an address (health probes along the DR path are addressed to it). */
+  macOf(address: string): string | null {
+    for (const s of this.observed) for (const r of s.reals) if (r.address === address && r.mac) return r.mac;
+    return null;
+  }
+
+  /** The real address a MAC belongs to, if it is one of ours (the ARP guard names the culprit). */
+  realByMac(mac: string): string | null {
+    for (const s of this.observed) for (const r of s.reals) if (r.mac && r.mac.toLowerCase() === mac.toLowerCase()) return r.address;
+    return null;
   }
 
   /** The whole config replaced (apply -f, SIGHUP, restore). */
@@ -139,9 +192,9 @@ export class Controller {
     if (problems.length) throw new UsageError('invalid config', problems);
     // A periodic re-sync of the same config (MAC refresh) skips the host checks: they ran when it was accepted.
     if (cfg !== this.cfg) this.fx.check(cfg);
-    const addresses = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))];
+    const addresses = [...new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
     const macs = this.fx.resolve(addresses);
-    const p = plan(cfg.services, this.observed, macs);
+    const p = plan(cfg.services, this.observed, macs, this.down);
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
@@ -170,6 +223,7 @@ export class Controller {
       this.fx.vipsChanged?.(vips);
       this.lastVips = vips.join();
     }
+    this.fx.applied?.(cfg);
     return report;
   }
 
@@ -197,6 +251,10 @@ export class Controller {
   list(): ServiceListing[] {
     const c = this.fx.datapath.counters();
     const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
+    const health = (s: ServiceConfig, address: string): Pick<RealListing, 'health' | 'healthDetail'> => {
+      const h = s.check ? this.fx.health?.(healthKey(s, address)) : undefined;
+      return h ? { health: h.state, healthDetail: h } : { health: s.check ? (this.down.has(healthKey(s, address)) ? 'down' : 'up') : 'unchecked' };
+    };
     return this.cfg.services.map((s) => {
       const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
       const oreals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
@@ -215,10 +273,15 @@ export class Controller {
             weight: r.weight,
             mac: or?.mac ?? null,
             schedulable: !!or && (or.flags & REAL_F_SCHED) !== 0,
+            ...health(s, r.address),
             stats: num(or ? c.real.get(or.id) : undefined),
             rate: or ? this.rate('real', or.id) : zeroRates(),
+            activeConns: null,
+            inactiveConns: null,
           };
         }),
+        ...(this.fx.vipClaims ? { arpClaims: this.fx.vipClaims(s.vip) } : {}),
+        ...(s.sorry_server ? { sorryServer: { address: s.sorry_server, mac: oreals.get(s.sorry_server)?.mac ?? null, schedulable: ((oreals.get(s.sorry_server)?.flags ?? 0) & REAL_F_SCHED) !== 0 } } : {}),
       };
     });
   }

@@ -11,6 +11,8 @@ export interface RealState {
   readonly weight: number;
   /** Resolved from the neighbour table; null while unknown or FAILED. */
   mac: string | null;
+  /** Failed its health check: 'keep' lets its connections finish, 'expire' ends them (absent: up or unchecked). */
+  down?: 'keep' | 'expire';
 }
 
 export interface ServiceState {
@@ -39,10 +41,13 @@ export function desiredState(cfg: Config): ServiceState[] {
   }));
 }
 
-/** Existing connections need only a MAC; new ones also need weight > 0. */
+/**
+ * Existing connections need only a MAC; new ones also need weight > 0 and a passing health check. An expired real
+ * loses F_MAC too: that is what makes every CPU's flow cache and the connection table reschedule its flows.
+ */
 export function realFlags(r: RealState): number {
-  if (!r.mac) return 0;
-  return REAL_F_MAC | (r.weight > 0 ? REAL_F_SCHED : 0);
+  if (!r.mac || r.down === 'expire') return 0;
+  return REAL_F_MAC | (r.weight > 0 && !r.down ? REAL_F_SCHED : 0);
 }
 
 export function schedulable(r: RealState): boolean {

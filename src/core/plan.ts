@@ -1,6 +1,6 @@
 // plan.ts: the reconcile core: plan(desired, observed) -> the minimal, safely ordered datapath operations, plus what a dry run reports.
 
-import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_SCHED } from './abi';
+import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
 import { RealState, ServiceState, realFlags, serviceName, serviceTable } from './director';
 
@@ -86,7 +86,13 @@ function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
  *   6. purge connection entries naming removed reals, so their ids can be reused safely later.
  * `macs` gives each real address's resolved MAC (absent: keep what was observed, else unresolved).
  */
-export function plan(desired: readonly ServiceConfig[], observed: readonly ObservedService[], macs: ReadonlyMap<string, string | null> = new Map()): Plan {
+export function plan(
+  desired: readonly ServiceConfig[],
+  observed: readonly ObservedService[],
+  macs: ReadonlyMap<string, string | null> = new Map(),
+  /** Reals whose health check failed, by healthKey(); the service's on_down says what their connections do. */
+  down: ReadonlySet<string> = new Set(),
+): Plan {
   const obsByKey = new Map(observed.map((s) => [svcKey(s.vip, s.port, s.proto), s]));
   const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, protoNum(s.protocol))));
   const removedSvcs = observed.filter((s) => !wantKeys.has(svcKey(s.vip, s.port, s.proto)));
@@ -97,7 +103,7 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
   for (const d of desired) {
     const o = obsByKey.get(svcKey(d.vip, d.port, protoNum(d.protocol)));
     if (!o) continue;
-    const keep = new Set(d.reals.map((r) => r.address));
+    const keep = new Set(withSorry(d, down).map((r) => r.address));
     for (const r of o.reals) if (!keep.has(r.address)) freedReals.add(r.id);
   }
   const usedReals = new Set(observed.flatMap((s) => s.reals.map((r) => r.id)));
@@ -113,6 +119,7 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
   const putServices: Op[] = [];
   const shrinks: Op[] = [];
   const deleteReals: Op[] = [];
+  const expired: number[] = [];
   const services: ServiceState[] = [];
   const tables = new Map<number, Uint32Array>();
 
@@ -121,12 +128,17 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
     const o = obsByKey.get(svcKey(d.vip, d.port, proto));
     const id = o ? o.id : newSvcId();
     const obsReals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
-    const reals: RealState[] = d.reals.map((r) => {
+    const effective = withSorry(d, down);
+    const reals: RealState[] = effective.map((r) => {
       const or = obsReals.get(r.address);
       const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
-      const state: RealState = { id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, mac };
+      const isDown = down.has(healthKey(d, r.address));
+      const state: RealState = { id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, mac, ...(isDown ? { down: d.on_down ?? 'keep' } : {}) };
       if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state)) {
         putReals.push({ op: 'putReal', real: state, fresh: !or });
+        // expire_nodest_conn: clearing F_MAC already reschedules cached and tracked flows; purging the entries too
+        // means a recovered real does not get back flows whose clients were moved elsewhere meanwhile.
+        if (or && or.flags & REAL_F_MAC && state.down === 'expire') expired.push(or.id);
       }
       return state;
     });
@@ -147,7 +159,7 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
     if (o && o.mhSize > s.mhSize) shrinks.push({ op: 'putService', service: s, fresh: false });
     else if (!o || o.mhSize !== s.mhSize) putServices.push({ op: 'putService', service: s, fresh: !o });
     if (o) {
-      const keep = new Set(d.reals.map((r) => r.address));
+      const keep = new Set(effective.map((r) => r.address));
       for (const r of o.reals) if (!keep.has(r.address)) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
     }
   }
@@ -163,8 +175,31 @@ export function plan(desired: readonly ServiceConfig[], observed: readonly Obser
     for (const r of o.reals) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
   }
   const purged = [...freedReals].sort((a, b) => a - b);
-  const ops = [...putReals, ...shrinks, ...putTables, ...putServices, ...deletes, ...deleteReals, ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : [])];
+  const ops = [
+    ...putReals, ...shrinks, ...putTables, ...putServices, ...deletes, ...deleteReals,
+    ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : []),
+    ...(expired.length ? [{ op: 'purgeConns', realIds: expired.sort((a, b) => a - b) } as Op] : []),
+  ];
   return { services, tables, ops };
+}
+
+/** Names one real of one service in the set of reals that failed their checks. */
+export function healthKey(s: { vip: string; port: number; protocol: string }, address: string): string {
+  return `${s.protocol}/${s.vip}:${s.port}/${address}`;
+}
+
+/** Every real of the service counts as down (a service with no reals has none up either). */
+export function allDown(d: ServiceConfig, down: ReadonlySet<string>): boolean {
+  return d.reals.every((r) => down.has(healthKey(d, r.address)));
+}
+
+/**
+ * The reals the datapath holds: the configured ones plus the sorry server, which is always present (so its MAC is
+ * tracked and its connections survive) but has weight 0, i.e. takes no new connections, while any real is up.
+ */
+export function withSorry(d: ServiceConfig, down: ReadonlySet<string>): { address: string; weight: number }[] {
+  if (!d.sorry_server) return d.reals;
+  return [...d.reals, { address: d.sorry_server, weight: allDown(d, down) ? 1 : 0 }];
 }
 
 /** The model after applying a plan: what the next plan compares against. */

@@ -18,6 +18,8 @@ export interface ClientResult {
   durationMs: number;
   /** keepalive only: the local ports the requests went out from (one port = one connection throughout). */
   localPorts?: number[];
+  /** tcp with --fixed-ports: the real (reply body) of each connection by its source port. */
+  byPort?: Record<string, string>;
 }
 
 interface Args {
@@ -32,12 +34,14 @@ interface Args {
   /** keepalive: pause between requests, and a file whose appearance ends the run. */
   intervalMs: number;
   stopFile: string;
+  /** tcp: connection i binds source port basePort + i, so a test knows each connection's 5-tuple. */
+  fixedPorts: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
   if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive') throw new Error('first argument must be tcp, udp or keepalive');
-  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '' };
+  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '', fixedPorts: false };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i];
     const val = argv[i + 1];
@@ -52,6 +56,7 @@ function parseArgs(argv: string[]): Args {
       case '--base-port': a.basePort = Number(val); break;
       case '--interval-ms': a.intervalMs = Number(val); break;
       case '--stop-file': a.stopFile = val; break;
+      case '--fixed-ports': a.fixedPorts = val === '1'; break;
       default: throw new Error(`unknown option ${key}`);
     }
   }
@@ -60,13 +65,13 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`bad --${k}`);
   }
   if (a.mode === 'keepalive' && !a.stopFile) throw new Error('keepalive needs --stop-file');
-  if (a.mode === 'udp' && a.basePort + a.count > 65536) throw new Error('--base-port + --count exceeds the port range');
+  if ((a.mode === 'udp' || a.fixedPorts) && a.basePort + a.count > 65536) throw new Error('--base-port + --count exceeds the port range');
   return a;
 }
 
 type Outcome = { ok: true; name: string; retried?: boolean } | { ok: false; reason: string };
 
-function tcpOnce(a: Args): Promise<Outcome> {
+function tcpOnce(a: Args, localPort?: number): Promise<Outcome> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (o: Outcome): void => {
@@ -78,7 +83,7 @@ function tcpOnce(a: Args): Promise<Outcome> {
     };
     // agent:false gives a fresh socket per request, so each request is its own connection (own source port).
     const req = http.request(
-      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' } },
+      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' }, ...(localPort ? { localPort } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -213,7 +218,8 @@ async function run(a: Args): Promise<ClientResult> {
   const worker = async (): Promise<void> => {
     while (next < a.count) {
       const i = next++;
-      const o = a.mode === 'tcp' ? await tcpOnce(a) : await udpOnce(a, i);
+      const o = a.mode === 'tcp' ? await tcpOnce(a, a.fixedPorts ? a.basePort + i : undefined) : await udpOnce(a, i);
+      if (o.ok && a.fixedPorts) (result.byPort ??= {})[String(a.basePort + i)] = o.name;
       if (o.ok) {
         result.ok++;
         result.counts[o.name] = (result.counts[o.name] ?? 0) + 1;

@@ -714,7 +714,7 @@ export class DrLab {
   /** Runs the client workload in the client namespace; resolves with its JSON result even when some requests failed. */
   async runClient(
     mode: Protocol,
-    o: { host?: string; port: number; count: number; concurrency?: number; timeoutMs?: number; retries?: number; basePort?: number },
+    o: { host?: string; port: number; count: number; concurrency?: number; timeoutMs?: number; retries?: number; basePort?: number; fixedPorts?: boolean },
   ): Promise<ClientResult> {
     const script = path.join(this.repoRoot, 'dist', 'src', 'lab', 'client.js');
     const args = [
@@ -726,6 +726,7 @@ export class DrLab {
       '--timeout-ms', String(o.timeoutMs ?? 5000),
       '--retries', String(o.retries ?? 0),
       '--base-port', String(o.basePort ?? 20000),
+      ...(o.fixedPorts ? ['--fixed-ports', '1'] : []),
     ];
     // Worst case every request times out once per attempt, spread over the concurrency.
     const budget = 30000 + Math.ceil(o.count / (o.concurrency ?? 20)) * (o.timeoutMs ?? 5000) * ((o.retries ?? 0) + 1);

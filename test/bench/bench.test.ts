@@ -20,4 +20,8 @@ test('short benchmark run produces every figure', async () => {
   assert.ok(r.controlplane.maglev_65537x1000_ms > 0 && r.controlplane.apply_ms > 0);
   assert.ok(r.memory.bytes_per_conn > 16 && r.memory.bytes_per_conn < 1024, `bytes per connection ${r.memory.bytes_per_conn}`);
   assert.match(formatReport(r), /xlvs established TCP flow/);
+  assert.equal(r.health.killed, 5);
+  assert.ok(r.health.checks_per_s > 0 && r.health.cpu_share_one_core > 0 && r.health.rss_mib > 0, JSON.stringify(r.health));
+  assert.ok(r.health.detect_median_ms > 0 && r.health.detect_p99_ms >= r.health.detect_median_ms, JSON.stringify(r.health));
+  assert.match(formatReport(r), /detection, server death/);
 });

@@ -199,6 +199,20 @@ describe('scheduling', () => {
     assert.equal(r.dataOut.toString('hex'), rewritten(frame(spec), '02:00:00:00:00:13').toString('hex'));
   });
 
+  test('a SYN reusing the 5-tuple of a weight-0 (or health-failed) real\'s entry opens a new connection elsewhere', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.79', sport: 33335, tcpFlags: SYN };
+    const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
+    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.79'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33335, dport: 80, proto: 6 });
+    dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: drained.id, svc_id: 0 }));
+    const r = await run(frame(spec));
+    assert.equal(r.retval, XDP_TX);
+    assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
+    assert.notEqual(macOf(r.dataOut, 'dst'), '02:00:00:00:00:13');
+    assert.equal(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!).real_id, expectedReal(0, spec).id);
+    // Its ACK then follows the new entry.
+    assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), expectedReal(0, spec).mac);
+  });
+
   test('an existing connection to a real that lost its MAC is rescheduled', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
     const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;

@@ -5,6 +5,8 @@ import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, verdictFields } from '../../core/a
 import { PinnedDatapath, Snapshot } from '../../adapters/datapath';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import { interfaceFrom } from '../options';
+import { DEFAULT_SOCKET, call } from '../../adapters/api';
+import type { ServiceListing } from '../../core/controller';
 
 export interface StatusJson {
   interface: string;
@@ -12,7 +14,9 @@ export interface StatusJson {
   services: {
     vip: string; port: number; protocol: 'tcp' | 'udp'; scheduler: string; maglevSize: number;
     stats: { packets: number; bytes: number; conns: number };
-    reals: { address: string; mac: string | null; weight: number; schedulable: boolean; stats: { packets: number; bytes: number; conns: number } }[];
+    reals: { address: string; mac: string | null; weight: number; schedulable: boolean; stats: { packets: number; bytes: number; conns: number }; health?: string; healthDetail?: string }[];
+    /** From a daemon answering on --socket: other MACs answering ARP for the VIP. */
+    arpClaims?: { mac: string; real: string | null; since: number }[];
   }[];
   verdicts: Record<keyof Verdicts, number>;
 }
@@ -47,12 +51,33 @@ export function toText(st: StatusJson): string {
   for (const s of st.services) {
     rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, s.scheduler, '', '', String(s.stats.conns), String(s.stats.packets), String(s.stats.bytes)]);
     for (const r of s.reals) {
-      const state = r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
+      const state = r.health === 'down' ? ` (down: ${r.healthDetail ?? 'check failed'})` : r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
       rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, String(r.weight), String(r.stats.conns), String(r.stats.packets), String(r.stats.bytes)]);
     }
+    for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '', '', '']);
   }
   const v = Object.entries(st.verdicts).map(([k, n]) => `${k}=${n}`).join(' ');
   return `${head}\n${table(rows)}\nverdicts: ${v}\n`;
+}
+
+/** Health and ARP-guard state live in the daemon, not in the maps: merged in when a daemon answers (best effort). */
+async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
+  let list: ServiceListing[];
+  try {
+    list = await call<ServiceListing[]>(socket, 'GET', '/v1/services');
+  } catch {
+    return; // no daemon (xlvs up, or none): the maps say all there is
+  }
+  for (const s of st.services) {
+    const l = list.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
+    if (!l) continue;
+    if (l.arpClaims?.length) s.arpClaims = l.arpClaims;
+    for (const r of s.reals) {
+      const lr = l.reals.find((x) => x.address === r.address);
+      if (lr?.health) r.health = lr.health;
+      if (lr?.healthDetail) r.healthDetail = lr.healthDetail.detail;
+    }
+  }
 }
 
 export function registerStatus(program: Command): void {
@@ -62,13 +87,15 @@ export function registerStatus(program: Command): void {
     .option('-c, --config <file>', 'the config the director runs with (for its interface)')
     .option('-i, --interface <name>', 'the interface the director is attached to')
     .option('--json', 'machine-readable output')
-    .action((opts: { config?: string; interface?: string; json?: boolean }) => {
+    .option('--socket <path>', 'a daemon\'s API socket: adds health and ARP-guard state when it answers', DEFAULT_SOCKET)
+    .action(async (opts: { config?: string; interface?: string; json?: boolean; socket: string }) => {
       const ifname = interfaceFrom(opts);
       requireRoot('xlvs status');
       const dp = new PinnedDatapath(pinDir(ifname));
       try {
         const info = interfaceInfo(ifname);
         const st = toJson(ifname, info.xdp ?? null, dp.snapshot());
+        await addDaemonState(st, opts.socket);
         process.stdout.write(opts.json ? `${JSON.stringify(st, null, 2)}\n` : toText(st));
       } finally {
         dp.close();

@@ -1,0 +1,202 @@
+// health.ts: runs the configured health checks on a timer, logs every state change as one event, and hands the set of down reals to the controller.
+
+import type { Config } from '../core/config';
+import type { RealHealth } from '../core/controller';
+import { effectiveCheck } from '../core/config';
+import { serviceName } from '../core/director';
+import { spawn } from 'node:child_process';
+import { CheckTarget, HealthBook, TargetStatus, Transition, quorumState } from '../core/health';
+import { allDown, healthKey } from '../core/plan';
+import { ipJson } from './host';
+import { DrContext, runProbe } from './checkers';
+import { ProbeSocket } from './drprobe';
+
+export interface HealthRunnerOptions {
+  /** The director's NIC (DR-path probes leave through it); its ifindex and MAC. */
+  ifname: string;
+  ifindex: number;
+  mac: string;
+  /** The real's current MAC as the datapath has it (DR-path probes are addressed to it). */
+  macOf(address: string): string | null;
+  /** Called with the whole set of down reals (healthKey) after any of them changed. */
+  onChange(down: Set<string>): void;
+  event(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void;
+  now?: () => number;
+  /** The probe (default: the real checkers); the benchmark points it at local listeners. */
+  probe?: typeof runProbe;
+}
+
+/** The director's own address on the NIC (not a /32 VIP): DR-path probes come from it and their answers go to it. */
+export function directorAddress(ifname: string, vips: Set<string>): string | null {
+  const [link] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', ifname]);
+  const addrs = ((link?.addr_info ?? []) as any[]).map((a) => ({ local: String(a.local), prefixlen: Number(a.prefixlen) }));
+  return (addrs.find((a) => !(vips.has(a.local) && a.prefixlen === 32)) ?? addrs[0])?.local ?? null;
+}
+
+const FLUSH_MS = 20;
+
+export class HealthRunner {
+  private readonly book: HealthBook;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private cfg: Config | undefined;
+  private vipOf = new Map<string, string>();
+  private kindOf = new Map<string, string>();
+  private ps: ProbeSocket | undefined;
+  private dirIp: string | null = null;
+  private stopped = false;
+  private wakeAt = Infinity;
+  private allDownNow = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Per service name: whether it has quorum (absent: not evaluated yet, counts as having it). */
+  private quorum = new Map<string, boolean>();
+
+  constructor(private readonly o: HealthRunnerOptions) {
+    this.now = o.now ?? Date.now;
+    this.book = new HealthBook(this.now);
+  }
+
+  /** The targets of a config: each checked service's reals (a real in two services is checked once per service). */
+  static targets(cfg: Config): (CheckTarget & { vip: string })[] {
+    const out: (CheckTarget & { vip: string })[] = [];
+    for (const s of cfg.services) {
+      if (!s.check) continue;
+      for (const r of s.reals) out.push({ key: healthKey(s, r.address), service: serviceName(s), real: r.address, vip: s.vip, check: effectiveCheck(s, r) });
+    }
+    return out;
+  }
+
+  /** A new or changed config; cheap when it is the same object as last time (the periodic MAC refresh). */
+  setConfig(cfg: Config): void {
+    if (cfg === this.cfg) return;
+    this.cfg = cfg;
+    const targets = HealthRunner.targets(cfg);
+    this.vipOf = new Map(targets.map((t) => [t.key, t.vip]));
+    this.kindOf = new Map(targets.map((t) => [t.key, `${t.check.type}/${t.check.mode}`]));
+    const before = this.book.downKeys();
+    this.book.sync(targets);
+    if (targets.some((t) => t.check.mode === 'dr')) {
+      const dir = directorAddress(this.o.ifname, new Set(cfg.services.map((s) => s.vip)));
+      if (dir !== this.dirIp) {
+        void this.ps?.close();
+        this.ps = undefined;
+        this.dirIp = dir;
+      }
+      if (!dir) this.o.event('error', 'health check target unresolvable', { reason: `no IPv4 address on ${this.o.ifname} for DR-path probes` });
+    }
+    const after = this.book.downKeys();
+    if ([...after].join() !== [...before].join()) this.o.onChange(after);
+    this.schedule();
+  }
+
+  private drContext(): DrContext | undefined {
+    if (!this.dirIp) return undefined;
+    const ip = this.dirIp;
+    return {
+      socket: () => (this.ps ??= new ProbeSocket(this.o.ifindex, [ip])),
+      director: { mac: this.o.mac.toLowerCase(), ip },
+      macOf: this.o.macOf,
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const next = this.book.nextWake();
+    if (next === Infinity) return;
+    if (this.timer && next >= this.wakeAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.wakeAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.wakeAt = Infinity;
+      this.fire();
+    }, Math.max(0, next - this.now()));
+  }
+
+  private fire(): void {
+    const dr = this.drContext();
+    for (const t of this.book.due()) {
+      const started = this.now();
+      void (this.o.probe ?? runProbe)({ check: t.check, real: t.real, vip: this.vipOf.get(t.key) ?? '' }, dr).then((r) => {
+        if (this.stopped) return;
+        const tr = this.book.result(t.key, r, started);
+        if (tr) this.changed(tr);
+        this.schedule();
+      });
+    }
+    this.schedule();
+  }
+
+  private changed(tr: Transition): void {
+    this.o.event(tr.to === 'down' ? 'warn' : 'info', tr.to === 'down' ? 'real down' : 'real up', {
+      event: 'health', service: tr.service, real: tr.real, from: tr.from, to: tr.to, detail: tr.detail, check: this.kindOf.get(tr.key),
+    });
+    const down = this.book.downKeys();
+    // All reals down is loud: with a sorry server it takes over, without one new connections are dropped.
+    for (const s of this.cfg?.services ?? []) {
+      if (!s.check || !s.reals.length) continue;
+      const name = serviceName(s);
+      const all = allDown(s, down);
+      if (all && !this.allDownNow.has(name)) {
+        this.allDownNow.add(name);
+        this.o.event('error', 'all reals down', { event: 'health', service: name, sorry_server: s.sorry_server ?? null, effect: s.sorry_server ? 'sorry server takes new connections' : 'new connections are dropped' });
+      } else if (!all && this.allDownNow.has(name)) {
+        this.allDownNow.delete(name);
+        this.o.event('info', 'service has a real up again', { event: 'health', service: name });
+      }
+      if (s.quorum) {
+        const up = s.reals.filter((r) => !down.has(healthKey(s, r.address))).length;
+        const prev = this.quorum.get(name) ?? true;
+        const now = quorumState(prev, up, s.quorum.min, s.quorum.hysteresis);
+        if (now !== prev) {
+          this.quorum.set(name, now);
+          const hook = now ? s.quorum.up : s.quorum.down;
+          this.o.event(now ? 'info' : 'error', now ? 'quorum regained' : 'quorum lost', { event: 'health', service: name, up, min: s.quorum.min, hysteresis: s.quorum.hysteresis, hook: hook ?? null });
+          if (hook) this.runHook(name, hook, now);
+        }
+      }
+    }
+    // Transitions within FLUSH_MS go to the controller as one down set: each table swap costs a map creation (about
+    // 10 ms), so a rack of reals dying together must not queue one plan per real.
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      if (!this.stopped) this.o.onChange(this.book.downKeys());
+    }, FLUSH_MS);
+  }
+
+  /** Quorum hooks: argv, never a shell; their exit is one more event. */
+  private runHook(service: string, argv: string[], up: boolean): void {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', env: { ...process.env, XLVS_SERVICE: service, XLVS_QUORUM: up ? 'up' : 'down' } });
+    child.on('error', (e) => this.o.event('error', 'quorum hook failed', { event: 'health', service, argv, err: e.message }));
+    child.on('exit', (code, sig) => this.o.event(code === 0 ? 'info' : 'warn', 'quorum hook exited', { event: 'health', service, argv, code, signal: sig }));
+  }
+
+  /** Services that lost quorum (metrics, status). */
+  quorumLost(): string[] {
+    return [...this.quorum].filter(([, v]) => !v).map(([k]) => k);
+  }
+
+  /** Every checked real's state, for the API, `xlvs list`/`status` and metrics. */
+  status(): TargetStatus[] {
+    return this.book.status();
+  }
+
+  /** One real's health as the controller lists it. */
+  get(key: string): RealHealth | undefined {
+    const st = this.book.statusOf(key);
+    return st ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}` } : undefined;
+  }
+
+  downKeys(): Set<string> {
+    return this.book.downKeys();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.ps?.close();
+    this.ps = undefined;
+  }
+}

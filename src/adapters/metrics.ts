@@ -1,0 +1,164 @@
+// metrics.ts: the daemon's HTTP listener next to the API socket: Prometheus /metrics, the read-only status page, and its JSON feed.
+
+import * as http from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { Verdicts, verdictFields } from '../core/abi';
+import type { ServiceListing } from '../core/controller';
+import { RuntimeError } from '../core/errors';
+import { statusPage } from './statuspage';
+
+/** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
+export interface MetricsSource {
+  list(): ServiceListing[];
+  verdicts(): Verdicts;
+  /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
+  connTable(): { entries: number; capacity: number; measuredAt: number };
+}
+
+export interface StatusJson {
+  time: number;
+  services: ServiceListing[];
+  verdicts: Record<string, number>;
+  connTable: { entries: number; capacity: number; measuredAt: number };
+  notes: string[];
+}
+
+/** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
+export const NOTES = [
+  'active/inactive connections: not tracked yet (the datapath keeps no TCP state); reported as null',
+  'persistence: not implemented',
+];
+
+export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
+  const v = src.verdicts();
+  return {
+    time: now,
+    services: src.list(),
+    verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(v[f])])),
+    connTable: src.connTable(),
+    notes: NOTES,
+  };
+}
+
+const SVC = ['vip', 'port', 'protocol'] as const;
+const REAL = ['vip', 'port', 'protocol', 'real'] as const;
+
+/** node_exporter's IPVS collector names with an xlvs_ prefix; counters are re-set from the maps on each scrape. */
+export function registry(src: MetricsSource): Registry {
+  const reg = new Registry();
+  let listing: ServiceListing[] = [];
+  const svcL = (s: ServiceListing) => ({ vip: s.vip, port: String(s.port), protocol: s.protocol });
+  const realL = (s: ServiceListing, r: ServiceListing['reals'][number]) => ({ ...svcL(s), real: r.address });
+  const perService = (name: string, help: string, pick: (s: ServiceListing) => number) =>
+    new Counter({ name, help, labelNames: SVC, registers: [reg], collect() {
+      this.reset();
+      for (const s of listing) this.inc(svcL(s), pick(s));
+    } });
+  const perReal = <T extends 'counter' | 'gauge'>(kind: T, name: string, help: string, pick: (r: ServiceListing['reals'][number]) => number) => {
+    const cfg = { name, help, labelNames: REAL, registers: [reg] };
+    if (kind === 'counter') return new Counter({ ...cfg, collect() {
+      this.reset();
+      for (const s of listing) for (const r of s.reals) this.inc(realL(s, r), pick(r));
+    } });
+    return new Gauge({ ...cfg, collect() {
+      this.reset();
+      for (const s of listing) for (const r of s.reals) this.set(realL(s, r), pick(r));
+    } });
+  };
+  // The first collector to run takes the one listing every family of this scrape shares (a consistent view).
+  new Gauge({ name: 'xlvs_services', help: 'Configured virtual services.', registers: [reg], collect() {
+    listing = src.list();
+    this.set(listing.length);
+  } });
+  perService('xlvs_incoming_packets_total', 'Packets the director forwarded for the service.', (s) => s.stats.packets);
+  perService('xlvs_incoming_bytes_total', 'IP bytes the director forwarded for the service.', (s) => s.stats.bytes);
+  perService('xlvs_connections_total', 'New connections scheduled for the service.', (s) => s.stats.conns);
+  perReal('counter', 'xlvs_backend_packets_total', 'Packets forwarded to the real.', (r) => r.stats.packets);
+  perReal('counter', 'xlvs_backend_bytes_total', 'IP bytes forwarded to the real.', (r) => r.stats.bytes);
+  perReal('counter', 'xlvs_backend_connections_total', 'New connections scheduled to the real.', (r) => r.stats.conns);
+  perReal('gauge', 'xlvs_backend_weight', 'Configured weight of the real.', (r) => r.weight);
+  perReal('gauge', 'xlvs_backend_mac_resolved', '1 when the real\'s MAC is known (the datapath can send to it).', (r) => (r.mac ? 1 : 0));
+  perReal('gauge', 'xlvs_backend_up', '1 when the real takes new connections (MAC resolved and weight above 0; health checks refine this).', (r) => (r.schedulable ? 1 : 0));
+  // Health checks' verdict (no sample for a real whose service has no check); xlvs_backend_up is what the datapath does with it.
+  new Gauge({ name: 'xlvs_backend_healthy', help: '1 when the real passes its health check, 0 when it fails (no sample when unchecked).', labelNames: REAL, registers: [reg], collect() {
+    this.reset();
+    for (const s of listing) for (const r of s.reals) if (r.health === 'up' || r.health === 'down') this.set(realL(s, r), r.health === 'up' ? 1 : 0);
+  } });
+  new Gauge({ name: 'xlvs_arp_guard_claims', help: 'Hosts other than the director answering ARP for the VIP, as the ARP guard last saw them (no sample when the guard is off).', labelNames: ['vip'], registers: [reg], collect() {
+    this.reset();
+    const seen = new Set<string>();
+    for (const s of listing) {
+      if (!s.arpClaims || seen.has(s.vip)) continue;
+      seen.add(s.vip);
+      this.set({ vip: s.vip }, s.arpClaims.length);
+    }
+  } });
+  // Declared so dashboards can reference them; no samples until the datapath tracks TCP state.
+  new Gauge({ name: 'xlvs_backend_connections_active', help: 'Established connections to the real (not tracked yet: no samples).', labelNames: REAL, registers: [reg] });
+  new Gauge({ name: 'xlvs_backend_connections_inactive', help: 'Non-established connections to the real (not tracked yet: no samples).', labelNames: REAL, registers: [reg] });
+  new Counter({ name: 'xlvs_datapath_packets_total', help: 'Packets the XDP program saw, by verdict (pass_*: to the kernel, tx_*: forwarded, drop_*/aborted: dropped).', labelNames: ['verdict'], registers: [reg], collect() {
+    this.reset();
+    const v = src.verdicts();
+    for (const f of verdictFields) this.inc({ verdict: f }, Number(v[f]));
+  } });
+  new Gauge({ name: 'xlvs_conn_table_entries', help: 'Entries in the connection table (counted every few seconds).', registers: [reg], collect() {
+    this.set(src.connTable().entries);
+  } });
+  new Gauge({ name: 'xlvs_conn_table_capacity', help: 'Size of the connection table (an LRU: the oldest entries go when it is full).', registers: [reg], collect() {
+    this.set(src.connTable().capacity);
+  } });
+  return reg;
+}
+
+/** Listens on metrics.listen; a taken or foreign address is a start-up error naming the field. */
+export async function serveMetrics(listen: string, src: MetricsSource, log: (msg: string, f?: Record<string, unknown>) => void): Promise<http.Server> {
+  const i = listen.lastIndexOf(':');
+  const host = listen.slice(0, i);
+  const port = Number(listen.slice(i + 1));
+  const reg = registry(src);
+  const page = statusPage();
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    const fail = (e: unknown) => {
+      log('metrics request failed', { url, err: (e as Error).message });
+      send(500, 'text/plain; charset=utf-8', `${(e as Error).message}\n`);
+    };
+    try {
+      if (url === '/metrics') reg.metrics().then((m) => send(200, reg.contentType, m), fail);
+      else if (url === '/api/status') send(200, 'application/json', `${JSON.stringify(statusJson(src))}\n`);
+      else if (url === '/' || url === '/index.html') send(200, 'text/html; charset=utf-8', page);
+      else send(404, 'text/plain; charset=utf-8', 'not found (try /, /metrics or /api/status)\n');
+    } catch (e) {
+      fail(e);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EADDRNOTAVAIL' ? 'not an address of this host' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      reject(new RuntimeError(`metrics.listen ${JSON.stringify(listen)}: cannot listen: ${why}`));
+    });
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+/**
+ * Counts a hash map's entries by one batched walk, reused for maxAgeMs: a 1M-entry table takes a
+ * noticeable fraction of a second to walk (see README), far too much to pay on every scrape.
+ */
+export function cachedCount(walk: () => number, maxAgeMs: number, now: () => number = Date.now): () => { entries: number; measuredAt: number } {
+  let last: { entries: number; measuredAt: number } | undefined;
+  return () => {
+    const t = now();
+    if (!last || t - last.measuredAt >= maxAgeMs) last = { entries: walk(), measuredAt: t };
+    return last;
+  };
+}

@@ -1,0 +1,89 @@
+// statuspage.ts: the read-only status page the metrics listener serves: one self-contained HTML document (inline CSS/JS, canvas chart, no CDN).
+
+/** The page polls /api/status every second and keeps the packets/s history in the browser. */
+export function statusPage(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>xlvs director status</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}
+h1{font-size:1.3em;margin:0 0 .3em}
+#meta{color:#555;margin-bottom:1em}
+table{border-collapse:collapse;margin-bottom:1.5em;background:#fff}
+th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}
+tr.svc td{font-weight:bold;background:#eef3fb}
+.up{color:#11772b}.down{color:#b3261e}
+#chart{background:#fff;border:1px solid #ccc}
+#legend span{display:inline-block;margin-right:1em}
+#legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
+.note{color:#666;font-size:.9em}
+</style></head>
+<body>
+<h1>xlvs director</h1>
+<div id="meta">loading&hellip;</div>
+<table id="svc"><thead><tr><th>Service / real</th><th>Weight</th><th>Health</th><th>MAC</th><th>Conn/s</th><th>Pkt/s</th><th>Byte/s</th><th>Conns</th><th>Packets</th><th>Bytes</th></tr></thead><tbody></tbody></table>
+<h2 style="font-size:1.1em">Packets/s per real (last 2 minutes)</h2>
+<canvas id="chart" width="900" height="240"></canvas>
+<div id="legend"></div>
+<p class="note" id="notes"></p>
+<script>
+"use strict";
+var HIST = 120, hist = {}, colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
+function esc(s){return String(s).replace(/[&<>"]/g,function(c){return {"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;"}[c];});}
+function cell(v){return "<td>"+esc(v)+"</td>";}
+function render(st){
+  var rows = [], keys = {};
+  st.services.forEach(function(s){
+    var name = s.protocol.toUpperCase()+" "+s.vip+":"+s.port;
+    rows.push('<tr class="svc">'+cell(name)+cell("")+cell("")+cell("")+cell(s.rate.cps)+cell(s.rate.inpps)+cell(s.rate.inbps)+cell(s.stats.conns)+cell(s.stats.packets)+cell(s.stats.bytes)+"</tr>");
+    if (s.arpClaims && s.arpClaims.length) rows.push('<tr><td colspan="10" class="down">ARP guard: also answering for '+esc(s.vip)+": "+esc(s.arpClaims.map(function(c){ return c.mac+(c.real?" ("+c.real+")":""); }).join(", "))+"</td></tr>");
+    s.reals.forEach(function(r){
+      var h = r.health === "down" ? "down" + (r.healthDetail ? " (" + r.healthDetail.detail + ")" : "") : !r.mac ? "no MAC" : r.schedulable ? "up" : "drained";
+      rows.push("<tr>"+cell("\\u2192 "+r.address)+cell(r.weight)+'<td class="'+(h==="up"?"up":"down")+'">'+esc(h)+"</td>"+cell(r.mac||"-")+cell(r.rate.cps)+cell(r.rate.inpps)+cell(r.rate.inbps)+cell(r.stats.conns)+cell(r.stats.packets)+cell(r.stats.bytes)+"</tr>");
+      var k = name+" \\u2192 "+r.address; keys[k] = 1;
+      (hist[k] = hist[k] || []).push(r.rate.inpps);
+      if (hist[k].length > HIST) hist[k].shift();
+    });
+  });
+  Object.keys(hist).forEach(function(k){ if (!keys[k]) delete hist[k]; });
+  document.querySelector("#svc tbody").innerHTML = rows.join("") || '<tr><td colspan="10">no services configured</td></tr>';
+  var v = st.verdicts;
+  document.getElementById("meta").textContent = "updated "+new Date(st.time).toISOString().slice(11,19)+" UTC \\u00b7 connection table "+st.connTable.entries+" / "+st.connTable.capacity+" \\u00b7 forwarded "+(v.tx_new+v.tx_existing)+" \\u00b7 dropped "+(v.drop_no_real+v.aborted)+" \\u00b7 passed "+(v.pass_not_ipv4+v.pass_malformed+v.pass_fragment+v.pass_no_service);
+  document.getElementById("notes").textContent = st.notes.join(" \\u00b7 ");
+  draw();
+}
+function draw(){
+  var c = document.getElementById("chart"), g = c.getContext("2d"), W = c.width, H = c.height, L = 50, B = 20;
+  g.fillStyle = "#fff"; g.fillRect(0,0,W,H);
+  var ks = Object.keys(hist), max = 1;
+  ks.forEach(function(k){ hist[k].forEach(function(x){ if (x > max) max = x; }); });
+  g.strokeStyle = "#ddd"; g.fillStyle = "#555"; g.font = "11px sans-serif"; g.lineWidth = 1;
+  for (var i = 0; i <= 4; i++) {
+    var y = H-B-(H-B-10)*i/4;
+    g.beginPath(); g.moveTo(L,y); g.lineTo(W-5,y); g.stroke();
+    g.fillText(String(Math.round(max*i/4)), 4, y+4);
+  }
+  var legend = [];
+  ks.forEach(function(k, n){
+    var a = hist[k], col = colors[n % colors.length];
+    g.strokeStyle = col; g.lineWidth = 2; g.beginPath();
+    a.forEach(function(x, j){
+      var px = L+(W-5-L)*(HIST-a.length+j)/(HIST-1), py = H-B-(H-B-10)*x/max;
+      if (j) g.lineTo(px,py); else g.moveTo(px,py);
+    });
+    g.stroke();
+    legend.push('<span><i style="background:'+col+'"></i>'+esc(k)+"</span>");
+  });
+  document.getElementById("legend").innerHTML = legend.join("");
+}
+function poll(){
+  fetch("api/status",{cache:"no-store"}).then(function(r){ return r.json(); }).then(render, function(e){
+    document.getElementById("meta").textContent = "cannot reach the daemon: "+e;
+  }).finally(function(){ setTimeout(poll, 1000); });
+}
+poll();
+</script>
+</body></html>
+`;
+}

@@ -1,0 +1,143 @@
+// health.test.ts: health checks without root or timers: check config validation, the rise/fall state machine on a fake clock, and what a down real does to the plan.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { REAL_F_MAC, REAL_F_SCHED } from '../../src/core/abi';
+import { effectiveCheck, validateConfig } from '../../src/core/config';
+import { UsageError } from '../../src/core/errors';
+import { HealthBook, quorumState } from '../../src/core/health';
+import { healthKey, observedAfter, plan } from '../../src/core/plan';
+
+const base = (check: unknown, extra: Record<string, unknown> = {}, realCheck?: unknown) => ({
+  interface: 'eth0',
+  services: [{ vip: '10.0.0.100', port: 80, maglev_size: 251, check, ...extra, reals: [{ address: '10.0.0.11', ...(realCheck ? { check: realCheck } : {}) }, { address: '10.0.0.12' }] }],
+});
+
+function problems(input: unknown): string[] {
+  try {
+    validateConfig(input);
+    return [];
+  } catch (e) {
+    assert.ok(e instanceof UsageError);
+    return [...(e.details ?? [])];
+  }
+}
+
+test('defaults: 1 s interval, 500 ms timeout, fall 2, rise 2; a TCP check of a TCP service follows the DR path', () => {
+  const cfg = validateConfig(base({}));
+  const c = effectiveCheck(cfg.services[0]!, cfg.services[0]!.reals[0]!);
+  assert.deepEqual([c.type, c.mode, c.intervalMs, c.timeoutMs, c.fall, c.rise, c.address, c.port, c.initial], ['tcp', 'dr', 1000, 500, 2, 2, '10.0.0.11', 80, 'up']);
+  const h = validateConfig(base({ type: 'http', path: '/health' }));
+  assert.equal(effectiveCheck(h.services[0]!, h.services[0]!.reals[0]!).mode, 'direct');
+  const o = validateConfig(base({ type: 'tcp' }, {}, { address: '10.0.0.50', port: 8080 }));
+  const oc = effectiveCheck(o.services[0]!, o.services[0]!.reals[0]!);
+  assert.deepEqual([oc.mode, oc.address, oc.port], ['direct', '10.0.0.50', 8080], 'a per-real address override probes that address directly');
+  assert.equal(effectiveCheck(o.services[0]!, o.services[0]!.reals[1]!).mode, 'dr');
+});
+
+test('bad check definitions are rejected naming the field', () => {
+  assert.match(problems(base({ type: 'icmp' })).join('\n'), /services\[0\]\.check\.type: "icmp" is not a known check type/);
+  assert.match(problems(base({ interval_ms: 500, timeout_ms: 500 })).join('\n'), /services\[0\]\.reals\[0\]\.check\.timeout_ms: 500 must be less than interval_ms \(500\)/);
+  assert.match(problems(base({ type: 'exec', argv: [] })).join('\n'), /services\[0\]\.check\.argv: \[\] must not be empty/);
+  assert.match(problems(base({ type: 'exec' })).join('\n'), /check\.argv: is required for an exec check/);
+  assert.match(problems(base({ type: 'http', body_regex: '(' })).join('\n'), /services\[0\]\.check\.body_regex: "\(" is not a valid regular expression/);
+  assert.match(problems(base({ type: 'http', status: [] })).join('\n'), /services\[0\]\.check\.status: \[\] must list at least one status/);
+  assert.match(problems(base({ type: 'http', status: ['200'] })).join('\n'), /services\[0\]\.check\.status\[0\]/);
+  assert.match(problems(base({ type: 'http', mode: 'dr' })).join('\n'), /check\.mode: "dr" needs a tcp check of a tcp service/);
+  assert.match(problems(base(undefined, {}, { type: 'tcp' })).join('\n'), /reals\[0\]\.check: overrides need a check on the service/);
+  assert.match(problems(base({}, { on_down: 'drop' })).join('\n'), /services\[0\]\.on_down: "drop" must be keep or expire/);
+  assert.match(problems(base(undefined, { quorum: { min: 1 } })).join('\n'), /services\[0\]\.quorum: needs a check on the service/);
+  assert.match(problems(base({}, { quorum: { min: 1, down: [] } })).join('\n'), /services\[0\]\.quorum\.down: \[\] must not be empty/);
+  assert.deepEqual(problems(base({}, { quorum: { min: 1, hysteresis: 1, up: ['/bin/true'], down: ['/usr/bin/logger', 'quorum lost'] } })), []);
+  assert.match(problems(base({}, { sorry_server: '10.0.0.11' })).join('\n'), /sorry_server: 10\.0\.0\.11 is also one of the service's reals/);
+});
+
+function book(fall = 2, rise = 2) {
+  let t = 1000;
+  const cfg = validateConfig(base({ fall, rise }));
+  const s = cfg.services[0]!;
+  const b = new HealthBook(() => t, () => 0);
+  b.sync(s.reals.map((r) => ({ key: healthKey(s, r.address), service: 'TCP 10.0.0.100:80', real: r.address, check: effectiveCheck(s, r) })));
+  return { b, s, tick: (ms: number) => (t += ms), now: () => t };
+}
+
+test('state machine: fall consecutive failures take a real down, rise successes bring it back, one blip changes nothing', () => {
+  const { b, s, tick, now } = book();
+  const k = healthKey(s, '10.0.0.11');
+  assert.equal(b.due().length, 2);
+  assert.equal(b.due().length, 0, 'in flight targets are not handed out twice');
+  assert.equal(b.result(k, { ok: false, detail: 'refused' }, now()), undefined);
+  assert.equal(b.nextWake(), now() + 1000);
+  tick(1000);
+  assert.deepEqual(b.due().map((t) => t.key), [k]);
+  assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now()), undefined, 'a success resets the streak');
+  tick(1000); b.due();
+  assert.equal(b.result(k, { ok: false, detail: 'refused' }, now()), undefined);
+  tick(1000); b.due();
+  const down = b.result(k, { ok: false, detail: 'refused' }, now());
+  assert.deepEqual([down?.from, down?.to, down?.detail], ['up', 'down', 'refused']);
+  assert.deepEqual([...b.downKeys()], [k]);
+  tick(1000); b.due();
+  assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now()), undefined);
+  tick(1000); b.due();
+  assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now())?.to, 'up');
+  tick(1000); b.due();
+  assert.equal(b.result(k, { ok: false, inconclusive: true, detail: 'MAC unresolved' }, now()), undefined, 'an inconclusive probe counts neither way');
+  const st = b.status().find((x) => x.key === k)!;
+  assert.deepEqual([st.state, st.checks, st.failures], ['up', 6, 3]);
+});
+
+test('sync keeps the state across a reload, drops removed targets, starts new ones at `initial`', () => {
+  const { b, s, now } = book(1);
+  const k = healthKey(s, '10.0.0.11');
+  b.due();
+  b.result(k, { ok: false, detail: 'x' }, now());
+  assert.equal(b.state(k), 'down');
+  const cfg2 = validateConfig(base({ fall: 1, interval_ms: 2000, initial: 'down' }));
+  const s2 = cfg2.services[0]!;
+  const dropped = b.sync([{ key: k, service: 'x', real: '10.0.0.11', check: effectiveCheck(s2, s2.reals[0]!) }, { key: healthKey(s2, '10.0.0.13'), service: 'x', real: '10.0.0.13', check: effectiveCheck(s2, s2.reals[0]!) }]);
+  assert.deepEqual(dropped, [healthKey(s, '10.0.0.12')]);
+  assert.equal(b.state(k), 'down');
+  assert.equal(b.state(healthKey(s2, '10.0.0.13')), 'down');
+});
+
+test('quorum with hysteresis', () => {
+  assert.equal(quorumState(true, 2, 2, 1), true);
+  assert.equal(quorumState(true, 1, 2, 1), false);
+  assert.equal(quorumState(false, 2, 2, 1), false);
+  assert.equal(quorumState(false, 3, 2, 1), true);
+});
+
+const MACS = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', '02:00:00:00:00:12'], ['10.0.0.99', '02:00:00:00:00:99']]);
+
+test('a down real leaves the Maglev table through an ordinary plan; keep leaves its MAC (connections stay), expire clears it and purges', () => {
+  for (const on_down of ['keep', 'expire'] as const) {
+    const cfg = validateConfig(base({}, { on_down }));
+    const s = cfg.services[0]!;
+    const p0 = plan(cfg.services, [], MACS);
+    const o0 = observedAfter(p0);
+    const p1 = plan(cfg.services, o0, MACS, new Set([healthKey(s, '10.0.0.11')]));
+    const put = p1.ops.find((o) => o.op === 'putReal');
+    assert.ok(put && put.op === 'putReal' && put.real.address === '10.0.0.11');
+    const flags = observedAfter(p1)[0]!.reals[0]!.flags;
+    assert.equal(flags, on_down === 'keep' ? REAL_F_MAC : 0, on_down);
+    const table = p1.tables.get(0)!;
+    assert.ok(table.every((id) => id === o0[0]!.reals[1]!.id), 'every bucket goes to the real still up');
+    const kinds = p1.ops.map((o) => o.op);
+    assert.deepEqual(kinds, on_down === 'keep' ? ['putReal', 'putTable'] : ['putReal', 'putTable', 'purgeConns']);
+    // Recovery: flags back, table rebuilt.
+    const p2 = plan(cfg.services, observedAfter(p1), MACS);
+    assert.equal(observedAfter(p2)[0]!.reals[0]!.flags, REAL_F_MAC | REAL_F_SCHED);
+  }
+});
+
+test('the sorry server takes new connections only while every real is down', () => {
+  const cfg = validateConfig(base({}, { sorry_server: '10.0.0.99' }));
+  const s = cfg.services[0]!;
+  const p0 = plan(cfg.services, [], MACS);
+  const sorry0 = p0.services[0]!.reals.find((r) => r.address === '10.0.0.99')!;
+  assert.ok(p0.tables.get(0)!.every((id) => id !== sorry0.id));
+  const p1 = plan(cfg.services, observedAfter(p0), MACS, new Set([healthKey(s, '10.0.0.11'), healthKey(s, '10.0.0.12')]));
+  assert.ok(p1.tables.get(0)!.every((id) => id === sorry0.id));
+  assert.equal(p1.ops.some((o) => o.op === 'deleteReal'), false);
+});
