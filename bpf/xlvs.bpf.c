@@ -121,19 +121,12 @@ static __always_inline int conn_key_eq(const struct xlvs_conn_key *a, const stru
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-/*
- * The flow's real, if it is still a member of the flow's service with a MAC to send to. A TCP SYN (no ACK) that
- * finds an entry is a client reusing an old connection's 5-tuple for a new connection, so it also needs a real that
- * takes new ones: without this, a real taken out by a failed health check (F_SCHED cleared, F_MAC kept so its
- * connections finish) would still get the new connections whose source port happens to match an old entry.
- */
-static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id, int syn)
+/* The flow's real, if it is still a member of the flow's service with a MAC to send to. */
+static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id)
 {
 	struct xlvs_real *real = bpf_map_lookup_elem(&xlvs_reals, real_id);
 
 	if (real && (!(real->flags & XLVS_REAL_F_MAC) || real->svc_id != svc_id))
-		return NULL;
-	if (real && syn && !(real->flags & XLVS_REAL_F_SCHED))
 		return NULL;
 	return real;
 }
@@ -249,6 +242,11 @@ int xlvs_xdp(struct xdp_md *ctx)
 	 * then the service lookup. An entry is trusted only while its real still has a MAC and
 	 * still belongs to the entry's service: the control plane clears the reals of a removed
 	 * service, so that service's flows fall through to the service lookup and are passed.
+	 *
+	 * A bare SYN skips both: it always opens a new connection, also when a client reuses an
+	 * old connection's 5-tuple, so it is scheduled afresh and counted, as IPVS does for a SYN
+	 * on a reused connection. With an unchanged table Maglev picks the same real again; a
+	 * real that takes no new connections (weight 0, failed health check) is left alone.
 	 */
 	hash = xlvs_flow_hash(key.saddr, key.daddr, ports, proto);
 	slot = hash & (XLVS_FCACHE_SIZE - 1);
@@ -258,10 +256,10 @@ int xlvs_xdp(struct xdp_md *ctx)
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	if (conn_key_eq(&fc->key, &key)) {
+	if (!syn && conn_key_eq(&fc->key, &key)) {
 		real_id = fc->real_id;
 		svc_id = fc->svc_id;
-		real = usable_real(&real_id, svc_id, syn);
+		real = usable_real(&real_id, svc_id);
 		/* Keep the LRU's view of the flow fresh, and restore the entry if it was evicted meanwhile. */
 		if (real && (++fc->hits & (XLVS_FCACHE_REFRESH - 1)) == 0 && !bpf_map_lookup_elem(&xlvs_conn, &key)) {
 			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id };
@@ -270,11 +268,11 @@ int xlvs_xdp(struct xdp_md *ctx)
 		}
 	}
 	if (!real) {
-		conn = bpf_map_lookup_elem(&xlvs_conn, &key);
+		conn = syn ? NULL : bpf_map_lookup_elem(&xlvs_conn, &key);
 		if (conn) {
 			real_id = conn->real_id;
 			svc_id = conn->svc_id;
-			real = usable_real(&real_id, svc_id, syn);
+			real = usable_real(&real_id, svc_id);
 		}
 		if (!real) {
 			skey.vip = key.daddr;

@@ -213,6 +213,17 @@ describe('scheduling', () => {
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), expectedReal(0, spec).mac);
   });
 
+  test('a SYN reusing a live entry\'s 5-tuple is a new connection: scheduled afresh and counted', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.81', sport: 33337, tcpFlags: SYN };
+    const real = expectedReal(0, spec);
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
+    assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), real.mac);
+    const c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac, 'same real while the table is unchanged');
+    assert.equal(counters('xlvs_st_real', real.id).conns - c0.conns, 1n);
+    assert.equal(verdicts().tx_new - v0.tx_new, 1n);
+  });
+
   test('an existing connection to a real that lost its MAC is rescheduled', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
     const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;
