@@ -131,6 +131,26 @@ static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_i
 	return real;
 }
 
+/*
+ * A bare SYN rewrites its 5-tuple's connection entry, so another CPU's flow cache may still
+ * map the tuple to the previous connection's real and would send this connection's next
+ * packets there. Forget the tuple on every CPU; SYNs are the slow path anyway.
+ */
+static __always_inline void fcache_forget(__u32 slot, const struct xlvs_conn_key *key)
+{
+	struct xlvs_fcache_entry *e;
+	__u32 cpu;
+
+	/* verifier: a constant bound; the helper returns NULL past the last possible CPU */
+	for (cpu = 0; cpu < XLVS_MAX_CPUS; cpu++) {
+		e = bpf_map_lookup_percpu_elem(&xlvs_fcache, &slot, cpu);
+		if (!e)
+			break;
+		if (conn_key_eq(&e->key, key))
+			e->key.proto = 0; /* no real flow has protocol 0: the slot no longer matches anything */
+	}
+}
+
 /* Picks a real for a flow with no usable entry and records it; NULL when the service has nobody to take it. */
 static __always_inline struct xlvs_real *schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key,
 						  __u32 hash, __u32 *real_id)
@@ -288,6 +308,8 @@ int xlvs_xdp(struct xdp_md *ctx)
 				vd->drop_no_real++;
 				return XDP_DROP;
 			}
+			if (syn)
+				fcache_forget(slot, &key);
 			svc_id = svc->id;
 			new_conn = 1;
 		}

@@ -20,6 +20,7 @@
 #define XLVS_MH_DEFAULT_SIZE  65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */
 #define XLVS_FCACHE_SIZE      4096u    /* xlvs_fcache slots per CPU: a power of two (the index is hash & (size - 1)) */
+#define XLVS_MAX_CPUS         1024u    /* bound of the loop that clears a flow from every CPU's xlvs_fcache */
 #define XLVS_FCACHE_REFRESH   64u      /* a cached flow re-touches its xlvs_conn entry every this many packets (a power of two) */
 
 /* ---- flags ---- */

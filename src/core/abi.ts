@@ -71,6 +71,7 @@ export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
 export const FCACHE_SIZE = 4096;
 export const FCACHE_REFRESH = 64;
+export const MAX_CPUS = 1024;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
 
@@ -83,6 +84,7 @@ export const constants: Record<string, number> = {
   XLVS_REAL_NONE: REAL_NONE,
   XLVS_FCACHE_SIZE: FCACHE_SIZE,
   XLVS_FCACHE_REFRESH: FCACHE_REFRESH,
+  XLVS_MAX_CPUS: MAX_CPUS,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
 };

@@ -224,6 +224,31 @@ describe('scheduling', () => {
     assert.equal(verdicts().tx_new - v0.tx_new, 1n);
   });
 
+  test('a SYN clears its 5-tuple from every CPU\'s flow cache, so no CPU keeps sending the new connection to the old real', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.82', sport: 33338, tcpFlags: SYN };
+    const fresh = expectedReal(0, spec);
+    const stale = services[0]!.reals.find((r) => r.mac && r.id !== fresh.id)!;
+    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.82'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33338, dport: 80, proto: 6 });
+    const slot = abi.u32Key(flowHash('198.51.100.82', '10.0.0.100', 33338, 80, 6) & (abi.FCACHE_SIZE - 1));
+    const fcache = dp.objectMap('xlvs_fcache');
+    try {
+      // Every CPU believes the tuple still belongs to an earlier connection on another real.
+      const one = abi.fcacheEntry.encode({ key, real_id: stale.id, svc_id: 0, hits: 1 });
+      fcache.update(slot, Buffer.concat(Array.from({ length: ncpu }, () => one)));
+      dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: stale.id, svc_id: 0 }));
+      assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), fresh.mac);
+      const after = fcache.lookup(slot)!;
+      for (let cpu = 0; cpu < ncpu; cpu++) {
+        const e = abi.fcacheEntry.decode(after, cpu * abi.fcacheEntry.size);
+        const stillStale = e.key.equals(key) && e.real_id === stale.id;
+        assert.ok(!stillStale, `CPU ${cpu} still maps the tuple to real ${stale.id}`);
+      }
+      assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), fresh.mac);
+    } finally {
+      fcache.close();
+    }
+  });
+
   test('an existing connection to a real that lost its MAC is rescheduled', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
     const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;
