@@ -25,8 +25,10 @@ namespace {
 using NumberOpts = std::map<std::string, uint32_t>;
 using StringOpts = std::map<std::string, std::string>;
 
-StringOpts ReadStringRecord(Napi::Object opts, const char* key) {
-  StringOpts out;
+// { [name]: value } option records, each value converted by `conv` (which throws a TypeError naming it).
+template <typename T, typename Conv>
+std::map<std::string, T> ReadRecord(Napi::Object opts, const char* key, Conv conv) {
+  std::map<std::string, T> out;
   Napi::Value v = opts.Get(key);
   if (v.IsUndefined() || v.IsNull()) return out;
   if (!v.IsObject()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must be an object");
@@ -34,11 +36,22 @@ StringOpts ReadStringRecord(Napi::Object opts, const char* key) {
   Napi::Array names = rec.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); i++) {
     std::string name = names.Get(i).ToString().Utf8Value();
-    Napi::Value pv = rec.Get(name);
-    if (!pv.IsString()) throw Napi::TypeError::New(opts.Env(), std::string(key) + "." + name + " must be a string");
-    out[name] = pv.As<Napi::String>().Utf8Value();
+    out[name] = conv(rec.Get(name), std::string(key) + "." + name);
   }
   return out;
+}
+
+StringOpts ReadStringRecord(Napi::Object opts, const char* key) {
+  return ReadRecord<std::string>(opts, key, [&](Napi::Value pv, const std::string& what) {
+    if (!pv.IsString()) throw Napi::TypeError::New(opts.Env(), what + " must be a string");
+    return pv.As<Napi::String>().Utf8Value();
+  });
+}
+
+NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
+  return ReadRecord<uint32_t>(opts, key, [&](Napi::Value pv, const std::string&) {
+    return static_cast<uint32_t>(NumberValue(opts.Env(), pv, key));
+  });
 }
 
 // bpf_map__reuse_fd adopts whatever the fd is, so a pinned map from an older
@@ -61,19 +74,6 @@ std::string ReuseMismatch(struct bpf_map* m, int fd) {
   return "";
 }
 
-NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
-  NumberOpts out;
-  Napi::Value v = opts.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return out;
-  if (!v.IsObject()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must be an object");
-  Napi::Object rec = v.As<Napi::Object>();
-  Napi::Array names = rec.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); i++) {
-    std::string name = names.Get(i).ToString().Utf8Value();
-    out[name] = static_cast<uint32_t>(NumberValue(opts.Env(), rec.Get(name), key));
-  }
-  return out;
-}
 
 // Opens and loads on a libuv worker: program loads run the verifier, which can
 // take seconds for a large datapath.
