@@ -38,11 +38,23 @@ struct {
 	__type(value, struct xlvs_real);
 } xlvs_reals SEC(".maps");
 
-/* One Maglev table per service, swapped in whole by a single outer-map update. */
-struct xlvs_mh_table {
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xlvs_real_conns);
+} xlvs_rconn SEC(".maps");
+
+/*
+ * One schedule table per service, swapped in whole by a single outer-map update. What it holds
+ * depends on the scheduler: a Maglev table (mh, sh, dh: bucket -> real id), the cycle of a
+ * sequence scheduler (rr, wrr: position -> real id), or the member list the connection-count
+ * schedulers scan (lc, wlc, sed, nq, fo, ovf).
+ */
+struct xlvs_tbl_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLVS_MH_DEFAULT_SIZE);
-	/* INNER_MAP: tables of other prime sizes are accepted too; MMAPABLE: the control plane fills a table with one memcpy */
+	/* INNER_MAP: tables of other sizes are accepted too; MMAPABLE: the control plane fills a table with one memcpy */
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -52,8 +64,22 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, XLVS_MAX_SERVICES);
 	__type(key, __u32);
-	__array(values, struct xlvs_mh_table);
-} xlvs_mh SEC(".maps");
+	__array(values, struct xlvs_tbl_inner);
+} xlvs_tbl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xlvs_seq_pos);
+} xlvs_pos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / 4);
+	__type(key, struct xlvs_persist_key);
+	__type(value, struct xlvs_persist);
+} xlvs_persist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -83,6 +109,13 @@ struct {
 	__type(value, struct xlvs_verdicts);
 } xlvs_verdicts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_sweep_stats);
+} xlvs_sweepst SEC(".maps");
+
 #ifdef XLVS_BENCH_FRESH_FLOWS
 /*
  * Benchmark build only (build/bpf/xlvs_bench_fresh.o): BPF_PROG_TEST_RUN repeats one
@@ -100,6 +133,16 @@ struct {
 #endif
 
 /* ---- helpers ---- */
+
+#define XLVS_TCP_FIN 0x01
+#define XLVS_TCP_SYN 0x02
+#define XLVS_TCP_RST 0x04
+#define XLVS_TCP_ACK 0x10
+
+static __always_inline __u32 now_seconds(void)
+{
+	return bpf_ktime_get_coarse_ns() / 1000000000ull;
+}
 
 static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_conn)
 {
@@ -131,54 +174,300 @@ static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_i
 	return real;
 }
 
-/*
- * A bare SYN rewrites its 5-tuple's connection entry, so another CPU's flow cache may still
- * map the tuple to the previous connection's real and would send this connection's next
- * packets there. Forget the tuple on every CPU; SYNs are the slow path anyway.
- */
-static __always_inline void fcache_forget(__u32 slot, const struct xlvs_conn_key *key)
+/* May take a new connection: a schedulable member of the service, under its upper threshold. */
+static __always_inline struct xlvs_real *available_real(__u32 *real_id, __u32 svc_id)
 {
-	struct xlvs_fcache_entry *e;
-	__u32 cpu;
+	struct xlvs_real *real = bpf_map_lookup_elem(&xlvs_reals, real_id);
+	struct xlvs_real_conns *rc;
 
-	/* verifier: a constant bound; the helper returns NULL past the last possible CPU */
-	for (cpu = 0; cpu < XLVS_MAX_CPUS; cpu++) {
-		e = bpf_map_lookup_percpu_elem(&xlvs_fcache, &slot, cpu);
-		if (!e)
-			break;
-		if (conn_key_eq(&e->key, key))
-			e->key.proto = 0; /* no real flow has protocol 0: the slot no longer matches anything */
+	if (!real || !(real->flags & XLVS_REAL_F_SCHED) || real->svc_id != svc_id || !real->weight)
+		return NULL;
+	if (real->u_threshold) {
+		rc = bpf_map_lookup_elem(&xlvs_rconn, real_id);
+		/* Overloaded at a threshold the current one does not exceed: raising -x lifts it at once, as an IPVS edit does. */
+		if (!rc || (rc->overloaded && real->u_threshold <= rc->overloaded))
+			return NULL;
 	}
-}
-
-/* Picks a real for a flow with no usable entry and records it; NULL when the service has nobody to take it. */
-static __always_inline struct xlvs_real *schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key,
-						  __u32 hash, __u32 *real_id)
-{
-	struct xlvs_conn conn = {};
-	struct xlvs_real *real;
-	__u32 bucket, *slot;
-	void *table;
-
-	table = bpf_map_lookup_elem(&xlvs_mh, &svc->id);
-	if (!table || !svc->mh_size)
-		return NULL;
-	bucket = hash % svc->mh_size;
-	slot = bpf_map_lookup_elem(table, &bucket);
-	if (!slot || *slot == XLVS_REAL_NONE)
-		return NULL;
-	*real_id = *slot;
-	real = bpf_map_lookup_elem(&xlvs_reals, real_id);
-	/* The control plane clears F_SCHED before it rebuilds the table, so a stale bucket never sends new work to a drained or MAC-less real. */
-	if (!real || !(real->flags & XLVS_REAL_F_SCHED))
-		return NULL;
-	conn.real_id = *real_id;
-	conn.svc_id = svc->id;
-	bpf_map_update_elem(&xlvs_conn, key, &conn, BPF_ANY);
 	return real;
 }
 
-/* ---- program ---- */
+static __always_inline int is_active(__u8 state)
+{
+	return state == XLVS_CS_ESTABLISHED;
+}
+
+/* A connection entry now names this real: count it, and mark the real overloaded at its upper threshold (IPVS ip_vs_bind_dest). */
+static __always_inline void bind_conn(__u32 real_id, __u8 state, __u32 u_threshold)
+{
+	struct xlvs_real_conns *rc = bpf_map_lookup_elem(&xlvs_rconn, &real_id);
+
+	if (!rc)
+		return;
+	if (is_active(state))
+		__sync_fetch_and_add(&rc->active, 1);
+	else
+		__sync_fetch_and_add(&rc->inactive, 1);
+	if (u_threshold && rc->active + rc->inactive >= u_threshold)
+		rc->overloaded = u_threshold;
+}
+
+/* The entry is gone or replaced: uncount it, and lift overload per IPVS ip_vs_unbind_dest's hysteresis. */
+static __always_inline void unbind_conn(__u32 real_id, __u8 state)
+{
+	struct xlvs_real_conns *rc = bpf_map_lookup_elem(&xlvs_rconn, &real_id);
+	struct xlvs_real *real;
+	__s64 total;
+
+	if (!rc)
+		return;
+	if (is_active(state))
+		__sync_fetch_and_add(&rc->active, -1);
+	else
+		__sync_fetch_and_add(&rc->inactive, -1);
+	if (!rc->overloaded)
+		return;
+	real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+	total = rc->active + rc->inactive;
+	if (!real || (real->l_threshold ? total < real->l_threshold
+			  : !real->u_threshold || total * 4 < (__s64)real->u_threshold * 3))
+		rc->overloaded = 0;
+}
+
+/* A state change moves the entry between the active and inactive counts. */
+static __always_inline void restate_conn(__u32 real_id, __u8 from, __u8 to)
+{
+	struct xlvs_real_conns *rc;
+
+	if (is_active(from) == is_active(to))
+		return;
+	rc = bpf_map_lookup_elem(&xlvs_rconn, &real_id);
+	if (!rc)
+		return;
+	__sync_fetch_and_add(&rc->active, is_active(to) ? 1 : -1);
+	__sync_fetch_and_add(&rc->inactive, is_active(to) ? -1 : 1);
+}
+
+/* The input-only TCP state machine (README "Connection states"). */
+static __always_inline __u8 tcp_next_state(__u8 state, __u8 flags)
+{
+	if (flags & XLVS_TCP_RST)
+		return XLVS_CS_CLOSE;
+	if (flags & XLVS_TCP_FIN)
+		return state == XLVS_CS_CLOSE ? XLVS_CS_CLOSE : XLVS_CS_FIN_WAIT;
+	if ((flags & XLVS_TCP_ACK) && state == XLVS_CS_SYN_RECV)
+		return XLVS_CS_ESTABLISHED;
+	return state;
+}
+
+/* The state of a connection first seen with these flags (a mid-stream pickup counts as established). */
+static __always_inline __u8 tcp_first_state(__u8 flags)
+{
+	if (flags & XLVS_TCP_RST)
+		return XLVS_CS_CLOSE;
+	if (flags & XLVS_TCP_FIN)
+		return XLVS_CS_FIN_WAIT;
+	if ((flags & (XLVS_TCP_SYN | XLVS_TCP_ACK)) == XLVS_TCP_SYN)
+		return XLVS_CS_SYN_RECV;
+	return XLVS_CS_ESTABLISHED;
+}
+
+struct fcache_walk {
+	struct xlvs_conn_key key __attribute__((aligned(8)));
+	__u32 slot;
+	__u32 forget; /* clear the flow from every CPU's slot */
+	__u32 hits;   /* out: the flow's hits summed over the CPUs that hold it */
+};
+
+static long fcache_visit(__u32 cpu, struct fcache_walk *w)
+{
+	struct xlvs_fcache_entry *e = bpf_map_lookup_percpu_elem(&xlvs_fcache, &w->slot, cpu);
+
+	if (!e)
+		return 1; /* past the last possible CPU */
+	if (conn_key_eq(&e->key, &w->key)) {
+		w->hits += e->hits + 1; /* +1: a slot refilled after a sweep reads as changed even at 0 hits */
+		if (w->forget)
+			e->key.proto = 0; /* no real flow has protocol 0: the slot no longer matches anything */
+	}
+	return 0;
+}
+
+/*
+ * Visits the flow's slot on every CPU. A bare SYN rewrites its 5-tuple's connection entry, so
+ * another CPU's flow cache may still map the tuple to the previous connection's real and would
+ * send this connection's next packets there: it forgets the tuple everywhere (SYNs are the slow
+ * path anyway). The sweeper reads the hits to tell a live flow from an idle one.
+ */
+static __always_inline __u32 fcache_walk(const struct xlvs_conn_key *key, __u32 slot, int forget)
+{
+	struct fcache_walk w = { .key = *key, .slot = slot, .forget = forget };
+
+	/* verifier: bpf_loop rather than an open-coded loop, which the verifier would walk once per possible CPU */
+	bpf_loop(XLVS_MAX_CPUS, fcache_visit, &w, 0);
+	return w.hits;
+}
+
+/* ---- schedulers: each returns a real id that may take the connection, or XLVS_REAL_NONE ---- */
+
+/* mh, sh, dh: the bucket's owner; with fallback, the first available owner of up to XLVS_FALLBACK_TRIES buckets. */
+static __always_inline __u32 sched_hashed(const struct xlvs_svc *svc, void *table, __u32 hash)
+{
+	__u32 bucket = hash % svc->tbl_size, b = bucket, k, *slot;
+	__u32 tries = svc->flags & XLVS_SVC_F_FALLBACK ? XLVS_FALLBACK_TRIES : 1;
+
+	for (k = 0; k < XLVS_FALLBACK_TRIES && k < tries; k++) {
+		b = (bucket + k * XLVS_FALLBACK_STRIDE) % svc->tbl_size;
+		slot = bpf_map_lookup_elem(table, &b);
+		if (slot && *slot != XLVS_REAL_NONE && available_real(slot, svc->id))
+			return *slot;
+	}
+	return XLVS_REAL_NONE;
+}
+
+/* rr, wrr: the next position of the cycle, or the next available one within XLVS_SEQ_MAX_TRIES. */
+static __always_inline __u32 sched_sequence(const struct xlvs_svc *svc, void *table)
+{
+	struct xlvs_seq_pos *pos = bpf_map_lookup_elem(&xlvs_pos, &svc->id);
+	__u32 start, k, i, *slot;
+
+	if (!pos)
+		return XLVS_REAL_NONE;
+	start = __sync_fetch_and_add(&pos->next, 1) % svc->tbl_size;
+	for (k = 0; k < XLVS_SEQ_MAX_TRIES && k < svc->tbl_size; k++) {
+		i = (start + k) % svc->tbl_size;
+		slot = bpf_map_lookup_elem(table, &i);
+		if (slot && available_real(slot, svc->id))
+			return *slot;
+	}
+	return XLVS_REAL_NONE;
+}
+
+struct scan_ctx {
+	__u32 svc_id;
+	__u32 sched;
+	__u32 best;   /* real id chosen so far, XLVS_REAL_NONE if none */
+	__u32 best_w; /* its weight */
+	__s64 best_oh; /* its overhead (lc, wlc, sed, nq) */
+};
+
+/* One member of a connection-count scheduler's list; IPVS's rules, first member winning ties. */
+static long scan_member(__u32 i, struct scan_ctx *sc)
+{
+	struct xlvs_real_conns *rc;
+	struct xlvs_real *real;
+	__u32 *slot, id, w;
+	void *table;
+	__s64 oh;
+
+	/* verifier: the callback cannot carry the inner map pointer, so it looks the table up again (an inlined array lookup) */
+	table = bpf_map_lookup_elem(&xlvs_tbl, &sc->svc_id);
+	if (!table)
+		return 1;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot)
+		return 1;
+	id = *slot;
+	real = available_real(&id, sc->svc_id);
+	if (!real)
+		return 0;
+	rc = bpf_map_lookup_elem(&xlvs_rconn, &id);
+	if (!rc)
+		return 0;
+	w = real->weight;
+	switch (sc->sched) {
+	case XLVS_SCHED_FO:
+		if (sc->best == XLVS_REAL_NONE || w > sc->best_w)
+			goto take;
+		return 0;
+	case XLVS_SCHED_OVF:
+		if (rc->active > w)
+			return 0;
+		if (sc->best == XLVS_REAL_NONE || w > sc->best_w)
+			goto take;
+		return 0;
+	case XLVS_SCHED_LC:
+		oh = (rc->active << 8) + rc->inactive;
+		if (sc->best == XLVS_REAL_NONE || oh < sc->best_oh)
+			goto take_oh;
+		return 0;
+	case XLVS_SCHED_WLC:
+		oh = (rc->active << 8) + rc->inactive;
+		break;
+	case XLVS_SCHED_NQ:
+		oh = rc->active + 1;
+		if (rc->active == 0) {
+			sc->best = id;
+			return 1; /* an idle real: IPVS nq takes it at once */
+		}
+		break;
+	default: /* XLVS_SCHED_SED */
+		oh = rc->active + 1;
+		break;
+	}
+	/* wlc, sed, nq: least overhead / weight, compared by cross-multiplication as IPVS does */
+	if (sc->best == XLVS_REAL_NONE || sc->best_oh * w > oh * sc->best_w)
+		goto take_oh;
+	return 0;
+take_oh:
+	sc->best_oh = oh;
+take:
+	sc->best = id;
+	sc->best_w = w;
+	return 0;
+}
+
+/* Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it. */
+static __always_inline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 ports, __u32 hash)
+{
+	struct scan_ctx sc = { .svc_id = svc->id, .sched = svc->sched, .best = XLVS_REAL_NONE };
+	void *table = bpf_map_lookup_elem(&xlvs_tbl, &svc->id);
+	__u32 port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
+
+	if (!table || !svc->tbl_size)
+		return XLVS_REAL_NONE;
+	switch (svc->sched) {
+	case XLVS_SCHED_MH:
+		/* mh-port hashes the whole 5-tuple (the service fixes the rest): the flow hash already computed */
+		return sched_hashed(svc, table, port ? hash : xlvs_flow_hash(key->saddr, 0, 0, 0));
+	case XLVS_SCHED_SH:
+		return sched_hashed(svc, table, xlvs_flow_hash(key->saddr, 0, port, 0));
+	case XLVS_SCHED_DH:
+		return sched_hashed(svc, table, xlvs_flow_hash(0, key->daddr, 0, 0));
+	case XLVS_SCHED_RR:
+	case XLVS_SCHED_WRR:
+		return sched_sequence(svc, table);
+	default:
+		bpf_loop(svc->tbl_size, scan_member, &sc, 0);
+		return sc.best;
+	}
+}
+
+/* A persistent service's template for this client, if it still names a real that may take connections. */
+static __always_inline __u32 persist_lookup(const struct xlvs_svc *svc, struct xlvs_persist_key *pk, __u32 now)
+{
+	struct xlvs_persist *t = bpf_map_lookup_elem(&xlvs_persist, pk);
+
+	if (!t || t->svc_id != svc->id || now - t->last_seen >= t->timeout)
+		return XLVS_REAL_NONE;
+	/* A template is honoured only while its real takes new connections (IPVS with expire_quiescent_template=1), so drain and health act on persistent clients too. */
+	if (!available_real(&t->real_id, svc->id))
+		return XLVS_REAL_NONE;
+	t->last_seen = now;
+	return t->real_id;
+}
+
+static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *key)
+{
+	struct xlvs_svc_key skey = { .vip = key->daddr, .port = key->dport, .proto = key->proto };
+	struct xlvs_svc *svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+
+	if (svc)
+		return svc;
+	skey.port = 0; /* a port-0 service takes every port the exact ones leave */
+	return bpf_map_lookup_elem(&xlvs_svc, &skey);
+}
+
+/* ---- programs ---- */
 
 SEC("xdp")
 int xlvs_xdp(struct xdp_md *ctx)
@@ -187,7 +476,6 @@ int xlvs_xdp(struct xdp_md *ctx)
 	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
 	struct xlvs_conn_key key __attribute__((aligned(8))) = {};
 	struct xlvs_fcache_entry *fc;
-	struct xlvs_svc_key skey = {};
 	struct xlvs_verdicts *vd;
 	struct xlvs_real *real = NULL;
 	struct xlvs_conn *conn;
@@ -197,8 +485,9 @@ int xlvs_xdp(struct xdp_md *ctx)
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, hash, slot;
-	int proto, new_conn = 0, syn = 0;
+	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, hash, slot, now;
+	int proto, new_conn = 0;
+	__u8 flags = 0, state;
 
 	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
 	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
@@ -229,7 +518,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		ports = *(__u32 *)&tcp->source;
-		syn = tcp->syn && !tcp->ack;
+		flags = ((__u8 *)tcp)[13]; /* the flag byte: FIN, SYN, RST, PSH, ACK, ... */
 	} else if (proto == IPPROTO_UDP) {
 		if (parse_udphdr(&nh, data_end, &udp) < 0) {
 			vd->pass_malformed++;
@@ -258,15 +547,12 @@ int xlvs_xdp(struct xdp_md *ctx)
 	key.proto = proto;
 
 	/*
-	 * Established flows first: the per-CPU flow cache, then the connection table, and only
-	 * then the service lookup. An entry is trusted only while its real still has a MAC and
-	 * still belongs to the entry's service: the control plane clears the reals of a removed
-	 * service, so that service's flows fall through to the service lookup and are passed.
-	 *
-	 * A bare SYN skips both: it always opens a new connection, also when a client reuses an
-	 * old connection's 5-tuple, so it is scheduled afresh and counted, as IPVS does for a SYN
-	 * on a reused connection. With an unchanged table Maglev picks the same real again; a
-	 * real that takes no new connections (weight 0, failed health check) is left alone.
+	 * Established flows first: the per-CPU flow cache serves packets that cannot change the
+	 * connection's state (no SYN, FIN or RST on an ESTABLISHED or UDP flow); everything else
+	 * goes to the connection table, and only then to the service lookup. An entry is trusted
+	 * only while its real still has a MAC and still belongs to the entry's service: the
+	 * control plane clears the reals of a removed service, so that service's flows fall
+	 * through to the service lookup and are passed.
 	 */
 	hash = xlvs_flow_hash(key.saddr, key.daddr, ports, proto);
 	slot = hash & (XLVS_FCACHE_SIZE - 1);
@@ -276,47 +562,98 @@ int xlvs_xdp(struct xdp_md *ctx)
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	if (!syn && conn_key_eq(&fc->key, &key)) {
+	if (!(flags & (XLVS_TCP_SYN | XLVS_TCP_FIN | XLVS_TCP_RST)) && conn_key_eq(&fc->key, &key) &&
+	    (fc->state == XLVS_CS_ESTABLISHED || fc->state == XLVS_CS_UDP)) {
 		real_id = fc->real_id;
 		svc_id = fc->svc_id;
 		real = usable_real(&real_id, svc_id);
-		/* Keep the LRU's view of the flow fresh, and restore the entry if it was evicted meanwhile. */
+		/*
+		 * Keep the LRU's view of the flow fresh, and restore the entry if the LRU evicted it
+		 * (its counts were never taken back, so it is restored without counting it again).
+		 */
 		if (real && (++fc->hits & (XLVS_FCACHE_REFRESH - 1)) == 0 && !bpf_map_lookup_elem(&xlvs_conn, &key)) {
-			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id };
+			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id, .state = fc->state, .last_seen = now_seconds() };
 
 			bpf_map_update_elem(&xlvs_conn, &key, &again, BPF_ANY);
 		}
 	}
 	if (!real) {
-		conn = syn ? NULL : bpf_map_lookup_elem(&xlvs_conn, &key);
+		now = now_seconds();
+		conn = bpf_map_lookup_elem(&xlvs_conn, &key);
 		if (conn) {
 			real_id = conn->real_id;
 			svc_id = conn->svc_id;
 			real = usable_real(&real_id, svc_id);
+			state = conn->state;
+			/*
+			 * A bare SYN on a closing connection is a client reusing the 5-tuple: a new
+			 * connection, scheduled afresh (IPVS conn_reuse_mode). On SYN_RECV it is a
+			 * retransmission and on ESTABLISHED a stray: both stay where they are.
+			 */
+			if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN &&
+			    (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
+				real = NULL;
+			if (real) {
+				if (proto == IPPROTO_TCP) {
+					state = tcp_next_state(state, flags);
+					restate_conn(real_id, conn->state, state);
+					conn->state = state;
+				}
+				conn->last_seen = now;
+			} else {
+				unbind_conn(conn->real_id, conn->state);
+				bpf_map_delete_elem(&xlvs_conn, &key);
+			}
 		}
 		if (!real) {
-			skey.vip = key.daddr;
-			skey.port = key.dport;
-			skey.proto = proto;
-			svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+			struct xlvs_persist_key pk = {};
+			struct xlvs_conn fresh = {};
+
+			svc = service_for(&key);
 			if (!svc) {
 				vd->pass_no_service++;
 				return XDP_PASS;
 			}
-			real = schedule(svc, &key, hash, &real_id);
+			svc_id = svc->id;
+			real_id = XLVS_REAL_NONE;
+			if (svc->persist_timeout) {
+				pk.caddr = key.saddr & svc->persist_mask;
+				pk.svc_id = svc->id;
+				real_id = persist_lookup(svc, &pk, now);
+			}
+			if (real_id == XLVS_REAL_NONE)
+				real_id = schedule(svc, &key, ports, hash);
+			real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
 			if (!real) {
+				struct xlvs_counters *c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
+
+				if (c)
+					c->drops++;
 				vd->drop_no_real++;
 				return XDP_DROP;
 			}
-			if (syn)
-				fcache_forget(slot, &key);
-			svc_id = svc->id;
+			if (svc->persist_timeout) {
+				struct xlvs_persist t = { .real_id = real_id, .svc_id = svc_id, .last_seen = now, .timeout = svc->persist_timeout };
+
+				bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+				fresh.flags = XLVS_CONN_F_PERSIST;
+			}
+			state = proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP;
+			fresh.real_id = real_id;
+			fresh.svc_id = svc_id;
+			fresh.state = state;
+			fresh.last_seen = now;
+			bind_conn(real_id, state, real->u_threshold);
+			bpf_map_update_elem(&xlvs_conn, &key, &fresh, BPF_ANY);
+			if (flags & XLVS_TCP_SYN)
+				fcache_walk(&key, slot, 1);
 			new_conn = 1;
 		}
 		fc->key = key;
 		fc->real_id = real_id;
 		fc->svc_id = svc_id;
 		fc->hits = 0;
+		fc->state = state;
 	}
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
@@ -335,6 +672,108 @@ int xlvs_xdp(struct xdp_md *ctx)
 	else
 		vd->tx_existing++;
 	return XDP_TX;
+}
+
+struct bpf_map; /* only passed back to helpers by the bpf_for_each_map_elem callbacks */
+
+/* ---- the sweeper: run by the control plane through BPF_PROG_TEST_RUN (any frame), never attached ---- */
+
+struct sweep_ctx {
+	__u32 now;
+	__u32 timeout[XLVS_CS_COUNT];
+	__u64 conns;
+	__u64 expired;
+	__u64 templates;
+	__u64 templates_expired;
+};
+
+static __always_inline __u32 conn_slot(const struct xlvs_conn_key *key)
+{
+	__u32 ports = *(const __u32 *)&key->sport; /* sport and dport as they lie in memory, as the datapath hashes them */
+
+	return xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto) & (XLVS_FCACHE_SIZE - 1);
+}
+
+static long sweep_conn(struct bpf_map *map, struct xlvs_conn_key *key, struct xlvs_conn *c, struct sweep_ctx *sc)
+{
+	struct xlvs_conn_key k __attribute__((aligned(8)));
+	__u32 hits, timeout;
+
+	__builtin_memcpy(&k, key, sizeof(k)); /* verifier: conn_key_eq reads it as two aligned u64s */
+	sc->conns++;
+	hits = fcache_walk(&k, conn_slot(&k), 0);
+	if (hits != c->hits_seen) {
+		/* Packets were served from a flow cache since the last sweep: the connection is alive. */
+		c->hits_seen = hits;
+		if (hits)
+			c->last_seen = sc->now;
+	}
+	timeout = sc->timeout[c->state & (XLVS_CS_COUNT - 1)];
+	if (sc->now - c->last_seen < timeout) {
+		if (c->flags & XLVS_CONN_F_PERSIST) {
+			/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
+			struct xlvs_svc *svc = service_for(&k);
+			struct xlvs_persist_key pk;
+			struct xlvs_persist *t;
+
+			if (svc && svc->persist_timeout) {
+				pk.caddr = k.saddr & svc->persist_mask;
+				pk.svc_id = svc->id;
+				t = bpf_map_lookup_elem(&xlvs_persist, &pk);
+				if (t && t->real_id == c->real_id && (__s32)(c->last_seen - t->last_seen) > 0)
+					t->last_seen = c->last_seen;
+			}
+		}
+		return 0;
+	}
+	fcache_walk(&k, conn_slot(&k), 1); /* a cache that still held it would revive it without counting it */
+	unbind_conn(c->real_id, c->state);
+	bpf_map_delete_elem(map, &k);
+	sc->expired++;
+	return 0;
+}
+
+static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, struct xlvs_persist *t, struct sweep_ctx *sc)
+{
+	struct xlvs_persist_key k = *key;
+
+	sc->templates++;
+	if (sc->now - t->last_seen >= t->timeout) {
+		bpf_map_delete_elem(map, &k);
+		sc->templates_expired++;
+	}
+	return 0;
+}
+
+/*
+ * Idle timeouts: an XDP program has no timers, so the control plane runs this every
+ * sweep interval. A flow served from a flow cache never touches its connection entry,
+ * so liveness is read from the caches' hit counters before an entry is judged idle.
+ */
+SEC("xdp")
+int xlvs_sweep(struct xdp_md *ctx)
+{
+	struct sweep_ctx sc = {};
+	struct xlvs_sweep_stats *st;
+	struct xlvs_cfg *cfg;
+	__u32 zero = 0, i;
+
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	st = bpf_map_lookup_elem(&xlvs_sweepst, &zero);
+	if (!cfg || !st)
+		return XDP_ABORTED;
+	sc.now = now_seconds();
+	for (i = 0; i < XLVS_CS_COUNT; i++)
+		sc.timeout[i] = cfg->timeout[i];
+	bpf_for_each_map_elem(&xlvs_conn, sweep_conn, &sc, 0);
+	bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
+	st->now = sc.now;
+	st->conns = sc.conns;
+	st->expired += sc.expired;
+	st->templates = sc.templates;
+	st->templates_expired += sc.templates_expired;
+	st->runs++;
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

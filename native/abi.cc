@@ -9,13 +9,18 @@ namespace xlvs {
 // The datapath and TypeScript codecs both hard-code these sizes; a change to the
 // header must be a deliberate ABI change, so it has to break this build too.
 static_assert(sizeof(struct xlvs_svc_key) == 8, "xlvs_svc_key size");
-static_assert(sizeof(struct xlvs_svc) == 16, "xlvs_svc size");
+static_assert(sizeof(struct xlvs_svc) == 24, "xlvs_svc size");
 static_assert(sizeof(struct xlvs_conn_key) == 16, "xlvs_conn_key size");
-static_assert(sizeof(struct xlvs_conn) == 8, "xlvs_conn size");
-static_assert(sizeof(struct xlvs_real) == 24, "xlvs_real size");
+static_assert(sizeof(struct xlvs_conn) == 16, "xlvs_conn size");
+static_assert(sizeof(struct xlvs_real) == 32, "xlvs_real size");
+static_assert(sizeof(struct xlvs_real_conns) == 24, "xlvs_real_conns size");
+static_assert(sizeof(struct xlvs_seq_pos) == 8, "xlvs_seq_pos size");
+static_assert(sizeof(struct xlvs_persist_key) == 8, "xlvs_persist_key size");
+static_assert(sizeof(struct xlvs_persist) == 16, "xlvs_persist size");
+static_assert(sizeof(struct xlvs_sweep_stats) == 48, "xlvs_sweep_stats size");
 static_assert(sizeof(struct xlvs_fcache_entry) == 32, "xlvs_fcache_entry size");
-static_assert(sizeof(struct xlvs_cfg) == 8, "xlvs_cfg size");
-static_assert(sizeof(struct xlvs_counters) == 24, "xlvs_counters size");
+static_assert(sizeof(struct xlvs_cfg) == 40, "xlvs_cfg size");
+static_assert(sizeof(struct xlvs_counters) == 32, "xlvs_counters size");
 static_assert(sizeof(struct xlvs_verdicts) == 64, "xlvs_verdicts size");
 
 namespace {
@@ -53,8 +58,11 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_STRUCT(xlvs_svc, {
     XLVS_FIELD(xlvs_svc, id);
     XLVS_FIELD(xlvs_svc, flags);
-    XLVS_FIELD(xlvs_svc, mh_size);
+    XLVS_FIELD(xlvs_svc, tbl_size);
+    XLVS_FIELD(xlvs_svc, sched);
     XLVS_FIELD(xlvs_svc, pad);
+    XLVS_FIELD(xlvs_svc, persist_timeout);
+    XLVS_FIELD(xlvs_svc, persist_mask);
   });
   XLVS_STRUCT(xlvs_conn_key, {
     XLVS_FIELD(xlvs_conn_key, saddr);
@@ -67,12 +75,17 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_STRUCT(xlvs_conn, {
     XLVS_FIELD(xlvs_conn, real_id);
     XLVS_FIELD(xlvs_conn, svc_id);
+    XLVS_FIELD(xlvs_conn, state);
+    XLVS_FIELD(xlvs_conn, flags);
+    XLVS_FIELD(xlvs_conn, last_seen);
+    XLVS_FIELD(xlvs_conn, hits_seen);
   });
   XLVS_STRUCT(xlvs_fcache_entry, {
     XLVS_FIELD(xlvs_fcache_entry, key);
     XLVS_FIELD(xlvs_fcache_entry, real_id);
     XLVS_FIELD(xlvs_fcache_entry, svc_id);
     XLVS_FIELD(xlvs_fcache_entry, hits);
+    XLVS_FIELD(xlvs_fcache_entry, state);
     XLVS_FIELD(xlvs_fcache_entry, pad);
   });
   XLVS_STRUCT(xlvs_real, {
@@ -81,16 +94,47 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_real, addr);
     XLVS_FIELD(xlvs_real, svc_id);
     XLVS_FIELD(xlvs_real, weight);
+    XLVS_FIELD(xlvs_real, u_threshold);
+    XLVS_FIELD(xlvs_real, l_threshold);
     XLVS_FIELD(xlvs_real, pad);
+  });
+  XLVS_STRUCT(xlvs_real_conns, {
+    XLVS_FIELD(xlvs_real_conns, active);
+    XLVS_FIELD(xlvs_real_conns, inactive);
+    XLVS_FIELD(xlvs_real_conns, overloaded);
+    XLVS_FIELD(xlvs_real_conns, pad);
+  });
+  XLVS_STRUCT(xlvs_seq_pos, {
+    XLVS_FIELD(xlvs_seq_pos, next);
+  });
+  XLVS_STRUCT(xlvs_persist_key, {
+    XLVS_FIELD(xlvs_persist_key, caddr);
+    XLVS_FIELD(xlvs_persist_key, svc_id);
+  });
+  XLVS_STRUCT(xlvs_persist, {
+    XLVS_FIELD(xlvs_persist, real_id);
+    XLVS_FIELD(xlvs_persist, svc_id);
+    XLVS_FIELD(xlvs_persist, last_seen);
+    XLVS_FIELD(xlvs_persist, timeout);
+  });
+  XLVS_STRUCT(xlvs_sweep_stats, {
+    XLVS_FIELD(xlvs_sweep_stats, now);
+    XLVS_FIELD(xlvs_sweep_stats, conns);
+    XLVS_FIELD(xlvs_sweep_stats, expired);
+    XLVS_FIELD(xlvs_sweep_stats, templates);
+    XLVS_FIELD(xlvs_sweep_stats, templates_expired);
+    XLVS_FIELD(xlvs_sweep_stats, runs);
   });
   XLVS_STRUCT(xlvs_cfg, {
     XLVS_FIELD(xlvs_cfg, mac);
     XLVS_FIELD(xlvs_cfg, pad);
+    XLVS_FIELD(xlvs_cfg, timeout);
   });
   XLVS_STRUCT(xlvs_counters, {
     XLVS_FIELD(xlvs_counters, packets);
     XLVS_FIELD(xlvs_counters, bytes);
     XLVS_FIELD(xlvs_counters, conns);
+    XLVS_FIELD(xlvs_counters, drops);
   });
   XLVS_STRUCT(xlvs_verdicts, {
     XLVS_FIELD(xlvs_verdicts, pass_not_ipv4);
@@ -114,6 +158,31 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_CONST(XLVS_MAX_CPUS);
   XLVS_CONST(XLVS_REAL_F_MAC);
   XLVS_CONST(XLVS_REAL_F_SCHED);
+  XLVS_CONST(XLVS_SEQ_MAX_TRIES);
+  XLVS_CONST(XLVS_FALLBACK_TRIES);
+  XLVS_CONST(XLVS_FALLBACK_STRIDE);
+  XLVS_CONST(XLVS_TBL_MAX);
+  XLVS_CONST(XLVS_SVC_F_HASH_PORT);
+  XLVS_CONST(XLVS_SVC_F_FALLBACK);
+  XLVS_CONST(XLVS_CONN_F_PERSIST);
+  XLVS_CONST(XLVS_SCHED_MH);
+  XLVS_CONST(XLVS_SCHED_RR);
+  XLVS_CONST(XLVS_SCHED_WRR);
+  XLVS_CONST(XLVS_SCHED_LC);
+  XLVS_CONST(XLVS_SCHED_WLC);
+  XLVS_CONST(XLVS_SCHED_SED);
+  XLVS_CONST(XLVS_SCHED_NQ);
+  XLVS_CONST(XLVS_SCHED_SH);
+  XLVS_CONST(XLVS_SCHED_DH);
+  XLVS_CONST(XLVS_SCHED_FO);
+  XLVS_CONST(XLVS_SCHED_OVF);
+  XLVS_CONST(XLVS_CS_NONE);
+  XLVS_CONST(XLVS_CS_SYN_RECV);
+  XLVS_CONST(XLVS_CS_ESTABLISHED);
+  XLVS_CONST(XLVS_CS_FIN_WAIT);
+  XLVS_CONST(XLVS_CS_CLOSE);
+  XLVS_CONST(XLVS_CS_UDP);
+  XLVS_CONST(XLVS_CS_COUNT);
 
   Napi::Object abi = Napi::Object::New(env);
   abi.Set("structs", structs);

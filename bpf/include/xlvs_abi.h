@@ -22,12 +22,44 @@
 #define XLVS_FCACHE_SIZE      4096u    /* xlvs_fcache slots per CPU: a power of two (the index is hash & (size - 1)) */
 #define XLVS_MAX_CPUS         1024u    /* bound of the loop that clears a flow from every CPU's xlvs_fcache */
 #define XLVS_FCACHE_REFRESH   64u      /* a cached flow re-touches its xlvs_conn entry every this many packets (a power of two) */
+#define XLVS_SEQ_MAX_TRIES    32u      /* rr/wrr: sequence entries tried past an unavailable one before giving up */
+#define XLVS_FALLBACK_TRIES   32u      /* sh/mh fallback: buckets tried, the first being the flow's own */
+#define XLVS_FALLBACK_STRIDE  1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
+#define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
 #define XLVS_REAL_F_SCHED (1u << 1) /* may take new connections: weight > 0 and MAC resolved */
 
-/* Services have no flags yet; the field is reserved so adding one is not an ABI break. */
+#define XLVS_SVC_F_HASH_PORT (1u << 0) /* mh-port / sh-port: the client port is hashed too */
+#define XLVS_SVC_F_FALLBACK  (1u << 1) /* mh-fallback / sh-fallback: an unavailable bucket owner hands over to the next */
+
+#define XLVS_CONN_F_PERSIST  (1u << 0) /* made for a persistent service: the sweeper keeps its template alive */
+
+/* Schedulers (xlvs_svc.sched); the schedule table's content depends on the kind (see xlvs_tbl in xlvs.bpf.c). */
+#define XLVS_SCHED_MH   0u  /* Maglev table, indexed by hash of source [+ port] */
+#define XLVS_SCHED_RR   1u  /* sequence: each real with weight > 0 once */
+#define XLVS_SCHED_WRR  2u  /* sequence: IPVS's weighted round-robin cycle */
+#define XLVS_SCHED_LC   3u  /* member list, least connections */
+#define XLVS_SCHED_WLC  4u  /* member list, weighted least connections */
+#define XLVS_SCHED_SED  5u  /* member list, shortest expected delay */
+#define XLVS_SCHED_NQ   6u  /* member list, never queue */
+#define XLVS_SCHED_SH   7u  /* Maglev table, indexed by hash of source [+ port] */
+#define XLVS_SCHED_DH   8u  /* Maglev table, indexed by hash of destination */
+#define XLVS_SCHED_FO   9u  /* member list, weighted failover */
+#define XLVS_SCHED_OVF  10u /* member list, weighted overflow */
+
+/*
+ * Connection states as a director that sees only client-to-server packets can know them
+ * (the table is in README "Connection states"). Only ESTABLISHED counts as active.
+ */
+#define XLVS_CS_NONE        0u /* unused slot of xlvs_cfg.timeout */
+#define XLVS_CS_SYN_RECV    1u /* a bare SYN seen, no ACK yet */
+#define XLVS_CS_ESTABLISHED 2u /* an ACK seen after the SYN (or a flow picked up mid-stream) */
+#define XLVS_CS_FIN_WAIT    3u /* the client sent FIN */
+#define XLVS_CS_CLOSE       4u /* the client sent RST */
+#define XLVS_CS_UDP         5u /* any UDP flow (inactive, as IPVS counts UDP) */
+#define XLVS_CS_COUNT       8u /* size of xlvs_cfg.timeout */
 
 /* xlvs_svc key: what a frame must be addressed to in order to be load-balanced. */
 struct xlvs_svc_key {
@@ -37,12 +69,15 @@ struct xlvs_svc_key {
 	__u8 pad;     /* zero */
 };
 
-/* xlvs_svc value. */
+/* xlvs_svc value. A port-0 service ("all ports") has key port 0 and is looked up after the exact port misses. */
 struct xlvs_svc {
-	__u32 id;      /* index into xlvs_mh and xlvs_st_svc, < XLVS_MAX_SERVICES */
-	__u32 flags;   /* reserved, zero */
-	__u32 mh_size; /* number of buckets in this service's Maglev table (prime) */
-	__u32 pad;     /* zero */
+	__u32 id;              /* index into xlvs_tbl, xlvs_pos and xlvs_st_svc, < XLVS_MAX_SERVICES */
+	__u32 flags;           /* XLVS_SVC_F_* */
+	__u32 tbl_size;        /* entries of this service's schedule table in use (Maglev: its prime size) */
+	__u8 sched;            /* XLVS_SCHED_* */
+	__u8 pad[3];           /* zero */
+	__u32 persist_timeout; /* seconds a client's template outlives its last packet; 0 = not persistent */
+	__be32 persist_mask;   /* netmask applied to the client address for the template, network order */
 };
 
 /* xlvs_conn key: the client's 5-tuple as seen on the wire. */
@@ -55,10 +90,14 @@ struct xlvs_conn_key {
 	__u8 pad[3];  /* zero: the key is hashed as raw bytes */
 };
 
-/* xlvs_conn value: where an established connection goes. */
+/* xlvs_conn value: where a connection goes, and what the director knows of its state. */
 struct xlvs_conn {
-	__u32 real_id; /* index into xlvs_reals */
-	__u32 svc_id;  /* service the entry was made for; a mismatch means the service was replaced */
+	__u32 real_id;   /* index into xlvs_reals */
+	__u16 svc_id;    /* service the entry was made for; a mismatch means the service was replaced */
+	__u8 state;      /* XLVS_CS_*: counted in xlvs_rconn while the entry lives */
+	__u8 flags;      /* XLVS_CONN_F_* */
+	__u32 last_seen; /* seconds (bpf_ktime_get_coarse_ns / 1e9) of the last packet the entry knows of */
+	__u32 hits_seen; /* this flow's xlvs_fcache hits summed over CPUs at the last sweep: a change means packets */
 };
 
 /*
@@ -72,8 +111,9 @@ struct xlvs_fcache_entry {
 	struct xlvs_conn_key key; /* the flow this slot holds; all zero = empty (no real flow has protocol 0) */
 	__u32 real_id;            /* as in xlvs_conn */
 	__u32 svc_id;             /* as in xlvs_conn */
-	__u32 hits;               /* packets served from this slot (wraps) */
-	__u32 pad;                /* zero */
+	__u32 hits;               /* packets served from this slot (wraps); the sweeper reads it as a liveness sign */
+	__u8 state;               /* XLVS_CS_* as last seen by this CPU: only ESTABLISHED and UDP flows use the slot */
+	__u8 pad[3];              /* zero */
 };
 
 /* xlvs_reals value, indexed by real id. */
@@ -82,21 +122,63 @@ struct xlvs_real {
 	__u16 flags;  /* XLVS_REAL_F_* */
 	__be32 addr;  /* real server IPv4, network order (for status and trace; not used to forward) */
 	__u32 svc_id; /* owning service id */
-	__u32 weight; /* configured weight 0..65535 (for status; scheduling uses the Maglev table) */
+	__u32 weight; /* effective weight 0..65535 (slow start ramps it): read by the list schedulers */
+	__u32 u_threshold; /* ipvsadm -x: overloaded once active + inactive >= this; 0 = no limit */
+	__u32 l_threshold; /* ipvsadm -y: no longer overloaded once active + inactive < this; 0 = below 3/4 of upper */
 	__u32 pad;    /* zero */
+};
+
+/* xlvs_rconn value (shared, updated with atomic adds on state changes only): a real's tracked connections. */
+struct xlvs_real_conns {
+	__s64 active;     /* entries in ESTABLISHED */
+	__s64 inactive;   /* entries in any other state */
+	__u32 overloaded; /* the u_threshold it reached (0: not overloaded) until it falls back under l_threshold;
+			     overloaded only while the real's u_threshold is not above it (raising -x lifts it, as in IPVS) */
+	__u32 pad;        /* zero */
+};
+
+/* xlvs_pos value (shared): where a sequence scheduler (rr, wrr) stands. */
+struct xlvs_seq_pos {
+	__u64 next; /* position of the next new connection; taken with one atomic fetch-add */
+};
+
+/* xlvs_persist key: a persistence template is per (masked client address, service). */
+struct xlvs_persist_key {
+	__be32 caddr; /* client address & the service's persist_mask, network order */
+	__u32 svc_id; /* the service */
+};
+
+/* xlvs_persist value. */
+struct xlvs_persist {
+	__u32 real_id;   /* where this client network's new connections go */
+	__u32 svc_id;    /* as in the key (lets the sweeper check the owner without a key decode) */
+	__u32 last_seen; /* seconds, as xlvs_conn.last_seen: refreshed by new connections and by the sweeper */
+	__u32 timeout;   /* seconds: the service's persist_timeout when the template was written */
+};
+
+/* xlvs_sweep value (single entry): what the last run of the xlvs_sweep program found and did. */
+struct xlvs_sweep_stats {
+	__u64 now;            /* the clock the sweep used (seconds) */
+	__u64 conns;          /* connection entries seen (table occupancy) */
+	__u64 expired;        /* connection entries removed for idleness */
+	__u64 templates;      /* persistence templates seen */
+	__u64 templates_expired; /* persistence templates removed */
+	__u64 runs;           /* sweeps so far */
 };
 
 /* xlvs_cfg value (single entry, key 0): per-interface settings. */
 struct xlvs_cfg {
 	__u8 mac[6];  /* the director NIC's MAC: the rewritten source */
 	__u8 pad[2];  /* zero */
+	__u32 timeout[XLVS_CS_COUNT]; /* idle timeout in seconds per XLVS_CS_* state (ipvsadm --set tcp tcpfin udp) */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
 struct xlvs_counters {
 	__u64 packets; /* frames forwarded */
 	__u64 bytes;   /* IPv4 bytes forwarded (IP total length, as IPVS counts) */
-	__u64 conns;   /* connection-table entries created */
+	__u64 conns;   /* connections scheduled (new connection-table entries) */
+	__u64 drops;   /* new connections dropped: no real could take them (all down, weight 0 or overloaded) */
 };
 
 /* xlvs_verdicts value (per-CPU, single entry): why each frame got its verdict. */

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { Config } from '../core/config';
 import { Controller } from '../core/controller';
+import { tableKind } from '../core/director';
 import { readConfigFile, writeFileAtomic } from './configfile';
 import { RuntimeError } from '../core/errors';
 import { ObservedService } from '../core/plan';
@@ -34,7 +35,10 @@ export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
 }
 
-/** The datapath's current services and reals as the planner sees them (tables unknown: the first plan rewrites them whole). */
+/**
+ * The datapath's current services and reals as the planner sees them. Hash tables are read back, so the first plan
+ * after a restart updates them with minimal disruption instead of rebuilding them; other tables are rewritten whole.
+ */
 export function readObserved(dir: string): ObservedService[] {
   const p = new PinnedDatapath(dir);
   try {
@@ -43,8 +47,14 @@ export function readObserved(dir: string): ObservedService[] {
       vip: s.vip,
       port: s.port,
       proto: s.proto,
-      mhSize: s.mhSize,
-      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags })),
+      mhSize: s.tblSize,
+      tblSize: s.tblSize,
+      scheduler: s.scheduler,
+      flags: s.flags,
+      persistTimeout: s.persistTimeout,
+      persistMask: s.persistMask,
+      ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize) } : {}),
+      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags, uThreshold: r.uThreshold, lThreshold: r.lThreshold })),
     }));
   } finally {
     p.close();
@@ -159,6 +169,7 @@ export class Daemon {
     }
     this.server = await serve(this.socket, routes(controller, () => this.reload()), (m, f) => this.log.error(f ?? {}, m));
     this.timers.push(setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000));
+    this.timers.push(setInterval(() => void controller.sweep().catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')), cfg.sweep_interval_ms));
     this.timers.push(setInterval(() => {
       try {
         controller.sample();

@@ -3,13 +3,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
-import { RealState, ServiceState, realFlags } from '../core/director';
+import { RealState, ServiceState, realFlags, schedNumber } from '../core/director';
 import type { DatapathPort } from '../core/controller';
 import type { ObservedService, Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
 import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
 
-export const MAP_NAMES = ['xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_mh', 'xlvs_cfg', 'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts'] as const;
+export const MAP_NAMES = [
+  'xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_rconn', 'xlvs_tbl', 'xlvs_pos', 'xlvs_persist', 'xlvs_cfg',
+  'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts', 'xlvs_sweepst',
+] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 export type Maps = Record<MapName, BpfMap>;
 
@@ -22,15 +25,16 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Fills a Maglev table into a fresh inner map; the caller swaps it in with one outer-map write. */
+/** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
-    type: BPF_MAP_TYPE_ARRAY, name: `xlvs_mh_${svcId}`, keySize: 4, valueSize: 4, maxEntries: table.length,
+    // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
+    type: BPF_MAP_TYPE_ARRAY, name: `xlvs_tbl_${svcId}`, keySize: 4, valueSize: 4, maxEntries: Math.max(1, table.length),
     flags: BPF_F_INNER_MAP | BPF_F_MMAPABLE, // must match the template in bpf/xlvs.bpf.c
   });
   try {
     // An array map lays its values out every round_up(value_size, 8) bytes: 8 here, not 4.
-    const image = new Uint32Array(table.length * 2);
+    const image = new Uint32Array(Math.max(1, table.length) * 2);
     for (let i = 0; i < table.length; i++) image[i * 2] = table[i]!;
     m.writeMmap(Buffer.from(image.buffer));
   } catch (e) {
@@ -39,6 +43,24 @@ function tableMap(svcId: number, table: Uint32Array): BpfMap {
   }
   return m;
 }
+
+export interface Timeouts { tcp: number; tcp_fin: number; udp: number }
+/** IPVS's defaults (ipvsadm -L --timeout: 900 120 300). */
+export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcp_fin: 120, udp: 300 };
+
+/** Seconds per connection state; SYN_RECV and CLOSE keep IPVS's fixed 60 s and 10 s. */
+function timeoutArray(t: Timeouts): number[] {
+  const a = new Array<number>(abi.CS_COUNT).fill(0);
+  a[abi.CS.SYN_RECV] = 60;
+  a[abi.CS.ESTABLISHED] = t.tcp;
+  a[abi.CS.FIN_WAIT] = t.tcp_fin;
+  a[abi.CS.CLOSE] = 10;
+  a[abi.CS.UDP] = t.udp;
+  return a;
+}
+
+/** Any frame: BPF_PROG_TEST_RUN needs one, the sweeper ignores it. */
+const SWEEP_FRAME = Buffer.alloc(64);
 
 export class Datapath {
   private link: XdpLink | undefined;
@@ -52,7 +74,7 @@ export class Datapath {
     const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
     try {
       obj = await native().BpfObject.open(opts.objPath ?? objectPath(), {
-        mapMaxEntries: { xlvs_conn: opts.connTableSize },
+        mapMaxEntries: { xlvs_conn: opts.connTableSize, xlvs_persist: Math.max(1024, opts.connTableSize >> 2) },
         ...(opts.connTablePerCpu ? { mapFlags: { xlvs_conn: BPF_F_NO_COMMON_LRU } } : {}),
         ...(reuseMaps ? { reuseMaps } : {}),
       });
@@ -73,14 +95,42 @@ export class Datapath {
     return this.obj.map(name);
   }
 
+  private cfgValue: abi.Cfg = { mac: '00:00:00:00:00:00', timeout: timeoutArray(DEFAULT_TIMEOUTS) };
+
   setDirectorMac(mac: string): void {
-    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode({ mac }));
+    this.cfgValue = { ...this.cfgValue, mac };
+    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
+  }
+
+  /** Idle timeouts (seconds) the sweeper applies; the other states keep IPVS's defaults. */
+  setTimeouts(t: Timeouts): void {
+    this.cfgValue = { ...this.cfgValue, timeout: timeoutArray(t) };
+    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
+  }
+
+  /** Expires idle connections and persistence templates (the xlvs_sweep program: it runs in the kernel, over the maps). */
+  async sweep(): Promise<abi.SweepStats> {
+    await native().testRun(this.obj.programFd('xlvs_sweep'), { data: SWEEP_FRAME });
+    return abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
+  }
+
+  /** Tracked connections per real (shared counters the datapath keeps with atomic adds). */
+  realConns(ids: Iterable<number>): Map<number, abi.RealConns> {
+    const out = new Map<number, abi.RealConns>();
+    for (const id of ids) {
+      const b = this.maps.xlvs_rconn.lookup(abi.u32Key(id));
+      if (b) out.set(id, abi.realConns.decode(b));
+    }
+    return out;
   }
 
   writeReal(r: RealState): void {
     this.maps.xlvs_reals.update(
       abi.u32Key(r.id),
-      abi.real.encode({ mac: r.mac ?? '00:00:00:00:00:00', flags: realFlags(r), addr: abi.ipv4ToU32(r.address), svc_id: r.svcId, weight: r.weight }),
+      abi.real.encode({
+        mac: r.mac ?? '00:00:00:00:00:00', flags: realFlags(r), addr: abi.ipv4ToU32(r.address), svc_id: r.svcId, weight: r.weight,
+        u_threshold: r.uThreshold ?? 0, l_threshold: r.lThreshold ?? 0,
+      }),
     );
   }
 
@@ -107,17 +157,22 @@ export class Datapath {
         values.writeUInt32LE(inner.fd, i * 4);
         i++;
       }
-      if (tables.size === 1) this.maps.xlvs_mh.update(keys, values);
-      else if (tables.size > 1) this.maps.xlvs_mh.updateBatch(keys, values, tables.size, BPF_ANY);
+      if (tables.size === 1) this.maps.xlvs_tbl.update(keys, values);
+      else if (tables.size > 1) this.maps.xlvs_tbl.updateBatch(keys, values, tables.size, BPF_ANY);
     } finally {
       for (const m of inners) m.close(); // the outer map holds its own references
     }
+    // A new cycle starts from its first entry, as IPVS restarts rr/wrr when its destinations change.
+    for (const svcId of tables.keys()) this.maps.xlvs_pos.update(abi.u32Key(svcId), Buffer.alloc(abi.seqPos.size));
   }
 
   writeService(s: ServiceState): void {
     this.maps.xlvs_svc.update(
       abi.svcKey.encode({ vip: abi.ipv4ToU32(s.vip), port: s.port, proto: s.proto }),
-      abi.svc.encode({ id: s.id, flags: 0, mh_size: s.mhSize }),
+      abi.svc.encode({
+        id: s.id, flags: s.flags ?? 0, tbl_size: s.tblSize ?? s.mhSize, sched: schedNumber(s.scheduler),
+        persist_timeout: s.persistTimeout ?? 0, persist_mask: abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
+      }),
     );
   }
 
@@ -181,7 +236,12 @@ export class Datapath {
   }
 
   deleteTable(svcId: number): void {
-    this.maps.xlvs_mh.delete(abi.u32Key(svcId));
+    this.maps.xlvs_tbl.delete(abi.u32Key(svcId));
+  }
+
+  /** A fresh or reused real id starts with no tracked connections and not overloaded. */
+  resetRealConns(id: number): void {
+    this.maps.xlvs_rconn.update(abi.u32Key(id), Buffer.alloc(abi.realConns.size));
   }
 
   /** An all-zero entry has no flags: connections still naming it are rescheduled, not blackholed. */
@@ -201,9 +261,11 @@ export class Datapath {
     return out;
   }
 
+  /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
   purgeConns(ids: ReadonlySet<number>): number {
     const keys = this.connKeysOf(ids);
     if (keys.length) this.maps.xlvs_conn.deleteBatch(Buffer.concat(keys), keys.length);
+    for (const id of ids) this.resetRealConns(id);
     return keys.length;
   }
 
@@ -213,7 +275,10 @@ export class Datapath {
       const op = ops[i]!;
       switch (op.op) {
         case 'putReal':
-          if (op.fresh) this.resetCounters('xlvs_st_real', op.real.id);
+          if (op.fresh) {
+            this.resetCounters('xlvs_st_real', op.real.id);
+            this.resetRealConns(op.real.id);
+          }
           this.writeReal(op.real);
           break;
         case 'putTable': {
@@ -304,9 +369,15 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
       for (let i = 0; i < all.count; i++) {
         const k = abi.connKey.decode(all.keys, i * ks);
         const v = abi.conn.decode(all.values, i * vs);
-        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id });
+        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id, state: v.state, lastSeen: v.last_seen });
       }
       return out;
+    },
+    realConns: (ids) => dp.realConns(ids),
+    setTimeouts: (t) => dp.setTimeouts(t),
+    async sweep() {
+      const st = await dp.sweep();
+      return { conns: Number(st.conns), expired: Number(st.expired), templates: Number(st.templates), templatesExpired: Number(st.templates_expired) };
     },
     counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
     zero(ids) {
@@ -322,7 +393,10 @@ export interface RealSnapshot {
   mac: string | null;
   weight: number;
   flags: number;
+  uThreshold: number;
+  lThreshold: number;
   stats: abi.Counters;
+  conns: abi.RealConns;
 }
 
 export interface ServiceSnapshot {
@@ -330,7 +404,12 @@ export interface ServiceSnapshot {
   vip: string;
   port: number;
   proto: number;
-  mhSize: number;
+  scheduler: string;
+  flags: number;
+  persistTimeout: number;
+  persistMask: string;
+  /** Entries of the schedule table in use (the Maglev size for mh, sh, dh). */
+  tblSize: number;
   stats: abi.Counters;
   reals: RealSnapshot[];
 }
@@ -338,6 +417,10 @@ export interface ServiceSnapshot {
 export interface Snapshot {
   services: ServiceSnapshot[];
   verdicts: abi.Verdicts;
+}
+
+function schedName(n: number): string {
+  return (Object.entries(abi.SCHED).find(([, v]) => v === n)?.[0]) ?? 'mh';
 }
 
 /** Reads what a running director left in its pinned maps; everything status and tests need, nothing the datapath does not hold. */
@@ -371,7 +454,11 @@ export class PinnedDatapath {
       if (!v) continue; // deleted between the two calls
       const key = abi.svcKey.decode(k);
       const s = abi.svc.decode(v);
-      services.push({ id: s.id, vip: abi.u32ToIpv4(key.vip), port: key.port, proto: key.proto, mhSize: s.mh_size, stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id), reals: [] });
+      services.push({
+        id: s.id, vip: abi.u32ToIpv4(key.vip), port: key.port, proto: key.proto, scheduler: schedName(s.sched), flags: s.flags,
+        persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask), tblSize: s.tbl_size,
+        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id), reals: [],
+      });
     }
     const byId = new Map(services.map((s) => [s.id, s]));
     const all = this.maps.xlvs_reals.lookupBatch(4096);
@@ -385,12 +472,33 @@ export class PinnedDatapath {
         mac: r.flags & abi.REAL_F_MAC ? r.mac : null,
         weight: r.weight,
         flags: r.flags,
+        uThreshold: r.u_threshold,
+        lThreshold: r.l_threshold,
         stats: this.perCpu(abi.counters, this.maps.xlvs_st_real, id),
+        conns: abi.realConns.decode(this.maps.xlvs_rconn.lookup(abi.u32Key(id)) ?? Buffer.alloc(abi.realConns.size)),
       });
     }
     services.sort((a, b) => a.id - b.id);
     for (const s of services) s.reals.sort((a, b) => a.id - b.id);
     return { services, verdicts: this.perCpu(abi.verdicts, this.maps.xlvs_verdicts, 0) };
+  }
+
+  /** The schedule table a service's lookups use now (an inner map, opened by the id the outer map holds). */
+  table(svcId: number, size: number): Uint32Array | undefined {
+    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+    if (!v) return undefined;
+    const m = native().BpfMap.fromId(v.readUInt32LE(0));
+    try {
+      const out = new Uint32Array(size);
+      const got = m.lookupBatch(8192);
+      for (let i = 0; i < got.count; i++) {
+        const k = got.keys.readUInt32LE(i * 4);
+        if (k < size) out[k] = got.values.readUInt32LE(i * m.valueSize);
+      }
+      return out;
+    } finally {
+      m.close();
+    }
   }
 
   close(): void {

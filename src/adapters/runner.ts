@@ -57,6 +57,7 @@ export class Runner {
   private controller: Controller | undefined;
   private addedVips: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private health: HealthRunner | undefined;
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
@@ -135,6 +136,7 @@ export class Runner {
       throw e;
     }
     this.timer = setInterval(() => this.tick(), this.opts.refreshMs ?? 1000);
+    this.sweeper = setInterval(() => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)), this.cfg.sweep_interval_ms);
   }
 
   private addVips(): void {
@@ -160,7 +162,8 @@ export class Runner {
   /** Undoes what start() did, in reverse; each step runs even if an earlier one fails. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.timer = this.sweeper = undefined;
     for (const vip of this.addedVips.splice(0)) {
       try { ip(['addr', 'del', `${vip}/32`, 'dev', this.cfg.interface]); } catch (e) { this.log(`warning: ${(e as Error).message}`); }
     }

@@ -19,12 +19,12 @@ export function pinnedLookups(dp: PinnedDatapath): TraceLookups & { close(): voi
       const v = dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
       if (!v) return null;
       const s = abi.svc.decode(v);
-      return { id: s.id, mhSize: s.mh_size };
+      return { id: s.id, mhSize: s.tbl_size };
     },
     bucket(svcId, bucket) {
       let m = inners.get(svcId);
       if (!m) {
-        const id = dp.maps.xlvs_mh.lookup(abi.u32Key(svcId));
+        const id = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
         if (!id) return null;
         m = native().BpfMap.fromId(id.readUInt32LE(0));
         inners.set(svcId, m);

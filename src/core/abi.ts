@@ -1,7 +1,7 @@
 // abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
 
-/** How a field is stored: host order (`u*`), wire order (`be*`), a MAC, raw bytes (a nested struct), or padding that must be zero. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'be32' | 'mac' | 'bytes' | 'pad';
+/** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC, raw bytes (a nested struct), or padding that must be zero. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'bytes' | 'pad';
 
 export interface FieldSpec {
   readonly name: string;
@@ -33,6 +33,8 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'u16': buf.writeUInt16LE(Number(v[f.name] ?? 0), o); break;
           case 'u32': buf.writeUInt32LE(Number(v[f.name] ?? 0) >>> 0, o); break;
           case 'u64': buf.writeBigUInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o); break;
+          case 'i64': buf.writeBigInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o); break;
+          case 'u32s': for (let i = 0; i < f.size / 4; i++) buf.writeUInt32LE(((v[f.name] as number[] | undefined)?.[i] ?? 0) >>> 0, o + i * 4); break;
           case 'be16': buf.writeUInt16BE(Number(v[f.name] ?? 0), o); break;
           case 'be32': buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o); break;
           case 'mac': macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o); break;
@@ -51,6 +53,8 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'u16': out[f.name] = buf.readUInt16LE(o); break;
           case 'u32': out[f.name] = buf.readUInt32LE(o); break;
           case 'u64': out[f.name] = buf.readBigUInt64LE(o); break;
+          case 'i64': out[f.name] = buf.readBigInt64LE(o); break;
+          case 'u32s': out[f.name] = Array.from({ length: f.size / 4 }, (_, i) => buf.readUInt32LE(o + i * 4)); break;
           case 'be16': out[f.name] = buf.readUInt16BE(o); break;
           case 'be32': out[f.name] = buf.readUInt32BE(o); break;
           case 'mac': out[f.name] = bytesToMac(buf.subarray(o, o + 6)); break;
@@ -74,6 +78,18 @@ export const FCACHE_REFRESH = 64;
 export const MAX_CPUS = 1024;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
+export const SEQ_MAX_TRIES = 32;
+export const FALLBACK_TRIES = 32;
+export const FALLBACK_STRIDE = 1000;
+export const TBL_MAX = 1048576;
+export const SVC_F_HASH_PORT = 1 << 0;
+export const SVC_F_FALLBACK = 1 << 1;
+export const CONN_F_PERSIST = 1 << 0;
+/** Scheduler numbers by IPVS name (xlvs_svc.sched). */
+export const SCHED = { mh: 0, rr: 1, wrr: 2, lc: 3, wlc: 4, sed: 5, nq: 6, sh: 7, dh: 8, fo: 9, ovf: 10 } as const;
+/** Connection states (xlvs_conn.state), by the names ipvsadm -Lc prints. */
+export const CS = { NONE: 0, SYN_RECV: 1, ESTABLISHED: 2, FIN_WAIT: 3, CLOSE: 4, UDP: 5 } as const;
+export const CS_COUNT = 8;
 
 /** Every #define of xlvs_abi.h, by its C name, for the layout test. */
 export const constants: Record<string, number> = {
@@ -87,6 +103,16 @@ export const constants: Record<string, number> = {
   XLVS_MAX_CPUS: MAX_CPUS,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
+  XLVS_SEQ_MAX_TRIES: SEQ_MAX_TRIES,
+  XLVS_FALLBACK_TRIES: FALLBACK_TRIES,
+  XLVS_FALLBACK_STRIDE: FALLBACK_STRIDE,
+  XLVS_TBL_MAX: TBL_MAX,
+  XLVS_SVC_F_HASH_PORT: SVC_F_HASH_PORT,
+  XLVS_SVC_F_FALLBACK: SVC_F_FALLBACK,
+  XLVS_CONN_F_PERSIST: CONN_F_PERSIST,
+  ...Object.fromEntries(Object.entries(SCHED).map(([k, v]) => [`XLVS_SCHED_${k.toUpperCase()}`, v])),
+  ...Object.fromEntries(Object.entries(CS).map(([k, v]) => [`XLVS_CS_${k}`, v])),
+  XLVS_CS_COUNT: CS_COUNT,
 };
 
 export const IPPROTO_TCP = 6;
@@ -94,14 +120,20 @@ export const IPPROTO_UDP = 17;
 
 /** IPv4 addresses travel as dotted strings in TS and as big-endian u32 (wire order) in the maps. */
 export interface SvcKey { vip: number; port: number; proto: number }
-export interface Svc { id: number; flags: number; mh_size: number }
+export interface Svc { id: number; flags: number; tbl_size: number; sched: number; persist_timeout: number; persist_mask: number }
 export interface ConnKey { saddr: number; daddr: number; sport: number; dport: number; proto: number }
-export interface Conn { real_id: number; svc_id: number }
+export interface Conn { real_id: number; svc_id: number; state: number; flags: number; last_seen: number; hits_seen: number }
 /** `key` holds an encoded xlvs_conn_key (decode it with connKey). */
-export interface FcacheEntry { key: Buffer; real_id: number; svc_id: number; hits: number }
-export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number }
-export interface Cfg { mac: string }
-export interface Counters { packets: bigint; bytes: bigint; conns: bigint }
+export interface FcacheEntry { key: Buffer; real_id: number; svc_id: number; hits: number; state: number }
+export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number; u_threshold: number; l_threshold: number }
+export interface RealConns { active: bigint; inactive: bigint; overloaded: number }
+export interface SeqPos { next: bigint }
+export interface PersistKey { caddr: number; svc_id: number }
+export interface Persist { real_id: number; svc_id: number; last_seen: number; timeout: number }
+export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint }
+/** timeout: seconds per connection state, indexed by CS. */
+export interface Cfg { mac: string; timeout: number[] }
+export interface Counters { packets: bigint; bytes: bigint; conns: bigint; drops: bigint }
 export interface Verdicts {
   pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
   tx_existing: bigint; tx_new: bigint; drop_no_real: bigint; aborted: bigint;
@@ -110,24 +142,39 @@ export interface Verdicts {
 export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [
   f('vip', 0, 4, 'be32'), f('port', 4, 2, 'be16'), f('proto', 6, 1, 'u8'), f('pad', 7, 1, 'pad'),
 ]);
-export const svc = defineStruct<Svc>('xlvs_svc', 16, [
-  f('id', 0, 4, 'u32'), f('flags', 4, 4, 'u32'), f('mh_size', 8, 4, 'u32'), f('pad', 12, 4, 'pad'),
+export const svc = defineStruct<Svc>('xlvs_svc', 24, [
+  f('id', 0, 4, 'u32'), f('flags', 4, 4, 'u32'), f('tbl_size', 8, 4, 'u32'), f('sched', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
+  f('persist_timeout', 16, 4, 'u32'), f('persist_mask', 20, 4, 'be32'),
 ]);
 export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
   f('saddr', 0, 4, 'be32'), f('daddr', 4, 4, 'be32'), f('sport', 8, 2, 'be16'), f('dport', 10, 2, 'be16'),
   f('proto', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
 ]);
-export const conn = defineStruct<Conn>('xlvs_conn', 8, [f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32')]);
+export const conn = defineStruct<Conn>('xlvs_conn', 16, [
+  f('real_id', 0, 4, 'u32'), f('svc_id', 4, 2, 'u16'), f('state', 6, 1, 'u8'), f('flags', 7, 1, 'u8'),
+  f('last_seen', 8, 4, 'u32'), f('hits_seen', 12, 4, 'u32'),
+]);
 export const fcacheEntry = defineStruct<FcacheEntry>('xlvs_fcache_entry', 32, [
-  f('key', 0, 16, 'bytes'), f('real_id', 16, 4, 'u32'), f('svc_id', 20, 4, 'u32'), f('hits', 24, 4, 'u32'), f('pad', 28, 4, 'pad'),
+  f('key', 0, 16, 'bytes'), f('real_id', 16, 4, 'u32'), f('svc_id', 20, 4, 'u32'), f('hits', 24, 4, 'u32'),
+  f('state', 28, 1, 'u8'), f('pad', 29, 3, 'pad'),
 ]);
-export const real = defineStruct<Real>('xlvs_real', 24, [
+export const real = defineStruct<Real>('xlvs_real', 32, [
   f('mac', 0, 6, 'mac'), f('flags', 6, 2, 'u16'), f('addr', 8, 4, 'be32'), f('svc_id', 12, 4, 'u32'),
-  f('weight', 16, 4, 'u32'), f('pad', 20, 4, 'pad'),
+  f('weight', 16, 4, 'u32'), f('u_threshold', 20, 4, 'u32'), f('l_threshold', 24, 4, 'u32'), f('pad', 28, 4, 'pad'),
 ]);
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 8, [f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad')]);
-export const counters = defineStruct<Counters>('xlvs_counters', 24, [
-  f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'),
+export const realConns = defineStruct<RealConns>('xlvs_real_conns', 24, [
+  f('active', 0, 8, 'i64'), f('inactive', 8, 8, 'i64'), f('overloaded', 16, 4, 'u32'), f('pad', 20, 4, 'pad'),
+]);
+export const seqPos = defineStruct<SeqPos>('xlvs_seq_pos', 8, [f('next', 0, 8, 'u64')]);
+export const persistKey = defineStruct<PersistKey>('xlvs_persist_key', 8, [f('caddr', 0, 4, 'be32'), f('svc_id', 4, 4, 'u32')]);
+export const persist = defineStruct<Persist>('xlvs_persist', 16, [
+  f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32'), f('last_seen', 8, 4, 'u32'), f('timeout', 12, 4, 'u32'),
+]);
+export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 48,
+  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs'].map((n, i) => f(n, i * 8, 8, 'u64')));
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 40, [f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s')]);
+export const counters = defineStruct<Counters>('xlvs_counters', 32, [
+  f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'), f('drops', 24, 8, 'u64'),
 ]);
 export const verdictFields = [
   'pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service',
@@ -135,7 +182,9 @@ export const verdictFields = [
 ] as const;
 export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 64, verdictFields.map((n, i) => f(n, i * 8, 8, 'u64')));
 
-export const structs: readonly StructSpec<any>[] = [svcKey, svc, connKey, conn, fcacheEntry, real, cfg, counters, verdicts];
+export const structs: readonly StructSpec<any>[] = [
+  svcKey, svc, connKey, conn, fcacheEntry, real, realConns, seqPos, persistKey, persist, sweepStats, cfg, counters, verdicts,
+];
 
 /** A u32 key for array maps. */
 export function u32Key(n: number): Buffer {

@@ -3,6 +3,7 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './errors';
+import { SCHEDULERS } from './sched';
 import { CONN_DEFAULT_MAX, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
 
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -57,18 +58,45 @@ const check = z.strictObject({
 });
 export type CheckConfig = z.infer<typeof check>;
 
+/** A dotted netmask (contiguous ones), e.g. 255.255.255.0. */
+export function isNetmask(s: string): boolean {
+  if (!isIPv4(s)) return false;
+  const n = s.split('.').reduce((a, p) => a * 256 + Number(p), 0);
+  const inv = (~n) >>> 0;
+  return ((inv + 1) & inv) === 0;
+}
+
+export const SCHEDULER_NAMES = SCHEDULERS;
+export const SCHED_FLAGS = ['mh-port', 'mh-fallback', 'sh-port', 'sh-fallback'] as const;
+const seconds = (hi: number) => z.number().int('must be an integer').min(1, `is outside 1..${hi}`).max(hi, `is outside 1..${hi}`);
+const count32 = z.number().int('must be an integer').min(0, 'is outside 0..2147483647').max(2147483647, 'is outside 0..2147483647');
+
 const real = z.strictObject({
   address: unicast,
   weight: z.number().int('must be an integer').min(0, 'is outside 0..65535').max(65535, 'is outside 0..65535').default(1),
+  /** ipvsadm -x: no new connections once active + inactive reach this (0: no limit). */
+  upper_threshold: count32.optional(),
+  /** ipvsadm -y: new connections again once active + inactive fall below this (0: below 3/4 of upper). */
+  lower_threshold: count32.optional(),
   /** Overrides of the service's check for this real only. */
   check: check.optional(),
 });
 
 const service = z.strictObject({
   vip: unicast,
-  port: z.number().int('must be an integer').min(1, 'is outside 1..65535').max(65535, 'is outside 1..65535'),
+  /** 0: every port of the VIP ("all ports"; needs persistence, as in ipvsadm). */
+  port: z.number().int('must be an integer').min(0, 'is outside 0..65535').max(65535, 'is outside 0..65535'),
   protocol: z.enum(['tcp', 'udp'], { message: 'must be tcp or udp' }).default('tcp'),
-  scheduler: z.enum(['mh'], { message: 'is not a known scheduler (known: mh)' }).default('mh'),
+  scheduler: z.enum(SCHEDULER_NAMES, { message: `is not a known scheduler (known: ${SCHEDULER_NAMES.join(', ')})` }).default('mh'),
+  /** ipvsadm -b. Absent: mh-port for mh (xlvs spreads connections, not clients), none otherwise; [] is IPVS's mh. */
+  sched_flags: z.array(z.enum(SCHED_FLAGS, { message: `is not a scheduler flag (known: ${SCHED_FLAGS.join(', ')})` })).optional(),
+  /** ipvsadm -p/-M: a client network's new connections follow its earlier ones for `timeout` seconds after its last packet. */
+  persistence: z.strictObject({
+    timeout: seconds(2678400).default(300),
+    netmask: z.string().refine(isNetmask, { message: 'is not a netmask (contiguous ones, e.g. 255.255.255.0)' }).default('255.255.255.255'),
+  }).optional(),
+  /** A new or recovered real ramps from a small share to its full weight over this many seconds (0: at once). */
+  slow_start_s: z.number().int('must be an integer').min(0, 'is outside 0..86400').max(86400, 'is outside 0..86400').optional(),
   maglev_size: z.number().refine(isPrimeSize, { message: 'must be a prime between 251 and 1048573' }).default(MH_DEFAULT_SIZE),
   reals: z.array(real).max(MAX_REALS, `has more than ${MAX_REALS} reals`).default([]),
   /** Health check of every real (absent: reals are not checked and always count as up). */
@@ -92,6 +120,14 @@ const schema = z.strictObject({
   manage_vips: z.boolean().default(true),
   conn_table_size: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(1 << 26, `must be at most ${1 << 26}`).default(CONN_DEFAULT_MAX),
   conn_table_per_cpu: z.boolean().default(false),
+  /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
+  timeouts: z.strictObject({
+    tcp: seconds(2678400).default(900),
+    tcp_fin: seconds(2678400).default(120),
+    udp: seconds(2678400).default(300),
+  }).default({ tcp: 900, tcp_fin: 120, udp: 300 }),
+  /** How often idle connections and persistence templates are expired (the precision of the timeouts). */
+  sweep_interval_ms: z.number().int('must be an integer').min(100, 'is outside 100..60000').max(60000, 'is outside 100..60000').default(1000),
   /** ARP guard: how often the director asks who has each VIP (0: off); another MAC answering is an error event. */
   arp_guard_interval_ms: z.number().int('must be an integer').refine((n) => n === 0 || (n >= 200 && n <= 3_600_000), { message: 'must be 0 (off) or 200..3600000' }).default(2000),
   /** Prometheus /metrics and the status page; loopback by default so nothing is exposed unless asked for. */
@@ -151,12 +187,27 @@ export function validateConfig(input: unknown): Config {
       if (s.check) problems.push(...checkProblems(effectiveCheck(s, rl), s, `services[${i}].reals[${j}].check`));
     });
     if (s.quorum && !s.check) problems.push(`services[${i}].quorum: needs a check on the service`);
+    if (s.port === 0 && !s.persistence) problems.push(`services[${i}].port: 0 (all ports) needs persistence, as in ipvsadm`);
+    for (const fl of s.sched_flags ?? []) {
+      const owner = fl.slice(0, 2);
+      if (owner !== s.scheduler) problems.push(`services[${i}].sched_flags: "${fl}" is a flag of ${owner}, not of ${s.scheduler}`);
+    }
+    if (s.slow_start_s && (s.scheduler === 'rr' || s.scheduler === 'lc')) problems.push(`services[${i}].slow_start_s: scheduler ${s.scheduler} ignores weights, so slow start would do nothing (use ${s.scheduler === 'rr' ? 'wrr' : 'wlc'})`);
+    s.reals.forEach((rl, j) => {
+      if (rl.lower_threshold && !rl.upper_threshold) problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} needs an upper_threshold`);
+      else if (rl.upper_threshold && rl.lower_threshold && rl.lower_threshold > rl.upper_threshold) problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
+    });
     if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
   });
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
+}
+
+/** The scheduler flags in force: xlvs's default for mh is mh-port (per-connection spreading, as before flags existed). */
+export function schedFlags(s: Pick<ServiceConfig, 'scheduler' | 'sched_flags'>): string[] {
+  return s.sched_flags ?? (s.scheduler === 'mh' ? ['mh-port'] : []);
 }
 
 /** A check with every field settled: service check, then the real's overrides, then the defaults. */
@@ -221,6 +272,7 @@ export function effectiveCheck(s: ServiceConfig, r: RealConfig): ResolvedCheck {
 function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): string[] {
   const p: string[] = [];
   if (c.timeoutMs >= c.intervalMs) p.push(`${where}.timeout_ms: ${c.timeoutMs} must be less than interval_ms (${c.intervalMs})`);
+  if (c.port === 0 && c.type !== 'exec') p.push(`${where}.port: is required for a check of a port-0 (all ports) service`);
   if (c.type === 'exec' && !c.argv.length) p.push(`${where}.argv: is required for an exec check`);
   if (c.mode === 'dr' && !(c.type === 'tcp' && s.protocol === 'tcp')) p.push(`${where}.mode: "dr" needs a tcp check of a tcp service (got ${c.type} on ${s.protocol})`);
   return p;

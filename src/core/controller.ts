@@ -1,7 +1,7 @@
 // controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), listings with counters and rates; every effect injected.
 
 import { Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
-import { Config, RealConfig, ServiceConfig, validateConfig } from './config';
+import { Config, RealConfig, ServiceConfig, schedFlags, validateConfig } from './config';
 import { UsageError } from './errors';
 import { ObservedService, Op, describeOp, healthKey, observedAfter, plan, planSummary } from './plan';
 
@@ -14,8 +14,17 @@ export interface DatapathPort {
   counters(): { svc: Map<number, Counters>; real: Map<number, Counters> };
   zero(ids: { svc: number[]; real: number[] }): void;
   /** Every connection-table entry (client, VIP side and the real id it is pinned to). */
-  connections?(): { saddr: string; sport: number; daddr: string; dport: number; proto: number; realId: number }[];
+  connections?(): { saddr: string; sport: number; daddr: string; dport: number; proto: number; realId: number; state?: number; lastSeen?: number }[];
+  /** Tracked connections per real id, as the datapath counts them (active = ESTABLISHED). */
+  realConns?(ids: Iterable<number>): Map<number, { active: bigint; inactive: bigint; overloaded: number }>;
+  /** Idle timeouts in seconds (ipvsadm --set). */
+  setTimeouts?(t: { tcp: number; tcp_fin: number; udp: number }): void;
+  /** Expires idle connections and persistence templates once. */
+  sweep?(): Promise<SweepStats>;
 }
+
+/** What the last sweep of the connection table found. */
+export interface SweepStats { conns: number; expired: number; templates: number; templatesExpired: number }
 
 export interface ControllerEffects {
   datapath: DatapathPort;
@@ -71,9 +80,16 @@ export interface RealListing {
   healthDetail?: RealHealth;
   stats: { conns: number; packets: number; bytes: number };
   rate: Rates;
-  /** null: the datapath keeps no TCP state yet, so active/inactive are unknown (not zero). */
+  /** Tracked connections: active = ESTABLISHED, inactive = every other state (null: unknown to this datapath). */
   activeConns?: number | null;
   inactiveConns?: number | null;
+  /** Reached its upper threshold and not yet back under the lower one: takes no new connections. */
+  overloaded?: boolean;
+  /** ipvsadm -x / -y (0: none). */
+  upperThreshold?: number;
+  lowerThreshold?: number;
+  /** The weight the datapath uses now, when slow start is still ramping it up to `weight`. */
+  effectiveWeight?: number;
 }
 
 export interface ServiceListing {
@@ -81,8 +97,12 @@ export interface ServiceListing {
   port: number;
   protocol: 'tcp' | 'udp';
   scheduler: string;
+  /** The scheduler flags in force (ipvsadm -b). */
+  schedFlags?: string[];
+  /** ipvsadm -p/-M. */
+  persistence?: { timeout: number; netmask: string };
   maglevSize: number;
-  stats: { conns: number; packets: number; bytes: number };
+  stats: { conns: number; packets: number; bytes: number; drops?: number };
   rate: Rates;
   reals: RealListing[];
   /** Other hosts answering ARP for this VIP, as the ARP guard last saw them (empty: none, or the guard is off). */
@@ -109,7 +129,7 @@ export function keyName(k: ServiceKey): string {
 }
 
 const zeroRates = (): Rates => ({ cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
-const num = (c: Counters | undefined) => ({ conns: Number(c?.conns ?? 0n), packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n) });
+const num = (c: Counters | undefined) => ({ conns: Number(c?.conns ?? 0n), packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n), drops: Number(c?.drops ?? 0n) });
 
 export class Controller {
   private cfg: Config;
@@ -121,6 +141,10 @@ export class Controller {
   private down: ReadonlySet<string> = new Set();
   private nextDown: ReadonlySet<string> = new Set();
   private downQueued: Promise<PlanReport> | undefined;
+  /** Slow start: when each ramping real (healthKey) joined or recovered. */
+  private ramps = new Map<string, number>();
+  private timeoutsSet: string | undefined;
+  private lastSweep: SweepStats | undefined;
 
   constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
     this.cfg = cfg;
@@ -146,6 +170,8 @@ export class Controller {
   /** The health runner's verdict changed: the same plan path as any other change (tables rebuilt, flags updated). */
   setDown(down: ReadonlySet<string>): Promise<PlanReport> {
     this.nextDown = new Set(down);
+    // A recovered real of a slow-start service ramps up again instead of taking its full share at once.
+    for (const k of this.down) if (!this.nextDown.has(k)) this.startRamp(k);
     // Coalesced: many reals failing together (a switch port, a rack) make one plan, not one per real.
     if (this.downQueued) return this.downQueued;
     const p = this.serialize(() => {
@@ -194,7 +220,8 @@ export class Controller {
     if (cfg !== this.cfg) this.fx.check(cfg);
     const addresses = [...new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
     const macs = this.fx.resolve(addresses);
-    const p = plan(cfg.services, this.observed, macs, this.down);
+    if (!opts.dryRun) this.noteNewReals(cfg);
+    const p = plan(this.ramped(cfg.services), this.observed, macs, this.down);
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
@@ -215,6 +242,11 @@ export class Controller {
       }
       for (const line of report.ops) this.fx.log(line);
     }
+    const timeouts = JSON.stringify(cfg.timeouts);
+    if (timeouts !== this.timeoutsSet && this.fx.datapath.setTimeouts) {
+      this.fx.datapath.setTimeouts(cfg.timeouts);
+      this.timeoutsSet = timeouts;
+    }
     const vips = [...new Set(cfg.services.map((s) => s.vip))].sort();
     this.cfg = cfg;
     this.observed = observedAfter(p);
@@ -225,6 +257,67 @@ export class Controller {
     }
     this.fx.applied?.(cfg);
     return report;
+  }
+
+  private startRamp(key: string): void {
+    const svc = this.cfg.services.find((s) => key.startsWith(`${s.protocol}/${s.vip}:${s.port}/`));
+    if (svc?.slow_start_s) this.ramps.set(key, this.fx.now());
+  }
+
+  /** Reals added to a running slow-start service start ramping (a fresh director's reals all start together: no ramp). */
+  private noteNewReals(cfg: Config): void {
+    const running = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, new Set(o.reals.map((r) => r.address))]));
+    for (const s of cfg.services) {
+      if (!s.slow_start_s) continue;
+      const had = running.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+      if (!had) continue;
+      for (const r of s.reals) if (!had.has(r.address)) this.ramps.set(healthKey(s, r.address), this.fx.now());
+    }
+  }
+
+  /**
+   * Slow start: a ramping real's weight grows linearly from 1 to its configured weight over slow_start_s; the periodic
+   * sync re-plans, so each step is an ordinary (minimal) table update. Finished ramps are forgotten.
+   */
+  private ramped(services: readonly ServiceConfig[]): ServiceConfig[] {
+    if (!this.ramps.size) return services as ServiceConfig[];
+    const now = this.fx.now();
+    return services.map((s) => {
+      if (!s.slow_start_s) return s;
+      const span = s.slow_start_s * 1000;
+      return {
+        ...s,
+        reals: s.reals.map((r) => {
+          const k = healthKey(s, r.address);
+          const t0 = this.ramps.get(k);
+          if (t0 === undefined) return r;
+          if (now - t0 >= span || r.weight === 0) {
+            this.ramps.delete(k);
+            return r;
+          }
+          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)) };
+        }),
+      };
+    });
+  }
+
+  /** The weight a real has in the datapath now (below its configured weight while slow start ramps it). */
+  private effectiveWeight(s: ServiceConfig, r: RealConfig): number {
+    const t0 = this.ramps.get(healthKey(s, r.address));
+    if (t0 === undefined || !s.slow_start_s) return r.weight;
+    return Math.min(r.weight, Math.max(1, Math.floor((r.weight * (this.fx.now() - t0)) / (s.slow_start_s * 1000))));
+  }
+
+  /** Expires idle connections and templates (the daemon calls this every sweep_interval_ms). */
+  async sweep(): Promise<SweepStats | undefined> {
+    if (!this.fx.datapath.sweep) return undefined;
+    this.lastSweep = await this.fx.datapath.sweep();
+    return this.lastSweep;
+  }
+
+  /** Connection-table occupancy as of the last sweep. */
+  connTable(): SweepStats | undefined {
+    return this.lastSweep;
   }
 
   /** One counter sample (the daemon calls this every second). */
@@ -250,6 +343,7 @@ export class Controller {
 
   list(): ServiceListing[] {
     const c = this.fx.datapath.counters();
+    const rc = this.fx.datapath.realConns?.(this.observed.flatMap((o) => o.reals.map((r) => r.id)));
     const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
     const health = (s: ServiceConfig, address: string): Pick<RealListing, 'health' | 'healthDetail'> => {
       const h = s.check ? this.fx.health?.(healthKey(s, address)) : undefined;
@@ -263,6 +357,8 @@ export class Controller {
         port: s.port,
         protocol: s.protocol,
         scheduler: s.scheduler,
+        schedFlags: schedFlags(s),
+        ...(s.persistence ? { persistence: { ...s.persistence } } : {}),
         maglevSize: s.maglev_size,
         stats: num(o ? c.svc.get(o.id) : undefined),
         rate: o ? this.rate('svc', o.id) : zeroRates(),
@@ -276,8 +372,12 @@ export class Controller {
             ...health(s, r.address),
             stats: num(or ? c.real.get(or.id) : undefined),
             rate: or ? this.rate('real', or.id) : zeroRates(),
-            activeConns: null,
-            inactiveConns: null,
+            activeConns: rc && or ? Number(rc.get(or.id)?.active ?? 0n) : null,
+            inactiveConns: rc && or ? Number(rc.get(or.id)?.inactive ?? 0n) : null,
+            overloaded: isOverloaded(rc && or ? rc.get(or.id)?.overloaded ?? 0 : 0, r.upper_threshold ?? 0),
+            upperThreshold: r.upper_threshold ?? 0,
+            lowerThreshold: r.lower_threshold ?? 0,
+            ...(this.effectiveWeight(s, r) !== r.weight ? { effectiveWeight: this.effectiveWeight(s, r) } : {}),
           };
         }),
         ...(this.fx.vipClaims ? { arpClaims: this.fx.vipClaims(s.vip) } : {}),
@@ -304,6 +404,11 @@ export class Controller {
       this.samples = [];
     });
   }
+}
+
+/** Mirrors the datapath: overloaded at a threshold the current upper threshold does not exceed. */
+export function isOverloaded(at: number, upper: number): boolean {
+  return at !== 0 && upper !== 0 && upper <= at;
 }
 
 /** The named service or real does not exist (ipvsadm: "No such service" / "No such destination"). */

@@ -1,14 +1,19 @@
-// director.ts: the director's desired state derived from config: ids for services and reals, which reals may be scheduled, their Maglev tables.
+// director.ts: the director's desired state derived from config: ids for services and reals, which reals may be scheduled, each service's schedule table.
 
-import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED } from './abi';
-import type { Config } from './config';
-import { buildMaglev } from './maglev';
+import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
+import { type Config, type ServiceConfig, schedFlags } from './config';
+import { buildMaglev, rebuildMaglev } from './maglev';
+import { wrrSequence } from './sched';
 
 export interface RealState {
   readonly id: number;
   readonly svcId: number;
   readonly address: string;
+  /** Effective weight: the configured one, or less while slow start ramps it. */
   readonly weight: number;
+  /** ipvsadm -x / -y (0: none). */
+  readonly uThreshold?: number;
+  readonly lThreshold?: number;
   /** Resolved from the neighbour table; null while unknown or FAILED. */
   mac: string | null;
   /** Failed its health check: 'keep' lets its connections finish, 'expire' ends them (absent: up or unchecked). */
@@ -22,23 +27,66 @@ export interface ServiceState {
   readonly protocol: 'tcp' | 'udp';
   readonly proto: number;
   readonly scheduler: string;
+  /** XLVS_SVC_F_* from the scheduler flags. */
+  readonly flags?: number;
+  /** Seconds; 0 or absent: not persistent. */
+  readonly persistTimeout?: number;
+  readonly persistMask?: string;
   readonly mhSize: number;
   readonly reals: RealState[];
+  /** Entries of the schedule table in use (set once the table is built). */
+  tblSize?: number;
+}
+
+/** How a scheduler's table is laid out (see xlvs_tbl in bpf/xlvs.bpf.c). */
+export type TableKind = 'hash' | 'sequence' | 'list';
+
+export function tableKind(scheduler: string): TableKind {
+  if (scheduler === 'mh' || scheduler === 'sh' || scheduler === 'dh') return 'hash';
+  if (scheduler === 'rr' || scheduler === 'wrr') return 'sequence';
+  return 'list';
+}
+
+export function svcFlags(s: Pick<ServiceConfig, 'scheduler' | 'sched_flags'>): number {
+  let f = 0;
+  for (const fl of schedFlags(s)) {
+    if (fl.endsWith('-port')) f |= SVC_F_HASH_PORT;
+    if (fl.endsWith('-fallback')) f |= SVC_F_FALLBACK;
+  }
+  return f;
+}
+
+export function schedNumber(scheduler: string): number {
+  return SCHED[scheduler as keyof typeof SCHED] ?? SCHED.mh;
 }
 
 /** Service ids follow config order; real ids are unique per (service, real) pair so counters are per service like IPVS's. */
 export function desiredState(cfg: Config): ServiceState[] {
   let nextReal = 0;
-  return cfg.services.map((s, i) => ({
-    id: i,
+  return cfg.services.map((s, i) => {
+    const st: ServiceState = {
+      ...serviceFields(s),
+      id: i,
+      reals: s.reals.map((r) => ({ id: nextReal++, svcId: i, address: r.address, weight: r.weight, uThreshold: r.upper_threshold, lThreshold: r.lower_threshold, mac: null })),
+    };
+    st.tblSize = serviceTable(st).length;
+    return st;
+  });
+}
+
+/** The per-service fields of ServiceState that come straight from config. */
+export function serviceFields(s: ServiceConfig): Omit<ServiceState, 'id' | 'reals'> {
+  return {
     vip: s.vip,
     port: s.port,
     protocol: s.protocol,
     proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP,
     scheduler: s.scheduler,
+    flags: svcFlags(s),
+    persistTimeout: s.persistence?.timeout ?? 0,
+    persistMask: s.persistence?.netmask ?? '255.255.255.255',
     mhSize: s.maglev_size,
-    reals: s.reals.map((r) => ({ id: nextReal++, svcId: i, address: r.address, weight: r.weight, mac: null })),
-  }));
+  };
 }
 
 /**
@@ -54,11 +102,27 @@ export function schedulable(r: RealState): boolean {
   return (realFlags(r) & REAL_F_SCHED) !== 0;
 }
 
-export function serviceTable(s: ServiceState): Uint32Array {
-  return buildMaglev(
-    s.reals.map((r) => ({ key: `${r.address}:${s.port}`, weight: schedulable(r) ? r.weight : 0, id: r.id })),
-    s.mhSize,
-  );
+/**
+ * The service's schedule table. Hash schedulers get a Maglev table, updated from `previous` (the table in the datapath)
+ * with minimal disruption when there is one; sequence schedulers the cycle of schedulable reals (IPVS's wrr order); the
+ * connection-count schedulers every member, since the datapath checks availability itself and a health change then
+ * needs no new table.
+ */
+export function serviceTable(s: ServiceState, previous?: Uint32Array): Uint32Array {
+  switch (tableKind(s.scheduler)) {
+    case 'hash': {
+      const backends = s.reals.map((r) => ({ key: `${r.address}:${s.port}`, weight: schedulable(r) ? r.weight : 0, id: r.id }));
+      // From scratch: Maglev's own fill, then settled to exact weighted shares so the first change is minimal too.
+      return rebuildMaglev(previous ?? buildMaglev(backends, s.mhSize), backends, s.mhSize);
+    }
+    case 'sequence': {
+      const live = s.reals.filter(schedulable);
+      const weights = live.map((r) => (s.scheduler === 'rr' ? 1 : r.weight));
+      return Uint32Array.from(wrrSequence(weights, TBL_MAX).seq, (i) => live[i]!.id);
+    }
+    case 'list':
+      return Uint32Array.from(s.reals, (r) => r.id);
+  }
 }
 
 export function serviceName(s: { vip: string; port: number; protocol: string }): string {

@@ -2,7 +2,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
-import { RealState, ServiceState, realFlags, serviceName, serviceTable } from './director';
+import { RealState, ServiceState, realFlags, serviceFields, serviceName, serviceTable, tableKind } from './director';
 
 /** What the datapath holds for one service (the daemon's model, or what a restart reads back from the pinned maps). */
 export interface ObservedService {
@@ -12,8 +12,14 @@ export interface ObservedService {
   readonly proto: number;
   readonly mhSize: number;
   readonly reals: readonly ObservedReal[];
-  /** The Maglev table last written; undefined when unknown (after adopting pinned maps), which forces a rewrite. */
+  /** The schedule table last written; undefined when unknown, which forces a rewrite. */
   readonly table?: Uint32Array;
+  readonly scheduler?: string;
+  readonly flags?: number;
+  readonly persistTimeout?: number;
+  readonly persistMask?: string;
+  /** Entries of the table in use (xlvs_svc.tbl_size). */
+  readonly tblSize?: number;
 }
 
 export interface ObservedReal {
@@ -22,6 +28,8 @@ export interface ObservedReal {
   readonly weight: number;
   readonly mac: string | null;
   readonly flags: number;
+  readonly uThreshold?: number;
+  readonly lThreshold?: number;
 }
 
 export type Op =
@@ -65,9 +73,17 @@ function allocator(used: Set<number>, avoid: Set<number>, max: number, what: str
   };
 }
 
-/** The Maglev table depends only on the size and each schedulable real's id and weight; equal signatures mean equal tables. */
-function signature(mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number; flags: number }[]): string {
-  return `${mhSize}|${port}|${reals.map((r) => `${r.id}:${r.address}:${r.flags & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
+/** A table depends only on the scheduler, the size and each schedulable real's id and weight; equal signatures mean equal tables. */
+function signature(scheduler: string, mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number; flags: number }[]): string {
+  // A member list holds every real whatever its state: the datapath checks availability per connection.
+  if (tableKind(scheduler) === 'list') return `${scheduler}|${reals.map((r) => r.id).join(',')}`;
+  return `${scheduler}|${mhSize}|${port}|${reals.map((r) => `${r.id}:${r.address}:${r.flags & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
+}
+
+/** The service-map fields that differ between the observed and desired service (each needs a putService). */
+function serviceChanged(o: ObservedService, s: ServiceState): boolean {
+  return (o.scheduler ?? 'mh') !== s.scheduler || (o.flags ?? 0) !== (s.flags ?? 0) || (o.persistTimeout ?? 0) !== (s.persistTimeout ?? 0) ||
+    (o.persistMask ?? '255.255.255.255') !== (s.persistMask ?? '255.255.255.255');
 }
 
 function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
@@ -133,8 +149,12 @@ export function plan(
       const or = obsReals.get(r.address);
       const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
       const isDown = down.has(healthKey(d, r.address));
-      const state: RealState = { id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, mac, ...(isDown ? { down: d.on_down ?? 'keep' } : {}) };
-      if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state)) {
+      const state: RealState = {
+        id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, uThreshold: r.upper_threshold ?? 0, lThreshold: r.lower_threshold ?? 0,
+        mac, ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
+      };
+      if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state) ||
+          (or.uThreshold ?? 0) !== state.uThreshold || (or.lThreshold ?? 0) !== state.lThreshold) {
         putReals.push({ op: 'putReal', real: state, fresh: !or });
         // expire_nodest_conn: clearing F_MAC already reschedules cached and tracked flows; purging the entries too
         // means a recovered real does not get back flows whose clients were moved elsewhere meanwhile.
@@ -142,22 +162,27 @@ export function plan(
       }
       return state;
     });
-    const s: ServiceState = { id, vip: d.vip, port: d.port, protocol: d.protocol, proto, scheduler: d.scheduler, mhSize: d.maglev_size, reals };
+    const s: ServiceState = { ...serviceFields(d), id, reals };
     services.push(s);
     const name = serviceName(s);
-    const sigNew = signature(s.mhSize, s.port, reals.map((r) => ({ ...r, flags: realFlags(r) })));
-    const sigOld = o ? signature(o.mhSize, o.port, o.reals) : undefined;
+    const sigNew = signature(s.scheduler, s.mhSize, s.port, reals.map((r) => ({ ...r, flags: realFlags(r) })));
+    const sigOld = o ? signature(o.scheduler ?? 'mh', o.mhSize, o.port, o.reals) : undefined;
+    let table: Uint32Array;
     if (o?.table && sigOld === sigNew) {
-      tables.set(id, o.table);
+      table = o.table;
     } else {
-      const table = serviceTable(s);
-      tables.set(id, table);
+      // A hash table is updated from the one in the datapath, so a change moves only the buckets it must.
+      const prev = o?.table && tableKind(o.scheduler ?? 'mh') === 'hash' ? o.table : undefined;
+      table = serviceTable(s, prev);
       putTables.push({ op: 'putTable', svcId: id, name, table, moved: movedBuckets(o?.table, table) });
     }
-    // A new size goes in on whichever side keeps every bucket index inside the table in use: a smaller size before
-    // its (smaller) table, a larger one after its (larger) table.
-    if (o && o.mhSize > s.mhSize) shrinks.push({ op: 'putService', service: s, fresh: false });
-    else if (!o || o.mhSize !== s.mhSize) putServices.push({ op: 'putService', service: s, fresh: !o });
+    tables.set(id, table);
+    s.tblSize = table.length;
+    // A new size goes in on whichever side keeps every index inside the table in use: a smaller size before
+    // its (smaller) table, a larger one after its (larger) table. Other field changes go in after the table.
+    const oldSize = o ? (o.tblSize ?? o.mhSize) : 0;
+    if (o && oldSize > s.tblSize) shrinks.push({ op: 'putService', service: s, fresh: false });
+    else if (!o || oldSize !== s.tblSize || serviceChanged(o, s)) putServices.push({ op: 'putService', service: s, fresh: !o });
     if (o) {
       const keep = new Set(effective.map((r) => r.address));
       for (const r of o.reals) if (!keep.has(r.address)) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
@@ -197,7 +222,7 @@ export function allDown(d: ServiceConfig, down: ReadonlySet<string>): boolean {
  * The reals the datapath holds: the configured ones plus the sorry server, which is always present (so its MAC is
  * tracked and its connections survive) but has weight 0, i.e. takes no new connections, while any real is up.
  */
-export function withSorry(d: ServiceConfig, down: ReadonlySet<string>): { address: string; weight: number }[] {
+export function withSorry(d: ServiceConfig, down: ReadonlySet<string>): { address: string; weight: number; upper_threshold?: number; lower_threshold?: number }[] {
   if (!d.sorry_server) return d.reals;
   return [...d.reals, { address: d.sorry_server, weight: allDown(d, down) ? 1 : 0 }];
 }
@@ -211,7 +236,12 @@ export function observedAfter(p: Plan): ObservedService[] {
     proto: s.proto,
     mhSize: s.mhSize,
     table: p.tables.get(s.id),
-    reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: realFlags(r) })),
+    scheduler: s.scheduler,
+    flags: s.flags ?? 0,
+    persistTimeout: s.persistTimeout ?? 0,
+    persistMask: s.persistMask ?? '255.255.255.255',
+    tblSize: s.tblSize ?? p.tables.get(s.id)?.length ?? 0,
+    reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: realFlags(r), uThreshold: r.uThreshold ?? 0, lThreshold: r.lThreshold ?? 0 })),
   }));
 }
 
@@ -219,10 +249,10 @@ export function observedAfter(p: Plan): ObservedService[] {
 export function describeOp(op: Op): string {
   switch (op.op) {
     case 'putReal': return `${op.fresh ? 'add' : 'update'} real ${op.real.address} (id ${op.real.id}, weight ${op.real.weight}, MAC ${op.real.mac ?? 'unresolved'})`;
-    case 'putTable': return `swap Maglev table of ${op.name} (${op.table.length} buckets, ${op.moved} moved)`;
+    case 'putTable': return `swap schedule table of ${op.name} (${op.table.length} entries, ${op.moved} changed)`;
     case 'putService': return `${op.fresh ? 'add' : 'resize'} service ${serviceName(op.service)} (id ${op.service.id})`;
     case 'deleteService': return `delete service ${op.name} (id ${op.svcId})`;
-    case 'deleteTable': return `delete Maglev table of service id ${op.svcId}`;
+    case 'deleteTable': return `delete schedule table of service id ${op.svcId}`;
     case 'deleteReal': return `delete real ${op.address} of ${op.name} (id ${op.realId})`;
     case 'purgeConns': return `purge connection entries of real id(s) ${op.realIds.join(', ')}`;
   }

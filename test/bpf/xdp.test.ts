@@ -8,7 +8,7 @@ import { ServiceState, desiredState, serviceTable } from '../../src/core/directo
 import { flowHash } from '../../src/core/flowhash';
 import { Datapath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
-import { ACK, DIRECTOR_MAC, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
+import { ACK, DIRECTOR_MAC, FIN, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
 const XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
@@ -61,7 +61,7 @@ function realById(id: number) {
 function expectedReal(svcIdx: number, f: FrameSpec) {
   const s = services[svcIdx]!;
   const h = flowHash(f.saddr ?? '203.0.113.10', f.daddr ?? '10.0.0.100', f.sport ?? 40000, f.dport ?? 80, f.proto ?? 6);
-  return realById(tables.get(s.id)![h % s.mhSize]!);
+  return realById(tables.get(s.id)![h % s.tblSize!]!);
 }
 
 function rewritten(input: Buffer, mac: string): Buffer {
@@ -77,6 +77,11 @@ function verdicts(): abi.Verdicts {
 
 function counters(map: 'xlvs_st_svc' | 'xlvs_st_real', id: number): abi.Counters {
   return abi.sumPerCpu(abi.counters, dp.maps[map].lookup(abi.u32Key(id))!, ncpu);
+}
+
+/** A connection entry as the control plane or a test writes one (state as given, seen now). */
+function conn(realId: number, state: number): Buffer {
+  return abi.conn.encode({ real_id: realId, svc_id: 0, state, flags: 0, last_seen: 0, hits_seen: 0 });
 }
 
 async function run(data: Buffer) {
@@ -192,18 +197,26 @@ describe('scheduling', () => {
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
     dp.maps.xlvs_conn.update(
       abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.77'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33333, dport: 80, proto: 6 }),
-      abi.conn.encode({ real_id: drained.id, svc_id: 0 }),
+      conn(drained.id, abi.CS.ESTABLISHED),
     );
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(r.dataOut.toString('hex'), rewritten(frame(spec), '02:00:00:00:00:13').toString('hex'));
   });
 
-  test('a SYN reusing the 5-tuple of a weight-0 (or health-failed) real\'s entry opens a new connection elsewhere', async () => {
+  test('a SYN retransmitted to a weight-0 real stays there: it is the same connection', async () => {
+    const spec: FrameSpec = { saddr: '198.51.100.80', sport: 33336, tcpFlags: SYN };
+    const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
+    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.80'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33336, dport: 80, proto: 6 });
+    dp.maps.xlvs_conn.update(key, conn(drained.id, abi.CS.SYN_RECV));
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), '02:00:00:00:00:13');
+  });
+
+  test('a SYN reusing the 5-tuple of a closing connection on a weight-0 (or health-failed) real opens a new connection elsewhere', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.79', sport: 33335, tcpFlags: SYN };
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
     const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.79'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33335, dport: 80, proto: 6 });
-    dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: drained.id, svc_id: 0 }));
+    dp.maps.xlvs_conn.update(key, conn(drained.id, abi.CS.FIN_WAIT));
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
@@ -213,12 +226,17 @@ describe('scheduling', () => {
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), expectedReal(0, spec).mac);
   });
 
-  test('a SYN reusing a live entry\'s 5-tuple is a new connection: scheduled afresh and counted', async () => {
+  test('a SYN reusing a closed connection\'s 5-tuple is a new connection (scheduled afresh and counted); a retransmitted SYN is not', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.81', sport: 33337, tcpFlags: SYN };
     const real = expectedReal(0, spec);
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
+    let c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac, 'retransmitted SYN');
+    assert.equal(counters('xlvs_st_real', real.id).conns - c0.conns, 0n);
+    assert.equal(verdicts().tx_existing - v0.tx_existing, 1n);
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), real.mac);
-    const c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
+    assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK | FIN }))).dataOut, 'dst'), real.mac);
+    c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac, 'same real while the table is unchanged');
     assert.equal(counters('xlvs_st_real', real.id).conns - c0.conns, 1n);
     assert.equal(verdicts().tx_new - v0.tx_new, 1n);
@@ -233,9 +251,9 @@ describe('scheduling', () => {
     const fcache = dp.objectMap('xlvs_fcache');
     try {
       // Every CPU believes the tuple still belongs to an earlier connection on another real.
-      const one = abi.fcacheEntry.encode({ key, real_id: stale.id, svc_id: 0, hits: 1 });
+      const one = abi.fcacheEntry.encode({ key, real_id: stale.id, svc_id: 0, hits: 1, state: abi.CS.ESTABLISHED });
       fcache.update(slot, Buffer.concat(Array.from({ length: ncpu }, () => one)));
-      dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: stale.id, svc_id: 0 }));
+      dp.maps.xlvs_conn.update(key, conn(stale.id, abi.CS.CLOSE));
       assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), fresh.mac);
       const after = fcache.lookup(slot)!;
       for (let cpu = 0; cpu < ncpu; cpu++) {
@@ -253,7 +271,7 @@ describe('scheduling', () => {
     const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
     const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;
     const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.78'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33334, dport: 80, proto: 6 });
-    dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: macless.id, svc_id: 0 }));
+    dp.maps.xlvs_conn.update(key, conn(macless.id, abi.CS.ESTABLISHED));
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
@@ -265,7 +283,7 @@ describe('scheduling', () => {
     const first = macOf((await run(frame(spec))).dataOut, 'dst');
     const s = services[0]!;
     const other = s.reals.find((r) => r.mac && r.mac !== first && r.weight > 0)!;
-    const onlyOther = new Uint32Array(s.mhSize).fill(other.id);
+    const onlyOther = new Uint32Array(s.tblSize!).fill(other.id);
     dp.writeTable(s.id, onlyOther);
     try {
       assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), first, 'established flow moved');
@@ -283,7 +301,8 @@ describe('scheduling', () => {
     // The LRU evicts the entry: the cached flow keeps its real and puts the entry back within FCACHE_REFRESH packets.
     assert.ok(dp.maps.xlvs_conn.delete(key));
     for (let i = 0; i < abi.FCACHE_REFRESH; i++) assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
-    assert.deepEqual(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!), { real_id: real.id, svc_id: 0 });
+    const back = abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!);
+    assert.deepEqual([back.real_id, back.svc_id, back.state], [real.id, 0, abi.CS.ESTABLISHED]);
     // The real loses its MAC: the cached flow is rescheduled, not sent to a stale address.
     const saved = real.mac;
     real.mac = null;

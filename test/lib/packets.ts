@@ -28,6 +28,8 @@ export const DIRECTOR_MAC = '02:00:00:00:00:02';
 export const ROUTER_MAC = '02:00:00:00:00:01';
 export const SYN = 0x02;
 export const ACK = 0x10;
+export const FIN = 0x01;
+export const RST = 0x04;
 
 const mac = macBytes;
 const ip4 = ipv4Bytes;

@@ -27,11 +27,11 @@ test('codecs round-trip and write wire-order fields big-endian', () => {
   const k = abi.svcKey.encode({ vip: abi.ipv4ToU32('10.0.0.100'), port: 80, proto: abi.IPPROTO_TCP });
   assert.deepEqual([...k], [10, 0, 0, 100, 0, 80, 6, 0]);
   assert.deepEqual(abi.svcKey.decode(k), { vip: abi.ipv4ToU32('10.0.0.100'), port: 80, proto: 6 });
-  const r = { mac: '02:aa:bb:cc:dd:ee', flags: 3, addr: abi.ipv4ToU32('10.0.0.11'), svc_id: 7, weight: 65535 };
+  const r = { mac: '02:aa:bb:cc:dd:ee', flags: 3, addr: abi.ipv4ToU32('10.0.0.11'), svc_id: 7, weight: 65535, u_threshold: 100, l_threshold: 50 };
   assert.deepEqual(abi.real.decode(abi.real.encode(r)), r);
 });
 
 test('per-CPU sums add every CPU slot', () => {
-  const one = abi.counters.encode({ packets: 2n, bytes: 100n, conns: 1n });
-  assert.deepEqual(abi.sumPerCpu(abi.counters, Buffer.concat([one, one, one]), 3), { packets: 6n, bytes: 300n, conns: 3n });
+  const one = abi.counters.encode({ packets: 2n, bytes: 100n, conns: 1n, drops: 0n });
+  assert.deepEqual(abi.sumPerCpu(abi.counters, Buffer.concat([one, one, one]), 3), { packets: 6n, bytes: 300n, conns: 3n, drops: 0n });
 });

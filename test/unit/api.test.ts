@@ -226,7 +226,7 @@ test('service add/edit/delete, stats, rates over the window, zero', async () => 
   assert.equal(dp.tables.get(dp.svc.get('10.0.0.100:80/6')!)!.length, 257);
   const svcId = dp.svc.get('10.0.0.100:80/6')!;
   const realId = [...dp.reals.keys()][0]!;
-  const c = (conns: number, packets: number, bytes: number): Counters => ({ conns: BigInt(conns), packets: BigInt(packets), bytes: BigInt(bytes) });
+  const c = (conns: number, packets: number, bytes: number): Counters => ({ conns: BigInt(conns), packets: BigInt(packets), bytes: BigInt(bytes), drops: 0n });
   now = 1000;
   dp.stSvc.set(svcId, c(0, 0, 0));
   dp.stReal.set(realId, c(0, 0, 0));
@@ -236,12 +236,12 @@ test('service add/edit/delete, stats, rates over the window, zero', async () => 
   dp.stReal.set(realId, c(10, 100, 6000));
   ctl.sample();
   const l = await call(sock, 'GET', '/v1/services');
-  assert.deepEqual(l[0].stats, { conns: 10, packets: 100, bytes: 6000 });
+  assert.deepEqual(l[0].stats, { conns: 10, packets: 100, bytes: 6000, drops: 0 });
   assert.deepEqual(l[0].rate, { cps: 5, inpps: 50, outpps: 0, inbps: 3000, outbps: 0 });
   assert.deepEqual(l[0].reals[0].rate, { cps: 5, inpps: 50, outpps: 0, inbps: 3000, outbps: 0 });
   await call(sock, 'POST', '/v1/zero', {});
   const z = await call(sock, 'GET', '/v1/services');
-  assert.deepEqual(z[0].stats, { conns: 0, packets: 0, bytes: 0 });
+  assert.deepEqual(z[0].stats, { conns: 0, packets: 0, bytes: 0, drops: 0 });
   assert.deepEqual(z[0].rate, { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
   await call(sock, 'POST', '/v1/service/delete', { service: key });
   assert.equal(dp.svc.size, 0);

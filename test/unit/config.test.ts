@@ -46,7 +46,7 @@ test('a service with no reals and a config with no services are valid', () => {
 });
 
 test('unknown keys are named with their path', () => {
-  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: 300'), /services\[0\]\.persistence: unknown key/);
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistance: 300'), /services\[0\]\.persistance: unknown key/);
   rejects(`${good}\nlisten: 1\n`, /listen: unknown key/);
 });
 
@@ -65,9 +65,22 @@ test('weights outside 0..65535 and non-integers are rejected', () => {
 });
 
 test('ports, protocols, schedulers, table sizes', () => {
-  rejects(good.replace('port: 80', 'port: 0'), /services\[0\]\.port: 0 is outside 1\.\.65535/);
+  rejects(good.replace('port: 80', 'port: 65536'), /services\[0\]\.port: 65536 is outside 0\.\.65535/);
+  rejects(good.replace('port: 80', 'port: 0'), /services\[0\]\.port: 0 \(all ports\) needs persistence, as in ipvsadm/);
   rejects(good.replace('protocol: tcp', 'protocol: sctp'), /services\[0\]\.protocol: "sctp" must be tcp or udp/);
-  rejects(good.replace('scheduler: mh', 'scheduler: wrr'), /services\[0\]\.scheduler: "wrr" is not a known scheduler/);
+  rejects(good.replace('scheduler: mh', 'scheduler: lblc'), /services\[0\]\.scheduler: "lblc" is not a known scheduler \(known: rr, wrr, lc, wlc, sed, nq, sh, dh, mh, fo, ovf\)/);
+  rejects(good.replace('scheduler: mh', 'scheduler: wrr\n    sched_flags: [mh-port]'), /services\[0\]\.sched_flags: "mh-port" is a flag of mh, not of wrr/);
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    sched_flags: [sh-turbo]'), /services\[0\]\.sched_flags\[0\]: "sh-turbo" is not a scheduler flag/);
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: { timeout: 300, netmask: 255.0.255.0 }'), /services\[0\]\.persistence\.netmask: "255\.0\.255\.0" is not a netmask/);
+  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: { timeout: 0 }'), /services\[0\]\.persistence\.timeout: 0 is outside 1\.\.2678400/);
+  rejects(good.replace('scheduler: mh', 'scheduler: lc\n    slow_start_s: 30'), /services\[0\]\.slow_start_s: scheduler lc ignores weights/);
+  rejects(good.replace('weight: 3', 'weight: 3\n        upper_threshold: 10\n        lower_threshold: 20'), /reals\[0\]\.lower_threshold: 20 is above upper_threshold 10/);
+  rejects(good.replace('weight: 3', 'weight: 3\n        lower_threshold: 20'), /reals\[0\]\.lower_threshold: 20 needs an upper_threshold/);
+  rejects(good.replace('weight: 3', 'weight: 3\n        upper_threshold: -1'), /reals\[0\]\.upper_threshold: -1 is outside 0\.\.2147483647/);
+  rejects(good.replace('interface: eth0', 'interface: eth0\ntimeouts: { tcp: 0 }'), /timeouts\.tcp: 0 is outside 1\.\.2678400/);
+  const ok = parseConfig(good.replace('port: 80', 'port: 0\n    persistence: { timeout: 600, netmask: 255.255.255.0 }').replace('scheduler: mh', 'scheduler: wrr'), 'x.yaml');
+  assert.deepEqual(ok.services[0]!.persistence, { timeout: 600, netmask: '255.255.255.0' });
+  assert.deepEqual(ok.timeouts, { tcp: 900, tcp_fin: 120, udp: 300 });
   rejects(good.replace('scheduler: mh', 'scheduler: mh\n    maglev_size: 65536'), /maglev_size: 65536 must be a prime/);
 });
 

@@ -140,13 +140,18 @@ describe('abi', () => {
   test('exports every struct with its expected size', () => {
     const sizes: Record<string, number> = {
       xlvs_svc_key: 8,
-      xlvs_svc: 16,
+      xlvs_svc: 24,
       xlvs_conn_key: 16,
-      xlvs_conn: 8,
+      xlvs_conn: 16,
       xlvs_fcache_entry: 32,
-      xlvs_real: 24,
-      xlvs_cfg: 8,
-      xlvs_counters: 24,
+      xlvs_real: 32,
+      xlvs_real_conns: 24,
+      xlvs_seq_pos: 8,
+      xlvs_persist_key: 8,
+      xlvs_persist: 16,
+      xlvs_sweep_stats: 48,
+      xlvs_cfg: 40,
+      xlvs_counters: 32,
       xlvs_verdicts: 64,
     };
     assert.deepEqual(Object.keys(n.abi.structs).sort(), Object.keys(sizes).sort());
@@ -156,7 +161,7 @@ describe('abi', () => {
   test('every field of the header is exported and the fields tile each struct exactly', () => {
     for (const m of header.matchAll(/struct (xlvs_\w+) \{([^}]*)\};/g)) {
       const name = m[1]!;
-      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\d+\])?;/gm)].map((f) => f[1]!);
+      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\w+\])?;/gm)].map((f) => f[1]!);
       const s = n.abi.structs[name];
       assert.ok(s, `struct ${name} exported`);
       assert.deepEqual(Object.keys(s.fields), members, `${name} fields in declaration order`);

@@ -32,7 +32,7 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot): 
       port: s.port,
       protocol: s.proto === IPPROTO_TCP ? 'tcp' : 'udp',
       scheduler: 'mh',
-      maglevSize: s.mhSize,
+      maglevSize: s.tblSize,
       stats: num(s.stats),
       reals: s.reals.map((r) => ({ address: r.address, mac: r.mac, weight: r.weight, schedulable: (r.flags & REAL_F_SCHED) !== 0, stats: num(r.stats) })),
     })),
