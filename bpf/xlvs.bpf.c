@@ -285,7 +285,7 @@ static long fcache_visit(__u32 cpu, struct fcache_walk *w)
 	if (!e)
 		return 1; /* past the last possible CPU */
 	if (conn_key_eq(&e->key, &w->key)) {
-		w->hits += e->hits + 1; /* +1: a slot refilled after a sweep reads as changed even at 0 hits */
+		w->hits += e->hits; /* a slot (re)filled by the slow path starts at 0: that path refreshes last_seen itself */
 		if (w->forget)
 			e->key.proto = 0; /* no real flow has protocol 0: the slot no longer matches anything */
 	}
