@@ -3,6 +3,7 @@
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { desiredState, serviceTable } from '../src/core/director';
+import { SCHEDULERS } from '../src/core/sched';
 import { Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
 import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
@@ -22,6 +23,8 @@ export interface ProgCostResult {
   established_many_ns: number;
   many_flows: number;
   new_conn_ns: number;
+  /** New-connection cost per scheduler (same frame, same three reals), measured in the same run. */
+  new_conn_by_scheduler: Record<string, number>;
   repeat: number;
   rounds: number;
 }
@@ -34,6 +37,7 @@ services:
   - vip: 10.0.0.100
     port: 80
     protocol: tcp
+    scheduler: SCHED
     reals:
       - { address: 10.0.0.11, weight: 3 }
       - { address: 10.0.0.12, weight: 2 }
@@ -41,19 +45,37 @@ services:
 `;
 
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
-export async function benchDatapath(objPath = objectPath()): Promise<Datapath> {
-  const cfg = parseConfig(BENCH_CONFIG);
+export async function benchDatapath(objPath = objectPath(), scheduler = 'mh'): Promise<Datapath> {
+  const cfg = parseConfig(BENCH_CONFIG.replace('SCHED', scheduler));
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size, objPath });
   dp.setDirectorMac(DIRECTOR_MAC);
   for (const s of desiredState(cfg)) {
     s.reals.forEach((r, i) => {
       r.mac = `02:00:00:00:00:${(0x11 + i).toString(16)}`;
+      dp.resetRealConns(r.id);
       dp.writeReal(r);
     });
-    dp.writeTable(s.id, serviceTable(s));
+    const table = serviceTable(s); // now that the reals have MACs
+    s.tblSize = table.length;
+    dp.writeTable(s.id, table);
     dp.writeService(s);
   }
   return dp;
+}
+
+/** ns per new connection for one scheduler: the fresh-flow build, a new client every run. */
+async function newConnCost(scheduler: string, repeat: number, rounds: number): Promise<number> {
+  const dp = await benchDatapath(objectPath('xlvs_bench_fresh'), scheduler);
+  try {
+    const syn = segment(40001, TCP_SYN);
+    const ns: number[] = [];
+    for (let round = 0; round < rounds; round++) ns.push((await native().testRun(dp.programFd(), { data: syn, repeat })).durationNs);
+    const v = abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+    if (v.tx_new !== BigInt(repeat * rounds)) throw new Error(`${scheduler}: ${v.tx_new} of ${repeat * rounds} runs scheduled a new connection`);
+    return median(ns);
+  } finally {
+    dp.close();
+  }
 }
 
 export async function progCost(opts: { repeat: number; rounds: number }): Promise<ProgCostResult> {
@@ -94,9 +116,12 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     // The counters prove each loop took the path it claims to time.
     if (est_v.tx_existing !== runs) throw new Error(`established loop: ${est_v.tx_existing} of ${runs} runs hit the connection table`);
     if (new_v.tx_new !== runs) throw new Error(`new-connection loop: ${new_v.tx_new} of ${runs} runs scheduled a new flow`);
+    const bySched: Record<string, number> = {};
+    // The same repeat count as the mh loop above (so the connection table fills alike), at most three rounds each.
+    for (const sched of SCHEDULERS) bySched[sched] = await newConnCost(sched, opts.repeat, Math.min(3, opts.rounds));
     return {
       bare_ns: median(bareNs), established_ns: median(estNs), established_many_ns: median(manyNs), many_flows: many,
-      new_conn_ns: median(newNs), repeat: opts.repeat, rounds: opts.rounds,
+      new_conn_ns: median(newNs), new_conn_by_scheduler: bySched, repeat: opts.repeat, rounds: opts.rounds,
     };
   } finally {
     fresh.close();

@@ -52,6 +52,9 @@ export function formatReport(r: BenchReport): string {
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
     [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
+    ['  new connection by scheduler (3 reals)', '', ''],
+    ...Object.entries(p.new_conn_by_scheduler).map(([k, ns]): [string, string, string] =>
+      [`    ${k}`, ns.toFixed(1), `+${(ns - p.bare_ns).toFixed(1)} over bare, ${ns >= p.new_conn_ns ? '+' : ''}${(ns - p.new_conn_ns).toFixed(1)} vs mh run above, ${(ns - p.established_ns).toFixed(0)} over established`]),
   ];
   const v = r.veth;
   const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);

@@ -13,6 +13,8 @@ test('short benchmark run produces every figure', async () => {
     assert.ok(Number.isFinite(p[k]) && p[k] > 0 && p[k] < 100_000, `${k} = ${p[k]}`);
   }
   assert.ok(p.established_ns > p.bare_ns, 'the load balancer cannot be cheaper than a bare MAC swap');
+  assert.deepEqual(Object.keys(p.new_conn_by_scheduler).sort(), ['dh', 'fo', 'lc', 'mh', 'nq', 'ovf', 'rr', 'sed', 'sh', 'wlc', 'wrr']);
+  for (const [k, ns] of Object.entries(p.new_conn_by_scheduler)) assert.ok(ns > p.bare_ns && ns < 100_000, `new connection with ${k}: ${ns} ns`);
   for (const k of ['xlvs', 'bare', 'nftables'] as const) {
     assert.ok(r.veth[k].received > 0 && r.veth[k].pps > 1000, `veth ${k}: ${r.veth[k].received} frames came back`);
     assert.ok(r.veth[k].received <= r.veth[k].sent, `veth ${k}: more frames came back than were sent`);

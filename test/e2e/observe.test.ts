@@ -126,12 +126,29 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     assert.match(bad.stderr, /no service 10\.0\.0\.99:80\/tcp/);
   });
 
-  test('xlvs list --json reports active/inactive connections as null (not tracked yet)', async () => {
+  test('xlvs list reports the connections held open as active, and as inactive once closed', async () => {
     const l = L();
-    const r = await l.xlvs(['list', '--json', '--socket', l.daemonSocket()]);
-    const j = JSON.parse(r.stdout);
-    assert.equal(j[0].reals[0].activeConns, null);
-    assert.equal(j[0].reals[0].inactiveConns, null);
+    const totals = async () => {
+      const j = JSON.parse((await l.xlvs(['list', '--json', '--socket', l.daemonSocket()])).stdout);
+      const reals = j[0].reals as { activeConns: number; inactiveConns: number }[];
+      return { active: reals.reduce((n, r) => n + r.activeConns, 0), inactive: reals.reduce((n, r) => n + r.inactiveConns, 0) };
+    };
+    const before = await totals();
+    const held = [0, 1, 2].map(() => l.startKeepalive({ port: 80 }));
+    let during = await totals();
+    for (let i = 0; i < 20 && during.active !== before.active + 3; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      during = await totals();
+    }
+    assert.equal(during.active, before.active + 3, `three keep-alive connections open: ${JSON.stringify({ before, during })}`);
+    for (const h of held) assert.equal((await h.stop()).failures, 0);
+    let afterStop = await totals();
+    for (let i = 0; i < 20 && afterStop.active !== before.active; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      afterStop = await totals();
+    }
+    assert.equal(afterStop.active, before.active, 'closed: no longer active');
+    assert.ok(afterStop.inactive >= before.inactive + 3, `closed connections wait out their FIN timeout as inactive: ${JSON.stringify(afterStop)}`);
     const plain = await l.xlvs(['list', '--socket', l.daemonSocket()]);
     assert.match(plain.stdout, /ActiveConn\s+InActConn/);
   });

@@ -114,3 +114,30 @@ test('a Maglev size change never lets hash % size index past the live table: gro
   const shrink = plan(d(251), observedAfter(grow), MACS);
   assert.deepEqual(kinds(shrink.ops), ['putService', 'putTable']);
 });
+
+test('mh change impact through plan(): adding or removing one of N reals moves at most 1.1/N of buckets', () => {
+  for (const n of [5, 20, 60]) {
+    const addrs = Array.from({ length: n + 1 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+    const macs = new Map(addrs.map((a, i) => [a, `02:00:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`]));
+    const spec = (k: number) => ({ '10.0.0.100:80/tcp': Object.fromEntries(addrs.slice(0, k).map((a) => [a, 1])) });
+    const base = plan(services(spec(n), 65537), [], macs);
+    const grown = plan(services(spec(n + 1), 65537), observedAfter(base), macs);
+    const added = grown.ops.find((o) => o.op === 'putTable') as Extract<Op, { op: 'putTable' }>;
+    assert.ok(added.moved / 65537 <= 1.1 / (n + 1), `add to ${n}: ${added.moved} buckets moved`);
+    const shrunk = plan(services(spec(n), 65537), observedAfter(grown), macs);
+    const removed = shrunk.ops.find((o) => o.op === 'putTable') as Extract<Op, { op: 'putTable' }>;
+    assert.ok(removed.moved / 65537 <= 1.1 / (n + 1), `remove from ${n + 1}: ${removed.moved} buckets moved`);
+  }
+});
+
+test('a scheduler change rewrites the table and the service entry; a threshold change only the real', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 2 } });
+  const p1 = plan(d, [], MACS);
+  const wrr = d.map((s) => ({ ...s, scheduler: 'wrr' as const }));
+  const p2 = plan(wrr, observedAfter(p1), MACS);
+  assert.deepEqual(kinds(p2.ops), ['putService', 'putTable']); // the 3-entry cycle is smaller: the size goes in first
+  assert.deepEqual([...(p2.ops[1] as Extract<Op, { op: 'putTable' }>).table], [1, 0, 1]);
+  const capped = wrr.map((s) => ({ ...s, reals: s.reals.map((r) => ({ ...r, upper_threshold: 10 })) }));
+  const p3 = plan(capped, observedAfter(p2), MACS);
+  assert.deepEqual(kinds(p3.ops), ['putReal', 'putReal']);
+});
