@@ -645,7 +645,11 @@ int xlvs_xdp(struct xdp_md *ctx)
 			fresh.last_seen = now;
 			bind_conn(real_id, state, real->u_threshold);
 			bpf_map_update_elem(&xlvs_conn, &key, &fresh, BPF_ANY);
-			if (flags & XLVS_TCP_SYN)
+			/*
+			 * Only a tuple that had an entry can sit in another CPU's cache (the sweeper clears
+			 * the caches of what it expires): a brand-new tuple skips the walk over every CPU.
+			 */
+			if (conn && (flags & XLVS_TCP_SYN))
 				fcache_walk(&key, slot, 1);
 			new_conn = 1;
 		}

@@ -93,9 +93,11 @@ export function registry(src: MetricsSource): Registry {
       this.set({ vip: s.vip }, s.arpClaims.length);
     }
   } });
-  // Declared so dashboards can reference them; no samples until the datapath tracks TCP state.
-  new Gauge({ name: 'xlvs_backend_connections_active', help: 'Established connections to the real (not tracked yet: no samples).', labelNames: REAL, registers: [reg] });
-  new Gauge({ name: 'xlvs_backend_connections_inactive', help: 'Non-established connections to the real (not tracked yet: no samples).', labelNames: REAL, registers: [reg] });
+  perReal('gauge', 'xlvs_backend_connections_active', 'Tracked connections to the real in ESTABLISHED (the director infers TCP state from the client side).', (r) => r.activeConns ?? 0);
+  perReal('gauge', 'xlvs_backend_connections_inactive', 'Tracked connections to the real in any other state (SYN_RECV, FIN_WAIT, CLOSE; every UDP flow).', (r) => r.inactiveConns ?? 0);
+  perReal('gauge', 'xlvs_backend_overloaded', '1 while the real is over its upper connection threshold (takes no new connections).', (r) => (r.overloaded ? 1 : 0));
+  perReal('gauge', 'xlvs_backend_effective_weight', 'Weight the datapath uses now (below xlvs_backend_weight while slow start ramps it).', (r) => r.effectiveWeight ?? r.weight);
+  perService('xlvs_dropped_connections_total', 'New connections dropped because no real could take them (all down, weight 0 or overloaded).', (s) => s.stats.drops ?? 0);
   new Counter({ name: 'xlvs_datapath_packets_total', help: 'Packets the XDP program saw, by verdict (pass_*: to the kernel, tx_*: forwarded, drop_*/aborted: dropped).', labelNames: ['verdict'], registers: [reg], collect() {
     this.reset();
     const v = src.verdicts();

@@ -85,12 +85,18 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     assert.equal(tx, tcpPkts + sends);
     assert.equal(sample(m, 'xlvs_datapath_packets_total', { verdict: 'tx_new' }), CONNS + DATAGRAMS);
     assert.equal(sample(m, 'xlvs_datapath_packets_total', { verdict: 'drop_no_real' }), 0);
-    assert.equal(sample(m, 'xlvs_conn_table_entries', {}), CONNS + DATAGRAMS, 'the LRU keeps every flow (no TCP state yet)');
+    assert.equal(sample(m, 'xlvs_conn_table_entries', {}), CONNS + DATAGRAMS, 'every flow is still within its idle timeout');
     assert.match(m, /# TYPE xlvs_incoming_packets_total counter/);
-    assert.match(m, /# HELP xlvs_backend_connections_active .*not tracked yet/);
+    // Every connection closed: none active, each one inactive (FIN_WAIT) until its tcp_fin timeout.
+    let active = 0, inactive = 0;
+    for (let n = 1; n <= 3; n++) {
+      active += sample(m, 'xlvs_backend_connections_active', { ...svc, real: realAddress(n) }) ?? -1;
+      inactive += sample(m, 'xlvs_backend_connections_inactive', { ...svc, real: realAddress(n) }) ?? -1;
+    }
+    assert.deepEqual({ active, inactive }, { active: 0, inactive: CONNS });
   });
 
-  test(`trace agrees with where each of ${CONNS} connections landed (connection table and Maglev alone)`, async () => {
+  test(`trace agrees with where each of ${CONNS} connections and ${DATAGRAMS} datagrams landed (connection table and Maglev alone)`, async () => {
     const l = L();
     const dp = new PinnedDatapath(path.join(l.bpffsDir, 'xlvs', 'eth0'));
     const lk = pinnedLookups(dp);
@@ -101,13 +107,25 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
         const t = trace(flow, lk);
         assert.ok(t.verdict.kind === 'existing' || t.verdict.kind === 'new', `${port}: ${t.verdict.kind}`);
         assert.equal(nameOf(t.verdict.real.address), name, `client port ${port}: trace says ${t.verdict.real.address}, reply came from ${name}`);
-        if (t.verdict.kind === 'existing') viaTable++;
+        if (t.verdict.kind === 'existing') {
+          viaTable++;
+          // The client closed it: FIN_WAIT, which a bare SYN on the same tuple would reopen.
+          assert.deepEqual([t.entry!.state, t.entry!.reopensOnBareSyn], ['FIN_WAIT', true], `client port ${port}`);
+        }
         // With no change since, the Maglev bucket alone names the same real: the hash mirror is exact.
         const fresh = trace(flow, { ...lk, conn: () => null });
-        assert.ok(fresh.verdict.kind === 'new');
-        assert.equal(nameOf(fresh.verdict.real.address), name, `client port ${port}: Maglev bucket ${fresh.verdict.bucket}`);
+        assert.ok(fresh.verdict.kind === 'new' && fresh.schedule?.kind === 'hash');
+        assert.equal(nameOf(fresh.verdict.real.address), name, `client port ${port}: Maglev bucket ${fresh.schedule.bucket}`);
       }
       assert.equal(viaTable, CONNS, 'every connection is still in the table');
+      // Datagram i came from port UDP_BASE + i: each has its entry (state UDP), on the real its Maglev bucket names.
+      for (let i = 0; i < DATAGRAMS; i++) {
+        const flow = { client: ADDR.client, cport: UDP_BASE + i, vip: ADDR.vip, vport: 9000, proto: 17 };
+        const t = trace(flow, lk);
+        assert.ok(t.verdict.kind === 'existing' && t.verdict.state === 'UDP', `UDP port ${flow.cport}: ${t.verdict.kind}`);
+        const fresh = trace(flow, { ...lk, conn: () => null });
+        assert.equal(fresh.verdict.kind === 'new' && fresh.verdict.real.address, t.verdict.real.address, `UDP port ${flow.cport}`);
+      }
     } finally {
       lk.close();
       dp.close();
@@ -119,8 +137,9 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
       assert.equal(nameOf(t.verdict.real.address), tcp!.byPort![port]);
     }
     const text = await l.xlvs(['trace', '--interface', 'eth0', '--vip', `${ADDR.vip}:80`, '--client', `${ADDR.client}:${BASE_PORT}`]);
-    assert.match(text.stdout, /existing connection/);
-    assert.match(text.stdout, /persistence: not implemented/);
+    assert.match(text.stdout, /existing connection, FIN_WAIT/);
+    assert.match(text.stdout, /persistence and the scheduler are not consulted/);
+    assert.match(text.stdout, /a bare SYN \(no ACK, no RST\) on this tuple would reopen it/);
     const bad = await l.xlvs(['trace', '--interface', 'eth0', '--vip', '10.0.0.99:80', '--client', `${ADDR.client}:1234`], { allowFail: true });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /no service 10\.0\.0\.99:80\/tcp/);
