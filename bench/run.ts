@@ -9,6 +9,7 @@ import { ProgCostResult, progCost } from './progcost';
 import { VethResult, vethBench } from './veth';
 import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
 import { HealthBenchResult, healthBench } from './health';
+import { DaemonScaleResult, daemonScale } from './daemonscale';
 
 export interface BenchReport {
   when: string;
@@ -19,6 +20,7 @@ export interface BenchReport {
   controlplane: ControlPlaneResult;
   memory: MemoryResult;
   health: HealthBenchResult;
+  daemon: DaemonScaleResult;
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -32,6 +34,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     apply_ms: await applyServices(services, 1021),
   };
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
+  const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
   return {
     when: new Date().toISOString(),
@@ -42,6 +45,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     controlplane,
     memory: mem,
     health,
+    daemon,
   };
 }
 
@@ -71,6 +75,13 @@ export function formatReport(r: BenchReport): string {
     [`  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`, c.apply_ms.toFixed(0), `${(c.apply_ms / c.apply_services * 1000).toFixed(0)} us per service`],
     [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU LRU ${(m.conn_table_per_cpu_lru_bytes / 2 ** 20).toFixed(1)} MiB`],
     ['  flow cache, per CPU (KiB)', (m.fcache_bytes_per_cpu / 1024).toFixed(0), `x ${m.ncpu} CPUs`],
+  );
+  const d = r.daemon;
+  rows.push(
+    [`daemon controller, ${d.services} services x ${d.reals_per_service} reals (${d.maglev_size}-bucket tables)`, '', ''],
+    ['  apply from empty: validate, plan, write (ms)', d.apply_ms.toFixed(0), ''],
+    ['  resident memory after the apply (MiB)', d.rss_mib.toFixed(0), ''],
+    [`  one weight change through the controller (ms, ${d.changes} changes)`, d.weight_change_median_ms.toFixed(1), `median; max ${d.weight_change_max_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`],
   );
   const h = r.health;
   rows.push(

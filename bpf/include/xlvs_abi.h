@@ -15,7 +15,7 @@
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
 #define XLVS_MAX_SERVICES     16384u   /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
-#define XLVS_MAX_REALS        65536u   /* xlvs_reals / xlvs_st_real entries (ids are per service-real pair) */
+#define XLVS_MAX_REALS        131072u  /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
 #define XLVS_CONN_DEFAULT_MAX 1048576u /* xlvs_conn entries: tracked flows */
 #define XLVS_MH_DEFAULT_SIZE  65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */

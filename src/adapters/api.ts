@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Controller, ExistsError, NotFoundError, ServiceKey, edits } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
+import { patchReal, patchService, present } from '../core/ipvsadm';
 
 export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
 
@@ -21,10 +22,16 @@ function kindOf(e: unknown): Kind {
 
 const STATUS: Record<Kind, number> = { usage: 400, notfound: 404, exists: 409, runtime: 500 };
 
-/** Drops undefined fields so a partial edit never resets a setting to its default. */
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * The fields of `o` an edit may change, those given only: a partial edit never resets a setting to its default.
+ * null is kept and removes the field (ipvsadm -E/-e replace a whole definition: -E without -p ends persistence).
+ */
+function pick(o: any, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));
 }
+
+const SERVICE_EDITABLE = ['scheduler', 'maglev_size', 'sched_flags', 'persistence'] as const;
+const REAL_EDITABLE = ['weight', 'upper_threshold', 'lower_threshold'] as const;
 
 function asKey(v: any): ServiceKey {
   if (!v || typeof v !== 'object') throw new UsageError('service: expected { vip, port, protocol }');
@@ -37,16 +44,17 @@ export function routes(c: Controller, reload: () => Promise<unknown>): Record<st
   return {
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
-    'GET /v1/conns': () => c.connections(),
+    'GET /v1/conns': () => c.connectionStates(),
     'POST /v1/apply': (b) => c.apply(b.config, { dryRun: !!b.dryRun }),
     'POST /v1/reload': () => reload(),
     'POST /v1/zero': (b) => c.zero(b.service ? asKey(b.service) : undefined).then(() => ({})),
     'POST /v1/clear': () => c.change(edits.clear()),
-    'POST /v1/service/add': (b) => c.change(edits.addService({ ...defined(b.service ?? {}), ...asKey(b.service) })),
-    'POST /v1/service/edit': (b) => c.change(edits.editService(asKey(b.service), defined({ scheduler: b.service.scheduler, maglev_size: b.service.maglev_size }))),
+    'POST /v1/timeouts': (b) => c.setTimeouts(present(pick(b.timeouts, ['tcp', 'tcp_fin', 'udp']))),
+    'POST /v1/service/add': (b) => c.change(edits.addService({ ...present(b.service ?? {}), ...asKey(b.service) })),
+    'POST /v1/service/edit': (b) => c.change(patchService(asKey(b.service), pick(b.service, SERVICE_EDITABLE))),
     'POST /v1/service/delete': (b) => c.change(edits.deleteService(asKey(b.service))),
-    'POST /v1/real/add': (b) => c.change(edits.addReal(asKey(b.service), defined({ address: String(b.real?.address), weight: b.real?.weight }) as { address: string })),
-    'POST /v1/real/edit': (b) => c.change(edits.editReal(asKey(b.service), defined({ address: String(b.real?.address), weight: b.real?.weight }) as { address: string })),
+    'POST /v1/real/add': (b) => c.change(edits.addReal(asKey(b.service), { ...present(pick(b.real, REAL_EDITABLE)), address: String(b.real?.address) })),
+    'POST /v1/real/edit': (b) => c.change(patchReal(asKey(b.service), String(b.real?.address), pick(b.real, REAL_EDITABLE))),
     'POST /v1/real/delete': (b) => c.change(edits.deleteReal(asKey(b.service), String(b.real?.address))),
   };
 }

@@ -3,10 +3,10 @@
 import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import { DEFAULT_SOCKET, call } from '../adapters/api';
-import type { Config, ServiceConfig } from '../core/config';
-import { ExistsError, NotFoundError, ServiceListing, edits } from '../core/controller';
+import type { Config } from '../core/config';
+import { ExistsError, NotFoundError, ServiceListing } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
-import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, numericName, parseIpvsadm } from '../core/ipvsadm';
+import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, numericName, parseIpvsadm, present } from '../core/ipvsadm';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
 function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {
@@ -58,16 +58,17 @@ function ipvsadmError(e: unknown, kind: IpvsadmCommand['kind']): IpvsadmError {
   return new IpvsadmError(e instanceof Error ? e.message : String(e), 1);
 }
 
-/** The API call for a single-change command. */
+/** The API call for a single-change command (null fields of an edit remove the setting, as ipvsadm's -E/-e replace it). */
 function request(cmd: IpvsadmCommand): [string, unknown] | undefined {
   switch (cmd.kind) {
-    case 'add-service': return ['service/add', { service: { ...cmd.svc, scheduler: cmd.scheduler } }];
-    case 'edit-service': return ['service/edit', { service: { ...cmd.svc, scheduler: cmd.scheduler } }];
+    case 'add-service': return ['service/add', { service: { ...cmd.svc, ...present(cmd.fields) } }];
+    case 'edit-service': return ['service/edit', { service: { ...cmd.svc, ...cmd.fields } }];
     case 'delete-service': return ['service/delete', { service: cmd.svc }];
     case 'clear': return ['clear', {}];
-    case 'add-real': return ['real/add', { service: cmd.svc, real: { address: cmd.address, weight: cmd.weight } }];
-    case 'edit-real': return ['real/edit', { service: cmd.svc, real: { address: cmd.address, weight: cmd.weight } }];
+    case 'add-real': return ['real/add', { service: cmd.svc, real: { address: cmd.address, ...present(cmd.fields) } }];
+    case 'edit-real': return ['real/edit', { service: cmd.svc, real: { address: cmd.address, ...cmd.fields } }];
     case 'delete-real': return ['real/delete', { service: cmd.svc, real: { address: cmd.address } }];
+    case 'set-timeouts': return ['timeouts', { timeouts: cmd.timeouts }];
     default: return undefined;
   }
 }
@@ -76,20 +77,6 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Turns a parsed command into the daemon's edit of the service list (used by -R for every line). */
-function editFor(cmd: IpvsadmCommand): ((s: ServiceConfig[]) => void) | undefined {
-  switch (cmd.kind) {
-    case 'add-service': return edits.addService({ ...cmd.svc, scheduler: 'mh' });
-    case 'edit-service': return edits.editService(cmd.svc, { scheduler: 'mh' });
-    case 'delete-service': return edits.deleteService(cmd.svc);
-    case 'clear': return edits.clear();
-    case 'add-real': return edits.addReal(cmd.svc, { address: cmd.address, weight: cmd.weight });
-    case 'edit-real': return edits.editReal(cmd.svc, { address: cmd.address, weight: cmd.weight });
-    case 'delete-real': return edits.deleteReal(cmd.svc, cmd.address);
-    default: return undefined;
-  }
 }
 
 export async function runXlvsadm(argv: string[], socket: string, out: (s: string) => void): Promise<void> {
@@ -104,9 +91,12 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
       return;
     case 'list': {
       if (cmd.format === 'conns') {
-        const conns = await api<ConnListing[]>('GET', '/v1/conns');
+        const [conns, cfg] = await Promise.all([api<ConnListing[]>('GET', '/v1/conns'), api<Config>('GET', '/v1/config')]);
+        // lastSeen is in seconds of the kernel's coarse CLOCK_MONOTONIC; hrtime reads CLOCK_MONOTONIC on the same host
+        // (the socket is local), so the difference is the entry's idle time to within a tick.
+        const now = Number(process.hrtime.bigint() / 1_000_000_000n);
         const mine = cmd.svc ? conns.filter((c) => c.vip === cmd.svc!.vip && c.vport === cmd.svc!.port && c.protocol === cmd.svc!.protocol) : conns;
-        out(formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real]))));
+        out(formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real])), { now, timeouts: cfg.timeouts }));
         return;
       }
       const [list, cfg] = await Promise.all([api<ServiceListing[]>('GET', '/v1/services'), api<Config>('GET', '/v1/config')]);
@@ -118,6 +108,11 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
       const name = cmd.numeric ? numericName : await resolvingNamer(shown.flatMap((s) => [s.vip, ...s.reals.map((r) => r.address)]));
       // ipvsadm prints the version header only when listing everything.
       out(formatList(shown, { format: cmd.format, exact: cmd.exact, size: cfg.conn_table_size, name, header: !cmd.svc }));
+      return;
+    }
+    case 'list-timeouts': {
+      const cfg = await api<Config>('GET', '/v1/config');
+      out(formatTimeouts(cfg.timeouts));
       return;
     }
     case 'save': {
@@ -142,9 +137,9 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
         try {
           const c = parseIpvsadm(words, svc.byName);
           kind = c.kind;
-          const edit = editFor(c);
+          const edit = ipvsadmEdit(c);
           if (!edit) throw new IpvsadmError(`${words[0]} is not allowed in -R input`, 2);
-          edit(cfg.services);
+          edit(cfg);
         } catch (e) {
           const m = ipvsadmError(e, kind);
           throw new IpvsadmError(`line ${i + 1}: ${m.message}`, m.exitCode);

@@ -69,7 +69,7 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
 const f = (name: string, offset: number, size: number, kind: FieldKind): FieldSpec => ({ name, offset, size, kind });
 
 export const MAX_SERVICES = 16384;
-export const MAX_REALS = 65536;
+export const MAX_REALS = 131072;
 export const CONN_DEFAULT_MAX = 1048576;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;

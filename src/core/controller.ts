@@ -404,6 +404,26 @@ export class Controller {
       this.samples = [];
     });
   }
+
+  /** ipvsadm --set: new idle timeouts (0 or absent keeps a value, as IPVS does); validated, persisted and applied like any change. */
+  setTimeouts(t: Partial<Config['timeouts']>): Promise<PlanReport> {
+    return this.serialize(() => {
+      const next = structuredClone(this.cfg);
+      for (const k of ['tcp', 'tcp_fin', 'udp'] as const) if (t[k] !== undefined && t[k] !== 0) next.timeouts[k] = t[k];
+      return this.applyNow(validateConfig(next), { dryRun: false, persist: true });
+    });
+  }
+
+  /** connections() with each entry's state (abi CS) and last-packet second (the kernel's coarse monotonic clock), for ipvsadm -c. */
+  connectionStates(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string; state?: number; lastSeen?: number }[] {
+    const byId = new Map(this.observed.flatMap((s) => s.reals.map((r) => [r.id, r.address] as const)));
+    return (this.fx.datapath.connections?.() ?? []).flatMap((c) => {
+      const real = byId.get(c.realId);
+      if (!real) return [];
+      const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
+      return [{ protocol, client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real, ...(c.state !== undefined ? { state: c.state } : {}), ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}) }];
+    });
+  }
 }
 
 /** Mirrors the datapath: overloaded at a threshold the current upper threshold does not exceed. */

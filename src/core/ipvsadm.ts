@@ -1,7 +1,10 @@
 // ipvsadm.ts: ipvsadm's command syntax parsed into xlvs operations, and ipvsadm's list/save/connection formats reproduced byte for byte (the DR subset).
 
-import type { ServiceListing, ServiceKey } from './controller';
-import { isIPv4 } from './config';
+import { CS } from './abi';
+import type { Config, RealConfig, ServiceConfig } from './config';
+import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask } from './config';
+import type { ServiceKey, ServiceListing } from './controller';
+import { edits } from './controller';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {
@@ -13,28 +16,60 @@ export class IpvsadmError extends Error {
 
 const usage = (msg: string) => new IpvsadmError(msg, 2);
 
+type SchedulerName = ServiceConfig['scheduler'];
+type SchedFlag = typeof SCHED_FLAGS[number];
+
+/**
+ * What -A/-E set, as xlvs config fields. null removes the field: -E replaces the service's whole IPVS definition,
+ * so -E without -p ends persistence and -E without -b clears the flags, as in ipvsadm.
+ */
+export interface ServiceFields {
+  scheduler: SchedulerName;
+  /** mh always carries its list (even []): xlvs's default for mh is [mh-port], IPVS's is none. */
+  sched_flags: SchedFlag[] | null;
+  persistence: { timeout: number; netmask: string } | null;
+}
+
+/** What -a/-e set; like -E, -e replaces the whole destination (weight 1, no thresholds unless given). */
+export interface RealFields {
+  weight: number;
+  upper_threshold: number | null;
+  lower_threshold: number | null;
+}
+
 export type IpvsadmCommand =
-  | { kind: 'add-service' | 'edit-service'; svc: ServiceKey; scheduler: string }
+  | { kind: 'add-service' | 'edit-service'; svc: ServiceKey; fields: ServiceFields }
   | { kind: 'delete-service'; svc: ServiceKey }
   | { kind: 'clear' }
-  | { kind: 'add-real' | 'edit-real'; svc: ServiceKey; address: string; weight: number }
+  | { kind: 'add-real' | 'edit-real'; svc: ServiceKey; address: string; fields: RealFields }
   | { kind: 'delete-real'; svc: ServiceKey; address: string }
-  | { kind: 'list'; svc?: ServiceKey; numeric: boolean; format: 'plain' | 'stats' | 'rate' | 'conns'; exact: boolean }
+  | { kind: 'list'; svc?: ServiceKey; numeric: boolean; format: 'plain' | 'stats' | 'rate' | 'conns' | 'thresholds'; exact: boolean }
+  | { kind: 'list-timeouts' }
+  /** ipvsadm --set: 0 leaves a value as it is. */
+  | { kind: 'set-timeouts'; timeouts: { tcp: number; tcp_fin: number; udp: number } }
   | { kind: 'zero'; svc?: ServiceKey }
   | { kind: 'save'; numeric: boolean }
   | { kind: 'restore' }
   | { kind: 'help' };
 
-/** The IPVS schedulers xlvs knows of but does not implement yet; anything else is unknown to IPVS too. */
-export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos'];
+/** IPVS schedulers xlvs does not implement (locality-based and two-choice); anything else unknown is unknown to IPVS too. */
+export const IPVS_ONLY_SCHEDULERS = ['lblc', 'lblcr', 'twos'];
 /** ipvsadm's scheduler when -s is not given (DEF_SCHED). */
 export const IPVSADM_DEFAULT_SCHEDULER = 'wlc';
+/**
+ * ipvsadm's persistence timeout when -p has no value: libipvs's IPVS_SVC_PERSISTENT_TIMEOUT, 6*60. (ipvsadm(8)
+ * says 300, but parse_timeout returns this constant; ipvsadm 1.31's binary loads 0x168.) keepalived uses the same.
+ */
+export const IPVS_SVC_PERSISTENT_TIMEOUT = 360;
+/** ipvsadm's MAX_TIMEOUT (31 days), the upper bound of -p and --set values. */
+const MAX_TIMEOUT = 86400 * 31;
+const ALL_ONES = '255.255.255.255';
 
 const COMMANDS: Record<string, string> = {
   '-A': 'A', '--add-service': 'A', '-E': 'E', '--edit-service': 'E', '-D': 'D', '--delete-service': 'D',
   '-C': 'C', '--clear': 'C', '-R': 'R', '--restore': 'R', '-S': 'S', '--save': 'S',
   '-a': 'a', '--add-server': 'a', '-e': 'e', '--edit-server': 'e', '-d': 'd', '--delete-server': 'd',
-  '-L': 'L', '-l': 'L', '--list': 'L', '-Z': 'Z', '--zero': 'Z', '-h': 'h', '--help': 'h',
+  '-L': 'L', '-l': 'L', '--list': 'L', '-Z': 'Z', '--zero': 'Z', '-h': 'h', '--help': 'h', '--set': 'set',
 };
 
 /** Options taking a value; -p's value is optional (ipvsadm: -p [timeout]). */
@@ -49,7 +84,7 @@ const FLAGS: Record<string, string> = {
   '-g': 'g', '--gatewaying': 'g', '-m': 'm', '--masquerading': 'm', '-i': 'i', '--ipip': 'i',
   '-n': 'n', '--numeric': 'n', '-c': 'c', '--connection': 'c', '--stats': 'stats', '--rate': 'rate',
   '--exact': 'exact', '--sort': 'sort', '--persistent-conn': 'pconn', '--thresholds': 'thresholds', '-6': '6', '--ipv6': '6',
-  '-o': 'o', '--ops': 'o',
+  '-o': 'o', '--ops': 'o', '--timeout': 'timeout',
 };
 
 /** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
@@ -66,22 +101,48 @@ function expand(argv: readonly string[]): string[] {
 /** Port numbers or /etc/services names, as ipvsadm accepts them. */
 export type ServiceLookup = (name: string, proto: 'tcp' | 'udp') => number | undefined;
 
-function parsePort(s: string, proto: 'tcp' | 'udp', lookup: ServiceLookup, what: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n >= 1 && n <= 65535) return n;
-  } else {
-    const n = lookup(s, proto);
-    if (n) return n;
-  }
-  throw usage(`illegal ${what} specified`);
+/** A port as ipvsadm's parse_service takes it: 0..65535 (0: every port) or a service name; undefined if neither. */
+function parsePort(s: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): number | undefined {
+  if (/^\d+$/.test(s)) return Number(s) <= 65535 ? Number(s) : undefined;
+  return lookup(s, proto) ?? undefined;
 }
 
+/** host[:port]; no port means port 0, as in ipvsadm (which then wants -p for -A/-E). */
 function parseService(v: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): ServiceKey {
-  const m = /^([^:]+):(.+)$/.exec(v);
-  if (!m) throw usage('illegal virtual server address[:port] specified');
-  if (!isIPv4(m[1]!)) throw usage('illegal virtual server address[:port] specified');
-  return { vip: m[1]!, port: parsePort(m[2]!, proto, lookup, 'virtual server port'), protocol: proto };
+  const bad = () => usage('illegal virtual server address[:port] specified');
+  const m = /^([^:]+)(?::(.*))?$/.exec(v);
+  if (!m || !isIPv4(m[1]!)) throw bad();
+  const port = m[2] === undefined ? 0 : parsePort(m[2], proto, lookup);
+  if (port === undefined) throw bad();
+  return { vip: m[1]!, port, protocol: proto };
+}
+
+/** A whole number in lo..hi written in decimal, or undefined (ipvsadm's string_to_number). */
+function number(s: string, lo: number, hi: number): number | undefined {
+  if (!/^\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return n >= lo && n <= hi ? n : undefined;
+}
+
+/**
+ * -b as ipvsadm 1.31's parse_sched_flags reads it (names checked against the scheduler whatever the option order).
+ * flag-1 and flag-2 are IPVS's generic names of the fallback and port flags of sh and mh; anywhere else (and flag-3
+ * always) they would mean nothing to xlvs, so they are refused rather than silently dropped.
+ */
+function parseSchedFlags(arg: string, scheduler: string): SchedFlag[] {
+  const tokens = arg.split(',').filter(Boolean);
+  if (!tokens.length) throw usage(`invalid scheduler flag \`${arg}'`);
+  const got = new Set<string>();
+  for (const f of tokens) {
+    if (f === 'flag-1' || f === 'flag-2' || f === 'flag-3') {
+      if (f === 'flag-3' || (scheduler !== 'sh' && scheduler !== 'mh')) throw usage(`scheduler flag ${f} means nothing to scheduler ${scheduler} in xlvs (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+      got.add(`${scheduler}-${f === 'flag-1' ? 'fallback' : 'port'}`);
+    } else if ((SCHED_FLAGS as readonly string[]).includes(f)) {
+      if (!f.startsWith(`${scheduler}-`)) throw usage(`incompatible scheduler flag \`${f}'`);
+      got.add(f);
+    } else throw usage(`invalid scheduler flag \`${f}'`);
+  }
+  return SCHED_FLAGS.filter((f) => got.has(f));
 }
 
 /**
@@ -92,6 +153,8 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
   const argv = expand(argvIn);
   let cmd: string | undefined;
   const opt: Record<string, string | true> = {};
+  /** Arguments that are no option's value: --set's three timeouts, and otherwise an error. */
+  const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -104,32 +167,32 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       if (v === undefined) throw usage(`option ${name} requires an argument`);
       opt[WITH_VALUE[name]!] = v;
     } else if (name === '-p' || name === '--persistent') {
+      // popt's optional argument: the next word unless it is an option.
       const next = argv[i + 1];
-      opt.p = next !== undefined && /^\d+$/.test(next) ? argv[++i]! : true;
+      opt.p = eq > 0 ? a.slice(eq + 1) : next !== undefined && !next.startsWith('-') ? argv[++i]! : true;
     } else if (FLAGS[name]) {
       opt[FLAGS[name]!] = true;
+    } else if (!a.startsWith('-') || /^-\d+$/.test(a)) {
+      positional.push(a);
     } else {
       throw usage(`unknown option ${a}`);
     }
   }
   if (!cmd) {
     // Like ipvsadm: no command lists.
-    if (Object.keys(opt).length === 0) return { kind: 'list', numeric: false, format: 'plain', exact: false };
+    if (Object.keys(opt).length === 0 && positional.length === 0) return { kind: 'list', numeric: false, format: 'plain', exact: false };
     cmd = 'L';
   }
+  if (cmd !== 'set' && positional.length) throw usage(`unexpected argument ${positional[0]}`);
 
   // What xlvs refuses outright, whatever the command.
   if (opt.m) throw usage('masquerading (-m, NAT) is not supported: xlvs is a direct-routing director (-g)');
   if (opt.i || opt.tun) throw usage('tunneling (-i, IPIP) is not supported: xlvs is a direct-routing director (-g)');
   if (opt.f) throw usage('firewall-mark services (-f) are not supported');
   if (opt['6']) throw usage('IPv6 services (-6) are not supported yet');
-  if (opt.p !== undefined) throw usage('persistence (-p) is not supported yet: xlvs would ignore it, so it is refused');
-  if (opt.M !== undefined) throw usage('persistence netmask (-M) is not supported yet: xlvs would ignore it, so it is refused');
-  if (opt.x !== undefined || opt.y !== undefined) throw usage('connection thresholds (-x/-y) are not supported yet: xlvs would ignore them, so they are refused');
-  if (opt.b !== undefined) throw usage('scheduler flags (-b) are not supported yet');
   if (opt.pe !== undefined) throw usage('persistence engines (--pe) are not supported');
   if (opt.o) throw usage('one-packet scheduling (-o) is not supported yet');
-  if (opt.pconn || opt.thresholds) throw usage('--persistent-conn and --thresholds are not supported yet');
+  if (opt.pconn) throw usage('--persistent-conn is not supported yet: the datapath does not count persistence templates per real');
 
   const svcOpt = (): ServiceKey | undefined => {
     if (opt.t !== undefined && opt.u !== undefined) throw usage('You cannot specify both -t and -u');
@@ -164,28 +227,57 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       const svc = svcOpt();
       return svc ? { kind: 'zero', svc } : { kind: 'zero' };
     }
+    case 'set': {
+      onlyFor([]);
+      if (positional.length < 3) throw usage('--set option requires 3 timeout values');
+      if (positional.length > 3) throw usage(`unexpected argument ${positional[3]}`);
+      const [tcp, tcp_fin, udp] = positional.map((v) => {
+        const n = number(v, 0, MAX_TIMEOUT);
+        if (n === undefined) throw usage(`invalid timeout value \`${v}' specified`);
+        return n;
+      }) as [number, number, number];
+      return { kind: 'set-timeouts', timeouts: { tcp, tcp_fin, udp } };
+    }
     case 'L': {
-      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort']);
-      const n = [opt.stats, opt.rate, opt.c].filter(Boolean).length;
-      if (n > 1) throw usage('You cannot specify more than one of --stats, --rate and -c');
+      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort', 'thresholds', 'timeout']);
+      if (opt.timeout) {
+        if (['t', 'u', 'c', 'stats', 'rate', 'thresholds'].some((k) => opt[k] !== undefined)) throw usage('options conflicts in the list command');
+        return { kind: 'list-timeouts' };
+      }
+      const n = [opt.stats, opt.rate, opt.c, opt.thresholds].filter(Boolean).length;
+      if (n > 1) throw usage('You cannot specify more than one of --stats, --rate, --thresholds and -c');
       const svc = svcOpt();
-      const format = opt.stats ? 'stats' : opt.rate ? 'rate' : opt.c ? 'conns' : 'plain';
+      const format = opt.stats ? 'stats' : opt.rate ? 'rate' : opt.c ? 'conns' : opt.thresholds ? 'thresholds' : 'plain';
       return { kind: 'list', ...(svc ? { svc } : {}), numeric: !!opt.n, format, exact: !!opt.exact };
     }
     case 'A':
     case 'E': {
-      onlyFor(['t', 'u', 's']);
+      onlyFor(['t', 'u', 's', 'p', 'M', 'b']);
       const svc = needSvc();
       const scheduler = typeof opt.s === 'string' ? opt.s : IPVSADM_DEFAULT_SCHEDULER;
-      if (scheduler !== 'mh') {
-        if (IPVS_SCHEDULERS.includes(scheduler)) {
-          const dflt = opt.s === undefined ? ` (ipvsadm's default when -s is not given; use -s mh)` : ' (only mh so far)';
-          throw usage(`scheduler ${scheduler} is not supported yet${dflt}`);
-        }
-        // ipvsadm passes the name on and the kernel refuses it.
-        throw new IpvsadmError('Scheduler not found', 255);
+      // ipvsadm's own checks come first (exit 2); the kernel's refusal of an unknown scheduler comes last (255).
+      let persistence: ServiceFields['persistence'] = null;
+      if (opt.p !== undefined) {
+        const timeout = opt.p === true ? IPVS_SVC_PERSISTENT_TIMEOUT : number(opt.p, 1, MAX_TIMEOUT);
+        if (timeout === undefined) throw usage(`invalid timeout value \`${opt.p}' specified`);
+        persistence = { timeout, netmask: ALL_ONES };
       }
-      return { kind: cmd === 'A' ? 'add-service' : 'edit-service', svc, scheduler };
+      if (typeof opt.M === 'string') {
+        if (!isIPv4(opt.M)) throw usage('illegal virtual server persistent mask specified');
+        if (!isNetmask(opt.M)) throw usage(`persistence netmask (-M) ${opt.M} is not contiguous ones (e.g. 255.255.255.0)`);
+        // ipvsadm passes a mask without -p to the kernel, which ignores it; xlvs keeps the mask inside persistence.
+        if (!persistence) throw usage(`persistence netmask (-M) ${opt.M} needs -p: without persistence it would do nothing`);
+        persistence.netmask = opt.M;
+      }
+      const flags = typeof opt.b === 'string' ? parseSchedFlags(opt.b, scheduler) : [];
+      if (svc.port === 0 && !persistence) throw usage('Zero port specified for non-persistent service');
+      if (!(SCHEDULER_NAMES as readonly string[]).includes(scheduler)) {
+        if (IPVS_ONLY_SCHEDULERS.includes(scheduler)) throw usage(`scheduler ${scheduler} is not supported (xlvs has ${SCHEDULER_NAMES.join(', ')})`);
+        // ipvsadm passes the name on and the kernel refuses it (ipvs_strerror's text for ENOENT).
+        throw new IpvsadmError('Scheduler or persistence engine not found', 255);
+      }
+      const fields: ServiceFields = { scheduler: scheduler as SchedulerName, sched_flags: flags.length || scheduler === 'mh' ? flags : null, persistence };
+      return { kind: cmd === 'A' ? 'add-service' : 'edit-service', svc, fields };
     }
     case 'D':
       onlyFor(['t', 'u']);
@@ -193,25 +285,79 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
     case 'a':
     case 'e':
     case 'd': {
-      onlyFor(cmd === 'd' ? ['t', 'u', 'r'] : ['t', 'u', 'r', 'g', 'w']);
+      onlyFor(cmd === 'd' ? ['t', 'u', 'r'] : ['t', 'u', 'r', 'g', 'w', 'x', 'y']);
       const svc = needSvc();
       if (typeof opt.r !== 'string') throw usage('You need to supply the \'real-server\' option');
-      const m = /^([^:]+)(?::(.+))?$/.exec(opt.r);
+      const m = /^([^:]+)(?::(.*))?$/.exec(opt.r);
       if (!m || !isIPv4(m[1]!)) throw usage('illegal real server address[:port] specified');
       if (m[2] !== undefined) {
-        const port = parsePort(m[2], svc.protocol, lookup, 'real server port');
+        const port = parsePort(m[2], svc.protocol, lookup);
+        if (port === undefined) throw usage('illegal real server address[:port] specified');
         if (port !== svc.port) throw usage(`real server port ${port} differs from the service port ${svc.port}: direct routing cannot change the port`);
       }
       if (cmd === 'd') return { kind: 'delete-real', svc, address: m[1]! };
-      let weight = 1; // ipvsadm's default, for -e as well as -a
-      if (typeof opt.w === 'string') {
-        if (!/^\d+$/.test(opt.w) || Number(opt.w) > 65535) throw usage('illegal weight specified');
-        weight = Number(opt.w);
+      const num = (k: string, hi: number, msg: string, dflt: number): number => {
+        const v = opt[k];
+        if (typeof v !== 'string') return dflt;
+        const n = number(v, 0, hi);
+        if (n === undefined) throw usage(msg);
+        return n;
+      };
+      // ipvsadm's defaults, for -e as well as -a: weight 1, no thresholds.
+      const weight = num('w', 65535, 'illegal weight specified', 1);
+      const upper = num('x', 2147483647, 'illegal u_threshold specified', 0);
+      const lower = num('y', 2147483647, 'illegal l_threshold specified', 0);
+      // ipvsadm passes these on and the kernel refuses them with ERANGE (exit 255); said here in words.
+      if (lower > upper) {
+        throw new IpvsadmError(upper ? `lower threshold (-y) ${lower} is above upper threshold (-x) ${upper}` : `lower threshold (-y) ${lower} needs an upper threshold (-x) at least as high`, 255);
       }
-      return { kind: cmd === 'a' ? 'add-real' : 'edit-real', svc, address: m[1]!, weight };
+      const fields: RealFields = { weight, upper_threshold: upper || null, lower_threshold: lower || null };
+      return { kind: cmd === 'a' ? 'add-real' : 'edit-real', svc, address: m[1]!, fields };
     }
   }
   throw usage('unknown command');
+}
+
+/** The fields that are set (an add leaves a null field out). */
+export function present<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], null> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
+}
+
+const sameKey = (k: ServiceKey) => (s: ServiceConfig) => s.vip === k.vip && s.port === k.port && s.protocol === k.protocol;
+
+/** edits.editService where a null field is removed rather than set (-E without -p ends persistence). */
+export function patchService(k: ServiceKey, fields: Readonly<Record<string, unknown>>): (services: ServiceConfig[]) => void {
+  return (services) => {
+    edits.editService(k, present(fields) as Partial<ServiceConfig>)(services);
+    const s = services.find(sameKey(k)) as unknown as Record<string, unknown>;
+    for (const [f, v] of Object.entries(fields)) if (v === null) delete s[f];
+  };
+}
+
+/** edits.editReal where a null field is removed rather than set (-e without -x ends the upper threshold). */
+export function patchReal(k: ServiceKey, address: string, fields: Readonly<Record<string, unknown>>): (services: ServiceConfig[]) => void {
+  return (services) => {
+    edits.editReal(k, { ...(present(fields) as Partial<RealConfig>), address })(services);
+    const r = services.find(sameKey(k))!.reals.find((x) => x.address === address) as unknown as Record<string, unknown>;
+    for (const [f, v] of Object.entries(fields)) if (v === null) delete r[f];
+  };
+}
+
+/** A command's change of a config (what -R applies line by line to a copy); undefined for commands that change nothing. */
+export function ipvsadmEdit(cmd: IpvsadmCommand): ((cfg: Config) => void) | undefined {
+  switch (cmd.kind) {
+    case 'add-service': return (c) => edits.addService({ ...cmd.svc, ...present(cmd.fields) })(c.services);
+    case 'edit-service': return (c) => patchService(cmd.svc, { ...cmd.fields })(c.services);
+    case 'delete-service': return (c) => edits.deleteService(cmd.svc)(c.services);
+    case 'clear': return (c) => edits.clear()(c.services);
+    case 'add-real': return (c) => edits.addReal(cmd.svc, { address: cmd.address, ...present(cmd.fields) })(c.services);
+    case 'edit-real': return (c) => patchReal(cmd.svc, cmd.address, { ...cmd.fields })(c.services);
+    case 'delete-real': return (c) => edits.deleteReal(cmd.svc, cmd.address)(c.services);
+    case 'set-timeouts': return (c) => {
+      c.timeouts = { ...c.timeouts, ...present({ tcp: cmd.timeouts.tcp || null, tcp_fin: cmd.timeouts.tcp_fin || null, udp: cmd.timeouts.udp || null }) };
+    };
+    default: return undefined;
+  }
 }
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */
@@ -246,15 +392,38 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
+/** The flags in print_sched_flags' order (fallback, then port), comma-separated; '' when none. */
+function flagsText(s: ServiceListing): string {
+  const on = new Set(s.schedFlags ?? []);
+  return [`${s.scheduler}-fallback`, `${s.scheduler}-port`].filter((f) => on.has(f)).join(',');
+}
+
 /**
- * `ipvsadm -L [-n] [--stats|--rate] [--exact]`. ActiveConn and InActConn are always 0: the datapath does not track
- * TCP state yet, and a number it does not have would be an invention.
+ * The service line of print_service_entry (ipvsadm 1.31) outside --stats/--rate: name, scheduler, then
+ * " (FLAGS)" when flags are set, then " persistent TIMEOUT" and " mask NETMASK" (the mask only when it is not
+ * 255.255.255.255).
  */
-export function formatList(list: readonly ServiceListing[], o: { format: 'plain' | 'stats' | 'rate'; exact: boolean; size: number; name?: Namer; header?: boolean }): string {
+function serviceLine(svc: string, s: ServiceListing): string {
+  const flags = flagsText(s);
+  let out = `${svc} ${s.scheduler}`;
+  if (flags) out += ` (${flags})`;
+  if (s.persistence) {
+    out += ` persistent ${s.persistence.timeout}`;
+    if (s.persistence.netmask !== ALL_ONES) out += ` mask ${s.persistence.netmask}`;
+  }
+  return out;
+}
+
+/** A connection count the datapath did not report (an older datapath) shows as IPVS's idle 0. */
+const count = (n: number | null | undefined) => String(n ?? 0);
+
+/** `ipvsadm -L [-n] [--stats|--rate|--thresholds] [--exact]`. */
+export function formatList(list: readonly ServiceListing[], o: { format: 'plain' | 'stats' | 'rate' | 'thresholds'; exact: boolean; size: number; name?: Namer; header?: boolean }): string {
   const name = o.name ?? numericName;
   let out = o.header === false ? '' : `IP Virtual Server version 1.2.1 (size=${o.size})\n`;
   if (o.format === 'stats') out += `${pad('Prot LocalAddress:Port', 33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
   else if (o.format === 'rate') out += `${pad('Prot LocalAddress:Port', 33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
+  else if (o.format === 'thresholds') out += `${pad('Prot LocalAddress:Port', 33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => pad(h, 10)).join(' ')}\n  -> RemoteAddress:Port\n`;
   else out += 'Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n';
   const L = (n: number | bigint) => largenum(n, o.exact);
   for (const s of sorted(list)) {
@@ -262,26 +431,49 @@ export function formatList(list: readonly ServiceListing[], o: { format: 'plain'
     const svc = `${s.protocol.toUpperCase()}  ${name(s.vip, s.port, s.protocol)}`.slice(0, 33);
     if (o.format === 'stats') out += `${pad(svc, 33)}${L(s.stats.conns)}${L(s.stats.packets)}${L(0)}${L(s.stats.bytes)}${L(0)}\n`;
     else if (o.format === 'rate') out += `${pad(svc, 33)}${L(s.rate.cps)}${L(s.rate.inpps)}${L(s.rate.outpps)}${L(s.rate.inbps)}${L(s.rate.outbps)}\n`;
-    else out += `${svc} ${s.scheduler}\n`;
+    else out += `${serviceLine(svc, s)}\n`;
     for (const r of s.reals) {
       const d = name(r.address, s.port, s.protocol).slice(0, 28);
       if (o.format === 'stats') out += `  -> ${pad(d, 28)}${L(r.stats.conns)}${L(r.stats.packets)}${L(0)}${L(r.stats.bytes)}${L(0)}\n`;
       else if (o.format === 'rate') out += `  -> ${pad(d, 28)} ${String(r.rate.cps).padStart(8)} ${String(r.rate.inpps).padStart(8)} ${String(r.rate.outpps).padStart(8)}${L(r.rate.inbps)}${L(r.rate.outbps)}\n`;
-      else out += `  -> ${pad(d, 28)} ${pad('Route', 7)} ${pad(String(r.weight), 6)} ${pad('0', 10)} ${pad('0', 10)}\n`;
+      else if (o.format === 'thresholds') out += `  -> ${pad(d, 28)} ${[r.upperThreshold, r.lowerThreshold, r.activeConns, r.inactiveConns].map((n) => pad(count(n), 10)).join(' ')}\n`;
+      else out += `  -> ${pad(d, 28)} ${pad('Route', 7)} ${pad(String(r.weight), 6)} ${pad(count(r.activeConns), 10)} ${pad(count(r.inactiveConns), 10)}\n`;
     }
   }
   return out;
 }
 
-/** `ipvsadm -S [-n]`: one -A line per service, one -a line per destination, in list order. */
+/**
+ * `ipvsadm -S [-n]`: one -A line per service (" -p T", " -M MASK" unless all ones, then " -b FLAGS", in ipvsadm
+ * 1.31's order), one -a line per destination. ipvsadm 1.31 leaves -x/-y out of its -a lines, so a restore loses the
+ * thresholds; xlvsadm appends " -x U -y L" (each only when set, so lines without thresholds are ipvsadm's byte for
+ * byte, and ipvsadm -R reads the extra options as well).
+ */
 export function formatSave(list: readonly ServiceListing[], name: Namer = numericName): string {
   let out = '';
   for (const s of sorted(list)) {
     const svc = `${s.protocol === 'tcp' ? '-t' : '-u'} ${name(s.vip, s.port, s.protocol)}`;
-    out += `-A ${svc} -s ${s.scheduler}\n`;
-    for (const r of s.reals) out += `-a ${svc} -r ${name(r.address, s.port, s.protocol)} -g -w ${r.weight}\n`;
+    out += `-A ${svc} -s ${s.scheduler}`;
+    if (s.persistence) {
+      out += ` -p ${s.persistence.timeout}`;
+      if (s.persistence.netmask !== ALL_ONES) out += ` -M ${s.persistence.netmask}`;
+    }
+    const flags = flagsText(s);
+    if (flags) out += ` -b ${flags}`;
+    out += '\n';
+    for (const r of s.reals) {
+      out += `-a ${svc} -r ${name(r.address, s.port, s.protocol)} -g -w ${r.weight}`;
+      if (r.upperThreshold) out += ` -x ${r.upperThreshold}`;
+      if (r.lowerThreshold) out += ` -y ${r.lowerThreshold}`;
+      out += '\n';
+    }
   }
   return out;
+}
+
+/** `ipvsadm -L --timeout`. */
+export function formatTimeouts(t: Config['timeouts']): string {
+  return `Timeout (tcp tcpfin udp): ${t.tcp} ${t.tcp_fin} ${t.udp}\n`;
 }
 
 export interface ConnListing {
@@ -291,33 +483,64 @@ export interface ConnListing {
   vip: string;
   vport: number;
   real: string;
+  /** abi CS (absent: a datapath that does not say). */
+  state?: number;
+  /** Second of the kernel's coarse monotonic clock when the entry last saw a packet. */
+  lastSeen?: number;
+}
+
+/** IPVS's state names (ip_vs_proto_tcp.c, ip_vs_proto_udp.c) by abi CS value. */
+const STATE_NAMES: Record<number, string> = { [CS.NONE]: 'NONE', [CS.SYN_RECV]: 'SYN_RECV', [CS.ESTABLISHED]: 'ESTABLISHED', [CS.FIN_WAIT]: 'FIN_WAIT', [CS.CLOSE]: 'CLOSE', [CS.UDP]: 'UDP' };
+
+/**
+ * Seconds an entry in each state lives without packets, as the sweeper applies them: the configured timeouts, and
+ * IPVS's fixed 60 s (SYN_RECV) and 10 s (CLOSE). Must match the datapath adapter's timeoutArray.
+ */
+export function stateTimeout(state: number, t: Config['timeouts']): number {
+  switch (state) {
+    case CS.SYN_RECV: return 60;
+    case CS.ESTABLISHED: return t.tcp;
+    case CS.FIN_WAIT: return t.tcp_fin;
+    case CS.CLOSE: return 10;
+    case CS.UDP: return t.udp;
+    default: return 0;
+  }
 }
 
 /**
- * `ipvsadm -L -c`: the connection table. The datapath keeps no timer or TCP state per entry, so every row shows
- * expire 00:00 and state NONE (IPVS's name for "no state") rather than invented values.
+ * `ipvsadm -L -c`: the connection table ("%-3s %-6s %-11s %-18s %-18s %s", expire "%02d:%02d"). Expire is what is
+ * left of the state's timeout since the entry last saw a packet, given `clock` (now on the same clock as lastSeen,
+ * and the timeouts); without it, or for an entry without state, 00:00. The datapath refreshes lastSeen of flows
+ * served from a flow cache only when it sweeps, so expire may run up to one sweep interval ahead of IPVS's.
  */
-export function formatConns(conns: readonly ConnListing[], name: Namer = numericName): string {
+export function formatConns(conns: readonly ConnListing[], name: Namer = numericName, clock?: { now: number; timeouts: Config['timeouts'] }): string {
   let out = 'IPVS connection entries\npro expire state       source             virtual            destination\n';
   for (const c of conns) {
-    out += `${pad(c.protocol.toUpperCase(), 3)} 00:00  ${pad('NONE', 11)} ${pad(name(c.client, c.cport, c.protocol), 18)} ${pad(name(c.vip, c.vport, c.protocol), 18)} ${name(c.real, c.vport, c.protocol)}\n`;
+    let left = 0;
+    if (clock && c.state !== undefined && c.lastSeen !== undefined) left = Math.max(0, stateTimeout(c.state, clock.timeouts) - Math.max(0, clock.now - c.lastSeen));
+    const expire = `${String(Math.floor(left / 60)).padStart(2, '0')}:${String(left % 60).padStart(2, '0')}`;
+    const state = STATE_NAMES[c.state ?? CS.NONE] ?? 'NONE';
+    out += `${pad(c.protocol.toUpperCase(), 3)} ${pad(expire, 6)} ${pad(state, 11)} ${pad(name(c.client, c.cport, c.protocol), 18)} ${pad(name(c.vip, c.vport, c.protocol), 18)} ${name(c.real, c.vport, c.protocol)}\n`;
   }
   return out;
 }
 
 /** The `ipvsadm -h` text for the subset xlvsadm speaks. */
-export const IPVSADM_HELP = `xlvsadm: ipvsadm's syntax for the xlvs daemon (direct routing, scheduler mh)
+export const IPVSADM_HELP = `xlvsadm: ipvsadm's syntax for the xlvs daemon (direct routing)
 Usage:
-  xlvsadm -A|E -t|u service-address -s mh
+  xlvsadm -A|E -t|u service-address [-s scheduler] [-p [timeout]] [-M netmask] [-b sched-flags]
   xlvsadm -D -t|u service-address
   xlvsadm -C
   xlvsadm -R
   xlvsadm -S [-n]
-  xlvsadm -a|e -t|u service-address -r server-address[:same port] [-g] [-w weight]
+  xlvsadm -a|e -t|u service-address -r server-address[:same port] [-g] [-w weight] [-x uthreshold] [-y lthreshold]
   xlvsadm -d -t|u service-address -r server-address
-  xlvsadm -L|l [-t|u service-address] [-n] [--stats|--rate|-c] [--exact]
+  xlvsadm -L|l [-t|u service-address] [-n] [--stats|--rate|--thresholds|-c] [--exact]
+  xlvsadm -L --timeout
   xlvsadm -Z [-t|u service-address]
+  xlvsadm --set tcp tcpfin udp
   xlvsadm --socket PATH ...   (the daemon's API socket, default /run/xlvs/xlvs.sock)
-Not supported (refused): -m, -i, -f, -6, -p, -M, -x, -y, -b, -o, schedulers other than mh.
-ActiveConn/InActConn are always 0 (no TCP state tracking yet); -c shows expire 00:00 and state NONE.
+Schedulers: ${SCHEDULER_NAMES.join(' ')} (default wlc, as ipvsadm). Flags (-b): sh-fallback,sh-port | mh-fallback,mh-port.
+service-address is IP[:port]; port 0 (or none) means every port and needs -p.
+Not supported (refused): -m, -i, -f, -6, -o, --pe, --persistent-conn, schedulers lblc lblcr twos.
 `;

@@ -1,7 +1,7 @@
 // keepalived.ts: converts keepalived.conf virtual_server/real_server blocks into an xlvs config, listing by line number everything it could not map and why.
 
 import { stringify } from 'yaml';
-import { Config, isIPv4, validateConfig } from './config';
+import { Config, SCHEDULER_NAMES, SCHED_FLAGS, isIPv4, isNetmask, validateConfig } from './config';
 import { UsageError } from './errors';
 
 export interface KaNode {
@@ -87,8 +87,10 @@ export function parseKeepalived(text: string): KaNode[] {
 const CHECKS = new Set(['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'SMTP_CHECK', 'DNS_CHECK', 'BFD_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK']);
 const CHECK_TUNING = new Set(['connect_timeout', 'retry', 'nb_get_retry', 'delay_before_retry', 'warmup', 'delay_loop', 'inhibit_on_failure', 'alpha', 'omega', 'notify_up', 'notify_down', 'smtp_alert', 'virtualhost', 'connect_port', 'bindto', 'bind_port', 'ha_suspend']);
 const NO_HEALTH = 'health checks are not in xlvs yet (every real is used while its MAC resolves)';
-const NO_PERSIST = 'persistence is not in xlvs yet (Maglev already keeps a client\'s connection on its real, but not a client on one real across connections)';
-const SCHEDULERS_NOT_YET = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos']);
+/** keepalived's scheduler when a virtual_server names none (IPVS_DEF_SCHED, as ipvsadm's). */
+const KA_DEFAULT_SCHEDULER = 'wlc';
+/** keepalived's persistence timeout when persistence_timeout has no value, or only persistence_granularity is given (libipvs's 6*60). */
+const KA_PERSISTENT_TIMEOUT = 360;
 
 function describe(n: KaNode): string {
   return [n.key, ...n.args].join(' ');
@@ -130,12 +132,13 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
       skip(top, top.args[0] === 'fwmark' ? 'firewall-mark services are not in xlvs' : 'virtual server groups are not in xlvs');
       continue;
     }
+    // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
     const [vip, portStr] = top.args;
-    if (!vip || !isIPv4(vip) || !portStr || !/^\d+$/.test(portStr)) {
+    if (!vip || !isIPv4(vip) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
       skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)');
       continue;
     }
-    const port = Number(portStr);
+    const port = Number(portStr ?? 0);
     const kids = top.children ?? [];
     const kind = kids.find((c) => c.key === 'lb_kind' || c.key === 'lvs_method');
     if (kind && kind.args[0]?.toUpperCase() !== 'DR') {
@@ -150,7 +153,15 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
       skip(top, `protocol ${proto} (line ${protoNode!.line}) is not in xlvs (TCP and UDP only)`);
       continue;
     }
-    const svc: Config['services'][number] = { vip, port, protocol: proto === 'TCP' ? 'tcp' : 'udp', scheduler: 'mh', maglev_size: 65537, reals: [] };
+    const svc: Config['services'][number] = { vip, port, protocol: proto === 'TCP' ? 'tcp' : 'udp', scheduler: KA_DEFAULT_SCHEDULER, maglev_size: 65537, reals: [] };
+    // The scheduler first: keepalived reads the flag keywords against it (in file order; here in any order).
+    const schedNode = kids.filter((c) => c.key === 'lb_algo' || c.key === 'lvs_sched').pop();
+    const sched = schedNode?.args[0] ?? '';
+    const schedOk = (SCHEDULER_NAMES as readonly string[]).includes(sched);
+    if (schedOk) svc.scheduler = sched as typeof svc.scheduler;
+    const flags = new Set<string>();
+    let persistTimeout: number | undefined;
+    let persistMask: string | undefined;
     for (const c of kids) {
       switch (c.key) {
         case 'protocol':
@@ -160,14 +171,25 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
         case 'lb_algo':
         case 'lvs_sched': {
           const s = c.args[0] ?? '';
-          if (s === 'mh') break;
-          skip(c, SCHEDULERS_NOT_YET.has(s) ? `scheduler ${s} is not in xlvs yet; the service uses mh (Maglev)` : `unknown scheduler ${s}; the service uses mh (Maglev)`);
+          if (c !== schedNode) skip(c, `overridden by ${describe(schedNode!)} (line ${schedNode!.line})`);
+          else if (!schedOk) skip(c, ['lblc', 'lblcr', 'twos'].includes(s) ? `scheduler ${s} is not in xlvs; the service uses ${KA_DEFAULT_SCHEDULER} (keepalived's default)` : `unknown scheduler ${s} (keepalived ignores it too); the service uses ${KA_DEFAULT_SCHEDULER}`);
           break;
         }
-        case 'persistence_timeout':
-        case 'persistence_granularity':
+        case 'persistence_timeout': {
+          // keepalived: no value is its default; xlvs (like ipvsadm) takes 1 s .. 31 days.
+          const t = c.args[0] === undefined ? KA_PERSISTENT_TIMEOUT : /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : NaN;
+          if (t >= 1 && t <= 2678400) persistTimeout = t;
+          else skip(c, `persistence_timeout ${c.args[0]} is outside 1..2678400 seconds`);
+          break;
+        }
+        case 'persistence_granularity': {
+          const m = c.args[0] ?? '';
+          if (isNetmask(m)) persistMask = m;
+          else skip(c, `persistence_granularity ${m} is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)`);
+          break;
+        }
         case 'persistence_engine':
-          skip(c, NO_PERSIST);
+          skip(c, 'persistence engines (SIP) are not in xlvs');
           break;
         case 'nat_mask':
           skip(c, 'nat_mask only applies to NAT; direct routing does not need it');
@@ -186,6 +208,22 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
         case 'hysteresis':
           skip(c, `quorum needs health checks, which are not in xlvs yet`);
           break;
+        case 'hashed':
+        case 'flag-1':
+        case 'flag-2':
+        case 'flag-3':
+        case 'sh-port':
+        case 'sh-fallback':
+        case 'mh-port':
+        case 'mh-fallback': {
+          const owner = svc.scheduler;
+          if (c.key === 'hashed') skip(c, 'hashed is a flag IPVS keeps for itself (setting it has no effect)');
+          else if ((c.key === 'flag-1' || c.key === 'flag-2') && (owner === 'sh' || owner === 'mh')) flags.add(`${owner}-${c.key === 'flag-1' ? 'fallback' : 'port'}`);
+          else if (c.key.startsWith('flag-')) skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+          else if (c.key.startsWith(`${owner}-`)) flags.add(c.key);
+          else skip(c, `${c.key} is a flag of ${c.key.slice(0, 2)}, not of the service's scheduler ${owner} (keepalived ignores it too)`);
+          break;
+        }
         case 'real_server': {
           const [rip, rportStr] = c.args;
           if (!rip || !isIPv4(rip)) {
@@ -197,7 +235,16 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
             break;
           }
           let weight = 1;
+          let upper = 0;
+          let lower = 0;
+          let lowerNode: KaNode | undefined;
           let skipReal: string | undefined;
+          const threshold = (r: KaNode): number | undefined => {
+            const n = /^\d+$/.test(r.args[0] ?? '') ? Number(r.args[0]) : NaN;
+            if (n <= 2147483647) return n;
+            skip(r, `${r.key} ${r.args[0]} is outside 0..2147483647`);
+            return undefined;
+          };
           for (const r of c.children ?? []) {
             if (r.key === 'lb_kind' || r.key === 'lvs_method') {
               if (r.args[0]?.toUpperCase() !== 'DR') skipReal = `${describe(r)} (line ${r.line}): only direct routing (DR) reals are converted`;
@@ -205,13 +252,21 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
               const w = Number(r.args[0]);
               if (Number.isInteger(w) && w >= 0 && w <= 65535) weight = w;
               else skip(r, `weight ${r.args[0]} is outside 0..65535; the real keeps weight 1`);
+            } else if (r.key === 'uthreshold') upper = threshold(r) ?? upper;
+            else if (r.key === 'lthreshold') {
+              const n = threshold(r);
+              if (n !== undefined) [lower, lowerNode] = [n, r];
             } else if (CHECKS.has(r.key)) skip(r, NO_HEALTH, r.key);
             else if (CHECK_TUNING.has(r.key)) skip(r, NO_HEALTH);
-            else if (r.key === 'uthreshold' || r.key === 'lthreshold') skip(r, 'connection thresholds are not in xlvs yet');
             else skip(r, `${r.key} is not something xlvs does`);
           }
+          // IPVS refuses a lower threshold above the upper one (ERANGE), so keepalived could not add such a real either.
+          if (lowerNode && lower > upper) {
+            skip(lowerNode, upper ? `lthreshold ${lower} is above uthreshold ${upper} (IPVS refuses that); the real keeps only its uthreshold` : `lthreshold ${lower} needs a uthreshold at least as high (IPVS refuses it alone)`);
+            lower = 0;
+          }
           if (skipReal) skip(c, skipReal);
-          else svc.reals.push({ address: rip, weight });
+          else svc.reals.push({ address: rip, weight, ...(upper ? { upper_threshold: upper } : {}), ...(lower ? { lower_threshold: lower } : {}) });
           break;
         }
         default:
@@ -220,6 +275,14 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
           else skip(c, `${c.key} is not something xlvs does`);
       }
     }
+    if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
+    if (persistTimeout === undefined && port === 0) {
+      unmapped.push({ line: top.line, what: describe(top), reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import` });
+      persistTimeout = KA_PERSISTENT_TIMEOUT;
+    }
+    if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };
+    // Listed only when set, except for mh: xlvs's default there is mh-port, keepalived's (IPVS's) is no flag.
+    if (flags.size || svc.scheduler === 'mh') svc.sched_flags = SCHED_FLAGS.filter((f) => flags.has(f));
     services.push(svc);
   }
   if (!iface) throw new UsageError('--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers\' segment)');

@@ -94,10 +94,11 @@ test('services and reals map to a config the daemon accepts', () => {
   const r = convertKeepalived(CONF);
   assert.equal(r.config.interface, 'eth1', 'from the vrrp_instance');
   assert.deepEqual(
-    r.config.services.map((s) => [s.vip, s.port, s.protocol, s.scheduler, s.reals.map((x) => [x.address, x.weight])]),
+    r.config.services.map((s) => [s.vip, s.port, s.protocol, s.scheduler, s.sched_flags, s.persistence, s.reals.map((x) => [x.address, x.weight])]),
     [
-      ['10.0.0.100', 80, 'tcp', 'mh', [['10.0.0.11', 3], ['10.0.0.12', 1]]],
-      ['10.0.0.100', 53, 'udp', 'mh', [['10.0.0.11', 1], ['10.0.0.13', 0]]],
+      ['10.0.0.100', 80, 'tcp', 'wrr', undefined, { timeout: 50, netmask: '255.255.255.255' }, [['10.0.0.11', 3], ['10.0.0.12', 1]]],
+      // keepalived's mh has no flags unless mh-port/mh-fallback are given; xlvs's default would be mh-port, so [] is written.
+      ['10.0.0.100', 53, 'udp', 'mh', [], undefined, [['10.0.0.11', 1], ['10.0.0.13', 0]]],
     ],
   );
   assert.deepEqual(parseConfig(r.yaml), r.config);
@@ -110,8 +111,6 @@ test('everything not mapped is listed with its line and the reason', () => {
     ['2-4 global_defs', /keepalived's own setting/],
     ['6-13 vrrp_instance VI_1', /VRRP .* stays with keepalived/],
     ['16 delay_loop 6', /health checks are not in xlvs yet/],
-    ['17 lb_algo wrr', /scheduler wrr is not in xlvs yet; the service uses mh/],
-    ['19 persistence_timeout 50', /persistence is not in xlvs yet/],
     ['21 sorry_server 10.0.0.200 80', /no sorry server in xlvs yet/],
     ['22 quorum 1', /quorum needs health checks/],
     ['26 inhibit_on_failure', /health checks are not in xlvs yet/],
@@ -141,9 +140,9 @@ test('xlvs import keepalived: YAML on stdout, FILE:LINE lines on stderr, exit 0'
     const r = spawnSync(path.join(repoRoot(), 'bin', 'xlvs'), ['import', 'keepalived', f], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(parseConfig(r.stdout).services.length, 2);
-    assert.ok(r.stderr.includes(`${f}:19: not mapped: persistence_timeout 50: persistence is not in xlvs yet`), r.stderr);
+    assert.ok(r.stderr.includes(`${f}:21: not mapped: sorry_server 10.0.0.200 80: `), r.stderr);
     assert.ok(r.stderr.includes(`${f}:27-31: not mapped: TCP_CHECK: health checks are not in xlvs yet`), r.stderr);
-    assert.match(r.stderr, /14 statement\(s\) not mapped/);
+    assert.match(r.stderr, /12 statement\(s\) not mapped/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -167,4 +166,95 @@ test('no lb_kind (keepalived defaults to NAT) is converted but flagged; nat_mask
   );
   assert.match(r.unmapped[0]!.reason, /keepalived's default is NAT\): converted as DR/);
   assert.match(r.unmapped[2]!.reason, /lvs_method NAT \(line 5\): only direct routing \(DR\) reals are converted/);
+});
+
+test('every scheduler xlvs has, scheduler flags, persistence, port 0 and thresholds are mapped; the rest is listed', () => {
+  const r = convertKeepalived(
+    'virtual_server 10.0.0.100 80 {\n' + // 1
+      '    lb_kind DR\n' +
+      '    lvs_sched sh\n' +
+      '    sh-port\n' +
+      '    sh-fallback\n' + // 5
+      '    mh-port\n' +
+      '    persistence_timeout 600\n' +
+      '    persistence_granularity 255.255.255.0\n' +
+      '    real_server 10.0.0.11 80 {\n' +
+      '        uthreshold 100\n' + // 10
+      '        lthreshold 50\n' +
+      '    }\n' +
+      '    real_server 10.0.0.12 80 {\n' +
+      '        uthreshold 10\n' +
+      '        lthreshold 20\n' + // 15
+      '    }\n' +
+      '}\n' +
+      'virtual_server 10.0.0.100 0 {\n' +
+      '    lb_kind DR\n' +
+      '    lb_algo lc\n' + // 20
+      '    real_server 10.0.0.11 0 { weight 2 }\n' +
+      '}\n' +
+      'virtual_server 10.0.0.101 443 {\n' +
+      '    lb_kind DR\n' +
+      '    lvs_sched mh\n' + // 25
+      '    flag-2\n' +
+      '    hashed\n' +
+      '    persistence_granularity 255.255.0.0\n' +
+      '}\n' +
+      'virtual_server 10.0.0.102 80 {\n' + // 30
+      '    lb_kind DR\n' +
+      '    lvs_sched lblcr\n' +
+      '    persistence_granularity 255.0.255.0\n' +
+      '    flag-1\n' +
+      '}\n' + // 35
+      'virtual_server 10.0.0.103 80 {\n' +
+      '    lb_kind DR\n' +
+      '    persistence_timeout\n' +
+      '    real_server 10.0.0.11 80 { lthreshold 5 }\n' +
+      '}\n', // 40
+    { iface: 'eth0' },
+  );
+  assert.deepEqual(
+    r.config.services.map((s) => [`${s.vip}:${s.port}`, s.scheduler, s.sched_flags, s.persistence, s.reals]),
+    [
+      ['10.0.0.100:80', 'sh', ['sh-port', 'sh-fallback'], { timeout: 600, netmask: '255.255.255.0' }, [
+        { address: '10.0.0.11', weight: 1, upper_threshold: 100, lower_threshold: 50 },
+        { address: '10.0.0.12', weight: 1, upper_threshold: 10 },
+      ]],
+      ['10.0.0.100:0', 'lc', undefined, { timeout: 360, netmask: '255.255.255.255' }, [{ address: '10.0.0.11', weight: 2 }]],
+      ['10.0.0.101:443', 'mh', ['mh-port'], { timeout: 360, netmask: '255.255.0.0' }, []],
+      ['10.0.0.102:80', 'wlc', undefined, undefined, []],
+      ['10.0.0.103:80', 'wlc', undefined, { timeout: 360, netmask: '255.255.255.255' }, [{ address: '10.0.0.11', weight: 1 }]],
+    ],
+  );
+  assert.deepEqual(
+    r.unmapped.map((u) => `${u.line} ${u.what}: ${u.reason}`),
+    [
+      '6 mh-port: mh-port is a flag of mh, not of the service\'s scheduler sh (keepalived ignores it too)',
+      '15 lthreshold 20: lthreshold 20 is above uthreshold 10 (IPVS refuses that); the real keeps only its uthreshold',
+      '18 virtual_server 10.0.0.100 0: port 0 (every port) without persistence_timeout: keepalived makes it persistent (360 s), and so does the import',
+      '27 hashed: hashed is a flag IPVS keeps for itself (setting it has no effect)',
+      '32 lvs_sched lblcr: scheduler lblcr is not in xlvs; the service uses wlc (keepalived\'s default)',
+      '33 persistence_granularity 255.0.255.0: persistence_granularity 255.0.255.0 is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)',
+      '34 flag-1: flag-1 means nothing to scheduler wlc (flag-1 and flag-2 are the fallback and port flags of sh and mh)',
+      '39 lthreshold 5: lthreshold 5 needs a uthreshold at least as high (IPVS refuses it alone)',
+    ],
+  );
+  // The YAML is a config the daemon takes as it is.
+  assert.deepEqual(parseConfig(r.yaml), r.config);
+});
+
+test('virtual_server with no port is port 0; unknown schedulers and bad persistence values are listed', () => {
+  const r = convertKeepalived(
+    'virtual_server 10.0.0.100 {\n' +
+      '    lb_kind DR\n' +
+      '    lvs_sched fancy\n' +
+      '    persistence_timeout 0\n' +
+      '    persistence_timeout 120\n' +
+      '}\n',
+    { iface: 'eth0' },
+  );
+  assert.deepEqual(r.config.services.map((s) => [s.port, s.scheduler, s.persistence]), [[0, 'wlc', { timeout: 120, netmask: '255.255.255.255' }]]);
+  assert.deepEqual(r.unmapped.map((u) => [u.line, u.reason]), [
+    [3, 'unknown scheduler fancy (keepalived ignores it too); the service uses wlc'],
+    [4, 'persistence_timeout 0 is outside 1..2678400 seconds'],
+  ]);
 });
