@@ -2,45 +2,80 @@
 
 import * as abi from '../core/abi';
 import type { TraceLookups } from '../core/trace';
-import type { PinnedDatapath } from './datapath';
+import type { Maps } from './datapath';
 import { native } from './native';
 
-/** Reads the live maps; the Maglev inner map comes from the outer map's value, an inner-map id (BpfMap.fromId). */
-export function pinnedLookups(dp: PinnedDatapath): TraceLookups & { close(): void } {
-  const inners = new Map<number, ReturnType<ReturnType<typeof native>['BpfMap']['fromId']>>();
+/** The datapath's clock: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE, which shares hrtime's CLOCK_MONOTONIC base (±1 s once in seconds). */
+export function datapathSeconds(): number {
+  return Number((process.hrtime.bigint() / 1_000_000_000n) & 0xffffffffn);
+}
+
+/**
+ * Reads the live maps (a PinnedDatapath's, or a loaded Datapath's). A schedule table is read whole from the inner map
+ * the outer map's value names (BpfMap.fromId), and kept by that map's id: the control plane never rewrites a table in
+ * place but swaps in a new map, so a cached table is the live one as long as the outer map still names its id.
+ */
+export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): void } {
+  const tables = new Map<number, { mapId: number; table: Uint32Array }>();
   return {
     conn(f) {
       const v = dp.maps.xlvs_conn.lookup(abi.connKey.encode({ saddr: abi.ipv4ToU32(f.client), daddr: abi.ipv4ToU32(f.vip), sport: f.cport, dport: f.vport, proto: f.proto }));
       if (!v) return null;
       const c = abi.conn.decode(v);
-      return { realId: c.real_id, svcId: c.svc_id };
+      return { realId: c.real_id, svcId: c.svc_id, state: c.state };
     },
     service(vip, port, proto) {
       const v = dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
       if (!v) return null;
       const s = abi.svc.decode(v);
-      return { id: s.id, mhSize: s.tbl_size };
+      return { id: s.id, sched: s.sched, flags: s.flags, tblSize: s.tbl_size, persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask) };
     },
-    bucket(svcId, bucket) {
-      let m = inners.get(svcId);
-      if (!m) {
-        const id = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
-        if (!id) return null;
-        m = native().BpfMap.fromId(id.readUInt32LE(0));
-        inners.set(svcId, m);
+    table(svcId) {
+      const idBuf = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+      if (!idBuf) return null;
+      const mapId = idBuf.readUInt32LE(0);
+      const cached = tables.get(svcId);
+      if (cached?.mapId === mapId) return cached.table;
+      const m = native().BpfMap.fromId(mapId);
+      try {
+        const all = m.lookupBatch(4096);
+        const table = new Uint32Array(m.maxEntries).fill(abi.REAL_NONE);
+        for (let i = 0; i < all.count; i++) table[all.keys.readUInt32LE(i * m.keySize)] = all.values.readUInt32LE(i * m.valueSize);
+        tables.set(svcId, { mapId, table });
+        return table;
+      } finally {
+        m.close();
       }
-      const v = m.lookup(abi.u32Key(bucket));
-      return v ? v.readUInt32LE(0) : null;
     },
     real(id) {
       const v = dp.maps.xlvs_reals.lookup(abi.u32Key(id));
       if (!v) return null;
       const r = abi.real.decode(v);
       if (r.addr === 0) return null;
-      return { id, address: abi.u32ToIpv4(r.addr), svcId: r.svc_id, flags: r.flags, mac: r.mac };
+      return {
+        id, address: abi.u32ToIpv4(r.addr), svcId: r.svc_id, flags: r.flags, mac: r.mac,
+        weight: r.weight, uThreshold: r.u_threshold, lThreshold: r.l_threshold,
+      };
     },
+    counts(id) {
+      const v = dp.maps.xlvs_rconn.lookup(abi.u32Key(id));
+      if (!v) return null;
+      const c = abi.realConns.decode(v);
+      return { active: Number(c.active), inactive: Number(c.inactive), overloaded: c.overloaded };
+    },
+    position(svcId) {
+      const v = dp.maps.xlvs_pos.lookup(abi.u32Key(svcId));
+      return v ? abi.seqPos.decode(v).next : null;
+    },
+    template(caddr, svcId) {
+      const v = dp.maps.xlvs_persist.lookup(abi.persistKey.encode({ caddr: abi.ipv4ToU32(caddr), svc_id: svcId }));
+      if (!v) return null;
+      const t = abi.persist.decode(v);
+      return { realId: t.real_id, svcId: t.svc_id, lastSeen: t.last_seen, timeout: t.timeout };
+    },
+    now: datapathSeconds,
     close() {
-      for (const m of inners.values()) m.close();
+      tables.clear();
     },
   };
 }

@@ -74,11 +74,12 @@ function allocator(used: Set<number>, avoid: Set<number>, max: number, what: str
 }
 
 /** A table depends only on the scheduler, the size and each schedulable real's id and weight; equal signatures mean equal tables. */
-function signature(scheduler: string, mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number; flags: number }[]): string {
+function signature(scheduler: string, mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number }[], flags: (i: number) => number): string {
   // A member list holds every real whatever its state: the datapath checks availability per connection.
   if (tableKind(scheduler) === 'list') return `${scheduler}|${reals.map((r) => r.id).join(',')}`;
-  return `${scheduler}|${mhSize}|${port}|${reals.map((r) => `${r.id}:${r.address}:${r.flags & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
+  return `${scheduler}|${mhSize}|${port}|${reals.map((r, i) => `${r.id}:${r.address}:${flags(i) & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
 }
+
 
 /** The service-map fields that differ between the observed and desired service (each needs a putService). */
 function serviceChanged(o: ObservedService, s: ServiceState): boolean {
@@ -145,7 +146,8 @@ export function plan(
     const id = o ? o.id : newSvcId();
     const obsReals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
     const effective = withSorry(d, down);
-    const reals: RealState[] = effective.map((r) => {
+    let realsChanged = !o || o.reals.length !== effective.length;
+    const reals: RealState[] = effective.map((r, i) => {
       const or = obsReals.get(r.address);
       const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
       const isDown = down.has(healthKey(d, r.address));
@@ -156,20 +158,23 @@ export function plan(
       if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state) ||
           (or.uThreshold ?? 0) !== state.uThreshold || (or.lThreshold ?? 0) !== state.lThreshold) {
         putReals.push({ op: 'putReal', real: state, fresh: !or });
+        realsChanged = true;
         // expire_nodest_conn: clearing F_MAC already reschedules cached and tracked flows; purging the entries too
         // means a recovered real does not get back flows whose clients were moved elsewhere meanwhile.
         if (or && or.flags & REAL_F_MAC && state.down === 'expire') expired.push(or.id);
       }
+      if (!realsChanged && o!.reals[i]!.address !== r.address) realsChanged = true;
       return state;
     });
     const s: ServiceState = { ...serviceFields(d), id, reals };
     services.push(s);
     const name = serviceName(s);
-    const sigNew = signature(s.scheduler, s.mhSize, s.port, reals.map((r) => ({ ...r, flags: realFlags(r) })));
-    const sigOld = o ? signature(o.scheduler ?? 'mh', o.mhSize, o.port, o.reals) : undefined;
     let table: Uint32Array;
-    if (o?.table && sigOld === sigNew) {
-      table = o.table;
+    // The common case of a periodic re-plan: same reals in the same order, nothing about them changed.
+    const same = !!o?.table && !realsChanged && (o.scheduler ?? 'mh') === s.scheduler && o.mhSize === s.mhSize && o.port === s.port;
+    const sigNew = same ? '' : signature(s.scheduler, s.mhSize, s.port, reals, (i) => realFlags(reals[i]!));
+    if (same || (o?.table && signature(o.scheduler ?? 'mh', o.mhSize, o.port, o.reals, (i) => o.reals[i]!.flags) === sigNew)) {
+      table = o!.table!;
     } else {
       // A hash table is updated from the one in the datapath, so a change moves only the buckets it must.
       const prev = o?.table && tableKind(o.scheduler ?? 'mh') === 'hash' ? o.table : undefined;

@@ -21,7 +21,7 @@ export function hostPort(flag: string, v: string): { addr: string; port: number 
 export function registerTrace(program: Command): void {
   program
     .command('trace')
-    .description('which real a flow goes to and why (connection-table entry, else the Maglev bucket and its owner)')
+    .description('which real a flow goes to and why: its connection-table entry, else the service (exact port, then port 0), its persistence template and its scheduler')
     .requiredOption('--vip <addr:port>', 'the service, VIP:PORT')
     .requiredOption('--client <addr:port>', 'the client address and source port as the director sees them')
     .option('--protocol <proto>', 'tcp or udp', 'tcp')
