@@ -44,7 +44,7 @@ export function routes(c: Controller, reload: () => Promise<unknown>): Record<st
   return {
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
-    'GET /v1/conns': () => c.connectionStates(),
+    'GET /v1/conns': () => c.connections(),
     'POST /v1/apply': (b) => c.apply(b.config, { dryRun: !!b.dryRun }),
     'POST /v1/reload': () => reload(),
     'POST /v1/zero': (b) => c.zero(b.service ? asKey(b.service) : undefined).then(() => ({})),

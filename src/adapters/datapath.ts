@@ -125,13 +125,29 @@ export class Datapath {
   }
 
   writeReal(r: RealState): void {
-    this.maps.xlvs_reals.update(
-      abi.u32Key(r.id),
+    this.writeReals([r], []);
+  }
+
+  /** Writes many reals; `fresh` ids (new or reused) get zeroed counters and connection counts first, in the same batch style. */
+  writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
+    if (fresh.length) {
+      const keys = Buffer.alloc(fresh.length * 4);
+      fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
+      const st = this.maps.xlvs_st_real, rc = this.maps.xlvs_rconn;
+      st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
+      rc.updateBatch(keys, Buffer.alloc(fresh.length * rc.valueBufSize), fresh.length, BPF_ANY);
+    }
+    if (!reals.length) return;
+    const keys = Buffer.alloc(reals.length * 4);
+    const values = Buffer.alloc(reals.length * abi.real.size);
+    reals.forEach((r, i) => {
+      keys.writeUInt32LE(r.id, i * 4);
       abi.real.encode({
         mac: r.mac ?? '00:00:00:00:00:00', flags: realFlags(r), addr: abi.ipv4ToU32(r.address), svc_id: r.svcId, weight: r.weight,
         u_threshold: r.uThreshold ?? 0, l_threshold: r.lThreshold ?? 0,
-      }),
-    );
+      }, values, i * abi.real.size);
+    });
+    this.maps.xlvs_reals.updateBatch(keys, values, reals.length, BPF_ANY);
   }
 
   /** Swaps the whole table in one write: a lookup sees the old table or the new one, never a mix. */
@@ -274,13 +290,19 @@ export class Datapath {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       switch (op.op) {
-        case 'putReal':
-          if (op.fresh) {
-            this.resetCounters('xlvs_st_real', op.real.id);
-            this.resetRealConns(op.real.id);
+        case 'putReal': {
+          // plan() keeps real writes together too: one batched syscall per map instead of three per real.
+          const batch: RealState[] = [];
+          const fresh: number[] = [];
+          for (; i < ops.length && ops[i]!.op === 'putReal'; i++) {
+            const r = ops[i] as Extract<Op, { op: 'putReal' }>;
+            batch.push(r.real);
+            if (r.fresh) fresh.push(r.real.id);
           }
-          this.writeReal(op.real);
+          i--;
+          this.writeReals(batch, fresh);
           break;
+        }
         case 'putTable': {
           // plan() keeps table swaps together: one batch pays the map-of-maps RCU wait once, not per service.
           const batch = new Map<number, Uint32Array>();

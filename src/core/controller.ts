@@ -145,6 +145,8 @@ export class Controller {
   private ramps = new Map<string, number>();
   private timeoutsSet: string | undefined;
   private lastSweep: SweepStats | undefined;
+  /** The inputs of the last applied plan besides the config (a re-sync with the same ones is skipped). */
+  private lastPlan: { macs: ReadonlyMap<string, string | null>; down: ReadonlySet<string> } | undefined;
 
   constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
     this.cfg = cfg;
@@ -203,7 +205,8 @@ export class Controller {
   /** One edit of the service list (add/edit/delete a service or real); validated as a whole config. */
   change(edit: (services: ServiceConfig[]) => void): Promise<PlanReport> {
     return this.serialize(() => {
-      const next = structuredClone(this.cfg);
+      // Shallow: every edit copies the service it changes (own()), so the running config is never written to.
+      const next = { ...this.cfg, services: [...this.cfg.services] };
       edit(next.services);
       return this.applyNow(validateConfig(next), { dryRun: false, persist: true });
     });
@@ -220,6 +223,11 @@ export class Controller {
     if (cfg !== this.cfg) this.fx.check(cfg);
     const addresses = [...new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
     const macs = this.fx.resolve(addresses);
+    // The periodic re-sync with nothing new (same config, MACs, health, no ramp running) has nothing to plan: at
+    // 10,000 services a plan costs a few hundred ms, which a once-a-second refresh must not pay.
+    if (!opts.dryRun && this.lastPlan && cfg === this.cfg && this.down === this.lastPlan.down && !this.ramps.size && sameMacs(macs, this.lastPlan.macs)) {
+      return { dryRun: false, ops: [], bucketsMoved: 0, connsMoved: 0 };
+    }
     if (!opts.dryRun) this.noteNewReals(cfg);
     const p = plan(this.ramped(cfg.services), this.observed, macs, this.down);
     const sum = planSummary(p);
@@ -248,6 +256,7 @@ export class Controller {
       this.timeoutsSet = timeouts;
     }
     const vips = [...new Set(cfg.services.map((s) => s.vip))].sort();
+    this.lastPlan = { macs, down: this.down };
     this.cfg = cfg;
     this.observed = observedAfter(p);
     // Only when the set changed (or on the first sync): the periodic MAC refresh should not touch addresses.
@@ -386,14 +395,20 @@ export class Controller {
     });
   }
 
-  /** The connection table with each entry's real by address (entries naming no current real are left out). */
-  connections(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string }[] {
+  /**
+   * The connection table with each entry's real by address (entries naming no current real are left out), its state
+   * (abi CS) and last-packet second (the kernel's coarse monotonic clock), for ipvsadm -c.
+   */
+  connections(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string; state?: number; lastSeen?: number }[] {
     const byId = new Map(this.observed.flatMap((s) => s.reals.map((r) => [r.id, r.address] as const)));
     return (this.fx.datapath.connections?.() ?? []).flatMap((c) => {
       const real = byId.get(c.realId);
-      return real ? [{ protocol: c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const), client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real }] : [];
+      if (!real) return [];
+      const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
+      return [{ protocol, client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real, ...(c.state !== undefined ? { state: c.state } : {}), ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}) }];
     });
   }
+
 
   /** Zeroes the counters of every service (or one) and restarts the rate window. */
   zero(key?: ServiceKey): Promise<void> {
@@ -414,16 +429,13 @@ export class Controller {
     });
   }
 
-  /** connections() with each entry's state (abi CS) and last-packet second (the kernel's coarse monotonic clock), for ipvsadm -c. */
-  connectionStates(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string; state?: number; lastSeen?: number }[] {
-    const byId = new Map(this.observed.flatMap((s) => s.reals.map((r) => [r.id, r.address] as const)));
-    return (this.fx.datapath.connections?.() ?? []).flatMap((c) => {
-      const real = byId.get(c.realId);
-      if (!real) return [];
-      const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
-      return [{ protocol, client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real, ...(c.state !== undefined ? { state: c.state } : {}), ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}) }];
-    });
-  }
+
+}
+
+function sameMacs(a: ReadonlyMap<string, string | null>, b: ReadonlyMap<string, string | null>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v || !b.has(k)) return false;
+  return true;
 }
 
 /** Mirrors the datapath: overloaded at a threshold the current upper threshold does not exceed. */
@@ -445,6 +457,18 @@ export class ExistsError extends UsageError {
     super(message);
     this.name = 'ExistsError';
   }
+}
+
+/**
+ * The service named k, copied into the list first so an edit never writes into the running config's objects: the
+ * controller hands edits a shallow copy of the list (a deep copy of 10,000 services costs more than the edit).
+ */
+function own(services: ServiceConfig[], k: ServiceKey): ServiceConfig | undefined {
+  const i = services.findIndex((x) => sameKey(x, k));
+  if (i < 0) return undefined;
+  const copy = { ...services[i]!, reals: [...services[i]!.reals] };
+  services[i] = copy;
+  return copy;
 }
 
 /** Pure edits of the service list the API verbs make; each throws NotFound/Exists the way ipvsadm reports them. */
@@ -476,7 +500,7 @@ export const edits = {
   },
   addReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
     return (services: ServiceConfig[]) => {
-      const s = services.find((x) => sameKey(x, k));
+      const s = own(services, k);
       if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
       if (s.reals.some((x) => x.address === r.address)) throw new ExistsError(`real ${r.address} of ${keyName(k)} already exists`);
       s.reals.push({ weight: 1, ...r } as RealConfig);
@@ -484,7 +508,7 @@ export const edits = {
   },
   editReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
     return (services: ServiceConfig[]) => {
-      const s = services.find((x) => sameKey(x, k));
+      const s = own(services, k);
       if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
       const j = s.reals.findIndex((x) => x.address === r.address);
       if (j < 0) throw new NotFoundError(`no real ${r.address} in ${keyName(k)}`);
@@ -493,7 +517,7 @@ export const edits = {
   },
   deleteReal(k: ServiceKey, address: string) {
     return (services: ServiceConfig[]) => {
-      const s = services.find((x) => sameKey(x, k));
+      const s = own(services, k);
       if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
       const j = s.reals.findIndex((x) => x.address === address);
       if (j < 0) throw new NotFoundError(`no real ${address} in ${keyName(k)}`);
