@@ -45,6 +45,10 @@ export function routes(c: Controller, reload: () => Promise<unknown>): Record<st
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
     'GET /v1/conns': () => c.connections(),
+    'GET /v1/conntable': () => {
+      const t = c.connTable();
+      return { entries: t ? t.conns : null, capacity: c.connTableCapacity(), expired: t ? t.expired : null };
+    },
     'POST /v1/apply': (b) => c.apply(b.config, { dryRun: !!b.dryRun }),
     'POST /v1/reload': () => reload(),
     'POST /v1/zero': (b) => c.zero(b.service ? asKey(b.service) : undefined).then(() => ({})),

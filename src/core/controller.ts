@@ -329,6 +329,10 @@ export class Controller {
     return this.lastSweep;
   }
 
+  connTableCapacity(): number {
+    return this.cfg.conn_table_size;
+  }
+
   /** One counter sample (the daemon calls this every second). */
   sample(): void {
     const c = this.fx.datapath.counters();

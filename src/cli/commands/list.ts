@@ -10,25 +10,30 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
-/** '-': the datapath does not track TCP state yet, so active/inactive are unknown rather than 0. */
+/** '-': a datapath that reports no connection counts (unknown rather than 0). */
 const activeCols = (x: ServiceListing | ServiceListing['reals'][number]) =>
   'activeConns' in x ? [x.activeConns ?? '-', x.inactiveConns ?? '-'].map(String) : ['', ''];
 
-export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate'): string {
+export interface ConnTableInfo { entries: number | null; capacity: number; expired: number | null }
+
+export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', ct?: ConnTableInfo): string {
   const head = ['Prot LocalAddress:Port', 'Sched', 'MAC', 'Weight'];
-  const cols = mode === 'stats' ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'] : mode === 'rate' ? ['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'] : ['ActiveConn', 'InActConn'];
+  const cols = mode === 'stats' ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Drops'] : mode === 'rate' ? ['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'] : ['ActiveConn', 'InActConn'];
   const rows: string[][] = [[...head, ...cols]];
   const nums = (x: ServiceListing | ServiceListing['reals'][number]) =>
-    mode === 'stats' ? [x.stats.conns, x.stats.packets, 0, x.stats.bytes, 0].map(String) : mode === 'rate' ? [x.rate.cps, x.rate.inpps, x.rate.outpps, x.rate.inbps, x.rate.outbps].map(String) : activeCols(x);
+    mode === 'stats' ? [x.stats.conns, x.stats.packets, 0, x.stats.bytes, 0, 'drops' in x.stats ? (x.stats.drops ?? 0) : ''].map(String) : mode === 'rate' ? [x.rate.cps, x.rate.inpps, x.rate.outpps, x.rate.inbps, x.rate.outbps].map(String) : activeCols(x);
   for (const s of l) {
-    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, s.scheduler, '', '', ...nums(s)]);
+    const flags = [...(s.schedFlags ?? []), ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : [])];
+    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', ...nums(s)]);
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '']);
     for (const r of s.reals) {
-      const state = r.health === 'down' ? ` (down: ${r.healthDetail?.detail ?? 'check failed'})` : r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
-      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, String(r.weight), ...nums(r)]);
+      const state = r.health === 'down' ? ` (down: ${r.healthDetail?.detail ?? 'check failed'})` : !r.mac ? ' (MAC unresolved)' : r.overloaded ? ' (overloaded)' : r.schedulable ? '' : ' (no new conns)';
+      const weight = r.effectiveWeight !== undefined ? `${r.effectiveWeight}/${r.weight}` : String(r.weight);
+      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, weight, ...nums(r)]);
     }
   }
-  return `${table(rows)}\n`;
+  const foot = ct ? `Connection table: ${ct.entries === null ? '?' : ct.entries} of ${ct.capacity} entries${ct.entries === null ? '' : ` (${((100 * ct.entries) / ct.capacity).toFixed(1)}%)`}${ct.expired === null ? '' : `, ${ct.expired} expired idle so far`}\n` : '';
+  return `${table(rows)}\n${foot}`;
 }
 
 export function registerList(program: Command): void {
@@ -36,12 +41,17 @@ export function registerList(program: Command): void {
     program
       .command('list')
       .description('services and reals of the running daemon')
-      .option('--stats', 'connections, packets and bytes since start (or the last zero)')
+      .option('--stats', 'connections, packets, bytes and dropped new connections since start (or the last zero)')
       .option('--rate', 'per-second rates over the last seconds (CPS, InPPS, OutPPS, InBPS, OutBPS; Out is 0 in DR)')
       .option('--json', 'machine-readable output (always carries stats and rates)'),
   ).action(async (o: { stats?: boolean; rate?: boolean; json?: boolean; socket: string }) => {
     if (o.stats && o.rate) throw new UsageError('give --stats or --rate, not both');
     const l = await api<ServiceListing[]>(o, 'GET', '/v1/services');
-    process.stdout.write(o.json ? `${JSON.stringify(l, null, 2)}\n` : listText(l, o.stats ? 'stats' : o.rate ? 'rate' : 'plain'));
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(l, null, 2)}\n`);
+      return;
+    }
+    const ct = await api<ConnTableInfo>(o, 'GET', '/v1/conntable');
+    process.stdout.write(listText(l, o.stats ? 'stats' : o.rate ? 'rate' : 'plain', ct));
   });
 }
