@@ -1,87 +1,127 @@
-// arpguard.ts: the ARP guard: asks "who has VIP?" on the director's NIC every few seconds and reports any other MAC that claims a VIP (a real server answering ARP for it steals clients from the director).
+// arpguard.ts: the ARP guard: watches every ARP frame on the director's NIC and asks "who has VIP?" every few seconds, and reports any other MAC that claims a VIP (a real server answering or announcing ARP for it steals clients from the director).
 
-import { ProbeSocket, arpVipProbe } from './drprobe';
+import { ArpClaimSeen, ClaimBook, VipClaim, classifyArp } from '../core/arpguard';
+import { ETH_P_ARP, arpWhoHas, parseFrame } from '../core/packets';
+import { PacketSocket, native } from './native';
 
-export interface VipClaim {
-  vip: string;
-  mac: string;
-  /** The real server that MAC belongs to, when the director knows it. */
-  real: string | null;
-  since: number;
-  lastSeen: number;
-}
+export type { VipClaim } from '../core/arpguard';
+
+/** What the guard needs of a packet socket (the native one, or a test's). */
+export type FrameSocket = Pick<PacketSocket, 'send' | 'recv' | 'close'>;
 
 export interface ArpGuardOptions {
   ifindex: number;
   mac: string;
-  /** The director's own address on the NIC (the sender of the requests); null: the guard cannot run. */
+  /** The director's own address on the NIC (the sender of the requests); null: no active rounds, the watch goes on. */
   address(): string | null;
   vips(): string[];
   realOf(mac: string): string | null;
   intervalMs: number;
   event(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void;
+  /** Silence that ends a claim seen only as announcements (default PASSIVE_HOLD_MS). */
+  holdMs?: number;
+  /** Default: an AF_PACKET socket for ARP on ifindex. */
+  socket?: () => FrameSocket;
 }
 
-/** Rounds a claim may go unseen before it is declared over (one lost reply is not a fix). */
-const CLEAR_AFTER = 3;
+/** A host that announced a VIP without answering for it may do so again only at its next neighbour resolution. */
+export const PASSIVE_HOLD_MS = 60_000;
+
+/** How often the cached VIP set of the watch is refreshed (frames between two refreshes use the last one). */
+const VIPS_TTL_MS = 250;
 
 export class ArpGuard {
-  private ps: ProbeSocket | undefined;
-  private psFor: string | null = null;
+  private sock: FrameSocket | undefined;
+  private loop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly claims = new Map<string, VipClaim & { missed: number }>();
+  private readonly book: ClaimBook;
+  private readonly own: string;
+  private vipSet = new Set<string>();
+  private vipsAt = -Infinity;
   private running = false;
   private stopped = false;
   rounds = 0;
+  /** ARP frames the watch has read (for tests and debugging). */
+  frames = 0;
 
-  constructor(private readonly o: ArpGuardOptions) {}
+  constructor(private readonly o: ArpGuardOptions) {
+    this.book = new ClaimBook(o.holdMs ?? PASSIVE_HOLD_MS);
+    this.own = o.mac.toLowerCase();
+  }
 
+  /** Never throws: a socket that cannot be opened is a warning, and the next round tries again. */
   start(): void {
     this.timer = setInterval(() => void this.round(), this.o.intervalMs);
     void this.round();
   }
 
-  /** One round: every VIP asked once; answers gathered for a quarter of the interval (at most 500 ms). */
+  /** The passive watch: one socket for every ARP frame on the NIC, which the active rounds also send through. */
+  private ensureWatch(): FrameSocket {
+    if (this.sock) return this.sock;
+    const s = this.o.socket ? this.o.socket() : new (native().PacketSocket)(this.o.ifindex, { protocol: ETH_P_ARP });
+    this.sock = s;
+    this.loop = this.watch(s);
+    return s;
+  }
+
+  private async watch(s: FrameSocket): Promise<void> {
+    while (!this.stopped && this.sock === s) {
+      let b: Buffer | null;
+      try {
+        b = await s.recv(250);
+      } catch (e) {
+        if (this.stopped) return;
+        // The next round opens a new socket (the NIC may have been re-created).
+        this.o.event('warn', 'ARP guard watch failed', { event: 'arp-guard', err: (e as Error).message });
+        this.sock = undefined;
+        try { s.close(); } catch { /* already closed */ }
+        return;
+      }
+      if (b) this.frame(b);
+    }
+  }
+
+  private vips(now: number): Set<string> {
+    if (now - this.vipsAt >= VIPS_TTL_MS) {
+      this.vipSet = new Set(this.o.vips());
+      this.vipsAt = now;
+    }
+    return this.vipSet;
+  }
+
+  /** One ARP frame from the NIC: a reply to a round, or anything a host sent on its own. */
+  private frame(b: Buffer): void {
+    this.frames++;
+    const now = Date.now();
+    const c = classifyArp(parseFrame(b), this.own, this.vips(now));
+    if (c) this.claim(c, now);
+  }
+
+  private claim(c: ArpClaimSeen, now: number): void {
+    const n = this.book.seen(c, this.o.realOf, now);
+    if (!n) return;
+    const { vip, mac, real } = n;
+    this.o.event('error', 'VIP claimed by another MAC', {
+      event: 'arp-guard', vip, mac, real, arp: c.kind,
+      fix: real ? `on ${real}: xlvs realserver setup --vip ${vip} (arp_ignore=1, arp_announce=2)` : 'find the host with this MAC',
+    });
+  }
+
+  /** One round: every VIP asked once; answers (through the watch) awaited for a quarter of the interval (at most 500 ms). */
   async round(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
+      // First, and synchronously: start() relies on the first round to open the watch.
+      const s = this.ensureWatch();
       const ip = this.o.address();
       if (!ip) return;
-      if (this.psFor !== ip) {
-        await this.ps?.close();
-        this.ps = new ProbeSocket(this.o.ifindex, [ip]);
-        this.psFor = ip;
-      }
-      const own = this.o.mac.toLowerCase();
-      const ms = Math.min(500, Math.floor(this.o.intervalMs / 4));
       const vips = this.o.vips();
-      const answers = await Promise.all(vips.map((v) => arpVipProbe(this.ps!, { mac: own, ip }, v, ms)));
-      const now = Date.now();
-      const seen = new Set<string>();
-      vips.forEach((vip, i) => {
-        for (const a of answers[i]!) {
-          const mac = a.mac.toLowerCase();
-          if (mac === own) continue;
-          const k = `${vip}/${mac}`;
-          seen.add(k);
-          const c = this.claims.get(k);
-          if (c) {
-            c.lastSeen = now;
-            c.missed = 0;
-            continue;
-          }
-          const real = this.o.realOf(mac);
-          this.claims.set(k, { vip, mac, real, since: now, lastSeen: now, missed: 0 });
-          this.o.event('error', 'VIP claimed by another MAC', { event: 'arp-guard', vip, mac, real, fix: real ? `on ${real}: xlvs realserver setup --vip ${vip} (arp_ignore=1, arp_announce=2)` : 'find the host with this MAC' });
-        }
-      });
-      for (const [k, c] of this.claims) {
-        if (seen.has(k) || !vips.includes(c.vip)) { if (!vips.includes(c.vip)) this.claims.delete(k); continue; }
-        if (++c.missed >= CLEAR_AFTER) {
-          this.claims.delete(k);
-          this.o.event('info', 'VIP claim ended', { event: 'arp-guard', vip: c.vip, mac: c.mac, real: c.real });
-        }
+      for (const v of vips) s.send(arpWhoHas(this.own, ip, v));
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.floor(this.o.intervalMs / 4))));
+      if (this.stopped) return;
+      for (const c of this.book.round(vips, Date.now())) {
+        this.o.event('info', 'VIP claim ended', { event: 'arp-guard', vip: c.vip, mac: c.mac, real: c.real });
       }
       this.rounds++;
     } catch (e) {
@@ -93,14 +133,16 @@ export class ArpGuard {
 
   /** Current claims (for the API, `xlvs list`, metrics). */
   claimsOf(vip?: string): VipClaim[] {
-    return [...this.claims.values()].filter((c) => !vip || c.vip === vip).map(({ missed: _m, ...c }) => c);
+    return this.book.list(vip);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.ps?.close();
-    this.ps = undefined;
+    const s = this.sock;
+    this.sock = undefined;
+    try { s?.close(); } catch { /* already closed */ }
+    await this.loop;
   }
 }

@@ -56,6 +56,26 @@ function tcpConnect(c: ResolvedCheck): Promise<ProbeResult> {
   });
 }
 
+/**
+ * The TLS server name an HTTPS check sends: `sni`, else the name part of `host` (a Host header may carry a port,
+ * which SNI must not), else none. SNI carries DNS names only (RFC 6066), so an address yields none; '' = no SNI.
+ */
+export function tlsServerName(c: Pick<ResolvedCheck, 'sni' | 'host'>): string {
+  if (c.sni !== undefined) return c.sni;
+  if (c.host === undefined || c.host.startsWith('[')) return '';
+  const name = c.host.replace(/:\d*$/, '');
+  return net.isIP(name) ? '' : name;
+}
+
+/** A certificate the check refused (verify: true): OpenSSL's verify code plus Node's wording of it. */
+const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_|ALTNAME|HOSTNAME_MISMATCH/;
+
+function httpError(c: ResolvedCheck, e: unknown): string {
+  const x = e as NodeJS.ErrnoException;
+  if (c.type === 'https' && x?.code && CERT_ERROR.test(x.code)) return `https certificate not trusted: ${x.message} (${x.code})`;
+  return `${c.type} ${errText(e)}`;
+}
+
 function httpGet(c: ResolvedCheck): Promise<ProbeResult> {
   return withTimeout(c.timeoutMs, (done) => {
     const mod = c.type === 'https' ? https : http;
@@ -66,7 +86,8 @@ function httpGet(c: ResolvedCheck): Promise<ProbeResult> {
       method: 'GET',
       agent: false,
       headers: { host: c.host ?? c.address, 'user-agent': 'xlvs-check', connection: 'close' },
-      ...(c.type === 'https' ? { servername: c.sni ?? c.host ?? '', rejectUnauthorized: c.verify } : {}),
+      // verify: the chain must lead to a trusted CA and name the server name (or, without one, the address).
+      ...(c.type === 'https' ? { servername: tlsServerName(c), rejectUnauthorized: c.verify } : {}),
     };
     const req = mod.request(opts, (res) => {
       const status = res.statusCode ?? 0;
@@ -88,7 +109,7 @@ function httpGet(c: ResolvedCheck): Promise<ProbeResult> {
       res.on('end', () => done(re.test(body) ? { ok: true, detail: `status ${status}, body matches` } : { ok: false, detail: `status ${status}, body does not match ${c.bodyRegex}` }));
       res.on('error', (e) => done({ ok: false, detail: errText(e) }));
     });
-    req.on('error', (e) => done({ ok: false, detail: `${c.type} ${errText(e)}` }));
+    req.on('error', (e) => done({ ok: false, detail: httpError(c, e) }));
     req.end();
     return () => req.destroy();
   });

@@ -1,4 +1,4 @@
-// health.ts: runs the configured health checks on a timer, logs every state change as one event, and hands the set of down reals to the controller.
+// health.ts: runs the configured health checks on a timer, logs every state change as one event, hands the set of down reals to the controller, and runs the quorum hooks.
 
 import type { Config } from '../core/config';
 import type { RealHealth } from '../core/controller';
@@ -24,7 +24,12 @@ export interface HealthRunnerOptions {
   now?: () => number;
   /** The probe (default: the real checkers); the benchmark points it at local listeners. */
   probe?: typeof runProbe;
+  /** A quorum hook still running after this long is killed with its process group (default HOOK_TIMEOUT_MS). */
+  hookTimeoutMs?: number;
 }
+
+/** Long enough for a hook that withdraws a route or pages someone; a hook that hangs must not hold the next one forever. */
+export const HOOK_TIMEOUT_MS = 30_000;
 
 /** The director's own address on the NIC (not a /32 VIP): DR-path probes come from it and their answers go to it. */
 export function directorAddress(ifname: string, vips: Set<string>): string | null {
@@ -50,6 +55,8 @@ export class HealthRunner {
   private flushTimer: NodeJS.Timeout | undefined;
   /** Per service name: whether it has quorum (absent: not evaluated yet, counts as having it). */
   private quorum = new Map<string, boolean>();
+  /** Per service name: the last hook started, so a service's hooks run one at a time in the order of its transitions. */
+  private hooks = new Map<string, Promise<void>>();
 
   constructor(private readonly o: HealthRunnerOptions) {
     this.now = o.now ?? Date.now;
@@ -86,6 +93,8 @@ export class HealthRunner {
     }
     const after = this.book.downKeys();
     if ([...after].join() !== [...before].join()) this.o.onChange(after);
+    // A reload can change min or the reals, and reals that start down (initial: down) make no transition.
+    this.checkQuorum(after);
     this.schedule();
   }
 
@@ -144,18 +153,8 @@ export class HealthRunner {
         this.allDownNow.delete(name);
         this.o.event('info', 'service has a real up again', { event: 'health', service: name });
       }
-      if (s.quorum) {
-        const up = s.reals.filter((r) => !down.has(healthKey(s, r.address))).length;
-        const prev = this.quorum.get(name) ?? true;
-        const now = quorumState(prev, up, s.quorum.min, s.quorum.hysteresis);
-        if (now !== prev) {
-          this.quorum.set(name, now);
-          const hook = now ? s.quorum.up : s.quorum.down;
-          this.o.event(now ? 'info' : 'error', now ? 'quorum regained' : 'quorum lost', { event: 'health', service: name, up, min: s.quorum.min, hysteresis: s.quorum.hysteresis, hook: hook ?? null });
-          if (hook) this.runHook(name, hook, now);
-        }
-      }
     }
+    this.checkQuorum(down);
     // Transitions within FLUSH_MS go to the controller as one down set: each table swap costs a map creation (about
     // 10 ms), so a rack of reals dying together must not queue one plan per real.
     this.flushTimer ??= setTimeout(() => {
@@ -164,11 +163,80 @@ export class HealthRunner {
     }, FLUSH_MS);
   }
 
-  /** Quorum hooks: argv, never a shell; their exit is one more event. */
-  private runHook(service: string, argv: string[], up: boolean): void {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', env: { ...process.env, XLVS_SERVICE: service, XLVS_QUORUM: up ? 'up' : 'down' } });
-    child.on('error', (e) => this.o.event('error', 'quorum hook failed', { event: 'health', service, argv, err: e.message }));
-    child.on('exit', (code, sig) => this.o.event(code === 0 ? 'info' : 'warn', 'quorum hook exited', { event: 'health', service, argv, code, signal: sig }));
+  /** Each service's quorum against the down set; a change is an event and runs its hook. */
+  private checkQuorum(down: Set<string>): void {
+    const names = new Set<string>();
+    for (const s of this.cfg?.services ?? []) {
+      if (!s.quorum || !s.check) continue;
+      const name = serviceName(s);
+      names.add(name);
+      const up = s.reals.filter((r) => !down.has(healthKey(s, r.address))).length;
+      const prev = this.quorum.get(name) ?? true;
+      const now = quorumState(prev, up, s.quorum.min, s.quorum.hysteresis);
+      if (now === prev) continue;
+      this.quorum.set(name, now);
+      const hook = now ? s.quorum.up : s.quorum.down;
+      this.o.event(now ? 'info' : 'error', now ? 'quorum regained' : 'quorum lost', { event: 'health', service: name, up, min: s.quorum.min, hysteresis: s.quorum.hysteresis, hook: hook ?? null });
+      if (hook) this.queueHook(name, hook, now, up, s.quorum.min);
+    }
+    // A service removed (or its quorum dropped) starts afresh if it comes back.
+    for (const k of [...this.quorum.keys()]) if (!names.has(k)) this.quorum.delete(k);
+  }
+
+  /**
+   * Quorum hooks run one at a time per service, in order: an `up` hook never overtakes the `down` hook before it
+   * (say, one withdrawing a route and the next announcing it).
+   */
+  private queueHook(service: string, argv: string[], up: boolean, count: number, min: number): void {
+    const prev = this.hooks.get(service) ?? Promise.resolve();
+    const next = prev.then(() => this.runHook(service, argv, up, count, min));
+    this.hooks.set(service, next);
+    void next.then(() => { if (this.hooks.get(service) === next) this.hooks.delete(service); });
+  }
+
+  /**
+   * One quorum hook: argv, never a shell, in its own process group so a timeout kills whatever it started too.
+   * Whatever happens to it (exit, failure to start, timeout) is one event; it never throws.
+   */
+  private runHook(service: string, argv: string[], up: boolean, count: number, min: number): Promise<void> {
+    const hook = up ? 'up' : 'down';
+    const started = this.now();
+    return new Promise((resolve) => {
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(argv[0]!, argv.slice(1), {
+          detached: true,
+          stdio: 'ignore',
+          env: { ...process.env, XLVS_SERVICE: service, XLVS_QUORUM: hook, XLVS_UP: String(count), XLVS_MIN: String(min) },
+        });
+      } catch (e) {
+        this.o.event('error', 'quorum hook failed', { event: 'health', service, hook, argv, err: (e as Error).message });
+        resolve();
+        return;
+      }
+      let timedOut = false;
+      let settled = false;
+      const timeoutMs = this.o.hookTimeoutMs ?? HOOK_TIMEOUT_MS;
+      const settle = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.o.event(level, msg, { event: 'health', service, hook, argv, ...fields });
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid) {
+          try { process.kill(-child.pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+        }
+      }, timeoutMs);
+      child.on('error', (e) => settle('error', 'quorum hook failed', { err: e.message }));
+      child.on('exit', (code, signal) => {
+        const ms = this.now() - started;
+        if (timedOut) settle('error', 'quorum hook timed out', { code, signal, ms, timeout_ms: timeoutMs });
+        else settle(code === 0 ? 'info' : 'warn', 'quorum hook exited', { code, signal, ms });
+      });
+    });
   }
 
   /** Services that lost quorum (metrics, status). */

@@ -84,7 +84,7 @@ export function registry(src: MetricsSource): Registry {
     this.reset();
     for (const s of listing) for (const r of s.reals) if (r.health === 'up' || r.health === 'down') this.set(realL(s, r), r.health === 'up' ? 1 : 0);
   } });
-  new Gauge({ name: 'xlvs_arp_guard_claims', help: 'Hosts other than the director answering ARP for the VIP, as the ARP guard last saw them (no sample when the guard is off).', labelNames: ['vip'], registers: [reg], collect() {
+  new Gauge({ name: 'xlvs_arp_guard_claims', help: 'Hosts other than the director claiming the VIP over ARP (answers, announcements), as the ARP guard last saw them (no sample when the guard is off).', labelNames: ['vip'], registers: [reg], collect() {
     this.reset();
     const seen = new Set<string>();
     for (const s of listing) {

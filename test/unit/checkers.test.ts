@@ -1,14 +1,16 @@
-// checkers.test.ts: every probe type against local servers on 127.0.0.1 (no root): TCP, HTTP status and body, UDP reply, DNS answer, exec exit codes and a timeout that kills the whole process group.
+// checkers.test.ts: every probe type against local servers on 127.0.0.1 (no root): TCP, HTTP and HTTPS (self-signed certificate made by openssl: verify, SNI, Host, status, body), UDP reply, DNS answer, exec exit codes and a timeout that kills the whole process group.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { dnsQuery, runProbe } from '../../src/adapters/checkers';
+import { dnsQuery, runProbe, tlsServerName } from '../../src/adapters/checkers';
 import type { ResolvedCheck } from '../../src/core/config';
 
 const check = (c: Partial<ResolvedCheck>): ResolvedCheck => ({
@@ -60,6 +62,89 @@ test('http: status list, body regex, Host header; a slow server times out', asyn
   } finally {
     s.closeAllConnections();
     s.close();
+  }
+});
+
+/** A self-signed certificate for `name` (and only it), made by openssl in a temporary directory that is removed. */
+function selfSigned(name: string): { key: Buffer; cert: Buffer } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-tls-'));
+  try {
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('https server name: sni, else the name of host without its port, never an address', () => {
+  assert.equal(tlsServerName({}), '');
+  assert.equal(tlsServerName({ host: 'www.example.test' }), 'www.example.test');
+  assert.equal(tlsServerName({ host: 'www.example.test:8443' }), 'www.example.test');
+  assert.equal(tlsServerName({ host: 'www.example.test', sni: 'health.example.test' }), 'health.example.test');
+  assert.equal(tlsServerName({ host: '10.0.0.11:8443' }), '');
+  assert.equal(tlsServerName({ host: '[2001:db8::1]:443' }), '');
+});
+
+test('https: a self-signed certificate passes with verify: false and fails with verify: true; SNI, Host, status list and body regex over TLS', async () => {
+  const NAME = 'health.example.test';
+  // Per TLS connection: the server name the client sent (false: none); per request: path and Host header.
+  const sni: (string | false | null)[] = [];
+  const hosts: string[] = [];
+  const s = https.createServer(selfSigned(NAME), (req, res) => {
+    hosts.push(req.headers.host ?? '');
+    res.statusCode = req.url === '/down' ? 503 : 200;
+    res.end(req.url === '/down' ? 'maintenance' : 'status: healthy');
+  });
+  s.on('secureConnection', (t) => sni.push(t.servername));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  const tls = (c: Partial<ResolvedCheck>) => probe({ type: 'https', port, timeoutMs: 2000, ...c });
+  try {
+    assert.deepEqual(await tls({ verify: false }), { ok: true, detail: 'status 200' });
+    assert.deepEqual([sni, hosts], [[false], ['127.0.0.1']], 'no host, no sni: no server name sent, Host is the address');
+
+    const bad = await tls({ verify: true });
+    assert.equal(bad.ok, false);
+    assert.match(bad.detail, /^https certificate not trusted: self[- ]signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
+    const named = await tls({ verify: true, sni: NAME });
+    assert.match(named.detail, /DEPTH_ZERO_SELF_SIGNED_CERT/, 'a matching server name does not make an untrusted certificate pass');
+    assert.equal(hosts.length, 1, 'no request is sent over a connection whose certificate was refused');
+
+    sni.length = 0;
+    hosts.length = 0;
+    assert.equal((await tls({ verify: false, sni: NAME, host: 'www.example.test' })).ok, true);
+    assert.equal((await tls({ verify: false, host: 'www.example.test:8443' })).ok, true);
+    assert.deepEqual(sni, [NAME, 'www.example.test'], 'sni wins over host; host gives the name without its port');
+    assert.deepEqual(hosts, ['www.example.test', 'www.example.test:8443'], 'Host is `host` verbatim');
+
+    assert.deepEqual(await tls({ verify: false, path: '/down' }), { ok: false, detail: 'status 503' });
+    assert.deepEqual(await tls({ verify: false, path: '/down', status: [200, 503] }), { ok: true, detail: 'status 503' });
+    assert.deepEqual(await tls({ verify: false, bodyRegex: 'healthy$' }), { ok: true, detail: 'status 200, body matches' });
+    assert.deepEqual(await tls({ verify: false, path: '/down', status: [503], bodyRegex: '^ok' }), { ok: false, detail: 'status 503, body does not match ^ok' });
+  } finally {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+test('https: a listener that never completes the handshake times out; a plain HTTP one fails', async () => {
+  const held: net.Socket[] = [];
+  const mute = net.createServer((c) => void held.push(c));
+  const plain = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+  try {
+    assert.deepEqual(await probe({ type: 'https', verify: false, port: (mute.address() as net.AddressInfo).port, timeoutMs: 200 }), { ok: false, detail: 'timeout after 200 ms' });
+    const r = await probe({ type: 'https', verify: false, port: (plain.address() as net.AddressInfo).port, timeoutMs: 2000 });
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /^https (EPROTO|ECONNRESET)/);
+  } finally {
+    for (const c of held) c.destroy();
+    mute.close();
+    plain.closeAllConnections();
+    plain.close();
   }
 });
 

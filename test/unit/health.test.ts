@@ -1,7 +1,11 @@
-// health.test.ts: health checks without root or timers: check config validation, the rise/fall state machine on a fake clock, and what a down real does to the plan.
+// health.test.ts: health checks without root: check config validation, the rise/fall state machine on a fake clock, what a down real does to the plan, and quorum hooks run for real by the health runner (a stub probe, real child processes).
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { HealthRunner } from '../../src/adapters/health';
 import { REAL_F_MAC, REAL_F_SCHED } from '../../src/core/abi';
 import { effectiveCheck, validateConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
@@ -140,4 +144,156 @@ test('the sorry server takes new connections only while every real is down', () 
   const p1 = plan(cfg.services, observedAfter(p0), MACS, new Set([healthKey(s, '10.0.0.11'), healthKey(s, '10.0.0.12')]));
   assert.ok(p1.tables.get(0)!.every((id) => id === sorry0.id));
   assert.equal(p1.ops.some((o) => o.op === 'deleteReal'), false);
+});
+
+interface Ev { level: string; msg: string; fields: Record<string, unknown> }
+
+/**
+ * A HealthRunner over a stub probe: a real is up exactly while its address is in `alive`. Checks run every 50 ms
+ * with rise = fall = 1 (mode direct, so nothing needs the NIC), hooks are real child processes.
+ */
+function quorumRunner(reals: string[], quorum: Record<string, unknown>, o: { initial?: 'up' | 'down'; hookTimeoutMs?: number } = {}) {
+  const alive = new Set(o.initial === 'down' ? [] : reals);
+  const events: Ev[] = [];
+  const cfg = validateConfig({
+    interface: 'eth0',
+    services: [{
+      vip: '10.0.0.100', port: 80, maglev_size: 251, quorum,
+      check: { type: 'tcp', mode: 'direct', interval_ms: 50, timeout_ms: 10, rise: 1, fall: 1, initial: o.initial ?? 'up' },
+      reals: reals.map((address) => ({ address })),
+    }],
+  });
+  const runner = new HealthRunner({
+    ifname: 'eth0', ifindex: 1, mac: '02:00:00:00:00:02', macOf: () => null, onChange: () => undefined,
+    event: (level, msg, fields) => void events.push({ level, msg, fields }),
+    probe: async (t) => (alive.has(t.real) ? { ok: true, detail: 'stub up' } : { ok: false, detail: 'stub down' }),
+    ...(o.hookTimeoutMs !== undefined ? { hookTimeoutMs: o.hookTimeoutMs } : {}),
+  });
+  const count = (msg: string, f: Record<string, unknown> = {}) => events.filter((e) => e.msg === msg && Object.entries(f).every(([k, v]) => e.fields[k] === v)).length;
+  const waitFor = async (what: string, pred: () => boolean, ms = 5000) => {
+    for (const end = Date.now() + ms; !pred(); ) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  /** Waits until every real has had `n` more checks than now: whatever those checks were going to do is done. */
+  const settle = async (n = 3) => {
+    const base = new Map(runner.status().map((st) => [st.real, st.checks]));
+    await waitFor(`${n} more checks`, () => runner.status().every((st) => st.checks >= (base.get(st.real) ?? 0) + n));
+  };
+  runner.setConfig(cfg);
+  return { alive, events, runner, count, waitFor, settle };
+}
+
+/** A hook (a node script, argv only) that appends "<up|down> <service> up=<n> min=<m>" to file. */
+const recorder = (file: string): string[] => [process.execPath, '-e', "require('fs').appendFileSync(process.argv[1], `${process.env.XLVS_QUORUM} ${process.env.XLVS_SERVICE} up=${process.env.XLVS_UP} min=${process.env.XLVS_MIN}\\n`)", file];
+const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+test('quorum hooks run once per transition: down below min, up only at min + hysteresis', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-quorum-'));
+  const file = path.join(dir, 'hooks');
+  const [r1, r2, r3] = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
+  const q = quorumRunner([r1!, r2!, r3!], { min: 2, hysteresis: 1, down: recorder(file), up: recorder(file) });
+  try {
+    await q.settle();
+    assert.deepEqual(lines(file), [], 'all up: no hook');
+    q.alive.delete(r1!);
+    await q.waitFor('r1 down', () => q.count('real down', { real: r1 }) === 1);
+    await q.settle();
+    assert.deepEqual(lines(file), [], '2 up of min 2: quorum kept');
+    q.alive.delete(r2!);
+    await q.waitFor('the down hook', () => q.count('quorum hook exited', { hook: 'down' }) === 1);
+    assert.deepEqual(lines(file), ['down TCP 10.0.0.100:80 up=1 min=2']);
+    q.alive.add(r2!);
+    await q.waitFor('r2 up', () => q.count('real up', { real: r2 }) === 1);
+    await q.settle();
+    q.alive.delete(r2!);
+    await q.waitFor('r2 down again', () => q.count('real down', { real: r2 }) === 2);
+    await q.settle();
+    assert.deepEqual(lines(file), ['down TCP 10.0.0.100:80 up=1 min=2'], 'back to min (2) without the hysteresis (3), and down again: no hook');
+    q.alive.add(r2!);
+    q.alive.add(r1!);
+    await q.waitFor('the up hook', () => q.count('quorum hook exited', { hook: 'up' }) === 1);
+    await q.settle();
+    assert.deepEqual(lines(file), ['down TCP 10.0.0.100:80 up=1 min=2', 'up TCP 10.0.0.100:80 up=3 min=2']);
+    assert.deepEqual([q.count('quorum lost'), q.count('quorum regained'), q.count('quorum hook exited', { code: 0 })], [1, 1, 2]);
+    assert.deepEqual(q.runner.quorumLost(), []);
+  } finally {
+    await q.runner.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reals that start down lose quorum at start: the down hook runs once, the up hook once they rise', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-quorum-'));
+  const file = path.join(dir, 'hooks');
+  const q = quorumRunner(['10.0.0.11', '10.0.0.12'], { min: 1, down: recorder(file), up: recorder(file) }, { initial: 'down' });
+  try {
+    await q.waitFor('the down hook', () => q.count('quorum hook exited', { hook: 'down' }) === 1);
+    assert.deepEqual(q.runner.quorumLost(), ['TCP 10.0.0.100:80']);
+    q.alive.add('10.0.0.11');
+    q.alive.add('10.0.0.12');
+    await q.waitFor('the up hook', () => q.count('quorum hook exited', { hook: 'up' }) === 1);
+    await q.settle();
+    assert.deepEqual(lines(file), ['down TCP 10.0.0.100:80 up=0 min=1', 'up TCP 10.0.0.100:80 up=1 min=1']);
+  } finally {
+    await q.runner.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a hook that cannot start or fails is an event; the runner carries on', async () => {
+  const q = quorumRunner(['10.0.0.11'], { min: 1, down: ['/nonexistent/xlvs-hook'], up: [process.execPath, '-e', 'process.exit(3)'] });
+  try {
+    q.alive.clear();
+    await q.waitFor('the down hook failing', () => q.count('quorum hook failed') === 1);
+    const failed = q.events.find((e) => e.msg === 'quorum hook failed')!;
+    assert.equal(failed.level, 'error');
+    assert.deepEqual([failed.fields.hook, failed.fields.argv], ['down', ['/nonexistent/xlvs-hook']]);
+    assert.match(String(failed.fields.err), /ENOENT/);
+    q.alive.add('10.0.0.11');
+    await q.waitFor('the up hook exiting', () => q.count('quorum hook exited', { hook: 'up' }) === 1);
+    const exited = q.events.find((e) => e.msg === 'quorum hook exited')!;
+    assert.deepEqual([exited.level, exited.fields.code, exited.fields.signal], ['warn', 3, null]);
+    await q.settle();
+    assert.equal(q.count('quorum hook failed') + q.count('quorum hook exited'), 2, 'one event per hook run');
+  } finally {
+    await q.runner.stop();
+  }
+});
+
+test('a hook that hangs is killed with its process group at the timeout; the next hook waits for it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-quorum-'));
+  const pidFile = path.join(dir, 'pid');
+  const file = path.join(dir, 'hooks');
+  // The hook's own child writes its pid and sleeps: after the timeout it must be gone too.
+  const hang = ['/bin/sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`];
+  const q = quorumRunner(['10.0.0.11'], { min: 1, down: hang, up: recorder(file) }, { hookTimeoutMs: 400 });
+  try {
+    q.alive.clear();
+    await q.waitFor('quorum lost', () => q.count('quorum lost') === 1);
+    q.alive.add('10.0.0.11');
+    await q.waitFor('quorum regained', () => q.count('quorum regained') === 1);
+    assert.deepEqual(lines(file), [], 'the up hook has not overtaken the hanging down hook');
+    await q.waitFor('the up hook', () => q.count('quorum hook exited', { hook: 'up' }) === 1);
+    const order = q.events.filter((e) => e.msg.startsWith('quorum hook')).map((e) => `${e.msg} ${String(e.fields.hook)}`);
+    assert.deepEqual(order, ['quorum hook timed out down', 'quorum hook exited up']);
+    const t = q.events.find((e) => e.msg === 'quorum hook timed out')!;
+    assert.deepEqual([t.level, t.fields.signal, t.fields.timeout_ms], ['error', 'SIGKILL', 400]);
+    assert.ok(Number(t.fields.ms) >= 400, `killed after ${String(t.fields.ms)} ms`);
+    assert.deepEqual(lines(file), ['up TCP 10.0.0.100:80 up=1 min=1']);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      // Gone, or a zombie waiting for a reaper (killed all the same).
+      let state = 'gone';
+      try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]!; } catch { /* gone */ }
+      if (state === 'gone' || state === 'Z') alive = false;
+      else await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(alive, false, 'the hook\'s child was killed with its process group');
+  } finally {
+    await q.runner.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
