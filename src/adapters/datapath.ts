@@ -7,6 +7,7 @@ import { RealState, ServiceState, realFlags, schedNumber } from '../core/directo
 import type { DatapathPort } from '../core/controller';
 import type { ObservedService, Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
+import { stateTimeouts } from '../core/config';
 import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
 
 export const MAP_NAMES = [
@@ -48,16 +49,6 @@ export interface Timeouts { tcp: number; tcp_fin: number; udp: number }
 /** IPVS's defaults (ipvsadm -L --timeout: 900 120 300). */
 export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcp_fin: 120, udp: 300 };
 
-/** Seconds per connection state; SYN_RECV and CLOSE keep IPVS's fixed 60 s and 10 s. */
-function timeoutArray(t: Timeouts): number[] {
-  const a = new Array<number>(abi.CS_COUNT).fill(0);
-  a[abi.CS.SYN_RECV] = 60;
-  a[abi.CS.ESTABLISHED] = t.tcp;
-  a[abi.CS.FIN_WAIT] = t.tcp_fin;
-  a[abi.CS.CLOSE] = 10;
-  a[abi.CS.UDP] = t.udp;
-  return a;
-}
 
 /** Any frame: BPF_PROG_TEST_RUN needs one, the sweeper ignores it. */
 const SWEEP_FRAME = Buffer.alloc(64);
@@ -95,7 +86,7 @@ export class Datapath {
     return this.obj.map(name);
   }
 
-  private cfgValue: abi.Cfg = { mac: '00:00:00:00:00:00', timeout: timeoutArray(DEFAULT_TIMEOUTS) };
+  private cfgValue: abi.Cfg = { mac: '00:00:00:00:00:00', timeout: stateTimeouts(DEFAULT_TIMEOUTS) };
 
   setDirectorMac(mac: string): void {
     this.cfgValue = { ...this.cfgValue, mac };
@@ -104,7 +95,7 @@ export class Datapath {
 
   /** Idle timeouts (seconds) the sweeper applies; the other states keep IPVS's defaults. */
   setTimeouts(t: Timeouts): void {
-    this.cfgValue = { ...this.cfgValue, timeout: timeoutArray(t) };
+    this.cfgValue = { ...this.cfgValue, timeout: stateTimeouts(t) };
     this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
   }
 

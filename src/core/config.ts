@@ -3,6 +3,7 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './errors';
+import { CS, CS_COUNT } from './abi';
 import { SCHEDULERS } from './sched';
 import { CONN_DEFAULT_MAX, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
 
@@ -203,6 +204,20 @@ export function validateConfig(input: unknown): Config {
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
+}
+
+/**
+ * Idle timeout in seconds per connection state (indexed by abi CS): the three ipvsadm --set values, and IPVS's
+ * fixed 60 s for SYN_RECV and 10 s for CLOSE. The datapath's sweeper and `xlvsadm -L -c` both use this table.
+ */
+export function stateTimeouts(t: { tcp: number; tcp_fin: number; udp: number }): number[] {
+  const a = new Array<number>(CS_COUNT).fill(0);
+  a[CS.SYN_RECV] = 60;
+  a[CS.ESTABLISHED] = t.tcp;
+  a[CS.FIN_WAIT] = t.tcp_fin;
+  a[CS.CLOSE] = 10;
+  a[CS.UDP] = t.udp;
+  return a;
 }
 
 /** The scheduler flags in force: xlvs's default for mh is mh-port (per-connection spreading, as before flags existed). */

@@ -2,7 +2,7 @@
 
 import { CS } from './abi';
 import type { Config, RealConfig, ServiceConfig } from './config';
-import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask } from './config';
+import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask, stateTimeouts } from './config';
 import type { ServiceKey, ServiceListing } from './controller';
 import { edits } from './controller';
 
@@ -492,19 +492,9 @@ export interface ConnListing {
 /** IPVS's state names (ip_vs_proto_tcp.c, ip_vs_proto_udp.c) by abi CS value. */
 const STATE_NAMES: Record<number, string> = { [CS.NONE]: 'NONE', [CS.SYN_RECV]: 'SYN_RECV', [CS.ESTABLISHED]: 'ESTABLISHED', [CS.FIN_WAIT]: 'FIN_WAIT', [CS.CLOSE]: 'CLOSE', [CS.UDP]: 'UDP' };
 
-/**
- * Seconds an entry in each state lives without packets, as the sweeper applies them: the configured timeouts, and
- * IPVS's fixed 60 s (SYN_RECV) and 10 s (CLOSE). Must match the datapath adapter's timeoutArray.
- */
+/** Seconds a connection in this state lives idle: the same table the datapath's sweeper gets (config.ts). */
 export function stateTimeout(state: number, t: Config['timeouts']): number {
-  switch (state) {
-    case CS.SYN_RECV: return 60;
-    case CS.ESTABLISHED: return t.tcp;
-    case CS.FIN_WAIT: return t.tcp_fin;
-    case CS.CLOSE: return 10;
-    case CS.UDP: return t.udp;
-    default: return 0;
-  }
+  return stateTimeouts(t)[state] ?? 0;
 }
 
 /**
