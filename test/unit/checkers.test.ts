@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { dnsQuery, runProbe, tlsServerName } from '../../src/adapters/checkers';
 import type { ResolvedCheck } from '../../src/core/config';
+import { waitGone } from '../lib/proc';
 
 const check = (c: Partial<ResolvedCheck>): ResolvedCheck => ({
   type: 'tcp', mode: 'direct', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, jitterMs: 0, initial: 'up',
@@ -197,15 +198,7 @@ test('exec: argv without a shell, exit 0 = up, timeout kills the process group',
     const r = await probe({ type: 'exec', timeoutMs: 300, argv: ['/bin/sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`] });
     assert.deepEqual(r, { ok: false, detail: 'timeout after 300 ms' });
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    let alive = true;
-    for (let i = 0; i < 50 && alive; i++) {
-      // Gone, or a zombie waiting for a reaper (killed all the same).
-      let state = 'gone';
-      try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]!; } catch { /* gone */ }
-      if (state === 'gone' || state === 'Z') alive = false;
-      else await new Promise((res) => setTimeout(res, 20));
-    }
-    assert.equal(alive, false, 'the check\'s child was killed with its process group');
+    assert.ok(await waitGone(pid), 'the check\'s child was killed with its process group');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import { effectiveCheck, validateConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { HealthBook, quorumState } from '../../src/core/health';
 import { healthKey, observedAfter, plan } from '../../src/core/plan';
+import { waitGone } from '../lib/proc';
 
 const base = (check: unknown, extra: Record<string, unknown> = {}, realCheck?: unknown) => ({
   interface: 'eth0',
@@ -283,15 +284,7 @@ test('a hook that hangs is killed with its process group at the timeout; the nex
     assert.ok(Number(t.fields.ms) >= 400, `killed after ${String(t.fields.ms)} ms`);
     assert.deepEqual(lines(file), ['up TCP 10.0.0.100:80 up=1 min=1']);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    let alive = true;
-    for (let i = 0; i < 50 && alive; i++) {
-      // Gone, or a zombie waiting for a reaper (killed all the same).
-      let state = 'gone';
-      try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]!; } catch { /* gone */ }
-      if (state === 'gone' || state === 'Z') alive = false;
-      else await new Promise((res) => setTimeout(res, 20));
-    }
-    assert.equal(alive, false, 'the hook\'s child was killed with its process group');
+    assert.ok(await waitGone(pid), 'the hook\'s child was killed with its process group');
   } finally {
     await q.runner.stop();
     fs.rmSync(dir, { recursive: true, force: true });
