@@ -10,6 +10,7 @@
         "native/bpf_object.cc",
         "native/errors.cc",
         "native/libbpf_log.cc",
+        "native/netlink.cc",
         "native/packet_socket.cc",
         "native/test_run.cc",
         "native/xdp_link.cc"

@@ -38,6 +38,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("XdpLink", xdpLink);
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
+  exports.Set("NeighSocket", NeighSocketClass(env));
+  exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   return exports;
 }
 

@@ -18,6 +18,9 @@ inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<Addo
 
 Napi::Object AbiExports(Napi::Env env);
 Napi::Value TestRun(const Napi::CallbackInfo& info);
+// netlink.cc: the NeighSocket class and if_nametoindex(3).
+Napi::Function NeighSocketClass(Napi::Env env);
+Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
 
 }  // namespace xlvs
 

@@ -74,6 +74,34 @@ export interface TestRunResult {
   dataOut: Buffer;
 }
 
+/** One IPv4 neighbour entry from a dump, or a change notification ('del': the kernel removed it). */
+export interface NeighEvent {
+  type: 'new' | 'del';
+  ifindex: number;
+  /** Dotted IPv4. */
+  address: string;
+  /** Lowercase aa:bb:cc:dd:ee:ff; null when the kernel holds no link-layer address (INCOMPLETE, FAILED, ...). */
+  mac: string | null;
+  /** NUD_* bits (linux/neighbour.h): 0x01 INCOMPLETE, 0x02 REACHABLE, 0x04 STALE, 0x08 DELAY, 0x10 PROBE, 0x20 FAILED, 0x40 NOARP, 0x80 PERMANENT; 0 NONE. */
+  state: number;
+}
+
+/** In read()'s result where the kernel dropped notifications (ENOBUFS): only a fresh dump() is accurate again. */
+export interface NeighOverrun {
+  overrun: true;
+}
+
+/** An rtnetlink socket subscribed to neighbour changes (RTMGRP_NEIGH) in the network namespace that opened it; IPv4 only. */
+export interface NeighSocket {
+  /** -1 once closed. */
+  readonly fd: number;
+  /** The table now (all interfaces unless ifindex is given). It supersedes the notifications queued before it (discarded); those arriving during it come from the next read(). */
+  dump(ifindex?: number): NeighEvent[];
+  /** Changes since the last dump() or read(), never blocking ([] when none); at most 256 datagrams per call. */
+  read(): (NeighEvent | NeighOverrun)[];
+  close(): void;
+}
+
 export interface Native {
   abi: {
     structs: Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
@@ -96,6 +124,10 @@ export interface Native {
   /** protocol: ethertype to receive (default ETH_P_ALL); filter: classic BPF, struct sock_filter[] in host byte order. */
   PacketSocket: new (ifindex: number, opts?: { protocol?: number; filter?: Buffer }) => PacketSocket;
   testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<TestRunResult>;
+  /** rcvbuf: SO_RCVBUF in bytes (capped at net.core.rmem_max, then doubled by the kernel); default: net.core.rmem_default. */
+  NeighSocket: new (opts?: { rcvbuf?: number }) => NeighSocket;
+  /** if_nametoindex(3) in this process's network namespace; throws ENODEV for an unknown name. */
+  ifNameToIndex(ifname: string): number;
 }
 
 /** The repository root: the nearest ancestor holding binding.gyp (works from src/ under tsx and from dist/). */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Datapath, LINK_PIN, datapathPort, removePins } from './datapath';
 import { ensureBpffs, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
-import { Solicitor, dumpNeighbours } from './neighbours';
+import { Solicitor, dumpNeighbours, watchNeighbours } from './neighbours';
 import { HealthRunner } from './health';
 
 export interface RunnerOptions {
@@ -58,6 +58,7 @@ export class Runner {
   private addedVips: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
   private health: HealthRunner | undefined;
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
@@ -136,6 +137,11 @@ export class Runner {
       throw e;
     }
     this.timer = setInterval(() => this.tick(), this.opts.refreshMs ?? 1000);
+    // A real's neighbour entry changed (netlink): re-plan now rather than at the next tick.
+    const reals = new Set(this.addresses);
+    this.unwatch = watchNeighbours(this.cfg.interface, (changed) => {
+      if (changed.some((a) => reals.has(a))) this.tick();
+    });
     this.sweeper = setInterval(() => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)), this.cfg.sweep_interval_ms);
   }
 
@@ -163,6 +169,8 @@ export class Runner {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     if (this.sweeper) clearInterval(this.sweeper);
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.timer = this.sweeper = undefined;
     for (const vip of this.addedVips.splice(0)) {
       try { ip(['addr', 'del', `${vip}/32`, 'dev', this.cfg.interface]); } catch (e) { this.log(`warning: ${(e as Error).message}`); }

@@ -191,6 +191,11 @@ export class Controller {
     return null;
   }
 
+  /** Whether the address is one of the running services' reals (or sorry servers). */
+  isReal(address: string): boolean {
+    return this.observed.some((s) => s.reals.some((r) => r.address === address));
+  }
+
   /** The real address a MAC belongs to, if it is one of ours (the ARP guard names the culprit). */
   realByMac(mac: string): string | null {
     for (const s of this.observed) for (const r of s.reals) if (r.mac && r.mac.toLowerCase() === mac.toLowerCase()) return r.address;
