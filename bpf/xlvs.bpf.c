@@ -144,6 +144,15 @@ static __always_inline __u32 now_seconds(void)
 	return bpf_ktime_get_coarse_ns() / 1000000000ull;
 }
 
+/*
+ * Seconds since last_seen, signed: a packet may stamp an entry after the sweeper read its clock, in the next
+ * second, leaving last_seen = now + 1. Unsigned, that reads as 2^32 - 1 seconds idle and expires a live flow.
+ */
+static __always_inline __s32 idle_for(__u32 now, __u32 last_seen)
+{
+	return (__s32)(now - last_seen);
+}
+
 static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_conn)
 {
 	struct xlvs_counters *c = bpf_map_lookup_elem(map, id);
@@ -447,7 +456,7 @@ static __always_inline __u32 persist_lookup(const struct xlvs_svc *svc, struct x
 {
 	struct xlvs_persist *t = bpf_map_lookup_elem(&xlvs_persist, pk);
 
-	if (!t || t->svc_id != svc->id || now - t->last_seen >= t->timeout)
+	if (!t || t->svc_id != svc->id || idle_for(now, t->last_seen) >= (__s32)t->timeout)
 		return XLVS_REAL_NONE;
 	/* A template is honoured only while its real takes new connections (IPVS with expire_quiescent_template=1), so drain and health act on persistent clients too. */
 	if (!available_real(&t->real_id, svc->id))
@@ -713,7 +722,7 @@ static long sweep_conn(struct bpf_map *map, struct xlvs_conn_key *key, struct xl
 			c->last_seen = sc->now;
 	}
 	timeout = sc->timeout[c->state & (XLVS_CS_COUNT - 1)];
-	if (sc->now - c->last_seen < timeout) {
+	if (idle_for(sc->now, c->last_seen) < (__s32)timeout) {
 		if (c->flags & XLVS_CONN_F_PERSIST) {
 			/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
 			struct xlvs_svc *svc = service_for(&k);
@@ -742,7 +751,7 @@ static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, st
 	struct xlvs_persist_key k = *key;
 
 	sc->templates++;
-	if (sc->now - t->last_seen >= t->timeout) {
+	if (idle_for(sc->now, t->last_seen) >= (__s32)t->timeout) {
 		bpf_map_delete_elem(map, &k);
 		sc->templates_expired++;
 	}

@@ -60,7 +60,7 @@ export interface TracePersistence {
   /** The client address under the service's persistence mask: the template's key with the service id. */
   client: string;
   template: TraceTemplate | null;
-  /** now - lastSeen (u32 seconds, as the datapath computes it); null without a template. */
+  /** now - lastSeen in seconds, signed as the datapath computes it (a just-stamped template may be a second ahead); null without a template. */
   age: number | null;
   honoured: boolean;
   /** Within a second of expiry: trace's clock and the datapath's coarse one agree only to ±1 s. */
@@ -300,7 +300,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
     if (!t) reason.push(`persistence (${svc.persistTimeout} s): no template for ${key}`);
     else if (t.svcId !== svc.id) reason.push(`persistence (${svc.persistTimeout} s): the template for ${key} names service id ${t.svcId}: ignored`);
     else {
-      const age = (l.now() - t.lastSeen) >>> 0; // u32 seconds, as the datapath subtracts them
+      const age = (l.now() - t.lastSeen) | 0; // signed 32-bit seconds, as the datapath's idle_for()
       pers.age = age;
       // The datapath's now is this one or a second less, so at age == timeout it may still honour the template.
       pers.uncertain = age + 1 >= t.timeout && age <= t.timeout;

@@ -36,12 +36,14 @@ interface Args {
   stopFile: string;
   /** tcp: connection i binds source port basePort + i, so a test knows each connection's 5-tuple. */
   fixedPorts: boolean;
+  /** tcp, keepalive: the source address (one of the client's addresses); empty: the kernel's choice. */
+  localAddress: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
   if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive') throw new Error('first argument must be tcp, udp or keepalive');
-  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '', fixedPorts: false };
+  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '', fixedPorts: false, localAddress: '' };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i];
     const val = argv[i + 1];
@@ -57,6 +59,7 @@ function parseArgs(argv: string[]): Args {
       case '--interval-ms': a.intervalMs = Number(val); break;
       case '--stop-file': a.stopFile = val; break;
       case '--fixed-ports': a.fixedPorts = val === '1'; break;
+      case '--local-address': a.localAddress = val; break;
       default: throw new Error(`unknown option ${key}`);
     }
   }
@@ -83,7 +86,7 @@ function tcpOnce(a: Args, localPort?: number): Promise<Outcome> {
     };
     // agent:false gives a fresh socket per request, so each request is its own connection (own source port).
     const req = http.request(
-      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' }, ...(localPort ? { localPort } : {}) },
+      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' }, ...(localPort ? { localPort } : {}), ...(a.localAddress ? { localAddress: a.localAddress } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -162,7 +165,7 @@ async function runKeepalive(a: Args): Promise<ClientResult> {
           resolve(x);
         }
       };
-      const req = http.request({ host: a.host, port: a.port, path: '/', method: 'GET', agent }, (res) => {
+      const req = http.request({ host: a.host, port: a.port, path: '/', method: 'GET', agent, ...(a.localAddress ? { localAddress: a.localAddress } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

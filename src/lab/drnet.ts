@@ -17,6 +17,9 @@ export const ADDR = {
   client: '203.0.113.10',
   routerOutside: '203.0.113.1',
   outsidePrefix: 24,
+  /** A second client network (another /24), added on demand by addSecondClientNetwork(). */
+  client2: '198.51.100.10',
+  routerOutside2: '198.51.100.1',
 } as const;
 
 export function realAddress(n: number): string {
@@ -711,10 +714,19 @@ export class DrLab {
     }
   }
 
+  /**
+   * Gives the client a second address in another /24 (ADDR.client2) and the router a leg in it, so a test can open
+   * connections from two client networks (runClient's localAddress). Lives until teardown.
+   */
+  async addSecondClientNetwork(): Promise<void> {
+    await this.ipn('router', ['addr', 'add', `${ADDR.routerOutside2}/${ADDR.outsidePrefix}`, 'dev', 'eth1']);
+    await this.ipn('client', ['addr', 'add', `${ADDR.client2}/${ADDR.outsidePrefix}`, 'dev', 'eth0']);
+  }
+
   /** Runs the client workload in the client namespace; resolves with its JSON result even when some requests failed. */
   async runClient(
     mode: Protocol,
-    o: { host?: string; port: number; count: number; concurrency?: number; timeoutMs?: number; retries?: number; basePort?: number; fixedPorts?: boolean },
+    o: { host?: string; port: number; count: number; concurrency?: number; timeoutMs?: number; retries?: number; basePort?: number; fixedPorts?: boolean; localAddress?: string },
   ): Promise<ClientResult> {
     const script = path.join(this.repoRoot, 'dist', 'src', 'lab', 'client.js');
     const args = [
@@ -727,6 +739,7 @@ export class DrLab {
       '--retries', String(o.retries ?? 0),
       '--base-port', String(o.basePort ?? 20000),
       ...(o.fixedPorts ? ['--fixed-ports', '1'] : []),
+      ...(o.localAddress ? ['--local-address', o.localAddress] : []),
     ];
     // Worst case every request times out once per attempt, spread over the concurrency.
     const budget = 30000 + Math.ceil(o.count / (o.concurrency ?? 20)) * (o.timeoutMs ?? 5000) * ((o.retries ?? 0) + 1);

@@ -229,6 +229,20 @@ describe('connection states and counts', () => {
   });
 });
 
+test('an entry stamped a second after the sweeper read its clock is not expired (signed idle time)', async () => {
+  const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 60 }\n    reals:\n${realsYaml([1])}\n`);
+  const now = Number((await l.dp.sweep()).now);
+  const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.99'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 9999, dport: 80, proto: 6 });
+  l.dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: now + 1, hits_seen: 0 }));
+  const pkey = abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.99'), svc_id: 0 });
+  l.dp.maps.xlvs_persist.update(pkey, abi.persist.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: 0, last_seen: now + 1, timeout: 60 }));
+  const st = await l.dp.sweep();
+  assert.equal(st.expired, 0n);
+  assert.equal(st.templates_expired, 0n);
+  assert.ok(l.dp.maps.xlvs_conn.lookup(key));
+  assert.ok(l.dp.maps.xlvs_persist.lookup(pkey));
+});
+
 describe('thresholds', () => {
   test('upper 3 lower 1: overloaded at 3 connections, new ones go elsewhere, back once fewer than 1 remain', async () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: lc\n    reals:\n${realsYaml([1, 1], (i) => (i === 0 ? ', upper_threshold: 3, lower_threshold: 1' : ''))}\n`);
