@@ -174,13 +174,29 @@ export class Datapath {
   }
 
   writeService(s: ServiceState): void {
-    this.maps.xlvs_svc.update(
-      abi.svcKey.encode({ vip: abi.ipv4ToU32(s.vip), port: s.port, proto: s.proto }),
+    this.writeServices([s], []);
+  }
+
+  /** Service keys in one batch; `fresh` ids get zeroed counters first (a new or reused id starts from 0). */
+  writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
+    if (fresh.length) {
+      const keys = Buffer.alloc(fresh.length * 4);
+      fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
+      const st = this.maps.xlvs_st_svc;
+      st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
+    }
+    if (!services.length) return;
+    const keys = Buffer.alloc(services.length * abi.svcKey.size);
+    const values = Buffer.alloc(services.length * abi.svc.size);
+    services.forEach((s, i) => {
+      abi.svcKey.encode({ vip: abi.ipv4ToU32(s.vip), port: s.port, proto: s.proto }, keys, i * abi.svcKey.size);
       abi.svc.encode({
         id: s.id, flags: s.flags ?? 0, tbl_size: s.tblSize ?? s.mhSize, sched: schedNumber(s.scheduler),
         persist_timeout: s.persistTimeout ?? 0, persist_mask: abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
-      }),
-    );
+      }, values, i * abi.svc.size);
+    });
+    if (services.length === 1) this.maps.xlvs_svc.update(keys, values);
+    else this.maps.xlvs_svc.updateBatch(keys, values, services.length, BPF_ANY);
   }
 
   attach(ifname: string, mode: XdpMode): 'native' | 'generic' {
@@ -305,10 +321,18 @@ export class Datapath {
           this.writeTables(batch);
           break;
         }
-        case 'putService':
-          if (op.fresh) this.resetCounters('xlvs_st_svc', op.service.id);
-          this.writeService(op.service);
+        case 'putService': {
+          const batch: ServiceState[] = [];
+          const fresh: number[] = [];
+          for (; i < ops.length && ops[i]!.op === 'putService'; i++) {
+            const o = ops[i] as Extract<Op, { op: 'putService' }>;
+            batch.push(o.service);
+            if (o.fresh) fresh.push(o.service.id);
+          }
+          i--;
+          this.writeServices(batch, fresh);
           break;
+        }
         case 'deleteService': this.deleteService(op.vip, op.port, op.proto); break;
         case 'deleteTable': this.deleteTable(op.svcId); break;
         case 'deleteReal': this.deleteReal(op.realId); break;

@@ -1,6 +1,6 @@
 // director.ts: the director's desired state derived from config: ids for services and reals, which reals may be scheduled, each service's schedule table.
 
-import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
+import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
 import { type Config, type ServiceConfig, schedFlags } from './config';
 import { buildMaglev, rebuildMaglev } from './maglev';
 import { wrrSequence } from './sched';
@@ -112,8 +112,7 @@ export function serviceTable(s: ServiceState, previous?: Uint32Array): Uint32Arr
   switch (tableKind(s.scheduler)) {
     case 'hash': {
       const backends = s.reals.map((r) => ({ key: `${r.address}:${s.port}`, weight: schedulable(r) ? r.weight : 0, id: r.id }));
-      // From scratch: Maglev's own fill, then settled to exact weighted shares so the first change is minimal too.
-      return rebuildMaglev(previous ?? buildMaglev(backends, s.mhSize), backends, s.mhSize);
+      return previous ? rebuildMaglev(previous, backends, s.mhSize) : freshMaglev(backends, s.mhSize);
     }
     case 'sequence': {
       const live = s.reals.filter(schedulable);
@@ -123,6 +122,31 @@ export function serviceTable(s: ServiceState, previous?: Uint32Array): Uint32Arr
     case 'list':
       return Uint32Array.from(s.reals, (r) => r.id);
   }
+}
+
+/** From-scratch tables by pool (size, keys, weights), as indexes into the pool: many VIPs in front of one pool are common. */
+const freshTables = new Map<string, Uint32Array>();
+const FRESH_CACHE = 256;
+
+/**
+ * A table from scratch: Maglev's own fill, then settled to exact weighted shares so the first change is minimal too.
+ * It depends only on the keys and weights, so services with the same pool share the work; only the ids differ.
+ */
+function freshMaglev(backends: readonly { key: string; weight: number; id: number }[], size: number): Uint32Array {
+  const key = `${size}|${backends.map((b) => `${b.key}=${b.weight}`).join(',')}`;
+  let byIndex = freshTables.get(key);
+  if (!byIndex) {
+    const indexed = backends.map((b, i) => ({ key: b.key, weight: b.weight, id: i }));
+    byIndex = rebuildMaglev(buildMaglev(indexed, size), indexed, size);
+    if (freshTables.size >= FRESH_CACHE) freshTables.delete(freshTables.keys().next().value!);
+    freshTables.set(key, byIndex);
+  }
+  const out = new Uint32Array(size);
+  for (let i = 0; i < size; i++) {
+    const x = byIndex[i]!;
+    out[i] = x === REAL_NONE ? REAL_NONE : backends[x]!.id;
+  }
+  return out;
 }
 
 export function serviceName(s: { vip: string; port: number; protocol: string }): string {
