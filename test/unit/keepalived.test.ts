@@ -1,4 +1,4 @@
-// keepalived.test.ts: keepalived.conf import: services and reals converted, and every unmapped statement listed with its line and reason.
+// keepalived.test.ts: keepalived.conf import: services, reals, health checks, sorry server and quorum converted, and every unmapped statement or approximation listed with its line and reason.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -101,6 +101,11 @@ test('services and reals map to a config the daemon accepts', () => {
       ['10.0.0.100', 53, 'udp', 'mh', [], undefined, [['10.0.0.11', 1], ['10.0.0.13', 0]]],
     ],
   );
+  // One real's TCP_CHECK is the service's check; the other real's HTTP_GET overrides what differs.
+  const web = r.config.services[0]!;
+  assert.deepEqual(web.check, { type: 'tcp', mode: 'direct', interval_ms: 6000, timeout_ms: 3000, rise: 1, fall: 4, jitter_ms: 6000 });
+  assert.deepEqual(web.reals[1]!.check, { type: 'http', fall: 2, path: '/healthz' });
+  assert.deepEqual([web.on_down, web.sorry_server, web.quorum], ['keep', '10.0.0.200', { min: 1, hysteresis: 0 }]);
   assert.deepEqual(parseConfig(r.yaml), r.config);
   assert.equal(convertKeepalived(CONF, { iface: 'bond0' }).config.interface, 'bond0');
 });
@@ -110,14 +115,12 @@ test('everything not mapped is listed with its line and the reason', () => {
   const expect: [string, RegExp][] = [
     ['2-4 global_defs', /keepalived's own setting/],
     ['6-13 vrrp_instance VI_1', /VRRP .* stays with keepalived/],
-    ['16 delay_loop 6', /health checks are not in xlvs yet/],
-    ['21 sorry_server 10.0.0.200 80', /no sorry server in xlvs yet/],
-    ['22 quorum 1', /quorum needs health checks/],
-    ['26 inhibit_on_failure', /health checks are not in xlvs yet/],
-    ['27-31 TCP_CHECK', /health checks are not in xlvs yet/],
-    ['35-41 HTTP_GET', /health checks are not in xlvs yet/],
-    ['51 SSL_GET', /health checks/],
-    ['52-54 MISC_CHECK', /health checks/],
+    ['26 inhibit_on_failure', /weight to 0 instead of removing it.*on_down: keep/],
+    ['27-31 TCP_CHECK', /converted with mode: direct.*mode: dr .* is recommended/],
+    ['30 delay_before_retry 3', /no retry delay: .* one interval \(delay_loop, 6 s\) later/],
+    ['51 SSL_GET', /no url with a path: keepalived ignores this SSL_GET too/],
+    ['52-54 MISC_CHECK', /virtual_server's delay_loop \(60 s\), is not shorter than delay_loop 60 s: .* timeout_ms is 59999/],
+    ['56 real_server 10.0.0.13 53', /keepalived does not check it .* gets the service's check/],
     ['59-62 virtual_server 10.0.0.101 80', /lb_kind NAT \(line 60\): xlvs is a direct-routing \(DR\) director/],
     ['64-66 virtual_server fwmark 7', /firewall-mark services are not in xlvs/],
   ];
@@ -140,9 +143,9 @@ test('xlvs import keepalived: YAML on stdout, FILE:LINE lines on stderr, exit 0'
     const r = spawnSync(path.join(repoRoot(), 'bin', 'xlvs'), ['import', 'keepalived', f], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(parseConfig(r.stdout).services.length, 2);
-    assert.ok(r.stderr.includes(`${f}:21: not mapped: sorry_server 10.0.0.200 80: `), r.stderr);
-    assert.ok(r.stderr.includes(`${f}:27-31: not mapped: TCP_CHECK: health checks are not in xlvs yet`), r.stderr);
-    assert.match(r.stderr, /12 statement\(s\) not mapped/);
+    assert.ok(r.stderr.includes(`${f}:26: not mapped: inhibit_on_failure: keepalived sets`), r.stderr);
+    assert.ok(r.stderr.includes(`${f}:27-31: not mapped: TCP_CHECK: converted with mode: direct`), r.stderr);
+    assert.match(r.stderr, /10 statement\(s\) not mapped/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -256,5 +259,358 @@ test('virtual_server with no port is port 0; unknown schedulers and bad persiste
   assert.deepEqual(r.unmapped.map((u) => [u.line, u.reason]), [
     [3, 'unknown scheduler fancy (keepalived ignores it too); the service uses wlc'],
     [4, 'persistence_timeout 0 is outside 1..2678400 seconds'],
+  ]);
+});
+
+/** keepalived's HTTP status codes when a url names none. */
+const KA_STATUS = Array.from({ length: 100 }, (_, i) => 200 + i);
+
+const SITE = `! keepalived.conf of a two-director web site
+global_defs {
+    router_id LB1
+}
+
+SSL {
+    ca /etc/keepalived/ca.pem
+}
+
+vrrp_instance VI_WEB {
+    state MASTER
+    interface bond0
+    virtual_router_id 51
+    priority 150
+    virtual_ipaddress {
+        192.0.2.10
+    }
+}
+
+virtual_server 192.0.2.10 80 {
+    delay_loop 5
+    lb_algo wlc
+    lb_kind DR
+    protocol TCP
+    inhibit_on_failure
+    sorry_server 192.0.2.99 8080
+    quorum 2
+    hysteresis 1
+    quorum_up "/usr/local/sbin/route-ctl announce 192.0.2.10"
+    quorum_down "/usr/local/sbin/route-ctl withdraw 192.0.2.10"
+
+    real_server 192.0.2.21 80 {
+        weight 1
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200-204 301
+            }
+            url {
+                path /ready
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+            }
+            connect_timeout 2
+            retry 2
+            delay_before_retry 2
+        }
+    }
+    real_server 192.0.2.22 80 {
+        weight 1
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200-204 301
+            }
+            connect_timeout 2
+            retry 2
+        }
+    }
+    real_server 192.0.2.23 80 {
+        weight 1
+        TCP_CHECK {
+            connect_port 8080
+            connect_timeout 2
+        }
+    }
+}
+
+virtual_server 192.0.2.10 443 {
+    delay_loop 10
+    lvs_sched mh
+    lvs_method DR
+    protocol TCP
+    alpha
+    omega
+    real_server 192.0.2.21 443 {
+        SSL_GET {
+            url { path /health }
+            virtualhost www.example.com
+            enable_sni
+            connect_timeout 3
+        }
+    }
+    real_server 192.0.2.22 443 {
+        SSL_GET {
+            url { path /health }
+            virtualhost www.example.com
+            enable_sni
+            connect_timeout 3
+        }
+    }
+}
+
+virtual_server 192.0.2.10 3306 {
+    delay_loop 3
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 192.0.2.31 3306 {
+        MISC_CHECK {
+            misc_path "/usr/local/bin/mysql-check --host 192.0.2.31 'replica lag'"
+            misc_timeout 2
+            misc_dynamic
+        }
+    }
+    real_server 192.0.2.32 3306 {
+        MISC_CHECK {
+            misc_path "/usr/local/bin/mysql-check --host 192.0.2.32 'replica lag'"
+            misc_timeout 2
+        }
+    }
+}
+`;
+
+test('health checks, inhibit_on_failure, sorry server and quorum: the exact config', () => {
+  const r = convertKeepalived(SITE);
+  assert.deepEqual(r.config.services, [
+    {
+      vip: '192.0.2.10', port: 80, protocol: 'tcp', scheduler: 'wlc', maglev_size: 65537,
+      reals: [
+        { address: '192.0.2.21', weight: 1 },
+        // Same check as the service's (a second url and delay_before_retry are listed, not converted).
+        { address: '192.0.2.22', weight: 1 },
+        // keepalived's retry 1 (the default) is fall 2: down after the first failure and one retry.
+        { address: '192.0.2.23', weight: 1, check: { type: 'tcp', fall: 2, port: 8080 } },
+      ],
+      check: { type: 'http', mode: 'direct', interval_ms: 5000, timeout_ms: 2000, rise: 1, fall: 3, jitter_ms: 5000, path: '/health', status: [200, 201, 202, 203, 204, 301] },
+      on_down: 'keep',
+      // keepalived: lost below weight 2 - 1, regained at 2 + 1; every real weighs 1.
+      quorum: { min: 1, hysteresis: 2, up: ['/usr/local/sbin/route-ctl', 'announce', '192.0.2.10'], down: ['/usr/local/sbin/route-ctl', 'withdraw', '192.0.2.10'] },
+      sorry_server: '192.0.2.99',
+    },
+    {
+      vip: '192.0.2.10', port: 443, protocol: 'tcp', scheduler: 'mh', sched_flags: [], maglev_size: 65537,
+      reals: [{ address: '192.0.2.21', weight: 1 }, { address: '192.0.2.22', weight: 1 }],
+      // alpha: every real starts down; keepalived never verifies the certificate.
+      check: {
+        type: 'https', mode: 'direct', interval_ms: 10000, timeout_ms: 3000, rise: 1, fall: 2, jitter_ms: 10000, initial: 'down',
+        path: '/health', status: KA_STATUS, host: 'www.example.com', sni: 'www.example.com', verify: false,
+      },
+    },
+    {
+      vip: '192.0.2.10', port: 3306, protocol: 'tcp', scheduler: 'rr', maglev_size: 65537,
+      reals: [
+        { address: '192.0.2.31', weight: 1 },
+        { address: '192.0.2.32', weight: 1, check: { argv: ['/usr/local/bin/mysql-check', '--host', '192.0.2.32', 'replica lag'] } },
+      ],
+      // MISC_CHECK's retry defaults to 0: the first failure takes the real down.
+      check: { type: 'exec', mode: 'direct', interval_ms: 3000, timeout_ms: 2000, rise: 1, fall: 1, jitter_ms: 3000, argv: ['/usr/local/bin/mysql-check', '--host', '192.0.2.31', 'replica lag'] },
+    },
+  ]);
+  assert.deepEqual(parseConfig(r.yaml), r.config);
+  // Lists of plain values stay on one line.
+  assert.ok(r.yaml.includes('      status: [200, 201, 202, 203, 204, 301]\n'), r.yaml);
+});
+
+test('health checks, inhibit_on_failure, sorry server and quorum: every approximation listed', () => {
+  assert.deepEqual(convertKeepalived(SITE).unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`), [
+    '2-4 global_defs: global_defs is keepalived\'s own setting, not a load-balancing rule',
+    '6-8 SSL: xlvs\'s https checks present no client certificate; like keepalived, which never verifies the server\'s certificate, they are converted with verify: false',
+    '10-18 vrrp_instance VI_WEB: VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
+    '25 inhibit_on_failure: keepalived sets a failed real\'s weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real\'s connections unless on_down: expire, and the service says on_down: keep',
+    '26 sorry_server 192.0.2.99 8080: direct routing delivers to the clients\' own port, 80, not 8080 (keepalived\'s DR did too); keepalived puts it in place of every real once no live weight is left and keeps it until that weight is back to 3; xlvs gives it new connections only while every real is down',
+    '27 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (each real weighs 1); xlvs counts live reals: min 1, hysteresis 2',
+    '39-42 url: xlvs checks one URL per real, here the url of line 35; keepalived also needed this one to pass',
+    '45 delay_before_retry 2: xlvs has no retry delay: after a failure it checks again one interval (delay_loop, 5 s) later',
+    '61-64 TCP_CHECK: converted with mode: direct, as keepalived connects to the real\'s own address; mode: dr (xlvs\'s default for a tcp check: a SYN to VIP:port at the real\'s MAC, the path clients take) also fails a real that lost the VIP, and is recommended',
+    '74 omega: xlvs runs no hooks when it stops',
+    '102 misc_dynamic: xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
+  ]);
+});
+
+test('checkers xlvs cannot run, UDP/DNS checks, connect_ip, port 0, unequal weights and shell syntax', () => {
+  const r = convertKeepalived(
+    'virtual_server 10.0.0.100 53 {\n' + // 1
+      '    lb_kind DR\n' +
+      '    protocol UDP\n' +
+      '    delay_loop 2\n' +
+      '    retry 2\n' + // 5
+      '    real_server 10.0.0.11 53 {\n' +
+      '        DNS_CHECK {\n' +
+      '            type CNAME\n' +
+      '            name example.com\n' +
+      '        }\n' + // 10
+      '        PING_CHECK {\n' +
+      '        }\n' +
+      '    }\n' +
+      '    real_server 10.0.0.12 53 {\n' +
+      '        PING_CHECK {\n' + // 15
+      '        }\n' +
+      '        DNS_CHECK {\n' +
+      '            name example.com\n' +
+      '            connect_timeout 1\n' +
+      '        }\n' + // 20
+      '    }\n' +
+      '    real_server 10.0.0.13 53 {\n' +
+      '        UDP_CHECK {\n' +
+      '            payload 68 65 6c6c6f\n' +
+      '            require_reply 6F6b\n' + // 25
+      '            min_reply_length 2\n' +
+      '        }\n' +
+      '    }\n' +
+      '    real_server 10.0.0.14 53 {\n' +
+      '        delay_loop 4\n' + // 30
+      '        UDP_CHECK {\n' +
+      '        }\n' +
+      '    }\n' +
+      '}\n' +
+      'virtual_server 10.0.0.100 0 {\n' + // 35
+      '    lb_kind DR\n' +
+      '    persistence_timeout 60\n' +
+      '    quorum 3\n' +
+      '    quorum_up "/bin/echo up | logger" root\n' +
+      '    sorry_server 10.0.0.11\n' + // 40
+      '    real_server 10.0.0.11 0 {\n' +
+      '        TCP_CHECK {\n' +
+      '        }\n' +
+      '    }\n' +
+      '    real_server 10.0.0.12 0 {\n' + // 45
+      '        weight 2\n' +
+      '        TCP_CHECK {\n' +
+      '            connect_ip 10.0.1.12\n' +
+      '            connect_port 22\n' +
+      '            bindto 10.0.0.1\n' + // 50
+      '        }\n' +
+      '        HTTP_GET {\n' +
+      '            url { path /x }\n' +
+      '        }\n' +
+      '    }\n' + // 55
+      '}\n' +
+      'virtual_server 10.0.0.101 443 {\n' +
+      '    lb_kind DR\n' +
+      '    virtualhost a.example.com\n' +
+      '    delay_loop 0.5\n' + // 60
+      '    quorum 2\n' +
+      '    hysteresis 1\n' +
+      '    real_server 10.0.0.11 443 {\n' +
+      '        weight 10\n' +
+      '        SSL_GET {\n' + // 65
+      '            url { path /a\n' +
+      '              regex "ok|fine"\n' +
+      '              status_code 2xx 200-202\n' +
+      '            }\n' +
+      '            enable_sni\n' + // 70
+      '            sni_name sni.example.com\n' +
+      '        }\n' +
+      '    }\n' +
+      '    real_server 10.0.0.12 443 {\n' +
+      '        weight 5\n' + // 75
+      '        SSL_GET {\n' +
+      '            url { path /b }\n' +
+      '        }\n' +
+      '    }\n' +
+      '    real_server 10.0.0.13 443 {\n' + // 80
+      '        HTTP_GET {\n' +
+      '            url { path /c\n' +
+      '                  virtualhost 10.0.0.13:8443\n' +
+      '                  regex "x"\n' +
+      '                  regex_no_match\n' + // 85
+      '            }\n' +
+      '            http_protocol 1.1\n' +
+      '        }\n' +
+      '    }\n' +
+      '}\n', // 90
+    { iface: 'eth0' },
+  );
+  assert.deepEqual(
+    r.config.services.map((s) => [s.check, s.reals.map((x) => x.check), s.quorum, s.sorry_server]),
+    [
+      [
+        // DNS_CHECK's retry defaults to 3, but the virtual_server says 2; its connect_timeout (5 s) is cut below the 2 s delay_loop.
+        { type: 'dns', mode: 'direct', interval_ms: 2000, timeout_ms: 1999, rise: 1, fall: 3, jitter_ms: 2000, query_name: 'example.com', query_type: 'A' },
+        // keepalived's DNS query type is SOA unless named; the UDP_CHECK without require_reply is not converted.
+        [undefined, { timeout_ms: 1000, query_type: 'SOA' }, { type: 'udp', payload: 'hello', expect: 'ok' }, undefined],
+        undefined,
+        undefined,
+      ],
+      [
+        // connect_ip stays with its real; the real whose TCP_CHECK has no port gets the service's check at its own address.
+        { type: 'tcp', mode: 'direct', interval_ms: 60000, timeout_ms: 5000, rise: 1, fall: 2, jitter_ms: 60000, port: 22 },
+        [undefined, { address: '10.0.1.12' }],
+        { min: 2, hysteresis: 0, up: ['/bin/echo', 'up', '|', 'logger'] },
+        undefined,
+      ],
+      [
+        { type: 'https', mode: 'direct', interval_ms: 500, timeout_ms: 499, rise: 1, fall: 2, jitter_ms: 500, path: '/a', status: [200, 201, 202], body_regex: 'ok|fine', host: 'a.example.com', sni: 'sni.example.com', verify: false },
+        // What the service's check sets and these reals' checks do not is set back to what xlvs's default does.
+        [undefined, { path: '/b', status: KA_STATUS, body_regex: '', sni: 'a.example.com' }, { type: 'http', path: '/c', status: KA_STATUS, body_regex: '', host: '10.0.0.13:8443' }],
+        { min: 1, hysteresis: 0 },
+        undefined,
+      ],
+    ],
+  );
+  assert.deepEqual(parseConfig(r.yaml), r.config);
+  assert.deepEqual(r.unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`), [
+    '7-10 DNS_CHECK: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999',
+    '8 type CNAME: xlvs queries A, AAAA, NS, SOA, TXT or MX: the check asks for A (either way the answer\'s rcode decides)',
+    '11-12 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+    '15-16 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+    '23-27 UDP_CHECK: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999',
+    '25 require_reply 6F6b: xlvs looks for it anywhere in the reply; keepalived compares the reply\'s first bytes',
+    '26 min_reply_length 2: xlvs does not check the length of the reply',
+    '29-33 real_server 10.0.0.14 53: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service\'s check',
+    '30 delay_loop 4: no converted health check uses it',
+    '31-32 UDP_CHECK: without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs\'s udp check needs a reply, so this one is not converted',
+    '38 quorum 3: keepalived weighs the live reals: quorum is lost when their weight falls below 3 and regained when it reaches 3 (the weights (1, 2) differ: taken at their mean, 1.5); xlvs counts live reals: min 2, hysteresis 0',
+    '39 quorum_up /bin/echo up | logger root: xlvs runs the hook as itself (keepalived: as root)',
+    '39 quorum_up /bin/echo up | logger root: it holds shell syntax (|): keepalived 2.x runs it without a shell, as xlvs does, so these reach the program as plain characters (keepalived 1.x ran it with /bin/sh -c; if it relies on that, write argv: [/bin/sh, -c, "..."])',
+    '40 sorry_server 10.0.0.11: 10.0.0.11 is also a real of the service, which xlvs refuses: no sorry server',
+    '41-44 real_server 10.0.0.11 0: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service\'s check',
+    '42-43 TCP_CHECK: the service is port 0 (every port) and the checker names no connect_port: there is no port to check',
+    '50 bindto 10.0.0.1: xlvs checks from the director\'s own address, with a source port the kernel picks',
+    '52-54 HTTP_GET: xlvs runs one check per real, here the TCP_CHECK of line 47; keepalived also needed this one to pass',
+    '61 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (the weights (10, 5, 1) differ: taken at their mean, 5.33); xlvs counts live reals: min 1, hysteresis 0',
+    '65-72 SSL_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
+    '68 status_code 2xx 200-202: 2xx is not a status code or range of 100..599 (keepalived refuses it too)',
+    '76-78 SSL_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
+    '76-78 SSL_GET: keepalived sends no SNI without enable_sni; xlvs sends the host, a.example.com, as the TLS server name',
+    '81-88 HTTP_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
+    '85 regex_no_match: xlvs cannot invert body_regex: the regex is dropped',
+    '87 http_protocol 1.1: xlvs sends HTTP/1.1 requests with Connection: close',
+  ]);
+});
+
+test('quorum without a converted check, and sorry servers xlvs cannot use, are listed and dropped', () => {
+  const r = convertKeepalived(
+    'virtual_server 10.0.0.100 80 {\n' +
+      '    lb_kind DR\n' +
+      '    quorum 2\n' +
+      '    quorum_down /usr/bin/page-oncall\n' +
+      '    sorry_server 10.0.0.50 80\n' + // 5
+      '    sorry_server_lvs_method NAT\n' +
+      '    sorry_server_inhibit\n' +
+      '    real_server 10.0.0.11 80 {\n' +
+      '        SMTP_CHECK {\n' +
+      '        }\n' + // 10
+      '    }\n' +
+      '}\n',
+    { iface: 'eth0' },
+  );
+  const svc = r.config.services[0]!;
+  assert.deepEqual([svc.check, svc.quorum, svc.sorry_server], [undefined, undefined, undefined]);
+  assert.deepEqual(r.unmapped.map((u) => `${u.line} ${u.what}: ${u.reason}`), [
+    '3 quorum 2: quorum needs a health check on the service, and none was converted',
+    '4 quorum_down /usr/bin/page-oncall: quorum needs a health check on the service, and none was converted',
+    '5 sorry_server 10.0.0.50 80: sorry_server_lvs_method NAT (line 6): xlvs reaches a sorry server by direct routing only: no sorry server',
+    '7 sorry_server_inhibit: no sorry server was converted',
+    '9 SMTP_CHECK: there is no SMTP check in xlvs (an exec check can run one)',
   ]);
 });
