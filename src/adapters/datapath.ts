@@ -292,45 +292,30 @@ export class Datapath {
     return keys.length;
   }
 
-  /** Applies a plan's ops in the order plan() put them (see src/core/plan.ts for why that order is safe). */
+  /**
+   * Applies a plan's ops in the order plan() put them (see src/core/plan.ts for why that order is safe). plan() keeps
+   * ops of one kind together, so each run of reals, tables or service keys is written in one batch: one syscall per
+   * map instead of several per object, and one map-of-maps RCU wait for all the tables instead of one per service.
+   */
   apply(ops: readonly Op[]): void {
-    for (let i = 0; i < ops.length; i++) {
+    for (let i = 0; i < ops.length;) {
       const op = ops[i]!;
+      let j = i + 1;
+      while (j < ops.length && ops[j]!.op === op.op && (op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService')) j++;
+      const run = ops.slice(i, j);
+      i = j;
       switch (op.op) {
         case 'putReal': {
-          // plan() keeps real writes together too: one batched syscall per map instead of three per real.
-          const batch: RealState[] = [];
-          const fresh: number[] = [];
-          for (; i < ops.length && ops[i]!.op === 'putReal'; i++) {
-            const r = ops[i] as Extract<Op, { op: 'putReal' }>;
-            batch.push(r.real);
-            if (r.fresh) fresh.push(r.real.id);
-          }
-          i--;
-          this.writeReals(batch, fresh);
+          const rs = run as Extract<Op, { op: 'putReal' }>[];
+          this.writeReals(rs.map((r) => r.real), rs.filter((r) => r.fresh).map((r) => r.real.id));
           break;
         }
-        case 'putTable': {
-          // plan() keeps table swaps together: one batch pays the map-of-maps RCU wait once, not per service.
-          const batch = new Map<number, Uint32Array>();
-          for (; i < ops.length && ops[i]!.op === 'putTable'; i++) {
-            const t = ops[i] as Extract<Op, { op: 'putTable' }>;
-            batch.set(t.svcId, t.table);
-          }
-          i--;
-          this.writeTables(batch);
+        case 'putTable':
+          this.writeTables(new Map((run as Extract<Op, { op: 'putTable' }>[]).map((t) => [t.svcId, t.table])));
           break;
-        }
         case 'putService': {
-          const batch: ServiceState[] = [];
-          const fresh: number[] = [];
-          for (; i < ops.length && ops[i]!.op === 'putService'; i++) {
-            const o = ops[i] as Extract<Op, { op: 'putService' }>;
-            batch.push(o.service);
-            if (o.fresh) fresh.push(o.service.id);
-          }
-          i--;
-          this.writeServices(batch, fresh);
+          const ss = run as Extract<Op, { op: 'putService' }>[];
+          this.writeServices(ss.map((o) => o.service), ss.filter((o) => o.fresh).map((o) => o.service.id));
           break;
         }
         case 'deleteService': this.deleteService(op.vip, op.port, op.proto); break;
