@@ -26,14 +26,15 @@ const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function child(services: number, changes: number): Promise<DaemonScaleResult> {
   const reals = 10, maglevSize = 1021;
-  const cfg = validateConfig({
+  // Raw, as `xlvs apply -f` hands it over: the controller validates it (once) as part of the apply.
+  const cfg = {
     interface: 'eth0',
     conn_table_size: 65536,
     services: Array.from({ length: services }, (_, i) => ({
-      vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, maglev_size: maglevSize,
+      vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, protocol: 'tcp' as const, maglev_size: maglevSize,
       reals: Array.from({ length: reals }, (_, j) => ({ address: `10.0.1.${11 + j}`, weight: 1 + j })),
     })),
-  });
+  };
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   try {
     const empty = validateConfig({ interface: 'eth0', conn_table_size: 65536 });

@@ -11,13 +11,33 @@ const IFNAME = /^[^\s/:]{1,15}$/;
 
 /** Dotted-quad IPv4 with no leading zeros (so "010.0.0.1" cannot mean octal to one reader and decimal to another). */
 export function isIPv4(s: string): boolean {
-  const parts = s.split('.');
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+  return memo(ipv4Seen, s, () => {
+    const parts = s.split('.');
+    return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+  });
+}
+
+/**
+ * Address checks remembered: a 10,000-service config names the same few reals 100,000 times, and validating it is
+ * on the path of every API change. Bounded, so a stream of distinct addresses cannot grow it without limit.
+ */
+const ipv4Seen = new Map<string, boolean>();
+const unicastSeen = new Map<string, boolean>();
+function memo(cache: Map<string, boolean>, key: string, f: () => boolean): boolean {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = f();
+    if (cache.size >= 65536) cache.clear();
+    cache.set(key, v);
+  }
+  return v;
 }
 
 function isUnicast(s: string): boolean {
-  const first = Number(s.split('.')[0]);
-  return s !== '0.0.0.0' && s !== '255.255.255.255' && first !== 0 && first < 224 && first !== 127;
+  return memo(unicastSeen, s, () => {
+    const first = Number(s.split('.')[0]);
+    return s !== '0.0.0.0' && s !== '255.255.255.255' && first !== 0 && first < 224 && first !== 127;
+  });
 }
 
 /** "A.B.C.D:PORT" (metrics.listen), or "off". */
