@@ -205,16 +205,33 @@ export function sumPerCpu<T extends object>(spec: StructSpec<T>, buf: Buffer, nc
 }
 
 export function ipv4ToU32(addr: string): number {
-  const p = addr.split('.').map(Number);
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+  let v = ipCache.get(addr);
+  if (v === undefined) {
+    const p = addr.split('.').map(Number);
+    v = ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+    if (ipCache.size >= 65536) ipCache.clear();
+    ipCache.set(addr, v);
+  }
+  return v;
 }
+
+/** Parsed addresses and MACs, remembered: a 10,000-service apply encodes the same few reals 100,000 times. Bounded. */
+const ipCache = new Map<string, number>();
+const macCache = new Map<string, Buffer>();
 
 export function u32ToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/** The caller must not modify the result (it is shared); encode() only copies from it. */
 export function macToBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+  let b = macCache.get(mac);
+  if (!b) {
+    b = Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+    if (macCache.size >= 65536) macCache.clear();
+    macCache.set(mac, b);
+  }
+  return b;
 }
 
 export function bytesToMac(b: Uint8Array): string {

@@ -238,7 +238,7 @@ export class Controller {
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
-      ops: p.ops.map(describeOp),
+      ops: describeOps(p.ops, opts.dryRun),
       bucketsMoved: sum.bucketsMoved,
       connsMoved: sum.removedRealIds.length ? this.fx.datapath.connsOf(new Set(sum.removedRealIds)) : 0,
     };
@@ -253,7 +253,8 @@ export class Controller {
         if (opts.persist) this.fx.persist(this.cfg);
         throw e;
       }
-      for (const line of report.ops) this.fx.log(line);
+      if (p.ops.length <= OPS_LISTED) for (const line of report.ops) this.fx.log(line);
+      else this.fx.log(`applied ${p.ops.length} operations`, opCounts(p.ops));
     }
     const timeouts = JSON.stringify(cfg.timeouts);
     if (timeouts !== this.timeoutsSet && this.fx.datapath.setTimeouts) {
@@ -439,6 +440,21 @@ export class Controller {
   }
 
 
+}
+
+/** Beyond this many operations a change is logged as counts per kind, and listed only by a dry run. */
+const OPS_LISTED = 1000;
+
+/** One line per op; a big applied plan (a 10,000-service start-up) lists the first OPS_LISTED and how many more. */
+function describeOps(ops: readonly Op[], all: boolean): string[] {
+  if (all || ops.length <= OPS_LISTED) return ops.map(describeOp);
+  return [...ops.slice(0, OPS_LISTED).map(describeOp), `... and ${ops.length - OPS_LISTED} more operations`];
+}
+
+function opCounts(ops: readonly Op[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const o of ops) n[o.op] = (n[o.op] ?? 0) + 1;
+  return n;
 }
 
 function sameMacs(a: ReadonlyMap<string, string | null>, b: ReadonlyMap<string, string | null>): boolean {
