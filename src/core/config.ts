@@ -175,11 +175,42 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Validates an already-parsed document; throws UsageError listing every problem. */
+/** The schema with the services left unparsed: each is parsed on its own, or not at all when it is known valid. */
+const topSchema = schema.extend({ services: z.array(z.unknown()).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]) });
+
+/**
+ * Service objects a validation produced. Nothing writes into a validated config (edits copy the service they change,
+ * see controller.ts own()), so a service met again unchanged is not parsed again: an API change at 10,000 services
+ * re-parses one service, not all of them. The cross-service checks below still run on every validation.
+ */
+const validServices = new WeakSet<object>();
+
+type Issue = z.core.$ZodIssue;
+
+function parseConfigObject(input: unknown): { success: true; data: Config } | { success: false; issues: Issue[] } {
+  const top = topSchema.safeParse(input);
+  const issues: Issue[] = top.success ? [] : [...top.error.issues];
+  const raw = input !== null && typeof input === 'object' && Array.isArray((input as { services?: unknown }).services) ? (input as { services: unknown[] }).services : [];
+  const services: ServiceConfig[] = [];
+  raw.forEach((item, i) => {
+    if (item !== null && typeof item === 'object' && validServices.has(item)) {
+      services.push(item as ServiceConfig);
+      return;
+    }
+    const r = service.safeParse(item);
+    if (r.success) services.push(r.data);
+    else for (const is of r.error.issues) issues.push({ ...is, path: ['services', i, ...is.path] } as Issue);
+  });
+  if (issues.length || !top.success) return { success: false, issues };
+  for (const sv of services) validServices.add(sv);
+  return { success: true, data: { ...top.data, services } };
+}
+
 export function validateConfig(input: unknown): Config {
-  const r = schema.safeParse(input);
+  const r = parseConfigObject(input);
   const problems: string[] = [];
   if (!r.success) {
-    for (const issue of r.error.issues) {
+    for (const issue of r.issues) {
       const where = pathString(issue.path);
       if (issue.code === 'unrecognized_keys') {
         for (const k of issue.keys) problems.push(`${where === '(top level)' ? k : `${where}.${k}`}: unknown key`);

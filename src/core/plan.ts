@@ -150,7 +150,7 @@ export function plan(
     const reals: RealState[] = effective.map((r, i) => {
       const or = obsReals.get(r.address);
       const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
-      const isDown = down.has(healthKey(d, r.address));
+      const isDown = down.size > 0 && down.has(healthKey(d, r.address));
       const state: RealState = {
         id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, uThreshold: r.upper_threshold ?? 0, lThreshold: r.lower_threshold ?? 0,
         mac, ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
