@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/core/config';
+import { parseConfig, validateConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 
 const good = `
@@ -103,4 +103,16 @@ test('missing required fields, wrong shapes, bad YAML', () => {
 
 test('every problem is reported at once', () => {
   rejects(good.replace('weight: 3', 'weight: 70000').replace('port: 80', 'port: 99999'), /weight: 70000/, /port: 99999/);
+});
+
+test('a config re-validated with its services reused still checks new services and the whole (duplicates), naming paths', () => {
+  const cfg = parseConfig(good, 'x.yaml');
+  const again = validateConfig({ ...cfg, services: [...cfg.services] });
+  assert.deepEqual(again, cfg);
+  assert.throws(() => validateConfig({ ...cfg, services: [...cfg.services, { vip: '10.0.0.100', port: 80, reals: [{ address: '10.0.0.11', weight: 70000 }] }] }), (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /services\[1\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
+    return true;
+  });
+  assert.throws(() => validateConfig({ ...cfg, services: [...cfg.services, cfg.services[0]] }), /services\[1\]: duplicate service 10\.0\.0\.100:80\/tcp \(also services\[0\]\)/);
 });
