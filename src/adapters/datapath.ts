@@ -27,6 +27,9 @@ function describe(e: unknown): string {
 }
 
 /** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
+/** One image buffer for every table of a batch (10,000 tables would otherwise allocate and collect 80 MiB). */
+let imageBuf = new Uint32Array(0);
+
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
     // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
@@ -35,9 +38,11 @@ function tableMap(svcId: number, table: Uint32Array): BpfMap {
   });
   try {
     // An array map lays its values out every round_up(value_size, 8) bytes: 8 here, not 4.
-    const image = new Uint32Array(Math.max(1, table.length) * 2);
-    for (let i = 0; i < table.length; i++) image[i * 2] = table[i]!;
-    m.writeMmap(Buffer.from(image.buffer));
+    const words = Math.max(1, table.length) * 2;
+    if (imageBuf.length < words) imageBuf = new Uint32Array(words); // the odd words (padding) stay zero for good
+    for (let i = 0; i < table.length; i++) imageBuf[i * 2] = table[i]!;
+    if (!table.length) imageBuf[0] = 0;
+    m.writeMmap(Buffer.from(imageBuf.buffer, 0, words * 4));
   } catch (e) {
     m.close();
     throw e;
