@@ -617,6 +617,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 		if (!real) {
 			struct xlvs_persist_key pk = {};
 			struct xlvs_conn fresh = {};
+			int scheduled = 0;
 
 			svc = service_for(&key);
 			if (!svc) {
@@ -630,8 +631,10 @@ int xlvs_xdp(struct xdp_md *ctx)
 				pk.svc_id = svc->id;
 				real_id = persist_lookup(svc, &pk, now);
 			}
-			if (real_id == XLVS_REAL_NONE)
+			if (real_id == XLVS_REAL_NONE) {
 				real_id = schedule(svc, &key, ports, hash);
+				scheduled = 1;
+			}
 			real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
 			if (!real) {
 				struct xlvs_counters *c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
@@ -644,7 +647,9 @@ int xlvs_xdp(struct xdp_md *ctx)
 			if (svc->persist_timeout) {
 				struct xlvs_persist t = { .real_id = real_id, .svc_id = svc_id, .last_seen = now, .timeout = svc->persist_timeout };
 
-				bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+				/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
+				if (scheduled)
+					bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
 				fresh.flags = XLVS_CONN_F_PERSIST;
 			}
 			state = proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP;
