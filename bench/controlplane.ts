@@ -5,7 +5,9 @@ import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { desiredState, serviceTable } from '../src/core/director';
 import { buildMaglev } from '../src/core/maglev';
-import { Datapath } from '../src/adapters/datapath';
+import { Datapath, objectPath } from '../src/adapters/datapath';
+import { TCP_SYN, buildTcp } from '../src/core/packets';
+import { benchDatapath } from './progcost';
 import { native } from '../src/adapters/native';
 
 export interface ControlPlaneResult {
@@ -20,8 +22,13 @@ export interface MemoryResult {
   /** memlock of the connection table as the kernel accounts it (elements, buckets, LRU lists). */
   conn_table_bytes: number;
   bytes_per_conn: number;
-  conn_table_per_cpu_lru_bytes: number;
-  fcache_bytes_per_cpu: number;
+  /** The same table with conn_table_per_cpu: one slice per CPU, the entries split across them. */
+  conn_table_per_cpu_bytes: number;
+  /** Distinct new flows sent through the datapath into a table of conn_entries (half of them, or 1,000,000 at the default). */
+  fill_flows: number;
+  /** Of those, entries the table held afterwards (the sweeper's count), and live entries replaced because their bucket was full. */
+  fill_held: number;
+  fill_evicted: number;
   ncpu: number;
 }
 
@@ -74,18 +81,29 @@ function memlock(fd: number): number {
 export async function memory(entries: number): Promise<MemoryResult> {
   const common = await Datapath.load({ connTableSize: entries });
   const perCpu = await Datapath.load({ connTableSize: entries, connTablePerCpu: true });
+  // The fresh-flow build makes every repetition a new client: the table fills as it would with that many concurrent flows.
+  const fill = await benchDatapath(objectPath('xlvs_bench_fresh'), 'mh', entries);
   try {
     const bytes = memlock(common.maps.xlvs_conn.fd);
+    const flows = entries >= abi.CONN_DEFAULT_MAX ? 1_000_000 : entries >> 1;
+    const syn = buildTcp({ dstMac: '02:00:00:00:00:02', srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', sport: 40001, dport: 80, seq: 1, ack: 0, flags: TCP_SYN });
+    await native().testRun(fill.programFd(), { data: syn, repeat: flows });
+    const held = Number((await fill.sweep()).conns);
+    const v = abi.sumPerCpu(abi.verdicts, fill.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+    if (v.tx_new !== BigInt(flows)) throw new Error(`fill: ${v.tx_new} of ${flows} flows were scheduled`);
     return {
       conn_entries: entries,
       conn_table_bytes: bytes,
       bytes_per_conn: bytes / entries,
-      conn_table_per_cpu_lru_bytes: memlock(perCpu.maps.xlvs_conn.fd),
-      fcache_bytes_per_cpu: abi.FCACHE_SIZE * abi.fcacheEntry.size,
+      conn_table_per_cpu_bytes: memlock(perCpu.maps.xlvs_conn.fd),
+      fill_flows: flows,
+      fill_held: held,
+      fill_evicted: Number(v.ct_evicted),
       ncpu: native().numPossibleCpus(),
     };
   } finally {
     common.close();
     perCpu.close();
+    fill.close();
   }
 }

@@ -45,8 +45,8 @@ services:
 `;
 
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
-export async function benchDatapath(objPath = objectPath(), scheduler = 'mh'): Promise<Datapath> {
-  const cfg = parseConfig(BENCH_CONFIG.replace('SCHED', scheduler));
+export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number): Promise<Datapath> {
+  const cfg = parseConfig(BENCH_CONFIG.replace('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size, objPath });
   dp.setDirectorMac(DIRECTOR_MAC);
   for (const s of desiredState(cfg)) {

@@ -73,8 +73,8 @@ export function formatReport(r: BenchReport): string {
     ['control plane (ms)', '', ''],
     ['  Maglev table build, 65,537 buckets x 1,000 reals', c.maglev_65537x1000_ms.toFixed(1), ''],
     [`  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`, c.apply_ms.toFixed(0), `${(c.apply_ms / c.apply_services * 1000).toFixed(0)} us per service`],
-    [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU LRU ${(m.conn_table_per_cpu_lru_bytes / 2 ** 20).toFixed(1)} MiB`],
-    ['  flow cache, per CPU (KiB)', (m.fcache_bytes_per_cpu / 1024).toFixed(0), `x ${m.ncpu} CPUs`],
+    [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU slices ${(m.conn_table_per_cpu_bytes / 2 ** 20).toFixed(1)} MiB`],
+    [`  ${m.fill_flows} new flows into it: entries held`, String(m.fill_held), `${m.fill_evicted} live entries replaced (full buckets), ${(100 * m.fill_held / m.fill_flows).toFixed(2)} % held`],
   );
   const d = r.daemon;
   rows.push(

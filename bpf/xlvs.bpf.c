@@ -18,18 +18,13 @@ struct {
 } xlvs_svc SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLVS_CONN_DEFAULT_MAX);
-	__type(key, struct xlvs_conn_key);
-	__type(value, struct xlvs_conn);
-} xlvs_conn SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLVS_FCACHE_SIZE);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / XLVS_CT_WAYS);
+	/* MMAPABLE: the values start page-aligned, so every 256-byte bucket is exactly four cache lines */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct xlvs_fcache_entry);
-} xlvs_fcache SEC(".maps");
+	__type(value, struct xlvs_ct_bucket);
+} xlvs_conn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -139,9 +134,14 @@ struct {
 #define XLVS_TCP_RST 0x04
 #define XLVS_TCP_ACK 0x10
 
+/*
+ * Seconds of CLOCK_MONOTONIC without a division: BPF has no multiply-high, so "/ 1e9" is a
+ * 64-bit divide on every packet. (ns >> 20) * 2^32 * 2^20 / 1e9, rounded, then >> 32: off by
+ * 8e-8 (under a second per 150 days of uptime); src/core/abi.ts monoSeconds() is the same formula.
+ */
 static __always_inline __u32 now_seconds(void)
 {
-	return bpf_ktime_get_coarse_ns() / 1000000000ull;
+	return ((bpf_ktime_get_coarse_ns() >> 20) * 4503600ull) >> 32;
 }
 
 /*
@@ -280,40 +280,97 @@ static __always_inline __u8 tcp_first_state(__u8 flags)
 	return XLVS_CS_ESTABLISHED;
 }
 
-struct fcache_walk {
-	struct xlvs_conn_key key __attribute__((aligned(8)));
-	__u32 slot;
-	__u32 forget; /* clear the flow from every CPU's slot */
-	__u32 hits;   /* out: the flow's hits summed over the CPUs that hold it */
-};
+/* ---- the connection table (struct xlvs_ct_bucket in xlvs_abi.h) ---- */
 
-static long fcache_visit(__u32 cpu, struct fcache_walk *w)
+/* The flow's bucket: a seeded hash scaled onto the slice by multiply-shift (no division, any bucket count). */
+static __always_inline struct xlvs_ct_bucket *ct_bucket(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
 {
-	struct xlvs_fcache_entry *e = bpf_map_lookup_percpu_elem(&xlvs_fcache, &w->slot, cpu);
+	__u32 idx = ((__u64)xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto ^ cfg->ct_seed) * cfg->ct_buckets) >> 32;
 
-	if (!e)
-		return 1; /* past the last possible CPU */
-	if (conn_key_eq(&e->key, &w->key)) {
-		w->hits += e->hits; /* a slot (re)filled by the slow path starts at 0: that path refreshes last_seen itself */
-		if (w->forget)
-			e->key.proto = 0; /* no real flow has protocol 0: the slot no longer matches anything */
-	}
-	return 0;
+	if (cfg->ct_per_cpu)
+		idx += bpf_get_smp_processor_id() * cfg->ct_buckets;
+	return bpf_map_lookup_elem(&xlvs_conn, &idx);
+}
+
+static __always_inline struct xlvs_ct_entry *ct_find(struct xlvs_ct_bucket *b, const struct xlvs_conn_key *key)
+{
+	int w;
+
+#pragma unroll
+	for (w = 0; w < XLVS_CT_WAYS; w++)
+		if (conn_key_eq(&b->e[w].key, key))
+			return &b->e[w];
+	return NULL;
 }
 
 /*
- * Visits the flow's slot on every CPU. A bare SYN rewrites its 5-tuple's connection entry, so
- * another CPU's flow cache may still map the tuple to the previous connection's real and would
- * send this connection's next packets there: it forgets the tuple everywhere (SYNs are the slow
- * path anyway). The sweeper reads the hits to tell a live flow from an idle one.
+ * A way is held while the first word of its key (client address, VIP) is non-zero: no real
+ * flow has VIP 0, and that word is the one a claim swaps atomically, so an entry the sweeper
+ * or another CPU is clearing or taking over is never counted twice.
  */
-static __always_inline __u32 fcache_walk(const struct xlvs_conn_key *key, __u32 slot, int forget)
+static __always_inline int ct_held(const struct xlvs_ct_entry *e)
 {
-	struct fcache_walk w = { .key = *key, .slot = slot, .forget = forget };
+	return *(const __u64 *)&e->key != 0;
+}
 
-	/* verifier: bpf_loop rather than an open-coded loop, which the verifier would walk once per possible CPU */
-	bpf_loop(XLVS_MAX_CPUS, fcache_visit, &w, 0);
-	return w.hits;
+/* Seconds an entry is past its state's idle timeout (negative: still within it). */
+static __always_inline __s32 ct_overdue(const struct xlvs_ct_entry *e, const __u32 *timeout, __u32 now)
+{
+	return idle_for(now, e->val.last_seen) - (__s32)timeout[e->val.state & (XLVS_CS_COUNT - 1)];
+}
+
+/* The way a new flow takes: a free one, else the one furthest past (or nearest to) its idle timeout. */
+static __always_inline struct xlvs_ct_entry *ct_victim(struct xlvs_ct_bucket *b, const __u32 *timeout, __u32 now)
+{
+	struct xlvs_ct_entry *v = &b->e[0];
+	__s32 worst = 0, o;
+	int w;
+
+#pragma unroll
+	for (w = 0; w < XLVS_CT_WAYS; w++) {
+		if (!ct_held(&b->e[w]))
+			return &b->e[w];
+		o = ct_overdue(&b->e[w], timeout, now);
+		if (w == 0 || o > worst) {
+			worst = o;
+			v = &b->e[w];
+		}
+	}
+	return v;
+}
+
+/*
+ * Takes a way for key and uncounts what it held. The claim is a compare-and-swap of the
+ * key's first word (addresses), so two CPUs inserting into one bucket at once cannot both
+ * take the same way and leave a mix of two keys; the loser picks again once. Per-CPU
+ * slices have one writer and skip the atomic. The caller writes the value, then the
+ * key's second word (ports, protocol): a reader on another CPU matches only whole keys.
+ */
+static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg,
+						       const struct xlvs_conn_key *key, __u32 now, struct xlvs_verdicts *vd)
+{
+	__u64 want = ((const __u64 *)key)[0], was;
+	struct xlvs_ct_entry *e;
+	struct xlvs_conn old;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		e = ct_victim(b, cfg->timeout, now);
+		was = ((__u64 *)&e->key)[0];
+		old = e->val;
+		if (cfg->ct_per_cpu)
+			((__u64 *)&e->key)[0] = want;
+		else if (__sync_val_compare_and_swap((__u64 *)&e->key, was, want) != was)
+			continue;
+		if (was) {
+			if (ct_overdue(e, cfg->timeout, now) < 0)
+				vd->ct_evicted++;
+			unbind_conn(old.real_id, old.state);
+		}
+		return e;
+	}
+	vd->ct_untracked++;
+	return NULL;
 }
 
 /* ---- schedulers: each returns a real id that may take the connection, or XLVS_REAL_NONE ---- */
@@ -484,17 +541,17 @@ int xlvs_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
 	struct xlvs_conn_key key __attribute__((aligned(8))) = {};
-	struct xlvs_fcache_entry *fc;
+	struct xlvs_ct_bucket *bucket;
+	struct xlvs_ct_entry *e;
 	struct xlvs_verdicts *vd;
 	struct xlvs_real *real = NULL;
-	struct xlvs_conn *conn;
 	struct xlvs_svc *svc;
 	struct xlvs_cfg *cfg;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, hash, slot, now;
+	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, now;
 	int proto, new_conn = 0;
 	__u8 flags = 0, state;
 
@@ -555,130 +612,122 @@ int xlvs_xdp(struct xdp_md *ctx)
 	key.dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
 	key.proto = proto;
 
-	/*
-	 * Established flows first: the per-CPU flow cache serves packets that cannot change the
-	 * connection's state (no SYN, FIN or RST on an ESTABLISHED or UDP flow); everything else
-	 * goes to the connection table, and only then to the service lookup. An entry is trusted
-	 * only while its real still has a MAC and still belongs to the entry's service: the
-	 * control plane clears the reals of a removed service, so that service's flows fall
-	 * through to the service lookup and are passed.
-	 */
-	hash = xlvs_flow_hash(key.saddr, key.daddr, ports, proto);
-	slot = hash & (XLVS_FCACHE_SIZE - 1);
-	fc = bpf_map_lookup_elem(&xlvs_fcache, &slot);
-	/* verifier: the index is masked into range, but per-CPU array lookups may still return NULL */
-	if (!fc) {
-		vd->aborted++;
-		return XDP_ABORTED;
-	}
-	if (!(flags & (XLVS_TCP_SYN | XLVS_TCP_FIN | XLVS_TCP_RST)) && conn_key_eq(&fc->key, &key) &&
-	    (fc->state == XLVS_CS_ESTABLISHED || fc->state == XLVS_CS_UDP)) {
-		real_id = fc->real_id;
-		svc_id = fc->svc_id;
-		real = usable_real(&real_id, svc_id);
-		/*
-		 * Keep the LRU's view of the flow fresh, and restore the entry if the LRU evicted it
-		 * (its counts were never taken back, so it is restored without counting it again).
-		 */
-		if (real && (++fc->hits & (XLVS_FCACHE_REFRESH - 1)) == 0 && !bpf_map_lookup_elem(&xlvs_conn, &key)) {
-			struct xlvs_conn again = { .real_id = real_id, .svc_id = svc_id, .state = fc->state, .last_seen = now_seconds() };
-
-			bpf_map_update_elem(&xlvs_conn, &key, &again, BPF_ANY);
-		}
-	}
-	if (!real) {
-		now = now_seconds();
-		conn = bpf_map_lookup_elem(&xlvs_conn, &key);
-		if (conn) {
-			real_id = conn->real_id;
-			svc_id = conn->svc_id;
-			real = usable_real(&real_id, svc_id);
-			state = conn->state;
-			/*
-			 * A bare SYN on a closing connection is a client reusing the 5-tuple: a new
-			 * connection, scheduled afresh (IPVS conn_reuse_mode). On SYN_RECV it is a
-			 * retransmission and on ESTABLISHED a stray: both stay where they are.
-			 */
-			if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN &&
-			    (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
-				real = NULL;
-			if (real) {
-				if (proto == IPPROTO_TCP) {
-					state = tcp_next_state(state, flags);
-					restate_conn(real_id, conn->state, state);
-					conn->state = state;
-				}
-				conn->last_seen = now;
-			} else {
-				unbind_conn(conn->real_id, conn->state);
-				bpf_map_delete_elem(&xlvs_conn, &key);
-			}
-		}
-		if (!real) {
-			struct xlvs_persist_key pk = {};
-			struct xlvs_conn fresh = {};
-			int scheduled = 0;
-
-			svc = service_for(&key);
-			if (!svc) {
-				vd->pass_no_service++;
-				return XDP_PASS;
-			}
-			svc_id = svc->id;
-			real_id = XLVS_REAL_NONE;
-			if (svc->persist_timeout) {
-				pk.caddr = key.saddr & svc->persist_mask;
-				pk.svc_id = svc->id;
-				real_id = persist_lookup(svc, &pk, now);
-			}
-			if (real_id == XLVS_REAL_NONE) {
-				real_id = schedule(svc, &key, ports, hash);
-				scheduled = 1;
-			}
-			real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
-			if (!real) {
-				struct xlvs_counters *c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
-
-				if (c)
-					c->drops++;
-				vd->drop_no_real++;
-				return XDP_DROP;
-			}
-			if (svc->persist_timeout) {
-				struct xlvs_persist t = { .real_id = real_id, .svc_id = svc_id, .last_seen = now, .timeout = svc->persist_timeout };
-
-				/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
-				if (scheduled)
-					bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
-				fresh.flags = XLVS_CONN_F_PERSIST;
-			}
-			state = proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP;
-			fresh.real_id = real_id;
-			fresh.svc_id = svc_id;
-			fresh.state = state;
-			fresh.last_seen = now;
-			bind_conn(real_id, state, real->u_threshold);
-			bpf_map_update_elem(&xlvs_conn, &key, &fresh, BPF_ANY);
-			/*
-			 * Only a tuple that had an entry can sit in another CPU's cache (the sweeper clears
-			 * the caches of what it expires): a brand-new tuple skips the walk over every CPU.
-			 */
-			if (conn && (flags & XLVS_TCP_SYN))
-				fcache_walk(&key, slot, 1);
-			new_conn = 1;
-		}
-		fc->key = key;
-		fc->real_id = real_id;
-		fc->svc_id = svc_id;
-		fc->hits = 0;
-		fc->state = state;
-	}
-
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
 	if (!cfg) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
+
+	/*
+	 * Established flows first: one bucket of the connection table, then the service
+	 * lookup only for flows without an entry. An entry is trusted only while its real
+	 * still has a MAC and still belongs to the entry's service: the control plane clears
+	 * the reals of a removed service, so that service's flows fall through to the service
+	 * lookup and are passed.
+	 */
+	bucket = ct_bucket(cfg, &key, ports);
+	/* verifier: the index is in range for a correctly sized map, but array lookups may still return NULL */
+	if (!bucket) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	e = ct_find(bucket, &key);
+	if (e) {
+		real_id = e->val.real_id;
+		svc_id = e->val.svc_id;
+		state = e->val.state;
+		real = usable_real(&real_id, svc_id);
+		/*
+		 * A bare SYN on a closing connection is a client reusing the 5-tuple: a new
+		 * connection, scheduled afresh (IPVS conn_reuse_mode). On SYN_RECV it is a
+		 * retransmission and on ESTABLISHED a stray: both stay where they are.
+		 */
+		if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN &&
+		    (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
+			real = NULL;
+		if (real) {
+			if (proto == IPPROTO_TCP) {
+				__u8 next = tcp_next_state(state, flags);
+
+				if (next != state) {
+					restate_conn(real_id, state, next);
+					e->val.state = next;
+					/* The new state's timeout runs from this packet. */
+					e->val.last_seen = now_seconds();
+				}
+			}
+			/*
+			 * No clock here: reading it costs more than the rest of this path (~20 ns). The
+			 * sweeper reads a changed count as a packet and stamps last_seen itself.
+			 */
+			e->val.hits++;
+		} else {
+			/* The way is reused in place for the new connection below (or freed if none can be made). */
+			unbind_conn(real_id, state);
+		}
+	}
+	if (!real) {
+		struct xlvs_persist_key pk = {};
+		struct xlvs_conn fresh = {};
+		int scheduled = 0;
+
+		now = now_seconds();
+		svc = service_for(&key);
+		if (!svc) {
+			if (e)
+				__builtin_memset(&e->key, 0, sizeof(e->key));
+			vd->pass_no_service++;
+			return XDP_PASS;
+		}
+		svc_id = svc->id;
+		real_id = XLVS_REAL_NONE;
+		if (svc->persist_timeout) {
+			pk.caddr = key.saddr & svc->persist_mask;
+			pk.svc_id = svc->id;
+			real_id = persist_lookup(svc, &pk, now);
+		}
+		if (real_id == XLVS_REAL_NONE) {
+			real_id = schedule(svc, &key, ports, xlvs_flow_hash(key.saddr, key.daddr, ports, proto));
+			scheduled = 1;
+		}
+		real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
+		if (!real) {
+			struct xlvs_counters *c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
+
+			if (e)
+				__builtin_memset(&e->key, 0, sizeof(e->key));
+			if (c)
+				c->drops++;
+			vd->drop_no_real++;
+			return XDP_DROP;
+		}
+		if (svc->persist_timeout) {
+			struct xlvs_persist t = { .real_id = real_id, .svc_id = svc_id, .last_seen = now, .timeout = svc->persist_timeout };
+
+			/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
+			if (scheduled)
+				bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+			fresh.flags = XLVS_CONN_F_PERSIST;
+		}
+		state = proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP;
+		fresh.real_id = real_id;
+		fresh.svc_id = svc_id;
+		fresh.state = state;
+		fresh.last_seen = now;
+		if (e) {
+			e->val = fresh; /* the key is already this flow's */
+		} else {
+			e = ct_claim(bucket, cfg, &key, now, vd);
+			if (e) {
+				e->val = fresh;
+				((__u64 *)&e->key)[1] = ((__u64 *)&key)[1];
+			}
+		}
+		if (e)
+			bind_conn(real_id, state, real->u_threshold);
+		new_conn = 1;
+	}
+
 	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
 
@@ -705,49 +754,50 @@ struct sweep_ctx {
 	__u64 templates_expired;
 };
 
-static __always_inline __u32 conn_slot(const struct xlvs_conn_key *key)
-{
-	__u32 ports = *(const __u32 *)&key->sport; /* sport and dport as they lie in memory, as the datapath hashes them */
-
-	return xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto) & (XLVS_FCACHE_SIZE - 1);
-}
-
-static long sweep_conn(struct bpf_map *map, struct xlvs_conn_key *key, struct xlvs_conn *c, struct sweep_ctx *sc)
+static long sweep_bucket(struct bpf_map *map, __u32 *idx, struct xlvs_ct_bucket *b, struct sweep_ctx *sc)
 {
 	struct xlvs_conn_key k __attribute__((aligned(8)));
-	__u32 hits, timeout;
+	struct xlvs_ct_entry *e;
+	__u64 was;
+	int w;
 
-	__builtin_memcpy(&k, key, sizeof(k)); /* verifier: conn_key_eq reads it as two aligned u64s */
-	sc->conns++;
-	hits = fcache_walk(&k, conn_slot(&k), 0);
-	if (hits != c->hits_seen) {
-		/* Packets were served from a flow cache since the last sweep: the connection is alive. */
-		c->hits_seen = hits;
-		if (hits)
-			c->last_seen = sc->now;
-	}
-	timeout = sc->timeout[c->state & (XLVS_CS_COUNT - 1)];
-	if (idle_for(sc->now, c->last_seen) < (__s32)timeout) {
-		if (c->flags & XLVS_CONN_F_PERSIST) {
-			/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
-			struct xlvs_svc *svc = service_for(&k);
-			struct xlvs_persist_key pk;
-			struct xlvs_persist *t;
-
-			if (svc && svc->persist_timeout) {
-				pk.caddr = k.saddr & svc->persist_mask;
-				pk.svc_id = svc->id;
-				t = bpf_map_lookup_elem(&xlvs_persist, &pk);
-				if (t && t->real_id == c->real_id && (__s32)(c->last_seen - t->last_seen) > 0)
-					t->last_seen = c->last_seen;
-			}
+	for (w = 0; w < XLVS_CT_WAYS; w++) {
+		e = &b->e[w];
+		if (!ct_held(e))
+			continue;
+		sc->conns++;
+		if (e->val.hits != e->val.hits_seen) {
+			/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
+			e->val.hits_seen = e->val.hits;
+			e->val.last_seen = sc->now;
 		}
-		return 0;
+		if (ct_overdue(e, sc->timeout, sc->now) < 0) {
+			if (e->val.flags & XLVS_CONN_F_PERSIST) {
+				/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
+				struct xlvs_persist_key pk;
+				struct xlvs_persist *t;
+				struct xlvs_svc *svc;
+
+				__builtin_memcpy(&k, &e->key, sizeof(k));
+				svc = service_for(&k);
+				if (svc && svc->persist_timeout) {
+					pk.caddr = k.saddr & svc->persist_mask;
+					pk.svc_id = svc->id;
+					t = bpf_map_lookup_elem(&xlvs_persist, &pk);
+					if (t && t->real_id == e->val.real_id && (__s32)(e->val.last_seen - t->last_seen) > 0)
+						t->last_seen = e->val.last_seen;
+				}
+			}
+			continue;
+		}
+		/* Claimed like a datapath insert, so an entry a CPU is replacing at this moment is not uncounted twice. */
+		was = ((__u64 *)&e->key)[0];
+		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was)
+			continue;
+		unbind_conn(e->val.real_id, e->val.state);
+		((__u64 *)&e->key)[1] = 0;
+		sc->expired++;
 	}
-	fcache_walk(&k, conn_slot(&k), 1); /* a cache that still held it would revive it without counting it */
-	unbind_conn(c->real_id, c->state);
-	bpf_map_delete_elem(map, &k);
-	sc->expired++;
 	return 0;
 }
 
@@ -765,8 +815,7 @@ static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, st
 
 /*
  * Idle timeouts: an XDP program has no timers, so the control plane runs this every
- * sweep interval. A flow served from a flow cache never touches its connection entry,
- * so liveness is read from the caches' hit counters before an entry is judged idle.
+ * sweep interval over every bucket of the connection table and every template.
  */
 SEC("xdp")
 int xlvs_sweep(struct xdp_md *ctx)
@@ -783,7 +832,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	sc.now = now_seconds();
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
-	bpf_for_each_map_elem(&xlvs_conn, sweep_conn, &sc, 0);
+	bpf_for_each_map_elem(&xlvs_conn, sweep_bucket, &sc, 0);
 	bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
 	st->now = sc.now;
 	st->conns = sc.conns;

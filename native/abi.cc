@@ -18,10 +18,11 @@ static_assert(sizeof(struct xlvs_seq_pos) == 8, "xlvs_seq_pos size");
 static_assert(sizeof(struct xlvs_persist_key) == 8, "xlvs_persist_key size");
 static_assert(sizeof(struct xlvs_persist) == 16, "xlvs_persist size");
 static_assert(sizeof(struct xlvs_sweep_stats) == 48, "xlvs_sweep_stats size");
-static_assert(sizeof(struct xlvs_fcache_entry) == 32, "xlvs_fcache_entry size");
-static_assert(sizeof(struct xlvs_cfg) == 40, "xlvs_cfg size");
+static_assert(sizeof(struct xlvs_ct_entry) == 32, "xlvs_ct_entry size");
+static_assert(sizeof(struct xlvs_ct_bucket) == 32 * XLVS_CT_WAYS, "xlvs_ct_bucket size");
+static_assert(sizeof(struct xlvs_cfg) == 56, "xlvs_cfg size");
 static_assert(sizeof(struct xlvs_counters) == 32, "xlvs_counters size");
-static_assert(sizeof(struct xlvs_verdicts) == 64, "xlvs_verdicts size");
+static_assert(sizeof(struct xlvs_verdicts) == 80, "xlvs_verdicts size");
 
 namespace {
 
@@ -78,15 +79,15 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_conn, state);
     XLVS_FIELD(xlvs_conn, flags);
     XLVS_FIELD(xlvs_conn, last_seen);
+    XLVS_FIELD(xlvs_conn, hits);
     XLVS_FIELD(xlvs_conn, hits_seen);
   });
-  XLVS_STRUCT(xlvs_fcache_entry, {
-    XLVS_FIELD(xlvs_fcache_entry, key);
-    XLVS_FIELD(xlvs_fcache_entry, real_id);
-    XLVS_FIELD(xlvs_fcache_entry, svc_id);
-    XLVS_FIELD(xlvs_fcache_entry, hits);
-    XLVS_FIELD(xlvs_fcache_entry, state);
-    XLVS_FIELD(xlvs_fcache_entry, pad);
+  XLVS_STRUCT(xlvs_ct_entry, {
+    XLVS_FIELD(xlvs_ct_entry, key);
+    XLVS_FIELD(xlvs_ct_entry, val);
+  });
+  XLVS_STRUCT(xlvs_ct_bucket, {
+    XLVS_FIELD(xlvs_ct_bucket, e);
   });
   XLVS_STRUCT(xlvs_real, {
     XLVS_FIELD(xlvs_real, mac);
@@ -129,6 +130,10 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_cfg, mac);
     XLVS_FIELD(xlvs_cfg, pad);
     XLVS_FIELD(xlvs_cfg, timeout);
+    XLVS_FIELD(xlvs_cfg, ct_buckets);
+    XLVS_FIELD(xlvs_cfg, ct_per_cpu);
+    XLVS_FIELD(xlvs_cfg, ct_seed);
+    XLVS_FIELD(xlvs_cfg, pad2);
   });
   XLVS_STRUCT(xlvs_counters, {
     XLVS_FIELD(xlvs_counters, packets);
@@ -145,6 +150,8 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_verdicts, tx_new);
     XLVS_FIELD(xlvs_verdicts, drop_no_real);
     XLVS_FIELD(xlvs_verdicts, aborted);
+    XLVS_FIELD(xlvs_verdicts, ct_evicted);
+    XLVS_FIELD(xlvs_verdicts, ct_untracked);
   });
 
   Napi::Object constants = Napi::Object::New(env);
@@ -153,9 +160,7 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_CONST(XLVS_CONN_DEFAULT_MAX);
   XLVS_CONST(XLVS_MH_DEFAULT_SIZE);
   XLVS_CONST(XLVS_REAL_NONE);
-  XLVS_CONST(XLVS_FCACHE_SIZE);
-  XLVS_CONST(XLVS_FCACHE_REFRESH);
-  XLVS_CONST(XLVS_MAX_CPUS);
+  XLVS_CONST(XLVS_CT_WAYS);
   XLVS_CONST(XLVS_REAL_F_MAC);
   XLVS_CONST(XLVS_REAL_F_SCHED);
   XLVS_CONST(XLVS_SEQ_MAX_TRIES);

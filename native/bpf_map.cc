@@ -67,6 +67,7 @@ Napi::Function BpfMap::Init(Napi::Env env) {
           InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
           InstanceMethod<&BpfMap::LookupBatch>("lookupBatch"),
           InstanceMethod<&BpfMap::WriteMmap>("writeMmap"),
+          InstanceMethod<&BpfMap::ReadMmap>("readMmap"),
           InstanceMethod<&BpfMap::Pin>("pin"),
           InstanceMethod<&BpfMap::Close>("close"),
       });
@@ -319,22 +320,46 @@ Napi::Value BpfMap::LookupBatch(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// A whole ARRAY map created with BPF_F_MMAPABLE, written with one memcpy: filling a 65537-entry
-// Maglev table element by element through the syscall takes milliseconds, this takes microseconds.
-Napi::Value BpfMap::WriteMmap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env, "mmap");
-  Napi::Buffer<uint8_t> data = BufferArg(info, 0, "data");
+// ARRAY maps created with BPF_F_MMAPABLE, read and written through a mapping of the value area:
+// filling a 65537-entry Maglev table element by element through the syscall takes milliseconds, a
+// memcpy microseconds; the connection table is read whole and its entries written one at a time.
+// The mapping lives only for the call (pages the call does not touch are never faulted in).
+void* BpfMap::MapValues(Napi::Env env, size_t offset, size_t length, size_t* len_out) {
   // Array maps store each value at a stride of round_up(value_size, 8).
   size_t total = ((static_cast<size_t>(value_size_) + 7) & ~static_cast<size_t>(7)) * max_entries_;
-  if (data.Length() > total) throw Napi::RangeError::New(env, "data is larger than the map");
+  if (offset > total || length > total - offset) throw Napi::RangeError::New(env, "offset and length reach past the end of the map");
   long page = sysconf(_SC_PAGESIZE);
   size_t len = (total + page - 1) / page * page;
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap", "map '" + name_ + "' (created without BPF_F_MMAPABLE?)");
-  std::memcpy(p, data.Data(), data.Length());
+  *len_out = len;
+  return p;
+}
+
+Napi::Value BpfMap::WriteMmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "mmap");
+  Napi::Buffer<uint8_t> data = BufferArg(info, 0, "data");
+  int64_t offset = OptIntArg(info, 1, "offset", 0);
+  if (offset < 0) throw Napi::RangeError::New(env, "offset out of range");
+  size_t len;
+  uint8_t* p = static_cast<uint8_t*>(MapValues(env, static_cast<size_t>(offset), data.Length(), &len));
+  std::memcpy(p + offset, data.Data(), data.Length());
   munmap(p, len);
   return env.Undefined();
+}
+
+Napi::Value BpfMap::ReadMmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "mmap");
+  int64_t offset = OptIntArg(info, 0, "offset", 0);
+  int64_t length = OptIntArg(info, 1, "length", 0);
+  if (offset < 0 || length < 0) throw Napi::RangeError::New(env, "offset or length out of range");
+  size_t len;
+  uint8_t* p = static_cast<uint8_t*>(MapValues(env, static_cast<size_t>(offset), static_cast<size_t>(length), &len));
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, p + offset, static_cast<size_t>(length));
+  munmap(p, len);
+  return out;
 }
 
 Napi::Value BpfMap::Pin(const Napi::CallbackInfo& info) {

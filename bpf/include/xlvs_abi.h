@@ -16,12 +16,10 @@
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
 #define XLVS_MAX_SERVICES     16384u   /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
 #define XLVS_MAX_REALS        131072u  /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
-#define XLVS_CONN_DEFAULT_MAX 1048576u /* xlvs_conn entries: tracked flows */
+#define XLVS_CONN_DEFAULT_MAX 4194304u /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
+#define XLVS_CT_WAYS          8u       /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
 #define XLVS_MH_DEFAULT_SIZE  65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */
-#define XLVS_FCACHE_SIZE      4096u    /* xlvs_fcache slots per CPU: a power of two (the index is hash & (size - 1)) */
-#define XLVS_MAX_CPUS         1024u    /* bound of the loop that clears a flow from every CPU's xlvs_fcache */
-#define XLVS_FCACHE_REFRESH   64u      /* a cached flow re-touches its xlvs_conn entry every this many packets (a power of two) */
 #define XLVS_SEQ_MAX_TRIES    32u      /* rr/wrr: sequence entries tried past an unavailable one before giving up */
 #define XLVS_FALLBACK_TRIES   32u      /* sh/mh fallback: buckets tried, the first being the flow's own */
 #define XLVS_FALLBACK_STRIDE  1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
@@ -80,7 +78,7 @@ struct xlvs_svc {
 	__be32 persist_mask;   /* netmask applied to the client address for the template, network order */
 };
 
-/* xlvs_conn key: the client's 5-tuple as seen on the wire. */
+/* A connection's key: the client's 5-tuple as seen on the wire. A free xlvs_ct_entry is all zero: its first 8 bytes (saddr, daddr) decide. */
 struct xlvs_conn_key {
 	__be32 saddr; /* client IPv4, network order */
 	__be32 daddr; /* VIP, network order */
@@ -90,30 +88,33 @@ struct xlvs_conn_key {
 	__u8 pad[3];  /* zero: the key is hashed as raw bytes */
 };
 
-/* xlvs_conn value: where a connection goes, and what the director knows of its state. */
+/* A connection's value: where it goes, and what the director knows of its state. */
 struct xlvs_conn {
 	__u32 real_id;   /* index into xlvs_reals */
 	__u16 svc_id;    /* service the entry was made for; a mismatch means the service was replaced */
 	__u8 state;      /* XLVS_CS_*: counted in xlvs_rconn while the entry lives */
 	__u8 flags;      /* XLVS_CONN_F_* */
-	__u32 last_seen; /* seconds (bpf_ktime_get_coarse_ns / 1e9) of the last packet the entry knows of */
-	__u32 hits_seen; /* this flow's xlvs_fcache hits summed over CPUs at the last sweep: a change means packets */
+	__u32 last_seen; /* seconds (now_seconds()) when the entry was written or changed state, or the sweep that saw it had packets */
+	__u16 hits;      /* packets on the entry (wraps): the established path counts instead of reading the clock */
+	__u16 hits_seen; /* hits when the sweeper last looked: a difference means the flow is alive */
+};
+
+/* One connection-table entry: 32 bytes, two to a cache line. */
+struct xlvs_ct_entry {
+	struct xlvs_conn_key key; /* the flow; saddr = daddr = 0: free (no real flow has VIP 0) */
+	struct xlvs_conn val;     /* its connection */
 };
 
 /*
- * xlvs_fcache value (per-CPU array, indexed by flow hash): a direct-mapped cache of
- * established flows in front of xlvs_conn, so that an established packet costs an
- * inlined array lookup instead of a hash-table lookup. xlvs_conn stays the source of
- * truth: a slot is refilled from it on a miss, and every XLVS_FCACHE_REFRESH hits the
- * flow's xlvs_conn entry is looked up again so the LRU keeps seeing the flow as live.
+ * xlvs_conn value (array, indexed by a seeded hash of the 5-tuple): a set-associative
+ * connection table. A flow lives in one of its bucket's ways, so a lookup reads one
+ * 256-byte bucket (four adjacent cache lines, one memory miss) and a new flow is written
+ * in place, with no allocation. When every way is taken, the entry nearest its idle
+ * timeout (or furthest past it) is replaced and uncounted. With conn_table_per_cpu the
+ * array holds one slice of ct_buckets buckets per CPU and each CPU uses its own.
  */
-struct xlvs_fcache_entry {
-	struct xlvs_conn_key key; /* the flow this slot holds; all zero = empty (no real flow has protocol 0) */
-	__u32 real_id;            /* as in xlvs_conn */
-	__u32 svc_id;             /* as in xlvs_conn */
-	__u32 hits;               /* packets served from this slot (wraps); the sweeper reads it as a liveness sign */
-	__u8 state;               /* XLVS_CS_* as last seen by this CPU: only ESTABLISHED and UDP flows use the slot */
-	__u8 pad[3];              /* zero */
+struct xlvs_ct_bucket {
+	struct xlvs_ct_entry e[XLVS_CT_WAYS]; /* the ways; free ones are all zero */
 };
 
 /* xlvs_reals value, indexed by real id. */
@@ -171,6 +172,10 @@ struct xlvs_cfg {
 	__u8 mac[6];  /* the director NIC's MAC: the rewritten source */
 	__u8 pad[2];  /* zero */
 	__u32 timeout[XLVS_CS_COUNT]; /* idle timeout in seconds per XLVS_CS_* state (ipvsadm --set tcp tcpfin udp) */
+	__u32 ct_buckets; /* buckets in one slice of xlvs_conn (the whole map unless ct_per_cpu); 0 until the loader writes it: every flow then shares bucket 0 */
+	__u32 ct_per_cpu; /* 1: xlvs_conn holds one slice per possible CPU, and each CPU looks up and inserts in its own */
+	__u32 ct_seed;    /* random at table creation: keys the bucket hash, so clients cannot aim flows at one bucket */
+	__u32 pad2;       /* zero */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
@@ -191,6 +196,8 @@ struct xlvs_verdicts {
 	__u64 tx_new;          /* forwarded after scheduling a new connection */
 	__u64 drop_no_real;    /* service has no real that can take the connection */
 	__u64 aborted;         /* internal error (a map that must exist was missing) */
+	__u64 ct_evicted;      /* not a verdict: live connection entries replaced because their bucket was full */
+	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (another CPU took the way twice) */
 };
 
 #endif /* XLVS_ABI_H */

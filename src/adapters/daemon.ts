@@ -187,7 +187,8 @@ export class Daemon {
   /** Scrapes read the live maps; until the datapath is up they see an empty director. */
   private metricsSource(capacity: number): MetricsSource {
     const ncpu = native().numPossibleCpus();
-    const count = cachedCount(() => (this.dp ? this.dp.maps.xlvs_conn.lookupBatch(8192).count : 0), 5000);
+    // Counted by the sweeper's last walk (every sweep interval): a user-space walk would copy the whole table per scrape.
+    const count = cachedCount(() => (this.dp ? Number(abi.sweepStats.decode(this.dp.maps.xlvs_sweepst.lookup(abi.u32Key(0))!).conns) : 0), 1000);
     return {
       list: () => this.controller?.list() ?? [],
       verdicts: () => {

@@ -1,5 +1,6 @@
 // datapath.ts: loads the XDP object, writes services/reals/Maglev tables into its maps, attaches it, and reads it back through pins.
 
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
@@ -8,7 +9,9 @@ import type { DatapathPort } from '../core/controller';
 import type { ObservedService, Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
 import { stateTimeouts } from '../core/config';
-import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
+import { ctGeometry } from '../core/conntable';
+import { ConnTable, connTableOf } from './conntable';
+import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
 
 export const MAP_NAMES = [
   'xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_rconn', 'xlvs_tbl', 'xlvs_pos', 'xlvs_persist', 'xlvs_cfg',
@@ -62,16 +65,21 @@ export class Datapath {
   private link: XdpLink | undefined;
   private pinnedAt: string | undefined;
 
-  private constructor(private readonly obj: BpfObject, readonly maps: Maps) {}
+  /** The connection table, as user space sees it (listing, purge, tests). */
+  readonly conns: ConnTable;
+
+  private constructor(private readonly obj: BpfObject, readonly maps: Maps, private cfgValue: abi.Cfg) {
+    this.conns = connTableOf(maps);
+  }
 
   /** reuseFrom: a pin directory whose maps the new program adopts (a restart or an upgrade keeps every flow). */
   static async load(opts: { connTableSize: number; connTablePerCpu?: boolean; objPath?: string; reuseFrom?: string }): Promise<Datapath> {
     let obj: BpfObject;
     const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
+    const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
     try {
       obj = await native().BpfObject.open(opts.objPath ?? objectPath(), {
-        mapMaxEntries: { xlvs_conn: opts.connTableSize, xlvs_persist: Math.max(1024, opts.connTableSize >> 2) },
-        ...(opts.connTablePerCpu ? { mapFlags: { xlvs_conn: BPF_F_NO_COMMON_LRU } } : {}),
+        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: Math.max(1024, opts.connTableSize >> 2) },
         ...(reuseMaps ? { reuseMaps } : {}),
       });
     } catch (e) {
@@ -79,7 +87,16 @@ export class Datapath {
     }
     const maps = {} as Maps;
     for (const name of MAP_NAMES) maps[name] = obj.map(name);
-    return new Datapath(obj, maps);
+    // An adopted table keeps its hash seed (its flows are where that seed put them); a new one gets a fresh seed.
+    const prior = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
+    const adopt = prior.ct_buckets === geo.buckets && prior.ct_per_cpu === (opts.connTablePerCpu ? 1 : 0);
+    const cfgValue: abi.Cfg = {
+      mac: '00:00:00:00:00:00', timeout: stateTimeouts(DEFAULT_TIMEOUTS),
+      ...(adopt ? { mac: prior.mac, timeout: prior.timeout } : {}),
+      ct_buckets: geo.buckets, ct_per_cpu: opts.connTablePerCpu ? 1 : 0, ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
+    };
+    maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
+    return new Datapath(obj, maps, cfgValue);
   }
 
   programFd(): number {
@@ -90,8 +107,6 @@ export class Datapath {
   objectMap(name: string): BpfMap {
     return this.obj.map(name);
   }
-
-  private cfgValue: abi.Cfg = { mac: '00:00:00:00:00:00', timeout: stateTimeouts(DEFAULT_TIMEOUTS) };
 
   setDirectorMac(mac: string): void {
     this.cfgValue = { ...this.cfgValue, mac };
@@ -278,23 +293,17 @@ export class Datapath {
   }
 
   /** Connection entries whose real is one of ids (a walk of the whole table). */
-  connKeysOf(ids: ReadonlySet<number>): Buffer[] {
-    const all = this.maps.xlvs_conn.lookupBatch(4096);
-    const ks = this.maps.xlvs_conn.keySize;
-    const out: Buffer[] = [];
-    for (let i = 0; i < all.count; i++) {
-      const c = abi.conn.decode(all.values, i * this.maps.xlvs_conn.valueSize);
-      if (ids.has(c.real_id)) out.push(Buffer.from(all.keys.subarray(i * ks, (i + 1) * ks)));
-    }
-    return out;
+  connsOf(ids: ReadonlySet<number>): number {
+    let n = 0;
+    for (const r of this.conns.records()) if (ids.has(r.val.real_id)) n++;
+    return n;
   }
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
   purgeConns(ids: ReadonlySet<number>): number {
-    const keys = this.connKeysOf(ids);
-    if (keys.length) this.maps.xlvs_conn.deleteBatch(Buffer.concat(keys), keys.length);
+    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id));
     for (const id of ids) this.resetRealConns(id);
-    return keys.length;
+    return n;
   }
 
   /**
@@ -387,15 +396,10 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
         if (op.op === 'deleteReal') realIds.delete(op.realId);
       }
     },
-    connsOf: (ids) => dp.connKeysOf(ids).length,
+    connsOf: (ids) => dp.connsOf(ids),
     connections() {
-      const all = dp.maps.xlvs_conn.lookupBatch(4096);
-      const ks = dp.maps.xlvs_conn.keySize;
-      const vs = dp.maps.xlvs_conn.valueSize;
       const out = [];
-      for (let i = 0; i < all.count; i++) {
-        const k = abi.connKey.decode(all.keys, i * ks);
-        const v = abi.conn.decode(all.values, i * vs);
+      for (const { key: k, val: v } of dp.conns.records()) {
         out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id, state: v.state, lastSeen: v.last_seen });
       }
       return out;

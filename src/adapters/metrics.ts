@@ -2,7 +2,7 @@
 
 import * as http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { Verdicts, verdictFields } from '../core/abi';
+import { Verdicts, ctEventFields, verdictFields } from '../core/abi';
 import type { ServiceListing } from '../core/controller';
 import { RuntimeError } from '../core/errors';
 import { statusPage } from './statuspage';
@@ -19,7 +19,7 @@ export interface StatusJson {
   time: number;
   services: ServiceListing[];
   verdicts: Record<string, number>;
-  connTable: { entries: number; capacity: number; measuredAt: number };
+  connTable: { entries: number; capacity: number; measuredAt: number; evicted: number; untracked: number };
   notes: string[];
 }
 
@@ -35,7 +35,7 @@ export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
     time: now,
     services: src.list(),
     verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(v[f])])),
-    connTable: src.connTable(),
+    connTable: { ...src.connTable(), evicted: Number(v.ct_evicted), untracked: Number(v.ct_untracked) },
     notes: NOTES,
   };
 }
@@ -103,10 +103,15 @@ export function registry(src: MetricsSource): Registry {
     const v = src.verdicts();
     for (const f of verdictFields) this.inc({ verdict: f }, Number(v[f]));
   } });
-  new Gauge({ name: 'xlvs_conn_table_entries', help: 'Entries in the connection table (counted every few seconds).', registers: [reg], collect() {
+  new Counter({ name: 'xlvs_conn_table_events_total', help: 'Connection-table events: ct_evicted (a live entry replaced because its bucket was full; its flow is picked up again on its next packet), ct_untracked (a new connection forwarded but not recorded).', labelNames: ['event'], registers: [reg], collect() {
+    this.reset();
+    const v = src.verdicts();
+    for (const f of ctEventFields) this.inc({ event: f }, Number(v[f]));
+  } });
+  new Gauge({ name: 'xlvs_conn_table_entries', help: 'Entries in the connection table, as the last sweep counted them.', registers: [reg], collect() {
     this.set(src.connTable().entries);
   } });
-  new Gauge({ name: 'xlvs_conn_table_capacity', help: 'Size of the connection table (an LRU: the oldest entries go when it is full).', registers: [reg], collect() {
+  new Gauge({ name: 'xlvs_conn_table_capacity', help: 'Entries the connection table can hold (8 to a bucket: when a bucket is full, the entry nearest its idle timeout goes).', registers: [reg], collect() {
     this.set(src.connTable().capacity);
   } });
   return reg;

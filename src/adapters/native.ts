@@ -29,8 +29,10 @@ export interface BpfMap {
   updateBatch(keys: Buffer, values: Buffer, count: number, flags?: number): number;
   deleteBatch(keys: Buffer, count: number): number;
   lookupBatch(batchSize?: number): { keys: Buffer; values: Buffer; count: number };
-  /** ARRAY maps created with BPF_F_MMAPABLE only: overwrite the values from index 0 (each at a stride of round_up(valueSize, 8)). */
-  writeMmap(data: Buffer): void;
+  /** ARRAY maps created with BPF_F_MMAPABLE only: overwrite the value bytes from `offset` (values sit at a stride of round_up(valueSize, 8)). */
+  writeMmap(data: Buffer, offset?: number): void;
+  /** ARRAY maps created with BPF_F_MMAPABLE only: a copy of `length` value bytes from `offset`. */
+  readMmap(offset: number, length: number): Buffer;
   pin(path: string): void;
   close(): void;
 }
@@ -160,6 +162,4 @@ export function isNativeError(e: unknown): e is NativeError {
 export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_F_INNER_MAP = 1 << 12;
 export const BPF_F_MMAPABLE = 1 << 10;
-/** LRU maps: one LRU list per CPU instead of a shared one (no cross-CPU lock when evicting). */
-export const BPF_F_NO_COMMON_LRU = 1 << 1;
 export const BPF_ANY = 0;

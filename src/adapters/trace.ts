@@ -1,13 +1,14 @@
 // trace.ts (adapter): backs the core trace's lookups with a running director's pinned maps.
 
 import * as abi from '../core/abi';
+import { connTableOf } from './conntable';
 import type { TraceLookups } from '../core/trace';
 import type { Maps } from './datapath';
 import { native } from './native';
 
 /** The datapath's clock: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE, which shares hrtime's CLOCK_MONOTONIC base (±1 s once in seconds). */
 export function datapathSeconds(): number {
-  return Number((process.hrtime.bigint() / 1_000_000_000n) & 0xffffffffn);
+  return abi.monoSeconds(process.hrtime.bigint());
 }
 
 /**
@@ -17,11 +18,11 @@ export function datapathSeconds(): number {
  */
 export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): void } {
   const tables = new Map<number, { mapId: number; table: Uint32Array }>();
+  const conns = connTableOf(dp.maps);
   return {
     conn(f) {
-      const v = dp.maps.xlvs_conn.lookup(abi.connKey.encode({ saddr: abi.ipv4ToU32(f.client), daddr: abi.ipv4ToU32(f.vip), sport: f.cport, dport: f.vport, proto: f.proto }));
-      if (!v) return null;
-      const c = abi.conn.decode(v);
+      const c = conns.get({ saddr: abi.ipv4ToU32(f.client), daddr: abi.ipv4ToU32(f.vip), sport: f.cport, dport: f.vport, proto: f.proto });
+      if (!c) return null;
       return { realId: c.real_id, svcId: c.svc_id, state: c.state };
     },
     service(vip, port, proto) {

@@ -6,6 +6,7 @@ import { DEFAULT_SOCKET, call } from '../adapters/api';
 import type { Config } from '../core/config';
 import { ExistsError, NotFoundError, ServiceListing } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
+import { monoSeconds } from '../core/abi';
 import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, numericName, parseIpvsadm, present } from '../core/ipvsadm';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
@@ -94,7 +95,7 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
         const [conns, cfg] = await Promise.all([api<ConnListing[]>('GET', '/v1/conns'), api<Config>('GET', '/v1/config')]);
         // lastSeen is in seconds of the kernel's coarse CLOCK_MONOTONIC; hrtime reads CLOCK_MONOTONIC on the same host
         // (the socket is local), so the difference is the entry's idle time to within a tick.
-        const now = Number(process.hrtime.bigint() / 1_000_000_000n);
+        const now = monoSeconds(process.hrtime.bigint());
         const mine = cmd.svc ? conns.filter((c) => c.vip === cmd.svc!.vip && c.vport === cmd.svc!.port && c.protocol === cmd.svc!.protocol) : conns;
         out(formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real])), { now, timeouts: cfg.timeouts }));
         return;

@@ -70,12 +70,10 @@ const f = (name: string, offset: number, size: number, kind: FieldKind): FieldSp
 
 export const MAX_SERVICES = 16384;
 export const MAX_REALS = 131072;
-export const CONN_DEFAULT_MAX = 1048576;
+export const CONN_DEFAULT_MAX = 4194304;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
-export const FCACHE_SIZE = 4096;
-export const FCACHE_REFRESH = 64;
-export const MAX_CPUS = 1024;
+export const CT_WAYS = 8;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
 export const SEQ_MAX_TRIES = 32;
@@ -98,9 +96,7 @@ export const constants: Record<string, number> = {
   XLVS_CONN_DEFAULT_MAX: CONN_DEFAULT_MAX,
   XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
   XLVS_REAL_NONE: REAL_NONE,
-  XLVS_FCACHE_SIZE: FCACHE_SIZE,
-  XLVS_FCACHE_REFRESH: FCACHE_REFRESH,
-  XLVS_MAX_CPUS: MAX_CPUS,
+  XLVS_CT_WAYS: CT_WAYS,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
   XLVS_SEQ_MAX_TRIES: SEQ_MAX_TRIES,
@@ -122,9 +118,11 @@ export const IPPROTO_UDP = 17;
 export interface SvcKey { vip: number; port: number; proto: number }
 export interface Svc { id: number; flags: number; tbl_size: number; sched: number; persist_timeout: number; persist_mask: number }
 export interface ConnKey { saddr: number; daddr: number; sport: number; dport: number; proto: number }
-export interface Conn { real_id: number; svc_id: number; state: number; flags: number; last_seen: number; hits_seen: number }
-/** `key` holds an encoded xlvs_conn_key (decode it with connKey). */
-export interface FcacheEntry { key: Buffer; real_id: number; svc_id: number; hits: number; state: number }
+export interface Conn { real_id: number; svc_id: number; state: number; flags: number; last_seen: number; hits: number; hits_seen: number }
+/** `key` and `val` hold an encoded xlvs_conn_key and xlvs_conn (decode them with connKey and conn). */
+export interface CtEntry { key: Buffer; val: Buffer }
+/** `e`: the CT_WAYS encoded xlvs_ct_entry, back to back. */
+export interface CtBucket { e: Buffer }
 export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number; u_threshold: number; l_threshold: number }
 export interface RealConns { active: bigint; inactive: bigint; overloaded: number }
 export interface SeqPos { next: bigint }
@@ -132,11 +130,12 @@ export interface PersistKey { caddr: number; svc_id: number }
 export interface Persist { real_id: number; svc_id: number; last_seen: number; timeout: number }
 export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint }
 /** timeout: seconds per connection state, indexed by CS. */
-export interface Cfg { mac: string; timeout: number[] }
+export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number }
 export interface Counters { packets: bigint; bytes: bigint; conns: bigint; drops: bigint }
 export interface Verdicts {
   pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
   tx_existing: bigint; tx_new: bigint; drop_no_real: bigint; aborted: bigint;
+  ct_evicted: bigint; ct_untracked: bigint;
 }
 
 export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [
@@ -152,12 +151,10 @@ export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
 ]);
 export const conn = defineStruct<Conn>('xlvs_conn', 16, [
   f('real_id', 0, 4, 'u32'), f('svc_id', 4, 2, 'u16'), f('state', 6, 1, 'u8'), f('flags', 7, 1, 'u8'),
-  f('last_seen', 8, 4, 'u32'), f('hits_seen', 12, 4, 'u32'),
+  f('last_seen', 8, 4, 'u32'), f('hits', 12, 2, 'u16'), f('hits_seen', 14, 2, 'u16'),
 ]);
-export const fcacheEntry = defineStruct<FcacheEntry>('xlvs_fcache_entry', 32, [
-  f('key', 0, 16, 'bytes'), f('real_id', 16, 4, 'u32'), f('svc_id', 20, 4, 'u32'), f('hits', 24, 4, 'u32'),
-  f('state', 28, 1, 'u8'), f('pad', 29, 3, 'pad'),
-]);
+export const ctEntry = defineStruct<CtEntry>('xlvs_ct_entry', 32, [f('key', 0, 16, 'bytes'), f('val', 16, 16, 'bytes')]);
+export const ctBucket = defineStruct<CtBucket>('xlvs_ct_bucket', 32 * CT_WAYS, [f('e', 0, 32 * CT_WAYS, 'bytes')]);
 export const real = defineStruct<Real>('xlvs_real', 32, [
   f('mac', 0, 6, 'mac'), f('flags', 6, 2, 'u16'), f('addr', 8, 4, 'be32'), f('svc_id', 12, 4, 'u32'),
   f('weight', 16, 4, 'u32'), f('u_threshold', 20, 4, 'u32'), f('l_threshold', 24, 4, 'u32'), f('pad', 28, 4, 'pad'),
@@ -172,7 +169,10 @@ export const persist = defineStruct<Persist>('xlvs_persist', 16, [
 ]);
 export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 48,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs'].map((n, i) => f(n, i * 8, 8, 'u64')));
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 40, [f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s')]);
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 56, [
+  f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s'),
+  f('ct_buckets', 40, 4, 'u32'), f('ct_per_cpu', 44, 4, 'u32'), f('ct_seed', 48, 4, 'u32'), f('pad2', 52, 4, 'pad'),
+]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'), f('drops', 24, 8, 'u64'),
 ]);
@@ -180,11 +180,18 @@ export const verdictFields = [
   'pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service',
   'tx_existing', 'tx_new', 'drop_no_real', 'aborted',
 ] as const;
-export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 64, verdictFields.map((n, i) => f(n, i * 8, 8, 'u64')));
+/** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
+export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
+export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 80, [...verdictFields, ...ctEventFields].map((n, i) => f(n, i * 8, 8, 'u64')));
 
 export const structs: readonly StructSpec<any>[] = [
-  svcKey, svc, connKey, conn, fcacheEntry, real, realConns, seqPos, persistKey, persist, sweepStats, cfg, counters, verdicts,
+  svcKey, svc, connKey, conn, ctEntry, ctBucket, real, realConns, seqPos, persistKey, persist, sweepStats, cfg, counters, verdicts,
 ];
+
+/** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/xlvs.bpf.c computes them (no division there). */
+export function monoSeconds(ns: bigint): number {
+  return Number((((ns >> 20n) * 4503600n) >> 32n) & 0xffffffffn);
+}
 
 /** A u32 key for array maps. */
 export function u32Key(n: number): Buffer {

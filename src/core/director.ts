@@ -91,7 +91,7 @@ export function serviceFields(s: ServiceConfig): Omit<ServiceState, 'id' | 'real
 
 /**
  * Existing connections need only a MAC; new ones also need weight > 0 and a passing health check. An expired real
- * loses F_MAC too: that is what makes every CPU's flow cache and the connection table reschedule its flows.
+ * loses F_MAC too: that is what makes the connection table's entries for it reschedule their flows.
  */
 export function realFlags(r: RealState): number {
   if (!r.mac || r.down === 'expire') return 0;

@@ -56,8 +56,8 @@ const svcKey = (vip: string, port: number, proto: number): string => `${vip}:${p
 
 /**
  * Hands out ids not in `used`, never one in `avoid` (being freed by this very plan), starting at `from` and wrapping.
- * Real ids start after the highest one in use: besides the connection table (purged on removal), every CPU's flow
- * cache may still name a removed real's id for a while, so a freed id should come back as late as possible.
+ * Real ids start after the highest one in use: the connection table is purged on removal, but an entry the datapath
+ * writes while the purge walks the table may still name the removed real's id, so a freed id comes back as late as possible.
  */
 function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string, from = 0): () => number {
   let next = from % max;

@@ -248,8 +248,7 @@ function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: s
 }
 
 /**
- * The datapath's order: the connection-table entry (the per-CPU flow cache only ever mirrors those, so the table
- * answers for it), then the service (exact port, else the VIP's port-0 service), its persistence template, and
+ * The datapath's order: the connection-table entry, then the service (exact port, else the VIP's port-0 service), its persistence template, and
  * the scheduler. Read-only: what trace says of rr, wrr and the count schedulers is the next new connection's lot.
  */
 export function trace(f: TraceFlow, l: TraceLookups): TraceResult {

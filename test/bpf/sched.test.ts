@@ -74,6 +74,12 @@ function addressOfMac(l: Lab, mac: string): string {
   throw new Error(`no real has MAC ${mac}`);
 }
 
+/** Sets the idle timeout of every connection state directly (the config knows only tcp, tcp_fin and udp). */
+function setStateTimeouts(l: Lab, timeout: number[]): void {
+  const cur = abi.cfg.decode(l.dp.maps.xlvs_cfg.lookup(abi.u32Key(0))!);
+  l.dp.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode({ ...cur, timeout }));
+}
+
 function idOf(l: Lab, address: string, svc = 0): number {
   return l.services[svc]!.reals.find((r) => r.address === address)!.id;
 }
@@ -182,15 +188,15 @@ describe('connection states and counts', () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    reals:\n${realsYaml([1])}\n`);
     const spec = { saddr: '198.51.100.7', sport: 5555 };
     const c = () => { const x = conns(l, '10.0.0.11'); return [Number(x.active), Number(x.inactive)]; };
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32(spec.saddr), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 5555, dport: 80, proto: 6 });
-    const state = () => abi.conn.decode(l.dp.maps.xlvs_conn.lookup(key)!).state;
+    const key = { saddr: abi.ipv4ToU32(spec.saddr), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 5555, dport: 80, proto: 6 };
+    const state = () => l.dp.conns.get(key)!.state;
     await send(l.dp, { ...spec, tcpFlags: SYN });
     assert.deepEqual([c(), state()], [[0, 1], abi.CS.SYN_RECV]);
     await send(l.dp, { ...spec, tcpFlags: SYN });
     assert.deepEqual([c(), state()], [[0, 1], abi.CS.SYN_RECV], 'retransmitted SYN');
     await send(l.dp, { ...spec, tcpFlags: ACK });
     assert.deepEqual([c(), state()], [[1, 0], abi.CS.ESTABLISHED]);
-    for (let i = 0; i < 5; i++) await send(l.dp, { ...spec, tcpFlags: ACK }); // flow-cache hits
+    for (let i = 0; i < 5; i++) await send(l.dp, { ...spec, tcpFlags: ACK });
     assert.deepEqual([c(), state()], [[1, 0], abi.CS.ESTABLISHED]);
     await send(l.dp, { ...spec, tcpFlags: ACK | FIN });
     assert.deepEqual([c(), state()], [[0, 1], abi.CS.FIN_WAIT]);
@@ -201,15 +207,15 @@ describe('connection states and counts', () => {
     await send(l.dp, { ...spec, sport: 5556, tcpFlags: RST });
     assert.deepEqual(c(), [0, 2]);
     // Zero timeouts: the next sweep expires both and gives the counts back.
-    l.dp.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode({ mac: DIRECTOR_MAC, timeout: new Array(abi.CS_COUNT).fill(0) }));
+    setStateTimeouts(l, new Array(abi.CS_COUNT).fill(0));
     const st = await l.dp.sweep();
     assert.equal(st.conns, 2n);
     assert.equal(st.expired, 2n);
     assert.deepEqual(c(), [0, 0]);
-    assert.equal(l.dp.maps.xlvs_conn.lookup(key), null);
+    assert.equal(l.dp.conns.get(key), null);
   });
 
-  test('the sweeper keeps a flow served only from the flow cache and expires an idle one', async () => {
+  test('the sweeper keeps a flow that keeps sending and expires an idle one', async () => {
     const l = await load(`timeouts: { tcp: 3 }\nservices:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: wlc\n    reals:\n${realsYaml([1])}\n`);
     const busy = { saddr: '198.51.100.8', sport: 6000, tcpFlags: ACK };
     const idle = { saddr: '198.51.100.9', sport: 6001, tcpFlags: ACK };
@@ -217,14 +223,14 @@ describe('connection states and counts', () => {
     await send(l.dp, idle);
     assert.deepEqual([Number(conns(l, '10.0.0.11').active)], [2]);
     await new Promise((r) => setTimeout(r, 2100));
-    for (let i = 0; i < 3; i++) await send(l.dp, busy); // flow-cache hits only: the entry itself is not touched
+    for (let i = 0; i < 3; i++) await send(l.dp, busy);
     await l.dp.sweep();
     await new Promise((r) => setTimeout(r, 1200));
     const st = await l.dp.sweep();
     assert.equal(st.expired, 1n, 'only the idle flow expired');
-    const key = (s: FrameSpec) => abi.connKey.encode({ saddr: abi.ipv4ToU32(s.saddr!), daddr: abi.ipv4ToU32('10.0.0.100'), sport: s.sport!, dport: 80, proto: 6 });
-    assert.ok(l.dp.maps.xlvs_conn.lookup(key(busy)));
-    assert.equal(l.dp.maps.xlvs_conn.lookup(key(idle)), null);
+    const key = (s: FrameSpec) => ({ saddr: abi.ipv4ToU32(s.saddr!), daddr: abi.ipv4ToU32('10.0.0.100'), sport: s.sport!, dport: 80, proto: 6 });
+    assert.ok(l.dp.conns.get(key(busy)));
+    assert.equal(l.dp.conns.get(key(idle)), null);
     assert.equal(Number(conns(l, '10.0.0.11').active), 1);
   });
 });
@@ -232,14 +238,14 @@ describe('connection states and counts', () => {
 test('an entry stamped a second after the sweeper read its clock is not expired (signed idle time)', async () => {
   const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 60 }\n    reals:\n${realsYaml([1])}\n`);
   const now = Number((await l.dp.sweep()).now);
-  const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.99'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 9999, dport: 80, proto: 6 });
-  l.dp.maps.xlvs_conn.update(key, abi.conn.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: now + 1, hits_seen: 0 }));
+  const key = { saddr: abi.ipv4ToU32('198.51.100.99'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 9999, dport: 80, proto: 6 };
+  l.dp.conns.put(key, { real_id: idOf(l, '10.0.0.11'), svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: now + 1, hits: 0, hits_seen: 0 });
   const pkey = abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.99'), svc_id: 0 });
   l.dp.maps.xlvs_persist.update(pkey, abi.persist.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: 0, last_seen: now + 1, timeout: 60 }));
   const st = await l.dp.sweep();
   assert.equal(st.expired, 0n);
   assert.equal(st.templates_expired, 0n);
-  assert.ok(l.dp.maps.xlvs_conn.lookup(key));
+  assert.ok(l.dp.conns.get(key));
   assert.ok(l.dp.maps.xlvs_persist.lookup(pkey));
 });
 
@@ -253,7 +259,7 @@ describe('thresholds', () => {
     assert.deepEqual(got, ['10.0.0.11', '10.0.0.11', '10.0.0.11', '10.0.0.12', '10.0.0.12']);
     assert.equal(conns(l, '10.0.0.11').overloaded, 3);
     // Two of a's three connections end and are swept: 1 left, not < 1, still overloaded; the third: 0 < 1, lifted.
-    l.dp.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode({ mac: DIRECTOR_MAC, timeout: [0, 60, 900, 0, 0, 0, 0, 0] }));
+    setStateTimeouts(l, [0, 60, 900, 0, 0, 0, 0, 0]);
     for (const sport of [7000, 7001]) await send(l.dp, { saddr: '198.51.100.20', sport, tcpFlags: RST });
     await l.dp.sweep();
     assert.deepEqual([Number(conns(l, '10.0.0.11').inactive), conns(l, '10.0.0.11').overloaded], [1, 3]);

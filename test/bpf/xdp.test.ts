@@ -6,6 +6,7 @@ import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { ServiceState, desiredState, serviceTable } from '../../src/core/director';
 import { flowHash } from '../../src/core/flowhash';
+import { ctBucketOf } from '../../src/core/conntable';
 import { Datapath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
@@ -79,9 +80,14 @@ function counters(map: 'xlvs_st_svc' | 'xlvs_st_real', id: number): abi.Counters
   return abi.sumPerCpu(abi.counters, dp.maps[map].lookup(abi.u32Key(id))!, ncpu);
 }
 
-/** A connection entry as the control plane or a test writes one (state as given, seen now). */
-function conn(realId: number, state: number): Buffer {
-  return abi.conn.encode({ real_id: realId, svc_id: 0, state, flags: 0, last_seen: 0, hits_seen: 0 });
+/** A connection entry as a test writes one (state as given). */
+function conn(realId: number, state: number): abi.Conn {
+  return { real_id: realId, svc_id: 0, state, flags: 0, last_seen: 0, hits: 0, hits_seen: 0 };
+}
+
+/** The connection-table key of a client's flow to the test service (10.0.0.100:80/tcp). */
+function ckey(saddr: string, sport: number): abi.ConnKey {
+  return { saddr: abi.ipv4ToU32(saddr), daddr: abi.ipv4ToU32('10.0.0.100'), sport, dport: 80, proto: 6 };
 }
 
 async function run(data: Buffer) {
@@ -195,8 +201,8 @@ describe('scheduling', () => {
   test('weight 0 keeps an existing connection', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.77', sport: 33333, tcpFlags: ACK };
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
-    dp.maps.xlvs_conn.update(
-      abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.77'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33333, dport: 80, proto: 6 }),
+    dp.conns.put(
+      ckey('198.51.100.77', 33333),
       conn(drained.id, abi.CS.ESTABLISHED),
     );
     const r = await run(frame(spec));
@@ -207,21 +213,21 @@ describe('scheduling', () => {
   test('a SYN retransmitted to a weight-0 real stays there: it is the same connection', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.80', sport: 33336, tcpFlags: SYN };
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.80'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33336, dport: 80, proto: 6 });
-    dp.maps.xlvs_conn.update(key, conn(drained.id, abi.CS.SYN_RECV));
+    const key = ckey('198.51.100.80', 33336);
+    dp.conns.put(key, conn(drained.id, abi.CS.SYN_RECV));
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), '02:00:00:00:00:13');
   });
 
   test('a SYN reusing the 5-tuple of a closing connection on a weight-0 (or health-failed) real opens a new connection elsewhere', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.79', sport: 33335, tcpFlags: SYN };
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.79'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33335, dport: 80, proto: 6 });
-    dp.maps.xlvs_conn.update(key, conn(drained.id, abi.CS.FIN_WAIT));
+    const key = ckey('198.51.100.79', 33335);
+    dp.conns.put(key, conn(drained.id, abi.CS.FIN_WAIT));
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
     assert.notEqual(macOf(r.dataOut, 'dst'), '02:00:00:00:00:13');
-    assert.equal(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!).real_id, expectedReal(0, spec).id);
+    assert.equal(dp.conns.get(key)!.real_id, expectedReal(0, spec).id);
     // Its ACK then follows the new entry.
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), expectedReal(0, spec).mac);
   });
@@ -242,40 +248,15 @@ describe('scheduling', () => {
     assert.equal(verdicts().tx_new - v0.tx_new, 1n);
   });
 
-  test('a SYN clears its 5-tuple from every CPU\'s flow cache, so no CPU keeps sending the new connection to the old real', async () => {
-    const spec: FrameSpec = { saddr: '198.51.100.82', sport: 33338, tcpFlags: SYN };
-    const fresh = expectedReal(0, spec);
-    const stale = services[0]!.reals.find((r) => r.mac && r.id !== fresh.id)!;
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.82'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33338, dport: 80, proto: 6 });
-    const slot = abi.u32Key(flowHash('198.51.100.82', '10.0.0.100', 33338, 80, 6) & (abi.FCACHE_SIZE - 1));
-    const fcache = dp.objectMap('xlvs_fcache');
-    try {
-      // Every CPU believes the tuple still belongs to an earlier connection on another real.
-      const one = abi.fcacheEntry.encode({ key, real_id: stale.id, svc_id: 0, hits: 1, state: abi.CS.ESTABLISHED });
-      fcache.update(slot, Buffer.concat(Array.from({ length: ncpu }, () => one)));
-      dp.maps.xlvs_conn.update(key, conn(stale.id, abi.CS.CLOSE));
-      assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), fresh.mac);
-      const after = fcache.lookup(slot)!;
-      for (let cpu = 0; cpu < ncpu; cpu++) {
-        const e = abi.fcacheEntry.decode(after, cpu * abi.fcacheEntry.size);
-        const stillStale = e.key.equals(key) && e.real_id === stale.id;
-        assert.ok(!stillStale, `CPU ${cpu} still maps the tuple to real ${stale.id}`);
-      }
-      assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), fresh.mac);
-    } finally {
-      fcache.close();
-    }
-  });
-
   test('an existing connection to a real that lost its MAC is rescheduled', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.78', sport: 33334, tcpFlags: ACK };
     const macless = services[0]!.reals.find((r) => r.address === '10.0.0.14')!;
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.78'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 33334, dport: 80, proto: 6 });
-    dp.maps.xlvs_conn.update(key, conn(macless.id, abi.CS.ESTABLISHED));
+    const key = ckey('198.51.100.78', 33334);
+    dp.conns.put(key, conn(macless.id, abi.CS.ESTABLISHED));
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(macOf(r.dataOut, 'dst'), expectedReal(0, spec).mac);
-    assert.equal(abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!).real_id, expectedReal(0, spec).id);
+    assert.equal(dp.conns.get(key)!.real_id, expectedReal(0, spec).id);
   });
 
   test('an established flow stays on its real when the table changes under it', async () => {
@@ -293,17 +274,16 @@ describe('scheduling', () => {
     }
   });
 
-  test('the flow cache serves an established flow, restores an evicted connection entry, and never outlives its real', async () => {
+  test('a flow whose entry is gone is picked up mid-stream as established, and an entry never outlives its real\'s MAC', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.120', sport: 45000, tcpFlags: ACK };
-    const key = abi.connKey.encode({ saddr: abi.ipv4ToU32('198.51.100.120'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 45000, dport: 80, proto: 6 });
+    const key = ckey('198.51.100.120', 45000);
     const real = expectedReal(0, spec);
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
-    // The LRU evicts the entry: the cached flow keeps its real and puts the entry back within FCACHE_REFRESH packets.
-    assert.ok(dp.maps.xlvs_conn.delete(key));
-    for (let i = 0; i < abi.FCACHE_REFRESH; i++) assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
-    const back = abi.conn.decode(dp.maps.xlvs_conn.lookup(key)!);
+    assert.ok(dp.conns.delete(key));
+    assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
+    const back = dp.conns.get(key)!;
     assert.deepEqual([back.real_id, back.svc_id, back.state], [real.id, 0, abi.CS.ESTABLISHED]);
-    // The real loses its MAC: the cached flow is rescheduled, not sent to a stale address.
+    // The real loses its MAC: the flow is rescheduled, not sent to a stale address.
     const saved = real.mac;
     real.mac = null;
     dp.writeReal(real);
@@ -316,6 +296,69 @@ describe('scheduling', () => {
       real.mac = saved;
       dp.writeReal(real);
       dp.writeTable(0, tables.get(0)!);
+    }
+  });
+
+  test('a full bucket gives its way to the entry nearest its timeout, uncounts it and counts the eviction; one past its timeout goes first, uncounted as an eviction', async () => {
+    // Nine flows of one bucket (8 ways): found by the same seeded hash the datapath uses.
+    const target = ctBucketOf(abi.connKey.encode(ckey('198.51.101.1', 1000)), dp.conns.seed, dp.conns.geometry.buckets);
+    const specs: FrameSpec[] = [];
+    for (let i = 0; specs.length < 10; i++) {
+      const saddr = `198.51.101.${1 + Math.floor(i / 60000)}`, sport = 1000 + (i % 60000);
+      if (ctBucketOf(abi.connKey.encode(ckey(saddr, sport)), dp.conns.seed, dp.conns.geometry.buckets) === target) specs.push({ saddr, sport, tcpFlags: ACK });
+    }
+    const total = () => {
+      let n = 0n;
+      for (const r of services[0]!.reals) { const c = dp.realConns([r.id]).get(r.id)!; n += c.active + c.inactive; }
+      return n;
+    };
+    const before = total();
+    for (const f of specs.slice(0, 8)) assert.equal((await run(frame(f))).retval, XDP_TX);
+    assert.equal(total() - before, 8n);
+    // Way ages: the fourth flow was seen longest ago (still within the 900 s timeout).
+    const now = Number((await dp.sweep()).now);
+    const key = (f: FrameSpec) => ckey(f.saddr!, f.sport!);
+    specs.slice(0, 8).forEach((f, i) => dp.conns.put(key(f), { ...dp.conns.get(key(f))!, last_seen: now - (i === 3 ? 500 : 10) }));
+    const v0 = verdicts();
+    assert.equal((await run(frame(specs[8]!))).retval, XDP_TX);
+    assert.equal(dp.conns.get(key(specs[3]!)), null, 'the oldest entry was replaced');
+    assert.ok(dp.conns.get(key(specs[8]!)));
+    for (const i of [0, 1, 2, 4, 5, 6, 7]) assert.ok(dp.conns.get(key(specs[i]!)), `flow ${i} kept`);
+    assert.equal(verdicts().ct_evicted - v0.ct_evicted, 1n);
+    assert.equal(total() - before, 8n, 'one uncounted, one counted');
+    // An entry past its timeout (not yet swept) is taken before any live one and is not an eviction.
+    dp.conns.put(key(specs[5]!), { ...dp.conns.get(key(specs[5]!))!, last_seen: now - 1000 });
+    const v1 = verdicts();
+    assert.equal((await run(frame(specs[9]!))).retval, XDP_TX);
+    assert.equal(dp.conns.get(key(specs[5]!)), null);
+    assert.equal(verdicts().ct_evicted - v1.ct_evicted, 0n);
+    assert.equal(total() - before, 8n);
+  });
+
+  test('per-CPU slices (conn_table_per_cpu): a flow is recorded in one CPU\'s slice and followed there', async () => {
+    const pc = await Datapath.load({ connTableSize: 4096, connTablePerCpu: true });
+    try {
+      assert.deepEqual([pc.conns.geometry.slices, pc.maps.xlvs_conn.maxEntries], [ncpu, Math.ceil(4096 / abi.CT_WAYS / ncpu) * ncpu]);
+      pc.setDirectorMac(DIRECTOR_MAC);
+      const s = services[0]!;
+      for (const r of s.reals) pc.writeReal(r);
+      pc.writeTable(s.id, tables.get(s.id)!);
+      pc.writeService(s);
+      const spec: FrameSpec = { saddr: '198.51.100.150', sport: 46000, tcpFlags: SYN };
+      const real = expectedReal(0, spec);
+      const first = await native().testRun(pc.programFd(), { data: frame(spec) });
+      assert.equal(macOf(first.dataOut, 'dst'), real.mac);
+      const held = [...pc.conns.records()];
+      assert.equal(held.length, 1);
+      assert.ok(held[0]!.slice < ncpu);
+      assert.deepEqual([held[0]!.val.real_id, held[0]!.val.state], [real.id, abi.CS.SYN_RECV]);
+      await native().testRun(pc.programFd(), { data: frame({ ...spec, tcpFlags: ACK }) });
+      const v = abi.sumPerCpu(abi.verdicts, pc.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
+      // The test runs may land on either CPU; on the same one the ACK finds the entry and makes it established.
+      const after = [...pc.conns.records()];
+      assert.ok(after.length === 1 ? after[0]!.val.state === abi.CS.ESTABLISHED && v.tx_existing === 1n : after.length === 2 && v.tx_new === 2n, JSON.stringify(after));
+    } finally {
+      pc.close();
     }
   });
 

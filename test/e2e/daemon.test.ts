@@ -193,7 +193,7 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
         `  -> ${`${realAddress(2)}:8080`.padEnd(28)} Route   5      0          0         \n`,
     );
     const all = await adm(['-Ln']);
-    assert.match(all.stdout, /^IP Virtual Server version 1\.2\.1 \(size=1048576\)\nProt LocalAddress:Port Scheduler Flags\n/);
+    assert.match(all.stdout, /^IP Virtual Server version 1\.2\.1 \(size=4194304\)\nProt LocalAddress:Port Scheduler Flags\n/);
     // The config's mh service has xlvs's default flags (mh-port); the one -A made without -b has IPVS's (none).
     assert.match(all.stdout, /\nTCP  10\.0\.0\.100:80 mh \(mh-port\)\n/);
 

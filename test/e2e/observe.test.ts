@@ -170,7 +170,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     assert.ok(afterStop.inactive >= before.inactive + 3, `closed connections wait out their FIN timeout as inactive: ${JSON.stringify(afterStop)}`);
     const plain = await l.xlvs(['list', '--socket', l.daemonSocket()]);
     assert.match(plain.stdout, /ActiveConn\s+InActConn/);
-    assert.match(plain.stdout, /^Connection table: \d+ of 1048576 entries \(\d+\.\d%\), \d+ expired idle so far$/m);
+    assert.match(plain.stdout, /^Connection table: \d+ of 4194304 entries \(\d+\.\d%\), \d+ expired idle so far$/m);
     const stats = await l.xlvs(['list', '--stats', '--socket', l.daemonSocket()]);
     assert.match(stats.stdout, /Conns\s+InPkts\s+OutPkts\s+InBytes\s+OutBytes\s+Drops/);
   });

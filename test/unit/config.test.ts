@@ -35,7 +35,7 @@ test('the issue example parses with defaults filled in', () => {
   assert.equal(c.interface, 'eth0');
   assert.equal(c.xdp_mode, 'auto');
   assert.equal(c.manage_vips, true);
-  assert.equal(c.conn_table_size, 1048576);
+  assert.equal(c.conn_table_size, 4194304);
   assert.equal(c.services[0]!.maglev_size, 65537);
   assert.deepEqual(c.services[0]!.reals.map((r) => r.weight), [3, 1]);
 });

@@ -386,7 +386,7 @@ test('xlvsadm end to end over the API: -A/-E/-a/-e fields land in the config, --
     assert.deepEqual(ctl.config().services[0]!.sched_flags, [], 'mh without -b: IPVS\'s mh, written out');
     await run('-E -t 10.0.0.100:80 -s sh -b sh-fallback -p 600 -M 255.255.255.0');
     await run('-a -t 10.0.0.100:80 -r 10.0.0.11 -w 3 -x 100 -y 10');
-    assert.equal(await run('-L -n'), 'IP Virtual Server version 1.2.1 (size=1048576)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
+    assert.equal(await run('-L -n'), 'IP Virtual Server version 1.2.1 (size=4194304)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
       'TCP  10.0.0.100:80 sh (sh-fallback) persistent 600 mask 255.255.255.0\n  -> 10.0.0.11:80                 Route   3      0          0         \n');
     assert.equal(await run('-S -n'), '-A -t 10.0.0.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-fallback\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3 -x 100 -y 10\n');
     await run('-E -t 10.0.0.100:80 -s wlc');

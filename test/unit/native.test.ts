@@ -143,16 +143,17 @@ describe('abi', () => {
       xlvs_svc: 24,
       xlvs_conn_key: 16,
       xlvs_conn: 16,
-      xlvs_fcache_entry: 32,
+      xlvs_ct_entry: 32,
+      xlvs_ct_bucket: 256,
       xlvs_real: 32,
       xlvs_real_conns: 24,
       xlvs_seq_pos: 8,
       xlvs_persist_key: 8,
       xlvs_persist: 16,
       xlvs_sweep_stats: 48,
-      xlvs_cfg: 40,
+      xlvs_cfg: 56,
       xlvs_counters: 32,
-      xlvs_verdicts: 64,
+      xlvs_verdicts: 80,
     };
     assert.deepEqual(Object.keys(n.abi.structs).sort(), Object.keys(sizes).sort());
     for (const [name, size] of Object.entries(sizes)) assert.equal(n.abi.structs[name]!.size, size, name);

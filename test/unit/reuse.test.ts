@@ -40,11 +40,12 @@ test('a second load adopts the pinned maps: same map, same contents, no flush', 
   const first = await n.BpfObject.open(objectPath(), { mapMaxEntries: { xlvs_conn: 4096 } });
   for (const name of MAP_NAMES) first.map(name).pin(pinPaths(pins)[name]!);
   const conn = first.map('xlvs_conn');
-  const key = Buffer.alloc(16, 7);
-  conn.update(key, Buffer.concat([u32(3), u32(1), u32(0), u32(0)]));
+  const key = u32(7);
+  const bucket = Buffer.alloc(conn.valueSize, 9);
+  conn.update(key, bucket);
   const second = await n.BpfObject.open(objectPath(), { mapMaxEntries: { xlvs_conn: 4096 }, reuseMaps: pinPaths(pins) });
   for (const name of MAP_NAMES) assert.equal(second.map(name).id, first.map(name).id, `${name} adopted`);
-  assert.deepEqual(second.map('xlvs_conn').lookup(key), Buffer.concat([u32(3), u32(1), u32(0), u32(0)]));
+  assert.deepEqual(second.map('xlvs_conn').lookup(key), bucket);
   first.close();
   second.close();
 });

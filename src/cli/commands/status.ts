@@ -1,7 +1,7 @@
 // status.ts: `xlvs status`: services, reals with MAC and weight, and the datapath's counters, read from the pinned maps.
 
 import { Command } from 'commander';
-import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, verdictFields } from '../../core/abi';
+import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, ctEventFields, verdictFields } from '../../core/abi';
 import { PinnedDatapath, Snapshot } from '../../adapters/datapath';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import { interfaceFrom } from '../options';
@@ -36,7 +36,7 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot): 
       stats: num(s.stats),
       reals: s.reals.map((r) => ({ address: r.address, mac: r.mac, weight: r.weight, schedulable: (r.flags & REAL_F_SCHED) !== 0, stats: num(r.stats) })),
     })),
-    verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(snap.verdicts[f])])) as Record<keyof Verdicts, number>,
+    verdicts: Object.fromEntries([...verdictFields, ...ctEventFields].map((f) => [f, Number(snap.verdicts[f])])) as Record<keyof Verdicts, number>,
   };
 }
 

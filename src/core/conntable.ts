@@ -1,0 +1,34 @@
+// conntable.ts: the connection table's geometry and bucket hash (struct xlvs_ct_bucket in bpf/include/xlvs_abi.h), without I/O.
+
+import * as abi from './abi';
+import { flowHashWords } from './flowhash';
+
+export interface CtGeometry {
+  /** Buckets in one slice (cfg.ct_buckets). */
+  buckets: number;
+  /** Slices: 1, or one per possible CPU with conn_table_per_cpu. */
+  slices: number;
+  /** Entries the table holds in all (buckets x slices x ways). */
+  entries: number;
+}
+
+/**
+ * conn_table_size is the whole table: per CPU it is split over the CPUs (as Katran sizes its
+ * per-CPU connection tables), so memory does not grow with the core count. Every slice gets at least one bucket.
+ */
+export function ctGeometry(entries: number, perCpu: boolean, ncpu: number): CtGeometry {
+  const slices = perCpu ? Math.max(1, ncpu) : 1;
+  const buckets = Math.max(1, Math.ceil(entries / abi.CT_WAYS / slices));
+  return { buckets, slices, entries: buckets * slices * abi.CT_WAYS };
+}
+
+/** The bucket (within a slice) of an encoded xlvs_conn_key: the datapath's ct_bucket(). */
+export function ctBucketOf(key: Buffer, seed: number, buckets: number): number {
+  const h = flowHashWords(key.readUInt32LE(0), key.readUInt32LE(4), key.readUInt32LE(8), (key[12]! ^ seed) >>> 0);
+  return Number((BigInt(h) * BigInt(buckets)) >> 32n);
+}
+
+/** A way is held while its key's first 8 bytes (client address, VIP) are not zero: ct_held() in the datapath. */
+export function ctHeld(entry: Buffer, offset = 0): boolean {
+  return entry.readUInt32LE(offset) !== 0 || entry.readUInt32LE(offset + 4) !== 0;
+}
