@@ -25,8 +25,8 @@ export interface StatusJson {
 
 /** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
 export const NOTES = [
-  'active/inactive connections: not tracked yet (the datapath keeps no TCP state); reported as null',
-  'persistence: not implemented',
+  'connection states are inferred from client-to-server packets only (in LVS-DR the replies bypass the director), as IPVS does',
+  'connTable.entries is the last sweep\'s count; evicted and untracked count since the datapath was loaded',
 ];
 
 export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {

@@ -336,8 +336,8 @@ test('status JSON: listing, verdicts as numbers, table occupancy and the notes o
   const j = statusJson(source(listing(5)), 42);
   assert.equal(j.time, 42);
   assert.equal(j.verdicts.tx_new, 10);
-  assert.deepEqual(j.connTable, { entries: 10, capacity: 1024, measuredAt: 5 });
-  assert.match(j.notes.join(), /active\/inactive connections: not tracked yet/);
+  assert.deepEqual(j.connTable, { entries: 10, capacity: 1024, measuredAt: 5, evicted: 0, untracked: 0 });
+  assert.match(j.notes.join(), /inferred from client-to-server packets only/);
 });
 
 test('cachedCount walks at most once per interval', () => {
