@@ -71,7 +71,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / 4);
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / 16); /* one template per persistent client network: far fewer than connections */
 	__type(key, struct xlvs_persist_key);
 	__type(value, struct xlvs_persist);
 } xlvs_persist SEC(".maps");
@@ -747,6 +747,7 @@ struct bpf_map; /* only passed back to helpers by the bpf_for_each_map_elem call
 
 struct sweep_ctx {
 	__u32 now;
+	__u32 first; /* the first bucket of this run */
 	__u32 timeout[XLVS_CS_COUNT];
 	__u64 conns;
 	__u64 expired;
@@ -754,24 +755,29 @@ struct sweep_ctx {
 	__u64 templates_expired;
 };
 
-static long sweep_bucket(struct bpf_map *map, __u32 *idx, struct xlvs_ct_bucket *b, struct sweep_ctx *sc)
+static long sweep_bucket(__u32 i, struct sweep_ctx *sc)
 {
 	struct xlvs_conn_key k __attribute__((aligned(8)));
+	struct xlvs_ct_bucket *b;
 	struct xlvs_ct_entry *e;
+	__u32 idx = sc->first + i;
 	__u64 was;
 	int w;
 
+	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
+	if (!b)
+		return 1; /* past the end of the table */
 	for (w = 0; w < XLVS_CT_WAYS; w++) {
 		e = &b->e[w];
 		if (!ct_held(e))
 			continue;
-		sc->conns++;
 		if (e->val.hits != e->val.hits_seen) {
 			/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
 			e->val.hits_seen = e->val.hits;
 			e->val.last_seen = sc->now;
 		}
 		if (ct_overdue(e, sc->timeout, sc->now) < 0) {
+			sc->conns++;
 			if (e->val.flags & XLVS_CONN_F_PERSIST) {
 				/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
 				struct xlvs_persist_key pk;
@@ -815,7 +821,10 @@ static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, st
 
 /*
  * Idle timeouts: an XDP program has no timers, so the control plane runs this every
- * sweep interval over every bucket of the connection table and every template.
+ * sweep interval. One run walks XLVS_SWEEP_CHUNK buckets from where the last one
+ * stopped (a run holds its CPU, with bottom halves off, for its whole length: a pass
+ * over a 4M-entry table in one run took ~40 ms); the control plane repeats runs until
+ * the pass wraps. Templates are swept at the start of each pass.
  */
 SEC("xdp")
 int xlvs_sweep(struct xdp_md *ctx)
@@ -823,7 +832,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	struct sweep_ctx sc = {};
 	struct xlvs_sweep_stats *st;
 	struct xlvs_cfg *cfg;
-	__u32 zero = 0, i;
+	__u32 zero = 0, i, n, total;
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
 	st = bpf_map_lookup_elem(&xlvs_sweepst, &zero);
@@ -832,14 +841,27 @@ int xlvs_sweep(struct xdp_md *ctx)
 	sc.now = now_seconds();
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
-	bpf_for_each_map_elem(&xlvs_conn, sweep_bucket, &sc, 0);
-	bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
+	total = cfg->ct_total ? cfg->ct_total : 1;
+	sc.first = st->cursor < total ? st->cursor : 0;
+	n = total - sc.first;
+	if (n > XLVS_SWEEP_CHUNK)
+		n = XLVS_SWEEP_CHUNK;
+	if (!sc.first) {
+		bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
+		st->templates = sc.templates;
+		st->templates_expired += sc.templates_expired;
+		st->pass_conns = 0;
+	}
+	bpf_loop(n, sweep_bucket, &sc, 0);
 	st->now = sc.now;
-	st->conns = sc.conns;
+	st->pass_conns += sc.conns;
 	st->expired += sc.expired;
-	st->templates = sc.templates;
-	st->templates_expired += sc.templates_expired;
-	st->runs++;
+	st->cursor = sc.first + n;
+	if (st->cursor >= total) {
+		st->cursor = 0;
+		st->conns = st->pass_conns;
+		st->runs++;
+	}
 	return XDP_PASS;
 }
 

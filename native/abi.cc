@@ -17,7 +17,7 @@ static_assert(sizeof(struct xlvs_real_conns) == 24, "xlvs_real_conns size");
 static_assert(sizeof(struct xlvs_seq_pos) == 8, "xlvs_seq_pos size");
 static_assert(sizeof(struct xlvs_persist_key) == 8, "xlvs_persist_key size");
 static_assert(sizeof(struct xlvs_persist) == 16, "xlvs_persist size");
-static_assert(sizeof(struct xlvs_sweep_stats) == 48, "xlvs_sweep_stats size");
+static_assert(sizeof(struct xlvs_sweep_stats) == 64, "xlvs_sweep_stats size");
 static_assert(sizeof(struct xlvs_ct_entry) == 32, "xlvs_ct_entry size");
 static_assert(sizeof(struct xlvs_ct_bucket) == 32 * XLVS_CT_WAYS, "xlvs_ct_bucket size");
 static_assert(sizeof(struct xlvs_cfg) == 56, "xlvs_cfg size");
@@ -125,6 +125,8 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_sweep_stats, templates);
     XLVS_FIELD(xlvs_sweep_stats, templates_expired);
     XLVS_FIELD(xlvs_sweep_stats, runs);
+    XLVS_FIELD(xlvs_sweep_stats, cursor);
+    XLVS_FIELD(xlvs_sweep_stats, pass_conns);
   });
   XLVS_STRUCT(xlvs_cfg, {
     XLVS_FIELD(xlvs_cfg, mac);
@@ -133,7 +135,7 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_cfg, ct_buckets);
     XLVS_FIELD(xlvs_cfg, ct_per_cpu);
     XLVS_FIELD(xlvs_cfg, ct_seed);
-    XLVS_FIELD(xlvs_cfg, pad2);
+    XLVS_FIELD(xlvs_cfg, ct_total);
   });
   XLVS_STRUCT(xlvs_counters, {
     XLVS_FIELD(xlvs_counters, packets);
@@ -167,6 +169,7 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_CONST(XLVS_FALLBACK_TRIES);
   XLVS_CONST(XLVS_FALLBACK_STRIDE);
   XLVS_CONST(XLVS_TBL_MAX);
+  XLVS_CONST(XLVS_SWEEP_CHUNK);
   XLVS_CONST(XLVS_SVC_F_HASH_PORT);
   XLVS_CONST(XLVS_SVC_F_FALLBACK);
   XLVS_CONST(XLVS_CONN_F_PERSIST);

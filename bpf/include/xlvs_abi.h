@@ -23,6 +23,7 @@
 #define XLVS_SEQ_MAX_TRIES    32u      /* rr/wrr: sequence entries tried past an unavailable one before giving up */
 #define XLVS_FALLBACK_TRIES   32u      /* sh/mh fallback: buckets tried, the first being the flow's own */
 #define XLVS_FALLBACK_STRIDE  1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
+#define XLVS_SWEEP_CHUNK      16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
 #define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
 
 /* ---- flags ---- */
@@ -159,12 +160,14 @@ struct xlvs_persist {
 
 /* xlvs_sweep value (single entry): what the last run of the xlvs_sweep program found and did. */
 struct xlvs_sweep_stats {
-	__u64 now;            /* the clock the sweep used (seconds) */
-	__u64 conns;          /* connection entries seen (table occupancy) */
-	__u64 expired;        /* connection entries removed for idleness */
-	__u64 templates;      /* persistence templates seen */
-	__u64 templates_expired; /* persistence templates removed */
-	__u64 runs;           /* sweeps so far */
+	__u64 now;            /* the clock the last run used (seconds) */
+	__u64 conns;          /* connection entries the last complete pass left in place (table occupancy) */
+	__u64 expired;        /* connection entries removed for idleness, so far */
+	__u64 templates;      /* persistence templates seen at the start of the current pass */
+	__u64 templates_expired; /* persistence templates removed, so far */
+	__u64 runs;           /* complete passes over the table so far */
+	__u64 cursor;         /* the bucket the next run starts at; 0: the next run starts a pass */
+	__u64 pass_conns;     /* entries left in place so far in the current pass */
 };
 
 /* xlvs_cfg value (single entry, key 0): per-interface settings. */
@@ -175,7 +178,7 @@ struct xlvs_cfg {
 	__u32 ct_buckets; /* buckets in one slice of xlvs_conn (the whole map unless ct_per_cpu); 0 until the loader writes it: every flow then shares bucket 0 */
 	__u32 ct_per_cpu; /* 1: xlvs_conn holds one slice per possible CPU, and each CPU looks up and inserts in its own */
 	__u32 ct_seed;    /* random at table creation: keys the bucket hash, so clients cannot aim flows at one bucket */
-	__u32 pad2;       /* zero */
+	__u32 ct_total;   /* buckets in the whole of xlvs_conn (ct_buckets x slices): where the sweeper's pass ends */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */

@@ -79,7 +79,7 @@ export class Datapath {
     const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
     try {
       obj = await native().BpfObject.open(opts.objPath ?? objectPath(), {
-        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: Math.max(1024, opts.connTableSize >> 2) },
+        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: Math.max(1024, opts.connTableSize >> 4) },
         ...(reuseMaps ? { reuseMaps } : {}),
       });
     } catch (e) {
@@ -94,6 +94,7 @@ export class Datapath {
       mac: '00:00:00:00:00:00', timeout: stateTimeouts(DEFAULT_TIMEOUTS),
       ...(adopt ? { mac: prior.mac, timeout: prior.timeout } : {}),
       ct_buckets: geo.buckets, ct_per_cpu: opts.connTablePerCpu ? 1 : 0, ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
+      ct_total: geo.buckets * geo.slices,
     };
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
     return new Datapath(obj, maps, cfgValue);
@@ -121,9 +122,16 @@ export class Datapath {
 
   /** Expires idle connections and persistence templates (the xlvs_sweep program: it runs in the kernel, over the maps). */
   async sweep(): Promise<abi.SweepStats> {
-    await native().testRun(this.obj.programFd('xlvs_sweep'), { data: SWEEP_FRAME });
-    return abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
+    // One run walks XLVS_SWEEP_CHUNK buckets with the CPU held; the runs of a pass are separate syscalls, so
+    // packets on that CPU (and this event loop) get their turn in between.
+    const fd = this.obj.programFd('xlvs_sweep');
+    for (;;) {
+      await native().testRun(fd, { data: SWEEP_FRAME });
+      const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
+      if (st.cursor === 0n) return st;
+    }
   }
+
 
   /** Tracked connections per real (shared counters the datapath keeps with atomic adds). */
   realConns(ids: Iterable<number>): Map<number, abi.RealConns> {

@@ -80,6 +80,7 @@ export const SEQ_MAX_TRIES = 32;
 export const FALLBACK_TRIES = 32;
 export const FALLBACK_STRIDE = 1000;
 export const TBL_MAX = 1048576;
+export const SWEEP_CHUNK = 16384;
 export const SVC_F_HASH_PORT = 1 << 0;
 export const SVC_F_FALLBACK = 1 << 1;
 export const CONN_F_PERSIST = 1 << 0;
@@ -103,6 +104,7 @@ export const constants: Record<string, number> = {
   XLVS_FALLBACK_TRIES: FALLBACK_TRIES,
   XLVS_FALLBACK_STRIDE: FALLBACK_STRIDE,
   XLVS_TBL_MAX: TBL_MAX,
+  XLVS_SWEEP_CHUNK: SWEEP_CHUNK,
   XLVS_SVC_F_HASH_PORT: SVC_F_HASH_PORT,
   XLVS_SVC_F_FALLBACK: SVC_F_FALLBACK,
   XLVS_CONN_F_PERSIST: CONN_F_PERSIST,
@@ -128,9 +130,9 @@ export interface RealConns { active: bigint; inactive: bigint; overloaded: numbe
 export interface SeqPos { next: bigint }
 export interface PersistKey { caddr: number; svc_id: number }
 export interface Persist { real_id: number; svc_id: number; last_seen: number; timeout: number }
-export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint }
+export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint; cursor: bigint; pass_conns: bigint }
 /** timeout: seconds per connection state, indexed by CS. */
-export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number }
+export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number; ct_total: number }
 export interface Counters { packets: bigint; bytes: bigint; conns: bigint; drops: bigint }
 export interface Verdicts {
   pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
@@ -167,11 +169,11 @@ export const persistKey = defineStruct<PersistKey>('xlvs_persist_key', 8, [f('ca
 export const persist = defineStruct<Persist>('xlvs_persist', 16, [
   f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32'), f('last_seen', 8, 4, 'u32'), f('timeout', 12, 4, 'u32'),
 ]);
-export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 48,
-  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs'].map((n, i) => f(n, i * 8, 8, 'u64')));
+export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 64,
+  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')));
 export const cfg = defineStruct<Cfg>('xlvs_cfg', 56, [
   f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s'),
-  f('ct_buckets', 40, 4, 'u32'), f('ct_per_cpu', 44, 4, 'u32'), f('ct_seed', 48, 4, 'u32'), f('pad2', 52, 4, 'pad'),
+  f('ct_buckets', 40, 4, 'u32'), f('ct_per_cpu', 44, 4, 'u32'), f('ct_seed', 48, 4, 'u32'), f('ct_total', 52, 4, 'u32'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'), f('drops', 24, 8, 'u64'),

@@ -150,7 +150,7 @@ describe('abi', () => {
       xlvs_seq_pos: 8,
       xlvs_persist_key: 8,
       xlvs_persist: 16,
-      xlvs_sweep_stats: 48,
+      xlvs_sweep_stats: 64,
       xlvs_cfg: 56,
       xlvs_counters: 32,
       xlvs_verdicts: 80,

@@ -1,0 +1,37 @@
+// sweep.test.ts: the idle sweeper's pass over a connection table larger than one run's chunk, through BPF_PROG_TEST_RUN.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as abi from '../../src/core/abi';
+import { ctBucketOf } from '../../src/core/conntable';
+import { Datapath } from '../../src/adapters/datapath';
+import { requirePrivileges } from '../lib/privileged';
+
+test('a pass is several runs of XLVS_SWEEP_CHUNK buckets: entries in every chunk are counted and expired once, and the pass ends where it began', async () => {
+  requirePrivileges('BPF sweeper tests');
+  const dp = await Datapath.load({ connTableSize: abi.SWEEP_CHUNK * abi.CT_WAYS * 2.5 }); // 2.5 chunks of buckets: three runs a pass
+  try {
+    const { buckets } = dp.conns.geometry;
+    assert.equal(buckets, abi.SWEEP_CHUNK * 2.5);
+    // Two entries in each chunk's range of buckets: one idle past its timeout, one live.
+    const put: abi.ConnKey[] = [];
+    for (let sport = 1; put.length < 6; sport++) {
+      const key = { saddr: abi.ipv4ToU32('198.51.100.1'), daddr: abi.ipv4ToU32('10.0.0.100'), sport, dport: 80, proto: 6 };
+      const b = ctBucketOf(abi.connKey.encode(key), dp.conns.seed, buckets);
+      const chunk = Math.floor(b / abi.SWEEP_CHUNK);
+      if (put.filter((k) => Math.floor(ctBucketOf(abi.connKey.encode(k), dp.conns.seed, buckets) / abi.SWEEP_CHUNK) === chunk).length < 2) put.push(key);
+    }
+    const now = Number((await dp.sweep()).now);
+    put.forEach((key, i) => dp.conns.put(key, { real_id: 1, svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: i % 2 ? now : now - 1000, hits: 0, hits_seen: 0 }));
+    const before = abi.sweepStats.decode(dp.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
+    dp.setTimeouts({ tcp: 900, tcp_fin: 120, udp: 300 });
+    const st = await dp.sweep();
+    assert.equal(st.cursor, 0n);
+    assert.equal(st.runs - before.runs, 1n, 'one complete pass');
+    assert.equal(st.expired - before.expired, 3n, 'the idle entry of each chunk');
+    assert.equal(st.conns, 3n, 'the live entry of each chunk, counted once');
+    assert.equal(dp.conns.count(), 3);
+  } finally {
+    dp.close();
+  }
+});
