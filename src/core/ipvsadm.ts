@@ -500,8 +500,8 @@ export function stateTimeout(state: number, t: Config['timeouts']): number {
 /**
  * `ipvsadm -L -c`: the connection table ("%-3s %-6s %-11s %-18s %-18s %s", expire "%02d:%02d"). Expire is what is
  * left of the state's timeout since the entry last saw a packet, given `clock` (now on the same clock as lastSeen,
- * and the timeouts); without it, or for an entry without state, 00:00. The datapath stamps lastSeen to the second
- * (it writes it only when the second changes), so expire may read up to a second lower than IPVS's.
+ * and the timeouts); without it, or for an entry without state, 00:00. An established packet does not stamp
+ * lastSeen itself (the sweeper does, from the entry's hit count), so expire may run up to one sweep interval ahead of IPVS's.
  */
 export function formatConns(conns: readonly ConnListing[], name: Namer = numericName, clock?: { now: number; timeouts: Config['timeouts'] }): string {
   let out = 'IPVS connection entries\npro expire state       source             virtual            destination\n';
