@@ -8,6 +8,9 @@
 #include "xlvs_hash.h"
 #include "parsing.h"
 
+/* verifier: a way index is masked into range with & (XLVS_CT_WAYS - 1) */
+_Static_assert((XLVS_CT_WAYS & (XLVS_CT_WAYS - 1)) == 0, "XLVS_CT_WAYS must be a power of two");
+
 /* ---- maps (sizes are defaults: the loader may resize before load) ---- */
 
 struct {
@@ -282,25 +285,26 @@ static __always_inline __u8 tcp_first_state(__u8 flags)
 
 /* ---- the connection table (struct xlvs_ct_bucket in xlvs_abi.h) ---- */
 
-/* The flow's bucket: a seeded hash scaled onto the slice by multiply-shift (no division, any bucket count). */
-static __always_inline struct xlvs_ct_bucket *ct_bucket(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
+/* The index of the flow's bucket: a seeded hash scaled onto the slice by multiply-shift (no division, any bucket count). */
+static __always_inline __u32 ct_bucket(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
 {
 	__u32 idx = ((__u64)xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto ^ cfg->ct_seed) * cfg->ct_buckets) >> 32;
 
 	if (cfg->ct_per_cpu)
 		idx += bpf_get_smp_processor_id() * cfg->ct_buckets;
-	return bpf_map_lookup_elem(&xlvs_conn, &idx);
+	return idx;
 }
 
-static __always_inline struct xlvs_ct_entry *ct_find(struct xlvs_ct_bucket *b, const struct xlvs_conn_key *key)
+/* The way holding key, or -1. */
+static __always_inline int ct_find(struct xlvs_ct_bucket *b, const struct xlvs_conn_key *key)
 {
 	int w;
 
 #pragma unroll
 	for (w = 0; w < XLVS_CT_WAYS; w++)
 		if (conn_key_eq(&b->e[w].key, key))
-			return &b->e[w];
-	return NULL;
+			return w;
+	return -1;
 }
 
 /*
@@ -340,6 +344,29 @@ static __always_inline struct xlvs_ct_entry *ct_victim(struct xlvs_ct_bucket *b,
 }
 
 /*
+ * A new connection, as the XDP program hands it to new_connection(): its own type so that the
+ * new-connection path is a global function (below), verified once for every caller state.
+ */
+struct new_conn {
+	struct xlvs_conn_key key; /* in: the flow */
+	__u32 ports;     /* in: the port pair as it lies in the frame */
+	__u32 bucket;    /* in: the index of the flow's bucket in xlvs_conn */
+	__s32 way;       /* in: the way that holds this key already (its connection is being replaced, and was uncounted), or -1 */
+	__u8 tcp_flags;  /* in: the TCP flag byte (0 for UDP) */
+	__u8 evicted;    /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
+	__u8 untracked;  /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
+	__u8 pad;
+	__u32 svc_id;    /* out: the service (NC_DROP, NC_TX) */
+	__u32 real_id;   /* out: the real (NC_TX) */
+};
+
+/* What new_connection() decided. */
+#define NC_PASS  0 /* no service for the flow */
+#define NC_DROP  1 /* no real can take it */
+#define NC_TX    2 /* forward to nc->real_id */
+#define NC_ABORT 3 /* a map that must exist was missing */
+
+/*
  * Takes a way for key and uncounts what it held. The claim is a compare-and-swap of the
  * key's first word (addresses), so two CPUs inserting into one bucket at once cannot both
  * take the same way and leave a mix of two keys; the loser picks again once. Per-CPU
@@ -347,7 +374,7 @@ static __always_inline struct xlvs_ct_entry *ct_victim(struct xlvs_ct_bucket *b,
  * key's second word (ports, protocol): a reader on another CPU matches only whole keys.
  */
 static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg,
-						       const struct xlvs_conn_key *key, __u32 now, struct xlvs_verdicts *vd)
+						       const struct xlvs_conn_key *key, __u32 now, struct new_conn *nc)
 {
 	__u64 want = ((const __u64 *)key)[0], was;
 	struct xlvs_ct_entry *e;
@@ -364,12 +391,12 @@ static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, 
 			continue;
 		if (was) {
 			if (ct_overdue(e, cfg->timeout, now) < 0)
-				vd->ct_evicted++;
+				nc->evicted = 1;
 			unbind_conn(old.real_id, old.state);
 		}
 		return e;
 	}
-	vd->ct_untracked++;
+	nc->untracked = 1;
 	return NULL;
 }
 
@@ -482,30 +509,46 @@ take:
 	return 0;
 }
 
-/* Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it. */
-static __always_inline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 ports, __u32 hash)
+/*
+ * Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it.
+ * A global function, verified once on its own: its loops (up to XLVS_FALLBACK_TRIES or
+ * XLVS_SEQ_MAX_TRIES iterations) are not walked again for each path of new_connection().
+ */
+__noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 ports, __u32 hash)
 {
-	struct scan_ctx sc = { .svc_id = svc->id, .sched = svc->sched, .best = XLVS_REAL_NONE };
-	void *table = bpf_map_lookup_elem(&xlvs_tbl, &svc->id);
-	__u32 port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
+	struct scan_ctx sc = { .best = XLVS_REAL_NONE };
+	void *table;
+	__u32 port;
 
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!svc || !key)
+		return XLVS_REAL_NONE;
+	table = bpf_map_lookup_elem(&xlvs_tbl, &svc->id);
 	if (!table || !svc->tbl_size)
 		return XLVS_REAL_NONE;
+	port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
 	switch (svc->sched) {
 	case XLVS_SCHED_MH:
 		/* mh-port hashes the whole 5-tuple (the service fixes the rest): the flow hash already computed */
-		return sched_hashed(svc, table, port ? hash : xlvs_flow_hash(key->saddr, 0, 0, 0));
+		if (!port)
+			hash = xlvs_flow_hash(key->saddr, 0, 0, 0);
+		break;
 	case XLVS_SCHED_SH:
-		return sched_hashed(svc, table, xlvs_flow_hash(key->saddr, 0, port, 0));
+		hash = xlvs_flow_hash(key->saddr, 0, port, 0);
+		break;
 	case XLVS_SCHED_DH:
-		return sched_hashed(svc, table, xlvs_flow_hash(0, key->daddr, 0, 0));
+		hash = xlvs_flow_hash(0, key->daddr, 0, 0);
+		break;
 	case XLVS_SCHED_RR:
 	case XLVS_SCHED_WRR:
 		return sched_sequence(svc, table);
 	default:
+		sc.svc_id = svc->id;
+		sc.sched = svc->sched;
 		bpf_loop(svc->tbl_size, scan_member, &sc, 0);
 		return sc.best;
 	}
+	return sched_hashed(svc, table, hash);
 }
 
 /* A persistent service's template for this client, if it still names a real that may take connections. */
@@ -533,6 +576,90 @@ static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *
 	return bpf_map_lookup_elem(&xlvs_svc, &skey);
 }
 
+/*
+ * Schedules a new connection and records it in the flow's bucket. A global function: the verifier
+ * checks it once, on its own, instead of once for every state the XDP program reaches it in (no
+ * entry, an entry whose real went away, a reused 5-tuple; TCP or UDP; each flag combination),
+ * which multiplied this path, its schedulers and its loops, into most of the program's budget.
+ */
+__noinline int new_connection(struct new_conn *nc)
+{
+	struct xlvs_persist_key pk = {};
+	struct xlvs_conn fresh = {};
+	struct xlvs_ct_bucket *bucket;
+	struct xlvs_ct_entry *e = NULL;
+	struct xlvs_counters *c;
+	struct xlvs_real *real;
+	struct xlvs_svc *svc;
+	struct xlvs_cfg *cfg;
+	__u32 zero = 0, real_id = XLVS_REAL_NONE, now;
+	int scheduled = 0;
+	__u8 state;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!nc)
+		return NC_ABORT;
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	bucket = bpf_map_lookup_elem(&xlvs_conn, &nc->bucket);
+	if (!cfg || !bucket)
+		return NC_ABORT;
+	if (nc->way >= 0)
+		e = &bucket->e[nc->way & (XLVS_CT_WAYS - 1)];
+	now = now_seconds();
+	svc = service_for(&nc->key);
+	if (!svc) {
+		if (e)
+			__builtin_memset(&e->key, 0, sizeof(e->key));
+		return NC_PASS;
+	}
+	nc->svc_id = svc->id;
+	if (svc->persist_timeout) {
+		pk.caddr = nc->key.saddr & svc->persist_mask;
+		pk.svc_id = svc->id;
+		real_id = persist_lookup(svc, &pk, now);
+	}
+	if (real_id == XLVS_REAL_NONE) {
+		real_id = schedule(svc, &nc->key, nc->ports,
+				   xlvs_flow_hash(nc->key.saddr, nc->key.daddr, nc->ports, nc->key.proto));
+		scheduled = 1;
+	}
+	real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
+	if (!real) {
+		if (e)
+			__builtin_memset(&e->key, 0, sizeof(e->key));
+		c = bpf_map_lookup_elem(&xlvs_st_svc, &nc->svc_id);
+		if (c)
+			c->drops++;
+		return NC_DROP;
+	}
+	if (svc->persist_timeout) {
+		struct xlvs_persist t = { .real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout };
+
+		/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
+		if (scheduled)
+			bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+		fresh.flags = XLVS_CONN_F_PERSIST;
+	}
+	state = nc->key.proto == IPPROTO_TCP ? tcp_first_state(nc->tcp_flags) : XLVS_CS_UDP;
+	fresh.real_id = real_id;
+	fresh.svc_id = svc->id;
+	fresh.state = state;
+	fresh.last_seen = now;
+	if (e) {
+		e->val = fresh; /* the key is already this flow's */
+	} else {
+		e = ct_claim(bucket, cfg, &nc->key, now, nc);
+		if (e) {
+			e->val = fresh;
+			((__u64 *)&e->key)[1] = ((__u64 *)&nc->key)[1];
+		}
+	}
+	if (e)
+		bind_conn(real_id, state, real->u_threshold);
+	nc->real_id = real_id;
+	return NC_TX;
+}
+
 /* ---- programs ---- */
 
 SEC("xdp")
@@ -540,19 +667,19 @@ int xlvs_xdp(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
-	struct xlvs_conn_key key __attribute__((aligned(8))) = {};
+	struct new_conn nc __attribute__((aligned(8))) = { .way = -1 };
+	struct xlvs_conn_key *key = &nc.key;
 	struct xlvs_ct_bucket *bucket;
 	struct xlvs_ct_entry *e;
 	struct xlvs_verdicts *vd;
 	struct xlvs_real *real = NULL;
-	struct xlvs_svc *svc;
 	struct xlvs_cfg *cfg;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes, now;
-	int proto, new_conn = 0;
+	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes;
+	int proto, way, new_conn = 0;
 	__u8 flags = 0, state;
 
 	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
@@ -596,21 +723,21 @@ int xlvs_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	key.saddr = iph->saddr;
+	key->saddr = iph->saddr;
 #ifdef XLVS_BENCH_FRESH_FLOWS
 	{
 		__u32 one = 1, *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero), *cycle = bpf_map_lookup_elem(&xlvs_bench_seq, &one);
 
 		if (seq && cycle) {
 			++*seq;
-			key.saddr ^= bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
+			key->saddr ^= bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
 		}
 	}
 #endif
-	key.daddr = iph->daddr;
-	key.sport = (__be16)ports;
-	key.dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
-	key.proto = proto;
+	key->daddr = iph->daddr;
+	key->sport = (__be16)ports;
+	key->dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
+	key->proto = proto;
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
 	if (!cfg) {
@@ -625,14 +752,16 @@ int xlvs_xdp(struct xdp_md *ctx)
 	 * the reals of a removed service, so that service's flows fall through to the service
 	 * lookup and are passed.
 	 */
-	bucket = ct_bucket(cfg, &key, ports);
+	nc.bucket = ct_bucket(cfg, key, ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn, &nc.bucket);
 	/* verifier: the index is in range for a correctly sized map, but array lookups may still return NULL */
 	if (!bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	e = ct_find(bucket, &key);
-	if (e) {
+	way = ct_find(bucket, key);
+	if (way >= 0) {
+		e = &bucket->e[way & (XLVS_CT_WAYS - 1)];
 		real_id = e->val.real_id;
 		svc_id = e->val.svc_id;
 		state = e->val.state;
@@ -662,69 +791,36 @@ int xlvs_xdp(struct xdp_md *ctx)
 			 */
 			e->val.hits++;
 		} else {
-			/* The way is reused in place for the new connection below (or freed if none can be made). */
+			/* The way is reused in place for the new connection (or freed if none can be made). */
 			unbind_conn(real_id, state);
+			nc.way = way;
 		}
 	}
 	if (!real) {
-		struct xlvs_persist_key pk = {};
-		struct xlvs_conn fresh = {};
-		int scheduled = 0;
-
-		now = now_seconds();
-		svc = service_for(&key);
-		if (!svc) {
-			if (e)
-				__builtin_memset(&e->key, 0, sizeof(e->key));
+		nc.ports = ports;
+		nc.tcp_flags = flags;
+		switch (new_connection(&nc)) {
+		case NC_PASS:
 			vd->pass_no_service++;
 			return XDP_PASS;
-		}
-		svc_id = svc->id;
-		real_id = XLVS_REAL_NONE;
-		if (svc->persist_timeout) {
-			pk.caddr = key.saddr & svc->persist_mask;
-			pk.svc_id = svc->id;
-			real_id = persist_lookup(svc, &pk, now);
-		}
-		if (real_id == XLVS_REAL_NONE) {
-			real_id = schedule(svc, &key, ports, xlvs_flow_hash(key.saddr, key.daddr, ports, proto));
-			scheduled = 1;
-		}
-		real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
-		if (!real) {
-			struct xlvs_counters *c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
-
-			if (e)
-				__builtin_memset(&e->key, 0, sizeof(e->key));
-			if (c)
-				c->drops++;
+		case NC_DROP:
 			vd->drop_no_real++;
 			return XDP_DROP;
+		case NC_TX:
+			break;
+		default:
+			vd->aborted++;
+			return XDP_ABORTED;
 		}
-		if (svc->persist_timeout) {
-			struct xlvs_persist t = { .real_id = real_id, .svc_id = svc_id, .last_seen = now, .timeout = svc->persist_timeout };
-
-			/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
-			if (scheduled)
-				bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
-			fresh.flags = XLVS_CONN_F_PERSIST;
+		vd->ct_evicted += nc.evicted;
+		vd->ct_untracked += nc.untracked;
+		svc_id = nc.svc_id;
+		real_id = nc.real_id;
+		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+		if (!real) {
+			vd->aborted++;
+			return XDP_ABORTED;
 		}
-		state = proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP;
-		fresh.real_id = real_id;
-		fresh.svc_id = svc_id;
-		fresh.state = state;
-		fresh.last_seen = now;
-		if (e) {
-			e->val = fresh; /* the key is already this flow's */
-		} else {
-			e = ct_claim(bucket, cfg, &key, now, vd);
-			if (e) {
-				e->val = fresh;
-				((__u64 *)&e->key)[1] = ((__u64 *)&key)[1];
-			}
-		}
-		if (e)
-			bind_conn(real_id, state, real->u_threshold);
 		new_conn = 1;
 	}
 
@@ -745,6 +841,32 @@ struct bpf_map; /* only passed back to helpers by the bpf_for_each_map_elem call
 
 /* ---- the sweeper: run by the control plane through BPF_PROG_TEST_RUN (any frame), never attached ---- */
 
+/*
+ * A live connection keeps its client's template alive: the template outlives the last packet by
+ * its timeout. A global function: verified once on its own, not once per path of the sweeper.
+ */
+__noinline int persist_keepalive(struct xlvs_ct_entry *e)
+{
+	struct xlvs_conn_key k __attribute__((aligned(8)));
+	struct xlvs_persist_key pk;
+	struct xlvs_persist *t;
+	struct xlvs_svc *svc;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!e)
+		return 0;
+	__builtin_memcpy(&k, &e->key, sizeof(k));
+	svc = service_for(&k);
+	if (!svc || !svc->persist_timeout)
+		return 0;
+	pk.caddr = k.saddr & svc->persist_mask;
+	pk.svc_id = svc->id;
+	t = bpf_map_lookup_elem(&xlvs_persist, &pk);
+	if (t && t->real_id == e->val.real_id && (__s32)(e->val.last_seen - t->last_seen) > 0)
+		t->last_seen = e->val.last_seen;
+	return 0;
+}
+
 struct sweep_ctx {
 	__u32 now;
 	__u32 first; /* the first bucket of this run */
@@ -755,55 +877,45 @@ struct sweep_ctx {
 	__u64 templates_expired;
 };
 
-static long sweep_bucket(__u32 i, struct sweep_ctx *sc)
+/*
+ * One way of one bucket per bpf_loop iteration, not one bucket with a loop over its ways: the
+ * verifier walks a callback as a loop body until its states converge (since 6.8, and in stable
+ * kernels that took that fix), and a ways loop inside it multiplied each way's paths (held,
+ * live, persistent, expired, lost the claim) into a million instructions on 6.18.44. A
+ * callback this size converges in a few passes whatever the kernel. The bucket lookup per
+ * way is an inlined array index.
+ */
+static long sweep_way(__u32 i, struct sweep_ctx *sc)
 {
-	struct xlvs_conn_key k __attribute__((aligned(8)));
 	struct xlvs_ct_bucket *b;
 	struct xlvs_ct_entry *e;
-	__u32 idx = sc->first + i;
+	__u32 idx = sc->first + i / XLVS_CT_WAYS;
 	__u64 was;
-	int w;
 
 	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
 	if (!b)
 		return 1; /* past the end of the table */
-	for (w = 0; w < XLVS_CT_WAYS; w++) {
-		e = &b->e[w];
-		if (!ct_held(e))
-			continue;
-		if (e->val.hits != e->val.hits_seen) {
-			/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
-			e->val.hits_seen = e->val.hits;
-			e->val.last_seen = sc->now;
-		}
-		if (ct_overdue(e, sc->timeout, sc->now) < 0) {
-			sc->conns++;
-			if (e->val.flags & XLVS_CONN_F_PERSIST) {
-				/* A live connection keeps its client's template alive: the template outlives the last packet by its timeout. */
-				struct xlvs_persist_key pk;
-				struct xlvs_persist *t;
-				struct xlvs_svc *svc;
-
-				__builtin_memcpy(&k, &e->key, sizeof(k));
-				svc = service_for(&k);
-				if (svc && svc->persist_timeout) {
-					pk.caddr = k.saddr & svc->persist_mask;
-					pk.svc_id = svc->id;
-					t = bpf_map_lookup_elem(&xlvs_persist, &pk);
-					if (t && t->real_id == e->val.real_id && (__s32)(e->val.last_seen - t->last_seen) > 0)
-						t->last_seen = e->val.last_seen;
-				}
-			}
-			continue;
-		}
-		/* Claimed like a datapath insert, so an entry a CPU is replacing at this moment is not uncounted twice. */
-		was = ((__u64 *)&e->key)[0];
-		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was)
-			continue;
-		unbind_conn(e->val.real_id, e->val.state);
-		((__u64 *)&e->key)[1] = 0;
-		sc->expired++;
+	e = &b->e[i & (XLVS_CT_WAYS - 1)];
+	if (!ct_held(e))
+		return 0;
+	if (e->val.hits != e->val.hits_seen) {
+		/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
+		e->val.hits_seen = e->val.hits;
+		e->val.last_seen = sc->now;
 	}
+	if (ct_overdue(e, sc->timeout, sc->now) < 0) {
+		sc->conns++;
+		if (e->val.flags & XLVS_CONN_F_PERSIST)
+			persist_keepalive(e);
+		return 0;
+	}
+	/* Claimed like a datapath insert, so an entry a CPU is replacing at this moment is not uncounted twice. */
+	was = ((__u64 *)&e->key)[0];
+	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was)
+		return 0;
+	unbind_conn(e->val.real_id, e->val.state);
+	((__u64 *)&e->key)[1] = 0;
+	sc->expired++;
 	return 0;
 }
 
@@ -852,7 +964,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 		st->templates_expired += sc.templates_expired;
 		st->pass_conns = 0;
 	}
-	bpf_loop(n, sweep_bucket, &sc, 0);
+	bpf_loop(n * XLVS_CT_WAYS, sweep_way, &sc, 0);
 	st->now = sc.now;
 	st->pass_conns += sc.conns;
 	st->expired += sc.expired;
