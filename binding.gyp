@@ -12,6 +12,7 @@
         "native/libbpf_log.cc",
         "native/netlink.cc",
         "native/packet_socket.cc",
+        "native/probe.cc",
         "native/test_run.cc",
         "native/xdp_link.cc"
       ],

@@ -11,7 +11,7 @@ import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
 const DIRECTOR_MAC = '02:00:00:00:00:02';
 
 /** A client's TCP segment to the bench service as the router hands it to the director. */
-function segment(sport: number, flags: number): Buffer {
+export function segment(sport: number, flags: number): Buffer {
   return buildTcp({ dstMac: DIRECTOR_MAC, srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', sport, dport: 80, seq: 1, ack: flags & TCP_ACK ? 1 : 0, flags });
 }
 

@@ -10,11 +10,15 @@ import { VethResult, vethBench } from './veth';
 import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
 import { HealthBenchResult, healthBench } from './health';
 import { DaemonScaleResult, daemonScale } from './daemonscale';
+import { ProgramCost, verifierCosts } from '../src/adapters/kernelprobe';
+import { VERIFIER_BUDGET } from '../src/core/kernel';
 
 export interface BenchReport {
   when: string;
   short: boolean;
   machine: { kernel: string; cpu: string; cores: number; node: string };
+  /** Instructions the verifier processed per program of build/bpf/*.o, against the budget each must stay under. */
+  verifier: { budget: number; programs: ProgramCost[] };
   progcost: ProgCostResult;
   veth: VethResult;
   controlplane: ControlPlaneResult;
@@ -24,6 +28,7 @@ export interface BenchReport {
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
+  const verifier = { budget: VERIFIER_BUDGET, programs: await verifierCosts() };
   const progcost = await progCost(short ? { repeat: 10_000, rounds: 1 } : { repeat: 1_000_000, rounds: 5 });
   const veth = await vethBench(short ? { flows: 65536, ms: 300, rounds: 1 } : { flows: 65536, ms: 2000, rounds: 3 });
   const services = short ? 1000 : 10_000;
@@ -40,6 +45,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     when: new Date().toISOString(),
     short,
     machine: { kernel: os.release(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
+    verifier,
     progcost,
     veth,
     controlplane,
@@ -92,6 +98,8 @@ export function formatReport(r: BenchReport): string {
   );
   const w = Math.max(...rows.map((x) => x[0].length));
   return [
+    `verifier: processed instructions per program (budget ${r.verifier.budget.toLocaleString('en')} each, kernel ${r.machine.kernel})`,
+    ...r.verifier.programs.map((x) => `  ${`${x.object} ${x.program}`.padEnd(40)}  ${x.verifiedInsns === null ? 'unknown' : x.verifiedInsns.toLocaleString('en').padStart(9)}${x.verifiedInsns !== null && x.verifiedInsns > r.verifier.budget ? '  OVER BUDGET' : ''}`),
     `xlvs benchmark ${r.short ? '(short mode: figures are smoke checks, not measurements)' : ''}`.trim(),
     `machine: ${r.machine.cpu}, ${r.machine.cores} cores, kernel ${r.machine.kernel}, node ${r.machine.node}`,
     `program cost (BPF_PROG_TEST_RUN, repeat ${p.repeat}, median of ${p.rounds} rounds)`,

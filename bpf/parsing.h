@@ -8,6 +8,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #define XLVS_IP_MF     0x2000
 #define XLVS_IP_OFFSET 0x1fff
@@ -36,7 +37,7 @@ static __always_inline int parse_ethhdr(struct hdr_cursor *nh, void *data_end, s
 static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end, struct iphdr **iphdr)
 {
 	struct iphdr *iph = nh->pos;
-	__u32 hdrsize;
+	__u32 hdrsize, tot_len;
 
 	if ((void *)(iph + 1) > data_end)
 		return -1;
@@ -46,7 +47,11 @@ static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end, st
 	/* verifier: the variable-length header needs its own bound before the cursor moves past it */
 	if (nh->pos + hdrsize > data_end)
 		return -1;
-	if ((void *)iph + bpf_ntohs(iph->tot_len) > data_end || bpf_ntohs(iph->tot_len) < hdrsize)
+	tot_len = bpf_ntohs(iph->tot_len);
+	/* verifier: 6.1 keeps no bounds across a byte swap; the barrier stops clang dropping the mask that restores them */
+	barrier_var(tot_len);
+	tot_len &= 0xffff;
+	if ((void *)iph + tot_len > data_end || tot_len < hdrsize)
 		return -1;
 	nh->pos += hdrsize;
 	*iphdr = iph;

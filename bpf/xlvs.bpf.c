@@ -8,6 +8,22 @@
 #include "xlvs_hash.h"
 #include "parsing.h"
 
+/*
+ * The verifier's budget: each program must verify within 250,000 processed instructions (a
+ * quarter of the kernel's limit; test/bpf/verifier.test.ts checks it here and on 6.1), because
+ * the verifier's work differs between kernels and even patch releases. The shapes that keep it so:
+ *  - The new-connection path (new_connection) and the schedulers (schedule) are global functions:
+ *    the verifier checks each once against its prototype, instead of once per state the caller
+ *    reaches it in (their product was most of 450,000 instructions).
+ *  - Every loop with a variable trip count is a bpf_loop callback (walk_member, scan_member,
+ *    sweep_way): a callback is verified as one loop body whatever the count, and clang cannot
+ *    rotate it into a loop entered midway and closed by a fall-through, which 6.1 rejects
+ *    ("back-edge from insn N to N+1").
+ *  - Callbacks are small and do one thing (one way of one bucket, one table position): since 6.8
+ *    the verifier walks a callback until its states converge, and a loop inside one multiplies.
+ *  - Loops with a fixed count (the 8 ways of a bucket, a claim's two tries) are unrolled.
+ */
+
 /* verifier: a way index is masked into range with & (XLVS_CT_WAYS - 1) */
 _Static_assert((XLVS_CT_WAYS & (XLVS_CT_WAYS - 1)) == 0, "XLVS_CT_WAYS must be a power of two");
 
@@ -381,6 +397,7 @@ static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, 
 	struct xlvs_conn old;
 	int tries;
 
+#pragma unroll
 	for (tries = 0; tries < 2; tries++) {
 		e = ct_victim(b, cfg->timeout, now);
 		was = ((__u64 *)&e->key)[0];
@@ -402,37 +419,65 @@ static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, 
 
 /* ---- schedulers: each returns a real id that may take the connection, or XLVS_REAL_NONE ---- */
 
-/* mh, sh, dh: the bucket's owner; with fallback, the first available owner of up to XLVS_FALLBACK_TRIES buckets. */
-static __always_inline __u32 sched_hashed(const struct xlvs_svc *svc, void *table, __u32 hash)
-{
-	__u32 bucket = hash % svc->tbl_size, b = bucket, k, *slot;
-	__u32 tries = svc->flags & XLVS_SVC_F_FALLBACK ? XLVS_FALLBACK_TRIES : 1;
+struct walk_ctx {
+	__u32 svc_id;
+	__u32 tbl_size;
+	__u32 start;  /* the first position tried */
+	__u32 stride; /* positions between two tries */
+	__u32 found;  /* the real id taken, XLVS_REAL_NONE until one is */
+};
 
-	for (k = 0; k < XLVS_FALLBACK_TRIES && k < tries; k++) {
-		b = (bucket + k * XLVS_FALLBACK_STRIDE) % svc->tbl_size;
-		slot = bpf_map_lookup_elem(table, &b);
-		if (slot && *slot != XLVS_REAL_NONE && available_real(slot, svc->id))
-			return *slot;
-	}
-	return XLVS_REAL_NONE;
+/*
+ * Try k of a walk over the schedule table: position (start + k * stride) % size. A bpf_loop
+ * callback rather than a loop: clang may enter a rotated loop in its middle and close it with a
+ * fall-through, which 6.1's control-flow check rejects ("back-edge from insn N to N+1"), and the
+ * callback is verified once whatever the number of tries.
+ */
+static long walk_member(__u32 k, struct walk_ctx *wc)
+{
+	__u32 i = (wc->start + k * wc->stride) % wc->tbl_size, *slot;
+	void *table;
+
+	/* verifier: the callback cannot carry the inner map pointer, so it looks the table up again (an inlined array lookup) */
+	table = bpf_map_lookup_elem(&xlvs_tbl, &wc->svc_id);
+	if (!table)
+		return 1;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot || *slot == XLVS_REAL_NONE || !available_real(slot, wc->svc_id))
+		return 0;
+	wc->found = *slot;
+	return 1;
+}
+
+/* The first real that may take a connection among tries positions of the table, or XLVS_REAL_NONE. */
+static __always_inline __u32 sched_walk(const struct xlvs_svc *svc, __u32 start, __u32 stride, __u32 tries)
+{
+	struct walk_ctx wc = { .svc_id = svc->id, .tbl_size = svc->tbl_size, .start = start, .stride = stride, .found = XLVS_REAL_NONE };
+
+	/* One try (mh, sh, dh without fallback: the default) needs no loop: called directly, it costs no bpf_loop call. */
+	if (tries == 1)
+		walk_member(0, &wc);
+	else
+		bpf_loop(tries, walk_member, &wc, 0);
+	return wc.found;
+}
+
+/* mh, sh, dh: the bucket's owner; with fallback, the first available owner of up to XLVS_FALLBACK_TRIES buckets. */
+static __always_inline __u32 sched_hashed(const struct xlvs_svc *svc, __u32 hash)
+{
+	return sched_walk(svc, hash % svc->tbl_size, XLVS_FALLBACK_STRIDE, svc->flags & XLVS_SVC_F_FALLBACK ? XLVS_FALLBACK_TRIES : 1);
 }
 
 /* rr, wrr: the next position of the cycle, or the next available one within XLVS_SEQ_MAX_TRIES. */
-static __always_inline __u32 sched_sequence(const struct xlvs_svc *svc, void *table)
+static __always_inline __u32 sched_sequence(const struct xlvs_svc *svc)
 {
-	struct xlvs_seq_pos *pos = bpf_map_lookup_elem(&xlvs_pos, &svc->id);
-	__u32 start, k, i, *slot;
+	__u32 svc_id = svc->id; /* verifier: 6.1 takes map keys from the stack or a map value, not from a global function's argument */
+	struct xlvs_seq_pos *pos = bpf_map_lookup_elem(&xlvs_pos, &svc_id);
 
 	if (!pos)
 		return XLVS_REAL_NONE;
-	start = __sync_fetch_and_add(&pos->next, 1) % svc->tbl_size;
-	for (k = 0; k < XLVS_SEQ_MAX_TRIES && k < svc->tbl_size; k++) {
-		i = (start + k) % svc->tbl_size;
-		slot = bpf_map_lookup_elem(table, &i);
-		if (slot && available_real(slot, svc->id))
-			return *slot;
-	}
-	return XLVS_REAL_NONE;
+	return sched_walk(svc, __sync_fetch_and_add(&pos->next, 1) % svc->tbl_size, 1,
+			  svc->tbl_size < XLVS_SEQ_MAX_TRIES ? svc->tbl_size : XLVS_SEQ_MAX_TRIES);
 }
 
 struct scan_ctx {
@@ -518,12 +563,13 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key
 {
 	struct scan_ctx sc = { .best = XLVS_REAL_NONE };
 	void *table;
-	__u32 port;
+	__u32 port, svc_id;
 
 	/* verifier: a global function's pointer arguments may be NULL */
 	if (!svc || !key)
 		return XLVS_REAL_NONE;
-	table = bpf_map_lookup_elem(&xlvs_tbl, &svc->id);
+	svc_id = svc->id; /* verifier: 6.1 takes map keys from the stack or a map value, not from a global function's argument */
+	table = bpf_map_lookup_elem(&xlvs_tbl, &svc_id);
 	if (!table || !svc->tbl_size)
 		return XLVS_REAL_NONE;
 	port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
@@ -541,14 +587,14 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key
 		break;
 	case XLVS_SCHED_RR:
 	case XLVS_SCHED_WRR:
-		return sched_sequence(svc, table);
+		return sched_sequence(svc);
 	default:
 		sc.svc_id = svc->id;
 		sc.sched = svc->sched;
 		bpf_loop(svc->tbl_size, scan_member, &sc, 0);
 		return sc.best;
 	}
-	return sched_hashed(svc, table, hash);
+	return sched_hashed(svc, hash);
 }
 
 /* A persistent service's template for this client, if it still names a real that may take connections. */
@@ -592,7 +638,7 @@ __noinline int new_connection(struct new_conn *nc)
 	struct xlvs_real *real;
 	struct xlvs_svc *svc;
 	struct xlvs_cfg *cfg;
-	__u32 zero = 0, real_id = XLVS_REAL_NONE, now;
+	__u32 zero = 0, real_id = XLVS_REAL_NONE, bucket_idx, svc_id, now;
 	int scheduled = 0;
 	__u8 state;
 
@@ -600,11 +646,14 @@ __noinline int new_connection(struct new_conn *nc)
 	if (!nc)
 		return NC_ABORT;
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
-	bucket = bpf_map_lookup_elem(&xlvs_conn, &nc->bucket);
+	bucket_idx = nc->bucket; /* verifier: 6.1 takes map keys from the stack or a map value, not from a global function's argument */
+	bucket = bpf_map_lookup_elem(&xlvs_conn, &bucket_idx);
 	if (!cfg || !bucket)
 		return NC_ABORT;
 	if (nc->way >= 0)
 		e = &bucket->e[nc->way & (XLVS_CT_WAYS - 1)];
+	/* verifier: clang would test "way >= 0" again for every "if (e)" below, and 6.1 cannot tell from that that e is NULL */
+	barrier_var(e);
 	now = now_seconds();
 	svc = service_for(&nc->key);
 	if (!svc) {
@@ -612,7 +661,8 @@ __noinline int new_connection(struct new_conn *nc)
 			__builtin_memset(&e->key, 0, sizeof(e->key));
 		return NC_PASS;
 	}
-	nc->svc_id = svc->id;
+	svc_id = svc->id;
+	nc->svc_id = svc_id;
 	if (svc->persist_timeout) {
 		pk.caddr = nc->key.saddr & svc->persist_mask;
 		pk.svc_id = svc->id;
@@ -627,7 +677,7 @@ __noinline int new_connection(struct new_conn *nc)
 	if (!real) {
 		if (e)
 			__builtin_memset(&e->key, 0, sizeof(e->key));
-		c = bpf_map_lookup_elem(&xlvs_st_svc, &nc->svc_id);
+		c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
 		if (c)
 			c->drops++;
 		return NC_DROP;
@@ -951,6 +1001,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	if (!cfg || !st)
 		return XDP_ABORTED;
 	sc.now = now_seconds();
+#pragma unroll
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
 	total = cfg->ct_total ? cfg->ct_total : 1;

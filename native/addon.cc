@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "packet_socket.h"
+#include "probe.h"
 #include "xdp_link.h"
 
 namespace xlvs {
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->xdpLink = Napi::Persistent(xdpLink);
 
   exports.Set("abi", AbiExports(env));
+  exports.Set("probe", ProbeExports(env));
   exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
   exports.Set("BpfObject", bpfObject);
   exports.Set("BpfMap", bpfMap);

@@ -11,12 +11,14 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "addon.h"
 #include "args.h"
 #include "bpf_map.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "probe.h"
 
 namespace xlvs {
 
@@ -24,6 +26,7 @@ namespace {
 
 using NumberOpts = std::map<std::string, uint32_t>;
 using StringOpts = std::map<std::string, std::string>;
+using NameList = std::vector<std::string>;
 
 // { [name]: value } option records, each value converted by `conv` (which throws a TypeError naming it).
 template <typename T, typename Conv>
@@ -54,6 +57,19 @@ NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
   });
 }
 
+NameList ReadNameList(Napi::Object opts, const char* key) {
+  NameList out;
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    if (!a.Get(i).IsString()) throw Napi::TypeError::New(opts.Env(), std::string(key) + " must hold strings");
+    out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
 // bpf_map__reuse_fd adopts whatever the fd is, so a pinned map from an older
 // build with another layout would be silently handed to programs compiled for
 // the new one; compare what the object declares (after mapMaxEntries/mapFlags)
@@ -79,13 +95,14 @@ std::string ReuseMismatch(struct bpf_map* m, int fd) {
 // take seconds for a large datapath.
 class OpenWorker : public Napi::AsyncWorker {
  public:
-  OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags, StringOpts reuse)
+  OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags, StringOpts reuse, NameList programs)
       : Napi::AsyncWorker(env, "xlvs:BpfObject.open"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         max_entries_(std::move(max_entries)),
         flags_(std::move(flags)),
-        reuse_(std::move(reuse)) {}
+        reuse_(std::move(reuse)),
+        programs_(std::move(programs)) {}
 
   ~OpenWorker() override {
     // Only set if the promise was never settled with it (env teardown).
@@ -130,6 +147,15 @@ class OpenWorker : public Napi::AsyncWorker {
         err_.Set(ret, "bpf_map__set_map_flags", "map '" + kv.first + "'");
         bpf_object__close(obj);
         return;
+      }
+    }
+    // Only the programs asked for are loaded (a probe object holds one program per feature).
+    if (!programs_.empty()) {
+      struct bpf_program* prog;
+      bpf_object__for_each_program(prog, obj) {
+        bool want = false;
+        for (const auto& n : programs_) want = want || n == bpf_program__name(prog);
+        bpf_program__set_autoload(prog, want);
       }
     }
     // After sizes and flags, so the compatibility check compares with what
@@ -199,6 +225,7 @@ class OpenWorker : public Napi::AsyncWorker {
   NumberOpts max_entries_;
   NumberOpts flags_;
   StringOpts reuse_;
+  NameList programs_;
   PendingError err_;
   struct bpf_object* obj_ = nullptr;
 };
@@ -211,6 +238,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          StaticMethod<&BpfObject::Open>("open"),
                          InstanceMethod<&BpfObject::ProgramNames>("programNames"),
                          InstanceMethod<&BpfObject::ProgramFd>("programFd"),
+                         InstanceMethod<&BpfObject::ProgramInfo>("programInfo"),
                          InstanceMethod<&BpfObject::MapNames>("mapNames"),
                          InstanceMethod<&BpfObject::Map>("map"),
                          InstanceMethod<&BpfObject::Close>("close"),
@@ -248,7 +276,7 @@ Napi::Value BpfObject::Open(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
   Napi::Object opts = OptObjectArg(info, 1, "opts");
   auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"),
-                           ReadStringRecord(opts, "reuseMaps"));
+                           ReadStringRecord(opts, "reuseMaps"), ReadNameList(opts, "programs"));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -278,6 +306,11 @@ Napi::Value BpfObject::ProgramFd(const Napi::CallbackInfo& info) {
   // Programs marked not-to-autoload have no fd.
   if (fd < 0) ThrowErrno(env, fd, "bpf_program__fd", "program '" + name + "' is not loaded");
   return Napi::Number::New(env, fd);
+}
+
+Napi::Value BpfObject::ProgramInfo(const Napi::CallbackInfo& info) {
+  Napi::Value fd = ProgramFd(info);
+  return ProgramInfoOf(info.Env(), fd.As<Napi::Number>().Int32Value());
 }
 
 Napi::Value BpfObject::MapNames(const Napi::CallbackInfo& info) {

@@ -22,6 +22,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
   Napi::Value ProgramNames(const Napi::CallbackInfo& info);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);
+  Napi::Value ProgramInfo(const Napi::CallbackInfo& info);
   Napi::Value MapNames(const Napi::CallbackInfo& info);
   Napi::Value Map(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -1,6 +1,7 @@
 // daemon.ts: the long-running director: adopts or creates the pinned datapath, serves the runtime API, reloads on SIGHUP, and leaves every flow in place when it exits.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as http from 'node:http';
 import pino from 'pino';
@@ -154,7 +155,8 @@ export class Daemon {
     // Maps first (the old program, if any, keeps running on the same maps), then the program swap or first attach.
     await controller.sync();
     const at = dp.attachPinned(ifname, cfg.xdp_mode, pins);
-    this.log.info({ interface: ifname, mode: at.mode, adopted: at.adopted, pins }, at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached');
+    for (const n of dp.kernelNotes) this.log.warn({ kernel: os.release() }, n);
+    this.log.info({ interface: ifname, mode: at.mode, adopted: at.adopted, pins, verifier: dp.programCosts() }, at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached');
 
     if (cfg.arp_guard_interval_ms > 0) {
       this.arpGuard = new ArpGuard({

@@ -2,12 +2,15 @@
 
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { RealState, ServiceState, realFlags, schedNumber } from '../core/director';
 import type { DatapathPort } from '../core/controller';
 import type { ObservedService, Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
+import { loadFailureMessage } from '../core/loadfailure';
+import { requireKernel } from './kernelprobe';
 import { stateTimeouts } from '../core/config';
 import { ctGeometry } from '../core/conntable';
 import { ConnTable, connTableOf } from './conntable';
@@ -68,7 +71,10 @@ export class Datapath {
   /** The connection table, as user space sees it (listing, purge, tests). */
   readonly conns: ConnTable;
 
-  private constructor(private readonly obj: BpfObject, readonly maps: Maps, private cfgValue: abi.Cfg) {
+  /**
+   * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
+   */
+  private constructor(private readonly obj: BpfObject, readonly maps: Maps, private cfgValue: abi.Cfg, readonly kernelNotes: readonly string[]) {
     this.conns = connTableOf(maps);
   }
 
@@ -77,13 +83,16 @@ export class Datapath {
     let obj: BpfObject;
     const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
     const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
+    const objPath = opts.objPath ?? objectPath();
+    const kernelNotes = await requireKernel();
     try {
-      obj = await native().BpfObject.open(opts.objPath ?? objectPath(), {
+      obj = await native().BpfObject.open(objPath, {
         mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: Math.max(1024, opts.connTableSize >> 4) },
         ...(reuseMaps ? { reuseMaps } : {}),
       });
     } catch (e) {
-      throw new RuntimeError(`cannot load the XDP program (is BPF available to this kernel and user?): ${describe(e)}`, { cause: e });
+      if (isNativeError(e)) throw new RuntimeError(loadFailureMessage(e, os.release(), path.basename(objPath)), { cause: e });
+      throw e;
     }
     const maps = {} as Maps;
     for (const name of MAP_NAMES) maps[name] = obj.map(name);
@@ -97,11 +106,16 @@ export class Datapath {
       ct_total: geo.buckets * geo.slices,
     };
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
-    return new Datapath(obj, maps, cfgValue);
+    return new Datapath(obj, maps, cfgValue, kernelNotes);
   }
 
   programFd(): number {
     return this.obj.programFd('xlvs_xdp');
+  }
+
+  /** What each program of the loaded object cost the verifier (null before 5.16). */
+  programCosts(): { program: string; verifiedInsns: number | null }[] {
+    return this.obj.programNames().map((program) => ({ program, verifiedInsns: this.obj.programInfo(program).verifiedInsns }));
   }
 
   /** A map of the loaded object outside MAP_NAMES (the benchmark build has one); the caller closes it. */
@@ -484,6 +498,12 @@ export class PinnedDatapath {
   private perCpu<T extends object>(spec: abi.StructSpec<T>, map: BpfMap, key: number): T {
     const buf = map.lookup(abi.u32Key(key));
     return buf ? abi.sumPerCpu(spec, buf, this.ncpu) : (spec.decode(Buffer.alloc(spec.size)) as T);
+  }
+
+  /** The loaded programs that use these maps (the attached datapath, its sweeper), as the kernel reports them. */
+  programs(): { name: string; id: number; verifiedInsns: number | null }[] {
+    const cfgId = this.maps.xlvs_cfg.id;
+    return native().probe.programs().filter((p) => p.mapIds.includes(cfgId)).map((p) => ({ name: p.name, id: p.id, verifiedInsns: p.verifiedInsns }));
   }
 
   snapshot(): Snapshot {

@@ -37,9 +37,21 @@ export interface BpfMap {
   close(): void;
 }
 
+/** A loaded program as the kernel reports it (bpf_prog_info). */
+export interface ProgramInfo {
+  id: number;
+  /** The kernel keeps 15 characters of the name. */
+  name: string;
+  type: number;
+  /** Instructions the verifier processed to accept it; null before 5.16. */
+  verifiedInsns: number | null;
+  mapIds: number[];
+}
+
 export interface BpfObject {
   programNames(): string[];
   programFd(name: string): number;
+  programInfo(name: string): ProgramInfo;
   mapNames(): string[];
   map(name: string): BpfMap;
   close(): void;
@@ -110,9 +122,17 @@ export interface Native {
     constants: Record<string, number>;
   };
   numPossibleCpus(): number;
+  /** libbpf's feature probes (true: supported) and the programs loaded in the kernel. */
+  probe: {
+    progType(type: number): boolean;
+    mapType(type: number): boolean;
+    helper(progType: number, helperId: number): boolean;
+    programs(): ProgramInfo[];
+  };
   BpfObject: {
     /** reuseMaps: map name -> bpffs pin whose map the load adopts instead of creating one (refused when its layout differs). */
-    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number>; reuseMaps?: Record<string, string> }): Promise<BpfObject>;
+    /** programs: load only these (default: all). */
+    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number>; reuseMaps?: Record<string, string>; programs?: string[] }): Promise<BpfObject>;
   };
   BpfMap: {
     openPinned(path: string): BpfMap;

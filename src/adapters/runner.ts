@@ -100,6 +100,7 @@ export class Runner {
     await this.resolveAll();
 
     const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
+    for (const n of dp.kernelNotes) this.log(`warning: ${n}`);
     try {
       dp.setDirectorMac(info.mac);
       const health: HealthRunner = new HealthRunner({

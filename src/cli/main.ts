@@ -19,6 +19,7 @@ import { registerRouterArp } from './commands/router-arp';
 import { registerDoctor } from './commands/doctor';
 import { registerTrace } from './commands/trace';
 import { registerTop } from './commands/top';
+import { registerKernel } from './commands/kernel';
 
 export function buildProgram(): Command {
   const program = new Command('xlvs')
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport]) r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
-  for (const r of [registerTrace, registerTop]) r(program);
+  for (const r of [registerTrace, registerTop, registerKernel]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -1,10 +1,12 @@
 // dr.test.ts: end-to-end proof of xlvs as an LVS-DR director in the namespace lab: split by weight, direct return path, untouched frames, ARP, UDP, status counters, clean exit.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADDR, realAddress, type ClientResult, type DirectorStatus, type ReplyPathCounters } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
+import type { StatusJson } from '../../src/cli/commands/status';
 import { analyzeDirectorPort, formatSplitTable, splitRows, type DirectorPortAnalysis } from '../../src/lab/drcheck';
 
 const WEIGHTS = [3, 2, 1];
@@ -141,9 +143,14 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
   test('xlvs status --json counts the connections and forwarded packets', async (t) => {
     const l = L();
     assert.ok(tcp && udp, 'workloads did not run');
-    const st: DirectorStatus = await l.directorStatus('eth0');
+    const st = (await l.directorStatus('eth0')) as DirectorStatus & Pick<StatusJson, 'kernel' | 'programs' | 'verifierBudget'>;
     if (verbose) t.diagnostic(JSON.stringify(st));
     assert.equal(st.interface, 'eth0');
+    // issue 14: the running programs with what each cost the verifier, and the kernel they run on
+    assert.equal(st.kernel, os.release());
+    assert.deepEqual(st.programs.map((p) => p.name).sort(), ['xlvs_sweep', 'xlvs_xdp']);
+    for (const p of st.programs) assert.ok(p.verifiedInsns !== null && p.verifiedInsns > 0 && p.verifiedInsns <= st.verifierBudget, `${p.name}: ${p.verifiedInsns} within ${st.verifierBudget}`);
+    assert.equal(st.programs.find((p) => p.name === 'xlvs_xdp')?.id, st.xdp?.progId, 'the attached program is the one listed');
     const svcTcp = st.services.find((s) => s.vip === ADDR.vip && s.port === 80 && s.protocol === 'tcp');
     const svcUdp = st.services.find((s) => s.vip === ADDR.vip && s.port === 9000 && s.protocol === 'udp');
     assert.ok(svcTcp, `no TCP service in ${JSON.stringify(st.services)}`);

@@ -1,6 +1,8 @@
 // status.ts: `xlvs status`: services, reals with MAC and weight, and the datapath's counters, read from the pinned maps.
 
 import { Command } from 'commander';
+import * as os from 'node:os';
+import { VERIFIER_BUDGET } from '../../core/kernel';
 import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, ctEventFields, verdictFields } from '../../core/abi';
 import { PinnedDatapath, Snapshot } from '../../adapters/datapath';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
@@ -10,7 +12,11 @@ import type { ServiceListing } from '../../core/controller';
 
 export interface StatusJson {
   interface: string;
+  kernel: string;
   xdp: { mode: string; progId: number } | null;
+  /** The loaded programs that use this director's maps, with what each cost the verifier (null before 5.16). */
+  programs: { name: string; id: number; verifiedInsns: number | null }[];
+  verifierBudget: number;
   services: {
     vip: string; port: number; protocol: 'tcp' | 'udp'; scheduler: string; maglevSize: number;
     stats: { packets: number; bytes: number; conns: number };
@@ -23,10 +29,13 @@ export interface StatusJson {
 
 const num = (c: { packets: bigint; bytes: bigint; conns: bigint }) => ({ packets: Number(c.packets), bytes: Number(c.bytes), conns: Number(c.conns) });
 
-export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot): StatusJson {
+export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, programs: StatusJson['programs'] = []): StatusJson {
   return {
     interface: ifname,
+    kernel: os.release(),
     xdp,
+    programs,
+    verifierBudget: VERIFIER_BUDGET,
     services: snap.services.map((s) => ({
       vip: s.vip,
       port: s.port,
@@ -57,7 +66,9 @@ export function toText(st: StatusJson): string {
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '', '', '']);
   }
   const v = Object.entries(st.verdicts).map(([k, n]) => `${k}=${n}`).join(' ');
-  return `${head}\n${table(rows)}\nverdicts: ${v}\n`;
+  const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
+  const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
+  return `${head}\n${table(rows)}\nverdicts: ${v}\n${verifier}\n`;
 }
 
 /** Health and ARP-guard state live in the daemon, not in the maps: merged in when a daemon answers (best effort). */
@@ -94,7 +105,7 @@ export function registerStatus(program: Command): void {
       const dp = new PinnedDatapath(pinDir(ifname));
       try {
         const info = interfaceInfo(ifname);
-        const st = toJson(ifname, info.xdp ?? null, dp.snapshot());
+        const st = toJson(ifname, info.xdp ?? null, dp.snapshot(), dp.programs());
         await addDaemonState(st, opts.socket);
         process.stdout.write(opts.json ? `${JSON.stringify(st, null, 2)}\n` : toText(st));
       } finally {
