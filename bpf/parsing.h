@@ -15,6 +15,7 @@
 
 struct hdr_cursor {
 	void *pos;
+	void *l3_end; /* the end of the IP datagram (IP total length): Ethernet padding after it is no header */
 };
 
 /* Returns the ethertype in network order. VLAN tags are not unwrapped: xlvs serves the untagged interface it is attached to. */
@@ -54,36 +55,48 @@ static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end, st
 	if ((void *)iph + tot_len > data_end || tot_len < hdrsize)
 		return -1;
 	nh->pos += hdrsize;
+	nh->l3_end = (void *)iph + tot_len;
 	*iphdr = iph;
 	return iph->protocol;
 }
 
-/* Returns the TCP header length. Only the fixed header must be present: options are forwarded, never read. */
+/*
+ * Returns the TCP header length. The header and its options must lie within the IP datagram
+ * (the kernel's tcp_v4_rcv drops a segment whose data offset runs past it); only the fixed
+ * header is read: options are forwarded, never parsed.
+ */
 static __always_inline int parse_tcphdr(struct hdr_cursor *nh, void *data_end, struct tcphdr **tcphdr)
 {
 	struct tcphdr *tcp = nh->pos;
 
-	if ((void *)(tcp + 1) > data_end)
+	/* verifier: data_end bounds the read; l3_end (never past data_end) is what the datagram holds */
+	if ((void *)(tcp + 1) > data_end || (void *)(tcp + 1) > nh->l3_end)
 		return -1;
-	if (tcp->doff < 5)
+	if (tcp->doff < 5 || (void *)tcp + tcp->doff * 4 > nh->l3_end)
 		return -1;
 	nh->pos = tcp + 1;
 	*tcphdr = tcp;
 	return tcp->doff * 4;
 }
 
-/* Returns the UDP length field. */
+/* Returns the UDP length field, which must cover the header and fit in the IP datagram (as the kernel's udp_rcv checks). */
 static __always_inline int parse_udphdr(struct hdr_cursor *nh, void *data_end, struct udphdr **udphdr)
 {
 	struct udphdr *udp = nh->pos;
+	__u32 len;
 
-	if ((void *)(udp + 1) > data_end)
+	/* verifier: data_end bounds the read; l3_end (never past data_end) is what the datagram holds */
+	if ((void *)(udp + 1) > data_end || (void *)(udp + 1) > nh->l3_end)
 		return -1;
-	if (bpf_ntohs(udp->len) < sizeof(*udp))
+	len = bpf_ntohs(udp->len);
+	/* verifier: 6.1 keeps no bounds across a byte swap; the barrier stops clang dropping the mask that restores them */
+	barrier_var(len);
+	len &= 0xffff;
+	if (len < sizeof(*udp) || (void *)udp + len > nh->l3_end)
 		return -1;
 	nh->pos = udp + 1;
 	*udphdr = udp;
-	return bpf_ntohs(udp->len);
+	return len;
 }
 
 #endif /* XLVS_PARSING_H */

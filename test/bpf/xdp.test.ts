@@ -142,6 +142,15 @@ describe('fixture table', () => {
     badDoff[14 + 20 + 12] = 4 << 4;
     const badUdpLen = frame({ ...udp, sport: 5354 });
     badUdpLen.writeUInt16BE(7, 14 + 20 + 4);
+    // Headers the IP total length does not cover: the kernel drops these, so they are not forwarded (issue 15).
+    const tcpInPadding = frame({ ...syn, sport: 41004 });
+    tcpInPadding.writeUInt16BE(20 + 10, 16); // the datagram ends 10 bytes into the TCP header; the rest looks like padding
+    const doffPastSegment = frame({ ...syn, sport: 41005 });
+    doffPastSegment[14 + 20 + 12] = 15 << 4; // 60 bytes of header claimed, 20 in the segment
+    const udpLenPastDatagram = frame({ ...udp, sport: 5355 });
+    udpLenPastDatagram.writeUInt16BE(8 + 'query'.length + 1, 14 + 20 + 4);
+    const udpInPadding = frame({ ...udp, sport: 5356 });
+    udpInPadding.writeUInt16BE(20 + 4, 16);
     return [
       { description: 'TCP SYN to a service: rewritten to the Maglev-chosen real, XDP_TX', input: tcpSyn, verdict: XDP_TX, output: rewritten(tcpSyn, expectedReal(0, syn).mac!), counter: 'tx_new' },
       { description: 'the same flow\'s ACK: same real, from the connection table', input: frame({ ...syn, tcpFlags: ACK }), verdict: XDP_TX, output: rewritten(frame({ ...syn, tcpFlags: ACK }), expectedReal(0, syn).mac!), counter: 'tx_existing' },
@@ -163,6 +172,10 @@ describe('fixture table', () => {
       { description: 'TCP header cut short within the datagram: passed', input: tcpShortHdr.subarray(0, 14 + 30), verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'TCP data offset < 5: passed', input: badDoff, verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'UDP length < 8: passed', input: badUdpLen, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'TCP header beyond the IP total length (in what would be padding): passed', input: tcpInPadding, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'TCP data offset past the end of the segment: passed', input: doffPastSegment, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'UDP length larger than the datagram: passed', input: udpLenPastDatagram, verdict: XDP_PASS, counter: 'pass_malformed' },
+      { description: 'UDP header beyond the IP total length: passed', input: udpInPadding, verdict: XDP_PASS, counter: 'pass_malformed' },
       // 14 bytes is the floor: neither a NIC nor BPF_PROG_TEST_RUN delivers a frame shorter than an Ethernet header.
       ...[14, 15, 33, 34, 35, 53].map((len) => ({ description: `TCP SYN truncated to ${len} bytes: passed`, input: frame(syn).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
       ...[34, 41].map((len) => ({ description: `UDP truncated to ${len} bytes: passed`, input: frame(udp).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
