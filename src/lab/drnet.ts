@@ -610,8 +610,12 @@ export class DrLab {
     return path.join(this.workDir, 'xlvs.sock');
   }
 
-  /** Starts `xlvs daemon --config FILE --socket <lab socket>` and waits for its JSON `ready` log line. */
-  startDaemon(configFile: string, extraArgs: string[] = [], readyTimeoutMs = 30000): Promise<DirectorProcess> {
+  /**
+   * Starts `xlvs daemon --config FILE --socket <lab socket>` and waits for its JSON `ready` log line. `wrap` is a
+   * command that execs the rest of its argv (setpriv, say): it runs inside the director namespace after the bpffs
+   * bind mount, whose privileges it may drop, so it confines the daemon and nothing of the lab's plumbing.
+   */
+  startDaemon(configFile: string, extraArgs: string[] = [], readyTimeoutMs = 30000, o: { wrap?: string[] } = {}): Promise<DirectorProcess> {
     const ready = (l: string): boolean => {
       try {
         return (JSON.parse(l) as { msg?: string }).msg === 'ready';
@@ -619,7 +623,7 @@ export class DrLab {
         return false;
       }
     };
-    return this.spawnDirector(['daemon', '--config', configFile, '--socket', this.daemonSocket(), ...extraArgs], ready, readyTimeoutMs, 'xlvs daemon');
+    return this.spawnDirector(['daemon', '--config', configFile, '--socket', this.daemonSocket(), ...extraArgs], ready, readyTimeoutMs, 'xlvs daemon', o.wrap);
   }
 
   /** Sends a signal to the running director without forgetting it (SIGHUP, say); SIGKILL ends it like a crash. */
@@ -664,9 +668,9 @@ export class DrLab {
     };
   }
 
-  private async spawnDirector(args: string[], ready: (line: string) => boolean, readyTimeoutMs: number, what: string): Promise<DirectorProcess> {
+  private async spawnDirector(args: string[], ready: (line: string) => boolean, readyTimeoutMs: number, what: string, wrap: string[] = []): Promise<DirectorProcess> {
     if (this.director) throw new Error('director already running');
-    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns('dir'), ...this.directorArgv([this.xlvsBin(), ...args])]);
+    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns('dir'), ...this.directorArgv([...wrap, this.xlvsBin(), ...args])]);
     let transcript = '';
     child.stdout?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
