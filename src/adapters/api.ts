@@ -99,13 +99,36 @@ export function socketLive(file: string): Promise<boolean> {
   });
 }
 
+/**
+ * Clears the way for the socket: nothing there, or a socket file no process listens on (connecting is refused:
+ * its daemon died). Anything else is left alone and refused: a regular file, a directory, a link, a live socket,
+ * or a socket whose state cannot be proven (connect failed otherwise).
+ */
+export async function removeStaleSocket(file: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    return; // nothing there
+  }
+  if (!st.isSocket()) throw new RuntimeError(`--socket ${file}: a ${st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symbolic link' : 'file that is not a socket'} is there; refusing to replace it`);
+  const state = await new Promise<'live' | 'stale' | string>((resolve) => {
+    const s = net.connect(file);
+    s.once('connect', () => {
+      s.destroy();
+      resolve('live');
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : e.code ?? e.message));
+  });
+  if (state === 'live') throw new RuntimeError(`another xlvs daemon is listening on ${file}`);
+  if (state !== 'stale') throw new RuntimeError(`--socket ${file}: cannot tell whether a daemon still uses it (connect: ${state}); refusing to remove it`);
+  fs.unlinkSync(file);
+}
+
 /** Listens on the unix socket (mode 0600, directory 0700); a stale socket is removed, a live one refused. */
 export async function serve(file: string, handlers: Record<string, Handler>, log: (msg: string, f?: Record<string, unknown>) => void): Promise<http.Server> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  if (fs.existsSync(file)) {
-    if (await socketLive(file)) throw new RuntimeError(`another xlvs daemon is listening on ${file}`);
-    fs.rmSync(file, { force: true });
-  }
+  await removeStaleSocket(file);
   const server = http.createServer((req, res) => {
     const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;
     const h = handlers[route];

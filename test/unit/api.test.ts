@@ -1,6 +1,7 @@
 // api.test.ts: the runtime API end to end over a unix socket, against an in-memory fake datapath: serialized writers, validation before apply, persistence, dry runs, counters and rates.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -133,11 +134,27 @@ test('a stale socket file (no listener) does not stop a new server; a live one d
   const s1 = await serve(stale, {}, () => undefined);
   // Simulate a crash: the listener goes, the file stays.
   await new Promise((r) => s1.close(r));
-  fs.writeFileSync(stale, '');
+  // A socket file nobody listens on (bound, never listening: connect is refused), as a kill -9 leaves one.
+  execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]);
+  assert.equal(fs.lstatSync(stale).isSocket(), true);
   assert.equal(await socketLive(stale), false);
   const s2 = await serve(stale, {}, () => undefined);
   await assert.rejects(serve(stale, {}, () => undefined), /another xlvs daemon is listening/);
   await new Promise((r) => s2.close(r));
+});
+
+test('--socket never removes what is not a stale socket: a regular file, a directory, a symbolic link', async () => {
+  const file = path.join(tmp, 'precious.txt');
+  fs.writeFileSync(file, 'keep me');
+  await assert.rejects(serve(file, {}, () => undefined), /--socket .*precious\.txt: a file that is not a socket is there; refusing to replace it/);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
+  const dir = path.join(tmp, 'adir');
+  fs.mkdirSync(dir);
+  await assert.rejects(serve(dir, {}, () => undefined), /a directory is there/);
+  const link = path.join(tmp, 'alink');
+  fs.symlinkSync(file, link);
+  await assert.rejects(serve(link, {}, () => undefined), /a symbolic link is there/);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
 });
 
 test('add a real: applied, persisted atomically, and listed', async () => {
@@ -146,6 +163,27 @@ test('add a real: applied, persisted atomically, and listed', async () => {
   const saved = parseConfig(fs.readFileSync(cfgFile, 'utf8'));
   assert.deepEqual(saved.services[0]!.reals.map((x) => [x.address, x.weight]), [['10.0.0.11', 1], ['10.0.0.12', 1], ['10.0.0.13', 2]]);
   assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+});
+
+test('the write-back follows no planted link and keeps the config\'s mode', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-wb-'));
+  try {
+    const cfg = path.join(dir, 'xlvs.yaml');
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(cfg, 'old\n', { mode: 0o640 });
+    fs.chmodSync(cfg, 0o640);
+    fs.writeFileSync(victim, 'untouched');
+    // The temp name the old code used, and a few guesses around it: each a link to the victim.
+    for (const pid of [process.pid, process.pid + 1]) fs.symlinkSync(victim, path.join(dir, `.xlvs.yaml.${pid}.tmp`));
+    writeFileAtomic(cfg, 'new\n');
+    assert.equal(fs.readFileSync(cfg, 'utf8'), 'new\n');
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched');
+    assert.equal(fs.lstatSync(cfg).isFile(), true, 'the config is a file, not a link');
+    assert.equal(fs.statSync(cfg).mode & 0o777, 0o640, 'mode kept');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp') && !fs.lstatSync(path.join(dir, f)).isSymbolicLink()), [], 'no temp file left');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a rejected change leaves the datapath and the file untouched, and names the field', async () => {
