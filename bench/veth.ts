@@ -30,16 +30,18 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
   const tag = `xb${process.pid % 100000}`;
   const G = `${tag}g`, D = `${tag}d`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-bench-'));
+  // Only the namespaces this run added are deleted: a name already in use is someone else's (`ip netns add` refuses it).
+  const created: string[] = [];
   const cleanup = () => {
-    for (const ns of [G, D]) try { sh(['ip', 'netns', 'del', ns]); } catch { /* already gone */ }
+    for (const ns of created) try { sh(['ip', 'netns', 'del', ns]); } catch { /* already gone */ }
     fs.rmSync(tmp, { recursive: true, force: true });
   };
-  cleanup();
-  fs.mkdirSync(tmp, { recursive: true });
   let director: ChildProcess | undefined;
   try {
-    sh(['ip', 'netns', 'add', G]);
-    sh(['ip', 'netns', 'add', D]);
+    for (const ns of [G, D]) {
+      sh(['ip', 'netns', 'add', ns]);
+      created.push(ns);
+    }
     sh(['ip', 'link', 'add', 'gen0', 'netns', G, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', D]);
     sh(['ip', '-n', G, 'addr', 'add', '10.0.0.1/24', 'dev', 'gen0']);
     sh(['ip', '-n', D, 'addr', 'add', '10.0.0.2/24', 'dev', 'eth0']);

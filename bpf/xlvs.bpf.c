@@ -184,6 +184,24 @@ static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_con
 	c->conns += new_conn;
 }
 
+/* A frame for this director: addressed to its NIC's MAC or one it answers for (keepalived use_vmac), not one it sees because a switch floods or the NIC is promiscuous. */
+static __always_inline int for_director(const __u8 *dst, const struct xlvs_cfg *cfg)
+{
+	const __u16 *d = (const __u16 *)dst;
+	int i;
+
+	if (d[0] == *(const __u16 *)&cfg->mac[0] && d[1] == *(const __u16 *)&cfg->mac[2] && d[2] == *(const __u16 *)&cfg->mac[4])
+		return 1;
+#pragma unroll
+	for (i = 0; i < XLVS_ACCEPT_MACS; i++) {
+		const __u16 *a = (const __u16 *)cfg->accept_mac[i];
+
+		if (d[0] == a[0] && d[1] == a[1] && d[2] == a[2])
+			return 1;
+	}
+	return 0;
+}
+
 /* verifier: both keys are 8-byte aligned (stack variable and map value), so two u64 compares cover all 16 bytes */
 static __always_inline int conn_key_eq(const struct xlvs_conn_key *a, const struct xlvs_conn_key *b)
 {
@@ -737,6 +755,12 @@ int xlvs_xdp(struct xdp_md *ctx)
 	if (!vd)
 		return XDP_ABORTED;
 
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	if (!cfg) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+
 	proto = parse_ethhdr(&nh, data_end, &eth);
 	if (proto < 0) {
 		vd->pass_malformed++;
@@ -744,6 +768,14 @@ int xlvs_xdp(struct xdp_md *ctx)
 	}
 	if (proto != bpf_htons(ETH_P_IP)) {
 		vd->pass_not_ipv4++;
+		return XDP_PASS;
+	}
+	/*
+	 * Only frames addressed to this director: a second director (a VRRP backup) on the same segment
+	 * otherwise forwards the first one's output, addressed to a real, again and again.
+	 */
+	if (!for_director(eth->h_dest, cfg)) {
+		vd->pass_not_for_us++;
 		return XDP_PASS;
 	}
 	proto = parse_iphdr(&nh, data_end, &iph);
@@ -788,12 +820,6 @@ int xlvs_xdp(struct xdp_md *ctx)
 	key->sport = (__be16)ports;
 	key->dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
 	key->proto = proto;
-
-	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
-	if (!cfg) {
-		vd->aborted++;
-		return XDP_ABORTED;
-	}
 
 	/*
 	 * Established flows first: one bucket of the connection table, then the service

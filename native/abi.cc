@@ -20,9 +20,9 @@ static_assert(sizeof(struct xlvs_persist) == 16, "xlvs_persist size");
 static_assert(sizeof(struct xlvs_sweep_stats) == 64, "xlvs_sweep_stats size");
 static_assert(sizeof(struct xlvs_ct_entry) == 32, "xlvs_ct_entry size");
 static_assert(sizeof(struct xlvs_ct_bucket) == 32 * XLVS_CT_WAYS, "xlvs_ct_bucket size");
-static_assert(sizeof(struct xlvs_cfg) == 56, "xlvs_cfg size");
+static_assert(sizeof(struct xlvs_cfg) == 80, "xlvs_cfg size");
 static_assert(sizeof(struct xlvs_counters) == 32, "xlvs_counters size");
-static_assert(sizeof(struct xlvs_verdicts) == 80, "xlvs_verdicts size");
+static_assert(sizeof(struct xlvs_verdicts) == 88, "xlvs_verdicts size");
 
 namespace {
 
@@ -136,6 +136,7 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_cfg, ct_per_cpu);
     XLVS_FIELD(xlvs_cfg, ct_seed);
     XLVS_FIELD(xlvs_cfg, ct_total);
+    XLVS_FIELD(xlvs_cfg, accept_mac);
   });
   XLVS_STRUCT(xlvs_counters, {
     XLVS_FIELD(xlvs_counters, packets);
@@ -154,6 +155,7 @@ Napi::Object AbiExports(Napi::Env env) {
     XLVS_FIELD(xlvs_verdicts, aborted);
     XLVS_FIELD(xlvs_verdicts, ct_evicted);
     XLVS_FIELD(xlvs_verdicts, ct_untracked);
+    XLVS_FIELD(xlvs_verdicts, pass_not_for_us);
   });
 
   Napi::Object constants = Napi::Object::New(env);
@@ -163,6 +165,7 @@ Napi::Object AbiExports(Napi::Env env) {
   XLVS_CONST(XLVS_MH_DEFAULT_SIZE);
   XLVS_CONST(XLVS_REAL_NONE);
   XLVS_CONST(XLVS_CT_WAYS);
+  XLVS_CONST(XLVS_ACCEPT_MACS);
   XLVS_CONST(XLVS_REAL_F_MAC);
   XLVS_CONST(XLVS_REAL_F_SCHED);
   XLVS_CONST(XLVS_SEQ_MAX_TRIES);

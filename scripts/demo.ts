@@ -1,5 +1,5 @@
 // demo.ts: `npm run demo`: builds the namespace DR lab, runs xlvs with weights 3:2:1, sends HTTP and UDP traffic from the client and prints the split and the director's status.
-import { ADDR, DrLab, realAddress, type ClientResult, type ServiceSpec } from '../src/lab/drnet';
+import { ADDR, DrLab, cleanupPrefix, realAddress, type ClientResult, type ServiceSpec } from '../src/lab/drnet';
 import { formatSplitTable, splitRows } from '../src/lab/drcheck';
 
 const WEIGHTS = [3, 2, 1];
@@ -18,15 +18,39 @@ function problemsOf(what: string, r: ClientResult, expected: number, reals: stri
   return p;
 }
 
+const USAGE = 'usage: demo [--prefix P] | --cleanup P  (--cleanup removes what a lab run that is gone left under prefix P)';
+
+/** [--prefix P] names the lab's namespaces; --cleanup P removes a dead run's recorded leftovers and exits. */
+function parseArgs(argv: string[]): { prefix?: string; cleanup?: string } {
+  const out: { prefix?: string; cleanup?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if ((a === '--prefix' || a === '--cleanup') && v !== undefined) {
+      out[a === '--prefix' ? 'prefix' : 'cleanup'] = v;
+      i++;
+    } else {
+      throw new Error(`${JSON.stringify(a)} is not an option\n${USAGE}`);
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('demo: needs root (network namespaces, XDP, bpffs)\n');
     return 1;
   }
+  const args = parseArgs(process.argv.slice(2));
+  if (args.cleanup !== undefined) {
+    const removed = cleanupPrefix(args.cleanup);
+    say(removed.length ? `removed ${removed.join(' ')}` : `no namespaces left under ${args.cleanup}`);
+    return 0;
+  }
   const problems: string[] = [];
   say('== building the LVS-DR lab ==');
   say(`client ${ADDR.client} -> router ${ADDR.routerOutside}/${ADDR.router} -> switch -> director ${ADDR.director}, reals ${[1, 2, 3].map(realAddress).join(', ')}; VIP ${ADDR.vip}`);
-  const lab = await DrLab.create({ reals: 3, handleSignals: true, log: (l) => say(`  ${l}`) });
+  const lab = await DrLab.create({ reals: 3, handleSignals: true, log: (l) => say(`  ${l}`), ...(args.prefix !== undefined ? { prefix: args.prefix } : {}) });
   try {
     const reals = lab.realNames();
     const services: ServiceSpec[] = [

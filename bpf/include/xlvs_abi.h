@@ -25,6 +25,7 @@
 #define XLVS_FALLBACK_STRIDE  1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
 #define XLVS_SWEEP_CHUNK      16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
 #define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
+#define XLVS_ACCEPT_MACS      4u       /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -179,6 +180,13 @@ struct xlvs_cfg {
 	__u32 ct_per_cpu; /* 1: xlvs_conn holds one slice per possible CPU, and each CPU looks up and inserts in its own */
 	__u32 ct_seed;    /* random at table creation: keys the bucket hash, so clients cannot aim flows at one bucket */
 	__u32 ct_total;   /* buckets in the whole of xlvs_conn (ct_buckets x slices): where the sweeper's pass ends */
+	/*
+	 * Appended fields: a pinned xlvs_cfg of an older build is a prefix of this one, so an upgrade copies it over.
+	 * Other destination MACs frames are forwarded for (keepalived use_vmac: 00:00:5e:00:01:<VRID>); a frame
+	 * addressed to any other MAC is someone else's (a flooding switch, a promiscuous NIC) and is passed.
+	 * Unused slots repeat mac, so the datapath compares all of them without testing for empty ones.
+	 */
+	__u8 accept_mac[XLVS_ACCEPT_MACS][6];
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
@@ -201,6 +209,8 @@ struct xlvs_verdicts {
 	__u64 aborted;         /* internal error (a map that must exist was missing) */
 	__u64 ct_evicted;      /* not a verdict: live connection entries replaced because their bucket was full */
 	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (another CPU took the way twice) */
+	/* Appended (after the connection-table events, so an older pinned map is a prefix of this one): */
+	__u64 pass_not_for_us; /* IPv4 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
 };
 
 #endif /* XLVS_ABI_H */

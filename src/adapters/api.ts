@@ -4,9 +4,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Controller, ExistsError, NotFoundError, ServiceKey, edits } from '../core/controller';
+import { parseBody } from '../core/apibody';
+import { Controller, ExistsError, NotFoundError, edits } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
-import { patchReal, patchService, present } from '../core/ipvsadm';
+import { patchReal, patchService } from '../core/ipvsadm';
 
 export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
 
@@ -22,24 +23,12 @@ function kindOf(e: unknown): Kind {
 
 const STATUS: Record<Kind, number> = { usage: 400, notfound: 404, exists: 409, runtime: 500 };
 
+type Handler = (body: unknown) => Promise<unknown> | unknown;
+
 /**
- * The fields of `o` an edit may change, those given only: a partial edit never resets a setting to its default.
- * null is kept and removes the field (ipvsadm -E/-e replace a whole definition: -E without -p ends persistence).
+ * The handlers by "METHOD /path". Each POST body is parsed by its schema (src/core/apibody.ts) before anything runs:
+ * a field of the wrong type or range, or one the call does not take, is a usage error naming it.
  */
-function pick(o: any, keys: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));
-}
-
-const SERVICE_EDITABLE = ['scheduler', 'maglev_size', 'sched_flags', 'persistence'] as const;
-const REAL_EDITABLE = ['weight', 'upper_threshold', 'lower_threshold'] as const;
-
-function asKey(v: any): ServiceKey {
-  if (!v || typeof v !== 'object') throw new UsageError('service: expected { vip, port, protocol }');
-  return { vip: String(v.vip), port: Number(v.port), protocol: v.protocol === 'udp' ? 'udp' : 'tcp' };
-}
-
-type Handler = (body: any) => Promise<unknown> | unknown;
-
 export function routes(c: Controller, reload: () => Promise<unknown>): Record<string, Handler> {
   return {
     'GET /v1/config': () => c.config(),
@@ -49,32 +38,67 @@ export function routes(c: Controller, reload: () => Promise<unknown>): Record<st
       const t = c.connTable();
       return { entries: t ? t.conns : null, capacity: c.connTableCapacity(), expired: t ? t.expired : null };
     },
-    'POST /v1/apply': (b) => c.apply(b.config, { dryRun: !!b.dryRun }),
-    'POST /v1/reload': () => reload(),
-    'POST /v1/zero': (b) => c.zero(b.service ? asKey(b.service) : undefined).then(() => ({})),
-    'POST /v1/clear': () => c.change(edits.clear()),
-    'POST /v1/timeouts': (b) => c.setTimeouts(present(pick(b.timeouts, ['tcp', 'tcp_fin', 'udp']))),
-    'POST /v1/service/add': (b) => c.change(edits.addService({ ...present(b.service ?? {}), ...asKey(b.service) })),
-    'POST /v1/service/edit': (b) => c.change(patchService(asKey(b.service), pick(b.service, SERVICE_EDITABLE))),
-    'POST /v1/service/delete': (b) => c.change(edits.deleteService(asKey(b.service))),
-    'POST /v1/real/add': (b) => c.change(edits.addReal(asKey(b.service), { ...present(pick(b.real, REAL_EDITABLE)), address: String(b.real?.address) })),
-    'POST /v1/real/edit': (b) => c.change(patchReal(asKey(b.service), String(b.real?.address), pick(b.real, REAL_EDITABLE))),
-    'POST /v1/real/delete': (b) => c.change(edits.deleteReal(asKey(b.service), String(b.real?.address))),
+    'POST /v1/apply': (b) => {
+      const { config, dryRun } = parseBody('POST /v1/apply', b);
+      return c.apply(config, { dryRun: !!dryRun });
+    },
+    'POST /v1/reload': (b) => (parseBody('POST /v1/reload', b), reload()),
+    'POST /v1/zero': (b) => c.zero(parseBody('POST /v1/zero', b).service).then(() => ({})),
+    'POST /v1/clear': (b) => (parseBody('POST /v1/clear', b), c.change(edits.clear())),
+    'POST /v1/timeouts': (b) => c.setTimeouts(parseBody('POST /v1/timeouts', b).timeouts),
+    'POST /v1/service/add': (b) => c.change(edits.addService(parseBody('POST /v1/service/add', b).service)),
+    'POST /v1/service/edit': (b) => {
+      // Every setting given is applied (a check too: the health runner follows each applied config); null removes one.
+      const { vip, port, protocol, ...fields } = parseBody('POST /v1/service/edit', b).service;
+      return c.change(patchService({ vip, port, protocol }, fields));
+    },
+    'POST /v1/service/delete': (b) => c.change(edits.deleteService(parseBody('POST /v1/service/delete', b).service)),
+    'POST /v1/real/add': (b) => {
+      const { service, real } = parseBody('POST /v1/real/add', b);
+      return c.change(edits.addReal(service, real));
+    },
+    'POST /v1/real/edit': (b) => {
+      const { service, real: { address, ...fields } } = parseBody('POST /v1/real/edit', b);
+      return c.change(patchReal(service, address, fields));
+    },
+    'POST /v1/real/delete': (b) => {
+      const { service, real } = parseBody('POST /v1/real/delete', b);
+      return c.change(edits.deleteReal(service, real.address));
+    },
   };
 }
 
-function readBody(req: http.IncomingMessage): Promise<any> {
+/**
+ * Largest request body: `xlvs apply -f` sends the whole config as JSON, 11.2 MiB for 10,000 services x 10 reals
+ * with an http check per service and thresholds on every real, 20.4 MiB at the count limits (16,384 services,
+ * 131,072 reals, a check override on each); every config file within MAX_CONFIG_BYTES has a JSON form this size or less
+ * unless it leans on aliases.
+ */
+export const MAX_BODY_BYTES = 32 << 20;
+
+/** Refused before it is read whole; answered with 413 (the client still reads the reply, see serve). */
+class TooLargeError extends UsageError {}
+
+const tooLarge = (size?: number) => new TooLargeError(`request body ${size !== undefined ? `of ${size} bytes ` : ''}larger than the API's limit of ${MAX_BODY_BYTES} bytes (${MAX_BODY_BYTES >> 20} MiB)`);
+
+function readBody(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) return reject(tooLarge(declared));
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return; // discarded: the 413 is on its way and the connection closes after it
       size += c.length;
-      if (size > 16 << 20) {
-        reject(new UsageError('request body larger than 16 MiB'));
-        req.destroy();
+      if (size > MAX_BODY_BYTES) {
+        over = true;
+        chunks.length = 0;
+        reject(tooLarge());
       } else chunks.push(c);
     });
     req.on('end', () => {
+      if (over) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (!text) return resolve({});
       try {
@@ -145,8 +169,15 @@ export async function serve(file: string, handlers: Record<string, Handler>, log
           const kind = kindOf(e);
           const err = e as Error & { details?: readonly string[] };
           if (kind === 'runtime') log('api call failed', { route, err: err.message });
+          if (e instanceof TooLargeError) {
+            // The rest of the body is read and dropped rather than cut off (a client still writing would get EPIPE,
+            // not this reply); the connection closes after it, and is cut if the client keeps sending regardless.
+            res.setHeader('connection', 'close');
+            res.on('finish', () => setTimeout(() => req.destroy(), 2000).unref());
+            req.resume();
+          }
           // The message's first line is the summary; UsageError keeps the per-field details separately.
-          reply(STATUS[kind], { error: { kind, message: (err.message ?? String(e)).split('\n')[0], details: err.details ?? [] } });
+          reply(e instanceof TooLargeError ? 413 : STATUS[kind], { error: { kind, message: (err.message ?? String(e)).split('\n')[0], details: err.details ?? [] } });
         },
       );
   });
@@ -168,6 +199,8 @@ export async function serve(file: string, handlers: Record<string, Handler>, log
 export function call<T = any>(socket: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
+    // Said here rather than by a 413 after megabytes were sent (the daemon refuses it all the same).
+    if (data && Buffer.byteLength(data) > MAX_BODY_BYTES) return reject(tooLarge(Buffer.byteLength(data)));
     const req = http.request(
       { socketPath: socket, method, path: route, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
       (res) => {

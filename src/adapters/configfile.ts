@@ -5,15 +5,54 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Config, parseConfig } from '../core/config';
 import { UsageError } from '../core/errors';
+import { MAX_CONFIG_BYTES } from '../core/limits';
 
-export function readConfigFile(file: string): Config {
-  let text: string;
+/**
+ * A text file of at most `limit` bytes. The size is checked before the file is read (an oversize file costs a stat,
+ * not its reading and parsing), and the read stops past the limit for what stat cannot size (a pipe, a growing file).
+ * `label` names the file in messages ("--config FILE").
+ */
+export function readTextFile(file: string, limit: number, label: string): string {
+  const tooBig = (size?: number) => new UsageError(`${label}: ${size !== undefined ? `${size} bytes, ` : ''}more than the limit of ${limit} bytes (${limit >> 20} MiB)`);
+  let fd: number;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, 'r');
   } catch (e: any) {
-    throw new UsageError(`--config ${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
+    throw new UsageError(`${label}: cannot read: ${e.code ?? e.message}`);
   }
-  return parseConfig(text, file);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw new UsageError(`${label}: cannot read: EISDIR`);
+    if (st.size > limit) throw tooBig(st.size);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total));
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+      if (total > limit) throw tooBig();
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } catch (e: any) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${label}: cannot read: ${e.code ?? e.message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The config file, parsed and validated (start, SIGHUP, `xlvs apply -f`, `xlvs up`). */
+export function readConfigFile(file: string): Config {
+  return parseConfig(readTextFile(file, MAX_CONFIG_BYTES, `--config ${JSON.stringify(file)}`), file);
+}
+
+/** A config as the daemon writes it back, refused when a restart could not read it (over MAX_CONFIG_BYTES). */
+export function configFileText(text: string): string {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) throw new UsageError(`the config would be ${bytes} bytes as YAML, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB) a restart can read back; nothing was changed`);
+  return text;
 }
 
 /**

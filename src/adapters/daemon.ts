@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { tableKind } from '../core/director';
-import { readConfigFile, writeFileAtomic } from './configfile';
+import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { RuntimeError } from '../core/errors';
 import { ObservedService } from '../core/plan';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
@@ -108,7 +108,7 @@ export class Daemon {
     const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
     // Bound before the datapath is touched: a taken metrics.listen fails the start with nothing changed.
-    if (cfg.metrics.listen !== 'off') this.metrics = await serveMetrics(cfg.metrics.listen, this.metricsSource(cfg.conn_table_size), (m, f) => this.log.error(f ?? {}, m));
+    if (cfg.metrics.listen !== 'off') this.metrics = await serveMetrics(cfg.metrics.listen, this.metricsSource(cfg.conn_table_size), (m, f) => this.log.error(f ?? {}, m), cfg.metrics.allowed_hosts);
     const ifname = cfg.interface;
     const info = interfaceInfo(ifname);
     ensureBpffs();
@@ -128,7 +128,7 @@ export class Daemon {
     }
     const dp = this.dp;
     const port = datapathPort(dp, observed);
-    dp.setDirectorMac(info.mac);
+    dp.setDirectorMac(info.mac, cfg.accept_macs.map((m) => m.toLowerCase()));
     this.vipsAdded = new Set(cfg.services.map((s) => s.vip)); // a previous run added them
     const health: HealthRunner = new HealthRunner({
       ifname,
@@ -140,13 +140,16 @@ export class Daemon {
     });
     this.health = health;
     const controller: Controller = new Controller(cfg, observed, {
-      applied: (c) => health.setConfig(c),
+      applied: (c) => {
+        health.setConfig(c);
+        dp.setDirectorMac(info.mac, c.accept_macs.map((m) => m.toLowerCase()));
+      },
       health: (k) => health.get(k),
       vipClaims: (v) => this.arpGuard?.claimsOf(v) ?? [],
       datapath: port,
       resolve: (a) => resolveMacs(ifname, this.solicitor, a),
       check: (c) => checkHost(c),
-      persist: (c) => writeFileAtomic(this.opts.configFile, configToYaml(c)),
+      persist: (c) => writeFileAtomic(this.opts.configFile, configFileText(configToYaml(c))),
       vipsChanged: (v) => this.syncVips(controller.config(), v),
       log: (msg, f) => this.log.info(f ?? {}, msg),
       now: () => Date.now(),

@@ -82,6 +82,9 @@ export class Datapath {
   static async load(opts: { connTableSize: number; connTablePerCpu?: boolean; objPath?: string; reuseFrom?: string }): Promise<Datapath> {
     let obj: BpfObject;
     const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
+    // Maps an upgrade grew by appended fields are created anew and their old values copied in (after the load).
+    const grown = reuseMaps ? grownPins(reuseMaps) : [];
+    for (const g of grown) delete reuseMaps![g.name];
     const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
     const objPath = opts.objPath ?? objectPath();
     const kernelNotes = await requireKernel();
@@ -96,6 +99,7 @@ export class Datapath {
     }
     const maps = {} as Maps;
     for (const name of MAP_NAMES) maps[name] = obj.map(name);
+    for (const g of grown) copyGrown(g, maps[g.name]);
     // An adopted table keeps its hash seed (its flows are where that seed put them); a new one gets a fresh seed.
     const prior = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
     const adopt = prior.ct_buckets === geo.buckets && prior.ct_per_cpu === (opts.connTablePerCpu ? 1 : 0);
@@ -104,7 +108,9 @@ export class Datapath {
       ...(adopt ? { mac: prior.mac, timeout: prior.timeout } : {}),
       ct_buckets: geo.buckets, ct_per_cpu: opts.connTablePerCpu ? 1 : 0, ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
       ct_total: geo.buckets * geo.slices,
+      accept_mac: [],
     };
+    cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
     return new Datapath(obj, maps, cfgValue, kernelNotes);
   }
@@ -123,9 +129,19 @@ export class Datapath {
     return this.obj.map(name);
   }
 
-  setDirectorMac(mac: string): void {
-    this.cfgValue = { ...this.cfgValue, mac };
+  /**
+   * The NIC's MAC (the rewritten source) and the other destination MACs frames are forwarded for (keepalived
+   * use_vmac); frames to any other MAC are passed. Unused slots repeat the NIC's MAC.
+   */
+  setDirectorMac(mac: string, acceptMacs: readonly string[] = this.acceptMacs()): void {
+    if (acceptMacs.length > abi.ACCEPT_MACS) throw new RuntimeError(`at most ${abi.ACCEPT_MACS} accept_macs, not ${acceptMacs.length}`);
+    this.cfgValue = { ...this.cfgValue, mac, accept_mac: acceptSlots(mac, acceptMacs) };
     this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
+  }
+
+  /** The destination MACs besides the NIC's that frames are forwarded for. */
+  acceptMacs(): string[] {
+    return [...new Set(this.cfgValue.accept_mac.filter((m) => m !== this.cfgValue.mac))];
   }
 
   /** Idle timeouts (seconds) the sweeper applies; the other states keep IPVS's defaults. */
@@ -257,17 +273,32 @@ export class Datapath {
     for (const name of MAP_NAMES) this.maps[name].pin(path.join(dir, name.replace(/^xlvs_/, '')));
   }
 
+  /** Pins every map under dir: a missing pin is made, and one naming another map (grown by an upgrade) is replaced in one rename. */
+  syncPins(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) {
+      if (!fs.existsSync(p)) {
+        this.maps[name].pin(p);
+        continue;
+      }
+      const pinned = native().BpfMap.openPinned(p);
+      const same = pinned.id === this.maps[name].id;
+      pinned.close();
+      if (!same) {
+        // bpffs refuses names with a dot
+        this.maps[name].pin(`${p}_new`);
+        fs.renameSync(`${p}_new`, p);
+      }
+    }
+  }
+
   /**
    * Long-running mode: the link is pinned next to the maps, so the program stays attached when this process exits
    * or crashes. An existing pinned link gets this program swapped in (bpf_link_update), never a detach/attach gap.
    */
   attachPinned(ifname: string, mode: XdpMode, dir: string): { mode: 'native' | 'generic'; adopted: boolean } {
     const linkPin = path.join(dir, LINK_PIN);
-    fs.mkdirSync(dir, { recursive: true });
-    for (const name of MAP_NAMES) {
-      const p = path.join(dir, name.replace(/^xlvs_/, ''));
-      if (!fs.existsSync(p)) this.maps[name].pin(p);
-    }
+    this.syncPins(dir);
     if (fs.existsSync(linkPin)) {
       try {
         this.link = native().XdpLink.openPinned(linkPin);
@@ -375,6 +406,46 @@ export class Datapath {
 
 /** The pinned XDP link of a long-running director, next to its maps. */
 export const LINK_PIN = 'link';
+
+/** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */
+function acceptSlots(mac: string, extra: readonly string[]): string[] {
+  return Array.from({ length: abi.ACCEPT_MACS }, (_, i) => extra[i] ?? mac);
+}
+
+/** The maps an upgrade may grow by appending fields to their value (a pinned one of an older build is a prefix). */
+const GROWABLE: Partial<Record<MapName, abi.StructSpec<unknown>>> = { xlvs_cfg: abi.cfg, xlvs_verdicts: abi.verdicts };
+
+interface GrownPin { name: MapName; old: BpfMap }
+
+/** Pinned growable maps whose values are shorter than this build's: they cannot be adopted as they are. */
+function grownPins(pins: Record<string, string>): GrownPin[] {
+  const out: GrownPin[] = [];
+  for (const [name, spec] of Object.entries(GROWABLE) as [MapName, abi.StructSpec<unknown>][]) {
+    if (!pins[name] || !fs.existsSync(pins[name]!)) continue;
+    const old = native().BpfMap.openPinned(pins[name]!);
+    if (old.valueSize < spec.size) out.push({ name, old });
+    else old.close();
+  }
+  return out;
+}
+
+/** Copies every value of an older, shorter map into its new map (zero-extended; per CPU for per-CPU maps), then closes it. */
+function copyGrown(g: GrownPin, to: BpfMap): void {
+  try {
+    const ncpu = to.percpu ? native().numPossibleCpus() : 1;
+    const oldStride = to.percpu ? Math.ceil(g.old.valueSize / 8) * 8 : g.old.valueSize;
+    const newStride = to.percpu ? Math.ceil(to.valueSize / 8) * 8 : to.valueSize;
+    for (let k = 0; k < Math.min(g.old.maxEntries, to.maxEntries); k++) {
+      const v = g.old.lookup(abi.u32Key(k));
+      if (!v) continue;
+      const out = Buffer.alloc(to.valueBufSize);
+      for (let c = 0; c < ncpu; c++) v.copy(out, c * newStride, c * oldStride, c * oldStride + g.old.valueSize);
+      to.update(abi.u32Key(k), out);
+    }
+  } finally {
+    g.old.close();
+  }
+}
 
 /** Map name -> where it is pinned under dir (the names without the xlvs_ prefix). */
 export function pinPaths(dir: string): Record<string, string> {

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { RuntimeError } from '../core/errors';
+import type { HostAddress } from '../core/ownaddr';
 
 export function ip(args: string[]): string {
   try {
@@ -49,6 +50,13 @@ export function interfaceInfo(ifname: string): InterfaceInfo {
 export function interfaceAddresses(ifname: string): string[] {
   const [link] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', ifname]);
   return (link?.addr_info ?? []).map((a: any) => String(a.local));
+}
+
+/** Every IPv4 address of the host (all interfaces), for the rule that a VIP is none of the director's own. */
+export function hostAddresses(): HostAddress[] {
+  return ipJson<any[]>(['-4', 'addr', 'show']).flatMap((link) =>
+    (link.addr_info ?? []).map((a: any) => ({ ifname: String(link.ifname), local: String(a.local), prefixlen: Number(a.prefixlen), ...(a.secondary ? { secondary: true } : {}) })),
+  );
 }
 
 /** The device the kernel would use to reach addr, and whether through a gateway; null when it has no route at all. */

@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { Verdicts, ctEventFields, verdictFields } from '../core/abi';
 import type { ServiceListing } from '../core/controller';
 import { RuntimeError } from '../core/errors';
+import { hostAllowed } from '../core/httphost';
 import { statusPage } from './statuspage';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
@@ -117,8 +118,12 @@ export function registry(src: MetricsSource): Registry {
   return reg;
 }
 
-/** Listens on metrics.listen; a taken or foreign address is a start-up error naming the field. */
-export async function serveMetrics(listen: string, src: MetricsSource, log: (msg: string, f?: Record<string, unknown>) => void): Promise<http.Server> {
+/**
+ * Listens on metrics.listen; a taken or foreign address is a start-up error naming the field. Only requests whose Host
+ * header hostAllowed() accepts are answered (allowedHosts: metrics.allowed_hosts), since the listener may be opened
+ * beyond loopback and a browser would otherwise let a DNS-rebound page read it.
+ */
+export async function serveMetrics(listen: string, src: MetricsSource, log: (msg: string, f?: Record<string, unknown>) => void, allowedHosts: readonly string[] = []): Promise<http.Server> {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i);
   const port = Number(listen.slice(i + 1));
@@ -126,6 +131,12 @@ export async function serveMetrics(listen: string, src: MetricsSource, log: (msg
   const page = statusPage();
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
+    if (!hostAllowed(req.headers.host, listen, allowedHosts)) {
+      // 421 Misdirected Request: this listener does not serve that name; the body says how to make it.
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(`host ${JSON.stringify(req.headers.host ?? '')} is not served here (list it in metrics.allowed_hosts)\n`);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -7,7 +7,8 @@ import { needsSolicit, usableMac } from '../core/neighbours';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Datapath, LINK_PIN, datapathPort, removePins } from './datapath';
-import { ensureBpffs, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
+import { vipAddressProblems } from '../core/ownaddr';
+import { ensureBpffs, hostAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
 import { Solicitor, dumpNeighbours, watchNeighbours } from './neighbours';
 import { HealthRunner } from './health';
 
@@ -22,7 +23,7 @@ export interface RunnerOptions {
 /** Host checks that need no privileges to fail: they name the config field. */
 export function checkHost(cfg: Config): void {
   if (!interfaceExists(cfg.interface)) throw new UsageError(`invalid config`, [`interface: ${JSON.stringify(cfg.interface)} does not exist on this host`]);
-  const problems: string[] = [];
+  const problems: string[] = vipAddressProblems(cfg, hostAddresses());
   cfg.services.forEach((s, i) =>
     s.reals.forEach((r, j) => {
       const route = routeTo(r.address);
@@ -102,7 +103,7 @@ export class Runner {
     const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
     for (const n of dp.kernelNotes) this.log(`warning: ${n}`);
     try {
-      dp.setDirectorMac(info.mac);
+      dp.setDirectorMac(info.mac, this.cfg.accept_macs.map((m) => m.toLowerCase()));
       const health: HealthRunner = new HealthRunner({
         ifname,
         ifindex: info.ifindex,

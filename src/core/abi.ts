@@ -1,7 +1,7 @@
 // abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
 
-/** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC, raw bytes (a nested struct), or padding that must be zero. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'bytes' | 'pad';
+/** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC (`macs` an array of them), raw bytes (a nested struct), or padding that must be zero. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'macs' | 'bytes' | 'pad';
 
 export interface FieldSpec {
   readonly name: string;
@@ -38,6 +38,7 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'be16': buf.writeUInt16BE(Number(v[f.name] ?? 0), o); break;
           case 'be32': buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o); break;
           case 'mac': macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o); break;
+          case 'macs': for (let i = 0; i < f.size / 6; i++) macToBytes((v[f.name] as string[] | undefined)?.[i] ?? '00:00:00:00:00:00').copy(buf, o + i * 6); break;
           case 'bytes': buf.fill(0, o, o + f.size); (v[f.name] as Buffer | undefined)?.copy(buf, o, 0, f.size); break;
         }
       }
@@ -58,6 +59,7 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
           case 'be16': out[f.name] = buf.readUInt16BE(o); break;
           case 'be32': out[f.name] = buf.readUInt32BE(o); break;
           case 'mac': out[f.name] = bytesToMac(buf.subarray(o, o + 6)); break;
+          case 'macs': out[f.name] = Array.from({ length: f.size / 6 }, (_, i) => bytesToMac(buf.subarray(o + i * 6, o + i * 6 + 6))); break;
           case 'bytes': out[f.name] = Buffer.from(buf.subarray(o, o + f.size)); break;
         }
       }
@@ -74,6 +76,7 @@ export const CONN_DEFAULT_MAX = 4194304;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
 export const CT_WAYS = 8;
+export const ACCEPT_MACS = 4;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
 export const SEQ_MAX_TRIES = 32;
@@ -98,6 +101,7 @@ export const constants: Record<string, number> = {
   XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
   XLVS_REAL_NONE: REAL_NONE,
   XLVS_CT_WAYS: CT_WAYS,
+  XLVS_ACCEPT_MACS: ACCEPT_MACS,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
   XLVS_SEQ_MAX_TRIES: SEQ_MAX_TRIES,
@@ -132,12 +136,13 @@ export interface PersistKey { caddr: number; svc_id: number }
 export interface Persist { real_id: number; svc_id: number; last_seen: number; timeout: number }
 export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint; cursor: bigint; pass_conns: bigint }
 /** timeout: seconds per connection state, indexed by CS. */
-export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number; ct_total: number }
+/** accept_mac: ACCEPT_MACS destination MACs besides mac that frames are forwarded for (unused ones repeat mac). */
+export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number; ct_total: number; accept_mac: string[] }
 export interface Counters { packets: bigint; bytes: bigint; conns: bigint; drops: bigint }
 export interface Verdicts {
   pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
   tx_existing: bigint; tx_new: bigint; drop_no_real: bigint; aborted: bigint;
-  ct_evicted: bigint; ct_untracked: bigint;
+  ct_evicted: bigint; ct_untracked: bigint; pass_not_for_us: bigint;
 }
 
 export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [
@@ -171,20 +176,23 @@ export const persist = defineStruct<Persist>('xlvs_persist', 16, [
 ]);
 export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 64,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')));
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 56, [
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 80, [
   f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s'),
   f('ct_buckets', 40, 4, 'u32'), f('ct_per_cpu', 44, 4, 'u32'), f('ct_seed', 48, 4, 'u32'), f('ct_total', 52, 4, 'u32'),
+  f('accept_mac', 56, 6 * ACCEPT_MACS, 'macs'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'), f('drops', 24, 8, 'u64'),
 ]);
 export const verdictFields = [
-  'pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service',
+  'pass_not_ipv4', 'pass_not_for_us', 'pass_malformed', 'pass_fragment', 'pass_no_service',
   'tx_existing', 'tx_new', 'drop_no_real', 'aborted',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
-export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 80, [...verdictFields, ...ctEventFields].map((n, i) => f(n, i * 8, 8, 'u64')));
+/** The struct's order: fields are appended, so a pinned map of an older build is a prefix of this one. */
+const verdictLayout = ['pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service', 'tx_existing', 'tx_new', 'drop_no_real', 'aborted', 'ct_evicted', 'ct_untracked', 'pass_not_for_us'];
+export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 88, verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')));
 
 export const structs: readonly StructSpec<any>[] = [
   svcKey, svc, connKey, conn, ctEntry, ctBucket, real, realConns, seqPos, persistKey, persist, sweepStats, cfg, counters, verdicts,

@@ -1,13 +1,16 @@
 // config.ts: the director's YAML config: schema, defaults, and error messages that name the field and the value.
 
-import { parseDocument } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './errors';
-import { CS, CS_COUNT } from './abi';
+import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
+import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
-import { CONN_DEFAULT_MAX, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
+import { CONN_DEFAULT_MAX, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
 
 const IFNAME = /^[^\s/:]{1,15}$/;
+/** A DNS name (or an IPv4 literal) as a Host header carries it, without the port. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** Dotted-quad IPv4 with no leading zeros (so "010.0.0.1" cannot mean octal to one reader and decimal to another). */
 export function isIPv4(s: string): boolean {
@@ -139,6 +142,12 @@ const schema = z.strictObject({
   interface: z.string().regex(IFNAME, 'is not an interface name'),
   xdp_mode: z.enum(['auto', 'native', 'generic'], { message: 'must be auto, native or generic' }).default('auto'),
   manage_vips: z.boolean().default(true),
+  /**
+   * Destination MACs besides the interface's own that frames are forwarded for: keepalived's use_vmac MAC
+   * (00:00:5e:00:01:<VRID in hex>). Frames to any other MAC belong to another host and are passed untouched.
+   */
+  accept_macs: z.array(z.string().refine(isMac, { message: 'is not a MAC address (aa:bb:cc:dd:ee:ff)' }).refine((m) => !/^(00:){5}00$/.test(m) && (parseInt(m.slice(0, 2), 16) & 1) === 0, { message: 'must be a unicast MAC' }))
+    .max(ACCEPT_MACS, `at most ${ACCEPT_MACS} MACs`).default([]),
   conn_table_size: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(1 << 26, `must be at most ${1 << 26}`).default(CONN_DEFAULT_MAX),
   conn_table_per_cpu: z.boolean().default(false),
   /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
@@ -154,13 +163,20 @@ const schema = z.strictObject({
   /** Prometheus /metrics and the status page; loopback by default so nothing is exposed unless asked for. */
   metrics: z.strictObject({
     listen: z.string().refine(isListen, { message: 'is not HOST:PORT (an IPv4 address and a port in 1..65535), or "off"' }).default('127.0.0.1:9258'),
-  }).default({ listen: '127.0.0.1:9258' }),
+    /** Host header names answered besides the listen address and loopback (a DNS-rebound name is refused). */
+    allowed_hosts: z.array(z.string().regex(HOSTNAME, 'is not a host name (letters, digits, hyphens and dots, no port)')).max(64, 'has more than 64 names').default([]),
+  }).default({ listen: '127.0.0.1:9258', allowed_hosts: [] }),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 
 export type Config = z.infer<typeof schema>;
 export type ServiceConfig = Config['services'][number];
 export type RealConfig = ServiceConfig['reals'][number];
+
+/** The schema's parts the API's request bodies are derived from (src/core/apibody.ts), so both reject alike. */
+export { schema as configSchema, service as serviceSchema, real as realSchema };
+
+type Issue = z.core.$ZodIssue;
 
 function pathString(path: readonly PropertyKey[]): string {
   let s = '';
@@ -174,7 +190,38 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Validates an already-parsed document; throws UsageError listing every problem. */
+const TYPE_NAMES: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', object: 'a mapping', array: 'a list' };
+
+/** A value as a problem quotes it: short, since it may be a whole subtree or a megabyte-long string. */
+function quote(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+}
+
+/**
+ * One line per zod issue, "path: value message", the path from the root of `input` (also the shape of the API's
+ * errors, src/core/apibody.ts).
+ */
+export function issueProblems(input: unknown, issues: readonly Issue[]): string[] {
+  const problems: string[] = [];
+  for (const issue of issues) {
+    const where = pathString(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) problems.push(`${where === '(top level)' ? k : `${where}.${k}`}: unknown key`);
+      continue;
+    }
+    const v = valueAt(input, issue.path);
+    if (v === undefined) {
+      problems.push(`${where}: is required`);
+      continue;
+    }
+    // zod's own wording ("Invalid input: expected number, received string") reads oddly after the value; ours stays.
+    const msg = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `is not ${TYPE_NAMES[issue.expected] ?? issue.expected}` : issue.message;
+    problems.push(`${where}: ${quote(v)} ${msg}`);
+  }
+  return problems;
+}
+
 /** The schema with the services left unparsed: each is parsed on its own, or not at all when it is known valid. */
 const topSchema = schema.extend({ services: z.array(z.unknown()).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]) });
 
@@ -185,13 +232,14 @@ const topSchema = schema.extend({ services: z.array(z.unknown()).max(MAX_SERVICE
  */
 const validServices = new WeakSet<object>();
 
-type Issue = z.core.$ZodIssue;
 
 function parseConfigObject(input: unknown): { success: true; data: Config } | { success: false; issues: Issue[] } {
   const top = topSchema.safeParse(input);
   const issues: Issue[] = top.success ? [] : [...top.error.issues];
   const raw = input !== null && typeof input === 'object' && Array.isArray((input as { services?: unknown }).services) ? (input as { services: unknown[] }).services : [];
   const services: ServiceConfig[] = [];
+  // Past the limit the count is the problem: parsing a million services first only delays saying so.
+  if (raw.length > MAX_SERVICES) return { success: false, issues };
   raw.forEach((item, i) => {
     if (item !== null && typeof item === 'object' && validServices.has(item)) {
       services.push(item as ServiceConfig);
@@ -206,22 +254,11 @@ function parseConfigObject(input: unknown): { success: true; data: Config } | { 
   return { success: true, data: { ...top.data, services } };
 }
 
+/** Validates an already-parsed document; throws UsageError listing every problem. */
 export function validateConfig(input: unknown): Config {
   const r = parseConfigObject(input);
   const problems: string[] = [];
-  if (!r.success) {
-    for (const issue of r.issues) {
-      const where = pathString(issue.path);
-      if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) problems.push(`${where === '(top level)' ? k : `${where}.${k}`}: unknown key`);
-        continue;
-      }
-      const v = valueAt(input, issue.path);
-      const msg = v === undefined ? 'is required' : issue.message;
-      problems.push(`${where}: ${v === undefined ? '' : `${JSON.stringify(v)} `}${msg}`);
-    }
-    throw new UsageError('invalid config', problems);
-  }
+  if (!r.success) throw new UsageError('invalid config', issueProblems(input, r.issues));
   const cfg = r.data;
   const seenSvc = new Map<string, number>();
   cfg.services.forEach((s, i) => {
@@ -346,11 +383,25 @@ function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): strin
 
 /** Parses YAML text (`source` names the file in messages). */
 export function parseConfig(text: string, source = 'config'): Config {
+  // Checked again here for text that did not come from readConfigFile (stdin); a file is refused before it is read.
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) throw new UsageError(`${source}: ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length) {
     throw new UsageError(`${source}: not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!));
   }
-  const data = doc.toJS();
+  let aliases = 0;
+  visit(doc, { Alias: () => (++aliases > MAX_YAML_ALIASES ? visit.BREAK : undefined) });
+  if (aliases > MAX_YAML_ALIASES) throw new UsageError(`${source}: more than ${MAX_YAML_ALIASES} YAML aliases (*name); write the values out or share fewer anchors`);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    // yaml throws a ReferenceError for an expansion past maxAliasCount (an alias bomb) or an alias with no anchor.
+    if (e instanceof ReferenceError && /alias count/.test(e.message)) throw new UsageError(`${source}: YAML aliases expand to more than ${MAX_YAML_ALIASES} copies of an anchor (an alias bomb?)`);
+    if (e instanceof ReferenceError) throw new UsageError(`${source}: not valid YAML`, [e.message]);
+    throw e;
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new UsageError(`${source}: expected a mapping with "interface" and "services"`);
   }

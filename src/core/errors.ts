@@ -1,10 +1,30 @@
 // errors.ts: the two failure kinds the CLI maps to exit codes: 2 for usage/config, 1 for runtime.
 
+/**
+ * A usage error lists this many problems, then how many more: every problem of a 20,000-service file made a 2 MB
+ * message (and API reply) that nobody reads past the first screen.
+ */
+export const PROBLEMS_LISTED = 20;
+/** A problem line is cut here (a value quoted in it can be a megabyte-long string). */
+export const PROBLEM_CHARS = 500;
+
+/**
+ * The problems as listed. A list already capped (PROBLEMS_LISTED lines and the count) passes unchanged, so an error
+ * re-thrown with its details (a file's name put in front) keeps the true count.
+ */
+function capped(details: readonly string[]): readonly string[] {
+  const lines = details.length > PROBLEMS_LISTED + 1 ? [...details.slice(0, PROBLEMS_LISTED), `… and ${details.length - PROBLEMS_LISTED} more`] : details;
+  return lines.some((l) => l.length > PROBLEM_CHARS) ? lines.map((l) => (l.length > PROBLEM_CHARS ? `${l.slice(0, PROBLEM_CHARS)}…` : l)) : lines;
+}
+
 /** Bad flags or config: nothing was applied. */
 export class UsageError extends Error {
   readonly exitCode = 2;
-  constructor(message: string, readonly details: readonly string[] = []) {
-    super(details.length ? `${message}\n  ${details.join('\n  ')}` : message);
+  readonly details: readonly string[];
+  constructor(message: string, details: readonly string[] = []) {
+    const listed = capped(details);
+    super(listed.length ? `${message}\n  ${listed.join('\n  ')}` : message);
+    this.details = listed;
     this.name = 'UsageError';
   }
 }

@@ -12,6 +12,8 @@ export const ADDR = {
   lanPrefix: 24,
   router: '10.0.0.1',
   director: '10.0.0.2',
+  /** A second director (a VRRP backup), added on demand by addSecondDirector(); its NIC is lan0. */
+  director2: '10.0.0.3',
   vip: '10.0.0.100',
   realBase: 11, // rsN is 10.0.0.(10+N)
   client: '203.0.113.10',
@@ -50,6 +52,11 @@ export interface LabOptions {
   log?: (line: string) => void;
   /** Repository root (where bin/xlvs and build/bpf live). Default: derived from this file's location in dist/. */
   repoRoot?: string;
+  /**
+   * Namespace-name prefix (a lowercase letter, then up to 7 lowercase letters or digits; '-' is appended). Refused
+   * while another run holds it or any namespace already uses it. Default: the first free xlN-, N from the pid.
+   */
+  prefix?: string;
   /** Tear down on SIGINT/SIGTERM, then exit 130/143. Default false (the caller owns its signals). */
   handleSignals?: boolean;
   /**
@@ -144,15 +151,6 @@ function defaultRepoRoot(): string {
   return path.resolve(__dirname, '..', '..', '..');
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -221,13 +219,105 @@ function bpffsDirFor(prefix: string): string {
 }
 
 /**
- * Removes everything a lab run with this prefix left behind: processes inside its namespaces (only lab processes
- * live there), the namespaces, and its bpffs mount.
+ * A letter, then up to 7 letters or digits, then '-' (added when missing). No '-' inside, so no prefix begins
+ * another; short, so `ip netns list` stays readable and names stay far from the kernel's limits.
  */
-export function cleanupPrefix(prefix: string, keepWorkDir = false): string[] {
+const PREFIX_RE = /^[a-z][a-z0-9]{0,7}-?$/;
+
+/**
+ * What one run claimed and created, in MARKER_DIR/<prefix>.json. Teardown and cleanupPrefix() remove exactly what is
+ * listed here, never a namespace merely because its name looks like a lab's: other runs (or other people) may use
+ * such names.
+ */
+interface LabRecord {
+  prefix: string;
+  pid: number;
+  /** The owner's start time (field 22 of /proc/PID/stat), so a reused pid does not pass for the owner. */
+  start: string | null;
+  namespaces: string[];
+  bpffs?: string;
+  workDir?: string;
+}
+
+/** Checks a LabOptions.prefix and returns it ending in '-'. */
+export function labPrefix(prefix: string): string {
+  if (!PREFIX_RE.test(prefix)) {
+    throw new Error(`prefix: ${JSON.stringify(prefix)} is not a lab prefix (a lowercase letter, then up to 7 lowercase letters or digits, optionally ending in "-")`);
+  }
+  return prefix.endsWith('-') ? prefix : `${prefix}-`;
+}
+
+function procStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; field 3 starts two characters after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(r: LabRecord): boolean {
+  const now = procStart(r.pid);
+  return now !== null && (r.start === null || now === r.start);
+}
+
+function recordPath(prefix: string): string {
+  return path.join(MARKER_DIR, `${prefix.replace(/-$/, '')}.json`);
+}
+
+function readRecord(prefix: string): LabRecord | null | 'unreadable' {
+  let text: string;
+  try {
+    text = fs.readFileSync(recordPath(prefix), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return 'unreadable';
+  }
+  try {
+    const r = JSON.parse(text) as LabRecord;
+    return Number.isInteger(r.pid) && Array.isArray(r.namespaces) ? r : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** Replaces the record whole (rename), so a reader never sees half of it. */
+function writeRecord(r: LabRecord): void {
+  const file = recordPath(r.prefix);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(r)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+/** Creates the record only if none exists: link() of a complete file is the atomic claim; false when taken. */
+function createRecord(r: LabRecord): boolean {
+  const file = recordPath(r.prefix);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(r)}\n`);
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    fs.unlinkSync(tmp);
+  }
+}
+
+function leftoversNote(r: LabRecord): string {
+  const what = [...r.namespaces.map((n) => `namespace ${n}`), ...(r.bpffs ? [`bpffs ${r.bpffs}`] : [])];
+  return `it holds the leftovers of run ${r.pid}, which is gone (${what.join(', ') || 'nothing but its record'}, listed in ${recordPath(r.prefix)}); `
+    + `remove them with cleanupPrefix(${JSON.stringify(r.prefix)}) from src/lab/drnet (npm run demo -- --cleanup ${r.prefix})`;
+}
+
+/** Kills the processes in the record's namespaces (it created them, so only its processes live there) and removes what it lists. */
+function removeRecorded(r: LabRecord, keepWorkDir: boolean): string[] {
   const removed: string[] = [];
-  for (const ns of listNetns()) {
-    if (!ns.startsWith(prefix)) continue;
+  const present = new Set(listNetns());
+  for (const ns of r.namespaces) {
+    if (!present.has(ns)) continue;
     const pids = runSyncQuiet('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
     for (const pid of pids) {
       try {
@@ -239,53 +329,67 @@ export function cleanupPrefix(prefix: string, keepWorkDir = false): string[] {
     runSyncQuiet('ip', ['netns', 'del', ns]);
     removed.push(ns);
   }
-  const bpffs = bpffsDirFor(prefix);
-  if (fs.existsSync(bpffs)) {
-    runSyncQuiet('umount', ['-l', bpffs]);
+  if (r.bpffs && fs.existsSync(r.bpffs)) {
+    runSyncQuiet('umount', ['-l', r.bpffs]);
     try {
-      fs.rmdirSync(bpffs);
+      fs.rmdirSync(r.bpffs);
     } catch {
       /* not empty or still mounted: leave it */
     }
   }
-  for (const d of keepWorkDir ? [] : fs.readdirSync(os.tmpdir())) {
-    if (d.startsWith(`xlvs-lab-${prefix}`)) fs.rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
-  }
+  if (r.workDir && !keepWorkDir) fs.rmSync(r.workDir, { recursive: true, force: true });
   try {
-    fs.unlinkSync(path.join(MARKER_DIR, `${prefix}pid`));
+    fs.unlinkSync(recordPath(r.prefix));
   } catch {
-    /* no marker */
+    /* no record */
   }
   return removed;
 }
 
-/** Cleans up runs whose owning process is gone, then claims a prefix no live run holds. */
-function claimPrefix(log: (l: string) => void): string {
+/**
+ * Removes what a run that is gone (killed, crashed) recorded under this prefix: processes inside its namespaces, the
+ * namespaces, its bpffs mount, its work dir. Nothing else with a similar name is touched, and a live run's prefix is
+ * refused. Returns the namespaces removed.
+ */
+export function cleanupPrefix(prefix: string): string[] {
+  const p = labPrefix(prefix);
+  const r = readRecord(p);
+  if (r === null) return [];
+  if (r === 'unreadable') throw new Error(`prefix ${p}: ${recordPath(p)} is unreadable; check it and remove it by hand`);
+  if (ownerAlive(r)) throw new Error(`prefix ${p} belongs to run ${r.pid}, which is still running; it removes its namespaces when it ends`);
+  return removeRecorded(r, false);
+}
+
+/**
+ * Claims a prefix for this run: the one asked for, or the first free xlN- (N from the pid). A prefix is free when no
+ * record holds it and no namespace uses it; a run that is gone keeps its prefix until cleanupPrefix() removes its
+ * leftovers, which this run only names (through note) and never removes.
+ */
+function claimPrefix(wanted: string | undefined, note: (l: string) => void): LabRecord {
   fs.mkdirSync(MARKER_DIR, { recursive: true });
-  for (const f of fs.readdirSync(MARKER_DIR)) {
-    if (!f.endsWith('-pid')) continue;
-    const prefix = f.slice(0, -'pid'.length);
-    const pid = Number(fs.readFileSync(path.join(MARKER_DIR, f), 'utf8').trim());
-    if (!pidAlive(pid)) {
-      const removed = cleanupPrefix(prefix);
-      if (removed.length) log(`removed stale namespaces of dead run ${pid}: ${removed.join(' ')}`);
-    }
+  const existing = listNetns();
+  const start = procStart(process.pid);
+  const tryClaim = (prefix: string): { record: LabRecord } | { why: string; leftovers: boolean } => {
+    const r = readRecord(prefix);
+    if (r === 'unreadable') return { why: `${recordPath(prefix)} is unreadable; check it and remove it by hand`, leftovers: false };
+    if (r) return ownerAlive(r) ? { why: `run ${r.pid} is using it`, leftovers: false } : { why: leftoversNote(r), leftovers: true };
+    const foreign = existing.filter((n) => n.startsWith(prefix));
+    if (foreign.length) return { why: `namespaces this run did not create use it (${foreign.join(' ')}); remove them (ip netns del NAME) or pick another prefix`, leftovers: false };
+    const record: LabRecord = { prefix, pid: process.pid, start, namespaces: [] };
+    return createRecord(record) ? { record } : { why: 'another run claimed it first', leftovers: false };
+  };
+  if (wanted !== undefined) {
+    const prefix = labPrefix(wanted);
+    const c = tryClaim(prefix);
+    if ('why' in c) throw new Error(`prefix ${prefix}: ${c.why}`);
+    return c.record;
   }
-  // pid % 10000 keeps names short; on the rare clash with a live run, step to the next free number.
+  // pid % 10000 keeps names short; a prefix that is taken (a live run, leftovers, someone's namespaces) is skipped.
   for (let k = 0; k < 10000; k++) {
     const prefix = `xl${(process.pid + k) % 10000}-`;
-    const marker = path.join(MARKER_DIR, `${prefix}pid`);
-    let owner = 0;
-    try {
-      owner = Number(fs.readFileSync(marker, 'utf8').trim());
-    } catch {
-      /* unclaimed */
-    }
-    if (owner && owner !== process.pid && pidAlive(owner)) continue;
-    const removed = cleanupPrefix(prefix);
-    if (removed.length) log(`removed stale namespaces: ${removed.join(' ')}`);
-    fs.writeFileSync(marker, `${process.pid}\n`);
-    return prefix;
+    const c = tryClaim(prefix);
+    if ('record' in c) return c.record;
+    if (c.leftovers) note(`skipping prefix ${prefix}: ${c.why}`);
   }
   throw new Error('no free lab prefix');
 }
@@ -303,10 +407,10 @@ export class DrLab {
   private readonly opts: LabOptions;
   private readonly log: (l: string) => void;
   private readonly children = new Set<ChildProcess>();
-  private readonly namespaces: string[] = [];
+  /** What this run claimed and created: teardown removes exactly this (kept in MARKER_DIR as it grows). */
+  private readonly record: LabRecord;
   private readonly servers: ChildProcess[] = [];
   private director: { child: ChildProcess; proc: DirectorProcess } | undefined;
-  private bpffsMounted = false;
   private teardownPromise: Promise<void> | undefined;
   private cleanedUp = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -319,9 +423,11 @@ export class DrLab {
     void this.teardown();
   };
 
-  private constructor(opts: LabOptions, prefix: string) {
+  private constructor(opts: LabOptions, record: LabRecord) {
     this.opts = opts;
     this.log = opts.log ?? (() => undefined);
+    this.record = record;
+    const prefix = record.prefix;
     this.prefix = prefix;
     this.repoRoot = opts.repoRoot ?? defaultRepoRoot();
     this.realCount = opts.reals ?? 3;
@@ -329,6 +435,8 @@ export class DrLab {
     this.udpPort = opts.udpPort ?? 9000;
     this.bpffsDir = bpffsDirFor(prefix);
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), `xlvs-lab-${prefix}`));
+    this.record.workDir = this.workDir;
+    writeRecord(this.record);
   }
 
   /** Builds the whole network (and starts the real servers unless told not to). Cleans up on failure. */
@@ -338,8 +446,16 @@ export class DrLab {
     }
     const reals = opts.reals ?? 3;
     if (!Number.isInteger(reals) || reals < 1 || reals > 50) throw new Error(`bad number of reals: ${reals}`);
-    const log = opts.log ?? (() => undefined);
-    const lab = new DrLab(opts, claimPrefix(log));
+    // Leftovers of a run that is gone are named even when the caller asked for silence: only a person removes them.
+    const note = opts.log ?? ((l: string) => process.stderr.write(`drnet: ${l}\n`));
+    const record = claimPrefix(opts.prefix, note);
+    let lab: DrLab;
+    try {
+      lab = new DrLab(opts, record);
+    } catch (e) {
+      removeRecorded(record, false);
+      throw e;
+    }
     process.on('exit', lab.exitHook);
     if (opts.handleSignals) {
       process.on('SIGINT', lab.signalHook);
@@ -393,14 +509,17 @@ export class DrLab {
     this.log(`building DR lab ${this.prefix}* (${this.realCount} reals), work dir ${this.workDir}`);
 
     fs.mkdirSync(this.bpffsDir, { recursive: true });
+    this.record.bpffs = this.bpffsDir;
+    writeRecord(this.record);
     await run('mount', ['-t', 'bpf', 'bpf', this.bpffsDir]);
-    this.bpffsMounted = true;
 
     const reals = this.realNames();
     const roles = ['client', 'router', 'sw', 'dir', ...reals];
     for (const role of roles) {
+      // Recorded once it exists: a name someone else took in the meantime fails the add and is never ours to delete.
       await run('ip', ['netns', 'add', this.ns(role)]);
-      this.namespaces.push(this.ns(role));
+      this.record.namespaces.push(this.ns(role));
+      writeRecord(this.record);
       // IPv6 off before any link exists: no link-local addresses, DAD or router solicitations to muddy captures.
       await this.sysctl(role, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
       await this.ipn(role, ['link', 'set', 'lo', 'up']);
@@ -722,6 +841,57 @@ export class DrLab {
    * Gives the client a second address in another /24 (ADDR.client2) and the router a leg in it, so a test can open
    * connections from two client networks (runClient's localAddress). Lives until teardown.
    */
+  /**
+   * A second director on the switch, as a keepalived VRRP backup sits beside the master: namespace dir2, NIC lan0
+   * (so its pins, under the lab's one bpffs, do not meet the first director's), address ADDR.director2, no VIP.
+   */
+  async addSecondDirector(): Promise<void> {
+    const role = 'dir2';
+    await run('ip', ['netns', 'add', this.ns(role)]);
+    this.record.namespaces.push(this.ns(role));
+    writeRecord(this.record);
+    await this.sysctl(role, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
+    await this.ipn(role, ['link', 'set', 'lo', 'up']);
+    const port = this.swPort(role);
+    await this.ipn('sw', ['link', 'add', port, 'type', 'veth', 'peer', 'name', 'lan0', 'netns', this.ns(role)]);
+    await this.ipn('sw', ['link', 'set', port, 'master', SW_BRIDGE]);
+    await this.ipn('sw', ['link', 'set', port, 'up']);
+    // veth drops frames sent with XDP_TX unless the receiving peer has an XDP program of its own.
+    await this.ipn('sw', ['link', 'set', 'dev', port, 'xdpdrv', 'obj', path.join(this.repoRoot, 'build', 'bpf', 'xdp_pass.o'), 'sec', 'xdp']);
+    await this.ipn(role, ['addr', 'add', `${ADDR.director2}/${ADDR.lanPrefix}`, 'dev', 'lan0']);
+    await this.ipn(role, ['link', 'set', 'lan0', 'up']);
+    await this.ipn(role, ['route', 'add', 'default', 'via', ADDR.router]);
+    this.macs[role] = await this.macOf(role, 'lan0');
+  }
+
+  /** `xlvs up` in the second director; resolves once it is ready, and stops with the lab (or when stop() is called). */
+  async startSecondDirector(configFile: string, readyTimeoutMs = 30000): Promise<{ proc: DirectorProcess; stop(): void }> {
+    const child = this.spawnTracked(['ip', 'netns', 'exec', this.ns('dir2'), ...this.directorArgv([this.xlvsBin(), 'up', '--config', configFile])]);
+    let transcript = '';
+    child.stdout?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
+    child.stderr?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const stop = (): void => killGroup(child, 'SIGTERM');
+    try {
+      await this.waitForLine(child, (l) => l.startsWith('xlvs: ready'), readyTimeoutMs, 'second director', () => transcript);
+    } catch (e) {
+      stop();
+      throw e;
+    }
+    return { proc: { pid: child.pid ?? -1, output: () => transcript, exited }, stop };
+  }
+
+  /**
+   * The switch as a hub (learning off on every port, its table flushed): every frame reaches every host, as when a
+   * real switch has aged out a MAC. A host's NIC would drop frames for other MACs; veth passes them to XDP.
+   */
+  async setSwitchFlooding(on: boolean): Promise<void> {
+    const ports = ['router', 'dir', ...this.realNames(), ...(this.macs.dir2 ? ['dir2'] : [])].map((h) => this.swPort(h));
+    for (const p of ports) await this.exec('sw', ['bridge', 'link', 'set', 'dev', p, 'learning', on ? 'off' : 'on']);
+    await this.exec('sw', ['bridge', 'fdb', 'flush', 'dev', SW_BRIDGE], { allowFail: true });
+    for (const p of ports) await this.exec('sw', ['bridge', 'fdb', 'flush', 'dev', p], { allowFail: true });
+  }
+
   async addSecondClientNetwork(): Promise<void> {
     await this.ipn('router', ['addr', 'add', `${ADDR.routerOutside2}/${ADDR.outsidePrefix}`, 'dev', 'eth1']);
     await this.ipn('client', ['addr', 'add', `${ADDR.client2}/${ADDR.outsidePrefix}`, 'dev', 'eth0']);
@@ -933,20 +1103,10 @@ export class DrLab {
   private finalCleanup(): void {
     if (this.cleanedUp) return;
     this.cleanedUp = true;
-    for (const ns of this.namespaces) runSyncQuiet('ip', ['netns', 'del', ns]);
-    // Anything else with our prefix (a half-built run) goes too.
+    // Only what this run recorded: processes in its own namespaces, the namespaces, its bpffs, its work dir.
     const keep = !!process.env.XLVS_LAB_KEEP_WORKDIR;
-    cleanupPrefix(this.prefix, keep);
-    if (this.bpffsMounted && fs.existsSync(this.bpffsDir)) {
-      runSyncQuiet('umount', ['-l', this.bpffsDir]);
-      try {
-        fs.rmdirSync(this.bpffsDir);
-      } catch {
-        /* leave it */
-      }
-    }
+    removeRecorded(this.record, keep);
     if (keep) this.log(`kept ${this.workDir} (XLVS_LAB_KEEP_WORKDIR)`);
-    else fs.rmSync(this.workDir, { recursive: true, force: true });
     this.log(`lab ${this.prefix}* torn down`);
   }
 }

@@ -94,6 +94,9 @@ async function run(data: Buffer) {
   return native().testRun(dp.programFd(), { data, repeat: 1 });
 }
 
+/** keepalived's use_vmac MAC for VRID 51: frames to it are the director's too. */
+const VRRP_VMAC = '00:00:5e:00:01:33';
+
 interface Fixture {
   description: string;
   input: Buffer;
@@ -109,7 +112,7 @@ before(async () => {
   const cfg = parseConfig(CONFIG);
   services = desiredState(cfg);
   dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
-  dp.setDirectorMac(DIRECTOR_MAC);
+  dp.setDirectorMac(DIRECTOR_MAC, [VRRP_VMAC]);
   for (const s of services) {
     for (const r of s.reals) {
       r.mac = MACS[r.address] ?? null;
@@ -158,6 +161,11 @@ describe('fixture table', () => {
       { description: 'IPv4 options (ihl 6) are forwarded untouched', input: frame(withOpts), verdict: XDP_TX, output: rewritten(frame(withOpts), expectedReal(0, withOpts).mac!), counter: 'tx_new' },
       { description: 'Ethernet padding after the IP datagram is kept', input: padded, verdict: XDP_TX, output: rewritten(padded, expectedReal(0, { ...syn, sport: 41002 }).mac!), counter: 'tx_new' },
       { description: 'service whose reals are all weight 0 or MAC-less: dropped', input: frame({ ...syn, daddr: '10.0.0.101' }), verdict: XDP_DROP, output: frame({ ...syn, daddr: '10.0.0.101' }), counter: 'drop_no_real' },
+      // Issue 15: a second director on the segment sees the first one's output (addressed to a real) when the switch floods.
+      { description: 'TCP SYN to the VIP addressed to another host\'s MAC (a real\'s, as a flooding switch delivers it): passed untouched', input: frame({ ...syn, sport: 41010, dst: '02:00:00:00:00:11' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
+      { description: 'established flow\'s ACK addressed to another host\'s MAC: passed untouched', input: frame({ ...syn, tcpFlags: ACK, dst: '02:00:00:00:00:99' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
+      { description: 'IPv4 to the VIP sent to the broadcast MAC: passed', input: frame({ ...syn, sport: 41011, dst: 'ff:ff:ff:ff:ff:ff' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
+      { description: 'TCP SYN addressed to the VRRP virtual MAC (accept_macs): forwarded', input: frame({ ...syn, sport: 41012, dst: VRRP_VMAC }), verdict: XDP_TX, output: rewritten(frame({ ...syn, sport: 41012, dst: VRRP_VMAC }), expectedReal(0, { ...syn, sport: 41012 }).mac!), counter: 'tx_new' },
       { description: 'TCP to the VIP on another port: passed', input: frame({ ...syn, dport: 443 }), verdict: XDP_PASS, counter: 'pass_no_service' },
       { description: 'UDP to the TCP service port: passed', input: frame({ ...udp, dport: 80 }), verdict: XDP_PASS, counter: 'pass_no_service' },
       { description: 'TCP to the director\'s own address: passed', input: frame({ ...syn, daddr: '10.0.0.2', dport: 22 }), verdict: XDP_PASS, counter: 'pass_no_service' },
@@ -390,7 +398,9 @@ describe('scheduling', () => {
 });
 
 test('repeat runs report a duration (the benchmark relies on it)', async () => {
+  // Repeats run on the frame the previous run rewrote, addressed to the real by then: accepted as the benchmark does.
+  dp.setDirectorMac(DIRECTOR_MAC, Object.values(MACS).filter((m): m is string => !!m).slice(0, abi.ACCEPT_MACS));
   const r = await native().testRun(dp.programFd(), { data: frame({ sport: 60000, tcpFlags: ACK }), repeat: 1000 });
-  assert.equal(r.retval, XDP_TX);
+  assert.equal(VERDICT_NAME[r.retval], 'XDP_TX', JSON.stringify(abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu), (_, v) => typeof v === 'bigint' ? Number(v) : v));
   assert.ok(r.durationNs > 0 && r.durationNs < 100000, `duration ${r.durationNs}`);
 });

@@ -1,10 +1,10 @@
-// lab.test.ts: checks the DR lab's plumbing on its own (no xlvs): addressing, ARP behaviour of the reals, counters, capture, bpffs and teardown.
+// lab.test.ts: checks the DR lab's plumbing on its own (no xlvs): addressing, ARP behaviour of the reals, counters, capture, bpffs and teardown; and that a run removes only the namespaces it created.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ADDR, realAddress } from '../../src/lab/drnet';
+import { ADDR, DrLab, cleanupPrefix, realAddress } from '../../src/lab/drnet';
 import { analyzeDirectorPort } from '../../src/lab/drcheck';
 import { useLab } from '../lib/labfixture';
 
@@ -83,5 +83,92 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
     assert.equal(fs.existsSync(l.bpffsDir), false);
     const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
     assert.equal(mounts.includes(l.bpffsDir), false);
+  });
+});
+
+function netns(): string[] {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+}
+
+function addNetns(name: string): void {
+  const r = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+describe('DR lab ownership: a run removes only what it created', { timeout: 180_000 }, () => {
+  const MARKERS = '/run/xlvs-lab';
+  // The prefixes this process picks first when given none.
+  const auto = (k: number): string => `xl${(process.pid + k) % 10000}-`;
+
+  test('lab-like namespaces it did not create survive a run and its teardown; a dead run\'s leftovers are named and left to cleanupPrefix', async () => {
+    assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
+    const foreign = `${auto(0)}client`; // someone else's, under the first prefix this process would try
+    const dead = auto(1);
+    const deadNs = `${dead}client`; // recorded by a run that is gone
+    const stray = `${dead}other`; // same prefix, recorded by nobody
+    // A run that is gone: its pid has exited. Both the earlier marker format and the current record name it.
+    const deadPid = spawnSync('true').pid;
+    const files = [path.join(MARKERS, `${dead}pid`), path.join(MARKERS, `${dead.slice(0, -1)}.json`)];
+    for (const n of [foreign, deadNs, stray]) addNetns(n);
+    try {
+      fs.mkdirSync(MARKERS, { recursive: true });
+      fs.writeFileSync(files[0]!, `${deadPid}\n`);
+      fs.writeFileSync(files[1]!, JSON.stringify({ prefix: dead, pid: deadPid, start: null, namespaces: [deadNs] }));
+      const notes: string[] = [];
+      const lab = await DrLab.create({ reals: 1, startServers: false, log: (l) => notes.push(l) });
+      const prefix = lab.prefix;
+      try {
+        assert.ok(prefix !== auto(0) && prefix !== dead, prefix);
+        for (const n of [foreign, deadNs, stray]) assert.ok(netns().includes(n), `${n} removed by the lab's start`);
+        const note = notes.find((l) => l.startsWith(`skipping prefix ${dead}`));
+        assert.ok(note, notes.join('\n'));
+        assert.match(note, new RegExp(`run ${deadPid}, which is gone \\(namespace ${deadNs}, .*cleanupPrefix\\("${dead}"\\)`));
+      } finally {
+        await lab.teardown();
+      }
+      const left = netns();
+      for (const n of [foreign, deadNs, stray]) assert.ok(left.includes(n), `${n} removed by the lab's teardown`);
+      assert.deepEqual(left.filter((n) => n.startsWith(prefix)), []);
+      // The explicit clean-up removes what the dead run recorded, and nothing else under its prefix.
+      assert.deepEqual(cleanupPrefix(dead), [deadNs]);
+      assert.ok(netns().includes(stray));
+      assert.equal(fs.existsSync(files[1]!), false);
+    } finally {
+      for (const n of [foreign, deadNs, stray]) spawnSync('ip', ['netns', 'del', n]);
+      for (const f of files) fs.rmSync(f, { force: true });
+    }
+  });
+
+  test('labs with different given prefixes coexist, each under its prefix; a held, foreign-used or malformed prefix is refused', async () => {
+    assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
+    const a = await DrLab.create({ reals: 1, startServers: false, prefix: 'xlta' });
+    let b: DrLab | undefined;
+    addNetns('xltc-client');
+    try {
+      b = await DrLab.create({ reals: 1, startServers: false, prefix: 'xltb-' });
+      assert.equal(a.prefix, 'xlta-');
+      assert.equal(b.prefix, 'xltb-');
+      assert.equal(a.ns('dir'), 'xlta-dir');
+      const roles = ['client', 'router', 'sw', 'dir', 'rs1'];
+      for (const r of roles) assert.ok(netns().includes(`xlta-${r}`) && netns().includes(`xltb-${r}`), r);
+
+      await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: 'xlta' }), new RegExp(`prefix xlta-: run ${process.pid} is using it`));
+      await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: 'xltc' }), /prefix xltc-: namespaces this run did not create use it \(xltc-client\)/);
+      assert.ok(netns().includes('xltc-client'));
+      for (const bad of ['XL', 'xl-a', '1xl', 'xlabcdefgh', '']) {
+        await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: bad }), new RegExp(`prefix: ${JSON.stringify(bad)} is not a lab prefix`), bad);
+      }
+      assert.throws(() => cleanupPrefix('xlta'), /prefix xlta- belongs to run \d+, which is still running/);
+
+      for (const l of [a, b]) await l.exec('client', ['ping', '-c', '1', '-W', '2', ADDR.routerOutside]);
+      await a.teardown();
+      for (const r of roles) assert.ok(netns().includes(`xltb-${r}`), `xltb-${r} removed by another lab's teardown`);
+      await b.exec('client', ['ping', '-c', '1', '-W', '2', ADDR.routerOutside]);
+    } finally {
+      await b?.teardown();
+      await a.teardown();
+      spawnSync('ip', ['netns', 'del', 'xltc-client']);
+    }
+    assert.deepEqual(netns().filter((n) => n.startsWith('xlta-') || n.startsWith('xltb-')), []);
   });
 });

@@ -5,15 +5,16 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as http from 'node:http';
+import * as http from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
-import { call, routes, serve, socketLive } from '../../src/adapters/api';
-import { writeFileAtomic } from '../../src/adapters/configfile';
+import { MAX_BODY_BYTES, call, routes, serve, socketLive } from '../../src/adapters/api';
+import { readConfigFile, writeFileAtomic } from '../../src/adapters/configfile';
 import { configToYaml } from '../../src/adapters/daemon';
 import { Counters, REAL_NONE } from '../../src/core/abi';
 import { Config, parseConfig, validateConfig } from '../../src/core/config';
 import { Controller, DatapathPort, ExistsError, NotFoundError } from '../../src/core/controller';
 import { UsageError } from '../../src/core/errors';
+import { MAX_CONFIG_BYTES } from '../../src/core/limits';
 import { Op } from '../../src/core/plan';
 
 /** What the fake datapath holds, op by op, plus a hook to check invariants at every step. */
@@ -106,7 +107,8 @@ before(async () => {
   fs.writeFileSync(cfgFile, BASE);
   ctl = makeController(parseConfig(BASE));
   await ctl.sync();
-  server = await serve(sock, routes(ctl, async () => ctl.apply(parseConfig(fs.readFileSync(cfgFile, 'utf8')), { persist: false })), () => undefined);
+  // As the daemon's reload (SIGHUP and /v1/reload) does it.
+  server = await serve(sock, routes(ctl, async () => ctl.apply(readConfigFile(cfgFile), { persist: false })), () => undefined);
 });
 
 after(async () => {
@@ -191,7 +193,8 @@ test('a rejected change leaves the datapath and the file untouched, and names th
   const n = dp.applied.length;
   await assert.rejects(call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.14', weight: 70000 } }), (e: unknown) => {
     assert.ok(e instanceof UsageError);
-    assert.match(e.message, /services\[0\]\.reals\[3\]\.weight: 70000 is outside 0\.\.65535/);
+    // Named in the request (the body is checked against the config's schema before the whole config is).
+    assert.match(e.message, /real\.weight: 70000 is outside 0\.\.65535/);
     return true;
   });
   hostProblem = 'services[0].reals[3].address: 10.9.9.9 is not on-link on eth0';
@@ -292,4 +295,102 @@ test('reload re-reads the file without writing it', async () => {
   assert.equal(dp.svc.size, 1);
   assert.equal(fs.statSync(cfgFile).mtimeMs, mtime);
   assert.deepEqual(validateConfig(ctl.config()), parseConfig(BASE));
+});
+
+/** A rejected call, its details (one per problem, path from the body's root), and that nothing was applied or written. */
+async function refused(route: string, body: unknown, ...details: string[]): Promise<void> {
+  const file = fs.readFileSync(cfgFile, 'utf8');
+  const n = dp.applied.length;
+  const running = JSON.stringify(ctl.config());
+  await assert.rejects(call(sock, 'POST', route, body), (e: unknown) => {
+    assert.ok(e instanceof UsageError, String(e));
+    assert.match(e.message, new RegExp(`^invalid request body for POST ${route.replace(/\//g, '\\/')}`));
+    assert.deepEqual(e.details, details);
+    return true;
+  });
+  assert.equal(dp.applied.length, n, 'no datapath op');
+  assert.equal(fs.readFileSync(cfgFile, 'utf8'), file, 'config file unchanged');
+  assert.equal(JSON.stringify(ctl.config()), running, 'running config unchanged');
+}
+
+test('API bodies are held to the config schema: protocol, types, ranges and unknown fields, each named; nothing half-applied', async () => {
+  fs.writeFileSync(cfgFile, BASE);
+  await call(sock, 'POST', '/v1/reload', {});
+  // "sctp" used to create a TCP service, and "UDP" to delete the TCP one.
+  await refused('/v1/service/add', { service: { ...key, port: 81, protocol: 'sctp' } }, 'service.protocol: "sctp" must be tcp or udp');
+  await refused('/v1/service/delete', { service: { ...key, protocol: 'UDP' } }, 'service.protocol: "UDP" must be tcp or udp');
+  await refused('/v1/real/add', { service: { ...key, port: 'abc' }, real: { address: '10.0.0.13' } }, 'service.port: "abc" is not a number');
+  await refused('/v1/real/add', { service: key, real: { address: '10.0.0.13', weight: 70000 } }, 'real.weight: 70000 is outside 0..65535');
+  await refused('/v1/timeouts', { timeouts: 'x' }, 'timeouts: "x" is not a mapping');
+  await refused('/v1/timeouts', { timeouts: { tpc: 5 } }, 'timeouts.tpc: unknown key');
+  await refused('/v1/real/edit', { service: key, real: { address: '10.0.0.11', wieght: 3 } }, 'real.wieght: unknown key');
+  await refused('/v1/service/add', { service: { ...key, port: 81 }, extra: 1 }, 'extra: unknown key');
+  await refused('/v1/service/edit', { service: { ...key, persistance: { timeout: 60 } } }, 'service.persistance: unknown key');
+  await refused('/v1/real/delete', { service: key }, 'real: is required');
+  await refused('/v1/apply', { config: 'eth0' }, 'config: "eth0" is not a mapping');
+  assert.equal(dp.svc.size, 1);
+  // Accepted: ipvsadm --set's 0 keeps a value.
+  await call(sock, 'POST', '/v1/timeouts', { timeouts: { tcp: 0, tcp_fin: 0, udp: 60 } });
+  assert.deepEqual(ctl.config().timeouts, { tcp: 900, tcp_fin: 120, udp: 60 });
+});
+
+test('service/edit applies a check (and any other setting) and leaves the rest; null removes one', async () => {
+  fs.writeFileSync(cfgFile, BASE);
+  await call(sock, 'POST', '/v1/reload', {});
+  await call(sock, 'POST', '/v1/service/edit', { service: { ...key, scheduler: 'wrr' } });
+  await call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: { type: 'tcp', interval_ms: 2000 }, on_down: 'expire' } });
+  const s = ctl.config().services[0]!;
+  assert.deepEqual(s.check, { type: 'tcp', interval_ms: 2000 });
+  assert.equal(s.on_down, 'expire');
+  assert.equal(s.scheduler, 'wrr', 'a field not named keeps its value (no default injected)');
+  assert.deepEqual(parseConfig(fs.readFileSync(cfgFile, 'utf8')).services[0]!.check, { type: 'tcp', interval_ms: 2000 });
+  // A check the whole config would refuse is refused here too (and nothing changes).
+  await assert.rejects(call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: { timeout_ms: 3000 } } }), /timeout_ms: 3000 must be less than interval_ms/);
+  await call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: null, on_down: null } });
+  assert.equal(ctl.config().services[0]!.check, undefined);
+  assert.equal(ctl.config().services[0]!.on_down, undefined);
+});
+
+/** A raw request, as a client other than xlvs's would send it; resolves with the status and the body. */
+function raw(body: Buffer, chunked: boolean): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, method: 'POST', path: '/v1/apply', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    for (let off = 0; off < body.length; off += 1 << 20) req.write(body.subarray(off, off + (1 << 20)));
+    req.end();
+  });
+}
+
+test('an oversize body gets 413 and the API\'s error shape; the daemon keeps serving; the client refuses to send one', async () => {
+  const n = dp.applied.length;
+  const big = Buffer.alloc(MAX_BODY_BYTES + (1 << 20), 0x20);
+  for (const chunked of [false, true]) {
+    const r = await raw(big, chunked);
+    assert.equal(r.status, 413);
+    assert.equal(r.body.error.kind, 'usage');
+    assert.match(r.body.error.message, /^request body (of \d+ bytes )?larger than the API's limit of 33554432 bytes \(32 MiB\)$/);
+  }
+  assert.equal(dp.applied.length, n);
+  assert.equal((await call(sock, 'GET', '/v1/services')).length, 1);
+  await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', pad: 'x'.repeat(MAX_BODY_BYTES) } }), (e: unknown) => e instanceof UsageError && /larger than the API's limit/.test(e.message));
+});
+
+test('a reload of a config file over the limit is refused from its size; the running config stays', async () => {
+  const n = dp.applied.length;
+  fs.truncateSync(cfgFile, MAX_CONFIG_BYTES + 1);
+  try {
+    await assert.rejects(call(sock, 'POST', '/v1/reload', {}), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(e.message, `--config ${JSON.stringify(cfgFile)}: ${MAX_CONFIG_BYTES + 1} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (32 MiB)`);
+      return true;
+    });
+    assert.equal(dp.applied.length, n);
+    assert.equal(dp.svc.size, 1);
+  } finally {
+    fs.writeFileSync(cfgFile, BASE);
+  }
 });

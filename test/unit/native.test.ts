@@ -151,9 +151,9 @@ describe('abi', () => {
       xlvs_persist_key: 8,
       xlvs_persist: 16,
       xlvs_sweep_stats: 64,
-      xlvs_cfg: 56,
+      xlvs_cfg: 80,
       xlvs_counters: 32,
-      xlvs_verdicts: 80,
+      xlvs_verdicts: 88,
     };
     assert.deepEqual(Object.keys(n.abi.structs).sort(), Object.keys(sizes).sort());
     for (const [name, size] of Object.entries(sizes)) assert.equal(n.abi.structs[name]!.size, size, name);
@@ -162,7 +162,7 @@ describe('abi', () => {
   test('every field of the header is exported and the fields tile each struct exactly', () => {
     for (const m of header.matchAll(/struct (xlvs_\w+) \{([^}]*)\};/g)) {
       const name = m[1]!;
-      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\w+\])?;/gm)].map((f) => f[1]!);
+      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\w+\])*;/gm)].map((f) => f[1]!);
       const s = n.abi.structs[name];
       assert.ok(s, `struct ${name} exported`);
       assert.deepEqual(Object.keys(s.fields), members, `${name} fields in declaration order`);

@@ -290,7 +290,7 @@ test('top: a frame shows services, reals, weights, health and rates; colour only
 
 const source = (l: ServiceListing[]): MetricsSource => ({
   list: () => l,
-  verdicts: () => ({ pass_not_ipv4: 1n, pass_malformed: 0n, pass_fragment: 0n, pass_no_service: 2n, tx_existing: 1490n, tx_new: 10n, drop_no_real: 3n, aborted: 0n, ct_evicted: 0n, ct_untracked: 0n }),
+  verdicts: () => ({ pass_not_ipv4: 1n, pass_malformed: 0n, pass_fragment: 0n, pass_no_service: 2n, tx_existing: 1490n, tx_new: 10n, drop_no_real: 3n, aborted: 0n, ct_evicted: 0n, ct_untracked: 0n, pass_not_for_us: 0n }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
 

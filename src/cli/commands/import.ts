@@ -1,9 +1,10 @@
 // import.ts: `xlvs import keepalived FILE`: keepalived.conf's LVS rules as xlvs config YAML on stdout, and what could not be mapped on stderr.
 
-import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { UsageError } from '../../core/errors';
 import { convertKeepalived } from '../../core/keepalived';
+import { MAX_CONFIG_BYTES } from '../../core/limits';
+import { readTextFile } from '../../adapters/configfile';
 
 export function registerImport(program: Command): void {
   const imp = program.command('import').description('convert another load balancer\'s configuration into an xlvs config');
@@ -13,12 +14,8 @@ export function registerImport(program: Command): void {
     .argument('<file>', 'keepalived.conf')
     .option('-i, --interface <name>', 'the director interface (default: the first vrrp_instance\'s interface)')
     .action((file: string, opts: { interface?: string }) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (e: any) {
-        throw new UsageError(`${JSON.stringify(file)}: cannot read: ${e.code ?? e.message}`);
-      }
+      // keepalived.conf for 10,000 services x 10 reals with a check each is ~15 MiB: the config file's limit fits it.
+      const text = readTextFile(file, MAX_CONFIG_BYTES, JSON.stringify(file));
       let r: ReturnType<typeof convertKeepalived>;
       try {
         r = convertKeepalived(text, opts.interface ? { iface: opts.interface } : {});

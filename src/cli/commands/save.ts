@@ -4,12 +4,20 @@ import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../core/config';
 import type { PlanReport } from '../../core/controller';
+import { UsageError } from '../../core/errors';
+import { MAX_CONFIG_BYTES } from '../../core/limits';
 import { api, withSocket } from '../socket';
 import { printReport } from './apply';
 
+/** stdin, read no further than the config limit (a runaway pipe is refused, not buffered). */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let total = 0;
+  for await (const c of process.stdin) {
+    chunks.push(c as Buffer);
+    total += (c as Buffer).length;
+    if (total > MAX_CONFIG_BYTES) throw new UsageError(`stdin: more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
