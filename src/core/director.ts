@@ -14,8 +14,14 @@ export interface RealState {
   /** ipvsadm -x / -y (0: none). */
   readonly uThreshold?: number;
   readonly lThreshold?: number;
-  /** Resolved from the neighbour table; null while unknown or FAILED. */
+  /** Resolved from the neighbour table; null while never known. */
   mac: string | null;
+  /**
+   * The neighbour entry went away (flushed, link down, INCOMPLETE or FAILED) after mac was known: existing
+   * connections keep going to mac, as IPVS keeps a connection on its real whatever the neighbour table does; no new
+   * ones are scheduled to it until it resolves again.
+   */
+  macStale?: true;
   /** Failed its health check: 'keep' lets its connections finish, 'expire' ends them (absent: up or unchecked). */
   down?: 'keep' | 'expire';
 }
@@ -95,7 +101,7 @@ export function serviceFields(s: ServiceConfig): Omit<ServiceState, 'id' | 'real
  */
 export function realFlags(r: RealState): number {
   if (!r.mac || r.down === 'expire') return 0;
-  return REAL_F_MAC | (r.weight > 0 && !r.down ? REAL_F_SCHED : 0);
+  return REAL_F_MAC | (r.weight > 0 && !r.down && !r.macStale ? REAL_F_SCHED : 0);
 }
 
 export function schedulable(r: RealState): boolean {

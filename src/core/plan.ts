@@ -149,11 +149,14 @@ export function plan(
     let realsChanged = !o || o.reals.length !== effective.length;
     const reals: RealState[] = effective.map((r, i) => {
       const or = obsReals.get(r.address);
-      const mac = macs.has(r.address) ? macs.get(r.address)! : (or?.mac ?? null);
+      // A MAC the neighbour table no longer holds is kept for the real's existing connections (macStale).
+      const resolved = macs.has(r.address) ? macs.get(r.address)! : undefined;
+      const mac = resolved ?? or?.mac ?? null;
+      const macStale = mac !== null && resolved === null;
       const isDown = down.size > 0 && down.has(healthKey(d, r.address));
       const state: RealState = {
         id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, uThreshold: r.upper_threshold ?? 0, lThreshold: r.lower_threshold ?? 0,
-        mac, ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
+        mac, ...(macStale ? { macStale: true as const } : {}), ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
       };
       if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state) ||
           (or.uThreshold ?? 0) !== state.uThreshold || (or.lThreshold ?? 0) !== state.lThreshold) {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateConfig } from '../../src/core/config';
-import { REAL_NONE } from '../../src/core/abi';
+import { REAL_F_MAC, REAL_F_SCHED, REAL_NONE } from '../../src/core/abi';
+import { realFlags } from '../../src/core/director';
 import { Op, observedAfter, plan, planSummary } from '../../src/core/plan';
 
 function services(spec: Record<string, Record<string, number>>, size = 251) {
@@ -90,6 +91,26 @@ test('a real whose MAC is unresolved is written but takes no buckets; resolving 
   const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), observedAfter(p1), MACS);
   assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable']);
   assert.ok(p2.tables.get(0)!.some((x) => x === 1));
+});
+
+test('a real whose neighbour entry goes away keeps its MAC for its connections, takes no new ones, and is scheduled again once resolved', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } });
+  const p1 = plan(d, [], MACS);
+  // Flushed (ip neigh flush, link down) or FAILED: the kernel no longer holds 10.0.0.12's MAC.
+  const gone = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', null]]);
+  const p2 = plan(d, observedAfter(p1), gone);
+  const r = p2.services[0]!.reals[1]!;
+  assert.deepEqual([r.mac, r.macStale], ['02:00:00:00:00:12', true], 'the last known MAC is kept');
+  const put = p2.ops.find((o): o is Extract<Op, { op: 'putReal' }> => o.op === 'putReal')!;
+  assert.equal(put.real.address, '10.0.0.12');
+  assert.equal(realFlags(put.real), REAL_F_MAC, 'existing connections are forwarded (F_MAC), new ones are not (no F_SCHED)');
+  assert.ok(p2.tables.get(0)!.every((x) => x === 0), 'its Maglev buckets go to the resolved real');
+  // Still gone on the next re-plan: nothing to do; then resolved again (at a new MAC): schedulable at once.
+  assert.deepEqual(kinds(plan(d, observedAfter(p2), gone).ops), []);
+  const back = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', '02:00:00:00:00:99']]);
+  const p3 = plan(d, observedAfter(p2), back);
+  assert.deepEqual([p3.services[0]!.reals[1]!.mac, p3.services[0]!.reals[1]!.macStale], ['02:00:00:00:00:99', undefined]);
+  assert.equal(realFlags(p3.services[0]!.reals[1]!), REAL_F_MAC | REAL_F_SCHED);
 });
 
 test('adopted state (tables unknown) rewrites every table once, keeps every id, and touches nothing else', () => {
