@@ -1,0 +1,407 @@
+// framefuzz.ts: a seeded random-frame generator for the datapath fuzzer: valid templates (TCP/UDP to services and elsewhere, ICMP, ARP, IPv6, VLAN, foreign MACs) and header mutations, deterministic from a 32-bit seed.
+
+/*
+ * Pure: no I/O. The same seed gives the same frames on any machine, so a failure reported with its seed and
+ * frame index is reproduced by `npm run fuzz -- --seed S --frames N`. Mutations aim at the edges the datapath
+ * tests (src/core/verdictmodel.ts lists them): every truncation length, each header field at and around its
+ * bounds, padding after the datagram, and random byte flips in the headers.
+ */
+
+import { ETH_HLEN } from './verdictmodel';
+
+/** mulberry32: a 32-bit state, full period, good enough to spread frames; not for anything secret. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  u32(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** 0 <= x < n. */
+  int(n: number): number {
+    return Math.floor((this.u32() / 4294967296) * n);
+  }
+  /** lo <= x <= hi. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  chance(p: number): boolean {
+    return this.u32() / 4294967296 < p;
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)]!;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = this.u32() & 255;
+    return b;
+  }
+}
+
+export interface FuzzService {
+  vip: string;
+  /** 0: all ports. */
+  port: number;
+  proto: number;
+}
+
+export interface FuzzWorld {
+  /** MACs the director forwards for (NIC and accept_macs). */
+  directorMacs: string[];
+  /** Other hosts' MACs seen on the segment (routers, reals, a second director). */
+  otherMacs: string[];
+  services: FuzzService[];
+  /** IPv4 addresses that are no VIP (the director's own, other hosts). */
+  otherAddrs: string[];
+  /** Client addresses; a small pool makes flows repeat (tx_existing) as well as start (tx_new). */
+  clients: string[];
+}
+
+export interface FuzzFrame {
+  frame: Buffer;
+  /** The template and the mutations applied, for a failure report. */
+  recipe: string;
+}
+
+const BROADCAST = 'ff:ff:ff:ff:ff:ff';
+const MULTICAST = ['01:00:5e:00:00:01', '33:33:00:00:00:01', '01:80:c2:00:00:0e'];
+/** Frames stay within what BPF_PROG_TEST_RUN takes for XDP (a page less headroom and skb_shared_info). */
+export const MAX_FRAME = 1514;
+
+function mac(s: string): Buffer {
+  return Buffer.from(s.split(':').join(''), 'hex');
+}
+
+function ip4(s: string): Buffer {
+  return Buffer.from(s.split('.').map(Number));
+}
+
+function csum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
+  if (b.length & 1) sum += b[b.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+interface Ipv4Spec {
+  dst: string;
+  src?: string;
+  vlan?: number;
+  saddr: string;
+  daddr: string;
+  proto: number;
+  sport: number;
+  dport: number;
+  /** IPv4 option bytes (a multiple of 4, <= 40). */
+  ipOpts: number;
+  /** TCP option bytes (a multiple of 4, <= 40). */
+  tcpOpts: number;
+  tcpFlags: number;
+  fragOff: number;
+  payload: number;
+}
+
+/** Where the mutations find the fields of a built IPv4 frame. */
+interface Layout {
+  ip: number;
+  l4: number;
+  proto: number;
+}
+
+export class FrameFuzzer {
+  readonly rng: Rng;
+  private readonly dirMacs: Buffer[];
+  private count = 0;
+
+  constructor(private readonly world: FuzzWorld, readonly seed: number) {
+    this.rng = new Rng(seed);
+    this.dirMacs = world.directorMacs.map(mac);
+  }
+
+  /** The next frame: a template, then (often) mutations. */
+  next(): FuzzFrame {
+    const r = this.rng;
+    this.count++;
+    const steps: string[] = [];
+    let f: Buffer;
+    let lay: Layout | null = null;
+    const t = r.int(100);
+    if (t < 70) {
+      const spec = this.ipv4Spec(steps);
+      ({ f, lay } = buildIpv4(spec, r));
+    } else if (t < 76) {
+      steps.push('arp');
+      f = this.arp();
+    } else if (t < 82) {
+      steps.push('ipv6');
+      f = this.ipv6();
+    } else if (t < 90) {
+      const spec = this.ipv4Spec(steps);
+      spec.vlan = r.int(4096);
+      steps.push(`vlan ${spec.vlan}`);
+      ({ f } = buildIpv4(spec, r));
+      if (r.chance(0.3)) f.writeUInt16BE(r.pick([0x88a8, 0x9100]), 12); // QinQ outer tag
+    } else if (t < 94) {
+      const et = r.pick([0x88cc, 0x8847, 0x0842, 0x22f0, 0x0000, 0x05dc, 0xffff, 0x0801, 0x0900, r.int(65536)]);
+      steps.push(`ethertype 0x${et.toString(16)}`);
+      f = Buffer.concat([this.dstMac(steps), mac('02:00:00:00:00:01'), Buffer.from([et >> 8, et & 255]), r.bytes(r.range(0, 80))]);
+    } else {
+      // Noise: random bytes behind a director MAC and the IPv4 ethertype, or entirely random.
+      const n = r.range(ETH_HLEN, 120);
+      f = r.bytes(n);
+      if (r.chance(0.7)) {
+        this.dirMacs[r.int(this.dirMacs.length)]!.copy(f, 0);
+        f.writeUInt16BE(0x0800, 12);
+        if (n > ETH_HLEN && r.chance(0.7)) f[ETH_HLEN] = 0x40 | (f[ETH_HLEN]! & 15);
+      }
+      steps.push(`noise ${n}`);
+    }
+    if (lay) this.mutate(f, lay, steps);
+    // Truncation at any length (down to the Ethernet header: nothing delivers less).
+    if (r.chance(0.12)) {
+      const n = r.range(ETH_HLEN, f.length);
+      f = f.subarray(0, n);
+      steps.push(`truncate ${n}`);
+    }
+    if (r.chance(0.08)) {
+      // Padding: the IP total length no longer reaches the end of the frame.
+      const n = r.range(1, 46);
+      f = Buffer.concat([f, r.chance(0.5) ? Buffer.alloc(n) : r.bytes(n)]);
+      steps.push(`pad ${n}`);
+    }
+    if (f.length > MAX_FRAME) f = f.subarray(0, MAX_FRAME);
+    return { frame: f, recipe: steps.join(', ') };
+  }
+
+  private dstMac(steps: string[]): Buffer {
+    const r = this.rng;
+    const k = r.int(100);
+    if (k < 70) return this.dirMacs[k < 55 ? 0 : r.int(this.dirMacs.length)]!;
+    let m: string;
+    if (k < 82) m = r.pick(this.world.otherMacs);
+    else if (k < 88) m = BROADCAST;
+    else if (k < 93) m = r.pick(MULTICAST);
+    else if (k < 95) m = '00:00:00:00:00:00';
+    else {
+      // One bit away from a director MAC.
+      const b = Buffer.from(r.pick(this.dirMacs));
+      b[r.int(6)]! ^= 1 << r.int(8);
+      steps.push(`dst ${b.toString('hex')}`);
+      return b;
+    }
+    steps.push(`dst ${m}`);
+    return mac(m);
+  }
+
+  private ipv4Spec(steps: string[]): Ipv4Spec & { dstMac: Buffer } {
+    const r = this.rng;
+    const w = this.world;
+    const dstMac = this.dstMac(steps);
+    const k = r.int(100);
+    let daddr: string;
+    let proto: number;
+    let dport: number;
+    if (k < 55) {
+      const s = r.pick(w.services);
+      daddr = s.vip;
+      proto = s.proto;
+      dport = s.port === 0 ? this.port() : s.port;
+      steps.push(`svc ${s.vip}:${s.port}/${s.proto}${s.port === 0 ? ` port ${dport}` : ''}`);
+    } else if (k < 70) {
+      const s = r.pick(w.services);
+      daddr = s.vip;
+      proto = r.chance(0.5) ? 6 : 17;
+      dport = r.chance(0.3) ? s.port : this.port();
+      steps.push(`vip ${daddr} ${proto}:${dport}`);
+    } else if (k < 82) {
+      daddr = r.chance(0.2) ? `${r.range(1, 223)}.${r.int(256)}.${r.int(256)}.${r.int(256)}` : r.pick(w.otherAddrs);
+      proto = r.chance(0.5) ? 6 : 17;
+      dport = r.chance(0.5) ? r.pick(w.services).port : this.port();
+      steps.push(`other ${daddr} ${proto}:${dport}`);
+    } else {
+      daddr = r.chance(0.7) ? r.pick(w.services).vip : r.pick(w.otherAddrs);
+      proto = r.pick([1, 1, 1, 0, 2, 4, 47, 50, 58, 132, 255, r.int(256)]);
+      dport = 0;
+      steps.push(`ip ${daddr} proto ${proto}`);
+    }
+    const flags = r.chance(0.5) ? r.pick([0x02, 0x10, 0x18, 0x11, 0x04, 0x12, 0x14]) : r.int(256);
+    return {
+      dst: '', dstMac, saddr: r.pick(w.clients), daddr, proto,
+      sport: r.chance(0.5) ? r.range(40000, 40063) : r.range(1, 65535), dport,
+      ipOpts: r.chance(0.1) ? 4 * r.range(1, 10) : 0,
+      tcpOpts: r.chance(0.2) ? 4 * r.range(1, 10) : 0,
+      tcpFlags: flags,
+      fragOff: r.chance(0.85) ? 0x4000 : r.pick([0, 0x2000, 0x6000, 1, 185, 0x1fff, 0x8000, 0xc000, 0x3fff, r.int(65536)]),
+      payload: r.chance(0.5) ? 0 : r.chance(0.8) ? r.range(1, 64) : r.range(65, 1400),
+    };
+  }
+
+  private port(): number {
+    return this.rng.chance(0.5) ? this.rng.pick([0, 1, 22, 53, 80, 443, 8080, 65535]) : this.rng.range(0, 65535);
+  }
+
+  private arp(): Buffer {
+    const r = this.rng;
+    const b = Buffer.alloc(42);
+    (r.chance(0.6) ? mac(BROADCAST) : r.pick(this.dirMacs)).copy(b, 0);
+    mac('02:00:00:00:00:01').copy(b, 6);
+    b.writeUInt16BE(0x0806, 12);
+    b.writeUInt16BE(1, 14);
+    b.writeUInt16BE(0x0800, 16);
+    b[18] = 6;
+    b[19] = 4;
+    b.writeUInt16BE(r.range(1, 2), 20);
+    mac('02:00:00:00:00:01').copy(b, 22);
+    ip4(r.pick(this.world.otherAddrs)).copy(b, 28);
+    ip4(r.pick(this.world.services).vip).copy(b, 38);
+    return r.chance(0.5) ? Buffer.concat([b, Buffer.alloc(18)]) : b;
+  }
+
+  private ipv6(): Buffer {
+    const r = this.rng;
+    const b = Buffer.alloc(14 + 40 + 20);
+    r.pick(this.dirMacs).copy(b, 0);
+    mac('02:00:00:00:00:01').copy(b, 6);
+    b.writeUInt16BE(0x86dd, 12);
+    b[14] = r.chance(0.8) ? 0x60 : 0x45; // sometimes an IPv4-looking header behind the IPv6 ethertype
+    b.writeUInt16BE(20, 18);
+    b[20] = r.pick([6, 17, 58]);
+    b[21] = 64;
+    r.bytes(32).copy(b, 22);
+    b.writeUInt16BE(r.range(1024, 65535), 54);
+    b.writeUInt16BE(r.pick(this.world.services).port, 56);
+    b[66] = 0x50;
+    b[67] = 0x02;
+    return b;
+  }
+
+  /** Zero to three mutations of an IPv4 frame's header fields, at and around each bound the datapath checks. */
+  private mutate(f: Buffer, lay: Layout, steps: string[]): void {
+    const r = this.rng;
+    const n = r.chance(0.55) ? 0 : r.range(1, 3);
+    for (let i = 0; i < n; i++) {
+      const ip = lay.ip;
+      const hdr = (f[ip]! & 15) * 4;
+      const l4 = ip + hdr;
+      const tot = f.readUInt16BE(ip + 2);
+      const frameL3 = f.length - ip;
+      switch (r.int(10)) {
+        case 0: {
+          const v = r.pick([0, 4, 4, 5, 6, 15]);
+          f[ip] = (v << 4) | (f[ip]! & 15);
+          steps.push(`version ${v}`);
+          break;
+        }
+        case 1: {
+          const v = r.pick([0, 1, 4, 5, 6, 15, hdr / 4 - 1, hdr / 4 + 1].filter((x) => x >= 0 && x <= 15));
+          f[ip] = (f[ip]! & 0xf0) | v;
+          steps.push(`ihl ${v}`);
+          break;
+        }
+        case 2:
+        case 3: {
+          const l4min = lay.proto === 6 ? 20 : lay.proto === 17 ? 8 : 0;
+          const v = r.pick([0, 1, hdr - 1, hdr, hdr + l4min - 1, hdr + l4min, tot - 1, tot + 1, frameL3, frameL3 - 1, frameL3 + 1, 0xffff, r.int(65536)])
+            & 0xffff;
+          f.writeUInt16BE(v, ip + 2);
+          steps.push(`tot_len ${v}`);
+          break;
+        }
+        case 4: {
+          const v = r.pick([0, 0x4000, 0x8000, 0x2000, 0x6000, 1, 0x1fff, 0x3fff, 0xa000, r.int(65536)]);
+          f.writeUInt16BE(v, ip + 6);
+          steps.push(`frag_off 0x${v.toString(16)}`);
+          break;
+        }
+        case 5: {
+          if (l4 + 12 >= f.length) break;
+          const v = r.int(16);
+          f[l4 + 12] = (v << 4) | (f[l4 + 12]! & 15);
+          steps.push(`doff ${v}`);
+          break;
+        }
+        case 6: {
+          if (l4 + 6 > f.length) break;
+          const ulen = f.readUInt16BE(l4 + 4);
+          const v = r.pick([0, 7, 8, 9, ulen - 1, ulen + 1, tot - hdr, tot - hdr + 1, tot - hdr - 1, 0xffff, r.int(65536)]) & 0xffff;
+          f.writeUInt16BE(v, l4 + 4);
+          steps.push(`udp_len ${v}`);
+          break;
+        }
+        case 7: {
+          const v = r.pick([6, 17, 6, 17, 1, 0, r.int(256)]);
+          f[ip + 9] = v;
+          steps.push(`proto ${v}`);
+          break;
+        }
+        case 8: {
+          // A random byte of the headers flipped (Ethernet, IPv4 with options, and the first 20 bytes after).
+          const end = Math.min(f.length, l4 + 20);
+          const at = r.int(end);
+          const x = r.range(1, 255);
+          f[at]! ^= x;
+          steps.push(`flip ${at}^0x${x.toString(16)}`);
+          break;
+        }
+        default: {
+          // ethertype (an IPv4 frame behind another ethertype, or near misses)
+          const v = r.pick([0x0800, 0x0801, 0x0008, 0x8100, 0x86dd, 0x0806]);
+          f.writeUInt16BE(v, 12);
+          steps.push(`ethertype 0x${v.toString(16)}`);
+        }
+      }
+    }
+  }
+}
+
+function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay: Layout } {
+  const l2 = s.vlan === undefined ? 14 : 18;
+  const ihl = 20 + s.ipOpts;
+  const l4len = s.proto === 6 ? 20 + s.tcpOpts : s.proto === 17 ? 8 : 8;
+  const f = Buffer.alloc(Math.min(MAX_FRAME, l2 + ihl + l4len + s.payload));
+  const payload = f.length - (l2 + ihl + l4len);
+  (s.dstMac ?? mac(s.dst)).copy(f, 0);
+  mac(s.src ?? '02:00:00:00:00:01').copy(f, 6);
+  if (s.vlan !== undefined) {
+    f.writeUInt16BE(0x8100, 12);
+    f.writeUInt16BE(s.vlan, 14);
+  }
+  f.writeUInt16BE(0x0800, l2 - 2);
+  const ip = l2;
+  f[ip] = 0x40 | (ihl / 4);
+  f.writeUInt16BE(ihl + l4len + payload, ip + 2);
+  f.writeUInt16BE(r.int(65536), ip + 4);
+  f.writeUInt16BE(s.fragOff, ip + 6);
+  f[ip + 8] = 64;
+  f[ip + 9] = s.proto;
+  ip4(s.saddr).copy(f, ip + 12);
+  ip4(s.daddr).copy(f, ip + 16);
+  // Options: NOPs and an end-of-list, or random bytes (the datapath never reads them).
+  for (let i = 0; i < s.ipOpts; i++) f[ip + 20 + i] = r.chance(0.8) ? 1 : r.int(256);
+  f.writeUInt16BE(csum(f.subarray(ip, ip + ihl)), ip + 10);
+  const l4 = ip + ihl;
+  if (s.proto === 6) {
+    f.writeUInt16BE(s.sport, l4);
+    f.writeUInt16BE(s.dport, l4 + 2);
+    f.writeUInt32BE(r.u32(), l4 + 4);
+    f.writeUInt32BE(r.u32(), l4 + 8);
+    f[l4 + 12] = ((20 + s.tcpOpts) / 4) << 4;
+    f[l4 + 13] = s.tcpFlags;
+    f.writeUInt16BE(64240, l4 + 14);
+    for (let i = 0; i < s.tcpOpts; i++) f[l4 + 20 + i] = 1;
+  } else if (s.proto === 17) {
+    f.writeUInt16BE(s.sport, l4);
+    f.writeUInt16BE(s.dport, l4 + 2);
+    f.writeUInt16BE(8 + payload, l4 + 4);
+  } else {
+    f[l4] = 8; // ICMP echo request, or the first bytes of anything else
+    f.writeUInt16BE(r.int(65536), l4 + 4);
+  }
+  for (let i = f.length - payload; i < f.length; i++) f[i] = r.int(256);
+  return { f, lay: { ip, l4, proto: s.proto } };
+}
