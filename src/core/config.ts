@@ -1,14 +1,15 @@
 // config.ts: the director's YAML config: schema, defaults, and error messages that name the field and the value.
 
-import { parseDocument, visit } from 'yaml';
+import { Composer, CST, Document, LineCounter, Parser, YAMLParseError, visit } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './errors';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
-import { CONN_DEFAULT_MAX, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
+import { CONN_DEFAULT_MAX, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
 
-const IFNAME = /^[^\s/:]{1,15}$/;
+/** As the kernel's dev_valid_name(): 1..15 bytes, no whitespace, '/', ':' or NUL (which would end the name early), not . or ... */
+const IFNAME = /^(?!\.\.?$)[^\s/:\0]{1,15}$/;
 /** A DNS name (or an IPv4 literal) as a Host header carries it, without the port. */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -192,11 +193,43 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 const TYPE_NAMES: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', object: 'a mapping', array: 'a list' };
 
-/** A value as a problem quotes it: short, since it may be a whole subtree or a megabyte-long string. */
+/**
+ * A value as a problem quotes it: short, since it may be a whole subtree or a megabyte-long string. Written here,
+ * at most QUOTED characters deep, rather than by JSON.stringify, which throws on a cycle (YAML's `&a [*a]`) and
+ * overflows the stack on 100,000 nested lists (a 200 KB request body): either made a bad body an internal error.
+ */
 function quote(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+  let s = '';
+  const put = (x: unknown): void => {
+    if (s.length > QUOTED) return;
+    if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(): unknown }).toJSON();
+    if (typeof x === 'string') s += JSON.stringify(x.length > QUOTED ? x.slice(0, QUOTED + 1) : x);
+    else if (typeof x === 'number') s += Number.isFinite(x) ? JSON.stringify(x) : String(x); // YAML's .nan and .inf
+    else if (Array.isArray(x)) {
+      s += '[';
+      for (let i = 0; i < x.length && s.length <= QUOTED; i++) {
+        if (i) s += ',';
+        put(x[i] === undefined ? null : x[i]);
+      }
+      s += ']';
+    } else if (x !== null && typeof x === 'object') {
+      s += '{';
+      let first = true;
+      for (const k in x) {
+        const e = (x as Record<string, unknown>)[k];
+        if (!Object.prototype.hasOwnProperty.call(x, k) || e === undefined) continue;
+        if (s.length > QUOTED) break;
+        s += `${first ? '' : ','}${JSON.stringify(k.length > QUOTED ? k.slice(0, QUOTED + 1) : k)}:`;
+        first = false;
+        put(e);
+      }
+      s += '}';
+    } else s += JSON.stringify(x) ?? String(x);
+  };
+  put(v);
+  return s.length > QUOTED ? `${s.slice(0, QUOTED)}…` : s;
 }
+const QUOTED = 60;
 
 /**
  * One line per zod issue, "path: value message", the path from the root of `input` (also the shape of the API's
@@ -381,12 +414,60 @@ function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): strin
   return p;
 }
 
+/**
+ * The first CST node (its offset) nested more than `limit` collections deep; walked with a list, not recursion.
+ * yaml's parser builds the CST without recursion, but composing it recurses per level: a few thousand "[" overflow the
+ * stack, and V8 aborts the whole process (a fatal "RegExpCompiler Allocation failed") when that happens to compile a
+ * regular expression, so the second such file read by a daemon killed it.
+ */
+function tooDeep(token: CST.Token, limit: number): number | undefined {
+  const todo: [CST.Token, number][] = [[token, 0]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [t, depth] = next;
+    if (t.type === 'document' && t.value) todo.push([t.value, depth]);
+    else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
+      if (depth >= limit) return t.offset;
+      for (const it of t.items as CST.CollectionItem[]) {
+        if (it.key) todo.push([it.key, depth + 1]);
+        if (it.value) todo.push([it.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** yaml's parseDocument(text, { uniqueKeys: true }), but refusing a document nested past MAX_YAML_DEPTH before it is composed. */
+function parseYaml(text: string, source: string): Document.Parsed {
+  const lines = new LineCounter();
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `at line ${line}, column ${col}`;
+  };
+  function* checked(tokens: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const t of tokens) {
+      const deep = tooDeep(t, MAX_YAML_DEPTH);
+      if (deep !== undefined) throw new UsageError(`${source}: not valid YAML`, [`collections nested more than ${MAX_YAML_DEPTH} deep ${at(deep)}`]);
+      yield t;
+    }
+  }
+  let doc: Document.Parsed | undefined;
+  for (const d of new Composer({ uniqueKeys: true }).compose(checked(new Parser(lines.addNewLine).parse(text)), true, text.length)) {
+    if (doc) {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      break;
+    }
+    doc = d;
+  }
+  for (const e of doc!.errors) if (e.pos[0] !== -1) e.message += ` ${at(e.pos[0])}`;
+  return doc!;
+}
+
 /** Parses YAML text (`source` names the file in messages). */
 export function parseConfig(text: string, source = 'config'): Config {
   // Checked again here for text that did not come from readConfigFile (stdin); a file is refused before it is read.
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_CONFIG_BYTES) throw new UsageError(`${source}: ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const doc = parseYaml(text, source);
   if (doc.errors.length) {
     throw new UsageError(`${source}: not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!));
   }

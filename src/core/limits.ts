@@ -22,3 +22,9 @@ export const MAX_CONFIG_BYTES = 32 << 20;
  * millions of expansions (yaml's maxAliasCount, set to this too, bounds the expansion of each anchor).
  */
 export const MAX_YAML_ALIASES = 50_000;
+
+/**
+ * Collections nested in a YAML document (a config needs 7: services, a service, its reals, a real, its check, a
+ * status list). Composing a document recurses per level; see tooDeep() in config.ts for what a deeper one did.
+ */
+export const MAX_YAML_DEPTH = 64;

@@ -10,64 +10,12 @@ import { after, before, beforeEach, test } from 'node:test';
 import { MAX_BODY_BYTES, call, routes, serve, socketLive } from '../../src/adapters/api';
 import { readConfigFile, writeFileAtomic } from '../../src/adapters/configfile';
 import { configToYaml } from '../../src/adapters/daemon';
-import { Counters, REAL_NONE } from '../../src/core/abi';
+import { Counters } from '../../src/core/abi';
 import { Config, parseConfig, validateConfig } from '../../src/core/config';
-import { Controller, DatapathPort, ExistsError, NotFoundError } from '../../src/core/controller';
+import { Controller, ExistsError, NotFoundError } from '../../src/core/controller';
 import { UsageError } from '../../src/core/errors';
 import { MAX_CONFIG_BYTES } from '../../src/core/limits';
-import { Op } from '../../src/core/plan';
-
-/** What the fake datapath holds, op by op, plus a hook to check invariants at every step. */
-class FakeDatapath implements DatapathPort {
-  svc = new Map<string, number>();
-  tables = new Map<number, Uint32Array>();
-  reals = new Map<number, { address: string; flags: number; svcId: number }>();
-  conns: { realId: number }[] = [];
-  stSvc = new Map<number, Counters>();
-  stReal = new Map<number, Counters>();
-  applied: Op[][] = [];
-  failNext = false;
-
-  apply(ops: readonly Op[]): void {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('EPERM: the kernel said no');
-    }
-    for (const op of ops) {
-      switch (op.op) {
-        case 'putReal': this.reals.set(op.real.id, { address: op.real.address, flags: op.real.mac ? 1 | (op.real.weight > 0 ? 2 : 0) : 0, svcId: op.real.svcId }); break;
-        case 'putTable': this.tables.set(op.svcId, op.table); break;
-        case 'putService': this.svc.set(`${op.service.vip}:${op.service.port}/${op.service.proto}`, op.service.id); break;
-        case 'deleteService': this.svc.delete(`${op.vip}:${op.port}/${op.proto}`); break;
-        case 'deleteTable': this.tables.delete(op.svcId); break;
-        case 'deleteReal': this.reals.delete(op.realId); break;
-        case 'purgeConns': this.conns = this.conns.filter((c) => !op.realIds.includes(c.realId)); break;
-      }
-      this.checkInvariants();
-    }
-    this.applied.push([...ops]);
-  }
-
-  /** What a lookup could see after any single op: every service key has a table, every bucket names a written real. */
-  checkInvariants(): void {
-    for (const [k, id] of this.svc) {
-      const t = this.tables.get(id);
-      assert.ok(t, `service ${k} visible without a table`);
-      for (const b of t) if (b !== REAL_NONE) assert.ok(this.reals.has(b), `table of ${k} names real ${b}, which is not written`);
-    }
-  }
-
-  connsOf(ids: ReadonlySet<number>): number {
-    return this.conns.filter((c) => ids.has(c.realId)).length;
-  }
-  counters() {
-    return { svc: new Map(this.stSvc), real: new Map(this.stReal) };
-  }
-  zero(ids: { svc: number[]; real: number[] }): void {
-    for (const id of ids.svc) this.stSvc.delete(id);
-    for (const id of ids.real) this.stReal.delete(id);
-  }
-}
+import { FakeDatapath } from '../lib/fakedatapath';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-api-'));
 const sock = path.join(tmp, 'run', 'xlvs.sock');
