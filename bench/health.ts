@@ -1,11 +1,11 @@
-// health.ts: health-check cost and detection latency: N reals TCP-checked every second against local listeners, through the real HealthRunner, Controller and a loaded (unattached) datapath.
+// health.ts: health-check cost and detection latency (N reals TCP-checked every second against local listeners), and false downs under control-plane load at the schema's most aggressive settings, through the real HealthRunner, Controller and a loaded (unattached) datapath.
 
 import { spawn } from 'node:child_process';
 import { parseConfig } from '../src/core/config';
-import { Controller } from '../src/core/controller';
+import { Controller, edits } from '../src/core/controller';
 import { Datapath, datapathPort } from '../src/adapters/datapath';
 import { HealthRunner } from '../src/adapters/health';
-import { runProbe } from '../src/adapters/checkers';
+import { ProbeTarget, runProbe } from '../src/adapters/checkers';
 
 export interface HealthBenchResult {
   reals: number;
@@ -104,7 +104,7 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
       macOf: () => null,
       onChange: (down) => void controller.setDown(down),
       event: () => {},
-      probe: (t) => runProbe({ ...t, check: { ...t.check, address: '127.0.0.1', port: portOf.get(t.real)! } }),
+      redirect: (t) => ({ ...t, check: { ...t.check, address: '127.0.0.1', port: portOf.get(t.real)! } }),
     });
     runner = r;
     const controller: Controller = new Controller(cfg, [], {
@@ -162,4 +162,106 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
     servers.close();
     dp.close();
   }
+}
+
+export interface HealthLoadPhase {
+  /** Where the probes ran: 'main' = on the controller's own event loop (the `probe` option; timeouts already read pending answers first), 'prober' = the prober thread. */
+  probes: 'main' | 'prober';
+  edits: number;
+  edits_ms: number;
+  /** Transitions to down during the edits; every real is alive throughout, so each one is false. */
+  edits_false_downs: number;
+  services: number;
+  apply_ms: number;
+  undo_ms: number;
+  apply_false_downs: number;
+  /** Checks completed over both phases (the probing went on). */
+  checks: number;
+}
+
+export interface HealthLoadResult {
+  reals: number;
+  interval_ms: number;
+  timeout_ms: number;
+  fall: number;
+  rise: number;
+  phases: HealthLoadPhase[];
+}
+
+/** The schema's floor for each timing field of a check (src/core/config.ts). */
+const AGGRESSIVE = { interval_ms: 50, timeout_ms: 10, fall: 1, rise: 1 };
+
+/**
+ * `reals` live listeners checked at the most aggressive settings while the controller takes `edits` concurrent real
+ * edits, then an apply of `services` services (the checked one plus unchecked ones) and its undo. Run once with the
+ * probes on the controller's loop and once on the prober thread: the first shows what the thread is for.
+ */
+export async function healthLoadBench(o: { reals: number; edits: number; services: number }): Promise<HealthLoadResult> {
+  const realAddr = Array.from({ length: o.reals }, (_, i) => `10.1.${i >> 8}.${(i & 255) + 1}`);
+  const servers = await listeners(o.reals);
+  const portOf = new Map(realAddr.map((a, i) => [a, servers.ports[i]!]));
+  const redirect = (t: ProbeTarget): ProbeTarget => ({ ...t, check: { ...t.check, address: '127.0.0.1', port: portOf.get(t.real)! } });
+  const checked = { vip: '10.200.0.1', port: 80, protocol: 'tcp' as const, maglev_size: 251, check: { mode: 'direct' as const, ...AGGRESSIVE }, reals: realAddr.map((address) => ({ address, weight: 1 })) };
+  const base = { interface: 'lo', conn_table_size: 65536, arp_guard_interval_ms: 0, services: [checked] };
+  const big = {
+    ...base,
+    services: [checked, ...Array.from({ length: o.services - 1 }, (_, i) => ({ vip: '10.200.0.1', port: 1000 + i, protocol: 'tcp' as const, maglev_size: 251, reals: realAddr.slice(0, 3).map((address) => ({ address, weight: 1 })) }))],
+  };
+  const phases: HealthLoadPhase[] = [];
+  try {
+    for (const probes of ['main', 'prober'] as const) {
+      const dp = await Datapath.load({ connTableSize: base.conn_table_size });
+      let runner: HealthRunner | undefined;
+      try {
+        let downs = 0;
+        const r: HealthRunner = new HealthRunner({
+          ifname: 'lo', ifindex: 1, mac: '00:00:00:00:00:00',
+          macOf: () => null,
+          onChange: (down) => void controller.setDown(down),
+          event: (_l, msg) => { if (msg === 'real down') downs++; },
+          ...(probes === 'main' ? { probe: (t: ProbeTarget) => runProbe(redirect(t)) } : { redirect }),
+        });
+        runner = r;
+        const controller: Controller = new Controller(parseConfig(JSON.stringify(base)), [], {
+          datapath: datapathPort(dp, []),
+          resolve: (a) => new Map(a.map((x) => [x, '02:00:00:00:00:01'])),
+          check: () => {},
+          persist: () => {},
+          log: () => {},
+          now: () => Date.now(),
+          applied: (c) => r.setConfig(c),
+          health: (key) => r.get(key),
+        });
+        await controller.sync();
+        await sleep(500);
+        const checks0 = r.status().reduce((n, x) => n + x.checks, 0);
+        downs = 0;
+        let t0 = Date.now();
+        await Promise.allSettled(Array.from({ length: o.edits }, (_, i) =>
+          controller.change(edits.editReal({ vip: checked.vip, port: checked.port, protocol: 'tcp' }, { address: realAddr[i % o.reals]!, weight: 1 + (i % 50) }))));
+        const editsMs = Date.now() - t0;
+        await sleep(300); // probes in flight during the burst settle
+        const editDowns = downs;
+        downs = 0;
+        t0 = Date.now();
+        await controller.apply(big, { persist: false });
+        const applyMs = Date.now() - t0;
+        await sleep(300);
+        t0 = Date.now();
+        await controller.apply(base, { persist: false });
+        const undoMs = Date.now() - t0;
+        await sleep(300);
+        phases.push({
+          probes, edits: o.edits, edits_ms: editsMs, edits_false_downs: editDowns, services: o.services, apply_ms: applyMs, undo_ms: undoMs,
+          apply_false_downs: downs, checks: r.status().reduce((n, x) => n + x.checks, 0) - checks0,
+        });
+      } finally {
+        await runner?.stop();
+        dp.close();
+      }
+    }
+  } finally {
+    servers.close();
+  }
+  return { reals: o.reals, ...{ interval_ms: AGGRESSIVE.interval_ms, timeout_ms: AGGRESSIVE.timeout_ms, fall: AGGRESSIVE.fall, rise: AGGRESSIVE.rise }, phases };
 }

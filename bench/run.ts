@@ -8,7 +8,7 @@ import { repoRoot } from '../src/adapters/native';
 import { ProgCostResult, progCost } from './progcost';
 import { VethResult, vethBench } from './veth';
 import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
-import { HealthBenchResult, healthBench } from './health';
+import { HealthBenchResult, HealthLoadResult, healthBench, healthLoadBench } from './health';
 import { DaemonScaleResult, daemonScale } from './daemonscale';
 import { ProgramCost, verifierCosts } from '../src/adapters/kernelprobe';
 import { VERIFIER_BUDGET } from '../src/core/kernel';
@@ -24,6 +24,7 @@ export interface BenchReport {
   controlplane: ControlPlaneResult;
   memory: MemoryResult;
   health: HealthBenchResult;
+  health_load: HealthLoadResult;
   daemon: DaemonScaleResult;
 }
 
@@ -41,6 +42,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
+  const healthLoad = await healthLoadBench(short ? { reals: 10, edits: 100, services: 1000 } : { reals: 20, edits: 1000, services: 10_000 });
   return {
     when: new Date().toISOString(),
     short,
@@ -51,6 +53,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     controlplane,
     memory: mem,
     health,
+    health_load: healthLoad,
     daemon,
   };
 }
@@ -96,6 +99,14 @@ export function formatReport(r: BenchReport): string {
     ['  resident memory of the process (MiB)', h.rss_mib.toFixed(0), `JS heap in use ${h.heap_mib.toFixed(1)} MiB`],
     [`  detection, server death -> out of the datapath (ms, ${h.killed} deaths)`, h.detect_median_ms.toFixed(0), `median; p99 ${h.detect_p99_ms.toFixed(0)}, max ${h.detect_max_ms.toFixed(0)}, bound fall x interval + timeout = ${h.fall * h.interval_ms + h.timeout_ms}`],
   );
+  const hl = r.health_load;
+  rows.push([`health checks under control-plane load: ${hl.reals} live reals, every ${hl.interval_ms} ms (timeout ${hl.timeout_ms}, fall ${hl.fall}, rise ${hl.rise})`, '', '']);
+  for (const ph of hl.phases) {
+    rows.push(
+      [`  false downs, ${ph.edits} concurrent edits, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`, String(ph.edits_false_downs), `edits took ${ph.edits_ms} ms`],
+      [`  false downs, ${ph.services.toLocaleString('en')}-service apply + undo, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`, String(ph.apply_false_downs), `apply ${ph.apply_ms} ms, undo ${ph.undo_ms} ms; ${ph.checks} checks completed`],
+    );
+  }
   const w = Math.max(...rows.map((x) => x[0].length));
   return [
     `verifier: processed instructions per program (budget ${r.verifier.budget.toLocaleString('en')} each, kernel ${r.machine.kernel})`,

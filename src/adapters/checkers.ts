@@ -38,7 +38,10 @@ function withTimeout(ms: number, run: (done: (r: ProbeResult) => void) => () => 
       try { cleanup(); } catch { /* already closed */ }
       resolve(r);
     };
-    const timer = setTimeout(() => done({ ok: false, detail: `timeout after ${ms} ms` }), ms);
+    // A fired timer is not yet a timeout: when the loop was busy (or its thread not scheduled) as the answer arrived,
+    // the answer and the timer are both pending and timers run first in a loop turn. setImmediate runs after that
+    // turn's I/O poll, so an answer that arrived in time is read before the verdict.
+    const timer = setTimeout(() => setImmediate(() => done({ ok: false, detail: `timeout after ${ms} ms` })), ms);
     try {
       cleanup = run(done);
     } catch (e) {

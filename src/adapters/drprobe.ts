@@ -84,9 +84,32 @@ export class ProbeSocket {
           else resolve(got);
         },
       };
-      const timer = setTimeout(() => w.done(), ms);
+      // As in checkers.ts: a frame that arrived before the deadline but was not read yet (the receive runs on the
+      // thread pool, the pick on this loop) is still an answer; drain() reads whatever the socket holds first.
+      const timer = setTimeout(() => void this.drain().then(() => w.done()), ms);
       this.waiters.add(w);
     });
+  }
+
+  private draining: Promise<void> | undefined;
+
+  /** Hands every frame already queued on the socket to the waiters (shared by the probes that time out together). */
+  private drain(): Promise<void> {
+    this.draining ??= (async () => {
+      try {
+        for (let i = 0; i < 64 && !this.closed; i++) {
+          const b = await this.sock.recv(0);
+          if (!b) break;
+          const f = parseFrame(b);
+          if (f) for (const w of [...this.waiters]) if (w.pick(f)) w.done();
+        }
+      } catch {
+        // The receive loop reports socket failures.
+      } finally {
+        this.draining = undefined;
+      }
+    })();
+    return this.draining;
   }
 
   async close(): Promise<void> {

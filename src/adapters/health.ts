@@ -1,15 +1,18 @@
-// health.ts: runs the configured health checks on a timer, logs every state change as one event, hands the set of down reals to the controller, and runs the quorum hooks.
+// health.ts: schedules the configured health checks, has the prober thread run them, logs every state change as one event, hands the set of down reals to the controller, and runs the quorum hooks.
 
 import type { Config } from '../core/config';
 import type { RealHealth } from '../core/controller';
 import { effectiveCheck } from '../core/config';
 import { serviceName } from '../core/director';
 import { spawn } from 'node:child_process';
-import { CheckTarget, HealthBook, TargetStatus, Transition, quorumState } from '../core/health';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { CheckTarget, HealthBook, ProbeResult, TargetStatus, Transition, quorumState } from '../core/health';
 import { allDown, healthKey } from '../core/plan';
 import { ipJson } from './host';
-import { DrContext, runProbe } from './checkers';
+import { DrContext, ProbeTarget, runProbe } from './checkers';
 import { ProbeSocket } from './drprobe';
+import type { FromProber, ProbeRequest, ProberDr, ToProber } from './healthprober';
 
 export interface HealthRunnerOptions {
   /** The director's NIC (DR-path probes leave through it); its ifindex and MAC. */
@@ -22,8 +25,13 @@ export interface HealthRunnerOptions {
   onChange(down: Set<string>): void;
   event(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void;
   now?: () => number;
-  /** The probe (default: the real checkers); the benchmark points it at local listeners. */
+  /**
+   * A probe run on this thread instead of the prober thread (unit tests' stubs, the benchmark's baseline). Its
+   * timers share this loop with plan/apply work.
+   */
   probe?: typeof runProbe;
+  /** Rewrites a target before the prober thread probes it (the benchmark points the checks at local listeners). */
+  redirect?: (t: ProbeTarget) => ProbeTarget;
   /** A quorum hook still running after this long is killed with its process group (default HOOK_TIMEOUT_MS). */
   hookTimeoutMs?: number;
 }
@@ -39,6 +47,89 @@ export function directorAddress(ifname: string, vips: Set<string>): string | nul
 }
 
 const FLUSH_MS = 20;
+/** A prober thread that died is not restarted sooner than this after its start (a crash loop must not spin). */
+const RESTART_MS = 1000;
+/** stop() waits this long for the prober thread to close its socket before terminating it. */
+const STOP_MS = 2000;
+
+/**
+ * The main thread's handle on the prober thread (src/adapters/healthprober.ts): probes go over in one message per
+ * schedule wake-up, results come back as they settle. Timeouts are timed there, so however long this thread is busy
+ * (a 10,000-service plan, a burst of API edits), an answer that arrived in time counts as in time; only the
+ * schedule and the verdict's effect wait for this thread. The thread alone is not enough on a small machine: with
+ * both cores taken by the daemon, `ip` children and clients, it too wakes late, so a fired timer still reads what
+ * has arrived before it calls a timeout (checkers.ts withTimeout, ProbeSocket.collect).
+ */
+class ProberThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, (r: ProbeResult) => void>();
+  private batch: ProbeRequest[] = [];
+  private nextId = 1;
+  private startedAt = -Infinity;
+  private stopping = false;
+
+  constructor(private readonly event: HealthRunnerOptions['event']) {}
+
+  probe(target: ProbeTarget, mac: string | null): Promise<ProbeResult> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.pending.set(id, resolve);
+      this.batch.push({ id, target, mac });
+    });
+  }
+
+  /** Sends the probes queued since the last send. */
+  send(dr: ProberDr | null): void {
+    const probes = this.batch;
+    this.batch = [];
+    if (!probes.length) return;
+    const w = this.start();
+    if (!w) {
+      for (const p of probes) this.settle(p.id, { ok: false, inconclusive: true, detail: 'health prober restarting (not checked)' });
+      return;
+    }
+    w.postMessage({ type: 'probe', dr, probes } satisfies ToProber);
+  }
+
+  private settle(id: number, r: ProbeResult): void {
+    const resolve = this.pending.get(id);
+    this.pending.delete(id);
+    resolve?.(r);
+  }
+
+  private start(): Worker | undefined {
+    if (this.worker) return this.worker;
+    if (this.stopping || Date.now() - this.startedAt < RESTART_MS) return undefined;
+    this.startedAt = Date.now();
+    const w = new Worker(path.join(__dirname, 'healthprober.js'));
+    // The daemon's own handles keep it alive; an idle prober must not (xlvs up's stop() does not wait for it).
+    w.unref();
+    w.on('message', (m: FromProber) => {
+      if (m.type === 'results') for (const r of m.results) this.settle(r.id, r.result);
+    });
+    w.on('error', (e) => this.event('error', 'health prober failed', { event: 'health', err: e.message }));
+    w.on('exit', (code) => {
+      if (this.worker === w) this.worker = undefined;
+      if (!this.stopping) this.event('error', 'health prober exited', { event: 'health', code, restart_after_ms: RESTART_MS });
+      // What it was running is unknown either way: counts neither way, and each target is due again next interval.
+      for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, inconclusive: true, detail: 'health prober exited (not checked)' });
+    });
+    this.worker = w;
+    return w;
+  }
+
+  /** Lets in-flight probes settle and the raw socket close; terminates the thread if that takes longer than STOP_MS. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const w = this.worker;
+    if (!w) return;
+    const exited = new Promise<void>((r) => w.once('exit', () => r()));
+    w.postMessage({ type: 'stop' } satisfies ToProber);
+    const t = setTimeout(() => void w.terminate(), STOP_MS);
+    await exited;
+    clearTimeout(t);
+  }
+}
 
 export class HealthRunner {
   private readonly book: HealthBook;
@@ -47,7 +138,9 @@ export class HealthRunner {
   private cfg: Config | undefined;
   private vipOf = new Map<string, string>();
   private kindOf = new Map<string, string>();
+  /** In-thread probes only (the `probe` option): the raw socket of DR-path probes. */
   private ps: ProbeSocket | undefined;
+  private readonly prober: ProberThread | undefined;
   private dirIp: string | null = null;
   private stopped = false;
   private wakeAt = Infinity;
@@ -61,6 +154,7 @@ export class HealthRunner {
   constructor(private readonly o: HealthRunnerOptions) {
     this.now = o.now ?? Date.now;
     this.book = new HealthBook(this.now);
+    if (!o.probe) this.prober = new ProberThread(o.event);
   }
 
   /** The targets of a config: each checked service's reals (a real in two services is checked once per service). */
@@ -85,6 +179,7 @@ export class HealthRunner {
     if (targets.some((t) => t.check.mode === 'dr')) {
       const dir = directorAddress(this.o.ifname, new Set(cfg.services.map((s) => s.vip)));
       if (dir !== this.dirIp) {
+        // The prober thread replaces its socket when the address it is sent changes.
         void this.ps?.close();
         this.ps = undefined;
         this.dirIp = dir;
@@ -123,16 +218,22 @@ export class HealthRunner {
   }
 
   private fire(): void {
-    const dr = this.drContext();
+    const inThread = this.o.probe;
+    const dr = inThread ? this.drContext() : undefined;
     for (const t of this.book.due()) {
       const started = this.now();
-      void (this.o.probe ?? runProbe)({ check: t.check, real: t.real, vip: this.vipOf.get(t.key) ?? '' }, dr).then((r) => {
+      const target = { check: t.check, real: t.real, vip: this.vipOf.get(t.key) ?? '' };
+      const run = inThread
+        ? inThread(target, dr)
+        : this.prober!.probe(this.o.redirect?.(target) ?? target, t.check.mode === 'dr' ? this.o.macOf(t.real) : null);
+      void run.then((r) => {
         if (this.stopped) return;
         const tr = this.book.result(t.key, r, started);
         if (tr) this.changed(tr);
         this.schedule();
       });
     }
+    this.prober?.send(this.dirIp ? { ifindex: this.o.ifindex, mac: this.o.mac.toLowerCase(), ip: this.dirIp } : null);
     this.schedule();
   }
 
@@ -264,6 +365,7 @@ export class HealthRunner {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    await this.prober?.stop();
     await this.ps?.close();
     this.ps = undefined;
   }

@@ -28,4 +28,7 @@ test('short benchmark run produces every figure', async () => {
   assert.ok(r.health.checks_per_s > 0 && r.health.cpu_share_one_core > 0 && r.health.rss_mib > 0, JSON.stringify(r.health));
   assert.ok(r.health.detect_median_ms > 0 && r.health.detect_p99_ms >= r.health.detect_median_ms, JSON.stringify(r.health));
   assert.match(formatReport(r), /detection, server death/);
+  assert.deepEqual(r.health_load.phases.map((x) => x.probes), ['main', 'prober']);
+  for (const x of r.health_load.phases) assert.ok(x.checks > 0 && x.apply_ms > 0 && x.edits_ms >= 0, JSON.stringify(x));
+  assert.match(formatReport(r), /false downs, 100 concurrent edits, probes on the prober thread/);
 });
