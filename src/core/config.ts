@@ -458,7 +458,12 @@ function parseYaml(text: string, source: string): Document.Parsed {
     }
     doc = d;
   }
-  for (const e of doc!.errors) if (e.pos[0] !== -1) e.message += ` ${at(e.pos[0])}`;
+  // Where first: yaml quotes the offending source in its message, which can run past the length a problem line keeps.
+  for (const e of doc!.errors) {
+    if (e.pos[0] === -1) continue;
+    const { line, col } = lines.linePos(e.pos[0]);
+    e.message = `line ${line}, column ${col}: ${e.message}`;
+  }
   return doc!;
 }
 
