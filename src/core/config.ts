@@ -460,9 +460,14 @@ function parseYaml(text: string, source: string): Document.Parsed {
   }
   // Where first: yaml quotes the offending source in its message, which can run past the length a problem line keeps.
   for (const e of doc!.errors) {
-    if (e.pos[0] === -1) continue;
+    // One line per problem: yaml's messages may carry line breaks (and a quoted excerpt) of their own.
+    const msg = e.message.replace(/\s*\n\s*/g, ' ');
+    if (e.pos[0] === -1) {
+      e.message = msg;
+      continue;
+    }
     const { line, col } = lines.linePos(e.pos[0]);
-    e.message = `line ${line}, column ${col}: ${e.message}`;
+    e.message = `line ${line}, column ${col}: ${msg}`;
   }
   return doc!;
 }

@@ -13,7 +13,9 @@ export const PROBLEM_CHARS = 500;
  * re-thrown with its details (a file's name put in front) keeps the true count.
  */
 function capped(details: readonly string[]): readonly string[] {
-  const lines = details.length > PROBLEMS_LISTED + 1 ? [...details.slice(0, PROBLEMS_LISTED), `… and ${details.length - PROBLEMS_LISTED} more`] : details;
+  // One line per problem, whatever a quoted key or value held (a YAML key may span lines).
+  const flat = details.some((l) => l.includes('\n')) ? details.map((l) => l.replace(/\r?\n/g, '\\n')) : details;
+  const lines = flat.length > PROBLEMS_LISTED + 1 ? [...flat.slice(0, PROBLEMS_LISTED), `… and ${flat.length - PROBLEMS_LISTED} more`] : flat;
   return lines.some((l) => l.length > PROBLEM_CHARS) ? lines.map((l) => (l.length > PROBLEM_CHARS ? `${l.slice(0, PROBLEM_CHARS)}…` : l)) : lines;
 }
 
