@@ -149,6 +149,9 @@ export async function removeStaleSocket(file: string): Promise<void> {
   fs.unlinkSync(file);
 }
 
+/** Pending connections the API socket holds before the kernel refuses more. */
+export const API_BACKLOG = 4096;
+
 /** Listens on the unix socket (mode 0600, directory 0700); a stale socket is removed, a live one refused. */
 export async function serve(file: string, handlers: Record<string, Handler>, log: (msg: string, f?: Record<string, unknown>) => void): Promise<http.Server> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -186,7 +189,9 @@ export async function serve(file: string, handlers: Record<string, Handler>, log
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(file, () => resolve());
+      // A burst of clients (1,000 concurrent edits) overflowed Node's default backlog of 511: the kernel reset the
+      // connections past it. The kernel caps this at net.core.somaxconn (4096 by default).
+      server.listen({ path: file, backlog: API_BACKLOG }, () => resolve());
     });
   } finally {
     process.umask(old);
