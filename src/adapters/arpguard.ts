@@ -3,6 +3,7 @@
 import { ArpClaimSeen, ClaimBook, VipClaim, classifyArp } from '../core/arpguard';
 import { ETH_P_ARP, arpWhoHas, parseFrame } from '../core/packets';
 import { PacketSocket, native } from './native';
+import { monotonicMs } from './clock';
 
 export type { VipClaim } from '../core/arpguard';
 
@@ -93,7 +94,7 @@ export class ArpGuard {
   private frame(b: Buffer): void {
     this.frames++;
     const now = Date.now();
-    const c = classifyArp(parseFrame(b), this.own, this.vips(now));
+    const c = classifyArp(parseFrame(b), this.own, this.vips(monotonicMs()));
     if (c) this.claim(c, now);
   }
 

@@ -75,7 +75,14 @@ export function writeFileAtomic(file: string, text: string): void {
     try {
       fs.fchmodSync(fd, mode); // the umask may have taken bits the config has
       if (st && process.getuid?.() === 0) fs.fchownSync(fd, st.uid, st.gid);
-      fs.writeSync(fd, text);
+      // One write(2) may take only part of the text (a nearly full disk); the next one then says ENOSPC. Renaming a
+      // short file over the config would lose the rest of it.
+      const buf = Buffer.from(text, 'utf8');
+      for (let off = 0; off < buf.length; ) {
+        const n = fs.writeSync(fd, buf, off, buf.length - off);
+        if (n <= 0) throw Object.assign(new Error(`short write to ${tmp}`), { code: 'EIO' });
+        off += n;
+      }
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

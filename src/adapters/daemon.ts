@@ -15,6 +15,7 @@ import { ObservedService } from '../core/plan';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { Datapath, LINK_PIN, PinnedDatapath, datapathPort, hasPinnedMaps, removePins } from './datapath';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
+import { monotonicMs } from './clock';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { HealthRunner, directorAddress } from './health';
@@ -63,6 +64,9 @@ export function readObserved(dir: string): ObservedService[] {
 }
 
 
+/** How often the daemon checks that its pins are still there. */
+const PIN_CHECK_MS = 2000;
+
 export class Daemon {
   readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
   private dp: Datapath | undefined;
@@ -70,6 +74,8 @@ export class Daemon {
   private metrics: http.Server | undefined;
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void) | undefined;
+  /** The last re-pin failure, logged once rather than every PIN_CHECK_MS. */
+  private pinError: string | undefined;
   private readonly solicitor = new Solicitor();
   /** Health checks; their state is in list() (API, `xlvs list`, metrics) and every change is one log event. */
   health: HealthRunner | undefined;
@@ -149,10 +155,10 @@ export class Daemon {
       datapath: port,
       resolve: (a) => resolveMacs(ifname, this.solicitor, a),
       check: (c) => checkHost(c),
-      persist: (c) => writeFileAtomic(this.opts.configFile, configFileText(configToYaml(c))),
+      persist: (c) => this.persist(c),
       vipsChanged: (v) => this.syncVips(controller.config(), v),
       log: (msg, f) => this.log.info(f ?? {}, msg),
-      now: () => Date.now(),
+      now: monotonicMs,
     });
     this.controller = controller;
     // Maps first (the old program, if any, keeps running on the same maps), then the program swap or first attach.
@@ -187,6 +193,27 @@ export class Daemon {
         this.log.warn({ err: (e as Error).message }, 'counter sample failed');
       }
     }, 1000));
+    this.timers.push(setInterval(() => this.guardPins(pins), PIN_CHECK_MS));
+  }
+
+  /**
+   * The pins are what outlives this process: bpffs unmounted or the pins removed under a running daemon would leave
+   * the next one nothing to adopt (its start would detach and reload, dropping every tracked connection). This
+   * process still holds every object, so it mounts bpffs again if it must and re-pins them.
+   */
+  private guardPins(pins: string): void {
+    const dp = this.dp;
+    if (!dp) return;
+    try {
+      const mounted = ensureBpffs();
+      const remade = dp.repin(pins);
+      if (remade.length) this.log.warn({ pins, remade, mounted_bpffs: mounted }, 'pins were gone (bpffs unmounted or pins removed): pinned again');
+      this.pinError = undefined;
+    } catch (e) {
+      const err = (e as Error).message;
+      if (err !== this.pinError) this.log.error({ pins, err }, 'cannot re-pin the datapath: it forwards, but a restart would not find it');
+      this.pinError = err;
+    }
   }
 
   /** Scrapes read the live maps; until the datapath is up they see an empty director. */
@@ -208,6 +235,17 @@ export class Daemon {
   logReady(): void {
     const l = this.controller?.list() ?? [];
     this.log.info({ interface: this.controller?.config().interface, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) }, 'ready');
+  }
+
+  /** The config write-back; its failure (a full disk, a read-only file system) fails the change before anything is applied. */
+  private persist(c: Config): void {
+    const file = this.opts.configFile;
+    try {
+      writeFileAtomic(file, configFileText(configToYaml(c)));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new RuntimeError(`cannot write the config file ${file}${err.code ? ` (${err.code})` : ''}: ${err.message}; the running config and the file are unchanged`, { cause: e });
+    }
   }
 
   /** SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. */

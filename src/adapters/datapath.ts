@@ -270,7 +270,7 @@ export class Datapath {
   pin(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     this.pinnedAt = dir;
-    for (const name of MAP_NAMES) this.maps[name].pin(path.join(dir, name.replace(/^xlvs_/, '')));
+    for (const name of MAP_NAMES) this.maps[name].pin(path.join(dir, pinName(name)));
   }
 
   /** Pins every map under dir: a missing pin is made, and one naming another map (grown by an upgrade) is replaced in one rename. */
@@ -311,6 +311,21 @@ export class Datapath {
     const got = this.attach(ifname, mode);
     this.link!.pin(linkPin);
     return { mode: got, adopted: false };
+  }
+
+  /**
+   * Pins again whatever is missing under dir (bpffs unmounted, or the pins removed, while this process holds the
+   * objects): without them the next daemon could not adopt the datapath, and this one's exit would detach it.
+   * Returns the pins it made.
+   */
+  repin(dir: string): string[] {
+    const linkPin = path.join(dir, LINK_PIN);
+    const missing = Object.entries(pinPaths(dir)).filter(([, p]) => !fs.existsSync(p)).map(([n]) => pinName(n));
+    const linkMissing = !!this.link && !fs.existsSync(linkPin);
+    if (!missing.length && !linkMissing) return [];
+    this.syncPins(dir);
+    if (linkMissing) this.link!.pin(linkPin);
+    return [...missing, ...(linkMissing ? [LINK_PIN] : [])];
   }
 
   /** Daemon exit: drop this process's fds only; the pinned link and maps keep forwarding. */
@@ -447,9 +462,14 @@ function copyGrown(g: GrownPin, to: BpfMap): void {
   }
 }
 
-/** Map name -> where it is pinned under dir (the names without the xlvs_ prefix). */
+/** A map's pin name: its name without the xlvs_ prefix (the directory says whose it is). */
+export function pinName(map: string): string {
+  return map.replace(/^xlvs_/, '');
+}
+
+/** Map name -> where it is pinned under dir. */
 export function pinPaths(dir: string): Record<string, string> {
-  return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, n.replace(/^xlvs_/, ''))]));
+  return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, pinName(n))]));
 }
 
 /** Whether dir holds a complete set of map pins a new load can adopt. */
@@ -558,7 +578,7 @@ export class PinnedDatapath {
     this.ncpu = n.numPossibleCpus();
     const maps = {} as Maps;
     try {
-      for (const name of MAP_NAMES) maps[name] = n.BpfMap.openPinned(path.join(dir, name.replace(/^xlvs_/, '')));
+      for (const name of MAP_NAMES) maps[name] = n.BpfMap.openPinned(path.join(dir, pinName(name)));
     } catch (e) {
       for (const m of Object.values(maps)) m.close();
       throw new RuntimeError(`cannot open the pinned maps in ${dir}: ${describe(e)}`, { cause: e });

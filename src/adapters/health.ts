@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { CheckTarget, HealthBook, ProbeResult, TargetStatus, Transition, quorumState } from '../core/health';
 import { allDown, healthKey } from '../core/plan';
 import { ipJson } from './host';
+import { monotonicMs } from './clock';
 import { DrContext, ProbeTarget, runProbe } from './checkers';
 import { ProbeSocket } from './drprobe';
 import type { FromProber, ProbeRequest, ProberDr, ToProber } from './healthprober';
@@ -99,8 +100,8 @@ class ProberThread {
 
   private start(): Worker | undefined {
     if (this.worker) return this.worker;
-    if (this.stopping || Date.now() - this.startedAt < RESTART_MS) return undefined;
-    this.startedAt = Date.now();
+    if (this.stopping || monotonicMs() - this.startedAt < RESTART_MS) return undefined;
+    this.startedAt = monotonicMs();
     const w = new Worker(path.join(__dirname, 'healthprober.js'));
     // The daemon's own handles keep it alive; an idle prober must not (xlvs up's stop() does not wait for it).
     w.unref();
@@ -152,7 +153,7 @@ export class HealthRunner {
   private hooks = new Map<string, Promise<void>>();
 
   constructor(private readonly o: HealthRunnerOptions) {
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? monotonicMs;
     this.book = new HealthBook(this.now);
     if (!o.probe) this.prober = new ProberThread(o.event);
   }
@@ -353,7 +354,7 @@ export class HealthRunner {
   /** One real's health as the controller lists it. */
   get(key: string): RealHealth | undefined {
     const st = this.book.statusOf(key);
-    return st ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}` } : undefined;
+    return st ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}`, checks: st.checks, failures: st.failures, lastAt: st.lastAt } : undefined;
   }
 
   downKeys(): Set<string> {

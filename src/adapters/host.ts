@@ -81,15 +81,16 @@ function isBpffs(dir: string): boolean {
   });
 }
 
-/** Pins need bpffs at /sys/fs/bpf; a fresh `ip netns exec` or a minimal container has none, so mount it. */
-export function ensureBpffs(dir = BPFFS): void {
-  if (isBpffs(dir)) return;
+/** Pins need bpffs at /sys/fs/bpf; a fresh `ip netns exec` or a minimal container has none, so mount it. True when it mounted one. */
+export function ensureBpffs(dir = BPFFS): boolean {
+  if (isBpffs(dir)) return false;
   fs.mkdirSync(dir, { recursive: true });
   try {
     execFileSync('mount', ['-t', 'bpf', 'bpf', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e: any) {
     throw new RuntimeError(`cannot mount bpffs at ${dir}: ${String(e.stderr || e.message).trim()}`);
   }
+  return true;
 }
 
 export function pinDir(ifname: string): string {

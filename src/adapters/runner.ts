@@ -11,6 +11,7 @@ import { vipAddressProblems } from '../core/ownaddr';
 import { ensureBpffs, hostAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
 import { Solicitor, dumpNeighbours, watchNeighbours } from './neighbours';
 import { HealthRunner } from './health';
+import { monotonicMs } from './clock';
 
 export interface RunnerOptions {
   /** How long start-up waits for every real's MAC before going ready without the missing ones. */
@@ -78,12 +79,12 @@ export class Runner {
 
   /** Waits (bounded) for every real's MAC before loading, so the first tables already include them. */
   private async resolveAll(): Promise<void> {
-    const deadline = Date.now() + (this.opts.resolveTimeoutMs ?? 3000);
+    const deadline = monotonicMs() + (this.opts.resolveTimeoutMs ?? 3000);
     for (;;) {
       const macs = resolveMacs(this.cfg.interface, this.solicitor, this.addresses);
       const missing = [...macs].filter(([, m]) => !m).map(([a]) => a);
       if (!missing.length) return;
-      if (Date.now() >= deadline) {
+      if (monotonicMs() >= deadline) {
         for (const a of missing) this.log(`warning: real ${a} has no MAC yet; it takes no connections until ARP resolves it`);
         return;
       }
@@ -126,7 +127,7 @@ export class Runner {
         check: () => undefined, // checkHost ran above; the config never changes under `up`
         persist: () => undefined,
         log: (msg) => this.log(msg),
-        now: () => Date.now(),
+        now: monotonicMs,
       });
       await this.controller.sync();
       dp.pin(pins);

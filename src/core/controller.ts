@@ -51,6 +51,11 @@ export interface RealHealth {
   detail: string;
   since: number;
   check: string;
+  /** Checks that counted (inconclusive ones do not), and how many of them failed. */
+  checks: number;
+  failures: number;
+  /** ms since the epoch of the last result, null before the first. */
+  lastAt: number | null;
 }
 
 /** A service named the way ipvsadm and the API name it. */

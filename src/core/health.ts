@@ -67,8 +67,12 @@ interface Entry extends TargetStatus {
 export class HealthBook {
   private readonly entries = new Map<string, Entry>();
 
-  /** rand() in [0, 1) spreads first checks over jitter_ms so 2,000 reals are not probed in the same millisecond. */
-  constructor(private readonly now: () => number, private readonly rand: () => number = Math.random) {}
+  /**
+   * now() schedules (a monotonic clock: a stepped wall clock must neither stall checks for the size of the step nor
+   * fire them all at once); wall() only stamps `since` and `lastAt` for people. rand() in [0, 1) spreads first checks
+   * over jitter_ms so 2,000 reals are not probed in the same millisecond.
+   */
+  constructor(private readonly now: () => number, private readonly rand: () => number = Math.random, private readonly wall: () => number = Date.now) {}
 
   /** Adds new targets, drops removed ones, restarts targets whose check changed. Returns the keys dropped. */
   sync(targets: readonly CheckTarget[]): string[] {
@@ -91,7 +95,7 @@ export class HealthBook {
         mode: target.check.mode,
         state: e?.state ?? target.check.initial,
         streak: 0,
-        since: e?.since ?? t,
+        since: e?.since ?? this.wall(),
         lastDetail: e?.lastDetail ?? 'not checked yet',
         lastAt: e?.lastAt ?? null,
         checks: e?.checks ?? 0,
@@ -119,7 +123,7 @@ export class HealthBook {
     return out;
   }
 
-  /** ms since the epoch when the next target is due (Infinity with none). */
+  /** When the next target is due, on now()'s clock (Infinity with none). */
   nextWake(): number {
     let n = Infinity;
     for (const e of this.entries.values()) if (!e.inFlight && e.nextAt < n) n = e.nextAt;
@@ -134,7 +138,7 @@ export class HealthBook {
     e.inFlight = false;
     e.nextAt = Math.max(startedAt + e.target.check.intervalMs, t);
     e.lastDetail = r.detail;
-    e.lastAt = t;
+    e.lastAt = this.wall();
     if (r.inconclusive) return undefined;
     e.checks++;
     if (!r.ok) e.failures++;
@@ -149,8 +153,8 @@ export class HealthBook {
     const from = e.state;
     e.state = r.ok ? 'up' : 'down';
     e.streak = 0;
-    e.since = t;
-    return { key, service: e.service, real: e.real, from, to: e.state, detail: r.detail, at: t };
+    e.since = this.wall();
+    return { key, service: e.service, real: e.real, from, to: e.state, detail: r.detail, at: e.since };
   }
 
   state(key: string): HealthState | undefined {

@@ -92,6 +92,27 @@ test('state machine: fall consecutive failures take a real down, rise successes 
   assert.deepEqual([st.state, st.checks, st.failures], ['up', 6, 3]);
 });
 
+test('a stepped wall clock neither stalls nor bunches checks: they run on the monotonic clock; since and lastAt show the wall clock', () => {
+  let mono = 5000;
+  let wall = Date.UTC(2026, 11, 4, 12);
+  const cfg = validateConfig(base({}));
+  const s = cfg.services[0]!;
+  const b = new HealthBook(() => mono, () => 0, () => wall);
+  b.sync(s.reals.map((r) => ({ key: healthKey(s, r.address), service: 'x', real: r.address, check: effectiveCheck(s, r) })));
+  const k = healthKey(s, '10.0.0.11');
+  let rounds = 0;
+  for (let i = 0; i < 10; i++) {
+    // The wall clock jumps an hour back, then two forward, then back again; the monotonic one advances 1 s a round.
+    wall += [-3_600_000, 7_200_000, -3_600_000][i % 3]! + 1000;
+    const due = b.due();
+    if (due.some((t) => t.key === k)) rounds++;
+    for (const t of due) b.result(t.key, { ok: true, detail: 'SYN-ACK' }, mono);
+    mono += 1000;
+  }
+  assert.equal(rounds, 10, 'one check per interval whatever the wall clock did');
+  assert.equal(b.status().find((x) => x.key === k)!.lastAt, wall, 'lastAt is the wall clock of the last result');
+});
+
 test('sync keeps the state across a reload, drops removed targets, starts new ones at `initial`', () => {
   const { b, s, now } = book(1);
   const k = healthKey(s, '10.0.0.11');
