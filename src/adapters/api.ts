@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseBody } from '../core/apibody';
 import { Controller, ExistsError, NotFoundError, edits } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
-import { patchReal, patchService } from '../core/ipvsadm';
+import { patchReal, patchService } from '../core/ipvsadm-edit';
 
 export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
 

@@ -7,7 +7,9 @@ import type { Config } from '../core/config';
 import { ExistsError, NotFoundError, ServiceListing } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
 import { monoSeconds } from '../core/abi';
-import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, numericName, parseIpvsadm, present } from '../core/ipvsadm';
+import { ConnListing, Namer, formatConns, formatList, formatSave, formatTimeouts, numericName } from '../core/ipvsadm-format';
+import { ipvsadmEdit, present } from '../core/ipvsadm-edit';
+import { IPVSADM_HELP, IpvsadmCommand, IpvsadmError, ServiceLookup, parseIpvsadm } from '../core/ipvsadm-parse';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
 function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {

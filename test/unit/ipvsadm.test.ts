@@ -10,7 +10,9 @@ import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
 import { Config, schedFlags, validateConfig } from '../../src/core/config';
 import { Controller, DatapathPort, ServiceListing } from '../../src/core/controller';
-import { IpvsadmError, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, largenum, parseIpvsadm } from '../../src/core/ipvsadm';
+import { ipvsadmEdit } from '../../src/core/ipvsadm-edit';
+import { formatConns, formatList, formatSave, formatTimeouts, largenum } from '../../src/core/ipvsadm-format';
+import { IpvsadmError, parseIpvsadm } from '../../src/core/ipvsadm-parse';
 import { Op } from '../../src/core/plan';
 
 const lookup = (n: string, p: 'tcp' | 'udp') => ({ 'http/tcp': 80, 'domain/udp': 53 } as Record<string, number>)[`${n}/${p}`];
