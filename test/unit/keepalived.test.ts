@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
-import { convertKeepalived, parseKeepalived } from '../../src/core/keepalived';
+import { parseKeepalived } from '../../src/core/keepalived-parse';
+import { convertKeepalived } from '../../src/core/keepalived-services';
 import { repoRoot } from '../../src/adapters/native';
 
 const CONF = `! Configuration File for keepalived

@@ -2,7 +2,7 @@
 
 import { Command } from 'commander';
 import { UsageError } from '../../core/errors';
-import { convertKeepalived } from '../../core/keepalived';
+import { convertKeepalived } from '../../core/keepalived-services';
 import { MAX_CONFIG_BYTES } from '../../core/limits';
 import { readTextFile } from '../../adapters/configfile';
 

@@ -1,0 +1,234 @@
+// keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server and its real_servers as a service, everything else listed by line with why it is not converted.
+
+import { Document, isScalar, visit } from 'yaml';
+import { Config, RealConfig, SCHEDULER_NAMES, SCHED_FLAGS, ServiceConfig, isIPv4, isNetmask, validateConfig } from './config';
+import { UsageError } from './errors';
+import { RealBlock, convertChecks } from './keepalived-checks';
+import { CHECKERS, INHERITED } from './keepalived-checkers';
+import { KaNode, describe, parseKeepalived } from './keepalived-parse';
+import { QuorumNodes, convertQuorum, quorumSlot } from './keepalived-quorum';
+import { Note, REAL_SERVER_SKIPS, TOP_LEVEL_SKIPS, Unmapped, VIRTUAL_SERVER_SKIPS, notDone, ownSetting, skipReason } from './keepalived-skips';
+
+/** keepalived's scheduler when a virtual_server names none (IPVS_DEF_SCHED, as ipvsadm's). */
+const KA_DEFAULT_SCHEDULER = 'wlc';
+/** keepalived's persistence timeout when persistence_timeout has no value, or only persistence_granularity is given (libipvs's 6*60). */
+const KA_PERSISTENT_TIMEOUT = 360;
+
+/**
+ * keepalived.conf -> xlvs config. `iface` overrides the director interface; otherwise the first vrrp_instance's
+ * `interface` is used. Statements that configure something xlvs does not do, or does differently, are listed, never
+ * silently dropped.
+ */
+export function convertKeepalived(text: string, opts: { iface?: string } = {}): { config: Config; yaml: string; unmapped: Unmapped[] } {
+  const nodes = parseKeepalived(text);
+  const unmapped: Unmapped[] = [];
+  const seen = new Set<string>();
+  // One entry per statement and reason, however many checks inherit the statement.
+  const skip: Note = (n, reason, what = describe(n)) => {
+    const key = `${n.line}\0${what}\0${reason}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    unmapped.push({ line: n.line, ...(n.endLine !== n.line ? { endLine: n.endLine } : {}), what, reason });
+  };
+  let iface = opts.iface;
+  const services: Config['services'] = [];
+
+  for (const top of nodes) {
+    if (top.key === 'vrrp_instance') {
+      const ifn = top.children?.find((c) => c.key === 'interface')?.args[0];
+      if (!iface && ifn) iface = ifn;
+    }
+    if (top.key !== 'virtual_server') {
+      skip(top, skipReason(TOP_LEVEL_SKIPS, top.key) ?? ownSetting(top.key));
+      continue;
+    }
+    const svc = convertVirtualServer(top, skip, unmapped);
+    if (svc) services.push(svc);
+  }
+  if (!iface) throw new UsageError('--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers\' segment)');
+  // Validated like any config, so what is printed is what `xlvs daemon` accepts.
+  const config = validateConfig({ interface: iface, services });
+  // Lists of plain values (status codes, argv, flags) on one line each, however long.
+  const doc = new Document({ interface: config.interface, services: config.services });
+  visit(doc, { Seq: (_, node) => { if (node.items.every((i) => isScalar(i))) node.flow = true; } });
+  const yaml = `# converted from keepalived.conf by "xlvs import keepalived"; what could not be mapped is listed on stderr\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
+  return { config, yaml, unmapped: unmapped.sort((a, b) => a.line - b.line) };
+}
+
+/**
+ * One virtual_server block -> one service, or undefined when xlvs cannot serve it (listed). Notes that the
+ * service is converted all the same go to `unmapped` directly, past skip's one-entry-per-reason filter.
+ */
+function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): ServiceConfig | undefined {
+  // virtual_server IP PORT | fwmark N | group NAME
+  if (top.args[0] === 'fwmark' || top.args[0] === 'group') {
+    skip(top, top.args[0] === 'fwmark' ? 'firewall-mark services are not in xlvs' : 'virtual server groups are not in xlvs');
+    return undefined;
+  }
+  // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
+  const [vip, portStr] = top.args;
+  if (!vip || !isIPv4(vip) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
+    skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)');
+    return undefined;
+  }
+  const port = Number(portStr ?? 0);
+  const kids = top.children ?? [];
+  const kind = kids.find((c) => c.key === 'lb_kind' || c.key === 'lvs_method');
+  if (kind && kind.args[0]?.toUpperCase() !== 'DR') {
+    skip(top, `${describe(kind)} (line ${kind.line}): xlvs is a direct-routing (DR) director; NAT and TUN services are not converted`);
+    return undefined;
+  }
+  // keepalived forwards by NAT unless told otherwise; converting is still the likely intent, but say so.
+  if (!kind) unmapped.push({ line: top.line, what: describe(top), reason: 'no lb_kind/lvs_method (keepalived\'s default is NAT): converted as DR; check that the real servers hold the VIP and do not answer ARP for it' });
+  const protoNode = kids.find((c) => c.key === 'protocol');
+  const proto = (protoNode?.args[0] ?? 'TCP').toUpperCase();
+  if (proto !== 'TCP' && proto !== 'UDP') {
+    skip(top, `protocol ${proto} (line ${protoNode!.line}) is not in xlvs (TCP and UDP only)`);
+    return undefined;
+  }
+  const svc: ServiceConfig = { vip, port, protocol: proto === 'TCP' ? 'tcp' : 'udp', scheduler: KA_DEFAULT_SCHEDULER, maglev_size: 65537, reals: [] };
+  // The scheduler first: keepalived reads the flag keywords against it (in file order; here in any order).
+  const schedNode = kids.filter((c) => c.key === 'lb_algo' || c.key === 'lvs_sched').pop();
+  const sched = schedNode?.args[0] ?? '';
+  const schedOk = (SCHEDULER_NAMES as readonly string[]).includes(sched);
+  if (schedOk) svc.scheduler = sched as typeof svc.scheduler;
+  const flags = new Set<string>();
+  let persistTimeout: number | undefined;
+  let persistMask: string | undefined;
+  const vsLevel = new Map<string, KaNode>();
+  const realBlocks: RealBlock[] = [];
+  const q: QuorumNodes = {};
+  for (const c of kids) {
+    const skipped = skipReason(VIRTUAL_SERVER_SKIPS, c.key);
+    const slot = quorumSlot(c.key);
+    if (skipped !== undefined) {
+      skip(c, skipped);
+      continue;
+    }
+    if (slot) {
+      q[slot] = c;
+      continue;
+    }
+    switch (c.key) {
+      case 'protocol':
+      case 'lb_kind':
+      case 'lvs_method':
+        // Read above.
+        break;
+      case 'lb_algo':
+      case 'lvs_sched': {
+        const s = c.args[0] ?? '';
+        if (c !== schedNode) skip(c, `overridden by ${describe(schedNode!)} (line ${schedNode!.line})`);
+        else if (!schedOk) skip(c, ['lblc', 'lblcr', 'twos'].includes(s) ? `scheduler ${s} is not in xlvs; the service uses ${KA_DEFAULT_SCHEDULER} (keepalived's default)` : `unknown scheduler ${s} (keepalived ignores it too); the service uses ${KA_DEFAULT_SCHEDULER}`);
+        break;
+      }
+      case 'persistence_timeout': {
+        // keepalived: no value is its default; xlvs (like ipvsadm) takes 1 s .. 31 days.
+        const t = c.args[0] === undefined ? KA_PERSISTENT_TIMEOUT : /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : NaN;
+        if (t >= 1 && t <= 2678400) persistTimeout = t;
+        else skip(c, `persistence_timeout ${c.args[0]} is outside 1..2678400 seconds`);
+        break;
+      }
+      case 'persistence_granularity': {
+        const m = c.args[0] ?? '';
+        if (isNetmask(m)) persistMask = m;
+        else skip(c, `persistence_granularity ${m} is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)`);
+        break;
+      }
+      case 'flag-1':
+      case 'flag-2':
+      case 'flag-3':
+      case 'sh-port':
+      case 'sh-fallback':
+      case 'mh-port':
+      case 'mh-fallback': {
+        const owner = svc.scheduler;
+        if ((c.key === 'flag-1' || c.key === 'flag-2') && (owner === 'sh' || owner === 'mh')) flags.add(`${owner}-${c.key === 'flag-1' ? 'fallback' : 'port'}`);
+        else if (c.key.startsWith('flag-')) skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+        else if (c.key.startsWith(`${owner}-`)) flags.add(c.key);
+        else skip(c, `${c.key} is a flag of ${c.key.slice(0, 2)}, not of the service's scheduler ${owner} (keepalived ignores it too)`);
+        break;
+      }
+      case 'real_server': {
+        const rb = convertRealServer(c, port, skip);
+        if (rb) {
+          svc.reals.push(rb.real);
+          realBlocks.push(rb);
+        }
+        break;
+      }
+      default:
+        if (INHERITED.has(c.key)) vsLevel.set(c.key, c);
+        else if (c.key in CHECKERS) skip(c, 'a checker belongs in a real_server block (keepalived refuses it here)', c.key);
+        else skip(c, notDone(c.key));
+    }
+  }
+  convertChecks(svc, vsLevel, realBlocks, skip);
+  convertQuorum(svc, q, skip);
+  if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
+  if (persistTimeout === undefined && port === 0) {
+    unmapped.push({ line: top.line, what: describe(top), reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import` });
+    persistTimeout = KA_PERSISTENT_TIMEOUT;
+  }
+  if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };
+  // Listed only when set, except for mh: xlvs's default there is mh-port, keepalived's (IPVS's) is no flag.
+  if (flags.size || svc.scheduler === 'mh') svc.sched_flags = SCHED_FLAGS.filter((f) => flags.has(f));
+  return svc;
+}
+
+/**
+ * One real_server block -> the real (address, weight, thresholds) with its checkers and inherited check settings
+ * for convertChecks, or undefined when it cannot be a DR real of the service (listed).
+ */
+function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | undefined {
+  const [rip, rportStr] = c.args;
+  if (!rip || !isIPv4(rip)) {
+    skip(c, 'expected "real_server IPv4 PORT"');
+    return undefined;
+  }
+  if (rportStr !== undefined && Number(rportStr) !== port) {
+    skip(c, `real port ${rportStr} differs from the service port ${port}: direct routing cannot change the port`);
+    return undefined;
+  }
+  let weight = 1;
+  let upper = 0;
+  let lower = 0;
+  let lowerNode: KaNode | undefined;
+  let skipReal: string | undefined;
+  const tuning = new Map<string, KaNode>();
+  const checkers: KaNode[] = [];
+  const threshold = (r: KaNode): number | undefined => {
+    const n = /^\d+$/.test(r.args[0] ?? '') ? Number(r.args[0]) : NaN;
+    if (n <= 2147483647) return n;
+    skip(r, `${r.key} ${r.args[0]} is outside 0..2147483647`);
+    return undefined;
+  };
+  for (const r of c.children ?? []) {
+    const skipped = skipReason(REAL_SERVER_SKIPS, r.key);
+    if (r.key === 'lb_kind' || r.key === 'lvs_method') {
+      if (r.args[0]?.toUpperCase() !== 'DR') skipReal = `${describe(r)} (line ${r.line}): only direct routing (DR) reals are converted`;
+    } else if (r.key === 'weight') {
+      const w = Number(r.args[0]);
+      if (Number.isInteger(w) && w >= 0 && w <= 65535) weight = w;
+      else skip(r, `weight ${r.args[0]} is outside 0..65535; the real keeps weight 1`);
+    } else if (r.key === 'uthreshold') upper = threshold(r) ?? upper;
+    else if (r.key === 'lthreshold') {
+      const n = threshold(r);
+      if (n !== undefined) [lower, lowerNode] = [n, r];
+    } else if (r.key in CHECKERS) checkers.push(r);
+    else if (INHERITED.has(r.key)) tuning.set(r.key, r);
+    else if (skipped !== undefined) skip(r, skipped);
+    else skip(r, notDone(r.key));
+  }
+  // IPVS refuses a lower threshold above the upper one (ERANGE), so keepalived could not add such a real either.
+  if (lowerNode && lower > upper) {
+    skip(lowerNode, upper ? `lthreshold ${lower} is above uthreshold ${upper} (IPVS refuses that); the real keeps only its uthreshold` : `lthreshold ${lower} needs a uthreshold at least as high (IPVS refuses it alone)`);
+    lower = 0;
+  }
+  if (skipReal) {
+    skip(c, skipReal);
+    return undefined;
+  }
+  const real: RealConfig = { address: rip, weight, ...(upper ? { upper_threshold: upper } : {}), ...(lower ? { lower_threshold: lower } : {}) };
+  return { real, node: c, tuning, checkers };
+}

@@ -1,0 +1,91 @@
+// keepalived-skips.ts: what the import lists instead of converting: the entry it lists, and the statements xlvs has no counterpart for, by block, each with its reason.
+
+import type { KaNode } from './keepalived-parse';
+
+export interface Unmapped {
+  line: number;
+  endLine?: number;
+  what: string;
+  reason: string;
+}
+
+/** Lists a statement as unmapped; `what` defaults to the statement as written. */
+export type Note = (n: KaNode, reason: string, what?: string) => void;
+
+/** The reason for a statement the import does not know at all. */
+export function notDone(key: string): string {
+  return `${key} is not something xlvs does`;
+}
+
+/** The reason for a top-level statement not in TOP_LEVEL_SKIPS. */
+export function ownSetting(key: string): string {
+  return `${key} is keepalived's own setting, not a load-balancing rule`;
+}
+
+/** The reason a table gives for a keyword; undefined for one it does not list (never a property every object has). */
+export function skipReason(table: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+const NO_EMAIL = 'xlvs sends no e-mail; every change of state is a log event';
+
+/** Top-level blocks besides virtual_server (vrrp_instance is read for its interface first). */
+export const TOP_LEVEL_SKIPS: Readonly<Record<string, string>> = {
+  vrrp_instance: 'VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
+  include: 'included files are not followed: import each one',
+  virtual_server_group: 'virtual server groups are not in xlvs: list each VIP:port as its own service',
+  SSL: 'xlvs\'s https checks present no client certificate; like keepalived, which never verifies the server\'s certificate, they are converted with verify: false',
+};
+
+/** Statements of a virtual_server block. */
+export const VIRTUAL_SERVER_SKIPS: Readonly<Record<string, string>> = {
+  persistence_engine: 'persistence engines (SIP) are not in xlvs',
+  nat_mask: 'nat_mask only applies to NAT; direct routing does not need it',
+  ops: 'one-packet scheduling is not in xlvs yet',
+  omega: 'xlvs runs no hooks when it stops',
+  smtp_alert: NO_EMAIL,
+  ha_suspend: 'xlvs does not suspend checks while the VIP is not on this director',
+  hashed: 'hashed is a flag IPVS keeps for itself (setting it has no effect)',
+};
+
+/** Statements of a real_server block. */
+export const REAL_SERVER_SKIPS: Readonly<Record<string, string>> = {
+  notify_up: 'xlvs runs no per-real hooks; every change of state is a log event (real down, real up)',
+  notify_down: 'xlvs runs no per-real hooks; every change of state is a log event (real down, real up)',
+  smtp_alert: NO_EMAIL,
+};
+
+/** keepalived's checkers with no xlvs check type (CHECKERS maps them to null). */
+export const NO_CHECKER: Record<string, string> = {
+  SMTP_CHECK: 'there is no SMTP check in xlvs (an exec check can run one)',
+  BFD_CHECK: 'there is no BFD in xlvs',
+  PING_CHECK: 'there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+  FILE_CHECK: 'xlvs has no checks or weights driven by a file',
+};
+
+/** Statements of a checker block, of any type. */
+export const CHECKER_NOT_MAPPED: Record<string, string> = {
+  bindto: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
+  bind_if: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
+  bind_port: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
+  fwmark: 'xlvs does not mark its check packets',
+  log_all_failures: 'xlvs logs each change of state with the failure that caused it, not every failed check',
+  http_protocol: 'xlvs sends HTTP/1.1 requests with Connection: close',
+  fast_recovery: 'xlvs checks one URL, once per interval',
+  tls_compliant: 'sending close_notify is not an xlvs setting',
+  misc_dynamic: 'xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
+  min_reply_length: 'xlvs does not check the length of the reply',
+  max_reply_length: 'xlvs does not check the length of the reply',
+};
+
+const REGEX_TUNING = 'not in xlvs: body_regex is a JavaScript regular expression matched against the first 64 KiB of the body';
+
+/** Statements of an HTTP_GET/SSL_GET url block. */
+export const URL_SKIPS: Readonly<Record<string, string>> = {
+  digest: 'xlvs does not compare an MD5 digest of the page; only the status (and body_regex) are checked',
+  regex_options: REGEX_TUNING,
+  regex_min_offset: REGEX_TUNING,
+  regex_max_offset: REGEX_TUNING,
+  regex_stack: REGEX_TUNING,
+  tls_compliant: CHECKER_NOT_MAPPED.tls_compliant!,
+};
