@@ -10,9 +10,10 @@ import {
   arpWhoHas, buildIcmpEcho, buildTcp, buildUdp, intToIpv4, ipv4ToInt, parseFrame, probeFilter,
 } from '../core/packets';
 import {
-  DoctorCheck, DoctorReport, MtuProbe, TcpProbeResult, UdpProbeResult, doctorAnnounce, doctorArpVip, doctorDrPath,
-  doctorHoldsVip, doctorMac, doctorMtu, doctorOnLink, doctorReplyRoute, inCidr, spareCandidates,
-} from '../core/realserver';
+  DoctorCheck, DoctorReport, TcpProbeResult, UdpProbeResult, doctorAnnounce, doctorArpVip, doctorDrPath, doctorHoldsVip, doctorMac,
+  doctorMtu, doctorOnLink, doctorReplyRoute, inCidr, spareCandidates,
+} from '../core/doctor';
+import type { MtuProbe } from '../core/realserver-probes';
 import { interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
 import { PacketSocket, native } from './native';
 import { Solicitor, dumpNeighbours } from './neighbours';

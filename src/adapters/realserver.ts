@@ -5,10 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RuntimeError } from '../core/errors';
-import {
-  HostAddr, Listener, MtuProbe, NFT_TABLE, Plan, RsHost, RsState, Step, describeStep, mtuCandidates, parseProcNet,
-  persistPaths, sysctlDotted, sysctlKey, sysctlProcPath, summarizeArpRules,
-} from '../core/realserver';
+import { persistPaths } from '../core/realserver-files';
+import { HostAddr, NFT_TABLE, RsHost, RsState, summarizeArpRules, sysctlDotted, sysctlKey, sysctlProcPath } from '../core/realserver-host';
+import { Listener, MtuProbe, mtuCandidates, parseProcNet } from '../core/realserver-probes';
+import { Plan, Step, describeStep } from '../core/realserver-setup';
 import { ipJson } from './host';
 
 /** Non-persistent set-ups are forgotten at reboot along with what they changed; persistent ones are not. */

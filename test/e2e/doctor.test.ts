@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import type { DoctorReport } from '../../src/core/realserver';
+import type { DoctorReport } from '../../src/core/doctor';
 import { ADDR, DrLab, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UsageError } from '../../src/core/errors';
+import { parseIfName, parseMethod, parseVips } from '../../src/cli/options';
 import {
-  ArpRule, MtuProbe, NFT_TABLE, RsHost, RsState, Step, describeStep, doctorAnnounce, doctorArpVip, doctorDrPath, doctorHoldsVip, doctorMtu,
-  doctorOnLink, doctorReplyRoute, evaluateCheck, inCidr, listenerServes, mtuCandidates, parseIfName, parseMethod, parseProcNet, parseVips,
-  persistPaths, planSetup, planTeardown, renderCheckText, renderDoctorText, renderNftTable, renderUnit, spareCandidates, summarizeArpRules,
-  sysctlDotted,
-} from '../../src/core/realserver';
+  doctorAnnounce, doctorArpVip, doctorDrPath, doctorHoldsVip, doctorMtu, doctorOnLink, doctorReplyRoute, inCidr, renderDoctorText, spareCandidates,
+} from '../../src/core/doctor';
+import { evaluateCheck, renderCheckText } from '../../src/core/realserver-check';
+import { persistPaths, renderNftTable, renderUnit } from '../../src/core/realserver-files';
+import { ArpRule, NFT_TABLE, RsHost, RsState, summarizeArpRules, sysctlDotted } from '../../src/core/realserver-host';
+import { MtuProbe, listenerServes, mtuCandidates, parseProcNet } from '../../src/core/realserver-probes';
+import { Step, describeStep, planSetup, planTeardown } from '../../src/core/realserver-setup';
 
 const VIP = '10.0.0.100';
 const VIP2 = '10.0.0.101';

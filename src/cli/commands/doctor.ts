@@ -1,9 +1,9 @@
 // doctor.ts: `xlvs doctor --config FILE`: probes every real of the config from the director and prints a readiness report; exit 1 if anything fails.
 
 import { Command } from 'commander';
-import { parseAddress, parseIntFlag, renderDoctorText } from '../../core/realserver';
+import { renderDoctorText } from '../../core/doctor';
 import { runDoctor } from '../../adapters/drprobe';
-import { loadConfigFile } from '../options';
+import { loadConfigFile, parseAddress, parseIntFlag } from '../options';
 
 interface Opts { config: string; json?: boolean; probeAddress?: string; offlinkAddress?: string; timeoutMs?: string }
 

@@ -3,12 +3,12 @@
 import { Command } from 'commander';
 import * as path from 'node:path';
 import { RuntimeError, UsageError } from '../../core/errors';
-import {
-  CheckInput, Method, Plan, describeStep, evaluateCheck, parseAddress, parseIfName, parseIntFlag, parseMethod, parseVips, planSetup,
-  planTeardown, renderCheckText,
-} from '../../core/realserver';
+import { CheckInput, evaluateCheck, renderCheckText } from '../../core/realserver-check';
+import type { Method } from '../../core/realserver-host';
+import { Plan, describeStep, planSetup, planTeardown } from '../../core/realserver-setup';
 import { interfaceExists, interfaceInfo, requireRoot } from '../../adapters/host';
 import { applyPlan, defaultDevice, loadState, netnsKey, nftInstalled, probeMtu, readHost, readListeners, statePath } from '../../adapters/realserver';
+import { parseAddress, parseIfName, parseIntFlag, parseMethod, parseVips } from '../options';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 

@@ -3,9 +3,8 @@
 import { Command } from 'commander';
 import { UsageError } from '../../core/errors';
 import { isMac } from '../../core/packets';
-import { parseIfName, parseVips } from '../../core/realserver';
 import { interfaceExists, interfaceInfo } from '../../adapters/host';
-import { loadConfigFile } from '../options';
+import { loadConfigFile, parseIfName, parseVips } from '../options';
 
 interface Opts { vip?: string[]; interface?: string; config?: string; mac?: string; routerDev: string; json?: boolean }
 
