@@ -4,10 +4,11 @@ import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import { DEFAULT_SOCKET, call } from '../adapters/api';
 import type { Config } from '../core/config';
-import { ExistsError, NotFoundError, ServiceListing } from '../core/controller';
+import { ExistsError, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { monoSeconds } from '../core/abi';
 import { ConnListing, IPVSADM_HELP, IpvsadmCommand, IpvsadmError, Namer, ServiceLookup, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, numericName, parseIpvsadm, present } from '../core/ipvsadm';
+import type { ServiceListing } from '../core/listing';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
 function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {

@@ -3,8 +3,8 @@
 import { CS } from './abi';
 import type { Config, RealConfig, ServiceConfig } from './config';
 import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask, stateTimeouts } from './config';
-import type { ServiceKey, ServiceListing } from './controller';
-import { edits } from './controller';
+import { edits, type ServiceKey } from './edits';
+import type { ServiceListing } from './listing';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {

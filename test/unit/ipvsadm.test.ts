@@ -9,8 +9,9 @@ import { routes, serve } from '../../src/adapters/api';
 import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
 import { Config, schedFlags, validateConfig } from '../../src/core/config';
-import { Controller, DatapathPort, ServiceListing } from '../../src/core/controller';
+import { Controller, DatapathPort } from '../../src/core/controller';
 import { IpvsadmError, formatConns, formatList, formatSave, formatTimeouts, ipvsadmEdit, largenum, parseIpvsadm } from '../../src/core/ipvsadm';
+import type { ServiceListing } from '../../src/core/listing';
 import { Op } from '../../src/core/plan';
 
 const lookup = (n: string, p: 'tcp' | 'udp') => ({ 'http/tcp': 80, 'domain/udp': 53 } as Record<string, number>)[`${n}/${p}`];
