@@ -3,7 +3,8 @@
 import { fork } from 'node:child_process';
 import * as abi from '../src/core/abi';
 import { validateConfig } from '../src/core/config';
-import { Controller, edits } from '../src/core/controller';
+import { Controller } from '../src/core/controller';
+import { edits } from '../src/core/edits';
 import { Datapath, datapathPort } from '../src/adapters/datapath';
 
 export interface DaemonScaleResult {

@@ -2,7 +2,8 @@
 
 import { spawn } from 'node:child_process';
 import { parseConfig } from '../src/core/config';
-import { Controller, edits } from '../src/core/controller';
+import { Controller } from '../src/core/controller';
+import { edits } from '../src/core/edits';
 import { Datapath, datapathPort } from '../src/adapters/datapath';
 import { HealthRunner } from '../src/adapters/health';
 import { ProbeTarget, runProbe } from '../src/adapters/checkers';

@@ -5,7 +5,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseBody } from '../core/apibody';
-import { Controller, ExistsError, NotFoundError, edits } from '../core/controller';
+import { Controller } from '../core/controller';
+import { ExistsError, NotFoundError, edits } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
 

@@ -1,7 +1,7 @@
 // health.ts: schedules the configured health checks, has the prober thread run them, logs every state change as one event, hands the set of down reals to the controller, and runs the quorum hooks.
 
 import type { Config } from '../core/config';
-import type { RealHealth } from '../core/controller';
+import type { RealHealth } from '../core/listing';
 import { effectiveCheck } from '../core/config';
 import { serviceName } from '../core/director';
 import { spawn } from 'node:child_process';

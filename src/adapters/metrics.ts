@@ -3,9 +3,9 @@
 import * as http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { Verdicts, ctEventFields, verdictFields } from '../core/abi';
-import type { ServiceListing } from '../core/controller';
 import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
+import type { ServiceListing } from '../core/listing';
 import { statusPage } from './statuspage';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { DEFAULT_SOCKET, call } from '../adapters/api';
 import { isIPv4 } from '../core/config';
 import { UsageError } from '../core/errors';
-import type { ServiceKey } from '../core/controller';
+import type { ServiceKey } from '../core/edits';
 
 export function withSocket(cmd: Command): Command {
   return cmd.option('--socket <path>', 'the daemon\'s API socket', DEFAULT_SOCKET);

@@ -1,8 +1,10 @@
-// controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), listings with counters and rates; every effect injected.
+// controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), sync, health verdicts and slow-start ramps; every effect injected.
 
-import { Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
-import { Config, RealConfig, ServiceConfig, schedFlags, validateConfig } from './config';
+import { Counters, IPPROTO_TCP } from './abi';
+import { Config, RealConfig, ServiceConfig, validateConfig } from './config';
+import { NotFoundError, ServiceKey, keyName } from './edits';
 import { UsageError } from './errors';
+import { ConnectionListing, RateWindow, RealHealth, ServiceListing, listConnections, listServices } from './listing';
 import { ObservedService, Op, describeOp, healthKey, observedAfter, plan, planSummary } from './plan';
 
 /** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
@@ -46,25 +48,6 @@ export interface ControllerEffects {
   health?(key: string): RealHealth | undefined;
 }
 
-export interface RealHealth {
-  state: 'up' | 'down';
-  detail: string;
-  since: number;
-  check: string;
-  /** Checks that counted (inconclusive ones do not), and how many of them failed. */
-  checks: number;
-  failures: number;
-  /** ms since the epoch of the last result, null before the first. */
-  lastAt: number | null;
-}
-
-/** A service named the way ipvsadm and the API name it. */
-export interface ServiceKey {
-  vip: string;
-  port: number;
-  protocol: 'tcp' | 'udp';
-}
-
 export interface PlanReport {
   dryRun: boolean;
   ops: string[];
@@ -73,74 +56,11 @@ export interface PlanReport {
   connsMoved: number;
 }
 
-export interface Rates { cps: number; inpps: number; outpps: number; inbps: number; outbps: number }
-
-export interface RealListing {
-  address: string;
-  weight: number;
-  mac: string | null;
-  schedulable: boolean;
-  /** 'unchecked' when the service has no check. */
-  health?: 'up' | 'down' | 'unchecked';
-  healthDetail?: RealHealth;
-  stats: { conns: number; packets: number; bytes: number };
-  rate: Rates;
-  /** Tracked connections: active = ESTABLISHED, inactive = every other state (null: unknown to this datapath). */
-  activeConns?: number | null;
-  inactiveConns?: number | null;
-  /** Reached its upper threshold and not yet back under the lower one: takes no new connections. */
-  overloaded?: boolean;
-  /** ipvsadm -x / -y (0: none). */
-  upperThreshold?: number;
-  lowerThreshold?: number;
-  /** The weight the datapath uses now, when slow start is still ramping it up to `weight`. */
-  effectiveWeight?: number;
-}
-
-export interface ServiceListing {
-  vip: string;
-  port: number;
-  protocol: 'tcp' | 'udp';
-  scheduler: string;
-  /** The scheduler flags in force (ipvsadm -b). */
-  schedFlags?: string[];
-  /** ipvsadm -p/-M. */
-  persistence?: { timeout: number; netmask: string };
-  maglevSize: number;
-  stats: { conns: number; packets: number; bytes: number; drops?: number };
-  rate: Rates;
-  reals: RealListing[];
-  /** Other hosts answering ARP for this VIP, as the ARP guard last saw them (empty: none, or the guard is off). */
-  arpClaims?: { mac: string; real: string | null; since: number }[];
-  /** The sorry server, if configured: its MAC and whether it takes new connections (every real down). */
-  sorryServer?: { address: string; mac: string | null; schedulable: boolean };
-}
-
-/** ipvsadm --rate semantics: per-second rates over a sliding window of one-second samples. */
-const RATE_WINDOW = 5;
-
-interface Sample {
-  t: number;
-  svc: Map<number, Counters>;
-  real: Map<number, Counters>;
-}
-
-function sameKey(s: { vip: string; port: number; protocol: string }, k: ServiceKey): boolean {
-  return s.vip === k.vip && s.port === k.port && s.protocol === k.protocol;
-}
-
-export function keyName(k: ServiceKey): string {
-  return `${k.protocol.toUpperCase()} ${k.vip}:${k.port}`;
-}
-
-const zeroRates = (): Rates => ({ cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
-const num = (c: Counters | undefined) => ({ conns: Number(c?.conns ?? 0n), packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n), drops: Number(c?.drops ?? 0n) });
-
 export class Controller {
   private cfg: Config;
   private observed: ObservedService[];
   private queue: Promise<unknown> = Promise.resolve();
-  private samples: Sample[] = [];
+  private readonly rates = new RateWindow();
   private lastVips: string | undefined;
   /** Reals whose health check failed (healthKey), as the health runner last reported them. */
   private down: ReadonlySet<string> = new Set();
@@ -347,83 +267,28 @@ export class Controller {
   /** One counter sample (the daemon calls this every second). */
   sample(): void {
     const c = this.fx.datapath.counters();
-    this.samples.push({ t: this.fx.now(), svc: c.svc, real: c.real });
-    if (this.samples.length > RATE_WINDOW + 1) this.samples.shift();
-  }
-
-  private rate(kind: 'svc' | 'real', id: number): Rates {
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    if (!first || !last || last.t <= first.t) return zeroRates();
-    const a = first[kind].get(id);
-    const b = last[kind].get(id);
-    if (!a || !b) return zeroRates();
-    const dt = (last.t - first.t) / 1000;
-    // A counter that went backwards was zeroed or its id reused: no rate until the window refills.
-    const per = (x: bigint, y: bigint) => (y >= x ? Math.round(Number(y - x) / dt) : 0);
-    // Direct routing: replies never pass the director, so out is always 0 (as ipvsadm shows for DR).
-    return { cps: per(a.conns, b.conns), inpps: per(a.packets, b.packets), outpps: 0, inbps: per(a.bytes, b.bytes), outbps: 0 };
+    this.rates.add(this.fx.now(), c);
   }
 
   list(): ServiceListing[] {
-    const c = this.fx.datapath.counters();
-    const rc = this.fx.datapath.realConns?.(this.observed.flatMap((o) => o.reals.map((r) => r.id)));
-    const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
-    const health = (s: ServiceConfig, address: string): Pick<RealListing, 'health' | 'healthDetail'> => {
-      const h = s.check ? this.fx.health?.(healthKey(s, address)) : undefined;
-      return h ? { health: h.state, healthDetail: h } : { health: s.check ? (this.down.has(healthKey(s, address)) ? 'down' : 'up') : 'unchecked' };
-    };
-    return this.cfg.services.map((s) => {
-      const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
-      const oreals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
-      return {
-        vip: s.vip,
-        port: s.port,
-        protocol: s.protocol,
-        scheduler: s.scheduler,
-        schedFlags: schedFlags(s),
-        ...(s.persistence ? { persistence: { ...s.persistence } } : {}),
-        maglevSize: s.maglev_size,
-        stats: num(o ? c.svc.get(o.id) : undefined),
-        rate: o ? this.rate('svc', o.id) : zeroRates(),
-        reals: s.reals.map((r) => {
-          const or = oreals.get(r.address);
-          return {
-            address: r.address,
-            weight: r.weight,
-            mac: or?.mac ?? null,
-            schedulable: !!or && (or.flags & REAL_F_SCHED) !== 0,
-            ...health(s, r.address),
-            stats: num(or ? c.real.get(or.id) : undefined),
-            rate: or ? this.rate('real', or.id) : zeroRates(),
-            activeConns: rc && or ? Number(rc.get(or.id)?.active ?? 0n) : null,
-            inactiveConns: rc && or ? Number(rc.get(or.id)?.inactive ?? 0n) : null,
-            overloaded: isOverloaded(rc && or ? rc.get(or.id)?.overloaded ?? 0 : 0, r.upper_threshold ?? 0),
-            upperThreshold: r.upper_threshold ?? 0,
-            lowerThreshold: r.lower_threshold ?? 0,
-            ...(this.effectiveWeight(s, r) !== r.weight ? { effectiveWeight: this.effectiveWeight(s, r) } : {}),
-          };
-        }),
-        ...(this.fx.vipClaims ? { arpClaims: this.fx.vipClaims(s.vip) } : {}),
-        ...(s.sorry_server ? { sorryServer: { address: s.sorry_server, mac: oreals.get(s.sorry_server)?.mac ?? null, schedulable: ((oreals.get(s.sorry_server)?.flags ?? 0) & REAL_F_SCHED) !== 0 } } : {}),
-      };
+    return listServices({
+      services: this.cfg.services,
+      observed: this.observed,
+      counters: this.fx.datapath.counters(),
+      realConns: this.fx.datapath.realConns?.(this.observed.flatMap((o) => o.reals.map((r) => r.id))),
+      rates: this.rates,
+      down: this.down,
+      // Called through fx, not detached from it: an effects object may be a class whose methods use `this`.
+      health: (key) => this.fx.health?.(key),
+      vipClaims: this.fx.vipClaims ? (vip) => this.fx.vipClaims!(vip) : undefined,
+      effectiveWeight: (s, r) => this.effectiveWeight(s, r),
     });
   }
 
-  /**
-   * The connection table with each entry's real by address (entries naming no current real are left out), its state
-   * (abi CS) and last-packet second (the kernel's coarse monotonic clock), for ipvsadm -c.
-   */
-  connections(): { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string; state?: number; lastSeen?: number }[] {
-    const byId = new Map(this.observed.flatMap((s) => s.reals.map((r) => [r.id, r.address] as const)));
-    return (this.fx.datapath.connections?.() ?? []).flatMap((c) => {
-      const real = byId.get(c.realId);
-      if (!real) return [];
-      const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
-      return [{ protocol, client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real, ...(c.state !== undefined ? { state: c.state } : {}), ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}) }];
-    });
+  /** The connection table by real address, for ipvsadm -c (see listConnections). */
+  connections(): ConnectionListing[] {
+    return listConnections(this.observed, this.fx.datapath.connections?.() ?? []);
   }
-
 
   /** Zeroes the counters of every service (or one) and restarts the rate window. */
   zero(key?: ServiceKey): Promise<void> {
@@ -431,7 +296,7 @@ export class Controller {
       const svcs = this.observed.filter((o) => !key || (o.vip === key.vip && o.port === key.port && o.proto === (key.protocol === 'tcp' ? IPPROTO_TCP : 17)));
       if (key && !svcs.length) throw new NotFoundError(`no service ${keyName(key)}`);
       this.fx.datapath.zero({ svc: svcs.map((s) => s.id), real: svcs.flatMap((s) => s.reals.map((r) => r.id)) });
-      this.samples = [];
+      this.rates.clear();
     });
   }
 
@@ -443,8 +308,6 @@ export class Controller {
       return this.applyNow(validateConfig(next), { dryRun: false, persist: true });
     });
   }
-
-
 }
 
 /** Beyond this many operations a change is logged as counts per kind, and listed only by a dry run. */
@@ -467,91 +330,3 @@ function sameMacs(a: ReadonlyMap<string, string | null>, b: ReadonlyMap<string, 
   for (const [k, v] of a) if (b.get(k) !== v || !b.has(k)) return false;
   return true;
 }
-
-/** Mirrors the datapath: overloaded at a threshold the current upper threshold does not exceed. */
-export function isOverloaded(at: number, upper: number): boolean {
-  return at !== 0 && upper !== 0 && upper <= at;
-}
-
-/** The named service or real does not exist (ipvsadm: "No such service" / "No such destination"). */
-export class NotFoundError extends UsageError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotFoundError';
-  }
-}
-
-/** The service or real already exists (ipvsadm: "Service already exists" / "Destination already exists"). */
-export class ExistsError extends UsageError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ExistsError';
-  }
-}
-
-/**
- * The service named k, copied into the list first so an edit never writes into the running config's objects: the
- * controller hands edits a shallow copy of the list (a deep copy of 10,000 services costs more than the edit).
- */
-function own(services: ServiceConfig[], k: ServiceKey): ServiceConfig | undefined {
-  const i = services.findIndex((x) => sameKey(x, k));
-  if (i < 0) return undefined;
-  const copy = { ...services[i]!, reals: [...services[i]!.reals] };
-  services[i] = copy;
-  return copy;
-}
-
-/** Pure edits of the service list the API verbs make; each throws NotFound/Exists the way ipvsadm reports them. */
-export const edits = {
-  addService(s: Partial<ServiceConfig> & ServiceKey) {
-    return (services: ServiceConfig[]) => {
-      if (services.some((x) => sameKey(x, s))) throw new ExistsError(`service ${keyName(s)} already exists`);
-      services.push({ reals: [], ...s } as ServiceConfig);
-    };
-  },
-  editService(k: ServiceKey, patch: Partial<Omit<ServiceConfig, 'vip' | 'port' | 'protocol' | 'reals'>>) {
-    return (services: ServiceConfig[]) => {
-      const i = services.findIndex((x) => sameKey(x, k));
-      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
-      services[i] = { ...services[i]!, ...patch };
-    };
-  },
-  deleteService(k: ServiceKey) {
-    return (services: ServiceConfig[]) => {
-      const i = services.findIndex((x) => sameKey(x, k));
-      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
-      services.splice(i, 1);
-    };
-  },
-  clear() {
-    return (services: ServiceConfig[]) => {
-      services.splice(0);
-    };
-  },
-  addReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
-    return (services: ServiceConfig[]) => {
-      const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
-      if (s.reals.some((x) => x.address === r.address)) throw new ExistsError(`real ${r.address} of ${keyName(k)} already exists`);
-      s.reals.push({ weight: 1, ...r } as RealConfig);
-    };
-  },
-  editReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
-    return (services: ServiceConfig[]) => {
-      const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
-      const j = s.reals.findIndex((x) => x.address === r.address);
-      if (j < 0) throw new NotFoundError(`no real ${r.address} in ${keyName(k)}`);
-      s.reals[j] = { ...s.reals[j]!, ...r };
-    };
-  },
-  deleteReal(k: ServiceKey, address: string) {
-    return (services: ServiceConfig[]) => {
-      const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
-      const j = s.reals.findIndex((x) => x.address === address);
-      if (j < 0) throw new NotFoundError(`no real ${address} in ${keyName(k)}`);
-      s.reals.splice(j, 1);
-    };
-  },
-};

@@ -1,8 +1,8 @@
 // ipvsadm-edit.ts: a parsed ipvsadm command as a change of the config, where a null field removes the setting (-E without -p ends persistence).
 
 import type { Config, RealConfig, ServiceConfig } from './config';
-import type { ServiceKey } from './controller';
-import { edits } from './controller';
+import type { ServiceKey } from './edits';
+import { edits } from './edits';
 import type { IpvsadmCommand } from './ipvsadm-parse';
 
 /** The fields that are set (an add leaves a null field out). */

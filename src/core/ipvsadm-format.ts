@@ -3,7 +3,7 @@
 import { CS } from './abi';
 import type { Config } from './config';
 import { stateTimeouts } from './config';
-import type { ServiceListing } from './controller';
+import type { ServiceListing } from './listing';
 import { ALL_ONES } from './ipvsadm-parse';
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */

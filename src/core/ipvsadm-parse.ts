@@ -2,7 +2,7 @@
 
 import type { ServiceConfig } from './config';
 import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask } from './config';
-import type { ServiceKey } from './controller';
+import type { ServiceKey } from './edits';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {

@@ -1,6 +1,6 @@
 // topview.ts: what `xlvs top` draws: a frame of services, reals and rates, with a packets/s sparkline per real kept across frames.
 
-import type { ServiceListing } from './controller';
+import type { ServiceListing } from './listing';
 
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 export const HISTORY = 30;

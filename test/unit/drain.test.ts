@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildProgram, exitCodeOf } from '../../src/cli/main';
 import { drain, drainOptions, type DrainEffects, type DrainOptions } from '../../src/cli/commands/real-drain';
-import { NotFoundError } from '../../src/core/controller';
+import { NotFoundError } from '../../src/core/edits';
 import { RuntimeError, UsageError } from '../../src/core/errors';
 
 const VIP = '10.0.0.100';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
-import type { ServiceListing } from '../../src/core/controller';
+import type { ServiceListing } from '../../src/core/listing';
 import { flowHash } from '../../src/core/flowhash';
 import { CountsSchedulerName, pickByCounts, schedHash } from '../../src/core/sched';
 import { TraceCounts, TraceLookups, TraceReal, TraceResult, TraceService, TraceTemplate, trace, traceText } from '../../src/core/trace';

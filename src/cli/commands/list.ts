@@ -1,7 +1,7 @@
 // list.ts: `xlvs list [--stats|--rate] [--json]`: the running daemon's services and reals, with counters or per-second rates.
 
 import { Command } from 'commander';
-import type { ServiceListing } from '../../core/controller';
+import type { ServiceListing } from '../../core/listing';
 import { UsageError } from '../../core/errors';
 import { api, withSocket } from '../socket';
 

@@ -2,8 +2,9 @@
 
 import { Command } from 'commander';
 import { isIPv4 } from '../../core/config';
-import { NotFoundError, keyName, type RealListing, type ServiceKey, type ServiceListing } from '../../core/controller';
+import { NotFoundError, keyName, type ServiceKey } from '../../core/edits';
 import { RuntimeError, UsageError } from '../../core/errors';
+import type { RealListing, ServiceListing } from '../../core/listing';
 import { api, intFlag, withSocket } from '../socket';
 
 export interface DrainOptions {

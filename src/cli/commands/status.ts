@@ -8,7 +8,7 @@ import { PinnedDatapath, Snapshot } from '../../adapters/datapath';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import { interfaceFrom } from '../options';
 import { DEFAULT_SOCKET, call } from '../../adapters/api';
-import type { ServiceListing } from '../../core/controller';
+import type { ServiceListing } from '../../core/listing';
 
 export interface StatusJson {
   interface: string;

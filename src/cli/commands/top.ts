@@ -1,7 +1,7 @@
 // top.ts: `xlvs top`: a live view of services, reals, weights, health and rates from the daemon, redrawn every interval.
 
 import { Command } from 'commander';
-import type { ServiceListing } from '../../core/controller';
+import type { ServiceListing } from '../../core/listing';
 import { History, frame, record } from '../../core/topview';
 import { api, intFlag, withSocket } from '../socket';
 

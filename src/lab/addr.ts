@@ -1,0 +1,22 @@
+// addr.ts: the lab's fixed addressing (LAN, VIP, reals, client networks), shared by the topology, the processes and the tests.
+
+/** Fixed addressing of the lab; tests refer to these rather than repeating literals. */
+export const ADDR = {
+  lanPrefix: 24,
+  router: '10.0.0.1',
+  director: '10.0.0.2',
+  /** A second director (a VRRP backup), added on demand by addSecondDirector(); its NIC is lan0. */
+  director2: '10.0.0.3',
+  vip: '10.0.0.100',
+  realBase: 11, // rsN is 10.0.0.(10+N)
+  client: '203.0.113.10',
+  routerOutside: '203.0.113.1',
+  outsidePrefix: 24,
+  /** A second client network (another /24), added on demand by addSecondClientNetwork(). */
+  client2: '198.51.100.10',
+  routerOutside2: '198.51.100.1',
+} as const;
+
+export function realAddress(n: number): string {
+  return `10.0.0.${ADDR.realBase + n - 1}`;
+}
