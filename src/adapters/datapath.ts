@@ -1,4 +1,4 @@
-// datapath.ts: loads the XDP object, writes services/reals/Maglev tables into its maps, attaches it, and reads it back through pins.
+// datapath.ts: loads the XDP object, applies plan() ops to its maps (services, reals, schedule tables), attaches and pins it, and reads it back through pins.
 
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,10 +32,10 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
 /** One image buffer for every table of a batch (10,000 tables would otherwise allocate and collect 80 MiB). */
 let imageBuf = new Uint32Array(0);
 
+/** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
     // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
@@ -173,12 +173,8 @@ export class Datapath {
     return out;
   }
 
-  writeReal(r: RealState): void {
-    this.writeReals([r], []);
-  }
-
   /** Writes many reals; `fresh` ids (new or reused) get zeroed counters and connection counts first, in the same batch style. */
-  writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
+  private writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
     if (fresh.length) {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
@@ -199,17 +195,12 @@ export class Datapath {
     this.maps.xlvs_reals.updateBatch(keys, values, reals.length, BPF_ANY);
   }
 
-  /** Swaps the whole table in one write: a lookup sees the old table or the new one, never a mix. */
-  writeTable(svcId: number, table: Uint32Array): void {
-    this.writeTables(new Map([[svcId, table]]));
-  }
-
   /**
-   * Swaps several services' tables in one batch. Every write to a map-of-maps waits for an RCU
-   * grace period (so no program still uses the old table when the call returns): ~12 ms each
-   * here, paid once per batch instead of once per service.
+   * Swaps several services' tables in one batch, each whole: a lookup sees the old table or the new one, never a mix.
+   * Every write to a map-of-maps waits for an RCU grace period (so no program still uses the old table when the call
+   * returns): ~12 ms each here, paid once per batch instead of once per service.
    */
-  writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
+  private writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
     const inners: BpfMap[] = [];
     try {
       const keys = Buffer.alloc(tables.size * 4);
@@ -231,12 +222,8 @@ export class Datapath {
     for (const svcId of tables.keys()) this.maps.xlvs_pos.update(abi.u32Key(svcId), Buffer.alloc(abi.seqPos.size));
   }
 
-  writeService(s: ServiceState): void {
-    this.writeServices([s], []);
-  }
-
   /** Service keys in one batch; `fresh` ids get zeroed counters first (a new or reused id starts from 0). */
-  writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
+  private writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
     if (fresh.length) {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
@@ -342,21 +329,21 @@ export class Datapath {
     m.update(abi.u32Key(id), Buffer.alloc(m.valueBufSize));
   }
 
-  deleteService(vip: string, port: number, proto: number): void {
+  private deleteService(vip: string, port: number, proto: number): void {
     this.maps.xlvs_svc.delete(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
   }
 
-  deleteTable(svcId: number): void {
+  private deleteTable(svcId: number): void {
     this.maps.xlvs_tbl.delete(abi.u32Key(svcId));
   }
 
   /** A fresh or reused real id starts with no tracked connections and not overloaded. */
-  resetRealConns(id: number): void {
+  private resetRealConns(id: number): void {
     this.maps.xlvs_rconn.update(abi.u32Key(id), Buffer.alloc(abi.realConns.size));
   }
 
   /** An all-zero entry has no flags: connections still naming it are rescheduled, not blackholed. */
-  deleteReal(id: number): void {
+  private deleteReal(id: number): void {
     this.maps.xlvs_reals.update(abi.u32Key(id), Buffer.alloc(abi.real.size));
   }
 
@@ -368,7 +355,7 @@ export class Datapath {
   }
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
-  purgeConns(ids: ReadonlySet<number>): number {
+  private purgeConns(ids: ReadonlySet<number>): number {
     const n = this.conns.removeWhere((r) => ids.has(r.val.real_id));
     for (const id of ids) this.resetRealConns(id);
     return n;
