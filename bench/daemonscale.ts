@@ -4,7 +4,8 @@ import { fork } from 'node:child_process';
 import * as abi from '../src/core/abi';
 import { validateConfig } from '../src/core/config';
 import { Controller, edits } from '../src/core/controller';
-import { Datapath, datapathPort } from '../src/adapters/datapath';
+import { Datapath } from '../src/adapters/datapath';
+import { datapathPort } from '../src/adapters/datapathport';
 
 export interface DaemonScaleResult {
   services: number;

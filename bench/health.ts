@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { parseConfig } from '../src/core/config';
 import { Controller, edits } from '../src/core/controller';
-import { Datapath, datapathPort } from '../src/adapters/datapath';
+import { Datapath } from '../src/adapters/datapath';
+import { datapathPort } from '../src/adapters/datapathport';
 import { HealthRunner } from '../src/adapters/health';
 import { ProbeTarget, runProbe } from '../src/adapters/checkers';
 
