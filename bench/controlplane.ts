@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
-import { desiredState, serviceTable } from '../src/core/director';
 import { buildMaglev } from '../src/core/maglev';
 import { Datapath, objectPath } from '../src/adapters/datapath';
+import { Provisioner } from '../src/adapters/provision';
 import { TCP_SYN, buildTcp } from '../src/core/packets';
 import { benchDatapath } from './progcost';
 import { native } from '../src/adapters/native';
@@ -47,7 +47,7 @@ export function maglevBuild(rounds: number): number {
   return median(times);
 }
 
-/** The steps a start-up takes: reals, then every table in one batch, then the service keys that make them reachable. */
+/** What a start-up does: plan every service, then apply (reals, every table, the service keys that make them reachable: one batch each). */
 export async function applyServices(count: number, maglevSize: number): Promise<number> {
   const lines = ['interface: eth0', 'conn_table_size: 65536', 'services:'];
   for (let i = 0; i < count; i++) {
@@ -57,15 +57,7 @@ export async function applyServices(count: number, maglevSize: number): Promise<
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   try {
     const t0 = process.hrtime.bigint();
-    const services = desiredState(cfg);
-    for (const s of services) {
-      for (const r of s.reals) {
-        r.mac = '02:00:00:00:00:11';
-        dp.writeReal(r);
-      }
-    }
-    dp.writeTables(new Map(services.map((s) => [s.id, serviceTable(s)])));
-    for (const s of services) dp.writeService(s);
+    new Provisioner(dp).apply(cfg, () => '02:00:00:00:00:11');
     return ms(t0);
   } finally {
     dp.close();

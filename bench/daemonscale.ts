@@ -5,7 +5,8 @@ import * as abi from '../src/core/abi';
 import { validateConfig } from '../src/core/config';
 import { Controller } from '../src/core/controller';
 import { edits } from '../src/core/edits';
-import { Datapath, datapathPort } from '../src/adapters/datapath';
+import { Datapath } from '../src/adapters/datapath';
+import { datapathPort } from '../src/adapters/datapathport';
 
 export interface DaemonScaleResult {
   services: number;

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { parseConfig } from '../src/core/config';
 import { Controller } from '../src/core/controller';
 import { edits } from '../src/core/edits';
-import { Datapath, datapathPort } from '../src/adapters/datapath';
+import { Datapath } from '../src/adapters/datapath';
+import { datapathPort } from '../src/adapters/datapathport';
 import { HealthRunner } from '../src/adapters/health';
 import { ProbeTarget, runProbe } from '../src/adapters/checkers';
 

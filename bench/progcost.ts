@@ -2,9 +2,9 @@
 
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
-import { desiredState, serviceTable } from '../src/core/director';
 import { SCHEDULERS } from '../src/core/sched';
 import { Datapath, objectPath } from '../src/adapters/datapath';
+import { Provisioner } from '../src/adapters/provision';
 import { native } from '../src/adapters/native';
 import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
 
@@ -53,17 +53,8 @@ export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', co
   // case (no match on the NIC's MAC, a match in the accept slots).
   const realMacs = [0, 1, 2].map((i) => `02:00:00:00:00:${(0x11 + i).toString(16)}`);
   dp.setDirectorMac(DIRECTOR_MAC, realMacs);
-  for (const s of desiredState(cfg)) {
-    s.reals.forEach((r, i) => {
-      r.mac = realMacs[i]!;
-      dp.resetRealConns(r.id);
-      dp.writeReal(r);
-    });
-    const table = serviceTable(s); // now that the reals have MACs
-    s.tblSize = table.length;
-    dp.writeTable(s.id, table);
-    dp.writeService(s);
-  }
+  const macOf = new Map(cfg.services[0]!.reals.map((r, i) => [r.address, realMacs[i]!]));
+  new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null);
   return dp;
 }
 

@@ -8,12 +8,12 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { Config } from '../core/config';
 import { Controller } from '../core/controller';
-import { tableKind } from '../core/director';
 import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { RuntimeError } from '../core/errors';
-import { ObservedService } from '../core/plan';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
-import { Datapath, LINK_PIN, PinnedDatapath, datapathPort, hasPinnedMaps, removePins } from './datapath';
+import { Datapath } from './datapath';
+import { datapathPort } from './datapathport';
+import { LINK_PIN, hasPinnedMaps, readObserved, removePins } from './pinned';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
 import { monotonicMs } from './clock';
 import { native } from './native';
@@ -36,33 +36,6 @@ export interface DaemonOptions {
 export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
 }
-
-/**
- * The datapath's current services and reals as the planner sees them. Hash tables are read back, so the first plan
- * after a restart updates them with minimal disruption instead of rebuilding them; other tables are rewritten whole.
- */
-export function readObserved(dir: string): ObservedService[] {
-  const p = new PinnedDatapath(dir);
-  try {
-    return p.snapshot().services.map((s) => ({
-      id: s.id,
-      vip: s.vip,
-      port: s.port,
-      proto: s.proto,
-      mhSize: s.tblSize,
-      tblSize: s.tblSize,
-      scheduler: s.scheduler,
-      flags: s.flags,
-      persistTimeout: s.persistTimeout,
-      persistMask: s.persistMask,
-      ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize) } : {}),
-      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags, uThreshold: r.uThreshold, lThreshold: r.lThreshold })),
-    }));
-  } finally {
-    p.close();
-  }
-}
-
 
 /** How often the daemon checks that its pins are still there. */
 const PIN_CHECK_MS = 2000;

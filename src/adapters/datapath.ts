@@ -1,4 +1,4 @@
-// datapath.ts: loads the XDP object, writes services/reals/Maglev tables into its maps, attaches it, and reads it back through pins.
+// datapath.ts: loads the XDP object, applies plan() ops to its maps (services, reals, schedule tables), attaches and pins it.
 
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -6,36 +6,24 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { RealState, ServiceState, realFlags, schedNumber } from '../core/director';
-import type { DatapathPort } from '../core/controller';
-import type { ObservedService, Op } from '../core/plan';
+import type { Op } from '../core/plan';
 import { RuntimeError } from '../core/errors';
 import { loadFailureMessage } from '../core/loadfailure';
 import { requireKernel } from './kernelprobe';
 import { stateTimeouts } from '../core/config';
 import { ctGeometry } from '../core/conntable';
 import { ConnTable, connTableOf } from './conntable';
-import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, isNativeError, native, repoRoot } from './native';
-
-export const MAP_NAMES = [
-  'xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_rconn', 'xlvs_tbl', 'xlvs_pos', 'xlvs_persist', 'xlvs_cfg',
-  'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts', 'xlvs_sweepst',
-] as const;
-export type MapName = (typeof MAP_NAMES)[number];
-export type Maps = Record<MapName, BpfMap>;
+import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, describeNativeError, isNativeError, native, repoRoot } from './native';
+import { LINK_PIN, MAP_NAMES, MapName, Maps, pinName, pinPaths, removePins } from './pinned';
 
 export function objectPath(name = 'xlvs'): string {
   return path.join(repoRoot(), 'build', 'bpf', `${name}.o`);
 }
 
-function describe(e: unknown): string {
-  if (isNativeError(e)) return `${e.syscall}: ${e.code}${e.log ? `\n${e.log.trim().split('\n').slice(-20).join('\n')}` : ''}`;
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
 /** One image buffer for every table of a batch (10,000 tables would otherwise allocate and collect 80 MiB). */
 let imageBuf = new Uint32Array(0);
 
+/** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
     // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
@@ -173,12 +161,8 @@ export class Datapath {
     return out;
   }
 
-  writeReal(r: RealState): void {
-    this.writeReals([r], []);
-  }
-
   /** Writes many reals; `fresh` ids (new or reused) get zeroed counters and connection counts first, in the same batch style. */
-  writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
+  private writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
     if (fresh.length) {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
@@ -199,17 +183,12 @@ export class Datapath {
     this.maps.xlvs_reals.updateBatch(keys, values, reals.length, BPF_ANY);
   }
 
-  /** Swaps the whole table in one write: a lookup sees the old table or the new one, never a mix. */
-  writeTable(svcId: number, table: Uint32Array): void {
-    this.writeTables(new Map([[svcId, table]]));
-  }
-
   /**
-   * Swaps several services' tables in one batch. Every write to a map-of-maps waits for an RCU
-   * grace period (so no program still uses the old table when the call returns): ~12 ms each
-   * here, paid once per batch instead of once per service.
+   * Swaps several services' tables in one batch, each whole: a lookup sees the old table or the new one, never a mix.
+   * Every write to a map-of-maps waits for an RCU grace period (so no program still uses the old table when the call
+   * returns): ~12 ms each here, paid once per batch instead of once per service.
    */
-  writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
+  private writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
     const inners: BpfMap[] = [];
     try {
       const keys = Buffer.alloc(tables.size * 4);
@@ -231,12 +210,8 @@ export class Datapath {
     for (const svcId of tables.keys()) this.maps.xlvs_pos.update(abi.u32Key(svcId), Buffer.alloc(abi.seqPos.size));
   }
 
-  writeService(s: ServiceState): void {
-    this.writeServices([s], []);
-  }
-
   /** Service keys in one batch; `fresh` ids get zeroed counters first (a new or reused id starts from 0). */
-  writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
+  private writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
     if (fresh.length) {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
@@ -262,7 +237,7 @@ export class Datapath {
       this.link = native().XdpLink.attach(this.programFd(), ifname, mode);
     } catch (e) {
       const hint = isNativeError(e) && e.code === 'EBUSY' ? ' (another XDP program is attached to it)' : '';
-      throw new RuntimeError(`cannot attach XDP to ${ifname} in ${mode} mode${hint}: ${describe(e)}`, { cause: e });
+      throw new RuntimeError(`cannot attach XDP to ${ifname} in ${mode} mode${hint}: ${describeNativeError(e)}`, { cause: e });
     }
     return this.link.mode;
   }
@@ -270,7 +245,7 @@ export class Datapath {
   pin(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     this.pinnedAt = dir;
-    for (const name of MAP_NAMES) this.maps[name].pin(path.join(dir, pinName(name)));
+    for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) this.maps[name].pin(p);
   }
 
   /** Pins every map under dir: a missing pin is made, and one naming another map (grown by an upgrade) is replaced in one rename. */
@@ -304,7 +279,7 @@ export class Datapath {
         this.link = native().XdpLink.openPinned(linkPin);
         this.link.update(this.programFd());
       } catch (e) {
-        throw new RuntimeError(`cannot take over the XDP link pinned at ${linkPin}: ${describe(e)}`, { cause: e });
+        throw new RuntimeError(`cannot take over the XDP link pinned at ${linkPin}: ${describeNativeError(e)}`, { cause: e });
       }
       return { mode: this.link.mode, adopted: true };
     }
@@ -342,21 +317,21 @@ export class Datapath {
     m.update(abi.u32Key(id), Buffer.alloc(m.valueBufSize));
   }
 
-  deleteService(vip: string, port: number, proto: number): void {
+  private deleteService(vip: string, port: number, proto: number): void {
     this.maps.xlvs_svc.delete(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
   }
 
-  deleteTable(svcId: number): void {
+  private deleteTable(svcId: number): void {
     this.maps.xlvs_tbl.delete(abi.u32Key(svcId));
   }
 
   /** A fresh or reused real id starts with no tracked connections and not overloaded. */
-  resetRealConns(id: number): void {
+  private resetRealConns(id: number): void {
     this.maps.xlvs_rconn.update(abi.u32Key(id), Buffer.alloc(abi.realConns.size));
   }
 
   /** An all-zero entry has no flags: connections still naming it are rescheduled, not blackholed. */
-  deleteReal(id: number): void {
+  private deleteReal(id: number): void {
     this.maps.xlvs_reals.update(abi.u32Key(id), Buffer.alloc(abi.real.size));
   }
 
@@ -368,7 +343,7 @@ export class Datapath {
   }
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
-  purgeConns(ids: ReadonlySet<number>): number {
+  private purgeConns(ids: ReadonlySet<number>): number {
     const n = this.conns.removeWhere((r) => ids.has(r.val.real_id));
     for (const id of ids) this.resetRealConns(id);
     return n;
@@ -419,8 +394,6 @@ export class Datapath {
   }
 }
 
-/** The pinned XDP link of a long-running director, next to its maps. */
-export const LINK_PIN = 'link';
 
 /** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */
 function acceptSlots(mac: string, extra: readonly string[]): string[] {
@@ -462,196 +435,3 @@ function copyGrown(g: GrownPin, to: BpfMap): void {
   }
 }
 
-/** A map's pin name: its name without the xlvs_ prefix (the directory says whose it is). */
-export function pinName(map: string): string {
-  return map.replace(/^xlvs_/, '');
-}
-
-/** Map name -> where it is pinned under dir. */
-export function pinPaths(dir: string): Record<string, string> {
-  return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, pinName(n))]));
-}
-
-/** Whether dir holds a complete set of map pins a new load can adopt. */
-export function hasPinnedMaps(dir: string): boolean {
-  return Object.values(pinPaths(dir)).every((p) => fs.existsSync(p));
-}
-
-export function removePins(dir: string): void {
-  if (!fs.existsSync(dir)) return;
-  for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
-  fs.rmdirSync(dir);
-  const parent = path.dirname(dir);
-  if (fs.existsSync(parent) && fs.readdirSync(parent).length === 0) fs.rmdirSync(parent);
-}
-
-/** The real datapath behind the controller's port. */
-export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]): DatapathPort {
-  const ncpu = native().numPossibleCpus();
-  const read = (map: 'xlvs_st_svc' | 'xlvs_st_real', ids: Iterable<number>) => {
-    const out = new Map<number, abi.Counters>();
-    for (const id of ids) {
-      const buf = dp.maps[map].lookup(abi.u32Key(id));
-      if (buf) out.set(id, abi.sumPerCpu(abi.counters, buf, ncpu));
-    }
-    return out;
-  };
-  // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
-  const svcIds = new Set(adopted.map((s) => s.id));
-  const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
-  return {
-    apply(ops) {
-      dp.apply(ops);
-      for (const op of ops) {
-        if (op.op === 'putService') svcIds.add(op.service.id);
-        if (op.op === 'deleteService') svcIds.delete(op.svcId);
-        if (op.op === 'putReal') realIds.add(op.real.id);
-        if (op.op === 'deleteReal') realIds.delete(op.realId);
-      }
-    },
-    connsOf: (ids) => dp.connsOf(ids),
-    connections() {
-      const out = [];
-      for (const { key: k, val: v } of dp.conns.records()) {
-        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id, state: v.state, lastSeen: v.last_seen });
-      }
-      return out;
-    },
-    realConns: (ids) => dp.realConns(ids),
-    setTimeouts: (t) => dp.setTimeouts(t),
-    async sweep() {
-      const st = await dp.sweep();
-      return { conns: Number(st.conns), expired: Number(st.expired), templates: Number(st.templates), templatesExpired: Number(st.templates_expired) };
-    },
-    counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
-    zero(ids) {
-      for (const id of ids.svc) dp.resetCounters('xlvs_st_svc', id);
-      for (const id of ids.real) dp.resetCounters('xlvs_st_real', id);
-    },
-  };
-}
-
-export interface RealSnapshot {
-  id: number;
-  address: string;
-  mac: string | null;
-  weight: number;
-  flags: number;
-  uThreshold: number;
-  lThreshold: number;
-  stats: abi.Counters;
-  conns: abi.RealConns;
-}
-
-export interface ServiceSnapshot {
-  id: number;
-  vip: string;
-  port: number;
-  proto: number;
-  scheduler: string;
-  flags: number;
-  persistTimeout: number;
-  persistMask: string;
-  /** Entries of the schedule table in use (the Maglev size for mh, sh, dh). */
-  tblSize: number;
-  stats: abi.Counters;
-  reals: RealSnapshot[];
-}
-
-export interface Snapshot {
-  services: ServiceSnapshot[];
-  verdicts: abi.Verdicts;
-}
-
-function schedName(n: number): string {
-  return (Object.entries(abi.SCHED).find(([, v]) => v === n)?.[0]) ?? 'mh';
-}
-
-/** Reads what a running director left in its pinned maps; everything status and tests need, nothing the datapath does not hold. */
-export class PinnedDatapath {
-  readonly maps: Maps;
-  private readonly ncpu: number;
-
-  constructor(readonly dir: string) {
-    if (!fs.existsSync(dir)) throw new RuntimeError(`no xlvs datapath pinned at ${dir}: is "xlvs up" running on that interface?`);
-    const n = native();
-    this.ncpu = n.numPossibleCpus();
-    const maps = {} as Maps;
-    try {
-      for (const name of MAP_NAMES) maps[name] = n.BpfMap.openPinned(path.join(dir, pinName(name)));
-    } catch (e) {
-      for (const m of Object.values(maps)) m.close();
-      throw new RuntimeError(`cannot open the pinned maps in ${dir}: ${describe(e)}`, { cause: e });
-    }
-    this.maps = maps;
-  }
-
-  private perCpu<T extends object>(spec: abi.StructSpec<T>, map: BpfMap, key: number): T {
-    const buf = map.lookup(abi.u32Key(key));
-    return buf ? abi.sumPerCpu(spec, buf, this.ncpu) : (spec.decode(Buffer.alloc(spec.size)) as T);
-  }
-
-  /** The loaded programs that use these maps (the attached datapath, its sweeper), as the kernel reports them. */
-  programs(): { name: string; id: number; verifiedInsns: number | null }[] {
-    const cfgId = this.maps.xlvs_cfg.id;
-    return native().probe.programs().filter((p) => p.mapIds.includes(cfgId)).map((p) => ({ name: p.name, id: p.id, verifiedInsns: p.verifiedInsns }));
-  }
-
-  snapshot(): Snapshot {
-    const services: ServiceSnapshot[] = [];
-    for (let k = this.maps.xlvs_svc.nextKey(null); k; k = this.maps.xlvs_svc.nextKey(k)) {
-      const v = this.maps.xlvs_svc.lookup(k);
-      if (!v) continue; // deleted between the two calls
-      const key = abi.svcKey.decode(k);
-      const s = abi.svc.decode(v);
-      services.push({
-        id: s.id, vip: abi.u32ToIpv4(key.vip), port: key.port, proto: key.proto, scheduler: schedName(s.sched), flags: s.flags,
-        persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask), tblSize: s.tbl_size,
-        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id), reals: [],
-      });
-    }
-    const byId = new Map(services.map((s) => [s.id, s]));
-    const all = this.maps.xlvs_reals.lookupBatch(4096);
-    for (let i = 0; i < all.count; i++) {
-      const r = abi.real.decode(all.values, i * this.maps.xlvs_reals.valueSize);
-      if (r.addr === 0) continue; // never written
-      const id = all.keys.readUInt32LE(i * 4);
-      byId.get(r.svc_id)?.reals.push({
-        id,
-        address: abi.u32ToIpv4(r.addr),
-        mac: r.flags & abi.REAL_F_MAC ? r.mac : null,
-        weight: r.weight,
-        flags: r.flags,
-        uThreshold: r.u_threshold,
-        lThreshold: r.l_threshold,
-        stats: this.perCpu(abi.counters, this.maps.xlvs_st_real, id),
-        conns: abi.realConns.decode(this.maps.xlvs_rconn.lookup(abi.u32Key(id)) ?? Buffer.alloc(abi.realConns.size)),
-      });
-    }
-    services.sort((a, b) => a.id - b.id);
-    for (const s of services) s.reals.sort((a, b) => a.id - b.id);
-    return { services, verdicts: this.perCpu(abi.verdicts, this.maps.xlvs_verdicts, 0) };
-  }
-
-  /** The schedule table a service's lookups use now (an inner map, opened by the id the outer map holds). */
-  table(svcId: number, size: number): Uint32Array | undefined {
-    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
-    if (!v) return undefined;
-    const m = native().BpfMap.fromId(v.readUInt32LE(0));
-    try {
-      const out = new Uint32Array(size);
-      const got = m.lookupBatch(8192);
-      for (let i = 0; i < got.count; i++) {
-        const k = got.keys.readUInt32LE(i * 4);
-        if (k < size) out[k] = got.values.readUInt32LE(i * m.valueSize);
-      }
-      return out;
-    } finally {
-      m.close();
-    }
-  }
-
-  close(): void {
-    for (const m of Object.values(this.maps)) m.close();
-  }
-}

@@ -178,6 +178,12 @@ export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && typeof (e as NativeError).errno === 'number' && typeof (e as NativeError).syscall === 'string';
 }
 
+/** An error for a message: a native one as its syscall and errno, with the tail of the verifier log when there is one. */
+export function describeNativeError(e: unknown): string {
+  if (isNativeError(e)) return `${e.syscall}: ${e.code}${e.log ? `\n${e.log.trim().split('\n').slice(-20).join('\n')}` : ''}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Kernel map types and flags the control plane creates maps with (uapi/linux/bpf.h). */
 export const BPF_MAP_TYPE_ARRAY = 2;
 export const BPF_F_INNER_MAP = 1 << 12;

@@ -3,7 +3,7 @@
 import * as abi from '../core/abi';
 import { connTableOf } from './conntable';
 import type { TraceLookups } from '../core/trace';
-import type { Maps } from './datapath';
+import type { Maps } from './pinned';
 import { native } from './native';
 
 /** The datapath's clock: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE, which shares hrtime's CLOCK_MONOTONIC base (±1 s once in seconds). */

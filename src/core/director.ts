@@ -1,7 +1,7 @@
-// director.ts: the director's desired state derived from config: ids for services and reals, which reals may be scheduled, each service's schedule table.
+// director.ts: the state the datapath holds per service and real, and what follows from config: service fields, which reals may be scheduled, each service's schedule table.
 
 import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
-import { type Config, type ServiceConfig, schedFlags } from './config';
+import { type ServiceConfig, schedFlags } from './config';
 import { buildMaglev, rebuildMaglev } from './maglev';
 import { wrrSequence } from './sched';
 
@@ -64,20 +64,6 @@ export function svcFlags(s: Pick<ServiceConfig, 'scheduler' | 'sched_flags'>): n
 
 export function schedNumber(scheduler: string): number {
   return SCHED[scheduler as keyof typeof SCHED] ?? SCHED.mh;
-}
-
-/** Service ids follow config order; real ids are unique per (service, real) pair so counters are per service like IPVS's. */
-export function desiredState(cfg: Config): ServiceState[] {
-  let nextReal = 0;
-  return cfg.services.map((s, i) => {
-    const st: ServiceState = {
-      ...serviceFields(s),
-      id: i,
-      reals: s.reals.map((r) => ({ id: nextReal++, svcId: i, address: r.address, weight: r.weight, uThreshold: r.upper_threshold, lThreshold: r.lower_threshold, mac: null })),
-    };
-    st.tblSize = serviceTable(st).length;
-    return st;
-  });
 }
 
 /** The per-service fields of ServiceState that come straight from config. */

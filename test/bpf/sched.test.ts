@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import * as abi from '../../src/core/abi';
-import { parseConfig } from '../../src/core/config';
-import { ServiceState, desiredState, serviceTable } from '../../src/core/director';
+import { Config, RealConfig, parseConfig } from '../../src/core/config';
+import { ServiceState } from '../../src/core/director';
 import { CountsSchedulerName, SchedReal, pickByCounts, pickHashed, schedHash, wrrSequence } from '../../src/core/sched';
 import { Datapath } from '../../src/adapters/datapath';
+import { Provisioner, Resolve } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, FrameSpec, RST, SYN, frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
@@ -17,6 +18,9 @@ const macFor = (address: string) => `02:00:00:00:00:${address.split('.')[3]!.pad
 
 interface Lab {
   dp: Datapath;
+  prov: Provisioner;
+  cfg: Config;
+  /** The last plan's services (ids, MACs) and tables. */
   services: ServiceState[];
   tables: Map<number, Uint32Array>;
 }
@@ -27,25 +31,25 @@ let flow = 0;
 /** Loads a fresh datapath with the config's services, every real resolved to 02:..:<last octet>. */
 async function load(yaml: string): Promise<Lab> {
   const cfg = parseConfig(`interface: eth0\nconn_table_size: 65536\n${yaml}`);
-  const services = desiredState(cfg);
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   dp.setDirectorMac(DIRECTOR_MAC);
-  dp.setTimeouts(cfg.timeouts);
-  const tables = new Map<number, Uint32Array>();
-  for (const s of services) {
-    for (const r of s.reals) {
-      r.mac = macFor(r.address);
-      dp.resetRealConns(r.id);
-      dp.writeReal(r);
-    }
-    const t = serviceTable(s); // with the MACs now known: a sequence holds only schedulable reals
-    s.tblSize = t.length;
-    tables.set(s.id, t);
-    dp.writeTable(s.id, t);
-    dp.writeService(s);
-  }
-  lab = { dp, services, tables };
+  const prov = new Provisioner(dp);
+  const { services, tables } = prov.apply(cfg, macFor);
+  lab = { dp, prov, cfg, services, tables };
   return lab;
+}
+
+/** Applies a changed config (or changed MACs) as the daemon would: only the differences, in its batches. */
+function reapply(l: Lab, cfg: Config, resolve: Resolve = macFor): void {
+  ({ services: l.services, tables: l.tables } = l.prov.apply(cfg, resolve));
+  l.cfg = cfg;
+}
+
+/** The config with one real of the first service edited. */
+function editReal(cfg: Config, address: string, patch: Partial<RealConfig>): Config {
+  const next = structuredClone(cfg);
+  Object.assign(next.services[0]!.reals.find((r) => r.address === address)!, patch);
+  return next;
 }
 
 afterEach(() => {
@@ -107,11 +111,8 @@ describe('sequence schedulers', () => {
 
   test('rr skips a weight-0 real and a real without a MAC; a retransmitted SYN does not advance it', async () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    reals:\n${realsYaml([1, 0, 1, 1])}\n`);
-    const r14 = l.services[0]!.reals[3]!;
-    r14.mac = null;
-    l.dp.writeReal(r14);
-    l.dp.writeTable(0, serviceTable(l.services[0]!)); // the control plane rebuilds the cycle when a real leaves it
-    l.dp.writeService({ ...l.services[0]!, tblSize: serviceTable(l.services[0]!).length });
+    // 10.0.0.14's neighbour entry goes: the control plane rebuilds the cycle without it.
+    reapply(l, l.cfg, (a) => (a === '10.0.0.14' ? null : macFor(a)));
     const got: (string | null)[] = [];
     for (let i = 0; i < 4; i++) got.push(await newConn(l));
     assert.deepEqual(got, ['10.0.0.11', '10.0.0.13', '10.0.0.11', '10.0.0.13']);
@@ -238,10 +239,11 @@ describe('connection states and counts', () => {
 test('an entry stamped a second after the sweeper read its clock is not expired (signed idle time)', async () => {
   const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 60 }\n    reals:\n${realsYaml([1])}\n`);
   const now = Number((await l.dp.sweep()).now);
+  const svcId = l.services[0]!.id;
   const key = { saddr: abi.ipv4ToU32('198.51.100.99'), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 9999, dport: 80, proto: 6 };
-  l.dp.conns.put(key, { real_id: idOf(l, '10.0.0.11'), svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: now + 1, hits: 0, hits_seen: 0 });
-  const pkey = abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.99'), svc_id: 0 });
-  l.dp.maps.xlvs_persist.update(pkey, abi.persist.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: 0, last_seen: now + 1, timeout: 60 }));
+  l.dp.conns.put(key, { real_id: idOf(l, '10.0.0.11'), svc_id: svcId, state: abi.CS.ESTABLISHED, flags: 0, last_seen: now + 1, hits: 0, hits_seen: 0 });
+  const pkey = abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.99'), svc_id: svcId });
+  l.dp.maps.xlvs_persist.update(pkey, abi.persist.encode({ real_id: idOf(l, '10.0.0.11'), svc_id: svcId, last_seen: now + 1, timeout: 60 }));
   const st = await l.dp.sweep();
   assert.equal(st.expired, 0n);
   assert.equal(st.templates_expired, 0n);
@@ -275,11 +277,12 @@ describe('thresholds', () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: wlc\n    reals:\n${realsYaml([1], () => ', upper_threshold: 2')}\n`);
     assert.equal(await newConn(l), '10.0.0.11');
     assert.equal(await newConn(l), '10.0.0.11');
-    const s0 = abi.sumPerCpu(abi.counters, l.dp.maps.xlvs_st_svc.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+    const svcStats = () => abi.sumPerCpu(abi.counters, l.dp.maps.xlvs_st_svc.lookup(abi.u32Key(l.services[0]!.id))!, native().numPossibleCpus());
+    const s0 = svcStats();
     assert.equal(await newConn(l), null);
-    const s1 = abi.sumPerCpu(abi.counters, l.dp.maps.xlvs_st_svc.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+    const s1 = svcStats();
     assert.equal(s1.drops - s0.drops, 1n);
-    l.dp.writeReal({ ...l.services[0]!.reals[0]!, uThreshold: 5 });
+    reapply(l, editReal(l.cfg, '10.0.0.11', { upper_threshold: 5 }));
     assert.equal(await newConn(l), '10.0.0.11');
   });
 });
@@ -291,13 +294,12 @@ describe('persistence and port-0 services', () => {
     for (let i = 0; i < 5; i++) assert.equal(await newConn(l, { saddr: `198.51.100.${i + 2}`, sport: 1000 + i }), first, `client ${i}`);
     const other = await newConn(l, { saddr: '203.0.113.5', sport: 1000 });
     assert.notEqual(other, first);
-    const t = l.dp.maps.xlvs_persist.lookup(abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.0'), svc_id: 0 }));
+    const t = l.dp.maps.xlvs_persist.lookup(abi.persistKey.encode({ caddr: abi.ipv4ToU32('198.51.100.0'), svc_id: l.services[0]!.id }));
     assert.ok(t);
     assert.equal(abi.persist.decode(t).real_id, idOf(l, first!));
     assert.equal(abi.persist.decode(t).timeout, 300);
     // Drain the template's real: the client network is scheduled afresh (and re-pinned there).
-    const r = l.services[0]!.reals.find((x) => x.address === first)!;
-    l.dp.writeReal({ ...r, weight: 0 });
+    reapply(l, editReal(l.cfg, first!, { weight: 0 }));
     const moved = await newConn(l, { saddr: '198.51.100.77', sport: 1000 });
     assert.notEqual(moved, first);
     assert.equal(await newConn(l, { saddr: '198.51.100.78', sport: 1000 }), moved);

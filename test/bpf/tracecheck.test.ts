@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { afterEach, before, test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
-import { ServiceState, desiredState, serviceTable } from '../../src/core/director';
+import { ServiceState } from '../../src/core/director';
 import { trace, traceText } from '../../src/core/trace';
 import { Datapath } from '../../src/adapters/datapath';
+import { Provisioner } from '../../src/adapters/provision';
 import { datapathSeconds, pinnedLookups } from '../../src/adapters/trace';
 import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, RST, SYN, frame, macOf } from '../lib/packets';
@@ -22,17 +23,9 @@ before(() => requirePrivileges('trace check'));
 
 async function load(yaml: string): Promise<{ dp: Datapath; services: ServiceState[] }> {
   const cfg = parseConfig(`interface: eth0\nconn_table_size: 65536\n${yaml}`);
-  const services = desiredState(cfg);
   dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   dp.setDirectorMac(DIRECTOR_MAC);
-  dp.setTimeouts(cfg.timeouts);
-  for (const s of services) {
-    for (const r of s.reals) { r.mac = macFor(r.address); dp.resetRealConns(r.id); dp.writeReal(r); }
-    const t = serviceTable(s);
-    s.tblSize = t.length;
-    dp.writeTable(s.id, t);
-    dp.writeService(s);
-  }
+  const { services } = new Provisioner(dp).apply(cfg, macFor);
   return { dp, services };
 }
 
@@ -67,11 +60,14 @@ async function check(name: string, yaml: string, n: number, mutate: (d: Datapath
 
 const svc = (sched: string, extra = '') => `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: ${sched}\n${extra}`;
 
-/** Random counts and overload marks on every real of the first service; sometimes a drained real (weight 0 in the map only). */
+/**
+ * Random counts and overload marks on every real of the first service; sometimes a drained real (weight 0 in the real's
+ * entry only, its table unchanged: a state the control plane passes through between its reals and its tables).
+ */
 function churn(d: Datapath, s: ServiceState[]) {
   for (const r of s[0]!.reals) {
     if (rnd(4) === 0) d.maps.xlvs_rconn.update(abi.u32Key(r.id), abi.realConns.encode({ active: BigInt(rnd(20)), inactive: BigInt(rnd(30)), overloaded: rnd(3) === 0 ? 10 : 0 }));
-    if (rnd(10) === 0) d.writeReal({ ...r, weight: rnd(3) === 0 ? 0 : r.weight });
+    if (rnd(10) === 0) d.apply([{ op: 'putReal', real: { ...r, weight: rnd(3) === 0 ? 0 : r.weight }, fresh: false }]);
   }
 }
 
@@ -90,8 +86,8 @@ test('persistence (rr, /24) with expired and drained templates', () => check('pe
   if (rnd(8) === 0) {
     // An old template (expired, or at the edge, or live) for one of the client networks.
     const age = [400, 299, 100, 301][rnd(4)]!;
-    d.maps.xlvs_persist.update(abi.persistKey.encode({ caddr: abi.ipv4ToU32(`198.18.${rnd(3)}.0`), svc_id: 0 }),
-      abi.persist.encode({ real_id: s[0]!.reals[rnd(3)]!.id, svc_id: 0, last_seen: (datapathSeconds() - age) >>> 0, timeout: 300 }));
+    d.maps.xlvs_persist.update(abi.persistKey.encode({ caddr: abi.ipv4ToU32(`198.18.${rnd(3)}.0`), svc_id: s[0]!.id }),
+      abi.persist.encode({ real_id: s[0]!.reals[rnd(3)]!.id, svc_id: s[0]!.id, last_seen: (datapathSeconds() - age) >>> 0, timeout: 300 }));
   }
 }));
 

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as abi from '../../src/core/abi';
-import { Datapath, pinPaths } from '../../src/adapters/datapath';
+import { Datapath } from '../../src/adapters/datapath';
+import { pinPaths } from '../../src/adapters/pinned';
 import { BPF_MAP_TYPE_ARRAY, native } from '../../src/adapters/native';
 import { requirePrivileges } from '../lib/privileged';
 

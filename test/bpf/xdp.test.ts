@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as abi from '../../src/core/abi';
-import { parseConfig } from '../../src/core/config';
-import { ServiceState, desiredState, serviceTable } from '../../src/core/director';
+import { Config, parseConfig } from '../../src/core/config';
+import { RealState, ServiceState, serviceName, serviceTable } from '../../src/core/director';
+import type { Op, Plan } from '../../src/core/plan';
 import { flowHash } from '../../src/core/flowhash';
 import { ctBucketOf } from '../../src/core/conntable';
 import { Datapath } from '../../src/adapters/datapath';
+import { Provisioner } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
@@ -48,22 +50,26 @@ const MACS: Record<string, string | null> = {
   '10.0.0.14': null,
 };
 
+let cfg: Config;
 let dp: Datapath;
+/** What the plan that loaded dp assigned: ids, MACs, tables. */
 let services: ServiceState[];
-const tables = new Map<number, Uint32Array>();
+let tables: Map<number, Uint32Array>;
 let ncpu: number;
 
-function realById(id: number) {
-  for (const s of services) for (const r of s.reals) if (r.id === id) return r;
-  throw new Error(`no real ${id}`);
+/** Where the datapath must send a new flow: the Maglev bucket of its hash, computed independently in TypeScript. */
+function expectedReal(svcIdx: number, f: FrameSpec, on: Pick<Plan, 'services' | 'tables'> = { services, tables }): RealState {
+  const s = on.services[svcIdx]!;
+  const h = flowHash(f.saddr ?? '203.0.113.10', f.daddr ?? '10.0.0.100', f.sport ?? 40000, f.dport ?? 80, f.proto ?? 6);
+  const id = on.tables.get(s.id)![h % s.tblSize!]!;
+  const r = s.reals.find((x) => x.id === id);
+  if (!r) throw new Error(`no real ${id}`);
+  return r;
 }
 
-/** Where the datapath must send a new flow: the Maglev bucket of its hash, computed independently in TypeScript. */
-function expectedReal(svcIdx: number, f: FrameSpec) {
-  const s = services[svcIdx]!;
-  const h = flowHash(f.saddr ?? '203.0.113.10', f.daddr ?? '10.0.0.100', f.sport ?? 40000, f.dport ?? 80, f.proto ?? 6);
-  return realById(tables.get(s.id)![h % s.tblSize!]!);
-}
+/** A state the control plane would not write (a test's own), put through the same apply the daemon uses. */
+const putReal = (real: RealState): Op => ({ op: 'putReal', real, fresh: false });
+const putTable = (s: ServiceState, table: Uint32Array): Op => ({ op: 'putTable', svcId: s.id, name: serviceName(s), table, moved: 0 });
 
 function rewritten(input: Buffer, mac: string): Buffer {
   const out = Buffer.from(input);
@@ -80,9 +86,9 @@ function counters(map: 'xlvs_st_svc' | 'xlvs_st_real', id: number): abi.Counters
   return abi.sumPerCpu(abi.counters, dp.maps[map].lookup(abi.u32Key(id))!, ncpu);
 }
 
-/** A connection entry as a test writes one (state as given). */
+/** A connection entry of the first service as a test writes one (state as given). */
 function conn(realId: number, state: number): abi.Conn {
-  return { real_id: realId, svc_id: 0, state, flags: 0, last_seen: 0, hits: 0, hits_seen: 0 };
+  return { real_id: realId, svc_id: services[0]!.id, state, flags: 0, last_seen: 0, hits: 0, hits_seen: 0 };
 }
 
 /** The connection-table key of a client's flow to the test service (10.0.0.100:80/tcp). */
@@ -109,20 +115,10 @@ interface Fixture {
 before(async () => {
   requirePrivileges('BPF packet tests');
   ncpu = native().numPossibleCpus();
-  const cfg = parseConfig(CONFIG);
-  services = desiredState(cfg);
+  cfg = parseConfig(CONFIG);
   dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   dp.setDirectorMac(DIRECTOR_MAC, [VRRP_VMAC]);
-  for (const s of services) {
-    for (const r of s.reals) {
-      r.mac = MACS[r.address] ?? null;
-      dp.writeReal(r);
-    }
-    const t = serviceTable(s);
-    tables.set(s.id, t);
-    dp.writeTable(s.id, t);
-    dp.writeService(s);
-  }
+  ({ services, tables } = new Provisioner(dp).apply(cfg, (a) => MACS[a] ?? null));
 });
 
 after(() => dp?.close());
@@ -286,12 +282,12 @@ describe('scheduling', () => {
     const s = services[0]!;
     const other = s.reals.find((r) => r.mac && r.mac !== first && r.weight > 0)!;
     const onlyOther = new Uint32Array(s.tblSize!).fill(other.id);
-    dp.writeTable(s.id, onlyOther);
+    dp.apply([putTable(s, onlyOther)]);
     try {
       assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), first, 'established flow moved');
       assert.equal(macOf((await run(frame({ ...spec, sport: 44445 }))).dataOut, 'dst'), other.mac, 'new flow ignored the new table');
     } finally {
-      dp.writeTable(s.id, tables.get(s.id)!);
+      dp.apply([putTable(s, tables.get(s.id)!)]);
     }
   });
 
@@ -303,20 +299,17 @@ describe('scheduling', () => {
     assert.ok(dp.conns.delete(key));
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
     const back = dp.conns.get(key)!;
-    assert.deepEqual([back.real_id, back.svc_id, back.state], [real.id, 0, abi.CS.ESTABLISHED]);
+    const s = services[0]!;
+    assert.deepEqual([back.real_id, back.svc_id, back.state], [real.id, s.id, abi.CS.ESTABLISHED]);
     // The real loses its MAC: the flow is rescheduled, not sent to a stale address.
-    const saved = real.mac;
-    real.mac = null;
-    dp.writeReal(real);
-    dp.writeTable(0, serviceTable(services[0]!));
+    const macless = { ...real, mac: null };
+    dp.apply([putReal(macless), putTable(s, serviceTable({ ...s, reals: s.reals.map((r) => (r.id === real.id ? macless : r)) }))]);
     try {
       const out = await run(frame(spec));
       assert.equal(out.retval, XDP_TX);
-      assert.notEqual(macOf(out.dataOut, 'dst'), saved);
+      assert.notEqual(macOf(out.dataOut, 'dst'), real.mac);
     } finally {
-      real.mac = saved;
-      dp.writeReal(real);
-      dp.writeTable(0, tables.get(0)!);
+      dp.apply([putReal(real), putTable(s, tables.get(s.id)!)]);
     }
   });
 
@@ -363,12 +356,9 @@ describe('scheduling', () => {
     try {
       assert.deepEqual([pc.conns.geometry.slices, pc.maps.xlvs_conn.maxEntries], [ncpu, Math.ceil(4096 / abi.CT_WAYS / ncpu) * ncpu]);
       pc.setDirectorMac(DIRECTOR_MAC);
-      const s = services[0]!;
-      for (const r of s.reals) pc.writeReal(r);
-      pc.writeTable(s.id, tables.get(s.id)!);
-      pc.writeService(s);
+      const onPc = new Provisioner(pc).apply({ ...cfg, services: [cfg.services[0]!] }, (a) => MACS[a] ?? null);
       const spec: FrameSpec = { saddr: '198.51.100.150', sport: 46000, tcpFlags: SYN };
-      const real = expectedReal(0, spec);
+      const real = expectedReal(0, spec, onPc);
       const first = await native().testRun(pc.programFd(), { data: frame(spec) });
       assert.equal(macOf(first.dataOut, 'dst'), real.mac);
       const held = [...pc.conns.records()];
@@ -388,10 +378,11 @@ describe('scheduling', () => {
   test('N packets show as exactly N in the service and real counters', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.200', sport: 50000, tcpFlags: ACK, payload: Buffer.alloc(100) };
     const real = expectedReal(0, spec);
-    const s0 = counters('xlvs_st_svc', 0), r0 = counters('xlvs_st_real', real.id);
+    const svcId = services[0]!.id;
+    const s0 = counters('xlvs_st_svc', svcId), r0 = counters('xlvs_st_real', real.id);
     const n = 37;
     for (let i = 0; i < n; i++) await run(frame(spec));
-    const s1 = counters('xlvs_st_svc', 0), r1 = counters('xlvs_st_real', real.id);
+    const s1 = counters('xlvs_st_svc', svcId), r1 = counters('xlvs_st_real', real.id);
     assert.deepEqual({ p: s1.packets - s0.packets, b: s1.bytes - s0.bytes, c: s1.conns - s0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
     assert.deepEqual({ p: r1.packets - r0.packets, b: r1.bytes - r0.bytes, c: r1.conns - r0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
   });

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ADDR, realAddress, type ClientResult } from '../../src/lab/drnet';
-import { PinnedDatapath } from '../../src/adapters/datapath';
+import { PinnedDatapath } from '../../src/adapters/pinned';
 import { pinnedLookups } from '../../src/adapters/trace';
 import { trace } from '../../src/core/trace';
 import { useLab } from '../lib/labfixture';

@@ -2,10 +2,11 @@
 
 import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
-import { ServiceState, desiredState, schedulable, serviceTable } from '../../src/core/director';
+import { schedulable } from '../../src/core/director';
 import { FrameFuzzer, FuzzWorld } from '../../src/core/framefuzz';
 import { CompiledWorld, MODEL_RULES, ModelRule, ModelVerdict, VERDICT_CLASSES, VerdictClass, compileWorld, modelVerdict, outputProblem } from '../../src/core/verdictmodel';
 import { Datapath } from '../../src/adapters/datapath';
+import { Provisioner } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
 
 const XDP_ACTION = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX'];
@@ -48,21 +49,9 @@ export interface FuzzSetup {
 
 export async function fuzzSetup(): Promise<FuzzSetup> {
   const cfg = parseConfig(CONFIG);
-  const services: ServiceState[] = desiredState(cfg);
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   dp.setDirectorMac(FUZZ_DIRECTOR_MAC, [FUZZ_VMAC]);
-  dp.setTimeouts(cfg.timeouts);
-  for (const s of services) {
-    for (const r of s.reals) {
-      r.mac = REAL_MACS[r.address] ?? null;
-      dp.resetRealConns(r.id);
-      dp.writeReal(r);
-    }
-    const t = serviceTable(s); // with the MACs now known: a sequence holds only schedulable reals
-    s.tblSize = t.length;
-    dp.writeTable(s.id, t);
-    dp.writeService(s);
-  }
+  const { services } = new Provisioner(dp).apply(cfg, (a) => REAL_MACS[a] ?? null);
   const model = compileWorld({
     nicMac: FUZZ_DIRECTOR_MAC,
     acceptMacs: [FUZZ_VMAC],

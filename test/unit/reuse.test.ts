@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { MAP_NAMES, objectPath, pinPaths } from '../../src/adapters/datapath';
+import { objectPath } from '../../src/adapters/datapath';
+import { MAP_NAMES, pinPaths } from '../../src/adapters/pinned';
 import { native, type NativeError } from '../../src/adapters/native';
 import { requirePrivileges } from '../lib/privileged';
 

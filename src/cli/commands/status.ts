@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import * as os from 'node:os';
 import { VERIFIER_BUDGET } from '../../core/kernel';
 import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, ctEventFields, verdictFields } from '../../core/abi';
-import { PinnedDatapath, Snapshot } from '../../adapters/datapath';
+import { PinnedDatapath, Snapshot } from '../../adapters/pinned';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import { interfaceFrom } from '../options';
 import { DEFAULT_SOCKET, call } from '../../adapters/api';

@@ -5,7 +5,7 @@ import { IPPROTO_TCP, IPPROTO_UDP } from '../../core/abi';
 import { isIPv4 } from '../../core/config';
 import { RuntimeError, UsageError } from '../../core/errors';
 import { trace, traceText } from '../../core/trace';
-import { PinnedDatapath } from '../../adapters/datapath';
+import { PinnedDatapath } from '../../adapters/pinned';
 import { pinDir, requireRoot } from '../../adapters/host';
 import { pinnedLookups } from '../../adapters/trace';
 import { interfaceFrom } from '../options';

@@ -1,0 +1,53 @@
+// datapathport.ts: the loaded datapath as the controller's DatapathPort: applies its plans, reads counters and connections, sweeps.
+
+import * as abi from '../core/abi';
+import type { DatapathPort } from '../core/controller';
+import type { ObservedService } from '../core/plan';
+import type { Datapath } from './datapath';
+import { native } from './native';
+
+/** The real datapath behind the controller's port. */
+export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]): DatapathPort {
+  const ncpu = native().numPossibleCpus();
+  const read = (map: 'xlvs_st_svc' | 'xlvs_st_real', ids: Iterable<number>) => {
+    const out = new Map<number, abi.Counters>();
+    for (const id of ids) {
+      const buf = dp.maps[map].lookup(abi.u32Key(id));
+      if (buf) out.set(id, abi.sumPerCpu(abi.counters, buf, ncpu));
+    }
+    return out;
+  };
+  // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
+  const svcIds = new Set(adopted.map((s) => s.id));
+  const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
+  return {
+    apply(ops) {
+      dp.apply(ops);
+      for (const op of ops) {
+        if (op.op === 'putService') svcIds.add(op.service.id);
+        if (op.op === 'deleteService') svcIds.delete(op.svcId);
+        if (op.op === 'putReal') realIds.add(op.real.id);
+        if (op.op === 'deleteReal') realIds.delete(op.realId);
+      }
+    },
+    connsOf: (ids) => dp.connsOf(ids),
+    connections() {
+      const out = [];
+      for (const { key: k, val: v } of dp.conns.records()) {
+        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id, state: v.state, lastSeen: v.last_seen });
+      }
+      return out;
+    },
+    realConns: (ids) => dp.realConns(ids),
+    setTimeouts: (t) => dp.setTimeouts(t),
+    async sweep() {
+      const st = await dp.sweep();
+      return { conns: Number(st.conns), expired: Number(st.expired), templates: Number(st.templates), templatesExpired: Number(st.templates_expired) };
+    },
+    counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
+    zero(ids) {
+      for (const id of ids.svc) dp.resetCounters('xlvs_st_svc', id);
+      for (const id of ids.real) dp.resetCounters('xlvs_st_real', id);
+    },
+  };
+}

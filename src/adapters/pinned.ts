@@ -1,0 +1,195 @@
+// pinned.ts: where a director pins its maps and link, and reading what a running director left there (status, trace, tests).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as abi from '../core/abi';
+import { tableKind } from '../core/director';
+import { RuntimeError } from '../core/errors';
+import type { ObservedService } from '../core/plan';
+import { BpfMap, describeNativeError, native } from './native';
+
+/** The maps of the XDP object that a director pins (and a restart or an upgrade adopts). */
+export const MAP_NAMES = [
+  'xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_rconn', 'xlvs_tbl', 'xlvs_pos', 'xlvs_persist', 'xlvs_cfg',
+  'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts', 'xlvs_sweepst',
+] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+export type Maps = Record<MapName, BpfMap>;
+
+/** The pinned XDP link of a long-running director, next to its maps. */
+export const LINK_PIN = 'link';
+
+/** A map's pin name: its name without the xlvs_ prefix (the directory says whose it is). */
+export function pinName(map: string): string {
+  return map.replace(/^xlvs_/, '');
+}
+
+/** Map name -> where it is pinned under dir. */
+export function pinPaths(dir: string): Record<string, string> {
+  return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, pinName(n))]));
+}
+
+/** Whether dir holds a complete set of map pins a new load can adopt. */
+export function hasPinnedMaps(dir: string): boolean {
+  return Object.values(pinPaths(dir)).every((p) => fs.existsSync(p));
+}
+
+/** Removes a director's pins and their directory, then the directory above it once no other interface's pins are there. */
+export function removePins(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
+  fs.rmdirSync(dir);
+  const parent = path.dirname(dir);
+  if (fs.existsSync(parent) && fs.readdirSync(parent).length === 0) fs.rmdirSync(parent);
+}
+
+export interface RealSnapshot {
+  id: number;
+  address: string;
+  mac: string | null;
+  weight: number;
+  flags: number;
+  uThreshold: number;
+  lThreshold: number;
+  stats: abi.Counters;
+  conns: abi.RealConns;
+}
+
+export interface ServiceSnapshot {
+  id: number;
+  vip: string;
+  port: number;
+  proto: number;
+  scheduler: string;
+  flags: number;
+  persistTimeout: number;
+  persistMask: string;
+  /** Entries of the schedule table in use (the Maglev size for mh, sh, dh). */
+  tblSize: number;
+  stats: abi.Counters;
+  reals: RealSnapshot[];
+}
+
+export interface Snapshot {
+  services: ServiceSnapshot[];
+  verdicts: abi.Verdicts;
+}
+
+function schedName(n: number): string {
+  return (Object.entries(abi.SCHED).find(([, v]) => v === n)?.[0]) ?? 'mh';
+}
+
+/** Reads what a running director left in its pinned maps; everything status and tests need, nothing the datapath does not hold. */
+export class PinnedDatapath {
+  readonly maps: Maps;
+  private readonly ncpu: number;
+
+  constructor(readonly dir: string) {
+    if (!fs.existsSync(dir)) throw new RuntimeError(`no xlvs datapath pinned at ${dir}: is "xlvs up" running on that interface?`);
+    const n = native();
+    this.ncpu = n.numPossibleCpus();
+    const maps = {} as Maps;
+    try {
+      for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) maps[name] = n.BpfMap.openPinned(p);
+    } catch (e) {
+      for (const m of Object.values(maps)) m.close();
+      throw new RuntimeError(`cannot open the pinned maps in ${dir}: ${describeNativeError(e)}`, { cause: e });
+    }
+    this.maps = maps;
+  }
+
+  private perCpu<T extends object>(spec: abi.StructSpec<T>, map: BpfMap, key: number): T {
+    const buf = map.lookup(abi.u32Key(key));
+    return buf ? abi.sumPerCpu(spec, buf, this.ncpu) : (spec.decode(Buffer.alloc(spec.size)) as T);
+  }
+
+  /** The loaded programs that use these maps (the attached datapath, its sweeper), as the kernel reports them. */
+  programs(): { name: string; id: number; verifiedInsns: number | null }[] {
+    const cfgId = this.maps.xlvs_cfg.id;
+    return native().probe.programs().filter((p) => p.mapIds.includes(cfgId)).map((p) => ({ name: p.name, id: p.id, verifiedInsns: p.verifiedInsns }));
+  }
+
+  snapshot(): Snapshot {
+    const services: ServiceSnapshot[] = [];
+    for (let k = this.maps.xlvs_svc.nextKey(null); k; k = this.maps.xlvs_svc.nextKey(k)) {
+      const v = this.maps.xlvs_svc.lookup(k);
+      if (!v) continue; // deleted between the two calls
+      const key = abi.svcKey.decode(k);
+      const s = abi.svc.decode(v);
+      services.push({
+        id: s.id, vip: abi.u32ToIpv4(key.vip), port: key.port, proto: key.proto, scheduler: schedName(s.sched), flags: s.flags,
+        persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask), tblSize: s.tbl_size,
+        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id), reals: [],
+      });
+    }
+    const byId = new Map(services.map((s) => [s.id, s]));
+    const all = this.maps.xlvs_reals.lookupBatch(4096);
+    for (let i = 0; i < all.count; i++) {
+      const r = abi.real.decode(all.values, i * this.maps.xlvs_reals.valueSize);
+      if (r.addr === 0) continue; // never written
+      const id = all.keys.readUInt32LE(i * 4);
+      byId.get(r.svc_id)?.reals.push({
+        id,
+        address: abi.u32ToIpv4(r.addr),
+        mac: r.flags & abi.REAL_F_MAC ? r.mac : null,
+        weight: r.weight,
+        flags: r.flags,
+        uThreshold: r.u_threshold,
+        lThreshold: r.l_threshold,
+        stats: this.perCpu(abi.counters, this.maps.xlvs_st_real, id),
+        conns: abi.realConns.decode(this.maps.xlvs_rconn.lookup(abi.u32Key(id)) ?? Buffer.alloc(abi.realConns.size)),
+      });
+    }
+    services.sort((a, b) => a.id - b.id);
+    for (const s of services) s.reals.sort((a, b) => a.id - b.id);
+    return { services, verdicts: this.perCpu(abi.verdicts, this.maps.xlvs_verdicts, 0) };
+  }
+
+  /** The schedule table a service's lookups use now (an inner map, opened by the id the outer map holds). */
+  table(svcId: number, size: number): Uint32Array | undefined {
+    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+    if (!v) return undefined;
+    const m = native().BpfMap.fromId(v.readUInt32LE(0));
+    try {
+      const out = new Uint32Array(size);
+      const got = m.lookupBatch(8192);
+      for (let i = 0; i < got.count; i++) {
+        const k = got.keys.readUInt32LE(i * 4);
+        if (k < size) out[k] = got.values.readUInt32LE(i * m.valueSize);
+      }
+      return out;
+    } finally {
+      m.close();
+    }
+  }
+
+  close(): void {
+    for (const m of Object.values(this.maps)) m.close();
+  }
+}
+
+/**
+ * The datapath's current services and reals as the planner sees them. Hash tables are read back, so the first plan
+ * after a restart updates them with minimal disruption instead of rebuilding them; other tables are rewritten whole.
+ */
+export function readObserved(dir: string): ObservedService[] {
+  const p = new PinnedDatapath(dir);
+  try {
+    return p.snapshot().services.map((s) => ({
+      id: s.id,
+      vip: s.vip,
+      port: s.port,
+      proto: s.proto,
+      mhSize: s.tblSize,
+      tblSize: s.tblSize,
+      scheduler: s.scheduler,
+      flags: s.flags,
+      persistTimeout: s.persistTimeout,
+      persistMask: s.persistMask,
+      ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize) } : {}),
+      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags, uThreshold: r.uThreshold, lThreshold: r.lThreshold })),
+    }));
+  } finally {
+    p.close();
+  }
+}
