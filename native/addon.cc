@@ -6,6 +6,7 @@
 #include "bpf_object.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "netlink.h"
 #include "packet_socket.h"
 #include "probe.h"
 #include "xdp_link.h"
@@ -40,7 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("XdpLink", xdpLink);
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
-  exports.Set("NeighSocket", NeighSocketClass(env));
+  exports.Set("NeighSocket", NeighSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   return exports;
 }
