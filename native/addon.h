@@ -16,7 +16,6 @@ struct AddonData {
 
 inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-Napi::Object AbiExports(Napi::Env env);
 // test_run.cc: testRun(progFd, opts), BPF_PROG_TEST_RUN on a worker thread.
 Napi::Value TestRun(const Napi::CallbackInfo& info);
 

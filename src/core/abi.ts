@@ -1,4 +1,4 @@
-// abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
+// abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h, and its limits; test/unit/abi.test.ts checks each layout against the object's BTF.
 
 /** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC (`macs` an array of them), raw bytes (a nested struct), or padding that must be zero. */
 export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'macs' | 'bytes' | 'pad';
