@@ -27,6 +27,8 @@
 #define XLVS_SWEEP_CHUNK      16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
 #define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
 #define XLVS_ACCEPT_MACS      4u       /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
+#define XLVS_PERSIST_RATIO    16u      /* connection-table entries per xlvs_persist entry: one template per persistent client network, far fewer than connections */
+#define XLVS_PERSIST_MIN      1024u    /* xlvs_persist entries however small the connection table */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */

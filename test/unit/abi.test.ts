@@ -64,7 +64,7 @@ test('the object declares exactly the maps the control plane opens and pins', ()
 test('map sizes are the limits of abi.ts', () => {
   const want: Record<string, number> = {
     xlvs_svc: abi.MAX_SERVICES, xlvs_conn: abi.CONN_DEFAULT_MAX / abi.CT_WAYS, xlvs_reals: abi.MAX_REALS, xlvs_rconn: abi.MAX_REALS,
-    xlvs_tbl: abi.MAX_SERVICES, xlvs_pos: abi.MAX_SERVICES, xlvs_persist: abi.CONN_DEFAULT_MAX / 16, xlvs_cfg: 1,
+    xlvs_tbl: abi.MAX_SERVICES, xlvs_pos: abi.MAX_SERVICES, xlvs_persist: abi.persistTableSize(abi.CONN_DEFAULT_MAX), xlvs_cfg: 1,
     xlvs_st_svc: abi.MAX_SERVICES, xlvs_st_real: abi.MAX_REALS, xlvs_verdicts: 1, xlvs_sweepst: 1,
   };
   const maps = objectMaps(obj);
@@ -122,6 +122,12 @@ function headerDefines(text: string): Record<string, number> {
 test('every #define of the header has its value in abi.ts', () => {
   const header = fs.readFileSync(path.join(repoRoot(), 'bpf', 'include', 'xlvs_abi.h'), 'utf8');
   assert.deepEqual(abi.constants, headerDefines(header));
+});
+
+test('the template table is sized from the connection table in one place', () => {
+  assert.equal(abi.persistTableSize(abi.CONN_DEFAULT_MAX), abi.CONN_DEFAULT_MAX / abi.PERSIST_RATIO);
+  assert.equal(abi.persistTableSize(1024), abi.PERSIST_MIN);
+  assert.equal(abi.persistTableSize(1 << 26), (1 << 26) >> 4);
 });
 
 test('codecs round-trip and write wire-order fields big-endian', () => {
