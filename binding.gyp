@@ -4,10 +4,10 @@
     {
       "target_name": "xlvs_native",
       "sources": [
-        "native/abi.cc",
         "native/addon.cc",
         "native/bpf_map.cc",
         "native/bpf_object.cc",
+        "native/btf.cc",
         "native/errors.cc",
         "native/libbpf_log.cc",
         "native/netlink.cc",
@@ -17,8 +17,7 @@
         "native/xdp_link.cc"
       ],
       "include_dirs": [
-        "<!@(node -p \"require('node-addon-api').include\")",
-        "bpf/include"
+        "<!@(node -p \"require('node-addon-api').include\")"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

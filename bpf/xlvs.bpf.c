@@ -90,7 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / 16); /* one template per persistent client network: far fewer than connections */
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / XLVS_PERSIST_RATIO); /* resized with the table: persistTableSize() in src/core/abi.ts */
 	__type(key, struct xlvs_persist_key);
 	__type(value, struct xlvs_persist);
 } xlvs_persist SEC(".maps");

@@ -1,11 +1,13 @@
-// addon.cc: module entry point wiring the classes, abi and helpers into build/Release/xlvs_native.node.
+// addon.cc: module entry point wiring the classes and helpers into build/Release/xlvs_native.node.
 #include <bpf/libbpf.h>
 
 #include "addon.h"
 #include "bpf_map.h"
 #include "bpf_object.h"
+#include "btf.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "netlink.h"
 #include "packet_socket.h"
 #include "probe.h"
 #include "xdp_link.h"
@@ -32,7 +34,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function xdpLink = XdpLink::Init(env);
   data->xdpLink = Napi::Persistent(xdpLink);
 
-  exports.Set("abi", AbiExports(env));
   exports.Set("probe", ProbeExports(env));
   exports.Set("numPossibleCpus", Napi::Function::New<NumPossibleCpus>(env, "numPossibleCpus"));
   exports.Set("BpfObject", bpfObject);
@@ -40,8 +41,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("XdpLink", xdpLink);
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
-  exports.Set("NeighSocket", NeighSocketClass(env));
+  exports.Set("NeighSocket", NeighSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
+  exports.Set("btfStruct", Napi::Function::New<BtfStruct>(env, "btfStruct"));
+  exports.Set("objectMaps", Napi::Function::New<ObjectMaps>(env, "objectMaps"));
   return exports;
 }
 

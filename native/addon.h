@@ -16,11 +16,8 @@ struct AddonData {
 
 inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-Napi::Object AbiExports(Napi::Env env);
+// test_run.cc: testRun(progFd, opts), BPF_PROG_TEST_RUN on a worker thread.
 Napi::Value TestRun(const Napi::CallbackInfo& info);
-// netlink.cc: the NeighSocket class and if_nametoindex(3).
-Napi::Function NeighSocketClass(Napi::Env env);
-Napi::Value IfNameToIndex(const Napi::CallbackInfo& info);
 
 }  // namespace xlvs
 

@@ -19,6 +19,7 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "probe.h"
+#include "promise_worker.h"
 
 namespace xlvs {
 
@@ -93,11 +94,10 @@ std::string ReuseMismatch(struct bpf_map* m, int fd) {
 
 // Opens and loads on a libuv worker: program loads run the verifier, which can
 // take seconds for a large datapath.
-class OpenWorker : public Napi::AsyncWorker {
+class OpenWorker : public PromiseWorker {
  public:
   OpenWorker(Napi::Env env, std::string path, NumberOpts max_entries, NumberOpts flags, StringOpts reuse, NameList programs)
-      : Napi::AsyncWorker(env, "xlvs:BpfObject.open"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "xlvs:BpfObject.open"),
         path_(std::move(path)),
         max_entries_(std::move(max_entries)),
         flags_(std::move(flags)),
@@ -108,8 +108,6 @@ class OpenWorker : public Napi::AsyncWorker {
     // Only set if the promise was never settled with it (env teardown).
     if (obj_ != nullptr) bpf_object__close(obj_);
   }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
@@ -201,32 +199,19 @@ class OpenWorker : public Napi::AsyncWorker {
     obj_ = obj;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (err_.failed()) {
-      deferred_.Reject(err_.ToError(env).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
+    // NewFromObject owns it from here, closing it if the wrapper cannot be made.
     struct bpf_object* obj = obj_;
     obj_ = nullptr;
-    try {
-      deferred_.Resolve(BpfObject::NewFromObject(env, obj));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    return BpfObject::NewFromObject(env, obj);
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
   std::string path_;
   NumberOpts max_entries_;
   NumberOpts flags_;
   StringOpts reuse_;
   NameList programs_;
-  PendingError err_;
   struct bpf_object* obj_ = nullptr;
 };
 
@@ -277,9 +262,7 @@ Napi::Value BpfObject::Open(const Napi::CallbackInfo& info) {
   Napi::Object opts = OptObjectArg(info, 1, "opts");
   auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"),
                            ReadStringRecord(opts, "reuseMaps"), ReadNameList(opts, "programs"));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return w->Start();
 }
 
 void BpfObject::CheckOpen(Napi::Env env, const char* what) const {

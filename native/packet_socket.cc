@@ -20,6 +20,7 @@
 #include "args.h"
 #include "errors.h"
 #include "fd.h"
+#include "promise_worker.h"
 
 namespace xlvs {
 
@@ -37,19 +38,16 @@ int64_t NowMs() {
 
 // Waits for one frame on a libuv worker so a probe's timeout never blocks the
 // event loop; resolves with a Buffer, or null on timeout or close().
-class RecvWorker : public Napi::AsyncWorker {
+class RecvWorker : public PromiseWorker {
  public:
   RecvWorker(Napi::Env env, PacketSocket* owner, Napi::Object self, int fd, int wake_fd, int timeout_ms)
-      : Napi::AsyncWorker(env, "xlvs:PacketSocket.recv"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "xlvs:PacketSocket.recv"),
         owner_(owner),
-        // Keeps the JS object (and so owner_ and its fds) alive until OnOK/OnError.
+        // Keeps the JS object (and so owner_ and its fds) alive until the worker is settled.
         self_(Napi::Persistent(self)),
         fd_(fd),
         wake_fd_(wake_fd),
         timeout_ms_(timeout_ms) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
@@ -91,26 +89,14 @@ class RecvWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    owner_->RecvDone();
-    if (err_.failed()) {
-      deferred_.Reject(err_.ToError(env).Value());
-    } else if (have_frame_) {
-      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, frame_.data(), frame_.size()));
-    } else {
-      deferred_.Resolve(env.Null());
-    }
-  }
+  void Finished() override { owner_->RecvDone(); }
 
-  void OnError(const Napi::Error& e) override {
-    owner_->RecvDone();
-    deferred_.Reject(e.Value());
+  Napi::Value Result(Napi::Env env) override {
+    if (!have_frame_) return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, frame_.data(), frame_.size());
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   PacketSocket* owner_;
   Napi::ObjectReference self_;
   int fd_;
@@ -118,7 +104,6 @@ class RecvWorker : public Napi::AsyncWorker {
   int timeout_ms_;
   std::vector<uint8_t> frame_;
   bool have_frame_ = false;
-  PendingError err_;
 };
 
 }  // namespace
@@ -212,10 +197,8 @@ Napi::Value PacketSocket::Recv(const Napi::CallbackInfo& info) {
   if (timeout < 0) timeout = 0;
   if (timeout > 3600000) timeout = 3600000;
   auto* w = new RecvWorker(env, this, info.This().As<Napi::Object>(), fd_, wake_fd_, static_cast<int>(timeout));
-  Napi::Promise p = w->Promise();
   pending_++;
-  w->Queue();
-  return p;
+  return w->Start();
 }
 
 void PacketSocket::RecvDone() {

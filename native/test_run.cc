@@ -10,6 +10,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "promise_worker.h"
 
 namespace xlvs {
 
@@ -18,20 +19,17 @@ namespace {
 // XDP programs may grow the frame with bpf_xdp_adjust_head/tail.
 constexpr size_t kDataOutSlack = 256;
 
-class TestRunWorker : public Napi::AsyncWorker {
+class TestRunWorker : public PromiseWorker {
  public:
   TestRunWorker(Napi::Env env, int prog_fd, std::vector<uint8_t> data, int repeat, bool live, uint32_t batch_size,
                 uint32_t ingress_ifindex)
-      : Napi::AsyncWorker(env, "xlvs:testRun"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "xlvs:testRun"),
         prog_fd_(prog_fd),
         data_(std::move(data)),
         repeat_(repeat),
         live_(live),
         batch_size_(batch_size),
         ingress_ifindex_(ingress_ifindex) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
@@ -74,24 +72,15 @@ class TestRunWorker : public Napi::AsyncWorker {
     out_.resize(live_ ? 0 : opts.data_size_out);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (err_.failed()) {
-      deferred_.Reject(err_.ToError(env).Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     r.Set("retval", Napi::Number::New(env, retval_));
     r.Set("durationNs", Napi::Number::New(env, duration_));
     r.Set("dataOut", Napi::Buffer<uint8_t>::Copy(env, out_.data(), out_.size()));
-    deferred_.Resolve(r);
+    return r;
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
   int prog_fd_;
   std::vector<uint8_t> data_;
   int repeat_;
@@ -101,7 +90,6 @@ class TestRunWorker : public Napi::AsyncWorker {
   std::vector<uint8_t> out_;
   uint32_t retval_ = 0;
   uint32_t duration_ = 0;
-  PendingError err_;
 };
 
 }  // namespace
@@ -121,9 +109,7 @@ Napi::Value TestRun(const Napi::CallbackInfo& info) {
   auto* w = new TestRunWorker(env, prog_fd, std::move(copy), static_cast<int>(OptIntProp(o, "repeat", 1)), live,
                               static_cast<uint32_t>(OptIntProp(o, "batchSize", 0)),
                               static_cast<uint32_t>(OptIntProp(o, "ingressIfindex", 0)));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return w->Start();
 }
 
 }  // namespace xlvs

@@ -2,7 +2,7 @@
 # build.sh: compiles the XDP objects, the native addon and the TypeScript, each only when its inputs changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -f build/Release/xlvs_native.node ] || [ -n "$(find native bpf/include binding.gyp -newer build/Release/xlvs_native.node | head -n1)" ]; then
+if [ ! -f build/Release/xlvs_native.node ] || [ -n "$(find native binding.gyp -newer build/Release/xlvs_native.node | head -n1)" ]; then
   npx --no-install node-gyp rebuild --loglevel=error >/dev/null
 fi
 # after node-gyp: its rebuild empties build/

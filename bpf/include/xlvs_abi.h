@@ -1,4 +1,4 @@
-/* xlvs_abi.h: every map key/value, flag and limit shared by the XDP program, the native addon and (via codecs) TypeScript. */
+/* xlvs_abi.h: every map key/value, flag and limit shared by the XDP program and (via codecs) TypeScript. */
 #ifndef XLVS_ABI_H
 #define XLVS_ABI_H
 
@@ -8,9 +8,10 @@
  * Layout rules: fixed-width types only, every hole filled by an explicit
  * "pad" field that must be zero, sizes a multiple of the largest member.
  * Multi-byte fields marked "network order" are stored exactly as they
- * appear on the wire; everything else is host order.  native/abi.cc
- * static_asserts every size and exports size and field offsets to JS, and
- * test/unit/abi.test.ts checks src/core/abi.ts against them.
+ * appear on the wire; everything else is host order.  src/core/abi.ts
+ * mirrors it, and test/unit/abi.test.ts checks the mirror against what the
+ * compiler made of it: every struct against the BTF of build/bpf/xlvs.o, map
+ * sizes against the object's maps, and every #define against its value here.
  */
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
@@ -26,6 +27,8 @@
 #define XLVS_SWEEP_CHUNK      16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
 #define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
 #define XLVS_ACCEPT_MACS      4u       /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
+#define XLVS_PERSIST_RATIO    16u      /* connection-table entries per xlvs_persist entry: one template per persistent client network, far fewer than connections */
+#define XLVS_PERSIST_MIN      1024u    /* xlvs_persist entries however small the connection table */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */

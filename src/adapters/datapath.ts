@@ -78,7 +78,7 @@ export class Datapath {
     const kernelNotes = await requireKernel();
     try {
       obj = await native().BpfObject.open(objPath, {
-        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: Math.max(1024, opts.connTableSize >> 4) },
+        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: abi.persistTableSize(opts.connTableSize) },
         ...(reuseMaps ? { reuseMaps } : {}),
       });
     } catch (e) {

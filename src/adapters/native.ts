@@ -2,6 +2,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { CompiledStruct } from '../core/abicheck';
 
 /** Every native failure: `.code` is the errno name, `.syscall` the call that failed, `.log` the verifier log on load failures. */
 export interface NativeError extends Error {
@@ -116,11 +117,26 @@ export interface NeighSocket {
   close(): void;
 }
 
+/** A map a built object declares, as libbpf reads it from the ELF before any load. */
+export interface ObjectMap {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** The struct the key (value) is, through typedefs; null for anything else. */
+  keyType: string | null;
+  valueType: string | null;
+  /** A map-in-map's template for its inner maps; null for other maps. */
+  inner: ObjectMap | null;
+}
+
 export interface Native {
-  abi: {
-    structs: Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
-    constants: Record<string, number>;
-  };
+  /** Read off a built object's ELF, nothing loaded (validated wrappers: src/adapters/btf.ts). null: no such struct. */
+  btfStruct(objPath: string, name: string): CompiledStruct | null;
+  /** The object's own maps (not libbpf's maps of its globals). */
+  objectMaps(objPath: string): ObjectMap[];
   numPossibleCpus(): number;
   /** libbpf's feature probes (true: supported) and the programs loaded in the kernel. */
   probe: {

@@ -1,4 +1,4 @@
-// abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h; test/unit/abi.test.ts checks each layout against the native addon's offsetof/sizeof.
+// abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h, and its limits; test/unit/abi.test.ts checks each layout against the object's BTF.
 
 /** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC (`macs` an array of them), raw bytes (a nested struct), or padding that must be zero. */
 export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'macs' | 'bytes' | 'pad';
@@ -77,6 +77,8 @@ export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
 export const CT_WAYS = 8;
 export const ACCEPT_MACS = 4;
+export const PERSIST_RATIO = 16;
+export const PERSIST_MIN = 1024;
 export const REAL_F_MAC = 1 << 0;
 export const REAL_F_SCHED = 1 << 1;
 export const SEQ_MAX_TRIES = 32;
@@ -102,6 +104,8 @@ export const constants: Record<string, number> = {
   XLVS_REAL_NONE: REAL_NONE,
   XLVS_CT_WAYS: CT_WAYS,
   XLVS_ACCEPT_MACS: ACCEPT_MACS,
+  XLVS_PERSIST_RATIO: PERSIST_RATIO,
+  XLVS_PERSIST_MIN: PERSIST_MIN,
   XLVS_REAL_F_MAC: REAL_F_MAC,
   XLVS_REAL_F_SCHED: REAL_F_SCHED,
   XLVS_SEQ_MAX_TRIES: SEQ_MAX_TRIES,
@@ -116,6 +120,11 @@ export const constants: Record<string, number> = {
   ...Object.fromEntries(Object.entries(CS).map(([k, v]) => [`XLVS_CS_${k}`, v])),
   XLVS_CS_COUNT: CS_COUNT,
 };
+
+/** Entries of the persistence-template table (xlvs_persist) that goes with a connection table of this many entries. */
+export function persistTableSize(connTableSize: number): number {
+  return Math.max(PERSIST_MIN, Math.floor(connTableSize / PERSIST_RATIO));
+}
 
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;

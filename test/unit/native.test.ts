@@ -1,4 +1,4 @@
-// native.test.ts: the libbpf addon against the real kernel: abi export, maps, objects, verifier logs, test runs and XDP links (needs root and BPF).
+// native.test.ts: the libbpf addon against the real kernel: object layouts, maps, objects, verifier logs, test runs and XDP links (needs root and BPF).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -134,58 +134,59 @@ after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('abi', () => {
-  const header = fs.readFileSync(path.join(root, 'bpf', 'include', 'xlvs_abi.h'), 'utf8');
+// A key with a hole the compiler pads, and a bitfield: what btfStruct must report as laid out, not as declared.
+const LAYOUT_SRC = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct xnt_holey { __u8 a; __u32 b; __u16 c; };
+struct xnt_bits { __u32 lo : 4, hi : 28; };
+typedef struct xnt_holey xnt_holey_t;
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, xnt_holey_t); __type(value, struct xnt_bits); } xnt_layout SEC(".maps");
+struct xnt_inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u32); };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 2); __type(key, __u32); __array(values, struct xnt_inner); } xnt_outer SEC(".maps");
+SEC("xdp") int xnt_layout_prog(struct xdp_md *ctx) {
+  xnt_holey_t k = {};
+  return bpf_map_lookup_elem(&xnt_layout, &k) ? XDP_DROP : XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
 
-  test('exports every struct with its expected size', () => {
-    const sizes: Record<string, number> = {
-      xlvs_svc_key: 8,
-      xlvs_svc: 24,
-      xlvs_conn_key: 16,
-      xlvs_conn: 16,
-      xlvs_ct_entry: 32,
-      xlvs_ct_bucket: 256,
-      xlvs_real: 32,
-      xlvs_real_conns: 24,
-      xlvs_seq_pos: 8,
-      xlvs_persist_key: 8,
-      xlvs_persist: 16,
-      xlvs_sweep_stats: 64,
-      xlvs_cfg: 80,
-      xlvs_counters: 32,
-      xlvs_verdicts: 88,
-    };
-    assert.deepEqual(Object.keys(n.abi.structs).sort(), Object.keys(sizes).sort());
-    for (const [name, size] of Object.entries(sizes)) assert.equal(n.abi.structs[name]!.size, size, name);
+describe('object layout (read off the ELF, nothing loaded)', () => {
+  let layoutObj = '';
+  before(() => {
+    layoutObj = clangBpf('layout', LAYOUT_SRC);
   });
 
-  test('every field of the header is exported and the fields tile each struct exactly', () => {
-    for (const m of header.matchAll(/struct (xlvs_\w+) \{([^}]*)\};/g)) {
-      const name = m[1]!;
-      const members = [...m[2]!.matchAll(/^\s*[\w ]+?\s+(\w+)(?:\[\w+\])*;/gm)].map((f) => f[1]!);
-      const s = n.abi.structs[name];
-      assert.ok(s, `struct ${name} exported`);
-      assert.deepEqual(Object.keys(s.fields), members, `${name} fields in declaration order`);
-      // Explicit pad fields fill every hole, so the fields cover the struct with no gaps.
-      let end = 0;
-      for (const f of members) {
-        assert.equal(s.fields[f]!.offset, end, `${name}.${f} offset`);
-        end += s.fields[f]!.size;
-      }
-      assert.equal(end, s.size, `${name} fields cover the struct`);
-    }
-    assert.equal(n.abi.structs.xlvs_real!.fields.mac!.size, 6);
-    assert.equal(n.abi.structs.xlvs_conn_key!.fields.pad!.size, 3);
+  test('btfStruct gives the size and member offsets the compiler chose', () => {
+    assert.deepEqual(n.btfStruct(layoutObj, 'xnt_holey'), {
+      name: 'xnt_holey',
+      size: 12,
+      members: [
+        { name: 'a', offset_bits: 0, size: 1, bitfield_bits: 0 },
+        { name: 'b', offset_bits: 32, size: 4, bitfield_bits: 0 },
+        { name: 'c', offset_bits: 64, size: 2, bitfield_bits: 0 },
+      ],
+    });
+    const bits = n.btfStruct(layoutObj, 'xnt_bits')!;
+    assert.deepEqual(bits.members.map((m) => [m.name, m.offset_bits, m.bitfield_bits]), [['lo', 0, 4], ['hi', 4, 28]]);
+    assert.equal(n.btfStruct(layoutObj, 'xnt_absent'), null);
   });
 
-  test('exports every #define of the header', () => {
-    const defines = [...header.matchAll(/^#define (XLVS_\w+)\s+(\S.*?)\s*(?:\/\*.*)?$/gm)]
-      .map((m) => m[1]!)
-      .filter((d) => d !== 'XLVS_ABI_H');
-    assert.deepEqual(Object.keys(n.abi.constants).sort(), defines.sort());
-    assert.equal(n.abi.constants.XLVS_REAL_NONE, 0xffffffff);
-    assert.equal(n.abi.constants.XLVS_REAL_F_SCHED, 2);
-    assert.equal(n.abi.constants.XLVS_MH_DEFAULT_SIZE, 65537);
+  test('objectMaps lists the declared maps with their key and value structs and inner template', () => {
+    const maps = n.objectMaps(layoutObj);
+    assert.deepEqual(maps.map((m) => m.name), ['xnt_layout', 'xnt_outer']);
+    assert.deepEqual(maps[0], {
+      name: 'xnt_layout', type: BPF_MAP_TYPE_HASH, keySize: 12, valueSize: 4, maxEntries: 8, flags: 0,
+      keyType: 'xnt_holey', valueType: 'xnt_bits', inner: null,
+    });
+    assert.deepEqual(maps[1]!.inner, {
+      name: 'xnt_outer.inner', type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 3, flags: 0, keyType: null, valueType: null, inner: null,
+    });
+  });
+
+  test('an unreadable object is a native error', () => {
+    assert.throws(() => n.btfStruct(path.join(tmp, 'absent.o'), 'x'), (e) => assertNativeError(e, 'ENOENT', 'btf__parse'));
+    assert.throws(() => n.objectMaps(path.join(tmp, 'absent.o')), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__open_file'));
   });
 });
 
