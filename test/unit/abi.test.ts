@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { layoutDifferences } from '../../src/core/abicheck';
 import { compiledStruct, objectMaps } from '../../src/adapters/btf';
-import { MAP_NAMES, objectPath } from '../../src/adapters/datapath';
+import { objectPath } from '../../src/adapters/datapath';
+import { MAP_NAMES } from '../../src/adapters/pinned';
 import { BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, ObjectMap, repoRoot } from '../../src/adapters/native';
 
 const obj = objectPath();
