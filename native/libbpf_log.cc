@@ -33,7 +33,7 @@ int Print(enum libbpf_print_level level, const char* fmt, va_list ap) {
   } else {
     // Verifier logs arrive as a single multi-megabyte message.
     line.resize(static_cast<size_t>(n) + 1);
-    std::vsnprintf(&line[0], line.size(), fmt, ap2);
+    std::vsnprintf(&line[0], line.size(), fmt, ap2);  // NOLINT(clang-analyzer-valist.Uninitialized): va_copy of a va_list parameter is not modelled
     line.resize(static_cast<size_t>(n));
   }
   va_end(ap2);
