@@ -23,7 +23,7 @@ const XDP_ATTACHED_SKB = 2;
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 // The nearest ancestor holding binding.gyp, from wherever tsc put this file
-// (dist/test/unit normally), else from the working directory.
+// (dist/test/host normally), else from the working directory.
 function repoRoot(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = path.dirname(dir)) {
