@@ -7,6 +7,7 @@ import { Datapath, objectPath } from '../src/adapters/datapath';
 import { Provisioner } from '../src/adapters/provision';
 import { native } from '../src/adapters/native';
 import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
+import { XDP_TX } from '../src/core/verdictmodel';
 
 const DIRECTOR_MAC = '02:00:00:00:00:02';
 
@@ -82,7 +83,7 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     const bareFd = bare.programFd('bench_macswap');
     const est = segment(40000, TCP_ACK);
     const first = await n.testRun(dp.programFd(), { data: est }); // creates the connection entry
-    if (first.retval !== 3) throw new Error(`the established-flow frame was not forwarded (verdict ${first.retval})`);
+    if (first.retval !== XDP_TX) throw new Error(`the established-flow frame was not forwarded (verdict ${first.retval})`);
     const syn = segment(40001, TCP_SYN);
 
     // The fresh-flow build cycling through many flows: after one pass, every run is an established flow.

@@ -41,6 +41,16 @@ export interface ModelWorld {
   services: ModelService[];
 }
 
+// The kernel's enum xdp_action: what an XDP program returns and BPF_PROG_TEST_RUN reports as retval. Named once
+// here so the tests, the fuzzer and the benchmarks compare retvals against the same numbers the model names.
+export const XDP_ABORTED = 0, XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3, XDP_REDIRECT = 4;
+const XDP_ACTION_NAMES = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
+
+/** The name of an XDP retval (`retval N` for a number the kernel does not define), for messages and model comparison. */
+export function xdpActionName(retval: number): string {
+  return XDP_ACTION_NAMES[retval] ?? `retval ${retval}`;
+}
+
 export type XdpAction = 'XDP_PASS' | 'XDP_TX' | 'XDP_DROP';
 
 export interface ModelVerdict {

@@ -5,6 +5,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { Config, RealConfig, parseConfig } from '../../src/core/config';
 import { ServiceState } from '../../src/core/director';
+import { XDP_DROP, XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { CountsSchedulerName, SchedReal, pickByCounts, pickHashed, schedHash, wrrSequence } from '../../src/core/sched';
 import { Datapath } from '../../src/adapters/datapath';
 import { Provisioner, Resolve } from '../../src/adapters/provision';
@@ -12,7 +13,6 @@ import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, FrameSpec, RST, SYN, frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
-const XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
 const REALS = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'];
 const macFor = (address: string) => `02:00:00:00:00:${address.split('.')[3]!.padStart(2, '0')}`;
 

@@ -5,6 +5,7 @@ import { afterEach, before, test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { ServiceState } from '../../src/core/director';
+import { XDP_DROP, XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { trace, traceText } from '../../src/core/trace';
 import { Datapath } from '../../src/adapters/datapath';
 import { Provisioner } from '../../src/adapters/provision';
@@ -13,7 +14,6 @@ import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, RST, SYN, frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
-const XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
 const REALS = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'];
 const macFor = (address: string) => `02:00:00:00:00:${address.split('.')[3]!.padStart(2, '0')}`;
 

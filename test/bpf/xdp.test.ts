@@ -8,14 +8,13 @@ import { RealState, ServiceState, serviceName, serviceTable } from '../../src/co
 import type { Op, Plan } from '../../src/core/plan';
 import { flowHash } from '../../src/core/flowhash';
 import { ctBucketOf } from '../../src/core/conntable';
+import { XDP_DROP, XDP_PASS, XDP_TX, xdpActionName } from '../../src/core/verdictmodel';
 import { Datapath } from '../../src/adapters/datapath';
 import { Provisioner } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
 import { ACK, DIRECTOR_MAC, FIN, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
-const XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3;
-const VERDICT_NAME = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX'];
 
 const CONFIG = `
 interface: eth0
@@ -190,7 +189,7 @@ describe('fixture table', () => {
     for (const f of fixtures()) {
       const v0 = verdicts();
       const r = await run(f.input);
-      assert.equal(VERDICT_NAME[r.retval], VERDICT_NAME[f.verdict], f.description);
+      assert.equal(xdpActionName(r.retval), xdpActionName(f.verdict), f.description);
       assert.equal(r.dataOut.toString('hex'), (f.output ?? f.input).toString('hex'), `${f.description}: output bytes`);
       const v1 = verdicts();
       for (const k of abi.verdictFields) assert.equal(v1[k] - v0[k], k === f.counter ? 1n : 0n, `${f.description}: counter ${k}`);
@@ -392,6 +391,6 @@ test('repeat runs report a duration (the benchmark relies on it)', async () => {
   // Repeats run on the frame the previous run rewrote, addressed to the real by then: accepted as the benchmark does.
   dp.setDirectorMac(DIRECTOR_MAC, Object.values(MACS).filter((m): m is string => !!m).slice(0, abi.ACCEPT_MACS));
   const r = await native().testRun(dp.programFd(), { data: frame({ sport: 60000, tcpFlags: ACK }), repeat: 1000 });
-  assert.equal(VERDICT_NAME[r.retval], 'XDP_TX', JSON.stringify(abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu), (_, v) => typeof v === 'bigint' ? Number(v) : v));
+  assert.equal(xdpActionName(r.retval), 'XDP_TX', JSON.stringify(abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu), (_, v) => typeof v === 'bigint' ? Number(v) : v));
   assert.ok(r.durationNs > 0 && r.durationNs < 100000, `duration ${r.durationNs}`);
 });

@@ -4,12 +4,10 @@ import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { schedulable } from '../../src/core/director';
 import { FrameFuzzer, FuzzWorld } from '../../src/core/framefuzz';
-import { CompiledWorld, MODEL_RULES, ModelRule, ModelVerdict, VERDICT_CLASSES, VerdictClass, compileWorld, modelVerdict, outputProblem } from '../../src/core/verdictmodel';
+import { CompiledWorld, MODEL_RULES, ModelRule, ModelVerdict, VERDICT_CLASSES, VerdictClass, compileWorld, modelVerdict, outputProblem, xdpActionName } from '../../src/core/verdictmodel';
 import { Datapath } from '../../src/adapters/datapath';
 import { Provisioner } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
-
-const XDP_ACTION = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX'];
 
 export const FUZZ_DIRECTOR_MAC = '02:00:00:00:00:02';
 /** keepalived's use_vmac MAC for VRID 51. */
@@ -143,7 +141,7 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
         if (v.action === 'XDP_TX') want.tx++;
         else want[v.counters[0] as keyof typeof want]++;
         const out = await nat.testRun(prog, { data: frame, repeat: 1 });
-        const action = XDP_ACTION[out.retval] ?? `retval ${out.retval}`;
+        const action = xdpActionName(out.retval);
         const problem = action !== v.action ? `verdict ${action}, model ${v.action} (${v.cls}: ${v.why})` : outputProblem(s.model, v, frame, out.dataOut);
         if (problem) {
           r.mismatches++;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import type { BpfMap, BpfObject, Native, NativeError } from '../../src/adapters/native';
+import { XDP_PASS } from '../../src/core/verdictmodel';
 
 // uapi/linux/bpf.h and if_link.h values used below.
 const BPF_MAP_TYPE_HASH = 1;
@@ -17,13 +18,12 @@ const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_NOEXIST = 1;
 const BPF_EXIST = 2;
 const BPF_F_NO_PREALLOC = 1;
-const XDP_PASS = 2;
 const XDP_ATTACHED_DRV = 1;
 const XDP_ATTACHED_SKB = 2;
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 // The nearest ancestor holding binding.gyp, from wherever tsc put this file
-// (dist/test/unit normally), else from the working directory.
+// (dist/test/host normally), else from the working directory.
 function repoRoot(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = path.dirname(dir)) {
