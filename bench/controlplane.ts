@@ -1,14 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // controlplane.ts: control-plane costs (Maglev build, applying 10,000 services) and the kernel memory a tracked connection takes.
 
 import * as fs from 'node:fs';
+import { Datapath, objectPath } from '../src/adapters/datapath';
+import { native } from '../src/adapters/native';
+import { Provisioner } from '../src/adapters/provision';
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { buildMaglev } from '../src/core/maglev';
-import { Datapath, objectPath } from '../src/adapters/datapath';
-import { Provisioner } from '../src/adapters/provision';
-import { TCP_SYN, buildTcp } from '../src/core/packets';
+import { buildTcp, TCP_SYN } from '../src/core/packets';
 import { benchDatapath } from './progcost';
-import { native } from '../src/adapters/native';
 
 export interface ControlPlaneResult {
   maglev_65537x1000_ms: number;
@@ -51,7 +52,9 @@ export function maglevBuild(rounds: number): number {
 export async function applyServices(count: number, maglevSize: number): Promise<number> {
   const lines = ['interface: eth0', 'conn_table_size: 65536', 'services:'];
   for (let i = 0; i < count; i++) {
-    lines.push(`  - { vip: 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}, port: 80, protocol: tcp, maglev_size: ${maglevSize}, reals: [{address: 10.0.0.11, weight: 3}, {address: 10.0.0.12, weight: 2}, {address: 10.0.0.13, weight: 1}] }`);
+    lines.push(
+      `  - { vip: 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}, port: 80, protocol: tcp, maglev_size: ${maglevSize}, reals: [{address: 10.0.0.11, weight: 3}, {address: 10.0.0.12, weight: 2}, {address: 10.0.0.13, weight: 1}] }`,
+    );
   }
   const cfg = parseConfig(lines.join('\n'));
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
@@ -78,7 +81,17 @@ export async function memory(entries: number): Promise<MemoryResult> {
   try {
     const bytes = memlock(common.maps.xlvs_conn.fd);
     const flows = entries >= abi.CONN_DEFAULT_MAX ? 1_000_000 : entries >> 1;
-    const syn = buildTcp({ dstMac: '02:00:00:00:00:02', srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', sport: 40001, dport: 80, seq: 1, ack: 0, flags: TCP_SYN });
+    const syn = buildTcp({
+      dstMac: '02:00:00:00:00:02',
+      srcMac: '02:00:00:00:00:01',
+      saddr: '203.0.113.10',
+      daddr: '10.0.0.100',
+      sport: 40001,
+      dport: 80,
+      seq: 1,
+      ack: 0,
+      flags: TCP_SYN,
+    });
     await native().testRun(fill.programFd(), { data: syn, repeat: flows });
     const held = Number((await fill.sweep()).conns);
     const v = abi.sumPerCpu(abi.verdicts, fill.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());

@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemonscale.ts: the daemon's controller at scale, in a child process of its own: apply N services x 10 reals from empty, resident memory, and how soon one weight change is in the datapath.
 
 import { fork } from 'node:child_process';
+import { Datapath } from '../src/adapters/datapath';
+import { datapathPort } from '../src/adapters/datapathport';
 import * as abi from '../src/core/abi';
 import { validateConfig } from '../src/core/config';
 import { Controller } from '../src/core/controller';
 import { edits } from '../src/core/edits';
-import { Datapath } from '../src/adapters/datapath';
-import { datapathPort } from '../src/adapters/datapathport';
 
 export interface DaemonScaleResult {
   services: number;
@@ -27,13 +28,17 @@ export interface DaemonScaleResult {
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function child(services: number, changes: number): Promise<DaemonScaleResult> {
-  const reals = 10, maglevSize = 1021;
+  const reals = 10,
+    maglevSize = 1021;
   // Raw, as `xlvs apply -f` hands it over: the controller validates it (once) as part of the apply.
   const cfg = {
     interface: 'eth0',
     conn_table_size: 65536,
     services: Array.from({ length: services }, (_, i) => ({
-      vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 80, protocol: 'tcp' as const, maglev_size: maglevSize,
+      vip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+      port: 80,
+      protocol: 'tcp' as const,
+      maglev_size: maglevSize,
       reals: Array.from({ length: reals }, (_, j) => ({ address: `10.0.1.${11 + j}`, weight: 1 + j })),
     })),
   };
@@ -73,9 +78,15 @@ async function child(services: number, changes: number): Promise<DaemonScaleResu
     }
     lat.sort((a, b) => a - b);
     return {
-      services, reals_per_service: reals, maglev_size: maglevSize, apply_ms: applyMs, rss_mib: rss,
-      weight_change_median_ms: lat[Math.floor(lat.length / 2)]!, weight_change_max_ms: lat[lat.length - 1]!,
-      weight_visible_on_return: visible, changes,
+      services,
+      reals_per_service: reals,
+      maglev_size: maglevSize,
+      apply_ms: applyMs,
+      rss_mib: rss,
+      weight_change_median_ms: lat[Math.floor(lat.length / 2)]!,
+      weight_change_max_ms: lat[lat.length - 1]!,
+      weight_visible_on_return: visible,
+      changes,
     };
   } finally {
     dp.close();

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // health.ts: health-check cost and detection latency (N reals TCP-checked every second against local listeners), and false downs under control-plane load at the schema's most aggressive settings, through the real HealthRunner, Controller and a loaded (unattached) datapath.
 
 import { spawn } from 'node:child_process';
-import { parseConfig } from '../src/core/config';
-import { Controller } from '../src/core/controller';
-import { edits } from '../src/core/edits';
+import { type ProbeTarget, runProbe } from '../src/adapters/checkers';
 import { Datapath } from '../src/adapters/datapath';
 import { datapathPort } from '../src/adapters/datapathport';
 import { HealthRunner } from '../src/adapters/health';
-import { ProbeTarget, runProbe } from '../src/adapters/checkers';
+import { parseConfig } from '../src/core/config';
+import { Controller } from '../src/core/controller';
+import { edits } from '../src/core/edits';
 
 export interface HealthBenchResult {
   reals: number;
@@ -67,7 +68,9 @@ async function listeners(n: number): Promise<{ ports: number[]; kill(i: number):
 export async function healthBench(o: { reals: number; windowMs: number; kill: number }): Promise<HealthBenchResult> {
   const perSvc = 20;
   const nSvc = Math.ceil(o.reals / perSvc);
-  const interval = 1000, timeout = 500, fall = 2;
+  const interval = 1000,
+    timeout = 500,
+    fall = 2;
   const lines = ['interface: lo', 'conn_table_size: 65536', 'arp_guard_interval_ms: 0', 'services:'];
   let k = 0;
   const realAddr: string[] = [];
@@ -79,7 +82,9 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
       realAddr.push(a);
       reals.push(`{address: ${a}}`);
     }
-    lines.push(`  - { vip: 10.200.${s >> 8}.${(s & 255) + 1}, port: 80, maglev_size: 251, check: { mode: direct, interval_ms: ${interval}, timeout_ms: ${timeout}, fall: ${fall}, rise: 2, jitter_ms: ${interval} }, reals: [${reals.join(', ')}] }`);
+    lines.push(
+      `  - { vip: 10.200.${s >> 8}.${(s & 255) + 1}, port: 80, maglev_size: 251, check: { mode: direct, interval_ms: ${interval}, timeout_ms: ${timeout}, fall: ${fall}, rise: 2, jitter_ms: ${interval} }, reals: [${reals.join(', ')}] }`,
+    );
   }
   const cfg = parseConfig(lines.join('\n'));
   const servers = await listeners(realAddr.length);
@@ -102,7 +107,9 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
     };
     const macs = new Map(realAddr.map((a) => [a, '02:00:00:00:00:01']));
     const r: HealthRunner = new HealthRunner({
-      ifname: 'lo', ifindex: 1, mac: '00:00:00:00:00:00',
+      ifname: 'lo',
+      ifindex: 1,
+      mac: '00:00:00:00:00:00',
       macOf: () => null,
       onChange: (down) => void controller.setDown(down),
       event: () => {},
@@ -132,17 +139,22 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
     // Deaths spread over one interval, so they land at every phase of the check schedule.
     const victims = realAddr.filter((_, i) => i % Math.floor(o.reals / o.kill) === 0).slice(0, o.kill);
     const diedAt = new Map<string, number>();
-    await Promise.all(victims.map(async (a, i) => {
-      await sleep(Math.floor((i * interval) / victims.length));
-      diedAt.set(a, Date.now()); // the close lands in the other process within a millisecond or so
-      servers.kill(realAddr.indexOf(a));
-    }));
+    await Promise.all(
+      victims.map(async (a, i) => {
+        await sleep(Math.floor((i * interval) / victims.length));
+        diedAt.set(a, Date.now()); // the close lands in the other process within a millisecond or so
+        servers.kill(realAddr.indexOf(a));
+      }),
+    );
     const deadline = Date.now() + fall * interval + timeout + 3000;
     while (Date.now() < deadline && victims.some((a) => !removedAt.has(a))) await sleep(20);
     const lat = victims.filter((a) => removedAt.has(a)).map((a) => removedAt.get(a)! - diedAt.get(a)!);
     if (lat.length !== victims.length) throw new Error(`${victims.length - lat.length} dead real(s) never left scheduling`);
     // Every removal really reached the datapath: the real's flags lost F_SCHED.
-    const snap = controller.list().flatMap((s) => s.reals).filter((x) => victims.includes(x.address));
+    const snap = controller
+      .list()
+      .flatMap((s) => s.reals)
+      .filter((x) => victims.includes(x.address));
     if (snap.some((x) => x.schedulable)) throw new Error('a dead real is still schedulable');
     return {
       reals: o.reals,
@@ -167,7 +179,10 @@ export async function healthBench(o: { reals: number; windowMs: number; kill: nu
 }
 
 export interface HealthLoadPhase {
-  /** Where the probes ran: 'main' = on the controller's own event loop (the `probe` option; timeouts already read pending answers first), 'prober' = the prober thread. */
+  /**
+   * Where the probes ran: 'main' = on the controller's own event loop (the `probe` option; timeouts already read pending answers first), 'prober' = the prober
+   * thread.
+   */
   probes: 'main' | 'prober';
   edits: number;
   edits_ms: number;
@@ -203,11 +218,27 @@ export async function healthLoadBench(o: { reals: number; edits: number; service
   const servers = await listeners(o.reals);
   const portOf = new Map(realAddr.map((a, i) => [a, servers.ports[i]!]));
   const redirect = (t: ProbeTarget): ProbeTarget => ({ ...t, check: { ...t.check, address: '127.0.0.1', port: portOf.get(t.real)! } });
-  const checked = { vip: '10.200.0.1', port: 80, protocol: 'tcp' as const, maglev_size: 251, check: { mode: 'direct' as const, ...AGGRESSIVE }, reals: realAddr.map((address) => ({ address, weight: 1 })) };
+  const checked = {
+    vip: '10.200.0.1',
+    port: 80,
+    protocol: 'tcp' as const,
+    maglev_size: 251,
+    check: { mode: 'direct' as const, ...AGGRESSIVE },
+    reals: realAddr.map((address) => ({ address, weight: 1 })),
+  };
   const base = { interface: 'lo', conn_table_size: 65536, arp_guard_interval_ms: 0, services: [checked] };
   const big = {
     ...base,
-    services: [checked, ...Array.from({ length: o.services - 1 }, (_, i) => ({ vip: '10.200.0.1', port: 1000 + i, protocol: 'tcp' as const, maglev_size: 251, reals: realAddr.slice(0, 3).map((address) => ({ address, weight: 1 })) }))],
+    services: [
+      checked,
+      ...Array.from({ length: o.services - 1 }, (_, i) => ({
+        vip: '10.200.0.1',
+        port: 1000 + i,
+        protocol: 'tcp' as const,
+        maglev_size: 251,
+        reals: realAddr.slice(0, 3).map((address) => ({ address, weight: 1 })),
+      })),
+    ],
   };
   const phases: HealthLoadPhase[] = [];
   try {
@@ -217,10 +248,14 @@ export async function healthLoadBench(o: { reals: number; edits: number; service
       try {
         let downs = 0;
         const r: HealthRunner = new HealthRunner({
-          ifname: 'lo', ifindex: 1, mac: '00:00:00:00:00:00',
+          ifname: 'lo',
+          ifindex: 1,
+          mac: '00:00:00:00:00:00',
           macOf: () => null,
           onChange: (down) => void controller.setDown(down),
-          event: (_l, msg) => { if (msg === 'real down') downs++; },
+          event: (_l, msg) => {
+            if (msg === 'real down') downs++;
+          },
           ...(probes === 'main' ? { probe: (t: ProbeTarget) => runProbe(redirect(t)) } : { redirect }),
         });
         runner = r;
@@ -239,8 +274,13 @@ export async function healthLoadBench(o: { reals: number; edits: number; service
         const checks0 = r.status().reduce((n, x) => n + x.checks, 0);
         downs = 0;
         let t0 = Date.now();
-        await Promise.allSettled(Array.from({ length: o.edits }, (_, i) =>
-          controller.change(edits.editReal({ vip: checked.vip, port: checked.port, protocol: 'tcp' }, { address: realAddr[i % o.reals]!, weight: 1 + (i % 50) }))));
+        await Promise.allSettled(
+          Array.from({ length: o.edits }, (_, i) =>
+            controller.change(
+              edits.editReal({ vip: checked.vip, port: checked.port, protocol: 'tcp' }, { address: realAddr[i % o.reals]!, weight: 1 + (i % 50) }),
+            ),
+          ),
+        );
         const editsMs = Date.now() - t0;
         await sleep(300); // probes in flight during the burst settle
         const editDowns = downs;
@@ -254,8 +294,15 @@ export async function healthLoadBench(o: { reals: number; edits: number; service
         const undoMs = Date.now() - t0;
         await sleep(300);
         phases.push({
-          probes, edits: o.edits, edits_ms: editsMs, edits_false_downs: editDowns, services: o.services, apply_ms: applyMs, undo_ms: undoMs,
-          apply_false_downs: downs, checks: r.status().reduce((n, x) => n + x.checks, 0) - checks0,
+          probes,
+          edits: o.edits,
+          edits_ms: editsMs,
+          edits_false_downs: editDowns,
+          services: o.services,
+          apply_ms: applyMs,
+          undo_ms: undoMs,
+          apply_false_downs: downs,
+          checks: r.status().reduce((n, x) => n + x.checks, 0) - checks0,
         });
       } finally {
         await runner?.stop();
@@ -265,5 +312,9 @@ export async function healthLoadBench(o: { reals: number; edits: number; service
   } finally {
     servers.close();
   }
-  return { reals: o.reals, ...{ interval_ms: AGGRESSIVE.interval_ms, timeout_ms: AGGRESSIVE.timeout_ms, fall: AGGRESSIVE.fall, rise: AGGRESSIVE.rise }, phases };
+  return {
+    reals: o.reals,
+    ...{ interval_ms: AGGRESSIVE.interval_ms, timeout_ms: AGGRESSIVE.timeout_ms, fall: AGGRESSIVE.fall, rise: AGGRESSIVE.rise },
+    phases,
+  };
 }

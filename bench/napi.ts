@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // napi.ts: moves a veth's NAPI poll loop into its own kernel thread and pins it, so generator and director run on separate cores.
 
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,9 @@ export function napiThreads(dev: string): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       if (re.test(fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim())) pids.push(Number(d));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return pids;
 }

@@ -1,19 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
 // progcost.ts: ns/packet of the XDP program through BPF_PROG_TEST_RUN: established flow, new connections, and a bare MAC-swap XDP_TX beside them.
 
+import { Datapath, objectPath } from '../src/adapters/datapath';
+import { native } from '../src/adapters/native';
+import { Provisioner } from '../src/adapters/provision';
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
+import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { SCHEDULERS } from '../src/core/sched';
-import { Datapath, objectPath } from '../src/adapters/datapath';
-import { Provisioner } from '../src/adapters/provision';
-import { native } from '../src/adapters/native';
-import { TCP_ACK, TCP_SYN, buildTcp } from '../src/core/packets';
 import { XDP_TX } from '../src/core/verdictmodel';
 
 const DIRECTOR_MAC = '02:00:00:00:00:02';
 
 /** A client's TCP segment to the bench service as the router hands it to the director. */
 export function segment(sport: number, flags: number): Buffer {
-  return buildTcp({ dstMac: DIRECTOR_MAC, srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', sport, dport: 80, seq: 1, ack: flags & TCP_ACK ? 1 : 0, flags });
+  return buildTcp({
+    dstMac: DIRECTOR_MAC,
+    srcMac: '02:00:00:00:00:01',
+    saddr: '203.0.113.10',
+    daddr: '10.0.0.100',
+    sport,
+    dport: 80,
+    seq: 1,
+    ack: flags & TCP_ACK ? 1 : 0,
+    flags,
+  });
 }
 
 export interface ProgCostResult {
@@ -95,7 +106,9 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     await n.testRun(cycling.programFd(), { data: est, repeat: many });
     const manyNs: number[] = [];
 
-    const bareNs: number[] = [], estNs: number[] = [], newNs: number[] = [];
+    const bareNs: number[] = [],
+      estNs: number[] = [],
+      newNs: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       bareNs.push((await n.testRun(bareFd, { data: est, repeat: opts.repeat })).durationNs);
       estNs.push((await n.testRun(dp.programFd(), { data: est, repeat: opts.repeat })).durationNs);
@@ -116,8 +129,14 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     // The same repeat count as the mh loop above (so the connection table fills alike), at most three rounds each.
     for (const sched of SCHEDULERS) bySched[sched] = await newConnCost(sched, opts.repeat, Math.min(3, opts.rounds));
     return {
-      bare_ns: median(bareNs), established_ns: median(estNs), established_many_ns: median(manyNs), many_flows: many,
-      new_conn_ns: median(newNs), new_conn_by_scheduler: bySched, repeat: opts.repeat, rounds: opts.rounds,
+      bare_ns: median(bareNs),
+      established_ns: median(estNs),
+      established_many_ns: median(manyNs),
+      many_flows: many,
+      new_conn_ns: median(newNs),
+      new_conn_by_scheduler: bySched,
+      repeat: opts.repeat,
+      rounds: opts.rounds,
     };
   } finally {
     fresh.close();

@@ -1,17 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
 // run.ts: `npm run bench`: runs every benchmark in one process, prints a table and writes bench/results/<timestamp>.json (`--short` for CI).
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as abi from '../src/core/abi';
+import { type ProgramCost, verifierCosts } from '../src/adapters/kernelprobe';
 import { repoRoot } from '../src/adapters/native';
-import { ProgCostResult, progCost } from './progcost';
-import { VethResult, vethBench } from './veth';
-import { ControlPlaneResult, MemoryResult, applyServices, maglevBuild, memory } from './controlplane';
-import { HealthBenchResult, HealthLoadResult, healthBench, healthLoadBench } from './health';
-import { DaemonScaleResult, daemonScale } from './daemonscale';
-import { ProgramCost, verifierCosts } from '../src/adapters/kernelprobe';
+import * as abi from '../src/core/abi';
 import { VERIFIER_BUDGET } from '../src/core/kernel';
+import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild, memory } from './controlplane';
+import { type DaemonScaleResult, daemonScale } from './daemonscale';
+import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
+import { type ProgCostResult, progCost } from './progcost';
+import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
   when: string;
@@ -66,8 +67,11 @@ export function formatReport(r: BenchReport): string {
     [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['  new connection by scheduler (3 reals)', '', ''],
-    ...Object.entries(p.new_conn_by_scheduler).map(([k, ns]): [string, string, string] =>
-      [`    ${k}`, ns.toFixed(1), `+${(ns - p.bare_ns).toFixed(1)} over bare, ${ns >= p.new_conn_ns ? '+' : ''}${(ns - p.new_conn_ns).toFixed(1)} vs mh run above, ${(ns - p.established_ns).toFixed(0)} over established`]),
+    ...Object.entries(p.new_conn_by_scheduler).map(([k, ns]): [string, string, string] => [
+      `    ${k}`,
+      ns.toFixed(1),
+      `+${(ns - p.bare_ns).toFixed(1)} over bare, ${ns >= p.new_conn_ns ? '+' : ''}${(ns - p.new_conn_ns).toFixed(1)} vs mh run above, ${(ns - p.established_ns).toFixed(0)} over established`,
+    ]),
   ];
   const v = r.veth;
   const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);
@@ -77,40 +81,76 @@ export function formatReport(r: BenchReport): string {
     ['  xlvs', mpps(v.xlvs), `${(v.xlvs.pps / v.bare.pps).toFixed(2)}x bare, ${(v.xlvs.pps / v.nftables.pps).toFixed(1)}x nftables`],
     ['  nftables netdev ingress (jhash map + fwd)', mpps(v.nftables), ''],
   );
-  const c = r.controlplane, m = r.memory;
+  const c = r.controlplane,
+    m = r.memory;
   rows.push(
     ['control plane (ms)', '', ''],
     ['  Maglev table build, 65,537 buckets x 1,000 reals', c.maglev_65537x1000_ms.toFixed(1), ''],
-    [`  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`, c.apply_ms.toFixed(0), `${(c.apply_ms / c.apply_services * 1000).toFixed(0)} us per service`],
-    [`memory, ${m.conn_entries} tracked connections (MiB)`, (m.conn_table_bytes / 2 ** 20).toFixed(1), `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU slices ${(m.conn_table_per_cpu_bytes / 2 ** 20).toFixed(1)} MiB`],
-    [`  ${m.fill_flows} new flows into it: entries held`, String(m.fill_held), `${m.fill_evicted} live entries replaced (full buckets), ${(100 * m.fill_held / m.fill_flows).toFixed(2)} % held`],
+    [
+      `  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`,
+      c.apply_ms.toFixed(0),
+      `${((c.apply_ms / c.apply_services) * 1000).toFixed(0)} us per service`,
+    ],
+    [
+      `memory, ${m.conn_entries} tracked connections (MiB)`,
+      (m.conn_table_bytes / 2 ** 20).toFixed(1),
+      `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU slices ${(m.conn_table_per_cpu_bytes / 2 ** 20).toFixed(1)} MiB`,
+    ],
+    [
+      `  ${m.fill_flows} new flows into it: entries held`,
+      String(m.fill_held),
+      `${m.fill_evicted} live entries replaced (full buckets), ${((100 * m.fill_held) / m.fill_flows).toFixed(2)} % held`,
+    ],
   );
   const d = r.daemon;
   rows.push(
     [`daemon controller, ${d.services} services x ${d.reals_per_service} reals (${d.maglev_size}-bucket tables)`, '', ''],
     ['  apply from empty: validate, plan, write (ms)', d.apply_ms.toFixed(0), ''],
     ['  resident memory after the apply (MiB)', d.rss_mib.toFixed(0), ''],
-    [`  one weight change through the controller (ms, ${d.changes} changes)`, d.weight_change_median_ms.toFixed(1), `median; max ${d.weight_change_max_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`],
+    [
+      `  one weight change through the controller (ms, ${d.changes} changes)`,
+      d.weight_change_median_ms.toFixed(1),
+      `median; max ${d.weight_change_max_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`,
+    ],
   );
   const h = r.health;
   rows.push(
     [`health checks: ${h.reals} reals, TCP every ${h.interval_ms} ms (fall ${h.fall}, timeout ${h.timeout_ms} ms)`, '', ''],
     ['  CPU, share of one core (%)', (h.cpu_share_one_core * 100).toFixed(1), `${h.checks_per_s.toFixed(0)} checks/s over ${h.window_s.toFixed(0)} s`],
     ['  resident memory of the process (MiB)', h.rss_mib.toFixed(0), `JS heap in use ${h.heap_mib.toFixed(1)} MiB`],
-    [`  detection, server death -> out of the datapath (ms, ${h.killed} deaths)`, h.detect_median_ms.toFixed(0), `median; p99 ${h.detect_p99_ms.toFixed(0)}, max ${h.detect_max_ms.toFixed(0)}, bound fall x interval + timeout = ${h.fall * h.interval_ms + h.timeout_ms}`],
+    [
+      `  detection, server death -> out of the datapath (ms, ${h.killed} deaths)`,
+      h.detect_median_ms.toFixed(0),
+      `median; p99 ${h.detect_p99_ms.toFixed(0)}, max ${h.detect_max_ms.toFixed(0)}, bound fall x interval + timeout = ${h.fall * h.interval_ms + h.timeout_ms}`,
+    ],
   );
   const hl = r.health_load;
-  rows.push([`health checks under control-plane load: ${hl.reals} live reals, every ${hl.interval_ms} ms (timeout ${hl.timeout_ms}, fall ${hl.fall}, rise ${hl.rise})`, '', '']);
+  rows.push([
+    `health checks under control-plane load: ${hl.reals} live reals, every ${hl.interval_ms} ms (timeout ${hl.timeout_ms}, fall ${hl.fall}, rise ${hl.rise})`,
+    '',
+    '',
+  ]);
   for (const ph of hl.phases) {
     rows.push(
-      [`  false downs, ${ph.edits} concurrent edits, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`, String(ph.edits_false_downs), `edits took ${ph.edits_ms} ms`],
-      [`  false downs, ${ph.services.toLocaleString('en')}-service apply + undo, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`, String(ph.apply_false_downs), `apply ${ph.apply_ms} ms, undo ${ph.undo_ms} ms; ${ph.checks} checks completed`],
+      [
+        `  false downs, ${ph.edits} concurrent edits, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`,
+        String(ph.edits_false_downs),
+        `edits took ${ph.edits_ms} ms`,
+      ],
+      [
+        `  false downs, ${ph.services.toLocaleString('en')}-service apply + undo, probes on the ${ph.probes === 'main' ? 'controller loop' : 'prober thread'}`,
+        String(ph.apply_false_downs),
+        `apply ${ph.apply_ms} ms, undo ${ph.undo_ms} ms; ${ph.checks} checks completed`,
+      ],
     );
   }
   const w = Math.max(...rows.map((x) => x[0].length));
   return [
     `verifier: processed instructions per program (budget ${r.verifier.budget.toLocaleString('en')} each, kernel ${r.machine.kernel})`,
-    ...r.verifier.programs.map((x) => `  ${`${x.object} ${x.program}`.padEnd(40)}  ${x.verifiedInsns === null ? 'unknown' : x.verifiedInsns.toLocaleString('en').padStart(9)}${x.verifiedInsns !== null && x.verifiedInsns > r.verifier.budget ? '  OVER BUDGET' : ''}`),
+    ...r.verifier.programs.map(
+      (x) =>
+        `  ${`${x.object} ${x.program}`.padEnd(40)}  ${x.verifiedInsns === null ? 'unknown' : x.verifiedInsns.toLocaleString('en').padStart(9)}${x.verifiedInsns !== null && x.verifiedInsns > r.verifier.budget ? '  OVER BUDGET' : ''}`,
+    ),
     `xlvs benchmark ${r.short ? '(short mode: figures are smoke checks, not measurements)' : ''}`.trim(),
     `machine: ${r.machine.cpu}, ${r.machine.cores} cores, kernel ${r.machine.kernel}, node ${r.machine.node}`,
     `program cost (BPF_PROG_TEST_RUN, repeat ${p.repeat}, median of ${p.rounds} rounds)`,

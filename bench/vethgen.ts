@@ -1,9 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // vethgen.ts: the generator side of the veth benchmark, run inside the generator namespace: live-frames traffic out, returned frames counted.
 
-import { native } from '../src/adapters/native';
 import { objectPath } from '../src/adapters/datapath';
+import { native } from '../src/adapters/native';
 
-interface Args { ifname: string; flows: number; ms: number; frame: Buffer }
+interface Args {
+  ifname: string;
+  flows: number;
+  ms: number;
+  frame: Buffer;
+}
 
 function parseArgs(argv: string[]): Args {
   const get = (k: string) => {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* bench_gen.bpf.c: the benchmark's traffic generator, run with BPF_PROG_TEST_RUN live frames: each run sends the template frame as the next of N flows. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* bench_macswap.bpf.c: the baseline for benchmarks: the least an XDP_TX forwarder can do (bounds check, swap MACs, transmit). */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* bench_sink.bpf.c: counts the frames the director under test sends back (and drops them), attached to the generator's veth. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* parsing.h: cursor-style header parsers; each returns the next protocol (or header length) and advances the cursor, or -1 if the header does not fit. */
 #ifndef XLVS_PARSING_H
 #define XLVS_PARSING_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* probe.bpf.c: one tiny program per kernel feature that libbpf cannot probe on its own; loaded one at a time at start. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -40,7 +41,7 @@ __noinline int probe_global(struct probe_arg *p)
 SEC("xdp")
 int probe_global_ptr(struct xdp_md *ctx)
 {
-	struct probe_arg p = { .a = 1, .b = 1 };
+	struct probe_arg p = {.a = 1, .b = 1};
 
 	return probe_global(&p) == 2 ? XDP_PASS : XDP_DROP;
 }

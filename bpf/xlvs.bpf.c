@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* xlvs.bpf.c: the LVS-DR datapath: match VIP:port, keep each connection on its real, rewrite only the Ethernet header, XDP_TX. */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -184,7 +185,10 @@ static __always_inline void count(__u32 *id, void *map, __u32 bytes, int new_con
 	c->conns += new_conn;
 }
 
-/* A frame for this director: addressed to its NIC's MAC or one it answers for (keepalived use_vmac), not one it sees because a switch floods or the NIC is promiscuous. */
+/*
+ * A frame for this director: addressed to its NIC's MAC or one it answers for (keepalived use_vmac), not one it sees
+ * because a switch floods or the NIC is promiscuous.
+ */
 static __always_inline int for_director(const __u8 *dst, const struct xlvs_cfg *cfg)
 {
 	const __u16 *d = (const __u16 *)dst;
@@ -274,8 +278,7 @@ static __always_inline void unbind_conn(__u32 real_id, __u8 state)
 		return;
 	real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
 	total = rc->active + rc->inactive;
-	if (!real || (real->l_threshold ? total < real->l_threshold
-			  : !real->u_threshold || total * 4 < (__s64)real->u_threshold * 3))
+	if (!real || (real->l_threshold ? total < real->l_threshold : !real->u_threshold || total * 4 < (__s64)real->u_threshold * 3))
 		rc->overloaded = 0;
 }
 
@@ -383,15 +386,15 @@ static __always_inline struct xlvs_ct_entry *ct_victim(struct xlvs_ct_bucket *b,
  */
 struct new_conn {
 	struct xlvs_conn_key key; /* in: the flow */
-	__u32 ports;     /* in: the port pair as it lies in the frame */
-	__u32 bucket;    /* in: the index of the flow's bucket in xlvs_conn */
-	__s32 way;       /* in: the way that holds this key already (its connection is being replaced, and was uncounted), or -1 */
-	__u8 tcp_flags;  /* in: the TCP flag byte (0 for UDP) */
-	__u8 evicted;    /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
-	__u8 untracked;  /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
+	__u32 ports;              /* in: the port pair as it lies in the frame */
+	__u32 bucket;             /* in: the index of the flow's bucket in xlvs_conn */
+	__s32 way;                /* in: the way that holds this key already (its connection is being replaced, and was uncounted), or -1 */
+	__u8 tcp_flags;           /* in: the TCP flag byte (0 for UDP) */
+	__u8 evicted;             /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
+	__u8 untracked;           /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
 	__u8 pad;
-	__u32 svc_id;    /* out: the service (NC_DROP, NC_TX) */
-	__u32 real_id;   /* out: the real (NC_TX) */
+	__u32 svc_id;  /* out: the service (NC_DROP, NC_TX) */
+	__u32 real_id; /* out: the real (NC_TX) */
 };
 
 /* What new_connection() decided. */
@@ -407,8 +410,8 @@ struct new_conn {
  * slices have one writer and skip the atomic. The caller writes the value, then the
  * key's second word (ports, protocol): a reader on another CPU matches only whole keys.
  */
-static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg,
-						       const struct xlvs_conn_key *key, __u32 now, struct new_conn *nc)
+static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 now,
+                                                      struct new_conn *nc)
 {
 	__u64 want = ((const __u64 *)key)[0], was;
 	struct xlvs_ct_entry *e;
@@ -470,7 +473,7 @@ static long walk_member(__u32 k, struct walk_ctx *wc)
 /* The first real that may take a connection among tries positions of the table, or XLVS_REAL_NONE. */
 static __always_inline __u32 sched_walk(const struct xlvs_svc *svc, __u32 start, __u32 stride, __u32 tries)
 {
-	struct walk_ctx wc = { .svc_id = svc->id, .tbl_size = svc->tbl_size, .start = start, .stride = stride, .found = XLVS_REAL_NONE };
+	struct walk_ctx wc = {.svc_id = svc->id, .tbl_size = svc->tbl_size, .start = start, .stride = stride, .found = XLVS_REAL_NONE};
 
 	/* One try (mh, sh, dh without fallback: the default) needs no loop: called directly, it costs no bpf_loop call. */
 	if (tries == 1)
@@ -494,15 +497,14 @@ static __always_inline __u32 sched_sequence(const struct xlvs_svc *svc)
 
 	if (!pos)
 		return XLVS_REAL_NONE;
-	return sched_walk(svc, __sync_fetch_and_add(&pos->next, 1) % svc->tbl_size, 1,
-			  svc->tbl_size < XLVS_SEQ_MAX_TRIES ? svc->tbl_size : XLVS_SEQ_MAX_TRIES);
+	return sched_walk(svc, __sync_fetch_and_add(&pos->next, 1) % svc->tbl_size, 1, svc->tbl_size < XLVS_SEQ_MAX_TRIES ? svc->tbl_size : XLVS_SEQ_MAX_TRIES);
 }
 
 struct scan_ctx {
 	__u32 svc_id;
 	__u32 sched;
-	__u32 best;   /* real id chosen so far, XLVS_REAL_NONE if none */
-	__u32 best_w; /* its weight */
+	__u32 best;    /* real id chosen so far, XLVS_REAL_NONE if none */
+	__u32 best_w;  /* its weight */
 	__s64 best_oh; /* its overhead (lc, wlc, sed, nq) */
 };
 
@@ -579,7 +581,7 @@ take:
  */
 __noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 ports, __u32 hash)
 {
-	struct scan_ctx sc = { .best = XLVS_REAL_NONE };
+	struct scan_ctx sc = {.best = XLVS_REAL_NONE};
 	void *table;
 	__u32 port, svc_id;
 
@@ -622,7 +624,10 @@ static __always_inline __u32 persist_lookup(const struct xlvs_svc *svc, struct x
 
 	if (!t || t->svc_id != svc->id || idle_for(now, t->last_seen) >= (__s32)t->timeout)
 		return XLVS_REAL_NONE;
-	/* A template is honoured only while its real takes new connections (IPVS with expire_quiescent_template=1), so drain and health act on persistent clients too. */
+	/*
+	 * A template is honoured only while its real takes new connections (IPVS with expire_quiescent_template=1), so
+	 * drain and health act on persistent clients too.
+	 */
 	if (!available_real(&t->real_id, svc->id))
 		return XLVS_REAL_NONE;
 	t->last_seen = now;
@@ -631,7 +636,7 @@ static __always_inline __u32 persist_lookup(const struct xlvs_svc *svc, struct x
 
 static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *key)
 {
-	struct xlvs_svc_key skey = { .vip = key->daddr, .port = key->dport, .proto = key->proto };
+	struct xlvs_svc_key skey = {.vip = key->daddr, .port = key->dport, .proto = key->proto};
 	struct xlvs_svc *svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
 
 	if (svc)
@@ -687,8 +692,7 @@ __noinline int new_connection(struct new_conn *nc)
 		real_id = persist_lookup(svc, &pk, now);
 	}
 	if (real_id == XLVS_REAL_NONE) {
-		real_id = schedule(svc, &nc->key, nc->ports,
-				   xlvs_flow_hash(nc->key.saddr, nc->key.daddr, nc->ports, nc->key.proto));
+		real_id = schedule(svc, &nc->key, nc->ports, xlvs_flow_hash(nc->key.saddr, nc->key.daddr, nc->ports, nc->key.proto));
 		scheduled = 1;
 	}
 	real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
@@ -701,7 +705,7 @@ __noinline int new_connection(struct new_conn *nc)
 		return NC_DROP;
 	}
 	if (svc->persist_timeout) {
-		struct xlvs_persist t = { .real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout };
+		struct xlvs_persist t = {.real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout};
 
 		/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
 		if (scheduled)
@@ -734,8 +738,8 @@ SEC("xdp")
 int xlvs_xdp(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
-	struct hdr_cursor nh = { .pos = (void *)(long)ctx->data };
-	struct new_conn nc __attribute__((aligned(8))) = { .way = -1 };
+	struct hdr_cursor nh = {.pos = (void *)(long)ctx->data};
+	struct new_conn nc __attribute__((aligned(8))) = {.way = -1};
 	struct xlvs_conn_key *key = &nc.key;
 	struct xlvs_ct_bucket *bucket;
 	struct xlvs_ct_entry *e;
@@ -847,8 +851,7 @@ int xlvs_xdp(struct xdp_md *ctx)
 		 * connection, scheduled afresh (IPVS conn_reuse_mode). On SYN_RECV it is a
 		 * retransmission and on ESTABLISHED a stray: both stay where they are.
 		 */
-		if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN &&
-		    (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
+		if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN && (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
 			real = NULL;
 		if (real) {
 			if (proto == IPPROTO_TCP) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // addon.cc: module entry point wiring the classes and helpers into build/Release/xlvs_native.node.
 #include <bpf/libbpf.h>
 

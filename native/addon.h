@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // addon.h: per-environment state and the entry points each native file contributes to the module.
 #ifndef XLVS_NATIVE_ADDON_H
 #define XLVS_NATIVE_ADDON_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // args.h: minimal argument type checks; real validation lives in the TypeScript callers.
 #ifndef XLVS_NATIVE_ARGS_H
 #define XLVS_NATIVE_ARGS_H
@@ -27,9 +28,7 @@ inline double NumberValue(Napi::Env env, const Napi::Value& v, const char* what)
   return v.As<Napi::Number>().DoubleValue();
 }
 
-inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  return static_cast<int64_t>(NumberValue(info.Env(), info[i], what));
-}
+inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) { return static_cast<int64_t>(NumberValue(info.Env(), info[i], what)); }
 
 // Optional numeric argument: undefined/null give def.
 inline int64_t OptIntArg(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t def) {
@@ -44,9 +43,7 @@ inline int64_t OptIntProp(Napi::Object o, const char* key, int64_t def) {
   return static_cast<int64_t>(NumberValue(o.Env(), v, key));
 }
 
-inline int64_t IntProp(Napi::Object o, const char* key) {
-  return static_cast<int64_t>(NumberValue(o.Env(), o.Get(key), key));
-}
+inline int64_t IntProp(Napi::Object o, const char* key) { return static_cast<int64_t>(NumberValue(o.Env(), o.Get(key), key)); }
 
 inline Napi::Object OptObjectArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());

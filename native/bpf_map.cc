@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bpf_map.cc: BpfMap, element, batch and pinning operations on one BPF map fd.
 #include "bpf_map.h"
 
@@ -35,42 +36,40 @@ bool IsPercpuType(uint32_t type) {
 
 void CheckLen(Napi::Env env, size_t have, size_t need, const char* what) {
   if (have < need) {
-    throw Napi::RangeError::New(env, std::string(what) + " is " + std::to_string(have) +
-                                         " bytes, need " + std::to_string(need));
+    throw Napi::RangeError::New(env, std::string(what) + " is " + std::to_string(have) + " bytes, need " + std::to_string(need));
   }
 }
 
 }  // namespace
 
 Napi::Function BpfMap::Init(Napi::Env env) {
-  return DefineClass(
-      env, "BpfMap",
-      {
-          StaticMethod<&BpfMap::OpenPinned>("openPinned"),
-          StaticMethod<&BpfMap::FromId>("fromId"),
-          StaticMethod<&BpfMap::Create>("create"),
-          InstanceAccessor<&BpfMap::GetFd>("fd"),
-          InstanceAccessor<&BpfMap::GetId>("id"),
-          InstanceAccessor<&BpfMap::GetName>("name"),
-          InstanceAccessor<&BpfMap::GetType>("type"),
-          InstanceAccessor<&BpfMap::GetKeySize>("keySize"),
-          InstanceAccessor<&BpfMap::GetValueSize>("valueSize"),
-          InstanceAccessor<&BpfMap::GetMaxEntries>("maxEntries"),
-          InstanceAccessor<&BpfMap::GetFlags>("flags"),
-          InstanceAccessor<&BpfMap::GetPercpu>("percpu"),
-          InstanceAccessor<&BpfMap::GetValueBufSize>("valueBufSize"),
-          InstanceMethod<&BpfMap::Lookup>("lookup"),
-          InstanceMethod<&BpfMap::Update>("update"),
-          InstanceMethod<&BpfMap::Delete>("delete"),
-          InstanceMethod<&BpfMap::NextKey>("nextKey"),
-          InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
-          InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
-          InstanceMethod<&BpfMap::LookupBatch>("lookupBatch"),
-          InstanceMethod<&BpfMap::WriteMmap>("writeMmap"),
-          InstanceMethod<&BpfMap::ReadMmap>("readMmap"),
-          InstanceMethod<&BpfMap::Pin>("pin"),
-          InstanceMethod<&BpfMap::Close>("close"),
-      });
+  return DefineClass(env, "BpfMap",
+                     {
+                         StaticMethod<&BpfMap::OpenPinned>("openPinned"),
+                         StaticMethod<&BpfMap::FromId>("fromId"),
+                         StaticMethod<&BpfMap::Create>("create"),
+                         InstanceAccessor<&BpfMap::GetFd>("fd"),
+                         InstanceAccessor<&BpfMap::GetId>("id"),
+                         InstanceAccessor<&BpfMap::GetName>("name"),
+                         InstanceAccessor<&BpfMap::GetType>("type"),
+                         InstanceAccessor<&BpfMap::GetKeySize>("keySize"),
+                         InstanceAccessor<&BpfMap::GetValueSize>("valueSize"),
+                         InstanceAccessor<&BpfMap::GetMaxEntries>("maxEntries"),
+                         InstanceAccessor<&BpfMap::GetFlags>("flags"),
+                         InstanceAccessor<&BpfMap::GetPercpu>("percpu"),
+                         InstanceAccessor<&BpfMap::GetValueBufSize>("valueBufSize"),
+                         InstanceMethod<&BpfMap::Lookup>("lookup"),
+                         InstanceMethod<&BpfMap::Update>("update"),
+                         InstanceMethod<&BpfMap::Delete>("delete"),
+                         InstanceMethod<&BpfMap::NextKey>("nextKey"),
+                         InstanceMethod<&BpfMap::UpdateBatch>("updateBatch"),
+                         InstanceMethod<&BpfMap::DeleteBatch>("deleteBatch"),
+                         InstanceMethod<&BpfMap::LookupBatch>("lookupBatch"),
+                         InstanceMethod<&BpfMap::WriteMmap>("writeMmap"),
+                         InstanceMethod<&BpfMap::ReadMmap>("readMmap"),
+                         InstanceMethod<&BpfMap::Pin>("pin"),
+                         InstanceMethod<&BpfMap::Close>("close"),
+                     });
 }
 
 Napi::Object BpfMap::NewFromFd(Napi::Env env, int fd) {
@@ -146,10 +145,8 @@ Napi::Value BpfMap::Create(const Napi::CallbackInfo& info) {
   LIBBPF_OPTS(bpf_map_create_opts, opts);
   opts.map_flags = static_cast<uint32_t>(OptIntProp(o, "flags", 0));
   opts.inner_map_fd = static_cast<uint32_t>(OptIntProp(o, "innerMapFd", 0));
-  int fd = bpf_map_create(static_cast<enum bpf_map_type>(IntProp(o, "type")), name.c_str(),
-                          static_cast<uint32_t>(IntProp(o, "keySize")),
-                          static_cast<uint32_t>(IntProp(o, "valueSize")),
-                          static_cast<uint32_t>(IntProp(o, "maxEntries")), &opts);
+  int fd = bpf_map_create(static_cast<enum bpf_map_type>(IntProp(o, "type")), name.c_str(), static_cast<uint32_t>(IntProp(o, "keySize")),
+                          static_cast<uint32_t>(IntProp(o, "valueSize")), static_cast<uint32_t>(IntProp(o, "maxEntries")), &opts);
   if (fd < 0) ThrowErrno(env, fd, "bpf_map_create", "map '" + name + "'");
   return NewFromFd(env, fd);
 }
@@ -158,20 +155,12 @@ Napi::Value BpfMap::GetFd(const Napi::CallbackInfo& info) { return Napi::Number:
 Napi::Value BpfMap::GetId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), id_); }
 Napi::Value BpfMap::GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
 Napi::Value BpfMap::GetType(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), type_); }
-Napi::Value BpfMap::GetKeySize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), key_size_);
-}
-Napi::Value BpfMap::GetValueSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), value_size_);
-}
-Napi::Value BpfMap::GetMaxEntries(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), max_entries_);
-}
+Napi::Value BpfMap::GetKeySize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), key_size_); }
+Napi::Value BpfMap::GetValueSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), value_size_); }
+Napi::Value BpfMap::GetMaxEntries(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), max_entries_); }
 Napi::Value BpfMap::GetFlags(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), flags_); }
 Napi::Value BpfMap::GetPercpu(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), percpu_); }
-Napi::Value BpfMap::GetValueBufSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(value_buf_size_));
-}
+Napi::Value BpfMap::GetValueBufSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(value_buf_size_)); }
 
 void BpfMap::CheckOpen(Napi::Env env, const char* syscall) const {
   if (fd_ < 0) ThrowErrno(env, EBADF, syscall, "map '" + name_ + "' is closed");
@@ -244,8 +233,7 @@ Napi::Value BpfMap::UpdateBatch(const Napi::CallbackInfo& info) {
   int ret = bpf_map_update_batch(fd_, keys.Data(), values.Data(), &n, &opts);
   if (ret < 0) {
     ThrowErrno(env, ret, "bpf_map_update_batch",
-               "map '" + name_ + "', " + std::to_string(ret == -EFAULT ? 0 : n) + " of " +
-                   std::to_string(count) + " updated");
+               "map '" + name_ + "', " + std::to_string(ret == -EFAULT ? 0 : n) + " of " + std::to_string(count) + " updated");
   }
   return Napi::Number::New(env, n);
 }
@@ -272,8 +260,7 @@ Napi::Value BpfMap::DeleteBatch(const Napi::CallbackInfo& info) {
     }
     if (ret != -ENOENT) {
       ThrowErrno(env, ret, "bpf_map_delete_batch",
-                 "map '" + name_ + "', " + std::to_string(deleted + (ret == -EFAULT ? 0 : n)) + " of " +
-                     std::to_string(count) + " deleted");
+                 "map '" + name_ + "', " + std::to_string(deleted + (ret == -EFAULT ? 0 : n)) + " of " + std::to_string(count) + " deleted");
     }
     deleted += n;
     off += n + 1;
@@ -298,9 +285,8 @@ Napi::Value BpfMap::LookupBatch(const Napi::CallbackInfo& info) {
     uint32_t n = static_cast<uint32_t>(batch);
     keys.resize((total + n) * key_size_);
     values.resize((total + n) * value_buf_size_);
-    int ret = bpf_map_lookup_batch(fd_, first ? nullptr : in_tok.data(), out_tok.data(),
-                                   keys.data() + total * key_size_, values.data() + total * value_buf_size_,
-                                   &n, &opts);
+    int ret = bpf_map_lookup_batch(fd_, first ? nullptr : in_tok.data(), out_tok.data(), keys.data() + total * key_size_,
+                                   values.data() + total * value_buf_size_, &n, &opts);
     // A hash bucket holding more entries than fit in one batch is refused
     // outright rather than split, so retry that step with a bigger batch.
     if (ret == -ENOSPC && n == 0 && batch < (1 << 24)) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bpf_map.h: BpfMap, a JS handle owning one BPF map file descriptor.
 #ifndef XLVS_NATIVE_BPF_MAP_H
 #define XLVS_NATIVE_BPF_MAP_H

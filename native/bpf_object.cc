@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bpf_object.cc: BpfObject, opening and loading an ELF object off the JS thread and handing out its programs and maps.
 #include "bpf_object.h"
 
@@ -53,9 +54,7 @@ StringOpts ReadStringRecord(Napi::Object opts, const char* key) {
 }
 
 NumberOpts ReadNumberRecord(Napi::Object opts, const char* key) {
-  return ReadRecord<uint32_t>(opts, key, [&](Napi::Value pv, const std::string&) {
-    return static_cast<uint32_t>(NumberValue(opts.Env(), pv, key));
-  });
+  return ReadRecord<uint32_t>(opts, key, [&](Napi::Value pv, const std::string&) { return static_cast<uint32_t>(NumberValue(opts.Env(), pv, key)); });
 }
 
 NameList ReadNameList(Napi::Object opts, const char* key) {
@@ -90,7 +89,6 @@ std::string ReuseMismatch(struct bpf_map* m, int fd) {
   if (info.map_flags != bpf_map__map_flags(m)) return diff("flags", bpf_map__map_flags(m), info.map_flags);
   return "";
 }
-
 
 // Opens and loads on a libuv worker: program loads run the verifier, which can
 // take seconds for a large datapath.
@@ -260,8 +258,8 @@ Napi::Value BpfObject::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");
   Napi::Object opts = OptObjectArg(info, 1, "opts");
-  auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"),
-                           ReadStringRecord(opts, "reuseMaps"), ReadNameList(opts, "programs"));
+  auto* w = new OpenWorker(env, path, ReadNumberRecord(opts, "mapMaxEntries"), ReadNumberRecord(opts, "mapFlags"), ReadStringRecord(opts, "reuseMaps"),
+                           ReadNameList(opts, "programs"));
   return w->Start();
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bpf_object.h: BpfObject, a JS handle owning one loaded libbpf bpf_object.
 #ifndef XLVS_NATIVE_BPF_OBJECT_H
 #define XLVS_NATIVE_BPF_OBJECT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // btf.cc: a built object's struct layouts (its BTF) and maps, read off the ELF so codecs can be checked against the compiler.
 #include "btf.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // btf.h: what a built BPF object declares, read from its ELF without loading it: a struct's layout (BTF) and its maps.
 #ifndef XLVS_NATIVE_BTF_H
 #define XLVS_NATIVE_BTF_H

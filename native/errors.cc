@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // errors.cc: errno to JS Error conversion shared by every native class.
 #include "errors.h"
 
@@ -16,16 +17,12 @@ namespace {
 constexpr int kKernelENOTSUPP = 524;
 
 const char* const kLibbpfNames[] = {
-    "LIBBPF_ERRNO__LIBELF", "LIBBPF_ERRNO__FORMAT",   "LIBBPF_ERRNO__KVERSION",
-    "LIBBPF_ERRNO__ENDIAN", "LIBBPF_ERRNO__INTERNAL", "LIBBPF_ERRNO__RELOC",
-    "LIBBPF_ERRNO__LOAD",   "LIBBPF_ERRNO__VERIFY",   "LIBBPF_ERRNO__PROG2BIG",
-    "LIBBPF_ERRNO__KVER",   "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID",
-    "LIBBPF_ERRNO__INVSEQ", "LIBBPF_ERRNO__NLPARSE",
+    "LIBBPF_ERRNO__LIBELF",   "LIBBPF_ERRNO__FORMAT",  "LIBBPF_ERRNO__KVERSION", "LIBBPF_ERRNO__ENDIAN",   "LIBBPF_ERRNO__INTERNAL",
+    "LIBBPF_ERRNO__RELOC",    "LIBBPF_ERRNO__LOAD",    "LIBBPF_ERRNO__VERIFY",   "LIBBPF_ERRNO__PROG2BIG", "LIBBPF_ERRNO__KVER",
+    "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID", "LIBBPF_ERRNO__INVSEQ",   "LIBBPF_ERRNO__NLPARSE",
 };
 
-bool IsLibbpfErrno(int err) {
-  return err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END;
-}
+bool IsLibbpfErrno(int err) { return err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END; }
 
 }  // namespace
 
@@ -54,8 +51,7 @@ std::string ErrnoText(int err) {
   return strerror_r(err, buf, sizeof(buf));
 }
 
-Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall,
-                       const std::string& context, const std::string& log) {
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall, const std::string& context, const std::string& log) {
   if (err < 0) err = -err;
   // A failing call that left errno at 0 would otherwise produce "Success".
   if (err == 0) err = EIO;
@@ -71,8 +67,6 @@ Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall,
   return e;
 }
 
-void ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& context) {
-  throw ErrnoError(env, err, syscall, context);
-}
+void ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& context) { throw ErrnoError(env, err, syscall, context); }
 
 }  // namespace xlvs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // errors.h: the one JS error shape every failed libbpf call or syscall turns into.
 #ifndef XLVS_NATIVE_ERRORS_H
 #define XLVS_NATIVE_ERRORS_H
@@ -17,13 +18,10 @@ std::string ErrnoText(int err);
 // Error with message "<syscall>: <strerror> (<CODE>)[, <context>]" and
 // .code/.errno/.syscall set; .log is set only when log is non-empty.
 // err may be given with either sign: libbpf returns -errno, errno is positive.
-Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall,
-                       const std::string& context = std::string(),
-                       const std::string& log = std::string());
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall, const std::string& context = std::string(), const std::string& log = std::string());
 
 // Throws ErrnoError as a C++ exception (NAPI_CPP_EXCEPTIONS turns it into a JS throw).
-[[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& syscall,
-                             const std::string& context = std::string());
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& context = std::string());
 
 // A failure captured off the JS thread, turned into an Error once back on it.
 struct PendingError {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fd.h: small file-descriptor helpers shared by the handle classes.
 #ifndef XLVS_NATIVE_FD_H
 #define XLVS_NATIVE_FD_H

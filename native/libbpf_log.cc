@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libbpf_log.cc: the libbpf print callback and the load-log capture behind it.
 #include "libbpf_log.h"
 
@@ -12,8 +13,8 @@ namespace xlvs {
 
 namespace {
 
-std::mutex g_serial;   // held by the one capture in progress
-std::mutex g_state;    // guards the fields below
+std::mutex g_serial;  // held by the one capture in progress
+std::mutex g_state;   // guards the fields below
 bool g_active = false;
 std::thread::id g_owner;
 std::string g_buf;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libbpf_log.h: routes libbpf's print callback into a per-load capture buffer.
 #ifndef XLVS_NATIVE_LIBBPF_LOG_H
 #define XLVS_NATIVE_LIBBPF_LOG_H

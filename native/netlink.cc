@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // netlink.cc: NeighSocket, the kernel's IPv4 neighbour table over rtnetlink (one dump, then the change notifications).
 #include "netlink.h"
 
@@ -77,9 +78,8 @@ bool ParseNeigh(const struct nlmsghdr* nh, Neigh* out) {
   out->mac.clear();
   bool has_dst = false;
   int len = static_cast<int>(nh->nlmsg_len - NLMSG_LENGTH(sizeof(struct ndmsg)));
-  for (const struct rtattr* a = reinterpret_cast<const struct rtattr*>(
-           reinterpret_cast<const char*>(ndm) + NLMSG_ALIGN(sizeof(struct ndmsg)));
-       RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+  for (const struct rtattr* a = reinterpret_cast<const struct rtattr*>(reinterpret_cast<const char*>(ndm) + NLMSG_ALIGN(sizeof(struct ndmsg))); RTA_OK(a, len);
+       a = RTA_NEXT(a, len)) {
     const auto* p = static_cast<const uint8_t*>(RTA_DATA(a));
     size_t n = RTA_PAYLOAD(a);
     if (a->rta_type == NDA_DST && n == 4) {
@@ -121,8 +121,7 @@ Napi::Function NeighSocket::Init(Napi::Env env) {
                      });
 }
 
-NeighSocket::NeighSocket(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<NeighSocket>(info), buf_(kRecvBuf) {
+NeighSocket::NeighSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NeighSocket>(info), buf_(kRecvBuf) {
   Napi::Env env = info.Env();
   Napi::Object opts = OptObjectArg(info, 0, "options");
   int64_t rcvbuf = OptIntProp(opts, "rcvbuf", 0);
@@ -267,8 +266,7 @@ int NeighSocket::DumpOnce(int ifindex, std::vector<Neigh>* out, const char** sys
       continue;
     }
     int len = static_cast<int>(n);
-    for (const struct nlmsghdr* nh = reinterpret_cast<const struct nlmsghdr*>(buf_.data()); NLMSG_OK(nh, len);
-         nh = NLMSG_NEXT(nh, len)) {
+    for (const struct nlmsghdr* nh = reinterpret_cast<const struct nlmsghdr*>(buf_.data()); NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
       if (nh->nlmsg_pid != portid_ || nh->nlmsg_seq != seq) {
         // A notification interleaved with the replies may be newer than the
         // dump's view of its entry, so read() hands it over afterwards
@@ -317,8 +315,7 @@ Napi::Value NeighSocket::Read(const Napi::CallbackInfo& info) {
     }
     if (n < 0) ThrowErrno(env, static_cast<int>(n), "recvmsg", "neighbour notifications");
     int len = static_cast<int>(n);
-    for (const struct nlmsghdr* nh = reinterpret_cast<const struct nlmsghdr*>(buf_.data()); NLMSG_OK(nh, len);
-         nh = NLMSG_NEXT(nh, len)) {
+    for (const struct nlmsghdr* nh = reinterpret_cast<const struct nlmsghdr*>(buf_.data()); NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
       Neigh ng;
       if (ParseNeigh(nh, &ng)) out.Set(k++, NeighToJs(env, ng));
     }

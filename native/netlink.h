@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // netlink.h: NeighSocket, a JS handle owning one rtnetlink socket on the IPv4 neighbour table, and if_nametoindex(3).
 #ifndef XLVS_NATIVE_NETLINK_H
 #define XLVS_NATIVE_NETLINK_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packet_socket.cc: PacketSocket, raw Ethernet frames in and out of one interface, with receives polled off the JS thread.
 #include "packet_socket.h"
 
@@ -74,8 +75,7 @@ class RecvWorker : public PromiseWorker {
       struct sockaddr_ll from;
       socklen_t fromlen = sizeof(from);
       // Non-blocking: another receive on the same socket may have taken the frame poll announced.
-      ssize_t got = recvfrom(fd_, frame_.data(), frame_.size(), MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from),
-                             &fromlen);
+      ssize_t got = recvfrom(fd_, frame_.data(), frame_.size(), MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from), &fromlen);
       if (got < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
         err_.Set(errno, "recvfrom", "packet socket");
@@ -175,9 +175,7 @@ PacketSocket::~PacketSocket() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-Napi::Value PacketSocket::GetFd(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), closed_ ? -1 : fd_);
-}
+Napi::Value PacketSocket::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), closed_ ? -1 : fd_); }
 
 Napi::Value PacketSocket::GetIfindex(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ifindex_); }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packet_socket.h: PacketSocket, a JS handle owning one AF_PACKET raw socket bound to an interface (for the doctor's probes).
 #ifndef XLVS_NATIVE_PACKET_SOCKET_H
 #define XLVS_NATIVE_PACKET_SOCKET_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // probe.cc: what the running kernel offers (libbpf's feature probes) and what it reports of loaded programs.
 #include "probe.h"
 
@@ -26,22 +27,18 @@ Napi::Value ProbeAnswer(Napi::Env env, int ret, const char* what) {
 
 Napi::Value ProbeProgType(const Napi::CallbackInfo& info) {
   uint32_t type = static_cast<uint32_t>(IntArg(info, 0, "progType"));
-  return ProbeAnswer(info.Env(), libbpf_probe_bpf_prog_type(static_cast<enum bpf_prog_type>(type), nullptr),
-                     "libbpf_probe_bpf_prog_type");
+  return ProbeAnswer(info.Env(), libbpf_probe_bpf_prog_type(static_cast<enum bpf_prog_type>(type), nullptr), "libbpf_probe_bpf_prog_type");
 }
 
 Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
   uint32_t type = static_cast<uint32_t>(IntArg(info, 0, "mapType"));
-  return ProbeAnswer(info.Env(), libbpf_probe_bpf_map_type(static_cast<enum bpf_map_type>(type), nullptr),
-                     "libbpf_probe_bpf_map_type");
+  return ProbeAnswer(info.Env(), libbpf_probe_bpf_map_type(static_cast<enum bpf_map_type>(type), nullptr), "libbpf_probe_bpf_map_type");
 }
 
 Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
   uint32_t prog_type = static_cast<uint32_t>(IntArg(info, 0, "progType"));
   uint32_t helper = static_cast<uint32_t>(IntArg(info, 1, "helperId"));
-  return ProbeAnswer(info.Env(),
-                     libbpf_probe_bpf_helper(static_cast<enum bpf_prog_type>(prog_type),
-                                             static_cast<enum bpf_func_id>(helper), nullptr),
+  return ProbeAnswer(info.Env(), libbpf_probe_bpf_helper(static_cast<enum bpf_prog_type>(prog_type), static_cast<enum bpf_func_id>(helper), nullptr),
                      "libbpf_probe_bpf_helper");
 }
 

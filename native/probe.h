@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // probe.h: kernel feature probes and program info (verifier statistics), for the load-time checks and status.
 #ifndef XLVS_NATIVE_PROBE_H
 #define XLVS_NATIVE_PROBE_H

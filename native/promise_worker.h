@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // promise_worker.h: PromiseWorker, the base of every libuv worker whose outcome settles a JS promise.
 #ifndef XLVS_NATIVE_PROMISE_WORKER_H
 #define XLVS_NATIVE_PROMISE_WORKER_H
@@ -22,8 +23,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  PromiseWorker(Napi::Env env, const char* resource_name)
-      : Napi::AsyncWorker(env, resource_name), deferred_(Napi::Promise::Deferred::New(env)) {}
+  PromiseWorker(Napi::Env env, const char* resource_name) : Napi::AsyncWorker(env, resource_name), deferred_(Napi::Promise::Deferred::New(env)) {}
 
   // On the JS thread, only when Execute() recorded no failure: the value to resolve with.
   virtual Napi::Value Result(Napi::Env env) = 0;

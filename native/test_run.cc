@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // test_run.cc: testRun(), BPF_PROG_TEST_RUN of an XDP program on a worker thread.
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -21,8 +22,7 @@ constexpr size_t kDataOutSlack = 256;
 
 class TestRunWorker : public PromiseWorker {
  public:
-  TestRunWorker(Napi::Env env, int prog_fd, std::vector<uint8_t> data, int repeat, bool live, uint32_t batch_size,
-                uint32_t ingress_ifindex)
+  TestRunWorker(Napi::Env env, int prog_fd, std::vector<uint8_t> data, int repeat, bool live, uint32_t batch_size, uint32_t ingress_ifindex)
       : PromiseWorker(env, "xlvs:testRun"),
         prog_fd_(prog_fd),
         data_(std::move(data)),
@@ -107,8 +107,7 @@ Napi::Value TestRun(const Napi::CallbackInfo& info) {
   Napi::Value lv = o.Get("live");
   bool live = !lv.IsUndefined() && !lv.IsNull() && lv.ToBoolean().Value();
   auto* w = new TestRunWorker(env, prog_fd, std::move(copy), static_cast<int>(OptIntProp(o, "repeat", 1)), live,
-                              static_cast<uint32_t>(OptIntProp(o, "batchSize", 0)),
-                              static_cast<uint32_t>(OptIntProp(o, "ingressIfindex", 0)));
+                              static_cast<uint32_t>(OptIntProp(o, "batchSize", 0)), static_cast<uint32_t>(OptIntProp(o, "ingressIfindex", 0)));
   return w->Start();
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // xdp_link.cc: XdpLink, attaching an XDP program to an interface as a bpf_link and managing that link.
 #include "xdp_link.h"
 
@@ -119,9 +120,7 @@ Napi::Value XdpLink::OpenPinned(const Napi::CallbackInfo& info) {
   return NewLink(env, guard.release(), ifindex, generic);
 }
 
-Napi::Value XdpLink::GetMode(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), generic_ ? "generic" : "native");
-}
+Napi::Value XdpLink::GetMode(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), generic_ ? "generic" : "native"); }
 Napi::Value XdpLink::GetIfindex(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ifindex_); }
 Napi::Value XdpLink::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 

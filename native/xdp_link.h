@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // xdp_link.h: XdpLink, a JS handle owning one XDP bpf_link fd.
 #ifndef XLVS_NATIVE_XDP_LINK_H
 #define XLVS_NATIVE_XDP_LINK_H

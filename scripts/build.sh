@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # build.sh: compiles the XDP objects, the native addon and the TypeScript, each only when its inputs changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

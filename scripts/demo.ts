@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // demo.ts: `npm run demo`: builds the namespace DR lab, runs xlvs with weights 3:2:1, sends HTTP and UDP traffic from the client and prints the split and the director's status.
-import { ADDR, DrLab, cleanupPrefix, realAddress, type ClientResult, type ServiceSpec } from '../src/lab/drnet';
+
 import { formatSplitTable, splitRows } from '../src/lab/drcheck';
+import { ADDR, type ClientResult, cleanupPrefix, DrLab, realAddress, type ServiceSpec } from '../src/lab/drnet';
 
 const WEIGHTS = [3, 2, 1];
 const TCP_CONNS = 600;
@@ -49,7 +51,9 @@ async function main(): Promise<number> {
   }
   const problems: string[] = [];
   say('== building the LVS-DR lab ==');
-  say(`client ${ADDR.client} -> router ${ADDR.routerOutside}/${ADDR.router} -> switch -> director ${ADDR.director}, reals ${[1, 2, 3].map(realAddress).join(', ')}; VIP ${ADDR.vip}`);
+  say(
+    `client ${ADDR.client} -> router ${ADDR.routerOutside}/${ADDR.router} -> switch -> director ${ADDR.director}, reals ${[1, 2, 3].map(realAddress).join(', ')}; VIP ${ADDR.vip}`,
+  );
   const lab = await DrLab.create({ reals: 3, handleSignals: true, log: (l) => say(`  ${l}`), ...(args.prefix !== undefined ? { prefix: args.prefix } : {}) });
   try {
     const reals = lab.realNames();
@@ -76,7 +80,12 @@ async function main(): Promise<number> {
     say();
     say(`== ${UDP_DATAGRAMS} UDP datagrams from distinct source ports to ${ADDR.vip}:9000 ==`);
     const udp = await lab.runClient('udp', { port: 9000, count: UDP_DATAGRAMS, concurrency: 20, timeoutMs: 2000, retries: 1 });
-    say(formatSplitTable(`UDP: ${udp.ok}/${UDP_DATAGRAMS} answered in ${udp.durationMs} ms${udp.retried ? ` (${udp.retried} after a resend)` : ''}`, splitRows(reals, WEIGHTS, udp.counts)));
+    say(
+      formatSplitTable(
+        `UDP: ${udp.ok}/${UDP_DATAGRAMS} answered in ${udp.durationMs} ms${udp.retried ? ` (${udp.retried} after a resend)` : ''}`,
+        splitRows(reals, WEIGHTS, udp.counts),
+      ),
+    );
     if (udp.failures) say(`failures: ${JSON.stringify(udp.errors)}`);
     problems.push(...problemsOf('UDP', udp, UDP_DATAGRAMS, reals));
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kernels.sh: checks that the built BPF objects pass the verifier on Debian 12's stock kernel (6.1, booted under qemu) or, with --host, on this machine's kernel, and prints each program's processed-instruction count.
 #
-# Usage: bash scripts/kernels.sh [--host] [--log] [OBJ...]   (--log: a failed program's last 60 verifier-log lines too)     (default: build/bpf/xlvs.o, then the other build/bpf/*.o)
+# Usage: bash scripts/kernels.sh [--host] [--log] [OBJ...]   (--log: a failed program's last 60 verifier-log lines too)     (default: build/bpf/xlvs.o, then the
+# other build/bpf/*.o)
 # Prints "<kernel release> <object> <program> loaded <insns>" or "... FAILED <verifier's reason line>" per program,
 # then one JSON line with the same data; exits 1 if any program failed to load, 2 if the check itself could not run.
 #

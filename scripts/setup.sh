@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # setup.sh: installs whatever is missing on a fresh Debian 12 host (apt packages, npm packages) and builds xlvs; quiet and fast when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* xlvs_abi.h: every map key/value, flag and limit shared by the XDP program and (via codecs) TypeScript. */
 #ifndef XLVS_ABI_H
 #define XLVS_ABI_H
@@ -15,20 +16,21 @@
  */
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
-#define XLVS_MAX_SERVICES     16384u   /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
-#define XLVS_MAX_REALS        131072u  /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
-#define XLVS_CONN_DEFAULT_MAX 4194304u /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
-#define XLVS_CT_WAYS          8u       /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
-#define XLVS_MH_DEFAULT_SIZE  65537u   /* Maglev table size: a prime */
+#define XLVS_MAX_SERVICES     16384u      /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
+#define XLVS_MAX_REALS        131072u     /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
+#define XLVS_CONN_DEFAULT_MAX 4194304u    /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
+#define XLVS_CT_WAYS          8u          /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
+#define XLVS_MH_DEFAULT_SIZE  65537u      /* Maglev table size: a prime */
 #define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */
-#define XLVS_SEQ_MAX_TRIES    32u      /* rr/wrr: sequence entries tried past an unavailable one before giving up */
-#define XLVS_FALLBACK_TRIES   32u      /* sh/mh fallback: buckets tried, the first being the flow's own */
-#define XLVS_FALLBACK_STRIDE  1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
-#define XLVS_SWEEP_CHUNK      16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
-#define XLVS_TBL_MAX          1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
-#define XLVS_ACCEPT_MACS      4u       /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
-#define XLVS_PERSIST_RATIO    16u      /* connection-table entries per xlvs_persist entry: one template per persistent client network, far fewer than connections */
-#define XLVS_PERSIST_MIN      1024u    /* xlvs_persist entries however small the connection table */
+#define XLVS_SEQ_MAX_TRIES    32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */
+#define XLVS_FALLBACK_TRIES   32u         /* sh/mh fallback: buckets tried, the first being the flow's own */
+#define XLVS_FALLBACK_STRIDE  1000u       /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
+#define XLVS_SWEEP_CHUNK      16384u      /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
+#define XLVS_TBL_MAX          1048576u    /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
+#define XLVS_ACCEPT_MACS      4u          /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
+/* XLVS_PERSIST_RATIO: one template per persistent client network, far fewer than connections. */
+#define XLVS_PERSIST_RATIO    16u   /* connection-table entries per xlvs_persist entry */
+#define XLVS_PERSIST_MIN      1024u /* xlvs_persist entries however small the connection table */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -37,20 +39,20 @@
 #define XLVS_SVC_F_HASH_PORT (1u << 0) /* mh-port / sh-port: the client port is hashed too */
 #define XLVS_SVC_F_FALLBACK  (1u << 1) /* mh-fallback / sh-fallback: an unavailable bucket owner hands over to the next */
 
-#define XLVS_CONN_F_PERSIST  (1u << 0) /* made for a persistent service: the sweeper keeps its template alive */
+#define XLVS_CONN_F_PERSIST (1u << 0) /* made for a persistent service: the sweeper keeps its template alive */
 
 /* Schedulers (xlvs_svc.sched); the schedule table's content depends on the kind (see xlvs_tbl in xlvs.bpf.c). */
-#define XLVS_SCHED_MH   0u  /* Maglev table, indexed by hash of source [+ port] */
-#define XLVS_SCHED_RR   1u  /* sequence: each real with weight > 0 once */
-#define XLVS_SCHED_WRR  2u  /* sequence: IPVS's weighted round-robin cycle */
-#define XLVS_SCHED_LC   3u  /* member list, least connections */
-#define XLVS_SCHED_WLC  4u  /* member list, weighted least connections */
-#define XLVS_SCHED_SED  5u  /* member list, shortest expected delay */
-#define XLVS_SCHED_NQ   6u  /* member list, never queue */
-#define XLVS_SCHED_SH   7u  /* Maglev table, indexed by hash of source [+ port] */
-#define XLVS_SCHED_DH   8u  /* Maglev table, indexed by hash of destination */
-#define XLVS_SCHED_FO   9u  /* member list, weighted failover */
-#define XLVS_SCHED_OVF  10u /* member list, weighted overflow */
+#define XLVS_SCHED_MH  0u  /* Maglev table, indexed by hash of source [+ port] */
+#define XLVS_SCHED_RR  1u  /* sequence: each real with weight > 0 once */
+#define XLVS_SCHED_WRR 2u  /* sequence: IPVS's weighted round-robin cycle */
+#define XLVS_SCHED_LC  3u  /* member list, least connections */
+#define XLVS_SCHED_WLC 4u  /* member list, weighted least connections */
+#define XLVS_SCHED_SED 5u  /* member list, shortest expected delay */
+#define XLVS_SCHED_NQ  6u  /* member list, never queue */
+#define XLVS_SCHED_SH  7u  /* Maglev table, indexed by hash of source [+ port] */
+#define XLVS_SCHED_DH  8u  /* Maglev table, indexed by hash of destination */
+#define XLVS_SCHED_FO  9u  /* member list, weighted failover */
+#define XLVS_SCHED_OVF 10u /* member list, weighted overflow */
 
 /*
  * Connection states as a director that sees only client-to-server packets can know them
@@ -66,10 +68,10 @@
 
 /* xlvs_svc key: what a frame must be addressed to in order to be load-balanced. */
 struct xlvs_svc_key {
-	__be32 vip;   /* virtual IPv4 address, network order */
-	__be16 port;  /* destination port, network order */
-	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 pad;     /* zero */
+	__be32 vip;  /* virtual IPv4 address, network order */
+	__be16 port; /* destination port, network order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;    /* zero */
 };
 
 /* xlvs_svc value. A port-0 service ("all ports") has key port 0 and is looked up after the exact port misses. */
@@ -124,14 +126,14 @@ struct xlvs_ct_bucket {
 
 /* xlvs_reals value, indexed by real id. */
 struct xlvs_real {
-	__u8 mac[6];  /* the real server's MAC: the rewritten destination */
-	__u16 flags;  /* XLVS_REAL_F_* */
-	__be32 addr;  /* real server IPv4, network order (for status and trace; not used to forward) */
-	__u32 svc_id; /* owning service id */
-	__u32 weight; /* effective weight 0..65535 (slow start ramps it): read by the list schedulers */
+	__u8 mac[6];       /* the real server's MAC: the rewritten destination */
+	__u16 flags;       /* XLVS_REAL_F_* */
+	__be32 addr;       /* real server IPv4, network order (for status and trace; not used to forward) */
+	__u32 svc_id;      /* owning service id */
+	__u32 weight;      /* effective weight 0..65535 (slow start ramps it): read by the list schedulers */
 	__u32 u_threshold; /* ipvsadm -x: overloaded once active + inactive >= this; 0 = no limit */
 	__u32 l_threshold; /* ipvsadm -y: no longer overloaded once active + inactive < this; 0 = below 3/4 of upper */
-	__u32 pad;    /* zero */
+	__u32 pad;         /* zero */
 };
 
 /* xlvs_rconn value (shared, updated with atomic adds on state changes only): a real's tracked connections. */
@@ -164,20 +166,20 @@ struct xlvs_persist {
 
 /* xlvs_sweep value (single entry): what the last run of the xlvs_sweep program found and did. */
 struct xlvs_sweep_stats {
-	__u64 now;            /* the clock the last run used (seconds) */
-	__u64 conns;          /* connection entries the last complete pass left in place (table occupancy) */
-	__u64 expired;        /* connection entries removed for idleness, so far */
-	__u64 templates;      /* persistence templates seen at the start of the current pass */
+	__u64 now;               /* the clock the last run used (seconds) */
+	__u64 conns;             /* connection entries the last complete pass left in place (table occupancy) */
+	__u64 expired;           /* connection entries removed for idleness, so far */
+	__u64 templates;         /* persistence templates seen at the start of the current pass */
 	__u64 templates_expired; /* persistence templates removed, so far */
-	__u64 runs;           /* complete passes over the table so far */
-	__u64 cursor;         /* the bucket the next run starts at; 0: the next run starts a pass */
-	__u64 pass_conns;     /* entries left in place so far in the current pass */
+	__u64 runs;              /* complete passes over the table so far */
+	__u64 cursor;            /* the bucket the next run starts at; 0: the next run starts a pass */
+	__u64 pass_conns;        /* entries left in place so far in the current pass */
 };
 
 /* xlvs_cfg value (single entry, key 0): per-interface settings. */
 struct xlvs_cfg {
-	__u8 mac[6];  /* the director NIC's MAC: the rewritten source */
-	__u8 pad[2];  /* zero */
+	__u8 mac[6];                  /* the director NIC's MAC: the rewritten source */
+	__u8 pad[2];                  /* zero */
 	__u32 timeout[XLVS_CS_COUNT]; /* idle timeout in seconds per XLVS_CS_* state (ipvsadm --set tcp tcpfin udp) */
 	__u32 ct_buckets; /* buckets in one slice of xlvs_conn (the whole map unless ct_per_cpu); 0 until the loader writes it: every flow then shares bucket 0 */
 	__u32 ct_per_cpu; /* 1: xlvs_conn holds one slice per possible CPU, and each CPU looks up and inserts in its own */

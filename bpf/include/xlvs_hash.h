@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* xlvs_hash.h: the flow hash that picks a Maglev bucket; src/core/flowhash.ts computes the same value for trace and tests. */
 #ifndef XLVS_HASH_H
 #define XLVS_HASH_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // api.ts: the daemon's runtime API, JSON over HTTP on a root-only unix socket: the server around a Controller, and the client the CLI verbs use.
 
 import * as fs from 'node:fs';
@@ -5,8 +6,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseBody } from '../core/apibody';
-import { Controller } from '../core/controller';
-import { ExistsError, NotFoundError, edits } from '../core/edits';
+import type { Controller } from '../core/controller';
+import { ExistsError, edits, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
 
@@ -59,7 +60,10 @@ export function routes(c: Controller, reload: () => Promise<unknown>): Record<st
       return c.change(edits.addReal(service, real));
     },
     'POST /v1/real/edit': (b) => {
-      const { service, real: { address, ...fields } } = parseBody('POST /v1/real/edit', b);
+      const {
+        service,
+        real: { address, ...fields },
+      } = parseBody('POST /v1/real/edit', b);
       return c.change(patchReal(service, address, fields));
     },
     'POST /v1/real/delete': (b) => {
@@ -80,7 +84,10 @@ export const MAX_BODY_BYTES = 32 << 20;
 /** Refused before it is read whole; answered with 413 (the client still reads the reply, see serve). */
 class TooLargeError extends UsageError {}
 
-const tooLarge = (size?: number) => new TooLargeError(`request body ${size !== undefined ? `of ${size} bytes ` : ''}larger than the API's limit of ${MAX_BODY_BYTES} bytes (${MAX_BODY_BYTES >> 20} MiB)`);
+const tooLarge = (size?: number) =>
+  new TooLargeError(
+    `request body ${size !== undefined ? `of ${size} bytes ` : ''}larger than the API's limit of ${MAX_BODY_BYTES} bytes (${MAX_BODY_BYTES >> 20} MiB)`,
+  );
 
 function readBody(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -136,14 +143,17 @@ export async function removeStaleSocket(file: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!st.isSocket()) throw new RuntimeError(`--socket ${file}: a ${st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symbolic link' : 'file that is not a socket'} is there; refusing to replace it`);
+  if (!st.isSocket())
+    throw new RuntimeError(
+      `--socket ${file}: a ${st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symbolic link' : 'file that is not a socket'} is there; refusing to replace it`,
+    );
   const state = await new Promise<'live' | 'stale' | string>((resolve) => {
     const s = net.connect(file);
     s.once('connect', () => {
       s.destroy();
       resolve('live');
     });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : e.code ?? e.message));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : (e.code ?? e.message)));
   });
   if (state === 'live') throw new RuntimeError(`another xlvs daemon is listening on ${file}`);
   if (state !== 'stale') throw new RuntimeError(`--socket ${file}: cannot tell whether a daemon still uses it (connect: ${state}); refusing to remove it`);
@@ -181,7 +191,9 @@ export async function serve(file: string, handlers: Record<string, Handler>, log
             req.resume();
           }
           // The message's first line is the summary; UsageError keeps the per-field details separately.
-          reply(e instanceof TooLargeError ? 413 : STATUS[kind], { error: { kind, message: (err.message ?? String(e)).split('\n')[0], details: err.details ?? [] } });
+          reply(e instanceof TooLargeError ? 413 : STATUS[kind], {
+            error: { kind, message: (err.message ?? String(e)).split('\n')[0], details: err.details ?? [] },
+          });
         },
       );
   });
@@ -230,7 +242,12 @@ export function call<T = any>(socket: string, method: 'GET' | 'POST', route: str
       },
     );
     req.on('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'is the daemon running? (xlvs daemon --config FILE)' : e.code === 'EACCES' ? 'the socket is root-only' : e.message;
+      const why =
+        e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+          ? 'is the daemon running? (xlvs daemon --config FILE)'
+          : e.code === 'EACCES'
+            ? 'the socket is root-only'
+            : e.message;
       reject(new RuntimeError(`cannot reach the xlvs daemon on ${socket}: ${why}`));
     });
     if (data) req.write(data);

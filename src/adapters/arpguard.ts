@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // arpguard.ts: the ARP guard: watches every ARP frame on the director's NIC and asks "who has VIP?" every few seconds, and reports any other MAC that claims a VIP (a real server answering or announcing ARP for it steals clients from the director).
 
-import { ArpClaimSeen, ClaimBook, VipClaim, classifyArp } from '../core/arpguard';
-import { ETH_P_ARP, arpWhoHas, parseFrame } from '../core/packets';
-import { PacketSocket, native } from './native';
+import { type ArpClaimSeen, ClaimBook, classifyArp, type VipClaim } from '../core/arpguard';
+import { arpWhoHas, ETH_P_ARP, parseFrame } from '../core/packets';
 import { monotonicMs } from './clock';
+import { native, type PacketSocket } from './native';
 
 export type { VipClaim } from '../core/arpguard';
 
@@ -75,7 +76,11 @@ export class ArpGuard {
         // The next round opens a new socket (the NIC may have been re-created).
         this.o.event('warn', 'ARP guard watch failed', { event: 'arp-guard', err: (e as Error).message });
         this.sock = undefined;
-        try { s.close(); } catch { /* already closed */ }
+        try {
+          s.close();
+        } catch {
+          /* already closed */
+        }
         return;
       }
       if (b) this.frame(b);
@@ -103,7 +108,11 @@ export class ArpGuard {
     if (!n) return;
     const { vip, mac, real } = n;
     this.o.event('error', 'VIP claimed by another MAC', {
-      event: 'arp-guard', vip, mac, real, arp: c.kind,
+      event: 'arp-guard',
+      vip,
+      mac,
+      real,
+      arp: c.kind,
       fix: real ? `on ${real}: xlvs realserver setup --vip ${vip} (arp_ignore=1, arp_announce=2)` : 'find the host with this MAC',
     });
   }
@@ -143,7 +152,11 @@ export class ArpGuard {
     this.timer = undefined;
     const s = this.sock;
     this.sock = undefined;
-    try { s?.close(); } catch { /* already closed */ }
+    try {
+      s?.close();
+    } catch {
+      /* already closed */
+    }
     await this.loop;
   }
 }

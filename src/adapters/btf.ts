@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // btf.ts: what a built BPF object declares (struct layouts from its BTF, its maps), read through the addon without loading it.
 
 import * as fs from 'node:fs';

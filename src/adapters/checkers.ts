@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // checkers.ts: the health probes themselves (TCP connect, HTTP/HTTPS GET, UDP, DNS, exec, and the DR-path SYN to VIP:port at the real's MAC); each settles within its timeout and never throws.
 
 import { spawn } from 'node:child_process';
@@ -7,7 +8,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { ResolvedCheck } from '../core/config';
 import type { ProbeResult } from '../core/health';
-import { Endpoint, ProbeSocket, tcpProbe } from './drprobe';
+import { type Endpoint, type ProbeSocket, tcpProbe } from './drprobe';
 
 /** What a DR-path probe needs besides the check: the shared raw socket, the director's side, the real's MAC and the VIP. */
 export interface DrContext {
@@ -35,7 +36,11 @@ function withTimeout(ms: number, run: (done: (r: ProbeResult) => void) => () => 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      try { cleanup(); } catch { /* already closed */ }
+      try {
+        cleanup();
+      } catch {
+        /* already closed */
+      }
       resolve(r);
     };
     // A fired timer is not yet a timeout: when the loop was busy (or its thread not scheduled) as the answer arrived,
@@ -109,7 +114,13 @@ function httpGet(c: ResolvedCheck): Promise<ProbeResult> {
         // Bounded: a health page is small; a huge one is matched on its first 64 KiB.
         if (body.length < 65536) body += d;
       });
-      res.on('end', () => done(re.test(body) ? { ok: true, detail: `status ${status}, body matches` } : { ok: false, detail: `status ${status}, body does not match ${c.bodyRegex}` }));
+      res.on('end', () =>
+        done(
+          re.test(body)
+            ? { ok: true, detail: `status ${status}, body matches` }
+            : { ok: false, detail: `status ${status}, body does not match ${c.bodyRegex}` },
+        ),
+      );
       res.on('error', (e) => done({ ok: false, detail: errText(e) }));
     });
     req.on('error', (e) => done({ ok: false, detail: httpError(c, e) }));
@@ -131,7 +142,9 @@ function udpExchange(c: ResolvedCheck, payload: Buffer, judge: (reply: Buffer) =
 
 function udpCheck(c: ResolvedCheck): Promise<ProbeResult> {
   return udpExchange(c, Buffer.from(c.payload, 'utf8'), (m) =>
-    c.expect === undefined || m.toString('utf8').includes(c.expect) ? { ok: true, detail: `reply of ${m.length} bytes` } : { ok: false, detail: `reply does not contain ${JSON.stringify(c.expect)}` },
+    c.expect === undefined || m.toString('utf8').includes(c.expect)
+      ? { ok: true, detail: `reply of ${m.length} bytes` }
+      : { ok: false, detail: `reply does not contain ${JSON.stringify(c.expect)}` },
   );
 }
 
@@ -168,7 +181,11 @@ function execCheck(c: ResolvedCheck, t: ProbeTarget): Promise<ProbeResult> {
     child.on('exit', (code, sig) => done(code === 0 ? { ok: true, detail: 'exit 0' } : { ok: false, detail: sig ? `killed by ${sig}` : `exit ${code}` }));
     return () => {
       if (child.exitCode === null && child.signalCode === null && child.pid) {
-        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone already */ }
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
       }
     };
   });
@@ -198,11 +215,16 @@ export function runProbe(t: ProbeTarget, dr?: DrContext): Promise<ProbeResult> {
   const c = t.check;
   if (c.mode === 'dr') return drCheck(c, t, dr);
   switch (c.type) {
-    case 'tcp': return tcpConnect(c);
+    case 'tcp':
+      return tcpConnect(c);
     case 'http':
-    case 'https': return httpGet(c);
-    case 'udp': return udpCheck(c);
-    case 'dns': return dnsCheck(c);
-    case 'exec': return execCheck(c, t);
+    case 'https':
+      return httpGet(c);
+    case 'udp':
+      return udpCheck(c);
+    case 'dns':
+      return dnsCheck(c);
+    case 'exec':
+      return execCheck(c, t);
   }
 }

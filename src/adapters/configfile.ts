@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // configfile.ts: reading and atomically rewriting the director's YAML config file.
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Config, parseConfig } from '../core/config';
+import { type Config, parseConfig } from '../core/config';
 import { UsageError } from '../core/errors';
 import { MAX_CONFIG_BYTES } from '../core/limits';
 
@@ -13,7 +14,8 @@ import { MAX_CONFIG_BYTES } from '../core/limits';
  * `label` names the file in messages ("--config FILE").
  */
 export function readTextFile(file: string, limit: number, label: string): string {
-  const tooBig = (size?: number) => new UsageError(`${label}: ${size !== undefined ? `${size} bytes, ` : ''}more than the limit of ${limit} bytes (${limit >> 20} MiB)`);
+  const tooBig = (size?: number) =>
+    new UsageError(`${label}: ${size !== undefined ? `${size} bytes, ` : ''}more than the limit of ${limit} bytes (${limit >> 20} MiB)`);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -51,7 +53,10 @@ export function readConfigFile(file: string): Config {
 /** A config as the daemon writes it back, refused when a restart could not read it (over MAX_CONFIG_BYTES). */
 export function configFileText(text: string): string {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_CONFIG_BYTES) throw new UsageError(`the config would be ${bytes} bytes as YAML, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB) a restart can read back; nothing was changed`);
+  if (bytes > MAX_CONFIG_BYTES)
+    throw new UsageError(
+      `the config would be ${bytes} bytes as YAML, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB) a restart can read back; nothing was changed`,
+    );
   return text;
 }
 

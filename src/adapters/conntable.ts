@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // conntable.ts: the datapath's connection table (xlvs_conn, set-associative) read and edited from user space through its mmap.
 
 import * as abi from '../core/abi';
-import { CtGeometry, ctBucketOf, ctHeld } from '../core/conntable';
-import { BpfMap } from './native';
+import { type CtGeometry, ctBucketOf, ctHeld } from '../core/conntable';
+import type { BpfMap } from './native';
 
 const ENTRY = abi.ctEntry.size;
 const BUCKET = abi.ctBucket.size;
@@ -24,7 +25,11 @@ export interface CtRecord {
  * configuration changes, and a lost entry's flow is picked up again on its next packet).
  */
 export class ConnTable {
-  constructor(private readonly map: BpfMap, readonly geometry: CtGeometry, readonly seed: number) {}
+  constructor(
+    private readonly map: BpfMap,
+    readonly geometry: CtGeometry,
+    readonly seed: number,
+  ) {}
 
   private offset(slice: number, bucket: number, way = 0): number {
     return ((slice * this.geometry.buckets + bucket) * abi.CT_WAYS + way) * ENTRY;
@@ -51,7 +56,9 @@ export class ConnTable {
   put(key: abi.ConnKey, val: abi.Conn, slice = 0): void {
     const k = abi.connKey.encode(key);
     const at = this.find(key);
-    let s = slice, bucket = ctBucketOf(k, this.seed, this.geometry.buckets), way = -1;
+    let s = slice,
+      bucket = ctBucketOf(k, this.seed, this.geometry.buckets),
+      way = -1;
     if (at) ({ slice: s, bucket, way } = at);
     else {
       const b = this.map.readMmap(this.offset(s, bucket), BUCKET);
@@ -81,8 +88,11 @@ export class ConnTable {
         if (!ctHeld(chunk, o)) continue;
         const index = first + Math.floor(i / abi.CT_WAYS);
         yield {
-          key: abi.connKey.decode(chunk, o), val: abi.conn.decode(chunk, o + 16),
-          slice: Math.floor(index / buckets), bucket: index % buckets, way: i % abi.CT_WAYS,
+          key: abi.connKey.decode(chunk, o),
+          val: abi.conn.decode(chunk, o + 16),
+          slice: Math.floor(index / buckets),
+          bucket: index % buckets,
+          way: i % abi.CT_WAYS,
         };
       }
     }

@@ -1,28 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemon.ts: the long-running director: adopts or creates the pinned datapath, serves the runtime API, reloads on SIGHUP, and leaves every flow in place when it exits.
 
 import * as fs from 'node:fs';
+import type * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as http from 'node:http';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import { Config } from '../core/config';
+import * as abi from '../core/abi';
+import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
-import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { RuntimeError } from '../core/errors';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
+import { ArpGuard } from './arpguard';
+import { monotonicMs } from './clock';
+import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
-import { LINK_PIN, hasPinnedMaps, readObserved, removePins } from './pinned';
+import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
-import { monotonicMs } from './clock';
+import { cachedCount, type MetricsSource, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
-import { HealthRunner, directorAddress } from './health';
-import { ArpGuard } from './arpguard';
+import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
 import { checkHost, resolveMacs } from './runner';
-import { MetricsSource, cachedCount, serveMetrics } from './metrics';
-import * as abi from '../core/abi';
 
 export interface DaemonOptions {
   configFile: string;
@@ -31,7 +32,6 @@ export interface DaemonOptions {
   objPath?: string;
   refreshMs?: number;
 }
-
 
 export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
@@ -87,27 +87,48 @@ export class Daemon {
     const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
     // Bound before the datapath is touched: a taken metrics.listen fails the start with nothing changed.
-    if (cfg.metrics.listen !== 'off') this.metrics = await serveMetrics(cfg.metrics.listen, this.metricsSource(cfg.conn_table_size), (m, f) => this.log.error(f ?? {}, m), cfg.metrics.allowed_hosts);
+    if (cfg.metrics.listen !== 'off')
+      this.metrics = await serveMetrics(
+        cfg.metrics.listen,
+        this.metricsSource(cfg.conn_table_size),
+        (m, f) => this.log.error(f ?? {}, m),
+        cfg.metrics.allowed_hosts,
+      );
     const ifname = cfg.interface;
     const info = interfaceInfo(ifname);
     ensureBpffs();
     const pins = pinDir(ifname);
     const linkPinned = fs.existsSync(path.join(pins, LINK_PIN));
-    if (info.xdp && !linkPinned) throw new RuntimeError(`${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}) that is not a pinned xlvs link; stop whatever attached it first`);
+    if (info.xdp && !linkPinned)
+      throw new RuntimeError(
+        `${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}) that is not a pinned xlvs link; stop whatever attached it first`,
+      );
     if (!info.xdp && linkPinned) this.log.warn({ pins }, 'pinned link is no longer attached; starting afresh');
     const adopt = hasPinnedMaps(pins) && !!info.xdp;
     if (!adopt) removePins(pins); // nothing attached: whatever is pinned there is a leftover
 
     const observed = adopt ? readObserved(pins) : [];
     try {
-      this.dp = await Datapath.load({ connTableSize: cfg.conn_table_size, connTablePerCpu: cfg.conn_table_per_cpu, objPath: this.opts.objPath, ...(adopt ? { reuseFrom: pins } : {}) });
+      this.dp = await Datapath.load({
+        connTableSize: cfg.conn_table_size,
+        connTablePerCpu: cfg.conn_table_per_cpu,
+        objPath: this.opts.objPath,
+        ...(adopt ? { reuseFrom: pins } : {}),
+      });
     } catch (e) {
-      if (adopt) throw new RuntimeError(`cannot load the datapath onto the pinned maps in ${pins} (a changed conn_table_size or map layout needs "xlvs down" first, which drops tracked connections): ${(e as Error).message}`, { cause: e });
+      if (adopt)
+        throw new RuntimeError(
+          `cannot load the datapath onto the pinned maps in ${pins} (a changed conn_table_size or map layout needs "xlvs down" first, which drops tracked connections): ${(e as Error).message}`,
+          { cause: e },
+        );
       throw e;
     }
     const dp = this.dp;
     const port = datapathPort(dp, observed);
-    dp.setDirectorMac(info.mac, cfg.accept_macs.map((m) => m.toLowerCase()));
+    dp.setDirectorMac(
+      info.mac,
+      cfg.accept_macs.map((m) => m.toLowerCase()),
+    );
     this.vipsAdded = new Set(cfg.services.map((s) => s.vip)); // a previous run added them
     const health: HealthRunner = new HealthRunner({
       ifname,
@@ -121,7 +142,10 @@ export class Daemon {
     const controller: Controller = new Controller(cfg, observed, {
       applied: (c) => {
         health.setConfig(c);
-        dp.setDirectorMac(info.mac, c.accept_macs.map((m) => m.toLowerCase()));
+        dp.setDirectorMac(
+          info.mac,
+          c.accept_macs.map((m) => m.toLowerCase()),
+        );
       },
       health: (k) => health.get(k),
       vipClaims: (v) => this.arpGuard?.claimsOf(v) ?? [],
@@ -138,7 +162,10 @@ export class Daemon {
     await controller.sync();
     const at = dp.attachPinned(ifname, cfg.xdp_mode, pins);
     for (const n of dp.kernelNotes) this.log.warn({ kernel: os.release() }, n);
-    this.log.info({ interface: ifname, mode: at.mode, adopted: at.adopted, pins, verifier: dp.programCosts() }, at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached');
+    this.log.info(
+      { interface: ifname, mode: at.mode, adopted: at.adopted, pins, verifier: dp.programCosts() },
+      at.adopted ? 'took over the pinned datapath (connections kept)' : 'attached',
+    );
 
     if (cfg.arp_guard_interval_ms > 0) {
       this.arpGuard = new ArpGuard({
@@ -152,20 +179,30 @@ export class Daemon {
       });
       this.arpGuard.start();
     }
-    this.server = await serve(this.socket, routes(controller, () => this.reload()), (m, f) => this.log.error(f ?? {}, m));
-    this.timers.push(setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000));
+    this.server = await serve(
+      this.socket,
+      routes(controller, () => this.reload()),
+      (m, f) => this.log.error(f ?? {}, m),
+    );
+    this.timers.push(
+      setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000),
+    );
     // A real's neighbour entry changed (netlink): re-plan now rather than at the next tick (~100 ms instead of ~1 s).
     this.unwatch = watchNeighbours(ifname, (changed) => {
       if (changed.some((a) => controller.isReal(a))) void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed'));
     });
-    this.timers.push(setInterval(() => void controller.sweep().catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')), cfg.sweep_interval_ms));
-    this.timers.push(setInterval(() => {
-      try {
-        controller.sample();
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'counter sample failed');
-      }
-    }, 1000));
+    this.timers.push(
+      setInterval(() => void controller.sweep().catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')), cfg.sweep_interval_ms),
+    );
+    this.timers.push(
+      setInterval(() => {
+        try {
+          controller.sample();
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'counter sample failed');
+        }
+      }, 1000),
+    );
     this.timers.push(setInterval(() => this.guardPins(pins), PIN_CHECK_MS));
   }
 
@@ -207,7 +244,10 @@ export class Daemon {
   /** The line supervisors and tests wait for; the caller logs it once its signal handlers are installed. */
   logReady(): void {
     const l = this.controller?.list() ?? [];
-    this.log.info({ interface: this.controller?.config().interface, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) }, 'ready');
+    this.log.info(
+      { interface: this.controller?.config().interface, socket: this.socket, services: l.length, reals: l.reduce((n, s) => n + s.reals.length, 0) },
+      'ready',
+    );
   }
 
   /** The config write-back; its failure (a full disk, a read-only file system) fails the change before anything is applied. */
@@ -217,7 +257,10 @@ export class Daemon {
       writeFileAtomic(file, configFileText(configToYaml(c)));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new RuntimeError(`cannot write the config file ${file}${err.code ? ` (${err.code})` : ''}: ${err.message}; the running config and the file are unchanged`, { cause: e });
+      throw new RuntimeError(
+        `cannot write the config file ${file}${err.code ? ` (${err.code})` : ''}: ${err.message}; the running config and the file are unchanged`,
+        { cause: e },
+      );
     }
   }
 

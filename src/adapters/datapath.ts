@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // datapath.ts: loads the XDP object, applies plan() ops to its maps (services, reals, schedule tables), attaches and pins it.
 
 import { randomInt } from 'node:crypto';
@@ -5,16 +6,29 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
-import { RealState, ServiceState, realFlags, schedNumber } from '../core/director';
-import type { Op } from '../core/plan';
-import { RuntimeError } from '../core/errors';
-import { loadFailureMessage } from '../core/loadfailure';
-import { requireKernel } from './kernelprobe';
 import { stateTimeouts } from '../core/config';
 import { ctGeometry } from '../core/conntable';
-import { ConnTable, connTableOf } from './conntable';
-import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BpfMap, BpfObject, XdpLink, XdpMode, describeNativeError, isNativeError, native, repoRoot } from './native';
-import { LINK_PIN, MAP_NAMES, MapName, Maps, pinName, pinPaths, removePins } from './pinned';
+import { type RealState, realFlags, type ServiceState, schedNumber } from '../core/director';
+import { RuntimeError } from '../core/errors';
+import { loadFailureMessage } from '../core/loadfailure';
+import type { Op } from '../core/plan';
+import { type ConnTable, connTableOf } from './conntable';
+import { requireKernel } from './kernelprobe';
+import {
+  BPF_ANY,
+  BPF_F_INNER_MAP,
+  BPF_F_MMAPABLE,
+  BPF_MAP_TYPE_ARRAY,
+  type BpfMap,
+  type BpfObject,
+  describeNativeError,
+  isNativeError,
+  native,
+  repoRoot,
+  type XdpLink,
+  type XdpMode,
+} from './native';
+import { LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
 
 export function objectPath(name = 'xlvs'): string {
   return path.join(repoRoot(), 'build', 'bpf', `${name}.o`);
@@ -27,7 +41,11 @@ let imageBuf = new Uint32Array(0);
 function tableMap(svcId: number, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
     // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
-    type: BPF_MAP_TYPE_ARRAY, name: `xlvs_tbl_${svcId}`, keySize: 4, valueSize: 4, maxEntries: Math.max(1, table.length),
+    type: BPF_MAP_TYPE_ARRAY,
+    name: `xlvs_tbl_${svcId}`,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: Math.max(1, table.length),
     flags: BPF_F_INNER_MAP | BPF_F_MMAPABLE, // must match the template in bpf/xlvs.bpf.c
   });
   try {
@@ -44,10 +62,13 @@ function tableMap(svcId: number, table: Uint32Array): BpfMap {
   return m;
 }
 
-export interface Timeouts { tcp: number; tcp_fin: number; udp: number }
+export interface Timeouts {
+  tcp: number;
+  tcp_fin: number;
+  udp: number;
+}
 /** IPVS's defaults (ipvsadm -L --timeout: 900 120 300). */
 export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcp_fin: 120, udp: 300 };
-
 
 /** Any frame: BPF_PROG_TEST_RUN needs one, the sweeper ignores it. */
 const SWEEP_FRAME = Buffer.alloc(64);
@@ -62,7 +83,12 @@ export class Datapath {
   /**
    * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
    */
-  private constructor(private readonly obj: BpfObject, readonly maps: Maps, private cfgValue: abi.Cfg, readonly kernelNotes: readonly string[]) {
+  private constructor(
+    private readonly obj: BpfObject,
+    readonly maps: Maps,
+    private cfgValue: abi.Cfg,
+    readonly kernelNotes: readonly string[],
+  ) {
     this.conns = connTableOf(maps);
   }
 
@@ -92,9 +118,12 @@ export class Datapath {
     const prior = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
     const adopt = prior.ct_buckets === geo.buckets && prior.ct_per_cpu === (opts.connTablePerCpu ? 1 : 0);
     const cfgValue: abi.Cfg = {
-      mac: '00:00:00:00:00:00', timeout: stateTimeouts(DEFAULT_TIMEOUTS),
+      mac: '00:00:00:00:00:00',
+      timeout: stateTimeouts(DEFAULT_TIMEOUTS),
       ...(adopt ? { mac: prior.mac, timeout: prior.timeout } : {}),
-      ct_buckets: geo.buckets, ct_per_cpu: opts.connTablePerCpu ? 1 : 0, ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
+      ct_buckets: geo.buckets,
+      ct_per_cpu: opts.connTablePerCpu ? 1 : 0,
+      ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
       ct_total: geo.buckets * geo.slices,
       accept_mac: [],
     };
@@ -150,7 +179,6 @@ export class Datapath {
     }
   }
 
-
   /** Tracked connections per real (shared counters the datapath keeps with atomic adds). */
   realConns(ids: Iterable<number>): Map<number, abi.RealConns> {
     const out = new Map<number, abi.RealConns>();
@@ -166,7 +194,8 @@ export class Datapath {
     if (fresh.length) {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
-      const st = this.maps.xlvs_st_real, rc = this.maps.xlvs_rconn;
+      const st = this.maps.xlvs_st_real,
+        rc = this.maps.xlvs_rconn;
       st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
       rc.updateBatch(keys, Buffer.alloc(fresh.length * rc.valueBufSize), fresh.length, BPF_ANY);
     }
@@ -175,10 +204,19 @@ export class Datapath {
     const values = Buffer.alloc(reals.length * abi.real.size);
     reals.forEach((r, i) => {
       keys.writeUInt32LE(r.id, i * 4);
-      abi.real.encode({
-        mac: r.mac ?? '00:00:00:00:00:00', flags: realFlags(r), addr: abi.ipv4ToU32(r.address), svc_id: r.svcId, weight: r.weight,
-        u_threshold: r.uThreshold ?? 0, l_threshold: r.lThreshold ?? 0,
-      }, values, i * abi.real.size);
+      abi.real.encode(
+        {
+          mac: r.mac ?? '00:00:00:00:00:00',
+          flags: realFlags(r),
+          addr: abi.ipv4ToU32(r.address),
+          svc_id: r.svcId,
+          weight: r.weight,
+          u_threshold: r.uThreshold ?? 0,
+          l_threshold: r.lThreshold ?? 0,
+        },
+        values,
+        i * abi.real.size,
+      );
     });
     this.maps.xlvs_reals.updateBatch(keys, values, reals.length, BPF_ANY);
   }
@@ -223,10 +261,18 @@ export class Datapath {
     const values = Buffer.alloc(services.length * abi.svc.size);
     services.forEach((s, i) => {
       abi.svcKey.encode({ vip: abi.ipv4ToU32(s.vip), port: s.port, proto: s.proto }, keys, i * abi.svcKey.size);
-      abi.svc.encode({
-        id: s.id, flags: s.flags ?? 0, tbl_size: s.tblSize ?? s.mhSize, sched: schedNumber(s.scheduler),
-        persist_timeout: s.persistTimeout ?? 0, persist_mask: abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
-      }, values, i * abi.svc.size);
+      abi.svc.encode(
+        {
+          id: s.id,
+          flags: s.flags ?? 0,
+          tbl_size: s.tblSize ?? s.mhSize,
+          sched: schedNumber(s.scheduler),
+          persist_timeout: s.persistTimeout ?? 0,
+          persist_mask: abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
+        },
+        values,
+        i * abi.svc.size,
+      );
     });
     if (services.length === 1) this.maps.xlvs_svc.update(keys, values);
     else this.maps.xlvs_svc.updateBatch(keys, values, services.length, BPF_ANY);
@@ -295,7 +341,9 @@ export class Datapath {
    */
   repin(dir: string): string[] {
     const linkPin = path.join(dir, LINK_PIN);
-    const missing = Object.entries(pinPaths(dir)).filter(([, p]) => !fs.existsSync(p)).map(([n]) => pinName(n));
+    const missing = Object.entries(pinPaths(dir))
+      .filter(([, p]) => !fs.existsSync(p))
+      .map(([n]) => pinName(n));
     const linkMissing = !!this.link && !fs.existsSync(linkPin);
     if (!missing.length && !linkMissing) return [];
     this.syncPins(dir);
@@ -355,7 +403,7 @@ export class Datapath {
    * map instead of several per object, and one map-of-maps RCU wait for all the tables instead of one per service.
    */
   apply(ops: readonly Op[]): void {
-    for (let i = 0; i < ops.length;) {
+    for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
       let j = i + 1;
       while (j < ops.length && ops[j]!.op === op.op && (op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService')) j++;
@@ -364,7 +412,10 @@ export class Datapath {
       switch (op.op) {
         case 'putReal': {
           const rs = run as Extract<Op, { op: 'putReal' }>[];
-          this.writeReals(rs.map((r) => r.real), rs.filter((r) => r.fresh).map((r) => r.real.id));
+          this.writeReals(
+            rs.map((r) => r.real),
+            rs.filter((r) => r.fresh).map((r) => r.real.id),
+          );
           break;
         }
         case 'putTable':
@@ -372,13 +423,24 @@ export class Datapath {
           break;
         case 'putService': {
           const ss = run as Extract<Op, { op: 'putService' }>[];
-          this.writeServices(ss.map((o) => o.service), ss.filter((o) => o.fresh).map((o) => o.service.id));
+          this.writeServices(
+            ss.map((o) => o.service),
+            ss.filter((o) => o.fresh).map((o) => o.service.id),
+          );
           break;
         }
-        case 'deleteService': this.deleteService(op.vip, op.port, op.proto); break;
-        case 'deleteTable': this.deleteTable(op.svcId); break;
-        case 'deleteReal': this.deleteReal(op.realId); break;
-        case 'purgeConns': this.purgeConns(new Set(op.realIds)); break;
+        case 'deleteService':
+          this.deleteService(op.vip, op.port, op.proto);
+          break;
+        case 'deleteTable':
+          this.deleteTable(op.svcId);
+          break;
+        case 'deleteReal':
+          this.deleteReal(op.realId);
+          break;
+        case 'purgeConns':
+          this.purgeConns(new Set(op.realIds));
+          break;
       }
     }
   }
@@ -394,7 +456,6 @@ export class Datapath {
   }
 }
 
-
 /** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */
 function acceptSlots(mac: string, extra: readonly string[]): string[] {
   return Array.from({ length: abi.ACCEPT_MACS }, (_, i) => extra[i] ?? mac);
@@ -403,7 +464,10 @@ function acceptSlots(mac: string, extra: readonly string[]): string[] {
 /** The maps an upgrade may grow by appending fields to their value (a pinned one of an older build is a prefix). */
 const GROWABLE: Partial<Record<MapName, abi.StructSpec<unknown>>> = { xlvs_cfg: abi.cfg, xlvs_verdicts: abi.verdicts };
 
-interface GrownPin { name: MapName; old: BpfMap }
+interface GrownPin {
+  name: MapName;
+  old: BpfMap;
+}
 
 /** Pinned growable maps whose values are shorter than this build's: they cannot be adopted as they are. */
 function grownPins(pins: Record<string, string>): GrownPin[] {
@@ -434,4 +498,3 @@ function copyGrown(g: GrownPin, to: BpfMap): void {
     g.old.close();
   }
 }
-

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // datapathport.ts: the loaded datapath as the controller's DatapathPort: applies its plans, reads counters and connections, sweeps.
 
 import * as abi from '../core/abi';
@@ -34,7 +35,16 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
     connections() {
       const out = [];
       for (const { key: k, val: v } of dp.conns.records()) {
-        out.push({ saddr: abi.u32ToIpv4(k.saddr), sport: k.sport, daddr: abi.u32ToIpv4(k.daddr), dport: k.dport, proto: k.proto, realId: v.real_id, state: v.state, lastSeen: v.last_seen });
+        out.push({
+          saddr: abi.u32ToIpv4(k.saddr),
+          sport: k.sport,
+          daddr: abi.u32ToIpv4(k.daddr),
+          dport: k.dport,
+          proto: k.proto,
+          realId: v.real_id,
+          state: v.state,
+          lastSeen: v.last_seen,
+        });
       }
       return out;
     },

@@ -1,22 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
 // drprobe.ts: the director's probes of its real servers through a raw packet socket (DR path, ARP, reply route) and the doctor that runs them all.
 
 import { randomInt } from 'node:crypto';
 import * as os from 'node:os';
-import { Config } from '../core/config';
+import type { Config } from '../core/config';
+import {
+  type DoctorCheck,
+  type DoctorReport,
+  doctorAnnounce,
+  doctorArpVip,
+  doctorDrPath,
+  doctorHoldsVip,
+  doctorMac,
+  doctorMtu,
+  doctorOnLink,
+  doctorReplyRoute,
+  inCidr,
+  spareCandidates,
+  type TcpProbeResult,
+  type UdpProbeResult,
+} from '../core/doctor';
 import { UsageError } from '../core/errors';
 import { needsSolicit, usableMac } from '../core/neighbours';
 import {
-  ARP_REPLY, ARP_REQUEST, ICMP_ECHO_REPLY, ICMP_UNREACH, IPPROTO_UDP, ParsedFrame, TCP_ACK, TCP_RST, TCP_SYN,
-  arpWhoHas, buildIcmpEcho, buildTcp, buildUdp, intToIpv4, ipv4ToInt, parseFrame, probeFilter,
+  ARP_REPLY,
+  ARP_REQUEST,
+  arpWhoHas,
+  buildIcmpEcho,
+  buildTcp,
+  buildUdp,
+  ICMP_ECHO_REPLY,
+  ICMP_UNREACH,
+  IPPROTO_UDP,
+  intToIpv4,
+  ipv4ToInt,
+  type ParsedFrame,
+  parseFrame,
+  probeFilter,
+  TCP_ACK,
+  TCP_RST,
+  TCP_SYN,
 } from '../core/packets';
-import {
-  DoctorCheck, DoctorReport, TcpProbeResult, UdpProbeResult, doctorAnnounce, doctorArpVip, doctorDrPath, doctorHoldsVip, doctorMac,
-  doctorMtu, doctorOnLink, doctorReplyRoute, inCidr, spareCandidates,
-} from '../core/doctor';
 import type { MtuProbe } from '../core/realserver-probes';
 import { interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
-import { PacketSocket, native } from './native';
-import { Solicitor, dumpNeighbours } from './neighbours';
+import { native, type PacketSocket } from './native';
+import { dumpNeighbours, Solicitor } from './neighbours';
 import { probeMtu } from './realserver';
 
 interface Waiter {
@@ -131,14 +159,25 @@ export interface Endpoint {
  * listens; RST: it holds the VIP but nothing listens. After a SYN-ACK we send the RST ourselves, so the half-open
  * connection ends even when the director's kernel drops the SYN-ACK as a martian (it holds the VIP while xlvs runs).
  */
-export async function tcpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, vip: string, port: number, o: { timeoutMs: number; mss: number }): Promise<TcpProbeResult> {
+export async function tcpProbe(
+  ps: ProbeSocket,
+  dir: Endpoint,
+  realMac: string,
+  vip: string,
+  port: number,
+  o: { timeoutMs: number; mss: number },
+): Promise<TcpProbeResult> {
   const sport = randomInt(32768, 61000);
   const isn = randomInt(0, 2 ** 32 - 1);
-  const answer = ps.collect(o.timeoutMs, (f) => {
-    const ip = f.ipv4;
-    const t = ip?.tcp;
-    return f.srcMac === realMac && ip && ip.saddr === vip && ip.daddr === dir.ip && t && t.sport === port && t.dport === sport ? t : undefined;
-  }, true);
+  const answer = ps.collect(
+    o.timeoutMs,
+    (f) => {
+      const ip = f.ipv4;
+      const t = ip?.tcp;
+      return f.srcMac === realMac && ip && ip.saddr === vip && ip.daddr === dir.ip && t && t.sport === port && t.dport === sport ? t : undefined;
+    },
+    true,
+  );
   const l3 = { dstMac: realMac, srcMac: dir.mac, saddr: dir.ip, daddr: vip, id: randomInt(0, 65536) };
   const syn = buildTcp({ ...l3, sport, dport: port, seq: isn, flags: TCP_SYN, mss: o.mss });
   ps.send(syn);
@@ -158,15 +197,30 @@ export async function tcpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, 
 /** A datagram to vip:port at the real's MAC: any reply passes, a port unreachable fails, silence proves nothing. */
 export async function udpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, vip: string, port: number, o: { timeoutMs: number }): Promise<UdpProbeResult> {
   const sport = randomInt(32768, 61000);
-  const answer = ps.collect(o.timeoutMs, (f): UdpProbeResult | undefined => {
-    if (f.srcMac !== realMac || !f.ipv4 || f.ipv4.daddr !== dir.ip) return undefined;
-    const u = f.ipv4.udp;
-    if (u && u.sport === port && u.dport === sport) return { kind: 'reply' };
-    const q = f.ipv4.icmp?.type === ICMP_UNREACH ? f.ipv4.icmp.quoted : undefined;
-    if (q && q.proto === IPPROTO_UDP && q.daddr === vip && q.dport === port && q.sport === sport) return { kind: 'unreachable' };
-    return undefined;
-  }, true);
-  ps.send(buildUdp({ dstMac: realMac, srcMac: dir.mac, saddr: dir.ip, daddr: vip, sport, dport: port, id: randomInt(0, 65536), payload: Buffer.from('xlvs doctor probe\n') }));
+  const answer = ps.collect(
+    o.timeoutMs,
+    (f): UdpProbeResult | undefined => {
+      if (f.srcMac !== realMac || !f.ipv4 || f.ipv4.daddr !== dir.ip) return undefined;
+      const u = f.ipv4.udp;
+      if (u && u.sport === port && u.dport === sport) return { kind: 'reply' };
+      const q = f.ipv4.icmp?.type === ICMP_UNREACH ? f.ipv4.icmp.quoted : undefined;
+      if (q && q.proto === IPPROTO_UDP && q.daddr === vip && q.dport === port && q.sport === sport) return { kind: 'unreachable' };
+      return undefined;
+    },
+    true,
+  );
+  ps.send(
+    buildUdp({
+      dstMac: realMac,
+      srcMac: dir.mac,
+      saddr: dir.ip,
+      daddr: vip,
+      sport,
+      dport: port,
+      id: randomInt(0, 65536),
+      payload: Buffer.from('xlvs doctor probe\n'),
+    }),
+  );
   const [r] = await answer;
   return r ?? { kind: 'silent' };
 }
@@ -175,15 +229,30 @@ export async function udpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, 
  * An echo request for vip from `src`, sent to the real's MAC. Reports whether the reply reached the director and the
  * sender addresses of every ARP request the real broadcast meanwhile (and whether one asked for `src`).
  */
-export async function echoProbe(ps: ProbeSocket, dirMac: string, realMac: string, src: string, vip: string, o: { timeoutMs: number; waitFull?: boolean }): Promise<{ replied: boolean; arpSenders: string[]; askedForSrc: boolean }> {
+export async function echoProbe(
+  ps: ProbeSocket,
+  dirMac: string,
+  realMac: string,
+  src: string,
+  vip: string,
+  o: { timeoutMs: number; waitFull?: boolean },
+): Promise<{ replied: boolean; arpSenders: string[]; askedForSrc: boolean }> {
   const ident = randomInt(1, 65536);
-  const replies = ps.collect(o.timeoutMs, (f) => {
-    const ip = f.ipv4;
-    const ic = ip?.icmp;
-    return f.srcMac === realMac && f.dstMac === dirMac && ip && ip.saddr === vip && ip.daddr === src && ic?.type === ICMP_ECHO_REPLY && ic.ident === ident ? true : undefined;
-  }, !o.waitFull);
+  const replies = ps.collect(
+    o.timeoutMs,
+    (f) => {
+      const ip = f.ipv4;
+      const ic = ip?.icmp;
+      return f.srcMac === realMac && f.dstMac === dirMac && ip && ip.saddr === vip && ip.daddr === src && ic?.type === ICMP_ECHO_REPLY && ic.ident === ident
+        ? true
+        : undefined;
+    },
+    !o.waitFull,
+  );
   const arps = ps.collect(o.timeoutMs, (f) => (f.srcMac === realMac && f.arp?.op === ARP_REQUEST && f.arp.sha === realMac ? f.arp : undefined));
-  ps.send(buildIcmpEcho({ dstMac: realMac, srcMac: dirMac, saddr: src, daddr: vip, ident, seq: 1, id: randomInt(0, 65536), payload: Buffer.from('xlvs doctor') }));
+  ps.send(
+    buildIcmpEcho({ dstMac: realMac, srcMac: dirMac, saddr: src, daddr: vip, ident, seq: 1, id: randomInt(0, 65536), payload: Buffer.from('xlvs doctor') }),
+  );
   const [r, a] = await Promise.all([replies, arps]);
   return { replied: r.length > 0, arpSenders: a.map((x) => x.spa), askedForSrc: a.some((x) => x.tpa === src) };
 }
@@ -201,11 +270,13 @@ export async function arpVipProbe(ps: ProbeSocket, dir: Endpoint, vip: string, m
  * through the silent candidates every half second, which with 8 of them never repeats within 4 s.
  */
 async function pickSpare(ps: ProbeSocket, dir: Endpoint, candidates: string[], ms: number): Promise<string | null> {
-  const answered = await Promise.all(candidates.map(async (c) => {
-    const r = ps.collect(ms, (f) => (f.arp?.op === ARP_REPLY && f.arp.spa === c ? true : undefined), true);
-    ps.send(arpWhoHas(dir.mac, dir.ip, c));
-    return (await r).length > 0;
-  }));
+  const answered = await Promise.all(
+    candidates.map(async (c) => {
+      const r = ps.collect(ms, (f) => (f.arp?.op === ARP_REPLY && f.arp.spa === c ? true : undefined), true);
+      ps.send(arpWhoHas(dir.mac, dir.ip, c));
+      return (await r).length > 0;
+    }),
+  );
   const silent = candidates.filter((_, i) => !answered[i]);
   return silent.length ? silent[Math.floor(Date.now() / 500) % silent.length]! : null;
 }
@@ -292,38 +363,46 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     }
 
     // Runs alongside the per-real probes: an answer for the VIP is a fault whatever prompted it.
-    const arpP = ps && mainDir
-      ? Promise.all(vips.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) })))
-      : Promise.resolve(vips.map((vip) => ({ vip, replies: [] as { mac: string; spa: string }[] })));
-    const perReal = await Promise.all(reals.map(async (real) => {
-      const mac = macs.get(real) ?? null;
-      const dirIp = dirIpFor(real);
-      const route = routeTo(real);
-      const mtuP: Promise<MtuProbe | null> = mac ? probeMtu(real, info.mtu) : Promise.resolve(null);
-      const svcs = cfg.services.filter((s) => s.reals.some((r) => r.address === real));
-      const myVips = [...new Set(svcs.map((s) => s.vip))];
-      const canProbe = ps !== null && mac !== null && dirIp !== undefined;
-      const dir: Endpoint = { mac: dirMac, ip: dirIp ?? '0.0.0.0' };
-      const drP = Promise.all(svcs.map(async (s) => {
-        if (!canProbe) return { s, r: null };
-        const r = s.protocol === 'tcp'
-          ? await tcpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs, mss: info.mtu - 40 })
-          : await udpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs });
-        return { s, r };
-      }));
-      const vipP = Promise.all(myVips.map(async (vip) => {
-        if (!canProbe) return { vip, echo: null, announce: null, route: null };
-        const [echo, announce, back] = await Promise.all([
-          echoProbe(ps!, dirMac, mac!, dir.ip, vip, { timeoutMs }),
-          probeAddress ? echoProbe(ps!, dirMac, mac!, probeAddress, vip, { timeoutMs }) : Promise.resolve(null),
-          // Waits the whole time: a reply routed through the director arrives after one through the router would.
-          echoProbe(ps!, dirMac, mac!, offlink, vip, { timeoutMs, waitFull: true }),
-        ]);
-        return { vip, echo, announce, route: back };
-      }));
-      const [mtu, dr, vipR] = await Promise.all([mtuP, drP, vipP]);
-      return { real, mac, route, mtu, dr, vipR };
-    }));
+    const arpP =
+      ps && mainDir
+        ? Promise.all(vips.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) })))
+        : Promise.resolve(vips.map((vip) => ({ vip, replies: [] as { mac: string; spa: string }[] })));
+    const perReal = await Promise.all(
+      reals.map(async (real) => {
+        const mac = macs.get(real) ?? null;
+        const dirIp = dirIpFor(real);
+        const route = routeTo(real);
+        const mtuP: Promise<MtuProbe | null> = mac ? probeMtu(real, info.mtu) : Promise.resolve(null);
+        const svcs = cfg.services.filter((s) => s.reals.some((r) => r.address === real));
+        const myVips = [...new Set(svcs.map((s) => s.vip))];
+        const canProbe = ps !== null && mac !== null && dirIp !== undefined;
+        const dir: Endpoint = { mac: dirMac, ip: dirIp ?? '0.0.0.0' };
+        const drP = Promise.all(
+          svcs.map(async (s) => {
+            if (!canProbe) return { s, r: null };
+            const r =
+              s.protocol === 'tcp'
+                ? await tcpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs, mss: info.mtu - 40 })
+                : await udpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs });
+            return { s, r };
+          }),
+        );
+        const vipP = Promise.all(
+          myVips.map(async (vip) => {
+            if (!canProbe) return { vip, echo: null, announce: null, route: null };
+            const [echo, announce, back] = await Promise.all([
+              echoProbe(ps!, dirMac, mac!, dir.ip, vip, { timeoutMs }),
+              probeAddress ? echoProbe(ps!, dirMac, mac!, probeAddress, vip, { timeoutMs }) : Promise.resolve(null),
+              // Waits the whole time: a reply routed through the director arrives after one through the router would.
+              echoProbe(ps!, dirMac, mac!, offlink, vip, { timeoutMs, waitFull: true }),
+            ]);
+            return { vip, echo, announce, route: back };
+          }),
+        );
+        const [mtu, dr, vipR] = await Promise.all([mtuP, drP, vipP]);
+        return { real, mac, route, mtu, dr, vipR };
+      }),
+    );
 
     const holding = new Set(own.map((a) => a.local));
     const arpR = await arpP;
@@ -334,7 +413,9 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
       const mss = p.dr.map((d) => (d.r && d.r.kind === 'synack' ? d.r.mss : undefined)).find((m) => m !== undefined);
       if (p.mac) checks.push(doctorMtu(p.real, ifname, info.mtu, p.mtu, mss));
       for (const v of p.vipR) {
-        const tcpSeen = p.dr.some((d) => d.s.vip === v.vip && d.r !== null && (d.r.kind === 'synack' || d.r.kind === 'rst' || d.r.kind === 'reply' || d.r.kind === 'unreachable'));
+        const tcpSeen = p.dr.some(
+          (d) => d.s.vip === v.vip && d.r !== null && (d.r.kind === 'synack' || d.r.kind === 'rst' || d.r.kind === 'reply' || d.r.kind === 'unreachable'),
+        );
         checks.push(doctorHoldsVip(p.real, v.vip, v.echo ? { echo: v.echo.replied, tcp: tcpSeen } : null));
         const senders = v.echo && v.route ? [...v.echo.arpSenders, ...(v.announce?.arpSenders ?? []), ...v.route.arpSenders] : null;
         checks.push(doctorAnnounce(p.real, v.vip, probeAddress, v.announce?.askedForSrc ?? false, senders, (v.echo?.replied ?? false) || tcpSeen));

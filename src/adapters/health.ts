@@ -1,19 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
 // health.ts: schedules the configured health checks, has the prober thread run them, logs every state change as one event, hands the set of down reals to the controller, and runs the quorum hooks.
 
-import type { Config } from '../core/config';
-import type { RealHealth } from '../core/listing';
-import { effectiveCheck } from '../core/config';
-import { serviceName } from '../core/director';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CheckTarget, HealthBook, ProbeResult, TargetStatus, Transition, quorumState } from '../core/health';
+import type { Config } from '../core/config';
+import { effectiveCheck } from '../core/config';
+import { serviceName } from '../core/director';
+import { type CheckTarget, HealthBook, type ProbeResult, quorumState, type TargetStatus, type Transition } from '../core/health';
+import type { RealHealth } from '../core/listing';
 import { allDown, healthKey } from '../core/plan';
-import { ipJson } from './host';
+import type { DrContext, ProbeTarget, runProbe } from './checkers';
 import { monotonicMs } from './clock';
-import { DrContext, ProbeTarget, runProbe } from './checkers';
 import { ProbeSocket } from './drprobe';
 import type { FromProber, ProbeRequest, ProberDr, ToProber } from './healthprober';
+import { ipJson } from './host';
 
 export interface HealthRunnerOptions {
   /** The director's NIC (DR-path probes leave through it); its ifindex and MAC. */
@@ -211,11 +212,14 @@ export class HealthRunner {
     if (this.timer && next >= this.wakeAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.wakeAt = next;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.wakeAt = Infinity;
-      this.fire();
-    }, Math.max(0, next - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.wakeAt = Infinity;
+        this.fire();
+      },
+      Math.max(0, next - this.now()),
+    );
   }
 
   private fire(): void {
@@ -240,7 +244,13 @@ export class HealthRunner {
 
   private changed(tr: Transition): void {
     this.o.event(tr.to === 'down' ? 'warn' : 'info', tr.to === 'down' ? 'real down' : 'real up', {
-      event: 'health', service: tr.service, real: tr.real, from: tr.from, to: tr.to, detail: tr.detail, check: this.kindOf.get(tr.key),
+      event: 'health',
+      service: tr.service,
+      real: tr.real,
+      from: tr.from,
+      to: tr.to,
+      detail: tr.detail,
+      check: this.kindOf.get(tr.key),
     });
     const down = this.book.downKeys();
     // All reals down is loud: with a sorry server it takes over, without one new connections are dropped.
@@ -250,7 +260,12 @@ export class HealthRunner {
       const all = allDown(s, down);
       if (all && !this.allDownNow.has(name)) {
         this.allDownNow.add(name);
-        this.o.event('error', 'all reals down', { event: 'health', service: name, sorry_server: s.sorry_server ?? null, effect: s.sorry_server ? 'sorry server takes new connections' : 'new connections are dropped' });
+        this.o.event('error', 'all reals down', {
+          event: 'health',
+          service: name,
+          sorry_server: s.sorry_server ?? null,
+          effect: s.sorry_server ? 'sorry server takes new connections' : 'new connections are dropped',
+        });
       } else if (!all && this.allDownNow.has(name)) {
         this.allDownNow.delete(name);
         this.o.event('info', 'service has a real up again', { event: 'health', service: name });
@@ -278,7 +293,14 @@ export class HealthRunner {
       if (now === prev) continue;
       this.quorum.set(name, now);
       const hook = now ? s.quorum.up : s.quorum.down;
-      this.o.event(now ? 'info' : 'error', now ? 'quorum regained' : 'quorum lost', { event: 'health', service: name, up, min: s.quorum.min, hysteresis: s.quorum.hysteresis, hook: hook ?? null });
+      this.o.event(now ? 'info' : 'error', now ? 'quorum regained' : 'quorum lost', {
+        event: 'health',
+        service: name,
+        up,
+        min: s.quorum.min,
+        hysteresis: s.quorum.hysteresis,
+        hook: hook ?? null,
+      });
       if (hook) this.queueHook(name, hook, now, up, s.quorum.min);
     }
     // A service removed (or its quorum dropped) starts afresh if it comes back.
@@ -293,7 +315,9 @@ export class HealthRunner {
     const prev = this.hooks.get(service) ?? Promise.resolve();
     const next = prev.then(() => this.runHook(service, argv, up, count, min));
     this.hooks.set(service, next);
-    void next.then(() => { if (this.hooks.get(service) === next) this.hooks.delete(service); });
+    void next.then(() => {
+      if (this.hooks.get(service) === next) this.hooks.delete(service);
+    });
   }
 
   /**
@@ -329,7 +353,11 @@ export class HealthRunner {
       const timer = setTimeout(() => {
         timedOut = true;
         if (child.pid) {
-          try { process.kill(-child.pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            /* exited meanwhile */
+          }
         }
       }, timeoutMs);
       child.on('error', (e) => settle('error', 'quorum hook failed', { err: e.message }));
@@ -354,7 +382,9 @@ export class HealthRunner {
   /** One real's health as the controller lists it. */
   get(key: string): RealHealth | undefined {
     const st = this.book.statusOf(key);
-    return st ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}`, checks: st.checks, failures: st.failures, lastAt: st.lastAt } : undefined;
+    return st
+      ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}`, checks: st.checks, failures: st.failures, lastAt: st.lastAt }
+      : undefined;
   }
 
   downKeys(): Set<string> {

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // healthprober.ts: the health prober thread (a worker_threads Worker): runs the probes the HealthRunner hands it, with their timers and sockets on its own event loop, and posts each result back.
 
 import { parentPort } from 'node:worker_threads';
 import type { ProbeResult } from '../core/health';
-import { ProbeTarget, runProbe } from './checkers';
+import { type ProbeTarget, runProbe } from './checkers';
 import { ProbeSocket } from './drprobe';
 
 /** The director's side of DR-path probes: its NIC, MAC and own address. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // host.ts: what the director needs from its host: root, interfaces, addresses, bpffs, all through /sys, /proc and iproute2.
 
 import { execFileSync } from 'node:child_process';
@@ -55,7 +56,12 @@ export function interfaceAddresses(ifname: string): string[] {
 /** Every IPv4 address of the host (all interfaces), for the rule that a VIP is none of the director's own. */
 export function hostAddresses(): HostAddress[] {
   return ipJson<any[]>(['-4', 'addr', 'show']).flatMap((link) =>
-    (link.addr_info ?? []).map((a: any) => ({ ifname: String(link.ifname), local: String(a.local), prefixlen: Number(a.prefixlen), ...(a.secondary ? { secondary: true } : {}) })),
+    (link.addr_info ?? []).map((a: any) => ({
+      ifname: String(link.ifname),
+      local: String(a.local),
+      prefixlen: Number(a.prefixlen),
+      ...(a.secondary ? { secondary: true } : {}),
+    })),
   );
 }
 

@@ -1,12 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernelprobe.ts: probes the running kernel for each feature of core/kernel.ts and measures what each BPF program costs the verifier.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KERNEL_FEATURES, KernelFeature, ProbeOutcome, FeatureReport, fallbacks, featureReport, missingRequired, BPF_F_INNER_MAP, BPF_F_MMAPABLE } from '../core/kernel';
-import { loadFailureMessage } from '../core/loadfailure';
 import { RuntimeError } from '../core/errors';
-import { BPF_MAP_TYPE_ARRAY, isNativeError, native, repoRoot } from './native';
+import {
+  BPF_F_INNER_MAP,
+  BPF_F_MMAPABLE,
+  type FeatureReport,
+  fallbacks,
+  featureReport,
+  KERNEL_FEATURES,
+  type KernelFeature,
+  missingRequired,
+  type ProbeOutcome,
+} from '../core/kernel';
+import { loadFailureMessage } from '../core/loadfailure';
+import { BPF_MAP_TYPE_ARRAY, type BpfObject, isNativeError, native, repoRoot } from './native';
 
 const PROBE_FRAME = Buffer.alloc(64);
 
@@ -31,7 +42,14 @@ async function probeOne(f: KernelFeature): Promise<ProbeOutcome> {
         return n.probe.helper(6 /* BPF_PROG_TYPE_XDP */, p.helper);
       case 'mapFlags': {
         // The inner-map flag is accepted only together with what the schedule tables use it with.
-        const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xlvs_probe', keySize: 4, valueSize: 4, maxEntries: 1, flags: p.flags | (p.flags === BPF_F_INNER_MAP ? BPF_F_MMAPABLE : 0) });
+        const m = n.BpfMap.create({
+          type: BPF_MAP_TYPE_ARRAY,
+          name: 'xlvs_probe',
+          keySize: 4,
+          valueSize: 4,
+          maxEntries: 1,
+          flags: p.flags | (p.flags === BPF_F_INNER_MAP ? BPF_F_MMAPABLE : 0),
+        });
         m.close();
         return true;
       }
@@ -66,7 +84,11 @@ async function probeOne(f: KernelFeature): Promise<ProbeOutcome> {
   } catch (e) {
     // EINVAL/EOPNOTSUPP/E2BIG: the kernel does not know the flag, command or instruction; EACCES from a load: the verifier said no.
     if (isNativeError(e) && p.kind === 'program' && e.code === 'EACCES') return false;
-    if (isNativeError(e) && ['EINVAL', 'EOPNOTSUPP', 'ENOTSUPP', 'E2BIG', 'LIBBPF_ERRNO__VERIFY', 'LIBBPF_ERRNO__PROG2BIG', 'LIBBPF_ERRNO__KVER'].includes(e.code)) return false;
+    if (
+      isNativeError(e) &&
+      ['EINVAL', 'EOPNOTSUPP', 'ENOTSUPP', 'E2BIG', 'LIBBPF_ERRNO__VERIFY', 'LIBBPF_ERRNO__PROG2BIG', 'LIBBPF_ERRNO__KVER'].includes(e.code)
+    )
+      return false;
     return { error: errorText(e) };
   }
 }
@@ -90,7 +112,9 @@ export function requireKernel(): Promise<string[]> {
     if (refusal) throw new RuntimeError(refusal);
     return fallbacks(report);
   });
-  checked.catch(() => { checked = undefined; });
+  checked.catch(() => {
+    checked = undefined;
+  });
   return checked;
 }
 
@@ -104,7 +128,11 @@ export interface ProgramCost {
 /** The BPF objects a build makes (build/bpf/*.o). */
 export function builtObjects(): string[] {
   const dir = bpfDir();
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.o')).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.o'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /**
@@ -116,7 +144,7 @@ export async function verifierCosts(objects = builtObjects()): Promise<ProgramCo
   for (const file of objects) {
     const object = path.basename(file);
     const small = object.startsWith('xlvs') ? { mapMaxEntries: { xlvs_conn: 64, xlvs_persist: 1024 } } : {};
-    let obj;
+    let obj: BpfObject;
     try {
       obj = await native().BpfObject.open(file, small);
     } catch (e) {

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // metrics.ts: the daemon's HTTP listener next to the API socket: Prometheus /metrics, the read-only status page, and its JSON feed.
 
 import * as http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { Verdicts, ctEventFields, verdictFields } from '../core/abi';
+import { ctEventFields, type Verdicts, verdictFields } from '../core/abi';
 import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
 import type { ServiceListing } from '../core/listing';
@@ -27,7 +28,7 @@ export interface StatusJson {
 /** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
 export const NOTES = [
   'connection states are inferred from client-to-server packets only (in LVS-DR the replies bypass the director), as IPVS does',
-  'connTable.entries is the last sweep\'s count; evicted and untracked count since the datapath was loaded',
+  "connTable.entries is the last sweep's count; evicted and untracked count since the datapath was loaded",
 ];
 
 export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
@@ -51,26 +52,44 @@ export function registry(src: MetricsSource): Registry {
   const svcL = (s: ServiceListing) => ({ vip: s.vip, port: String(s.port), protocol: s.protocol });
   const realL = (s: ServiceListing, r: ServiceListing['reals'][number]) => ({ ...svcL(s), real: r.address });
   const perService = (name: string, help: string, pick: (s: ServiceListing) => number) =>
-    new Counter({ name, help, labelNames: SVC, registers: [reg], collect() {
-      this.reset();
-      for (const s of listing) this.inc(svcL(s), pick(s));
-    } });
+    new Counter({
+      name,
+      help,
+      labelNames: SVC,
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const s of listing) this.inc(svcL(s), pick(s));
+      },
+    });
   const perReal = <T extends 'counter' | 'gauge'>(kind: T, name: string, help: string, pick: (r: ServiceListing['reals'][number]) => number) => {
     const cfg = { name, help, labelNames: REAL, registers: [reg] };
-    if (kind === 'counter') return new Counter({ ...cfg, collect() {
-      this.reset();
-      for (const s of listing) for (const r of s.reals) this.inc(realL(s, r), pick(r));
-    } });
-    return new Gauge({ ...cfg, collect() {
-      this.reset();
-      for (const s of listing) for (const r of s.reals) this.set(realL(s, r), pick(r));
-    } });
+    if (kind === 'counter')
+      return new Counter({
+        ...cfg,
+        collect() {
+          this.reset();
+          for (const s of listing) for (const r of s.reals) this.inc(realL(s, r), pick(r));
+        },
+      });
+    return new Gauge({
+      ...cfg,
+      collect() {
+        this.reset();
+        for (const s of listing) for (const r of s.reals) this.set(realL(s, r), pick(r));
+      },
+    });
   };
   // The first collector to run takes the one listing every family of this scrape shares (a consistent view).
-  new Gauge({ name: 'xlvs_services', help: 'Configured virtual services.', registers: [reg], collect() {
-    listing = src.list();
-    this.set(listing.length);
-  } });
+  new Gauge({
+    name: 'xlvs_services',
+    help: 'Configured virtual services.',
+    registers: [reg],
+    collect() {
+      listing = src.list();
+      this.set(listing.length);
+    },
+  });
   perService('xlvs_incoming_packets_total', 'Packets the director forwarded for the service.', (s) => s.stats.packets);
   perService('xlvs_incoming_bytes_total', 'IP bytes the director forwarded for the service.', (s) => s.stats.bytes);
   perService('xlvs_connections_total', 'New connections scheduled for the service.', (s) => s.stats.conns);
@@ -78,43 +97,100 @@ export function registry(src: MetricsSource): Registry {
   perReal('counter', 'xlvs_backend_bytes_total', 'IP bytes forwarded to the real.', (r) => r.stats.bytes);
   perReal('counter', 'xlvs_backend_connections_total', 'New connections scheduled to the real.', (r) => r.stats.conns);
   perReal('gauge', 'xlvs_backend_weight', 'Configured weight of the real.', (r) => r.weight);
-  perReal('gauge', 'xlvs_backend_mac_resolved', '1 when the real\'s MAC is known (the datapath can send to it).', (r) => (r.mac ? 1 : 0));
-  perReal('gauge', 'xlvs_backend_up', '1 when the real takes new connections (MAC resolved and weight above 0; health checks refine this).', (r) => (r.schedulable ? 1 : 0));
+  perReal('gauge', 'xlvs_backend_mac_resolved', "1 when the real's MAC is known (the datapath can send to it).", (r) => (r.mac ? 1 : 0));
+  perReal('gauge', 'xlvs_backend_up', '1 when the real takes new connections (MAC resolved and weight above 0; health checks refine this).', (r) =>
+    r.schedulable ? 1 : 0,
+  );
   // Health checks' verdict (no sample for a real whose service has no check); xlvs_backend_up is what the datapath does with it.
-  new Gauge({ name: 'xlvs_backend_healthy', help: '1 when the real passes its health check, 0 when it fails (no sample when unchecked).', labelNames: REAL, registers: [reg], collect() {
-    this.reset();
-    for (const s of listing) for (const r of s.reals) if (r.health === 'up' || r.health === 'down') this.set(realL(s, r), r.health === 'up' ? 1 : 0);
-  } });
-  new Gauge({ name: 'xlvs_arp_guard_claims', help: 'Hosts other than the director claiming the VIP over ARP (answers, announcements), as the ARP guard last saw them (no sample when the guard is off).', labelNames: ['vip'], registers: [reg], collect() {
-    this.reset();
-    const seen = new Set<string>();
-    for (const s of listing) {
-      if (!s.arpClaims || seen.has(s.vip)) continue;
-      seen.add(s.vip);
-      this.set({ vip: s.vip }, s.arpClaims.length);
-    }
-  } });
-  perReal('gauge', 'xlvs_backend_connections_active', 'Tracked connections to the real in ESTABLISHED (the director infers TCP state from the client side).', (r) => r.activeConns ?? 0);
-  perReal('gauge', 'xlvs_backend_connections_inactive', 'Tracked connections to the real in any other state (SYN_RECV, FIN_WAIT, CLOSE; every UDP flow).', (r) => r.inactiveConns ?? 0);
-  perReal('gauge', 'xlvs_backend_overloaded', '1 while the real is over its upper connection threshold (takes no new connections).', (r) => (r.overloaded ? 1 : 0));
-  perReal('gauge', 'xlvs_backend_effective_weight', 'Weight the datapath uses now (below xlvs_backend_weight while slow start ramps it).', (r) => r.effectiveWeight ?? r.weight);
-  perService('xlvs_dropped_connections_total', 'New connections dropped because no real could take them (all down, weight 0 or overloaded).', (s) => s.stats.drops ?? 0);
-  new Counter({ name: 'xlvs_datapath_packets_total', help: 'Packets the XDP program saw, by verdict (pass_*: to the kernel, tx_*: forwarded, drop_*/aborted: dropped).', labelNames: ['verdict'], registers: [reg], collect() {
-    this.reset();
-    const v = src.verdicts();
-    for (const f of verdictFields) this.inc({ verdict: f }, Number(v[f]));
-  } });
-  new Counter({ name: 'xlvs_conn_table_events_total', help: 'Connection-table events: ct_evicted (a live entry replaced because its bucket was full; its flow is picked up again on its next packet), ct_untracked (a new connection forwarded but not recorded).', labelNames: ['event'], registers: [reg], collect() {
-    this.reset();
-    const v = src.verdicts();
-    for (const f of ctEventFields) this.inc({ event: f }, Number(v[f]));
-  } });
-  new Gauge({ name: 'xlvs_conn_table_entries', help: 'Entries in the connection table, as the last sweep counted them.', registers: [reg], collect() {
-    this.set(src.connTable().entries);
-  } });
-  new Gauge({ name: 'xlvs_conn_table_capacity', help: 'Entries the connection table can hold (8 to a bucket: when a bucket is full, the entry nearest its idle timeout goes).', registers: [reg], collect() {
-    this.set(src.connTable().capacity);
-  } });
+  new Gauge({
+    name: 'xlvs_backend_healthy',
+    help: '1 when the real passes its health check, 0 when it fails (no sample when unchecked).',
+    labelNames: REAL,
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const s of listing) for (const r of s.reals) if (r.health === 'up' || r.health === 'down') this.set(realL(s, r), r.health === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_arp_guard_claims',
+    help: 'Hosts other than the director claiming the VIP over ARP (answers, announcements), as the ARP guard last saw them (no sample when the guard is off).',
+    labelNames: ['vip'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const seen = new Set<string>();
+      for (const s of listing) {
+        if (!s.arpClaims || seen.has(s.vip)) continue;
+        seen.add(s.vip);
+        this.set({ vip: s.vip }, s.arpClaims.length);
+      }
+    },
+  });
+  perReal(
+    'gauge',
+    'xlvs_backend_connections_active',
+    'Tracked connections to the real in ESTABLISHED (the director infers TCP state from the client side).',
+    (r) => r.activeConns ?? 0,
+  );
+  perReal(
+    'gauge',
+    'xlvs_backend_connections_inactive',
+    'Tracked connections to the real in any other state (SYN_RECV, FIN_WAIT, CLOSE; every UDP flow).',
+    (r) => r.inactiveConns ?? 0,
+  );
+  perReal('gauge', 'xlvs_backend_overloaded', '1 while the real is over its upper connection threshold (takes no new connections).', (r) =>
+    r.overloaded ? 1 : 0,
+  );
+  perReal(
+    'gauge',
+    'xlvs_backend_effective_weight',
+    'Weight the datapath uses now (below xlvs_backend_weight while slow start ramps it).',
+    (r) => r.effectiveWeight ?? r.weight,
+  );
+  perService(
+    'xlvs_dropped_connections_total',
+    'New connections dropped because no real could take them (all down, weight 0 or overloaded).',
+    (s) => s.stats.drops ?? 0,
+  );
+  new Counter({
+    name: 'xlvs_datapath_packets_total',
+    help: 'Packets the XDP program saw, by verdict (pass_*: to the kernel, tx_*: forwarded, drop_*/aborted: dropped).',
+    labelNames: ['verdict'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const v = src.verdicts();
+      for (const f of verdictFields) this.inc({ verdict: f }, Number(v[f]));
+    },
+  });
+  new Counter({
+    name: 'xlvs_conn_table_events_total',
+    help: 'Connection-table events: ct_evicted (a live entry replaced because its bucket was full; its flow is picked up again on its next packet), ct_untracked (a new connection forwarded but not recorded).',
+    labelNames: ['event'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const v = src.verdicts();
+      for (const f of ctEventFields) this.inc({ event: f }, Number(v[f]));
+    },
+  });
+  new Gauge({
+    name: 'xlvs_conn_table_entries',
+    help: 'Entries in the connection table, as the last sweep counted them.',
+    registers: [reg],
+    collect() {
+      this.set(src.connTable().entries);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_conn_table_capacity',
+    help: 'Entries the connection table can hold (8 to a bucket: when a bucket is full, the entry nearest its idle timeout goes).',
+    registers: [reg],
+    collect() {
+      this.set(src.connTable().capacity);
+    },
+  });
   return reg;
 }
 
@@ -123,7 +199,12 @@ export function registry(src: MetricsSource): Registry {
  * header hostAllowed() accepts are answered (allowedHosts: metrics.allowed_hosts), since the listener may be opened
  * beyond loopback and a browser would otherwise let a DNS-rebound page read it.
  */
-export async function serveMetrics(listen: string, src: MetricsSource, log: (msg: string, f?: Record<string, unknown>) => void, allowedHosts: readonly string[] = []): Promise<http.Server> {
+export async function serveMetrics(
+  listen: string,
+  src: MetricsSource,
+  log: (msg: string, f?: Record<string, unknown>) => void,
+  allowedHosts: readonly string[] = [],
+): Promise<http.Server> {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i);
   const port = Number(listen.slice(i + 1));
@@ -160,7 +241,14 @@ export async function serveMetrics(listen: string, src: MetricsSource, log: (msg
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EADDRNOTAVAIL' ? 'not an address of this host' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : e.code === 'EADDRNOTAVAIL'
+            ? 'not an address of this host'
+            : e.code === 'EACCES'
+              ? 'permission denied'
+              : e.message;
       reject(new RuntimeError(`metrics.listen ${JSON.stringify(listen)}: cannot listen: ${why}`));
     });
     server.listen(port, host, () => resolve());

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // native.ts: typed access to the libbpf addon (build/Release/xlvs_native.node); see native/ for the C++ side.
 
 import * as fs from 'node:fs';
@@ -110,7 +111,10 @@ export interface NeighOverrun {
 export interface NeighSocket {
   /** -1 once closed. */
   readonly fd: number;
-  /** The table now (all interfaces unless ifindex is given). It supersedes the notifications queued before it (discarded); those arriving during it come from the next read(). */
+  /**
+   * The table now (all interfaces unless ifindex is given). It supersedes the notifications queued before it (discarded); those arriving during it come from
+   * the next read().
+   */
   dump(ifindex?: number): NeighEvent[];
   /** Changes since the last dump() or read(), never blocking ([] when none); at most 256 datagrams per call. */
   read(): (NeighEvent | NeighOverrun)[];
@@ -148,7 +152,10 @@ export interface Native {
   BpfObject: {
     /** reuseMaps: map name -> bpffs pin whose map the load adopts instead of creating one (refused when its layout differs). */
     /** programs: load only these (default: all). */
-    open(path: string, opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number>; reuseMaps?: Record<string, string>; programs?: string[] }): Promise<BpfObject>;
+    open(
+      path: string,
+      opts?: { mapMaxEntries?: Record<string, number>; mapFlags?: Record<string, number>; reuseMaps?: Record<string, string>; programs?: string[] },
+    ): Promise<BpfObject>;
   };
   BpfMap: {
     openPinned(path: string): BpfMap;
@@ -160,10 +167,15 @@ export interface Native {
     openPinned(path: string): XdpLink;
   };
   /** protocol: ethertype to receive (default ETH_P_ALL); filter: classic BPF, struct sock_filter[] in host byte order. */
-  PacketSocket: new (ifindex: number, opts?: { protocol?: number; filter?: Buffer }) => PacketSocket;
+  PacketSocket: new (
+    ifindex: number,
+    opts?: { protocol?: number; filter?: Buffer },
+  ) => PacketSocket;
   testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<TestRunResult>;
   /** rcvbuf: SO_RCVBUF in bytes (capped at net.core.rmem_max, then doubled by the kernel); default: net.core.rmem_default. */
-  NeighSocket: new (opts?: { rcvbuf?: number }) => NeighSocket;
+  NeighSocket: new (opts?: {
+    rcvbuf?: number;
+  }) => NeighSocket;
   /** if_nametoindex(3) in this process's network namespace; throws ENODEV for an unknown name. */
   ifNameToIndex(ifname: string): number;
 }

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // neighbours.ts: real-server MACs from the kernel neighbour table (a netlink dump kept current by change notifications), and soliciting resolution for missing or stale entries.
 
 import * as dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RuntimeError } from '../core/errors';
-import { NeighbourEntry, usableMac } from '../core/neighbours';
-import { isNativeError, native, type NeighEvent, type NeighSocket } from './native';
+import { type NeighbourEntry, usableMac } from '../core/neighbours';
+import { isNativeError, type NeighEvent, type NeighSocket, native } from './native';
 
 /** NUD_* state bits (linux/neighbour.h); a state of 0 is NUD_NONE. */
 export const NUD = {
@@ -20,7 +21,9 @@ export const NUD = {
 
 /** A NUD_* number as the names `ip neigh` prints, which core/neighbours decides on: 0x04 -> ['STALE'], 0 -> ['NONE']. */
 export function nudNames(state: number): string[] {
-  const names = Object.entries(NUD).filter(([, bit]) => (state & bit) !== 0).map(([name]) => name);
+  const names = Object.entries(NUD)
+    .filter(([, bit]) => (state & bit) !== 0)
+    .map(([name]) => name);
   return names.length ? names : ['NONE'];
 }
 
@@ -55,7 +58,10 @@ export class NeighbourTable {
   /** Set when a background refresh threw; refresh() clears it on success. */
   failed: Error | undefined;
 
-  constructor(readonly ifname: string, private readonly opts: NeighbourTableOptions = {}) {
+  constructor(
+    readonly ifname: string,
+    private readonly opts: NeighbourTableOptions = {},
+  ) {
     const n = native();
     this.ifindex = n.ifNameToIndex(ifname);
     const sock = new n.NeighSocket({ rcvbuf: opts.rcvbuf ?? 1 << 20 });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pinned.ts: where a director pins its maps and link, and reading what a running director left there (status, trace, tests).
 
 import * as fs from 'node:fs';
@@ -6,12 +7,22 @@ import * as abi from '../core/abi';
 import { tableKind } from '../core/director';
 import { RuntimeError } from '../core/errors';
 import type { ObservedService } from '../core/plan';
-import { BpfMap, describeNativeError, native } from './native';
+import { type BpfMap, describeNativeError, native } from './native';
 
 /** The maps of the XDP object that a director pins (and a restart or an upgrade adopts). */
 export const MAP_NAMES = [
-  'xlvs_svc', 'xlvs_conn', 'xlvs_reals', 'xlvs_rconn', 'xlvs_tbl', 'xlvs_pos', 'xlvs_persist', 'xlvs_cfg',
-  'xlvs_st_svc', 'xlvs_st_real', 'xlvs_verdicts', 'xlvs_sweepst',
+  'xlvs_svc',
+  'xlvs_conn',
+  'xlvs_reals',
+  'xlvs_rconn',
+  'xlvs_tbl',
+  'xlvs_pos',
+  'xlvs_persist',
+  'xlvs_cfg',
+  'xlvs_st_svc',
+  'xlvs_st_real',
+  'xlvs_verdicts',
+  'xlvs_sweepst',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 export type Maps = Record<MapName, BpfMap>;
@@ -76,7 +87,7 @@ export interface Snapshot {
 }
 
 function schedName(n: number): string {
-  return (Object.entries(abi.SCHED).find(([, v]) => v === n)?.[0]) ?? 'mh';
+  return Object.entries(abi.SCHED).find(([, v]) => v === n)?.[0] ?? 'mh';
 }
 
 /** Reads what a running director left in its pinned maps; everything status and tests need, nothing the datapath does not hold. */
@@ -106,7 +117,10 @@ export class PinnedDatapath {
   /** The loaded programs that use these maps (the attached datapath, its sweeper), as the kernel reports them. */
   programs(): { name: string; id: number; verifiedInsns: number | null }[] {
     const cfgId = this.maps.xlvs_cfg.id;
-    return native().probe.programs().filter((p) => p.mapIds.includes(cfgId)).map((p) => ({ name: p.name, id: p.id, verifiedInsns: p.verifiedInsns }));
+    return native()
+      .probe.programs()
+      .filter((p) => p.mapIds.includes(cfgId))
+      .map((p) => ({ name: p.name, id: p.id, verifiedInsns: p.verifiedInsns }));
   }
 
   snapshot(): Snapshot {
@@ -117,9 +131,17 @@ export class PinnedDatapath {
       const key = abi.svcKey.decode(k);
       const s = abi.svc.decode(v);
       services.push({
-        id: s.id, vip: abi.u32ToIpv4(key.vip), port: key.port, proto: key.proto, scheduler: schedName(s.sched), flags: s.flags,
-        persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask), tblSize: s.tbl_size,
-        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id), reals: [],
+        id: s.id,
+        vip: abi.u32ToIpv4(key.vip),
+        port: key.port,
+        proto: key.proto,
+        scheduler: schedName(s.sched),
+        flags: s.flags,
+        persistTimeout: s.persist_timeout,
+        persistMask: abi.u32ToIpv4(s.persist_mask),
+        tblSize: s.tbl_size,
+        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id),
+        reals: [],
       });
     }
     const byId = new Map(services.map((s) => [s.id, s]));
@@ -187,7 +209,15 @@ export function readObserved(dir: string): ObservedService[] {
       persistTimeout: s.persistTimeout,
       persistMask: s.persistMask,
       ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize) } : {}),
-      reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: r.flags, uThreshold: r.uThreshold, lThreshold: r.lThreshold })),
+      reals: s.reals.map((r) => ({
+        id: r.id,
+        address: r.address,
+        weight: r.weight,
+        mac: r.mac,
+        flags: r.flags,
+        uThreshold: r.uThreshold,
+        lThreshold: r.lThreshold,
+      })),
     }));
   } finally {
     p.close();

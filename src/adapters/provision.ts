@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // provision.ts: puts a config's services into a loaded datapath by the daemon's own route, plan() then Datapath.apply(), for tests and benchmarks that run no controller.
 
 import type { Config } from '../core/config';
-import { ObservedService, Plan, observedAfter, plan } from '../core/plan';
+import { type ObservedService, observedAfter, type Plan, plan } from '../core/plan';
 import type { Datapath } from './datapath';
 
 /** Each real's MAC as the neighbour table would give it (null: unresolved). */

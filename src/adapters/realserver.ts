@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver.ts: the real server's side of the host: reads addresses, sysctls, nft ARP rules, listeners; applies set-up plans; keeps the state file; DF pings.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -6,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RuntimeError } from '../core/errors';
 import { persistPaths } from '../core/realserver-files';
-import { HostAddr, NFT_TABLE, RsHost, RsState, summarizeArpRules, sysctlDotted, sysctlKey, sysctlProcPath } from '../core/realserver-host';
-import { Listener, MtuProbe, mtuCandidates, parseProcNet } from '../core/realserver-probes';
-import { Plan, Step, describeStep } from '../core/realserver-setup';
+import { type HostAddr, NFT_TABLE, type RsHost, type RsState, summarizeArpRules, sysctlDotted, sysctlKey, sysctlProcPath } from '../core/realserver-host';
+import { type Listener, type MtuProbe, mtuCandidates, parseProcNet } from '../core/realserver-probes';
+import { describeStep, type Plan, type Step } from '../core/realserver-setup';
 import { ipJson } from './host';
 
 /** Non-persistent set-ups are forgotten at reboot along with what they changed; persistent ones are not. */
@@ -156,7 +157,10 @@ export function readHost(dev: string | undefined, persistRoot: string | null): R
   const tables = haveNft ? (JSON.parse(nft(['-j', 'list', 'tables', 'arp']) || '{}') as { nftables?: { table?: { name: string } }[] }) : {};
   const arpTables = (tables.nftables ?? []).flatMap((i) => (i.table ? [i.table.name] : []));
   const arpRules = arpTables.length ? summarizeArpRules(JSON.parse(nft(['-j', 'list', 'ruleset', 'arp']) || '{}')) : [];
-  const defaultRoutes = ipJson<any[]>(['-4', 'route', 'show', 'default']).map((r) => ({ dev: String(r.dev), ...(r.gateway ? { gateway: String(r.gateway) } : {}) }));
+  const defaultRoutes = ipJson<any[]>(['-4', 'route', 'show', 'default']).map((r) => ({
+    dev: String(r.dev),
+    ...(r.gateway ? { gateway: String(r.gateway) } : {}),
+  }));
   const files: Record<string, string | null> = {};
   if (persistRoot !== null) for (const p of Object.values(persistPaths(persistRoot))) files[p] = readFileOrNull(p);
   return { devices, addrs, sysctl, arpTables, arpRules, defaultRoutes, files };

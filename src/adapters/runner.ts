@@ -1,19 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
 // runner.ts: the foreground director: checks the host, fills and attaches the datapath, keeps real-server MACs fresh, and undoes it all on exit.
 
-import { Config } from '../core/config';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
 import { needsSolicit, usableMac } from '../core/neighbours';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { vipAddressProblems } from '../core/ownaddr';
+import { monotonicMs } from './clock';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
-import { LINK_PIN, removePins } from './pinned';
-import { vipAddressProblems } from '../core/ownaddr';
-import { ensureBpffs, hostAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
-import { Solicitor, dumpNeighbours, watchNeighbours } from './neighbours';
 import { HealthRunner } from './health';
-import { monotonicMs } from './clock';
+import { ensureBpffs, hostAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
+import { dumpNeighbours, Solicitor, watchNeighbours } from './neighbours';
+import { LINK_PIN, removePins } from './pinned';
 
 export interface RunnerOptions {
   /** How long start-up waits for every real's MAC before going ready without the missing ones. */
@@ -36,7 +37,9 @@ export function checkHost(cfg: Config): void {
       const route = routes.get(r.address)!;
       if (!route || route.dev !== cfg.interface || route.gateway) {
         const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
-        problems.push(`services[${i}].reals[${j}].address: ${r.address} is not on-link on ${cfg.interface} (${how}); direct routing needs every real on the director's segment`);
+        problems.push(
+          `services[${i}].reals[${j}].address: ${r.address} is not on-link on ${cfg.interface} (${how}); direct routing needs every real on the director's segment`,
+        );
       }
     }),
   );
@@ -71,7 +74,10 @@ export class Runner {
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
 
-  constructor(private readonly cfg: Config, private readonly opts: RunnerOptions = {}) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly opts: RunnerOptions = {},
+  ) {
     this.log = opts.log ?? ((l) => process.stdout.write(`xlvs: ${l}\n`));
   }
 
@@ -101,8 +107,12 @@ export class Runner {
     const info = interfaceInfo(ifname);
     const pins = pinDir(ifname);
     ensureBpffs();
-    if (info.xdp && fs.existsSync(path.join(pins, LINK_PIN))) throw new RuntimeError(`${ifname} is run by an xlvs daemon's pinned datapath (program ${info.xdp.progId}); stop the daemon and run "xlvs down --interface ${ifname}" first`);
-    if (info.xdp) throw new RuntimeError(`${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}); stop whatever attached it first`);
+    if (info.xdp && fs.existsSync(path.join(pins, LINK_PIN)))
+      throw new RuntimeError(
+        `${ifname} is run by an xlvs daemon's pinned datapath (program ${info.xdp.progId}); stop the daemon and run "xlvs down --interface ${ifname}" first`,
+      );
+    if (info.xdp)
+      throw new RuntimeError(`${ifname} already has an XDP program attached (id ${info.xdp.progId}, ${info.xdp.mode}); stop whatever attached it first`);
     removePins(pins); // no program is attached, so any pins there are a crashed run's leftovers
 
     await this.resolveAll();
@@ -110,7 +120,10 @@ export class Runner {
     const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
     for (const n of dp.kernelNotes) this.log(`warning: ${n}`);
     try {
-      dp.setDirectorMac(info.mac, this.cfg.accept_macs.map((m) => m.toLowerCase()));
+      dp.setDirectorMac(
+        info.mac,
+        this.cfg.accept_macs.map((m) => m.toLowerCase()),
+      );
       const health: HealthRunner = new HealthRunner({
         ifname,
         ifindex: info.ifindex,
@@ -151,7 +164,10 @@ export class Runner {
     this.unwatch = watchNeighbours(this.cfg.interface, (changed) => {
       if (changed.some((a) => reals.has(a))) this.tick();
     });
-    this.sweeper = setInterval(() => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)), this.cfg.sweep_interval_ms);
+    this.sweeper = setInterval(
+      () => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)),
+      this.cfg.sweep_interval_ms,
+    );
   }
 
   private addVips(): void {
@@ -182,9 +198,17 @@ export class Runner {
     this.unwatch = undefined;
     this.timer = this.sweeper = undefined;
     for (const vip of this.addedVips.splice(0)) {
-      try { ip(['addr', 'del', `${vip}/32`, 'dev', this.cfg.interface]); } catch (e) { this.log(`warning: ${(e as Error).message}`); }
+      try {
+        ip(['addr', 'del', `${vip}/32`, 'dev', this.cfg.interface]);
+      } catch (e) {
+        this.log(`warning: ${(e as Error).message}`);
+      }
     }
-    try { this.datapath?.close(); } catch (e) { this.log(`warning: detach: ${(e as Error).message}`); }
+    try {
+      this.datapath?.close();
+    } catch (e) {
+      this.log(`warning: detach: ${(e as Error).message}`);
+    }
     this.datapath = undefined;
     this.solicitor.close();
     void this.health?.stop();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // statuspage.ts: the read-only status page the metrics listener serves: one self-contained HTML document (inline CSS/JS, canvas chart, no CDN).
 
 /** The page polls /api/status every second and keeps the packets/s history in the browser. */

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // trace.ts (adapter): backs the core trace's lookups with a running director's pinned maps.
 
 import * as abi from '../core/abi';
-import { connTableOf } from './conntable';
 import type { TraceLookups } from '../core/trace';
-import type { Maps } from './pinned';
+import { connTableOf } from './conntable';
 import { native } from './native';
+import type { Maps } from './pinned';
 
 /** The datapath's clock: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE, which shares hrtime's CLOCK_MONOTONIC base (±1 s once in seconds). */
 export function datapathSeconds(): number {
@@ -54,8 +55,14 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
       const r = abi.real.decode(v);
       if (r.addr === 0) return null;
       return {
-        id, address: abi.u32ToIpv4(r.addr), svcId: r.svc_id, flags: r.flags, mac: r.mac,
-        weight: r.weight, uThreshold: r.u_threshold, lThreshold: r.l_threshold,
+        id,
+        address: abi.u32ToIpv4(r.addr),
+        svcId: r.svc_id,
+        flags: r.flags,
+        mac: r.mac,
+        weight: r.weight,
+        uThreshold: r.u_threshold,
+        lThreshold: r.l_threshold,
       };
     },
     counts(id) {

@@ -1,25 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
 // main.ts: the xlvs command line: registers one command per file and maps failures to exit codes (2 usage/config, 1 runtime).
 
 import { Command, CommanderError } from 'commander';
-import { RuntimeError, UsageError } from '../core/errors';
 import { isNativeError } from '../adapters/native';
-import { registerStatus } from './commands/status';
-import { registerUp } from './commands/up';
-import { registerDaemon } from './commands/daemon';
-import { registerDown } from './commands/down';
-import { registerService } from './commands/service';
-import { registerReal } from './commands/real';
-import { registerList } from './commands/list';
+import { RuntimeError, UsageError } from '../core/errors';
 import { registerApply } from './commands/apply';
-import { registerSave } from './commands/save';
-import { registerZero } from './commands/zero';
+import { registerDaemon } from './commands/daemon';
+import { registerDoctor } from './commands/doctor';
+import { registerDown } from './commands/down';
 import { registerImport } from './commands/import';
+import { registerKernel } from './commands/kernel';
+import { registerList } from './commands/list';
+import { registerReal } from './commands/real';
 import { registerRealserver } from './commands/realserver';
 import { registerRouterArp } from './commands/router-arp';
-import { registerDoctor } from './commands/doctor';
-import { registerTrace } from './commands/trace';
+import { registerSave } from './commands/save';
+import { registerService } from './commands/service';
+import { registerStatus } from './commands/status';
 import { registerTop } from './commands/top';
-import { registerKernel } from './commands/kernel';
+import { registerTrace } from './commands/trace';
+import { registerUp } from './commands/up';
+import { registerZero } from './commands/zero';
 
 export function buildProgram(): Command {
   const program = new Command('xlvs')
@@ -29,7 +30,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerUp(program);
   registerStatus(program);
-  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport]) r(program);
+  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport])
+    r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
   for (const r of [registerTrace, registerTop, registerKernel]) r(program);
   for (const c of program.commands) c.exitOverride();

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // options.ts: flag parsers shared by commands; each throws a UsageError naming the flag and the value.
 
 import { readConfigFile } from '../adapters/configfile';
 import { isIPv4 } from '../core/config';
 import { UsageError } from '../core/errors';
-import { METHODS, Method } from '../core/realserver-host';
+import { METHODS, type Method } from '../core/realserver-host';
 
 /** The CLI's name for it; the daemon reads the same way. */
 export const loadConfigFile = readConfigFile;

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // socket.ts: what the verbs that talk to the daemon share: the --socket option, service/real flags parsed into API bodies.
 
-import { Command } from 'commander';
-import { DEFAULT_SOCKET, call } from '../adapters/api';
+import type { Command } from 'commander';
+import { call, DEFAULT_SOCKET } from '../adapters/api';
 import { isIPv4 } from '../core/config';
-import { UsageError } from '../core/errors';
 import type { ServiceKey } from '../core/edits';
+import { UsageError } from '../core/errors';
 
 export function withSocket(cmd: Command): Command {
-  return cmd.option('--socket <path>', 'the daemon\'s API socket', DEFAULT_SOCKET);
+  return cmd.option('--socket <path>', "the daemon's API socket", DEFAULT_SOCKET);
 }
 
 export function api<T = any>(opts: { socket?: string }, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {

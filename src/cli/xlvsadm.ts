@@ -1,16 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
 // xlvsadm.ts: the xlvsadm command: ipvsadm's syntax and output formats, driving the xlvs daemon over its API socket.
 
 import * as dns from 'node:dns';
 import * as fs from 'node:fs';
-import { DEFAULT_SOCKET, call } from '../adapters/api';
+import { call, DEFAULT_SOCKET } from '../adapters/api';
+import { monoSeconds } from '../core/abi';
 import type { Config } from '../core/config';
 import { ExistsError, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
-import { monoSeconds } from '../core/abi';
-import type { ServiceListing } from '../core/listing';
-import { ConnListing, Namer, formatConns, formatList, formatSave, formatTimeouts, numericName } from '../core/ipvsadm-format';
 import { ipvsadmEdit, present } from '../core/ipvsadm-edit';
-import { IPVSADM_HELP, IpvsadmCommand, IpvsadmError, ServiceLookup, parseIpvsadm } from '../core/ipvsadm-parse';
+import { type ConnListing, formatConns, formatList, formatSave, formatTimeouts, type Namer, numericName } from '../core/ipvsadm-format';
+import { IPVSADM_HELP, type IpvsadmCommand, IpvsadmError, parseIpvsadm, type ServiceLookup } from '../core/ipvsadm-parse';
+import type { ServiceListing } from '../core/listing';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
 function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {
@@ -65,15 +66,24 @@ function ipvsadmError(e: unknown, kind: IpvsadmCommand['kind']): IpvsadmError {
 /** The API call for a single-change command (null fields of an edit remove the setting, as ipvsadm's -E/-e replace it). */
 function request(cmd: IpvsadmCommand): [string, unknown] | undefined {
   switch (cmd.kind) {
-    case 'add-service': return ['service/add', { service: { ...cmd.svc, ...present(cmd.fields) } }];
-    case 'edit-service': return ['service/edit', { service: { ...cmd.svc, ...cmd.fields } }];
-    case 'delete-service': return ['service/delete', { service: cmd.svc }];
-    case 'clear': return ['clear', {}];
-    case 'add-real': return ['real/add', { service: cmd.svc, real: { address: cmd.address, ...present(cmd.fields) } }];
-    case 'edit-real': return ['real/edit', { service: cmd.svc, real: { address: cmd.address, ...cmd.fields } }];
-    case 'delete-real': return ['real/delete', { service: cmd.svc, real: { address: cmd.address } }];
-    case 'set-timeouts': return ['timeouts', { timeouts: cmd.timeouts }];
-    default: return undefined;
+    case 'add-service':
+      return ['service/add', { service: { ...cmd.svc, ...present(cmd.fields) } }];
+    case 'edit-service':
+      return ['service/edit', { service: { ...cmd.svc, ...cmd.fields } }];
+    case 'delete-service':
+      return ['service/delete', { service: cmd.svc }];
+    case 'clear':
+      return ['clear', {}];
+    case 'add-real':
+      return ['real/add', { service: cmd.svc, real: { address: cmd.address, ...present(cmd.fields) } }];
+    case 'edit-real':
+      return ['real/edit', { service: cmd.svc, real: { address: cmd.address, ...cmd.fields } }];
+    case 'delete-real':
+      return ['real/delete', { service: cmd.svc, real: { address: cmd.address } }];
+    case 'set-timeouts':
+      return ['timeouts', { timeouts: cmd.timeouts }];
+    default:
+      return undefined;
   }
 }
 
@@ -86,9 +96,10 @@ async function readStdin(): Promise<string> {
 export async function runXlvsadm(argv: string[], socket: string, out: (s: string) => void): Promise<void> {
   const svc = services();
   const cmd = parseIpvsadm(argv, svc.byName);
-  const api = <T>(method: 'GET' | 'POST', route: string, body?: unknown) => call<T>(socket, method, route, body).catch((e: unknown) => {
-    throw ipvsadmError(e, cmd.kind);
-  });
+  const api = <T>(method: 'GET' | 'POST', route: string, body?: unknown) =>
+    call<T>(socket, method, route, body).catch((e: unknown) => {
+      throw ipvsadmError(e, cmd.kind);
+    });
   switch (cmd.kind) {
     case 'help':
       out(IPVSADM_HELP);
@@ -100,7 +111,9 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
         // (the socket is local), so the difference is the entry's idle time to within a tick.
         const now = monoSeconds(process.hrtime.bigint());
         const mine = cmd.svc ? conns.filter((c) => c.vip === cmd.svc!.vip && c.vport === cmd.svc!.port && c.protocol === cmd.svc!.protocol) : conns;
-        out(formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real])), { now, timeouts: cfg.timeouts }));
+        out(
+          formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real])), { now, timeouts: cfg.timeouts }),
+        );
         return;
       }
       const [list, cfg] = await Promise.all([api<ServiceListing[]>('GET', '/v1/services'), api<Config>('GET', '/v1/config')]);

@@ -1,6 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // abi.ts: byte-level codecs for every struct in bpf/include/xlvs_abi.h, and its limits; test/unit/abi.test.ts checks each layout against the object's BTF.
 
-/** How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC (`macs` an array of them), raw bytes (a nested struct), or padding that must be zero. */
+/**
+ * How a field is stored: host order (`u*`, `i64`; `u32s` an array of u32), wire order (`be*`), a MAC (`macs` an array of them), raw bytes (a nested struct), or
+ * padding that must be zero.
+ */
 export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'i64' | 'u32s' | 'be16' | 'be32' | 'mac' | 'macs' | 'bytes' | 'pad';
 
 export interface FieldSpec {
@@ -28,18 +32,43 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
       for (const f of fields) {
         const o = at + f.offset;
         switch (f.kind) {
-          case 'pad': buf.fill(0, o, o + f.size); break;
-          case 'u8': buf.writeUInt8(Number(v[f.name] ?? 0), o); break;
-          case 'u16': buf.writeUInt16LE(Number(v[f.name] ?? 0), o); break;
-          case 'u32': buf.writeUInt32LE(Number(v[f.name] ?? 0) >>> 0, o); break;
-          case 'u64': buf.writeBigUInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o); break;
-          case 'i64': buf.writeBigInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o); break;
-          case 'u32s': for (let i = 0; i < f.size / 4; i++) buf.writeUInt32LE(((v[f.name] as number[] | undefined)?.[i] ?? 0) >>> 0, o + i * 4); break;
-          case 'be16': buf.writeUInt16BE(Number(v[f.name] ?? 0), o); break;
-          case 'be32': buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o); break;
-          case 'mac': macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o); break;
-          case 'macs': for (let i = 0; i < f.size / 6; i++) macToBytes((v[f.name] as string[] | undefined)?.[i] ?? '00:00:00:00:00:00').copy(buf, o + i * 6); break;
-          case 'bytes': buf.fill(0, o, o + f.size); (v[f.name] as Buffer | undefined)?.copy(buf, o, 0, f.size); break;
+          case 'pad':
+            buf.fill(0, o, o + f.size);
+            break;
+          case 'u8':
+            buf.writeUInt8(Number(v[f.name] ?? 0), o);
+            break;
+          case 'u16':
+            buf.writeUInt16LE(Number(v[f.name] ?? 0), o);
+            break;
+          case 'u32':
+            buf.writeUInt32LE(Number(v[f.name] ?? 0) >>> 0, o);
+            break;
+          case 'u64':
+            buf.writeBigUInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o);
+            break;
+          case 'i64':
+            buf.writeBigInt64LE(BigInt((v[f.name] as bigint | number | undefined) ?? 0), o);
+            break;
+          case 'u32s':
+            for (let i = 0; i < f.size / 4; i++) buf.writeUInt32LE(((v[f.name] as number[] | undefined)?.[i] ?? 0) >>> 0, o + i * 4);
+            break;
+          case 'be16':
+            buf.writeUInt16BE(Number(v[f.name] ?? 0), o);
+            break;
+          case 'be32':
+            buf.writeUInt32BE(Number(v[f.name] ?? 0) >>> 0, o);
+            break;
+          case 'mac':
+            macToBytes(String(v[f.name] ?? '00:00:00:00:00:00')).copy(buf, o);
+            break;
+          case 'macs':
+            for (let i = 0; i < f.size / 6; i++) macToBytes((v[f.name] as string[] | undefined)?.[i] ?? '00:00:00:00:00:00').copy(buf, o + i * 6);
+            break;
+          case 'bytes':
+            buf.fill(0, o, o + f.size);
+            (v[f.name] as Buffer | undefined)?.copy(buf, o, 0, f.size);
+            break;
         }
       }
       return buf;
@@ -49,18 +78,41 @@ function defineStruct<T extends object>(name: string, size: number, fields: Fiel
       for (const f of fields) {
         const o = at + f.offset;
         switch (f.kind) {
-          case 'pad': break;
-          case 'u8': out[f.name] = buf.readUInt8(o); break;
-          case 'u16': out[f.name] = buf.readUInt16LE(o); break;
-          case 'u32': out[f.name] = buf.readUInt32LE(o); break;
-          case 'u64': out[f.name] = buf.readBigUInt64LE(o); break;
-          case 'i64': out[f.name] = buf.readBigInt64LE(o); break;
-          case 'u32s': out[f.name] = Array.from({ length: f.size / 4 }, (_, i) => buf.readUInt32LE(o + i * 4)); break;
-          case 'be16': out[f.name] = buf.readUInt16BE(o); break;
-          case 'be32': out[f.name] = buf.readUInt32BE(o); break;
-          case 'mac': out[f.name] = bytesToMac(buf.subarray(o, o + 6)); break;
-          case 'macs': out[f.name] = Array.from({ length: f.size / 6 }, (_, i) => bytesToMac(buf.subarray(o + i * 6, o + i * 6 + 6))); break;
-          case 'bytes': out[f.name] = Buffer.from(buf.subarray(o, o + f.size)); break;
+          case 'pad':
+            break;
+          case 'u8':
+            out[f.name] = buf.readUInt8(o);
+            break;
+          case 'u16':
+            out[f.name] = buf.readUInt16LE(o);
+            break;
+          case 'u32':
+            out[f.name] = buf.readUInt32LE(o);
+            break;
+          case 'u64':
+            out[f.name] = buf.readBigUInt64LE(o);
+            break;
+          case 'i64':
+            out[f.name] = buf.readBigInt64LE(o);
+            break;
+          case 'u32s':
+            out[f.name] = Array.from({ length: f.size / 4 }, (_, i) => buf.readUInt32LE(o + i * 4));
+            break;
+          case 'be16':
+            out[f.name] = buf.readUInt16BE(o);
+            break;
+          case 'be32':
+            out[f.name] = buf.readUInt32BE(o);
+            break;
+          case 'mac':
+            out[f.name] = bytesToMac(buf.subarray(o, o + 6));
+            break;
+          case 'macs':
+            out[f.name] = Array.from({ length: f.size / 6 }, (_, i) => bytesToMac(buf.subarray(o + i * 6, o + i * 6 + 6)));
+            break;
+          case 'bytes':
+            out[f.name] = Buffer.from(buf.subarray(o, o + f.size));
+            break;
         }
       }
       return out as T;
@@ -130,81 +182,235 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
 /** IPv4 addresses travel as dotted strings in TS and as big-endian u32 (wire order) in the maps. */
-export interface SvcKey { vip: number; port: number; proto: number }
-export interface Svc { id: number; flags: number; tbl_size: number; sched: number; persist_timeout: number; persist_mask: number }
-export interface ConnKey { saddr: number; daddr: number; sport: number; dport: number; proto: number }
-export interface Conn { real_id: number; svc_id: number; state: number; flags: number; last_seen: number; hits: number; hits_seen: number }
+export interface SvcKey {
+  vip: number;
+  port: number;
+  proto: number;
+}
+export interface Svc {
+  id: number;
+  flags: number;
+  tbl_size: number;
+  sched: number;
+  persist_timeout: number;
+  persist_mask: number;
+}
+export interface ConnKey {
+  saddr: number;
+  daddr: number;
+  sport: number;
+  dport: number;
+  proto: number;
+}
+export interface Conn {
+  real_id: number;
+  svc_id: number;
+  state: number;
+  flags: number;
+  last_seen: number;
+  hits: number;
+  hits_seen: number;
+}
 /** `key` and `val` hold an encoded xlvs_conn_key and xlvs_conn (decode them with connKey and conn). */
-export interface CtEntry { key: Buffer; val: Buffer }
+export interface CtEntry {
+  key: Buffer;
+  val: Buffer;
+}
 /** `e`: the CT_WAYS encoded xlvs_ct_entry, back to back. */
-export interface CtBucket { e: Buffer }
-export interface Real { mac: string; flags: number; addr: number; svc_id: number; weight: number; u_threshold: number; l_threshold: number }
-export interface RealConns { active: bigint; inactive: bigint; overloaded: number }
-export interface SeqPos { next: bigint }
-export interface PersistKey { caddr: number; svc_id: number }
-export interface Persist { real_id: number; svc_id: number; last_seen: number; timeout: number }
-export interface SweepStats { now: bigint; conns: bigint; expired: bigint; templates: bigint; templates_expired: bigint; runs: bigint; cursor: bigint; pass_conns: bigint }
+export interface CtBucket {
+  e: Buffer;
+}
+export interface Real {
+  mac: string;
+  flags: number;
+  addr: number;
+  svc_id: number;
+  weight: number;
+  u_threshold: number;
+  l_threshold: number;
+}
+export interface RealConns {
+  active: bigint;
+  inactive: bigint;
+  overloaded: number;
+}
+export interface SeqPos {
+  next: bigint;
+}
+export interface PersistKey {
+  caddr: number;
+  svc_id: number;
+}
+export interface Persist {
+  real_id: number;
+  svc_id: number;
+  last_seen: number;
+  timeout: number;
+}
+export interface SweepStats {
+  now: bigint;
+  conns: bigint;
+  expired: bigint;
+  templates: bigint;
+  templates_expired: bigint;
+  runs: bigint;
+  cursor: bigint;
+  pass_conns: bigint;
+}
 /** timeout: seconds per connection state, indexed by CS. */
 /** accept_mac: ACCEPT_MACS destination MACs besides mac that frames are forwarded for (unused ones repeat mac). */
-export interface Cfg { mac: string; timeout: number[]; ct_buckets: number; ct_per_cpu: number; ct_seed: number; ct_total: number; accept_mac: string[] }
-export interface Counters { packets: bigint; bytes: bigint; conns: bigint; drops: bigint }
+export interface Cfg {
+  mac: string;
+  timeout: number[];
+  ct_buckets: number;
+  ct_per_cpu: number;
+  ct_seed: number;
+  ct_total: number;
+  accept_mac: string[];
+}
+export interface Counters {
+  packets: bigint;
+  bytes: bigint;
+  conns: bigint;
+  drops: bigint;
+}
 export interface Verdicts {
-  pass_not_ipv4: bigint; pass_malformed: bigint; pass_fragment: bigint; pass_no_service: bigint;
-  tx_existing: bigint; tx_new: bigint; drop_no_real: bigint; aborted: bigint;
-  ct_evicted: bigint; ct_untracked: bigint; pass_not_for_us: bigint;
+  pass_not_ipv4: bigint;
+  pass_malformed: bigint;
+  pass_fragment: bigint;
+  pass_no_service: bigint;
+  tx_existing: bigint;
+  tx_new: bigint;
+  drop_no_real: bigint;
+  aborted: bigint;
+  ct_evicted: bigint;
+  ct_untracked: bigint;
+  pass_not_for_us: bigint;
 }
 
-export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [
-  f('vip', 0, 4, 'be32'), f('port', 4, 2, 'be16'), f('proto', 6, 1, 'u8'), f('pad', 7, 1, 'pad'),
-]);
+export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [f('vip', 0, 4, 'be32'), f('port', 4, 2, 'be16'), f('proto', 6, 1, 'u8'), f('pad', 7, 1, 'pad')]);
 export const svc = defineStruct<Svc>('xlvs_svc', 24, [
-  f('id', 0, 4, 'u32'), f('flags', 4, 4, 'u32'), f('tbl_size', 8, 4, 'u32'), f('sched', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
-  f('persist_timeout', 16, 4, 'u32'), f('persist_mask', 20, 4, 'be32'),
+  f('id', 0, 4, 'u32'),
+  f('flags', 4, 4, 'u32'),
+  f('tbl_size', 8, 4, 'u32'),
+  f('sched', 12, 1, 'u8'),
+  f('pad', 13, 3, 'pad'),
+  f('persist_timeout', 16, 4, 'u32'),
+  f('persist_mask', 20, 4, 'be32'),
 ]);
 export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
-  f('saddr', 0, 4, 'be32'), f('daddr', 4, 4, 'be32'), f('sport', 8, 2, 'be16'), f('dport', 10, 2, 'be16'),
-  f('proto', 12, 1, 'u8'), f('pad', 13, 3, 'pad'),
+  f('saddr', 0, 4, 'be32'),
+  f('daddr', 4, 4, 'be32'),
+  f('sport', 8, 2, 'be16'),
+  f('dport', 10, 2, 'be16'),
+  f('proto', 12, 1, 'u8'),
+  f('pad', 13, 3, 'pad'),
 ]);
 export const conn = defineStruct<Conn>('xlvs_conn', 16, [
-  f('real_id', 0, 4, 'u32'), f('svc_id', 4, 2, 'u16'), f('state', 6, 1, 'u8'), f('flags', 7, 1, 'u8'),
-  f('last_seen', 8, 4, 'u32'), f('hits', 12, 2, 'u16'), f('hits_seen', 14, 2, 'u16'),
+  f('real_id', 0, 4, 'u32'),
+  f('svc_id', 4, 2, 'u16'),
+  f('state', 6, 1, 'u8'),
+  f('flags', 7, 1, 'u8'),
+  f('last_seen', 8, 4, 'u32'),
+  f('hits', 12, 2, 'u16'),
+  f('hits_seen', 14, 2, 'u16'),
 ]);
 export const ctEntry = defineStruct<CtEntry>('xlvs_ct_entry', 32, [f('key', 0, 16, 'bytes'), f('val', 16, 16, 'bytes')]);
 export const ctBucket = defineStruct<CtBucket>('xlvs_ct_bucket', 32 * CT_WAYS, [f('e', 0, 32 * CT_WAYS, 'bytes')]);
 export const real = defineStruct<Real>('xlvs_real', 32, [
-  f('mac', 0, 6, 'mac'), f('flags', 6, 2, 'u16'), f('addr', 8, 4, 'be32'), f('svc_id', 12, 4, 'u32'),
-  f('weight', 16, 4, 'u32'), f('u_threshold', 20, 4, 'u32'), f('l_threshold', 24, 4, 'u32'), f('pad', 28, 4, 'pad'),
+  f('mac', 0, 6, 'mac'),
+  f('flags', 6, 2, 'u16'),
+  f('addr', 8, 4, 'be32'),
+  f('svc_id', 12, 4, 'u32'),
+  f('weight', 16, 4, 'u32'),
+  f('u_threshold', 20, 4, 'u32'),
+  f('l_threshold', 24, 4, 'u32'),
+  f('pad', 28, 4, 'pad'),
 ]);
 export const realConns = defineStruct<RealConns>('xlvs_real_conns', 24, [
-  f('active', 0, 8, 'i64'), f('inactive', 8, 8, 'i64'), f('overloaded', 16, 4, 'u32'), f('pad', 20, 4, 'pad'),
+  f('active', 0, 8, 'i64'),
+  f('inactive', 8, 8, 'i64'),
+  f('overloaded', 16, 4, 'u32'),
+  f('pad', 20, 4, 'pad'),
 ]);
 export const seqPos = defineStruct<SeqPos>('xlvs_seq_pos', 8, [f('next', 0, 8, 'u64')]);
 export const persistKey = defineStruct<PersistKey>('xlvs_persist_key', 8, [f('caddr', 0, 4, 'be32'), f('svc_id', 4, 4, 'u32')]);
 export const persist = defineStruct<Persist>('xlvs_persist', 16, [
-  f('real_id', 0, 4, 'u32'), f('svc_id', 4, 4, 'u32'), f('last_seen', 8, 4, 'u32'), f('timeout', 12, 4, 'u32'),
+  f('real_id', 0, 4, 'u32'),
+  f('svc_id', 4, 4, 'u32'),
+  f('last_seen', 8, 4, 'u32'),
+  f('timeout', 12, 4, 'u32'),
 ]);
-export const sweepStats = defineStruct<SweepStats>('xlvs_sweep_stats', 64,
-  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')));
+export const sweepStats = defineStruct<SweepStats>(
+  'xlvs_sweep_stats',
+  64,
+  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
+);
 export const cfg = defineStruct<Cfg>('xlvs_cfg', 80, [
-  f('mac', 0, 6, 'mac'), f('pad', 6, 2, 'pad'), f('timeout', 8, 32, 'u32s'),
-  f('ct_buckets', 40, 4, 'u32'), f('ct_per_cpu', 44, 4, 'u32'), f('ct_seed', 48, 4, 'u32'), f('ct_total', 52, 4, 'u32'),
+  f('mac', 0, 6, 'mac'),
+  f('pad', 6, 2, 'pad'),
+  f('timeout', 8, 32, 'u32s'),
+  f('ct_buckets', 40, 4, 'u32'),
+  f('ct_per_cpu', 44, 4, 'u32'),
+  f('ct_seed', 48, 4, 'u32'),
+  f('ct_total', 52, 4, 'u32'),
   f('accept_mac', 56, 6 * ACCEPT_MACS, 'macs'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
-  f('packets', 0, 8, 'u64'), f('bytes', 8, 8, 'u64'), f('conns', 16, 8, 'u64'), f('drops', 24, 8, 'u64'),
+  f('packets', 0, 8, 'u64'),
+  f('bytes', 8, 8, 'u64'),
+  f('conns', 16, 8, 'u64'),
+  f('drops', 24, 8, 'u64'),
 ]);
 export const verdictFields = [
-  'pass_not_ipv4', 'pass_not_for_us', 'pass_malformed', 'pass_fragment', 'pass_no_service',
-  'tx_existing', 'tx_new', 'drop_no_real', 'aborted',
+  'pass_not_ipv4',
+  'pass_not_for_us',
+  'pass_malformed',
+  'pass_fragment',
+  'pass_no_service',
+  'tx_existing',
+  'tx_new',
+  'drop_no_real',
+  'aborted',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
 /** The struct's order: fields are appended, so a pinned map of an older build is a prefix of this one. */
-const verdictLayout = ['pass_not_ipv4', 'pass_malformed', 'pass_fragment', 'pass_no_service', 'tx_existing', 'tx_new', 'drop_no_real', 'aborted', 'ct_evicted', 'ct_untracked', 'pass_not_for_us'];
-export const verdicts = defineStruct<Verdicts>('xlvs_verdicts', 88, verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')));
+const verdictLayout = [
+  'pass_not_ipv4',
+  'pass_malformed',
+  'pass_fragment',
+  'pass_no_service',
+  'tx_existing',
+  'tx_new',
+  'drop_no_real',
+  'aborted',
+  'ct_evicted',
+  'ct_untracked',
+  'pass_not_for_us',
+];
+export const verdicts = defineStruct<Verdicts>(
+  'xlvs_verdicts',
+  88,
+  verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
+);
 
 export const structs: readonly StructSpec<any>[] = [
-  svcKey, svc, connKey, conn, ctEntry, ctBucket, real, realConns, seqPos, persistKey, persist, sweepStats, cfg, counters, verdicts,
+  svcKey,
+  svc,
+  connKey,
+  conn,
+  ctEntry,
+  ctBucket,
+  real,
+  realConns,
+  seqPos,
+  persistKey,
+  persist,
+  sweepStats,
+  cfg,
+  counters,
+  verdicts,
 ];
 
 /** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/xlvs.bpf.c computes them (no division there). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // abicheck.ts: compares a codec of abi.ts with the struct the compiler laid out (a built object's BTF), naming each difference.
 
 import type { FieldSpec } from './abi';

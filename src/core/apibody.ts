@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // apibody.ts: the runtime API's request bodies, validated by schemas derived from the config's, errors in the config's shape ("service.port: "abc" is not a number").
 
 import { z } from 'zod';
@@ -11,21 +12,31 @@ function noDefault(s: z.ZodType): z.ZodType {
 
 /** Each field of `shape` but `keep` made optional (absent: unchanged) and nullable (null: removed, so back to its default). */
 function editable(shape: Record<string, z.ZodType>, keep: readonly string[]): Record<string, z.ZodType> {
-  return Object.fromEntries(Object.entries(shape).filter(([k]) => !keep.includes(k)).map(([k, s]) => [k, noDefault(s).nullable().optional()]));
+  return Object.fromEntries(
+    Object.entries(shape)
+      .filter(([k]) => !keep.includes(k))
+      .map(([k, s]) => [k, noDefault(s).nullable().optional()]),
+  );
 }
 
 /** A service as the API names it: the config's vip, port and protocol (tcp when absent), nothing else. */
 const serviceKey = serviceSchema.pick({ vip: true, port: true, protocol: true });
 
 /** service/edit: the key plus any setting of the service; its reals change through real/*. */
-const serviceEdit = serviceKey.extend(editable(serviceSchema.shape, ['vip', 'port', 'protocol', 'reals'])) as unknown as z.ZodType<z.infer<typeof serviceKey> & Record<string, unknown>>;
+const serviceEdit = serviceKey.extend(editable(serviceSchema.shape, ['vip', 'port', 'protocol', 'reals'])) as unknown as z.ZodType<
+  z.infer<typeof serviceKey> & Record<string, unknown>
+>;
 
 /** real/edit: the address plus any setting of the real. */
-const realEdit = realSchema.pick({ address: true }).extend(editable(realSchema.shape, ['address'])) as unknown as z.ZodType<{ address: string } & Record<string, unknown>>;
+const realEdit = realSchema.pick({ address: true }).extend(editable(realSchema.shape, ['address'])) as unknown as z.ZodType<
+  { address: string } & Record<string, unknown>
+>;
 
 /** ipvsadm --set: 0 (or absent) keeps a value, as IPVS does; any other value is held to the config's range. */
 const timeoutsShape = (configSchema.shape.timeouts as z.ZodDefault<z.ZodObject>).unwrap().shape as Record<string, z.ZodType>;
-const timeoutsSet = z.strictObject(Object.fromEntries(Object.entries(timeoutsShape).map(([k, s]) => [k, z.preprocess((v) => (v === 0 ? undefined : v), noDefault(s).optional())])));
+const timeoutsSet = z.strictObject(
+  Object.fromEntries(Object.entries(timeoutsShape).map(([k, s]) => [k, z.preprocess((v) => (v === 0 ? undefined : v), noDefault(s).optional())])),
+);
 
 /** Every POST body; unknown fields are refused at every level, as in the config file. */
 export const API_BODIES = {

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // arpguard.ts: the ARP guard's pure part: which ARP frames claim a VIP for another host, and how long a claim lasts.
 
-import { ARP_REPLY, ARP_REQUEST, ParsedFrame } from './packets';
+import { ARP_REPLY, ARP_REQUEST, type ParsedFrame } from './packets';
 
 /**
  * How a host claimed a VIP. reply: it answered ARP for the VIP (to the guard's own "who has VIP?" or, seen

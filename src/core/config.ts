@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // config.ts: the director's YAML config: schema, defaults, and error messages that name the field and the value.
 
-import { Composer, CST, Document, LineCounter, Parser, YAMLParseError, visit } from 'yaml';
+import { Composer, type CST, type Document, LineCounter, Parser, visit, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { UsageError } from './errors';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
+import { UsageError } from './errors';
+import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
-import { CONN_DEFAULT_MAX, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE, isPrimeSize } from './limits';
 
 /** As the kernel's dev_valid_name(): 1..15 bytes, no whitespace, '/', ':' or NUL (which would end the name early), not . or ... */
 const IFNAME = /^(?!\.\.?$)[^\s/:\0]{1,15}$/;
@@ -71,7 +72,20 @@ const check = z.strictObject({
   port: ms(1, 65535).optional(),
   path: z.string().startsWith('/', 'must start with /').optional(),
   status: z.array(ms(100, 599)).min(1, 'must list at least one status').optional(),
-  body_regex: z.string().refine((r) => { try { new RegExp(r); return true; } catch { return false; } }, { message: 'is not a valid regular expression' }).optional(),
+  body_regex: z
+    .string()
+    .refine(
+      (r) => {
+        try {
+          new RegExp(r);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'is not a valid regular expression' },
+    )
+    .optional(),
   host: z.string().min(1).optional(),
   sni: z.string().min(1).optional(),
   verify: z.boolean().optional(),
@@ -87,7 +101,7 @@ export type CheckConfig = z.infer<typeof check>;
 export function isNetmask(s: string): boolean {
   if (!isIPv4(s)) return false;
   const n = s.split('.').reduce((a, p) => a * 256 + Number(p), 0);
-  const inv = (~n) >>> 0;
+  const inv = ~n >>> 0;
   return ((inv + 1) & inv) === 0;
 }
 
@@ -116,10 +130,12 @@ const service = z.strictObject({
   /** ipvsadm -b. Absent: mh-port for mh (xlvs spreads connections, not clients), none otherwise; [] is IPVS's mh. */
   sched_flags: z.array(z.enum(SCHED_FLAGS, { message: `is not a scheduler flag (known: ${SCHED_FLAGS.join(', ')})` })).optional(),
   /** ipvsadm -p/-M: a client network's new connections follow its earlier ones for `timeout` seconds after its last packet. */
-  persistence: z.strictObject({
-    timeout: seconds(2678400).default(300),
-    netmask: z.string().refine(isNetmask, { message: 'is not a netmask (contiguous ones, e.g. 255.255.255.0)' }).default('255.255.255.255'),
-  }).optional(),
+  persistence: z
+    .strictObject({
+      timeout: seconds(2678400).default(300),
+      netmask: z.string().refine(isNetmask, { message: 'is not a netmask (contiguous ones, e.g. 255.255.255.0)' }).default('255.255.255.255'),
+    })
+    .optional(),
   /** A new or recovered real ramps from a small share to its full weight over this many seconds (0: at once). */
   slow_start_s: z.number().int('must be an integer').min(0, 'is outside 0..86400').max(86400, 'is outside 0..86400').optional(),
   maglev_size: z.number().refine(isPrimeSize, { message: 'must be a prime between 251 and 1048573' }).default(MH_DEFAULT_SIZE),
@@ -129,12 +145,14 @@ const service = z.strictObject({
   /** What a real's existing connections do when its check fails: keep them, or expire them (IPVS expire_nodest_conn). */
   on_down: z.enum(['keep', 'expire'], { message: 'must be keep or expire' }).optional(),
   /** Lost when fewer than `min` reals are up, regained at min + hysteresis; each change runs its hook (argv, no shell). */
-  quorum: z.strictObject({
-    min: z.number().int('must be an integer').min(1, 'must be at least 1'),
-    hysteresis: z.number().int('must be an integer').min(0, 'must be at least 0').default(0),
-    up: z.array(z.string()).min(1, 'must not be empty').optional(),
-    down: z.array(z.string()).min(1, 'must not be empty').optional(),
-  }).optional(),
+  quorum: z
+    .strictObject({
+      min: z.number().int('must be an integer').min(1, 'must be at least 1'),
+      hysteresis: z.number().int('must be an integer').min(0, 'must be at least 0').default(0),
+      up: z.array(z.string()).min(1, 'must not be empty').optional(),
+      down: z.array(z.string()).min(1, 'must not be empty').optional(),
+    })
+    .optional(),
   /** Takes new connections only while every real is down (it must be on-link like a real). */
   sorry_server: unicast.optional(),
 });
@@ -147,26 +165,49 @@ const schema = z.strictObject({
    * Destination MACs besides the interface's own that frames are forwarded for: keepalived's use_vmac MAC
    * (00:00:5e:00:01:<VRID in hex>). Frames to any other MAC belong to another host and are passed untouched.
    */
-  accept_macs: z.array(z.string().refine(isMac, { message: 'is not a MAC address (aa:bb:cc:dd:ee:ff)' }).refine((m) => !/^(00:){5}00$/.test(m) && (parseInt(m.slice(0, 2), 16) & 1) === 0, { message: 'must be a unicast MAC' }))
-    .max(ACCEPT_MACS, `at most ${ACCEPT_MACS} MACs`).default([]),
-  conn_table_size: z.number().int('must be an integer').min(1024, 'must be at least 1024').max(1 << 26, `must be at most ${1 << 26}`).default(CONN_DEFAULT_MAX),
+  accept_macs: z
+    .array(
+      z
+        .string()
+        .refine(isMac, { message: 'is not a MAC address (aa:bb:cc:dd:ee:ff)' })
+        .refine((m) => !/^(00:){5}00$/.test(m) && (parseInt(m.slice(0, 2), 16) & 1) === 0, { message: 'must be a unicast MAC' }),
+    )
+    .max(ACCEPT_MACS, `at most ${ACCEPT_MACS} MACs`)
+    .default([]),
+  conn_table_size: z
+    .number()
+    .int('must be an integer')
+    .min(1024, 'must be at least 1024')
+    .max(1 << 26, `must be at most ${1 << 26}`)
+    .default(CONN_DEFAULT_MAX),
   conn_table_per_cpu: z.boolean().default(false),
   /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
-  timeouts: z.strictObject({
-    tcp: seconds(2678400).default(900),
-    tcp_fin: seconds(2678400).default(120),
-    udp: seconds(2678400).default(300),
-  }).default({ tcp: 900, tcp_fin: 120, udp: 300 }),
+  timeouts: z
+    .strictObject({
+      tcp: seconds(2678400).default(900),
+      tcp_fin: seconds(2678400).default(120),
+      udp: seconds(2678400).default(300),
+    })
+    .default({ tcp: 900, tcp_fin: 120, udp: 300 }),
   /** How often idle connections and persistence templates are expired (the precision of the timeouts). */
   sweep_interval_ms: z.number().int('must be an integer').min(100, 'is outside 100..60000').max(60000, 'is outside 100..60000').default(1000),
   /** ARP guard: how often the director asks who has each VIP (0: off); another MAC answering is an error event. */
-  arp_guard_interval_ms: z.number().int('must be an integer').refine((n) => n === 0 || (n >= 200 && n <= 3_600_000), { message: 'must be 0 (off) or 200..3600000' }).default(2000),
+  arp_guard_interval_ms: z
+    .number()
+    .int('must be an integer')
+    .refine((n) => n === 0 || (n >= 200 && n <= 3_600_000), { message: 'must be 0 (off) or 200..3600000' })
+    .default(2000),
   /** Prometheus /metrics and the status page; loopback by default so nothing is exposed unless asked for. */
-  metrics: z.strictObject({
-    listen: z.string().refine(isListen, { message: 'is not HOST:PORT (an IPv4 address and a port in 1..65535), or "off"' }).default('127.0.0.1:9258'),
-    /** Host header names answered besides the listen address and loopback (a DNS-rebound name is refused). */
-    allowed_hosts: z.array(z.string().regex(HOSTNAME, 'is not a host name (letters, digits, hyphens and dots, no port)')).max(64, 'has more than 64 names').default([]),
-  }).default({ listen: '127.0.0.1:9258', allowed_hosts: [] }),
+  metrics: z
+    .strictObject({
+      listen: z.string().refine(isListen, { message: 'is not HOST:PORT (an IPv4 address and a port in 1..65535), or "off"' }).default('127.0.0.1:9258'),
+      /** Host header names answered besides the listen address and loopback (a DNS-rebound name is refused). */
+      allowed_hosts: z
+        .array(z.string().regex(HOSTNAME, 'is not a host name (letters, digits, hyphens and dots, no port)'))
+        .max(64, 'has more than 64 names')
+        .default([]),
+    })
+    .default({ listen: '127.0.0.1:9258', allowed_hosts: [] }),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 
@@ -175,7 +216,7 @@ export type ServiceConfig = Config['services'][number];
 export type RealConfig = ServiceConfig['reals'][number];
 
 /** The schema's parts the API's request bodies are derived from (src/core/apibody.ts), so both reject alike. */
-export { schema as configSchema, service as serviceSchema, real as realSchema };
+export { real as realSchema, schema as configSchema, service as serviceSchema };
 
 type Issue = z.core.$ZodIssue;
 
@@ -204,7 +245,8 @@ function quote(v: unknown): string {
     if (s.length > QUOTED) return;
     if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(): unknown }).toJSON();
     if (typeof x === 'string') s += JSON.stringify(x.length > QUOTED ? x.slice(0, QUOTED + 1) : x);
-    else if (typeof x === 'number') s += Number.isFinite(x) ? JSON.stringify(x) : String(x); // YAML's .nan and .inf
+    else if (typeof x === 'number')
+      s += Number.isFinite(x) ? JSON.stringify(x) : String(x); // YAML's .nan and .inf
     else if (Array.isArray(x)) {
       s += '[';
       for (let i = 0; i < x.length && s.length <= QUOTED; i++) {
@@ -217,7 +259,7 @@ function quote(v: unknown): string {
       let first = true;
       for (const k in x) {
         const e = (x as Record<string, unknown>)[k];
-        if (!Object.prototype.hasOwnProperty.call(x, k) || e === undefined) continue;
+        if (!Object.hasOwn(x, k) || e === undefined) continue;
         if (s.length > QUOTED) break;
         s += `${first ? '' : ','}${JSON.stringify(k.length > QUOTED ? k.slice(0, QUOTED + 1) : k)}:`;
         first = false;
@@ -249,7 +291,8 @@ export function issueProblems(input: unknown, issues: readonly Issue[]): string[
       continue;
     }
     // zod's own wording ("Invalid input: expected number, received string") reads oddly after the value; ours stays.
-    const msg = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `is not ${TYPE_NAMES[issue.expected] ?? issue.expected}` : issue.message;
+    const msg =
+      issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `is not ${TYPE_NAMES[issue.expected] ?? issue.expected}` : issue.message;
     problems.push(`${where}: ${quote(v)} ${msg}`);
   }
   return problems;
@@ -265,11 +308,11 @@ const topSchema = schema.extend({ services: z.array(z.unknown()).max(MAX_SERVICE
  */
 const validServices = new WeakSet<object>();
 
-
 function parseConfigObject(input: unknown): { success: true; data: Config } | { success: false; issues: Issue[] } {
   const top = topSchema.safeParse(input);
   const issues: Issue[] = top.success ? [] : [...top.error.issues];
-  const raw = input !== null && typeof input === 'object' && Array.isArray((input as { services?: unknown }).services) ? (input as { services: unknown[] }).services : [];
+  const raw =
+    input !== null && typeof input === 'object' && Array.isArray((input as { services?: unknown }).services) ? (input as { services: unknown[] }).services : [];
   const services: ServiceConfig[] = [];
   // Past the limit the count is the problem: parsing a million services first only delays saying so.
   if (raw.length > MAX_SERVICES) return { success: false, issues };
@@ -314,10 +357,15 @@ export function validateConfig(input: unknown): Config {
       const owner = fl.slice(0, 2);
       if (owner !== s.scheduler) problems.push(`services[${i}].sched_flags: "${fl}" is a flag of ${owner}, not of ${s.scheduler}`);
     }
-    if (s.slow_start_s && (s.scheduler === 'rr' || s.scheduler === 'lc')) problems.push(`services[${i}].slow_start_s: scheduler ${s.scheduler} ignores weights, so slow start would do nothing (use ${s.scheduler === 'rr' ? 'wrr' : 'wlc'})`);
+    if (s.slow_start_s && (s.scheduler === 'rr' || s.scheduler === 'lc'))
+      problems.push(
+        `services[${i}].slow_start_s: scheduler ${s.scheduler} ignores weights, so slow start would do nothing (use ${s.scheduler === 'rr' ? 'wrr' : 'wlc'})`,
+      );
     s.reals.forEach((rl, j) => {
-      if (rl.lower_threshold && !rl.upper_threshold) problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} needs an upper_threshold`);
-      else if (rl.upper_threshold && rl.lower_threshold && rl.lower_threshold > rl.upper_threshold) problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
+      if (rl.lower_threshold && !rl.upper_threshold)
+        problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} needs an upper_threshold`);
+      else if (rl.upper_threshold && rl.lower_threshold && rl.lower_threshold > rl.upper_threshold)
+        problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
     });
     if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
   });
@@ -410,7 +458,8 @@ function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): strin
   if (c.timeoutMs >= c.intervalMs) p.push(`${where}.timeout_ms: ${c.timeoutMs} must be less than interval_ms (${c.intervalMs})`);
   if (c.port === 0 && c.type !== 'exec') p.push(`${where}.port: is required for a check of a port-0 (all ports) service`);
   if (c.type === 'exec' && !c.argv.length) p.push(`${where}.argv: is required for an exec check`);
-  if (c.mode === 'dr' && !(c.type === 'tcp' && s.protocol === 'tcp')) p.push(`${where}.mode: "dr" needs a tcp check of a tcp service (got ${c.type} on ${s.protocol})`);
+  if (c.mode === 'dr' && !(c.type === 'tcp' && s.protocol === 'tcp'))
+    p.push(`${where}.mode: "dr" needs a tcp check of a tcp service (got ${c.type} on ${s.protocol})`);
   return p;
 }
 
@@ -476,20 +525,26 @@ function parseYaml(text: string, source: string): Document.Parsed {
 export function parseConfig(text: string, source = 'config'): Config {
   // Checked again here for text that did not come from readConfigFile (stdin); a file is refused before it is read.
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_CONFIG_BYTES) throw new UsageError(`${source}: ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
+  if (bytes > MAX_CONFIG_BYTES)
+    throw new UsageError(`${source}: ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
   const doc = parseYaml(text, source);
   if (doc.errors.length) {
-    throw new UsageError(`${source}: not valid YAML`, doc.errors.map((e) => e.message.split('\n')[0]!));
+    throw new UsageError(
+      `${source}: not valid YAML`,
+      doc.errors.map((e) => e.message.split('\n')[0]!),
+    );
   }
   let aliases = 0;
   visit(doc, { Alias: () => (++aliases > MAX_YAML_ALIASES ? visit.BREAK : undefined) });
-  if (aliases > MAX_YAML_ALIASES) throw new UsageError(`${source}: more than ${MAX_YAML_ALIASES} YAML aliases (*name); write the values out or share fewer anchors`);
+  if (aliases > MAX_YAML_ALIASES)
+    throw new UsageError(`${source}: more than ${MAX_YAML_ALIASES} YAML aliases (*name); write the values out or share fewer anchors`);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (e) {
     // yaml throws a ReferenceError for an expansion past maxAliasCount (an alias bomb) or an alias with no anchor.
-    if (e instanceof ReferenceError && /alias count/.test(e.message)) throw new UsageError(`${source}: YAML aliases expand to more than ${MAX_YAML_ALIASES} copies of an anchor (an alias bomb?)`);
+    if (e instanceof ReferenceError && /alias count/.test(e.message))
+      throw new UsageError(`${source}: YAML aliases expand to more than ${MAX_YAML_ALIASES} copies of an anchor (an alias bomb?)`);
     if (e instanceof ReferenceError) throw new UsageError(`${source}: not valid YAML`, [e.message]);
     throw e;
   }

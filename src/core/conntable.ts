@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // conntable.ts: the connection table's geometry and bucket hash (struct xlvs_ct_bucket in bpf/include/xlvs_abi.h), without I/O.
 
 import * as abi from './abi';

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), sync, health verdicts and slow-start ramps; every effect injected.
 
-import { Counters, IPPROTO_TCP } from './abi';
-import { Config, RealConfig, ServiceConfig, validateConfig } from './config';
-import { NotFoundError, ServiceKey, keyName } from './edits';
+import { type Counters, IPPROTO_TCP } from './abi';
+import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
+import { keyName, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
-import { ConnectionListing, RateWindow, RealHealth, ServiceListing, listConnections, listServices } from './listing';
-import { ObservedService, Op, describeOp, healthKey, observedAfter, plan, planSummary } from './plan';
+import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
+import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
 
 /** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
 export interface DatapathPort {
@@ -26,7 +27,12 @@ export interface DatapathPort {
 }
 
 /** What the last sweep of the connection table found. */
-export interface SweepStats { conns: number; expired: number; templates: number; templatesExpired: number }
+export interface SweepStats {
+  conns: number;
+  expired: number;
+  templates: number;
+  templatesExpired: number;
+}
 
 export interface ControllerEffects {
   datapath: DatapathPort;
@@ -73,7 +79,11 @@ export class Controller {
   /** The inputs of the last applied plan besides the config (a re-sync with the same ones is skipped). */
   private lastPlan: { macs: ReadonlyMap<string, string | null>; down: ReadonlySet<string> } | undefined;
 
-  constructor(cfg: Config, observed: readonly ObservedService[], private readonly fx: ControllerEffects) {
+  constructor(
+    cfg: Config,
+    observed: readonly ObservedService[],
+    private readonly fx: ControllerEffects,
+  ) {
     this.cfg = cfg;
     this.observed = [...observed];
   }
@@ -145,9 +155,18 @@ export class Controller {
   private applyNow(cfg: Config, opts: { dryRun: boolean; persist: boolean }): PlanReport {
     const problems: string[] = [];
     // These are fixed when the program is loaded and its maps are created; changing them needs `xlvs down`.
-    if (cfg.interface !== this.cfg.interface) problems.push(`interface: ${JSON.stringify(cfg.interface)} differs from the running director's ${JSON.stringify(this.cfg.interface)} (stop it and run "xlvs down" to move it)`);
-    if (cfg.conn_table_size !== this.cfg.conn_table_size) problems.push(`conn_table_size: ${cfg.conn_table_size} differs from the running director's ${this.cfg.conn_table_size} (resizing drops every connection: "xlvs down" first)`);
-    if (cfg.conn_table_per_cpu !== this.cfg.conn_table_per_cpu) problems.push(`conn_table_per_cpu: ${cfg.conn_table_per_cpu} differs from the running director's ${this.cfg.conn_table_per_cpu} (changing it drops every connection: "xlvs down" first)`);
+    if (cfg.interface !== this.cfg.interface)
+      problems.push(
+        `interface: ${JSON.stringify(cfg.interface)} differs from the running director's ${JSON.stringify(this.cfg.interface)} (stop it and run "xlvs down" to move it)`,
+      );
+    if (cfg.conn_table_size !== this.cfg.conn_table_size)
+      problems.push(
+        `conn_table_size: ${cfg.conn_table_size} differs from the running director's ${this.cfg.conn_table_size} (resizing drops every connection: "xlvs down" first)`,
+      );
+    if (cfg.conn_table_per_cpu !== this.cfg.conn_table_per_cpu)
+      problems.push(
+        `conn_table_per_cpu: ${cfg.conn_table_per_cpu} differs from the running director's ${this.cfg.conn_table_per_cpu} (changing it drops every connection: "xlvs down" first)`,
+      );
     if (problems.length) throw new UsageError('invalid config', problems);
     // A periodic re-sync of the same config (MAC refresh) skips the host checks: they ran when it was accepted.
     if (cfg !== this.cfg) this.fx.check(cfg);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // director.ts: the state the datapath holds per service and real, and what follows from config: service fields, which reals may be scheduled, each service's schedule table.
 
 import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // doctor.ts: `xlvs doctor`'s verdicts, made on the director from what its probes of each real saw, and its report; with the subnet arithmetic the probes need.
 
-import { MARK, Status, hintsBlock, table } from './checkreport';
+import { hintsBlock, MARK, type Status, table } from './checkreport';
 import type { MtuProbe } from './realserver-probes';
 
 export interface DoctorCheck {
@@ -36,27 +37,51 @@ export function realSubject(real: string): string {
 export function doctorMac(real: string, mac: string | null, dev: string): DoctorCheck {
   return mac
     ? { check: 'mac', subject: realSubject(real), real, status: 'pass', detail: mac }
-    : { check: 'mac', subject: realSubject(real), real, status: 'fail', detail: `no ARP answer from ${real} on ${dev}`, hint: `is ${real} up and on ${dev}'s segment? (ip neigh show ${real} dev ${dev}; arping -I ${dev} ${real})` };
+    : {
+        check: 'mac',
+        subject: realSubject(real),
+        real,
+        status: 'fail',
+        detail: `no ARP answer from ${real} on ${dev}`,
+        hint: `is ${real} up and on ${dev}'s segment? (ip neigh show ${real} dev ${dev}; arping -I ${dev} ${real})`,
+      };
 }
 
 export function doctorOnLink(real: string, dev: string, route: { dev: string; gateway?: string } | null, subnets: string[]): DoctorCheck {
   const inSubnet = subnets.some((s) => inCidr(real, s));
   const base = { check: 'on-link' as const, subject: realSubject(real), real };
-  if (route && route.dev === dev && !route.gateway && inSubnet) return { ...base, status: 'pass', detail: `on ${dev} (${subnets.filter((s) => inCidr(real, s)).join(', ')})` };
+  if (route && route.dev === dev && !route.gateway && inSubnet)
+    return { ...base, status: 'pass', detail: `on ${dev} (${subnets.filter((s) => inCidr(real, s)).join(', ')})` };
   const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
   const where = subnets.length ? `outside ${dev}'s subnet ${subnets.join(', ')}` : `${dev} has no IPv4 subnet`;
-  return { ...base, status: 'fail', detail: `${real} is ${inSubnet ? how : `${where}, ${how}`}: direct routing needs every real on the director's segment`, hint: `put ${real} on ${dev}'s segment, or give ${dev} an address in ${real}'s subnet` };
+  return {
+    ...base,
+    status: 'fail',
+    detail: `${real} is ${inSubnet ? how : `${where}, ${how}`}: direct routing needs every real on the director's segment`,
+    hint: `put ${real} on ${dev}'s segment, or give ${dev} an address in ${real}'s subnet`,
+  };
 }
 
 export function doctorMtu(real: string, dev: string, dirMtu: number, ping: MtuProbe | null, synAckMss: number | undefined): DoctorCheck {
   const base = { check: 'mtu' as const, subject: realSubject(real), real };
   const notes: string[] = [];
-  if (ping && !ping.reachable) return { ...base, status: 'skip', detail: `${real} does not answer ping${synAckMss ? `; its SYN-ACK MSS ${synAckMss} means MTU ${synAckMss + 40}` : ''}` };
+  if (ping && !ping.reachable)
+    return { ...base, status: 'skip', detail: `${real} does not answer ping${synAckMss ? `; its SYN-ACK MSS ${synAckMss} means MTU ${synAckMss + 40}` : ''}` };
   if (ping && !ping.passed) {
-    return { ...base, status: 'fail', detail: `DF packets of ${dirMtu} bytes (${dev}'s MTU) do not reach ${real}; the largest that did was ${ping.largest ?? '?'} bytes, about ${real}'s MTU`, hint: `give ${real}'s NIC the segment's MTU ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real}), or lower ${dev}'s and the router's to match it` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `DF packets of ${dirMtu} bytes (${dev}'s MTU) do not reach ${real}; the largest that did was ${ping.largest ?? '?'} bytes, about ${real}'s MTU`,
+      hint: `give ${real}'s NIC the segment's MTU ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real}), or lower ${dev}'s and the router's to match it`,
+    };
   }
   if (synAckMss !== undefined && synAckMss + 40 > dirMtu) {
-    return { ...base, status: 'fail', detail: `${real} advertises MSS ${synAckMss} (MTU ${synAckMss + 40}), larger than ${dev}'s MTU ${dirMtu}: its large replies need ICMP "fragmentation needed", which comes back to the VIP, i.e. the director`, hint: `set ${real}'s NIC MTU to ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real})` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${real} advertises MSS ${synAckMss} (MTU ${synAckMss + 40}), larger than ${dev}'s MTU ${dirMtu}: its large replies need ICMP "fragmentation needed", which comes back to the VIP, i.e. the director`,
+      hint: `set ${real}'s NIC MTU to ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real})`,
+    };
   }
   if (ping?.passed) notes.push(`DF packets of ${dirMtu} bytes reach ${real}`);
   if (synAckMss !== undefined) notes.push(`SYN-ACK MSS ${synAckMss}`);
@@ -70,7 +95,11 @@ export function serviceLabel(s: { protocol: string; vip: string; port: number })
   return `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`;
 }
 
-export function doctorDrPath(svc: { protocol: 'tcp' | 'udp'; vip: string; port: number }, real: string, r: TcpProbeResult | UdpProbeResult | null): DoctorCheck {
+export function doctorDrPath(
+  svc: { protocol: 'tcp' | 'udp'; vip: string; port: number },
+  real: string,
+  r: TcpProbeResult | UdpProbeResult | null,
+): DoctorCheck {
   const service = serviceLabel(svc);
   const base = { check: 'dr-path' as const, subject: `${service} -> ${real}`, real, vip: svc.vip, service };
   if (r === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
@@ -78,57 +107,126 @@ export function doctorDrPath(svc: { protocol: 'tcp' | 'udp'; vip: string; port: 
     case 'synack':
       return { ...base, status: 'pass', detail: `SYN to ${svc.vip}:${svc.port} at ${real}'s MAC answered with SYN-ACK` };
     case 'rst':
-      return { ...base, status: 'fail', detail: `${real} holds ${svc.vip} but refuses port ${svc.port} (RST): the service does not listen on the VIP`, hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})` };
+      return {
+        ...base,
+        status: 'fail',
+        detail: `${real} holds ${svc.vip} but refuses port ${svc.port} (RST): the service does not listen on the VIP`,
+        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})`,
+      };
     case 'timeout':
-      return { ...base, status: 'fail', detail: `no answer to a SYN for ${svc.vip}:${svc.port} sent to ${real}'s MAC`, hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${svc.vip}:${svc.port} has the same effect)` };
+      return {
+        ...base,
+        status: 'fail',
+        detail: `no answer to a SYN for ${svc.vip}:${svc.port} sent to ${real}'s MAC`,
+        hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${svc.vip}:${svc.port} has the same effect)`,
+      };
     case 'reply':
       return { ...base, status: 'pass', detail: `a datagram to ${svc.vip}:${svc.port} at ${real}'s MAC was answered` };
     case 'unreachable':
-      return { ...base, status: 'fail', detail: `${real} answers port unreachable for ${svc.vip}:${svc.port}: nothing listens on the VIP`, hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port}` };
+      return {
+        ...base,
+        status: 'fail',
+        detail: `${real} answers port unreachable for ${svc.vip}:${svc.port}: nothing listens on the VIP`,
+        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port}`,
+      };
     case 'silent':
-      return { ...base, status: 'skip', detail: `not conclusive (UDP): no reply to a datagram for ${svc.vip}:${svc.port}, and a quiet service looks the same as a missing one` };
+      return {
+        ...base,
+        status: 'skip',
+        detail: `not conclusive (UDP): no reply to a datagram for ${svc.vip}:${svc.port}, and a quiet service looks the same as a missing one`,
+      };
   }
 }
 
 export function doctorHoldsVip(real: string, vip: string, evidence: { echo: boolean; tcp: boolean } | null): DoctorCheck {
   const base = { check: 'holds-vip' as const, subject: `${realSubject(real)} / VIP ${vip}`, real, vip };
   if (evidence === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
-  if (evidence.echo || evidence.tcp) return { ...base, status: 'pass', detail: `answers for ${vip} at its own MAC (${[evidence.echo ? 'ping' : '', evidence.tcp ? 'TCP' : ''].filter(Boolean).join(', ')})` };
-  return { ...base, status: 'fail', detail: `${real} ignores packets for ${vip} sent to its MAC: the VIP is not on its lo (or a firewall drops them)`, hint: `on ${real}: xlvs realserver setup --vip ${vip}` };
+  if (evidence.echo || evidence.tcp)
+    return {
+      ...base,
+      status: 'pass',
+      detail: `answers for ${vip} at its own MAC (${[evidence.echo ? 'ping' : '', evidence.tcp ? 'TCP' : ''].filter(Boolean).join(', ')})`,
+    };
+  return {
+    ...base,
+    status: 'fail',
+    detail: `${real} ignores packets for ${vip} sent to its MAC: the VIP is not on its lo (or a firewall drops them)`,
+    hint: `on ${real}: xlvs realserver setup --vip ${vip}`,
+  };
 }
 
 /** arpSenders: sender addresses of the ARP requests the real sent while answering a probe from the spare address. */
-export function doctorAnnounce(real: string, vip: string, probeAddress: string | null, answered: boolean, arpSenders: string[] | null, holdsVip = true): DoctorCheck {
+export function doctorAnnounce(
+  real: string,
+  vip: string,
+  probeAddress: string | null,
+  answered: boolean,
+  arpSenders: string[] | null,
+  holdsVip = true,
+): DoctorCheck {
   const base = { check: 'arp-announce' as const, subject: `${realSubject(real)} / VIP ${vip}`, real, vip };
   if (arpSenders === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
   if (arpSenders.includes(vip)) {
-    return { ...base, status: 'fail', detail: `${real} sent ARP with ${vip} as sender: the router and others learn ${vip} at ${real}'s MAC`, hint: `on ${real}: xlvs realserver setup --vip ${vip}   (arp_announce=2, or --method arp-rules)` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${real} sent ARP with ${vip} as sender: the router and others learn ${vip} at ${real}'s MAC`,
+      hint: `on ${real}: xlvs realserver setup --vip ${vip}   (arp_announce=2, or --method arp-rules)`,
+    };
   }
   if (arpSenders.length) return { ...base, status: 'pass', detail: `ARP from ${real} carries ${[...new Set(arpSenders)].join(', ')}, not ${vip}` };
   if (!holdsVip) return { ...base, status: 'skip', detail: `${real} does not answer for ${vip}, so its ARP for replies could not be seen` };
   if (!probeAddress) return { ...base, status: 'skip', detail: 'no spare address on the segment to probe from (give --probe-address)' };
-  return { ...base, status: 'skip', detail: answered ? `${real} sent no ARP while answering ${probeAddress}` : `${real} sent no ARP for ${probeAddress} after a ping to ${vip} from it (ping filtered, or still resolving it from a run moments ago)` };
+  return {
+    ...base,
+    status: 'skip',
+    detail: answered
+      ? `${real} sent no ARP while answering ${probeAddress}`
+      : `${real} sent no ARP for ${probeAddress} after a ping to ${vip} from it (ping filtered, or still resolving it from a run moments ago)`,
+  };
 }
 
 export function doctorReplyRoute(real: string, vip: string, offlink: string, answered: boolean | null, seenAtDirector: boolean): DoctorCheck {
   const base = { check: 'reply-route' as const, subject: `${realSubject(real)} / VIP ${vip}`, real, vip };
   if (answered === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
   if (seenAtDirector) {
-    return { ...base, status: 'fail', detail: `${real}'s reply from ${vip} to off-segment ${offlink} came back to the director: its default route goes through the director`, hint: `on ${real}: ip route replace default via <router>   (xlvs realserver check --vip ${vip} --director <this address>)` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${real}'s reply from ${vip} to off-segment ${offlink} came back to the director: its default route goes through the director`,
+      hint: `on ${real}: ip route replace default via <router>   (xlvs realserver check --vip ${vip} --director <this address>)`,
+    };
   }
   if (!answered) return { ...base, status: 'skip', detail: `${real} does not answer ping for ${vip}, so its reply route could not be seen` };
   return { ...base, status: 'pass', detail: `replies from ${vip} to off-segment ${offlink} do not come through the director` };
 }
 
-export function doctorArpVip(vip: string, dirMac: string, replies: { mac: string; spa: string }[], realsByMac: Map<string, string>, holdsVip: boolean): DoctorCheck {
+export function doctorArpVip(
+  vip: string,
+  dirMac: string,
+  replies: { mac: string; spa: string }[],
+  realsByMac: Map<string, string>,
+  holdsVip: boolean,
+): DoctorCheck {
   const base = { check: 'arp-vip' as const, subject: `VIP ${vip}`, vip };
   const others = [...new Set(replies.map((r) => r.mac.toLowerCase()).filter((m) => m !== dirMac.toLowerCase()))];
   if (others.length) {
     const who = others.map((m) => (realsByMac.has(m) ? `${m} (real ${realsByMac.get(m)})` : m));
     const reals = others.filter((m) => realsByMac.has(m)).map((m) => realsByMac.get(m)!);
-    return { ...base, status: 'fail', detail: `ARP for ${vip} answered by ${who.join(', ')}: the router may send clients past the director`, hint: reals.length ? `on ${reals.join(', ')}: xlvs realserver setup --vip ${vip}` : `find the host with MAC ${others[0]} and take ${vip} off it, or keep it quiet on ARP` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `ARP for ${vip} answered by ${who.join(', ')}: the router may send clients past the director`,
+      hint: reals.length
+        ? `on ${reals.join(', ')}: xlvs realserver setup --vip ${vip}`
+        : `find the host with MAC ${others[0]} and take ${vip} off it, or keep it quiet on ARP`,
+    };
   }
-  return { ...base, status: 'pass', detail: `no host but the director answers ARP for ${vip}${holdsVip ? '' : ` (the director does not hold ${vip} now; xlvs up adds it)`}` };
+  return {
+    ...base,
+    status: 'pass',
+    detail: `no host but the director answers ARP for ${vip}${holdsVip ? '' : ` (the director does not hold ${vip} now; xlvs up adds it)`}`,
+  };
 }
 
 export function renderDoctorText(r: DoctorReport): string {

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // edits.ts: the pure edits of the service list the API verbs make (add/edit/delete a service or real) and the NotFound/Exists errors they throw.
 
-import { RealConfig, ServiceConfig } from './config';
+import type { RealConfig, ServiceConfig } from './config';
 import { UsageError } from './errors';
 
 /** A service named the way ipvsadm and the API name it. */

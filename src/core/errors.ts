@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // errors.ts: the two failure kinds the CLI maps to exit codes: 2 for usage/config, 1 for runtime.
 
 /**

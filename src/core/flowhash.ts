@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // flowhash.ts: the datapath's flow hash (bpf/include/xlvs_hash.h) in TypeScript, so trace and tests predict the Maglev bucket exactly.
 
 function rotl32(x: number, r: number): number {

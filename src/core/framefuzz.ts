@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // framefuzz.ts: a seeded random-frame generator for the datapath fuzzer: valid templates (TCP/UDP to services and elsewhere, ICMP, ARP, IPv6, VLAN, foreign MACs) and header mutations, deterministic from a 32-bit seed.
 
 /*
@@ -116,9 +117,11 @@ interface Layout {
 export class FrameFuzzer {
   readonly rng: Rng;
   private readonly dirMacs: Buffer[];
-  private count = 0;
 
-  constructor(private readonly world: FuzzWorld, readonly seed: number) {
+  constructor(
+    private readonly world: FuzzWorld,
+    readonly seed: number,
+  ) {
     this.rng = new Rng(seed);
     this.dirMacs = world.directorMacs.map(mac);
   }
@@ -126,7 +129,6 @@ export class FrameFuzzer {
   /** The next frame: a template, then (often) mutations. */
   next(): FuzzFrame {
     const r = this.rng;
-    this.count++;
     const steps: string[] = [];
     let f: Buffer;
     let lay: Layout | null = null;
@@ -231,8 +233,13 @@ export class FrameFuzzer {
     }
     const flags = r.chance(0.5) ? r.pick([0x02, 0x10, 0x18, 0x11, 0x04, 0x12, 0x14]) : r.int(256);
     return {
-      dst: '', dstMac, saddr: r.pick(w.clients), daddr, proto,
-      sport: r.chance(0.5) ? r.range(40000, 40063) : r.range(1, 65535), dport,
+      dst: '',
+      dstMac,
+      saddr: r.pick(w.clients),
+      daddr,
+      proto,
+      sport: r.chance(0.5) ? r.range(40000, 40063) : r.range(1, 65535),
+      dport,
       ipOpts: r.chance(0.1) ? 4 * r.range(1, 10) : 0,
       tcpOpts: r.chance(0.2) ? 4 * r.range(1, 10) : 0,
       tcpFlags: flags,
@@ -306,8 +313,8 @@ export class FrameFuzzer {
         case 2:
         case 3: {
           const l4min = lay.proto === 6 ? 20 : lay.proto === 17 ? 8 : 0;
-          const v = r.pick([0, 1, hdr - 1, hdr, hdr + l4min - 1, hdr + l4min, tot - 1, tot + 1, frameL3, frameL3 - 1, frameL3 + 1, 0xffff, r.int(65536)])
-            & 0xffff;
+          const v =
+            r.pick([0, 1, hdr - 1, hdr, hdr + l4min - 1, hdr + l4min, tot - 1, tot + 1, frameL3, frameL3 - 1, frameL3 + 1, 0xffff, r.int(65536)]) & 0xffff;
           f.writeUInt16BE(v, ip + 2);
           steps.push(`tot_len ${v}`);
           break;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // health.ts: the health-check state machine and its schedule (rise/fall hysteresis, intervals, warm-up jitter), pure: the clock and the probe are injected.
 
 import type { ResolvedCheck } from './config';
@@ -72,7 +73,11 @@ export class HealthBook {
    * fire them all at once); wall() only stamps `since` and `lastAt` for people. rand() in [0, 1) spreads first checks
    * over jitter_ms so 2,000 reals are not probed in the same millisecond.
    */
-  constructor(private readonly now: () => number, private readonly rand: () => number = Math.random, private readonly wall: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly rand: () => number = Math.random,
+    private readonly wall: () => number = Date.now,
+  ) {}
 
   /** Adds new targets, drops removed ones, restarts targets whose check changed. Returns the keys dropped. */
   sync(targets: readonly CheckTarget[]): string[] {
@@ -107,7 +112,11 @@ export class HealthBook {
       });
     }
     const dropped: string[] = [];
-    for (const k of this.entries.keys()) if (!want.has(k)) { this.entries.delete(k); dropped.push(k); }
+    for (const k of this.entries.keys())
+      if (!want.has(k)) {
+        this.entries.delete(k);
+        dropped.push(k);
+      }
     return dropped;
   }
 

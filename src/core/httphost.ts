@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // httphost.ts: which Host headers the metrics listener answers, so a DNS-rebound name cannot read it from a browser.
 
 import { isIPv4 } from './config';

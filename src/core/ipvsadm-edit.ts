@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipvsadm-edit.ts: a parsed ipvsadm command as a change of the config, where a null field removes the setting (-E without -p ends persistence).
 
 import type { Config, RealConfig, ServiceConfig } from './config';
@@ -33,16 +34,25 @@ export function patchReal(k: ServiceKey, address: string, fields: Readonly<Recor
 /** A command's change of a config (what -R applies line by line to a copy); undefined for commands that change nothing. */
 export function ipvsadmEdit(cmd: IpvsadmCommand): ((cfg: Config) => void) | undefined {
   switch (cmd.kind) {
-    case 'add-service': return (c) => edits.addService({ ...cmd.svc, ...present(cmd.fields) })(c.services);
-    case 'edit-service': return (c) => patchService(cmd.svc, { ...cmd.fields })(c.services);
-    case 'delete-service': return (c) => edits.deleteService(cmd.svc)(c.services);
-    case 'clear': return (c) => edits.clear()(c.services);
-    case 'add-real': return (c) => edits.addReal(cmd.svc, { address: cmd.address, ...present(cmd.fields) })(c.services);
-    case 'edit-real': return (c) => patchReal(cmd.svc, cmd.address, { ...cmd.fields })(c.services);
-    case 'delete-real': return (c) => edits.deleteReal(cmd.svc, cmd.address)(c.services);
-    case 'set-timeouts': return (c) => {
-      c.timeouts = { ...c.timeouts, ...present({ tcp: cmd.timeouts.tcp || null, tcp_fin: cmd.timeouts.tcp_fin || null, udp: cmd.timeouts.udp || null }) };
-    };
-    default: return undefined;
+    case 'add-service':
+      return (c) => edits.addService({ ...cmd.svc, ...present(cmd.fields) })(c.services);
+    case 'edit-service':
+      return (c) => patchService(cmd.svc, { ...cmd.fields })(c.services);
+    case 'delete-service':
+      return (c) => edits.deleteService(cmd.svc)(c.services);
+    case 'clear':
+      return (c) => edits.clear()(c.services);
+    case 'add-real':
+      return (c) => edits.addReal(cmd.svc, { address: cmd.address, ...present(cmd.fields) })(c.services);
+    case 'edit-real':
+      return (c) => patchReal(cmd.svc, cmd.address, { ...cmd.fields })(c.services);
+    case 'delete-real':
+      return (c) => edits.deleteReal(cmd.svc, cmd.address)(c.services);
+    case 'set-timeouts':
+      return (c) => {
+        c.timeouts = { ...c.timeouts, ...present({ tcp: cmd.timeouts.tcp || null, tcp_fin: cmd.timeouts.tcp_fin || null, udp: cmd.timeouts.udp || null }) };
+      };
+    default:
+      return undefined;
   }
 }

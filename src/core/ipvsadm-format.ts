@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipvsadm-format.ts: ipvsadm's list, save, timeout and connection outputs reproduced byte for byte from xlvs's listings.
 
 import { CS } from './abi';
 import type { Config } from './config';
 import { stateTimeouts } from './config';
-import type { ServiceListing } from './listing';
 import { ALL_ONES } from './ipvsadm-parse';
+import type { ServiceListing } from './listing';
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */
 export function largenum(n: number | bigint, exact: boolean): string {
@@ -64,12 +65,18 @@ function serviceLine(svc: string, s: ServiceListing): string {
 const count = (n: number | null | undefined) => String(n ?? 0);
 
 /** `ipvsadm -L [-n] [--stats|--rate|--thresholds] [--exact]`. */
-export function formatList(list: readonly ServiceListing[], o: { format: 'plain' | 'stats' | 'rate' | 'thresholds'; exact: boolean; size: number; name?: Namer; header?: boolean }): string {
+export function formatList(
+  list: readonly ServiceListing[],
+  o: { format: 'plain' | 'stats' | 'rate' | 'thresholds'; exact: boolean; size: number; name?: Namer; header?: boolean },
+): string {
   const name = o.name ?? numericName;
   let out = o.header === false ? '' : `IP Virtual Server version 1.2.1 (size=${o.size})\n`;
-  if (o.format === 'stats') out += `${pad('Prot LocalAddress:Port', 33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
-  else if (o.format === 'rate') out += `${pad('Prot LocalAddress:Port', 33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
-  else if (o.format === 'thresholds') out += `${pad('Prot LocalAddress:Port', 33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => pad(h, 10)).join(' ')}\n  -> RemoteAddress:Port\n`;
+  if (o.format === 'stats')
+    out += `${pad('Prot LocalAddress:Port', 33)} ${['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
+  else if (o.format === 'rate')
+    out += `${pad('Prot LocalAddress:Port', 33)} ${['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'].map((h) => h.padStart(8)).join(' ')}\n  -> RemoteAddress:Port\n`;
+  else if (o.format === 'thresholds')
+    out += `${pad('Prot LocalAddress:Port', 33)} ${['Uthreshold', 'Lthreshold', 'ActiveConn', 'InActConn'].map((h) => pad(h, 10)).join(' ')}\n  -> RemoteAddress:Port\n`;
   else out += 'Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n';
   const L = (n: number | bigint) => largenum(n, o.exact);
   for (const s of sorted(list)) {
@@ -81,8 +88,10 @@ export function formatList(list: readonly ServiceListing[], o: { format: 'plain'
     for (const r of s.reals) {
       const d = name(r.address, s.port, s.protocol).slice(0, 28);
       if (o.format === 'stats') out += `  -> ${pad(d, 28)}${L(r.stats.conns)}${L(r.stats.packets)}${L(0)}${L(r.stats.bytes)}${L(0)}\n`;
-      else if (o.format === 'rate') out += `  -> ${pad(d, 28)} ${String(r.rate.cps).padStart(8)} ${String(r.rate.inpps).padStart(8)} ${String(r.rate.outpps).padStart(8)}${L(r.rate.inbps)}${L(r.rate.outbps)}\n`;
-      else if (o.format === 'thresholds') out += `  -> ${pad(d, 28)} ${[r.upperThreshold, r.lowerThreshold, r.activeConns, r.inactiveConns].map((n) => pad(count(n), 10)).join(' ')}\n`;
+      else if (o.format === 'rate')
+        out += `  -> ${pad(d, 28)} ${String(r.rate.cps).padStart(8)} ${String(r.rate.inpps).padStart(8)} ${String(r.rate.outpps).padStart(8)}${L(r.rate.inbps)}${L(r.rate.outbps)}\n`;
+      else if (o.format === 'thresholds')
+        out += `  -> ${pad(d, 28)} ${[r.upperThreshold, r.lowerThreshold, r.activeConns, r.inactiveConns].map((n) => pad(count(n), 10)).join(' ')}\n`;
       else out += `  -> ${pad(d, 28)} ${pad('Route', 7)} ${pad(String(r.weight), 6)} ${pad(count(r.activeConns), 10)} ${pad(count(r.inactiveConns), 10)}\n`;
     }
   }
@@ -136,7 +145,14 @@ export interface ConnListing {
 }
 
 /** IPVS's state names (ip_vs_proto_tcp.c, ip_vs_proto_udp.c) by abi CS value. */
-const STATE_NAMES: Record<number, string> = { [CS.NONE]: 'NONE', [CS.SYN_RECV]: 'SYN_RECV', [CS.ESTABLISHED]: 'ESTABLISHED', [CS.FIN_WAIT]: 'FIN_WAIT', [CS.CLOSE]: 'CLOSE', [CS.UDP]: 'UDP' };
+const STATE_NAMES: Record<number, string> = {
+  [CS.NONE]: 'NONE',
+  [CS.SYN_RECV]: 'SYN_RECV',
+  [CS.ESTABLISHED]: 'ESTABLISHED',
+  [CS.FIN_WAIT]: 'FIN_WAIT',
+  [CS.CLOSE]: 'CLOSE',
+  [CS.UDP]: 'UDP',
+};
 
 /** Seconds a connection in this state lives idle: the same table the datapath's sweeper gets (config.ts). */
 export function stateTimeout(state: number, t: Config['timeouts']): number {
@@ -153,7 +169,8 @@ export function formatConns(conns: readonly ConnListing[], name: Namer = numeric
   let out = 'IPVS connection entries\npro expire state       source             virtual            destination\n';
   for (const c of conns) {
     let left = 0;
-    if (clock && c.state !== undefined && c.lastSeen !== undefined) left = Math.max(0, stateTimeout(c.state, clock.timeouts) - Math.max(0, clock.now - c.lastSeen));
+    if (clock && c.state !== undefined && c.lastSeen !== undefined)
+      left = Math.max(0, stateTimeout(c.state, clock.timeouts) - Math.max(0, clock.now - c.lastSeen));
     const expire = `${String(Math.floor(left / 60)).padStart(2, '0')}:${String(left % 60).padStart(2, '0')}`;
     const state = STATE_NAMES[c.state ?? CS.NONE] ?? 'NONE';
     out += `${pad(c.protocol.toUpperCase(), 3)} ${pad(expire, 6)} ${pad(state, 11)} ${pad(name(c.client, c.cport, c.protocol), 18)} ${pad(name(c.vip, c.vport, c.protocol), 18)} ${name(c.real, c.vport, c.protocol)}\n`;

@@ -1,12 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipvsadm-parse.ts: ipvsadm's command syntax (the DR subset xlvsadm speaks) parsed into xlvs operations, refusing what xlvs cannot do faithfully, and its -h text.
 
 import type { ServiceConfig } from './config';
-import { SCHED_FLAGS, SCHEDULER_NAMES, isIPv4, isNetmask } from './config';
+import { isIPv4, isNetmask, SCHED_FLAGS, SCHEDULER_NAMES } from './config';
 import type { ServiceKey } from './edits';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
     this.name = 'IpvsadmError';
   }
@@ -15,7 +19,7 @@ export class IpvsadmError extends Error {
 const usage = (msg: string) => new IpvsadmError(msg, 2);
 
 type SchedulerName = ServiceConfig['scheduler'];
-type SchedFlag = typeof SCHED_FLAGS[number];
+type SchedFlag = (typeof SCHED_FLAGS)[number];
 
 /**
  * What -A/-E set, as xlvs config fields. null removes the field: -E replaces the service's whole IPVS definition,
@@ -65,25 +69,82 @@ const MAX_TIMEOUT = 86400 * 31;
 export const ALL_ONES = '255.255.255.255';
 
 const COMMANDS: Record<string, string> = {
-  '-A': 'A', '--add-service': 'A', '-E': 'E', '--edit-service': 'E', '-D': 'D', '--delete-service': 'D',
-  '-C': 'C', '--clear': 'C', '-R': 'R', '--restore': 'R', '-S': 'S', '--save': 'S',
-  '-a': 'a', '--add-server': 'a', '-e': 'e', '--edit-server': 'e', '-d': 'd', '--delete-server': 'd',
-  '-L': 'L', '-l': 'L', '--list': 'L', '-Z': 'Z', '--zero': 'Z', '-h': 'h', '--help': 'h', '--set': 'set',
+  '-A': 'A',
+  '--add-service': 'A',
+  '-E': 'E',
+  '--edit-service': 'E',
+  '-D': 'D',
+  '--delete-service': 'D',
+  '-C': 'C',
+  '--clear': 'C',
+  '-R': 'R',
+  '--restore': 'R',
+  '-S': 'S',
+  '--save': 'S',
+  '-a': 'a',
+  '--add-server': 'a',
+  '-e': 'e',
+  '--edit-server': 'e',
+  '-d': 'd',
+  '--delete-server': 'd',
+  '-L': 'L',
+  '-l': 'L',
+  '--list': 'L',
+  '-Z': 'Z',
+  '--zero': 'Z',
+  '-h': 'h',
+  '--help': 'h',
+  '--set': 'set',
 };
 
 /** Options taking a value; -p's value is optional (ipvsadm: -p [timeout]). */
 const WITH_VALUE: Record<string, string> = {
-  '-t': 't', '--tcp-service': 't', '-u': 'u', '--udp-service': 'u', '-f': 'f', '--fwmark-service': 'f',
-  '-s': 's', '--scheduler': 's', '-M': 'M', '--netmask': 'M', '-r': 'r', '--real-server': 'r',
-  '-w': 'w', '--weight': 'w', '-x': 'x', '--u-threshold': 'x', '-y': 'y', '--l-threshold': 'y',
-  '-b': 'b', '--sched-flags': 'b', '--pe': 'pe', '--tun-type': 'tun',
+  '-t': 't',
+  '--tcp-service': 't',
+  '-u': 'u',
+  '--udp-service': 'u',
+  '-f': 'f',
+  '--fwmark-service': 'f',
+  '-s': 's',
+  '--scheduler': 's',
+  '-M': 'M',
+  '--netmask': 'M',
+  '-r': 'r',
+  '--real-server': 'r',
+  '-w': 'w',
+  '--weight': 'w',
+  '-x': 'x',
+  '--u-threshold': 'x',
+  '-y': 'y',
+  '--l-threshold': 'y',
+  '-b': 'b',
+  '--sched-flags': 'b',
+  '--pe': 'pe',
+  '--tun-type': 'tun',
 };
 
 const FLAGS: Record<string, string> = {
-  '-g': 'g', '--gatewaying': 'g', '-m': 'm', '--masquerading': 'm', '-i': 'i', '--ipip': 'i',
-  '-n': 'n', '--numeric': 'n', '-c': 'c', '--connection': 'c', '--stats': 'stats', '--rate': 'rate',
-  '--exact': 'exact', '--sort': 'sort', '--persistent-conn': 'pconn', '--thresholds': 'thresholds', '-6': '6', '--ipv6': '6',
-  '-o': 'o', '--ops': 'o', '--timeout': 'timeout',
+  '-g': 'g',
+  '--gatewaying': 'g',
+  '-m': 'm',
+  '--masquerading': 'm',
+  '-i': 'i',
+  '--ipip': 'i',
+  '-n': 'n',
+  '--numeric': 'n',
+  '-c': 'c',
+  '--connection': 'c',
+  '--stats': 'stats',
+  '--rate': 'rate',
+  '--exact': 'exact',
+  '--sort': 'sort',
+  '--persistent-conn': 'pconn',
+  '--thresholds': 'thresholds',
+  '-6': '6',
+  '--ipv6': '6',
+  '-o': 'o',
+  '--ops': 'o',
+  '--timeout': 'timeout',
 };
 
 /** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
@@ -134,7 +195,8 @@ function parseSchedFlags(arg: string, scheduler: string): SchedFlag[] {
   const got = new Set<string>();
   for (const f of tokens) {
     if (f === 'flag-1' || f === 'flag-2' || f === 'flag-3') {
-      if (f === 'flag-3' || (scheduler !== 'sh' && scheduler !== 'mh')) throw usage(`scheduler flag ${f} means nothing to scheduler ${scheduler} in xlvs (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+      if (f === 'flag-3' || (scheduler !== 'sh' && scheduler !== 'mh'))
+        throw usage(`scheduler flag ${f} means nothing to scheduler ${scheduler} in xlvs (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
       got.add(`${scheduler}-${f === 'flag-1' ? 'fallback' : 'port'}`);
     } else if ((SCHED_FLAGS as readonly string[]).includes(f)) {
       if (!f.startsWith(`${scheduler}-`)) throw usage(`incompatible scheduler flag \`${f}'`);
@@ -201,7 +263,7 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
   };
   const needSvc = (): ServiceKey => {
     const s = svcOpt();
-    if (!s) throw usage('You need to supply the \'service-address\' option');
+    if (!s) throw usage("You need to supply the 'service-address' option");
     return s;
   };
   const onlyFor = (allowed: string[]): void => {
@@ -286,7 +348,7 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
     case 'd': {
       onlyFor(cmd === 'd' ? ['t', 'u', 'r'] : ['t', 'u', 'r', 'g', 'w', 'x', 'y']);
       const svc = needSvc();
-      if (typeof opt.r !== 'string') throw usage('You need to supply the \'real-server\' option');
+      if (typeof opt.r !== 'string') throw usage("You need to supply the 'real-server' option");
       const m = /^([^:]+)(?::(.*))?$/.exec(opt.r);
       if (!m || !isIPv4(m[1]!)) throw usage('illegal real server address[:port] specified');
       if (m[2] !== undefined) {
@@ -308,7 +370,12 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       const lower = num('y', 2147483647, 'illegal l_threshold specified', 0);
       // ipvsadm passes these on and the kernel refuses them with ERANGE (exit 255); said here in words.
       if (lower > upper) {
-        throw new IpvsadmError(upper ? `lower threshold (-y) ${lower} is above upper threshold (-x) ${upper}` : `lower threshold (-y) ${lower} needs an upper threshold (-x) at least as high`, 255);
+        throw new IpvsadmError(
+          upper
+            ? `lower threshold (-y) ${lower} is above upper threshold (-x) ${upper}`
+            : `lower threshold (-y) ${lower} needs an upper threshold (-x) at least as high`,
+          255,
+        );
       }
       const fields: RealFields = { weight, upper_threshold: upper || null, lower_threshold: lower || null };
       return { kind: cmd === 'a' ? 'add-real' : 'edit-real', svc, address: m[1]!, fields };

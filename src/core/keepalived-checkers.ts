@@ -1,15 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-checkers.ts: one keepalived checker (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK) as one xlvs check, with keepalived's defaults and inheritance made explicit.
 
-import { CheckConfig, ServiceConfig, isIPv4 } from './config';
-import { KaNode, asText, hexBytes, isUnicastV4, kaBool, scriptWords, shellNote } from './keepalived-parse';
-import { CHECKER_NOT_MAPPED, NO_CHECKER, Note, URL_SKIPS, notDone, skipReason } from './keepalived-skips';
+import { type CheckConfig, isIPv4, type ServiceConfig } from './config';
+import { asText, hexBytes, isUnicastV4, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
+import { CHECKER_NOT_MAPPED, NO_CHECKER, type Note, notDone, skipReason, URL_SKIPS } from './keepalived-skips';
 
 export type CheckType = NonNullable<CheckConfig['type']>;
 
 /** keepalived's checkers and the xlvs check type each becomes (null: nothing in xlvs does it). */
 export const CHECKERS: Record<string, CheckType | null> = {
-  TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', MISC_CHECK: 'exec', DNS_CHECK: 'dns', UDP_CHECK: 'udp',
-  SMTP_CHECK: null, BFD_CHECK: null, PING_CHECK: null, FILE_CHECK: null,
+  TCP_CHECK: 'tcp',
+  HTTP_GET: 'http',
+  SSL_GET: 'https',
+  MISC_CHECK: 'exec',
+  DNS_CHECK: 'dns',
+  UDP_CHECK: 'udp',
+  SMTP_CHECK: null,
+  BFD_CHECK: null,
+  PING_CHECK: null,
+  FILE_CHECK: null,
 };
 /** Check settings keepalived takes from the checker, else from its real_server, else from its virtual_server. */
 export const INHERITED = new Set(['delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup', 'alpha', 'virtualhost', 'inhibit_on_failure']);
@@ -72,7 +81,10 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     if (!n) return dflt;
     const v = n.args[0] ?? '';
     if ((integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(v)) return Number(v);
-    note(n, `${v || 'no value'} is not ${integer ? 'a whole number' : 'a number of seconds'} (keepalived refuses it too); keepalived's default, ${dflt}, is used`);
+    note(
+      n,
+      `${v || 'no value'} is not ${integer ? 'a whole number' : 'a number of seconds'} (keepalived refuses it too); keepalived's default, ${dflt}, is used`,
+    );
     return dflt;
   };
 
@@ -114,19 +126,29 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     fall = 100;
   }
   const retryDelay = inherited('delay_before_retry');
-  if (retryDelay && fall > 1) note(retryDelay, `xlvs has no retry delay: after a failure it checks again one interval (delay_loop, ${seconds(interval)}) later`);
+  if (retryDelay && fall > 1)
+    note(retryDelay, `xlvs has no retry delay: after a failure it checks again one interval (delay_loop, ${seconds(interval)}) later`);
   // keepalived spreads the first checks over warmup, by default over delay_loop.
   const warmNode = inherited('warmup');
   let jitter = Math.round(value(warmNode, interval / 1000) * 1000);
   if (jitter > 3_600_000) {
-    note(warmNode!, 'xlvs\'s jitter_ms is at most 1 h');
+    note(warmNode!, "xlvs's jitter_ms is at most 1 h");
     jitter = 3_600_000;
   }
   // alpha: every real starts failed and needs one good check, as xlvs's initial: down with rise 1.
   const alphaNode = inherited('alpha');
   const alpha = alphaNode ? kaBool(alphaNode) : false;
   if (alpha === undefined) note(alphaNode!, `${alphaNode!.args[0]} is not yes/no (keepalived refuses it too)`);
-  const check: CheckConfig = { type, mode: 'direct', interval_ms: interval, timeout_ms: timeout, rise: 1, fall, jitter_ms: jitter, ...(alpha ? { initial: 'down' as const } : {}) };
+  const check: CheckConfig = {
+    type,
+    mode: 'direct',
+    interval_ms: interval,
+    timeout_ms: timeout,
+    rise: 1,
+    fall,
+    jitter_ms: jitter,
+    ...(alpha ? { initial: 'down' as const } : {}),
+  };
 
   if (type !== 'exec') {
     const ip = own.get('connect_ip');
@@ -165,7 +187,7 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
   }
   if (!url) return fail(ck, `no url with a path: keepalived ignores this ${ck.key} too`, ck.key);
   let path = '';
-  let status: number[] = [];
+  const status: number[] = [];
   let vhost: string | undefined;
   let regex: string | undefined;
   let noMatch: KaNode | undefined;
@@ -225,7 +247,8 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
     const sni = en ? kaBool(en) : false;
     if (sni === undefined) note(en!, `${en!.args[0]} is not yes/no (keepalived refuses it too)`);
     if ((sni || name !== undefined) && (name ?? host) !== undefined) check.sni = name ?? host!;
-    else if (!sni && name === undefined && host !== undefined && !isIPv4(host.replace(/:\d*$/, ''))) note(ck, `keepalived sends no SNI without enable_sni; xlvs sends the host, ${host}, as the TLS server name`, ck.key);
+    else if (!sni && name === undefined && host !== undefined && !isIPv4(host.replace(/:\d*$/, '')))
+      note(ck, `keepalived sends no SNI without enable_sni; xlvs sends the host, ${host}, as the TLS server name`, ck.key);
     check.verify = false;
   }
 }
@@ -258,19 +281,31 @@ function dnsFields(own: Map<string, KaNode>, check: CheckConfig, note: Note): vo
 /** UDP_CHECK with require_reply: payload and the expected reply as text (without it, keepalived's silence is up). */
 function udpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, note: Note, fail: Note): void {
   const rr = own.get('require_reply');
-  if (!rr) return fail(ck, 'without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs\'s udp check needs a reply, so this one is not converted', ck.key);
+  if (!rr)
+    return fail(
+      ck,
+      "without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs's udp check needs a reply, so this one is not converted",
+      ck.key,
+    );
   const pl = own.get('payload');
   const bytes = pl ? hexBytes(pl.args) : undefined;
   const text = bytes && !bytes.wildcard ? asText(bytes.bytes) : undefined;
   if (text !== undefined) check.payload = text;
-  else note(pl ?? ck, pl ? 'xlvs sends a payload of UTF-8 text and this is not: it sends an empty datagram' : 'keepalived sends random bytes without a payload; xlvs sends an empty datagram', pl ? undefined : ck.key);
+  else
+    note(
+      pl ?? ck,
+      pl
+        ? 'xlvs sends a payload of UTF-8 text and this is not: it sends an empty datagram'
+        : 'keepalived sends random bytes without a payload; xlvs sends an empty datagram',
+      pl ? undefined : ck.key,
+    );
   if (rr.args.length) {
     const want = hexBytes(rr.args);
     const expect = want && !want.wildcard ? asText(want.bytes) : undefined;
     if (expect === undefined) note(rr, 'xlvs matches replies against UTF-8 text without wildcards: any reply passes');
     else {
       check.expect = expect;
-      note(rr, 'xlvs looks for it anywhere in the reply; keepalived compares the reply\'s first bytes');
+      note(rr, "xlvs looks for it anywhere in the reply; keepalived compares the reply's first bytes");
     }
   }
 }

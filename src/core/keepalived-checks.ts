@@ -1,22 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-checks.ts: a virtual_server's checkers as the service's check plus an override for each real whose check differs; inhibit_on_failure as on_down: keep.
 
-import { CheckConfig, RealConfig, ServiceConfig, effectiveCheck, isIPv4 } from './config';
-import { CHECKERS, CheckType, convertChecker } from './keepalived-checkers';
-import { KaNode, kaBool } from './keepalived-parse';
+import { type CheckConfig, effectiveCheck, isIPv4, type RealConfig, type ServiceConfig } from './config';
+import { CHECKERS, type CheckType, convertChecker } from './keepalived-checkers';
+import { type KaNode, kaBool } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
 
-const DR_HINT = 'converted with mode: direct, as keepalived connects to the real\'s own address; mode: dr (xlvs\'s default for a tcp check: a SYN to VIP:port at the real\'s MAC, the path clients take) also fails a real that lost the VIP, and is recommended';
-const INHIBIT = 'keepalived sets a failed real\'s weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real\'s connections unless on_down: expire, and the service says on_down: keep';
+const DR_HINT =
+  "converted with mode: direct, as keepalived connects to the real's own address; mode: dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended";
+const INHIBIT =
+  "keepalived sets a failed real's weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real's connections unless on_down: expire, and the service says on_down: keep";
 
 type CheckKey = keyof CheckConfig;
 type Resolved = ReturnType<typeof effectiveCheck>;
 
 /** Each check field with its name in the resolved check, in the order the YAML lists them. */
 const FIELDS: [CheckKey, keyof Resolved][] = [
-  ['type', 'type'], ['mode', 'mode'], ['interval_ms', 'intervalMs'], ['timeout_ms', 'timeoutMs'], ['rise', 'rise'], ['fall', 'fall'],
-  ['jitter_ms', 'jitterMs'], ['initial', 'initial'], ['address', 'address'], ['port', 'port'], ['path', 'path'], ['status', 'status'],
-  ['body_regex', 'bodyRegex'], ['host', 'host'], ['sni', 'sni'], ['verify', 'verify'], ['payload', 'payload'], ['expect', 'expect'],
-  ['query_name', 'queryName'], ['query_type', 'queryType'], ['argv', 'argv'],
+  ['type', 'type'],
+  ['mode', 'mode'],
+  ['interval_ms', 'intervalMs'],
+  ['timeout_ms', 'timeoutMs'],
+  ['rise', 'rise'],
+  ['fall', 'fall'],
+  ['jitter_ms', 'jitterMs'],
+  ['initial', 'initial'],
+  ['address', 'address'],
+  ['port', 'port'],
+  ['path', 'path'],
+  ['status', 'status'],
+  ['body_regex', 'bodyRegex'],
+  ['host', 'host'],
+  ['sni', 'sni'],
+  ['verify', 'verify'],
+  ['payload', 'payload'],
+  ['expect', 'expect'],
+  ['query_name', 'queryName'],
+  ['query_type', 'queryType'],
+  ['argv', 'argv'],
 ];
 const COMMON: CheckKey[] = ['type', 'mode', 'interval_ms', 'timeout_ms', 'rise', 'fall', 'jitter_ms', 'initial'];
 /** The fields a check of each type uses besides the common ones. */
@@ -40,8 +60,19 @@ function overrideFor(svc: ServiceConfig, base: CheckConfig, want: CheckConfig, r
   // The server name xlvs derives from the host when sni is unset (a name, never an address).
   const hostName = want.host?.startsWith('[') ? undefined : want.host?.replace(/:\d*$/, '');
   const neutral: Partial<Record<CheckKey, unknown>> = {
-    address: real.address, port: svc.port, host: want.address ?? real.address, initial: 'up', jitter_ms: 0, body_regex: '', expect: '',
-    payload: '', path: '/', status: [200], verify: true, query_name: '.', query_type: 'A',
+    address: real.address,
+    port: svc.port,
+    host: want.address ?? real.address,
+    initial: 'up',
+    jitter_ms: 0,
+    body_regex: '',
+    expect: '',
+    payload: '',
+    path: '/',
+    status: [200],
+    verify: true,
+    query_name: '.',
+    query_type: 'A',
     sni: hostName && !isIPv4(hostName) ? hostName : undefined,
   };
   const o: Record<string, unknown> = {};
@@ -108,7 +139,11 @@ export function convertChecks(svc: ServiceConfig, vsLevel: Map<string, KaNode>, 
   svc.check = base;
   reals.forEach((rb, i) => {
     const want = wanted[i];
-    if (!want) note(rb.node, `${rb.checkers.length ? 'none of its checkers was converted' : 'keepalived does not check it (it is always up there)'}; xlvs checks every real of a checked service, so it gets the service's check`);
+    if (!want)
+      note(
+        rb.node,
+        `${rb.checkers.length ? 'none of its checkers was converted' : 'keepalived does not check it (it is always up there)'}; xlvs checks every real of a checked service, so it gets the service's check`,
+      );
     const { o, lost } = overrideFor(svc, base, want ?? base, rb.real);
     if (Object.keys(o).length) rb.real.check = o;
     if (lost.length) note(rb.node, `its check cannot drop the service check's ${lost.join(', ')} (${lost.map((k) => JSON.stringify(base[k])).join(', ')})`);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-parse.ts: keepalived.conf's syntax: statements and blocks with their line numbers, and the value forms keywords take (booleans, script lines, hex bytes).
 
 import { isIPv4 } from './config';
@@ -113,7 +114,7 @@ export function scriptWords(s: string): string[] {
     } else if (quote) {
       if (ch === quote) quote = undefined;
       else cur += ch;
-    } else if (ch === '\'' || ch === '"') {
+    } else if (ch === "'" || ch === '"') {
       quote = ch;
       inWord = true;
     } else if (/\s/.test(ch)) {

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-quorum.ts: a virtual_server's quorum, hysteresis and quorum hooks as xlvs's quorum, and its sorry_server, with where keepalived's weighing differs.
 
 import type { ServiceConfig } from './config';
-import { KaNode, describe, isUnicastV4, scriptWords, shellNote } from './keepalived-parse';
+import { describe, isUnicastV4, type KaNode, scriptWords, shellNote } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
 
 export interface QuorumNodes {
@@ -74,9 +75,16 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     // Exact when every real weighs the same, or when any one live real (of weight >= 1) is quorum enough.
     const exact = (uniform && total > 0) || (Q + H === 1 && weights.every((x) => x >= 1));
     if (!exact || min !== Q || gain - min !== H) {
-      const weighs = total === 0 ? 'the reals all weigh 0, so keepalived never has quorum; taken as weight 1 each'
-        : exact ? `each real weighs ${w}` : `the weights (${weights.join(', ')}) differ: taken at their mean, ${Math.round(w * 100) / 100}`;
-      note(q.quorum ?? nodes[0]!, `keepalived weighs the live reals: quorum is lost when their weight falls below ${lossAt} and regained when it reaches ${Q + H} (${weighs}); xlvs counts live reals: min ${min}, hysteresis ${gain - min}`);
+      const weighs =
+        total === 0
+          ? 'the reals all weigh 0, so keepalived never has quorum; taken as weight 1 each'
+          : exact
+            ? `each real weighs ${w}`
+            : `the weights (${weights.join(', ')}) differ: taken at their mean, ${Math.round(w * 100) / 100}`;
+      note(
+        q.quorum ?? nodes[0]!,
+        `keepalived weighs the live reals: quorum is lost when their weight falls below ${lossAt} and regained when it reaches ${Q + H} (${weighs}); xlvs counts live reals: min ${min}, hysteresis ${gain - min}`,
+      );
     }
   }
 
@@ -87,10 +95,14 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     for (const n of [q.sorryInhibit, q.sorryMethod]) if (n) note(n, 'there is no sorry_server');
     return;
   }
-  const refused = !ip || !isUnicastV4(ip) ? 'not an IPv4 unicast address: no sorry server'
-    : svc.reals.some((r) => r.address === ip) ? `${ip} is also a real of the service, which xlvs refuses: no sorry server`
-    : nonDr ? `${describe(nonDr)} (line ${nonDr.line}): xlvs reaches a sorry server by direct routing only: no sorry server`
-    : undefined;
+  const refused =
+    !ip || !isUnicastV4(ip)
+      ? 'not an IPv4 unicast address: no sorry server'
+      : svc.reals.some((r) => r.address === ip)
+        ? `${ip} is also a real of the service, which xlvs refuses: no sorry server`
+        : nonDr
+          ? `${describe(nonDr)} (line ${nonDr.line}): xlvs reaches a sorry server by direct routing only: no sorry server`
+          : undefined;
   if (refused) {
     note(s, refused);
     for (const n of [q.sorryInhibit, q.sorryMethod]) if (n && n !== nonDr) note(n, 'no sorry server was converted');
@@ -98,8 +110,12 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
   }
   svc.sorry_server = ip;
   const why: string[] = [];
-  if (p !== undefined && Number(p) !== svc.port && svc.port !== 0) why.push(`direct routing delivers to the clients' own port, ${svc.port}, not ${p} (keepalived's DR did too)`);
-  if (Q > 1 || H > 0) why.push(`keepalived puts it in place of every real ${lossAt > 1 ? `once the live reals' weight falls below ${lossAt}` : 'once no live weight is left'} and keeps it until that weight is back to ${Q + H}; xlvs gives it new connections only while every real is down`);
+  if (p !== undefined && Number(p) !== svc.port && svc.port !== 0)
+    why.push(`direct routing delivers to the clients' own port, ${svc.port}, not ${p} (keepalived's DR did too)`);
+  if (Q > 1 || H > 0)
+    why.push(
+      `keepalived puts it in place of every real ${lossAt > 1 ? `once the live reals' weight falls below ${lossAt}` : 'once no live weight is left'} and keeps it until that weight is back to ${Q + H}; xlvs gives it new connections only while every real is down`,
+    );
   if (why.length) note(s, why.join('; '));
   if (q.sorryInhibit) note(q.sorryInhibit, 'xlvs always does this: the sorry server stays in the datapath with weight 0 while any real is up');
 }

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server and its real_servers as a service, everything else listed by line with why it is not converted.
 
 import { Document, isScalar, visit } from 'yaml';
-import { Config, RealConfig, SCHEDULER_NAMES, SCHED_FLAGS, ServiceConfig, isIPv4, isNetmask, validateConfig } from './config';
+import { type Config, isIPv4, isNetmask, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
-import { RealBlock, convertChecks } from './keepalived-checks';
 import { CHECKERS, INHERITED } from './keepalived-checkers';
-import { KaNode, describe, parseKeepalived } from './keepalived-parse';
-import { QuorumNodes, convertQuorum, quorumSlot } from './keepalived-quorum';
-import { Note, REAL_SERVER_SKIPS, TOP_LEVEL_SKIPS, Unmapped, VIRTUAL_SERVER_SKIPS, notDone, ownSetting, skipReason } from './keepalived-skips';
+import { convertChecks, type RealBlock } from './keepalived-checks';
+import { describe, type KaNode, parseKeepalived } from './keepalived-parse';
+import { convertQuorum, type QuorumNodes, quorumSlot } from './keepalived-quorum';
+import { type Note, notDone, ownSetting, REAL_SERVER_SKIPS, skipReason, TOP_LEVEL_SKIPS, type Unmapped, VIRTUAL_SERVER_SKIPS } from './keepalived-skips';
 
 /** keepalived's scheduler when a virtual_server names none (IPVS_DEF_SCHED, as ipvsadm's). */
 const KA_DEFAULT_SCHEDULER = 'wlc';
@@ -45,12 +46,17 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
     const svc = convertVirtualServer(top, skip, unmapped);
     if (svc) services.push(svc);
   }
-  if (!iface) throw new UsageError('--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers\' segment)');
+  if (!iface)
+    throw new UsageError("--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers' segment)");
   // Validated like any config, so what is printed is what `xlvs daemon` accepts.
   const config = validateConfig({ interface: iface, services });
   // Lists of plain values (status codes, argv, flags) on one line each, however long.
   const doc = new Document({ interface: config.interface, services: config.services });
-  visit(doc, { Seq: (_, node) => { if (node.items.every((i) => isScalar(i))) node.flow = true; } });
+  visit(doc, {
+    Seq: (_, node) => {
+      if (node.items.every((i) => isScalar(i))) node.flow = true;
+    },
+  });
   const yaml = `# converted from keepalived.conf by "xlvs import keepalived"; what could not be mapped is listed on stderr\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
   return { config, yaml, unmapped: unmapped.sort((a, b) => a.line - b.line) };
 }
@@ -79,7 +85,12 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
     return undefined;
   }
   // keepalived forwards by NAT unless told otherwise; converting is still the likely intent, but say so.
-  if (!kind) unmapped.push({ line: top.line, what: describe(top), reason: 'no lb_kind/lvs_method (keepalived\'s default is NAT): converted as DR; check that the real servers hold the VIP and do not answer ARP for it' });
+  if (!kind)
+    unmapped.push({
+      line: top.line,
+      what: describe(top),
+      reason: "no lb_kind/lvs_method (keepalived's default is NAT): converted as DR; check that the real servers hold the VIP and do not answer ARP for it",
+    });
   const protoNode = kids.find((c) => c.key === 'protocol');
   const proto = (protoNode?.args[0] ?? 'TCP').toUpperCase();
   if (proto !== 'TCP' && proto !== 'UDP') {
@@ -119,7 +130,13 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       case 'lvs_sched': {
         const s = c.args[0] ?? '';
         if (c !== schedNode) skip(c, `overridden by ${describe(schedNode!)} (line ${schedNode!.line})`);
-        else if (!schedOk) skip(c, ['lblc', 'lblcr', 'twos'].includes(s) ? `scheduler ${s} is not in xlvs; the service uses ${KA_DEFAULT_SCHEDULER} (keepalived's default)` : `unknown scheduler ${s} (keepalived ignores it too); the service uses ${KA_DEFAULT_SCHEDULER}`);
+        else if (!schedOk)
+          skip(
+            c,
+            ['lblc', 'lblcr', 'twos'].includes(s)
+              ? `scheduler ${s} is not in xlvs; the service uses ${KA_DEFAULT_SCHEDULER} (keepalived's default)`
+              : `unknown scheduler ${s} (keepalived ignores it too); the service uses ${KA_DEFAULT_SCHEDULER}`,
+          );
         break;
       }
       case 'persistence_timeout': {
@@ -144,7 +161,8 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       case 'mh-fallback': {
         const owner = svc.scheduler;
         if ((c.key === 'flag-1' || c.key === 'flag-2') && (owner === 'sh' || owner === 'mh')) flags.add(`${owner}-${c.key === 'flag-1' ? 'fallback' : 'port'}`);
-        else if (c.key.startsWith('flag-')) skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+        else if (c.key.startsWith('flag-'))
+          skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
         else if (c.key.startsWith(`${owner}-`)) flags.add(c.key);
         else skip(c, `${c.key} is a flag of ${c.key.slice(0, 2)}, not of the service's scheduler ${owner} (keepalived ignores it too)`);
         break;
@@ -167,7 +185,11 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
   convertQuorum(svc, q, skip);
   if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
   if (persistTimeout === undefined && port === 0) {
-    unmapped.push({ line: top.line, what: describe(top), reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import` });
+    unmapped.push({
+      line: top.line,
+      what: describe(top),
+      reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
+    });
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
   if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };
@@ -222,7 +244,12 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
   }
   // IPVS refuses a lower threshold above the upper one (ERANGE), so keepalived could not add such a real either.
   if (lowerNode && lower > upper) {
-    skip(lowerNode, upper ? `lthreshold ${lower} is above uthreshold ${upper} (IPVS refuses that); the real keeps only its uthreshold` : `lthreshold ${lower} needs a uthreshold at least as high (IPVS refuses it alone)`);
+    skip(
+      lowerNode,
+      upper
+        ? `lthreshold ${lower} is above uthreshold ${upper} (IPVS refuses that); the real keeps only its uthreshold`
+        : `lthreshold ${lower} needs a uthreshold at least as high (IPVS refuses it alone)`,
+    );
     lower = 0;
   }
   if (skipReal) {

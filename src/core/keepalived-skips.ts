@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived-skips.ts: what the import lists instead of converting: the entry it lists, and the statements xlvs has no counterpart for, by block, each with its reason.
 
 import type { KaNode } from './keepalived-parse';
@@ -34,7 +35,7 @@ export const TOP_LEVEL_SKIPS: Readonly<Record<string, string>> = {
   vrrp_instance: 'VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
   include: 'included files are not followed: import each one',
   virtual_server_group: 'virtual server groups are not in xlvs: list each VIP:port as its own service',
-  SSL: 'xlvs\'s https checks present no client certificate; like keepalived, which never verifies the server\'s certificate, they are converted with verify: false',
+  SSL: "xlvs's https checks present no client certificate; like keepalived, which never verifies the server's certificate, they are converted with verify: false",
 };
 
 /** Statements of a virtual_server block. */
@@ -65,15 +66,16 @@ export const NO_CHECKER: Record<string, string> = {
 
 /** Statements of a checker block, of any type. */
 export const CHECKER_NOT_MAPPED: Record<string, string> = {
-  bindto: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
-  bind_if: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
-  bind_port: 'xlvs checks from the director\'s own address, with a source port the kernel picks',
+  bindto: "xlvs checks from the director's own address, with a source port the kernel picks",
+  bind_if: "xlvs checks from the director's own address, with a source port the kernel picks",
+  bind_port: "xlvs checks from the director's own address, with a source port the kernel picks",
   fwmark: 'xlvs does not mark its check packets',
   log_all_failures: 'xlvs logs each change of state with the failure that caused it, not every failed check',
   http_protocol: 'xlvs sends HTTP/1.1 requests with Connection: close',
   fast_recovery: 'xlvs checks one URL, once per interval',
   tls_compliant: 'sending close_notify is not an xlvs setting',
-  misc_dynamic: 'xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
+  misc_dynamic:
+    'xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
   min_reply_length: 'xlvs does not check the length of the reply',
   max_reply_length: 'xlvs does not check the length of the reply',
 };

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // limits.ts: value ranges shared by the config schema and the CLI flags.
 
 import { isPrime } from './maglev';
+
 export { CONN_DEFAULT_MAX, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE } from './abi';
 
 /** Small tables cannot express weights; beyond ~1M buckets a rebuild costs more than it buys. */

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // listing.ts: what `list` shows of the running services: per-service and per-real counters, health, tracked connections, and rates over a sliding window of samples.
 
-import { Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
-import { RealConfig, ServiceConfig, schedFlags } from './config';
-import { ObservedService, healthKey } from './plan';
+import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
+import { type RealConfig, type ServiceConfig, schedFlags } from './config';
+import { healthKey, type ObservedService } from './plan';
 
 export interface RealHealth {
   state: 'up' | 'down';
@@ -16,7 +17,13 @@ export interface RealHealth {
   lastAt: number | null;
 }
 
-export interface Rates { cps: number; inpps: number; outpps: number; inbps: number; outbps: number }
+export interface Rates {
+  cps: number;
+  inpps: number;
+  outpps: number;
+  inbps: number;
+  outbps: number;
+}
 
 export interface RealListing {
   address: string;
@@ -60,7 +67,16 @@ export interface ServiceListing {
 }
 
 /** One connection-table entry with its real by address, for ipvsadm -c. */
-export interface ConnectionListing { protocol: 'tcp' | 'udp'; client: string; cport: number; vip: string; vport: number; real: string; state?: number; lastSeen?: number }
+export interface ConnectionListing {
+  protocol: 'tcp' | 'udp';
+  client: string;
+  cport: number;
+  vip: string;
+  vport: number;
+  real: string;
+  state?: number;
+  lastSeen?: number;
+}
 
 /** ipvsadm --rate semantics: per-second rates over a sliding window of one-second samples. */
 const RATE_WINDOW = 5;
@@ -72,7 +88,12 @@ interface Sample {
 }
 
 const zeroRates = (): Rates => ({ cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 });
-const num = (c: Counters | undefined) => ({ conns: Number(c?.conns ?? 0n), packets: Number(c?.packets ?? 0n), bytes: Number(c?.bytes ?? 0n), drops: Number(c?.drops ?? 0n) });
+const num = (c: Counters | undefined) => ({
+  conns: Number(c?.conns ?? 0n),
+  packets: Number(c?.packets ?? 0n),
+  bytes: Number(c?.bytes ?? 0n),
+  drops: Number(c?.drops ?? 0n),
+});
 
 /** The last RATE_WINDOW + 1 counter samples, and the rates between the first and the last. */
 export class RateWindow {
@@ -154,14 +175,22 @@ export function listServices(x: ListingInput): ServiceListing[] {
           rate: or ? x.rates.rate('real', or.id) : zeroRates(),
           activeConns: rc && or ? Number(rc.get(or.id)?.active ?? 0n) : null,
           inactiveConns: rc && or ? Number(rc.get(or.id)?.inactive ?? 0n) : null,
-          overloaded: isOverloaded(rc && or ? rc.get(or.id)?.overloaded ?? 0 : 0, r.upper_threshold ?? 0),
+          overloaded: isOverloaded(rc && or ? (rc.get(or.id)?.overloaded ?? 0) : 0, r.upper_threshold ?? 0),
           upperThreshold: r.upper_threshold ?? 0,
           lowerThreshold: r.lower_threshold ?? 0,
           ...(x.effectiveWeight(s, r) !== r.weight ? { effectiveWeight: x.effectiveWeight(s, r) } : {}),
         };
       }),
       ...(x.vipClaims ? { arpClaims: x.vipClaims(s.vip) } : {}),
-      ...(s.sorry_server ? { sorryServer: { address: s.sorry_server, mac: oreals.get(s.sorry_server)?.mac ?? null, schedulable: ((oreals.get(s.sorry_server)?.flags ?? 0) & REAL_F_SCHED) !== 0 } } : {}),
+      ...(s.sorry_server
+        ? {
+            sorryServer: {
+              address: s.sorry_server,
+              mac: oreals.get(s.sorry_server)?.mac ?? null,
+              schedulable: ((oreals.get(s.sorry_server)?.flags ?? 0) & REAL_F_SCHED) !== 0,
+            },
+          }
+        : {}),
     };
   });
 }
@@ -179,6 +208,17 @@ export function listConnections(
     const real = byId.get(c.realId);
     if (!real) return [];
     const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
-    return [{ protocol, client: c.saddr, cport: c.sport, vip: c.daddr, vport: c.dport, real, ...(c.state !== undefined ? { state: c.state } : {}), ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}) }];
+    return [
+      {
+        protocol,
+        client: c.saddr,
+        cport: c.sport,
+        vip: c.daddr,
+        vport: c.dport,
+        real,
+        ...(c.state !== undefined ? { state: c.state } : {}),
+        ...(c.lastSeen !== undefined ? { lastSeen: c.lastSeen } : {}),
+      },
+    ];
   });
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // loadfailure.ts: turns a failed BPF object load (errno, failing program, verifier log) into what failed, why, and what to do.
 
 import { KERNEL_FEATURES, MIN_KERNEL, VERIFIER_LIMIT } from './kernel';
@@ -10,7 +11,16 @@ export interface LoadError {
   log?: string;
 }
 
-export type LoadReason = 'complexity limit' | 'invalid access' | 'unknown helper' | 'missing BTF' | 'permission denied' | 'out of memory' | 'object missing' | 'pinned map mismatch' | 'rejected';
+export type LoadReason =
+  | 'complexity limit'
+  | 'invalid access'
+  | 'unknown helper'
+  | 'missing BTF'
+  | 'permission denied'
+  | 'out of memory'
+  | 'object missing'
+  | 'pinned map mismatch'
+  | 'rejected';
 
 export interface LoadDiagnosis {
   reason: LoadReason;
@@ -40,24 +50,45 @@ function helperFromLog(log: string): string | null {
 
 export function diagnoseLoad(e: LoadError): LoadDiagnosis {
   const log = e.log ?? '';
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  const lines = log
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.length > 0);
   const logTail = lines.slice(-TAIL_LINES);
   const program = failedProgram(e);
   const found = (re: RegExp) => lines.find((l) => re.test(l));
   const bug = 'this is a bug in xlvs for this kernel: keep the log, report it with `uname -r`, and run the last xlvs release that loaded here';
 
   if (e.syscall === 'bpf_object__open_file' && e.code === 'ENOENT') {
-    return { reason: 'object missing', program: null, detail: 'the compiled BPF object is not there', logTail: [], advice: 'build it: `npm run setup` (or `npm run build`)' };
+    return {
+      reason: 'object missing',
+      program: null,
+      detail: 'the compiled BPF object is not there',
+      logTail: [],
+      advice: 'build it: `npm run setup` (or `npm run build`)',
+    };
   }
   if (e.syscall === 'bpf_map__reuse_fd') {
-    return { reason: 'pinned map mismatch', program: null, detail: e.message, logTail: [], advice: 'the pinned maps come from another build or size: `xlvs down` the old director first (its flows are lost), or keep the old conn_table_size' };
+    return {
+      reason: 'pinned map mismatch',
+      program: null,
+      detail: e.message,
+      logTail: [],
+      advice: 'the pinned maps come from another build or size: `xlvs down` the old director first (its flows are lost), or keep the old conn_table_size',
+    };
   }
   const processed = /processed (\d+) insns/.exec(log);
-  if (found(/BPF program is too large|too many states|is too complex|jumps is too complex/) || (processed && Number(processed[1]) > VERIFIER_LIMIT) || e.code === 'E2BIG') {
+  if (
+    found(/BPF program is too large|too many states|is too complex|jumps is too complex/) ||
+    (processed && Number(processed[1]) > VERIFIER_LIMIT) ||
+    e.code === 'E2BIG'
+  ) {
     return {
-      reason: 'complexity limit', program,
+      reason: 'complexity limit',
+      program,
       detail: `the verifier gave up${processed ? ` after ${processed[1]} instructions` : ''} (its limit is ${VERIFIER_LIMIT.toLocaleString('en')})`,
-      logTail, advice: bug,
+      logTail,
+      advice: bug,
     };
   }
   const helper = found(/(?:unknown|invalid) func|cannot (?:call|use) helper|helper call is not allowed/);
@@ -65,24 +96,36 @@ export function diagnoseLoad(e: LoadError): LoadDiagnosis {
     const name = helperFromLog(log);
     const feature = name ? KERNEL_FEATURES.find((f) => f.name === name) : undefined;
     return {
-      reason: 'unknown helper', program, detail: `${name ?? 'a helper'} is not available to this program${feature ? ` (it needs Linux ${feature.since})` : ''}`, logTail,
+      reason: 'unknown helper',
+      program,
+      detail: `${name ?? 'a helper'} is not available to this program${feature ? ` (it needs Linux ${feature.since})` : ''}`,
+      logTail,
       advice: `upgrade the kernel: xlvs supports Linux ${MIN_KERNEL} and later`,
     };
   }
   const btf = found(/BTF|btf/);
   if (btf || e.syscall.includes('btf')) {
     return {
-      reason: 'missing BTF', program, detail: btf ?? e.message, logTail,
+      reason: 'missing BTF',
+      program,
+      detail: btf ?? e.message,
+      logTail,
       advice: 'the kernel must support BTF (CONFIG_DEBUG_INFO_BTF=y, as Debian and Ubuntu kernels are built); with a custom kernel, enable it',
     };
   }
-  const access = found(/invalid (?:mem )?access|invalid read|invalid write|out of bounds|min value is|max value is|R\d+ invalid|R\d+ !read_ok|unbounded memory access|pointer arithmetic/);
+  const access = found(
+    /invalid (?:mem )?access|invalid read|invalid write|out of bounds|min value is|max value is|R\d+ invalid|R\d+ !read_ok|unbounded memory access|pointer arithmetic/,
+  );
   if (access) return { reason: 'invalid access', program, detail: access, logTail, advice: bug };
   // EACCES is also how the verifier says no: with a log it is a rejection, not a permission.
   if (e.code === 'EPERM' || (e.code === 'EACCES' && !lines.length)) {
     return {
-      reason: 'permission denied', program, detail: e.message, logTail,
-      advice: 'run as root, or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_RAW (contrib/xlvs.service); before 5.11 also raise the memlock limit (LimitMEMLOCK=infinity)',
+      reason: 'permission denied',
+      program,
+      detail: e.message,
+      logTail,
+      advice:
+        'run as root, or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_RAW (contrib/xlvs.service); before 5.11 also raise the memlock limit (LimitMEMLOCK=infinity)',
     };
   }
   if (e.code === 'ENOMEM') {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // maglev.ts: the weighted Maglev lookup table the XDP program indexes by flow hash (Eisenbud et al., NSDI 2016, with weights as turns per round), and its minimal-disruption rebuild to exact shares.
 
 import { REAL_NONE } from './abi';
@@ -46,7 +47,10 @@ function gcd(a: number, b: number): number {
 export function buildMaglev(backends: readonly MaglevBackend[], size: number): Uint32Array {
   if (!isPrime(size)) throw new RangeError(`Maglev table size ${size} is not prime`);
   const table = new Uint32Array(size).fill(REAL_NONE);
-  const live = backends.filter((b) => b.weight > 0).slice().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const live = backends
+    .filter((b) => b.weight > 0)
+    .slice()
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   if (live.length === 0) return table;
 
   const n = live.length;
@@ -66,7 +70,8 @@ export function buildMaglev(backends: readonly MaglevBackend[], size: number): U
   let left = size;
   while (left > 0) {
     for (let i = 0; i < n && left > 0; i++) {
-      const id = live[i]!.id, step = skip[i]!;
+      const id = live[i]!.id,
+        step = skip[i]!;
       let c = pos[i]!;
       for (let t = turns[i]!; t > 0 && left > 0; t--) {
         while (filled[c]) {
@@ -236,7 +241,8 @@ export function rebuildMaglev(previous: Uint32Array | undefined, backends: reado
   const free = new Uint32Array(size);
   let f = 0;
   for (let j = 0; j < size; j++) {
-    const b = order[j]!, id = previous[b]!;
+    const b = order[j]!,
+      id = previous[b]!;
     const i = index.get(id);
     if (i !== -1 && kept[i]! < quota[i]!) {
       kept[i]!++;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // neighbours.ts: which neighbour states give a usable MAC and which entries the director should re-solicit.
 
 export interface NeighbourEntry {

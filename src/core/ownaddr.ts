@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ownaddr.ts: the rule that keeps a VIP off the director's own addresses, decided over an injected list of host addresses.
 
 import type { Config } from './config';
@@ -29,7 +30,9 @@ export function vipAddressProblems(cfg: Pick<Config, 'services'>, host: readonly
   cfg.services.forEach((s, i) => {
     const a = own.get(s.vip);
     if (!a) return;
-    problems.push(`services[${i}].vip: ${s.vip} is this director's own address (${a.local}/${a.prefixlen} on ${a.ifname}); the datapath would forward the director's own traffic to the reals: use an address of its own for the VIP`);
+    problems.push(
+      `services[${i}].vip: ${s.vip} is this director's own address (${a.local}/${a.prefixlen} on ${a.ifname}); the datapath would forward the director's own traffic to the reals: use an address of its own for the VIP`,
+    );
   });
   return problems;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packets.ts: pure Ethernet/ARP/IPv4/TCP/UDP/ICMP frame building and parsing, and the classic BPF filter, for the doctor's probes.
 
 export const ETH_P_IP = 0x0800;
@@ -293,7 +294,13 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
   const l4 = 14 + ihl;
   if (ip.proto === IPPROTO_TCP && end >= l4 + 20) {
     const doff = (b[l4 + 12]! >> 4) * 4;
-    const t: ParsedTcp = { sport: b.readUInt16BE(l4), dport: b.readUInt16BE(l4 + 2), seq: b.readUInt32BE(l4 + 4), ack: b.readUInt32BE(l4 + 8), flags: b[l4 + 13]! };
+    const t: ParsedTcp = {
+      sport: b.readUInt16BE(l4),
+      dport: b.readUInt16BE(l4 + 2),
+      seq: b.readUInt32BE(l4 + 4),
+      ack: b.readUInt32BE(l4 + 8),
+      flags: b[l4 + 13]!,
+    };
     if (doff > 20 && end >= l4 + doff) {
       const mss = parseTcpOptions(b.subarray(l4 + 20, l4 + doff));
       if (mss !== undefined) t.mss = mss;
@@ -309,7 +316,12 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
     } else if (icmp.type === ICMP_UNREACH && end >= l4 + 8 + 20) {
       const q = l4 + 8;
       const qihl = (b[q]! & 0x0f) * 4;
-      icmp.quoted = { saddr: ipv4String(b, q + 12), daddr: ipv4String(b, q + 16), proto: b[q + 9]!, ...(end >= q + qihl + 4 ? parseL4Ports(b, q + qihl, b[q + 9]!) : {}) };
+      icmp.quoted = {
+        saddr: ipv4String(b, q + 12),
+        daddr: ipv4String(b, q + 16),
+        proto: b[q + 9]!,
+        ...(end >= q + qihl + 4 ? parseL4Ports(b, q + qihl, b[q + 9]!) : {}),
+      };
     }
     ip.icmp = icmp;
   }

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // plan.ts: the reconcile core: plan(desired, observed) -> the minimal, safely ordered datapath operations, plus what a dry run reports.
 
 import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
-import { RealState, ServiceState, realFlags, serviceFields, serviceName, serviceTable, tableKind } from './director';
+import { type RealState, realFlags, type ServiceState, serviceFields, serviceName, serviceTable, tableKind } from './director';
 
 /** What the datapath holds for one service (the daemon's model, or what a restart reads back from the pinned maps). */
 export interface ObservedService {
@@ -74,17 +75,26 @@ function allocator(used: Set<number>, avoid: Set<number>, max: number, what: str
 }
 
 /** A table depends only on the scheduler, the size and each schedulable real's id and weight; equal signatures mean equal tables. */
-function signature(scheduler: string, mhSize: number, port: number, reals: readonly { id: number; address: string; weight: number }[], flags: (i: number) => number): string {
+function signature(
+  scheduler: string,
+  mhSize: number,
+  port: number,
+  reals: readonly { id: number; address: string; weight: number }[],
+  flags: (i: number) => number,
+): string {
   // A member list holds every real whatever its state: the datapath checks availability per connection.
   if (tableKind(scheduler) === 'list') return `${scheduler}|${reals.map((r) => r.id).join(',')}`;
   return `${scheduler}|${mhSize}|${port}|${reals.map((r, i) => `${r.id}:${r.address}:${flags(i) & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
 }
 
-
 /** The service-map fields that differ between the observed and desired service (each needs a putService). */
 function serviceChanged(o: ObservedService, s: ServiceState): boolean {
-  return (o.scheduler ?? 'mh') !== s.scheduler || (o.flags ?? 0) !== (s.flags ?? 0) || (o.persistTimeout ?? 0) !== (s.persistTimeout ?? 0) ||
-    (o.persistMask ?? '255.255.255.255') !== (s.persistMask ?? '255.255.255.255');
+  return (
+    (o.scheduler ?? 'mh') !== s.scheduler ||
+    (o.flags ?? 0) !== (s.flags ?? 0) ||
+    (o.persistTimeout ?? 0) !== (s.persistTimeout ?? 0) ||
+    (o.persistMask ?? '255.255.255.255') !== (s.persistMask ?? '255.255.255.255')
+  );
 }
 
 function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
@@ -155,11 +165,24 @@ export function plan(
       const macStale = mac !== null && resolved === null;
       const isDown = down.size > 0 && down.has(healthKey(d, r.address));
       const state: RealState = {
-        id: or ? or.id : newRealId(), svcId: id, address: r.address, weight: r.weight, uThreshold: r.upper_threshold ?? 0, lThreshold: r.lower_threshold ?? 0,
-        mac, ...(macStale ? { macStale: true as const } : {}), ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
+        id: or ? or.id : newRealId(),
+        svcId: id,
+        address: r.address,
+        weight: r.weight,
+        uThreshold: r.upper_threshold ?? 0,
+        lThreshold: r.lower_threshold ?? 0,
+        mac,
+        ...(macStale ? { macStale: true as const } : {}),
+        ...(isDown ? { down: d.on_down ?? 'keep' } : {}),
       };
-      if (!or || or.weight !== state.weight || or.mac !== state.mac || or.flags !== realFlags(state) ||
-          (or.uThreshold ?? 0) !== state.uThreshold || (or.lThreshold ?? 0) !== state.lThreshold) {
+      if (
+        !or ||
+        or.weight !== state.weight ||
+        or.mac !== state.mac ||
+        or.flags !== realFlags(state) ||
+        (or.uThreshold ?? 0) !== state.uThreshold ||
+        (or.lThreshold ?? 0) !== state.lThreshold
+      ) {
         putReals.push({ op: 'putReal', real: state, fresh: !or });
         realsChanged = true;
         // expire_nodest_conn: clearing F_MAC already reschedules cached and tracked flows; purging the entries too
@@ -209,7 +232,12 @@ export function plan(
   }
   const purged = [...freedReals].sort((a, b) => a - b);
   const ops = [
-    ...putReals, ...shrinks, ...putTables, ...putServices, ...deletes, ...deleteReals,
+    ...putReals,
+    ...shrinks,
+    ...putTables,
+    ...putServices,
+    ...deletes,
+    ...deleteReals,
     ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : []),
     ...(expired.length ? [{ op: 'purgeConns', realIds: expired.sort((a, b) => a - b) } as Op] : []),
   ];
@@ -230,7 +258,10 @@ export function allDown(d: ServiceConfig, down: ReadonlySet<string>): boolean {
  * The reals the datapath holds: the configured ones plus the sorry server, which is always present (so its MAC is
  * tracked and its connections survive) but has weight 0, i.e. takes no new connections, while any real is up.
  */
-export function withSorry(d: ServiceConfig, down: ReadonlySet<string>): { address: string; weight: number; upper_threshold?: number; lower_threshold?: number }[] {
+export function withSorry(
+  d: ServiceConfig,
+  down: ReadonlySet<string>,
+): { address: string; weight: number; upper_threshold?: number; lower_threshold?: number }[] {
   if (!d.sorry_server) return d.reals;
   return [...d.reals, { address: d.sorry_server, weight: allDown(d, down) ? 1 : 0 }];
 }
@@ -249,20 +280,35 @@ export function observedAfter(p: Plan): ObservedService[] {
     persistTimeout: s.persistTimeout ?? 0,
     persistMask: s.persistMask ?? '255.255.255.255',
     tblSize: s.tblSize ?? p.tables.get(s.id)?.length ?? 0,
-    reals: s.reals.map((r) => ({ id: r.id, address: r.address, weight: r.weight, mac: r.mac, flags: realFlags(r), uThreshold: r.uThreshold ?? 0, lThreshold: r.lThreshold ?? 0 })),
+    reals: s.reals.map((r) => ({
+      id: r.id,
+      address: r.address,
+      weight: r.weight,
+      mac: r.mac,
+      flags: realFlags(r),
+      uThreshold: r.uThreshold ?? 0,
+      lThreshold: r.lThreshold ?? 0,
+    })),
   }));
 }
 
 /** One line per op, for logs and `apply --dry-run`. */
 export function describeOp(op: Op): string {
   switch (op.op) {
-    case 'putReal': return `${op.fresh ? 'add' : 'update'} real ${op.real.address} (id ${op.real.id}, weight ${op.real.weight}, MAC ${op.real.mac ?? 'unresolved'})`;
-    case 'putTable': return `swap schedule table of ${op.name} (${op.table.length} entries, ${op.moved} changed)`;
-    case 'putService': return `${op.fresh ? 'add' : 'resize'} service ${serviceName(op.service)} (id ${op.service.id})`;
-    case 'deleteService': return `delete service ${op.name} (id ${op.svcId})`;
-    case 'deleteTable': return `delete schedule table of service id ${op.svcId}`;
-    case 'deleteReal': return `delete real ${op.address} of ${op.name} (id ${op.realId})`;
-    case 'purgeConns': return `purge connection entries of real id(s) ${op.realIds.join(', ')}`;
+    case 'putReal':
+      return `${op.fresh ? 'add' : 'update'} real ${op.real.address} (id ${op.real.id}, weight ${op.real.weight}, MAC ${op.real.mac ?? 'unresolved'})`;
+    case 'putTable':
+      return `swap schedule table of ${op.name} (${op.table.length} entries, ${op.moved} changed)`;
+    case 'putService':
+      return `${op.fresh ? 'add' : 'resize'} service ${serviceName(op.service)} (id ${op.service.id})`;
+    case 'deleteService':
+      return `delete service ${op.name} (id ${op.svcId})`;
+    case 'deleteTable':
+      return `delete schedule table of service id ${op.svcId}`;
+    case 'deleteReal':
+      return `delete real ${op.address} of ${op.name} (id ${op.realId})`;
+    case 'purgeConns':
+      return `purge connection entries of real id(s) ${op.realIds.join(', ')}`;
   }
 }
 

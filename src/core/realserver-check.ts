@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver-check.ts: `realserver check`: every requirement of an LVS-DR real server judged on the host as read, with a fix for each failure.
 
-import { MARK, Status, hintsBlock, table } from './checkreport';
-import { QUIET_ARP_IGNORE, RsHost, dropsRequestsFor, hidesSenderFor, sysctlDotted, sysctlKey } from './realserver-host';
-import { Listener, MtuProbe, listenerServes } from './realserver-probes';
+import { hintsBlock, MARK, type Status, table } from './checkreport';
+import { dropsRequestsFor, hidesSenderFor, QUIET_ARP_IGNORE, type RsHost, sysctlDotted, sysctlKey } from './realserver-host';
+import { type Listener, listenerServes, type MtuProbe } from './realserver-probes';
 
 export interface CheckResult {
   check: string;
@@ -45,14 +46,28 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
     const elsewhere = held.filter((a) => a.dev !== 'lo');
     if (elsewhere.length) {
       out.push({
-        check: 'vip-on-lo', vip, status: 'fail',
+        check: 'vip-on-lo',
+        vip,
+        status: 'fail',
         detail: `${vip} is on ${elsewhere.map((a) => `${a.dev} (/${a.prefixlen})`).join(', ')}: this host answers ARP for it there and takes the director's place`,
         hint: `ip addr del ${vip}/${elsewhere[0]!.prefixlen} dev ${elsewhere[0]!.dev}; then ${setupHint(vip, dev)}`,
       });
     } else if (!lo) {
-      out.push({ check: 'vip-on-lo', vip, status: 'fail', detail: `${vip} is not on lo: frames the director sends for it are dropped`, hint: `${setupHint(vip, dev)}   (or: ip addr add ${vip}/32 dev lo)` });
+      out.push({
+        check: 'vip-on-lo',
+        vip,
+        status: 'fail',
+        detail: `${vip} is not on lo: frames the director sends for it are dropped`,
+        hint: `${setupHint(vip, dev)}   (or: ip addr add ${vip}/32 dev lo)`,
+      });
     } else if (lo.prefixlen !== 32) {
-      out.push({ check: 'vip-on-lo', vip, status: 'fail', detail: `${vip} is on lo as /${lo.prefixlen}, which makes the whole range local`, hint: `ip addr del ${vip}/${lo.prefixlen} dev lo && ip addr add ${vip}/32 dev lo` });
+      out.push({
+        check: 'vip-on-lo',
+        vip,
+        status: 'fail',
+        detail: `${vip} is on lo as /${lo.prefixlen}, which makes the whole range local`,
+        hint: `ip addr del ${vip}/${lo.prefixlen} dev lo && ip addr add ${vip}/32 dev lo`,
+      });
     } else {
       out.push({ check: 'vip-on-lo', vip, status: 'pass', detail: `${vip}/32 on lo` });
     }
@@ -65,7 +80,9 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
       out.push({ check: 'arp-ignore', vip, status: 'pass', detail: `does not answer ARP for ${vip} (nft table arp ${rule.table} drops requests for it)` });
     } else {
       out.push({
-        check: 'arp-ignore', vip, status: 'fail',
+        check: 'arp-ignore',
+        vip,
+        status: 'fail',
         detail: `answers ARP for ${vip} on ${dev} (${ign.text}, no arp rule drops requests for it): the router may send clients here instead of to the director`,
         hint: `${setupHint(vip, dev)}   (or: sysctl -w ${sysctlDotted(sysctlKey('all', 'arp_ignore'))}=1 ${sysctlDotted(sysctlKey(dev, 'arp_ignore'))}=1)`,
       });
@@ -76,10 +93,17 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
     if (ann.value === 2) {
       out.push({ check: 'arp-announce', vip, status: 'pass', detail: `never uses ${vip} as ARP sender (${ann.text})` });
     } else if (hide) {
-      out.push({ check: 'arp-announce', vip, status: 'pass', detail: `never uses ${vip} as ARP sender (nft table arp ${hide.table} ${hide.action === 'drop' ? 'drops' : `rewrites it to ${hide.mangleTo}`})` });
+      out.push({
+        check: 'arp-announce',
+        vip,
+        status: 'pass',
+        detail: `never uses ${vip} as ARP sender (nft table arp ${hide.table} ${hide.action === 'drop' ? 'drops' : `rewrites it to ${hide.mangleTo}`})`,
+      });
     } else {
       out.push({
-        check: 'arp-announce', vip, status: 'fail',
+        check: 'arp-announce',
+        vip,
+        status: 'fail',
         detail: `ARP requests for replies from ${vip} carry ${vip} as sender (${ann.text}): neighbours learn ${vip} at this host's MAC`,
         hint: `${setupHint(vip, dev)}   (or: sysctl -w ${sysctlDotted(sysctlKey('all', 'arp_announce'))}=2 ${sysctlDotted(sysctlKey(dev, 'arp_announce'))}=2)`,
       });
@@ -93,22 +117,50 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
   } else if (rp.value === 0) {
     out.push({ check: 'rp-filter', status: 'pass', detail: `off (${rp.text})` });
   } else if (defaults.length === 0) {
-    out.push({ check: 'rp-filter', status: 'fail', detail: `${rp.value === 1 ? 'strict' : 'loose'} (${rp.text}) and no default route: packets from clients off the segment are dropped as unroutable`, hint: `add a default route via the router on ${dev}, or sysctl -w ${sysctlDotted(sysctlKey('all', 'rp_filter'))}=0 ${sysctlDotted(sysctlKey(dev, 'rp_filter'))}=0` });
+    out.push({
+      check: 'rp-filter',
+      status: 'fail',
+      detail: `${rp.value === 1 ? 'strict' : 'loose'} (${rp.text}) and no default route: packets from clients off the segment are dropped as unroutable`,
+      hint: `add a default route via the router on ${dev}, or sysctl -w ${sysctlDotted(sysctlKey('all', 'rp_filter'))}=0 ${sysctlDotted(sysctlKey(dev, 'rp_filter'))}=0`,
+    });
   } else if (rp.value === 1 && !defaults.some((d) => d.dev === dev)) {
-    out.push({ check: 'rp-filter', status: 'fail', detail: `strict (${rp.text}) and the default route leaves by ${defaults[0]!.dev}, not ${dev}: client packets arriving on ${dev} are dropped`, hint: `sysctl -w ${sysctlDotted(sysctlKey('all', 'rp_filter'))}=2 ${sysctlDotted(sysctlKey(dev, 'rp_filter'))}=2   (loose), or route clients back out of ${dev}` });
+    out.push({
+      check: 'rp-filter',
+      status: 'fail',
+      detail: `strict (${rp.text}) and the default route leaves by ${defaults[0]!.dev}, not ${dev}: client packets arriving on ${dev} are dropped`,
+      hint: `sysctl -w ${sysctlDotted(sysctlKey('all', 'rp_filter'))}=2 ${sysctlDotted(sysctlKey(dev, 'rp_filter'))}=2   (loose), or route clients back out of ${dev}`,
+    });
   } else {
-    out.push({ check: 'rp-filter', status: 'pass', detail: `${rp.value === 1 ? 'strict' : 'loose'} (${rp.text}), and clients route back out of ${defaults[0]!.dev}` });
+    out.push({
+      check: 'rp-filter',
+      status: 'pass',
+      detail: `${rp.value === 1 ? 'strict' : 'loose'} (${rp.text}), and clients route back out of ${defaults[0]!.dev}`,
+    });
   }
 
   if (defaults.length === 0) {
-    out.push({ check: 'default-route', status: 'fail', detail: 'no default route: replies to clients off the segment have no way out', hint: `ip route add default via <router> dev ${dev}` });
+    out.push({
+      check: 'default-route',
+      status: 'fail',
+      detail: 'no default route: replies to clients off the segment have no way out',
+      hint: `ip route add default via <router> dev ${dev}`,
+    });
   } else {
     const viaDirector = input.director ? defaults.find((d) => d.gateway === input.director) : undefined;
     const desc = defaults.map((d) => `${d.gateway ? `via ${d.gateway} ` : ''}dev ${d.dev}`).join(', ');
     if (viaDirector) {
-      out.push({ check: 'default-route', status: 'fail', detail: `default route ${desc} goes through the director: DR replies must go straight to the router`, hint: `ip route replace default via <router> dev ${dev}` });
+      out.push({
+        check: 'default-route',
+        status: 'fail',
+        detail: `default route ${desc} goes through the director: DR replies must go straight to the router`,
+        hint: `ip route replace default via <router> dev ${dev}`,
+      });
     } else {
-      out.push({ check: 'default-route', status: 'pass', detail: `default route ${desc}${input.director ? `, not the director ${input.director}` : ' (give --director to check it is not the director)'}` });
+      out.push({
+        check: 'default-route',
+        status: 'pass',
+        detail: `default route ${desc}${input.director ? `, not the director ${input.director}` : ' (give --director to check it is not the director)'}`,
+      });
     }
   }
 
@@ -118,12 +170,21 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
       const serving = onPort.filter((l) => listenerServes(l, vip));
       const what = `${input.protocol} ${vip}:${input.port}`;
       if (serving.length) {
-        out.push({ check: 'listener', vip, status: 'pass', detail: `${what} served by a socket on ${serving.map((l) => `${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`).join(', ')}` });
+        out.push({
+          check: 'listener',
+          vip,
+          status: 'pass',
+          detail: `${what} served by a socket on ${serving.map((l) => `${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`).join(', ')}`,
+        });
       } else {
         const others = onPort.map((l) => `${l.address}:${l.port}`);
         out.push({
-          check: 'listener', vip, status: 'fail',
-          detail: others.length ? `nothing takes ${what}: the service listens on ${others.join(', ')} only` : `nothing listens on ${input.protocol} port ${input.port}`,
+          check: 'listener',
+          vip,
+          status: 'fail',
+          detail: others.length
+            ? `nothing takes ${what}: the service listens on ${others.join(', ')} only`
+            : `nothing listens on ${input.protocol} port ${input.port}`,
           hint: `bind the service to ${vip}:${input.port} or to 0.0.0.0:${input.port}`,
         });
       }
@@ -142,10 +203,18 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
     if (p) {
       if (p.passed) passes.push(`DF packets of ${p.size} bytes reach ${p.target}`);
       else if (!p.reachable) skip = `${p.target} does not answer ping`;
-      else fails.push(`DF packets of ${p.size} bytes (${dev}'s MTU) do not reach ${p.target}; the largest that did was ${p.largest ?? '?'} bytes, about the director's MTU`);
+      else
+        fails.push(
+          `DF packets of ${p.size} bytes (${dev}'s MTU) do not reach ${p.target}; the largest that did was ${p.largest ?? '?'} bytes, about the director's MTU`,
+        );
     }
     if (fails.length) {
-      out.push({ check: 'mtu', status: 'fail', detail: [...fails, ...passes].join('; '), hint: `give ${dev} the segment's MTU: ip link set dev ${dev} mtu ${input.mtu ?? '<the director\'s MTU>'} (the director, the router and every real must agree)` });
+      out.push({
+        check: 'mtu',
+        status: 'fail',
+        detail: [...fails, ...passes].join('; '),
+        hint: `give ${dev} the segment's MTU: ip link set dev ${dev} mtu ${input.mtu ?? "<the director's MTU>"} (the director, the router and every real must agree)`,
+      });
     } else if (passes.length) {
       out.push({ check: 'mtu', status: 'pass', detail: [...passes, ...(skip ? [skip] : [])].join('; ') });
     } else if (skip) {

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver-files.ts: the texts setup installs (the nft table, the sysctl.d drop-in, the systemd unit) and where --persist keeps them.
 
-import { NFT_COMMENT, NFT_TABLE, RsState, sysctlDotted } from './realserver-host';
+import { NFT_COMMENT, NFT_TABLE, type RsState, sysctlDotted } from './realserver-host';
 
 const UNIT = 'xlvs-realserver.service';
 
@@ -50,7 +51,12 @@ export function renderNftScript(vips: readonly string[], dev: string, nicAddress
 const GENERATED = '# Written by `xlvs realserver setup --persist`; `xlvs realserver teardown` removes it.';
 
 export function renderSysctlConf(state: RsState): string {
-  return [GENERATED, '# LVS-DR: never answer ARP for the VIPs on lo, never announce them.', ...state.sysctls.map((s) => `${sysctlDotted(s.key)} = ${s.value}`), ''].join('\n');
+  return [
+    GENERATED,
+    '# LVS-DR: never answer ARP for the VIPs on lo, never announce them.',
+    ...state.sysctls.map((s) => `${sysctlDotted(s.key)} = ${s.value}`),
+    '',
+  ].join('\n');
 }
 
 export function renderUnit(state: RsState): string {
@@ -77,7 +83,8 @@ export function persistFiles(state: RsState, root: string): { path: string; cont
   const p = persistPaths(root);
   const out: { path: string; content: string; symlink?: string }[] = [];
   if (state.method === 'sysctl' && state.sysctls.length) out.push({ path: p.sysctl, content: renderSysctlConf(state) });
-  if (state.method === 'arp-rules' && state.nft) out.push({ path: p.nft, content: `#!/usr/sbin/nft -f\n${GENERATED}\n${renderNftScript(state.vips, state.dev, state.nft.nicAddress)}` });
+  if (state.method === 'arp-rules' && state.nft)
+    out.push({ path: p.nft, content: `#!/usr/sbin/nft -f\n${GENERATED}\n${renderNftScript(state.vips, state.dev, state.nft.nicAddress)}` });
   out.push({ path: p.unit, content: renderUnit(state) });
   out.push({ path: p.wants, content: '', symlink: `/etc/systemd/system/${UNIT}` });
   return out;

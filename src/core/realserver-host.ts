@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver-host.ts: the real server as set-up and check see it (addresses, ARP sysctls, arp-family nft rules), and xlvs's record of what setup changed there.
 
 export type Method = 'sysctl' | 'arp-rules';
@@ -124,19 +125,37 @@ export function summarizeArpRules(json: unknown): ArpRule[] {
       }
     }
     if (unsupported || !action || vips.length === 0) continue;
-    out.push({ table: r.table, hook, vips, action, ...(operation ? { operation } : {}), ...(iifname ? { iifname } : {}), ...(oifname ? { oifname } : {}), ...(mangleTo ? { mangleTo } : {}) });
+    out.push({
+      table: r.table,
+      hook,
+      vips,
+      action,
+      ...(operation ? { operation } : {}),
+      ...(iifname ? { iifname } : {}),
+      ...(oifname ? { oifname } : {}),
+      ...(mangleTo ? { mangleTo } : {}),
+    });
   }
   return out;
 }
 
 /** Rules that keep requests for vip arriving on dev from being answered. */
 export function dropsRequestsFor(rules: ArpRule[], vip: string, dev: string): ArpRule | undefined {
-  return rules.find((r) => r.hook === 'input' && r.action === 'drop' && r.vips.includes(vip) && r.operation !== 'reply' && (r.iifname === undefined || r.iifname === dev));
+  return rules.find(
+    (r) => r.hook === 'input' && r.action === 'drop' && r.vips.includes(vip) && r.operation !== 'reply' && (r.iifname === undefined || r.iifname === dev),
+  );
 }
 
 /** A rule that keeps vip out of the sender address of ARP requests leaving dev (rewritten or dropped). */
 export function hidesSenderFor(rules: ArpRule[], vip: string, dev: string): ArpRule | undefined {
-  return rules.find((r) => r.hook === 'output' && r.vips.includes(vip) && r.operation !== 'reply' && (r.oifname === undefined || r.oifname === dev) && (r.action === 'drop' || (r.mangleTo !== undefined && r.mangleTo !== vip)));
+  return rules.find(
+    (r) =>
+      r.hook === 'output' &&
+      r.vips.includes(vip) &&
+      r.operation !== 'reply' &&
+      (r.oifname === undefined || r.oifname === dev) &&
+      (r.action === 'drop' || (r.mangleTo !== undefined && r.mangleTo !== vip)),
+  );
 }
 
 /** What `realserver setup` changed, so teardown can reverse exactly that. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver-probes.ts: what check learns beyond the host's settings: the sockets listening (from /proc/net) and the MTU search's packet sizes.
 
 export interface Listener {

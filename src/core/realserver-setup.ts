@@ -1,9 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver-setup.ts: set-up and teardown of a real server as plans: the steps from the host as it is to the state asked for, and each step as a shell command.
 
 import { UsageError } from './errors';
 import { persistFiles, persistPaths, renderNftScript } from './realserver-files';
 import {
-  Method, NFT_TABLE, QUIET_ARP_IGNORE, RsHost, RsState, addrsOf, dropsRequestsFor, primaryAddress, sysctlDotted, sysctlKey,
+  addrsOf,
+  dropsRequestsFor,
+  type Method,
+  NFT_TABLE,
+  primaryAddress,
+  QUIET_ARP_IGNORE,
+  type RsHost,
+  type RsState,
+  sysctlDotted,
+  sysctlKey,
 } from './realserver-host';
 
 export type Step =
@@ -47,7 +57,9 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
   if (dev === 'lo') problems.push(`--dev "lo": the VIPs go on lo; --dev names the NIC facing the director`);
   else if (!host.devices[dev]) problems.push(`--dev ${JSON.stringify(dev)}: no such interface`);
   if (prior && prior.method !== req.method) {
-    problems.push(`--method ${req.method}: ${prior.vips.join(', ')} already set up here with --method ${prior.method}; tear them down first (xlvs realserver teardown --all)`);
+    problems.push(
+      `--method ${req.method}: ${prior.vips.join(', ')} already set up here with --method ${prior.method}; tear them down first (xlvs realserver teardown --all)`,
+    );
   }
   if (prior && prior.dev !== dev) {
     problems.push(`--dev ${dev}: ${prior.vips.join(', ')} already set up here for --dev ${prior.dev}; tear them down first (xlvs realserver teardown --all)`);
@@ -58,8 +70,10 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
   for (const v of req.vips) {
     for (const a of host.addrs) {
       if (a.local !== v) continue;
-      if (a.dev !== 'lo') problems.push(`--vip ${v}: already on ${a.dev} (${a.local}/${a.prefixlen}); a real server must hold the VIP on lo only, or it answers ARP for it`);
-      else if (a.prefixlen !== 32) problems.push(`--vip ${v}: already on lo as /${a.prefixlen}; the VIP belongs on lo as /32 (a wider prefix makes the whole range local)`);
+      if (a.dev !== 'lo')
+        problems.push(`--vip ${v}: already on ${a.dev} (${a.local}/${a.prefixlen}); a real server must hold the VIP on lo only, or it answers ARP for it`);
+      else if (a.prefixlen !== 32)
+        problems.push(`--vip ${v}: already on lo as /${a.prefixlen}; the VIP belongs on lo as /32 (a wider prefix makes the whole range local)`);
     }
   }
   const nicAddress = primaryAddress(host, dev);
@@ -106,8 +120,13 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
     const created = prior?.nft?.created ?? !host.arpTables.includes(NFT_TABLE);
     state.nft = { created, nicAddress: nic };
     const mine = host.arpRules.filter((r) => r.table === NFT_TABLE);
-    const inPlace = host.arpTables.includes(NFT_TABLE) &&
-      state.vips.every((v) => dropsRequestsFor(mine, v, dev) && mine.some((r) => r.hook === 'output' && r.action === 'mangle' && r.vips.includes(v) && r.mangleTo === nic && r.oifname === dev)) &&
+    const inPlace =
+      host.arpTables.includes(NFT_TABLE) &&
+      state.vips.every(
+        (v) =>
+          dropsRequestsFor(mine, v, dev) &&
+          mine.some((r) => r.hook === 'output' && r.action === 'mangle' && r.vips.includes(v) && r.mangleTo === nic && r.oifname === dev),
+      ) &&
       mine.every((r) => r.vips.every((v) => state.vips.includes(v)));
     if (!inPlace) steps.push({ kind: 'nft-replace', script: renderNftScript(state.vips, dev, nic) });
   }

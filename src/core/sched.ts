@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // sched.ts: the reference model of every IPVS scheduler (rr wrr lc wlc sed nq sh dh mh fo ovf) and of the -x/-y overload thresholds, which the datapath's choices are tested against.
 
 import { FALLBACK_STRIDE, FALLBACK_TRIES, REAL_NONE, SEQ_MAX_TRIES } from './abi';
 import { flowHash } from './flowhash';
 
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'mh', 'fo', 'ovf'] as const;
-export type SchedulerName = typeof SCHEDULERS[number];
+export type SchedulerName = (typeof SCHEDULERS)[number];
 export type SeqSchedulerName = 'rr' | 'wrr';
 export type CountsSchedulerName = 'lc' | 'wlc' | 'sed' | 'nq' | 'fo' | 'ovf';
 export type HashSchedulerName = 'sh' | 'dh' | 'mh';
@@ -14,7 +15,13 @@ export type HashSchedulerName = 'sh' | 'dh' | 'mh';
  * iterates newest-first, since ip_vs_ctl.c adds a dest at the head of svc->destinations, so to reproduce a
  * kernel's tie-breaks pass the reals newest-first).
  */
-export interface SchedReal { id: number; weight: number; active: number; inactive: number; overloaded: boolean; }
+export interface SchedReal {
+  id: number;
+  weight: number;
+  active: number;
+  inactive: number;
+  overloaded: boolean;
+}
 
 /** How the datapath holds each scheduler's state: a position sequence, live connection counts, or a Maglev table. */
 export function schedulerKind(name: SchedulerName): 'seq' | 'counts' | 'hash' {
@@ -42,10 +49,16 @@ function gcd(a: number, b: number): number {
 export function wrrSequence(weights: readonly number[], cap = 1 << 20): { seq: number[]; scaled: boolean } {
   if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`wrr sequence cap ${cap} is not a positive integer`);
   let w = weights.slice();
-  let g = 0, sum = 0, live = 0;
+  let g = 0,
+    sum = 0,
+    live = 0;
   for (const x of w) {
     if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new RangeError(`weight ${x} is not an integer in 0..2^32-1`);
-    if (x > 0) { g = gcd(x, g); sum += x; live++; }
+    if (x > 0) {
+      g = gcd(x, g);
+      sum += x;
+      live++;
+    }
   }
   if (live === 0) return { seq: [], scaled: false };
   if (live > cap) throw new RangeError(`${live} reals with weight > 0 do not fit a sequence of at most ${cap}`);
@@ -53,7 +66,8 @@ export function wrrSequence(weights: readonly number[], cap = 1 << 20): { seq: n
   if (sum / g > cap) {
     // max(1, floor(x * T / sum)) <= x * T / sum + 1, so the new sum, hence the period, is at most T + live = cap.
     // BigInt because x * T can pass 2^53, where the floor of a rounded quotient could be one too high.
-    const t = BigInt(cap - live), total = BigInt(sum);
+    const t = BigInt(cap - live),
+      total = BigInt(sum);
     w = w.map((x) => (x === 0 ? 0 : Math.max(1, Number((BigInt(x) * t) / total))));
     g = 0;
     for (const x of w) if (x > 0) g = gcd(x, g);
@@ -71,7 +85,10 @@ export function wrrSequence(weights: readonly number[], cap = 1 << 20): { seq: n
 
 /** rr is wrr with every weight > 0 counted as 1: the reals with weight > 0 once each, in list order. */
 export function rrSequence(weights: readonly number[], cap = 1 << 20): { seq: number[]; scaled: boolean } {
-  return wrrSequence(weights.map((x) => (x > 0 ? 1 : 0)), cap);
+  return wrrSequence(
+    weights.map((x) => (x > 0 ? 1 : 0)),
+    cap,
+  );
 }
 
 /** How many sequence entries one new connection may look at: a constant bound the verifier can see. */
@@ -86,7 +103,8 @@ export { SEQ_MAX_TRIES };
 export function seqPick(seq: readonly number[], pos: number, available: (id: number) => boolean): number | null {
   const len = seq.length;
   if (len === 0) return null;
-  const start = pos % len, tries = Math.min(len, SEQ_MAX_TRIES);
+  const start = pos % len,
+    tries = Math.min(len, SEQ_MAX_TRIES);
   for (let k = 0; k < tries; k++) {
     const id = seq[(start + k) % len]!;
     if (available(id)) return id;
@@ -134,7 +152,8 @@ export class SeqScheduler {
 
 /** a*b > c*d exactly: counts times weights can pass 2^53 (active*256 * weight), where doubles would round. */
 function productGreater(a: number, b: number, c: number, d: number): boolean {
-  const x = a * b, y = c * d;
+  const x = a * b,
+    y = c * d;
   if (x <= Number.MAX_SAFE_INTEGER && y <= Number.MAX_SAFE_INTEGER) return x > y;
   return BigInt(a) * BigInt(b) > BigInt(c) * BigInt(d);
 }
@@ -151,11 +170,15 @@ const usable = (r: SchedReal) => r.weight > 0 && !r.overloaded;
 
 /** lc: least overhead, weights ignored except that 0 excludes; strict < so the first of equals wins. */
 export function pickLc(reals: readonly SchedReal[]): number {
-  let least = -1, loh = 0;
+  let least = -1,
+    loh = 0;
   reals.forEach((r, i) => {
     if (!usable(r)) return;
     const doh = connOverhead(r);
-    if (least < 0 || doh < loh) { least = i; loh = doh; }
+    if (least < 0 || doh < loh) {
+      least = i;
+      loh = doh;
+    }
   });
   return least;
 }
@@ -166,14 +189,18 @@ export function pickLc(reals: readonly SchedReal[]): number {
  * can never pass (0 > doh*lw is false), so skipping it here is the same decision.
  */
 function pickRatio(reals: readonly SchedReal[], overhead: (r: SchedReal) => number, idleWins: boolean): number {
-  let least = -1, loh = 0;
+  let least = -1,
+    loh = 0;
   for (let i = 0; i < reals.length; i++) {
     const r = reals[i]!;
     if (!usable(r)) continue;
     // nq sends to the first idle server outright: the ratio only matters once everybody is busy.
     if (idleWins && r.active === 0) return i;
     const doh = overhead(r);
-    if (least < 0 || productGreater(loh, r.weight, doh, reals[least]!.weight)) { least = i; loh = doh; }
+    if (least < 0 || productGreater(loh, r.weight, doh, reals[least]!.weight)) {
+      least = i;
+      loh = doh;
+    }
   }
   return least;
 }
@@ -186,25 +213,38 @@ export const pickNq = (reals: readonly SchedReal[]): number => pickRatio(reals, 
 
 /** fo (weighted failover): the highest weight, strict > so the first of equals wins; counts play no part. */
 export function pickFo(reals: readonly SchedReal[]): number {
-  let best = -1, hw = 0;
+  let best = -1,
+    hw = 0;
   reals.forEach((r, i) => {
-    if (!r.overloaded && r.weight > hw) { best = i; hw = r.weight; }
+    if (!r.overloaded && r.weight > hw) {
+      best = i;
+      hw = r.weight;
+    }
   });
   return best;
 }
 
 /** ovf (overflow): fo among the reals whose active connections do not exceed their weight (the weight is a capacity). */
 export function pickOvf(reals: readonly SchedReal[]): number {
-  let best = -1, hw = 0;
+  let best = -1,
+    hw = 0;
   reals.forEach((r, i) => {
     if (!usable(r) || r.active > r.weight) return;
-    if (best < 0 || r.weight > hw) { best = i; hw = r.weight; }
+    if (best < 0 || r.weight > hw) {
+      best = i;
+      hw = r.weight;
+    }
   });
   return best;
 }
 
 const COUNT_PICKERS: Record<CountsSchedulerName, (reals: readonly SchedReal[]) => number> = {
-  lc: pickLc, wlc: pickWlc, sed: pickSed, nq: pickNq, fo: pickFo, ovf: pickOvf,
+  lc: pickLc,
+  wlc: pickWlc,
+  sed: pickSed,
+  nq: pickNq,
+  fo: pickFo,
+  ovf: pickOvf,
 };
 
 /** The index into `reals` IPVS's scheduler `name` would choose, or -1 when it would find no destination. */
@@ -215,7 +255,13 @@ export function pickByCounts(name: CountsSchedulerName, reals: readonly SchedRea
 // ---------------------------------------------------------------------------------------------------------
 // sh dh mh: a Maglev table indexed by a flow hash
 
-export interface SchedTuple { saddr: string; daddr: string; sport: number; dport: number; proto: number; }
+export interface SchedTuple {
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  proto: number;
+}
 
 /**
  * The hash whose value mod the table size picks the bucket. xlvs serves sh, dh and mh all from its Maglev table
@@ -226,9 +272,12 @@ export interface SchedTuple { saddr: string; daddr: string; sport: number; dport
  */
 export function schedHash(name: HashSchedulerName, flags: { port: boolean }, t: SchedTuple): number {
   switch (name) {
-    case 'mh': return flags.port ? flowHash(t.saddr, t.daddr, t.sport, t.dport, t.proto) : flowHash(t.saddr, '0.0.0.0', 0, 0, 0);
-    case 'sh': return flowHash(t.saddr, '0.0.0.0', flags.port ? t.sport : 0, 0, 0);
-    case 'dh': return flowHash('0.0.0.0', t.daddr, 0, 0, 0);
+    case 'mh':
+      return flags.port ? flowHash(t.saddr, t.daddr, t.sport, t.dport, t.proto) : flowHash(t.saddr, '0.0.0.0', 0, 0, 0);
+    case 'sh':
+      return flowHash(t.saddr, '0.0.0.0', flags.port ? t.sport : 0, 0, 0);
+    case 'dh':
+      return flowHash('0.0.0.0', t.daddr, 0, 0, 0);
   }
 }
 
@@ -260,7 +309,11 @@ export function pickHashed(table: Uint32Array, hash: number, available: (id: num
 // ---------------------------------------------------------------------------------------------------------
 // -x upper / -y lower connection thresholds (ip_vs_conn.c ip_vs_bind_dest / ip_vs_unbind_dest)
 
-export interface ThresholdCounts { active: number; inactive: number; overloaded: boolean; }
+export interface ThresholdCounts {
+  active: number;
+  inactive: number;
+  overloaded: boolean;
+}
 
 /**
  * The overload flag after a connection was bound to the real, `r` holding the counts with it included. Only

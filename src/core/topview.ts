@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // topview.ts: what `xlvs top` draws: a frame of services, reals and rates, with a packets/s sparkline per real kept across frames.
 
 import type { ServiceListing } from './listing';
@@ -14,14 +15,15 @@ export function realKey(s: ServiceListing, address: string): string {
 
 export function record(h: History, l: readonly ServiceListing[]): void {
   const seen = new Set<string>();
-  for (const s of l) for (const r of s.reals) {
-    const k = realKey(s, r.address);
-    seen.add(k);
-    const a = h.get(k) ?? [];
-    a.push(r.rate.inpps);
-    if (a.length > HISTORY) a.shift();
-    h.set(k, a);
-  }
+  for (const s of l)
+    for (const r of s.reals) {
+      const k = realKey(s, r.address);
+      seen.add(k);
+      const a = h.get(k) ?? [];
+      a.push(r.rate.inpps);
+      if (a.length > HISTORY) a.shift();
+      h.set(k, a);
+    }
   for (const k of [...h.keys()]) if (!seen.has(k)) h.delete(k); // a removed real takes its history with it
 }
 
@@ -44,7 +46,12 @@ function human(n: number): string {
   return `${x.toFixed(x < 10 ? 1 : 0)}${units[u]}`;
 }
 
-export interface FrameOptions { color: boolean; now: Date; source: string; ascii?: boolean }
+export interface FrameOptions {
+  color: boolean;
+  now: Date;
+  source: string;
+  ascii?: boolean;
+}
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
@@ -57,17 +64,40 @@ export function frame(l: readonly ServiceListing[], h: History, o: FrameOptions)
   const rows: string[][] = [['SERVICE / REAL', 'WEIGHT', 'HEALTH', 'CONN/S', 'PKT/S', 'BYTE/S', 'CONNS', 'PACKETS', `PKT/S (last ${HISTORY}s)`]];
   const kinds: ('svc' | 'up' | 'down')[] = ['svc'];
   for (const s of l) {
-    rows.push([`${s.protocol.toUpperCase()} ${s.vip}:${s.port}`, '', '', human(s.rate.cps), human(s.rate.inpps), human(s.rate.inbps), human(s.stats.conns), human(s.stats.packets), '']);
+    rows.push([
+      `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`,
+      '',
+      '',
+      human(s.rate.cps),
+      human(s.rate.inpps),
+      human(s.rate.inbps),
+      human(s.stats.conns),
+      human(s.stats.packets),
+      '',
+    ]);
     kinds.push('svc');
     for (const r of s.reals) {
       const st = health(r);
-      rows.push([`  -> ${r.address}`, String(r.weight), st, human(r.rate.cps), human(r.rate.inpps), human(r.rate.inbps), human(r.stats.conns), human(r.stats.packets), sparkline(h.get(realKey(s, r.address)) ?? [], o.ascii)]);
+      rows.push([
+        `  -> ${r.address}`,
+        String(r.weight),
+        st,
+        human(r.rate.cps),
+        human(r.rate.inpps),
+        human(r.rate.inbps),
+        human(r.stats.conns),
+        human(r.stats.packets),
+        sparkline(h.get(realKey(s, r.address)) ?? [], o.ascii),
+      ]);
       kinds.push(st === 'up' ? 'up' : 'down');
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r, i) => {
-    const text = r.map((c, j) => (j === r.length - 1 ? c : j >= 3 && j <= 7 ? c.padStart(widths[j]!) : c.padEnd(widths[j]!))).join('  ').trimEnd();
+    const text = r
+      .map((c, j) => (j === r.length - 1 ? c : j >= 3 && j <= 7 ? c.padStart(widths[j]!) : c.padEnd(widths[j]!)))
+      .join('  ')
+      .trimEnd();
     if (i === 0) return paint(o.color, '1;7', text);
     if (kinds[i] === 'svc') return paint(o.color, '1', text);
     return kinds[i] === 'down' ? paint(o.color, '31', text) : text;

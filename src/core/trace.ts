@@ -1,30 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
 // trace.ts: where a flow goes and why, decided the way bpf/xlvs.bpf.c decides it, over lookups the caller injects.
 
 import {
-  CS, FALLBACK_STRIDE, FALLBACK_TRIES, IPPROTO_TCP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK,
-  SVC_F_HASH_PORT, ipv4ToU32, u32ToIpv4,
+  CS,
+  FALLBACK_STRIDE,
+  FALLBACK_TRIES,
+  IPPROTO_TCP,
+  ipv4ToU32,
+  REAL_F_MAC,
+  REAL_F_SCHED,
+  REAL_NONE,
+  SCHED,
+  SEQ_MAX_TRIES,
+  SVC_F_FALLBACK,
+  SVC_F_HASH_PORT,
+  u32ToIpv4,
 } from './abi';
-import { CountsSchedulerName, SchedReal, pickByCounts, pickHashed, schedHash, seqPick } from './sched';
+import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, seqPick } from './sched';
 
-export interface TraceFlow { client: string; cport: number; vip: string; vport: number; proto: number }
+export interface TraceFlow {
+  client: string;
+  cport: number;
+  vip: string;
+  vport: number;
+  proto: number;
+}
 
 /** An xlvs_reals entry; the lookup answers null for an id never written or cleared (address 0). */
 export interface TraceReal {
-  id: number; address: string; svcId: number; flags: number; mac: string;
-  weight: number; uThreshold: number; lThreshold: number;
+  id: number;
+  address: string;
+  svcId: number;
+  flags: number;
+  mac: string;
+  weight: number;
+  uThreshold: number;
+  lThreshold: number;
 }
 
 /** An xlvs_conn entry. */
-export interface TraceConn { realId: number; svcId: number; state: number }
+export interface TraceConn {
+  realId: number;
+  svcId: number;
+  state: number;
+}
 
 /** An xlvs_svc entry (the lookup is by exact key: the port-0 fallback is trace's to make). */
-export interface TraceService { id: number; sched: number; flags: number; tblSize: number; persistTimeout: number; persistMask: string }
+export interface TraceService {
+  id: number;
+  sched: number;
+  flags: number;
+  tblSize: number;
+  persistTimeout: number;
+  persistMask: string;
+}
 
 /** An xlvs_rconn entry. */
-export interface TraceCounts { active: number; inactive: number; overloaded: number }
+export interface TraceCounts {
+  active: number;
+  inactive: number;
+  overloaded: number;
+}
 
 /** An xlvs_persist entry. */
-export interface TraceTemplate { realId: number; svcId: number; lastSeen: number; timeout: number }
+export interface TraceTemplate {
+  realId: number;
+  svcId: number;
+  lastSeen: number;
+  timeout: number;
+}
 
 /** The maps trace reads; the adapter backs them with the pinned maps, tests with plain objects. */
 export interface TraceLookups {
@@ -42,7 +86,9 @@ export interface TraceLookups {
 }
 
 export interface TraceEntry {
-  realId: number; svcId: number; state: string;
+  realId: number;
+  svcId: number;
+  state: string;
   /** The datapath forwards on it: its real has a MAC and still belongs to the entry's service. */
   usable: boolean;
   /** FIN_WAIT or CLOSE: a bare SYN on this tuple deletes the entry and is scheduled as a new connection. */
@@ -50,10 +96,17 @@ export interface TraceEntry {
 }
 
 export interface TraceServiceMatch {
-  id: number; vip: string; port: number; protocol: 'tcp' | 'udp';
+  id: number;
+  vip: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
   /** Which key matched: the flow's own port, or the VIP's port-0 (all ports) service. */
   match: 'exact' | 'port-0';
-  scheduler: string; flags: string[]; tblSize: number; persistTimeout: number; persistMask: string;
+  scheduler: string;
+  flags: string[];
+  tblSize: number;
+  persistTimeout: number;
+  persistMask: string;
 }
 
 export interface TracePersistence {
@@ -68,11 +121,23 @@ export interface TracePersistence {
 }
 
 /** One table entry a hash or sequence scheduler looked at; realId REAL_NONE for an empty bucket. */
-export interface TraceProbe { index: number; realId: number; address: string | null; available: boolean; why: string | null }
+export interface TraceProbe {
+  index: number;
+  realId: number;
+  address: string | null;
+  available: boolean;
+  why: string | null;
+}
 
 /** One member of a connection-count scheduler's list, with the live counts it was judged on. */
 export interface TraceMember {
-  realId: number; address: string | null; weight: number; active: number; inactive: number; available: boolean; why: string | null;
+  realId: number;
+  address: string | null;
+  weight: number;
+  active: number;
+  inactive: number;
+  available: boolean;
+  why: string | null;
 }
 
 interface ScheduleBase {
@@ -152,7 +217,7 @@ function view(table: Uint32Array, size: number): Uint32Array {
 
 function probe(l: TraceLookups, index: number, id: number, svcId: number): TraceProbe {
   const why = unavailable(l, id, svcId);
-  return { index, realId: id, address: id === REAL_NONE ? null : l.real(id)?.address ?? null, available: why === null, why };
+  return { index, realId: id, address: id === REAL_NONE ? null : (l.real(id)?.address ?? null), available: why === null, why };
 }
 
 const COUNT_RULES: Record<CountsSchedulerName, string> = {
@@ -164,7 +229,7 @@ const COUNT_RULES: Record<CountsSchedulerName, string> = {
   ovf: 'the highest weight among members with no more active connections than their weight',
 };
 
-const STATEFUL = 'this is the next new connection\'s real, as of now: it depends on state every new connection changes';
+const STATEFUL = "this is the next new connection's real, as of now: it depends on state every new connection changes";
 
 /** schedule() of the datapath: the real a new connection of `svc` gets, with each step explained in `reason`. */
 function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: string[]): TraceSchedule {
@@ -194,9 +259,18 @@ function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: s
     reason.push(`${known}${opts.length ? ` (${opts.join(', ')})` : ''}: hash ${hex(hash)} of ${hashed} % ${svc.tblSize} = bucket ${bucket}`);
     for (const [k, p] of probes.entries()) {
       const where = k === 0 ? `bucket ${p.index}` : `fallback probe ${k}: bucket ${p.index}`;
-      reason.push(p.available ? `${where} is owned by ${named(l, p.realId)}, which takes it` : `${where}: ${named(l, p.realId)}${p.realId === REAL_NONE ? '' : `, which ${p.why}`}`);
+      reason.push(
+        p.available
+          ? `${where} is owned by ${named(l, p.realId)}, which takes it`
+          : `${where}: ${named(l, p.realId)}${p.realId === REAL_NONE ? '' : `, which ${p.why}`}`,
+      );
     }
-    if (realId === null) reason.push(fallback ? `none of the ${probes.length} buckets probed has an available owner` : `no fallback${known === 'dh' ? '' : ` (${known}-fallback)`}: nobody takes it`);
+    if (realId === null)
+      reason.push(
+        fallback
+          ? `none of the ${probes.length} buckets probed has an available owner`
+          : `no fallback${known === 'dh' ? '' : ` (${known}-fallback)`}: nobody takes it`,
+      );
     return { kind: 'hash', scheduler: known, realId, dependsOnState: false, hashed, hash, bucket, fallback, probes };
   }
   if (known === 'rr' || known === 'wrr') {
@@ -216,7 +290,8 @@ function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: s
       if (p.available) break;
     }
     reason.push(`${known}: the next new connection takes position ${next} of the service's counter: entry ${start} of the ${svc.tblSize}-entry cycle`);
-    for (const p of probes) reason.push(p.available ? `entry ${p.index}: ${named(l, p.realId)} takes it` : `entry ${p.index}: ${named(l, p.realId)}, which ${p.why}: skipped`);
+    for (const p of probes)
+      reason.push(p.available ? `entry ${p.index}: ${named(l, p.realId)} takes it` : `entry ${p.index}: ${named(l, p.realId)}, which ${p.why}: skipped`);
     if (realId === null) reason.push(`none of the ${probes.length} entries from ${start} is available`);
     reason.push(STATEFUL);
     return { kind: 'sequence', scheduler: known, realId, dependsOnState: true, next: Number(next), start, probes };
@@ -231,14 +306,24 @@ function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: s
     const r = l.real(id);
     const c = l.counts(id);
     const why = unavailable(l, id, svc.id) ?? (c ? null : 'has no connection counts');
-    const m = { realId: id, address: r?.address ?? null, weight: r?.weight ?? 0, active: c?.active ?? 0, inactive: c?.inactive ?? 0, available: why === null, why };
+    const m = {
+      realId: id,
+      address: r?.address ?? null,
+      weight: r?.weight ?? 0,
+      active: c?.active ?? 0,
+      inactive: c?.inactive ?? 0,
+      available: why === null,
+      why,
+    };
     members.push(m);
     // Unavailable for any reason is what pickByCounts' overloaded flag excludes.
     reals.push({ id, weight: m.weight, active: m.active, inactive: m.inactive, overloaded: why !== null });
   }
   const i = pickByCounts(name, reals);
   const realId = i < 0 ? null : reals[i]!.id;
-  reason.push(`${known ?? `scheduler ${svc.sched} (scanned as sed)`}: ${COUNT_RULES[name]}, from the live counts of the ${members.length} members (the first of equals wins):`);
+  reason.push(
+    `${known ?? `scheduler ${svc.sched} (scanned as sed)`}: ${COUNT_RULES[name]}, from the live counts of the ${members.length} members (the first of equals wins):`,
+  );
   for (const m of members) {
     reason.push(`member ${named(l, m.realId)}: weight ${m.weight}, active ${m.active}, inactive ${m.inactive}${m.why ? `; skipped: it ${m.why}` : ''}`);
   }
@@ -267,10 +352,15 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
     if (r && why === null) {
       reason.push(`connection-table entry: ${named(l, c.realId)}, service id ${c.svcId}, state ${state}`);
       reason.push('an existing connection stays on its real: persistence and the scheduler are not consulted');
-      if (reopens) reason.push(`in ${state}, a bare SYN (no ACK, no RST) on this tuple would reopen it: the entry is deleted and the SYN scheduled as a new connection; any other packet stays on this real`);
+      if (reopens)
+        reason.push(
+          `in ${state}, a bare SYN (no ACK, no RST) on this tuple would reopen it: the entry is deleted and the SYN scheduled as a new connection; any other packet stays on this real`,
+        );
       return done({ kind: 'existing', real: r, state, reason });
     }
-    reason.push(`connection-table entry names ${named(l, c.realId)} (state ${state}), which ${why}: the datapath deletes it and schedules the flow as a new connection`);
+    reason.push(
+      `connection-table entry names ${named(l, c.realId)} (state ${state}), which ${why}: the datapath deletes it and schedules the flow as a new connection`,
+    );
   } else reason.push('no connection-table entry for this 5-tuple: a new connection');
 
   const exact = l.service(f.vip, f.vport, f.proto);
@@ -282,11 +372,23 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   const scheduler = schedName(svc.sched) ?? String(svc.sched);
   const flags = [...(svc.flags & SVC_F_HASH_PORT ? ['port'] : []), ...(svc.flags & SVC_F_FALLBACK ? ['fallback'] : [])];
   res.service = {
-    id: svc.id, vip: f.vip, port: exact ? f.vport : 0, protocol: p, match: exact ? 'exact' : 'port-0',
-    scheduler, flags, tblSize: svc.tblSize, persistTimeout: svc.persistTimeout, persistMask: svc.persistMask,
+    id: svc.id,
+    vip: f.vip,
+    port: exact ? f.vport : 0,
+    protocol: p,
+    match: exact ? 'exact' : 'port-0',
+    scheduler,
+    flags,
+    tblSize: svc.tblSize,
+    persistTimeout: svc.persistTimeout,
+    persistMask: svc.persistMask,
   };
   const desc = `id ${svc.id}, scheduler ${scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}, table of ${svc.tblSize}`;
-  reason.push(exact ? `service ${f.vip}:${f.vport}/${p} (exact port): ${desc}` : `no service on port ${f.vport}: the port-0 service ${f.vip}:0/${p} takes every port the exact ones leave: ${desc}`);
+  reason.push(
+    exact
+      ? `service ${f.vip}:${f.vport}/${p} (exact port): ${desc}`
+      : `no service on port ${f.vport}: the port-0 service ${f.vip}:0/${p} takes every port the exact ones leave: ${desc}`,
+  );
 
   let caddr: string | null = null;
   if (!svc.persistTimeout) reason.push('persistence: off');
@@ -303,7 +405,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
       pers.age = age;
       // The datapath's now is this one or a second less, so at age == timeout it may still honour the template.
       pers.uncertain = age + 1 >= t.timeout && age <= t.timeout;
-      const edge = pers.uncertain ? ' (within a second of expiry: this clock and the datapath\'s agree to ±1 s, so it may go either way)' : '';
+      const edge = pers.uncertain ? " (within a second of expiry: this clock and the datapath's agree to ±1 s, so it may go either way)" : '';
       const head = `persistence: the template for ${key} names ${named(l, t.realId)}, last used ${age} s ago, timeout ${t.timeout} s`;
       const why = age >= t.timeout ? null : unavailable(l, t.realId, svc.id);
       if (age >= t.timeout) reason.push(`${head}: expired, not honoured${edge}`);
@@ -321,7 +423,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   res.schedule = s;
   const r = s.realId === null ? null : l.real(s.realId);
   if (!r) {
-    reason.push('no real can take the connection: dropped (counted in the service\'s drops)');
+    reason.push("no real can take the connection: dropped (counted in the service's drops)");
     return done({ kind: 'drop', reason });
   }
   if (caddr !== null) reason.push(`the template for ${caddr} is (re)written to ${named(l, r.id)}, timeout ${svc.persistTimeout} s`);
@@ -335,7 +437,12 @@ export function traceText(t: TraceResult): string {
   if (v.kind === 'existing') to = `real ${v.real.address} (existing connection, ${v.state})`;
   else if (v.kind === 'new') {
     const s = t.schedule;
-    const how = v.by === 'persistence' ? 'persistence template' : s?.dependsOnState ? `${s.scheduler}: the next new connection, as of now` : s?.scheduler ?? 'scheduler';
+    const how =
+      v.by === 'persistence'
+        ? 'persistence template'
+        : s?.dependsOnState
+          ? `${s.scheduler}: the next new connection, as of now`
+          : (s?.scheduler ?? 'scheduler');
     to = `real ${v.real.address} (new connection, ${how})`;
   } else to = v.kind === 'drop' ? 'dropped (no real can take it)' : 'passed to the kernel (no service)';
   return `${head}: ${to}\n${v.reason.map((r) => `  - ${r}`).join('\n')}\n`;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // verdictmodel.ts: the README's "How a frame is handled" table as a function of a frame's bytes: which verdict counter a frame bumps and, when forwarded, what its output may be.
 
 /*
@@ -43,7 +44,11 @@ export interface ModelWorld {
 
 // The kernel's enum xdp_action: what an XDP program returns and BPF_PROG_TEST_RUN reports as retval. Named once
 // here so the tests, the fuzzer and the benchmarks compare retvals against the same numbers the model names.
-export const XDP_ABORTED = 0, XDP_DROP = 1, XDP_PASS = 2, XDP_TX = 3, XDP_REDIRECT = 4;
+export const XDP_ABORTED = 0,
+  XDP_DROP = 1,
+  XDP_PASS = 2,
+  XDP_TX = 3,
+  XDP_REDIRECT = 4;
 const XDP_ACTION_NAMES = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
 
 /** The name of an XDP retval (`retval N` for a number the kernel does not define), for messages and model comparison. */
@@ -182,7 +187,8 @@ export function modelVerdict(w: CompiledWorld, f: Buffer): ModelVerdict {
   const s = w.svc.get(`${daddr}:${dport}:${proto}`) ?? w.svc.get(`${daddr}:0:${proto}`);
   if (!s) return PASS('pass_no_service', 'no service for the destination address, port and protocol');
   // Rows "TCP/UDP to a configured VIP:port/protocol": tx_existing / tx_new, or drop_no_real when no real can take it.
-  if (s.realMacs.length === 0) return { cls: 'forward', action: 'XDP_DROP', counters: ['drop_no_real'], service: s, why: 'service with no real that can take a connection' };
+  if (s.realMacs.length === 0)
+    return { cls: 'forward', action: 'XDP_DROP', counters: ['drop_no_real'], service: s, why: 'service with no real that can take a connection' };
   return { cls: 'forward', action: 'XDP_TX', counters: ['tx_existing', 'tx_new'], service: s, why: 'TCP/UDP to a service' };
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // addr.ts: the lab's fixed addressing (LAN, VIP, reals, client networks), shared by the topology, the processes and the tests.
 
 /** Fixed addressing of the lab; tests refer to these rather than repeating literals. */

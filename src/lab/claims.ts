@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // claims.ts: which namespaces a lab run may use and remove: its prefix claimed with a record under /run/xlvs-lab, what it created listed there, and the clean-up of a dead run's leftovers.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -45,7 +46,9 @@ export interface LabRecord {
 /** Checks a LabOptions.prefix and returns it ending in '-'. */
 export function labPrefix(prefix: string): string {
   if (!PREFIX_RE.test(prefix)) {
-    throw new Error(`prefix: ${JSON.stringify(prefix)} is not a lab prefix (a lowercase letter, then up to 7 lowercase letters or digits, optionally ending in "-")`);
+    throw new Error(
+      `prefix: ${JSON.stringify(prefix)} is not a lab prefix (a lowercase letter, then up to 7 lowercase letters or digits, optionally ending in "-")`,
+    );
   }
   return prefix.endsWith('-') ? prefix : `${prefix}-`;
 }
@@ -111,8 +114,10 @@ function createRecord(r: LabRecord): boolean {
 
 function leftoversNote(r: LabRecord): string {
   const what = [...r.namespaces.map((n) => `namespace ${n}`), ...(r.bpffs ? [`bpffs ${r.bpffs}`] : [])];
-  return `it holds the leftovers of run ${r.pid}, which is gone (${what.join(', ') || 'nothing but its record'}, listed in ${recordPath(r.prefix)}); `
-    + `remove them with cleanupPrefix(${JSON.stringify(r.prefix)}) from src/lab/drnet (npm run demo -- --cleanup ${r.prefix})`;
+  return (
+    `it holds the leftovers of run ${r.pid}, which is gone (${what.join(', ') || 'nothing but its record'}, listed in ${recordPath(r.prefix)}); ` +
+    `remove them with cleanupPrefix(${JSON.stringify(r.prefix)}) from src/lab/drnet (npm run demo -- --cleanup ${r.prefix})`
+  );
 }
 
 /** Kills the processes in the record's namespaces (it created them, so only its processes live there) and removes what it lists. */
@@ -177,7 +182,11 @@ export function claimPrefix(wanted: string | undefined, note: (l: string) => voi
     if (r === 'unreadable') return { why: `${recordPath(prefix)} is unreadable; check it and remove it by hand`, leftovers: false };
     if (r) return ownerAlive(r) ? { why: `run ${r.pid} is using it`, leftovers: false } : { why: leftoversNote(r), leftovers: true };
     const foreign = existing.filter((n) => n.startsWith(prefix));
-    if (foreign.length) return { why: `namespaces this run did not create use it (${foreign.join(' ')}); remove them (ip netns del NAME) or pick another prefix`, leftovers: false };
+    if (foreign.length)
+      return {
+        why: `namespaces this run did not create use it (${foreign.join(' ')}); remove them (ip netns del NAME) or pick another prefix`,
+        leftovers: false,
+      };
     const record: LabRecord = { prefix, pid: process.pid, start, namespaces: [] };
     return createRecord(record) ? { record } : { why: 'another run claimed it first', leftovers: false };
   };

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // client.ts: the lab's client workload: N fresh TCP (HTTP, Connection: close) requests, N UDP datagrams from distinct source ports, or one long-lived keep-alive connection; prints JSON counts per real.
+
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as dgram from 'node:dgram';
 
 export interface ClientResult {
   mode: 'tcp' | 'udp' | 'keepalive';
@@ -43,24 +45,60 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
   if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive') throw new Error('first argument must be tcp, udp or keepalive');
-  const a: Args = { mode, host: '', port: 0, count: 100, concurrency: 20, timeoutMs: 5000, retries: 0, basePort: 20000, intervalMs: 100, stopFile: '', fixedPorts: false, localAddress: '' };
+  const a: Args = {
+    mode,
+    host: '',
+    port: 0,
+    count: 100,
+    concurrency: 20,
+    timeoutMs: 5000,
+    retries: 0,
+    basePort: 20000,
+    intervalMs: 100,
+    stopFile: '',
+    fixedPorts: false,
+    localAddress: '',
+  };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i];
     const val = argv[i + 1];
     if (val === undefined) throw new Error(`missing value for ${key}`);
     switch (key) {
-      case '--host': a.host = val; break;
-      case '--port': a.port = Number(val); break;
-      case '--count': a.count = Number(val); break;
-      case '--concurrency': a.concurrency = Number(val); break;
-      case '--timeout-ms': a.timeoutMs = Number(val); break;
-      case '--retries': a.retries = Number(val); break;
-      case '--base-port': a.basePort = Number(val); break;
-      case '--interval-ms': a.intervalMs = Number(val); break;
-      case '--stop-file': a.stopFile = val; break;
-      case '--fixed-ports': a.fixedPorts = val === '1'; break;
-      case '--local-address': a.localAddress = val; break;
-      default: throw new Error(`unknown option ${key}`);
+      case '--host':
+        a.host = val;
+        break;
+      case '--port':
+        a.port = Number(val);
+        break;
+      case '--count':
+        a.count = Number(val);
+        break;
+      case '--concurrency':
+        a.concurrency = Number(val);
+        break;
+      case '--timeout-ms':
+        a.timeoutMs = Number(val);
+        break;
+      case '--retries':
+        a.retries = Number(val);
+        break;
+      case '--base-port':
+        a.basePort = Number(val);
+        break;
+      case '--interval-ms':
+        a.intervalMs = Number(val);
+        break;
+      case '--stop-file':
+        a.stopFile = val;
+        break;
+      case '--fixed-ports':
+        a.fixedPorts = val === '1';
+        break;
+      case '--local-address':
+        a.localAddress = val;
+        break;
+      default:
+        throw new Error(`unknown option ${key}`);
     }
   }
   if (!a.host || !(a.port > 0)) throw new Error('--host and --port are required');
@@ -86,7 +124,16 @@ function tcpOnce(a: Args, localPort?: number): Promise<Outcome> {
     };
     // agent:false gives a fresh socket per request, so each request is its own connection (own source port).
     const req = http.request(
-      { host: a.host, port: a.port, path: '/', method: 'GET', agent: false, headers: { Connection: 'close' }, ...(localPort ? { localPort } : {}), ...(a.localAddress ? { localAddress: a.localAddress } : {}) },
+      {
+        host: a.host,
+        port: a.port,
+        path: '/',
+        method: 'GET',
+        agent: false,
+        headers: { Connection: 'close' },
+        ...(localPort ? { localPort } : {}),
+        ...(a.localAddress ? { localAddress: a.localAddress } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -152,7 +199,18 @@ function udpOnce(a: Args, index: number): Promise<Outcome> {
 async function runKeepalive(a: Args): Promise<ClientResult> {
   const started = Date.now();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const result: ClientResult = { mode: 'keepalive', target: `${a.host}:${a.port}`, requested: 0, ok: 0, failures: 0, counts: {}, errors: {}, retried: 0, durationMs: 0, localPorts: [] };
+  const result: ClientResult = {
+    mode: 'keepalive',
+    target: `${a.host}:${a.port}`,
+    requested: 0,
+    ok: 0,
+    failures: 0,
+    counts: {},
+    errors: {},
+    retried: 0,
+    durationMs: 0,
+    localPorts: [],
+  };
   const ports = new Set<number>();
   while (!fs.existsSync(a.stopFile) && (a.count === 0 || result.requested < a.count)) {
     result.requested++;
@@ -165,15 +223,18 @@ async function runKeepalive(a: Args): Promise<ClientResult> {
           resolve(x);
         }
       };
-      const req = http.request({ host: a.host, port: a.port, path: '/', method: 'GET', agent, ...(a.localAddress ? { localAddress: a.localAddress } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const name = Buffer.concat(chunks).toString('utf8').trim();
-          finish(res.statusCode === 200 && name ? { ok: true, name } : { ok: false, reason: `http ${res.statusCode}` });
-        });
-        res.on('error', (e) => finish({ ok: false, reason: e.message }));
-      });
+      const req = http.request(
+        { host: a.host, port: a.port, path: '/', method: 'GET', agent, ...(a.localAddress ? { localAddress: a.localAddress } : {}) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const name = Buffer.concat(chunks).toString('utf8').trim();
+            finish(res.statusCode === 200 && name ? { ok: true, name } : { ok: false, reason: `http ${res.statusCode}` });
+          });
+          res.on('error', (e) => finish({ ok: false, reason: e.message }));
+        },
+      );
       req.on('socket', (sock) => {
         const note = (): void => {
           if (sock.localPort) ports.add(sock.localPort);

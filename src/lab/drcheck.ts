@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // drcheck.ts: pure analyses for the DR lab: what a capture on the director's switch port shows, and how a split compares to the weights.
 import * as fs from 'node:fs';
 import { assertEthernet, decodeEthIpv4, parsePcap } from './pcap';

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // drnet.ts: the LVS-DR test network in namespaces as the one object tests and the demo drive (DrLab): it claims a prefix, builds the topology, runs the processes and observes them through the modules named below, and tears down exactly what it claimed.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
-import { bpffsDirFor, claimPrefix, removeRecorded, writeRecord, type LabRecord } from './claims';
-import { Observer, type Capture, type CaptureResult, type DirectorStatus, type ReplyPathCounters } from './observe';
-import { Processes, type ClientOptions, type DirectorProcess, type Protocol, type ServiceSpec } from './processes';
+import { type Capture, type CaptureResult, type DirectorStatus, Observer, type ReplyPathCounters } from './observe';
+import { type ClientOptions, type DirectorProcess, Processes, type Protocol, type ServiceSpec } from './processes';
 import type { RunOptions, RunResult } from './run';
 import { Topology } from './topology';
 
@@ -15,7 +16,7 @@ export { cleanupPrefix, labPrefix } from './claims';
 export type { ClientResult } from './client';
 export type { Capture, CaptureResult, Counters, DirectorStatus, ReplyPathCounters } from './observe';
 export type { ClientOptions, DirectorProcess, Protocol, ServiceSpec } from './processes';
-export { run, type RunOptions, type RunResult } from './run';
+export { type RunOptions, type RunResult, run } from './run';
 
 export interface LabOptions {
   /** Number of real servers (rs1..rsN). Default 3. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // observe.ts: what a test reads off the lab: packet captures, reply-path counters, ARP replies, neighbour entries and addresses, and the director's status.
 import * as path from 'node:path';
 import { ADDR } from './addr';
@@ -16,17 +17,7 @@ export interface DirectorStatus {
     stats: Counters;
     reals: { address: string; mac: string | null; weight: number; schedulable: boolean; stats: Counters }[];
   }[];
-  verdicts: Record<
-    | 'pass_not_ipv4'
-    | 'pass_malformed'
-    | 'pass_fragment'
-    | 'pass_no_service'
-    | 'tx_existing'
-    | 'tx_new'
-    | 'drop_no_real'
-    | 'aborted',
-    number
-  >;
+  verdicts: Record<'pass_not_ipv4' | 'pass_malformed' | 'pass_fragment' | 'pass_no_service' | 'tx_existing' | 'tx_new' | 'drop_no_real' | 'aborted', number>;
 }
 
 export interface Counters {
@@ -57,7 +48,11 @@ export interface Capture {
 }
 
 export class Observer {
-  constructor(private readonly net: Topology, private readonly procs: Processes, private readonly workDir: string) {}
+  constructor(
+    private readonly net: Topology,
+    private readonly procs: Processes,
+    private readonly workDir: string,
+  ) {}
 
   /** `xlvs status --interface eth0 --json`, parsed. */
   async directorStatus(iface = 'eth0'): Promise<DirectorStatus> {
@@ -78,8 +73,25 @@ export class Observer {
     // -Z root: tcpdump would otherwise drop to its own user, which cannot write into our private work dir.
     // A large ring (-B, KiB) and batched delivery keep up with a burst on two cores; --immediate-mode does not.
     const child = this.net.spawnTracked([
-      'ip', 'netns', 'exec', this.net.ns(role),
-      'tcpdump', '-i', ifname, '-Q', direction, '-n', '-U', '-B', '32768', '-s', '0', '-Z', 'root', '-w', file,
+      'ip',
+      'netns',
+      'exec',
+      this.net.ns(role),
+      'tcpdump',
+      '-i',
+      ifname,
+      '-Q',
+      direction,
+      '-n',
+      '-U',
+      '-B',
+      '32768',
+      '-s',
+      '0',
+      '-Z',
+      'root',
+      '-w',
+      file,
     ]);
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pcap.ts: a minimal reader for classic pcap files (Ethernet link type) and an IPv4/Ethernet frame decoder for the lab checks.
 
 export interface PcapRecord {
@@ -22,11 +23,24 @@ export function parsePcap(buf: Buffer): Pcap {
   let le: boolean;
   let nanos: boolean;
   switch (magicLE) {
-    case 0xa1b2c3d4: le = true; nanos = false; break;
-    case 0xa1b23c4d: le = true; nanos = true; break;
-    case 0xd4c3b2a1: le = false; nanos = false; break;
-    case 0x4d3cb2a1: le = false; nanos = true; break;
-    default: throw new Error(`pcap: unknown magic 0x${magicLE.toString(16)} (pcapng is not supported)`);
+    case 0xa1b2c3d4:
+      le = true;
+      nanos = false;
+      break;
+    case 0xa1b23c4d:
+      le = true;
+      nanos = true;
+      break;
+    case 0xd4c3b2a1:
+      le = false;
+      nanos = false;
+      break;
+    case 0x4d3cb2a1:
+      le = false;
+      nanos = true;
+      break;
+    default:
+      throw new Error(`pcap: unknown magic 0x${magicLE.toString(16)} (pcapng is not supported)`);
   }
   const u32 = (off: number): number => (le ? buf.readUInt32LE(off) : buf.readUInt32BE(off));
   const linkType = u32(20) & 0x0fffffff;

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // processes.ts: what runs in the lab: the real servers, the director (xlvs up or daemon, and a second one), the client workloads, and the configs the director reads.
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADDR, realAddress } from './addr';
 import type { ClientResult } from './client';
-import { killGroup, sleep, type RunOptions, type RunResult } from './run';
+import { killGroup, type RunOptions, type RunResult, sleep } from './run';
 import type { Topology } from './topology';
 
 export type Protocol = 'tcp' | 'udp';
@@ -26,7 +27,17 @@ export interface DirectorProcess {
 }
 
 /** One client workload (client.js): count requests to host:port, concurrency at a time. */
-export interface ClientOptions { host?: string; port: number; count: number; concurrency?: number; timeoutMs?: number; retries?: number; basePort?: number; fixedPorts?: boolean; localAddress?: string }
+export interface ClientOptions {
+  host?: string;
+  port: number;
+  count: number;
+  concurrency?: number;
+  timeoutMs?: number;
+  retries?: number;
+  basePort?: number;
+  fixedPorts?: boolean;
+  localAddress?: string;
+}
 
 export interface ProcessOptions {
   workDir: string;
@@ -40,7 +51,10 @@ export class Processes {
   private readonly servers: ChildProcess[] = [];
   private director: { child: ChildProcess; proc: DirectorProcess } | undefined;
 
-  constructor(private readonly net: Topology, private readonly o: ProcessOptions) {}
+  constructor(
+    private readonly net: Topology,
+    private readonly o: ProcessOptions,
+  ) {}
 
   /** Waits for a line on a child's stdout matching pred; rejects if the child exits first or time runs out. */
   private waitForLine(child: ChildProcess, pred: (line: string) => boolean, timeoutMs: number, what: string, transcript: () => string): Promise<string> {
@@ -82,8 +96,18 @@ export class Processes {
     await Promise.all(
       this.net.realNames().map(async (name) => {
         const child = this.net.spawnTracked([
-          'ip', 'netns', 'exec', this.net.ns(name),
-          process.execPath, script, '--name', name, '--http-port', String(this.o.httpPort), '--udp-port', String(this.o.udpPort),
+          'ip',
+          'netns',
+          'exec',
+          this.net.ns(name),
+          process.execPath,
+          script,
+          '--name',
+          name,
+          '--http-port',
+          String(this.o.httpPort),
+          '--udp-port',
+          String(this.o.udpPort),
           // A bare real has no VIP to bind a UDP socket to.
           ...(this.o.realSetup === 'full' ? ['--udp-address', ADDR.vip] : []),
         ]);
@@ -91,7 +115,13 @@ export class Processes {
         let text = '';
         child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
         child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        await this.waitForLine(child, (l) => l.includes('"ready":true'), 15000, `server ${name}`, () => text);
+        await this.waitForLine(
+          child,
+          (l) => l.includes('"ready":true'),
+          15000,
+          `server ${name}`,
+          () => text,
+        );
       }),
     );
     this.o.log(`servers up on ${this.net.realNames().join(', ')} (tcp/${this.o.httpPort}, udp/${this.o.udpPort})`);
@@ -101,14 +131,32 @@ export class Processes {
   async startServer(name: string, o: { bind?: string; httpPort: number; udpPort: number }): Promise<void> {
     const script = path.join(this.net.repoRoot, 'dist', 'src', 'lab', 'rs-server.js');
     const child = this.net.spawnTracked([
-      'ip', 'netns', 'exec', this.net.ns(name),
-      process.execPath, script, '--name', name, '--bind', o.bind ?? '0.0.0.0', '--http-port', String(o.httpPort), '--udp-port', String(o.udpPort),
+      'ip',
+      'netns',
+      'exec',
+      this.net.ns(name),
+      process.execPath,
+      script,
+      '--name',
+      name,
+      '--bind',
+      o.bind ?? '0.0.0.0',
+      '--http-port',
+      String(o.httpPort),
+      '--udp-port',
+      String(o.udpPort),
     ]);
     this.servers.push(child);
     let text = '';
     child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
     child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
-    await this.waitForLine(child, (l) => l.includes('"ready":true'), 15000, `server ${name}`, () => text);
+    await this.waitForLine(
+      child,
+      (l) => l.includes('"ready":true'),
+      15000,
+      `server ${name}`,
+      () => text,
+    );
   }
 
   /** Renders an xlvs config for the given services over this lab's reals. */
@@ -186,7 +234,13 @@ export class Processes {
     await d.proc.exited;
   }
 
-  private async spawnDirector(args: string[], ready: (line: string) => boolean, readyTimeoutMs: number, what: string, wrap: string[] = []): Promise<DirectorProcess> {
+  private async spawnDirector(
+    args: string[],
+    ready: (line: string) => boolean,
+    readyTimeoutMs: number,
+    what: string,
+    wrap: string[] = [],
+  ): Promise<DirectorProcess> {
     if (this.director) throw new Error('director already running');
     const child = this.net.spawnTracked(['ip', 'netns', 'exec', this.net.ns('dir'), ...this.net.directorArgv([...wrap, this.xlvsBin(), ...args])]);
     let transcript = '';
@@ -232,10 +286,18 @@ export class Processes {
     let transcript = '';
     child.stdout?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (transcript += c.toString('utf8')));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     const stop = (): void => killGroup(child, 'SIGTERM');
     try {
-      await this.waitForLine(child, (l) => l.startsWith('xlvs: ready'), readyTimeoutMs, 'second director', () => transcript);
+      await this.waitForLine(
+        child,
+        (l) => l.startsWith('xlvs: ready'),
+        readyTimeoutMs,
+        'second director',
+        () => transcript,
+      );
     } catch (e) {
       stop();
       throw e;
@@ -247,14 +309,23 @@ export class Processes {
   async runClient(mode: Protocol, o: ClientOptions): Promise<ClientResult> {
     const script = path.join(this.net.repoRoot, 'dist', 'src', 'lab', 'client.js');
     const args = [
-      process.execPath, script, mode,
-      '--host', o.host ?? ADDR.vip,
-      '--port', String(o.port),
-      '--count', String(o.count),
-      '--concurrency', String(o.concurrency ?? 20),
-      '--timeout-ms', String(o.timeoutMs ?? 5000),
-      '--retries', String(o.retries ?? 0),
-      '--base-port', String(o.basePort ?? 20000),
+      process.execPath,
+      script,
+      mode,
+      '--host',
+      o.host ?? ADDR.vip,
+      '--port',
+      String(o.port),
+      '--count',
+      String(o.count),
+      '--concurrency',
+      String(o.concurrency ?? 20),
+      '--timeout-ms',
+      String(o.timeoutMs ?? 5000),
+      '--retries',
+      String(o.retries ?? 0),
+      '--base-port',
+      String(o.basePort ?? 20000),
       ...(o.fixedPorts ? ['--fixed-ports', '1'] : []),
       ...(o.localAddress ? ['--local-address', o.localAddress] : []),
     ];
@@ -278,7 +349,23 @@ export class Processes {
     const stopFile = path.join(this.o.workDir, `keepalive-stop-${Date.now()}`);
     const done = this.net.exec(
       'client',
-      [process.execPath, script, 'keepalive', '--host', ADDR.vip, '--port', String(o.port), '--count', '0', '--interval-ms', String(o.intervalMs ?? 100), '--timeout-ms', String(o.timeoutMs ?? 2000), '--stop-file', stopFile],
+      [
+        process.execPath,
+        script,
+        'keepalive',
+        '--host',
+        ADDR.vip,
+        '--port',
+        String(o.port),
+        '--count',
+        '0',
+        '--interval-ms',
+        String(o.intervalMs ?? 100),
+        '--timeout-ms',
+        String(o.timeoutMs ?? 2000),
+        '--stop-file',
+        stopFile,
+      ],
       { allowFail: true, timeoutMs: 600000 },
     );
     return {

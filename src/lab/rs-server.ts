@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 // rs-server.ts: the real-server process of the lab: an HTTP server and a UDP echo-of-name server that both answer with this real's name.
-import * as http from 'node:http';
+
 import * as dgram from 'node:dgram';
+import * as http from 'node:http';
 
 interface Args {
   name: string;
@@ -19,12 +21,23 @@ function parseArgs(argv: string[]): Args {
     if (val === undefined) throw new Error(`missing value for ${key}`);
     i++;
     switch (key) {
-      case '--name': a.name = val; break;
-      case '--bind': a.bind = val; break;
-      case '--http-port': a.httpPort = Number(val); break;
-      case '--udp-port': a.udpPort = Number(val); break;
-      case '--udp-address': a.udpAddresses.push(val); break;
-      default: throw new Error(`unknown option ${key}`);
+      case '--name':
+        a.name = val;
+        break;
+      case '--bind':
+        a.bind = val;
+        break;
+      case '--http-port':
+        a.httpPort = Number(val);
+        break;
+      case '--udp-port':
+        a.udpPort = Number(val);
+        break;
+      case '--udp-address':
+        a.udpAddresses.push(val);
+        break;
+      default:
+        throw new Error(`unknown option ${key}`);
     }
   }
   if (!a.name) throw new Error('--name is required');
@@ -74,10 +87,12 @@ function main(): void {
       process.stdout.write(`${JSON.stringify({ ready: true, name: args.name, http: args.httpPort, udp: args.udpPort })}\n`);
     }
   };
-  const fail = (what: string) => (err: Error): void => {
-    process.stderr.write(`rs-server ${args.name}: ${what}: ${err.message}\n`);
-    process.exit(1);
-  };
+  const fail =
+    (what: string) =>
+    (err: Error): void => {
+      process.stderr.write(`rs-server ${args.name}: ${what}: ${err.message}\n`);
+      process.exit(1);
+    };
   server.on('error', fail('http'));
   server.listen(args.httpPort, args.bind, listening);
   for (const { sock, addr } of udpSockets) {

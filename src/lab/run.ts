@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // run.ts: running commands for the lab: one command with its output collected, a quiet synchronous one for teardown, and ending a detached child's whole process group.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
 export interface RunResult {
   code: number | null;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // systemd.ts: reads the sandbox a systemd unit puts its service in (capabilities, NoNewPrivileges, address families) and builds a command prefix that puts a process in the same sandbox where no systemd runs.
 import * as fs from 'node:fs';
 

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // topology.ts: the lab's network (a namespace per host, the switch bridge, addresses and routes, the shared bpffs) and running commands inside it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADDR, realAddress } from './addr';
-import { writeRecord, type LabRecord } from './claims';
-import { killGroup, run, type RunOptions, type RunResult } from './run';
+import { type LabRecord, writeRecord } from './claims';
+import { killGroup, type RunOptions, type RunResult, run } from './run';
 
 // The bpffs path is passed as $1 rather than spliced into the script, so the wrapper stays a fixed string.
 const DIRECTOR_WRAPPER = 'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"';
@@ -33,7 +34,10 @@ export class Topology {
   private readonly children = new Set<ChildProcess>();
 
   /** record: what this run claimed; every namespace and mount is added to it once it exists, so teardown removes exactly those. */
-  constructor(private readonly record: LabRecord, private readonly o: TopologyOptions) {
+  constructor(
+    private readonly record: LabRecord,
+    private readonly o: TopologyOptions,
+  ) {
     this.prefix = record.prefix;
     this.repoRoot = o.repoRoot;
     this.bpffsDir = o.bpffsDir;
@@ -145,12 +149,14 @@ export class Topology {
       const rs = `rs${i}`;
       const full = this.o.realSetup === 'full';
       await this.sysctl(rs, {
-        ...(full ? {
-          'net.ipv4.conf.all.arp_ignore': 1,
-          'net.ipv4.conf.all.arp_announce': 2,
-          'net.ipv4.conf.eth0.arp_ignore': 1,
-          'net.ipv4.conf.eth0.arp_announce': 2,
-        } : {}),
+        ...(full
+          ? {
+              'net.ipv4.conf.all.arp_ignore': 1,
+              'net.ipv4.conf.all.arp_announce': 2,
+              'net.ipv4.conf.eth0.arp_ignore': 1,
+              'net.ipv4.conf.eth0.arp_announce': 2,
+            }
+          : {}),
         'net.ipv4.conf.all.rp_filter': 0,
         'net.ipv4.conf.default.rp_filter': 0,
         'net.ipv4.conf.eth0.rp_filter': 0,

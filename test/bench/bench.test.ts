@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench.test.ts: the benchmark suite in short mode, so it cannot rot: every figure is produced and sane.
 
 import assert from 'node:assert/strict';
@@ -22,13 +23,19 @@ test('short benchmark run produces every figure', async () => {
   assert.ok(r.controlplane.maglev_65537x1000_ms > 0 && r.controlplane.apply_ms > 0);
   assert.ok(r.memory.bytes_per_conn > 16 && r.memory.bytes_per_conn < 1024, `bytes per connection ${r.memory.bytes_per_conn}`);
   // Half-full 8-way buckets lose about 1 % of flows to full buckets; far more would mean a broken hash or claim.
-  assert.ok(r.memory.fill_held >= 0.95 * r.memory.fill_flows && r.memory.fill_held <= r.memory.fill_flows, `held ${r.memory.fill_held} of ${r.memory.fill_flows}`);
+  assert.ok(
+    r.memory.fill_held >= 0.95 * r.memory.fill_flows && r.memory.fill_held <= r.memory.fill_flows,
+    `held ${r.memory.fill_held} of ${r.memory.fill_flows}`,
+  );
   assert.match(formatReport(r), /xlvs established TCP flow/);
   assert.equal(r.health.killed, 5);
   assert.ok(r.health.checks_per_s > 0 && r.health.cpu_share_one_core > 0 && r.health.rss_mib > 0, JSON.stringify(r.health));
   assert.ok(r.health.detect_median_ms > 0 && r.health.detect_p99_ms >= r.health.detect_median_ms, JSON.stringify(r.health));
   assert.match(formatReport(r), /detection, server death/);
-  assert.deepEqual(r.health_load.phases.map((x) => x.probes), ['main', 'prober']);
+  assert.deepEqual(
+    r.health_load.phases.map((x) => x.probes),
+    ['main', 'prober'],
+  );
   for (const x of r.health_load.phases) assert.ok(x.checks > 0 && x.apply_ms > 0 && x.edits_ms >= 0, JSON.stringify(x));
   assert.match(formatReport(r), /false downs, 100 concurrent edits, probes on the prober thread/);
 });

@@ -1,16 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
 // sched.test.ts: every scheduler's choices in the XDP program against the TypeScript reference models, plus connection states, thresholds, persistence, port-0 services and the idle sweeper, through BPF_PROG_TEST_RUN.
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import * as abi from '../../src/core/abi';
-import { Config, RealConfig, parseConfig } from '../../src/core/config';
-import { ServiceState } from '../../src/core/director';
-import { XDP_DROP, XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
-import { CountsSchedulerName, SchedReal, pickByCounts, pickHashed, schedHash, wrrSequence } from '../../src/core/sched';
 import { Datapath } from '../../src/adapters/datapath';
-import { Provisioner, Resolve } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
-import { ACK, DIRECTOR_MAC, FIN, FrameSpec, RST, SYN, frame, macOf } from '../lib/packets';
+import { Provisioner, type Resolve } from '../../src/adapters/provision';
+import * as abi from '../../src/core/abi';
+import { type Config, parseConfig, type RealConfig } from '../../src/core/config';
+import type { ServiceState } from '../../src/core/director';
+import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, wrrSequence } from '../../src/core/sched';
+import { XDP_DROP, XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
+import { ACK, DIRECTOR_MAC, FIN, type FrameSpec, frame, macOf, RST, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
 const REALS = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'];
@@ -100,7 +101,7 @@ const realsYaml = (weights: number[], extra = (_i: number) => '') =>
   weights.map((w, i) => `      - { address: ${REALS[i]}, weight: ${w}${extra(i)} }`).join('\n');
 
 describe('sequence schedulers', () => {
-  test('wrr 4:3:2 gives IPVS\'s exact sequence, twice over', async () => {
+  test("wrr 4:3:2 gives IPVS's exact sequence, twice over", async () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: wrr\n    reals:\n${realsYaml([4, 3, 2])}\n`);
     const want = wrrSequence([4, 3, 2]).seq.map((i) => REALS[i]);
     assert.deepEqual(want, ['10.0.0.11', '10.0.0.11', '10.0.0.12', '10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.11', '10.0.0.12', '10.0.0.13']);
@@ -127,12 +128,15 @@ describe('connection-count schedulers follow the reference model', () => {
   for (const name of ['lc', 'wlc', 'sed', 'nq', 'fo', 'ovf'] as CountsSchedulerName[]) {
     test(`${name}: 150 random states of 4 reals (weights 1, 3, 0, 2; one with an upper threshold)`, async () => {
       const weights = [1, 3, 0, 2];
-      const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: ${name}\n    reals:\n${realsYaml(weights, (i) => (i === 3 ? ', upper_threshold: 50' : ''))}\n`);
+      const l = await load(
+        `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: ${name}\n    reals:\n${realsYaml(weights, (i) => (i === 3 ? ', upper_threshold: 50' : ''))}\n`,
+      );
       let seed = 12345;
-      const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+      const rnd = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
       for (let trial = 0; trial < 150; trial++) {
         const model: SchedReal[] = l.services[0]!.reals.map((r, i) => {
-          const active = rnd(8) === 0 ? 0 : rnd(30), inactive = rnd(40);
+          const active = rnd(8) === 0 ? 0 : rnd(30),
+            inactive = rnd(40);
           const overloaded = i === 3 && rnd(4) === 0;
           setConns(l, r.id, active, inactive, overloaded ? 50 : 0);
           return { id: r.id, weight: weights[i]!, active, inactive, overloaded };
@@ -147,11 +151,17 @@ describe('connection-count schedulers follow the reference model', () => {
 
 describe('hash schedulers follow the reference model', () => {
   const cases: { name: 'sh' | 'dh' | 'mh'; flags: string[] }[] = [
-    { name: 'mh', flags: ['mh-port'] }, { name: 'mh', flags: [] }, { name: 'sh', flags: [] }, { name: 'sh', flags: ['sh-port'] }, { name: 'dh', flags: [] },
+    { name: 'mh', flags: ['mh-port'] },
+    { name: 'mh', flags: [] },
+    { name: 'sh', flags: [] },
+    { name: 'sh', flags: ['sh-port'] },
+    { name: 'dh', flags: [] },
   ];
   for (const c of cases) {
     test(`${c.name} [${c.flags.join(',')}]: 300 flows land on their table owner`, async () => {
-      const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: ${c.name}\n    sched_flags: [${c.flags.join(', ')}]\n    maglev_size: 251\n    reals:\n${realsYaml([1, 2, 1, 3])}\n`);
+      const l = await load(
+        `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: ${c.name}\n    sched_flags: [${c.flags.join(', ')}]\n    maglev_size: 251\n    reals:\n${realsYaml([1, 2, 1, 3])}\n`,
+      );
       const table = l.tables.get(0)!;
       const seen = new Set<string>();
       for (let i = 0; i < 300; i++) {
@@ -165,9 +175,11 @@ describe('hash schedulers follow the reference model', () => {
     });
   }
 
-  test('mh-fallback hands an overloaded owner\'s flows to the next available bucket; without it they are dropped', async () => {
+  test("mh-fallback hands an overloaded owner's flows to the next available bucket; without it they are dropped", async () => {
     for (const fallback of [true, false]) {
-      const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: mh\n    sched_flags: [mh-port${fallback ? ', mh-fallback' : ''}]\n    maglev_size: 251\n    reals:\n${realsYaml([1, 1, 1], (i) => (i === 0 ? ', upper_threshold: 10' : ''))}\n`);
+      const l = await load(
+        `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: mh\n    sched_flags: [mh-port${fallback ? ', mh-fallback' : ''}]\n    maglev_size: 251\n    reals:\n${realsYaml([1, 1, 1], (i) => (i === 0 ? ', upper_threshold: 10' : ''))}\n`,
+      );
       const over = idOf(l, '10.0.0.11');
       setConns(l, over, 10, 0, 10);
       const table = l.tables.get(0)!;
@@ -188,7 +200,10 @@ describe('connection states and counts', () => {
   test('SYN inactive, ACK active, FIN inactive again; the sweeper expires it and uncounts it', async () => {
     const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    reals:\n${realsYaml([1])}\n`);
     const spec = { saddr: '198.51.100.7', sport: 5555 };
-    const c = () => { const x = conns(l, '10.0.0.11'); return [Number(x.active), Number(x.inactive)]; };
+    const c = () => {
+      const x = conns(l, '10.0.0.11');
+      return [Number(x.active), Number(x.inactive)];
+    };
     const key = { saddr: abi.ipv4ToU32(spec.saddr), daddr: abi.ipv4ToU32('10.0.0.100'), sport: 5555, dport: 80, proto: 6 };
     const state = () => l.dp.conns.get(key)!.state;
     await send(l.dp, { ...spec, tcpFlags: SYN });
@@ -202,7 +217,7 @@ describe('connection states and counts', () => {
     await send(l.dp, { ...spec, tcpFlags: ACK | FIN });
     assert.deepEqual([c(), state()], [[0, 1], abi.CS.FIN_WAIT]);
     await send(l.dp, { ...spec, tcpFlags: ACK });
-    assert.deepEqual([c(), state()], [[0, 1], abi.CS.FIN_WAIT], 'ACK of the server\'s FIN');
+    assert.deepEqual([c(), state()], [[0, 1], abi.CS.FIN_WAIT], "ACK of the server's FIN");
     // A second connection reset at once: CLOSE.
     await send(l.dp, { ...spec, sport: 5556, tcpFlags: SYN });
     await send(l.dp, { ...spec, sport: 5556, tcpFlags: RST });
@@ -253,8 +268,11 @@ test('an entry stamped a second after the sweeper read its clock is not expired 
 
 describe('thresholds', () => {
   test('upper 3 lower 1: overloaded at 3 connections, new ones go elsewhere, back once fewer than 1 remain', async () => {
-    const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: lc\n    reals:\n${realsYaml([1, 1], (i) => (i === 0 ? ', upper_threshold: 3, lower_threshold: 1' : ''))}\n`);
-    const a = idOf(l, '10.0.0.11'), b = idOf(l, '10.0.0.12');
+    const l = await load(
+      `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: lc\n    reals:\n${realsYaml([1, 1], (i) => (i === 0 ? ', upper_threshold: 3, lower_threshold: 1' : ''))}\n`,
+    );
+    const a = idOf(l, '10.0.0.11'),
+      b = idOf(l, '10.0.0.12');
     setConns(l, b, 100, 0); // b looks busy, so lc prefers a until a is overloaded
     const got: (string | null)[] = [];
     for (let i = 0; i < 5; i++) got.push(await newConn(l, { saddr: '198.51.100.20', sport: 7000 + i }));
@@ -288,8 +306,10 @@ describe('thresholds', () => {
 });
 
 describe('persistence and port-0 services', () => {
-  test('clients of one /24 stick to one real; another network is scheduled; a drained real\'s template is not honoured', async () => {
-    const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 300, netmask: 255.255.255.0 }\n    reals:\n${realsYaml([1, 1, 1])}\n`);
+  test("clients of one /24 stick to one real; another network is scheduled; a drained real's template is not honoured", async () => {
+    const l = await load(
+      `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 300, netmask: 255.255.255.0 }\n    reals:\n${realsYaml([1, 1, 1])}\n`,
+    );
     const first = await newConn(l, { saddr: '198.51.100.1', sport: 1000 });
     for (let i = 0; i < 5; i++) assert.equal(await newConn(l, { saddr: `198.51.100.${i + 2}`, sport: 1000 + i }), first, `client ${i}`);
     const other = await newConn(l, { saddr: '203.0.113.5', sport: 1000 });
@@ -306,7 +326,9 @@ describe('persistence and port-0 services', () => {
   });
 
   test('a port-0 service takes every port the exact services leave, one client on one real across ports', async () => {
-    const l = await load(`services:\n  - vip: 10.0.0.100\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 60 }\n    reals:\n${realsYaml([1, 1])}\n  - vip: 10.0.0.100\n    port: 443\n    scheduler: rr\n    reals:\n      - { address: 10.0.0.14, weight: 1 }\n`);
+    const l = await load(
+      `services:\n  - vip: 10.0.0.100\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 60 }\n    reals:\n${realsYaml([1, 1])}\n  - vip: 10.0.0.100\n    port: 443\n    scheduler: rr\n    reals:\n      - { address: 10.0.0.14, weight: 1 }\n`,
+    );
     const a = await newConn(l, { saddr: '198.51.100.30', dport: 8080 });
     assert.ok(a === '10.0.0.11' || a === '10.0.0.12');
     assert.equal(await newConn(l, { saddr: '198.51.100.30', dport: 9090 }), a, 'same client, another port: persistence across ports');

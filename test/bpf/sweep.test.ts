@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // sweep.test.ts: the idle sweeper's pass over a connection table larger than one run's chunk, through BPF_PROG_TEST_RUN.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Datapath } from '../../src/adapters/datapath';
 import * as abi from '../../src/core/abi';
 import { ctBucketOf } from '../../src/core/conntable';
-import { Datapath } from '../../src/adapters/datapath';
 import { requirePrivileges } from '../lib/privileged';
 
 test('a pass is several runs of XLVS_SWEEP_CHUNK buckets: entries in every chunk are counted and expired once, and the pass ends where it began', async () => {
@@ -22,7 +23,9 @@ test('a pass is several runs of XLVS_SWEEP_CHUNK buckets: entries in every chunk
       if (put.filter((k) => Math.floor(ctBucketOf(abi.connKey.encode(k), dp.conns.seed, buckets) / abi.SWEEP_CHUNK) === chunk).length < 2) put.push(key);
     }
     const now = Number((await dp.sweep()).now);
-    put.forEach((key, i) => dp.conns.put(key, { real_id: 1, svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: i % 2 ? now : now - 1000, hits: 0, hits_seen: 0 }));
+    put.forEach((key, i) =>
+      dp.conns.put(key, { real_id: 1, svc_id: 0, state: abi.CS.ESTABLISHED, flags: 0, last_seen: i % 2 ? now : now - 1000, hits: 0, hits_seen: 0 }),
+    );
     const before = abi.sweepStats.decode(dp.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
     dp.setTimeouts({ tcp: 900, tcp_fin: 120, udp: 300 });
     const st = await dp.sweep();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // upgrade.test.ts: a daemon upgraded onto pinned maps of an older build whose settings and counters were shorter keeps their values and its flows.
 
 import assert from 'node:assert/strict';
@@ -5,10 +6,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import * as abi from '../../src/core/abi';
 import { Datapath } from '../../src/adapters/datapath';
-import { pinPaths } from '../../src/adapters/pinned';
 import { BPF_MAP_TYPE_ARRAY, native } from '../../src/adapters/native';
+import { pinPaths } from '../../src/adapters/pinned';
+import * as abi from '../../src/core/abi';
 import { requirePrivileges } from '../lib/privileged';
 
 const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
@@ -42,7 +43,10 @@ test('pinned xlvs_cfg and xlvs_verdicts of an older, shorter layout are copied i
     const counts = Buffer.alloc(oldVd.valueBufSize);
     for (let c = 0; c < ncpu; c++) counts.writeBigUInt64LE(BigInt(10 + c), c * OLD_VERDICTS_SIZE + 5 * 8); // tx_new
     oldVd.update(abi.u32Key(0), counts);
-    for (const [name, m] of [['xlvs_cfg', oldCfg], ['xlvs_verdicts', oldVd]] as const) {
+    for (const [name, m] of [
+      ['xlvs_cfg', oldCfg],
+      ['xlvs_verdicts', oldVd],
+    ] as const) {
       fs.unlinkSync(pins[name]!);
       m.pin(pins[name]!);
       m.close();
@@ -54,7 +58,7 @@ test('pinned xlvs_cfg and xlvs_verdicts of an older, shorter layout are copied i
     assert.equal(cfg2.ct_seed, seed, 'the table keeps its hash seed, so its flows stay where they are');
     assert.equal(cfg2.mac, '02:00:00:00:00:02');
     assert.deepEqual(cfg2.timeout, abi.cfg.decode(cfg1).timeout, 'idle timeouts kept');
-    assert.deepEqual(cfg2.accept_mac, Array(abi.ACCEPT_MACS).fill('02:00:00:00:00:02'), 'unused accept slots repeat the NIC\'s MAC');
+    assert.deepEqual(cfg2.accept_mac, Array(abi.ACCEPT_MACS).fill('02:00:00:00:00:02'), "unused accept slots repeat the NIC's MAC");
     const vd = abi.sumPerCpu(abi.verdicts, dp2.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
     assert.equal(vd.tx_new, BigInt(Array.from({ length: ncpu }, (_, c) => 10 + c).reduce((a, b) => a + b, 0)), 'counters carried over, per CPU');
     assert.equal(vd.pass_not_for_us, 0n);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // verifier.test.ts: every BPF program stays within its verifier budget on this kernel and on Debian 12's 6.1, and a program that does not load is explained.
 
 import assert from 'node:assert/strict';
@@ -6,28 +7,37 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { VERIFIER_BUDGET } from '../../src/core/kernel';
 import { builtObjects, probeKernel, verifierCosts } from '../../src/adapters/kernelprobe';
 import { repoRoot } from '../../src/adapters/native';
+import { VERIFIER_BUDGET } from '../../src/core/kernel';
 import { requirePrivileges } from '../lib/privileged';
 
 /** XLVS_VERIFIER_BUDGET lowers the budget for one run, to see this test fail. */
 const budget = Number(process.env.XLVS_VERIFIER_BUDGET ?? VERIFIER_BUDGET);
 
 function overBudget(costs: { object: string; program: string; verifiedInsns: number | null }[]): string[] {
-  return costs.filter((c) => c.verifiedInsns === null || c.verifiedInsns > budget).map((c) => `${c.object} ${c.program}: ${c.verifiedInsns ?? 'unknown'} processed instructions`);
+  return costs
+    .filter((c) => c.verifiedInsns === null || c.verifiedInsns > budget)
+    .map((c) => `${c.object} ${c.program}: ${c.verifiedInsns ?? 'unknown'} processed instructions`);
 }
 
 test(`every program of every built object verifies within ${budget.toLocaleString('en')} processed instructions on this kernel (${os.release()})`, async () => {
   requirePrivileges('verifier budget');
   const objects = builtObjects();
-  assert.ok(objects.some((o) => o.endsWith('/xlvs.o')), 'build/bpf/xlvs.o is built');
+  assert.ok(
+    objects.some((o) => o.endsWith('/xlvs.o')),
+    'build/bpf/xlvs.o is built',
+  );
   const costs = await verifierCosts(objects);
-  for (const prog of ['xlvs_xdp', 'xlvs_sweep']) assert.ok(costs.some((c) => c.object === 'xlvs.o' && c.program === prog), `xlvs.o holds ${prog}`);
+  for (const prog of ['xlvs_xdp', 'xlvs_sweep'])
+    assert.ok(
+      costs.some((c) => c.object === 'xlvs.o' && c.program === prog),
+      `xlvs.o holds ${prog}`,
+    );
   assert.deepEqual(overBudget(costs), [], `over the budget of ${budget}`);
 });
 
-test('every program verifies within the budget on Debian 12\'s stock kernel (6.1, booted under qemu by scripts/kernels.sh)', { timeout: 1_200_000 }, () => {
+test("every program verifies within the budget on Debian 12's stock kernel (6.1, booted under qemu by scripts/kernels.sh)", { timeout: 1_200_000 }, () => {
   requirePrivileges('kernel matrix');
   const r = spawnSync('bash', [path.join(repoRoot(), 'scripts', 'kernels.sh')], { encoding: 'utf8', timeout: 1_100_000 });
   const json = r.stdout.split('\n').find((l) => l.startsWith('{'));
@@ -36,7 +46,11 @@ test('every program verifies within the budget on Debian 12\'s stock kernel (6.1
   assert.match(res.kernel, /^6\.1\./, 'the VM ran a 6.1 kernel');
   const failed = res.results.filter((x) => !x.loaded).map((x) => `${x.object} ${x.program}: ${x.error}`);
   assert.deepEqual(failed, [], `programs that do not load on ${res.kernel}`);
-  assert.deepEqual(overBudget(res.results.map((x) => ({ object: x.object, program: x.program, verifiedInsns: x.insns }))), [], `over the budget on ${res.kernel}`);
+  assert.deepEqual(
+    overBudget(res.results.map((x) => ({ object: x.object, program: x.program, verifiedInsns: x.insns }))),
+    [],
+    `over the budget on ${res.kernel}`,
+  );
   assert.equal(r.status, 0);
 });
 
@@ -55,7 +69,7 @@ function compile(dir: string, name: string, body: string): string {
   return obj;
 }
 
-test('a program the verifier rejects is named, with the reason, the log\'s last lines, the kernel and what to do', async () => {
+test("a program the verifier rejects is named, with the reason, the log's last lines, the kernel and what to do", async () => {
   requirePrivileges('load failures');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-verifier-'));
   try {

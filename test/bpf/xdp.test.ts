@@ -1,20 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
 // xdp.test.ts: the XDP program as a fixture table through BPF_PROG_TEST_RUN: verdict, exact output bytes and counters for every kind of frame.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import * as abi from '../../src/core/abi';
-import { Config, parseConfig } from '../../src/core/config';
-import { RealState, ServiceState, serviceName, serviceTable } from '../../src/core/director';
-import type { Op, Plan } from '../../src/core/plan';
-import { flowHash } from '../../src/core/flowhash';
-import { ctBucketOf } from '../../src/core/conntable';
-import { XDP_DROP, XDP_PASS, XDP_TX, xdpActionName } from '../../src/core/verdictmodel';
 import { Datapath } from '../../src/adapters/datapath';
-import { Provisioner } from '../../src/adapters/provision';
 import { native } from '../../src/adapters/native';
-import { ACK, DIRECTOR_MAC, FIN, FrameSpec, SYN, arpRequest, frame, ipv6Frame, macOf } from '../lib/packets';
+import { Provisioner } from '../../src/adapters/provision';
+import * as abi from '../../src/core/abi';
+import { type Config, parseConfig } from '../../src/core/config';
+import { ctBucketOf } from '../../src/core/conntable';
+import { type RealState, type ServiceState, serviceName, serviceTable } from '../../src/core/director';
+import { flowHash } from '../../src/core/flowhash';
+import type { Op, Plan } from '../../src/core/plan';
+import { XDP_DROP, XDP_PASS, XDP_TX, xdpActionName } from '../../src/core/verdictmodel';
+import { ACK, arpRequest, DIRECTOR_MAC, FIN, type FrameSpec, frame, ipv6Frame, macOf, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
-
 
 const CONFIG = `
 interface: eth0
@@ -150,38 +150,124 @@ describe('fixture table', () => {
     const udpInPadding = frame({ ...udp, sport: 5356 });
     udpInPadding.writeUInt16BE(20 + 4, 16);
     return [
-      { description: 'TCP SYN to a service: rewritten to the Maglev-chosen real, XDP_TX', input: tcpSyn, verdict: XDP_TX, output: rewritten(tcpSyn, expectedReal(0, syn).mac!), counter: 'tx_new' },
-      { description: 'the same flow\'s ACK: same real, from the connection table', input: frame({ ...syn, tcpFlags: ACK }), verdict: XDP_TX, output: rewritten(frame({ ...syn, tcpFlags: ACK }), expectedReal(0, syn).mac!), counter: 'tx_existing' },
+      {
+        description: 'TCP SYN to a service: rewritten to the Maglev-chosen real, XDP_TX',
+        input: tcpSyn,
+        verdict: XDP_TX,
+        output: rewritten(tcpSyn, expectedReal(0, syn).mac!),
+        counter: 'tx_new',
+      },
+      {
+        description: "the same flow's ACK: same real, from the connection table",
+        input: frame({ ...syn, tcpFlags: ACK }),
+        verdict: XDP_TX,
+        output: rewritten(frame({ ...syn, tcpFlags: ACK }), expectedReal(0, syn).mac!),
+        counter: 'tx_existing',
+      },
       { description: 'UDP to a service', input: udpQ, verdict: XDP_TX, output: rewritten(udpQ, '02:00:00:00:00:11'), counter: 'tx_new' },
-      { description: 'IPv4 options (ihl 6) are forwarded untouched', input: frame(withOpts), verdict: XDP_TX, output: rewritten(frame(withOpts), expectedReal(0, withOpts).mac!), counter: 'tx_new' },
-      { description: 'Ethernet padding after the IP datagram is kept', input: padded, verdict: XDP_TX, output: rewritten(padded, expectedReal(0, { ...syn, sport: 41002 }).mac!), counter: 'tx_new' },
-      { description: 'service whose reals are all weight 0 or MAC-less: dropped', input: frame({ ...syn, daddr: '10.0.0.101' }), verdict: XDP_DROP, output: frame({ ...syn, daddr: '10.0.0.101' }), counter: 'drop_no_real' },
+      {
+        description: 'IPv4 options (ihl 6) are forwarded untouched',
+        input: frame(withOpts),
+        verdict: XDP_TX,
+        output: rewritten(frame(withOpts), expectedReal(0, withOpts).mac!),
+        counter: 'tx_new',
+      },
+      {
+        description: 'Ethernet padding after the IP datagram is kept',
+        input: padded,
+        verdict: XDP_TX,
+        output: rewritten(padded, expectedReal(0, { ...syn, sport: 41002 }).mac!),
+        counter: 'tx_new',
+      },
+      {
+        description: 'service whose reals are all weight 0 or MAC-less: dropped',
+        input: frame({ ...syn, daddr: '10.0.0.101' }),
+        verdict: XDP_DROP,
+        output: frame({ ...syn, daddr: '10.0.0.101' }),
+        counter: 'drop_no_real',
+      },
       // Issue 15: a second director on the segment sees the first one's output (addressed to a real) when the switch floods.
-      { description: 'TCP SYN to the VIP addressed to another host\'s MAC (a real\'s, as a flooding switch delivers it): passed untouched', input: frame({ ...syn, sport: 41010, dst: '02:00:00:00:00:11' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
-      { description: 'established flow\'s ACK addressed to another host\'s MAC: passed untouched', input: frame({ ...syn, tcpFlags: ACK, dst: '02:00:00:00:00:99' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
-      { description: 'IPv4 to the VIP sent to the broadcast MAC: passed', input: frame({ ...syn, sport: 41011, dst: 'ff:ff:ff:ff:ff:ff' }), verdict: XDP_PASS, counter: 'pass_not_for_us' },
-      { description: 'TCP SYN addressed to the VRRP virtual MAC (accept_macs): forwarded', input: frame({ ...syn, sport: 41012, dst: VRRP_VMAC }), verdict: XDP_TX, output: rewritten(frame({ ...syn, sport: 41012, dst: VRRP_VMAC }), expectedReal(0, { ...syn, sport: 41012 }).mac!), counter: 'tx_new' },
+      {
+        description: "TCP SYN to the VIP addressed to another host's MAC (a real's, as a flooding switch delivers it): passed untouched",
+        input: frame({ ...syn, sport: 41010, dst: '02:00:00:00:00:11' }),
+        verdict: XDP_PASS,
+        counter: 'pass_not_for_us',
+      },
+      {
+        description: "established flow's ACK addressed to another host's MAC: passed untouched",
+        input: frame({ ...syn, tcpFlags: ACK, dst: '02:00:00:00:00:99' }),
+        verdict: XDP_PASS,
+        counter: 'pass_not_for_us',
+      },
+      {
+        description: 'IPv4 to the VIP sent to the broadcast MAC: passed',
+        input: frame({ ...syn, sport: 41011, dst: 'ff:ff:ff:ff:ff:ff' }),
+        verdict: XDP_PASS,
+        counter: 'pass_not_for_us',
+      },
+      {
+        description: 'TCP SYN addressed to the VRRP virtual MAC (accept_macs): forwarded',
+        input: frame({ ...syn, sport: 41012, dst: VRRP_VMAC }),
+        verdict: XDP_TX,
+        output: rewritten(frame({ ...syn, sport: 41012, dst: VRRP_VMAC }), expectedReal(0, { ...syn, sport: 41012 }).mac!),
+        counter: 'tx_new',
+      },
       { description: 'TCP to the VIP on another port: passed', input: frame({ ...syn, dport: 443 }), verdict: XDP_PASS, counter: 'pass_no_service' },
       { description: 'UDP to the TCP service port: passed', input: frame({ ...udp, dport: 80 }), verdict: XDP_PASS, counter: 'pass_no_service' },
-      { description: 'TCP to the director\'s own address: passed', input: frame({ ...syn, daddr: '10.0.0.2', dport: 22 }), verdict: XDP_PASS, counter: 'pass_no_service' },
+      {
+        description: "TCP to the director's own address: passed",
+        input: frame({ ...syn, daddr: '10.0.0.2', dport: 22 }),
+        verdict: XDP_PASS,
+        counter: 'pass_no_service',
+      },
       { description: 'ICMP echo to the VIP: passed', input: frame({ proto: 1 }), verdict: XDP_PASS, counter: 'pass_no_service' },
-      { description: 'ARP request for the VIP: passed (the kernel answers)', input: arpRequest('10.0.0.1', '10.0.0.100'), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      {
+        description: 'ARP request for the VIP: passed (the kernel answers)',
+        input: arpRequest('10.0.0.1', '10.0.0.100'),
+        verdict: XDP_PASS,
+        counter: 'pass_not_ipv4',
+      },
       { description: 'IPv6: passed', input: ipv6Frame(), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
-      { description: 'VLAN-tagged frame to the VIP: passed (attach xlvs to the VLAN device instead)', input: frame({ ...syn, vlan: 100 }), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      {
+        description: 'VLAN-tagged frame to the VIP: passed (attach xlvs to the VLAN device instead)',
+        input: frame({ ...syn, vlan: 100 }),
+        verdict: XDP_PASS,
+        counter: 'pass_not_ipv4',
+      },
       { description: 'first fragment (MF) to the VIP: passed', input: frame({ ...syn, fragOff: 0x2000 }), verdict: XDP_PASS, counter: 'pass_fragment' },
       { description: 'later fragment (offset 185) to the VIP: passed', input: frame({ ...udp, fragOff: 185 }), verdict: XDP_PASS, counter: 'pass_fragment' },
       { description: 'ihl 4: passed to the kernel, which drops it', input: badIhl, verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'IP version 6 inside an IPv4 ethertype: passed', input: badVersion, verdict: XDP_PASS, counter: 'pass_malformed' },
-      { description: 'TCP header cut short within the datagram: passed', input: tcpShortHdr.subarray(0, 14 + 30), verdict: XDP_PASS, counter: 'pass_malformed' },
+      {
+        description: 'TCP header cut short within the datagram: passed',
+        input: tcpShortHdr.subarray(0, 14 + 30),
+        verdict: XDP_PASS,
+        counter: 'pass_malformed',
+      },
       { description: 'TCP data offset < 5: passed', input: badDoff, verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'UDP length < 8: passed', input: badUdpLen, verdict: XDP_PASS, counter: 'pass_malformed' },
-      { description: 'TCP header beyond the IP total length (in what would be padding): passed', input: tcpInPadding, verdict: XDP_PASS, counter: 'pass_malformed' },
+      {
+        description: 'TCP header beyond the IP total length (in what would be padding): passed',
+        input: tcpInPadding,
+        verdict: XDP_PASS,
+        counter: 'pass_malformed',
+      },
       { description: 'TCP data offset past the end of the segment: passed', input: doffPastSegment, verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'UDP length larger than the datagram: passed', input: udpLenPastDatagram, verdict: XDP_PASS, counter: 'pass_malformed' },
       { description: 'UDP header beyond the IP total length: passed', input: udpInPadding, verdict: XDP_PASS, counter: 'pass_malformed' },
       // 14 bytes is the floor: neither a NIC nor BPF_PROG_TEST_RUN delivers a frame shorter than an Ethernet header.
-      ...[14, 15, 33, 34, 35, 53].map((len) => ({ description: `TCP SYN truncated to ${len} bytes: passed`, input: frame(syn).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
-      ...[34, 41].map((len) => ({ description: `UDP truncated to ${len} bytes: passed`, input: frame(udp).subarray(0, len), verdict: XDP_PASS, counter: 'pass_malformed' as keyof abi.Verdicts })),
+      ...[14, 15, 33, 34, 35, 53].map((len) => ({
+        description: `TCP SYN truncated to ${len} bytes: passed`,
+        input: frame(syn).subarray(0, len),
+        verdict: XDP_PASS,
+        counter: 'pass_malformed' as keyof abi.Verdicts,
+      })),
+      ...[34, 41].map((len) => ({
+        description: `UDP truncated to ${len} bytes: passed`,
+        input: frame(udp).subarray(0, len),
+        verdict: XDP_PASS,
+        counter: 'pass_malformed' as keyof abi.Verdicts,
+      })),
     ];
   };
 
@@ -217,10 +303,7 @@ describe('scheduling', () => {
   test('weight 0 keeps an existing connection', async () => {
     const spec: FrameSpec = { saddr: '198.51.100.77', sport: 33333, tcpFlags: ACK };
     const drained = services[0]!.reals.find((r) => r.address === '10.0.0.13')!;
-    dp.conns.put(
-      ckey('198.51.100.77', 33333),
-      conn(drained.id, abi.CS.ESTABLISHED),
-    );
+    dp.conns.put(ckey('198.51.100.77', 33333), conn(drained.id, abi.CS.ESTABLISHED));
     const r = await run(frame(spec));
     assert.equal(r.retval, XDP_TX);
     assert.equal(r.dataOut.toString('hex'), rewritten(frame(spec), '02:00:00:00:00:13').toString('hex'));
@@ -248,17 +331,18 @@ describe('scheduling', () => {
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), expectedReal(0, spec).mac);
   });
 
-  test('a SYN reusing a closed connection\'s 5-tuple is a new connection (scheduled afresh and counted); a retransmitted SYN is not', async () => {
+  test("a SYN reusing a closed connection's 5-tuple is a new connection (scheduled afresh and counted); a retransmitted SYN is not", async () => {
     const spec: FrameSpec = { saddr: '198.51.100.81', sport: 33337, tcpFlags: SYN };
     const real = expectedReal(0, spec);
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac);
-    let c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
+    let c0 = counters('xlvs_st_real', real.id),
+      v0 = verdicts();
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac, 'retransmitted SYN');
     assert.equal(counters('xlvs_st_real', real.id).conns - c0.conns, 0n);
     assert.equal(verdicts().tx_existing - v0.tx_existing, 1n);
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK }))).dataOut, 'dst'), real.mac);
     assert.equal(macOf((await run(frame({ ...spec, tcpFlags: ACK | FIN }))).dataOut, 'dst'), real.mac);
-    c0 = counters('xlvs_st_real', real.id), v0 = verdicts();
+    (c0 = counters('xlvs_st_real', real.id)), (v0 = verdicts());
     assert.equal(macOf((await run(frame(spec))).dataOut, 'dst'), real.mac, 'same real while the table is unchanged');
     assert.equal(counters('xlvs_st_real', real.id).conns - c0.conns, 1n);
     assert.equal(verdicts().tx_new - v0.tx_new, 1n);
@@ -290,7 +374,7 @@ describe('scheduling', () => {
     }
   });
 
-  test('a flow whose entry is gone is picked up mid-stream as established, and an entry never outlives its real\'s MAC', async () => {
+  test("a flow whose entry is gone is picked up mid-stream as established, and an entry never outlives its real's MAC", async () => {
     const spec: FrameSpec = { saddr: '198.51.100.120', sport: 45000, tcpFlags: ACK };
     const key = ckey('198.51.100.120', 45000);
     const real = expectedReal(0, spec);
@@ -317,12 +401,16 @@ describe('scheduling', () => {
     const target = ctBucketOf(abi.connKey.encode(ckey('198.51.101.1', 1000)), dp.conns.seed, dp.conns.geometry.buckets);
     const specs: FrameSpec[] = [];
     for (let i = 0; specs.length < 10; i++) {
-      const saddr = `198.51.101.${1 + Math.floor(i / 60000)}`, sport = 1000 + (i % 60000);
+      const saddr = `198.51.101.${1 + Math.floor(i / 60000)}`,
+        sport = 1000 + (i % 60000);
       if (ctBucketOf(abi.connKey.encode(ckey(saddr, sport)), dp.conns.seed, dp.conns.geometry.buckets) === target) specs.push({ saddr, sport, tcpFlags: ACK });
     }
     const total = () => {
       let n = 0n;
-      for (const r of services[0]!.reals) { const c = dp.realConns([r.id]).get(r.id)!; n += c.active + c.inactive; }
+      for (const r of services[0]!.reals) {
+        const c = dp.realConns([r.id]).get(r.id)!;
+        n += c.active + c.inactive;
+      }
       return n;
     };
     // The seed is random per load: an earlier test's flow may share the bucket. Free it (counts are compared as differences).
@@ -350,7 +438,7 @@ describe('scheduling', () => {
     assert.equal(total() - before, 8n);
   });
 
-  test('per-CPU slices (conn_table_per_cpu): a flow is recorded in one CPU\'s slice and followed there', async () => {
+  test("per-CPU slices (conn_table_per_cpu): a flow is recorded in one CPU's slice and followed there", async () => {
     const pc = await Datapath.load({ connTableSize: 4096, connTablePerCpu: true });
     try {
       assert.deepEqual([pc.conns.geometry.slices, pc.maps.xlvs_conn.maxEntries], [ncpu, Math.ceil(4096 / abi.CT_WAYS / ncpu) * ncpu]);
@@ -368,7 +456,10 @@ describe('scheduling', () => {
       const v = abi.sumPerCpu(abi.verdicts, pc.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
       // The test runs may land on either CPU; on the same one the ACK finds the entry and makes it established.
       const after = [...pc.conns.records()];
-      assert.ok(after.length === 1 ? after[0]!.val.state === abi.CS.ESTABLISHED && v.tx_existing === 1n : after.length === 2 && v.tx_new === 2n, JSON.stringify(after));
+      assert.ok(
+        after.length === 1 ? after[0]!.val.state === abi.CS.ESTABLISHED && v.tx_existing === 1n : after.length === 2 && v.tx_new === 2n,
+        JSON.stringify(after),
+      );
     } finally {
       pc.close();
     }
@@ -378,10 +469,12 @@ describe('scheduling', () => {
     const spec: FrameSpec = { saddr: '198.51.100.200', sport: 50000, tcpFlags: ACK, payload: Buffer.alloc(100) };
     const real = expectedReal(0, spec);
     const svcId = services[0]!.id;
-    const s0 = counters('xlvs_st_svc', svcId), r0 = counters('xlvs_st_real', real.id);
+    const s0 = counters('xlvs_st_svc', svcId),
+      r0 = counters('xlvs_st_real', real.id);
     const n = 37;
     for (let i = 0; i < n; i++) await run(frame(spec));
-    const s1 = counters('xlvs_st_svc', svcId), r1 = counters('xlvs_st_real', real.id);
+    const s1 = counters('xlvs_st_svc', svcId),
+      r1 = counters('xlvs_st_real', real.id);
     assert.deepEqual({ p: s1.packets - s0.packets, b: s1.bytes - s0.bytes, c: s1.conns - s0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
     assert.deepEqual({ p: r1.packets - r0.packets, b: r1.bytes - r0.bytes, c: r1.conns - r0.conns }, { p: 37n, b: 37n * 140n, c: 1n });
   });
@@ -389,8 +482,17 @@ describe('scheduling', () => {
 
 test('repeat runs report a duration (the benchmark relies on it)', async () => {
   // Repeats run on the frame the previous run rewrote, addressed to the real by then: accepted as the benchmark does.
-  dp.setDirectorMac(DIRECTOR_MAC, Object.values(MACS).filter((m): m is string => !!m).slice(0, abi.ACCEPT_MACS));
+  dp.setDirectorMac(
+    DIRECTOR_MAC,
+    Object.values(MACS)
+      .filter((m): m is string => !!m)
+      .slice(0, abi.ACCEPT_MACS),
+  );
   const r = await native().testRun(dp.programFd(), { data: frame({ sport: 60000, tcpFlags: ACK }), repeat: 1000 });
-  assert.equal(xdpActionName(r.retval), 'XDP_TX', JSON.stringify(abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu), (_, v) => typeof v === 'bigint' ? Number(v) : v));
+  assert.equal(
+    xdpActionName(r.retval),
+    'XDP_TX',
+    JSON.stringify(abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu), (_, v) => (typeof v === 'bigint' ? Number(v) : v)),
+  );
   assert.ok(r.durationNs > 0 && r.durationNs < 100000, `duration ${r.durationNs}`);
 });

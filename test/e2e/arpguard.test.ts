@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // arpguard.test.ts: the ARP guard's passive watch in the namespace lab: a real server's gratuitous ARP or unsolicited reply for the VIP is reported within a second, by MAC and real, once, and ends after the hold; ordinary ARP from a real is not.
 
 import assert from 'node:assert/strict';
@@ -10,13 +11,22 @@ import { useLab } from '../lib/labfixture';
 const VIP = ADDR.vip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Ev { t: number; level?: string; msg?: string; ready?: boolean; vip?: string; mac?: string; real?: string | null; arp?: string }
+interface Ev {
+  t: number;
+  level?: string;
+  msg?: string;
+  ready?: boolean;
+  vip?: string;
+  mac?: string;
+  real?: string | null;
+  arp?: string;
+}
 
 describe('ARP guard passive watch (namespace lab)', { timeout: 120_000 }, () => {
   // Reals as the lab sets them up: VIP on lo, arp_ignore=1, arp_announce=2, so they never answer the guard's questions.
   const L = useLab({ reals: 2, startServers: false });
 
-  test('a gratuitous ARP and an unsolicited reply for the VIP are each reported within 1 s, once; a real\'s ordinary ARP is not', async () => {
+  test("a gratuitous ARP and an unsolicited reply for the VIP are each reported within 1 s, once; a real's ordinary ARP is not", async () => {
     const l = L();
     const reals: Record<string, string> = { [l.macs.rs1!.toLowerCase()]: realAddress(1), [l.macs.rs2!.toLowerCase()]: realAddress(2) };
     // The guard runs in the director's namespace (the addon's socket opens in the namespace of its process). An

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cli.test.ts: `xlvs up`/`status` as an operator meets them: exit codes, messages naming the field, nothing applied on failure, clean detach.
 
 import assert from 'node:assert/strict';

@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemon.test.ts: the long-running director in the namespace lab: runtime verbs, and one long-lived TCP connection that survives a SIGHUP reload, an apply, a kill -9 + restart and a BPF object upgrade with zero failed requests.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, type ClientResult, type DirectorProcess } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/core/config';
+import { ADDR, type ClientResult, type DirectorProcess, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -35,9 +37,20 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     const l = L();
     assert.equal(fs.statSync(l.daemonSocket()).mode & 0o777, 0o600);
     const list = await listJson();
-    assert.deepEqual(list.map((s) => [s.vip, s.port, s.protocol, s.reals.map((r: any) => [r.address, r.weight])]), [
-      [ADDR.vip, 80, 'tcp', [[realAddress(1), 1], [realAddress(2), 1]]],
-    ]);
+    assert.deepEqual(
+      list.map((s) => [s.vip, s.port, s.protocol, s.reals.map((r: any) => [r.address, r.weight])]),
+      [
+        [
+          ADDR.vip,
+          80,
+          'tcp',
+          [
+            [realAddress(1), 1],
+            [realAddress(2), 1],
+          ],
+        ],
+      ],
+    );
     assert.ok(pins().includes('link'), `pins: ${pins().join(' ')}`);
     assert.ok((await l.addresses('dir', 'eth0')).includes(`${ADDR.vip}/32`));
   });
@@ -58,7 +71,10 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
       for (let i = 0; i < 50 && !first!.output().includes('reload refused'); i++) await sleep(100);
       assert.match(first!.output(), /reload refused; still running the previous config/);
       assert.match(first!.output(), /services\[0\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
-      assert.deepEqual((await listJson())[0].reals.map((r: any) => r.weight), [1, 1]);
+      assert.deepEqual(
+        (await listJson())[0].reals.map((r: any) => r.weight),
+        [1, 1],
+      );
 
       // 1. SIGHUP after editing the file: rs2's weight 1 -> 2.
       fs.writeFileSync(config, l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 2] }]));
@@ -117,7 +133,13 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     await xlvs(['real', 'add', ...udp, '--address', realAddress(2)]);
     await xlvs(['real', 'edit', ...udp, '--address', realAddress(2), '--weight', '0']);
     let list = await listJson();
-    assert.deepEqual(list[1].reals.map((r: any) => [r.address, r.weight]), [[realAddress(1), 2], [realAddress(2), 0]]);
+    assert.deepEqual(
+      list[1].reals.map((r: any) => [r.address, r.weight]),
+      [
+        [realAddress(1), 2],
+        [realAddress(2), 0],
+      ],
+    );
     // Wait for the new real's MAC, then all datagrams land on rs1 (rs2 has weight 0).
     for (let i = 0; i < 50 && !(await listJson())[1].reals[0].schedulable; i++) await sleep(100);
     const u = await l.runClient('udp', { port: l.udpPort, count: 50, timeoutMs: 2000, retries: 2, basePort: 40000 });
@@ -177,7 +199,11 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
   test('xlvsadm drives the daemon in ipvsadm syntax and prints ipvsadm formats', async () => {
     const l = L();
     const adm = (args: string[], input?: string) =>
-      l.execDirector([path.join(l.repoRoot, 'bin', 'xlvsadm'), '--socket', l.daemonSocket(), ...args], { allowFail: true, timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
+      l.execDirector([path.join(l.repoRoot, 'bin', 'xlvsadm'), '--socket', l.daemonSocket(), ...args], {
+        allowFail: true,
+        timeoutMs: 30_000,
+        ...(input !== undefined ? { input } : {}),
+      });
     const svc = `${ADDR.vip}:8080`;
     assert.equal((await adm(['-A', '-t', svc, '-s', 'mh'])).code, 0);
     assert.equal((await adm(['-a', '-t', svc, '-r', `${realAddress(1)}:8080`, '-g', '-w', '2'])).code, 0);
@@ -195,7 +221,7 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     const all = await adm(['-Ln']);
     assert.match(all.stdout, /^IP Virtual Server version 1\.2\.1 \(size=4194304\)\nProt LocalAddress:Port Scheduler Flags\n/);
     // The config's mh service has xlvs's default flags (mh-port); the one -A made without -b has IPVS's (none).
-    assert.match(all.stdout, /\nTCP  10\.0\.0\.100:80 mh \(mh-port\)\n/);
+    assert.match(all.stdout, /\nTCP {2}10\.0\.0\.100:80 mh \(mh-port\)\n/);
 
     const dup = await adm(['-A', '-t', svc, '-s', 'mh']);
     assert.deepEqual([dup.code, dup.stderr], [255, 'Service already exists\n']);
@@ -209,19 +235,37 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     assert.match(lblc.stderr, /scheduler lblc is not supported/);
 
     const saved = await adm(['-S', '-n']);
-    assert.match(saved.stdout, new RegExp(`-A -t ${svc.replace(/\./g, '\\.')} -s mh\n-a -t ${svc.replace(/\./g, '\\.')} -r ${realAddress(1).replace(/\./g, '\\.')}:8080 -g -w 2\n`));
+    assert.match(
+      saved.stdout,
+      new RegExp(`-A -t ${svc.replace(/\./g, '\\.')} -s mh\n-a -t ${svc.replace(/\./g, '\\.')} -r ${realAddress(1).replace(/\./g, '\\.')}:8080 -g -w 2\n`),
+    );
     assert.equal((await adm(['-D', '-t', svc])).code, 0);
-    assert.equal((await listJson()).some((x) => x.port === 8080), false);
+    assert.equal(
+      (await listJson()).some((x) => x.port === 8080),
+      false,
+    );
     // -R is all or nothing: a bad line leaves the director as it was (and restoring a service that exists fails like ipvsadm).
-    const mine = saved.stdout.split('\n').filter((x) => x.includes(':8080')).join('\n');
+    const mine = saved.stdout
+      .split('\n')
+      .filter((x) => x.includes(':8080'))
+      .join('\n');
     const bad = await adm(['-R'], `${mine}\n-a -t ${svc} -r ${realAddress(3)} -w 99999\n`);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /line 4: illegal weight specified/);
-    assert.equal((await listJson()).some((x) => x.port === 8080), false);
+    assert.equal(
+      (await listJson()).some((x) => x.port === 8080),
+      false,
+    );
     const exists = await adm(['-R'], saved.stdout);
     assert.deepEqual([exists.code, exists.stderr], [255, 'line 1: Service already exists\n']);
     assert.equal((await adm(['-R'], `${mine}\n`)).code, 0);
-    assert.deepEqual((await listJson()).find((x) => x.port === 8080)?.reals.map((r: any) => [r.address, r.weight]), [[realAddress(1), 2], [realAddress(2), 5]]);
+    assert.deepEqual(
+      (await listJson()).find((x) => x.port === 8080)?.reals.map((r: any) => [r.address, r.weight]),
+      [
+        [realAddress(1), 2],
+        [realAddress(2), 5],
+      ],
+    );
 
     await l.runClient('tcp', { port: 80, count: 10, timeoutMs: 3000 });
     const conns = await adm(['-L', '-n', '-c']);
@@ -229,9 +273,12 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
     assert.equal(lines[0], 'IPVS connection entries');
     assert.equal(lines[1], 'pro expire state       source             virtual            destination');
     // Finished connections: a TCP state name and what is left of its timeout.
-    assert.ok(lines.some((x) => /^TCP \d\d:\d\d  (SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE) +203\.0\.113\.10:\d+ +10\.0\.0\.100:80 +10\.0\.0\.1[123]:80$/.test(x)), conns.stdout);
+    assert.ok(
+      lines.some((x) => /^TCP \d\d:\d\d {2}(SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE) +203\.0\.113\.10:\d+ +10\.0\.0\.100:80 +10\.0\.0\.1[123]:80$/.test(x)),
+      conns.stdout,
+    );
     const stats = await adm(['-L', '-n', '--stats']);
-    assert.match(stats.stdout, /Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n/);
+    assert.match(stats.stdout, /Prot LocalAddress:Port {15}Conns {3}InPkts {2}OutPkts {2}InBytes OutBytes\n {2}-> RemoteAddress:Port\n/);
     assert.equal((await adm(['-Z'])).code, 0);
     assert.equal((await adm(['-D', '-t', svc])).code, 0);
   });

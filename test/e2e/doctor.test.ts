@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // doctor.test.ts: `xlvs doctor` from the director of the namespace lab: all ready with and without `xlvs up` attached, each misconfigured real named with its fault, `realserver check` agreeing on each real; and the native PacketSocket it probes with.
 
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import type { DoctorReport } from '../../src/core/doctor';
-import { ADDR, DrLab, realAddress } from '../../src/lab/drnet';
+import { ADDR, type DrLab, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const VIP = ADDR.vip;
@@ -19,7 +20,11 @@ async function doctor(l: DrLab, config: string, extra: string[] = []): Promise<{
   }
 }
 
-const failures = (r: DoctorReport): string[] => r.checks.filter((c) => c.status === 'fail').map((c) => `${c.check} ${c.subject}`).sort();
+const failures = (r: DoctorReport): string[] =>
+  r.checks
+    .filter((c) => c.status === 'fail')
+    .map((c) => `${c.check} ${c.subject}`)
+    .sort();
 
 describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
   // rs1 stays healthy; rs2..rs8 each get one fault in the second test.
@@ -30,9 +35,23 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
 
   test('a healthy lab is ready, whether or not xlvs up is attached to the same NIC', async () => {
     const l = L();
-    const cfg = l.writeDirectorConfig([{ port: 80, protocol: 'tcp', weights: all }, { port: 9000, protocol: 'udp', weights: all }], 'healthy.yaml');
+    const cfg = l.writeDirectorConfig(
+      [
+        { port: 80, protocol: 'tcp', weights: all },
+        { port: 9000, protocol: 'udp', weights: all },
+      ],
+      'healthy.yaml',
+    );
     const off = await doctor(l, cfg);
-    assert.equal(off.code, 0, JSON.stringify(off.report.checks.filter((c) => c.status !== 'pass'), null, 2));
+    assert.equal(
+      off.code,
+      0,
+      JSON.stringify(
+        off.report.checks.filter((c) => c.status !== 'pass'),
+        null,
+        2,
+      ),
+    );
     assert.equal(off.report.xdp, null);
     assert.deepEqual([...new Set(off.report.checks.map((c) => c.status))], ['pass']);
     // 8 reals x (mac, on-link, mtu, holds-vip, arp-announce, reply-route, 2 services) + the VIP's ARP check.
@@ -49,7 +68,15 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
       const before = await l.directorStatus();
       const on = await doctor(l, cfg);
       const after = await l.directorStatus();
-      assert.equal(on.code, 0, JSON.stringify(on.report.checks.filter((c) => c.status !== 'pass'), null, 2));
+      assert.equal(
+        on.code,
+        0,
+        JSON.stringify(
+          on.report.checks.filter((c) => c.status !== 'pass'),
+          null,
+          2,
+        ),
+      );
       assert.ok(on.report.xdp, 'the doctor saw no XDP program');
       assert.equal(on.report.checks.filter((c) => c.check === 'dr-path' && c.status === 'pass').length, 16);
       assert.match(on.report.checks.find((c) => c.check === 'arp-vip')!.detail, /^no host but the director answers ARP for 10\.0\.0\.100$/);
@@ -71,10 +98,13 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
     await l.exec('rs5', ['ip', 'route', 'replace', 'default', 'via', ADDR.director]);
     await l.exec('rs7', ['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '1400']);
     await l.exec('rs8', ['ip', 'link', 'set', 'dev', 'eth0', 'mtu', '9000']);
-    const cfg = l.writeDirectorConfig([
-      { port: 80, protocol: 'tcp', weights: [1, 1, 1, 1, 1, undefined, 1, 1] },
-      { port: OWN_PORT, protocol: 'tcp', weights: [undefined, undefined, undefined, undefined, undefined, 1] },
-    ], 'broken.yaml');
+    const cfg = l.writeDirectorConfig(
+      [
+        { port: 80, protocol: 'tcp', weights: [1, 1, 1, 1, 1, undefined, 1, 1] },
+        { port: OWN_PORT, protocol: 'tcp', weights: [undefined, undefined, undefined, undefined, undefined, 1] },
+      ],
+      'broken.yaml',
+    );
 
     const d = await doctor(l, cfg);
     assert.equal(d.code, 1);
@@ -96,8 +126,14 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
     assert.match(find('mtu', realAddress(7)).detail, /DF packets of 1500 bytes .* do not reach 10\.0\.0\.17; the largest that did was 14\d\d bytes/);
     assert.match(find('mtu', realAddress(8)).detail, /advertises MSS 8960 \(MTU 9000\)/);
     assert.match(find('reply-route', realAddress(5)).detail, /came back to the director/);
-    assert.ok(d.report.checks.filter((c) => c.real === realAddress(1)).every((c) => c.status === 'pass'), 'rs1 stayed healthy');
-    assert.ok(d.report.checks.filter((c) => c.status === 'fail').every((c) => c.hint), 'a fix for every failure');
+    assert.ok(
+      d.report.checks.filter((c) => c.real === realAddress(1)).every((c) => c.status === 'pass'),
+      'rs1 stayed healthy',
+    );
+    assert.ok(
+      d.report.checks.filter((c) => c.status === 'fail').every((c) => c.hint),
+      'a fix for every failure',
+    );
 
     const expected: Record<string, { port: number; fail: string[] }> = {
       rs1: { port: 80, fail: [] },
@@ -110,9 +146,17 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
       rs8: { port: 80, fail: ['mtu'] },
     };
     for (const [rs, e] of Object.entries(expected)) {
-      const r = await l.exec(rs, [l.xlvsBin(), 'realserver', 'check', '--vip', VIP, '--director', ADDR.director, '--port', String(e.port), '--mtu', '1500', '--json'], { allowFail: true });
+      const r = await l.exec(
+        rs,
+        [l.xlvsBin(), 'realserver', 'check', '--vip', VIP, '--director', ADDR.director, '--port', String(e.port), '--mtu', '1500', '--json'],
+        { allowFail: true },
+      );
       const j = JSON.parse(r.stdout) as { ok: boolean; checks: { check: string; status: string; detail: string }[] };
-      assert.deepEqual(j.checks.filter((c) => c.status === 'fail').map((c) => c.check), e.fail, `${rs}: ${r.stdout}`);
+      assert.deepEqual(
+        j.checks.filter((c) => c.status === 'fail').map((c) => c.check),
+        e.fail,
+        `${rs}: ${r.stdout}`,
+      );
       assert.equal(r.code, e.fail.length ? 1 : 0, rs);
     }
   });

@@ -1,13 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // dr.test.ts: end-to-end proof of xlvs as an LVS-DR director in the namespace lab: split by weight, direct return path, untouched frames, ARP, UDP, status counters, clean exit.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { ADDR, realAddress, type ClientResult, type DirectorStatus, type ReplyPathCounters } from '../../src/lab/drnet';
-import { useLab } from '../lib/labfixture';
+import { describe, test } from 'node:test';
 import type { StatusJson } from '../../src/cli/commands/status';
-import { analyzeDirectorPort, formatSplitTable, splitRows, type DirectorPortAnalysis } from '../../src/lab/drcheck';
+import { analyzeDirectorPort, type DirectorPortAnalysis, formatSplitTable, splitRows } from '../../src/lab/drcheck';
+import { ADDR, type ClientResult, type DirectorStatus, type ReplyPathCounters, realAddress } from '../../src/lab/drnet';
+import { useLab } from '../lib/labfixture';
 
 const WEIGHTS = [3, 2, 1];
 const REALS = ['rs1', 'rs2', 'rs3'];
@@ -61,15 +63,14 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     const c = await cap.stop();
     counters = await l.readReplyPathCounters();
     tcpCaptureLoss = [c.toDirector, c.fromDirector].map((side) => ({ dropped: side.droppedByKernel, stderr: side.stderr }));
-    tcpCapture = analyzeDirectorPort({ toFile: c.toDirector.file, fromFile: c.fromDirector.file }, { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' });
+    tcpCapture = analyzeDirectorPort(
+      { toFile: c.toDirector.file, fromFile: c.fromDirector.file },
+      { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' },
+    );
 
     const rows = splitRows(REALS, WEIGHTS, tcp.counts);
     diagnoseLines(t, formatSplitTable(`TCP split over ${tcp.ok} connections (${tcp.durationMs} ms)`, rows));
-    assert.deepEqual(
-      { ok: tcp.ok, failures: tcp.failures, errors: tcp.errors },
-      { ok: TCP_CONNS, failures: 0, errors: {} },
-      'every connection must succeed',
-    );
+    assert.deepEqual({ ok: tcp.ok, failures: tcp.failures, errors: tcp.errors }, { ok: TCP_CONNS, failures: 0, errors: {} }, 'every connection must succeed');
     assert.deepEqual(Object.keys(tcp.counts).sort(), REALS, 'replies must come from exactly rs1..rs3');
     for (const r of rows) {
       assert.ok(Math.abs(r.deviationPp) <= TCP_TOLERANCE_PP, `${r.name}: share ${(r.share * 100).toFixed(1)}% vs expected ${(r.expected * 100).toFixed(1)}%`);
@@ -83,7 +84,7 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     assert.equal(tcpCapture.vipSourcedToDirector, 0, 'a frame from the VIP was switched to the director');
   });
 
-  test('the director forwards frames from its MAC to a real\'s MAC with the client\'s IP/TCP bytes unchanged', () => {
+  test("the director forwards frames from its MAC to a real's MAC with the client's IP/TCP bytes unchanged", () => {
     L();
     assert.ok(tcp && tcpCapture, 'TCP workload did not run');
     for (const side of tcpCaptureLoss ?? []) {
@@ -101,7 +102,7 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     assert.deepEqual(a.flowsPerReal, tcp.counts);
   });
 
-  test('the router\'s neighbour entry for the VIP is the director\'s MAC', async () => {
+  test("the router's neighbour entry for the VIP is the director's MAC", async () => {
     const l = L();
     assert.equal(await l.neighbourMac('router', ADDR.vip, 'eth0'), l.macs.dir);
   });
@@ -114,7 +115,10 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     const c = await cap.stop();
     const afterCounters = await l.readReplyPathCounters();
     for (const side of [c.toDirector, c.fromDirector]) assert.equal(side.droppedByKernel, 0, side.stderr);
-    udpCapture = analyzeDirectorPort({ toFile: c.toDirector.file, fromFile: c.fromDirector.file }, { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'udp' });
+    udpCapture = analyzeDirectorPort(
+      { toFile: c.toDirector.file, fromFile: c.fromDirector.file },
+      { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'udp' },
+    );
 
     const rows = splitRows(REALS, WEIGHTS, udp.counts);
     diagnoseLines(t, formatSplitTable(`UDP split over ${udp.ok} datagrams (${udp.durationMs} ms)`, rows));
@@ -149,7 +153,11 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     // issue 14: the running programs with what each cost the verifier, and the kernel they run on
     assert.equal(st.kernel, os.release());
     assert.deepEqual(st.programs.map((p) => p.name).sort(), ['xlvs_sweep', 'xlvs_xdp']);
-    for (const p of st.programs) assert.ok(p.verifiedInsns !== null && p.verifiedInsns > 0 && p.verifiedInsns <= st.verifierBudget, `${p.name}: ${p.verifiedInsns} within ${st.verifierBudget}`);
+    for (const p of st.programs)
+      assert.ok(
+        p.verifiedInsns !== null && p.verifiedInsns > 0 && p.verifiedInsns <= st.verifierBudget,
+        `${p.name}: ${p.verifiedInsns} within ${st.verifierBudget}`,
+      );
     assert.equal(st.programs.find((p) => p.name === 'xlvs_xdp')?.id, st.xdp?.progId, 'the attached program is the one listed');
     const svcTcp = st.services.find((s) => s.vip === ADDR.vip && s.port === 80 && s.protocol === 'tcp');
     const svcUdp = st.services.find((s) => s.vip === ADDR.vip && s.port === 9000 && s.protocol === 'udp');
@@ -162,7 +170,10 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     }
     assert.ok(svcUdp.stats.packets >= UDP_DATAGRAMS, `UDP service packets ${svcUdp.stats.packets}`);
 
-    for (const [svc, counts] of [[svcTcp, tcp.counts], [svcUdp, udp.counts]] as const) {
+    for (const [svc, counts] of [
+      [svcTcp, tcp.counts],
+      [svcUdp, udp.counts],
+    ] as const) {
       const byAddr = new Map(svc.reals.map((r) => [r.address, r]));
       REALS.forEach((name, i) => {
         const r = byAddr.get(realAddress(i + 1));
@@ -204,8 +215,11 @@ function diagnoseLines(t: { diagnostic(msg: string): void }, text: string): void
 function t_replyPath(tcp: ClientResult, c: ReplyPathCounters): void {
   for (const r of REALS) {
     // At least SYN-ACK, response and FIN come from the VIP for every connection the real served.
-    assert.ok(c.routerFromReal[r] >= 3 * (tcp.counts[r] ?? 0), `router saw ${c.routerFromReal[r]} VIP-sourced packets from ${r}'s MAC for ${tcp.counts[r]} connections`);
+    assert.ok(
+      c.routerFromReal[r] >= 3 * (tcp.counts[r] ?? 0),
+      `router saw ${c.routerFromReal[r]} VIP-sourced packets from ${r}'s MAC for ${tcp.counts[r]} connections`,
+    );
   }
-  assert.equal(c.routerFromOther, 0, 'VIP-sourced packets reached the router from a MAC that is not a real\'s');
+  assert.equal(c.routerFromOther, 0, "VIP-sourced packets reached the router from a MAC that is not a real's");
   assert.equal(c.directorIngress, 0, 'VIP-sourced packets reached the director');
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // faults.test.ts: the fault matrix under load in the namespace lab: a stalled daemon, a flushed neighbour table, a real changing its MAC, the director's link flapping, the clock stepped, a full disk, bpffs unmounted; failed requests and moved connections counted.
 
 import assert from 'node:assert/strict';
@@ -30,7 +31,10 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
     configFile = l.writeDirectorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }]);
     daemon = await l.startDaemon(configFile);
   });
-  type Listed = { port: number; reals: { address: string; mac: string | null; weight: number; health?: string; healthDetail?: { state: string; since: number; checks: number } }[] }[];
+  type Listed = {
+    port: number;
+    reals: { address: string; mac: string | null; weight: number; health?: string; healthDetail?: { state: string; since: number; checks: number } }[];
+  }[];
   const listJson = async () => JSON.parse((await L().xlvs(['list', '--json', '--socket', L().daemonSocket()], { timeoutMs: 30_000 })).stdout) as Listed;
 
   /** Runs fault() while a keep-alive connection and bursts of short connections (until the fault is over) go through the director. */
@@ -61,7 +65,12 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
     const o: Outcome = {
       fault: name,
       short,
-      longLived: { requests: long.requested, failures: long.failures, reconnects: Math.max(0, (long.localPorts?.length ?? 1) - 1), reals: Object.keys(long.counts) },
+      longLived: {
+        requests: long.requested,
+        failures: long.failures,
+        reconnects: Math.max(0, (long.localPorts?.length ?? 1) - 1),
+        reals: Object.keys(long.counts),
+      },
       notes,
     };
     outcomes.push(o);
@@ -81,7 +90,7 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
     assert.equal((await listJson()).length, 1, 'the daemon answers again');
   });
 
-  test('the director\'s neighbour table flushed: the reals keep their MACs in the datapath, no connection moves', async () => {
+  test("the director's neighbour table flushed: the reals keep their MACs in the datapath, no connection moves", async () => {
     const l = L();
     const o = await underLoad('neighbour table flushed on the director', async (notes) => {
       await sleep(1000);
@@ -117,7 +126,7 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
     assert.ok(o.longLived.requests > 0);
   });
 
-  test('the director\'s link goes down for 2 s and up again: forwarding resumes, nothing is detached', async () => {
+  test("the director's link goes down for 2 s and up again: forwarding resumes, nothing is detached", async () => {
     const l = L();
     const o = await underLoad('director NIC link down 2 s, up', async () => {
       await sleep(1000);
@@ -137,17 +146,23 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
   test('the clock stepped back an hour and forward again: health checks keep their pace, nothing goes down, no connection moves', async () => {
     const l = L();
     // The most aggressive check the lab's reals answer reliably, on every real.
-    const checked = l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }]).replace('    scheduler: mh\n', '    scheduler: mh\n    check: { type: tcp, interval_ms: 200, timeout_ms: 100, fall: 1, rise: 1 }\n');
+    const checked = l
+      .directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }])
+      .replace('    scheduler: mh\n', '    scheduler: mh\n    check: { type: tcp, interval_ms: 200, timeout_ms: 100, fall: 1, rise: 1 }\n');
     fs.writeFileSync(configFile, checked);
     await l.xlvs(['apply', '-f', configFile, '--socket', l.daemonSocket()], { timeoutMs: 30_000 });
     const checks = async () => new Map((await listJson())[0]!.reals.map((r) => [r.address, r.healthDetail]));
     for (let i = 0; i < 50 && [...(await checks()).values()].some((h) => !h || h.checks < 3); i++) await sleep(200);
     const before = await checks();
-    assert.ok([...before.values()].every((h) => h?.state === 'up'), `every real up before: ${JSON.stringify([...before])}`);
+    assert.ok(
+      [...before.values()].every((h) => h?.state === 'up'),
+      `every real up before: ${JSON.stringify([...before])}`,
+    );
     // The wall clock is set from the monotonic one, so each step is undone to within a few ms whatever happens.
     const wall0 = Date.now();
     const mono0 = performance.now();
-    const setWall = (offsetMs: number) => execFileSync('date', ['-u', '-s', `@${((wall0 + (performance.now() - mono0) + offsetMs) / 1000).toFixed(3)}`], { stdio: 'ignore' });
+    const setWall = (offsetMs: number) =>
+      execFileSync('date', ['-u', '-s', `@${((wall0 + (performance.now() - mono0) + offsetMs) / 1000).toFixed(3)}`], { stdio: 'ignore' });
     const perStep: number[][] = [];
     try {
       const o = await underLoad('clock stepped back 1 h for 4 s, then forward 1 h for 4 s', async (notes) => {
@@ -186,13 +201,20 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
     const filler = path.join(dir, 'filler');
     try {
-      const big = l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }, ...Array.from({ length: 40 }, (_, i) => ({ port: 1000 + i, protocol: 'tcp' as const, weights: [1, 1, 1] }))]);
+      const big = l.directorConfig([
+        { port: 80, protocol: 'tcp', weights: [1, 1, 1] },
+        ...Array.from({ length: 40 }, (_, i) => ({ port: 1000 + i, protocol: 'tcp' as const, weights: [1, 1, 1] })),
+      ]);
       const file = path.join(dir, 'xlvs.yaml');
       fs.writeFileSync(file, big);
       await l.stopDirector();
       daemon = await l.startDaemon(file);
       const written = fs.readFileSync(file);
-      const edit = (weight: number) => l.xlvs(['real', 'edit', '--vip', ADDR.vip, '--port', '80', '--address', '10.0.0.11', '--weight', String(weight), '--socket', l.daemonSocket()], { timeoutMs: 30_000, allowFail: true });
+      const edit = (weight: number) =>
+        l.xlvs(['real', 'edit', '--vip', ADDR.vip, '--port', '80', '--address', '10.0.0.11', '--weight', String(weight), '--socket', l.daemonSocket()], {
+          timeoutMs: 30_000,
+          allowFail: true,
+        });
       let refused = { code: 0 as number | null, stderr: '' };
       const o = await underLoad('disk full during the config write-back', async (notes) => {
         await sleep(500);
@@ -215,7 +237,11 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
       const ok = await edit(5);
       assert.equal(ok.code, 0, ok.stderr);
       const saved = parse(fs.readFileSync(file, 'utf8')) as { services: { port: number; reals: { address: string; weight: number }[] }[] };
-      assert.equal(saved.services.find((x) => x.port === 80)!.reals.find((r) => r.address === '10.0.0.11')!.weight, 5, 'the write-back landed once there was room');
+      assert.equal(
+        saved.services.find((x) => x.port === 80)!.reals.find((r) => r.address === '10.0.0.11')!.weight,
+        5,
+        'the write-back landed once there was room',
+      );
       assert.equal((await listJson()).find((s) => s.port === 80)!.reals.find((r) => r.address === '10.0.0.11')!.weight, 5);
     } finally {
       fs.rmSync(filler, { force: true });
@@ -259,6 +285,8 @@ describe('fault matrix under load (namespace lab, daemon)', { timeout: 600_000 }
   });
 
   after(() => {
-    process.stderr.write(`fault matrix:\n${outcomes.map((o) => `  ${o.fault}: short ${o.short.failures}/${o.short.requested} failed, long-lived ${o.longLived.failures}/${o.longLived.requests} failed, ${o.longLived.reconnects} reconnects, reals ${o.longLived.reals.join(',')}${o.notes.length ? `; ${o.notes.join('; ')}` : ''}`).join('\n')}\n`);
+    process.stderr.write(
+      `fault matrix:\n${outcomes.map((o) => `  ${o.fault}: short ${o.short.failures}/${o.short.requested} failed, long-lived ${o.longLived.failures}/${o.longLived.requests} failed, ${o.longLived.reconnects} reconnects, reals ${o.longLived.reals.join(',')}${o.notes.length ? `; ${o.notes.join('; ')}` : ''}`).join('\n')}\n`,
+    );
   });
 });

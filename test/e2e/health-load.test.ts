@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // health-load.test.ts: health verdicts do not depend on control-plane load: at the most aggressive check settings the schema allows, 1,000 concurrent API edits and a 10,000-service apply (and its undo) mark no healthy real down.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, type DirectorProcess } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { call } from '../../src/adapters/api';
 import { validateConfig } from '../../src/core/config';
+import { ADDR, type DirectorProcess, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -23,8 +25,20 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
   // Port 80 is checked along the DR path (the default for a TCP check), port 8080 by a direct TCP connect: the two
   // ways a probe's answer is timed (a raw-socket frame, a connect completing).
   const checked = (): any[] => [
-    { vip: ADDR.vip, port: 80, protocol: 'tcp', check: { ...AGGRESSIVE }, reals: Array.from({ length: REALS }, (_, i) => ({ address: realAddress(i + 1), weight: 1 })) },
-    { vip: ADDR.vip, port: 8080, protocol: 'tcp', check: { ...AGGRESSIVE, mode: 'direct' }, reals: Array.from({ length: REALS }, (_, i) => ({ address: realAddress(i + 1), weight: 1 })) },
+    {
+      vip: ADDR.vip,
+      port: 80,
+      protocol: 'tcp',
+      check: { ...AGGRESSIVE },
+      reals: Array.from({ length: REALS }, (_, i) => ({ address: realAddress(i + 1), weight: 1 })),
+    },
+    {
+      vip: ADDR.vip,
+      port: 8080,
+      protocol: 'tcp',
+      check: { ...AGGRESSIVE, mode: 'direct' },
+      reals: Array.from({ length: REALS }, (_, i) => ({ address: realAddress(i + 1), weight: 1 })),
+    },
   ];
   const L = useLab({ reals: REALS, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     for (const n of l.realNames()) await l.startServer(n, { httpPort: 8080, udpPort: 9080 });
@@ -36,20 +50,25 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
 
   /** The daemon's health events since `from` (an offset into its output). */
   const events = (from: number) =>
-    daemon!.output().slice(from).split('\n').flatMap((line) => {
-      try {
-        const j = JSON.parse(line) as { msg?: string; event?: string; service?: string; real?: string; detail?: string };
-        return j.event === 'health' ? [j] : [];
-      } catch {
-        return [];
-      }
-    });
+    daemon!
+      .output()
+      .slice(from)
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          const j = JSON.parse(line) as { msg?: string; event?: string; service?: string; real?: string; detail?: string };
+          return j.event === 'health' ? [j] : [];
+        } catch {
+          return [];
+        }
+      });
   const falseDowns = (from: number) => events(from).filter((e) => e.msg === 'real down');
   const summary = (from: number) => {
     const d = falseDowns(from);
     return `${d.length} false down(s), ${events(from).filter((e) => e.msg === 'all reals down').length} "all reals down": ${JSON.stringify(d.slice(0, 5).map((e) => `${e.service} ${e.real}: ${e.detail}`))}`;
   };
-  const checkedReals = async () => (await api<any[]>('GET', '/v1/services')).filter((s) => s.vip === ADDR.vip && (s.port === 80 || s.port === 8080)).flatMap((s) => s.reals);
+  const checkedReals = async () =>
+    (await api<any[]>('GET', '/v1/services')).filter((s) => s.vip === ADDR.vip && (s.port === 80 || s.port === 8080)).flatMap((s) => s.reals);
   const waitAllUp = async () => {
     const t0 = Date.now();
     while (Date.now() - t0 < 10_000) {
@@ -62,7 +81,10 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
   /** How many checks ran between two status reads is not exposed; a probe of each kind must at least have answered lately. */
   const assertProbing = async () => {
     const reals = await checkedReals();
-    assert.ok(reals.every((r) => /SYN-ACK|connected/.test(r.healthDetail?.detail ?? '')), JSON.stringify(reals.map((r) => r.healthDetail)));
+    assert.ok(
+      reals.every((r) => /SYN-ACK|connected/.test(r.healthDetail?.detail ?? '')),
+      JSON.stringify(reals.map((r) => r.healthDetail)),
+    );
   };
 
   test('these are the most aggressive settings the schema allows', () => {
@@ -78,14 +100,21 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
     await waitAllUp();
     const from = daemon!.output().length;
     const t0 = Date.now();
-    const results = await Promise.allSettled(Array.from({ length: EDITS }, (_, i) => {
-      const port = i % 2 ? 8080 : 80;
-      return api('POST', '/v1/real/edit', { service: { vip: ADDR.vip, port, protocol: 'tcp' }, real: { address: realAddress(1 + (i % REALS)), weight: 1 + (i % 50) } });
-    }));
+    const results = await Promise.allSettled(
+      Array.from({ length: EDITS }, (_, i) => {
+        const port = i % 2 ? 8080 : 80;
+        return api('POST', '/v1/real/edit', {
+          service: { vip: ADDR.vip, port, protocol: 'tcp' },
+          real: { address: realAddress(1 + (i % REALS)), weight: 1 + (i % 50) },
+        });
+      }),
+    );
     const burstMs = Date.now() - t0;
     const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
     await sleep(500); // probes in flight when the last edit returned settle
-    process.stderr.write(`# ${EDITS} edits in ${burstMs} ms (${failed.length} failed${failed.length ? `: ${String(failed[0]!.reason)}` : ''}): ${summary(from)}\n`);
+    process.stderr.write(
+      `# ${EDITS} edits in ${burstMs} ms (${failed.length} failed${failed.length ? `: ${String(failed[0]!.reason)}` : ''}): ${summary(from)}\n`,
+    );
     assert.equal(falseDowns(from).length, 0, summary(from));
     // The load must really have happened. A few of 1,000 connections can wait past the API server's header timeout
     // while the loop plans (a 408, not JSON); that is the API's business, not the verdicts'.
@@ -99,7 +128,11 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
     // Extra services on the same VIP (other ports), so the VIP set and the reals stay the same: the load is the plan
     // and the map writes, not `ip addr` or ARP.
     const extra = Array.from({ length: BIG - 2 }, (_, i) => ({
-      vip: ADDR.vip, port: 10_000 + i, protocol: 'tcp', maglev_size: 251, reals: Array.from({ length: REALS }, (_, j) => ({ address: realAddress(j + 1), weight: 1 })),
+      vip: ADDR.vip,
+      port: 10_000 + i,
+      protocol: 'tcp',
+      maglev_size: 251,
+      reals: Array.from({ length: REALS }, (_, j) => ({ address: realAddress(j + 1), weight: 1 })),
     }));
     const base = await api<any>('GET', '/v1/config');
     const from = daemon!.output().length;

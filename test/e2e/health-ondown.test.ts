@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // health-ondown.test.ts: what a failed check does to a real's existing connections: on_down keep lets a long-lived connection finish on it, on_down expire (clearing F_MAC, purging its entries) moves it at once.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { realAddress } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { call } from '../../src/adapters/api';
+import { realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -17,7 +19,10 @@ describe('health checks: on_down keep vs expire (namespace lab)', { timeout: 300
   const render = (onDown: 'keep' | 'expire') =>
     L()
       .directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }])
-      .replace('    reals:', `    on_down: ${onDown}\n    check: { type: exec, interval_ms: 300, timeout_ms: 200, fall: 1, rise: 1, argv: [/bin/sh, -c, '! test -e ${flagDir}/down-$XLVS_REAL'] }\n    reals:`);
+      .replace(
+        '    reals:',
+        `    on_down: ${onDown}\n    check: { type: exec, interval_ms: 300, timeout_ms: 200, fall: 1, rise: 1, argv: [/bin/sh, -c, '! test -e ${flagDir}/down-$XLVS_REAL'] }\n    reals:`,
+      );
   const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     flagDir = path.join(l.workDir, 'flags');
     fs.mkdirSync(flagDir);

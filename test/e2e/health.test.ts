@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // health.test.ts: health checks end to end in the namespace lab: a stopped HTTP server leaves scheduling within fall x interval + timeout with no failed request after detection and rejoins after rise; a real that lost the VIP on lo fails the DR-path check while a direct TCP check of its address passes.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, run, type DirectorProcess } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
+import { ADDR, type DirectorProcess, realAddress, run } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -19,9 +21,18 @@ describe('health checks (namespace lab)', { timeout: 300_000 }, () => {
     // A second HTTP server on every real, on port 8080 of every address: the target of the direct-mode service.
     for (const n of l.realNames()) await l.startServer(n, { httpPort: 8080, udpPort: 9080 });
     const text = l
-      .directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }, { port: 8080, protocol: 'tcp', weights: [1, 1, 1] }])
+      .directorConfig([
+        { port: 80, protocol: 'tcp', weights: [1, 1, 1] },
+        { port: 8080, protocol: 'tcp', weights: [1, 1, 1] },
+      ])
       .split('    reals:')
-      .map((part, i) => (i === 0 ? part : i === 1 ? `    check: { interval_ms: ${INTERVAL}, timeout_ms: ${TIMEOUT}, fall: ${FALL}, rise: ${RISE} }\n    reals:${part}` : `    check: { mode: direct, interval_ms: ${INTERVAL}, timeout_ms: ${TIMEOUT}, fall: ${FALL}, rise: ${RISE} }\n    reals:${part}`))
+      .map((part, i) =>
+        i === 0
+          ? part
+          : i === 1
+            ? `    check: { interval_ms: ${INTERVAL}, timeout_ms: ${TIMEOUT}, fall: ${FALL}, rise: ${RISE} }\n    reals:${part}`
+            : `    check: { mode: direct, interval_ms: ${INTERVAL}, timeout_ms: ${TIMEOUT}, fall: ${FALL}, rise: ${RISE} }\n    reals:${part}`,
+      )
       .join('');
     const file = path.join(l.workDir, 'health.yaml');
     fs.writeFileSync(file, text);
@@ -61,7 +72,9 @@ describe('health checks (namespace lab)', { timeout: 300_000 }, () => {
   };
 
   test('every real starts up; the TCP check of the TCP service follows the DR path by default', async () => {
-    await waitFor('first checks', 5000, async () => (await listJson()).every((s) => s.reals.every((r: any) => r.health === 'up' && r.schedulable && /SYN-ACK|connected/.test(r.healthDetail?.detail ?? ''))));
+    await waitFor('first checks', 5000, async () =>
+      (await listJson()).every((s) => s.reals.every((r: any) => r.health === 'up' && r.schedulable && /SYN-ACK|connected/.test(r.healthDetail?.detail ?? ''))),
+    );
     const h = await healthOf(80, realAddress(1));
     assert.match(h.detail, /SYN-ACK from 10\.0\.0\.100:80/);
     assert.match((await healthOf(8080, realAddress(1))).detail, /connected/);
@@ -129,8 +142,13 @@ describe('health checks (namespace lab)', { timeout: 300_000 }, () => {
     const set = (v: number) => Promise.all(['all', 'eth0'].map((d) => l.exec('rs3', ['sysctl', '-q', '-w', `net.ipv4.conf.${d}.arp_ignore=${v}`])));
     await set(0);
     try {
-      await waitFor('the ARP guard to report rs3', 10_000, async () => ((await listJson())[0].arpClaims ?? []).some((c: any) => c.mac === mac && c.real === rs3));
-      assert.match(daemon!.output(), new RegExp(`"vip":"${ADDR.vip.replace(/\./g, '\\.')}","mac":"${mac}","real":"${rs3.replace(/\./g, '\\.')}".*"msg":"VIP claimed by another MAC"`));
+      await waitFor('the ARP guard to report rs3', 10_000, async () =>
+        ((await listJson())[0].arpClaims ?? []).some((c: any) => c.mac === mac && c.real === rs3),
+      );
+      assert.match(
+        daemon!.output(),
+        new RegExp(`"vip":"${ADDR.vip.replace(/\./g, '\\.')}","mac":"${mac}","real":"${rs3.replace(/\./g, '\\.')}".*"msg":"VIP claimed by another MAC"`),
+      );
       const line = new RegExp(`ARP: ${ADDR.vip.replace(/\./g, '\\.')} claimed by ${mac} \\(real ${rs3.replace(/\./g, '\\.')}\\)`);
       assert.match((await l.xlvs(['list', '--socket', l.daemonSocket()])).stdout, line);
       assert.match((await l.xlvs(['status', '--interface', 'eth0', '--socket', l.daemonSocket()])).stdout, line);

@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // lab.test.ts: checks the DR lab's plumbing on its own (no xlvs): addressing, ARP behaviour of the reals, counters, capture, bpffs and teardown; and that a run removes only the namespaces it created.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ADDR, DrLab, cleanupPrefix, realAddress } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { analyzeDirectorPort } from '../../src/lab/drcheck';
+import { ADDR, cleanupPrefix, DrLab, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 120_000 }, () => {
@@ -58,14 +60,17 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
 
     assert.equal(c.toDirector.droppedByKernel, 0, c.toDirector.stderr);
     assert.equal(c.fromDirector.droppedByKernel, 0, c.fromDirector.stderr);
-    const a = analyzeDirectorPort({ toFile: c.toDirector.file, fromFile: c.fromDirector.file }, { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' });
+    const a = analyzeDirectorPort(
+      { toFile: c.toDirector.file, fromFile: c.fromDirector.file },
+      { directorMac: l.macs.dir, realMacs: l.realByMac(), vip: ADDR.vip, protocol: 'tcp' },
+    );
     assert.equal(a.toDirector, 10, JSON.stringify(a));
     assert.equal(a.fromDirector, 0);
     assert.equal(a.notForwarded, 10);
     assert.equal(a.vipSourcedToDirector, 0);
   });
 
-  test('the director namespace sees the run\'s shared bpffs at /sys/fs/bpf', async () => {
+  test("the director namespace sees the run's shared bpffs at /sys/fs/bpf", async () => {
     const l = L();
     const fsType = await l.execDirector(['stat', '-f', '-c', '%T', '/sys/fs/bpf']);
     assert.equal(fsType.stdout.trim(), 'bpf_fs');
@@ -78,7 +83,9 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
     const l = L();
     const prefix = l.prefix;
     await l.teardown();
-    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.startsWith(prefix));
+    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((n) => n.startsWith(prefix));
     assert.deepEqual(left, []);
     assert.equal(fs.existsSync(l.bpffsDir), false);
     const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
@@ -87,7 +94,10 @@ describe('DR lab plumbing (VIP on the director by hand, no xlvs)', { timeout: 12
 });
 
 function netns(): string[] {
-  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 function addNetns(name: string): void {
@@ -100,7 +110,7 @@ describe('DR lab ownership: a run removes only what it created', { timeout: 180_
   // The prefixes this process picks first when given none.
   const auto = (k: number): string => `xl${(process.pid + k) % 10000}-`;
 
-  test('lab-like namespaces it did not create survive a run and its teardown; a dead run\'s leftovers are named and left to cleanupPrefix', async () => {
+  test("lab-like namespaces it did not create survive a run and its teardown; a dead run's leftovers are named and left to cleanupPrefix", async () => {
     assert.equal(process.getuid?.(), 0, 'the e2e tests must run as root');
     const foreign = `${auto(0)}client`; // someone else's, under the first prefix this process would try
     const dead = auto(1);
@@ -128,7 +138,10 @@ describe('DR lab ownership: a run removes only what it created', { timeout: 180_
       }
       const left = netns();
       for (const n of [foreign, deadNs, stray]) assert.ok(left.includes(n), `${n} removed by the lab's teardown`);
-      assert.deepEqual(left.filter((n) => n.startsWith(prefix)), []);
+      assert.deepEqual(
+        left.filter((n) => n.startsWith(prefix)),
+        [],
+      );
       // The explicit clean-up removes what the dead run recorded, and nothing else under its prefix.
       assert.deepEqual(cleanupPrefix(dead), [deadNs]);
       assert.ok(netns().includes(stray));
@@ -153,10 +166,17 @@ describe('DR lab ownership: a run removes only what it created', { timeout: 180_
       for (const r of roles) assert.ok(netns().includes(`xlta-${r}`) && netns().includes(`xltb-${r}`), r);
 
       await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: 'xlta' }), new RegExp(`prefix xlta-: run ${process.pid} is using it`));
-      await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: 'xltc' }), /prefix xltc-: namespaces this run did not create use it \(xltc-client\)/);
+      await assert.rejects(
+        DrLab.create({ reals: 1, startServers: false, prefix: 'xltc' }),
+        /prefix xltc-: namespaces this run did not create use it \(xltc-client\)/,
+      );
       assert.ok(netns().includes('xltc-client'));
       for (const bad of ['XL', 'xl-a', '1xl', 'xlabcdefgh', '']) {
-        await assert.rejects(DrLab.create({ reals: 1, startServers: false, prefix: bad }), new RegExp(`prefix: ${JSON.stringify(bad)} is not a lab prefix`), bad);
+        await assert.rejects(
+          DrLab.create({ reals: 1, startServers: false, prefix: bad }),
+          new RegExp(`prefix: ${JSON.stringify(bad)} is not a lab prefix`),
+          bad,
+        );
       }
       assert.throws(() => cleanupPrefix('xlta'), /prefix xlta- belongs to run \d+, which is still running/);
 
@@ -169,6 +189,9 @@ describe('DR lab ownership: a run removes only what it created', { timeout: 180_
       await a.teardown();
       spawnSync('ip', ['netns', 'del', 'xltc-client']);
     }
-    assert.deepEqual(netns().filter((n) => n.startsWith('xlta-') || n.startsWith('xltb-')), []);
+    assert.deepEqual(
+      netns().filter((n) => n.startsWith('xlta-') || n.startsWith('xltb-')),
+      [],
+    );
   });
 });

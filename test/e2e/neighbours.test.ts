@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // neighbours.test.ts: a real server's MAC changes (new NIC, VM migration) and announces itself: the datapath follows within about a second and no client request fails afterwards.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { realAddress } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { call } from '../../src/adapters/api';
+import { realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -12,7 +14,8 @@ describe('neighbours: a changed real MAC (namespace lab)', { timeout: 300_000 },
   const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     await l.startDaemon(l.writeDirectorConfig([{ port: 80, protocol: 'tcp', weights: [1, 1, 1] }]));
   });
-  const macOf = async (address: string): Promise<string | null> => ((await call<any[]>(L().daemonSocket(), 'GET', '/v1/services'))[0].reals.find((r: any) => r.address === address).mac as string | null);
+  const macOf = async (address: string): Promise<string | null> =>
+    (await call<any[]>(L().daemonSocket(), 'GET', '/v1/services'))[0].reals.find((r: any) => r.address === address).mac as string | null;
 
   test('rs2 gets a new MAC and sends a gratuitous ARP: the datapath has it within 1.5 s, traffic follows', async () => {
     const l = L();

@@ -1,13 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // observe.test.ts: the operator's views against a running daemon in the namespace lab: /metrics matches the traffic sent, trace matches where 1,000 connections landed, top renders in a pseudo-terminal, the status page renders in headless Chromium.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ADDR, realAddress, type ClientResult } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
 import { PinnedDatapath } from '../../src/adapters/pinned';
 import { pinnedLookups } from '../../src/adapters/trace';
 import { trace } from '../../src/core/trace';
+import { ADDR, type ClientResult, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const CONNS = 1000;
@@ -41,7 +43,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     for (let i = 0; ; i++) {
       const list = JSON.parse((await l.xlvs(['list', '--json', '--socket', l.daemonSocket()])).stdout) as { reals: { mac: string | null }[] }[];
       if (list.every((s) => s.reals.every((r) => r.mac))) break;
-      assert.ok(i < 50, 'the reals\' MACs were resolved within 10 s');
+      assert.ok(i < 50, "the reals' MACs were resolved within 10 s");
       await new Promise((r) => setTimeout(r, 200));
     }
     tcp = await l.runClient('tcp', { port: 80, count: CONNS, concurrency: 20, timeoutMs: 5000, basePort: BASE_PORT, fixedPorts: true });
@@ -95,7 +97,8 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     assert.equal(sample(m, 'xlvs_conn_table_events_total', { event: 'ct_evicted' }), 0);
     assert.match(m, /# TYPE xlvs_incoming_packets_total counter/);
     // Every connection closed: none active, each one inactive (FIN_WAIT) until its tcp_fin timeout.
-    let active = 0, inactive = 0;
+    let active = 0,
+      inactive = 0;
     for (let n = 1; n <= 3; n++) {
       active += sample(m, 'xlvs_backend_connections_active', { ...svc, real: realAddress(n) }) ?? -1;
       inactive += sample(m, 'xlvs_backend_connections_inactive', { ...svc, real: realAddress(n) }) ?? -1;
@@ -211,7 +214,16 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     // A fresh profile (playwright passes it as --user-data-dir).
     const browser = await chromium.launchPersistentContext(profile, {
       executablePath: wrapper,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1000, height: 700 },
     });
     const keepalive = l.runClient('udp', { port: 9000, count: 400, concurrency: 2, timeoutMs: 2000, basePort: 40000 });

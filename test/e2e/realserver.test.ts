@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver.test.ts: `xlvs realserver setup|teardown|check` and `xlvs router-arp` on bare real servers of the namespace lab: set-up passes check, teardown restores the host exactly, both methods keep the real silent on ARP, bad input changes nothing.
 
 import assert from 'node:assert/strict';
@@ -5,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ADDR, DrLab, realAddress } from '../../src/lab/drnet';
+import { ADDR, type DrLab, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const VIP = ADDR.vip;
@@ -31,7 +32,8 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
   after(() => {
     // State files of this run's namespaces, whatever a failed test left behind.
     for (const dir of STATE_DIRS) {
-      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) if (prefix && f.startsWith(`netns-${prefix}`)) fs.rmSync(path.join(dir, f), { force: true });
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+        if (prefix && f.startsWith(`netns-${prefix}`)) fs.rmSync(path.join(dir, f), { force: true });
     }
     fs.rmSync(persistRoot, { recursive: true, force: true });
   });
@@ -100,7 +102,10 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
     assert.ok(stateFile('rs1'));
     const good = await check('rs1', ['--director', ADDR.director, '--port', '80', '--mtu', '1500']);
     assert.equal(good.code, 0, JSON.stringify(good.json, null, 2));
-    assert.deepEqual(good.json.checks.map((c) => `${c.check}:${c.status}`), ['vip-on-lo:pass', 'arp-ignore:pass', 'arp-announce:pass', 'rp-filter:pass', 'default-route:pass', 'listener:pass', 'mtu:pass']);
+    assert.deepEqual(
+      good.json.checks.map((c) => `${c.check}:${c.status}`),
+      ['vip-on-lo:pass', 'arp-ignore:pass', 'arp-announce:pass', 'rp-filter:pass', 'default-route:pass', 'listener:pass', 'mtu:pass'],
+    );
 
     const setUp = await snapshot('rs1');
     const again = await xlvs('rs1', ['realserver', 'setup', '--vip', VIP]);
@@ -169,7 +174,7 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
       await l.exec('rs3', ['ip', 'addr', 'del', `${VIP}/32`, 'dev', 'lo']);
       assert.equal(await learnedFrom('rs1'), null, 'sysctl method announced the VIP');
       assert.equal(await learnedFrom('rs2'), null, 'arp-rules method announced the VIP');
-      assert.equal(await l.neighbourMac('router', realAddress(2), 'eth0'), l.macs.rs2, 'the rewritten request names rs2\'s own address');
+      assert.equal(await l.neighbourMac('router', realAddress(2), 'eth0'), l.macs.rs2, "the rewritten request names rs2's own address");
       const counters = (await l.exec('rs2', ['nft', 'list', 'table', 'arp', 'xlvs_rs'])).stdout;
       assert.match(counters, /arp saddr ip set 10\.0\.0\.12 counter packets [1-9]/);
       assert.match(counters, /arp daddr ip 10\.0\.0\.100 counter packets [1-9]\d* bytes \d+ drop/);
@@ -192,12 +197,19 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
     assert.equal(up.code, 0, up.stderr);
     const f = (p: string) => path.join(persistRoot, p);
     assert.match(fs.readFileSync(f('etc/sysctl.d/90-xlvs-realserver.conf'), 'utf8'), /^net\.ipv4\.conf\.eth0\.arp_announce = 2$/m);
-    assert.match(fs.readFileSync(f('etc/systemd/system/xlvs-realserver.service'), 'utf8'), /^ExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.100\/32 dev lo$/m);
+    assert.match(
+      fs.readFileSync(f('etc/systemd/system/xlvs-realserver.service'), 'utf8'),
+      /^ExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.100\/32 dev lo$/m,
+    );
     assert.equal(fs.readlinkSync(f('etc/systemd/system/multi-user.target.wants/xlvs-realserver.service')), '/etc/systemd/system/xlvs-realserver.service');
     assert.match(stateFile('rs1') ?? '', /^\/var\/lib\/xlvs\/realserver\//, 'a persisted set-up keeps its record across reboots');
     const down = await xlvs('rs1', ['realserver', 'teardown', '--all']);
     assert.equal(down.code, 0, down.stderr);
-    for (const p of ['etc/sysctl.d/90-xlvs-realserver.conf', 'etc/systemd/system/xlvs-realserver.service', 'etc/systemd/system/multi-user.target.wants/xlvs-realserver.service']) {
+    for (const p of [
+      'etc/sysctl.d/90-xlvs-realserver.conf',
+      'etc/systemd/system/xlvs-realserver.service',
+      'etc/systemd/system/multi-user.target.wants/xlvs-realserver.service',
+    ]) {
       assert.equal(fs.existsSync(f(p)), false, `${p} left behind`);
     }
     assert.deepEqual(await snapshot('rs1'), before);
@@ -260,7 +272,11 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
   test('not root: a clear message, exit 1, nothing changed', async () => {
     const l = lab();
     const before = await snapshot('rs3');
-    for (const args of [['realserver', 'setup', '--vip', VIP], ['realserver', 'teardown', '--all'], ['realserver', 'check', '--vip', VIP]]) {
+    for (const args of [
+      ['realserver', 'setup', '--vip', VIP],
+      ['realserver', 'teardown', '--all'],
+      ['realserver', 'check', '--vip', VIP],
+    ]) {
       const r = await l.exec('rs3', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', l.xlvsBin(), ...args], { allowFail: true });
       assert.equal(r.code, 1, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
       assert.match(r.stderr, /needs root/);
@@ -268,7 +284,9 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
     // Readable by the unprivileged user, so the refusal is about root and not about the file.
     const cfg = path.join(persistRoot, 'doctor.yaml');
     fs.chmodSync(persistRoot, 0o755);
-    fs.writeFileSync(cfg, `interface: eth0\nservices:\n  - { vip: ${VIP}, port: 80, protocol: tcp, reals: [{ address: ${realAddress(1)} }] }\n`, { mode: 0o644 });
+    fs.writeFileSync(cfg, `interface: eth0\nservices:\n  - { vip: ${VIP}, port: 80, protocol: tcp, reals: [{ address: ${realAddress(1)} }] }\n`, {
+      mode: 0o644,
+    });
     const d = await l.exec('dir', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', l.xlvsBin(), 'doctor', '--config', cfg], { allowFail: true });
     assert.equal(d.code, 1, d.stderr);
     assert.match(d.stderr, /xlvs doctor needs root/);
@@ -288,7 +306,10 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
     try {
       await l.exec('router', line.split(' '));
       const n = JSON.parse((await l.exec('router', ['ip', '-j', 'neigh', 'show', VIP, 'dev', 'eth0'])).stdout) as { lladdr: string; state: string[] }[];
-      assert.deepEqual(n.map((e) => [e.lladdr, e.state]), [[l.macs.dir, ['PERMANENT']]]);
+      assert.deepEqual(
+        n.map((e) => [e.lladdr, e.state]),
+        [[l.macs.dir, ['PERMANENT']]],
+      );
     } finally {
       await l.exec('router', ['ip', 'neigh', 'del', VIP, 'dev', 'eth0'], { allowFail: true });
     }

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // sched.test.ts: scheduling features end to end in the namespace lab with the daemon: persistence keeps a client network on one real, drain (weight 0, then `xlvs real drain --wait`) keeps long-lived connections while new ones go elsewhere, slow start ramps a new real, and the listing's active/inactive counts match the connections held open.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, type ClientResult } from '../../src/lab/drnet';
+import { describe, test } from 'node:test';
+import { ADDR, type ClientResult, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
@@ -21,8 +23,15 @@ const SWEEP_MS = 200;
 /** The daemon's config: short FIN timeout and sweep so a drain completes in seconds (timeouts.tcp_fin defaults to 120 s). */
 function config(): string {
   const real = (n: number, w = 1) => `      - { address: ${realAddress(n)}, weight: ${w} }`;
-  const svc = (port: number, scheduler: string, extra: string[], reals: string[]) =>
-    [`  - vip: ${ADDR.vip}`, `    port: ${port}`, '    protocol: tcp', `    scheduler: ${scheduler}`, ...extra.map((e) => `    ${e}`), '    reals:', ...reals];
+  const svc = (port: number, scheduler: string, extra: string[], reals: string[]) => [
+    `  - vip: ${ADDR.vip}`,
+    `    port: ${port}`,
+    '    protocol: tcp',
+    `    scheduler: ${scheduler}`,
+    ...extra.map((e) => `    ${e}`),
+    '    reals:',
+    ...reals,
+  ];
   return [
     'interface: eth0',
     `timeouts: { tcp_fin: ${TCP_FIN_S} }`,
@@ -39,7 +48,11 @@ function config(): string {
 describe('scheduling: persistence, drain, slow start, connection counts (namespace lab)', { timeout: 300_000 }, () => {
   const L = useLab({ reals: 3, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     // One more HTTP server per real and port, each answering with the real's name (UDP ports are unused but distinct).
-    for (const [port, reals] of [[PLAIN, ['rs1', 'rs2']], [DRAIN, ['rs1', 'rs2', 'rs3']], [SLOW, ['rs1', 'rs2']]] as const) {
+    for (const [port, reals] of [
+      [PLAIN, ['rs1', 'rs2']],
+      [DRAIN, ['rs1', 'rs2', 'rs3']],
+      [SLOW, ['rs1', 'rs2']],
+    ] as const) {
       for (const n of reals) await l.startServer(n, { httpPort: port, udpPort: port + 1000 });
     }
     await l.addSecondClientNetwork();
@@ -93,7 +106,9 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
     assert.notEqual(otherNames[0], home, `${ADDR.client2} went to ${otherNames[0]}, as ${ADDR.client} did`);
     const svc = (await listJson()).find((x) => x.port === PERSIST);
     assert.deepEqual(svc.persistence, { timeout: 30, netmask: '255.255.255.0' });
-    t.diagnostic(`rr control: ${JSON.stringify(plain.counts)}; ${ADDR.client}/24: ${JSON.stringify(seq.counts)} then ${JSON.stringify(par.counts)}; ${ADDR.client2}/24: ${JSON.stringify(other.counts)}`);
+    t.diagnostic(
+      `rr control: ${JSON.stringify(plain.counts)}; ${ADDR.client}/24: ${JSON.stringify(seq.counts)} then ${JSON.stringify(par.counts)}; ${ADDR.client2}/24: ${JSON.stringify(other.counts)}`,
+    );
   });
 
   test('drain: long-lived connections survive weight 0 with no failed request while new ones go elsewhere; drain --wait shows the counts fall and deletes the real', async (t) => {
@@ -117,7 +132,10 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
 
       // Weight 0, no waiting: the command says what is left.
       const soft = await xlvs(['real', 'drain', target, rs1]);
-      assert.match(soft.stdout, new RegExp(`${rs1.replace(/\./g, '\\.')} of TCP ${target.replace(/\./g, '\\.')}: weight 1 -> 0: no new connections, existing ones stay`));
+      assert.match(
+        soft.stdout,
+        new RegExp(`${rs1.replace(/\./g, '\\.')} of TCP ${target.replace(/\./g, '\\.')}: weight 1 -> 0: no new connections, existing ones stay`),
+      );
       assert.match(soft.stdout, /3 active, 0 inactive connection\(s\) left/);
       reals = await realsOf(DRAIN);
       assert.equal(reals.get(rs1).weight, 0);
@@ -133,7 +151,11 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
       const listedAfter = Date.now() - freshEnd;
       const others = [realAddress(2), realAddress(3)].map((a) => reals.get(a));
       const lingering = others.reduce((n, r) => n + r.inactiveConns, 0);
-      assert.equal(others.reduce((n, r) => n + r.activeConns, 0), 0, 'closed connections are not active');
+      assert.equal(
+        others.reduce((n, r) => n + r.activeConns, 0),
+        0,
+        'closed connections are not active',
+      );
       assert.ok(lingering <= 100, `at most the 100 closed connections are counted: ${lingering}`);
       // Timestamps are whole seconds, so a FIN_WAIT entry lives at least tcp_fin - 1 s: a listing within 1 s must see some.
       if (listedAfter < (TCP_FIN_S - 1) * 1000) assert.ok(lingering > 0, `closed connections linger as inactive (listed ${listedAfter} ms after the last)`);
@@ -148,7 +170,10 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
       assert.equal(short.code, 1, short.stdout + short.stderr);
       assert.match(short.stderr, /3 active, 0 inactive connection\(s\) still tracked after 2 s; not deleted \(it stays at weight 0\)/);
       assert.ok(progress(short.stdout).length >= 4, short.stdout);
-      assert.ok(progress(short.stdout).every((p) => p.active === 3 && p.inactive === 0), short.stdout);
+      assert.ok(
+        progress(short.stdout).every((p) => p.active === 3 && p.inactive === 0),
+        short.stdout,
+      );
       assert.equal((await realsOf(DRAIN)).get(rs1)?.weight, 0, 'still there at weight 0');
 
       // --wait while the held connections close one by one: active falls, closed ones linger as inactive, then the real goes.
@@ -169,7 +194,10 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
         assert.ok(steps[i]!.active <= steps[i - 1]!.active, `active never rises at weight 0:\n${done.stdout}`);
         assert.ok(steps[i]!.active + steps[i]!.inactive <= steps[i - 1]!.active + steps[i - 1]!.inactive, `nothing new is counted:\n${done.stdout}`);
       }
-      assert.ok(steps.some((p) => p.active === 0 && p.inactive > 0), `closed connections show as inactive before they expire:\n${done.stdout}`);
+      assert.ok(
+        steps.some((p) => p.active === 0 && p.inactive > 0),
+        `closed connections show as inactive before they expire:\n${done.stdout}`,
+      );
       assert.deepEqual(steps.at(-1), { t: steps.at(-1)!.t, active: 0, inactive: 0 });
       assert.match(done.stdout, /no tracked connections left after \d+\.\d s; deleted/);
       assert.deepEqual([...(await realsOf(DRAIN)).keys()], [realAddress(2), realAddress(3)]);
@@ -185,8 +213,12 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
       noFailures(after, 'after the drain');
       assert.deepEqual(after.counts, { rs2: 10, rs3: 10 });
 
-      t.diagnostic(`held: ${results.map((r) => `${r!.ok} ok/${r!.failures} failed`).join(', ')}; new while draining: ${JSON.stringify(fresh.counts)}; ${lingering} closed linger as inactive ${listedAfter} ms later, all expired ${expiredIn} ms after that`);
-      t.diagnostic(`drain --wait: last connection closed -> real deleted in ${doneAt - closedAt.at(-1)!} ms (tcp_fin ${TCP_FIN_S} s, sweep ${SWEEP_MS} ms, interval 500 ms)`);
+      t.diagnostic(
+        `held: ${results.map((r) => `${r!.ok} ok/${r!.failures} failed`).join(', ')}; new while draining: ${JSON.stringify(fresh.counts)}; ${lingering} closed linger as inactive ${listedAfter} ms later, all expired ${expiredIn} ms after that`,
+      );
+      t.diagnostic(
+        `drain --wait: last connection closed -> real deleted in ${doneAt - closedAt.at(-1)!} ms (tcp_fin ${TCP_FIN_S} s, sweep ${SWEEP_MS} ms, interval 500 ms)`,
+      );
       for (const line of done.stdout.trimEnd().split('\n')) t.diagnostic(line);
     } finally {
       for (const i of [0, 1, 2]) await stopHeld(i).catch(() => undefined);
@@ -270,5 +302,9 @@ describe('scheduling: persistence, drain, slow start, connection counts (namespa
 
 /** The per-interval lines of `xlvs real drain --wait`: "  +1.5s  2 active  1 inactive". */
 function progress(stdout: string): { t: number; active: number; inactive: number }[] {
-  return [...stdout.matchAll(/^ {2}\+(\d+\.\d)s {2}(\d+) active {2}(\d+) inactive$/gm)].map((m) => ({ t: Number(m[1]), active: Number(m[2]), inactive: Number(m[3]) }));
+  return [...stdout.matchAll(/^ {2}\+(\d+\.\d)s {2}(\d+) active {2}(\d+) inactive$/gm)].map((m) => ({
+    t: Number(m[1]),
+    active: Number(m[2]),
+    inactive: Number(m[3]),
+  }));
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // systemd.test.ts: the daemon in the namespace lab under contrib/xlvs.service's sandbox (its capability bounding set, NoNewPrivileges, RestrictAddressFamilies) brings DR-checked reals up, forwards traffic and runs the ARP guard without a refused socket.
 //
 // XLVS_UNIT_FILE=PATH runs the same test against another unit (an older one, say, which must fail it).
@@ -7,21 +8,29 @@
 // filter makes the daemon meet the refusal it would meet under systemd (EAFNOSUPPORT, before any capability check),
 // so the test asserts what an operator sees (reals up, traffic through, no errors) rather than a list of families,
 // and a path strace never saw, or one that copes with a refusal, is judged by its effect.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress, type DirectorProcess } from '../../src/lab/drnet';
-import { readUnitSandbox, sandboxArgv, SYSTEM_PYTHON, type UnitSandbox } from '../../src/lab/systemd';
+import { describe, test } from 'node:test';
+import { ADDR, type DirectorProcess, realAddress } from '../../src/lab/drnet';
+import { readUnitSandbox, SYSTEM_PYTHON, sandboxArgv, type UnitSandbox } from '../../src/lab/systemd';
 import { useLab } from '../lib/labfixture';
 
 const verbose = !!process.env.XLVS_E2E_VERBOSE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface LogLine { level?: number; msg?: string; mac?: string; real?: string | null; vip?: string; err?: string }
+interface LogLine {
+  level?: number;
+  msg?: string;
+  mac?: string;
+  real?: string | null;
+  vip?: string;
+  err?: string;
+}
 
-describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { timeout: 180_000 }, () => {
+describe("xlvs daemon under the systemd unit's sandbox (namespace lab)", { timeout: 180_000 }, () => {
   let unitFile = '';
   let sandbox: UnitSandbox | undefined;
   let daemon: DirectorProcess | undefined;
@@ -41,13 +50,17 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
     fs.writeFileSync(file, text);
     daemon = await l.startDaemon(file, [], 30_000, { wrap: sandboxArgv(sandbox) });
   });
-  const logLines = (): LogLine[] => daemon!.output().split('\n').flatMap((line) => {
-    try {
-      return [JSON.parse(line) as LogLine];
-    } catch {
-      return [];
-    }
-  });
+  const logLines = (): LogLine[] =>
+    daemon!
+      .output()
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as LogLine];
+        } catch {
+          return [];
+        }
+      });
   /** The daemon's log for a failure message, a run of lines that differ only in time shown once with its count. */
   const tail = () => {
     const out: { key: string; line: string; n: number }[] = [];
@@ -70,7 +83,7 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
     }
   };
 
-  test('the daemon runs with exactly the unit\'s bounding set, no_new_privs and a seccomp filter', (t) => {
+  test("the daemon runs with exactly the unit's bounding set, no_new_privs and a seccomp filter", (t) => {
     L();
     const s = sandbox!;
     // ip netns exec, sh, setpriv and python all exec in place, so the lab's pid is the daemon's.
@@ -78,7 +91,9 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
     const field = (k: string, text = status) => new RegExp(`^${k}:\\s*(\\S+)$`, 'm').exec(text)?.[1];
     assert.equal(field('Name'), 'node', status);
     // Capability numbers from the kernel's own header (linux-libc-dev), not a table copied here.
-    const capNum = new Map([...fs.readFileSync('/usr/include/linux/capability.h', 'utf8').matchAll(/^#define (CAP_[A-Z_]+)\s+(\d+)\s*$/gm)].map((m) => [m[1]!, BigInt(m[2]!)]));
+    const capNum = new Map(
+      [...fs.readFileSync('/usr/include/linux/capability.h', 'utf8').matchAll(/^#define (CAP_[A-Z_]+)\s+(\d+)\s*$/gm)].map((m) => [m[1]!, BigInt(m[2]!)]),
+    );
     // A bounding set only ever shrinks: what this test runner lacks (CAP_SYS_RESOURCE in some containers) neither
     // setpriv nor systemd could give.
     const ours = BigInt(`0x${field('CapBnd', fs.readFileSync('/proc/self/status', 'utf8'))}`);
@@ -100,10 +115,15 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
   test('DR-path health checks bring both reals up and the director forwards to both', async () => {
     const l = L();
     let reals: any[] = [];
-    await waitFor('both reals up through DR-path probes', 10_000, async () => {
-      reals = (await listJson())[0].reals;
-      return reals.every((r) => r.health === 'up' && r.schedulable && /SYN-ACK from 10\.0\.0\.100:80/.test(r.healthDetail?.detail ?? ''));
-    }, () => `\n${reals.map((r) => `${r.address}: ${r.health}, ${r.healthDetail?.detail}`).join('\n')}`);
+    await waitFor(
+      'both reals up through DR-path probes',
+      10_000,
+      async () => {
+        reals = (await listJson())[0].reals;
+        return reals.every((r) => r.health === 'up' && r.schedulable && /SYN-ACK from 10\.0\.0\.100:80/.test(r.healthDetail?.detail ?? ''));
+      },
+      () => `\n${reals.map((r) => `${r.address}: ${r.health}, ${r.healthDetail?.detail}`).join('\n')}`,
+    );
     const before = await l.directorStatus();
     const r = await l.runClient('tcp', { port: 80, count: 40, timeoutMs: 3000 });
     const after = await l.directorStatus();
@@ -117,7 +137,9 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
     // rs1 starts answering ARP for the VIP it holds on lo: only the guard's own "who has" rounds ask for it from the
     // director, so a claim proves the packet socket both sent and received.
     await l.exec('rs1', ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=0', 'net.ipv4.conf.eth0.arp_ignore=0']);
-    await waitFor('the claim of rs1', 5000, () => logLines().some((e) => e.msg === 'VIP claimed by another MAC' && e.mac === l.macs.rs1!.toLowerCase() && e.real === realAddress(1) && e.vip === ADDR.vip));
+    await waitFor('the claim of rs1', 5000, () =>
+      logLines().some((e) => e.msg === 'VIP claimed by another MAC' && e.mac === l.macs.rs1!.toLowerCase() && e.real === realAddress(1) && e.vip === ADDR.vip),
+    );
   });
 
   test('nothing was refused: no EPERM or EAFNOSUPPORT, no failed guard round, never all reals down', () => {
@@ -126,6 +148,14 @@ describe('xlvs daemon under the systemd unit\'s sandbox (namespace lab)', { time
     const lines = daemon!.output().split('\n');
     assert.deepEqual(unique(lines.filter((l) => /EPERM|EAFNOSUPPORT|EACCES|not permitted|not supported/i.test(l))), [], 'refused');
     assert.deepEqual(unique(lines.filter((l) => /all reals down/.test(l))), [], 'all reals down');
-    assert.deepEqual(unique(logLines().filter((e) => (e.level ?? 0) >= 40 && e.msg !== 'VIP claimed by another MAC').map((e) => JSON.stringify(e))), [], 'warnings or errors besides the claim');
+    assert.deepEqual(
+      unique(
+        logLines()
+          .filter((e) => (e.level ?? 0) >= 40 && e.msg !== 'VIP claimed by another MAC')
+          .map((e) => JSON.stringify(e)),
+      ),
+      [],
+      'warnings or errors besides the claim',
+    );
   });
 });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // twodirectors.test.ts: two directors with the same config on a flooding switch (a VRRP master and its backup): neither forwards the other's frames.
 
 import assert from 'node:assert/strict';
@@ -24,7 +25,18 @@ describe('two directors on one flooding segment (namespace lab)', { timeout: 300
 
   const status = async (role: 'dir' | 'dir2', iface: string): Promise<StatusJson> => {
     const l = L();
-    const r = await l.exec(role, ['sh', '-c', 'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"', 'sh', l.bpffsDir, l.xlvsBin(), 'status', '--interface', iface, '--json']);
+    const r = await l.exec(role, [
+      'sh',
+      '-c',
+      'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"',
+      'sh',
+      l.bpffsDir,
+      l.xlvsBin(),
+      'status',
+      '--interface',
+      iface,
+      '--json',
+    ]);
     return JSON.parse(r.stdout) as StatusJson;
   };
 
@@ -32,9 +44,11 @@ describe('two directors on one flooding segment (namespace lab)', { timeout: 300
     const l = L();
     await l.setSwitchFlooding(true);
     try {
-      const m0 = await status('dir', 'eth0'), b0 = await status('dir2', 'lan0');
+      const m0 = await status('dir', 'eth0'),
+        b0 = await status('dir2', 'lan0');
       const r = await l.runClient('tcp', { port: 80, count: REQUESTS, concurrency: 5, timeoutMs: 5000 });
-      const m1 = await status('dir', 'eth0'), b1 = await status('dir2', 'lan0');
+      const m1 = await status('dir', 'eth0'),
+        b1 = await status('dir2', 'lan0');
       const d = (a: StatusJson, b: StatusJson, k: keyof StatusJson['verdicts']) => b.verdicts[k] - a.verdicts[k];
       assert.equal(r.failures, 0, `failed requests: ${JSON.stringify(r.errors)}`);
       assert.equal(r.ok, REQUESTS);
@@ -51,7 +65,7 @@ describe('two directors on one flooding segment (namespace lab)', { timeout: 300
     }
   });
 
-  test('the VIP is the master\'s alone: only it answers ARP', async () => {
+  test("the VIP is the master's alone: only it answers ARP", async () => {
     const l = L();
     const { replies } = await l.arping('router', 'eth0', ADDR.vip, 3);
     assert.deepEqual([...new Set(replies)], [l.macs.dir]);

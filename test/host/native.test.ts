@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // native.test.ts: the libbpf addon against the real kernel: object layouts, maps, objects, verifier logs, test runs and XDP links (needs root and BPF).
 
 import assert from 'node:assert/strict';
@@ -168,25 +169,55 @@ describe('object layout (read off the ELF, nothing loaded)', () => {
       ],
     });
     const bits = n.btfStruct(layoutObj, 'xnt_bits')!;
-    assert.deepEqual(bits.members.map((m) => [m.name, m.offset_bits, m.bitfield_bits]), [['lo', 0, 4], ['hi', 4, 28]]);
+    assert.deepEqual(
+      bits.members.map((m) => [m.name, m.offset_bits, m.bitfield_bits]),
+      [
+        ['lo', 0, 4],
+        ['hi', 4, 28],
+      ],
+    );
     assert.equal(n.btfStruct(layoutObj, 'xnt_absent'), null);
   });
 
   test('objectMaps lists the declared maps with their key and value structs and inner template', () => {
     const maps = n.objectMaps(layoutObj);
-    assert.deepEqual(maps.map((m) => m.name), ['xnt_layout', 'xnt_outer']);
+    assert.deepEqual(
+      maps.map((m) => m.name),
+      ['xnt_layout', 'xnt_outer'],
+    );
     assert.deepEqual(maps[0], {
-      name: 'xnt_layout', type: BPF_MAP_TYPE_HASH, keySize: 12, valueSize: 4, maxEntries: 8, flags: 0,
-      keyType: 'xnt_holey', valueType: 'xnt_bits', inner: null,
+      name: 'xnt_layout',
+      type: BPF_MAP_TYPE_HASH,
+      keySize: 12,
+      valueSize: 4,
+      maxEntries: 8,
+      flags: 0,
+      keyType: 'xnt_holey',
+      valueType: 'xnt_bits',
+      inner: null,
     });
     assert.deepEqual(maps[1]!.inner, {
-      name: 'xnt_outer.inner', type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 3, flags: 0, keyType: null, valueType: null, inner: null,
+      name: 'xnt_outer.inner',
+      type: BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 3,
+      flags: 0,
+      keyType: null,
+      valueType: null,
+      inner: null,
     });
   });
 
   test('an unreadable object is a native error', () => {
-    assert.throws(() => n.btfStruct(path.join(tmp, 'absent.o'), 'x'), (e) => assertNativeError(e, 'ENOENT', 'btf__parse'));
-    assert.throws(() => n.objectMaps(path.join(tmp, 'absent.o')), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__open_file'));
+    assert.throws(
+      () => n.btfStruct(path.join(tmp, 'absent.o'), 'x'),
+      (e) => assertNativeError(e, 'ENOENT', 'btf__parse'),
+    );
+    assert.throws(
+      () => n.objectMaps(path.join(tmp, 'absent.o')),
+      (e) => assertNativeError(e, 'ENOENT', 'bpf_object__open_file'),
+    );
   });
 });
 
@@ -215,8 +246,14 @@ describe('BpfMap', () => {
       for (const k of [1, 2, 3]) m.update(u32(k), u64(BigInt(k) * 1000n), BPF_NOEXIST);
       assert.deepEqual(m.lookup(u32(2)), u64(2000n));
 
-      assert.throws(() => m.update(u32(2), u64(0n), BPF_NOEXIST), (e) => assertNativeError(e, 'EEXIST', 'bpf_map_update_elem'));
-      assert.throws(() => m.update(u32(9), u64(0n), BPF_EXIST), (e) => assertNativeError(e, 'ENOENT', 'bpf_map_update_elem'));
+      assert.throws(
+        () => m.update(u32(2), u64(0n), BPF_NOEXIST),
+        (e) => assertNativeError(e, 'EEXIST', 'bpf_map_update_elem'),
+      );
+      assert.throws(
+        () => m.update(u32(9), u64(0n), BPF_EXIST),
+        (e) => assertNativeError(e, 'ENOENT', 'bpf_map_update_elem'),
+      );
       m.update(u32(2), u64(2222n), BPF_EXIST);
       assert.deepEqual(m.lookup(u32(2)), u64(2222n));
 
@@ -341,7 +378,10 @@ describe('BpfMap', () => {
       } finally {
         p.close();
       }
-      assert.throws(() => m.pin(pinPath), (e) => assertNativeError(e, 'EEXIST', 'bpf_obj_pin'));
+      assert.throws(
+        () => m.pin(pinPath),
+        (e) => assertNativeError(e, 'EEXIST', 'bpf_obj_pin'),
+      );
     } finally {
       m.close();
       fs.rmSync(pinPath, { force: true });
@@ -352,24 +392,40 @@ describe('BpfMap', () => {
     const m = n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_closed', keySize: 4, valueSize: 4, maxEntries: 4 });
     m.close();
     assert.equal(m.fd, -1);
-    assert.throws(() => m.lookup(u32(0)), (e) => {
-      assertNativeError(e, 'EBADF', 'bpf_map_lookup_elem');
-      assert.equal((e as NativeError).errno, 9);
-      return true;
-    });
-    assert.throws(() => m.update(u32(0), u32(0)), (e) => assertNativeError(e, 'EBADF', 'bpf_map_update_elem'));
-    assert.throws(() => m.lookupBatch(), (e) => assertNativeError(e, 'EBADF', 'bpf_map_lookup_batch'));
-
-    assert.throws(() => n.BpfMap.openPinned(path.join(bpffs, 'does-not-exist')), (e) => {
-      assertNativeError(e, 'ENOENT', 'bpf_obj_get');
-      assert.equal((e as NativeError).errno, 2);
-      assert.match((e as Error).message, /does-not-exist/);
-      return true;
-    });
-    assert.throws(() => n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_bad', keySize: 0, valueSize: 4, maxEntries: 4 }), (e) =>
-      assertNativeError(e, 'EINVAL', 'bpf_map_create'),
+    assert.throws(
+      () => m.lookup(u32(0)),
+      (e) => {
+        assertNativeError(e, 'EBADF', 'bpf_map_lookup_elem');
+        assert.equal((e as NativeError).errno, 9);
+        return true;
+      },
     );
-    assert.throws(() => n.BpfMap.fromId(0x7ffffff0), (e) => assertNativeError(e, 'ENOENT', 'bpf_map_get_fd_by_id'));
+    assert.throws(
+      () => m.update(u32(0), u32(0)),
+      (e) => assertNativeError(e, 'EBADF', 'bpf_map_update_elem'),
+    );
+    assert.throws(
+      () => m.lookupBatch(),
+      (e) => assertNativeError(e, 'EBADF', 'bpf_map_lookup_batch'),
+    );
+
+    assert.throws(
+      () => n.BpfMap.openPinned(path.join(bpffs, 'does-not-exist')),
+      (e) => {
+        assertNativeError(e, 'ENOENT', 'bpf_obj_get');
+        assert.equal((e as NativeError).errno, 2);
+        assert.match((e as Error).message, /does-not-exist/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => n.BpfMap.create({ type: BPF_MAP_TYPE_HASH, name: 'xnt_bad', keySize: 0, valueSize: 4, maxEntries: 4 }),
+      (e) => assertNativeError(e, 'EINVAL', 'bpf_map_create'),
+    );
+    assert.throws(
+      () => n.BpfMap.fromId(0x7ffffff0),
+      (e) => assertNativeError(e, 'ENOENT', 'bpf_map_get_fd_by_id'),
+    );
   });
 
   test('short buffers are refused before reaching the kernel', () => {
@@ -398,22 +454,29 @@ describe('BpfObject and testRun', () => {
       const hash = obj.map('xnt_hash');
       assert.equal(hash.flags & BPF_F_NO_PREALLOC, BPF_F_NO_PREALLOC);
       hash.close();
-      assert.throws(() => obj.programFd('nope'), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_program_by_name'));
-      assert.throws(() => obj.map('nope'), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'));
+      assert.throws(
+        () => obj.programFd('nope'),
+        (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_program_by_name'),
+      );
+      assert.throws(
+        () => obj.map('nope'),
+        (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'),
+      );
     } finally {
       obj.close();
     }
     obj.close();
-    assert.throws(() => obj.programNames(), (e) => (e as NativeError).code === 'EBADF');
+    assert.throws(
+      () => obj.programNames(),
+      (e) => (e as NativeError).code === 'EBADF',
+    );
     // The map's own fd keeps the kernel map alive after the object is gone.
     assert.deepEqual(cnt.lookup(u32(0)), u64(0n));
     cnt.close();
   });
 
   test('rejects an unknown map in the options and a missing file', async () => {
-    await assert.rejects(n.BpfObject.open(okObj, { mapMaxEntries: { nope: 4 } }), (e) =>
-      assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'),
-    );
+    await assert.rejects(n.BpfObject.open(okObj, { mapMaxEntries: { nope: 4 } }), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__find_map_by_name'));
     await assert.rejects(n.BpfObject.open(path.join(tmp, 'missing.o')), (e) => assertNativeError(e, 'ENOENT', 'bpf_object__open_file'));
   });
 
@@ -505,7 +568,10 @@ describe('XdpLink', () => {
       const again = n.XdpLink.openPinned(pinPath);
       assert.equal(again.mode, 'generic');
       assert.equal(again.ifindex, link.ifindex);
-      assert.throws(() => n.BpfMap.openPinned(pinPath), (e) => assertNativeError(e, 'EINVAL', 'bpf_obj_get'));
+      assert.throws(
+        () => n.BpfMap.openPinned(pinPath),
+        (e) => assertNativeError(e, 'EINVAL', 'bpf_obj_get'),
+      );
       again.detach();
       again.detach();
       assert.equal(xdpState(), undefined);
@@ -521,7 +587,10 @@ describe('XdpLink', () => {
     try {
       assert.ok(link.mode === 'native' || link.mode === 'generic');
       assert.equal(xdpState()?.mode, link.mode === 'native' ? XDP_ATTACHED_DRV : XDP_ATTACHED_SKB);
-      assert.throws(() => n.XdpLink.attach(fd, if0, 'generic'), (e) => (e as NativeError).syscall === 'bpf_link_create');
+      assert.throws(
+        () => n.XdpLink.attach(fd, if0, 'generic'),
+        (e) => (e as NativeError).syscall === 'bpf_link_create',
+      );
 
       // Live frames go out through the interface named in the context; the
       // ethertype is a local experimental one so nothing on the peer reacts.
@@ -541,7 +610,13 @@ describe('XdpLink', () => {
 
   test('a missing interface is an ENODEV error', () => {
     const fd = obj!.programFd('xnt_pass');
-    assert.throws(() => n.XdpLink.attach(fd, 'xnt-missing0', 'auto'), (e) => assertNativeError(e, 'ENODEV', 'if_nametoindex'));
-    assert.throws(() => n.XdpLink.openPinned(path.join(bpffs, 'no-link')), (e) => assertNativeError(e, 'ENOENT', 'bpf_obj_get'));
+    assert.throws(
+      () => n.XdpLink.attach(fd, 'xnt-missing0', 'auto'),
+      (e) => assertNativeError(e, 'ENODEV', 'if_nametoindex'),
+    );
+    assert.throws(
+      () => n.XdpLink.openPinned(path.join(bpffs, 'no-link')),
+      (e) => assertNativeError(e, 'ENOENT', 'bpf_obj_get'),
+    );
   });
 });

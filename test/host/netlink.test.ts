@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // netlink.test.ts: NeighSocket (rtnetlink neighbour dump and notifications) and the NeighbourTable on it, against a real neighbour table in fresh namespaces (needs root).
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { needsSolicit, type NeighbourEntry } from '../../src/core/neighbours';
-import { isNativeError, native, type NeighEvent, type NeighOverrun, type NeighSocket } from '../../src/adapters/native';
-import { NUD, NeighbourTable, Solicitor, closeNeighbourTables, dumpNeighbours, neighbourTable, watchNeighbours } from '../../src/adapters/neighbours';
+import { isNativeError, type NeighEvent, type NeighOverrun, type NeighSocket, native } from '../../src/adapters/native';
+import { closeNeighbourTables, dumpNeighbours, NeighbourTable, NUD, neighbourTable, Solicitor, watchNeighbours } from '../../src/adapters/neighbours';
 import { resolveMacs } from '../../src/adapters/runner';
+import { type NeighbourEntry, needsSolicit } from '../../src/core/neighbours';
 import { requirePrivileges } from '../lib/privileged';
 
 // A netlink socket sees the namespace of the process that opened it, so every scenario runs in a child started with
@@ -53,7 +54,7 @@ if (SCENARIO) {
     });
     after(teardown);
 
-    test('dump(ifindex) returns that interface\'s IPv4 entries with MAC and NUD state; dump() every interface\'s', () => {
+    test("dump(ifindex) returns that interface's IPv4 entries with MAC and NUD state; dump() every interface's", () => {
       inNs('dump');
     });
 
@@ -77,11 +78,14 @@ if (SCENARIO) {
 
     test('failures carry .code, .errno and .syscall', () => {
       const n = native();
-      assert.throws(() => n.ifNameToIndex('xlvsnosuch0'), (e: unknown) => {
-        assert.ok(isNativeError(e));
-        assert.deepEqual([e.code, e.errno, e.syscall], ['ENODEV', 19, 'if_nametoindex']);
-        return true;
-      });
+      assert.throws(
+        () => n.ifNameToIndex('xlvsnosuch0'),
+        (e: unknown) => {
+          assert.ok(isNativeError(e));
+          assert.deepEqual([e.code, e.errno, e.syscall], ['ENODEV', 19, 'if_nametoindex']);
+          return true;
+        },
+      );
       assert.throws(() => neighbourTable('xlvsnosuch0'), /neighbour table of xlvsnosuch0: if_nametoindex: No such device/);
     });
   });
@@ -156,9 +160,15 @@ async function dump(): Promise<void> {
       { type: 'new', ifindex: v0, address: '10.77.0.12', mac: null, state: NUD.FAILED },
     ]);
     const all = s.dump();
-    assert.deepEqual(all.find((e) => e.address === '10.78.0.10'), { type: 'new', ifindex: w0, address: '10.78.0.10', mac: '02:00:00:00:00:0c', state: NUD.PERMANENT });
+    assert.deepEqual(
+      all.find((e) => e.address === '10.78.0.10'),
+      { type: 'new', ifindex: w0, address: '10.78.0.10', mac: '02:00:00:00:00:0c', state: NUD.PERMANENT },
+    );
     assert.ok(all.length >= 4);
-    assert.ok(all.every((e) => /^\d+\.\d+\.\d+\.\d+$/.test(e.address)), `IPv4 only: ${JSON.stringify(all)}`);
+    assert.ok(
+      all.every((e) => /^\d+\.\d+\.\d+\.\d+$/.test(e.address)),
+      `IPv4 only: ${JSON.stringify(all)}`,
+    );
     assert.deepEqual(s.read(), [], 'a dump supersedes the notifications queued before it');
   } finally {
     s.close();
@@ -216,7 +226,12 @@ async function overrun(): Promise<unknown> {
   const n = native();
   const v0 = n.ifNameToIndex('v0');
   const COUNT = 300;
-  const batch = (verb: string) => Array.from({ length: COUNT }, (_, i) => `neigh ${verb} 10.77.${1 + (i >> 8)}.${i & 255} ${verb === 'del' ? '' : `lladdr 02:00:00:01:00:${(i & 255).toString(16).padStart(2, '0')} nud permanent `}dev v0`).join('\n');
+  const batch = (verb: string) =>
+    Array.from(
+      { length: COUNT },
+      (_, i) =>
+        `neigh ${verb} 10.77.${1 + (i >> 8)}.${i & 255} ${verb === 'del' ? '' : `lladdr 02:00:00:01:00:${(i & 255).toString(16).padStart(2, '0')} nud permanent `}dev v0`,
+    ).join('\n');
   const inBatch = (a: string) => a.startsWith('10.77.1.') || a.startsWith('10.77.2.');
   // rcvbuf 1: the kernel's minimum buffer, which holds a couple of notifications.
   const s = new n.NeighSocket({ rcvbuf: 1 });
@@ -224,7 +239,10 @@ async function overrun(): Promise<unknown> {
   execFileSync('ip', ['-batch', '-'], { input: batch('replace') });
   const got: (NeighEvent | NeighOverrun)[] = [];
   for (let r = s.read(); r.length; r = s.read()) got.push(...r);
-  assert.ok(got.some((x) => 'overrun' in x), `overrun reported among ${got.length} items`);
+  assert.ok(
+    got.some((x) => 'overrun' in x),
+    `overrun reported among ${got.length} items`,
+  );
   assert.ok(got.filter(isEvent).length < COUNT, 'notifications were really lost');
   assert.equal(s.dump(v0).filter((e) => inBatch(e.address)).length, COUNT, 'a dump has them all');
   s.close();
@@ -287,7 +305,10 @@ async function table(): Promise<unknown> {
     assert.equal(t.macOf(X), null);
     // The kernel marks an entry FAILED on its way out, and says so.
     assert.deepEqual(changes.at(-1), { address: X, entry: undefined });
-    assert.ok(changes.every((c) => !c.entry?.mac), JSON.stringify(changes));
+    assert.ok(
+      changes.every((c) => !c.entry?.mac),
+      JSON.stringify(changes),
+    );
 
     // The kernel's own ARP: an answered solicitation resolves, an unanswered one ends FAILED (the INCOMPLETE it
     // starts as is never notified; the table leaves such an address missing, which is just as unusable).
@@ -334,7 +355,14 @@ async function shared(): Promise<unknown> {
     const sol = new Solicitor();
     try {
       const first = resolveMacs('v0', sol, [PEER, X]);
-      assert.deepEqual([...first], [[PEER, null], [X, '02:00:00:00:00:42']], 'the peer is not resolved yet');
+      assert.deepEqual(
+        [...first],
+        [
+          [PEER, null],
+          [X, '02:00:00:00:00:42'],
+        ],
+        'the peer is not resolved yet',
+      );
       const took = await until('peer resolved through resolveMacs', () => resolveMacs('v0', sol, [PEER]).get(PEER) === peerMac, 2000);
       return { 'watchNeighbours: change to listener, ms': Math.round(watchMs), 'resolveMacs: missing real to MAC, ms': Math.round(took) };
     } finally {

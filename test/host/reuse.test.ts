@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // reuse.test.ts: the addon's restart/upgrade path: BpfObject.open({ reuseMaps }) adopts pinned maps (and refuses a layout mismatch), and XdpLink#update swaps a pinned link's program in place (needs root and BPF).
 
 import assert from 'node:assert/strict';
@@ -7,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { objectPath } from '../../src/adapters/datapath';
+import { type NativeError, native } from '../../src/adapters/native';
 import { MAP_NAMES, pinPaths } from '../../src/adapters/pinned';
-import { native, type NativeError } from '../../src/adapters/native';
 import { requirePrivileges } from '../lib/privileged';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-reuse-'));
@@ -77,7 +78,8 @@ test('XdpLink#update swaps the program of a pinned link without detaching', asyn
     })().catch((e) => { console.error(e); process.exit(1); });`;
   const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const progOf = () => JSON.parse(execFileSync('ip', ['-n', NS, '-j', '-d', 'link', 'show', 'dev', 'v0'], { encoding: 'utf8' }))[0]?.xdp?.prog?.id as number | undefined;
+  const progOf = () =>
+    JSON.parse(execFileSync('ip', ['-n', NS, '-j', '-d', 'link', 'show', 'dev', 'v0'], { encoding: 'utf8' }))[0]?.xdp?.prog?.id as number | undefined;
   const before = progOf();
   assert.ok(before, 'attached, and still attached after the attaching process exited (the pin holds it)');
   const link = n.XdpLink.openPinned(linkPin);

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // fakedatapath.ts: an in-memory DatapathPort for the API tests: what the maps hold, op by op, with the lookup invariants checked after every op.
 
 import assert from 'node:assert/strict';
-import { Counters, REAL_NONE } from '../../src/core/abi';
-import { DatapathPort } from '../../src/core/controller';
-import { Op } from '../../src/core/plan';
+import { type Counters, REAL_NONE } from '../../src/core/abi';
+import type { DatapathPort } from '../../src/core/controller';
+import type { Op } from '../../src/core/plan';
 
 /** What the fake datapath holds, op by op, plus a hook to check invariants at every step. */
 export class FakeDatapath implements DatapathPort {
@@ -25,13 +26,30 @@ export class FakeDatapath implements DatapathPort {
     }
     for (const op of ops) {
       switch (op.op) {
-        case 'putReal': this.reals.set(op.real.id, { address: op.real.address, flags: op.real.mac ? 1 | (op.real.weight > 0 ? 2 : 0) : 0, svcId: op.real.svcId }); this.written.set(`real ${op.real.id}`, JSON.stringify(op.real)); break;
-        case 'putTable': this.tables.set(op.svcId, op.table); break;
-        case 'putService': this.svc.set(`${op.service.vip}:${op.service.port}/${op.service.proto}`, op.service.id); this.written.set(`svc ${op.service.id}`, JSON.stringify(op.service)); break;
-        case 'deleteService': this.svc.delete(`${op.vip}:${op.port}/${op.proto}`); break;
-        case 'deleteTable': this.tables.delete(op.svcId); break;
-        case 'deleteReal': this.reals.delete(op.realId); this.written.delete(`real ${op.realId}`); break;
-        case 'purgeConns': this.conns = this.conns.filter((c) => !op.realIds.includes(c.realId)); break;
+        case 'putReal':
+          this.reals.set(op.real.id, { address: op.real.address, flags: op.real.mac ? 1 | (op.real.weight > 0 ? 2 : 0) : 0, svcId: op.real.svcId });
+          this.written.set(`real ${op.real.id}`, JSON.stringify(op.real));
+          break;
+        case 'putTable':
+          this.tables.set(op.svcId, op.table);
+          break;
+        case 'putService':
+          this.svc.set(`${op.service.vip}:${op.service.port}/${op.service.proto}`, op.service.id);
+          this.written.set(`svc ${op.service.id}`, JSON.stringify(op.service));
+          break;
+        case 'deleteService':
+          this.svc.delete(`${op.vip}:${op.port}/${op.proto}`);
+          break;
+        case 'deleteTable':
+          this.tables.delete(op.svcId);
+          break;
+        case 'deleteReal':
+          this.reals.delete(op.realId);
+          this.written.delete(`real ${op.realId}`);
+          break;
+        case 'purgeConns':
+          this.conns = this.conns.filter((c) => !op.realIds.includes(c.realId));
+          break;
       }
       this.checkInvariants();
     }

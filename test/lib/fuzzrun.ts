@@ -1,13 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzzrun.ts: runs seeded random frames through the XDP program (BPF_PROG_TEST_RUN) and holds every verdict, output and counter to src/core/verdictmodel.ts; shared by test/bpf/fuzz.test.ts and `npm run fuzz`.
 
+import { Datapath } from '../../src/adapters/datapath';
+import { native } from '../../src/adapters/native';
+import { Provisioner } from '../../src/adapters/provision';
 import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { schedulable } from '../../src/core/director';
-import { FrameFuzzer, FuzzWorld } from '../../src/core/framefuzz';
-import { CompiledWorld, MODEL_RULES, ModelRule, ModelVerdict, VERDICT_CLASSES, VerdictClass, compileWorld, modelVerdict, outputProblem, xdpActionName } from '../../src/core/verdictmodel';
-import { Datapath } from '../../src/adapters/datapath';
-import { Provisioner } from '../../src/adapters/provision';
-import { native } from '../../src/adapters/native';
+import { FrameFuzzer, type FuzzWorld } from '../../src/core/framefuzz';
+import {
+  type CompiledWorld,
+  compileWorld,
+  MODEL_RULES,
+  type ModelRule,
+  type ModelVerdict,
+  modelVerdict,
+  outputProblem,
+  VERDICT_CLASSES,
+  type VerdictClass,
+  xdpActionName,
+} from '../../src/core/verdictmodel';
 
 export const FUZZ_DIRECTOR_MAC = '02:00:00:00:00:02';
 /** keepalived's use_vmac MAC for VRID 51. */
@@ -119,9 +131,15 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
   const nat = native();
   const t0 = process.hrtime.bigint();
   const r: FuzzResult = {
-    seed: o.seed, frames: 0, perClass: Object.fromEntries(VERDICT_CLASSES.map((c) => [c, 0])) as Record<VerdictClass, number>,
+    seed: o.seed,
+    frames: 0,
+    perClass: Object.fromEntries(VERDICT_CLASSES.map((c) => [c, 0])) as Record<VerdictClass, number>,
     perRule: Object.fromEntries(MODEL_RULES.map((c) => [c, 0])) as Record<ModelRule, number>,
-    counters: Object.fromEntries(abi.verdictFields.map((k) => [k, 0])), mismatches: 0, examples: [], counterMismatches: [], durationMs: 0,
+    counters: Object.fromEntries(abi.verdictFields.map((k) => [k, 0])),
+    mismatches: 0,
+    examples: [],
+    counterMismatches: [],
+    durationMs: 0,
   };
   let index = 0;
   let before = readVerdicts(s);
@@ -147,9 +165,13 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
           r.mismatches++;
           if (r.examples.length < keep) {
             r.examples.push({
-              seed: o.seed, index: i, recipe, frame: frame.toString('hex'),
+              seed: o.seed,
+              index: i,
+              recipe,
+              frame: frame.toString('hex'),
               model: { cls: v.cls, action: v.action, why: v.why },
-              datapath: { action, output: out.dataOut.toString('hex') }, problem,
+              datapath: { action, output: out.dataOut.toString('hex') },
+              problem,
             });
           }
         }
@@ -162,12 +184,19 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
     const d = (k: keyof abi.Verdicts) => Number(after[k] - before[k]);
     for (const k of abi.verdictFields) r.counters[k]! += d(k);
     const got = {
-      pass_not_ipv4: d('pass_not_ipv4'), pass_not_for_us: d('pass_not_for_us'), pass_malformed: d('pass_malformed'),
-      pass_fragment: d('pass_fragment'), pass_no_service: d('pass_no_service'), tx: d('tx_new') + d('tx_existing'), drop_no_real: d('drop_no_real'),
+      pass_not_ipv4: d('pass_not_ipv4'),
+      pass_not_for_us: d('pass_not_for_us'),
+      pass_malformed: d('pass_malformed'),
+      pass_fragment: d('pass_fragment'),
+      pass_no_service: d('pass_no_service'),
+      tx: d('tx_new') + d('tx_existing'),
+      drop_no_real: d('drop_no_real'),
     };
     const bad = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== got[k]);
     if (d('aborted') !== 0 || bad.length) {
-      r.counterMismatches.push(`frames ${first}..${index - 1}: ${[...bad.map((k) => `${k} ${got[k]} (model ${want[k]})`), ...(d('aborted') ? [`aborted ${d('aborted')}`] : [])].join(', ')}`);
+      r.counterMismatches.push(
+        `frames ${first}..${index - 1}: ${[...bad.map((k) => `${k} ${got[k]} (model ${want[k]})`), ...(d('aborted') ? [`aborted ${d('aborted')}`] : [])].join(', ')}`,
+      );
     }
     before = after;
     r.frames = index;

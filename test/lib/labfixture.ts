@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // labfixture.ts: one namespace lab per test file: built in before(), torn down in after(), and a setup failure rethrown by every test.
 
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { DrLab, LabOptions } from '../../src/lab/drnet';
+import { DrLab, type LabOptions } from '../../src/lab/drnet';
 
 /**
  * A setup failure (not root, no xlvs, director never ready) is kept and rethrown by every test,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mutate.ts: a seeded PRNG and random mutations of JSON-like documents and of YAML text, for the fuzz tests (pure: no I/O, no clock).
 
 /** mulberry32: small, fast and good enough to pick mutations; the same seed gives the same cases. */
@@ -57,29 +58,165 @@ function setAt(v: unknown, p: Path, value: unknown): void {
 }
 
 /** Keys a document could plausibly (mis)spell, and ones that trip up object handling. */
-const KEYS = ['extra', 'wieght', 'persistance', 'Port', 'vip ', '', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'services', 'reals', 'check', '0', 'ké', '\u0000', 'x'.repeat(300)];
+const KEYS = [
+  'extra',
+  'wieght',
+  'persistance',
+  'Port',
+  'vip ',
+  '',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'services',
+  'reals',
+  'check',
+  '0',
+  'ké',
+  '\u0000',
+  'x'.repeat(300),
+];
 
 /** Numbers at and past every range the schema has, and ones JSON or YAML write oddly. */
-const NUMBERS = [0, -0, 1, -1, 0.5, 1.5, -2.5, 50, 99, 100, 250, 251, 252, 600, 1023, 1024, 65535, 65536, 70000, 86400, 86401, 2678401, 3_600_001, 2147483647, 2147483648, 4294967296, 2 ** 53, 2 ** 53 + 2, 1e21, 1e308, -1e308, 5e-324, Number.MAX_VALUE, 1048573, 1048576, 67108865];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  1.5,
+  -2.5,
+  50,
+  99,
+  100,
+  250,
+  251,
+  252,
+  600,
+  1023,
+  1024,
+  65535,
+  65536,
+  70000,
+  86400,
+  86401,
+  2678401,
+  3_600_001,
+  2147483647,
+  2147483648,
+  4294967296,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e21,
+  1e308,
+  -1e308,
+  5e-324,
+  Number.MAX_VALUE,
+  1048573,
+  1048576,
+  67108865,
+];
 
 /** Strings that look like numbers, booleans, nulls, addresses, names, or nothing good. */
-const STRINGS = ['', ' ', 'NaN', 'nan', '.nan', 'Infinity', '-Infinity', '.inf', '-0', '0x10', '0o17', '1e3', ' 80', '80 ', '080', 'true', 'yes', 'off', 'null', '~', '10.0.0.1', '010.0.0.1', '10.0.0.256', '0.0.0.0', '255.255.255.255', '127.0.0.1', '224.0.0.1', '::1', 'eth0', 'eth0:1', 'a/b', '.', '..', 'aaaaaaaaaaaaaaaa', 'mh', 'wrr', 'TCP', 'udp', 'sctp', '/', '(', '[a-', '255.255.0.255', '02:00:00:00:00:01', '01:00:5e:00:00:01', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '127.0.0.1:9258', '10.0.0.1:0', 'off', 'é', '\u0000', '\ud800', '\u202e', 'a\nb', '"', "'", '{', '[', '*x', '&x', '!!str', '%', '#', ': ', '- '];
+const STRINGS = [
+  '',
+  ' ',
+  'NaN',
+  'nan',
+  '.nan',
+  'Infinity',
+  '-Infinity',
+  '.inf',
+  '-0',
+  '0x10',
+  '0o17',
+  '1e3',
+  ' 80',
+  '80 ',
+  '080',
+  'true',
+  'yes',
+  'off',
+  'null',
+  '~',
+  '10.0.0.1',
+  '010.0.0.1',
+  '10.0.0.256',
+  '0.0.0.0',
+  '255.255.255.255',
+  '127.0.0.1',
+  '224.0.0.1',
+  '::1',
+  'eth0',
+  'eth0:1',
+  'a/b',
+  '.',
+  '..',
+  'aaaaaaaaaaaaaaaa',
+  'mh',
+  'wrr',
+  'TCP',
+  'udp',
+  'sctp',
+  '/',
+  '(',
+  '[a-',
+  '255.255.0.255',
+  '02:00:00:00:00:01',
+  '01:00:5e:00:00:01',
+  '00:00:00:00:00:00',
+  'ff:ff:ff:ff:ff:ff',
+  '127.0.0.1:9258',
+  '10.0.0.1:0',
+  'off',
+  'é',
+  '\u0000',
+  '\ud800',
+  '\u202e',
+  'a\nb',
+  '"',
+  "'",
+  '{',
+  '[',
+  '*x',
+  '&x',
+  '!!str',
+  '%',
+  '#',
+  ': ',
+  '- ',
+];
 
 /** A value of a kind a field was not written for. */
 export function weirdValue(rng: Rng, depth = 0): Json {
   switch (rng.int(14)) {
-    case 0: return null;
-    case 1: return rng.chance(0.5);
-    case 2: case 3: return rng.pick(NUMBERS) * (rng.chance(0.2) ? -1 : 1);
-    case 4: return rng.float() * 10 ** rng.int(12) - (rng.chance(0.3) ? 1e6 : 0);
-    case 5: case 6: return rng.pick(STRINGS);
-    case 7: return rng.pick(STRINGS) + rng.pick(STRINGS);
-    case 8: return 'x'.repeat(rng.pick([64, 501, 4096, 20_000]));
-    case 9: return depth > 3 ? [] : Array.from({ length: rng.int(4) }, () => weirdValue(rng, depth + 1));
-    case 10: return depth > 3 ? {} : Object.fromEntries(Array.from({ length: rng.int(4) }, () => [rng.pick(KEYS), weirdValue(rng, depth + 1)]));
-    case 11: return nested(rng.pick([10, 70, 200]), rng.chance(0.5));
-    case 12: return Array.from({ length: rng.pick([20, 200]) }, (_, i) => i);
-    default: return rng.pick<Json>([{}, [], [[]], [{}], { '': null }]);
+    case 0:
+      return null;
+    case 1:
+      return rng.chance(0.5);
+    case 2:
+    case 3:
+      return rng.pick(NUMBERS) * (rng.chance(0.2) ? -1 : 1);
+    case 4:
+      return rng.float() * 10 ** rng.int(12) - (rng.chance(0.3) ? 1e6 : 0);
+    case 5:
+    case 6:
+      return rng.pick(STRINGS);
+    case 7:
+      return rng.pick(STRINGS) + rng.pick(STRINGS);
+    case 8:
+      return 'x'.repeat(rng.pick([64, 501, 4096, 20_000]));
+    case 9:
+      return depth > 3 ? [] : Array.from({ length: rng.int(4) }, () => weirdValue(rng, depth + 1));
+    case 10:
+      return depth > 3 ? {} : Object.fromEntries(Array.from({ length: rng.int(4) }, () => [rng.pick(KEYS), weirdValue(rng, depth + 1)]));
+    case 11:
+      return nested(rng.pick([10, 70, 200]), rng.chance(0.5));
+    case 12:
+      return Array.from({ length: rng.pick([20, 200]) }, (_, i) => i);
+    default:
+      return rng.pick<Json>([{}, [], [[]], [{}], { '': null }]);
   }
 }
 
@@ -116,7 +253,9 @@ export function mutate(rng: Rng, doc: unknown): { doc: unknown; what: string } {
       Object.defineProperty(v, k, { value: w, enumerable: true, writable: true, configurable: true });
       return { doc: d, what: `add key ${JSON.stringify(k)} at ${at}` };
     }
-    case 2: case 3: case 4: {
+    case 2:
+    case 3:
+    case 4: {
       if (!p.length) return { doc: weirdValue(rng), what: 'replace the root' };
       const w = weirdValue(rng);
       setAt(d, p, w);
@@ -173,7 +312,40 @@ export function mutateN(rng: Rng, doc: unknown, n: number): { doc: unknown; what
   return { doc: d, what: whats.join('; ') };
 }
 
-const BYTES = ['\u0000', '\t', '\r', '\n', ' ', ':', '-', '?', '[', ']', '{', '}', ',', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', '#', '\ufeff', '\u00a0', '\u2028', '\ud83d', 'é', '---\n', '...\n', '<<: '];
+const BYTES = [
+  '\u0000',
+  '\t',
+  '\r',
+  '\n',
+  ' ',
+  ':',
+  '-',
+  '?',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  "'",
+  '"',
+  '%',
+  '@',
+  '`',
+  '#',
+  '\ufeff',
+  '\u00a0',
+  '\u2028',
+  '\ud83d',
+  'é',
+  '---\n',
+  '...\n',
+  '<<: ',
+];
 
 /** One textual mutation of YAML: truncation, inserted or deleted bytes, lines duplicated, swapped or re-indented, anchors and aliases, deep nesting. */
 export function mutateText(rng: Rng, text: string): { text: string; what: string } {
@@ -184,7 +356,8 @@ export function mutateText(rng: Rng, text: string): { text: string; what: string
       const at = rng.int(text.length + 1);
       return { text: text.slice(0, at), what: `truncate at ${at}` };
     }
-    case 1: case 2: {
+    case 1:
+    case 2: {
       const at = rng.int(text.length + 1);
       const ins = Array.from({ length: 1 + rng.int(4) }, () => (rng.chance(0.7) ? rng.pick(BYTES) : String.fromCharCode(rng.int(0x3000)))).join('');
       return { text: text.slice(0, at) + ins + text.slice(at), what: `insert ${JSON.stringify(ins)} at ${at}` };
@@ -207,7 +380,8 @@ export function mutateText(rng: Rng, text: string): { text: string; what: string
       lines[li] = rng.chance(0.5) ? ` ${lines[li]}` : lines[li]!.replace(/^ {1,2}/, rng.chance(0.5) ? '' : '\t');
       return { text: lines.join('\n'), what: `re-indent line ${li}` };
     }
-    case 7: case 8: {
+    case 7:
+    case 8: {
       // An anchor on one "key: value" and an alias in place of a later value (or the same one: a cycle).
       const kv = lines.map((l, i) => [i, /^(\s*(?:- )?[\w-]+:\s)(.*)$/.exec(l)] as const).filter(([, m]) => m);
       if (!kv.length) break;
@@ -223,13 +397,20 @@ export function mutateText(rng: Rng, text: string): { text: string; what: string
       // Past MAX_YAML_DEPTH (64) and far past the composer's stack (a few hundred levels); parsing costs ~10 us a level.
       const n = rng.pick([10, 60, 70, 500, 3000]);
       const flow = rng.chance(0.5);
-      const deep = flow ? `${'['.repeat(n)}${']'.repeat(n)}` : Array.from({ length: Math.min(n, 500) }, (_, k) => `${' '.repeat(k + 2)}- `).join('\n') + '1';
+      const deep = flow
+        ? `${'['.repeat(n)}${']'.repeat(n)}`
+        : Array.from({ length: Math.min(n, 500) }, (_, k) => `${' '.repeat(k + 2)}- `)
+            .join('\n')
+            .concat('1');
       const key = rng.pick(['extra', 'interface', 'services', 'timeouts']);
       return { text: `${text}\n${flow ? `${key}_deep: ${deep}` : `${key}_deep:\n${deep}`}\n`, what: `${n} deep ${flow ? 'flow' : 'block'}` };
     }
     case 10: {
       // An alias bomb, small enough to parse, big enough to expand.
-      const bomb = ['bomb0: &b0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: rng.int(6) + 1 }, (_, k) => `bomb${k + 1}: &b${k + 1} [${Array(10).fill(`*b${k}`).join(', ')}]`)];
+      const bomb = [
+        'bomb0: &b0 [x, x, x, x, x, x, x, x, x, x]',
+        ...Array.from({ length: rng.int(6) + 1 }, (_, k) => `bomb${k + 1}: &b${k + 1} [${Array(10).fill(`*b${k}`).join(', ')}]`),
+      ];
       return { text: `${text}\n${bomb.join('\n')}\n`, what: 'alias bomb' };
     }
     case 11: {

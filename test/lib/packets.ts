@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packets.ts: builds the fixture suite's frames, malformed ones included (VLAN tags, IP options, fragments), on top of src/core/packets.
 
 import { inetChecksum, ipv4Bytes, macBytes } from '../../src/core/packets';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // privileged.ts: guards for suites that need root and BPF: they fail loudly instead of skipping.
 
 import * as fs from 'node:fs';

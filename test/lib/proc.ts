@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proc.ts: test helpers about processes: waiting for one to be gone (killed with its process group).
 
 import * as fs from 'node:fs';
@@ -6,7 +7,11 @@ import * as fs from 'node:fs';
 export async function waitGone(pid: number, tries = 50): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
     let state = 'gone';
-    try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]!; } catch { /* gone */ }
+    try {
+      state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]!;
+    } catch {
+      /* gone */
+    }
     if (state === 'gone' || state === 'Z') return true;
     await new Promise((res) => setTimeout(res, 20));
   }

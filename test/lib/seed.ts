@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // seed.ts: the fuzzers' extra seed: fresh on every local run, a fixed one in CI (a landing must not depend on a draw).
 
 import { randomInt } from 'node:crypto';

@@ -1,15 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
 // abi.test.ts: the TypeScript codecs and limits agree with what the compiler made of xlvs_abi.h (the BTF and maps of build/bpf/xlvs.o) and with its #defines.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import * as abi from '../../src/core/abi';
-import { layoutDifferences } from '../../src/core/abicheck';
 import { compiledStruct, objectMaps } from '../../src/adapters/btf';
 import { objectPath } from '../../src/adapters/datapath';
+import { BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, type ObjectMap, repoRoot } from '../../src/adapters/native';
 import { MAP_NAMES } from '../../src/adapters/pinned';
-import { BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, ObjectMap, repoRoot } from '../../src/adapters/native';
+import * as abi from '../../src/core/abi';
+import { layoutDifferences } from '../../src/core/abicheck';
 
 const obj = objectPath();
 const where = path.relative(repoRoot(), obj);
@@ -30,9 +31,7 @@ test('every codec has the size and field offsets the compiler gave its struct', 
 test('a codec that drifts from the object is named field by field', () => {
   const real = compiledStruct(obj, 'xlvs_svc')!;
   const drifted = { ...abi.svc, fields: abi.svc.fields.map((f) => (f.name === 'persist_timeout' ? { ...f, offset: 20 } : f)) };
-  assert.deepEqual(layoutDifferences(drifted, real, where), [
-    `xlvs_svc.persist_timeout: offset 20, 4 bytes in abi.ts; offset 16, 4 bytes in ${where}`,
-  ]);
+  assert.deepEqual(layoutDifferences(drifted, real, where), [`xlvs_svc.persist_timeout: offset 20, 4 bytes in abi.ts; offset 16, 4 bytes in ${where}`]);
   const lessOne = { ...abi.svc, fields: abi.svc.fields.filter((f) => f.name !== 'flags') };
   assert.deepEqual(layoutDifferences(lessOne, real, where), [`xlvs_svc.flags: offset 4, 4 bytes in ${where}, missing from the codec in abi.ts`]);
   const holey = { ...real, size: 28, members: real.members.filter((m) => m.name !== 'pad') };
@@ -48,7 +47,10 @@ test('every struct a map of the object holds has a codec of its size', () => {
   const codecs = new Map(abi.structs.map((s) => [s.name, s]));
   const problems: string[] = [];
   for (const m of mapsWithInner()) {
-    for (const [type, size, what] of [[m.keyType, m.keySize, 'key'], [m.valueType, m.valueSize, 'value']] as const) {
+    for (const [type, size, what] of [
+      [m.keyType, m.keySize, 'key'],
+      [m.valueType, m.valueSize, 'value'],
+    ] as const) {
       if (type === null) continue;
       const c = codecs.get(type);
       if (!c) problems.push(`${m.name}: its ${what} is struct ${type}, which has no codec in abi.ts`);
@@ -59,14 +61,28 @@ test('every struct a map of the object holds has a codec of its size', () => {
 });
 
 test('the object declares exactly the maps the control plane opens and pins', () => {
-  assert.deepEqual(objectMaps(obj).map((m) => m.name).sort(), [...MAP_NAMES].sort());
+  assert.deepEqual(
+    objectMaps(obj)
+      .map((m) => m.name)
+      .sort(),
+    [...MAP_NAMES].sort(),
+  );
 });
 
 test('map sizes are the limits of abi.ts', () => {
   const want: Record<string, number> = {
-    xlvs_svc: abi.MAX_SERVICES, xlvs_conn: abi.CONN_DEFAULT_MAX / abi.CT_WAYS, xlvs_reals: abi.MAX_REALS, xlvs_rconn: abi.MAX_REALS,
-    xlvs_tbl: abi.MAX_SERVICES, xlvs_pos: abi.MAX_SERVICES, xlvs_persist: abi.persistTableSize(abi.CONN_DEFAULT_MAX), xlvs_cfg: 1,
-    xlvs_st_svc: abi.MAX_SERVICES, xlvs_st_real: abi.MAX_REALS, xlvs_verdicts: 1, xlvs_sweepst: 1,
+    xlvs_svc: abi.MAX_SERVICES,
+    xlvs_conn: abi.CONN_DEFAULT_MAX / abi.CT_WAYS,
+    xlvs_reals: abi.MAX_REALS,
+    xlvs_rconn: abi.MAX_REALS,
+    xlvs_tbl: abi.MAX_SERVICES,
+    xlvs_pos: abi.MAX_SERVICES,
+    xlvs_persist: abi.persistTableSize(abi.CONN_DEFAULT_MAX),
+    xlvs_cfg: 1,
+    xlvs_st_svc: abi.MAX_SERVICES,
+    xlvs_st_real: abi.MAX_REALS,
+    xlvs_verdicts: 1,
+    xlvs_sweepst: 1,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);
@@ -89,7 +105,9 @@ function headerDefines(text: string): Record<string, number> {
     const [, name, expr] = m as unknown as [string, string, string];
     const tokens = [...expr.matchAll(/\s*(0x[0-9a-f]+|\d+)u?|\s*(<<|>>|[()|+\-*/])|\s*(XLVS_\w+)|\s*(\S)/gi)];
     let i = 0;
-    const fail = (why: string): never => { throw new Error(`#define ${name} ${expr}: ${why}`); };
+    const fail = (why: string): never => {
+      throw new Error(`#define ${name} ${expr}: ${why}`);
+    };
     const atom = (): bigint => {
       const t = tokens[i++] ?? fail('ends early');
       if (t[1]) return BigInt(t[1]);

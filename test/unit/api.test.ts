@@ -1,17 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
 // api.test.ts: the runtime API end to end over a unix socket, against an in-memory fake datapath: serialized writers, validation before apply, persistence, dry runs, counters and rates.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as http from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
-import { MAX_BODY_BYTES, call, routes, serve, socketLive } from '../../src/adapters/api';
+import { call, MAX_BODY_BYTES, routes, serve, socketLive } from '../../src/adapters/api';
 import { readConfigFile, writeFileAtomic } from '../../src/adapters/configfile';
 import { configToYaml } from '../../src/adapters/daemon';
-import { Counters } from '../../src/core/abi';
-import { Config, parseConfig, validateConfig } from '../../src/core/config';
+import type { Counters } from '../../src/core/abi';
+import { type Config, parseConfig, validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
 import { ExistsError, NotFoundError } from '../../src/core/edits';
 import { UsageError } from '../../src/core/errors';
@@ -57,7 +58,11 @@ before(async () => {
   ctl = makeController(parseConfig(BASE));
   await ctl.sync();
   // As the daemon's reload (SIGHUP and /v1/reload) does it.
-  server = await serve(sock, routes(ctl, async () => ctl.apply(readConfigFile(cfgFile), { persist: false })), () => undefined);
+  server = await serve(
+    sock,
+    routes(ctl, async () => ctl.apply(readConfigFile(cfgFile), { persist: false })),
+    () => undefined,
+  );
 });
 
 after(async () => {
@@ -77,7 +82,13 @@ test('the socket is root-only (0600) and answers', async () => {
   assert.equal(await socketLive(sock), true);
   const l = await call(sock, 'GET', '/v1/services');
   assert.equal(l.length, 1);
-  assert.deepEqual(l[0].reals.map((r: any) => [r.address, r.weight, r.schedulable]), [['10.0.0.11', 1, true], ['10.0.0.12', 1, true]]);
+  assert.deepEqual(
+    l[0].reals.map((r: any) => [r.address, r.weight, r.schedulable]),
+    [
+      ['10.0.0.11', 1, true],
+      ['10.0.0.12', 1, true],
+    ],
+  );
 });
 
 test('a stale socket file (no listener) does not stop a new server; a live one does', async () => {
@@ -90,21 +101,33 @@ test('a stale socket file (no listener) does not stop a new server; a live one d
   assert.equal(fs.lstatSync(stale).isSocket(), true);
   assert.equal(await socketLive(stale), false);
   const s2 = await serve(stale, {}, () => undefined);
-  await assert.rejects(serve(stale, {}, () => undefined), /another xlvs daemon is listening/);
+  await assert.rejects(
+    serve(stale, {}, () => undefined),
+    /another xlvs daemon is listening/,
+  );
   await new Promise((r) => s2.close(r));
 });
 
 test('--socket never removes what is not a stale socket: a regular file, a directory, a symbolic link', async () => {
   const file = path.join(tmp, 'precious.txt');
   fs.writeFileSync(file, 'keep me');
-  await assert.rejects(serve(file, {}, () => undefined), /--socket .*precious\.txt: a file that is not a socket is there; refusing to replace it/);
+  await assert.rejects(
+    serve(file, {}, () => undefined),
+    /--socket .*precious\.txt: a file that is not a socket is there; refusing to replace it/,
+  );
   assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
   const dir = path.join(tmp, 'adir');
   fs.mkdirSync(dir);
-  await assert.rejects(serve(dir, {}, () => undefined), /a directory is there/);
+  await assert.rejects(
+    serve(dir, {}, () => undefined),
+    /a directory is there/,
+  );
   const link = path.join(tmp, 'alink');
   fs.symlinkSync(file, link);
-  await assert.rejects(serve(link, {}, () => undefined), /a symbolic link is there/);
+  await assert.rejects(
+    serve(link, {}, () => undefined),
+    /a symbolic link is there/,
+  );
   assert.equal(fs.readFileSync(file, 'utf8'), 'keep me');
 });
 
@@ -112,11 +135,22 @@ test('add a real: applied, persisted atomically, and listed', async () => {
   const r = await call(sock, 'POST', '/v1/real/add', { service: key, real: { address: '10.0.0.13', weight: 2 } });
   assert.deepEqual(r.ops.length, 2);
   const saved = parseConfig(fs.readFileSync(cfgFile, 'utf8'));
-  assert.deepEqual(saved.services[0]!.reals.map((x) => [x.address, x.weight]), [['10.0.0.11', 1], ['10.0.0.12', 1], ['10.0.0.13', 2]]);
-  assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+  assert.deepEqual(
+    saved.services[0]!.reals.map((x) => [x.address, x.weight]),
+    [
+      ['10.0.0.11', 1],
+      ['10.0.0.12', 1],
+      ['10.0.0.13', 2],
+    ],
+  );
+  assert.deepEqual(
+    fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file left behind',
+  );
 });
 
-test('the write-back follows no planted link and keeps the config\'s mode', () => {
+test("the write-back follows no planted link and keeps the config's mode", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-wb-'));
   try {
     const cfg = path.join(dir, 'xlvs.yaml');
@@ -131,7 +165,11 @@ test('the write-back follows no planted link and keeps the config\'s mode', () =
     assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched');
     assert.equal(fs.lstatSync(cfg).isFile(), true, 'the config is a file, not a link');
     assert.equal(fs.statSync(cfg).mode & 0o777, 0o640, 'mode kept');
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp') && !fs.lstatSync(path.join(dir, f)).isSymbolicLink()), [], 'no temp file left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.endsWith('.tmp') && !fs.lstatSync(path.join(dir, f)).isSymbolicLink()),
+      [],
+      'no temp file left',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -170,7 +208,9 @@ test('a datapath failure is a runtime error, the file keeps the running state, a
 });
 
 test('concurrent writers are serialized: every change lands, none is lost', async () => {
-  const adds = ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25'].map((a) => call(sock, 'POST', '/v1/real/add', { service: key, real: { address: a } }));
+  const adds = ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25'].map((a) =>
+    call(sock, 'POST', '/v1/real/add', { service: key, real: { address: a } }),
+  );
   await Promise.all(adds);
   const saved = parseConfig(fs.readFileSync(cfgFile, 'utf8'));
   assert.deepEqual(saved.services[0]!.reals.map((x) => x.address).slice(-5), ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25']);
@@ -206,7 +246,10 @@ test('an empty config is accepted and removes everything; the file says so', asy
 
 test('interface and conn_table_size cannot change under a running daemon', async () => {
   await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth1', services: [] } }), /interface: "eth1" differs/);
-  await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', conn_table_size: 4096, services: [] } }), /conn_table_size: 4096 differs/);
+  await assert.rejects(
+    call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', conn_table_size: 4096, services: [] } }),
+    /conn_table_size: 4096 differs/,
+  );
 });
 
 test('service add/edit/delete, stats, rates over the window, zero', async () => {
@@ -294,7 +337,10 @@ test('service/edit applies a check (and any other setting) and leaves the rest; 
   assert.equal(s.scheduler, 'wrr', 'a field not named keeps its value (no default injected)');
   assert.deepEqual(parseConfig(fs.readFileSync(cfgFile, 'utf8')).services[0]!.check, { type: 'tcp', interval_ms: 2000 });
   // A check the whole config would refuse is refused here too (and nothing changes).
-  await assert.rejects(call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: { timeout_ms: 3000 } } }), /timeout_ms: 3000 must be less than interval_ms/);
+  await assert.rejects(
+    call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: { timeout_ms: 3000 } } }),
+    /timeout_ms: 3000 must be less than interval_ms/,
+  );
   await call(sock, 'POST', '/v1/service/edit', { service: { ...key, check: null, on_down: null } });
   assert.equal(ctl.config().services[0]!.check, undefined);
   assert.equal(ctl.config().services[0]!.on_down, undefined);
@@ -303,18 +349,21 @@ test('service/edit applies a check (and any other setting) and leaves the rest; 
 /** A raw request, as a client other than xlvs's would send it; resolves with the status and the body. */
 function raw(body: Buffer, chunked: boolean): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, method: 'POST', path: '/v1/apply', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-    });
+    const req = http.request(
+      { socketPath: sock, method: 'POST', path: '/v1/apply', headers: chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      },
+    );
     req.on('error', reject);
     for (let off = 0; off < body.length; off += 1 << 20) req.write(body.subarray(off, off + (1 << 20)));
     req.end();
   });
 }
 
-test('an oversize body gets 413 and the API\'s error shape; the daemon keeps serving; the client refuses to send one', async () => {
+test("an oversize body gets 413 and the API's error shape; the daemon keeps serving; the client refuses to send one", async () => {
   const n = dp.applied.length;
   const big = Buffer.alloc(MAX_BODY_BYTES + (1 << 20), 0x20);
   for (const chunked of [false, true]) {
@@ -325,7 +374,10 @@ test('an oversize body gets 413 and the API\'s error shape; the daemon keeps ser
   }
   assert.equal(dp.applied.length, n);
   assert.equal((await call(sock, 'GET', '/v1/services')).length, 1);
-  await assert.rejects(call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', pad: 'x'.repeat(MAX_BODY_BYTES) } }), (e: unknown) => e instanceof UsageError && /larger than the API's limit/.test(e.message));
+  await assert.rejects(
+    call(sock, 'POST', '/v1/apply', { config: { interface: 'eth0', pad: 'x'.repeat(MAX_BODY_BYTES) } }),
+    (e: unknown) => e instanceof UsageError && /larger than the API's limit/.test(e.message),
+  );
 });
 
 test('a reload of a config file over the limit is refused from its size; the running config stays', async () => {

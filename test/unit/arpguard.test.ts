@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // arpguard.test.ts: the ARP guard without root: which ARP frames claim a VIP, how long a claim lasts, and the guard over a fake packet socket (passive watch between rounds, active rounds, a failing socket).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ArpGuard, FrameSocket } from '../../src/adapters/arpguard';
+import { ArpGuard, type FrameSocket } from '../../src/adapters/arpguard';
 import { CLEAR_AFTER, ClaimBook, classifyArp } from '../../src/core/arpguard';
 import { ARP_REPLY, ARP_REQUEST, buildArp, macBytes, parseFrame } from '../../src/core/packets';
-import { DIRECTOR_MAC, ROUTER_MAC, arpRequest, frame } from '../lib/packets';
+import { arpRequest, DIRECTOR_MAC, frame, ROUTER_MAC } from '../lib/packets';
 
 const VIP = '10.0.0.100';
 const VIPS = new Set([VIP, '10.0.0.101']);
@@ -24,11 +25,27 @@ const classify = (b: Buffer) => classifyArp(parseFrame(b), DIRECTOR_MAC, VIPS);
 
 test('classify: replies, gratuitous ARP and announcements from the VIP by another MAC are claims', () => {
   assert.deepEqual(classify(arpReply(VIP, REAL_MAC)), { vip: VIP, mac: REAL_MAC, kind: 'reply', answer: true });
-  assert.deepEqual(classify(arpReply(VIP, REAL_MAC, VIP, 'ff:ff:ff:ff:ff:ff')), { vip: VIP, mac: REAL_MAC, kind: 'reply', answer: false }, 'an unsolicited reply (arping -A) answers nobody');
+  assert.deepEqual(
+    classify(arpReply(VIP, REAL_MAC, VIP, 'ff:ff:ff:ff:ff:ff')),
+    { vip: VIP, mac: REAL_MAC, kind: 'reply', answer: false },
+    'an unsolicited reply (arping -A) answers nobody',
+  );
   assert.deepEqual(classify(arpRequest(VIP, VIP, REAL_MAC)), { vip: VIP, mac: REAL_MAC, kind: 'gratuitous', answer: false });
-  assert.deepEqual(classify(arpRequest('10.0.0.101', ROUTER_IP, REAL_MAC)), { vip: '10.0.0.101', mac: REAL_MAC, kind: 'request', answer: false }, 'arp_announce=0: asking for the router from the VIP');
-  assert.deepEqual(classify(arpReply(VIP, '02:AA:00:00:00:11')), { vip: VIP, mac: '02:aa:00:00:00:11', kind: 'reply', answer: true }, 'MACs compare lower-case');
-  assert.deepEqual(classify(arpReply(VIP, REAL_MAC, DIRECTOR_IP, DIRECTOR_MAC, ROUTER_MAC)), { vip: VIP, mac: REAL_MAC, kind: 'reply', answer: true }, 'the sender hardware address is what hearers learn, whoever framed it');
+  assert.deepEqual(
+    classify(arpRequest('10.0.0.101', ROUTER_IP, REAL_MAC)),
+    { vip: '10.0.0.101', mac: REAL_MAC, kind: 'request', answer: false },
+    'arp_announce=0: asking for the router from the VIP',
+  );
+  assert.deepEqual(
+    classify(arpReply(VIP, '02:AA:00:00:00:11')),
+    { vip: VIP, mac: '02:aa:00:00:00:11', kind: 'reply', answer: true },
+    'MACs compare lower-case',
+  );
+  assert.deepEqual(
+    classify(arpReply(VIP, REAL_MAC, DIRECTOR_IP, DIRECTOR_MAC, ROUTER_MAC)),
+    { vip: VIP, mac: REAL_MAC, kind: 'reply', answer: true },
+    'the sender hardware address is what hearers learn, whoever framed it',
+  );
 });
 
 test('classify: the director itself, questions for the VIP, other addresses, probes and non-ARP frames are not', () => {
@@ -56,14 +73,24 @@ test('claims: one per (VIP, MAC); an answering claim ends after CLEAR_AFTER sile
   assert.deepEqual(first, { vip: VIP, mac: REAL_MAC, real: '10.0.0.11', since: 1000, lastSeen: 1000 });
   assert.equal(b.seen({ vip: VIP, mac: REAL_MAC, kind: 'reply', answer: true }, realOf, 1500), null, 'seen again: no new claim');
   assert.deepEqual(b.seen({ vip: VIP, mac: '02:00:00:00:00:99', kind: 'gratuitous', answer: false }, realOf, 1500)?.real, null);
-  assert.deepEqual(b.list(VIP).map((c) => c.mac), [REAL_MAC, '02:00:00:00:00:99']);
+  assert.deepEqual(
+    b.list(VIP).map((c) => c.mac),
+    [REAL_MAC, '02:00:00:00:00:99'],
+  );
   assert.deepEqual(b.round([VIP], 2000), [], 'seen during the round');
   for (let i = 1; i < CLEAR_AFTER; i++) assert.deepEqual(b.round([VIP], 2000 + i * 2000), []);
   const ended = b.round([VIP], 2000 + CLEAR_AFTER * 2000);
   assert.deepEqual(ended, [{ vip: VIP, mac: REAL_MAC, real: '10.0.0.11', since: 1000, lastSeen: 1500 }]);
-  assert.deepEqual(b.list().map((c) => c.mac), ['02:00:00:00:00:99'], 'the gratuitous one is still held');
+  assert.deepEqual(
+    b.list().map((c) => c.mac),
+    ['02:00:00:00:00:99'],
+    'the gratuitous one is still held',
+  );
   assert.deepEqual(b.round([VIP], 11_499), [], 'held until 10 s after its last frame');
-  assert.deepEqual(b.round([VIP], 11_500).map((c) => c.mac), ['02:00:00:00:00:99']);
+  assert.deepEqual(
+    b.round([VIP], 11_500).map((c) => c.mac),
+    ['02:00:00:00:00:99'],
+  );
   // A frame resets the count; a VIP leaving the config drops its claims without an "ended".
   b.seen({ vip: '10.0.0.101', mac: REAL_MAC, kind: 'reply', answer: true }, realOf, 20_000);
   b.round(['10.0.0.101'], 20_100);
@@ -105,8 +132,20 @@ class FakeSocket implements FrameSocket {
     const q = this.queue.shift();
     if (q) return Promise.resolve(q);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.waiter = undefined; resolve(null); }, ms);
-      this.waiter = { resolve: (b) => { clearTimeout(t); resolve(b); }, reject: (e) => { clearTimeout(t); reject(e); } };
+      const t = setTimeout(() => {
+        this.waiter = undefined;
+        resolve(null);
+      }, ms);
+      this.waiter = {
+        resolve: (b) => {
+          clearTimeout(t);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      };
     });
   }
   close(): void {
@@ -115,14 +154,20 @@ class FakeSocket implements FrameSocket {
   }
 }
 
-interface Ev { level: string; msg: string; fields: Record<string, unknown>; at: number }
+interface Ev {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+  at: number;
+}
 
 function guard(o: { intervalMs: number; holdMs?: number; address?: string | null; sockets?: FakeSocket[] }) {
   const events: Ev[] = [];
   const sockets = o.sockets ?? [];
   const made: FakeSocket[] = [];
   const g = new ArpGuard({
-    ifindex: 7, mac: DIRECTOR_MAC.toUpperCase(),
+    ifindex: 7,
+    mac: DIRECTOR_MAC.toUpperCase(),
     address: () => (o.address === undefined ? DIRECTOR_IP : o.address),
     vips: () => [...VIPS],
     realOf: (m) => (m === REAL_MAC ? '10.0.0.11' : null),
@@ -160,16 +205,29 @@ test('passive watch: an announcement between rounds is reported at once, naming 
     assert.equal(t.g.frames, 4);
     const e = t.claims()[0]!;
     assert.equal(e.level, 'error');
-    assert.deepEqual(e.fields, { event: 'arp-guard', vip: VIP, mac: REAL_MAC, real: '10.0.0.11', arp: 'gratuitous', fix: `on 10.0.0.11: xlvs realserver setup --vip ${VIP} (arp_ignore=1, arp_announce=2)` });
+    assert.deepEqual(e.fields, {
+      event: 'arp-guard',
+      vip: VIP,
+      mac: REAL_MAC,
+      real: '10.0.0.11',
+      arp: 'gratuitous',
+      fix: `on 10.0.0.11: xlvs realserver setup --vip ${VIP} (arp_ignore=1, arp_announce=2)`,
+    });
     s.push(arpRequest(VIP, VIP, REAL_MAC));
     s.push(arpReply(VIP, REAL_MAC));
     s.push(arpRequest('10.0.0.101', ROUTER_IP, '02:00:00:00:00:99'));
     await t.waitFor('every frame read', () => t.g.frames === 7);
-    assert.deepEqual(t.claims().map((c) => [c.fields.vip, c.fields.mac, c.fields.real, c.fields.arp]), [
-      [VIP, REAL_MAC, '10.0.0.11', 'gratuitous'],
-      ['10.0.0.101', '02:00:00:00:00:99', null, 'request'],
-    ]);
-    assert.deepEqual(t.g.claimsOf(VIP).map((c) => c.mac), [REAL_MAC]);
+    assert.deepEqual(
+      t.claims().map((c) => [c.fields.vip, c.fields.mac, c.fields.real, c.fields.arp]),
+      [
+        [VIP, REAL_MAC, '10.0.0.11', 'gratuitous'],
+        ['10.0.0.101', '02:00:00:00:00:99', null, 'request'],
+      ],
+    );
+    assert.deepEqual(
+      t.g.claimsOf(VIP).map((c) => c.mac),
+      [REAL_MAC],
+    );
     assert.equal(s.sent.length, 0, 'no address: no questions asked');
   } finally {
     await t.g.stop();
@@ -190,10 +248,13 @@ test('active rounds: who-has for every VIP from the director; an answering MAC i
     await t2.waitFor('the claim', () => t2.claims().length === 1);
     assert.deepEqual([t2.claims()[0]!.fields.mac, t2.claims()[0]!.fields.arp], [REAL_MAC, 'reply']);
     const asked = s.sent.slice(0, 2).map((b) => parseFrame(b)!);
-    assert.deepEqual(asked.map((f) => [f.dstMac, f.srcMac, f.arp?.op, f.arp?.sha, f.arp?.spa, f.arp?.tpa]), [
-      ['ff:ff:ff:ff:ff:ff', DIRECTOR_MAC, ARP_REQUEST, DIRECTOR_MAC, DIRECTOR_IP, VIP],
-      ['ff:ff:ff:ff:ff:ff', DIRECTOR_MAC, ARP_REQUEST, DIRECTOR_MAC, DIRECTOR_IP, '10.0.0.101'],
-    ]);
+    assert.deepEqual(
+      asked.map((f) => [f.dstMac, f.srcMac, f.arp?.op, f.arp?.sha, f.arp?.spa, f.arp?.tpa]),
+      [
+        ['ff:ff:ff:ff:ff:ff', DIRECTOR_MAC, ARP_REQUEST, DIRECTOR_MAC, DIRECTOR_IP, VIP],
+        ['ff:ff:ff:ff:ff:ff', DIRECTOR_MAC, ARP_REQUEST, DIRECTOR_MAC, DIRECTOR_IP, '10.0.0.101'],
+      ],
+    );
     const r0 = t2.g.rounds;
     await t2.waitFor('more rounds', () => t2.g.rounds >= r0 + CLEAR_AFTER + 1);
     assert.equal(t2.claims().length, 1, 'still one claim while it keeps answering');

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // checkers.test.ts: every probe type against local servers on 127.0.0.1 (no root): TCP, HTTP and HTTPS (self-signed certificate made by openssl: verify, SNI, Host, status, body), UDP reply, DNS answer, exec exit codes and a timeout that kills the whole process group.
 
 import assert from 'node:assert/strict';
@@ -15,8 +16,24 @@ import type { ResolvedCheck } from '../../src/core/config';
 import { waitGone } from '../lib/proc';
 
 const check = (c: Partial<ResolvedCheck>): ResolvedCheck => ({
-  type: 'tcp', mode: 'direct', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, jitterMs: 0, initial: 'up',
-  address: '127.0.0.1', port: 1, path: '/', status: [200], verify: true, payload: '', queryName: '.', queryType: 'A', argv: [], ...c,
+  type: 'tcp',
+  mode: 'direct',
+  intervalMs: 1000,
+  timeoutMs: 500,
+  rise: 2,
+  fall: 2,
+  jitterMs: 0,
+  initial: 'up',
+  address: '127.0.0.1',
+  port: 1,
+  path: '/',
+  status: [200],
+  verify: true,
+  payload: '',
+  queryName: '.',
+  queryType: 'A',
+  argv: [],
+  ...c,
 });
 const probe = (c: Partial<ResolvedCheck>) => runProbe({ check: check(c), real: '127.0.0.1', vip: '10.0.0.100' });
 
@@ -72,7 +89,27 @@ function selfSigned(name: string): { key: Buffer; cert: Buffer } {
   try {
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=DNS:${name}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -123,7 +160,10 @@ test('https: a self-signed certificate passes with verify: false and fails with 
     assert.deepEqual(await tls({ verify: false, path: '/down' }), { ok: false, detail: 'status 503' });
     assert.deepEqual(await tls({ verify: false, path: '/down', status: [200, 503] }), { ok: true, detail: 'status 503' });
     assert.deepEqual(await tls({ verify: false, bodyRegex: 'healthy$' }), { ok: true, detail: 'status 200, body matches' });
-    assert.deepEqual(await tls({ verify: false, path: '/down', status: [503], bodyRegex: '^ok' }), { ok: false, detail: 'status 503, body does not match ^ok' });
+    assert.deepEqual(await tls({ verify: false, path: '/down', status: [503], bodyRegex: '^ok' }), {
+      ok: false,
+      detail: 'status 503, body does not match ^ok',
+    });
   } finally {
     s.closeAllConnections();
     s.close();
@@ -137,7 +177,10 @@ test('https: a listener that never completes the handshake times out; a plain HT
   await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
   try {
-    assert.deepEqual(await probe({ type: 'https', verify: false, port: (mute.address() as net.AddressInfo).port, timeoutMs: 200 }), { ok: false, detail: 'timeout after 200 ms' });
+    assert.deepEqual(await probe({ type: 'https', verify: false, port: (mute.address() as net.AddressInfo).port, timeoutMs: 200 }), {
+      ok: false,
+      detail: 'timeout after 200 ms',
+    });
     const r = await probe({ type: 'https', verify: false, port: (plain.address() as net.AddressInfo).port, timeoutMs: 2000 });
     assert.equal(r.ok, false);
     assert.match(r.detail, /^https (EPROTO|ECONNRESET)/);
@@ -166,7 +209,10 @@ test('udp: a reply containing `expect` passes; port unreachable fails', async ()
 });
 
 test('dns: NOERROR for our id passes, SERVFAIL fails', async () => {
-  assert.deepEqual([...dnsQuery(0x1234, 'example.com', 'A')], [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 1, 0, 1]);
+  assert.deepEqual(
+    [...dnsQuery(0x1234, 'example.com', 'A')],
+    [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 1, 0, 1],
+  );
   let rcode = 0;
   const s = dgram.createSocket('udp4');
   s.on('message', (m, rinfo) => {
@@ -198,7 +244,7 @@ test('exec: argv without a shell, exit 0 = up, timeout kills the process group',
     const r = await probe({ type: 'exec', timeoutMs: 300, argv: ['/bin/sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`] });
     assert.deepEqual(r, { ok: false, detail: 'timeout after 300 ms' });
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    assert.ok(await waitGone(pid), 'the check\'s child was killed with its process group');
+    assert.ok(await waitGone(pid), "the check's child was killed with its process group");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -207,6 +253,15 @@ test('exec: argv without a shell, exit 0 = up, timeout kills the process group',
 test('dr mode with no raw socket or an unresolved MAC is inconclusive or a failure, never a throw', async () => {
   const r = await runProbe({ check: check({ mode: 'dr', port: 80 }), real: '10.0.0.11', vip: '10.0.0.100' });
   assert.equal(r.ok, false);
-  const r2 = await runProbe({ check: check({ mode: 'dr', port: 80 }), real: '10.0.0.11', vip: '10.0.0.100' }, { socket: () => { throw new Error('unused'); }, director: { mac: '02:00:00:00:00:01', ip: '10.0.0.2' }, macOf: () => null });
+  const r2 = await runProbe(
+    { check: check({ mode: 'dr', port: 80 }), real: '10.0.0.11', vip: '10.0.0.100' },
+    {
+      socket: () => {
+        throw new Error('unused');
+      },
+      director: { mac: '02:00:00:00:00:01', ip: '10.0.0.2' },
+      macOf: () => null,
+    },
+  );
   assert.deepEqual([r2.ok, r2.inconclusive], [false, true]);
 });

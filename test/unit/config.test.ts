@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // config.test.ts: the config schema: defaults, and every kind of bad input rejected with the field and the value named.
 
 import assert from 'node:assert/strict';
@@ -37,7 +38,10 @@ test('the issue example parses with defaults filled in', () => {
   assert.equal(c.manage_vips, true);
   assert.equal(c.conn_table_size, 4194304);
   assert.equal(c.services[0]!.maglev_size, 65537);
-  assert.deepEqual(c.services[0]!.reals.map((r) => r.weight), [3, 1]);
+  assert.deepEqual(
+    c.services[0]!.reals.map((r) => r.weight),
+    [3, 1],
+  );
 });
 
 test('a service with no reals and a config with no services are valid', () => {
@@ -68,17 +72,29 @@ test('ports, protocols, schedulers, table sizes', () => {
   rejects(good.replace('port: 80', 'port: 65536'), /services\[0\]\.port: 65536 is outside 0\.\.65535/);
   rejects(good.replace('port: 80', 'port: 0'), /services\[0\]\.port: 0 \(all ports\) needs persistence, as in ipvsadm/);
   rejects(good.replace('protocol: tcp', 'protocol: sctp'), /services\[0\]\.protocol: "sctp" must be tcp or udp/);
-  rejects(good.replace('scheduler: mh', 'scheduler: lblc'), /services\[0\]\.scheduler: "lblc" is not a known scheduler \(known: rr, wrr, lc, wlc, sed, nq, sh, dh, mh, fo, ovf\)/);
+  rejects(
+    good.replace('scheduler: mh', 'scheduler: lblc'),
+    /services\[0\]\.scheduler: "lblc" is not a known scheduler \(known: rr, wrr, lc, wlc, sed, nq, sh, dh, mh, fo, ovf\)/,
+  );
   rejects(good.replace('scheduler: mh', 'scheduler: wrr\n    sched_flags: [mh-port]'), /services\[0\]\.sched_flags: "mh-port" is a flag of mh, not of wrr/);
   rejects(good.replace('scheduler: mh', 'scheduler: mh\n    sched_flags: [sh-turbo]'), /services\[0\]\.sched_flags\[0\]: "sh-turbo" is not a scheduler flag/);
-  rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: { timeout: 300, netmask: 255.0.255.0 }'), /services\[0\]\.persistence\.netmask: "255\.0\.255\.0" is not a netmask/);
+  rejects(
+    good.replace('scheduler: mh', 'scheduler: mh\n    persistence: { timeout: 300, netmask: 255.0.255.0 }'),
+    /services\[0\]\.persistence\.netmask: "255\.0\.255\.0" is not a netmask/,
+  );
   rejects(good.replace('scheduler: mh', 'scheduler: mh\n    persistence: { timeout: 0 }'), /services\[0\]\.persistence\.timeout: 0 is outside 1\.\.2678400/);
   rejects(good.replace('scheduler: mh', 'scheduler: lc\n    slow_start_s: 30'), /services\[0\]\.slow_start_s: scheduler lc ignores weights/);
-  rejects(good.replace('weight: 3', 'weight: 3\n        upper_threshold: 10\n        lower_threshold: 20'), /reals\[0\]\.lower_threshold: 20 is above upper_threshold 10/);
+  rejects(
+    good.replace('weight: 3', 'weight: 3\n        upper_threshold: 10\n        lower_threshold: 20'),
+    /reals\[0\]\.lower_threshold: 20 is above upper_threshold 10/,
+  );
   rejects(good.replace('weight: 3', 'weight: 3\n        lower_threshold: 20'), /reals\[0\]\.lower_threshold: 20 needs an upper_threshold/);
   rejects(good.replace('weight: 3', 'weight: 3\n        upper_threshold: -1'), /reals\[0\]\.upper_threshold: -1 is outside 0\.\.2147483647/);
   rejects(good.replace('interface: eth0', 'interface: eth0\ntimeouts: { tcp: 0 }'), /timeouts\.tcp: 0 is outside 1\.\.2678400/);
-  const ok = parseConfig(good.replace('port: 80', 'port: 0\n    persistence: { timeout: 600, netmask: 255.255.255.0 }').replace('scheduler: mh', 'scheduler: wrr'), 'x.yaml');
+  const ok = parseConfig(
+    good.replace('port: 80', 'port: 0\n    persistence: { timeout: 600, netmask: 255.255.255.0 }').replace('scheduler: mh', 'scheduler: wrr'),
+    'x.yaml',
+  );
   assert.deepEqual(ok.services[0]!.persistence, { timeout: 600, netmask: '255.255.255.0' });
   assert.deepEqual(ok.timeouts, { tcp: 900, tcp_fin: 120, udp: 300 });
   rejects(good.replace('scheduler: mh', 'scheduler: mh\n    maglev_size: 65536'), /maglev_size: 65536 must be a prime/);
@@ -109,10 +125,16 @@ test('a config re-validated with its services reused still checks new services a
   const cfg = parseConfig(good, 'x.yaml');
   const again = validateConfig({ ...cfg, services: [...cfg.services] });
   assert.deepEqual(again, cfg);
-  assert.throws(() => validateConfig({ ...cfg, services: [...cfg.services, { vip: '10.0.0.100', port: 80, reals: [{ address: '10.0.0.11', weight: 70000 }] }] }), (e: unknown) => {
-    assert.ok(e instanceof UsageError);
-    assert.match(e.message, /services\[1\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
-    return true;
-  });
-  assert.throws(() => validateConfig({ ...cfg, services: [...cfg.services, cfg.services[0]] }), /services\[1\]: duplicate service 10\.0\.0\.100:80\/tcp \(also services\[0\]\)/);
+  assert.throws(
+    () => validateConfig({ ...cfg, services: [...cfg.services, { vip: '10.0.0.100', port: 80, reals: [{ address: '10.0.0.11', weight: 70000 }] }] }),
+    (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, /services\[1\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => validateConfig({ ...cfg, services: [...cfg.services, cfg.services[0]] }),
+    /services\[1\]: duplicate service 10\.0\.0\.100:80\/tcp \(also services\[0\]\)/,
+  );
 });

@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // drain.test.ts: `xlvs real drain` against a scripted daemon on a fake clock: flags refused before any call, weight 0 first, one line per poll, delete only at zero, never on timeout or when someone re-weights the real.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type DrainEffects, type DrainOptions, drain, drainOptions } from '../../src/cli/commands/real-drain';
 import { buildProgram, exitCodeOf } from '../../src/cli/main';
-import { drain, drainOptions, type DrainEffects, type DrainOptions } from '../../src/cli/commands/real-drain';
 import { NotFoundError } from '../../src/core/edits';
 import { RuntimeError, UsageError } from '../../src/core/errors';
 
@@ -27,7 +28,9 @@ function fakeDaemon(script: { active: number | null; inactive: number | null; we
       const step = script[Math.min(i++, script.length - 1)]!;
       if (step.weight !== undefined) weight = step.weight;
       const real = { address: RIP, weight, activeConns: step.active, inactiveConns: step.inactive };
-      return [{ vip: VIP, port: 80, protocol: 'tcp', reals: present ? [real, { address: '10.0.0.12', weight: 1, activeConns: 9, inactiveConns: 9 }] : [] }] as any;
+      return [
+        { vip: VIP, port: 80, protocol: 'tcp', reals: present ? [real, { address: '10.0.0.12', weight: 1, activeConns: 9, inactiveConns: 9 }] : [] },
+      ] as any;
     },
     sleep: async (ms) => {
       clock += ms;
@@ -38,7 +41,14 @@ function fakeDaemon(script: { active: number | null; inactive: number | null; we
   return { fx, calls, lines, weight: () => weight };
 }
 
-const opts = (o: Partial<DrainOptions> = {}): DrainOptions => ({ service: { vip: VIP, port: 80, protocol: 'tcp' }, address: RIP, wait: true, timeoutS: 10, intervalMs: 1000, ...o });
+const opts = (o: Partial<DrainOptions> = {}): DrainOptions => ({
+  service: { vip: VIP, port: 80, protocol: 'tcp' },
+  address: RIP,
+  wait: true,
+  timeoutS: 10,
+  intervalMs: 1000,
+  ...o,
+});
 
 test('flags: each bad value is refused naming the flag and the value', () => {
   const bad: [string, string, Record<string, unknown>, RegExp][] = [
@@ -55,12 +65,26 @@ test('flags: each bad value is refused naming the flag and the value', () => {
     ['10.0.0.100:80', RIP, { interval: '500' }, /^--interval "500": only with --wait/],
   ];
   for (const [svc, real, o, re] of bad) {
-    assert.throws(() => drainOptions(svc, real, o), (e: unknown) => e instanceof UsageError && re.test(e.message), `${svc} ${real} ${JSON.stringify(o)}`);
+    assert.throws(
+      () => drainOptions(svc, real, o),
+      (e: unknown) => e instanceof UsageError && re.test(e.message),
+      `${svc} ${real} ${JSON.stringify(o)}`,
+    );
   }
   assert.deepEqual(drainOptions('10.0.0.100:0', RIP, { protocol: 'udp', wait: true, timeout: '20', interval: '500' }), {
-    service: { vip: VIP, port: 0, protocol: 'udp' }, address: RIP, wait: true, timeoutS: 20, intervalMs: 500,
+    service: { vip: VIP, port: 0, protocol: 'udp' },
+    address: RIP,
+    wait: true,
+    timeoutS: 20,
+    intervalMs: 500,
   });
-  assert.deepEqual(drainOptions('10.0.0.100:80', RIP, {}), { service: { vip: VIP, port: 80, protocol: 'tcp' }, address: RIP, wait: false, timeoutS: 300, intervalMs: 1000 });
+  assert.deepEqual(drainOptions('10.0.0.100:80', RIP, {}), {
+    service: { vip: VIP, port: 80, protocol: 'tcp' },
+    address: RIP,
+    wait: false,
+    timeoutS: 300,
+    intervalMs: 1000,
+  });
 });
 
 test('the CLI refuses bad flags with exit 2 before it calls the daemon', async () => {
@@ -93,7 +117,14 @@ test('without --wait: weight 0 and what is left, nothing deleted', async () => {
 });
 
 test('--wait: one line per poll while the counts fall, then delete at zero', async () => {
-  const d = fakeDaemon([{ active: 3, inactive: 0 }, { active: 3, inactive: 0 }, { active: 2, inactive: 1 }, { active: 0, inactive: 3 }, { active: 0, inactive: 1 }, { active: 0, inactive: 0 }]);
+  const d = fakeDaemon([
+    { active: 3, inactive: 0 },
+    { active: 3, inactive: 0 },
+    { active: 2, inactive: 1 },
+    { active: 0, inactive: 3 },
+    { active: 0, inactive: 1 },
+    { active: 0, inactive: 0 },
+  ]);
   await drain(opts(), d.fx);
   assert.deepEqual(d.lines.slice(1), [
     '  +0.0s  3 active  0 inactive',
@@ -108,7 +139,12 @@ test('--wait: one line per poll while the counts fall, then delete at zero', asy
 });
 
 test('--wait: at the timeout it says what is left, exits 1 and deletes nothing', async () => {
-  const d = fakeDaemon([{ active: 1, inactive: 0 }, { active: 1, inactive: 0 }, { active: 1, inactive: 0 }, { active: 1, inactive: 2 }]);
+  const d = fakeDaemon([
+    { active: 1, inactive: 0 },
+    { active: 1, inactive: 0 },
+    { active: 1, inactive: 0 },
+    { active: 1, inactive: 2 },
+  ]);
   await assert.rejects(drain(opts({ timeoutS: 3, intervalMs: 2000 }), d.fx), (e: unknown) => {
     assert.ok(e instanceof RuntimeError);
     assert.equal(exitCodeOf(e), 1);
@@ -117,29 +153,48 @@ test('--wait: at the timeout it says what is left, exits 1 and deletes nothing',
   });
   // Polls at 0 s, 2 s and (the last sleep cut to the time left) 3 s.
   assert.deepEqual(d.lines.slice(1), ['  +0.0s  1 active  0 inactive', '  +2.0s  1 active  0 inactive', '  +3.0s  1 active  2 inactive']);
-  assert.equal(d.calls.some((c) => c.includes('/v1/real/delete')), false);
+  assert.equal(
+    d.calls.some((c) => c.includes('/v1/real/delete')),
+    false,
+  );
   assert.equal(d.weight(), 0);
 });
 
 test('--wait: a real put back into service meanwhile is not deleted', async () => {
-  const d = fakeDaemon([{ active: 1, inactive: 0 }, { active: 1, inactive: 0 }, { active: 0, inactive: 0, weight: 5 }]);
+  const d = fakeDaemon([
+    { active: 1, inactive: 0 },
+    { active: 1, inactive: 0 },
+    { active: 0, inactive: 0, weight: 5 },
+  ]);
   await assert.rejects(drain(opts(), d.fx), /weight set to 5 by another change while draining; not deleted/);
-  assert.equal(d.calls.some((c) => c.includes('/v1/real/delete')), false);
+  assert.equal(
+    d.calls.some((c) => c.includes('/v1/real/delete')),
+    false,
+  );
 });
 
 test('an unknown service or real is a usage error before any change; a datapath without counts refuses --wait', async () => {
   const d = fakeDaemon([{ active: 0, inactive: 0 }]);
-  await assert.rejects(drain(opts({ address: '10.0.0.99' }), d.fx), (e: unknown) => e instanceof NotFoundError && /no real 10\.0\.0\.99 in TCP 10\.0\.0\.100:80/.test(e.message));
+  await assert.rejects(
+    drain(opts({ address: '10.0.0.99' }), d.fx),
+    (e: unknown) => e instanceof NotFoundError && /no real 10\.0\.0\.99 in TCP 10\.0\.0\.100:80/.test(e.message),
+  );
   await assert.rejects(drain(opts({ service: { vip: VIP, port: 81, protocol: 'tcp' } }), d.fx), /no service TCP 10\.0\.0\.100:81/);
   const blind = fakeDaemon([{ active: null, inactive: null }]);
   await assert.rejects(drain(opts(), blind.fx), /reports no per-real connection counts.*nothing changed/);
-  assert.deepEqual([...d.calls, ...blind.calls].filter((c) => c.startsWith('POST')), []);
+  assert.deepEqual(
+    [...d.calls, ...blind.calls].filter((c) => c.startsWith('POST')),
+    [],
+  );
 });
 
 test('a real already at weight 0 is not edited again', async () => {
   const d = fakeDaemon([{ active: 0, inactive: 0 }], { weight: 0 });
   await drain(opts(), d.fx);
-  assert.equal(d.calls.some((c) => c.includes('/v1/real/edit')), false);
+  assert.equal(
+    d.calls.some((c) => c.includes('/v1/real/edit')),
+    false,
+  );
   assert.match(d.lines[0]!, /weight already 0/);
   assert.match(d.lines.at(-1)!, /after 0\.0 s; deleted/);
 });

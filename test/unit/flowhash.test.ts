@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // flowhash.test.ts: the TypeScript flow hash matches MurmurHash3 reference vectors and reads tuple bytes in wire order.
 
 import assert from 'node:assert/strict';
@@ -12,11 +13,19 @@ function murmur3(bytes: Buffer, seed: number): number {
   let h = seed >>> 0;
   for (let i = 0; i + 4 <= bytes.length; i += 4) {
     let k = bytes.readUInt32LE(i);
-    k = Math.imul(k, 0xcc9e2d51); k = (k << 15) | (k >>> 17); k = Math.imul(k, 0x1b873593);
-    h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
   }
   h ^= bytes.length;
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 

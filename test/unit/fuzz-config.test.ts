@@ -1,7 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzz-config.test.ts: seeded fuzzing of the config parser and the runtime API: mutated documents never crash, a refusal names the field, nothing is half-applied, other services' traffic is undisturbed.
 
 import assert from 'node:assert/strict';
-import { runSeed } from '../lib/seed';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -11,11 +11,12 @@ import { stringify } from 'yaml';
 import { routes, serve } from '../../src/adapters/api';
 import { readConfigFile, writeFileAtomic } from '../../src/adapters/configfile';
 import { configToYaml } from '../../src/adapters/daemon';
-import { Config, parseConfig, validateConfig } from '../../src/core/config';
+import { type Config, parseConfig, validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
-import { PROBLEMS_LISTED, PROBLEM_CHARS, UsageError } from '../../src/core/errors';
+import { PROBLEM_CHARS, PROBLEMS_LISTED, UsageError } from '../../src/core/errors';
 import { FakeDatapath } from '../lib/fakedatapath';
-import { Json, Rng, mutateN, mutateText, weirdValue } from '../lib/mutate';
+import { type Json, mutateN, mutateText, Rng, weirdValue } from '../lib/mutate';
+import { runSeed } from '../lib/seed';
 
 /**
  * Fixed seeds (the same cases every run; 1464396524 found YAML errors whose location was cut off, 2183736274 a YAML
@@ -50,7 +51,12 @@ const DOCS: Json[] = [
     metrics: { listen: '0.0.0.0:9258', allowed_hosts: ['lb.example.com'] },
     services: [
       {
-        vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'mh', sched_flags: ['mh-port', 'mh-fallback'], maglev_size: 251,
+        vip: '10.0.0.100',
+        port: 80,
+        protocol: 'tcp',
+        scheduler: 'mh',
+        sched_flags: ['mh-port', 'mh-fallback'],
+        maglev_size: 251,
         check: { type: 'http', path: '/healthz', status: [200, 204], interval_ms: 1000, timeout_ms: 300, rise: 2, fall: 3, host: 'www.example.com' },
         on_down: 'expire',
         quorum: { min: 1, hysteresis: 1, up: ['/bin/true'], down: ['/bin/false'] },
@@ -61,9 +67,15 @@ const DOCS: Json[] = [
         ],
       },
       {
-        vip: '10.0.0.100', port: 443, scheduler: 'wrr', slow_start_s: 30,
+        vip: '10.0.0.100',
+        port: 443,
+        scheduler: 'wrr',
+        slow_start_s: 30,
         persistence: { timeout: 600, netmask: '255.255.255.0' },
-        reals: [{ address: '10.0.0.11', weight: 5 }, { address: '10.0.0.13', weight: 0 }],
+        reals: [
+          { address: '10.0.0.11', weight: 5 },
+          { address: '10.0.0.13', weight: 0 },
+        ],
       },
     ],
   },
@@ -72,13 +84,19 @@ const DOCS: Json[] = [
     manage_vips: false,
     services: [
       {
-        vip: '192.168.1.10', port: 0, scheduler: 'sh', sched_flags: ['sh-port'],
+        vip: '192.168.1.10',
+        port: 0,
+        scheduler: 'sh',
+        sched_flags: ['sh-port'],
         persistence: { timeout: 300 },
         check: { type: 'tcp', port: 22, mode: 'direct' },
         reals: [{ address: '192.168.1.21' }, { address: '192.168.1.22', weight: 2 }],
       },
       {
-        vip: '192.168.1.10', port: 53, protocol: 'udp', scheduler: 'lc',
+        vip: '192.168.1.10',
+        port: 53,
+        protocol: 'udp',
+        scheduler: 'lc',
         check: { type: 'dns', query_name: 'example.com', query_type: 'A', interval_ms: 2000, timeout_ms: 500 },
         reals: [{ address: '192.168.1.21', upper_threshold: 10 }],
       },
@@ -91,14 +109,22 @@ const DOCS: Json[] = [
     metrics: { listen: 'off' },
     services: [
       {
-        vip: '172.16.0.1', port: 25, scheduler: 'wlc',
+        vip: '172.16.0.1',
+        port: 25,
+        scheduler: 'wlc',
         check: { type: 'exec', argv: ['/usr/local/bin/check', '--smtp'], interval_ms: 5000, timeout_ms: 1000, jitter_ms: 100, initial: 'down' },
-        reals: [{ address: '172.16.0.2', weight: 10 }, { address: '172.16.0.3', weight: 20, check: { argv: ['/bin/true'] } }],
+        reals: [
+          { address: '172.16.0.2', weight: 10 },
+          { address: '172.16.0.3', weight: 20, check: { argv: ['/bin/true'] } },
+        ],
       },
       { vip: '172.16.0.1', port: 26, scheduler: 'nq', reals: [{ address: '172.16.0.2' }] },
       { vip: '172.16.0.9', port: 443, scheduler: 'dh', reals: [{ address: '172.16.0.4', weight: 65535 }] },
       {
-        vip: '172.16.0.10', port: 443, scheduler: 'mh', sched_flags: [],
+        vip: '172.16.0.10',
+        port: 443,
+        scheduler: 'mh',
+        sched_flags: [],
         check: { type: 'https', sni: 'api.example.com', verify: false, body_regex: '^ok', timeout_ms: 200 },
         reals: [{ address: '172.16.0.5' }],
       },
@@ -129,7 +155,8 @@ function assertUsage(e: unknown, source: string): asserts e is UsageError {
   if (first === `${source}: invalid config`) assert.ok(e.details.length >= 1, 'an invalid config lists its problems');
   if (first === `${source}: not valid YAML`) {
     assert.ok(e.details.length >= 1);
-    for (const d of e.details.slice(0, PROBLEMS_LISTED)) assert.ok(/line \d+, column \d+/.test(d) || /[Aa]lias/.test(d), `a YAML problem says where: ${JSON.stringify(d)}`);
+    for (const d of e.details.slice(0, PROBLEMS_LISTED))
+      assert.ok(/line \d+, column \d+/.test(d) || /[Aa]lias/.test(d), `a YAML problem says where: ${JSON.stringify(d)}`);
   }
 }
 
@@ -162,25 +189,30 @@ test('config fuzzing: mutated YAML either parses to a config that round-trips or
     for (let i = 0; i < CONFIG_CASES; i++) {
       let what = '';
       let text = '';
-      fuzzCase(seed, i, () => `${what}\n--- text:\n${text.slice(0, 1500)}`, () => {
-        const base = rng.pick(DOCS);
-        const how = rng.int(10);
-        let doc: unknown = base;
-        if (how < 6 || how >= 9) {
-          const m = mutateN(rng, base, 1 + rng.int(3));
-          doc = m.doc;
-          what = m.what;
-        }
-        text = rng.chance(0.2) ? JSON.stringify(doc) ?? 'null' : stringify(doc);
-        if (how >= 6) {
-          for (let k = 0, n = 1 + rng.int(2); k < n; k++) {
-            const m = mutateText(rng, text);
-            text = m.text;
-            what += `; ${m.what}`;
+      fuzzCase(
+        seed,
+        i,
+        () => `${what}\n--- text:\n${text.slice(0, 1500)}`,
+        () => {
+          const base = rng.pick(DOCS);
+          const how = rng.int(10);
+          let doc: unknown = base;
+          if (how < 6 || how >= 9) {
+            const m = mutateN(rng, base, 1 + rng.int(3));
+            doc = m.doc;
+            what = m.what;
           }
-        }
-        seen[check(text)]++;
-      });
+          text = rng.chance(0.2) ? (JSON.stringify(doc) ?? 'null') : stringify(doc);
+          if (how >= 6) {
+            for (let k = 0, n = 1 + rng.int(2); k < n; k++) {
+              const m = mutateText(rng, text);
+              text = m.text;
+              what += `; ${m.what}`;
+            }
+          }
+          seen[check(text)]++;
+        },
+      );
     }
   }
   const ms = Date.now() - t0;
@@ -193,12 +225,18 @@ test('regression: YAML nested thousands deep is refused before it is composed (i
   // The first document overflowed the composer's stack (a "not valid YAML" error); the second aborted node with
   // "FATAL ERROR: RegExpCompiler Allocation failed" when a regular expression was compiled near the stack's limit.
   for (const n of [1000, 10000, 1000, 10000]) {
-    for (const text of [`interface: ${'['.repeat(n)}${']'.repeat(n)}\n`, `interface: eth0\nx:\n${Array.from({ length: Math.min(n, 1000) }, (_, k) => `${' '.repeat(k + 1)}- `).join('\n')}1\n`]) {
-      assert.throws(() => parseConfig(text, SOURCE), (e: unknown) => {
-        assertUsage(e, SOURCE);
-        assert.match(e.message, /^fuzz\.yaml: not valid YAML\n {2}collections nested more than 64 deep at line \d+, column \d+$/);
-        return true;
-      });
+    for (const text of [
+      `interface: ${'['.repeat(n)}${']'.repeat(n)}\n`,
+      `interface: eth0\nx:\n${Array.from({ length: Math.min(n, 1000) }, (_, k) => `${' '.repeat(k + 1)}- `).join('\n')}1\n`,
+    ]) {
+      assert.throws(
+        () => parseConfig(text, SOURCE),
+        (e: unknown) => {
+          assertUsage(e, SOURCE);
+          assert.match(e.message, /^fuzz\.yaml: not valid YAML\n {2}collections nested more than 64 deep at line \d+, column \d+$/);
+          return true;
+        },
+      );
     }
   }
   // The deepest legitimate nesting (a check's status list inside a real) is far inside the limit.
@@ -210,11 +248,14 @@ test('regression: a value that is its own alias (a cycle) is named, not a TypeEr
     ['interface: &a [*a]\n', /interface: \[\[\[\[.*… is not a string/],
     ['interface: eth0\nmetrics: &m { listen: *m }\n', /metrics\.listen: \{"listen":\{"listen":.*… is not a string/],
   ] as const) {
-    assert.throws(() => parseConfig(text, SOURCE), (e: unknown) => {
-      assertUsage(e, SOURCE);
-      assert.match(e.message, re);
-      return true;
-    });
+    assert.throws(
+      () => parseConfig(text, SOURCE),
+      (e: unknown) => {
+        assertUsage(e, SOURCE);
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   }
 });
 
@@ -226,11 +267,14 @@ test('regression: an interface name the kernel could not have (NUL, ".", "..") i
 });
 
 test('NaN and infinities are quoted as such, not as null', () => {
-  assert.throws(() => parseConfig('interface: eth0\nservices: [{ vip: 10.0.0.1, port: .nan, maglev_size: -.inf }]\n', SOURCE), (e: unknown) => {
-    assertUsage(e, SOURCE);
-    assert.deepEqual(e.details, ['services[0].port: NaN is not a number', 'services[0].maglev_size: -Infinity is not a number']);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig('interface: eth0\nservices: [{ vip: 10.0.0.1, port: .nan, maglev_size: -.inf }]\n', SOURCE),
+    (e: unknown) => {
+      assertUsage(e, SOURCE);
+      assert.deepEqual(e.details, ['services[0].port: NaN is not a number', 'services[0].maglev_size: -Infinity is not a number']);
+      return true;
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -289,7 +333,11 @@ before(async () => {
     now: () => 0,
   });
   await ctl.sync();
-  server = await serve(sock, routes(ctl, async () => ctl.apply(readConfigFile(cfgFile), { persist: false })), () => undefined);
+  server = await serve(
+    sock,
+    routes(ctl, async () => ctl.apply(readConfigFile(cfgFile), { persist: false })),
+    () => undefined,
+  );
 });
 
 after(async () => {
@@ -301,26 +349,41 @@ after(async () => {
 /** One raw request; resolves with the status and the parsed reply, fails on a socket error or after 10 s without an answer. */
 function send(method: string, route: string, body: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; reply: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, method, path: route, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode!, reply: JSON.parse(text) });
-        } catch {
-          reject(new Error(`HTTP ${res.statusCode}: a reply that is not JSON: ${text.slice(0, 200)}`));
-        }
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { socketPath: sock, method, path: route, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode!, reply: JSON.parse(text) });
+          } catch {
+            reject(new Error(`HTTP ${res.statusCode}: a reply that is not JSON: ${text.slice(0, 200)}`));
+          }
+        });
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const POSTS = ['/v1/apply', '/v1/reload', '/v1/zero', '/v1/clear', '/v1/timeouts', '/v1/service/add', '/v1/service/edit', '/v1/service/delete', '/v1/real/add', '/v1/real/edit', '/v1/real/delete'] as const;
+const POSTS = [
+  '/v1/apply',
+  '/v1/reload',
+  '/v1/zero',
+  '/v1/clear',
+  '/v1/timeouts',
+  '/v1/service/add',
+  '/v1/service/edit',
+  '/v1/service/delete',
+  '/v1/real/add',
+  '/v1/real/edit',
+  '/v1/real/delete',
+] as const;
 type Route = (typeof POSTS)[number];
 
 const keyOf = (s: { vip: string; port: number; protocol: string }) => ({ vip: s.vip, port: s.port, protocol: s.protocol });
@@ -340,28 +403,90 @@ function validBody(rng: Rng, route: Route, cfg: Config): Record<string, unknown>
       if (r.length) rng.pick(r).weight = rng.int(10);
       return { config: next, ...(rng.chance(0.3) ? { dryRun: rng.chance(0.5) } : {}) };
     }
-    case '/v1/reload': case '/v1/clear': return {};
-    case '/v1/zero': return rng.chance(0.5) ? {} : { service: key };
-    case '/v1/timeouts': return { timeouts: { tcp: rng.int(5) * 100, udp: rng.int(3) * 60 } };
-    case '/v1/service/add': return { service: { vip: fresh(), port: rng.int(3) * 1000, protocol: rng.pick(['tcp', 'udp']), scheduler: rng.pick(['wrr', 'rr', 'mh', 'sh']), maglev_size: 251, ...(rng.chance(0.5) ? { persistence: { timeout: 10 } } : {}) } };
-    case '/v1/service/edit': return { service: { ...key, ...rng.pick<Record<string, unknown>>([{ scheduler: rng.pick(['wrr', 'rr', 'mh', 'wlc']), sched_flags: null }, { maglev_size: rng.pick([251, 257]) }, { persistence: { timeout: 30 } }, { persistence: null }, { on_down: 'expire' }]) } };
-    case '/v1/service/delete': return { service: key };
-    case '/v1/real/add': return { service: key, real: { address: fresh(), weight: rng.int(5), ...(rng.chance(0.3) ? { upper_threshold: 5 } : {}) } };
-    case '/v1/real/edit': return { service: key, real: { address: real.address, ...rng.pick<Record<string, unknown>>([{ weight: rng.int(5) }, { upper_threshold: 20, lower_threshold: 5 }, { upper_threshold: null, lower_threshold: null }]) } };
-    case '/v1/real/delete': return { service: key, real: { address: real.address } };
+    case '/v1/reload':
+    case '/v1/clear':
+      return {};
+    case '/v1/zero':
+      return rng.chance(0.5) ? {} : { service: key };
+    case '/v1/timeouts':
+      return { timeouts: { tcp: rng.int(5) * 100, udp: rng.int(3) * 60 } };
+    case '/v1/service/add':
+      return {
+        service: {
+          vip: fresh(),
+          port: rng.int(3) * 1000,
+          protocol: rng.pick(['tcp', 'udp']),
+          scheduler: rng.pick(['wrr', 'rr', 'mh', 'sh']),
+          maglev_size: 251,
+          ...(rng.chance(0.5) ? { persistence: { timeout: 10 } } : {}),
+        },
+      };
+    case '/v1/service/edit':
+      return {
+        service: {
+          ...key,
+          ...rng.pick<Record<string, unknown>>([
+            { scheduler: rng.pick(['wrr', 'rr', 'mh', 'wlc']), sched_flags: null },
+            { maglev_size: rng.pick([251, 257]) },
+            { persistence: { timeout: 30 } },
+            { persistence: null },
+            { on_down: 'expire' },
+          ]),
+        },
+      };
+    case '/v1/service/delete':
+      return { service: key };
+    case '/v1/real/add':
+      return { service: key, real: { address: fresh(), weight: rng.int(5), ...(rng.chance(0.3) ? { upper_threshold: 5 } : {}) } };
+    case '/v1/real/edit':
+      return {
+        service: key,
+        real: {
+          address: real.address,
+          ...rng.pick<Record<string, unknown>>([
+            { weight: rng.int(5) },
+            { upper_threshold: 20, lower_threshold: 5 },
+            { upper_threshold: null, lower_threshold: null },
+          ]),
+        },
+      };
+    case '/v1/real/delete':
+      return { service: key, real: { address: real.address } };
   }
 }
 
 /** Bodies no JSON encoder writes: broken JSON, other types, odd bytes, nesting and numbers past what the schema takes. */
 function rawBody(rng: Rng): Buffer {
   const deep = rng.pick([100, 10_000, 100_000]);
-  return Buffer.from(rng.pick([
-    '', ' ', 'null', 'true', '0', '[]', '"x"', '{', '{"service":', '{"service":{"vip":"10.0.0.100","port":80,}}', 'NaN', '{"timeouts":{"tcp":1e400}}',
-    '{"timeouts":{"tcp":123456789012345678901234567890}}', '{"real":{"weight":-1e-400}}', '\ufeff{}', '{"__proto__":{"service":1}}',
-    '{"service":{"vip":"10.0.0.100","port":80,"protocol":"tcp"},"service":1}', `{"service":${'['.repeat(deep)}${']'.repeat(deep)}}`,
-    `{"config":{"interface":${'{"a":'.repeat(deep)}1${'}'.repeat(deep)}}}`, `{"service":{"vip":"10.0.0.100","port":80,"check":${'['.repeat(deep)}${']'.repeat(deep)}}}`,
-    '\u0000', '\xff\xfe', 'interface: eth0\n', '{"service":{"vip":"10.0.0.100","port":80.0000000000000001}}',
-  ]), 'latin1');
+  return Buffer.from(
+    rng.pick([
+      '',
+      ' ',
+      'null',
+      'true',
+      '0',
+      '[]',
+      '"x"',
+      '{',
+      '{"service":',
+      '{"service":{"vip":"10.0.0.100","port":80,}}',
+      'NaN',
+      '{"timeouts":{"tcp":1e400}}',
+      '{"timeouts":{"tcp":123456789012345678901234567890}}',
+      '{"real":{"weight":-1e-400}}',
+      '\ufeff{}',
+      '{"__proto__":{"service":1}}',
+      '{"service":{"vip":"10.0.0.100","port":80,"protocol":"tcp"},"service":1}',
+      `{"service":${'['.repeat(deep)}${']'.repeat(deep)}}`,
+      `{"config":{"interface":${'{"a":'.repeat(deep)}1${'}'.repeat(deep)}}}`,
+      `{"service":{"vip":"10.0.0.100","port":80,"check":${'['.repeat(deep)}${']'.repeat(deep)}}}`,
+      '\u0000',
+      '\xff\xfe',
+      'interface: eth0\n',
+      '{"service":{"vip":"10.0.0.100","port":80.0000000000000001}}',
+    ]),
+    'latin1',
+  );
 }
 
 /** What a call's reply must look like, and what a refused call must have left alone. */
@@ -389,10 +514,24 @@ async function apiCase(rng: Rng, seed: number, i: number): Promise<void> {
   } else if (kind < 19) {
     body = rawBody(rng);
     what = 'raw body';
-    headers = rng.pick<Record<string, string>>([{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }, { 'content-type': 'application/json; charset=latin1' }]);
+    headers = rng.pick<Record<string, string>>([
+      {},
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-type': 'application/json; charset=latin1' },
+    ]);
   } else {
     method = rng.pick(['GET', 'PUT', 'DELETE', 'PATCH']);
-    route = rng.pick([...POSTS, '/v1/services', '/v1/config', '/v1/nope', '/', '/v1/real/add/../service/delete', '/v1//apply', `/v1/apply?x=${'y'.repeat(100)}`]);
+    route = rng.pick([
+      ...POSTS,
+      '/v1/services',
+      '/v1/config',
+      '/v1/nope',
+      '/',
+      '/v1/real/add/../service/delete',
+      '/v1//apply',
+      `/v1/apply?x=${'y'.repeat(100)}`,
+    ]);
     body = rng.chance(0.5) ? Buffer.from(JSON.stringify(validBody(rng, '/v1/service/delete', cfg))) : undefined;
     what = `${method} ${route}`;
   }
@@ -402,7 +541,8 @@ async function apiCase(rng: Rng, seed: number, i: number): Promise<void> {
   } catch {
     parsed = undefined;
   }
-  if (parsed && typeof parsed === 'object' && parsed.service && typeof parsed.service.vip === 'string' && typeof parsed.service.port === 'number') named = parsed.service;
+  if (parsed && typeof parsed === 'object' && parsed.service && typeof parsed.service.vip === 'string' && typeof parsed.service.port === 'number')
+    named = parsed.service;
   const file = fs.readFileSync(cfgFile, 'utf8');
   const ops = dp.applied.length;
   const running = JSON.stringify(ctl.config());
@@ -416,7 +556,7 @@ async function apiCase(rng: Rng, seed: number, i: number): Promise<void> {
       assert.ok([200, 400, 404, 409].includes(status), `status ${status}: ${JSON.stringify(reply).slice(0, 500)}`);
       dp.checkInvariants();
       if (status !== 200) {
-        assert.ok(reply && typeof reply.error === 'object', 'the API\'s error shape');
+        assert.ok(reply && typeof reply.error === 'object', "the API's error shape");
         const { kind: k, message, details } = reply.error;
         assert.ok(['usage', 'notfound', 'exists'].includes(k), `kind ${k}`);
         assert.equal(typeof message, 'string');
@@ -425,7 +565,8 @@ async function apiCase(rng: Rng, seed: number, i: number): Promise<void> {
         for (const d of details ?? []) assert.ok(typeof d === 'string' && d.length <= PROBLEM_CHARS + 1);
         if (k === 'usage' && /^invalid request body/.test(message)) {
           assert.ok(details.length >= 1, 'the field is named');
-          for (const d of details.slice(0, PROBLEMS_LISTED)) assert.ok(/: unknown key$/.test(d) || PATH.test(d), `a problem names its field: ${JSON.stringify(d)}`);
+          for (const d of details.slice(0, PROBLEMS_LISTED))
+            assert.ok(/: unknown key$/.test(d) || PATH.test(d), `a problem names its field: ${JSON.stringify(d)}`);
         }
         // Nothing half-applied, nobody's traffic touched.
         assert.equal(dp.applied.length, ops, 'no datapath op');
@@ -446,13 +587,14 @@ async function apiCase(rng: Rng, seed: number, i: number): Promise<void> {
         for (const [k, v] of snap) if (k !== dpKey(named)) assert.equal(after.get(k), v, `service ${k}, not named by the call, is undisturbed`);
       }
     } catch (e) {
-      (e as Error).message = `fuzz seed ${seed} (XLVS_FUZZ_SEED=${seed}), API case ${i}: ${method} ${route} [${what}] body ${JSON.stringify(bodyText.slice(0, 600))}\n${res ? `reply ${res.status} ${JSON.stringify(res.reply).slice(0, 600)}\n` : ''}${(e as Error).message}`;
+      (e as Error).message =
+        `fuzz seed ${seed} (XLVS_FUZZ_SEED=${seed}), API case ${i}: ${method} ${route} [${what}] body ${JSON.stringify(bodyText.slice(0, 600))}\n${res ? `reply ${res.status} ${JSON.stringify(res.reply).slice(0, 600)}\n` : ''}${(e as Error).message}`;
       throw e;
     }
   })();
 }
 
-test('API fuzzing: every reply is 200 or a 4xx in the API\'s shape; a refusal changes nothing; other services stay undisturbed', async () => {
+test("API fuzzing: every reply is 200 or a 4xx in the API's shape; a refusal changes nothing; other services stay undisturbed", async () => {
   const t0 = Date.now();
   const status = new Map<string, number>();
   for (const seed of SEEDS) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // health.test.ts: health checks without root: check config validation, the rise/fall state machine on a fake clock, what a down real does to the plan, and quorum hooks run for real by the health runner (a stub probe, real child processes).
 
 import assert from 'node:assert/strict';
@@ -15,7 +16,16 @@ import { waitGone } from '../lib/proc';
 
 const base = (check: unknown, extra: Record<string, unknown> = {}, realCheck?: unknown) => ({
   interface: 'eth0',
-  services: [{ vip: '10.0.0.100', port: 80, maglev_size: 251, check, ...extra, reals: [{ address: '10.0.0.11', ...(realCheck ? { check: realCheck } : {}) }, { address: '10.0.0.12' }] }],
+  services: [
+    {
+      vip: '10.0.0.100',
+      port: 80,
+      maglev_size: 251,
+      check,
+      ...extra,
+      reals: [{ address: '10.0.0.11', ...(realCheck ? { check: realCheck } : {}) }, { address: '10.0.0.12' }],
+    },
+  ],
 });
 
 function problems(input: unknown): string[] {
@@ -31,7 +41,10 @@ function problems(input: unknown): string[] {
 test('defaults: 1 s interval, 500 ms timeout, fall 2, rise 2; a TCP check of a TCP service follows the DR path', () => {
   const cfg = validateConfig(base({}));
   const c = effectiveCheck(cfg.services[0]!, cfg.services[0]!.reals[0]!);
-  assert.deepEqual([c.type, c.mode, c.intervalMs, c.timeoutMs, c.fall, c.rise, c.address, c.port, c.initial], ['tcp', 'dr', 1000, 500, 2, 2, '10.0.0.11', 80, 'up']);
+  assert.deepEqual(
+    [c.type, c.mode, c.intervalMs, c.timeoutMs, c.fall, c.rise, c.address, c.port, c.initial],
+    ['tcp', 'dr', 1000, 500, 2, 2, '10.0.0.11', 80, 'up'],
+  );
   const h = validateConfig(base({ type: 'http', path: '/health' }));
   assert.equal(effectiveCheck(h.services[0]!, h.services[0]!.reals[0]!).mode, 'direct');
   const o = validateConfig(base({ type: 'tcp' }, {}, { address: '10.0.0.50', port: 8080 }));
@@ -42,7 +55,10 @@ test('defaults: 1 s interval, 500 ms timeout, fall 2, rise 2; a TCP check of a T
 
 test('bad check definitions are rejected naming the field', () => {
   assert.match(problems(base({ type: 'icmp' })).join('\n'), /services\[0\]\.check\.type: "icmp" is not a known check type/);
-  assert.match(problems(base({ interval_ms: 500, timeout_ms: 500 })).join('\n'), /services\[0\]\.reals\[0\]\.check\.timeout_ms: 500 must be less than interval_ms \(500\)/);
+  assert.match(
+    problems(base({ interval_ms: 500, timeout_ms: 500 })).join('\n'),
+    /services\[0\]\.reals\[0\]\.check\.timeout_ms: 500 must be less than interval_ms \(500\)/,
+  );
   assert.match(problems(base({ type: 'exec', argv: [] })).join('\n'), /services\[0\]\.check\.argv: \[\] must not be empty/);
   assert.match(problems(base({ type: 'exec' })).join('\n'), /check\.argv: is required for an exec check/);
   assert.match(problems(base({ type: 'http', body_regex: '(' })).join('\n'), /services\[0\]\.check\.body_regex: "\(" is not a valid regular expression/);
@@ -61,7 +77,10 @@ function book(fall = 2, rise = 2) {
   let t = 1000;
   const cfg = validateConfig(base({ fall, rise }));
   const s = cfg.services[0]!;
-  const b = new HealthBook(() => t, () => 0);
+  const b = new HealthBook(
+    () => t,
+    () => 0,
+  );
   b.sync(s.reals.map((r) => ({ key: healthKey(s, r.address), service: 'TCP 10.0.0.100:80', real: r.address, check: effectiveCheck(s, r) })));
   return { b, s, tick: (ms: number) => (t += ms), now: () => t };
 }
@@ -74,19 +93,27 @@ test('state machine: fall consecutive failures take a real down, rise successes 
   assert.equal(b.result(k, { ok: false, detail: 'refused' }, now()), undefined);
   assert.equal(b.nextWake(), now() + 1000);
   tick(1000);
-  assert.deepEqual(b.due().map((t) => t.key), [k]);
+  assert.deepEqual(
+    b.due().map((t) => t.key),
+    [k],
+  );
   assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now()), undefined, 'a success resets the streak');
-  tick(1000); b.due();
+  tick(1000);
+  b.due();
   assert.equal(b.result(k, { ok: false, detail: 'refused' }, now()), undefined);
-  tick(1000); b.due();
+  tick(1000);
+  b.due();
   const down = b.result(k, { ok: false, detail: 'refused' }, now());
   assert.deepEqual([down?.from, down?.to, down?.detail], ['up', 'down', 'refused']);
   assert.deepEqual([...b.downKeys()], [k]);
-  tick(1000); b.due();
+  tick(1000);
+  b.due();
   assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now()), undefined);
-  tick(1000); b.due();
+  tick(1000);
+  b.due();
   assert.equal(b.result(k, { ok: true, detail: 'SYN-ACK' }, now())?.to, 'up');
-  tick(1000); b.due();
+  tick(1000);
+  b.due();
   assert.equal(b.result(k, { ok: false, inconclusive: true, detail: 'MAC unresolved' }, now()), undefined, 'an inconclusive probe counts neither way');
   const st = b.status().find((x) => x.key === k)!;
   assert.deepEqual([st.state, st.checks, st.failures], ['up', 6, 3]);
@@ -97,7 +124,11 @@ test('a stepped wall clock neither stalls nor bunches checks: they run on the mo
   let wall = Date.UTC(2026, 11, 4, 12);
   const cfg = validateConfig(base({}));
   const s = cfg.services[0]!;
-  const b = new HealthBook(() => mono, () => 0, () => wall);
+  const b = new HealthBook(
+    () => mono,
+    () => 0,
+    () => wall,
+  );
   b.sync(s.reals.map((r) => ({ key: healthKey(s, r.address), service: 'x', real: r.address, check: effectiveCheck(s, r) })));
   const k = healthKey(s, '10.0.0.11');
   let rounds = 0;
@@ -121,7 +152,10 @@ test('sync keeps the state across a reload, drops removed targets, starts new on
   assert.equal(b.state(k), 'down');
   const cfg2 = validateConfig(base({ fall: 1, interval_ms: 2000, initial: 'down' }));
   const s2 = cfg2.services[0]!;
-  const dropped = b.sync([{ key: k, service: 'x', real: '10.0.0.11', check: effectiveCheck(s2, s2.reals[0]!) }, { key: healthKey(s2, '10.0.0.13'), service: 'x', real: '10.0.0.13', check: effectiveCheck(s2, s2.reals[0]!) }]);
+  const dropped = b.sync([
+    { key: k, service: 'x', real: '10.0.0.11', check: effectiveCheck(s2, s2.reals[0]!) },
+    { key: healthKey(s2, '10.0.0.13'), service: 'x', real: '10.0.0.13', check: effectiveCheck(s2, s2.reals[0]!) },
+  ]);
   assert.deepEqual(dropped, [healthKey(s, '10.0.0.12')]);
   assert.equal(b.state(k), 'down');
   assert.equal(b.state(healthKey(s2, '10.0.0.13')), 'down');
@@ -134,7 +168,11 @@ test('quorum with hysteresis', () => {
   assert.equal(quorumState(false, 3, 2, 1), true);
 });
 
-const MACS = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', '02:00:00:00:00:12'], ['10.0.0.99', '02:00:00:00:00:99']]);
+const MACS = new Map([
+  ['10.0.0.11', '02:00:00:00:00:11'],
+  ['10.0.0.12', '02:00:00:00:00:12'],
+  ['10.0.0.99', '02:00:00:00:00:99'],
+]);
 
 test('a down real leaves the Maglev table through an ordinary plan; keep leaves its MAC (connections stay), expire clears it and purges', () => {
   for (const on_down of ['keep', 'expire'] as const) {
@@ -148,7 +186,10 @@ test('a down real leaves the Maglev table through an ordinary plan; keep leaves 
     const flags = observedAfter(p1)[0]!.reals[0]!.flags;
     assert.equal(flags, on_down === 'keep' ? REAL_F_MAC : 0, on_down);
     const table = p1.tables.get(0)!;
-    assert.ok(table.every((id) => id === o0[0]!.reals[1]!.id), 'every bucket goes to the real still up');
+    assert.ok(
+      table.every((id) => id === o0[0]!.reals[1]!.id),
+      'every bucket goes to the real still up',
+    );
     const kinds = p1.ops.map((o) => o.op);
     assert.deepEqual(kinds, on_down === 'keep' ? ['putReal', 'putTable'] : ['putReal', 'putTable', 'purgeConns']);
     // Recovery: flags back, table rebuilt.
@@ -165,10 +206,17 @@ test('the sorry server takes new connections only while every real is down', () 
   assert.ok(p0.tables.get(0)!.every((id) => id !== sorry0.id));
   const p1 = plan(cfg.services, observedAfter(p0), MACS, new Set([healthKey(s, '10.0.0.11'), healthKey(s, '10.0.0.12')]));
   assert.ok(p1.tables.get(0)!.every((id) => id === sorry0.id));
-  assert.equal(p1.ops.some((o) => o.op === 'deleteReal'), false);
+  assert.equal(
+    p1.ops.some((o) => o.op === 'deleteReal'),
+    false,
+  );
 });
 
-interface Ev { level: string; msg: string; fields: Record<string, unknown> }
+interface Ev {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
 
 /**
  * A HealthRunner over a stub probe: a real is up exactly while its address is in `alive`. Checks run every 50 ms
@@ -179,19 +227,29 @@ function quorumRunner(reals: string[], quorum: Record<string, unknown>, o: { ini
   const events: Ev[] = [];
   const cfg = validateConfig({
     interface: 'eth0',
-    services: [{
-      vip: '10.0.0.100', port: 80, maglev_size: 251, quorum,
-      check: { type: 'tcp', mode: 'direct', interval_ms: 50, timeout_ms: 10, rise: 1, fall: 1, initial: o.initial ?? 'up' },
-      reals: reals.map((address) => ({ address })),
-    }],
+    services: [
+      {
+        vip: '10.0.0.100',
+        port: 80,
+        maglev_size: 251,
+        quorum,
+        check: { type: 'tcp', mode: 'direct', interval_ms: 50, timeout_ms: 10, rise: 1, fall: 1, initial: o.initial ?? 'up' },
+        reals: reals.map((address) => ({ address })),
+      },
+    ],
   });
   const runner = new HealthRunner({
-    ifname: 'eth0', ifindex: 1, mac: '02:00:00:00:00:02', macOf: () => null, onChange: () => undefined,
+    ifname: 'eth0',
+    ifindex: 1,
+    mac: '02:00:00:00:00:02',
+    macOf: () => null,
+    onChange: () => undefined,
     event: (level, msg, fields) => void events.push({ level, msg, fields }),
     probe: async (t) => (alive.has(t.real) ? { ok: true, detail: 'stub up' } : { ok: false, detail: 'stub down' }),
     ...(o.hookTimeoutMs !== undefined ? { hookTimeoutMs: o.hookTimeoutMs } : {}),
   });
-  const count = (msg: string, f: Record<string, unknown> = {}) => events.filter((e) => e.msg === msg && Object.entries(f).every(([k, v]) => e.fields[k] === v)).length;
+  const count = (msg: string, f: Record<string, unknown> = {}) =>
+    events.filter((e) => e.msg === msg && Object.entries(f).every(([k, v]) => e.fields[k] === v)).length;
   const waitFor = async (what: string, pred: () => boolean, ms = 5000) => {
     for (const end = Date.now() + ms; !pred(); ) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events)}`);
@@ -208,7 +266,13 @@ function quorumRunner(reals: string[], quorum: Record<string, unknown>, o: { ini
 }
 
 /** A hook (a node script, argv only) that appends "<up|down> <service> up=<n> min=<m>" to file. */
-const recorder = (file: string): string[] => [process.execPath, '-e', "require('fs').appendFileSync(process.argv[1], `${process.env.XLVS_QUORUM} ${process.env.XLVS_SERVICE} up=${process.env.XLVS_UP} min=${process.env.XLVS_MIN}\\n`)", file];
+const recorder = (file: string): string[] => [
+  process.execPath,
+  '-e',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the hook's own script, a template literal evaluated by the child
+  "require('fs').appendFileSync(process.argv[1], `${process.env.XLVS_QUORUM} ${process.env.XLVS_SERVICE} up=${process.env.XLVS_UP} min=${process.env.XLVS_MIN}\\n`)",
+  file,
+];
 const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
 test('quorum hooks run once per transition: down below min, up only at min + hysteresis', async () => {
@@ -305,7 +369,7 @@ test('a hook that hangs is killed with its process group at the timeout; the nex
     assert.ok(Number(t.fields.ms) >= 400, `killed after ${String(t.fields.ms)} ms`);
     assert.deepEqual(lines(file), ['up TCP 10.0.0.100:80 up=1 min=1']);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    assert.ok(await waitGone(pid), 'the hook\'s child was killed with its process group');
+    assert.ok(await waitGone(pid), "the hook's child was killed with its process group");
   } finally {
     await q.runner.stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,21 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
 // hostcheck.test.ts: the metrics listener's Host-header check (DNS rebinding) and the rule that a VIP is none of the director's own addresses, with host addresses injected.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { type MetricsSource, serveMetrics } from '../../src/adapters/metrics';
 import { verdicts } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { hostAllowed, hostName } from '../../src/core/httphost';
-import { HostAddress, vipAddressProblems } from '../../src/core/ownaddr';
-import { MetricsSource, serveMetrics } from '../../src/adapters/metrics';
+import { type HostAddress, vipAddressProblems } from '../../src/core/ownaddr';
 
 test('host header: the listen address, loopback names and the listed names, with or without a port; nothing else', () => {
   const listen = '10.0.0.2:9258';
-  for (const h of ['10.0.0.2', '10.0.0.2:9258', '10.0.0.2:8080', 'localhost', 'LOCALHOST:9258', 'localhost.', '127.0.0.1', '127.0.0.1:1', '[::1]:9258', 'director.example', 'Director.Example:9258']) {
+  for (const h of [
+    '10.0.0.2',
+    '10.0.0.2:9258',
+    '10.0.0.2:8080',
+    'localhost',
+    'LOCALHOST:9258',
+    'localhost.',
+    '127.0.0.1',
+    '127.0.0.1:1',
+    '[::1]:9258',
+    'director.example',
+    'Director.Example:9258',
+  ]) {
     assert.equal(hostAllowed(h, listen, ['director.example']), true, h);
   }
-  for (const h of [undefined, '', 'evil.example', 'evil.example:9258', '10.0.0.3', '10.0.0.2.evil.example', 'localhost.evil.example', '10.0.0.2:0', '10.0.0.2:99999', '10.0.0.2:x', 'a b', '[::2]']) {
+  for (const h of [
+    undefined,
+    '',
+    'evil.example',
+    'evil.example:9258',
+    '10.0.0.3',
+    '10.0.0.2.evil.example',
+    'localhost.evil.example',
+    '10.0.0.2:0',
+    '10.0.0.2:99999',
+    '10.0.0.2:x',
+    'a b',
+    '[::2]',
+  ]) {
     assert.equal(hostAllowed(h, listen, ['director.example']), false, String(h));
   }
   // Nothing listed: only the listen address and loopback.
@@ -31,7 +58,11 @@ test('host header: the listen address, loopback names and the listed names, with
 test('config: metrics.allowed_hosts defaults to none, takes host names and names the field when one is not', () => {
   assert.deepEqual(parseConfig('interface: eth0\n').metrics, { listen: '127.0.0.1:9258', allowed_hosts: [] });
   assert.deepEqual(parseConfig('interface: eth0\nmetrics: { listen: "0.0.0.0:9258" }\n').metrics.allowed_hosts, []);
-  assert.deepEqual(parseConfig('interface: eth0\nmetrics: { allowed_hosts: [lb1.example.net, lb1, 192.0.2.2] }\n').metrics.allowed_hosts, ['lb1.example.net', 'lb1', '192.0.2.2']);
+  assert.deepEqual(parseConfig('interface: eth0\nmetrics: { allowed_hosts: [lb1.example.net, lb1, 192.0.2.2] }\n').metrics.allowed_hosts, [
+    'lb1.example.net',
+    'lb1',
+    '192.0.2.2',
+  ]);
   for (const bad of ['lb1.example.net:9258', 'http://lb1', 'a b', '', '-lb1', '*.example']) {
     assert.throws(
       () => parseConfig(`interface: eth0\nmetrics: { allowed_hosts: ["${bad}"] }\n`),
@@ -89,19 +120,21 @@ test('VIP rule: a VIP equal to a primary address below /32 on any interface is r
     { ifname: 'eth0', local: '10.0.0.101', prefixlen: 24, secondary: true },
     { ifname: 'mgmt0', local: '192.0.2.2', prefixlen: 24 },
   ];
-  const cfg = parseConfig([
-    'interface: eth0',
-    'services:',
-    '  - { vip: 10.0.0.100, port: 80 }',
-    '  - { vip: 10.0.0.2, port: 80 }',
-    '  - { vip: 10.0.0.101, port: 80 }',
-    '  - { vip: 192.0.2.2, port: 443 }',
-    '  - { vip: 10.0.0.102, port: 80 }',
-    '',
-  ].join('\n'));
+  const cfg = parseConfig(
+    [
+      'interface: eth0',
+      'services:',
+      '  - { vip: 10.0.0.100, port: 80 }',
+      '  - { vip: 10.0.0.2, port: 80 }',
+      '  - { vip: 10.0.0.101, port: 80 }',
+      '  - { vip: 192.0.2.2, port: 443 }',
+      '  - { vip: 10.0.0.102, port: 80 }',
+      '',
+    ].join('\n'),
+  );
   assert.deepEqual(vipAddressProblems(cfg, host), [
-    'services[1].vip: 10.0.0.2 is this director\'s own address (10.0.0.2/24 on eth0); the datapath would forward the director\'s own traffic to the reals: use an address of its own for the VIP',
-    'services[3].vip: 192.0.2.2 is this director\'s own address (192.0.2.2/24 on mgmt0); the datapath would forward the director\'s own traffic to the reals: use an address of its own for the VIP',
+    "services[1].vip: 10.0.0.2 is this director's own address (10.0.0.2/24 on eth0); the datapath would forward the director's own traffic to the reals: use an address of its own for the VIP",
+    "services[3].vip: 192.0.2.2 is this director's own address (192.0.2.2/24 on mgmt0); the datapath would forward the director's own traffic to the reals: use an address of its own for the VIP",
   ]);
   assert.deepEqual(vipAddressProblems(cfg, []), []);
 });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ipvsadm.test.ts: xlvsadm's ipvsadm syntax (accepted and refused, with ipvsadm's exit codes), its list/save/timeout/connection formats byte for byte, and xlvsadm end to end over the API.
 
 import assert from 'node:assert/strict';
@@ -8,23 +9,26 @@ import { test } from 'node:test';
 import { routes, serve } from '../../src/adapters/api';
 import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
-import { Config, schedFlags, validateConfig } from '../../src/core/config';
-import { Controller, DatapathPort } from '../../src/core/controller';
-import type { ServiceListing } from '../../src/core/listing';
+import { type Config, schedFlags, validateConfig } from '../../src/core/config';
+import { Controller, type DatapathPort } from '../../src/core/controller';
 import { ipvsadmEdit } from '../../src/core/ipvsadm-edit';
 import { formatConns, formatList, formatSave, formatTimeouts, largenum } from '../../src/core/ipvsadm-format';
 import { IpvsadmError, parseIpvsadm } from '../../src/core/ipvsadm-parse';
-import { Op } from '../../src/core/plan';
+import type { ServiceListing } from '../../src/core/listing';
+import type { Op } from '../../src/core/plan';
 
-const lookup = (n: string, p: 'tcp' | 'udp') => ({ 'http/tcp': 80, 'domain/udp': 53 } as Record<string, number>)[`${n}/${p}`];
+const lookup = (n: string, p: 'tcp' | 'udp') => (({ 'http/tcp': 80, 'domain/udp': 53 }) as Record<string, number>)[`${n}/${p}`];
 const parse = (s: string) => parseIpvsadm(s.split(' '), lookup);
 const refused = (s: string, re: RegExp, code: number) =>
-  assert.throws(() => parse(s), (e: unknown) => {
-    assert.ok(e instanceof IpvsadmError, String(e));
-    assert.match(e.message, re);
-    assert.equal(e.exitCode, code, `${s}: exit code`);
-    return true;
-  });
+  assert.throws(
+    () => parse(s),
+    (e: unknown) => {
+      assert.ok(e instanceof IpvsadmError, String(e));
+      assert.match(e.message, re);
+      assert.equal(e.exitCode, code, `${s}: exit code`);
+      return true;
+    },
+  );
 
 const key = { vip: '10.0.0.100', port: 80, protocol: 'tcp' as const };
 
@@ -49,25 +53,55 @@ test('service and real commands in ipvsadm syntax', () => {
   assert.deepEqual(parse('-Sn'), { kind: 'save', numeric: true });
 });
 
-test('every scheduler xlvs has; ipvsadm\'s default wlc without -s; -b, -p, -M, port 0, -x/-y, --set', () => {
+test("every scheduler xlvs has; ipvsadm's default wlc without -s; -b, -p, -M, port 0, -x/-y, --set", () => {
   for (const s of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'fo', 'ovf']) {
     assert.deepEqual(parse(`-A -t 10.0.0.100:80 -s ${s}`), { kind: 'add-service', svc: key, fields: { scheduler: s, sched_flags: null, persistence: null } });
   }
   assert.deepEqual(parse('-A -t 10.0.0.100:80'), { kind: 'add-service', svc: key, fields: { scheduler: 'wlc', sched_flags: null, persistence: null } });
   const fields = (line: string) => (parse(line) as { fields: unknown }).fields;
   assert.deepEqual(fields('-A -t 10.0.0.100:80 -s sh -b sh-port,sh-fallback'), { scheduler: 'sh', sched_flags: ['sh-port', 'sh-fallback'], persistence: null });
-  assert.deepEqual(fields('-A -t 10.0.0.100:80 -b mh-fallback -s mh'), { scheduler: 'mh', sched_flags: ['mh-fallback'], persistence: null }, 'order-independent');
-  assert.deepEqual(fields('-A -t 10.0.0.100:80 -s mh --sched-flags=flag-1,flag-2'), { scheduler: 'mh', sched_flags: ['mh-port', 'mh-fallback'], persistence: null }, 'flag-1/2 are fallback/port');
+  assert.deepEqual(
+    fields('-A -t 10.0.0.100:80 -b mh-fallback -s mh'),
+    { scheduler: 'mh', sched_flags: ['mh-fallback'], persistence: null },
+    'order-independent',
+  );
+  assert.deepEqual(
+    fields('-A -t 10.0.0.100:80 -s mh --sched-flags=flag-1,flag-2'),
+    { scheduler: 'mh', sched_flags: ['mh-port', 'mh-fallback'], persistence: null },
+    'flag-1/2 are fallback/port',
+  );
   assert.deepEqual(fields('-A -t 10.0.0.100:80 -s wlc -p'), { scheduler: 'wlc', sched_flags: null, persistence: { timeout: 360, netmask: '255.255.255.255' } });
-  assert.deepEqual(fields('-A -t 10.0.0.100:80 -s wlc -p 600 -M 255.255.255.0'), { scheduler: 'wlc', sched_flags: null, persistence: { timeout: 600, netmask: '255.255.255.0' } });
-  assert.deepEqual(fields('-A -t 10.0.0.100:80 -s wlc --persistent=60'), { scheduler: 'wlc', sched_flags: null, persistence: { timeout: 60, netmask: '255.255.255.255' } });
-  assert.deepEqual(fields('-A -t 10.0.0.100:80 -p -s rr'), { scheduler: 'rr', sched_flags: null, persistence: { timeout: 360, netmask: '255.255.255.255' } }, '-p takes no option as its value');
+  assert.deepEqual(fields('-A -t 10.0.0.100:80 -s wlc -p 600 -M 255.255.255.0'), {
+    scheduler: 'wlc',
+    sched_flags: null,
+    persistence: { timeout: 600, netmask: '255.255.255.0' },
+  });
+  assert.deepEqual(fields('-A -t 10.0.0.100:80 -s wlc --persistent=60'), {
+    scheduler: 'wlc',
+    sched_flags: null,
+    persistence: { timeout: 60, netmask: '255.255.255.255' },
+  });
+  assert.deepEqual(
+    fields('-A -t 10.0.0.100:80 -p -s rr'),
+    { scheduler: 'rr', sched_flags: null, persistence: { timeout: 360, netmask: '255.255.255.255' } },
+    '-p takes no option as its value',
+  );
   // Port 0 (written or left out) is every port, for a persistent service.
   assert.deepEqual((parse('-A -t 10.0.0.100:0 -s wlc -p 300') as any).svc, { ...key, port: 0 });
   assert.deepEqual((parse('-E -t 10.0.0.100 -s wlc -p 300') as any).svc, { ...key, port: 0 });
   assert.deepEqual(parse('-a -t 10.0.0.100:0 -r 10.0.0.11'), { kind: 'add-real', svc: { ...key, port: 0 }, address: '10.0.0.11', fields: w1 });
-  assert.deepEqual(parse('-a -t 10.0.0.100:80 -r 10.0.0.11 -w 2 -x 100 -y 50'), { kind: 'add-real', svc: key, address: '10.0.0.11', fields: { weight: 2, upper_threshold: 100, lower_threshold: 50 } });
-  assert.deepEqual(parse('-e -t 10.0.0.100:80 -r 10.0.0.11 --u-threshold 100'), { kind: 'edit-real', svc: key, address: '10.0.0.11', fields: { weight: 1, upper_threshold: 100, lower_threshold: null } });
+  assert.deepEqual(parse('-a -t 10.0.0.100:80 -r 10.0.0.11 -w 2 -x 100 -y 50'), {
+    kind: 'add-real',
+    svc: key,
+    address: '10.0.0.11',
+    fields: { weight: 2, upper_threshold: 100, lower_threshold: 50 },
+  });
+  assert.deepEqual(parse('-e -t 10.0.0.100:80 -r 10.0.0.11 --u-threshold 100'), {
+    kind: 'edit-real',
+    svc: key,
+    address: '10.0.0.11',
+    fields: { weight: 1, upper_threshold: 100, lower_threshold: null },
+  });
   assert.deepEqual(parse('--set 0 60 0'), { kind: 'set-timeouts', timeouts: { tcp: 0, tcp_fin: 60, udp: 0 } });
   assert.deepEqual(parse('--set 900 120 300'), { kind: 'set-timeouts', timeouts: { tcp: 900, tcp_fin: 120, udp: 300 } });
 });
@@ -111,7 +145,7 @@ test('what xlvs does not do is refused with a clear message and ipvsadm exit cod
   refused('-L stray', /^unexpected argument stray$/, 2);
 });
 
-test('bad -b, -p, -M, port 0, -x/-y and --set input: ipvsadm\'s messages and exit codes, or a clear one', () => {
+test("bad -b, -p, -M, port 0, -x/-y and --set input: ipvsadm's messages and exit codes, or a clear one", () => {
   refused('-A -t 10.0.0.100:80 -s mh -b sh-port', /^incompatible scheduler flag `sh-port'$/, 2);
   refused('-A -t 10.0.0.100:80 -b mh-port', /^incompatible scheduler flag `mh-port'$/, 2); // -s absent: wlc
   refused('-A -t 10.0.0.100:80 -s sh -b sh-port,bogus', /^invalid scheduler flag `bogus'$/, 2);
@@ -140,18 +174,42 @@ test('bad -b, -p, -M, port 0, -x/-y and --set input: ipvsadm\'s messages and exi
 
 const L: ServiceListing[] = [
   {
-    vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'mh', maglevSize: 65537,
+    vip: '10.0.0.100',
+    port: 80,
+    protocol: 'tcp',
+    scheduler: 'mh',
+    maglevSize: 65537,
     stats: { conns: 123, packets: 456789, bytes: 123456789012 },
     rate: { cps: 5, inpps: 50, outpps: 0, inbps: 3000, outbps: 0 },
     reals: [
       // Deliberately out of order: ipvsadm sorts destinations by address.
-      { address: '10.0.0.12', weight: 1, mac: 'aa:bb:cc:dd:ee:02', schedulable: true, stats: { conns: 23, packets: 56789, bytes: 4567 }, rate: { cps: 1, inpps: 10, outpps: 0, inbps: 600, outbps: 0 } },
-      { address: '10.0.0.11', weight: 3, mac: 'aa:bb:cc:dd:ee:01', schedulable: true, stats: { conns: 100, packets: 400000, bytes: 123456784445 }, rate: { cps: 4, inpps: 40, outpps: 0, inbps: 2400, outbps: 0 } },
+      {
+        address: '10.0.0.12',
+        weight: 1,
+        mac: 'aa:bb:cc:dd:ee:02',
+        schedulable: true,
+        stats: { conns: 23, packets: 56789, bytes: 4567 },
+        rate: { cps: 1, inpps: 10, outpps: 0, inbps: 600, outbps: 0 },
+      },
+      {
+        address: '10.0.0.11',
+        weight: 3,
+        mac: 'aa:bb:cc:dd:ee:01',
+        schedulable: true,
+        stats: { conns: 100, packets: 400000, bytes: 123456784445 },
+        rate: { cps: 4, inpps: 40, outpps: 0, inbps: 2400, outbps: 0 },
+      },
     ],
   },
   {
-    vip: '10.0.0.100', port: 53, protocol: 'udp', scheduler: 'mh', maglevSize: 251,
-    stats: { conns: 0, packets: 0, bytes: 0 }, rate: { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 }, reals: [],
+    vip: '10.0.0.100',
+    port: 53,
+    protocol: 'udp',
+    scheduler: 'mh',
+    maglevSize: 251,
+    stats: { conns: 0, packets: 0, bytes: 0 },
+    rate: { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 },
+    reals: [],
   },
 ];
 
@@ -220,7 +278,8 @@ test('ipvsadm -S -n, byte for byte, and names when resolving', () => {
 });
 
 test('the service column is cut at 33 characters and the destination at 28, as ipvsadm does for IPv4', () => {
-  const long = (a: string, p: number) => `${a === '10.0.0.100' ? 'a-very-long-load-balancer-name.example.org' : 'a-very-long-real-server-name-that-is-cut.example.org'}:${p}`;
+  const long = (a: string, p: number) =>
+    `${a === '10.0.0.100' ? 'a-very-long-load-balancer-name.example.org' : 'a-very-long-real-server-name-that-is-cut.example.org'}:${p}`;
   const out = formatList(L.slice(0, 1), { format: 'plain', exact: false, size: 4096, name: long }).split('\n');
   assert.equal(out[3], 'TCP  a-very-long-load-balancer-na mh');
   assert.equal(out[4], '  -> a-very-long-real-server-name Route   3      0          0         ');
@@ -228,18 +287,44 @@ test('the service column is cut at 33 characters and the destination at 28, as i
 
 const stats0 = { conns: 0, packets: 0, bytes: 0 };
 const rate0 = { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 };
-const real = (address: string, weight: number, activeConns: number, inactiveConns: number, upperThreshold: number, lowerThreshold: number) =>
-  ({ address, weight, mac: null, schedulable: true, stats: stats0, rate: rate0, activeConns, inactiveConns, upperThreshold, lowerThreshold });
+const real = (address: string, weight: number, activeConns: number, inactiveConns: number, upperThreshold: number, lowerThreshold: number) => ({
+  address,
+  weight,
+  mac: null,
+  schedulable: true,
+  stats: stats0,
+  rate: rate0,
+  activeConns,
+  inactiveConns,
+  upperThreshold,
+  lowerThreshold,
+});
 const P: ServiceListing[] = [
   { vip: '10.0.0.100', port: 53, protocol: 'udp', scheduler: 'mh', schedFlags: [], maglevSize: 251, stats: stats0, rate: rate0, reals: [] },
   { vip: '10.0.0.100', port: 443, protocol: 'tcp', scheduler: 'mh', schedFlags: ['mh-port'], maglevSize: 251, stats: stats0, rate: rate0, reals: [] },
   {
-    vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'sh', schedFlags: ['sh-port', 'sh-fallback'], persistence: { timeout: 360, netmask: '255.255.255.255' },
-    maglevSize: 251, stats: stats0, rate: rate0, reals: [],
+    vip: '10.0.0.100',
+    port: 80,
+    protocol: 'tcp',
+    scheduler: 'sh',
+    schedFlags: ['sh-port', 'sh-fallback'],
+    persistence: { timeout: 360, netmask: '255.255.255.255' },
+    maglevSize: 251,
+    stats: stats0,
+    rate: rate0,
+    reals: [],
   },
   {
-    vip: '10.0.0.100', port: 0, protocol: 'tcp', scheduler: 'wlc', schedFlags: [], persistence: { timeout: 300, netmask: '255.255.255.0' },
-    maglevSize: 65537, stats: stats0, rate: rate0, reals: [real('10.0.0.12', 1, 0, 1, 0, 0), real('10.0.0.11', 2, 12, 3, 100, 50)],
+    vip: '10.0.0.100',
+    port: 0,
+    protocol: 'tcp',
+    scheduler: 'wlc',
+    schedFlags: [],
+    persistence: { timeout: 300, netmask: '255.255.255.0' },
+    maglevSize: 65537,
+    stats: stats0,
+    rate: rate0,
+    reals: [real('10.0.0.12', 1, 0, 1, 0, 0), real('10.0.0.11', 2, 12, 3, 100, 50)],
   },
 ];
 
@@ -284,11 +369,23 @@ test('ipvsadm -S -n with -p, -M, -b (ipvsadm 1.31 order) and -x/-y, and -R of it
   const cfg = validateConfig({ interface: 'eth0', services: [] });
   for (const line of saved.trim().split('\n')) ipvsadmEdit(parse(line))!(cfg);
   const back = validateConfig(cfg).services.map((s) => ({
-    key: `${s.protocol} ${s.vip}:${s.port}`, scheduler: s.scheduler, flags: schedFlags(s), persistence: s.persistence,
+    key: `${s.protocol} ${s.vip}:${s.port}`,
+    scheduler: s.scheduler,
+    flags: schedFlags(s),
+    persistence: s.persistence,
     reals: s.reals.map((r) => [r.address, r.weight, r.upper_threshold ?? 0, r.lower_threshold ?? 0]),
   }));
   assert.deepEqual(back, [
-    { key: 'tcp 10.0.0.100:0', scheduler: 'wlc', flags: [], persistence: { timeout: 300, netmask: '255.255.255.0' }, reals: [['10.0.0.11', 2, 100, 50], ['10.0.0.12', 1, 0, 0]] },
+    {
+      key: 'tcp 10.0.0.100:0',
+      scheduler: 'wlc',
+      flags: [],
+      persistence: { timeout: 300, netmask: '255.255.255.0' },
+      reals: [
+        ['10.0.0.11', 2, 100, 50],
+        ['10.0.0.12', 1, 0, 0],
+      ],
+    },
     { key: 'tcp 10.0.0.100:80', scheduler: 'sh', flags: ['sh-port', 'sh-fallback'], persistence: { timeout: 360, netmask: '255.255.255.255' }, reals: [] },
     { key: 'tcp 10.0.0.100:443', scheduler: 'mh', flags: ['mh-port'], persistence: undefined, reals: [] },
     { key: 'udp 10.0.0.100:53', scheduler: 'mh', flags: [], persistence: undefined, reals: [] },
@@ -299,7 +396,8 @@ test('ipvsadm -S -n with -p, -M, -b (ipvsadm 1.31 order) and -x/-y, and -R of it
 
 test('-E and -e replace the whole definition, as in ipvsadm: what is not given is removed', () => {
   const cfg = validateConfig({ interface: 'eth0', services: [] });
-  for (const line of ['-A -t 10.0.0.100:80 -s sh -b sh-port -p 600 -M 255.255.255.0', '-a -t 10.0.0.100:80 -r 10.0.0.11 -w 5 -x 100 -y 10']) ipvsadmEdit(parse(line))!(cfg);
+  for (const line of ['-A -t 10.0.0.100:80 -s sh -b sh-port -p 600 -M 255.255.255.0', '-a -t 10.0.0.100:80 -r 10.0.0.11 -w 5 -x 100 -y 10'])
+    ipvsadmEdit(parse(line))!(cfg);
   ipvsadmEdit(parse('-E -t 10.0.0.100:80 -s rr'))!(cfg);
   ipvsadmEdit(parse('-e -t 10.0.0.100:80 -r 10.0.0.11 -w 2'))!(cfg);
   const s = validateConfig(cfg).services[0]!;
@@ -317,8 +415,14 @@ test('ipvsadm -L --timeout, byte for byte', () => {
 
 test('ipvsadm -L -n -c, byte for byte: IPVS state names, expire = state timeout - idle time', () => {
   const c = (protocol: 'tcp' | 'udp', state: number | undefined, lastSeen: number | undefined) => ({
-    protocol, client: '203.0.113.10', cport: 40000, vip: '10.0.0.100', vport: protocol === 'tcp' ? 80 : 53, real: '10.0.0.11',
-    ...(state !== undefined ? { state } : {}), ...(lastSeen !== undefined ? { lastSeen } : {}),
+    protocol,
+    client: '203.0.113.10',
+    cport: 40000,
+    vip: '10.0.0.100',
+    vport: protocol === 'tcp' ? 80 : 53,
+    real: '10.0.0.11',
+    ...(state !== undefined ? { state } : {}),
+    ...(lastSeen !== undefined ? { lastSeen } : {}),
   });
   const conns = [
     c('tcp', CS.ESTABLISHED, 1000), // 900 - 2
@@ -374,36 +478,58 @@ test('xlvsadm end to end over the API: -A/-E/-a/-e fields land in the config, --
   const dp = new TinyDatapath();
   let persisted: Config | undefined;
   const ctl = new Controller(validateConfig({ interface: 'eth0' }), [], {
-    datapath: dp, resolve: (a) => new Map(a.map((x) => [x, '02:00:00:00:00:01'])), check: () => undefined,
-    persist: (c) => { persisted = c; }, log: () => undefined, now: () => 0,
+    datapath: dp,
+    resolve: (a) => new Map(a.map((x) => [x, '02:00:00:00:00:01'])),
+    check: () => undefined,
+    persist: (c) => {
+      persisted = c;
+    },
+    log: () => undefined,
+    now: () => 0,
   });
   await ctl.sync();
-  const server = await serve(sock, routes(ctl, async () => undefined), () => undefined);
+  const server = await serve(
+    sock,
+    routes(ctl, async () => undefined),
+    () => undefined,
+  );
   const run = async (line: string) => {
     let out = '';
-    await runXlvsadm(line.split(' '), sock, (s) => { out += s; });
+    await runXlvsadm(line.split(' '), sock, (s) => {
+      out += s;
+    });
     return out;
   };
   try {
     await run('-A -t 10.0.0.100:80 -s mh');
-    assert.deepEqual(ctl.config().services[0]!.sched_flags, [], 'mh without -b: IPVS\'s mh, written out');
+    assert.deepEqual(ctl.config().services[0]!.sched_flags, [], "mh without -b: IPVS's mh, written out");
     await run('-E -t 10.0.0.100:80 -s sh -b sh-fallback -p 600 -M 255.255.255.0');
     await run('-a -t 10.0.0.100:80 -r 10.0.0.11 -w 3 -x 100 -y 10');
-    assert.equal(await run('-L -n'), 'IP Virtual Server version 1.2.1 (size=4194304)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
-      'TCP  10.0.0.100:80 sh (sh-fallback) persistent 600 mask 255.255.255.0\n  -> 10.0.0.11:80                 Route   3      0          0         \n');
-    assert.equal(await run('-S -n'), '-A -t 10.0.0.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-fallback\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3 -x 100 -y 10\n');
+    assert.equal(
+      await run('-L -n'),
+      'IP Virtual Server version 1.2.1 (size=4194304)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n' +
+        'TCP  10.0.0.100:80 sh (sh-fallback) persistent 600 mask 255.255.255.0\n  -> 10.0.0.11:80                 Route   3      0          0         \n',
+    );
+    assert.equal(
+      await run('-S -n'),
+      '-A -t 10.0.0.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-fallback\n-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3 -x 100 -y 10\n',
+    );
     await run('-E -t 10.0.0.100:80 -s wlc');
     await run('-e -t 10.0.0.100:80 -r 10.0.0.11 -w 2');
-    assert.deepEqual(persisted!.services, [{ vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'wlc', maglev_size: 65537, reals: [{ address: '10.0.0.11', weight: 2 }] }]);
+    assert.deepEqual(persisted!.services, [
+      { vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'wlc', maglev_size: 65537, reals: [{ address: '10.0.0.11', weight: 2 }] },
+    ]);
     await assert.rejects(run('-e -t 10.0.0.100:80 -r 10.0.0.11 -x 5 -y 6'), (e: unknown) => e instanceof IpvsadmError && e.exitCode === 255);
     await run('--set 0 60 0');
     assert.deepEqual(persisted!.timeouts, { tcp: 900, tcp_fin: 60, udp: 300 });
     assert.deepEqual(dp.timeouts.at(-1), { tcp: 900, tcp_fin: 60, udp: 300 });
     assert.equal(await run('-L --timeout'), 'Timeout (tcp tcpfin udp): 900 60 300\n');
     const now = Number(process.hrtime.bigint() / 1_000_000_000n);
-    dp.conns = [{ saddr: '203.0.113.10', sport: 40000, daddr: '10.0.0.100', dport: 80, proto: 6, realId: dp.ids.get('10.0.0.11')!, state: CS.FIN_WAIT, lastSeen: now }];
+    dp.conns = [
+      { saddr: '203.0.113.10', sport: 40000, daddr: '10.0.0.100', dport: 80, proto: 6, realId: dp.ids.get('10.0.0.11')!, state: CS.FIN_WAIT, lastSeen: now },
+    ];
     // 60 s of tcp_fin left, less at most the second that may tick between here and there.
-    assert.match((await run('-L -n -c')).split('\n')[2]!, /^TCP (01:00|00:59)  FIN_WAIT    203\.0\.113\.10:40000 10\.0\.0\.100:80      10\.0\.0\.11:80$/);
+    assert.match((await run('-L -n -c')).split('\n')[2]!, /^TCP (01:00|00:59) {2}FIN_WAIT {4}203\.0\.113\.10:40000 10\.0\.0\.100:80 {6}10\.0\.0\.11:80$/);
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // keepalived.test.ts: keepalived.conf import: services, reals, health checks, sorry server and quorum converted, and every unmapped statement or approximation listed with its line and reason.
 
 import assert from 'node:assert/strict';
@@ -6,11 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { repoRoot } from '../../src/adapters/native';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { parseKeepalived } from '../../src/core/keepalived-parse';
 import { convertKeepalived } from '../../src/core/keepalived-services';
-import { repoRoot } from '../../src/adapters/native';
 
 const CONF = `! Configuration File for keepalived
 global_defs {
@@ -82,9 +83,17 @@ virtual_server fwmark 7 {
 
 test('blocks, braces on their own line, quoted strings with # inside', () => {
   const nodes = parseKeepalived(CONF);
-  assert.deepEqual(nodes.map((n) => [n.key, n.line, n.endLine]), [
-    ['global_defs', 2, 4], ['vrrp_instance', 6, 13], ['virtual_server', 15, 43], ['virtual_server', 45, 57], ['virtual_server', 59, 62], ['virtual_server', 64, 66],
-  ]);
+  assert.deepEqual(
+    nodes.map((n) => [n.key, n.line, n.endLine]),
+    [
+      ['global_defs', 2, 4],
+      ['vrrp_instance', 6, 13],
+      ['virtual_server', 15, 43],
+      ['virtual_server', 45, 57],
+      ['virtual_server', 59, 62],
+      ['virtual_server', 64, 66],
+    ],
+  );
   const misc = nodes[3]!.children![3]!.children![1]!;
   assert.deepEqual([misc.key, misc.children![0]!.args], ['MISC_CHECK', ['/usr/local/bin/check dns # not a comment']]);
   assert.throws(() => parseKeepalived('virtual_server 1.2.3.4 80 {\n'), /line 1: "\{" is never closed/);
@@ -97,9 +106,31 @@ test('services and reals map to a config the daemon accepts', () => {
   assert.deepEqual(
     r.config.services.map((s) => [s.vip, s.port, s.protocol, s.scheduler, s.sched_flags, s.persistence, s.reals.map((x) => [x.address, x.weight])]),
     [
-      ['10.0.0.100', 80, 'tcp', 'wrr', undefined, { timeout: 50, netmask: '255.255.255.255' }, [['10.0.0.11', 3], ['10.0.0.12', 1]]],
+      [
+        '10.0.0.100',
+        80,
+        'tcp',
+        'wrr',
+        undefined,
+        { timeout: 50, netmask: '255.255.255.255' },
+        [
+          ['10.0.0.11', 3],
+          ['10.0.0.12', 1],
+        ],
+      ],
       // keepalived's mh has no flags unless mh-port/mh-fallback are given; xlvs's default would be mh-port, so [] is written.
-      ['10.0.0.100', 53, 'udp', 'mh', [], undefined, [['10.0.0.11', 1], ['10.0.0.13', 0]]],
+      [
+        '10.0.0.100',
+        53,
+        'udp',
+        'mh',
+        [],
+        undefined,
+        [
+          ['10.0.0.11', 1],
+          ['10.0.0.13', 0],
+        ],
+      ],
     ],
   );
   // One real's TCP_CHECK is the service's check; the other real's HTTP_GET overrides what differs.
@@ -133,7 +164,10 @@ test('everything not mapped is listed with its line and the reason', () => {
 });
 
 test('no interface anywhere: refused, naming the option', () => {
-  assert.throws(() => convertKeepalived('virtual_server 10.0.0.100 80 {\n}\n'), (e: unknown) => e instanceof UsageError && /--interface/.test(e.message));
+  assert.throws(
+    () => convertKeepalived('virtual_server 10.0.0.100 80 {\n}\n'),
+    (e: unknown) => e instanceof UsageError && /--interface/.test(e.message),
+  );
 });
 
 test('xlvs import keepalived: YAML on stdout, FILE:LINE lines on stderr, exit 0', () => {
@@ -166,7 +200,11 @@ test('no lb_kind (keepalived defaults to NAT) is converted but flagged; nat_mask
   assert.deepEqual(r.config.services[0]!.reals, [{ address: '10.0.0.11', weight: 2 }]);
   assert.deepEqual(
     r.unmapped.map((u) => [u.line, u.what]),
-    [[1, 'virtual_server 10.0.0.100 80'], [2, 'nat_mask 255.255.255.0'], [4, 'real_server 10.0.0.12 80']],
+    [
+      [1, 'virtual_server 10.0.0.100 80'],
+      [2, 'nat_mask 255.255.255.0'],
+      [4, 'real_server 10.0.0.12 80'],
+    ],
   );
   assert.match(r.unmapped[0]!.reason, /keepalived's default is NAT\): converted as DR/);
   assert.match(r.unmapped[2]!.reason, /lvs_method NAT \(line 5\): only direct routing \(DR\) reals are converted/);
@@ -219,10 +257,16 @@ test('every scheduler xlvs has, scheduler flags, persistence, port 0 and thresho
   assert.deepEqual(
     r.config.services.map((s) => [`${s.vip}:${s.port}`, s.scheduler, s.sched_flags, s.persistence, s.reals]),
     [
-      ['10.0.0.100:80', 'sh', ['sh-port', 'sh-fallback'], { timeout: 600, netmask: '255.255.255.0' }, [
-        { address: '10.0.0.11', weight: 1, upper_threshold: 100, lower_threshold: 50 },
-        { address: '10.0.0.12', weight: 1, upper_threshold: 10 },
-      ]],
+      [
+        '10.0.0.100:80',
+        'sh',
+        ['sh-port', 'sh-fallback'],
+        { timeout: 600, netmask: '255.255.255.0' },
+        [
+          { address: '10.0.0.11', weight: 1, upper_threshold: 100, lower_threshold: 50 },
+          { address: '10.0.0.12', weight: 1, upper_threshold: 10 },
+        ],
+      ],
       ['10.0.0.100:0', 'lc', undefined, { timeout: 360, netmask: '255.255.255.255' }, [{ address: '10.0.0.11', weight: 2 }]],
       ['10.0.0.101:443', 'mh', ['mh-port'], { timeout: 360, netmask: '255.255.0.0' }, []],
       ['10.0.0.102:80', 'wlc', undefined, undefined, []],
@@ -232,11 +276,11 @@ test('every scheduler xlvs has, scheduler flags, persistence, port 0 and thresho
   assert.deepEqual(
     r.unmapped.map((u) => `${u.line} ${u.what}: ${u.reason}`),
     [
-      '6 mh-port: mh-port is a flag of mh, not of the service\'s scheduler sh (keepalived ignores it too)',
+      "6 mh-port: mh-port is a flag of mh, not of the service's scheduler sh (keepalived ignores it too)",
       '15 lthreshold 20: lthreshold 20 is above uthreshold 10 (IPVS refuses that); the real keeps only its uthreshold',
       '18 virtual_server 10.0.0.100 0: port 0 (every port) without persistence_timeout: keepalived makes it persistent (360 s), and so does the import',
       '27 hashed: hashed is a flag IPVS keeps for itself (setting it has no effect)',
-      '32 lvs_sched lblcr: scheduler lblcr is not in xlvs; the service uses wlc (keepalived\'s default)',
+      "32 lvs_sched lblcr: scheduler lblcr is not in xlvs; the service uses wlc (keepalived's default)",
       '33 persistence_granularity 255.0.255.0: persistence_granularity 255.0.255.0 is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)',
       '34 flag-1: flag-1 means nothing to scheduler wlc (flag-1 and flag-2 are the fallback and port flags of sh and mh)',
       '39 lthreshold 5: lthreshold 5 needs a uthreshold at least as high (IPVS refuses it alone)',
@@ -248,19 +292,20 @@ test('every scheduler xlvs has, scheduler flags, persistence, port 0 and thresho
 
 test('virtual_server with no port is port 0; unknown schedulers and bad persistence values are listed', () => {
   const r = convertKeepalived(
-    'virtual_server 10.0.0.100 {\n' +
-      '    lb_kind DR\n' +
-      '    lvs_sched fancy\n' +
-      '    persistence_timeout 0\n' +
-      '    persistence_timeout 120\n' +
-      '}\n',
+    'virtual_server 10.0.0.100 {\n' + '    lb_kind DR\n' + '    lvs_sched fancy\n' + '    persistence_timeout 0\n' + '    persistence_timeout 120\n' + '}\n',
     { iface: 'eth0' },
   );
-  assert.deepEqual(r.config.services.map((s) => [s.port, s.scheduler, s.persistence]), [[0, 'wlc', { timeout: 120, netmask: '255.255.255.255' }]]);
-  assert.deepEqual(r.unmapped.map((u) => [u.line, u.reason]), [
-    [3, 'unknown scheduler fancy (keepalived ignores it too); the service uses wlc'],
-    [4, 'persistence_timeout 0 is outside 1..2678400 seconds'],
-  ]);
+  assert.deepEqual(
+    r.config.services.map((s) => [s.port, s.scheduler, s.persistence]),
+    [[0, 'wlc', { timeout: 120, netmask: '255.255.255.255' }]],
+  );
+  assert.deepEqual(
+    r.unmapped.map((u) => [u.line, u.reason]),
+    [
+      [3, 'unknown scheduler fancy (keepalived ignores it too); the service uses wlc'],
+      [4, 'persistence_timeout 0 is outside 1..2678400 seconds'],
+    ],
+  );
 });
 
 /** keepalived's HTTP status codes when a url names none. */
@@ -383,7 +428,11 @@ test('health checks, inhibit_on_failure, sorry server and quorum: the exact conf
   const r = convertKeepalived(SITE);
   assert.deepEqual(r.config.services, [
     {
-      vip: '192.0.2.10', port: 80, protocol: 'tcp', scheduler: 'wlc', maglev_size: 65537,
+      vip: '192.0.2.10',
+      port: 80,
+      protocol: 'tcp',
+      scheduler: 'wlc',
+      maglev_size: 65537,
       reals: [
         { address: '192.0.2.21', weight: 1 },
         // Same check as the service's (a second url and delay_before_retry are listed, not converted).
@@ -391,29 +440,76 @@ test('health checks, inhibit_on_failure, sorry server and quorum: the exact conf
         // keepalived's retry 1 (the default) is fall 2: down after the first failure and one retry.
         { address: '192.0.2.23', weight: 1, check: { type: 'tcp', fall: 2, port: 8080 } },
       ],
-      check: { type: 'http', mode: 'direct', interval_ms: 5000, timeout_ms: 2000, rise: 1, fall: 3, jitter_ms: 5000, path: '/health', status: [200, 201, 202, 203, 204, 301] },
+      check: {
+        type: 'http',
+        mode: 'direct',
+        interval_ms: 5000,
+        timeout_ms: 2000,
+        rise: 1,
+        fall: 3,
+        jitter_ms: 5000,
+        path: '/health',
+        status: [200, 201, 202, 203, 204, 301],
+      },
       on_down: 'keep',
       // keepalived: lost below weight 2 - 1, regained at 2 + 1; every real weighs 1.
-      quorum: { min: 1, hysteresis: 2, up: ['/usr/local/sbin/route-ctl', 'announce', '192.0.2.10'], down: ['/usr/local/sbin/route-ctl', 'withdraw', '192.0.2.10'] },
+      quorum: {
+        min: 1,
+        hysteresis: 2,
+        up: ['/usr/local/sbin/route-ctl', 'announce', '192.0.2.10'],
+        down: ['/usr/local/sbin/route-ctl', 'withdraw', '192.0.2.10'],
+      },
       sorry_server: '192.0.2.99',
     },
     {
-      vip: '192.0.2.10', port: 443, protocol: 'tcp', scheduler: 'mh', sched_flags: [], maglev_size: 65537,
-      reals: [{ address: '192.0.2.21', weight: 1 }, { address: '192.0.2.22', weight: 1 }],
+      vip: '192.0.2.10',
+      port: 443,
+      protocol: 'tcp',
+      scheduler: 'mh',
+      sched_flags: [],
+      maglev_size: 65537,
+      reals: [
+        { address: '192.0.2.21', weight: 1 },
+        { address: '192.0.2.22', weight: 1 },
+      ],
       // alpha: every real starts down; keepalived never verifies the certificate.
       check: {
-        type: 'https', mode: 'direct', interval_ms: 10000, timeout_ms: 3000, rise: 1, fall: 2, jitter_ms: 10000, initial: 'down',
-        path: '/health', status: KA_STATUS, host: 'www.example.com', sni: 'www.example.com', verify: false,
+        type: 'https',
+        mode: 'direct',
+        interval_ms: 10000,
+        timeout_ms: 3000,
+        rise: 1,
+        fall: 2,
+        jitter_ms: 10000,
+        initial: 'down',
+        path: '/health',
+        status: KA_STATUS,
+        host: 'www.example.com',
+        sni: 'www.example.com',
+        verify: false,
       },
     },
     {
-      vip: '192.0.2.10', port: 3306, protocol: 'tcp', scheduler: 'rr', maglev_size: 65537,
+      vip: '192.0.2.10',
+      port: 3306,
+      protocol: 'tcp',
+      scheduler: 'rr',
+      maglev_size: 65537,
       reals: [
         { address: '192.0.2.31', weight: 1 },
         { address: '192.0.2.32', weight: 1, check: { argv: ['/usr/local/bin/mysql-check', '--host', '192.0.2.32', 'replica lag'] } },
       ],
       // MISC_CHECK's retry defaults to 0: the first failure takes the real down.
-      check: { type: 'exec', mode: 'direct', interval_ms: 3000, timeout_ms: 2000, rise: 1, fall: 1, jitter_ms: 3000, argv: ['/usr/local/bin/mysql-check', '--host', '192.0.2.31', 'replica lag'] },
+      check: {
+        type: 'exec',
+        mode: 'direct',
+        interval_ms: 3000,
+        timeout_ms: 2000,
+        rise: 1,
+        fall: 1,
+        jitter_ms: 3000,
+        argv: ['/usr/local/bin/mysql-check', '--host', '192.0.2.31', 'replica lag'],
+      },
     },
   ]);
   assert.deepEqual(parseConfig(r.yaml), r.config);
@@ -422,19 +518,22 @@ test('health checks, inhibit_on_failure, sorry server and quorum: the exact conf
 });
 
 test('health checks, inhibit_on_failure, sorry server and quorum: every approximation listed', () => {
-  assert.deepEqual(convertKeepalived(SITE).unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`), [
-    '2-4 global_defs: global_defs is keepalived\'s own setting, not a load-balancing rule',
-    '6-8 SSL: xlvs\'s https checks present no client certificate; like keepalived, which never verifies the server\'s certificate, they are converted with verify: false',
-    '10-18 vrrp_instance VI_WEB: VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
-    '25 inhibit_on_failure: keepalived sets a failed real\'s weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real\'s connections unless on_down: expire, and the service says on_down: keep',
-    '26 sorry_server 192.0.2.99 8080: direct routing delivers to the clients\' own port, 80, not 8080 (keepalived\'s DR did too); keepalived puts it in place of every real once no live weight is left and keeps it until that weight is back to 3; xlvs gives it new connections only while every real is down',
-    '27 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (each real weighs 1); xlvs counts live reals: min 1, hysteresis 2',
-    '39-42 url: xlvs checks one URL per real, here the url of line 35; keepalived also needed this one to pass',
-    '45 delay_before_retry 2: xlvs has no retry delay: after a failure it checks again one interval (delay_loop, 5 s) later',
-    '61-64 TCP_CHECK: converted with mode: direct, as keepalived connects to the real\'s own address; mode: dr (xlvs\'s default for a tcp check: a SYN to VIP:port at the real\'s MAC, the path clients take) also fails a real that lost the VIP, and is recommended',
-    '74 omega: xlvs runs no hooks when it stops',
-    '102 misc_dynamic: xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
-  ]);
+  assert.deepEqual(
+    convertKeepalived(SITE).unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`),
+    [
+      "2-4 global_defs: global_defs is keepalived's own setting, not a load-balancing rule",
+      "6-8 SSL: xlvs's https checks present no client certificate; like keepalived, which never verifies the server's certificate, they are converted with verify: false",
+      '10-18 vrrp_instance VI_WEB: VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
+      "25 inhibit_on_failure: keepalived sets a failed real's weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real's connections unless on_down: expire, and the service says on_down: keep",
+      "26 sorry_server 192.0.2.99 8080: direct routing delivers to the clients' own port, 80, not 8080 (keepalived's DR did too); keepalived puts it in place of every real once no live weight is left and keeps it until that weight is back to 3; xlvs gives it new connections only while every real is down",
+      '27 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (each real weighs 1); xlvs counts live reals: min 1, hysteresis 2',
+      '39-42 url: xlvs checks one URL per real, here the url of line 35; keepalived also needed this one to pass',
+      '45 delay_before_retry 2: xlvs has no retry delay: after a failure it checks again one interval (delay_loop, 5 s) later',
+      "61-64 TCP_CHECK: converted with mode: direct, as keepalived connects to the real's own address; mode: dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended",
+      '74 omega: xlvs runs no hooks when it stops',
+      '102 misc_dynamic: xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
+    ],
+  );
 });
 
 test('checkers xlvs cannot run, UDP/DNS checks, connect_ip, port 0, unequal weights and shell syntax', () => {
@@ -550,43 +649,64 @@ test('checkers xlvs cannot run, UDP/DNS checks, connect_ip, port 0, unequal weig
         undefined,
       ],
       [
-        { type: 'https', mode: 'direct', interval_ms: 500, timeout_ms: 499, rise: 1, fall: 2, jitter_ms: 500, path: '/a', status: [200, 201, 202], body_regex: 'ok|fine', host: 'a.example.com', sni: 'sni.example.com', verify: false },
+        {
+          type: 'https',
+          mode: 'direct',
+          interval_ms: 500,
+          timeout_ms: 499,
+          rise: 1,
+          fall: 2,
+          jitter_ms: 500,
+          path: '/a',
+          status: [200, 201, 202],
+          body_regex: 'ok|fine',
+          host: 'a.example.com',
+          sni: 'sni.example.com',
+          verify: false,
+        },
         // What the service's check sets and these reals' checks do not is set back to what xlvs's default does.
-        [undefined, { path: '/b', status: KA_STATUS, body_regex: '', sni: 'a.example.com' }, { type: 'http', path: '/c', status: KA_STATUS, body_regex: '', host: '10.0.0.13:8443' }],
+        [
+          undefined,
+          { path: '/b', status: KA_STATUS, body_regex: '', sni: 'a.example.com' },
+          { type: 'http', path: '/c', status: KA_STATUS, body_regex: '', host: '10.0.0.13:8443' },
+        ],
         { min: 1, hysteresis: 0 },
         undefined,
       ],
     ],
   );
   assert.deepEqual(parseConfig(r.yaml), r.config);
-  assert.deepEqual(r.unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`), [
-    '7-10 DNS_CHECK: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999',
-    '8 type CNAME: xlvs queries A, AAAA, NS, SOA, TXT or MX: the check asks for A (either way the answer\'s rcode decides)',
-    '11-12 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
-    '15-16 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
-    '23-27 UDP_CHECK: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999',
-    '25 require_reply 6F6b: xlvs looks for it anywhere in the reply; keepalived compares the reply\'s first bytes',
-    '26 min_reply_length 2: xlvs does not check the length of the reply',
-    '29-33 real_server 10.0.0.14 53: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service\'s check',
-    '30 delay_loop 4: no converted health check uses it',
-    '31-32 UDP_CHECK: without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs\'s udp check needs a reply, so this one is not converted',
-    '38 quorum 3: keepalived weighs the live reals: quorum is lost when their weight falls below 3 and regained when it reaches 3 (the weights (1, 2) differ: taken at their mean, 1.5); xlvs counts live reals: min 2, hysteresis 0',
-    '39 quorum_up /bin/echo up | logger root: xlvs runs the hook as itself (keepalived: as root)',
-    '39 quorum_up /bin/echo up | logger root: it holds shell syntax (|): keepalived 2.x runs it without a shell, as xlvs does, so these reach the program as plain characters (keepalived 1.x ran it with /bin/sh -c; if it relies on that, write argv: [/bin/sh, -c, "..."])',
-    '40 sorry_server 10.0.0.11: 10.0.0.11 is also a real of the service, which xlvs refuses: no sorry server',
-    '41-44 real_server 10.0.0.11 0: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service\'s check',
-    '42-43 TCP_CHECK: the service is port 0 (every port) and the checker names no connect_port: there is no port to check',
-    '50 bindto 10.0.0.1: xlvs checks from the director\'s own address, with a source port the kernel picks',
-    '52-54 HTTP_GET: xlvs runs one check per real, here the TCP_CHECK of line 47; keepalived also needed this one to pass',
-    '61 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (the weights (10, 5, 1) differ: taken at their mean, 5.33); xlvs counts live reals: min 1, hysteresis 0',
-    '65-72 SSL_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
-    '68 status_code 2xx 200-202: 2xx is not a status code or range of 100..599 (keepalived refuses it too)',
-    '76-78 SSL_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
-    '76-78 SSL_GET: keepalived sends no SNI without enable_sni; xlvs sends the host, a.example.com, as the TLS server name',
-    '81-88 HTTP_GET: keepalived\'s default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499',
-    '85 regex_no_match: xlvs cannot invert body_regex: the regex is dropped',
-    '87 http_protocol 1.1: xlvs sends HTTP/1.1 requests with Connection: close',
-  ]);
+  assert.deepEqual(
+    r.unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`),
+    [
+      "7-10 DNS_CHECK: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999",
+      "8 type CNAME: xlvs queries A, AAAA, NS, SOA, TXT or MX: the check asks for A (either way the answer's rcode decides)",
+      '11-12 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+      '15-16 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+      "23-27 UDP_CHECK: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999",
+      "25 require_reply 6F6b: xlvs looks for it anywhere in the reply; keepalived compares the reply's first bytes",
+      '26 min_reply_length 2: xlvs does not check the length of the reply',
+      "29-33 real_server 10.0.0.14 53: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service's check",
+      '30 delay_loop 4: no converted health check uses it',
+      "31-32 UDP_CHECK: without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs's udp check needs a reply, so this one is not converted",
+      '38 quorum 3: keepalived weighs the live reals: quorum is lost when their weight falls below 3 and regained when it reaches 3 (the weights (1, 2) differ: taken at their mean, 1.5); xlvs counts live reals: min 2, hysteresis 0',
+      '39 quorum_up /bin/echo up | logger root: xlvs runs the hook as itself (keepalived: as root)',
+      '39 quorum_up /bin/echo up | logger root: it holds shell syntax (|): keepalived 2.x runs it without a shell, as xlvs does, so these reach the program as plain characters (keepalived 1.x ran it with /bin/sh -c; if it relies on that, write argv: [/bin/sh, -c, "..."])',
+      '40 sorry_server 10.0.0.11: 10.0.0.11 is also a real of the service, which xlvs refuses: no sorry server',
+      "41-44 real_server 10.0.0.11 0: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service's check",
+      '42-43 TCP_CHECK: the service is port 0 (every port) and the checker names no connect_port: there is no port to check',
+      "50 bindto 10.0.0.1: xlvs checks from the director's own address, with a source port the kernel picks",
+      '52-54 HTTP_GET: xlvs runs one check per real, here the TCP_CHECK of line 47; keepalived also needed this one to pass',
+      '61 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (the weights (10, 5, 1) differ: taken at their mean, 5.33); xlvs counts live reals: min 1, hysteresis 0',
+      "65-72 SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
+      '68 status_code 2xx 200-202: 2xx is not a status code or range of 100..599 (keepalived refuses it too)',
+      "76-78 SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
+      '76-78 SSL_GET: keepalived sends no SNI without enable_sni; xlvs sends the host, a.example.com, as the TLS server name',
+      "81-88 HTTP_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
+      '85 regex_no_match: xlvs cannot invert body_regex: the regex is dropped',
+      '87 http_protocol 1.1: xlvs sends HTTP/1.1 requests with Connection: close',
+    ],
+  );
 });
 
 test('quorum without a converted check, and sorry servers xlvs cannot use, are listed and dropped', () => {
@@ -607,11 +727,14 @@ test('quorum without a converted check, and sorry servers xlvs cannot use, are l
   );
   const svc = r.config.services[0]!;
   assert.deepEqual([svc.check, svc.quorum, svc.sorry_server], [undefined, undefined, undefined]);
-  assert.deepEqual(r.unmapped.map((u) => `${u.line} ${u.what}: ${u.reason}`), [
-    '3 quorum 2: quorum needs a health check on the service, and none was converted',
-    '4 quorum_down /usr/bin/page-oncall: quorum needs a health check on the service, and none was converted',
-    '5 sorry_server 10.0.0.50 80: sorry_server_lvs_method NAT (line 6): xlvs reaches a sorry server by direct routing only: no sorry server',
-    '7 sorry_server_inhibit: no sorry server was converted',
-    '9 SMTP_CHECK: there is no SMTP check in xlvs (an exec check can run one)',
-  ]);
+  assert.deepEqual(
+    r.unmapped.map((u) => `${u.line} ${u.what}: ${u.reason}`),
+    [
+      '3 quorum 2: quorum needs a health check on the service, and none was converted',
+      '4 quorum_down /usr/bin/page-oncall: quorum needs a health check on the service, and none was converted',
+      '5 sorry_server 10.0.0.50 80: sorry_server_lvs_method NAT (line 6): xlvs reaches a sorry server by direct routing only: no sorry server',
+      '7 sorry_server_inhibit: no sorry server was converted',
+      '9 SMTP_CHECK: there is no SMTP check in xlvs (an exec check can run one)',
+    ],
+  );
 });

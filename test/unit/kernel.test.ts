@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernel.test.ts: the kernel feature table, the refusal for missing features, and the diagnosis of load failures from verifier logs.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { KERNEL_FEATURES, ProbeOutcome, fallbacks, featureReport, missingRequired } from '../../src/core/kernel';
+import { fallbacks, featureReport, KERNEL_FEATURES, missingRequired, type ProbeOutcome } from '../../src/core/kernel';
 import { diagnoseLoad, loadFailureMessage } from '../../src/core/loadfailure';
 
 const all = (v: ProbeOutcome) => new Map(KERNEL_FEATURES.map((f) => [f.name, v] as [string, ProbeOutcome]));
@@ -42,7 +43,7 @@ test('a missing optional feature falls back and says how', () => {
   o.set('live frames (BPF_F_TEST_XDP_LIVE_FRAMES)', false);
   const r = featureReport(o);
   assert.equal(missingRequired(r, '5.17.0'), null);
-  assert.deepEqual(fallbacks(r), ['live frames (BPF_F_TEST_XDP_LIVE_FRAMES) (Linux 5.18) is missing: the benchmark\'s live-frame sections are skipped']);
+  assert.deepEqual(fallbacks(r), ["live frames (BPF_F_TEST_XDP_LIVE_FRAMES) (Linux 5.18) is missing: the benchmark's live-frame sections are skipped"]);
 });
 
 test('every feature has a version, a use and a probe; optional ones say what happens without them', () => {
@@ -70,7 +71,12 @@ const tooLarge = [
 ].join('\n');
 
 test('diagnosis: each verifier reason is recognised', () => {
-  const fail = (log: string, code = 'EACCES') => ({ code, syscall: 'bpf_object__load', message: `bpf_object__load: Permission denied (${code}), build/bpf/xlvs.o, program 'xlvs_sweep'`, log });
+  const fail = (log: string, code = 'EACCES') => ({
+    code,
+    syscall: 'bpf_object__load',
+    message: `bpf_object__load: Permission denied (${code}), build/bpf/xlvs.o, program 'xlvs_sweep'`,
+    log,
+  });
   let d = diagnoseLoad({ ...fail(tooLarge, 'E2BIG') });
   assert.equal(d.reason, 'complexity limit');
   assert.equal(d.program, 'xlvs_sweep');
@@ -86,22 +92,43 @@ test('diagnosis: each verifier reason is recognised', () => {
   d = diagnoseLoad(fail('5: (95) exit\nsomething new the verifier says\n'));
   assert.equal(d.reason, 'rejected');
   assert.equal(d.detail, 'something new the verifier says');
-  d = diagnoseLoad(fail('809: (63) *(u32 *)(r5 +28) = r1\nR5 invalid mem access \'scalar\'\n'));
+  d = diagnoseLoad(fail("809: (63) *(u32 *)(r5 +28) = r1\nR5 invalid mem access 'scalar'\n"));
   assert.equal(d.reason, 'invalid access');
   assert.match(d.detail, /R5 invalid mem access/);
-  d = diagnoseLoad({ code: 'EINVAL', syscall: 'bpf_object__load', message: 'bpf_object__load: Invalid argument (EINVAL), xlvs.o', log: 'libbpf: Error loading BTF: Invalid argument(22)\nInvalid BTF total size\n' });
+  d = diagnoseLoad({
+    code: 'EINVAL',
+    syscall: 'bpf_object__load',
+    message: 'bpf_object__load: Invalid argument (EINVAL), xlvs.o',
+    log: 'libbpf: Error loading BTF: Invalid argument(22)\nInvalid BTF total size\n',
+  });
   assert.equal(d.reason, 'missing BTF');
   d = diagnoseLoad({ code: 'EPERM', syscall: 'bpf_object__load', message: 'bpf_object__load: Operation not permitted (EPERM), xlvs.o' });
   assert.equal(d.reason, 'permission denied');
   assert.match(d.advice, /CAP_BPF/);
-  d = diagnoseLoad({ code: 'ENOENT', syscall: 'bpf_object__open_file', message: 'bpf_object__open_file: No such file or directory (ENOENT), build/bpf/xlvs.o' });
+  d = diagnoseLoad({
+    code: 'ENOENT',
+    syscall: 'bpf_object__open_file',
+    message: 'bpf_object__open_file: No such file or directory (ENOENT), build/bpf/xlvs.o',
+  });
   assert.equal(d.reason, 'object missing');
   assert.match(d.advice, /npm run setup/);
 });
 
-test('the message names the program, the reason, the kernel, the log\'s last lines and what to do', () => {
-  const msg = loadFailureMessage({ code: 'E2BIG', syscall: 'bpf_object__load', message: "bpf_object__load: Argument list too long (E2BIG), build/bpf/xlvs.o, program 'xlvs_sweep'", log: tooLarge }, '6.18.44', 'xlvs.o');
-  assert.match(msg, /^cannot load the XDP datapath: program 'xlvs_sweep' of xlvs\.o on Linux 6\.18\.44: complexity limit: the verifier gave up after 1000001 instructions/);
+test("the message names the program, the reason, the kernel, the log's last lines and what to do", () => {
+  const msg = loadFailureMessage(
+    {
+      code: 'E2BIG',
+      syscall: 'bpf_object__load',
+      message: "bpf_object__load: Argument list too long (E2BIG), build/bpf/xlvs.o, program 'xlvs_sweep'",
+      log: tooLarge,
+    },
+    '6.18.44',
+    'xlvs.o',
+  );
+  assert.match(
+    msg,
+    /^cannot load the XDP datapath: program 'xlvs_sweep' of xlvs\.o on Linux 6\.18\.44: complexity limit: the verifier gave up after 1000001 instructions/,
+  );
   assert.match(msg, /last lines of the verifier log:\n {4}2015: \(85\) call bpf_loop#181\n {4}BPF program is too large/);
   assert.match(msg, /what to do: this is a bug in xlvs for this kernel/);
   assert.doesNotMatch(msg, /is BPF available/);

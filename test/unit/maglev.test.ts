@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // maglev.test.ts: the Maglev table: prime sizes, shares that follow weights, and minimal disruption when reals come and go (from scratch and by rebuild).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REAL_NONE } from '../../src/core/abi';
-import { MaglevBackend, buildMaglev, isPrime, maglevQuotas, movedFraction, rebuildMaglev } from '../../src/core/maglev';
+import { buildMaglev, isPrime, type MaglevBackend, maglevQuotas, movedFraction, rebuildMaglev } from '../../src/core/maglev';
 
-const backends = (n: number, weight = (i: number) => 1): MaglevBackend[] =>
+const backends = (n: number, weight = (_i: number) => 1): MaglevBackend[] =>
   Array.from({ length: n }, (_, i) => ({ key: `10.0.${i >> 8}.${i & 255}:80`, weight: weight(i), id: i }));
 
 function shares(t: Uint32Array): Map<number, number> {
@@ -24,21 +25,34 @@ test('rejects a table size that is not prime', () => {
 });
 
 test('no live backend fills every bucket with REAL_NONE', () => {
-  const t = buildMaglev(backends(3, () => 0), 251);
+  const t = buildMaglev(
+    backends(3, () => 0),
+    251,
+  );
   assert.ok(t.every((x) => x === REAL_NONE));
 });
 
 test('every bucket is owned and shares follow weights 3:2:1 within 0.5%', () => {
-  const t = buildMaglev(backends(3, (i) => 3 - i), 65537);
+  const t = buildMaglev(
+    backends(3, (i) => 3 - i),
+    65537,
+  );
   assert.ok(t.every((x) => x !== REAL_NONE));
   const s = shares(t);
-  for (const [id, want] of [[0, 3 / 6], [1, 2 / 6], [2, 1 / 6]] as const) {
+  for (const [id, want] of [
+    [0, 3 / 6],
+    [1, 2 / 6],
+    [2, 1 / 6],
+  ] as const) {
     assert.ok(Math.abs(s.get(id)! / 65537 - want) < 0.005, `real ${id}: ${s.get(id)} buckets`);
   }
 });
 
 test('weight 0 owns no bucket', () => {
-  const t = buildMaglev(backends(4, (i) => (i === 2 ? 0 : 1)), 65537);
+  const t = buildMaglev(
+    backends(4, (i) => (i === 2 ? 0 : 1)),
+    65537,
+  );
   assert.equal(shares(t).get(2), undefined);
 });
 
@@ -51,7 +65,10 @@ test('the table does not depend on the order reals are listed in', () => {
 test('removing one of N reals moves only its buckets plus at most 10% spill-over', () => {
   for (const n of [5, 10, 20]) {
     const before = buildMaglev(backends(n), 65537);
-    const after = buildMaglev(backends(n).filter((b) => b.id !== 3), 65537);
+    const after = buildMaglev(
+      backends(n).filter((b) => b.id !== 3),
+      65537,
+    );
     let moved = 0;
     for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) moved++;
     assert.ok(moved / before.length <= 1.1 / n, `n=${n}: ${moved} of ${before.length} buckets moved`);
@@ -76,7 +93,8 @@ const steady = (b: readonly MaglevBackend[], size: number) => rebuildMaglev(buil
 
 /** Buckets whose owner changed, and the owners they came from and went to. */
 function changes(before: Uint32Array, after: Uint32Array): { moved: number; from: Set<number>; to: Set<number> } {
-  const from = new Set<number>(), to = new Set<number>();
+  const from = new Set<number>(),
+    to = new Set<number>();
   let moved = 0;
   for (let i = 0; i < before.length; i++) {
     if (before[i] === after[i]) continue;
@@ -89,16 +107,22 @@ function changes(before: Uint32Array, after: Uint32Array): { moved: number; from
 
 /** The least any exact-quota table can move: each owner keeps at most its new quota. */
 function leastMoves(before: Uint32Array, b: readonly MaglevBackend[], size: number): number {
-  const held = shares(before), q = maglevQuotas(b, size);
+  const held = shares(before),
+    q = maglevQuotas(b, size);
   let kept = 0;
   b.forEach((x, i) => (kept += Math.min(held.get(x.id) ?? 0, q[i]!)));
   return size - kept;
 }
 
 function assertExactShares(t: Uint32Array, b: readonly MaglevBackend[], size: number, what: string): void {
-  const s = shares(t), q = maglevQuotas(b, size);
+  const s = shares(t),
+    q = maglevQuotas(b, size);
   b.forEach((x, i) => assert.equal(s.get(x.id) ?? 0, q[i], `${what}: real ${x.id} (weight ${x.weight})`));
-  for (const id of s.keys()) assert.ok(b.some((x) => x.id === id && x.weight > 0), `${what}: bucket owned by ${id}, not a live real`);
+  for (const id of s.keys())
+    assert.ok(
+      b.some((x) => x.id === id && x.weight > 0),
+      `${what}: bucket owned by ${id}, not a live real`,
+    );
 }
 
 test('movedFraction counts buckets whose owner differs', () => {
@@ -110,9 +134,21 @@ test('quotas are floor(size*w/W) plus the remainder by largest fraction, ties by
   // 251/3 = 83.67: the two extra buckets go to the first two keys.
   assert.deepEqual(maglevQuotas(backends(3), 251), [84, 84, 83]);
   // 251 * (3, 2, 1) / 6 = 125.5, 83.67, 41.83: the two left over go to the largest fractions, .83 and .67.
-  assert.deepEqual(maglevQuotas(backends(4, (i) => [3, 2, 1, 0][i]!), 251), [125, 84, 42, 0]);
-  const q = maglevQuotas(backends(1000, (i) => 1 + (i % 5)), 65537);
-  assert.equal(q.reduce((a, x) => a + x, 0), 65537);
+  assert.deepEqual(
+    maglevQuotas(
+      backends(4, (i) => [3, 2, 1, 0][i]!),
+      251,
+    ),
+    [125, 84, 42, 0],
+  );
+  const q = maglevQuotas(
+    backends(1000, (i) => 1 + (i % 5)),
+    65537,
+  );
+  assert.equal(
+    q.reduce((a, x) => a + x, 0),
+    65537,
+  );
   assert.deepEqual(maglevQuotas([], 251), []);
 });
 
@@ -122,12 +158,27 @@ test('rebuildMaglev falls back to buildMaglev when there is nothing to keep', ()
   assert.deepEqual(rebuildMaglev(undefined, b, 65537), built);
   assert.deepEqual(rebuildMaglev(buildMaglev(b, 251), b, 65537), built, 'a table of another size');
   assert.deepEqual(rebuildMaglev(new Uint32Array(65537).fill(REAL_NONE), b, 65537), built, 'a table of REAL_NONE');
-  assert.deepEqual(rebuildMaglev(buildMaglev(backends(3).map((x) => ({ ...x, id: x.id + 100 })), 65537), b, 65537), built, 'only gone ids');
+  assert.deepEqual(
+    rebuildMaglev(
+      buildMaglev(
+        backends(3).map((x) => ({ ...x, id: x.id + 100 })),
+        65537,
+      ),
+      b,
+      65537,
+    ),
+    built,
+    'only gone ids',
+  );
   assert.throws(() => rebuildMaglev(built, b, 65536), /not prime/);
 });
 
 test('rebuildMaglev with no live backend fills every bucket with REAL_NONE', () => {
-  const t = rebuildMaglev(steady(backends(3), 251), backends(3, () => 0), 251);
+  const t = rebuildMaglev(
+    steady(backends(3), 251),
+    backends(3, () => 0),
+    251,
+  );
   assert.ok(t.every((x) => x === REAL_NONE));
 });
 
@@ -153,7 +204,14 @@ test('rebuildMaglev is deterministic and ignores the order reals are listed in',
 });
 
 // The issue's bound: adding or removing one of N reals moves at most 1.1/N of the buckets, for any N.
-for (const [n, size] of [[2, 65537], [10, 65537], [25, 65537], [100, 65537], [1000, 65537], [10, 251]] as const) {
+for (const [n, size] of [
+  [2, 65537],
+  [10, 65537],
+  [25, 65537],
+  [100, 65537],
+  [1000, 65537],
+  [10, 251],
+] as const) {
   test(`rebuildMaglev, ${n} reals, size ${size}: adding or removing one moves only its buckets`, () => {
     const b = backends(n);
     const before = steady(b, size);
@@ -167,7 +225,11 @@ for (const [n, size] of [[2, 65537], [10, 65537], [25, 65537], [100, 65537], [10
     assertExactShares(added, grown, size, 'add');
 
     const sorted = b.slice().sort(byKey);
-    for (const [where, gone] of [['first', sorted[0]!], ['middle', sorted[n >> 1]!], ['last', sorted[n - 1]!]] as const) {
+    for (const [where, gone] of [
+      ['first', sorted[0]!],
+      ['middle', sorted[n >> 1]!],
+      ['last', sorted[n - 1]!],
+    ] as const) {
       const rest = b.filter((x) => x !== gone);
       const after = rebuildMaglev(before, rest, size);
       const r = changes(before, after);
@@ -180,7 +242,11 @@ for (const [n, size] of [[2, 65537], [10, 65537], [25, 65537], [100, 65537], [10
 }
 
 test('rebuildMaglev: a weight going from 1 to 2 moves only the share it gains', () => {
-  for (const [n, size] of [[10, 65537], [100, 65537], [10, 251]] as const) {
+  for (const [n, size] of [
+    [10, 65537],
+    [100, 65537],
+    [10, 251],
+  ] as const) {
     const b = backends(n);
     const before = steady(b, size);
     const heavier = backends(n, (i) => (i === 3 ? 2 : 1));
@@ -214,7 +280,8 @@ test('rebuildMaglev moves the least any exact-share table can, step after step',
 });
 
 test('rebuildMaglev spreads the buckets it moves over the whole table', () => {
-  const size = 65537, stripes = 16;
+  const size = 65537,
+    stripes = 16;
   const perStripe = (t: Uint32Array, pick: (i: number) => boolean) => {
     const c = new Array<number>(stripes).fill(0);
     for (let i = 0; i < t.length; i++) if (pick(i)) c[Math.floor((i * stripes) / t.length)]!++;
@@ -226,9 +293,19 @@ test('rebuildMaglev spreads the buckets it moves over the whole table', () => {
   };
   const before = steady(backends(10), size);
   const added = rebuildMaglev(before, backends(11), size);
-  spread(perStripe(added, (i) => added[i] === 10), 'the new real');
+  spread(
+    perStripe(added, (i) => added[i] === 10),
+    'the new real',
+  );
   // Real 3 going from weight 1 to 2 and back: the buckets it gives up are not its highest ones.
-  const heavy = rebuildMaglev(before, backends(10, (i) => (i === 3 ? 2 : 1)), size);
+  const heavy = rebuildMaglev(
+    before,
+    backends(10, (i) => (i === 3 ? 2 : 1)),
+    size,
+  );
   const light = rebuildMaglev(heavy, backends(10), size);
-  spread(perStripe(light, (i) => heavy[i] === 3 && light[i] !== 3), 'the released excess');
+  spread(
+    perStripe(light, (i) => heavy[i] === 3 && light[i] !== 3),
+    'the released excess',
+  );
 });

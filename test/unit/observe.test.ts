@@ -1,21 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
 // observe.test.ts: trace's decisions over fake maps, top's frame and sparkline, the metrics registry and status JSON, the metrics.listen key.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cachedCount, type MetricsSource, registry, statusJson } from '../../src/adapters/metrics';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
-import type { ServiceListing } from '../../src/core/listing';
 import { flowHash } from '../../src/core/flowhash';
-import { CountsSchedulerName, pickByCounts, schedHash } from '../../src/core/sched';
-import { TraceCounts, TraceLookups, TraceReal, TraceResult, TraceService, TraceTemplate, trace, traceText } from '../../src/core/trace';
-import { HISTORY, History, frame, record, sparkline } from '../../src/core/topview';
-import { MetricsSource, cachedCount, registry, statusJson } from '../../src/adapters/metrics';
+import type { ServiceListing } from '../../src/core/listing';
+import { type CountsSchedulerName, pickByCounts, schedHash } from '../../src/core/sched';
+import { frame, HISTORY, type History, record, sparkline } from '../../src/core/topview';
+import {
+  type TraceCounts,
+  type TraceLookups,
+  type TraceReal,
+  type TraceResult,
+  type TraceService,
+  type TraceTemplate,
+  trace,
+  traceText,
+} from '../../src/core/trace';
 
 const flow = { client: '203.0.113.10', cport: 40000, vip: '10.0.0.100', vport: 80, proto: 6 };
 const up = (id: number, o: Partial<TraceReal> = {}): TraceReal => ({
-  id, address: `10.0.0.${10 + id}`, svcId: 1, flags: REAL_F_MAC | REAL_F_SCHED, mac: '02:00:00:00:00:01', weight: 1, uThreshold: 0, lThreshold: 0, ...o,
+  id,
+  address: `10.0.0.${10 + id}`,
+  svcId: 1,
+  flags: REAL_F_MAC | REAL_F_SCHED,
+  mac: '02:00:00:00:00:01',
+  weight: 1,
+  uThreshold: 0,
+  lThreshold: 0,
+  ...o,
 });
-const svc = (o: Partial<TraceService> = {}): TraceService => ({ id: 1, sched: SCHED.mh, flags: 0, tblSize: 7, persistTimeout: 0, persistMask: '255.255.255.255', ...o });
+const svc = (o: Partial<TraceService> = {}): TraceService => ({
+  id: 1,
+  sched: SCHED.mh,
+  flags: 0,
+  tblSize: 7,
+  persistTimeout: 0,
+  persistMask: '255.255.255.255',
+  ...o,
+});
 
 interface Fake {
   conn?: { realId: number; svcId: number; state: number };
@@ -35,7 +62,7 @@ function lookups(o: Fake, reads: string[] = []): TraceLookups {
   const services = o.services ?? { 80: svc() };
   return {
     conn: () => o.conn ?? null,
-    service: (vip, port, proto) => (reads.push(`service ${port}`), vip === flow.vip && proto === flow.proto ? services[port] ?? null : null),
+    service: (vip, port, proto) => (reads.push(`service ${port}`), vip === flow.vip && proto === flow.proto ? (services[port] ?? null) : null),
     table: () => (reads.push('table'), o.table === null ? null : Uint32Array.from(o.table ?? [1, 2, 1, 2, 1, 2, 1])),
     real: (id) => reals.get(id) ?? null,
     counts: (id) => o.counts?.[id] ?? { active: 0, inactive: 0, overloaded: 0 },
@@ -57,7 +84,10 @@ test('trace: a usable connection-table entry wins with its state; service, templ
   assert.deepEqual(t.entry, { realId: 2, svcId: 1, state: 'ESTABLISHED', usable: true, reopensOnBareSyn: false });
   assert.match(traceText(t), /real 10\.0\.0\.12 \(existing connection, ESTABLISHED\)[\s\S]*persistence and the scheduler are not consulted/);
   assert.doesNotMatch(why(t), /bare SYN/);
-  for (const [state, name] of [[CS.SYN_RECV, 'SYN_RECV'], [CS.UDP, 'UDP']] as const) {
+  for (const [state, name] of [
+    [CS.SYN_RECV, 'SYN_RECV'],
+    [CS.UDP, 'UDP'],
+  ] as const) {
     const u = trace(flow, lookups({ conn: { realId: 1, svcId: 1, state } }));
     assert.equal(u.verdict.kind === 'existing' && u.verdict.state, name);
     assert.equal(u.entry!.reopensOnBareSyn, false);
@@ -65,7 +95,10 @@ test('trace: a usable connection-table entry wins with its state; service, templ
 });
 
 test('trace: in FIN_WAIT or CLOSE the entry still holds, and a bare SYN on the tuple would reopen it', () => {
-  for (const [state, name] of [[CS.FIN_WAIT, 'FIN_WAIT'], [CS.CLOSE, 'CLOSE']] as const) {
+  for (const [state, name] of [
+    [CS.FIN_WAIT, 'FIN_WAIT'],
+    [CS.CLOSE, 'CLOSE'],
+  ] as const) {
     const t = trace(flow, lookups({ conn: { realId: 2, svcId: 1, state } }));
     assert.equal(t.verdict.kind, 'existing');
     assert.equal(t.entry!.reopensOnBareSyn, true);
@@ -76,7 +109,11 @@ test('trace: in FIN_WAIT or CLOSE the entry still holds, and a bare SYN on the t
 test('trace: an entry whose real lost its MAC, moved to another service or is gone is deleted and the flow scheduled anew', () => {
   const h = schedHash('mh', { port: false }, { saddr: flow.client, daddr: flow.vip, sport: flow.cport, dport: flow.vport, proto: 6 });
   const table = [1, 2, 1, 2, 1, 2, 1];
-  for (const [reals, text] of [[[up(1), up(2, { flags: REAL_F_SCHED })], 'has no MAC'], [[up(1), up(2, { svcId: 9 })], 'now belongs to service id 9'], [[up(1)], 'does not exist']] as const) {
+  for (const [reals, text] of [
+    [[up(1), up(2, { flags: REAL_F_SCHED })], 'has no MAC'],
+    [[up(1), up(2, { svcId: 9 })], 'now belongs to service id 9'],
+    [[up(1)], 'does not exist'],
+  ] as const) {
     const t = trace(flow, lookups({ conn: { realId: 2, svcId: 1, state: CS.ESTABLISHED }, reals: [...reals], table }));
     assert.equal(t.entry!.usable, false);
     assert.ok(t.schedule?.kind === 'hash');
@@ -85,12 +122,15 @@ test('trace: an entry whose real lost its MAC, moved to another service or is go
   }
 });
 
-test('trace: the exact port\'s service first, then the VIP\'s port-0 service; neither passes the packet', () => {
+test("trace: the exact port's service first, then the VIP's port-0 service; neither passes the packet", () => {
   const reads: string[] = [];
   const exact = trace(flow, lookups({ services: { 80: svc(), 0: svc({ id: 2 }) } }, reads));
   assert.equal(exact.service!.match, 'exact');
   assert.equal(exact.service!.id, 1);
-  assert.deepEqual(reads.filter((r) => r.startsWith('service')), ['service 80']);
+  assert.deepEqual(
+    reads.filter((r) => r.startsWith('service')),
+    ['service 80'],
+  );
   const wild = trace(flow, lookups({ services: { 0: svc({ id: 2 }) }, reals: [up(1, { svcId: 2 }), up(2, { svcId: 2 })] }));
   assert.deepEqual([wild.service!.match, wild.service!.port, wild.service!.id, wild.verdict.kind], ['port-0', 0, 2, 'new']);
   assert.match(why(wild), /no service on port 80: the port-0 service 10\.0\.0\.100:0\/tcp takes every port/);
@@ -99,7 +139,7 @@ test('trace: the exact port\'s service first, then the VIP\'s port-0 service; ne
   assert.match(traceText(none), /passed to the kernel[\s\S]*no service 10\.0\.0\.100:80\/tcp and no port-0 service 10\.0\.0\.100:0\/tcp/);
 });
 
-test('trace: mh, sh and dh hash the fields the datapath hashes, and the bucket\'s owner takes it', () => {
+test("trace: mh, sh and dh hash the fields the datapath hashes, and the bucket's owner takes it", () => {
   const tuple = { saddr: flow.client, daddr: flow.vip, sport: flow.cport, dport: flow.vport, proto: 6 };
   const table = [1, 2, 2, 1, 2, 1, 1];
   const cases = [
@@ -115,7 +155,10 @@ test('trace: mh, sh and dh hash the fields the datapath hashes, and the bucket\'
     assert.deepEqual([t.schedule.hash, t.schedule.bucket, t.schedule.hashed, t.schedule.dependsOnState], [c.hash, c.hash % 7, c.hashed, false]);
     assert.equal(realOf(t), table[c.hash % 7]);
     assert.equal(t.verdict.by, 'scheduler');
-    assert.match(traceText(t), new RegExp(`bucket ${c.hash % 7} is owned by real id ${table[c.hash % 7]} \\(10\\.0\\.0\\.1${table[c.hash % 7]}\\), which takes it`));
+    assert.match(
+      traceText(t),
+      new RegExp(`bucket ${c.hash % 7} is owned by real id ${table[c.hash % 7]} \\(10\\.0\\.0\\.1${table[c.hash % 7]}\\), which takes it`),
+    );
   }
 });
 
@@ -133,23 +176,42 @@ test('trace: with fallback the probe chain runs (bucket + k*stride) % size to th
   const t = trace(flow, lookups({ services: { 80: svc({ tblSize: size, flags: SVC_F_FALLBACK }) }, table, reals, counts }));
   assert.ok(t.schedule?.kind === 'hash');
   assert.equal(realOf(t), 2);
-  assert.deepEqual(t.schedule.probes.map((p) => [p.index, p.realId, p.available]), [[at(0), 1, false], [at(1), REAL_NONE, false], [at(2), 4, false], [at(3), 2, true]]);
-  assert.match(why(t), /bucket \d+: real id 1 \(10\.0\.0\.11\), which is overloaded \(5 connections, upper threshold 5; it takes new ones again once under 3\/4 of 5\)/);
-  assert.match(why(t), /fallback probe 1: bucket \d+: no real\n[\s\S]*fallback probe 2: bucket \d+: real id 4 \(10\.0\.0\.14\), which has weight 0[\s\S]*fallback probe 3: bucket \d+ is owned by real id 2/);
+  assert.deepEqual(
+    t.schedule.probes.map((p) => [p.index, p.realId, p.available]),
+    [
+      [at(0), 1, false],
+      [at(1), REAL_NONE, false],
+      [at(2), 4, false],
+      [at(3), 2, true],
+    ],
+  );
+  assert.match(
+    why(t),
+    /bucket \d+: real id 1 \(10\.0\.0\.11\), which is overloaded \(5 connections, upper threshold 5; it takes new ones again once under 3\/4 of 5\)/,
+  );
+  assert.match(
+    why(t),
+    /fallback probe 1: bucket \d+: no real\n[\s\S]*fallback probe 2: bucket \d+: real id 4 \(10\.0\.0\.14\), which has weight 0[\s\S]*fallback probe 3: bucket \d+ is owned by real id 2/,
+  );
   const strict = trace(flow, lookups({ services: { 80: svc({ tblSize: size }) }, table, reals, counts }));
   assert.equal(strict.verdict.kind, 'drop');
   assert.equal(strict.schedule?.kind === 'hash' && strict.schedule.probes.length, 1);
   assert.match(traceText(strict), /dropped[\s\S]*no fallback/);
   // A raised upper threshold lifts the overload at once (the datapath compares against the threshold it was reached at).
   assert.equal(realOf(trace(flow, lookups({ services: { 80: svc({ tblSize: size }) }, table, reals: [up(1, { uThreshold: 6 }), up(2)], counts }))), 1);
-  const everyone = trace(flow, lookups({ services: { 80: svc({ tblSize: size, flags: SVC_F_FALLBACK }) }, table: new Array<number>(size).fill(1), reals, counts }));
+  const everyone = trace(
+    flow,
+    lookups({ services: { 80: svc({ tblSize: size, flags: SVC_F_FALLBACK }) }, table: new Array<number>(size).fill(1), reals, counts }),
+  );
   assert.equal(everyone.verdict.kind, 'drop');
   assert.match(why(everyone), /none of the 32 buckets probed has an available owner/);
 });
 
 test('trace: a real is available only with F_SCHED, in the service, weight > 0 and not overloaded; no table or an empty one drops', () => {
   for (const [bad, text] of [
-    [up(1, { flags: REAL_F_MAC }), 'is not schedulable'], [up(1, { svcId: 3 }), 'belongs to service id 3'], [up(1, { weight: 0 }), 'has weight 0'],
+    [up(1, { flags: REAL_F_MAC }), 'is not schedulable'],
+    [up(1, { svcId: 3 }), 'belongs to service id 3'],
+    [up(1, { weight: 0 }), 'has weight 0'],
   ] as const) {
     const t = trace(flow, lookups({ table: new Array(7).fill(1), reals: [bad] }));
     assert.equal(t.verdict.kind, 'drop');
@@ -164,7 +226,7 @@ test('trace: a real is available only with F_SCHED, in the service, weight > 0 a
   }
 });
 
-test('trace: rr/wrr take entry next % size of the cycle, skipping unavailable entries within SEQ_MAX_TRIES; the answer is the next new connection\'s', () => {
+test("trace: rr/wrr take entry next % size of the cycle, skipping unavailable entries within SEQ_MAX_TRIES; the answer is the next new connection's", () => {
   const seq = [1, 1, 2, 1, 2, 3];
   const reals = [up(1), up(2), up(3)];
   const reads: string[] = [];
@@ -172,40 +234,82 @@ test('trace: rr/wrr take entry next % size of the cycle, skipping unavailable en
   assert.ok(t.schedule?.kind === 'sequence');
   assert.deepEqual([t.schedule.start, t.schedule.next, t.schedule.realId, t.schedule.dependsOnState], [2, 6002, 2, true]);
   assert.ok(reads.includes('position'));
-  assert.match(traceText(t), /new connection, wrr: the next new connection, as of now[\s\S]*position 6002[\s\S]*entry 2 of the 6-entry cycle[\s\S]*next new connection's real, as of now/);
+  assert.match(
+    traceText(t),
+    /new connection, wrr: the next new connection, as of now[\s\S]*position 6002[\s\S]*entry 2 of the 6-entry cycle[\s\S]*next new connection's real, as of now/,
+  );
   // Entry 2 (real 2) drained: its turn goes to the next available entry; a u64 counter past 2^53 divides exactly.
-  const drained = trace(flow, lookups({ services: { 80: svc({ sched: SCHED.wrr, tblSize: 6 }) }, table: seq, reals: [up(1), up(2, { flags: REAL_F_MAC }), up(3)], pos: (1n << 60n) + 2n }));
+  const drained = trace(
+    flow,
+    lookups({
+      services: { 80: svc({ sched: SCHED.wrr, tblSize: 6 }) },
+      table: seq,
+      reals: [up(1), up(2, { flags: REAL_F_MAC }), up(3)],
+      pos: (1n << 60n) + 2n,
+    }),
+  );
   assert.ok(drained.schedule?.kind === 'sequence');
   assert.equal(drained.schedule.start, Number(((1n << 60n) + 2n) % 6n));
   const rr = trace(flow, lookups({ services: { 80: svc({ sched: SCHED.rr, tblSize: 6 }) }, table: seq, reals: [up(1), up(2, { weight: 0 }), up(3)], pos: 4n }));
   assert.ok(rr.schedule?.kind === 'sequence');
-  assert.deepEqual(rr.schedule.probes.map((p) => [p.index, p.realId, p.available]), [[4, 2, false], [5, 3, true]]);
+  assert.deepEqual(
+    rr.schedule.probes.map((p) => [p.index, p.realId, p.available]),
+    [
+      [4, 2, false],
+      [5, 3, true],
+    ],
+  );
   assert.match(why(rr), /entry 4: real id 2 \(10\.0\.0\.12\), which has weight 0: skipped\n[\s\S]*entry 5: real id 3 \(10\.0\.0\.13\) takes it/);
   // Only SEQ_MAX_TRIES entries are looked at, even if a later one is available.
   const long = [...new Array<number>(SEQ_MAX_TRIES).fill(1), 2];
-  const hidden = trace(flow, lookups({ services: { 80: svc({ sched: SCHED.rr, tblSize: long.length }) }, table: long, reals: [up(1, { weight: 0 }), up(2)], pos: 0n }));
+  const hidden = trace(
+    flow,
+    lookups({ services: { 80: svc({ sched: SCHED.rr, tblSize: long.length }) }, table: long, reals: [up(1, { weight: 0 }), up(2)], pos: 0n }),
+  );
   assert.equal(hidden.verdict.kind, 'drop');
   assert.equal(hidden.schedule?.kind === 'sequence' && hidden.schedule.probes.length, SEQ_MAX_TRIES);
   assert.equal(trace(flow, lookups({ services: { 80: svc({ sched: SCHED.rr, tblSize: 6 }) }, table: seq, reals, pos: null })).verdict.kind, 'drop');
 });
 
-test('trace: lc, wlc, sed, nq, fo and ovf decide as pickByCounts does on the members\' live counts, unavailable ones excluded', () => {
+test("trace: lc, wlc, sed, nq, fo and ovf decide as pickByCounts does on the members' live counts, unavailable ones excluded", () => {
   const reals = [up(1, { weight: 1 }), up(2, { weight: 3 }), up(3, { weight: 2 }), up(4, { weight: 5, uThreshold: 10 })];
-  const counts = { 1: { active: 0, inactive: 4, overloaded: 0 }, 2: { active: 2, inactive: 0, overloaded: 0 }, 3: { active: 1, inactive: 1, overloaded: 0 }, 4: { active: 9, inactive: 1, overloaded: 10 } };
+  const counts = {
+    1: { active: 0, inactive: 4, overloaded: 0 },
+    2: { active: 2, inactive: 0, overloaded: 0 },
+    3: { active: 1, inactive: 1, overloaded: 0 },
+    4: { active: 9, inactive: 1, overloaded: 10 },
+  };
   const members = [1, 2, 3, 4];
   for (const name of ['lc', 'wlc', 'sed', 'nq', 'fo', 'ovf'] as CountsSchedulerName[]) {
     const t = trace(flow, lookups({ services: { 80: svc({ sched: SCHED[name], tblSize: 4 }) }, table: members, reals, counts }));
-    const model = members.map((id, i) => ({ id, weight: reals[i]!.weight, active: counts[id as 1]!.active, inactive: counts[id as 1]!.inactive, overloaded: id === 4 }));
+    const model = members.map((id, i) => ({
+      id,
+      weight: reals[i]!.weight,
+      active: counts[id as 1]!.active,
+      inactive: counts[id as 1]!.inactive,
+      overloaded: id === 4,
+    }));
     const want = pickByCounts(name, model);
     assert.ok(t.schedule?.kind === 'counts');
     assert.equal(t.schedule.realId, want < 0 ? null : model[want]!.id, name);
     assert.equal(t.schedule.dependsOnState, true);
-    assert.deepEqual(t.schedule.members.map((m) => m.available), [true, true, true, false]);
-    assert.match(traceText(t), new RegExp(`new connection, ${name}: the next new connection, as of now[\\s\\S]*member real id 2 \\(10\\.0\\.0\\.12\\): weight 3, active 2, inactive 0\\n[\\s\\S]*member real id 4 .*skipped: it is overloaded`));
+    assert.deepEqual(
+      t.schedule.members.map((m) => m.available),
+      [true, true, true, false],
+    );
+    assert.match(
+      traceText(t),
+      new RegExp(
+        `new connection, ${name}: the next new connection, as of now[\\s\\S]*member real id 2 \\(10\\.0\\.0\\.12\\): weight 3, active 2, inactive 0\\n[\\s\\S]*member real id 4 .*skipped: it is overloaded`,
+      ),
+    );
   }
   // nq takes the first idle member outright; with nobody available the scan finds nothing.
   assert.equal(realOf(trace(flow, lookups({ services: { 80: svc({ sched: SCHED.nq, tblSize: 4 }) }, table: members, reals, counts }))), 1);
-  const t = trace(flow, lookups({ services: { 80: svc({ sched: SCHED.wlc, tblSize: 2 }) }, table: [1, 2], reals: [up(1, { weight: 0 }), up(2, { flags: REAL_F_MAC })], counts }));
+  const t = trace(
+    flow,
+    lookups({ services: { 80: svc({ sched: SCHED.wlc, tblSize: 2 }) }, table: [1, 2], reals: [up(1, { weight: 0 }), up(2, { flags: REAL_F_MAC })], counts }),
+  );
   assert.equal(t.verdict.kind, 'drop');
   assert.match(why(t), /no member may take it/);
 });
@@ -220,22 +324,40 @@ test('trace: a persistent service honours a live template for (client & mask, se
   assert.deepEqual(t.persistence, { client: '203.0.113.0', template: templates['203.0.113.0 1'], age: 100, honoured: true, uncertain: false });
   assert.equal(t.schedule, null);
   assert.ok(!reads.includes('table'), 'the scheduler is not consulted');
-  assert.match(traceText(t), /real 10\.0\.0\.12 \(new connection, persistence template\)[\s\S]*template for 203\.0\.113\.0 \(mask 255\.255\.255\.0\) names real id 2 \(10\.0\.0\.12\), last used 100 s ago, timeout 300 s: honoured/);
+  assert.match(
+    traceText(t),
+    /real 10\.0\.0\.12 \(new connection, persistence template\)[\s\S]*template for 203\.0\.113\.0 \(mask 255\.255\.255\.0\) names real id 2 \(10\.0\.0\.12\), last used 100 s ago, timeout 300 s: honoured/,
+  );
 
   // Expired (now - last_seen >= timeout, in u32), or its real drained: scheduled, and the template rewritten.
   for (const [now, lastSeen, reals, text] of [
-    [1200, 900, undefined, /expired, not honoured/], [5, 0xfffffff0, undefined, /last used 21 s ago, timeout 300 s: honoured/],
+    [1200, 900, undefined, /expired, not honoured/],
+    [5, 0xfffffff0, undefined, /last used 21 s ago, timeout 300 s: honoured/],
     [1000, 900, [up(1), up(2, { weight: 0 })], /not honoured, the real has weight 0/],
   ] as const) {
-    const u = trace(flow, lookups({ services: persistent, table: new Array(7).fill(1), reals: reals ? [...reals] : undefined, templates: { '203.0.113.0 1': { ...templates['203.0.113.0 1'], lastSeen } }, now }));
+    const u = trace(
+      flow,
+      lookups({
+        services: persistent,
+        table: new Array(7).fill(1),
+        reals: reals ? [...reals] : undefined,
+        templates: { '203.0.113.0 1': { ...templates['203.0.113.0 1'], lastSeen } },
+        now,
+      }),
+    );
     assert.match(why(u), text);
     if (u.verdict.kind === 'new' && u.verdict.by === 'scheduler') {
       assert.equal(realOf(u), 1);
       assert.match(why(u), /the template for 203\.0\.113\.0 is \(re\)written to real id 1 \(10\.0\.0\.11\), timeout 300 s/);
-    } else assert.equal(realOf(u), 2, 'the u32 clock wraps as the datapath\'s does');
+    } else assert.equal(realOf(u), 2, "the u32 clock wraps as the datapath's does");
   }
   // Within a second of expiry the answer is flagged: the two clocks agree to ±1 s.
-  for (const [now, uncertain] of [[1198, false], [1199, true], [1200, true], [1201, false]] as const) {
+  for (const [now, uncertain] of [
+    [1198, false],
+    [1199, true],
+    [1200, true],
+    [1201, false],
+  ] as const) {
     const u = trace(flow, lookups({ services: persistent, table: new Array(7).fill(1), templates, now }));
     assert.equal(u.persistence!.uncertain, uncertain, `age ${now - 900}`);
     if (uncertain) assert.match(why(u), /within a second of expiry/);
@@ -246,22 +368,63 @@ test('trace: a persistent service honours a live template for (client & mask, se
 });
 
 test('trace: the result is plain JSON, with the decision structured', () => {
-  const t = trace(flow, lookups({ services: { 80: svc({ sched: SCHED.lc, tblSize: 2 }) }, table: [1, 2], counts: { 1: { active: 1, inactive: 0, overloaded: 0 }, 2: { active: 0, inactive: 0, overloaded: 0 } } }));
+  const t = trace(
+    flow,
+    lookups({
+      services: { 80: svc({ sched: SCHED.lc, tblSize: 2 }) },
+      table: [1, 2],
+      counts: { 1: { active: 1, inactive: 0, overloaded: 0 }, 2: { active: 0, inactive: 0, overloaded: 0 } },
+    }),
+  );
   const j = JSON.parse(JSON.stringify(t));
   assert.deepEqual(j.verdict.real.id, 2);
-  assert.deepEqual(j.service, { id: 1, vip: '10.0.0.100', port: 80, protocol: 'tcp', match: 'exact', scheduler: 'lc', flags: [], tblSize: 2, persistTimeout: 0, persistMask: '255.255.255.255' });
+  assert.deepEqual(j.service, {
+    id: 1,
+    vip: '10.0.0.100',
+    port: 80,
+    protocol: 'tcp',
+    match: 'exact',
+    scheduler: 'lc',
+    flags: [],
+    tblSize: 2,
+    persistTimeout: 0,
+    persistMask: '255.255.255.255',
+  });
   assert.equal(j.schedule.kind, 'counts');
   assert.equal(j.schedule.members.length, 2);
 });
 
-const listing = (inpps: number, mac: string | null = 'aa:bb:cc:dd:ee:ff'): ServiceListing[] => [{
-  vip: '10.0.0.100', port: 80, protocol: 'tcp', scheduler: 'mh', maglevSize: 251,
-  stats: { conns: 10, packets: 1500, bytes: 99000 }, rate: { cps: 1, inpps, outpps: 0, inbps: inpps * 60, outbps: 0 },
-  reals: [
-    { address: '10.0.0.11', weight: 3, mac, schedulable: !!mac, stats: { conns: 7, packets: 1000, bytes: 66000 }, rate: { cps: 1, inpps, outpps: 0, inbps: 60, outbps: 0 }, activeConns: 4, inactiveConns: 9 },
-    { address: '10.0.0.12', weight: 0, mac: '11:22:33:44:55:66', schedulable: false, stats: { conns: 3, packets: 500, bytes: 33000 }, rate: { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 } },
-  ],
-}];
+const listing = (inpps: number, mac: string | null = 'aa:bb:cc:dd:ee:ff'): ServiceListing[] => [
+  {
+    vip: '10.0.0.100',
+    port: 80,
+    protocol: 'tcp',
+    scheduler: 'mh',
+    maglevSize: 251,
+    stats: { conns: 10, packets: 1500, bytes: 99000 },
+    rate: { cps: 1, inpps, outpps: 0, inbps: inpps * 60, outbps: 0 },
+    reals: [
+      {
+        address: '10.0.0.11',
+        weight: 3,
+        mac,
+        schedulable: !!mac,
+        stats: { conns: 7, packets: 1000, bytes: 66000 },
+        rate: { cps: 1, inpps, outpps: 0, inbps: 60, outbps: 0 },
+        activeConns: 4,
+        inactiveConns: 9,
+      },
+      {
+        address: '10.0.0.12',
+        weight: 0,
+        mac: '11:22:33:44:55:66',
+        schedulable: false,
+        stats: { conns: 3, packets: 500, bytes: 33000 },
+        rate: { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 },
+      },
+    ],
+  },
+];
 
 test('top: sparkline scales to its peak; history is bounded and forgets removed reals', () => {
   assert.equal(sparkline([0, 0, 0]), '▁▁▁');
@@ -290,7 +453,19 @@ test('top: a frame shows services, reals, weights, health and rates; colour only
 
 const source = (l: ServiceListing[]): MetricsSource => ({
   list: () => l,
-  verdicts: () => ({ pass_not_ipv4: 1n, pass_malformed: 0n, pass_fragment: 0n, pass_no_service: 2n, tx_existing: 1490n, tx_new: 10n, drop_no_real: 3n, aborted: 0n, ct_evicted: 0n, ct_untracked: 0n, pass_not_for_us: 0n }),
+  verdicts: () => ({
+    pass_not_ipv4: 1n,
+    pass_malformed: 0n,
+    pass_fragment: 0n,
+    pass_no_service: 2n,
+    tx_existing: 1490n,
+    tx_new: 10n,
+    drop_no_real: 3n,
+    aborted: 0n,
+    ct_evicted: 0n,
+    ct_untracked: 0n,
+    pass_not_for_us: 0n,
+  }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
 
@@ -343,7 +518,11 @@ test('status JSON: listing, verdicts as numbers, table occupancy and the notes o
 test('cachedCount walks at most once per interval', () => {
   let walks = 0;
   let t = 0;
-  const c = cachedCount(() => ++walks, 5000, () => t);
+  const c = cachedCount(
+    () => ++walks,
+    5000,
+    () => t,
+  );
   c();
   t = 4999;
   assert.equal(c().entries, 1);
@@ -356,7 +535,14 @@ test('config: metrics.listen defaults to loopback, takes HOST:PORT or off, and n
   assert.equal(parseConfig('interface: eth0\nmetrics: { listen: "0.0.0.0:9100" }\n').metrics.listen, '0.0.0.0:9100');
   assert.equal(parseConfig('interface: eth0\nmetrics: { listen: "off" }\n').metrics.listen, 'off');
   for (const bad of ['localhost:9258', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', '1.2.3:80']) {
-    assert.throws(() => parseConfig(`interface: eth0\nmetrics: { listen: "${bad}" }\n`), (e: unknown) => e instanceof UsageError && e.details.some((d) => d.startsWith(`metrics.listen: "${bad}" is not HOST:PORT`)), bad);
+    assert.throws(
+      () => parseConfig(`interface: eth0\nmetrics: { listen: "${bad}" }\n`),
+      (e: unknown) => e instanceof UsageError && e.details.some((d) => d.startsWith(`metrics.listen: "${bad}" is not HOST:PORT`)),
+      bad,
+    );
   }
-  assert.throws(() => parseConfig('interface: eth0\nmetrics: { port: 1 }\n'), (e: unknown) => e instanceof UsageError && e.details.includes('metrics.port: unknown key'));
+  assert.throws(
+    () => parseConfig('interface: eth0\nmetrics: { port: 1 }\n'),
+    (e: unknown) => e instanceof UsageError && e.details.includes('metrics.port: unknown key'),
+  );
 });

@@ -1,11 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
 // packets.test.ts: the doctor's frame builders (byte-exact against the fixtures' builder, valid checksums), the never-throwing parser, and the packet-socket BPF filter run through a small cBPF interpreter.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  ARP_REPLY, ARP_REQUEST, ETH_P_ARP, ICMP_ECHO, ICMP_UNREACH, IPPROTO_ICMP, IPPROTO_UDP, TCP_ACK, TCP_RST,
-  TCP_SYN, arpWhoHas, buildArp, buildIcmpEcho, buildTcp, buildUdp, inetChecksum, intToIpv4, ipv4ToInt, isMac, macBytes, parseFrame,
+  ARP_REPLY,
+  ARP_REQUEST,
+  arpWhoHas,
+  buildArp,
+  buildIcmpEcho,
+  buildTcp,
+  buildUdp,
+  ETH_P_ARP,
+  ICMP_ECHO,
+  ICMP_UNREACH,
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  inetChecksum,
+  intToIpv4,
+  ipv4ToInt,
+  isMac,
+  macBytes,
+  parseFrame,
   probeFilter,
+  TCP_ACK,
+  TCP_RST,
+  TCP_SYN,
 } from '../../src/core/packets';
 import { arpRequest, frame } from '../lib/packets';
 
@@ -25,20 +45,52 @@ function checksumsValid(f: Buffer): boolean {
 }
 
 test('buildTcp is byte for byte what the fixture builder makes for the same SYN', () => {
-  const mine = buildTcp({ dstMac: DIR, srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', ttl: 63, id: 0x1234, sport: 40000, dport: 80, seq: 0x01020304, flags: TCP_SYN });
+  const mine = buildTcp({
+    dstMac: DIR,
+    srcMac: '02:00:00:00:00:01',
+    saddr: '203.0.113.10',
+    daddr: '10.0.0.100',
+    ttl: 63,
+    id: 0x1234,
+    sport: 40000,
+    dport: 80,
+    seq: 0x01020304,
+    flags: TCP_SYN,
+  });
   assert.deepEqual(mine, frame({ sport: 40000, dport: 80 }));
   assert.ok(checksumsValid(mine));
 });
 
 test('buildUdp is byte for byte what the fixture builder makes, payload included', () => {
   const payload = Buffer.from('hello, real');
-  const mine = buildUdp({ dstMac: DIR, srcMac: '02:00:00:00:00:01', saddr: '203.0.113.10', daddr: '10.0.0.100', ttl: 63, id: 0x1234, sport: 40000, dport: 53, payload });
+  const mine = buildUdp({
+    dstMac: DIR,
+    srcMac: '02:00:00:00:00:01',
+    saddr: '203.0.113.10',
+    daddr: '10.0.0.100',
+    ttl: 63,
+    id: 0x1234,
+    sport: 40000,
+    dport: 53,
+    payload,
+  });
   assert.deepEqual(mine, frame({ proto: 17, sport: 40000, dport: 53, payload }));
   assert.ok(checksumsValid(mine));
 });
 
 test('a SYN with an MSS option has valid checksums and parses back field for field', () => {
-  const f = buildTcp({ dstMac: RS, srcMac: DIR, saddr: '10.0.0.2', daddr: '10.0.0.100', sport: 54321, dport: 443, seq: 0xfffffff0, flags: TCP_SYN, mss: 1460, id: 7 });
+  const f = buildTcp({
+    dstMac: RS,
+    srcMac: DIR,
+    saddr: '10.0.0.2',
+    daddr: '10.0.0.100',
+    sport: 54321,
+    dport: 443,
+    seq: 0xfffffff0,
+    flags: TCP_SYN,
+    mss: 1460,
+    id: 7,
+  });
   assert.equal(f.length, 14 + 20 + 24);
   assert.ok(checksumsValid(f));
   assert.equal(f.readUInt16BE(20) & 0x4000, 0x4000, 'DF set');
@@ -51,9 +103,24 @@ test('a SYN with an MSS option has valid checksums and parses back field for fie
 });
 
 test('SYN-ACK and RST parse with their flags and acknowledgement', () => {
-  const sa = parseFrame(buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '10.0.0.2', sport: 80, dport: 50000, seq: 9, ack: 101, flags: TCP_SYN | TCP_ACK, mss: 8960 }))!;
+  const sa = parseFrame(
+    buildTcp({
+      dstMac: DIR,
+      srcMac: RS,
+      saddr: '10.0.0.100',
+      daddr: '10.0.0.2',
+      sport: 80,
+      dport: 50000,
+      seq: 9,
+      ack: 101,
+      flags: TCP_SYN | TCP_ACK,
+      mss: 8960,
+    }),
+  )!;
   assert.deepEqual(sa.ipv4?.tcp, { sport: 80, dport: 50000, seq: 9, ack: 101, flags: TCP_SYN | TCP_ACK, mss: 8960 });
-  const rst = parseFrame(buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '10.0.0.2', sport: 80, dport: 50000, seq: 0, ack: 101, flags: TCP_RST | TCP_ACK }))!;
+  const rst = parseFrame(
+    buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '10.0.0.2', sport: 80, dport: 50000, seq: 0, ack: 101, flags: TCP_RST | TCP_ACK }),
+  )!;
   assert.equal(rst.ipv4?.tcp?.flags, TCP_RST | TCP_ACK);
   assert.equal(rst.ipv4?.tcp?.mss, undefined);
 });
@@ -161,7 +228,8 @@ test('the packet-socket filter keeps ARP and IPv4 to the listed addresses, in ei
   for (const endianness of ['LE', 'BE'] as const) {
     const prog = probeFilter(['10.0.0.2', '192.0.2.1', '10.9.9.9'], endianness);
     const le = endianness === 'LE';
-    const to = (daddr: string): Buffer => buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr, sport: 80, dport: 5, seq: 0, flags: TCP_SYN | TCP_ACK });
+    const to = (daddr: string): Buffer =>
+      buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr, sport: 80, dport: 5, seq: 0, flags: TCP_SYN | TCP_ACK });
     assert.ok(runCbpf(prog, le, to('10.0.0.2')) > 0);
     assert.ok(runCbpf(prog, le, to('192.0.2.1')) > 0);
     assert.ok(runCbpf(prog, le, to('10.9.9.9')) > 0);

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // plan.test.ts: the reconcile core: minimal operations, their safe order, stable ids, no id reuse within a plan, and what a dry run counts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateConfig } from '../../src/core/config';
 import { REAL_F_MAC, REAL_F_SCHED, REAL_NONE } from '../../src/core/abi';
+import { validateConfig } from '../../src/core/config';
 import { realFlags } from '../../src/core/director';
-import { Op, observedAfter, plan, planSummary } from '../../src/core/plan';
+import { type Op, observedAfter, plan, planSummary } from '../../src/core/plan';
 
 function services(spec: Record<string, Record<string, number>>, size = 251) {
   return validateConfig({
@@ -23,8 +24,14 @@ const kinds = (ops: Op[]) => ops.map((o) => o.op);
 test('from nothing: reals, then table, then the service key last', () => {
   const p = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 2 } }), [], MACS);
   assert.deepEqual(kinds(p.ops), ['putReal', 'putReal', 'putTable', 'putService']);
-  assert.deepEqual(p.services[0]!.reals.map((r) => r.id), [0, 1]);
-  assert.equal(p.ops.every((o) => o.op !== 'putReal' || o.fresh), true);
+  assert.deepEqual(
+    p.services[0]!.reals.map((r) => r.id),
+    [0, 1],
+  );
+  assert.equal(
+    p.ops.every((o) => o.op !== 'putReal' || o.fresh),
+    true,
+  );
 });
 
 test('the same config again is no operation at all', () => {
@@ -42,7 +49,10 @@ test('adding a real: only the new real and one table swap; ids of the others are
   const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], MACS);
   const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1, '10.0.0.13': 1 } }), observedAfter(p1), MACS);
   assert.deepEqual(kinds(p2.ops), ['putReal', 'putTable']);
-  assert.deepEqual(p2.services[0]!.reals.map((r) => r.id), [0, 1, 2]);
+  assert.deepEqual(
+    p2.services[0]!.reals.map((r) => r.id),
+    [0, 1, 2],
+  );
   const t = p2.ops[1] as Extract<Op, { op: 'putTable' }>;
   // Maglev: about a third of the buckets move, nearly all of them to the new real.
   assert.ok(t.moved > 251 / 3 - 30 && t.moved < 251 / 3 + 30, `moved ${t.moved}`);
@@ -85,7 +95,10 @@ test('a weight change rewrites the real before its table; weight 0 leaves the ta
 });
 
 test('a real whose MAC is unresolved is written but takes no buckets; resolving it later swaps the table', () => {
-  const noMac = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', null]]);
+  const noMac = new Map([
+    ['10.0.0.11', '02:00:00:00:00:11'],
+    ['10.0.0.12', null],
+  ]);
   const p1 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), [], noMac);
   assert.ok(p1.tables.get(0)!.every((x) => x === 0));
   const p2 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } }), observedAfter(p1), MACS);
@@ -97,17 +110,26 @@ test('a real whose neighbour entry goes away keeps its MAC for its connections, 
   const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.12': 1 } });
   const p1 = plan(d, [], MACS);
   // Flushed (ip neigh flush, link down) or FAILED: the kernel no longer holds 10.0.0.12's MAC.
-  const gone = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', null]]);
+  const gone = new Map([
+    ['10.0.0.11', '02:00:00:00:00:11'],
+    ['10.0.0.12', null],
+  ]);
   const p2 = plan(d, observedAfter(p1), gone);
   const r = p2.services[0]!.reals[1]!;
   assert.deepEqual([r.mac, r.macStale], ['02:00:00:00:00:12', true], 'the last known MAC is kept');
   const put = p2.ops.find((o): o is Extract<Op, { op: 'putReal' }> => o.op === 'putReal')!;
   assert.equal(put.real.address, '10.0.0.12');
   assert.equal(realFlags(put.real), REAL_F_MAC, 'existing connections are forwarded (F_MAC), new ones are not (no F_SCHED)');
-  assert.ok(p2.tables.get(0)!.every((x) => x === 0), 'its Maglev buckets go to the resolved real');
+  assert.ok(
+    p2.tables.get(0)!.every((x) => x === 0),
+    'its Maglev buckets go to the resolved real',
+  );
   // Still gone on the next re-plan: nothing to do; then resolved again (at a new MAC): schedulable at once.
   assert.deepEqual(kinds(plan(d, observedAfter(p2), gone).ops), []);
-  const back = new Map([['10.0.0.11', '02:00:00:00:00:11'], ['10.0.0.12', '02:00:00:00:00:99']]);
+  const back = new Map([
+    ['10.0.0.11', '02:00:00:00:00:11'],
+    ['10.0.0.12', '02:00:00:00:00:99'],
+  ]);
   const p3 = plan(d, observedAfter(p2), back);
   assert.deepEqual([p3.services[0]!.reals[1]!.mac, p3.services[0]!.reals[1]!.macStale], ['02:00:00:00:00:99', undefined]);
   assert.equal(realFlags(p3.services[0]!.reals[1]!), REAL_F_MAC | REAL_F_SCHED);
@@ -118,7 +140,10 @@ test('adopted state (tables unknown) rewrites every table once, keeps every id, 
   const adopted = observedAfter(plan(d, [], MACS)).map((s) => ({ ...s, table: undefined }));
   const p = plan(d, adopted, MACS);
   assert.deepEqual(kinds(p.ops), ['putTable']);
-  assert.deepEqual(p.services[0]!.reals.map((r) => r.id), [0, 1]);
+  assert.deepEqual(
+    p.services[0]!.reals.map((r) => r.id),
+    [0, 1],
+  );
 });
 
 test('a service with no reals gets an empty table', () => {

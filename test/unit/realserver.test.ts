@@ -1,17 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver.test.ts: real-server set-up plans (order, idempotence, exact reversal, refusals), nft rule summaries, /proc/net parsing, MTU search, check verdicts and the doctor's verdicts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UsageError } from '../../src/core/errors';
 import { parseIfName, parseMethod, parseVips } from '../../src/cli/options';
 import {
-  doctorAnnounce, doctorArpVip, doctorDrPath, doctorHoldsVip, doctorMtu, doctorOnLink, doctorReplyRoute, inCidr, renderDoctorText, spareCandidates,
+  doctorAnnounce,
+  doctorArpVip,
+  doctorDrPath,
+  doctorHoldsVip,
+  doctorMtu,
+  doctorOnLink,
+  doctorReplyRoute,
+  inCidr,
+  renderDoctorText,
+  spareCandidates,
 } from '../../src/core/doctor';
+import { UsageError } from '../../src/core/errors';
 import { evaluateCheck, renderCheckText } from '../../src/core/realserver-check';
 import { persistPaths, renderNftTable, renderUnit } from '../../src/core/realserver-files';
-import { ArpRule, NFT_TABLE, RsHost, RsState, summarizeArpRules, sysctlDotted } from '../../src/core/realserver-host';
-import { MtuProbe, listenerServes, mtuCandidates, parseProcNet } from '../../src/core/realserver-probes';
-import { Step, describeStep, planSetup, planTeardown } from '../../src/core/realserver-setup';
+import { type ArpRule, NFT_TABLE, type RsHost, type RsState, summarizeArpRules, sysctlDotted } from '../../src/core/realserver-host';
+import { listenerServes, type MtuProbe, mtuCandidates, parseProcNet } from '../../src/core/realserver-probes';
+import { describeStep, planSetup, planTeardown, type Step } from '../../src/core/realserver-setup';
 
 const VIP = '10.0.0.100';
 const VIP2 = '10.0.0.101';
@@ -20,7 +30,10 @@ const VIP2 = '10.0.0.101';
 function bareHost(): RsHost {
   return {
     devices: { lo: { mtu: 65536 }, eth0: { mtu: 1500 } },
-    addrs: [{ dev: 'lo', local: '127.0.0.1', prefixlen: 8 }, { dev: 'eth0', local: '10.0.0.11', prefixlen: 24 }],
+    addrs: [
+      { dev: 'lo', local: '127.0.0.1', prefixlen: 8 },
+      { dev: 'eth0', local: '10.0.0.11', prefixlen: 24 },
+    ],
     sysctl: { 'all/arp_ignore': 0, 'all/arp_announce': 0, 'all/rp_filter': 0, 'eth0/arp_ignore': 0, 'eth0/arp_announce': 0, 'eth0/rp_filter': 0 },
     arpTables: [],
     arpRules: [],
@@ -50,7 +63,9 @@ function applied(h: RsHost, steps: Step[]): RsHost {
   const n: RsHost = JSON.parse(JSON.stringify(h)) as RsHost;
   for (const s of steps) {
     switch (s.kind) {
-      case 'sysctl': n.sysctl[s.key] = s.to; break;
+      case 'sysctl':
+        n.sysctl[s.key] = s.to;
+        break;
       case 'nft-replace':
         if (!n.arpTables.includes(NFT_TABLE)) n.arpTables.push(NFT_TABLE);
         n.arpRules = [...n.arpRules.filter((r) => r.table !== NFT_TABLE), ...rulesOf(s.script)];
@@ -59,11 +74,21 @@ function applied(h: RsHost, steps: Step[]): RsHost {
         n.arpTables = n.arpTables.filter((t) => t !== NFT_TABLE);
         n.arpRules = n.arpRules.filter((r) => r.table !== NFT_TABLE);
         break;
-      case 'addr-add': n.addrs.push({ dev: 'lo', local: s.vip, prefixlen: 32 }); break;
-      case 'addr-del': n.addrs = n.addrs.filter((a) => !(a.dev === 'lo' && a.local === s.vip)); break;
-      case 'write-file': n.files[s.path] = s.content; break;
-      case 'symlink': n.files[s.path] = `-> ${s.target}`; break;
-      case 'remove-file': n.files[s.path] = null; break;
+      case 'addr-add':
+        n.addrs.push({ dev: 'lo', local: s.vip, prefixlen: 32 });
+        break;
+      case 'addr-del':
+        n.addrs = n.addrs.filter((a) => !(a.dev === 'lo' && a.local === s.vip));
+        break;
+      case 'write-file':
+        n.files[s.path] = s.content;
+        break;
+      case 'symlink':
+        n.files[s.path] = `-> ${s.target}`;
+        break;
+      case 'remove-file':
+        n.files[s.path] = null;
+        break;
     }
   }
   return n;
@@ -106,7 +131,15 @@ test('sysctl set-up: ARP quieted before the VIP appears, priors recorded, idempo
     'sysctl -w net.ipv4.conf.eth0.arp_announce=2    # was 0',
     `ip addr add ${VIP}/32 dev lo`,
   ]);
-  assert.deepEqual(plan.state?.sysctls.map((s) => [s.key, s.prior, s.value]), [['all/arp_ignore', 0, 1], ['all/arp_announce', 0, 2], ['eth0/arp_ignore', 0, 1], ['eth0/arp_announce', 0, 2]]);
+  assert.deepEqual(
+    plan.state?.sysctls.map((s) => [s.key, s.prior, s.value]),
+    [
+      ['all/arp_ignore', 0, 1],
+      ['all/arp_announce', 0, 2],
+      ['eth0/arp_ignore', 0, 1],
+      ['eth0/arp_announce', 0, 2],
+    ],
+  );
   const h1 = applied(h0, plan.steps);
   const again = planSetup(h1, plan.state, { vips: [VIP], method: 'sysctl', dev: 'eth0', persist: false, root: '/' });
   assert.deepEqual(again.steps, []);
@@ -136,7 +169,10 @@ test('sysctls already good enough are left alone, arp_ignore=3 (answers for lo a
 test('arp-rules set-up: one table replaced whole, rules follow the VIPs, partial and full teardown', () => {
   const h0 = bareHost();
   const p1 = planSetup(h0, null, { vips: [VIP], method: 'arp-rules', dev: 'eth0', persist: false, root: '/' });
-  assert.deepEqual(p1.steps.map((s) => s.kind), ['nft-replace', 'addr-add']);
+  assert.deepEqual(
+    p1.steps.map((s) => s.kind),
+    ['nft-replace', 'addr-add'],
+  );
   const script = (p1.steps[0] as { script: string }).script;
   assert.match(script, /^table arp xlvs_rs\ndelete table arp xlvs_rs\ntable arp xlvs_rs \{/);
   assert.match(script, /arp operation request arp daddr ip 10\.0\.0\.100 counter drop/);
@@ -151,15 +187,24 @@ test('arp-rules set-up: one table replaced whole, rules follow the VIPs, partial
 
   // A second VIP re-renders the table with both.
   const p2 = planSetup(h1, p1.state, { vips: [VIP2], method: 'arp-rules', dev: 'eth0', persist: false, root: '/' });
-  assert.deepEqual(p2.steps.map((s) => s.kind), ['nft-replace', 'addr-add']);
+  assert.deepEqual(
+    p2.steps.map((s) => s.kind),
+    ['nft-replace', 'addr-add'],
+  );
   assert.deepEqual(p2.state?.vips, [VIP, VIP2]);
   const h2 = applied(h1, p2.steps);
   const t1 = planTeardown(h2, p2.state, [VIP]);
-  assert.deepEqual(t1.steps.map((s) => s.kind), ['addr-del', 'nft-replace']);
+  assert.deepEqual(
+    t1.steps.map((s) => s.kind),
+    ['addr-del', 'nft-replace'],
+  );
   assert.doesNotMatch((t1.steps[1] as { script: string }).script, /10\.0\.0\.100/);
   const h3 = applied(h2, t1.steps);
   const t2 = planTeardown(h3, t1.state, [VIP2]);
-  assert.deepEqual(t2.steps.map((s) => s.kind), ['addr-del', 'nft-delete']);
+  assert.deepEqual(
+    t2.steps.map((s) => s.kind),
+    ['addr-del', 'nft-delete'],
+  );
   assert.deepEqual(applied(h3, t2.steps), h0);
 });
 
@@ -204,33 +249,54 @@ test('set-up refuses conflicts before changing anything, listing every one', () 
   usage(() => planSetup(both, null, req), /already on eth0/, /already exists/);
   const persisted = withFiles(bareHost(), '/img');
   persisted.files['/img/etc/xlvs/realserver.nft'] = 'mine';
-  usage(() => planSetup(persisted, null, { ...req, persist: true, root: '/img' }), /--persist: \/img\/etc\/xlvs\/realserver\.nft exists and was not written by xlvs/);
+  usage(
+    () => planSetup(persisted, null, { ...req, persist: true, root: '/img' }),
+    /--persist: \/img\/etc\/xlvs\/realserver\.nft exists and was not written by xlvs/,
+  );
 });
 
 test('--persist writes sysctl.d, the nft file and a unit, rewrites them as VIPs change, and removes them last', () => {
   const h0 = withFiles(bareHost(), '/img');
   const p = planSetup(h0, null, { vips: [VIP], method: 'sysctl', dev: 'eth0', persist: true, root: '/img' });
   const paths = persistPaths('/img');
-  assert.deepEqual(p.steps.filter((s) => s.kind === 'write-file' || s.kind === 'symlink').map((s) => (s as { path: string }).path), [paths.sysctl, paths.unit, paths.wants]);
+  assert.deepEqual(
+    p.steps.filter((s) => s.kind === 'write-file' || s.kind === 'symlink').map((s) => (s as { path: string }).path),
+    [paths.sysctl, paths.unit, paths.wants],
+  );
   const h1 = applied(h0, p.steps);
   assert.match(h1.files[paths.sysctl]!, /^net\.ipv4\.conf\.all\.arp_ignore = 1$/m);
   assert.match(h1.files[paths.unit]!, /^ExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.100\/32 dev lo$/m);
   assert.equal(h1.files[paths.wants], '-> /etc/systemd/system/xlvs-realserver.service');
   assert.deepEqual(p.state?.persist, { root: '/img', files: [paths.sysctl, paths.unit, paths.wants] });
-  assert.deepEqual(planSetup(h1, p.state, { vips: [VIP], method: 'sysctl', dev: 'eth0', persist: false, root: '/' }).steps, [], 'persisting sticks without the flag');
+  assert.deepEqual(
+    planSetup(h1, p.state, { vips: [VIP], method: 'sysctl', dev: 'eth0', persist: false, root: '/' }).steps,
+    [],
+    'persisting sticks without the flag',
+  );
   const p2 = planSetup(h1, p.state, { vips: [VIP2], method: 'sysctl', dev: 'eth0', persist: false, root: '/' });
-  assert.deepEqual(p2.steps.map((s) => s.kind), ['addr-add', 'write-file']);
+  assert.deepEqual(
+    p2.steps.map((s) => s.kind),
+    ['addr-add', 'write-file'],
+  );
   const h2 = applied(h1, p2.steps);
   const t = planTeardown(h2, p2.state, 'all');
-  assert.deepEqual(t.steps.filter((s) => s.kind === 'remove-file').map((s) => (s as { path: string }).path), [paths.wants, paths.unit, paths.sysctl]);
+  assert.deepEqual(
+    t.steps.filter((s) => s.kind === 'remove-file').map((s) => (s as { path: string }).path),
+    [paths.wants, paths.unit, paths.sysctl],
+  );
   assert.deepEqual(applied(h2, t.steps), h0);
 
   const unit = renderUnit({ ...p2.state!, method: 'arp-rules', nft: { created: true, nicAddress: '10.0.0.11' } });
-  assert.match(unit, /ExecStart=\/usr\/sbin\/nft -f \/etc\/xlvs\/realserver\.nft\nExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.100\/32 dev lo\nExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.101\/32 dev lo/);
+  assert.match(
+    unit,
+    /ExecStart=\/usr\/sbin\/nft -f \/etc\/xlvs\/realserver\.nft\nExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.100\/32 dev lo\nExecStart=\/usr\/sbin\/ip addr replace 10\.0\.0\.101\/32 dev lo/,
+  );
   assert.match(unit, /After=systemd-sysctl\.service nftables\.service/);
   assert.deepEqual(persistPaths('/'), {
-    sysctl: '/etc/sysctl.d/90-xlvs-realserver.conf', nft: '/etc/xlvs/realserver.nft',
-    unit: '/etc/systemd/system/xlvs-realserver.service', wants: '/etc/systemd/system/multi-user.target.wants/xlvs-realserver.service',
+    sysctl: '/etc/sysctl.d/90-xlvs-realserver.conf',
+    nft: '/etc/xlvs/realserver.nft',
+    unit: '/etc/systemd/system/xlvs-realserver.service',
+    wants: '/etc/systemd/system/multi-user.target.wants/xlvs-realserver.service',
   });
 });
 
@@ -246,28 +312,74 @@ const NFT_JSON = {
     { table: { family: 'arp', name: 'xlvs_rs', handle: 1 } },
     { chain: { family: 'arp', table: 'xlvs_rs', name: 'input', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
     { chain: { family: 'arp', table: 'xlvs_rs', name: 'output', handle: 2, type: 'filter', hook: 'output', prio: 0, policy: 'accept' } },
-    { rule: { family: 'arp', table: 'xlvs_rs', chain: 'input', handle: 3, expr: [
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'operation' } }, right: 'request' } },
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: '10.0.0.100' } },
-      { counter: { packets: 0, bytes: 0 } }, { drop: null }] } },
-    { rule: { family: 'arp', table: 'xlvs_rs', chain: 'output', handle: 4, expr: [
-      { match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'eth0' } },
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: '10.0.0.100' } },
-      { mangle: { key: { payload: { protocol: 'arp', field: 'saddr ip' } }, value: '10.0.0.11' } },
-      { counter: { packets: 0, bytes: 0 } }] } },
-    { rule: { family: 'arp', table: 'xlvs_rs', chain: 'output', handle: 5, expr: [
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'operation' } }, right: 'reply' } },
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: '10.0.0.100' } },
-      { drop: null }] } },
+    {
+      rule: {
+        family: 'arp',
+        table: 'xlvs_rs',
+        chain: 'input',
+        handle: 3,
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'operation' } }, right: 'request' } },
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: '10.0.0.100' } },
+          { counter: { packets: 0, bytes: 0 } },
+          { drop: null },
+        ],
+      },
+    },
+    {
+      rule: {
+        family: 'arp',
+        table: 'xlvs_rs',
+        chain: 'output',
+        handle: 4,
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'eth0' } },
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: '10.0.0.100' } },
+          { mangle: { key: { payload: { protocol: 'arp', field: 'saddr ip' } }, value: '10.0.0.11' } },
+          { counter: { packets: 0, bytes: 0 } },
+        ],
+      },
+    },
+    {
+      rule: {
+        family: 'arp',
+        table: 'xlvs_rs',
+        chain: 'output',
+        handle: 5,
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'operation' } }, right: 'reply' } },
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: '10.0.0.100' } },
+          { drop: null },
+        ],
+      },
+    },
     { table: { family: 'arp', name: 'filter', handle: 2 } },
     { chain: { family: 'arp', table: 'filter', name: 'INPUT', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
-    { rule: { family: 'arp', table: 'filter', chain: 'INPUT', handle: 2, expr: [
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: { set: ['10.0.0.101', '10.0.0.102'] } } },
-      { drop: null }] } },
-    { rule: { family: 'arp', table: 'filter', chain: 'INPUT', handle: 3, expr: [
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ether' } }, right: 'aa:bb:cc:dd:ee:ff' } },
-      { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: '10.0.0.103' } },
-      { drop: null }] } },
+    {
+      rule: {
+        family: 'arp',
+        table: 'filter',
+        chain: 'INPUT',
+        handle: 2,
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: { set: ['10.0.0.101', '10.0.0.102'] } } },
+          { drop: null },
+        ],
+      },
+    },
+    {
+      rule: {
+        family: 'arp',
+        table: 'filter',
+        chain: 'INPUT',
+        handle: 3,
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'saddr ether' } }, right: 'aa:bb:cc:dd:ee:ff' } },
+          { match: { op: '==', left: { payload: { protocol: 'arp', field: 'daddr ip' } }, right: '10.0.0.103' } },
+          { drop: null },
+        ],
+      },
+    },
   ],
 };
 
@@ -285,7 +397,7 @@ test('nft rule summary: what drops requests for a VIP and what hides it as ARP s
   const st = (check: string, vip: string) => r.find((x) => x.check === check && x.vip === vip)!.status;
   assert.equal(st('arp-ignore', '10.0.0.100'), 'pass');
   assert.equal(st('arp-announce', '10.0.0.100'), 'pass');
-  assert.equal(st('arp-ignore', '10.0.0.101'), 'pass', 'a user\'s arptables-style rule counts too');
+  assert.equal(st('arp-ignore', '10.0.0.101'), 'pass', "a user's arptables-style rule counts too");
   assert.equal(st('arp-announce', '10.0.0.101'), 'fail', 'a reply-only rule does not hide announcements');
   assert.equal(st('arp-ignore', '10.0.0.103'), 'fail', 'a rule narrowed by something unjudged is not trusted');
   assert.deepEqual(summarizeArpRules(null), []);
@@ -312,7 +424,10 @@ test('/proc/net/tcp and udp: listening sockets, IPv4 and IPv6, little- and big-e
     '   2: 000080FE00000000FF005E020100005E:0016 00000000000000000000000000000000:0000 0A x',
   ].join('\n');
   const l6 = parseProcNet(tcp6, { proto: 'tcp', family: 6, endianness: 'LE' });
-  assert.deepEqual(l6.map((l) => `${l.address}/${l.port}`), ['::/80', '::ffff:10.0.0.100/443', 'fe80:0:0:0:25e:ff:5e00:1/22']);
+  assert.deepEqual(
+    l6.map((l) => `${l.address}/${l.port}`),
+    ['::/80', '::ffff:10.0.0.100/443', 'fe80:0:0:0:25e:ff:5e00:1/22'],
+  );
   const udp = 'hdr\n  1: 6400000A:2328 00000000:0000 07 x\n  2: 00000000:2329 00000000:0000 01 x';
   assert.deepEqual(parseProcNet(udp, { proto: 'udp', family: 4, endianness: 'LE' }), [{ proto: 'udp', family: 4, address: '10.0.0.100', port: 9000 }]);
   assert.ok(listenerServes({ proto: 'tcp', family: 4, address: '0.0.0.0', port: 80 }, VIP));
@@ -324,7 +439,11 @@ test('/proc/net/tcp and udp: listening sockets, IPv4 and IPv6, little- and big-e
 test('MTU search: candidates strictly inside the gap, and a few rounds of them find the exact size', () => {
   assert.deepEqual(mtuCandidates(100, 101, 8), []);
   assert.deepEqual(mtuCandidates(100, 103, 8), [101, 102]);
-  for (const [lo, hi] of [[84, 1500], [84, 9000], [1400, 1500]] as const) {
+  for (const [lo, hi] of [
+    [84, 1500],
+    [84, 9000],
+    [1400, 1500],
+  ] as const) {
     const c = mtuCandidates(lo, hi, 12);
     assert.ok(c.length <= 12 && c.every((x, i) => x > lo && x < hi && (i === 0 || x > c[i - 1]!)), `${lo}..${hi}: ${c}`);
   }
@@ -353,49 +472,79 @@ test('check: every misconfiguration fails its own check with a fix', () => {
   const input = { vips: [VIP], dev: 'eth0', protocol: 'tcp' as const, director: '10.0.0.2', port: 80, mtu: 1500 };
   const ok: MtuProbe = { target: '10.0.0.2', size: 1500, passed: true, reachable: true };
   const healthy = evaluateCheck(good(), input, { listeners, mtu: ok });
-  assert.deepEqual(healthy.map((r) => `${r.check}:${r.status}`), ['vip-on-lo:pass', 'arp-ignore:pass', 'arp-announce:pass', 'rp-filter:pass', 'default-route:pass', 'listener:pass', 'mtu:pass']);
+  assert.deepEqual(
+    healthy.map((r) => `${r.check}:${r.status}`),
+    ['vip-on-lo:pass', 'arp-ignore:pass', 'arp-announce:pass', 'rp-filter:pass', 'default-route:pass', 'listener:pass', 'mtu:pass'],
+  );
   assert.match(renderCheckText(healthy, 'head'), /ready for LVS-DR\n$/);
 
   const failing = (h: RsHost, o: Partial<typeof input> = {}, p: { listeners?: typeof listeners; mtu?: MtuProbe } = {}) =>
     evaluateCheck(h, { ...input, ...o }, { listeners, mtu: ok, ...p }).filter((r) => r.status === 'fail');
   const noVip = good();
   noVip.addrs = noVip.addrs.filter((a) => a.local !== VIP);
-  assert.deepEqual(failing(noVip).map((r) => r.check), ['vip-on-lo']);
+  assert.deepEqual(
+    failing(noVip).map((r) => r.check),
+    ['vip-on-lo'],
+  );
   const ign = good();
   ign.sysctl['all/arp_ignore'] = 0;
   ign.sysctl['eth0/arp_ignore'] = 0;
   const f1 = failing(ign);
-  assert.deepEqual(f1.map((r) => r.check), ['arp-ignore']);
+  assert.deepEqual(
+    f1.map((r) => r.check),
+    ['arp-ignore'],
+  );
   assert.match(f1[0]!.hint!, /xlvs realserver setup --vip 10\.0\.0\.100 --dev eth0/);
   const ann = good();
   ann.sysctl['all/arp_announce'] = 0;
   ann.sysctl['eth0/arp_announce'] = 1;
-  assert.deepEqual(failing(ann).map((r) => r.check), ['arp-announce']);
+  assert.deepEqual(
+    failing(ann).map((r) => r.check),
+    ['arp-announce'],
+  );
   const gw = good();
   gw.defaultRoutes = [{ gateway: '10.0.0.2', dev: 'eth0' }];
   const f2 = failing(gw);
-  assert.deepEqual(f2.map((r) => r.check), ['default-route']);
+  assert.deepEqual(
+    f2.map((r) => r.check),
+    ['default-route'],
+  );
   assert.match(f2[0]!.detail, /goes through the director/);
   const own = [{ proto: 'tcp' as const, family: 4 as const, address: '10.0.0.11', port: 80 }];
   const f3 = failing(good(), {}, { listeners: own });
-  assert.deepEqual(f3.map((r) => r.check), ['listener']);
+  assert.deepEqual(
+    f3.map((r) => r.check),
+    ['listener'],
+  );
   assert.match(f3[0]!.detail, /listens on 10\.0\.0\.11:80 only/);
   const bigMtu = good();
   bigMtu.devices.eth0!.mtu = 9000;
   const f4 = failing(bigMtu, {}, { mtu: { target: '10.0.0.2', size: 9000, passed: false, reachable: true, largest: 1500 } });
-  assert.deepEqual(f4.map((r) => r.check), ['mtu']);
+  assert.deepEqual(
+    f4.map((r) => r.check),
+    ['mtu'],
+  );
   assert.match(f4[0]!.detail, /eth0 MTU 9000 differs from the director's 1500.*largest that did was 1500/);
   const small = good();
   small.devices.eth0!.mtu = 1400;
-  assert.deepEqual(failing(small, {}, { mtu: { target: '10.0.0.2', size: 1400, passed: true, reachable: true } }).map((r) => r.check), ['mtu']);
+  assert.deepEqual(
+    failing(small, {}, { mtu: { target: '10.0.0.2', size: 1400, passed: true, reachable: true } }).map((r) => r.check),
+    ['mtu'],
+  );
   const strict = good();
   Object.assign(strict.sysctl, { 'all/rp_filter': 1 });
   strict.defaultRoutes = [{ gateway: '192.168.1.1', dev: 'eth1' }];
-  assert.deepEqual(failing(strict).map((r) => r.check), ['rp-filter']);
+  assert.deepEqual(
+    failing(strict).map((r) => r.check),
+    ['rp-filter'],
+  );
   const loose = good();
   Object.assign(loose.sysctl, { 'eth0/rp_filter': 2 });
   loose.defaultRoutes = [{ gateway: '192.168.1.1', dev: 'eth1' }];
-  assert.deepEqual(failing(loose).map((r) => r.check), []);
+  assert.deepEqual(
+    failing(loose).map((r) => r.check),
+    [],
+  );
   const onEth = good();
   onEth.addrs.push({ dev: 'eth0', local: VIP, prefixlen: 24 });
   assert.match(failing(onEth)[0]!.detail, /is on eth0 \(\/24\)/);
@@ -404,7 +553,17 @@ test('check: every misconfiguration fails its own check with a fix', () => {
 
 test('doctor verdicts name the real and say how to fix it', () => {
   const macs = new Map([['02:00:00:00:00:12', '10.0.0.12']]);
-  const arp = doctorArpVip(VIP, '02:00:00:00:00:02', [{ mac: '02:00:00:00:00:12', spa: VIP }, { mac: '02:00:00:00:00:02', spa: VIP }, { mac: '02:00:00:00:00:99', spa: VIP }], macs, true);
+  const arp = doctorArpVip(
+    VIP,
+    '02:00:00:00:00:02',
+    [
+      { mac: '02:00:00:00:00:12', spa: VIP },
+      { mac: '02:00:00:00:00:02', spa: VIP },
+      { mac: '02:00:00:00:00:99', spa: VIP },
+    ],
+    macs,
+    true,
+  );
   assert.equal(arp.status, 'fail');
   assert.match(arp.detail, /answered by 02:00:00:00:00:12 \(real 10\.0\.0\.12\), 02:00:00:00:00:99/);
   assert.match(arp.hint!, /on 10\.0\.0\.12: xlvs realserver setup --vip 10\.0\.0\.100/);
@@ -419,8 +578,14 @@ test('doctor verdicts name the real and say how to fix it', () => {
   assert.equal(doctorDrPath(svc, '10.0.0.11', null).status, 'skip');
 
   assert.equal(doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: true, reachable: true }, 1460).status, 'pass');
-  assert.match(doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: false, reachable: true, largest: 1404 }, undefined).detail, /largest that did was 1404/);
-  assert.match(doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: true, reachable: true }, 8960).detail, /MSS 8960 \(MTU 9000\), larger than eth0's MTU 1500/);
+  assert.match(
+    doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: false, reachable: true, largest: 1404 }, undefined).detail,
+    /largest that did was 1404/,
+  );
+  assert.match(
+    doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: true, reachable: true }, 8960).detail,
+    /MSS 8960 \(MTU 9000\), larger than eth0's MTU 1500/,
+  );
   assert.equal(doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: false, reachable: false }, undefined).status, 'skip');
 
   assert.equal(doctorHoldsVip('10.0.0.11', VIP, { echo: false, tcp: true }).status, 'pass');
@@ -433,10 +598,26 @@ test('doctor verdicts name the real and say how to fix it', () => {
   assert.equal(doctorReplyRoute('10.0.0.11', VIP, '192.0.2.1', true, false).status, 'pass');
   assert.equal(doctorReplyRoute('10.0.0.11', VIP, '192.0.2.1', false, false).status, 'skip');
   assert.equal(doctorOnLink('10.0.0.11', 'eth0', { dev: 'eth0' }, ['10.0.0.0/24']).status, 'pass');
-  assert.match(doctorOnLink('10.1.0.11', 'eth0', { dev: 'eth0', gateway: '10.0.0.1' }, ['10.0.0.0/24']).detail, /outside eth0's subnet 10\.0\.0\.0\/24, routed via 10\.0\.0\.1 dev eth0/);
+  assert.match(
+    doctorOnLink('10.1.0.11', 'eth0', { dev: 'eth0', gateway: '10.0.0.1' }, ['10.0.0.0/24']).detail,
+    /outside eth0's subnet 10\.0\.0\.0\/24, routed via 10\.0\.0\.1 dev eth0/,
+  );
 
-  const text = renderDoctorText({ interface: 'eth0', directorMac: '02:00:00:00:00:02', directorAddress: '10.0.0.2/24', mtu: 1500, xdp: null, probeAddress: '10.0.0.254', offlinkAddress: '192.0.2.1', checks: [arp], ok: false });
-  assert.match(text, /^xlvs doctor on eth0 \(02:00:00:00:00:02, 10\.0\.0\.2\/24, MTU 1500\), no XDP program attached\nCHECK +SUBJECT +RESULT +DETAIL\narp-vip +VIP 10\.0\.0\.100 +FAIL +ARP for/);
+  const text = renderDoctorText({
+    interface: 'eth0',
+    directorMac: '02:00:00:00:00:02',
+    directorAddress: '10.0.0.2/24',
+    mtu: 1500,
+    xdp: null,
+    probeAddress: '10.0.0.254',
+    offlinkAddress: '192.0.2.1',
+    checks: [arp],
+    ok: false,
+  });
+  assert.match(
+    text,
+    /^xlvs doctor on eth0 \(02:00:00:00:00:02, 10\.0\.0\.2\/24, MTU 1500\), no XDP program attached\nCHECK +SUBJECT +RESULT +DETAIL\narp-vip +VIP 10\.0\.0\.100 +FAIL +ARP for/,
+  );
   assert.match(text, /to fix:\n {2}arp-vip VIP 10\.0\.0\.100: on 10\.0\.0\.12: xlvs realserver setup/);
   assert.match(text, /1 check failed\n$/);
 });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sched.test.ts: the IPVS scheduler reference model: wrr/rr sequences against IPVS's own loop, the datapath's sequence stepping, count-based picks with tie-breaks, hashed picks with fallback, and threshold hysteresis.
 
 import assert from 'node:assert/strict';
@@ -6,24 +7,49 @@ import { REAL_NONE } from '../../src/core/abi';
 import { flowHash } from '../../src/core/flowhash';
 import { buildMaglev } from '../../src/core/maglev';
 import {
-  FALLBACK_STRIDE, FALLBACK_TRIES, SCHEDULERS, SEQ_MAX_TRIES, SchedReal, SeqScheduler, afterBind, afterThresholdEdit,
-  afterUnbind, pickByCounts, pickHashed, rrSequence, schedHash, schedulerKind, seqPick, wrrSequence,
+  afterBind,
+  afterThresholdEdit,
+  afterUnbind,
+  FALLBACK_STRIDE,
+  FALLBACK_TRIES,
+  pickByCounts,
+  pickHashed,
+  rrSequence,
+  SCHEDULERS,
+  type SchedReal,
+  SEQ_MAX_TRIES,
+  SeqScheduler,
+  schedHash,
+  schedulerKind,
+  seqPick,
+  wrrSequence,
 } from '../../src/core/sched';
 
 /** ip_vs_wrr.c's schedule loop transcribed (no overload, no dest changes): cl starts at the list head, cw at mw = max - (gcd - 1). */
 function ipvsWrr(weights: readonly number[], picks: number): number[] {
   const live = weights.filter((w) => w > 0);
   let di = 0;
-  for (const w of live) { let a = w, b = di; while (b) [a, b] = [b, a % b]; di = a; }
+  for (const w of live) {
+    let a = w,
+      b = di;
+    while (b) [a, b] = [b, a % b];
+    di = a;
+  }
   di ||= 1;
   const mw = Math.max(0, ...weights) - (di - 1);
-  let cl = -1, cw = mw;
+  let cl = -1,
+    cw = mw;
   const out: number[] = [];
   while (out.length < picks && mw > 0) {
     let i = cl;
     for (;;) {
       i++;
-      if (i === weights.length) { i = -1; cw -= di; if (cw <= 0) cw = mw; continue; }
+      if (i === weights.length) {
+        i = -1;
+        cw -= di;
+        if (cw <= 0) cw = mw;
+        continue;
+      }
       if (weights[i]! >= cw) break;
     }
     out.push((cl = i));
@@ -53,16 +79,20 @@ test('wrr divides by the gcd and never lists weight 0', () => {
   assert.deepEqual(wrrSequence([]).seq, []);
 });
 
-test('wrr sequence equals two periods of IPVS\'s own loop for many weight sets', () => {
+test("wrr sequence equals two periods of IPVS's own loop for many weight sets", () => {
   let x = 12345;
   const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
   for (let round = 0; round < 300; round++) {
-    const n = 1 + rnd(8), scale = [1, 2, 3, 6][rnd(4)]!;
+    const n = 1 + rnd(8),
+      scale = [1, 2, 3, 6][rnd(4)]!;
     const weights = Array.from({ length: n }, () => (rnd(4) === 0 ? 0 : (1 + rnd(12)) * scale));
     const { seq, scaled } = wrrSequence(weights);
     assert.equal(scaled, false);
     const sum = weights.reduce((a, b) => a + b, 0);
-    const g = weights.reduce((a, b) => { while (b) [a, b] = [b, a % b]; return a; }, 0);
+    const g = weights.reduce((a, b) => {
+      while (b) [a, b] = [b, a % b];
+      return a;
+    }, 0);
     assert.equal(seq.length, sum === 0 ? 0 : sum / g, `period of ${weights}`);
     assert.deepEqual([...seq, ...seq], ipvsWrr(weights, 2 * seq.length), `weights ${weights}`);
   }
@@ -71,7 +101,10 @@ test('wrr sequence equals two periods of IPVS\'s own loop for many weight sets',
 test('rr lists the reals with weight > 0 in list order, once each', () => {
   assert.deepEqual(rrSequence([1, 0, 7]), { seq: [0, 2], scaled: false });
   const { sched } = SeqScheduler.forReals('rr', [real(10, 1), real(11, 0), real(12, 5)]);
-  assert.deepEqual(Array.from({ length: 5 }, () => sched.next(() => true)), [10, 12, 10, 12, 10]);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => sched.next(() => true)),
+    [10, 12, 10, 12, 10],
+  );
 });
 
 test('a period above the cap scales the weights down, keeping every live real', () => {
@@ -98,7 +131,7 @@ test('one heavy real among many light ones builds quickly (no n * max/gcd loop)'
   assert.equal(seq.length, 65535 + 9999);
 });
 
-test('SeqScheduler: an overloaded real\'s turns go to the next available entry; the counter moves by one', () => {
+test("SeqScheduler: an overloaded real's turns go to the next available entry; the counter moves by one", () => {
   // 4:3:2 over ids 1,2,3 is 1,1,2,1,2,3,1,2,3. With 1 overloaded, every 1 is replaced by the next non-1 entry.
   const { sched } = SeqScheduler.forReals('wrr', [real(1, 4), real(2, 3), real(3, 2)]);
   assert.deepEqual(sched.seq, [1, 1, 2, 1, 2, 3, 1, 2, 3]);
@@ -106,11 +139,17 @@ test('SeqScheduler: an overloaded real\'s turns go to the next available entry; 
   assert.deepEqual(picks, [2, 2, 2, 2, 2, 3, 2, 2, 3]);
   assert.equal(sched.counter, 9);
   // Nobody available: null, and the position is still taken.
-  assert.equal(sched.next(() => false), null);
+  assert.equal(
+    sched.next(() => false),
+    null,
+  );
   assert.equal(sched.counter, 10);
   // An empty table takes no position.
   const empty = new SeqScheduler([]);
-  assert.equal(empty.next(() => true), null);
+  assert.equal(
+    empty.next(() => true),
+    null,
+  );
   assert.equal(empty.counter, 0);
 });
 
@@ -124,11 +163,17 @@ test('seqPick looks at most SEQ_MAX_TRIES entries, wrapping around the table', (
   assert.equal(seqPick(seq, 41 + 9, avail), 1); // pos is taken mod len first
   assert.equal(SEQ_MAX_TRIES, 32);
   // Fewer entries than tries: each looked at once, from pos around the end.
-  assert.equal(seqPick([5, 6, 7], 2, (id) => id === 6), 6);
+  assert.equal(
+    seqPick([5, 6, 7], 2, (id) => id === 6),
+    6,
+  );
   // The counter wraps at 2^32 like the datapath's u32.
   const s = new SeqScheduler([5, 6, 7]);
   s.counter = 0xffffffff;
-  assert.equal(s.next(() => true), [5, 6, 7][0xffffffff % 3]);
+  assert.equal(
+    s.next(() => true),
+    [5, 6, 7][0xffffffff % 3],
+  );
   assert.equal(s.counter, 0);
 });
 
@@ -152,7 +197,8 @@ test('wlc: least overhead/weight by cross-multiplication; first of equals', () =
   assert.equal(pickByCounts('wlc', [real(1, 1, 1), real(2, 0), real(3, 9, 0, 0, true)]), 0);
   // Products past 2^53 are compared exactly: with a = 65535*2^30 + 1 and c = a + 2^30, a*65536 - c*65535 = 1,
   // so c/65536 is the smaller ratio, which doubles (both products round to the same 2^62-ish value) would miss.
-  const a = 65535 * 2 ** 30 + 1, c = a + 2 ** 30;
+  const a = 65535 * 2 ** 30 + 1,
+    c = a + 2 ** 30;
   assert.equal(pickByCounts('wlc', [real(1, 65535, 0, a), real(2, 65536, 0, c)]), 1);
 });
 
@@ -209,20 +255,37 @@ test('pickHashed: the home bucket, then with fallback the buckets FALLBACK_STRID
   assert.deepEqual([FALLBACK_TRIES, FALLBACK_STRIDE], [32, 1000]);
   // Size 11: 1000 % 11 = 10, so from home 3 the probes are 3, 2, 1, ...
   const table = new Uint32Array(11).fill(5);
-  table[3] = 1; table[2] = REAL_NONE; table[1] = 7;
+  table[3] = 1;
+  table[2] = REAL_NONE;
+  table[1] = 7;
   const avail = (id: number) => id !== 1;
-  assert.equal(pickHashed(table, 3, () => true, false), 1);
+  assert.equal(
+    pickHashed(table, 3, () => true, false),
+    1,
+  );
   assert.equal(pickHashed(table, 3, avail, false), null);
   assert.equal(pickHashed(table, 3, avail, true), 7);
   assert.equal(pickHashed(table, 11 * 1000 + 3, avail, true), 7); // hash mod size
-  assert.equal(pickHashed(table, 3, () => false, true), null);
-  assert.equal(pickHashed(new Uint32Array(0), 3, () => true, true), null);
+  assert.equal(
+    pickHashed(table, 3, () => false, true),
+    null,
+  );
+  assert.equal(
+    pickHashed(new Uint32Array(0), 3, () => true, true),
+    null,
+  );
   // `available` is never asked about REAL_NONE.
-  assert.equal(pickHashed(new Uint32Array(5).fill(REAL_NONE), 0xfffffff0, () => true, true), null);
+  assert.equal(
+    pickHashed(new Uint32Array(5).fill(REAL_NONE), 0xfffffff0, () => true, true),
+    null,
+  );
 });
 
-test('pickHashed with fallback over Maglev: a down real\'s flows spread, every other flow stays put', () => {
-  const table = buildMaglev([0, 1, 2].map((id) => ({ key: `10.0.0.${id}:80`, weight: 1, id })), 251);
+test("pickHashed with fallback over Maglev: a down real's flows spread, every other flow stays put", () => {
+  const table = buildMaglev(
+    [0, 1, 2].map((id) => ({ key: `10.0.0.${id}:80`, weight: 1, id })),
+    251,
+  );
   const seen = new Set<number>();
   for (let h = 0; h < 251 * 8; h += 3) {
     const owner = table[h % 251]!;
@@ -230,7 +293,10 @@ test('pickHashed with fallback over Maglev: a down real\'s flows spread, every o
     assert.ok(got === 1 || got === 2);
     if (owner !== 0) assert.equal(got, owner);
     else seen.add(got);
-    assert.equal(pickHashed(table, h, (id) => id !== 0, false), owner === 0 ? null : owner);
+    assert.equal(
+      pickHashed(table, h, (id) => id !== 0, false),
+      owner === 0 ? null : owner,
+    );
   }
   assert.deepEqual([...seen].sort(), [1, 2]);
 });

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // verdictmodel.test.ts: the verdict model against the fixture frames of test/bpf/xdp.test.ts (one per README row), and the fuzzer's determinism from its seed.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FrameFuzzer, FuzzWorld, Rng } from '../../src/core/framefuzz';
-import { VerdictClass, compileWorld, modelVerdict, outputProblem } from '../../src/core/verdictmodel';
-import { ACK, DIRECTOR_MAC, SYN, arpRequest, frame, ipv6Frame } from '../lib/packets';
+import { FrameFuzzer, type FuzzWorld, Rng } from '../../src/core/framefuzz';
+import { compileWorld, modelVerdict, outputProblem, type VerdictClass } from '../../src/core/verdictmodel';
+import { ACK, arpRequest, DIRECTOR_MAC, frame, ipv6Frame, SYN } from '../lib/packets';
 
 const VMAC = '00:00:5e:00:01:33';
 const world = compileWorld({
@@ -35,9 +36,16 @@ describe('verdict model', () => {
     ['to the VRRP MAC', frame({ ...syn, dst: VMAC }), 'forward', 'XDP_TX'],
     ['port-0 service, any port', frame({ ...syn, daddr: '10.0.0.102', dport: 12345 }), 'forward', 'XDP_TX'],
     ['no real can take it', frame({ ...syn, daddr: '10.0.0.101' }), 'forward', 'XDP_DROP'],
-    ['another host\'s MAC', frame({ ...syn, dst: '02:00:00:00:00:11' }), 'pass_not_for_us', 'XDP_PASS'],
+    ["another host's MAC", frame({ ...syn, dst: '02:00:00:00:00:11' }), 'pass_not_for_us', 'XDP_PASS'],
     ['broadcast', frame({ ...syn, dst: 'ff:ff:ff:ff:ff:ff' }), 'pass_not_for_us', 'XDP_PASS'],
-    ['malformed IPv4 to another MAC: the MAC is checked first', at(frame({ ...syn, dst: '02:00:00:00:00:11' }), (b) => { b[14] = 0x44; }), 'pass_not_for_us', 'XDP_PASS'],
+    [
+      'malformed IPv4 to another MAC: the MAC is checked first',
+      at(frame({ ...syn, dst: '02:00:00:00:00:11' }), (b) => {
+        b[14] = 0x44;
+      }),
+      'pass_not_for_us',
+      'XDP_PASS',
+    ],
     ['another port', frame({ ...syn, dport: 443 }), 'pass_no_service', 'XDP_PASS'],
     ['UDP to the TCP port', frame({ ...udp, dport: 80 }), 'pass_no_service', 'XDP_PASS'],
     ['ICMP to the VIP', frame({ proto: 1 }), 'pass_no_service', 'XDP_PASS'],
@@ -47,17 +55,50 @@ describe('verdict model', () => {
     ['first fragment', frame({ ...syn, fragOff: 0x2000 }), 'pass_fragment', 'XDP_PASS'],
     ['later fragment', frame({ ...udp, fragOff: 185 }), 'pass_fragment', 'XDP_PASS'],
     ['the reserved flag bit is no fragment', frame({ ...syn, fragOff: 0x8000 }), 'forward', 'XDP_TX'],
-    ['ihl 4', at(frame(syn), (b) => { b[14] = 0x44; }), 'pass_malformed', 'XDP_PASS'],
-    ['version 6', at(frame(syn), (b) => { b[14] = 0x65; }), 'pass_malformed', 'XDP_PASS'],
+    [
+      'ihl 4',
+      at(frame(syn), (b) => {
+        b[14] = 0x44;
+      }),
+      'pass_malformed',
+      'XDP_PASS',
+    ],
+    [
+      'version 6',
+      at(frame(syn), (b) => {
+        b[14] = 0x65;
+      }),
+      'pass_malformed',
+      'XDP_PASS',
+    ],
     ['total length below the header', at(frame(syn), (b) => b.writeUInt16BE(19, 16)), 'pass_malformed', 'XDP_PASS'],
     ['total length beyond the frame', at(frame(syn), (b) => b.writeUInt16BE(41, 16)), 'pass_malformed', 'XDP_PASS'],
-    ['TCP doff 4', at(frame(syn), (b) => { b[14 + 20 + 12] = 4 << 4; }), 'pass_malformed', 'XDP_PASS'],
-    ['TCP doff past the segment', at(frame(syn), (b) => { b[14 + 20 + 12] = 15 << 4; }), 'pass_malformed', 'XDP_PASS'],
+    [
+      'TCP doff 4',
+      at(frame(syn), (b) => {
+        b[14 + 20 + 12] = 4 << 4;
+      }),
+      'pass_malformed',
+      'XDP_PASS',
+    ],
+    [
+      'TCP doff past the segment',
+      at(frame(syn), (b) => {
+        b[14 + 20 + 12] = 15 << 4;
+      }),
+      'pass_malformed',
+      'XDP_PASS',
+    ],
     ['TCP header in the padding', at(frame(syn), (b) => b.writeUInt16BE(30, 16)), 'pass_malformed', 'XDP_PASS'],
     ['UDP length 7', at(frame(udp), (b) => b.writeUInt16BE(7, 14 + 20 + 4)), 'pass_malformed', 'XDP_PASS'],
     ['UDP length past the datagram', at(frame(udp), (b) => b.writeUInt16BE(14, 14 + 20 + 4)), 'pass_malformed', 'XDP_PASS'],
     ['UDP header in the padding', at(frame(udp), (b) => b.writeUInt16BE(24, 16)), 'pass_malformed', 'XDP_PASS'],
-    ...[0, 13, 14, 15, 33, 34, 35, 53].map((n): [string, Buffer, VerdictClass, string] => [`TCP truncated to ${n}`, frame(syn).subarray(0, n), 'pass_malformed', 'XDP_PASS']),
+    ...[0, 13, 14, 15, 33, 34, 35, 53].map((n): [string, Buffer, VerdictClass, string] => [
+      `TCP truncated to ${n}`,
+      frame(syn).subarray(0, n),
+      'pass_malformed',
+      'XDP_PASS',
+    ]),
   ];
   for (const [what, f, cls, action] of cases) {
     test(what, () => {
@@ -74,9 +115,39 @@ describe('verdict model', () => {
     Buffer.from('020000000012', 'hex').copy(out, 0);
     Buffer.from(DIRECTOR_MAC.split(':').join(''), 'hex').copy(out, 6);
     assert.equal(outputProblem(world, v, f, out), null);
-    assert.match(outputProblem(world, v, f, at(out, (b) => { b[5] = 0x13; }))!, /not a real/);
-    assert.match(outputProblem(world, v, f, at(out, (b) => { b[11] = 0x99; }))!, /not the NIC MAC/);
-    assert.match(outputProblem(world, v, f, at(out, (b) => { b[30]! ^= 1; }))!, /after the MACs/);
+    assert.match(
+      outputProblem(
+        world,
+        v,
+        f,
+        at(out, (b) => {
+          b[5] = 0x13;
+        }),
+      )!,
+      /not a real/,
+    );
+    assert.match(
+      outputProblem(
+        world,
+        v,
+        f,
+        at(out, (b) => {
+          b[11] = 0x99;
+        }),
+      )!,
+      /not the NIC MAC/,
+    );
+    assert.match(
+      outputProblem(
+        world,
+        v,
+        f,
+        at(out, (b) => {
+          b[30]! ^= 1;
+        }),
+      )!,
+      /after the MACs/,
+    );
     const pass = modelVerdict(world, frame({ ...syn, dport: 443 }));
     assert.match(outputProblem(world, pass, frame({ ...syn, dport: 443 }), out)!, /XDP_PASS frame changed/);
   });
@@ -84,16 +155,25 @@ describe('verdict model', () => {
 
 describe('frame fuzzer', () => {
   const fw: FuzzWorld = {
-    directorMacs: [DIRECTOR_MAC, VMAC], otherMacs: ['02:00:00:00:00:11'],
-    services: [{ vip: '10.0.0.100', port: 80, proto: 6 }, { vip: '10.0.0.102', port: 0, proto: 6 }],
-    otherAddrs: ['10.0.0.2'], clients: ['203.0.113.1'],
+    directorMacs: [DIRECTOR_MAC, VMAC],
+    otherMacs: ['02:00:00:00:00:11'],
+    services: [
+      { vip: '10.0.0.100', port: 80, proto: 6 },
+      { vip: '10.0.0.102', port: 0, proto: 6 },
+    ],
+    otherAddrs: ['10.0.0.2'],
+    clients: ['203.0.113.1'],
   };
 
   test('the same seed gives the same frames; another seed others', () => {
-    const a = new FrameFuzzer(fw, 42), b = new FrameFuzzer(fw, 42), c = new FrameFuzzer(fw, 43);
+    const a = new FrameFuzzer(fw, 42),
+      b = new FrameFuzzer(fw, 42),
+      c = new FrameFuzzer(fw, 43);
     let same = 0;
     for (let i = 0; i < 2000; i++) {
-      const x = a.next(), y = b.next(), z = c.next();
+      const x = a.next(),
+        y = b.next(),
+        z = c.next();
       assert.equal(x.frame.toString('hex'), y.frame.toString('hex'));
       assert.equal(x.recipe, y.recipe);
       if (x.frame.equals(z.frame)) same++;

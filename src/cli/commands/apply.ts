@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // apply.ts: `xlvs apply -f FILE [--dry-run]`: replace the running daemon's config; the dry run prints the plan and what it would move.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { PlanReport } from '../../core/controller';
 import { loadConfigFile } from '../options';
 import { api, withSocket } from '../socket';
@@ -15,7 +16,7 @@ export function registerApply(program: Command): void {
   withSocket(
     program
       .command('apply')
-      .description('replace the running daemon\'s config with FILE (validated first; a rejected file changes nothing)')
+      .description("replace the running daemon's config with FILE (validated first; a rejected file changes nothing)")
       .requiredOption('-f, --file <file>', 'YAML config')
       .option('--dry-run', 'print the plan and what it would move, apply nothing'),
   ).action(async (o: { file: string; dryRun?: boolean; socket: string }) => {

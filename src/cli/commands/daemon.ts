@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // daemon.ts: `xlvs daemon --config FILE`: the long-running director (systemd Type=simple), JSON-lines logs on stdout; SIGHUP reloads, SIGTERM leaves flows running.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { Daemon } from '../../adapters/daemon';
 import { withSocket } from '../socket';
 
@@ -10,7 +11,7 @@ export function registerDaemon(program: Command): void {
       .command('daemon')
       .description('run the director in the foreground with a runtime API; exiting (or crashing) leaves the datapath attached, "xlvs down" removes it')
       .requiredOption('-c, --config <file>', 'YAML config file; every accepted runtime change is written back to it')
-      .option('--object <file>', 'BPF object to load (default: the build\'s xlvs.o)'),
+      .option('--object <file>', "BPF object to load (default: the build's xlvs.o)"),
   ).action(async (opts: { config: string; socket: string; object?: string }) => {
     const d = new Daemon({ configFile: opts.config, socket: opts.socket, ...(opts.object ? { objPath: opts.object } : {}) });
     // SIGHUP's default action is to terminate: an early `systemctl reload` must not kill a daemon still starting,

@@ -1,17 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
 // doctor.ts: `xlvs doctor --config FILE`: probes every real of the config from the director and prints a readiness report; exit 1 if anything fails.
 
-import { Command } from 'commander';
-import { renderDoctorText } from '../../core/doctor';
+import type { Command } from 'commander';
 import { runDoctor } from '../../adapters/drprobe';
+import { renderDoctorText } from '../../core/doctor';
 import { loadConfigFile, parseAddress, parseIntFlag } from '../options';
 
-interface Opts { config: string; json?: boolean; probeAddress?: string; offlinkAddress?: string; timeoutMs?: string }
+interface Opts {
+  config: string;
+  json?: boolean;
+  probeAddress?: string;
+  offlinkAddress?: string;
+  timeoutMs?: string;
+}
 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('check from the director that every real of the config is ready for LVS-DR (works with or without xlvs up)')
-    .requiredOption('-c, --config <file>', 'the director\'s config')
+    .requiredOption('-c, --config <file>', "the director's config")
     .option('--json', 'machine-readable output')
     .option('--probe-address <ip>', 'a spare address on the segment for the arp-announce probe (default: picked by ARP)')
     .option('--offlink-address <ip>', 'an address off the segment for the reply-route probe', '192.0.2.1')

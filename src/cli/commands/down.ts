@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // down.ts: `xlvs down`: detach the datapath a daemon left running, remove its VIPs and pins (drops every tracked connection).
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { socketLive } from '../../adapters/api';
 import { down } from '../../adapters/daemon';
 import { RuntimeError } from '../../core/errors';
@@ -12,7 +13,7 @@ export function registerDown(program: Command): void {
     program
       .command('down')
       .description('detach and unpin the datapath left by "xlvs daemon" (stop the daemon first); with --config also removes its VIPs')
-      .option('-c, --config <file>', 'the daemon\'s config (for its interface and VIPs)')
+      .option('-c, --config <file>', "the daemon's config (for its interface and VIPs)")
       .option('-i, --interface <name>', 'the interface (VIPs are then left alone)'),
   ).action(async (opts: { config?: string; interface?: string; socket: string }) => {
     if (await socketLive(opts.socket)) throw new RuntimeError(`a daemon is still running on ${opts.socket}: stop it first (systemctl stop xlvs)`);

@@ -1,18 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
 // import.ts: `xlvs import keepalived FILE`: keepalived.conf's LVS rules as xlvs config YAML on stdout, and what could not be mapped on stderr.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { readTextFile } from '../../adapters/configfile';
 import { UsageError } from '../../core/errors';
 import { convertKeepalived } from '../../core/keepalived-services';
 import { MAX_CONFIG_BYTES } from '../../core/limits';
-import { readTextFile } from '../../adapters/configfile';
 
 export function registerImport(program: Command): void {
-  const imp = program.command('import').description('convert another load balancer\'s configuration into an xlvs config');
+  const imp = program.command('import').description("convert another load balancer's configuration into an xlvs config");
   imp
     .command('keepalived')
     .description('keepalived.conf virtual_server/real_server blocks -> xlvs YAML on stdout; everything not mapped is listed on stderr with its line')
     .argument('<file>', 'keepalived.conf')
-    .option('-i, --interface <name>', 'the director interface (default: the first vrrp_instance\'s interface)')
+    .option('-i, --interface <name>', "the director interface (default: the first vrrp_instance's interface)")
     .action((file: string, opts: { interface?: string }) => {
       // keepalived.conf for 10,000 services x 10 reals with a check each is ~15 MiB: the config file's limit fits it.
       const text = readTextFile(file, MAX_CONFIG_BYTES, JSON.stringify(file));

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // kernel.ts: `xlvs kernel`: what the running kernel offers xlvs (each feature, with the version that brought it) and what each BPF program costs its verifier.
 
-import { Command } from 'commander';
 import * as os from 'node:os';
-import { KERNEL_FEATURES, MIN_KERNEL, VERIFIER_BUDGET, missingRequired } from '../../core/kernel';
-import { ProgramCost, probeKernel, verifierCosts } from '../../adapters/kernelprobe';
+import type { Command } from 'commander';
 import { requireRoot } from '../../adapters/host';
+import { type ProgramCost, probeKernel, verifierCosts } from '../../adapters/kernelprobe';
 import { RuntimeError } from '../../core/errors';
+import { KERNEL_FEATURES, MIN_KERNEL, missingRequired, VERIFIER_BUDGET } from '../../core/kernel';
 
 export interface KernelJson {
   kernel: string;
@@ -28,8 +29,12 @@ export async function kernelReport(): Promise<KernelJson> {
     kernel: os.release(),
     minimum: MIN_KERNEL,
     features: features.map((r) => ({
-      name: r.feature.name, since: r.feature.since, required: r.feature.required, present: r.present,
-      ...(r.error ? { error: r.error } : {}), ...(!r.present && r.feature.fallback ? { fallback: r.feature.fallback } : {}),
+      name: r.feature.name,
+      since: r.feature.since,
+      required: r.feature.required,
+      present: r.present,
+      ...(r.error ? { error: r.error } : {}),
+      ...(!r.present && r.feature.fallback ? { fallback: r.feature.fallback } : {}),
     })),
     verifier,
     ok,
@@ -41,7 +46,9 @@ export function kernelText(k: KernelJson): string {
   const lines = [`kernel ${k.kernel} (xlvs supports ${k.minimum} and later)`, 'features:'];
   for (const f of k.features) {
     const state = f.present ? 'yes' : f.required ? 'MISSING' : 'missing';
-    lines.push(`  ${f.name.padEnd(w)}  ${state.padEnd(7)}  since ${f.since}${f.required ? '' : ', optional'}${f.error ? `  (probe: ${f.error})` : ''}${f.fallback ? `  -> ${f.fallback}` : ''}`);
+    lines.push(
+      `  ${f.name.padEnd(w)}  ${state.padEnd(7)}  since ${f.since}${f.required ? '' : ', optional'}${f.error ? `  (probe: ${f.error})` : ''}${f.fallback ? `  -> ${f.fallback}` : ''}`,
+    );
   }
   if ('error' in k.verifier) {
     lines.push('verifier: a program does not load:', `  ${k.verifier.error.replace(/\n/g, '\n  ')}`);

@@ -1,38 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
 // list.ts: `xlvs list [--stats|--rate] [--json]`: the running daemon's services and reals, with counters or per-second rates.
 
-import { Command } from 'commander';
-import type { ServiceListing } from '../../core/listing';
+import type { Command } from 'commander';
 import { UsageError } from '../../core/errors';
+import type { ServiceListing } from '../../core/listing';
 import { api, withSocket } from '../socket';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** '-': a datapath that reports no connection counts (unknown rather than 0). */
 const activeCols = (x: ServiceListing | ServiceListing['reals'][number]) =>
   'activeConns' in x ? [x.activeConns ?? '-', x.inactiveConns ?? '-'].map(String) : ['', ''];
 
-export interface ConnTableInfo { entries: number | null; capacity: number; expired: number | null }
+export interface ConnTableInfo {
+  entries: number | null;
+  capacity: number;
+  expired: number | null;
+}
 
 export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', ct?: ConnTableInfo): string {
   const head = ['Prot LocalAddress:Port', 'Sched', 'MAC', 'Weight'];
-  const cols = mode === 'stats' ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Drops'] : mode === 'rate' ? ['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS'] : ['ActiveConn', 'InActConn'];
+  const cols =
+    mode === 'stats'
+      ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Drops']
+      : mode === 'rate'
+        ? ['CPS', 'InPPS', 'OutPPS', 'InBPS', 'OutBPS']
+        : ['ActiveConn', 'InActConn'];
   const rows: string[][] = [[...head, ...cols]];
   const nums = (x: ServiceListing | ServiceListing['reals'][number]) =>
-    mode === 'stats' ? [x.stats.conns, x.stats.packets, 0, x.stats.bytes, 0, 'drops' in x.stats ? (x.stats.drops ?? 0) : ''].map(String) : mode === 'rate' ? [x.rate.cps, x.rate.inpps, x.rate.outpps, x.rate.inbps, x.rate.outbps].map(String) : activeCols(x);
+    mode === 'stats'
+      ? [x.stats.conns, x.stats.packets, 0, x.stats.bytes, 0, 'drops' in x.stats ? (x.stats.drops ?? 0) : ''].map(String)
+      : mode === 'rate'
+        ? [x.rate.cps, x.rate.inpps, x.rate.outpps, x.rate.inbps, x.rate.outbps].map(String)
+        : activeCols(x);
   for (const s of l) {
-    const flags = [...(s.schedFlags ?? []), ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : [])];
+    const flags = [
+      ...(s.schedFlags ?? []),
+      ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : []),
+    ];
     rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', ...nums(s)]);
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '']);
     for (const r of s.reals) {
-      const state = r.health === 'down' ? ` (down: ${r.healthDetail?.detail ?? 'check failed'})` : !r.mac ? ' (MAC unresolved)' : r.overloaded ? ' (overloaded)' : r.schedulable ? '' : ' (no new conns)';
+      const state =
+        r.health === 'down'
+          ? ` (down: ${r.healthDetail?.detail ?? 'check failed'})`
+          : !r.mac
+            ? ' (MAC unresolved)'
+            : r.overloaded
+              ? ' (overloaded)'
+              : r.schedulable
+                ? ''
+                : ' (no new conns)';
       const weight = r.effectiveWeight !== undefined ? `${r.effectiveWeight}/${r.weight}` : String(r.weight);
       rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, weight, ...nums(r)]);
     }
   }
-  const foot = ct ? `Connection table: ${ct.entries === null ? '?' : ct.entries} of ${ct.capacity} entries${ct.entries === null ? '' : ` (${((100 * ct.entries) / ct.capacity).toFixed(1)}%)`}${ct.expired === null ? '' : `, ${ct.expired} expired idle so far`}\n` : '';
+  const foot = ct
+    ? `Connection table: ${ct.entries === null ? '?' : ct.entries} of ${ct.capacity} entries${ct.entries === null ? '' : ` (${((100 * ct.entries) / ct.capacity).toFixed(1)}%)`}${ct.expired === null ? '' : `, ${ct.expired} expired idle so far`}\n`
+    : '';
   return `${table(rows)}\n${foot}`;
 }
 

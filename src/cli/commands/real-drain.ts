@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // real-drain.ts: `xlvs real drain VIP:PORT RIP [--wait]`: weight 0 through the daemon; with --wait, the real's tracked connections printed as they fall and the real deleted at zero.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { isIPv4 } from '../../core/config';
-import { NotFoundError, keyName, type ServiceKey } from '../../core/edits';
+import { keyName, NotFoundError, type ServiceKey } from '../../core/edits';
 import { RuntimeError, UsageError } from '../../core/errors';
 import type { RealListing, ServiceListing } from '../../core/listing';
 import { api, intFlag, withSocket } from '../socket';
@@ -33,7 +34,8 @@ export function drainOptions(service: string, real: string, o: { protocol?: stri
   if (!m) throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: expected an IPv4 address and a port, e.g. 10.0.0.100:80`);
   if (!isIPv4(m[1]!)) throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: ${JSON.stringify(m[1])} is not an IPv4 address`);
   const port = Number(m[2]);
-  if (!/^\d{1,5}$/.test(m[2]!) || port > 65535) throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: port ${JSON.stringify(m[2])} must be an integer in 0..65535 (0: an all-ports service)`);
+  if (!/^\d{1,5}$/.test(m[2]!) || port > 65535)
+    throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: port ${JSON.stringify(m[2])} must be an integer in 0..65535 (0: an all-ports service)`);
   if (!isIPv4(real)) throw new UsageError(`RIP ${JSON.stringify(real)}: not an IPv4 address`);
   const protocol = o.protocol ?? 'tcp';
   if (protocol !== 'tcp' && protocol !== 'udp') throw new UsageError(`--protocol ${JSON.stringify(protocol)}: must be tcp or udp`);
@@ -41,7 +43,13 @@ export function drainOptions(service: string, real: string, o: { protocol?: stri
   const intervalMs = intFlag('--interval', o.interval, 100, 60000);
   if (!o.wait && o.timeout !== undefined) throw new UsageError(`--timeout ${JSON.stringify(o.timeout)}: only with --wait (without it nothing is waited for)`);
   if (!o.wait && o.interval !== undefined) throw new UsageError(`--interval ${JSON.stringify(o.interval)}: only with --wait (without it nothing is polled)`);
-  return { service: { vip: m[1]!, port, protocol }, address: real, wait: !!o.wait, timeoutS: timeoutS ?? DEFAULT_TIMEOUT_S, intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS };
+  return {
+    service: { vip: m[1]!, port, protocol },
+    address: real,
+    wait: !!o.wait,
+    timeoutS: timeoutS ?? DEFAULT_TIMEOUT_S,
+    intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
+  };
 }
 
 function findReal(list: ServiceListing[], d: DrainOptions): RealListing | undefined {
@@ -118,7 +126,7 @@ export function registerRealDrain(real: Command): void {
       .command('drain')
       .description('stop new connections to a real server (weight 0); with --wait, delete it once its connections are gone')
       .argument('<VIP:PORT>', 'the service, e.g. 10.0.0.100:80')
-      .argument('<RIP>', 'the real server\'s IPv4 address')
+      .argument('<RIP>', "the real server's IPv4 address")
       .option('--protocol <proto>', 'tcp or udp', 'tcp')
       .option('--wait', 'wait until the real has no tracked connection, then delete it')
       .option('--timeout <seconds>', `with --wait: give up after this many seconds, exit 1, delete nothing (default ${DEFAULT_TIMEOUT_S})`)

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // realserver.ts: `xlvs realserver setup|teardown|check`: put VIPs on lo with ARP kept quiet, undo exactly that, and check a real server is ready for LVS-DR.
 
-import { Command } from 'commander';
 import * as path from 'node:path';
-import { RuntimeError, UsageError } from '../../core/errors';
-import { CheckInput, evaluateCheck, renderCheckText } from '../../core/realserver-check';
-import type { Method } from '../../core/realserver-host';
-import { Plan, describeStep, planSetup, planTeardown } from '../../core/realserver-setup';
+import type { Command } from 'commander';
 import { interfaceExists, interfaceInfo, requireRoot } from '../../adapters/host';
 import { applyPlan, defaultDevice, loadState, netnsKey, nftInstalled, probeMtu, readHost, readListeners, statePath } from '../../adapters/realserver';
+import { RuntimeError, UsageError } from '../../core/errors';
+import { type CheckInput, evaluateCheck, renderCheckText } from '../../core/realserver-check';
+import type { Method } from '../../core/realserver-host';
+import { describeStep, type Plan, planSetup, planTeardown } from '../../core/realserver-setup';
 import { parseAddress, parseIfName, parseIntFlag, parseMethod, parseVips } from '../options';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -36,9 +37,28 @@ function printNotes(plan: Plan): void {
   for (const n of plan.notes) out(`xlvs: note: ${n}`);
 }
 
-interface SetupOpts { vip?: string[]; method?: string; dev?: string; dryRun?: boolean; persist?: boolean; root: string }
-interface TeardownOpts { vip?: string[]; all?: boolean; dryRun?: boolean }
-interface CheckOpts { vip?: string[]; dev?: string; director?: string; port?: string; protocol: string; mtu?: string; json?: boolean }
+interface SetupOpts {
+  vip?: string[];
+  method?: string;
+  dev?: string;
+  dryRun?: boolean;
+  persist?: boolean;
+  root: string;
+}
+interface TeardownOpts {
+  vip?: string[];
+  all?: boolean;
+  dryRun?: boolean;
+}
+interface CheckOpts {
+  vip?: string[];
+  dev?: string;
+  director?: string;
+  port?: string;
+  protocol: string;
+  mtu?: string;
+  json?: boolean;
+}
 
 function setup(o: SetupOpts): void {
   const vips = parseVips(o.vip);
@@ -60,9 +80,11 @@ function setup(o: SetupOpts): void {
   applyPlan(plan, key, prior, (l) => out(l));
   printNotes(plan);
   const st = plan.state!;
-  out(plan.steps.length
-    ? `xlvs: ${vips.join(', ')} set up on lo (method ${st.method}, ${st.dev}${st.persist ? `, persisted under ${st.persist.root}` : ''}); teardown record in ${file}`
-    : `xlvs: nothing to change: ${vips.join(', ')} already set up (method ${st.method}, ${st.dev})`);
+  out(
+    plan.steps.length
+      ? `xlvs: ${vips.join(', ')} set up on lo (method ${st.method}, ${st.dev}${st.persist ? `, persisted under ${st.persist.root}` : ''}); teardown record in ${file}`
+      : `xlvs: nothing to change: ${vips.join(', ')} already set up (method ${st.method}, ${st.dev})`,
+  );
 }
 
 function teardown(o: TeardownOpts): void {
@@ -112,10 +134,10 @@ export function registerRealserver(program: Command): void {
     .description('put each VIP on lo as /32 and keep this host quiet on ARP for it; idempotent')
     .option('--vip <ip>', 'a VIP (repeatable)', collect)
     .option('--method <m>', 'sysctl (arp_ignore=1, arp_announce=2; the default) or arp-rules (nft table arp xlvs_rs)')
-    .option('--dev <if>', 'the NIC facing the director (default: the default route\'s)')
+    .option('--dev <if>', "the NIC facing the director (default: the default route's)")
     .option('--dry-run', 'print what would be done, change nothing')
     .option('--persist', 'also write sysctl.d / nft / systemd files so it survives a reboot')
-    .option('--root <dir>', 'where --persist writes its files (an image\'s root)', '/')
+    .option('--root <dir>', "where --persist writes its files (an image's root)", '/')
     .action((o: SetupOpts) => setup(o));
   cmd
     .command('teardown')
@@ -128,11 +150,11 @@ export function registerRealserver(program: Command): void {
     .command('check')
     .description('check each LVS-DR requirement, with a fix for each failure; exit 1 if any fails')
     .option('--vip <ip>', 'a VIP (repeatable)', collect)
-    .option('--dev <if>', 'the NIC facing the director (default: the default route\'s)')
-    .option('--director <ip>', 'the director\'s address: the default route must not use it; MTU is probed towards it')
+    .option('--dev <if>', "the NIC facing the director (default: the default route's)")
+    .option('--director <ip>', "the director's address: the default route must not use it; MTU is probed towards it")
     .option('--port <n>', 'a service port that must have a listener on the VIP or any address')
     .option('--protocol <p>', 'tcp or udp, for --port', 'tcp')
-    .option('--mtu <n>', 'the director\'s MTU, to compare with the NIC\'s')
+    .option('--mtu <n>', "the director's MTU, to compare with the NIC's")
     .option('--json', 'machine-readable output')
     .action((o: CheckOpts) => check(o));
   for (const c of cmd.commands) c.exitOverride();

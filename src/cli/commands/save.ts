@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // save.ts: `xlvs save` / `xlvs restore`: the running daemon's config as YAML on stdout, and applying one from stdin.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../core/config';
 import type { PlanReport } from '../../core/controller';
@@ -22,11 +23,13 @@ async function readStdin(): Promise<string> {
 }
 
 export function registerSave(program: Command): void {
-  withSocket(program.command('save').description('print the running daemon\'s config (YAML) on stdout')).action(async (o: { socket: string }) => {
+  withSocket(program.command('save').description("print the running daemon's config (YAML) on stdout")).action(async (o: { socket: string }) => {
     process.stdout.write(stringify(await api(o, 'GET', '/v1/config')));
   });
-  withSocket(program.command('restore').description('apply a config (YAML, as "xlvs save" prints it) read from stdin')).action(async (o: { socket: string }) => {
-    const cfg = parseConfig(await readStdin(), 'stdin');
-    printReport(await api<PlanReport>(o, 'POST', '/v1/apply', { config: cfg }));
-  });
+  withSocket(program.command('restore').description('apply a config (YAML, as "xlvs save" prints it) read from stdin')).action(
+    async (o: { socket: string }) => {
+      const cfg = parseConfig(await readStdin(), 'stdin');
+      printReport(await api<PlanReport>(o, 'POST', '/v1/apply', { config: cfg }));
+    },
+  );
 }

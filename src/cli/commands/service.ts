@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // service.ts: `xlvs service add|edit|delete`: change one service of the running daemon.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { api, intFlag, serviceKey, withServiceFlags, withSocket } from '../socket';
 import { printReport } from './apply';
 
@@ -12,7 +13,13 @@ export function registerService(program: Command): void {
   const body = (o: Opts) => ({
     service: { ...serviceKey(o), scheduler: o.scheduler, maglev_size: intFlag('--maglev-size', o.maglevSize, 1, 1 << 30) },
   });
-  withSocket(extra(withServiceFlags(svc.command('add').description('add a service (no reals yet)')))).action(async (o: Opts) => printReport(await api(o, 'POST', '/v1/service/add', body(o))));
-  withSocket(extra(withServiceFlags(svc.command('edit').description('change a service\'s settings')))).action(async (o: Opts) => printReport(await api(o, 'POST', '/v1/service/edit', body(o))));
-  withSocket(withServiceFlags(svc.command('delete').description('delete a service and its reals'))).action(async (o: Opts) => printReport(await api(o, 'POST', '/v1/service/delete', { service: serviceKey(o) })));
+  withSocket(extra(withServiceFlags(svc.command('add').description('add a service (no reals yet)')))).action(async (o: Opts) =>
+    printReport(await api(o, 'POST', '/v1/service/add', body(o))),
+  );
+  withSocket(extra(withServiceFlags(svc.command('edit').description("change a service's settings")))).action(async (o: Opts) =>
+    printReport(await api(o, 'POST', '/v1/service/edit', body(o))),
+  );
+  withSocket(withServiceFlags(svc.command('delete').description('delete a service and its reals'))).action(async (o: Opts) =>
+    printReport(await api(o, 'POST', '/v1/service/delete', { service: serviceKey(o) })),
+  );
 }

@@ -1,14 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // status.ts: `xlvs status`: services, reals with MAC and weight, and the datapath's counters, read from the pinned maps.
 
-import { Command } from 'commander';
 import * as os from 'node:os';
-import { VERIFIER_BUDGET } from '../../core/kernel';
-import { IPPROTO_TCP, REAL_F_SCHED, Verdicts, ctEventFields, verdictFields } from '../../core/abi';
-import { PinnedDatapath, Snapshot } from '../../adapters/pinned';
+import type { Command } from 'commander';
+import { call, DEFAULT_SOCKET } from '../../adapters/api';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
-import { interfaceFrom } from '../options';
-import { DEFAULT_SOCKET, call } from '../../adapters/api';
+import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
+import { ctEventFields, IPPROTO_TCP, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
+import { VERIFIER_BUDGET } from '../../core/kernel';
 import type { ServiceListing } from '../../core/listing';
+import { interfaceFrom } from '../options';
 
 export interface StatusJson {
   interface: string;
@@ -18,9 +19,21 @@ export interface StatusJson {
   programs: { name: string; id: number; verifiedInsns: number | null }[];
   verifierBudget: number;
   services: {
-    vip: string; port: number; protocol: 'tcp' | 'udp'; scheduler: string; maglevSize: number;
+    vip: string;
+    port: number;
+    protocol: 'tcp' | 'udp';
+    scheduler: string;
+    maglevSize: number;
     stats: { packets: number; bytes: number; conns: number };
-    reals: { address: string; mac: string | null; weight: number; schedulable: boolean; stats: { packets: number; bytes: number; conns: number }; health?: string; healthDetail?: string }[];
+    reals: {
+      address: string;
+      mac: string | null;
+      weight: number;
+      schedulable: boolean;
+      stats: { packets: number; bytes: number; conns: number };
+      health?: string;
+      healthDetail?: string;
+    }[];
     /** From a daemon answering on --socket: other MACs answering ARP for the VIP. */
     arpClaims?: { mac: string; real: string | null; since: number }[];
   }[];
@@ -51,7 +64,14 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, p
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function toText(st: StatusJson): string {
@@ -60,12 +80,23 @@ export function toText(st: StatusJson): string {
   for (const s of st.services) {
     rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, s.scheduler, '', '', String(s.stats.conns), String(s.stats.packets), String(s.stats.bytes)]);
     for (const r of s.reals) {
-      const state = r.health === 'down' ? ` (down: ${r.healthDetail ?? 'check failed'})` : r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
-      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, String(r.weight), String(r.stats.conns), String(r.stats.packets), String(r.stats.bytes)]);
+      const state =
+        r.health === 'down' ? ` (down: ${r.healthDetail ?? 'check failed'})` : r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
+      rows.push([
+        `  -> ${r.address}:${s.port}`,
+        '',
+        `${r.mac ?? '-'}${state}`,
+        String(r.weight),
+        String(r.stats.conns),
+        String(r.stats.packets),
+        String(r.stats.bytes),
+      ]);
     }
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '', '', '']);
   }
-  const v = Object.entries(st.verdicts).map(([k, n]) => `${k}=${n}`).join(' ');
+  const v = Object.entries(st.verdicts)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(' ');
   const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
   const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
   return `${head}\n${table(rows)}\nverdicts: ${v}\n${verifier}\n`;
@@ -98,7 +129,7 @@ export function registerStatus(program: Command): void {
     .option('-c, --config <file>', 'the config the director runs with (for its interface)')
     .option('-i, --interface <name>', 'the interface the director is attached to')
     .option('--json', 'machine-readable output')
-    .option('--socket <path>', 'a daemon\'s API socket: adds health and ARP-guard state when it answers', DEFAULT_SOCKET)
+    .option('--socket <path>', "a daemon's API socket: adds health and ARP-guard state when it answers", DEFAULT_SOCKET)
     .action(async (opts: { config?: string; interface?: string; json?: boolean; socket: string }) => {
       const ifname = interfaceFrom(opts);
       requireRoot('xlvs status');

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // top.ts: `xlvs top`: a live view of services, reals, weights, health and rates from the daemon, redrawn every interval.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { ServiceListing } from '../../core/listing';
-import { History, frame, record } from '../../core/topview';
+import { frame, type History, record } from '../../core/topview';
 import { api, intFlag, withSocket } from '../socket';
 
 export function registerTop(program: Command): void {
@@ -40,13 +41,14 @@ export function registerTop(program: Command): void {
         record(h, l);
         const text = frame(l, h, { color, now: new Date(), source: o.socket, ascii: !tty });
         process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
-        if (i + 1 < iterations) await new Promise<void>((r) => {
-          const t = setTimeout(r, delay * 1000);
-          wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
+        if (i + 1 < iterations)
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, delay * 1000);
+            wake = () => {
+              clearTimeout(t);
+              r();
+            };
+          });
       }
     } finally {
       if (tty) process.stdout.write('\x1b[?25h\x1b[?1049l');

@@ -1,13 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
 // trace.ts: `xlvs trace --vip V:PORT --client IP:PORT [--protocol tcp|udp]`: which real a flow goes to and why, read from the pinned maps.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { pinDir, requireRoot } from '../../adapters/host';
+import { PinnedDatapath } from '../../adapters/pinned';
+import { pinnedLookups } from '../../adapters/trace';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../core/abi';
 import { isIPv4 } from '../../core/config';
 import { RuntimeError, UsageError } from '../../core/errors';
 import { trace, traceText } from '../../core/trace';
-import { PinnedDatapath } from '../../adapters/pinned';
-import { pinDir, requireRoot } from '../../adapters/host';
-import { pinnedLookups } from '../../adapters/trace';
 import { interfaceFrom } from '../options';
 
 /** "A.B.C.D:PORT", the flag named in the error. */
@@ -21,7 +22,9 @@ export function hostPort(flag: string, v: string): { addr: string; port: number 
 export function registerTrace(program: Command): void {
   program
     .command('trace')
-    .description('which real a flow goes to and why: its connection-table entry, else the service (exact port, then port 0), its persistence template and its scheduler')
+    .description(
+      'which real a flow goes to and why: its connection-table entry, else the service (exact port, then port 0), its persistence template and its scheduler',
+    )
     .requiredOption('--vip <addr:port>', 'the service, VIP:PORT')
     .requiredOption('--client <addr:port>', 'the client address and source port as the director sees them')
     .option('--protocol <proto>', 'tcp or udp', 'tcp')
@@ -37,7 +40,10 @@ export function registerTrace(program: Command): void {
       const dp = new PinnedDatapath(pinDir(ifname));
       const l = pinnedLookups(dp);
       try {
-        const t = trace({ client: client.addr, cport: client.port, vip: vip.addr, vport: vip.port, proto: o.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP }, l);
+        const t = trace(
+          { client: client.addr, cport: client.port, vip: vip.addr, vport: vip.port, proto: o.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP },
+          l,
+        );
         if (t.verdict.kind === 'no-service') throw new RuntimeError(`no service ${o.vip}/${o.protocol} on ${ifname}: unknown VIP or port`);
         process.stdout.write(o.json ? `${JSON.stringify(t, null, 2)}\n` : traceText(t));
       } finally {

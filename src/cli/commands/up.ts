@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // up.ts: `xlvs up --config FILE`: run the director in the foreground until SIGINT/SIGTERM.
 
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { Runner } from '../../adapters/runner';
 import { loadConfigFile } from '../options';
 
