@@ -14,6 +14,7 @@ import { loadFailureMessage } from '../core/loadfailure';
 import type { Op } from '../core/plan';
 import { type ConnTable, connTableOf } from './conntable';
 import { requireKernel } from './kernelprobe';
+import { copyGrown, grownPins } from './mapgrowth';
 import {
   BPF_ANY,
   BPF_F_INNER_MAP,
@@ -459,42 +460,4 @@ export class Datapath {
 /** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */
 function acceptSlots(mac: string, extra: readonly string[]): string[] {
   return Array.from({ length: abi.ACCEPT_MACS }, (_, i) => extra[i] ?? mac);
-}
-
-/** The maps an upgrade may grow by appending fields to their value (a pinned one of an older build is a prefix). */
-const GROWABLE: Partial<Record<MapName, abi.StructSpec<unknown>>> = { xlvs_cfg: abi.cfg, xlvs_verdicts: abi.verdicts };
-
-interface GrownPin {
-  name: MapName;
-  old: BpfMap;
-}
-
-/** Pinned growable maps whose values are shorter than this build's: they cannot be adopted as they are. */
-function grownPins(pins: Record<string, string>): GrownPin[] {
-  const out: GrownPin[] = [];
-  for (const [name, spec] of Object.entries(GROWABLE) as [MapName, abi.StructSpec<unknown>][]) {
-    if (!pins[name] || !fs.existsSync(pins[name]!)) continue;
-    const old = native().BpfMap.openPinned(pins[name]!);
-    if (old.valueSize < spec.size) out.push({ name, old });
-    else old.close();
-  }
-  return out;
-}
-
-/** Copies every value of an older, shorter map into its new map (zero-extended; per CPU for per-CPU maps), then closes it. */
-function copyGrown(g: GrownPin, to: BpfMap): void {
-  try {
-    const ncpu = to.percpu ? native().numPossibleCpus() : 1;
-    const oldStride = to.percpu ? Math.ceil(g.old.valueSize / 8) * 8 : g.old.valueSize;
-    const newStride = to.percpu ? Math.ceil(to.valueSize / 8) * 8 : to.valueSize;
-    for (let k = 0; k < Math.min(g.old.maxEntries, to.maxEntries); k++) {
-      const v = g.old.lookup(abi.u32Key(k));
-      if (!v) continue;
-      const out = Buffer.alloc(to.valueBufSize);
-      for (let c = 0; c < ncpu; c++) v.copy(out, c * newStride, c * oldStride, c * oldStride + g.old.valueSize);
-      to.update(abi.u32Key(k), out);
-    }
-  } finally {
-    g.old.close();
-  }
 }

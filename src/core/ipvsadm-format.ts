@@ -5,7 +5,7 @@ import { CS } from './abi';
 import type { Config } from './config';
 import { stateTimeouts } from './config';
 import { ALL_ONES } from './ipvsadm-parse';
-import type { ServiceListing } from './listing';
+import type { ConnectionListing, ServiceListing } from './listing';
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */
 export function largenum(n: number | bigint, exact: boolean): string {
@@ -131,18 +131,8 @@ export function formatTimeouts(t: Config['timeouts']): string {
   return `Timeout (tcp tcpfin udp): ${t.tcp} ${t.tcp_fin} ${t.udp}\n`;
 }
 
-export interface ConnListing {
-  protocol: 'tcp' | 'udp';
-  client: string;
-  cport: number;
-  vip: string;
-  vport: number;
-  real: string;
-  /** abi CS (absent: a datapath that does not say). */
-  state?: number;
-  /** Second of the kernel's coarse monotonic clock when the entry last saw a packet. */
-  lastSeen?: number;
-}
+/** One connection as ipvsadm -c lists it (the controller's listing). */
+export type ConnListing = ConnectionListing;
 
 /** IPVS's state names (ip_vs_proto_tcp.c, ip_vs_proto_udp.c) by abi CS value. */
 const STATE_NAMES: Record<number, string> = {

@@ -74,7 +74,9 @@ export interface ConnectionListing {
   vip: string;
   vport: number;
   real: string;
+  /** abi CS (absent: a datapath that does not say). */
   state?: number;
+  /** Second of the kernel's coarse monotonic clock when the entry last saw a packet. */
   lastSeen?: number;
 }
 
