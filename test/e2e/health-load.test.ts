@@ -116,9 +116,8 @@ describe('health checks under control-plane load (namespace lab)', { timeout: 60
       `# ${EDITS} edits in ${burstMs} ms (${failed.length} failed${failed.length ? `: ${String(failed[0]!.reason)}` : ''}): ${summary(from)}\n`,
     );
     assert.equal(falseDowns(from).length, 0, summary(from));
-    // The load must really have happened. A few of 1,000 connections can wait past the API server's header timeout
-    // while the loop plans (a 408, not JSON); that is the API's business, not the verdicts'.
-    assert.ok(failed.length <= EDITS / 100, `${failed.length} edits failed: ${String(failed[0]?.reason)}`);
+    // The load must really have happened: every edit waits its turn and lands (the API has no header timeout).
+    assert.equal(failed.length, 0, `${failed.length} edits failed: ${String(failed[0]?.reason)}`);
     await waitAllUp();
     await assertProbing();
   });
