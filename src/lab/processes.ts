@@ -111,17 +111,7 @@ export class Processes {
           // A bare real has no VIP to bind a UDP socket to.
           ...(this.o.realSetup === 'full' ? ['--udp-address', ADDR.vip] : []),
         ]);
-        this.servers.push(child);
-        let text = '';
-        child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        await this.waitForLine(
-          child,
-          (l) => l.includes('"ready":true'),
-          15000,
-          `server ${name}`,
-          () => text,
-        );
+        await this.serverReady(child, name);
       }),
     );
     this.o.log(`servers up on ${this.net.realNames().join(', ')} (tcp/${this.o.httpPort}, udp/${this.o.udpPort})`);
@@ -146,6 +136,11 @@ export class Processes {
       '--udp-port',
       String(o.udpPort),
     ]);
+    await this.serverReady(child, name);
+  }
+
+  /** Tracks a server process until teardown and waits for its ready line (its output goes into the error if it never comes). */
+  private async serverReady(child: ChildProcess, name: string): Promise<void> {
     this.servers.push(child);
     let text = '';
     child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
