@@ -53,7 +53,8 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, p
       vip: s.vip,
       port: s.port,
       protocol: s.proto === IPPROTO_TCP ? 'tcp' : 'udp',
-      scheduler: 'mh',
+      // The datapath's own scheduler number, read back from the pinned service: what forwards, not what a file says.
+      scheduler: s.scheduler,
       maglevSize: s.tblSize,
       stats: num(s.stats),
       reals: s.reals.map((r) => ({ address: r.address, mac: r.mac, weight: r.weight, schedulable: (r.flags & REAL_F_SCHED) !== 0, stats: num(r.stats) })),
