@@ -40,8 +40,8 @@ function render(st){
     rows.push('<tr class="svc">'+cell(name)+cell("")+cell("")+cell("")+cell(s.rate.cps)+cell(s.rate.inpps)+cell(s.rate.inbps)+cell(s.stats.conns)+cell(s.stats.packets)+cell(s.stats.bytes)+"</tr>");
     if (s.arpClaims && s.arpClaims.length) rows.push('<tr><td colspan="10" class="down">ARP guard: also answering for '+esc(s.vip)+": "+esc(s.arpClaims.map(function(c){ return c.mac+(c.real?" ("+c.real+")":""); }).join(", "))+"</td></tr>");
     s.reals.forEach(function(r){
-      var h = r.health === "down" ? "down" + (r.healthDetail ? " (" + r.healthDetail.detail + ")" : "") : !r.mac ? "no MAC" : r.schedulable ? "up" : "drained";
-      rows.push("<tr>"+cell("\\u2192 "+r.address)+cell(r.weight)+'<td class="'+(h==="up"?"up":"down")+'">'+esc(h)+"</td>"+cell(r.mac||"-")+cell(r.rate.cps)+cell(r.rate.inpps)+cell(r.rate.inbps)+cell(r.stats.conns)+cell(r.stats.packets)+cell(r.stats.bytes)+"</tr>");
+      var h = r.health === "down" ? "down" + (r.healthDetail ? " (" + r.healthDetail.detail + ")" : "") : !r.mac ? "no MAC" : !r.schedulable ? "drained" : r.health === "unchecked" ? "unchecked" : "up";
+      rows.push("<tr>"+cell("\\u2192 "+r.address)+cell(r.weight)+'<td class="'+(h==="up"||h==="unchecked"?"up":"down")+'">'+esc(h)+"</td>"+cell(r.mac||"-")+cell(r.rate.cps)+cell(r.rate.inpps)+cell(r.rate.inbps)+cell(r.stats.conns)+cell(r.stats.packets)+cell(r.stats.bytes)+"</tr>");
       var k = name+" \\u2192 "+r.address; keys[k] = 1;
       (hist[k] = hist[k] || []).push(r.rate.inpps);
       if (hist[k].length > HIST) hist[k].shift();

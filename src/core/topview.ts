@@ -55,9 +55,12 @@ export interface FrameOptions {
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
-/** A failed health check first, then what the datapath can do: no MAC, taking new connections, or drained (weight 0). */
+/**
+ * A failed health check first, then what the datapath can do: no MAC, drained (weight 0), or taking new connections:
+ * `up` when a check says so, `unchecked` (as `xlvs list` says) when no check runs.
+ */
 export function health(r: ServiceListing['reals'][number]): string {
-  return r.health === 'down' ? 'down' : !r.mac ? 'no-mac' : r.schedulable ? 'up' : 'drained';
+  return r.health === 'down' ? 'down' : !r.mac ? 'no-mac' : !r.schedulable ? 'drained' : r.health === 'unchecked' ? 'unchecked' : 'up';
 }
 
 export function frame(l: readonly ServiceListing[], h: History, o: FrameOptions): string {
@@ -89,7 +92,7 @@ export function frame(l: readonly ServiceListing[], h: History, o: FrameOptions)
         human(r.stats.packets),
         sparkline(h.get(realKey(s, r.address)) ?? [], o.ascii),
       ]);
-      kinds.push(st === 'up' ? 'up' : 'down');
+      kinds.push(st === 'up' || st === 'unchecked' ? 'up' : 'down');
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

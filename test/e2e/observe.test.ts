@@ -193,7 +193,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     assert.match(tty.stdout, /\x1b\[\?1049h/, 'alternate screen');
     assert.match(tty.stdout, /\x1b\[1;7m/, 'a highlighted header');
     assert.match(tty.stdout, new RegExp(`TCP ${ADDR.vip.replace(/\./g, '\\.')}:80`));
-    assert.match(tty.stdout, /-> 10\.0\.0\.11\s+3\s+up/);
+    assert.match(tty.stdout, /-> 10\.0\.0\.11\s+3\s+unchecked/);
     assert.match(tty.stdout, /[▁▂▃▄▅▆▇█]/, 'a sparkline');
     const nc = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 30000, env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' } });
     assert.equal(nc.status, 0);
@@ -201,7 +201,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     const piped = spawnSync(l.xlvsBin(), ['top', '--socket', l.daemonSocket()], { encoding: 'utf8', timeout: 30000 });
     assert.equal(piped.status, 0, piped.stderr);
     assert.doesNotMatch(piped.stdout, /\x1b/, 'no escape codes when not a terminal');
-    assert.match(piped.stdout, /-> 10\.0\.0\.12\s+2\s+up/);
+    assert.match(piped.stdout, /-> 10\.0\.0\.12\s+2\s+unchecked/);
   });
 
   test('the status page renders in headless Chromium and updates without reload', async () => {
@@ -243,7 +243,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
       const text = await page.textContent('#svc');
       assert.match(text!, new RegExp(`TCP ${ADDR.vip.replace(/\./g, '\\.')}:80`));
       assert.match(text!, /10\.0\.0\.13/);
-      assert.match(text!, /up/);
+      assert.match(text!, /unchecked/);
       // A few seconds of polling with traffic flowing: the chart has lines.
       await page.waitForTimeout(4000);
       const ink = await page.evaluate<number>(`(() => {

@@ -446,6 +446,9 @@ test('top: a frame shows services, reals, weights, health and rates; colour only
   assert.match(plain, /TCP 10\.0\.0\.100:80/);
   assert.match(plain, /-> 10\.0\.0\.11\s+3\s+up\s+1\s+50\s+60\s+7\s+1\.0K\s+▂█/);
   assert.match(plain, /-> 10\.0\.0\.12\s+0\s+drained/);
+  // As `xlvs list` says: a real no check runs on is unchecked, not up.
+  const unchecked = listing(50).map((s) => ({ ...s, reals: s.reals.map((r) => ({ ...r, health: 'unchecked' as const })) }));
+  assert.match(frame(unchecked, h, { color: false, now: new Date(0), source: 's' }), /-> 10\.0\.0\.11\s+3\s+unchecked/);
   assert.match(frame(listing(0, null), h, { color: false, now: new Date(0), source: 's' }), /10\.0\.0\.11\s+3\s+no-mac/);
   assert.match(frame(listing(1), h, { color: true, now: new Date(0), source: 's' }), /\x1b\[31m/);
   assert.match(frame([], new Map(), { color: false, now: new Date(0), source: 's' }), /no services configured/);
