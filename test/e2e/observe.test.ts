@@ -244,15 +244,17 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
       assert.match(text!, new RegExp(`TCP ${ADDR.vip.replace(/\./g, '\\.')}:80`));
       assert.match(text!, /10\.0\.0\.13/);
       assert.match(text!, /unchecked/);
-      // A few seconds of polling with traffic flowing: the chart has lines.
-      await page.waitForTimeout(4000);
-      const ink = await page.evaluate<number>(`(() => {
+      // Polling with traffic flowing: the chart grows lines. Wait for them rather than
+      // for a fixed time (CI once counted 198 pixels after 4 s on a loaded machine).
+      const inkExpr = `(() => {
         const c = document.getElementById('chart');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let coloured = 0;
         for (let i = 0; i < d.length; i += 4) if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
         return coloured;
-      })()`);
+      })()`;
+      await page.waitForFunction(`${inkExpr} > 200`, undefined, { timeout: 20000, polling: 250 }).catch(() => undefined);
+      const ink = await page.evaluate<number>(inkExpr);
       assert.ok(ink > 200, `the chart drew coloured lines (${ink} pixels)`);
       const shot = path.join(l.workDir, 'status-page.png');
       const png = await page.screenshot({ path: shot, fullPage: true });
