@@ -10,6 +10,7 @@ import type { Controller } from '../core/controller';
 import { ExistsError, edits, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
+import type { ReloadResult } from './metrics';
 
 export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
 
@@ -31,8 +32,9 @@ type Handler = (body: unknown) => Promise<unknown> | unknown;
  * The handlers by "METHOD /path". Each POST body is parsed by its schema (src/core/apibody.ts) before anything runs:
  * a field of the wrong type or range, or one the call does not take, is a usage error naming it.
  */
-export function routes(c: Controller, reload: () => Promise<unknown>): Record<string, Handler> {
+export function routes(c: Controller, reload: () => Promise<unknown>, lastReload?: () => ReloadResult): Record<string, Handler> {
   return {
+    'GET /v1/reload': () => lastReload?.() ?? null,
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
     'GET /v1/conns': () => c.connections(),

@@ -19,7 +19,7 @@ import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
-import { cachedCount, type MetricsSource, serveMetrics } from './metrics';
+import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
@@ -45,6 +45,8 @@ export class Daemon {
   private dp: Datapath | undefined;
   private server: http.Server | undefined;
   private metrics: http.Server | undefined;
+  /** The config file's last load: the start counts as one, as Prometheus counts its own start. */
+  lastReload: ReloadResult = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void) | undefined;
   /** The last re-pin failure, logged once rather than every PIN_CHECK_MS. */
@@ -181,7 +183,11 @@ export class Daemon {
     }
     this.server = await serve(
       this.socket,
-      routes(controller, () => this.reload()),
+      routes(
+        controller,
+        () => this.reload(),
+        () => this.lastReload,
+      ),
       (m, f) => this.log.error(f ?? {}, m),
     );
     this.timers.push(
@@ -238,6 +244,7 @@ export class Daemon {
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
       },
       connTable: () => ({ ...count(), capacity: capacity }),
+      lastReload: () => this.lastReload,
     };
   }
 
@@ -264,14 +271,23 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. */
+  /**
+   * SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. The outcome is kept for
+   * `xlvs status` and `/metrics` (a refused reload is otherwise only a log line while the old config runs on).
+   */
   async reload(): Promise<unknown> {
     const c = this.controller;
     if (!c) throw new RuntimeError('daemon not started');
-    const cfg = readConfigFile(this.opts.configFile);
-    const r = await c.apply(cfg, { persist: false });
-    this.log.info({ ops: r.ops.length }, 'reloaded');
-    return r;
+    try {
+      const cfg = readConfigFile(this.opts.configFile);
+      const r = await c.apply(cfg, { persist: false });
+      this.log.info({ ops: r.ops.length }, 'reloaded');
+      this.lastReload = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
+      return r;
+    } catch (e) {
+      this.lastReload = { successful: false, at: Date.now(), lastSuccessAt: this.lastReload.lastSuccessAt, error: (e as Error).message };
+      throw e;
+    }
   }
 
   /** Exit without touching the datapath: the pinned link and maps keep forwarding until the next daemon or `xlvs down`. */

@@ -15,6 +15,17 @@ export interface MetricsSource {
   verdicts(): Verdicts;
   /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
   connTable(): { entries: number; capacity: number; measuredAt: number };
+  /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
+  lastReload?(): ReloadResult;
+}
+
+/** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
+export interface ReloadResult {
+  successful: boolean;
+  at: number;
+  lastSuccessAt: number;
+  /** Why it was refused: the running config is the previous one. */
+  error?: string;
 }
 
 export interface StatusJson {
@@ -101,6 +112,26 @@ export function registry(src: MetricsSource): Registry {
   perReal('gauge', 'xlvs_backend_up', '1 when the real takes new connections (MAC resolved and weight above 0; health checks refine this).', (r) =>
     r.schedulable ? 1 : 0,
   );
+  // As Prometheus and Alertmanager report their own: alert on `xlvs_config_last_reload_successful == 0`.
+  if (src.lastReload) {
+    const last = src.lastReload.bind(src);
+    new Gauge({
+      name: 'xlvs_config_last_reload_successful',
+      help: "1 when the daemon's last config reload (start, SIGHUP, xlvs reload) succeeded, 0 when it was refused and the previous config runs on.",
+      registers: [reg],
+      collect() {
+        this.set(last().successful ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'xlvs_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time of the last successful config load.',
+      registers: [reg],
+      collect() {
+        this.set(Math.floor(last().lastSuccessAt / 1000));
+      },
+    });
+  }
   // Health checks' verdict (no sample for a real whose service has no check); xlvs_backend_up is what the datapath does with it.
   new Gauge({
     name: 'xlvs_backend_healthy',

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cachedCount, type MetricsSource, registry, statusJson } from '../../src/adapters/metrics';
+import { cachedCount, type MetricsSource, type ReloadResult, registry, statusJson } from '../../src/adapters/metrics';
+import { reloadLine } from '../../src/cli/commands/status';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
@@ -508,6 +509,23 @@ test('metrics: health and ARP-guard gauges from whatever the daemon knows; top s
   assert.doesNotMatch(text, /^xlvs_backend_healthy\{.*real="10\.0\.0\.12"/m, 'unchecked: no sample');
   assert.match(text, /^xlvs_arp_guard_claims\{vip="10\.0\.0\.100"\} 1$/m);
   assert.match(frame(l, new Map(), { color: false, now: new Date(0), source: 's' }), /10\.0\.0\.11\s+3\s+down/);
+});
+
+test('metrics and status: the last config reload, refused or not (alert on xlvs_config_last_reload_successful == 0)', async () => {
+  let last: ReloadResult = { successful: true, at: 1_700_000_000_000, lastSuccessAt: 1_700_000_000_000 };
+  const reg = registry({ ...source(listing(1)), lastReload: () => last });
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_successful 1$/m);
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_success_timestamp_seconds 1700000000$/m);
+  last = { successful: false, at: 1_700_000_060_000, lastSuccessAt: 1_700_000_000_000, error: 'services[0].port: 70000 is outside 1..65535' };
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_successful 0$/m);
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_success_timestamp_seconds 1700000000$/m);
+  assert.equal(
+    reloadLine(last),
+    'config: LAST RELOAD FAILED at 2023-11-14T22:14:20.000Z: services[0].port: 70000 is outside 1..65535; ' +
+      'running the config loaded at 2023-11-14T22:13:20.000Z',
+  );
+  // xlvs up never reloads: no series rather than a made-up 1.
+  assert.doesNotMatch(await registry(source(listing(1))).metrics(), /last_reload/);
 });
 
 test('status JSON: listing, verdicts as numbers, table occupancy and the notes on what is not tracked', () => {
