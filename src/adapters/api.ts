@@ -12,7 +12,8 @@ import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
 import type { ReloadResult } from './metrics';
 
-export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
+/** The API socket when `--socket` is not given: $XLVS_SOCKET (as xlvsadm reads it), else the systemd unit's path. */
+export const DEFAULT_SOCKET = process.env.XLVS_SOCKET || '/run/xlvs/xlvs.sock';
 
 /** Error kinds on the wire, so the client can rebuild the same exit code and ipvsadm message. */
 type Kind = 'usage' | 'notfound' | 'exists' | 'runtime';
