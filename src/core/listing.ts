@@ -15,6 +15,9 @@ export interface RealHealth {
   failures: number;
   /** ms since the epoch of the last result, null before the first. */
   lastAt: number | null;
+  /** ms the counted checks took in all (for a rate of duration per check), and the last one. */
+  durationMsSum?: number;
+  lastDurationMs?: number | null;
 }
 
 export interface Rates {
