@@ -17,6 +17,7 @@ import { monotonicMs } from './clock';
 import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
+import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
 import { cachedCount, type MetricsSource, serveMetrics } from './metrics';
@@ -37,6 +38,9 @@ export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
 }
 
+/** How often the daemon looks at the VIPs for a VRRP role change to log (status and scrapes look for themselves). */
+const ROLE_CHECK_MS = 500;
+
 /** How often the daemon checks that its pins are still there. */
 const PIN_CHECK_MS = 2000;
 
@@ -55,6 +59,8 @@ export class Daemon {
   /** Watches for other MACs answering ARP for a VIP; its claims are in list() too. */
   arpGuard: ArpGuard | undefined;
   controller: Controller | undefined;
+  /** Host name and VRRP role (keepalived's notify calls, the VIPs' presence): in the API, status, metrics and the page. */
+  director: DirectorState | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
 
@@ -86,6 +92,11 @@ export class Daemon {
     if (await socketLive(this.socket)) throw new RuntimeError(`another xlvs daemon is listening on ${this.socket}`);
     const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
+    this.director = new DirectorState({
+      vips: () => [...new Set((this.controller?.config() ?? cfg).services.map((s) => s.vip))],
+      manageVips: () => (this.controller?.config() ?? cfg).manage_vips,
+      event: (msg, f) => this.log.info(f, msg),
+    });
     // Bound before the datapath is touched: a taken metrics.listen fails the start with nothing changed.
     if (cfg.metrics.listen !== 'off')
       this.metrics = await serveMetrics(
@@ -181,7 +192,7 @@ export class Daemon {
     }
     this.server = await serve(
       this.socket,
-      routes(controller, () => this.reload()),
+      routes(controller, () => this.reload(), this.director),
       (m, f) => this.log.error(f ?? {}, m),
     );
     this.timers.push(
@@ -204,6 +215,8 @@ export class Daemon {
       }, 1000),
     );
     this.timers.push(setInterval(() => this.guardPins(pins), PIN_CHECK_MS));
+    // Role changes in the log as the VIPs move (keepalived tells the daemon nothing unless its notify scripts do).
+    this.director.watch(ROLE_CHECK_MS);
   }
 
   /**
@@ -238,6 +251,7 @@ export class Daemon {
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
       },
       connTable: () => ({ ...count(), capacity: capacity }),
+      director: () => this.director?.info(),
     };
   }
 
@@ -278,6 +292,7 @@ export class Daemon {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.director?.stop();
     this.unwatch?.();
     this.unwatch = undefined;
     if (this.server) {
