@@ -183,7 +183,12 @@ export class Daemon {
         ifindex: info.ifindex,
         mac: info.mac,
         address: () => directorAddress(ifname, new Set(controller.config().services.map((s) => s.vip))),
-        vips: () => [...new Set(controller.config().services.map((s) => s.vip))],
+        // Without manage_vips keepalived moves the VIPs: on a backup the master answering for them is no theft, so
+        // only the VIPs this host holds are guarded (a half-dead old master still answering for them is one).
+        vips: () => {
+          const c = controller.config();
+          return c.manage_vips ? [...new Set(c.services.map((s) => s.vip))] : (this.director?.vrrp().vipsPresent ?? []);
+        },
         realOf: (m) => controller.realByMac(m),
         intervalMs: cfg.arp_guard_interval_ms,
         event: (level, msg, f) => this.log[level](f, msg),

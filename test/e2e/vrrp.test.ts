@@ -83,6 +83,14 @@ describe('active/backup with keepalived VRRP under load (namespace lab)', { time
     streamMaxLatencyMs: Math.max(...load.streams.map((s) => s.maxLatencyMs)),
   });
 
+  test("the shipped contrib/keepalived/keepalived.conf passes keepalived's own config check", async () => {
+    const l = L();
+    const r = await l.exec('dir', ['keepalived', '--config-test', '--vrrp', '-f', path.join(l.repoRoot, 'contrib', 'keepalived', 'keepalived.conf')], {
+      allowFail: true,
+    });
+    assert.equal(r.code, 0, `keepalived -t: ${r.stdout}${r.stderr}`);
+  });
+
   test('each director knows its host name and role: status, /metrics', async () => {
     const l = L();
     const m = await role('dir'),
@@ -95,6 +103,8 @@ describe('active/backup with keepalived VRRP under load (namespace lab)', { time
     // keepalived's notify_backup at start reached the daemon, and the VIP is not held: both say backup.
     assert.equal(st.director.vrrp?.notified, 'backup');
     assert.equal(st.director.vrrp?.agree, true);
+    // The master answering ARP for the VIP is no theft on a backup: its ARP guard watches only VIPs it holds.
+    assert.deepEqual(st.services[0]?.arpClaims ?? [], []);
   });
 
   test(`the master dies under load (short requests + ${STREAMS} mh streams): the backup takes over within ${WINDOW_MAX_MS} ms, no stream moves`, async () => {
@@ -133,6 +143,11 @@ describe('active/backup with keepalived VRRP under load (namespace lab)', { time
     assert.ok(t.servedAfter > 50, `${t.servedAfter} requests served after the takeover`);
     const b = await role('dir2');
     assert.deepEqual([b.status, b.master], ['master', 1]);
+    // The status page's feed names the director and its role (the page's header shows them).
+    const page = JSON.parse((await l.exec('dir2', ['curl', '-sS', 'http://127.0.0.1:9258/api/status'])).stdout) as {
+      director?: { host: string; vrrp: { role: string } };
+    };
+    assert.deepEqual([page.director?.host, page.director?.vrrp.role], [l.hostName('dir2'), 'master']);
     assert.equal(sample(b.metricsText, 'xlvs_vrrp_role{role="master"}'), 1);
   });
 

@@ -3,6 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DirectorState } from '../../src/adapters/director';
+import { type MetricsSource, registry, statusJson } from '../../src/adapters/metrics';
+import { verdicts } from '../../src/core/abi';
 import { combinedNotify, type NotifyRecord, recordNotify, type VrrpInput, vrrpStatus, vrrpSummary } from '../../src/core/vrrp';
 
 const VIP = '10.0.0.100';
@@ -100,4 +103,49 @@ test('the summary line names the role, its source, the VIPs and the instances', 
   const s = vrrpStatus(input({ notifies: [n('master')], hostAddresses: new Set([VIP]) }));
   assert.equal(vrrpSummary(s), 'vrrp MASTER, from the VIPs, VIPs held 1/1, notify VI_1=master');
   assert.equal(vrrpSummary(vrrpStatus(input({}))), 'vrrp UNKNOWN, VIPs held 0/1 (no VIP held and no notify call yet)');
+});
+
+test('DirectorState: notify calls and the VIPs moving give the role; each change is logged once', () => {
+  const held = new Set<string>();
+  const events: string[] = [];
+  const d = new DirectorState({
+    vips: () => [VIP],
+    manageVips: () => false,
+    event: (msg, f) => events.push(`${msg} ${String(f.role ?? f.state)}`),
+    hostAddresses: () => held,
+    hostname: () => 'lb-a',
+    now: () => 42,
+  });
+  assert.deepEqual([d.info().host, d.info().vrrp.role], ['lb-a', 'unknown']);
+  assert.equal(d.notify('backup', 'VI_1').vrrp.role, 'backup');
+  held.add(VIP);
+  assert.equal(d.vrrp().role, 'master');
+  assert.equal(d.notify('master', 'VI_1').vrrp.agree, true);
+  assert.deepEqual(d.vrrp().instances, [{ instance: 'VI_1', state: 'master', at: 42 }]);
+  assert.deepEqual(events, [
+    'vrrp role unknown',
+    'keepalived notify backup',
+    'vrrp role changed backup',
+    'vrrp role changed master',
+    'keepalived notify master',
+  ]);
+});
+
+test('metrics and /api/status carry the director: host info, role gauges; none without a director', async () => {
+  const base: MetricsSource = {
+    list: () => [],
+    verdicts: () => verdicts.decode(Buffer.alloc(verdicts.size)),
+    connTable: () => ({ entries: 0, capacity: 1024, measuredAt: 0 }),
+  };
+  const vrrp = vrrpStatus(input({ notifies: [n('backup')] }));
+  const src: MetricsSource = { ...base, director: () => ({ host: 'lb-b', vrrp }) };
+  const text = await registry(src).metrics();
+  assert.match(text, /^xlvs_director_info\{host="lb-b"\} 1$/m);
+  assert.match(text, /^xlvs_vrrp_master 0$/m);
+  assert.match(text, /^xlvs_vrrp_role\{role="backup"\} 1$/m);
+  assert.match(text, /^xlvs_vrrp_role\{role="master"\} 0$/m);
+  assert.deepEqual(statusJson(src, 1).director, { host: 'lb-b', vrrp });
+  const none = await registry(base).metrics();
+  assert.doesNotMatch(none, /^xlvs_(director_info|vrrp_role)\S* \d/m);
+  assert.equal(statusJson(base, 1).director, undefined);
 });
