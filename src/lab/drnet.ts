@@ -10,7 +10,7 @@ import { type Capture, type CaptureResult, type DirectorStatus, Observer, type R
 import { type ClientOptions, type DirectorProcess, Processes, type Protocol, type ServiceSpec } from './processes';
 import type { RunOptions, RunResult } from './run';
 import { Topology } from './topology';
-import { type DirectorRole, type KeepalivedOptions, type Running, VrrpLab } from './vrrp';
+import { type DirectorRole, type KeepalivedOptions, type LoadOptions, type Running, VrrpLab } from './vrrp';
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
 export { ADDR, realAddress } from './addr';
@@ -243,7 +243,7 @@ export class DrLab {
   setDirectorLink(role: DirectorRole, up: boolean): Promise<void> {
     return this.vrrpLab.setDirectorLink(role, up);
   }
-  startLoad(o: { port: number; concurrency?: number; timeoutMs?: number; streams?: number }): { stop(): Promise<LoadResult> } {
+  startLoad(o: LoadOptions): { stop(): Promise<LoadResult> } {
     return this.vrrpLab.startLoad(o);
   }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// loadclient.ts: the lab's sustained load until a stop file appears: timed short TCP requests in a loop and long-lived keep-alive streams.
+// loadclient.ts: the lab's sustained load until a stop file appears: timed short TCP requests at a fixed rate and long-lived keep-alive streams.
 
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -24,13 +24,18 @@ export interface LoadResult {
   startedAt: number;
   stoppedAt: number;
   short: ShortRequest[];
+  /** Short-request starts skipped because maxOutstanding were in flight. */
+  skipped: number;
   streams: StreamResult[];
 }
 
 interface Args {
   host: string;
   port: number;
-  concurrency: number;
+  /** Short requests started per second, whether or not earlier ones finished (open loop: a stall delays no start). */
+  rate: number;
+  /** Short requests in flight at most; a start beyond it is skipped and counted. */
+  maxOutstanding: number;
   timeoutMs: number;
   streams: number;
   streamIntervalMs: number;
@@ -39,11 +44,22 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { host: '', port: 0, concurrency: 8, timeoutMs: 500, streams: 12, streamIntervalMs: 100, streamTimeoutMs: 20000, stopFile: '' };
+  const a: Args = {
+    host: '',
+    port: 0,
+    rate: 100,
+    maxOutstanding: 400,
+    timeoutMs: 1000,
+    streams: 12,
+    streamIntervalMs: 100,
+    streamTimeoutMs: 20000,
+    stopFile: '',
+  };
   const keys: Record<string, keyof Args> = {
     '--host': 'host',
     '--port': 'port',
-    '--concurrency': 'concurrency',
+    '--rate': 'rate',
+    '--max-outstanding': 'maxOutstanding',
     '--timeout-ms': 'timeoutMs',
     '--streams': 'streams',
     '--stream-interval-ms': 'streamIntervalMs',
@@ -100,12 +116,25 @@ async function run(a: Args): Promise<LoadResult> {
     if (fs.existsSync(a.stopFile)) stopping = true;
   }, 50);
   const short: ShortRequest[] = [];
-  const shortWorker = async (): Promise<void> => {
+  let skipped = 0;
+  // Open loop, so the first request started after a takeover is at most 1/rate late (a closed loop's workers would
+  // all be waiting out their timeouts then, and the measured window would grow by up to one timeout).
+  const shortLoop = async (): Promise<void> => {
+    const pending = new Set<Promise<void>>();
+    let next = Date.now();
     while (!stopping) {
-      const t0 = Date.now();
-      const r = await get(a, false, a.timeoutMs);
-      short.push(r.error ? [t0, Date.now(), null, r.error] : [t0, Date.now(), r.real]);
+      if (pending.size < a.maxOutstanding) {
+        const t0 = Date.now();
+        const p: Promise<void> = get(a, false, a.timeoutMs).then((r) => {
+          short.push(r.error ? [t0, Date.now(), null, r.error] : [t0, Date.now(), r.real]);
+          pending.delete(p);
+        });
+        pending.add(p);
+      } else skipped++;
+      next += 1000 / a.rate;
+      await new Promise((res) => setTimeout(res, Math.max(0, next - Date.now())));
     }
+    await Promise.all(pending);
   };
   const stream = async (): Promise<StreamResult> => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -130,8 +159,8 @@ async function run(a: Args): Promise<LoadResult> {
     return s;
   };
   const streams = Promise.all(Array.from({ length: a.streams }, () => stream()));
-  await Promise.all(Array.from({ length: a.concurrency }, () => shortWorker()));
-  const res = { startedAt, stoppedAt: Date.now(), short, streams: await streams };
+  await shortLoop();
+  const res = { startedAt, stoppedAt: Date.now(), short, skipped, streams: await streams };
   clearInterval(poll);
   return res;
 }

@@ -12,6 +12,14 @@ import type { Topology } from './topology';
 
 export type DirectorRole = 'dir' | 'dir2';
 
+/** The load client's knobs (loadclient.ts): short requests per second and their timeout, and the number of streams. */
+export interface LoadOptions {
+  port: number;
+  rate?: number;
+  timeoutMs?: number;
+  streams?: number;
+}
+
 export interface KeepalivedOptions {
   /** VRRP advertisement interval in seconds (keepalived's advert_int). */
   advertInt: number;
@@ -228,11 +236,11 @@ export class VrrpLab {
   }
 
   /** Starts the sustained load (short requests + long-lived streams) in the client namespace; stop() returns its timeline. */
-  startLoad(o: { port: number; concurrency?: number; timeoutMs?: number; streams?: number }): { stop(): Promise<LoadResult> } {
+  startLoad(o: LoadOptions): { stop(): Promise<LoadResult> } {
     const script = path.join(this.net.repoRoot, 'dist', 'src', 'lab', 'loadclient.js');
     const stopFile = path.join(this.o.workDir, `load-stop-${Date.now()}`);
     const args = ['--host', ADDR.vip, '--port', String(o.port), '--stop-file', stopFile];
-    if (o.concurrency !== undefined) args.push('--concurrency', String(o.concurrency));
+    if (o.rate !== undefined) args.push('--rate', String(o.rate));
     if (o.timeoutMs !== undefined) args.push('--timeout-ms', String(o.timeoutMs));
     if (o.streams !== undefined) args.push('--streams', String(o.streams));
     const done = this.net.exec('client', [process.execPath, script, ...args], { allowFail: true, timeoutMs: 900000 });
