@@ -10,6 +10,7 @@ import type { Controller } from '../core/controller';
 import { ExistsError, edits, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
+import type { DirectorInfo } from '../core/vrrp';
 import type { ReloadResult } from './metrics';
 
 /** The API socket when `--socket` is not given: $XLVS_SOCKET (as xlvsadm reads it), else the systemd unit's path. */
@@ -29,13 +30,27 @@ const STATUS: Record<Kind, number> = { usage: 400, notfound: 404, exists: 409, r
 
 type Handler = (body: unknown) => Promise<unknown> | unknown;
 
+/** Who this director is and its VRRP role (adapters/director.ts); keepalived's notify calls land in notify(). */
+export interface DirectorApi {
+  info(): DirectorInfo;
+  notify(state: 'master' | 'backup' | 'fault', instance?: string): DirectorInfo;
+}
+
 /**
  * The handlers by "METHOD /path". Each POST body is parsed by its schema (src/core/apibody.ts) before anything runs:
  * a field of the wrong type or range, or one the call does not take, is a usage error naming it.
  */
-export function routes(c: Controller, reload: () => Promise<unknown>, lastReload?: () => ReloadResult): Record<string, Handler> {
+export function routes(c: Controller, reload: () => Promise<unknown>, director?: DirectorApi, lastReload?: () => ReloadResult): Record<string, Handler> {
+  const noDirector = (): never => {
+    throw new RuntimeError('this daemon keeps no director state');
+  };
   return {
     'GET /v1/reload': () => lastReload?.() ?? null,
+    'GET /v1/director': () => (director ? director.info() : noDirector()),
+    'POST /v1/director/notify': (b) => {
+      const { state, instance } = parseBody('POST /v1/director/notify', b);
+      return director ? director.notify(state, instance) : noDirector();
+    },
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
     'GET /v1/conns': () => c.connections(),

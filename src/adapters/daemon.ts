@@ -17,6 +17,7 @@ import { monotonicMs } from './clock';
 import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
+import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
 import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
@@ -36,6 +37,9 @@ export interface DaemonOptions {
 export function configToYaml(cfg: Config): string {
   return `# written by xlvs daemon: every accepted runtime change lands here\n${stringify(cfg)}`;
 }
+
+/** How often the daemon looks at the VIPs for a VRRP role change to log (status and scrapes look for themselves). */
+const ROLE_CHECK_MS = 500;
 
 /** How often the daemon checks that its pins are still there. */
 const PIN_CHECK_MS = 2000;
@@ -57,6 +61,8 @@ export class Daemon {
   /** Watches for other MACs answering ARP for a VIP; its claims are in list() too. */
   arpGuard: ArpGuard | undefined;
   controller: Controller | undefined;
+  /** Host name and VRRP role (keepalived's notify calls, the VIPs' presence): in the API, status, metrics and the page. */
+  director: DirectorState | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
 
@@ -88,6 +94,11 @@ export class Daemon {
     if (await socketLive(this.socket)) throw new RuntimeError(`another xlvs daemon is listening on ${this.socket}`);
     const cfg = readConfigFile(this.opts.configFile);
     checkHost(cfg);
+    this.director = new DirectorState({
+      vips: () => [...new Set((this.controller?.config() ?? cfg).services.map((s) => s.vip))],
+      manageVips: () => (this.controller?.config() ?? cfg).manage_vips,
+      event: (msg, f) => this.log.info(f, msg),
+    });
     // Bound before the datapath is touched: a taken metrics.listen fails the start with nothing changed.
     if (cfg.metrics.listen !== 'off')
       this.metrics = await serveMetrics(
@@ -174,7 +185,12 @@ export class Daemon {
         ifindex: info.ifindex,
         mac: info.mac,
         address: () => directorAddress(ifname, new Set(controller.config().services.map((s) => s.vip))),
-        vips: () => [...new Set(controller.config().services.map((s) => s.vip))],
+        // Without manage_vips keepalived moves the VIPs: on a backup the master answering for them is no theft, so
+        // only the VIPs this host holds are guarded (a half-dead old master still answering for them is one).
+        vips: () => {
+          const c = controller.config();
+          return c.manage_vips ? [...new Set(c.services.map((s) => s.vip))] : (this.director?.vrrp().vipsPresent ?? []);
+        },
         realOf: (m) => controller.realByMac(m),
         intervalMs: cfg.arp_guard_interval_ms,
         event: (level, msg, f) => this.log[level](f, msg),
@@ -186,6 +202,7 @@ export class Daemon {
       routes(
         controller,
         () => this.reload(),
+        this.director,
         () => this.lastReload,
       ),
       (m, f) => this.log.error(f ?? {}, m),
@@ -210,6 +227,8 @@ export class Daemon {
       }, 1000),
     );
     this.timers.push(setInterval(() => this.guardPins(pins), PIN_CHECK_MS));
+    // Role changes in the log as the VIPs move (keepalived tells the daemon nothing unless its notify scripts do).
+    this.director.watch(ROLE_CHECK_MS);
   }
 
   /**
@@ -245,6 +264,7 @@ export class Daemon {
       },
       connTable: () => ({ ...count(), capacity: capacity }),
       lastReload: () => this.lastReload,
+      director: () => this.director?.info(),
     };
   }
 
@@ -294,6 +314,7 @@ export class Daemon {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.director?.stop();
     this.unwatch?.();
     this.unwatch = undefined;
     if (this.server) {

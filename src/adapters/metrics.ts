@@ -10,6 +10,7 @@ import { ctEventFields, type Verdicts, verdictFields } from '../core/abi';
 import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
 import type { RealHealth, ServiceListing } from '../core/listing';
+import { type DirectorInfo, VRRP_ROLES } from '../core/vrrp';
 import { statusPage } from './statuspage';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
@@ -20,6 +21,8 @@ export interface MetricsSource {
   connTable(): { entries: number; capacity: number; measuredAt: number };
   /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
   lastReload?(): ReloadResult;
+  /** Who this director is and its VRRP role (absent: a source without one, e.g. a test's). */
+  director?(): DirectorInfo | undefined;
 }
 
 /** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
@@ -33,6 +36,7 @@ export interface ReloadResult {
 
 export interface StatusJson {
   time: number;
+  director?: DirectorInfo;
   services: ServiceListing[];
   verdicts: Record<string, number>;
   connTable: { entries: number; capacity: number; measuredAt: number; evicted: number; untracked: number };
@@ -47,8 +51,10 @@ export const NOTES = [
 
 export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
   const v = src.verdicts();
+  const director = src.director?.();
   return {
     time: now,
+    ...(director ? { director } : {}),
     services: src.list(),
     verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(v[f])])),
     connTable: { ...src.connTable(), evicted: Number(v.ct_evicted), untracked: Number(v.ct_untracked) },
@@ -155,6 +161,38 @@ export function registry(src: MetricsSource): Registry {
     collect() {
       listing = src.list();
       this.set(listing.length);
+    },
+  });
+  // Read once per scrape by the first of the three (the VIPs may move between two reads).
+  let director: DirectorInfo | undefined;
+  new Gauge({
+    name: 'xlvs_director_info',
+    help: "This director: its host name (always 1; join on it to tell two directors' series apart).",
+    labelNames: ['host'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      director = src.director?.();
+      if (director) this.set({ host: director.host }, 1);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_vrrp_role',
+    help: "1 for this director's VRRP role (master, backup, fault, unknown), from the VIPs it holds and keepalived's notify calls; 0 for the others.",
+    labelNames: ['role'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      if (director) for (const r of VRRP_ROLES) this.set({ role: r }, director.vrrp.role === r ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_vrrp_master',
+    help: '1 while this director is the VRRP master (holds the VIPs, so traffic comes to it), else 0.',
+    registers: [reg],
+    collect() {
+      this.reset();
+      if (director) this.set(director.vrrp.role === 'master' ? 1 : 0);
     },
   });
   perService('xlvs_incoming_packets_total', 'Packets the director forwarded for the service.', (s) => s.stats.packets);

@@ -19,9 +19,11 @@ tr.svc td{font-weight:bold;background:#eef3fb}
 #legend span{display:inline-block;margin-right:1em}
 #legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
 .note{color:#666;font-size:.9em}
+#role{display:inline-block;margin-left:.6em;padding:.05em .5em;border-radius:.3em;font-size:.8em;color:#fff;background:#777;vertical-align:middle}
+#role.master{background:#11772b}#role.backup{background:#1f5fa8}#role.fault{background:#b3261e}
 </style></head>
 <body>
-<h1>xlvs director</h1>
+<h1>xlvs director <span id="host"></span><span id="role" hidden></span></h1>
 <div id="meta">loading&hellip;</div>
 <table id="svc"><thead><tr><th>Service / real</th><th>Weight</th><th>Health</th><th>MAC</th><th>Conn/s</th><th>Pkt/s</th><th>Byte/s</th><th>Conns</th><th>Packets</th><th>Bytes</th></tr></thead><tbody></tbody></table>
 <h2 style="font-size:1.1em">Packets/s per real (last 2 minutes)</h2>
@@ -33,8 +35,20 @@ tr.svc td{font-weight:bold;background:#eef3fb}
 var HIST = 120, hist = {}, colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
 function esc(s){return String(s).replace(/[&<>"]/g,function(c){return {"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;"}[c];});}
 function cell(v){return "<td>"+esc(v)+"</td>";}
+function renderDirector(d){
+  var role = document.getElementById("role");
+  if (!d) { role.hidden = true; return; }
+  document.getElementById("host").textContent = d.host;
+  document.title = "xlvs " + d.host + " (" + d.vrrp.role + ")";
+  role.hidden = false;
+  role.className = d.vrrp.role;
+  role.textContent = d.vrrp.role.toUpperCase();
+  var from = {vips: "the VIPs held", notify: "keepalived's notify calls", none: "no signal yet"}[d.vrrp.source];
+  role.title = "VRRP role from " + from + (d.vrrp.note ? ": " + d.vrrp.note : "");
+}
 function render(st){
   var rows = [], keys = {};
+  renderDirector(st.director);
   st.services.forEach(function(s){
     var name = s.protocol.toUpperCase()+" "+s.vip+":"+s.port;
     rows.push('<tr class="svc">'+cell(name)+cell("")+cell("")+cell("")+cell(s.rate.cps)+cell(s.rate.inpps)+cell(s.rate.inbps)+cell(s.stats.conns)+cell(s.stats.packets)+cell(s.stats.bytes)+"</tr>");

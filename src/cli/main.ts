@@ -6,6 +6,7 @@ import { isNativeError } from '../adapters/native';
 import { RuntimeError, UsageError } from '../core/errors';
 import { registerApply } from './commands/apply';
 import { registerDaemon } from './commands/daemon';
+import { registerDirector } from './commands/director';
 import { registerDoctor } from './commands/doctor';
 import { registerDown } from './commands/down';
 import { registerImport } from './commands/import';
@@ -30,7 +31,18 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerUp(program);
   registerStatus(program);
-  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport])
+  for (const r of [
+    registerDaemon,
+    registerDirector,
+    registerDown,
+    registerService,
+    registerReal,
+    registerList,
+    registerApply,
+    registerSave,
+    registerZero,
+    registerImport,
+  ])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
   for (const r of [registerTrace, registerTop, registerKernel]) r(program);

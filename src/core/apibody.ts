@@ -51,6 +51,14 @@ export const API_BODIES = {
   'POST /v1/real/add': z.strictObject({ service: serviceKey, real: realSchema }),
   'POST /v1/real/edit': z.strictObject({ service: serviceKey, real: realEdit }),
   'POST /v1/real/delete': z.strictObject({ service: serviceKey, real: realSchema.pick({ address: true }) }),
+  /** keepalived's notify script (`xlvs director notify`): the state it entered, for which vrrp_instance. */
+  'POST /v1/director/notify': z.strictObject({
+    state: z.enum(['master', 'backup', 'fault'], { message: 'must be master, backup or fault' }),
+    instance: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1 to 64 printable characters without spaces (a vrrp_instance name)')
+      .optional(),
+  }),
 };
 
 export type BodyRoute = keyof typeof API_BODIES;

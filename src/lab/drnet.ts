@@ -5,10 +5,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
+import type { LoadResult } from './loadclient';
 import { type Capture, type CaptureResult, type DirectorStatus, Observer, type ReplyPathCounters } from './observe';
 import { type ClientOptions, type DirectorProcess, Processes, type Protocol, type ServiceSpec } from './processes';
 import type { RunOptions, RunResult } from './run';
 import { Topology } from './topology';
+import { type DirectorRole, type KeepalivedOptions, type LoadOptions, type Running, VrrpLab } from './vrrp';
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
 export { ADDR, realAddress } from './addr';
@@ -66,6 +68,7 @@ export class DrLab {
   private readonly net: Topology;
   private readonly procs: Processes;
   private readonly observer: Observer;
+  private readonly vrrpLab: VrrpLab;
   private teardownPromise: Promise<void> | undefined;
   private cleanedUp = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -104,6 +107,7 @@ export class DrLab {
     this.macs = this.net.macs;
     this.procs = new Processes(this.net, { workDir: this.workDir, httpPort: this.httpPort, udpPort: this.udpPort, realSetup, log: this.log });
     this.observer = new Observer(this.net, this.procs, this.workDir);
+    this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), log: this.log });
   }
 
   /** Builds the whole network (and starts the real servers unless told not to). Cleans up on failure. */
@@ -215,6 +219,32 @@ export class DrLab {
   }
   startKeepalive(o: { port: number; intervalMs?: number; timeoutMs?: number }): { stop(): Promise<ClientResult> } {
     return this.procs.startKeepalive(o);
+  }
+
+  // Active/backup with keepalived: documented in vrrp.ts.
+  hostName(role: DirectorRole): string {
+    return this.vrrpLab.hostName(role);
+  }
+  hostWrap(role: DirectorRole): string[] {
+    return this.vrrpLab.hostWrap(role);
+  }
+  daemonSocketOf(role: DirectorRole): string {
+    return this.vrrpLab.daemonSocket(role);
+  }
+  startSecondDaemon(configFile: string, readyTimeoutMs?: number): Promise<DirectorProcess & { kill(): Promise<void> }> {
+    return this.vrrpLab.startSecondDaemon(configFile, readyTimeoutMs);
+  }
+  startKeepalived(role: DirectorRole, k: KeepalivedOptions): Promise<Running> {
+    return this.vrrpLab.startKeepalived(role, k);
+  }
+  watchVip(role: DirectorRole, timeoutMs?: number): { arrived: Promise<number>; stop(): void } {
+    return this.vrrpLab.watchVip(role, timeoutMs);
+  }
+  setDirectorLink(role: DirectorRole, up: boolean): Promise<void> {
+    return this.vrrpLab.setDirectorLink(role, up);
+  }
+  startLoad(o: LoadOptions): { stop(): Promise<LoadResult> } {
+    return this.vrrpLab.startLoad(o);
   }
 
   // What tests read off the lab: documented in observe.ts.

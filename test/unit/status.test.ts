@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// status.test.ts: `xlvs status --json` as built from a pinned snapshot: each service shows the scheduler the datapath runs.
+// status.test.ts: `xlvs status` as built from a pinned snapshot: the director line first, each service with the scheduler the datapath runs.
 
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import { test } from 'node:test';
 import type { Snapshot } from '../../src/adapters/pinned';
-import { toJson } from '../../src/cli/commands/status';
+import { toJson, toText } from '../../src/cli/commands/status';
 import * as abi from '../../src/core/abi';
+import { vrrpStatus } from '../../src/core/vrrp';
 
 const counters: abi.Counters = { packets: 0n, bytes: 0n, conns: 0n, drops: 0n };
 
@@ -39,4 +41,21 @@ test("status --json names each service's scheduler as the datapath holds it (a w
       ['tcp', 443, 'lc'],
     ],
   );
+});
+
+test('status names the director first: its host, and its VRRP role once a daemon has said it', () => {
+  const snap: Snapshot = { services: [], verdicts: abi.verdicts.decode(Buffer.alloc(abi.verdicts.size)) };
+  const j = toJson('eth0', null, snap);
+  assert.deepEqual(j.director, { host: os.hostname(), vrrp: null });
+  assert.equal(toText(j).split('\n')[0], `director ${os.hostname()}: vrrp role unknown (no daemon answered)`);
+  j.director = {
+    host: 'lb-a',
+    vrrp: vrrpStatus({
+      notifies: [{ instance: 'VI_1', state: 'master', at: 1 }],
+      vips: ['10.0.0.100'],
+      hostAddresses: new Set(['10.0.0.100']),
+      manageVips: false,
+    }),
+  };
+  assert.equal(toText(j).split('\n')[0], 'director lb-a: vrrp MASTER, from the VIPs, VIPs held 1/1, notify VI_1=master');
 });

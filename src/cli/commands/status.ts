@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// status.ts: `xlvs status`: services, reals with MAC and weight, and the datapath's counters, read from the pinned maps.
+// status.ts: `xlvs status`: the director (host, VRRP role), services, reals with MAC and weight, and the datapath's counters, read from the pinned maps.
 
 import * as os from 'node:os';
 import type { Command } from 'commander';
@@ -10,9 +10,12 @@ import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
 import { ctEventFields, IPPROTO_TCP, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
 import { VERIFIER_BUDGET } from '../../core/kernel';
 import type { ServiceListing } from '../../core/listing';
+import { type VrrpStatus, vrrpSummary } from '../../core/vrrp';
 import { interfaceFrom } from '../options';
 
 export interface StatusJson {
+  /** This director: its host name, and its VRRP role when a daemon answers (null otherwise: the maps do not know it). */
+  director: { host: string; vrrp: VrrpStatus | null };
   interface: string;
   kernel: string;
   xdp: { mode: string; progId: number } | null;
@@ -47,6 +50,7 @@ const num = (c: { packets: bigint; bytes: bigint; conns: bigint }) => ({ packets
 
 export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, programs: StatusJson['programs'] = []): StatusJson {
   return {
+    director: { host: os.hostname(), vrrp: null },
     interface: ifname,
     kernel: os.release(),
     xdp,
@@ -79,7 +83,8 @@ function table(rows: string[][]): string {
 }
 
 export function toText(st: StatusJson): string {
-  const head = `xlvs on ${st.interface}: ${st.xdp ? `XDP program ${st.xdp.progId} attached (${st.xdp.mode})` : 'no XDP program attached'}`;
+  const who = `director ${st.director.host}: ${st.director.vrrp ? vrrpSummary(st.director.vrrp) : 'vrrp role unknown (no daemon answered)'}`;
+  const head = `${who}\nxlvs on ${st.interface}: ${st.xdp ? `XDP program ${st.xdp.progId} attached (${st.xdp.mode})` : 'no XDP program attached'}`;
   const rows: string[][] = [['Prot LocalAddress:Port', 'Sched', 'MAC', 'Weight', 'Conns', 'Packets', 'Bytes']];
   for (const s of st.services) {
     rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, s.scheduler, '', '', String(s.stats.conns), String(s.stats.packets), String(s.stats.bytes)]);
@@ -123,6 +128,13 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   }
   const reload = await call<ReloadResult | null>(socket, 'GET', '/v1/reload').catch(() => null);
   if (reload) st.reload = reload;
+  try {
+    const d = await call<{ host: string; vrrp: VrrpStatus }>(socket, 'GET', '/v1/director');
+    // The daemon's host name: the one its metrics and page show (a UTS namespace of its own may name it differently).
+    st.director = { ...st.director, host: d.host, vrrp: d.vrrp };
+  } catch {
+    /* an older daemon without the route: the role stays unknown */
+  }
   for (const s of st.services) {
     const l = list.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
     if (!l) continue;
