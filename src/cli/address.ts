@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// address.ts: one address syntax for every verb: a service as VIP:PORT (positional, or -t/-u as ipvsadm), a real as RIP[:PORT]; the old --vip/--port/--address kept as hidden aliases for one release.
+// address.ts: one address syntax for every verb: a service as VIP:PORT (or -t/-u), a real as RIP[:PORT] (or -r); old flags as hidden aliases.
 
 import { type Command, Option } from 'commander';
 import { isIPv4 } from '../core/config';
@@ -38,7 +38,8 @@ export function parseRealAddress(name: string, v: string, servicePort: number): 
   const m = /^([^:]*)(?::(.*))?$/.exec(v)!;
   if (!isIPv4(m[1]!)) throw new UsageError(`${name} ${JSON.stringify(v)}: not an IPv4 address`);
   if (m[2] !== undefined) {
-    if (!/^\d{1,5}$/.test(m[2]) || Number(m[2]) > 65535) throw new UsageError(`${name} ${JSON.stringify(v)}: port ${JSON.stringify(m[2])} must be an integer in 0..65535`);
+    if (!/^\d{1,5}$/.test(m[2]) || Number(m[2]) > 65535)
+      throw new UsageError(`${name} ${JSON.stringify(v)}: port ${JSON.stringify(m[2])} must be an integer in 0..65535`);
     if (Number(m[2]) !== servicePort && servicePort !== 0)
       throw new UsageError(`${name} ${JSON.stringify(v)}: port ${m[2]} differs from the service's ${servicePort} (direct routing keeps the port)`);
   }
@@ -103,9 +104,7 @@ export function serviceFrom(positional: string | undefined, o: ServiceOpts): Ser
 
 /** The real named by the positional RIP[:PORT], -r or the deprecated --address, checked against the service's port. */
 export function realFrom(positional: string | undefined, o: RealOpts, service: ServiceKey): string {
-  const given = [positional !== undefined && 'RIP', o.realServer !== undefined && '-r', o.address !== undefined && '--address'].filter(
-    (x): x is string => !!x,
-  );
+  const given = [positional !== undefined && 'RIP', o.realServer !== undefined && '-r', o.address !== undefined && '--address'].filter((x): x is string => !!x);
   if (given.length > 1) throw new UsageError(`the real server is given twice (${given.join(' and ')}): give it once, as RIP[:PORT]`);
   if (positional !== undefined) return parseRealAddress('RIP', positional, service.port);
   if (o.realServer !== undefined) return parseRealAddress('-r', o.realServer, service.port);

@@ -20,6 +20,7 @@ import { registerStatus } from './commands/status';
 import { registerTop } from './commands/top';
 import { registerTrace } from './commands/trace';
 import { registerUp } from './commands/up';
+import { registerValidate } from './commands/validate';
 import { registerZero } from './commands/zero';
 
 export function buildProgram(): Command {
@@ -30,7 +31,18 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerUp(program);
   registerStatus(program);
-  for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport])
+  for (const r of [
+    registerDaemon,
+    registerDown,
+    registerService,
+    registerReal,
+    registerList,
+    registerApply,
+    registerSave,
+    registerZero,
+    registerImport,
+    registerValidate,
+  ])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
   for (const r of [registerTrace, registerTop, registerKernel]) r(program);

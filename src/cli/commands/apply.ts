@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// apply.ts: `xlvs apply -f FILE [--dry-run] [--json]`: replace the running daemon's config; the dry run says what changes, then the plan and what it would move.
+// apply.ts: `xlvs apply -f FILE [--dry-run] [--json]`: replace the running config; a dry run says what changes, then the plan's counts.
 
 import type { Command } from 'commander';
 import { diffText } from '../../core/configdiff';

@@ -88,10 +88,12 @@ export function serviceSettings(o: Opts, edit: boolean): Record<string, unknown>
 export function registerService(program: Command): void {
   const svc = program.command('service').description('add, edit or delete a service of the running daemon');
   const cmd = (name: string, what: string) => withSocket(withServiceAddress(svc.command(name).description(what)));
-  withSettings(cmd('add', 'add a service (no reals yet), e.g. xlvs service add 10.0.0.100:80 -s wrr -p 600')).action(async (pos: string | undefined, o: Opts) => {
-    const service = { ...serviceFrom(pos, o), ...serviceSettings(o, false) };
-    printReport(await api(o, 'POST', '/v1/service/add', { service }));
-  });
+  withSettings(cmd('add', 'add a service (no reals yet), e.g. xlvs service add 10.0.0.100:80 -s wrr -p 600')).action(
+    async (pos: string | undefined, o: Opts) => {
+      const service = { ...serviceFrom(pos, o), ...serviceSettings(o, false) };
+      printReport(await api(o, 'POST', '/v1/service/add', { service }));
+    },
+  );
   withSettings(cmd('edit', "change a service's settings; what is not given stays")).action(async (pos: string | undefined, o: Opts) => {
     const service = { ...serviceFrom(pos, o), ...serviceSettings(o, true) };
     printReport(await api(o, 'POST', '/v1/service/edit', { service }));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// trace.ts: `xlvs trace VIP:PORT --client IP:PORT [--protocol tcp|udp]`: which real a flow goes to and why, read from the pinned maps (interface from a running daemon unless given).
+// trace.ts: `xlvs trace VIP:PORT --client IP:PORT`: which real a flow goes to and why, from the pinned maps (interface from the daemon).
 
 import { type Command, Option } from 'commander';
 import { DEFAULT_SOCKET } from '../../adapters/api';
@@ -35,7 +35,7 @@ type TraceOpts = {
 };
 
 /** The interface to read: --config or --interface when given, else the one a running daemon reports. */
-async function traceInterface(o: TraceOpts): Promise<string> {
+export async function traceInterface(o: TraceOpts): Promise<string> {
   if (o.config || o.interface) return interfaceFrom(o);
   try {
     return (await api<{ interface: string }>(o, 'GET', '/v1/config')).interface;
@@ -57,7 +57,7 @@ export function registerTrace(program: Command): void {
     .option('--protocol <proto>', 'tcp or udp, for a positional VIP:PORT (default tcp)')
     .addOption(new Option('--vip <addr:port>', 'deprecated alias: give VIP:PORT').hideHelp())
     .option('-c, --config <file>', 'the config the director runs with (for its interface)')
-    .option('-i, --interface <name>', 'the interface the director is attached to (default: the running daemon\'s)')
+    .option('-i, --interface <name>', "the interface the director is attached to (default: the running daemon's)")
     .option('--socket <path>', "the daemon's API socket, asked for the interface when neither --config nor --interface is given", DEFAULT_SOCKET)
     .option('--json', 'machine-readable output')
     .action(async (pos: string | undefined, o: TraceOpts) => {
