@@ -21,6 +21,7 @@ import { registerStatus } from './commands/status';
 import { registerTop } from './commands/top';
 import { registerTrace } from './commands/trace';
 import { registerUp } from './commands/up';
+import { registerValidate } from './commands/validate';
 import { registerZero } from './commands/zero';
 
 export function buildProgram(): Command {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
     registerSave,
     registerZero,
     registerImport,
+    registerValidate,
   ])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);

@@ -111,6 +111,10 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
         // (the socket is local), so the difference is the entry's idle time to within a tick.
         const now = monoSeconds(process.hrtime.bigint());
         const mine = cmd.svc ? conns.filter((c) => c.vip === cmd.svc!.vip && c.vport === cmd.svc!.port && c.protocol === cmd.svc!.protocol) : conns;
+        if (cmd.json) {
+          out(`${JSON.stringify(mine, null, 2)}\n`);
+          return;
+        }
         out(
           formatConns(mine, cmd.numeric ? numericName : await resolvingNamer(mine.flatMap((c) => [c.client, c.vip, c.real])), { now, timeouts: cfg.timeouts }),
         );
@@ -121,6 +125,10 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
       if (cmd.svc) {
         shown = list.filter((s) => s.vip === cmd.svc!.vip && s.port === cmd.svc!.port && s.protocol === cmd.svc!.protocol);
         if (!shown.length) throw new IpvsadmError('No such service', 255);
+      }
+      if (cmd.json) {
+        out(`${JSON.stringify(shown, null, 2)}\n`);
+        return;
       }
       const name = cmd.numeric ? numericName : await resolvingNamer(shown.flatMap((s) => [s.vip, ...s.reals.map((r) => r.address)]));
       // ipvsadm prints the version header only when listing everything.

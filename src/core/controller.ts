@@ -3,6 +3,7 @@
 
 import { type Counters, IPPROTO_TCP } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
+import { type ConfigDiff, configDiff } from './configdiff';
 import { keyName, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
@@ -60,6 +61,8 @@ export interface PlanReport {
   bucketsMoved: number;
   /** Tracked connections whose real the change removes (they will be rescheduled). */
   connsMoved: number;
+  /** A dry run's semantic diff of the running config and the new one (what an operator reads before the counts). */
+  changes?: ConfigDiff;
 }
 
 export class Controller {
@@ -186,7 +189,7 @@ export class Controller {
       bucketsMoved: sum.bucketsMoved,
       connsMoved: sum.removedRealIds.length ? this.fx.datapath.connsOf(new Set(sum.removedRealIds)) : 0,
     };
-    if (opts.dryRun) return report;
+    if (opts.dryRun) return { ...report, changes: configDiff(this.cfg, cfg) };
     // Persist first: if the write fails nothing changed, and a restart never comes back older than the datapath.
     if (opts.persist) this.fx.persist(cfg);
     if (p.ops.length) {

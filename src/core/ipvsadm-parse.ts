@@ -45,7 +45,7 @@ export type IpvsadmCommand =
   | { kind: 'clear' }
   | { kind: 'add-real' | 'edit-real'; svc: ServiceKey; address: string; fields: RealFields }
   | { kind: 'delete-real'; svc: ServiceKey; address: string }
-  | { kind: 'list'; svc?: ServiceKey; numeric: boolean; format: 'plain' | 'stats' | 'rate' | 'conns' | 'thresholds'; exact: boolean }
+  | { kind: 'list'; svc?: ServiceKey; numeric: boolean; format: 'plain' | 'stats' | 'rate' | 'conns' | 'thresholds'; exact: boolean; json?: boolean }
   | { kind: 'list-timeouts' }
   /** ipvsadm --set: 0 leaves a value as it is. */
   | { kind: 'set-timeouts'; timeouts: { tcp: number; tcp_fin: number; udp: number } }
@@ -145,6 +145,8 @@ const FLAGS: Record<string, string> = {
   '-o': 'o',
   '--ops': 'o',
   '--timeout': 'timeout',
+  /** Not ipvsadm's: the listing as `xlvs list --json` prints it (weights in force, health, counters). */
+  '--json': 'json',
 };
 
 /** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
@@ -300,16 +302,16 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       return { kind: 'set-timeouts', timeouts: { tcp, tcp_fin, udp } };
     }
     case 'L': {
-      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort', 'thresholds', 'timeout']);
+      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort', 'thresholds', 'timeout', 'json']);
       if (opt.timeout) {
-        if (['t', 'u', 'c', 'stats', 'rate', 'thresholds'].some((k) => opt[k] !== undefined)) throw usage('options conflicts in the list command');
+        if (['t', 'u', 'c', 'stats', 'rate', 'thresholds', 'json'].some((k) => opt[k] !== undefined)) throw usage('options conflicts in the list command');
         return { kind: 'list-timeouts' };
       }
       const n = [opt.stats, opt.rate, opt.c, opt.thresholds].filter(Boolean).length;
       if (n > 1) throw usage('You cannot specify more than one of --stats, --rate, --thresholds and -c');
       const svc = svcOpt();
       const format = opt.stats ? 'stats' : opt.rate ? 'rate' : opt.c ? 'conns' : opt.thresholds ? 'thresholds' : 'plain';
-      return { kind: 'list', ...(svc ? { svc } : {}), numeric: !!opt.n, format, exact: !!opt.exact };
+      return { kind: 'list', ...(svc ? { svc } : {}), numeric: !!opt.n, format, exact: !!opt.exact, ...(opt.json ? { json: true } : {}) };
     }
     case 'A':
     case 'E': {
@@ -394,7 +396,7 @@ Usage:
   xlvsadm -S [-n]
   xlvsadm -a|e -t|u service-address -r server-address[:same port] [-g] [-w weight] [-x uthreshold] [-y lthreshold]
   xlvsadm -d -t|u service-address -r server-address
-  xlvsadm -L|l [-t|u service-address] [-n] [--stats|--rate|--thresholds|-c] [--exact]
+  xlvsadm -L|l [-t|u service-address] [-n] [--stats|--rate|--thresholds|-c] [--exact] [--json]
   xlvsadm -L --timeout
   xlvsadm -Z [-t|u service-address]
   xlvsadm --set tcp tcpfin udp

@@ -143,11 +143,14 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
       lk.close();
       dp.close();
     }
-    // The CLI says the same for a few of them, and refuses an unknown VIP.
+    // The CLI says the same for a few of them, and refuses an unknown VIP. VIP:PORT with no --interface asks the
+    // daemon for it; the deprecated --vip with --interface must say exactly the same.
     for (const port of Object.keys(tcp!.byPort!).slice(0, 5)) {
-      const r = await l.xlvs(['trace', '--interface', 'eth0', '--vip', `${ADDR.vip}:80`, '--client', `${ADDR.client}:${port}`, '--json']);
+      const r = await l.xlvs(['trace', `${ADDR.vip}:80`, '--client', `${ADDR.client}:${port}`, '--socket', l.daemonSocket(), '--json']);
       const t = JSON.parse(r.stdout);
       assert.equal(nameOf(t.verdict.real.address), tcp!.byPort![port]);
+      const old = await l.xlvs(['trace', '--interface', 'eth0', '--vip', `${ADDR.vip}:80`, '--client', `${ADDR.client}:${port}`, '--json']);
+      assert.deepEqual(JSON.parse(old.stdout).verdict, t.verdict);
     }
     const text = await l.xlvs(['trace', '--interface', 'eth0', '--vip', `${ADDR.vip}:80`, '--client', `${ADDR.client}:${BASE_PORT}`]);
     assert.match(text.stdout, /existing connection, FIN_WAIT/);

@@ -230,6 +230,10 @@ test('dry run: prints the plan with buckets and tracked connections moved, appli
   assert.equal(r.connsMoved, 2);
   assert.ok(r.bucketsMoved > 0);
   assert.ok(r.ops.some((l: string) => /delete real 10\.0\.0\.11/.test(l)));
+  // What an operator reads first: the service and the real it loses.
+  assert.deepEqual(r.changes.services, [
+    { service: '10.0.0.100:80/tcp', status: 'changed', changes: [{ field: 'reals[10.0.0.11]', from: { weight: 1 }, to: null }] },
+  ]);
   assert.equal(dp.applied.length, n);
   // Applying it for real purges exactly those entries.
   await call(sock, 'POST', '/v1/apply', { config: target });

@@ -2,10 +2,10 @@
 // real-drain.ts: `xlvs real drain VIP:PORT RIP [--wait]`: weight 0 through the daemon; with --wait, the real's tracked connections printed as they fall and the real deleted at zero.
 
 import type { Command } from 'commander';
-import { isIPv4 } from '../../core/config';
 import { keyName, NotFoundError, type ServiceKey } from '../../core/edits';
 import { RuntimeError, UsageError } from '../../core/errors';
 import type { RealListing, ServiceListing } from '../../core/listing';
+import { type RealOpts, realArgs, type ServiceOpts, withRealAddress, withServiceAddress } from '../address';
 import { api, intFlag, withSocket } from '../socket';
 
 export interface DrainOptions {
@@ -29,23 +29,19 @@ export const DEFAULT_TIMEOUT_S = 300;
 export const DEFAULT_INTERVAL_MS = 1000;
 
 /** Every flag checked before anything is sent to the daemon. */
-export function drainOptions(service: string, real: string, o: { protocol?: string; wait?: boolean; timeout?: string; interval?: string }): DrainOptions {
-  const m = /^(.*):([^:]*)$/.exec(service);
-  if (!m) throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: expected an IPv4 address and a port, e.g. 10.0.0.100:80`);
-  if (!isIPv4(m[1]!)) throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: ${JSON.stringify(m[1])} is not an IPv4 address`);
-  const port = Number(m[2]);
-  if (!/^\d{1,5}$/.test(m[2]!) || port > 65535)
-    throw new UsageError(`VIP:PORT ${JSON.stringify(service)}: port ${JSON.stringify(m[2])} must be an integer in 0..65535 (0: an all-ports service)`);
-  if (!isIPv4(real)) throw new UsageError(`RIP ${JSON.stringify(real)}: not an IPv4 address`);
-  const protocol = o.protocol ?? 'tcp';
-  if (protocol !== 'tcp' && protocol !== 'udp') throw new UsageError(`--protocol ${JSON.stringify(protocol)}: must be tcp or udp`);
+export function drainOptions(
+  service: string | undefined,
+  real: string | undefined,
+  o: ServiceOpts & RealOpts & { wait?: boolean; timeout?: string; interval?: string },
+): DrainOptions {
+  const named = realArgs(service, real, o);
   const timeoutS = intFlag('--timeout', o.timeout, 1, 604800);
   const intervalMs = intFlag('--interval', o.interval, 100, 60000);
   if (!o.wait && o.timeout !== undefined) throw new UsageError(`--timeout ${JSON.stringify(o.timeout)}: only with --wait (without it nothing is waited for)`);
   if (!o.wait && o.interval !== undefined) throw new UsageError(`--interval ${JSON.stringify(o.interval)}: only with --wait (without it nothing is polled)`);
   return {
-    service: { vip: m[1]!, port, protocol },
-    address: real,
+    service: named.service,
+    address: named.address,
     wait: !!o.wait,
     timeoutS: timeoutS ?? DEFAULT_TIMEOUT_S,
     intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
@@ -120,19 +116,20 @@ timeouts.tcp_fin in the config for quicker drains.
 Example: xlvs real drain 10.0.0.100:80 10.0.0.11 --wait --timeout 600
 `;
 
+type DrainFlags = { wait?: boolean; timeout?: string; interval?: string; socket: string };
+
 export function registerRealDrain(real: Command): void {
   withSocket(
-    real
-      .command('drain')
-      .description('stop new connections to a real server (weight 0); with --wait, delete it once its connections are gone')
-      .argument('<VIP:PORT>', 'the service, e.g. 10.0.0.100:80')
-      .argument('<RIP>', "the real server's IPv4 address")
-      .option('--protocol <proto>', 'tcp or udp', 'tcp')
+    withRealAddress(
+      withServiceAddress(
+        real.command('drain').description('stop new connections to a real server (weight 0); with --wait, delete it once its connections are gone'),
+      ).argument('[RIP[:PORT]]', "the real server's IPv4 address"),
+    )
       .option('--wait', 'wait until the real has no tracked connection, then delete it')
       .option('--timeout <seconds>', `with --wait: give up after this many seconds, exit 1, delete nothing (default ${DEFAULT_TIMEOUT_S})`)
       .option('--interval <ms>', `with --wait: how often to poll and print, 100..60000 (default ${DEFAULT_INTERVAL_MS})`)
       .addHelpText('after', HELP),
-  ).action(async (service: string, address: string, o: { protocol: string; wait?: boolean; timeout?: string; interval?: string; socket: string }) => {
+  ).action(async (service: string | undefined, address: string | undefined, o: ServiceOpts & RealOpts & DrainFlags) => {
     const d = drainOptions(service, address, o);
     await drain(d, {
       call: (method, route, body) => api(o, method, route, body),

@@ -12,10 +12,12 @@ export function registerTop(program: Command): void {
       .command('top')
       .description('live view of services and reals with rates and a packets/s sparkline (q or Ctrl-C quits)')
       .option('-d, --delay <seconds>', 'seconds between refreshes', '1')
-      .option('-n, --iterations <n>', 'frames to draw before exiting (default: forever on a terminal, 1 otherwise)'),
-  ).action(async (o: { delay: string; iterations?: string; socket: string }) => {
+      .option('-n, --iterations <n>', 'frames to draw before exiting (default: forever on a terminal, 1 otherwise)')
+      .option('--json', 'each frame as one line of JSON (the listing xlvs list --json prints), no screen handling; -n1 for a single snapshot'),
+  ).action(async (o: { delay: string; iterations?: string; json?: boolean; socket: string }) => {
     const delay = intFlag('--delay', o.delay, 1, 3600)!;
-    const tty = !!process.stdout.isTTY;
+    // A JSON reader is a program, not a terminal: no alternate screen, no raw keyboard, one frame unless -n says more.
+    const tty = !!process.stdout.isTTY && !o.json;
     const iterations = intFlag('--iterations', o.iterations, 1, 1_000_000) ?? (tty ? Infinity : 1);
     // NO_COLOR (no-color.org): any non-empty value turns colour off; plain output when not a terminal.
     const color = tty && !process.env.NO_COLOR;
@@ -38,9 +40,13 @@ export function registerTop(program: Command): void {
     try {
       for (let i = 0; i < iterations && !stop; i++) {
         const l = await api<ServiceListing[]>(o, 'GET', '/v1/services');
-        record(h, l);
-        const text = frame(l, h, { color, now: new Date(), source: o.socket, ascii: !tty });
-        process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(l)}\n`);
+        } else {
+          record(h, l);
+          const text = frame(l, h, { color, now: new Date(), source: o.socket, ascii: !tty });
+          process.stdout.write(tty ? `\x1b[H\x1b[2J${text}` : `${text}\n`);
+        }
         if (i + 1 < iterations)
           await new Promise<void>((r) => {
             const t = setTimeout(r, delay * 1000);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// trace.ts: `xlvs trace --vip V:PORT --client IP:PORT [--protocol tcp|udp]`: which real a flow goes to and why, read from the pinned maps.
+// trace.ts: `xlvs trace VIP:PORT --client IP:PORT`: which real a flow goes to and why, from the pinned maps (interface from the daemon).
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { DEFAULT_SOCKET } from '../../adapters/api';
 import { pinDir, requireRoot } from '../../adapters/host';
 import { PinnedDatapath } from '../../adapters/pinned';
 import { pinnedLookups } from '../../adapters/trace';
@@ -9,7 +10,9 @@ import { IPPROTO_TCP, IPPROTO_UDP } from '../../core/abi';
 import { isIPv4 } from '../../core/config';
 import { RuntimeError, UsageError } from '../../core/errors';
 import { trace, traceText } from '../../core/trace';
+import { optionalServiceFrom } from '../address';
 import { interfaceFrom } from '../options';
+import { api } from '../socket';
 
 /** "A.B.C.D:PORT", the flag named in the error. */
 export function hostPort(flag: string, v: string): { addr: string; port: number } {
@@ -19,32 +22,61 @@ export function hostPort(flag: string, v: string): { addr: string; port: number 
   return { addr: m[1]!, port };
 }
 
+type TraceOpts = {
+  vip?: string;
+  tcpService?: string;
+  udpService?: string;
+  client: string;
+  protocol?: string;
+  config?: string;
+  interface?: string;
+  socket: string;
+  json?: boolean;
+};
+
+/** The interface to read: --config or --interface when given, else the one a running daemon reports. */
+export async function traceInterface(o: TraceOpts): Promise<string> {
+  if (o.config || o.interface) return interfaceFrom(o);
+  try {
+    return (await api<{ interface: string }>(o, 'GET', '/v1/config')).interface;
+  } catch (e) {
+    throw new UsageError(`give --config FILE or --interface NAME: no daemon answered at ${o.socket} (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
 export function registerTrace(program: Command): void {
   program
     .command('trace')
     .description(
       'which real a flow goes to and why: its connection-table entry, else the service (exact port, then port 0), its persistence template and its scheduler',
     )
-    .requiredOption('--vip <addr:port>', 'the service, VIP:PORT')
+    .argument('[VIP:PORT]', 'the service, e.g. 10.0.0.100:80 (or -t/-u)')
     .requiredOption('--client <addr:port>', 'the client address and source port as the director sees them')
-    .option('--protocol <proto>', 'tcp or udp', 'tcp')
+    .option('-t, --tcp-service <vip:port>', 'the TCP service VIP:PORT, as ipvsadm -t')
+    .option('-u, --udp-service <vip:port>', 'the UDP service VIP:PORT, as ipvsadm -u')
+    .option('--protocol <proto>', 'tcp or udp, for a positional VIP:PORT (default tcp)')
+    .addOption(new Option('--vip <addr:port>', 'deprecated alias: give VIP:PORT').hideHelp())
     .option('-c, --config <file>', 'the config the director runs with (for its interface)')
-    .option('-i, --interface <name>', 'the interface the director is attached to')
+    .option('-i, --interface <name>', "the interface the director is attached to (default: the running daemon's)")
+    .option('--socket <path>', "the daemon's API socket, asked for the interface when neither --config nor --interface is given", DEFAULT_SOCKET)
     .option('--json', 'machine-readable output')
-    .action((o: { vip: string; client: string; protocol: string; config?: string; interface?: string; json?: boolean }) => {
-      const vip = hostPort('--vip', o.vip);
+    .action(async (pos: string | undefined, o: TraceOpts) => {
+      // The old --vip took VIP:PORT, the same value as the positional; it stays an alias of it for one release.
+      if (pos !== undefined && o.vip !== undefined) throw new UsageError('the service is given twice (VIP:PORT and --vip): give it once, as VIP:PORT');
+      const svc = optionalServiceFrom(pos ?? o.vip, { ...o, vip: undefined });
+      if (!svc) throw new UsageError('no service given: name it as VIP:PORT (e.g. 10.0.0.100:80), or with -t/-u VIP:PORT');
+      if (svc.port === 0) throw new UsageError(`VIP:PORT ${svc.vip}:0: trace the port a client connects to; the lookup falls back to a port-0 service itself`);
       const client = hostPort('--client', o.client);
-      if (o.protocol !== 'tcp' && o.protocol !== 'udp') throw new UsageError(`--protocol ${JSON.stringify(o.protocol)}: must be tcp or udp`);
-      const ifname = interfaceFrom(o);
+      const ifname = await traceInterface(o);
       requireRoot('xlvs trace');
       const dp = new PinnedDatapath(pinDir(ifname));
       const l = pinnedLookups(dp);
       try {
         const t = trace(
-          { client: client.addr, cport: client.port, vip: vip.addr, vport: vip.port, proto: o.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP },
+          { client: client.addr, cport: client.port, vip: svc.vip, vport: svc.port, proto: svc.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP },
           l,
         );
-        if (t.verdict.kind === 'no-service') throw new RuntimeError(`no service ${o.vip}/${o.protocol} on ${ifname}: unknown VIP or port`);
+        if (t.verdict.kind === 'no-service') throw new RuntimeError(`no service ${svc.vip}:${svc.port}/${svc.protocol} on ${ifname}: unknown VIP or port`);
         process.stdout.write(o.json ? `${JSON.stringify(t, null, 2)}\n` : traceText(t));
       } finally {
         l.close();
