@@ -254,7 +254,8 @@ export class Controller {
             this.ramps.delete(k);
             return r;
           }
-          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)) };
+          // configWeight keeps the Maglev base on the configured pool, so each step moves only what the shares require.
+          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)), configWeight: r.weight };
         }),
       };
     });
