@@ -207,7 +207,7 @@ function baseTable(pool: readonly MaglevBackend[], size: number): Uint32Array {
  * a configured weight changed) rebuilds the base, and moves what from-scratch Maglev moves: the minimum plus a
  * spill-over that grows with reals/size (bench/maglevmoves.ts: removing 1 of 10 equal reals moves 10.2 % of buckets
  * against 10.0 %; 1 of 1000, 0.7 % against 0.1 %). Rendezvous hashing would move the minimum but costs size x reals
- * hashes (65M at 1000 reals) and gives shares only to within sqrt; a consistent-hash ring the same imbalance.
+ * hashes (65M at 1000 reals) and balances only statistically (a few percent off); a consistent-hash ring likewise.
  * Ids may repeat or change: the result depends on them only as the labels the buckets carry.
  */
 export function maglevTable(backends: readonly MaglevBackend[], size: number): Uint32Array {
