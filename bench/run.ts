@@ -11,6 +11,7 @@ import { VERIFIER_BUDGET } from '../src/core/kernel';
 import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild, memory } from './controlplane';
 import { type DaemonScaleResult, daemonScale } from './daemonscale';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
+import { formatMaglevMoves, type MaglevMovesResult, maglevMoves } from './maglevmoves';
 import { type ProgCostResult, progCost } from './progcost';
 import { type VethResult, vethBench } from './veth';
 
@@ -23,6 +24,8 @@ export interface BenchReport {
   progcost: ProgCostResult;
   veth: VethResult;
   controlplane: ControlPlaneResult;
+  /** Maglev buckets moved by one change: minimal, the old incremental rebuild, the history-free table. */
+  maglev_moves: MaglevMovesResult;
   memory: MemoryResult;
   health: HealthBenchResult;
   health_load: HealthLoadResult;
@@ -40,6 +43,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     apply_maglev_size: 1021,
     apply_ms: await applyServices(services, 1021),
   };
+  const moves = maglevMoves(short);
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
@@ -52,6 +56,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     progcost,
     veth,
     controlplane,
+    maglev_moves: moves,
     memory: mem,
     health,
     health_load: healthLoad,
@@ -85,7 +90,7 @@ export function formatReport(r: BenchReport): string {
     m = r.memory;
   rows.push(
     ['control plane (ms)', '', ''],
-    ['  Maglev table build, 65,537 buckets x 1,000 reals', c.maglev_65537x1000_ms.toFixed(1), ''],
+    ['  Maglev table after a config edit, 65,537 buckets x 1,000 reals', c.maglev_65537x1000_ms.toFixed(1), ''],
     [
       `  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`,
       c.apply_ms.toFixed(0),
@@ -156,6 +161,7 @@ export function formatReport(r: BenchReport): string {
     `program cost (BPF_PROG_TEST_RUN, repeat ${p.repeat}, median of ${p.rounds} rounds)`,
     `${'case'.padEnd(w)}  ns/pkt  note`,
     ...rows.map(([a, b, c]) => `${a.padEnd(w)}  ${b.padStart(6)}  ${c}`),
+    ...formatMaglevMoves(r.maglev_moves),
   ].join('\n');
 }
 

@@ -191,8 +191,9 @@ export class PinnedDatapath {
 }
 
 /**
- * The datapath's current services and reals as the planner sees them. Hash tables are read back, so the first plan
- * after a restart updates them with minimal disruption instead of rebuilding them; other tables are rewritten whole.
+ * The datapath's current services and reals as the planner sees them. Hash tables are read back, marked as such: the
+ * first plan after a restart recomputes them and rewrites only one that differs (an older version's, or another
+ * history's); other tables are rewritten whole.
  */
 export function readObserved(dir: string): ObservedService[] {
   const p = new PinnedDatapath(dir);
@@ -208,7 +209,7 @@ export function readObserved(dir: string): ObservedService[] {
       flags: s.flags,
       persistTimeout: s.persistTimeout,
       persistMask: s.persistMask,
-      ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize) } : {}),
+      ...(tableKind(s.scheduler) === 'hash' ? { table: p.table(s.id, s.tblSize), tableFromPins: true as const } : {}),
       reals: s.reals.map((r) => ({
         id: r.id,
         address: r.address,

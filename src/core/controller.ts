@@ -239,7 +239,7 @@ export class Controller {
 
   /**
    * Slow start: a ramping real's weight grows linearly from 1 to its configured weight over slow_start_s; the periodic
-   * sync re-plans, so each step is an ordinary (minimal) table update. Finished ramps are forgotten.
+   * sync re-plans, so each step is an ordinary table update (base kept, see maglevTable). Finished ramps are forgotten.
    */
   private ramped(services: readonly ServiceConfig[]): ServiceConfig[] {
     if (!this.ramps.size) return services as ServiceConfig[];
@@ -257,7 +257,8 @@ export class Controller {
             this.ramps.delete(k);
             return r;
           }
-          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)) };
+          // configWeight keeps the Maglev base on the configured pool, so each step moves only what the shares require.
+          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)), configWeight: r.weight };
         }),
       };
     });

@@ -3,7 +3,7 @@
 
 import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
 import { type ServiceConfig, schedFlags } from './config';
-import { buildMaglev, rebuildMaglev } from './maglev';
+import { maglevTable } from './maglev';
 import { wrrSequence } from './sched';
 
 export interface RealState {
@@ -12,6 +12,8 @@ export interface RealState {
   readonly address: string;
   /** Effective weight: the configured one, or less while slow start ramps it. */
   readonly weight: number;
+  /** The configured weight while slow start ramps `weight` below it (absent: equal to weight); fixes the Maglev base. */
+  readonly configWeight?: number;
   /** ipvsadm -x / -y (0: none). */
   readonly uThreshold?: number;
   readonly lThreshold?: number;
@@ -96,17 +98,19 @@ export function schedulable(r: RealState): boolean {
 }
 
 /**
- * The service's schedule table. Hash schedulers get a Maglev table, updated from `previous` (the table in the datapath)
- * with minimal disruption when there is one; sequence schedulers the cycle of schedulable reals (IPVS's wrr order); the
- * connection-count schedulers every member, since the datapath checks availability itself and a health change then
- * needs no new table.
+ * The service's schedule table, a function of its current state alone (never of the table in the datapath), so
+ * directors with the same config and health view build the same one. Hash schedulers get maglevTable (configured
+ * pool as base, settled to the schedulable reals' shares); sequence schedulers the cycle of schedulable reals (IPVS's
+ * wrr order); the connection-count schedulers every member, since the datapath checks availability itself and a
+ * health change then needs no new table.
  */
-export function serviceTable(s: ServiceState, previous?: Uint32Array): Uint32Array {
+export function serviceTable(s: ServiceState): Uint32Array {
   switch (tableKind(s.scheduler)) {
-    case 'hash': {
-      const backends = s.reals.map((r) => ({ key: `${r.address}:${s.port}`, weight: schedulable(r) ? r.weight : 0, id: r.id }));
-      return previous ? rebuildMaglev(previous, backends, s.mhSize) : freshMaglev(backends, s.mhSize);
-    }
+    case 'hash':
+      return hashTable(
+        s.reals.map((r) => ({ key: `${r.address}:${s.port}`, weight: schedulable(r) ? r.weight : 0, baseWeight: r.configWeight ?? r.weight, id: r.id })),
+        s.mhSize,
+      );
     case 'sequence': {
       const live = s.reals.filter(schedulable);
       const weights = live.map((r) => (s.scheduler === 'rr' ? 1 : r.weight));
@@ -117,22 +121,21 @@ export function serviceTable(s: ServiceState, previous?: Uint32Array): Uint32Arr
   }
 }
 
-/** From-scratch tables by pool (size, keys, weights), as indexes into the pool: many VIPs in front of one pool are common. */
-const freshTables = new Map<string, Uint32Array>();
-const FRESH_CACHE = 256;
+/** Hash tables by pool (size, keys, configured and live weights), as indexes into the pool: many VIPs in front of one pool are common. */
+const hashTables = new Map<string, Uint32Array>();
+const HASH_CACHE = 256;
 
-/**
- * A table from scratch: Maglev's own fill, then settled to exact weighted shares so the first change is minimal too.
- * It depends only on the keys and weights, so services with the same pool share the work; only the ids differ.
- */
-function freshMaglev(backends: readonly { key: string; weight: number; id: number }[], size: number): Uint32Array {
-  const key = `${size}|${backends.map((b) => `${b.key}=${b.weight}`).join(',')}`;
-  let byIndex = freshTables.get(key);
+/** maglevTable, shared between services with the same pool: only the ids differ. */
+function hashTable(backends: readonly { key: string; weight: number; baseWeight: number; id: number }[], size: number): Uint32Array {
+  const key = `${size}|${backends.map((b) => `${b.key}=${b.baseWeight}/${b.weight}`).join(',')}`;
+  let byIndex = hashTables.get(key);
   if (!byIndex) {
-    const indexed = backends.map((b, i) => ({ key: b.key, weight: b.weight, id: i }));
-    byIndex = rebuildMaglev(buildMaglev(indexed, size), indexed, size);
-    if (freshTables.size >= FRESH_CACHE) freshTables.delete(freshTables.keys().next().value!);
-    freshTables.set(key, byIndex);
+    byIndex = maglevTable(
+      backends.map((b, i) => ({ key: b.key, weight: b.weight, baseWeight: b.baseWeight, id: i })),
+      size,
+    );
+    if (hashTables.size >= HASH_CACHE) hashTables.delete(hashTables.keys().next().value!);
+    hashTables.set(key, byIndex);
   }
   const out = new Uint32Array(size);
   for (let i = 0; i < size; i++) {

@@ -15,6 +15,11 @@ export interface ObservedService {
   readonly reals: readonly ObservedReal[];
   /** The schedule table last written; undefined when unknown, which forces a rewrite. */
   readonly table?: Uint32Array;
+  /**
+   * The table was read back from pinned maps: another process wrote it, maybe another version from another history,
+   * so it is recomputed (and rewritten only where it differs) rather than trusted because its reals match.
+   */
+  readonly tableFromPins?: true;
   readonly scheduler?: string;
   readonly flags?: number;
   readonly persistTimeout?: number;
@@ -27,6 +32,8 @@ export interface ObservedReal {
   readonly id: number;
   readonly address: string;
   readonly weight: number;
+  /** The configured weight while slow start ramps weight below it (it fixes the Maglev base, see serviceTable). */
+  readonly configWeight?: number;
   readonly mac: string | null;
   readonly flags: number;
   readonly uThreshold?: number;
@@ -79,12 +86,13 @@ function signature(
   scheduler: string,
   mhSize: number,
   port: number,
-  reals: readonly { id: number; address: string; weight: number }[],
+  reals: readonly { id: number; address: string; weight: number; configWeight?: number }[],
   flags: (i: number) => number,
 ): string {
   // A member list holds every real whatever its state: the datapath checks availability per connection.
   if (tableKind(scheduler) === 'list') return `${scheduler}|${reals.map((r) => r.id).join(',')}`;
-  return `${scheduler}|${mhSize}|${port}|${reals.map((r, i) => `${r.id}:${r.address}:${flags(i) & REAL_F_SCHED ? r.weight : 0}`).join(',')}`;
+  const one = (r: (typeof reals)[number], i: number) => `${r.id}:${r.address}:${r.configWeight ?? r.weight}:${flags(i) & REAL_F_SCHED ? r.weight : 0}`;
+  return `${scheduler}|${mhSize}|${port}|${reals.map(one).join(',')}`;
 }
 
 /** The service-map fields that differ between the observed and desired service (each needs a putService). */
@@ -95,6 +103,10 @@ function serviceChanged(o: ObservedService, s: ServiceState): boolean {
     (o.persistTimeout ?? 0) !== (s.persistTimeout ?? 0) ||
     (o.persistMask ?? '255.255.255.255') !== (s.persistMask ?? '255.255.255.255')
   );
+}
+
+function sameTable(a: Uint32Array | undefined, b: Uint32Array): boolean {
+  return !!a && a.length === b.length && movedBuckets(a, b) === 0;
 }
 
 function movedBuckets(a: Uint32Array | undefined, b: Uint32Array): number {
@@ -164,11 +176,13 @@ export function plan(
       const mac = resolved ?? or?.mac ?? null;
       const macStale = mac !== null && resolved === null;
       const isDown = down.size > 0 && down.has(healthKey(d, r.address));
+      const configWeight = 'configWeight' in r && typeof r.configWeight === 'number' && r.configWeight !== r.weight ? r.configWeight : undefined;
       const state: RealState = {
         id: or ? or.id : newRealId(),
         svcId: id,
         address: r.address,
         weight: r.weight,
+        ...(configWeight !== undefined ? { configWeight } : {}),
         uThreshold: r.upper_threshold ?? 0,
         lThreshold: r.lower_threshold ?? 0,
         mac,
@@ -189,23 +203,28 @@ export function plan(
         // means a recovered real does not get back flows whose clients were moved elsewhere meanwhile.
         if (or && or.flags & REAL_F_MAC && state.down === 'expire') expired.push(or.id);
       }
-      if (!realsChanged && o!.reals[i]!.address !== r.address) realsChanged = true;
+      if (!realsChanged && (o!.reals[i]!.address !== r.address || or?.configWeight !== configWeight)) realsChanged = true;
       return state;
     });
     const s: ServiceState = { ...serviceFields(d), id, reals };
     services.push(s);
     const name = serviceName(s);
     let table: Uint32Array;
-    // The common case of a periodic re-plan: same reals in the same order, nothing about them changed.
-    const same = !!o?.table && !realsChanged && (o.scheduler ?? 'mh') === s.scheduler && o.mhSize === s.mhSize && o.port === s.port;
+    // The common case of a periodic re-plan: same reals in the same order, nothing about them changed. A table read
+    // back from the pins is recomputed instead: the process that wrote it may have built it another way.
+    const trusted = !!o?.table && !o.tableFromPins;
+    const same = trusted && !realsChanged && (o!.scheduler ?? 'mh') === s.scheduler && o!.mhSize === s.mhSize && o!.port === s.port;
     const sigNew = same ? '' : signature(s.scheduler, s.mhSize, s.port, reals, (i) => realFlags(reals[i]!));
-    if (same || (o?.table && signature(o.scheduler ?? 'mh', o.mhSize, o.port, o.reals, (i) => o.reals[i]!.flags) === sigNew)) {
+    if (same || (trusted && signature(o!.scheduler ?? 'mh', o!.mhSize, o!.port, o!.reals, (i) => o!.reals[i]!.flags) === sigNew)) {
       table = o!.table!;
     } else {
-      // A hash table is updated from the one in the datapath, so a change moves only the buckets it must.
-      const prev = o?.table && tableKind(o.scheduler ?? 'mh') === 'hash' ? o.table : undefined;
-      table = serviceTable(s, prev);
-      putTables.push({ op: 'putTable', svcId: id, name, table, moved: movedBuckets(o?.table, table) });
+      // A function of the service's state alone, never of the table in the datapath (see serviceTable).
+      const fresh = serviceTable(s);
+      if (o?.tableFromPins && sameTable(o.table, fresh)) table = o.table!;
+      else {
+        table = fresh;
+        putTables.push({ op: 'putTable', svcId: id, name, table, moved: movedBuckets(o?.table, table) });
+      }
     }
     tables.set(id, table);
     s.tblSize = table.length;
@@ -284,6 +303,7 @@ export function observedAfter(p: Plan): ObservedService[] {
       id: r.id,
       address: r.address,
       weight: r.weight,
+      ...(r.configWeight !== undefined ? { configWeight: r.configWeight } : {}),
       mac: r.mac,
       flags: realFlags(r),
       uThreshold: r.uThreshold ?? 0,

@@ -21,6 +21,16 @@ test('short benchmark run produces every figure', async () => {
     assert.ok(r.veth[k].received <= r.veth[k].sent, `veth ${k}: more frames came back than were sent`);
   }
   assert.ok(r.controlplane.maglev_65537x1000_ms > 0 && r.controlplane.apply_ms > 0);
+  // The history-free table moves at least the minimum, a real down exactly it, and an edit at 10 reals within 5 %.
+  const mv = r.maglev_moves;
+  assert.equal(mv.rows.length, 12, 'four changes x N = 2, 10, 100');
+  for (const x of mv.rows) {
+    assert.ok(x.minimal > 0 && x.history_free >= x.minimal - 1e-9 && x.old_incremental >= x.minimal - 1e-9, JSON.stringify(x));
+    if (x.change === 'one down') assert.ok(Math.abs(x.history_free - x.minimal) < 1e-9, JSON.stringify(x));
+    if (x.reals === 10) assert.ok(x.history_free <= 1.05 * x.minimal, JSON.stringify(x));
+  }
+  assert.ok(mv.table_1000_edit_ms > 0 && mv.table_1000_down_ms > 0);
+  assert.match(formatReport(r), /Maglev buckets moved by one change/);
   assert.ok(r.memory.bytes_per_conn > 16 && r.memory.bytes_per_conn < 1024, `bytes per connection ${r.memory.bytes_per_conn}`);
   // Half-full 8-way buckets lose about 1 % of flows to full buckets; far more would mean a broken hash or claim.
   assert.ok(

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// maglev.test.ts: the Maglev table: prime sizes, shares that follow weights, and minimal disruption when reals come and go (from scratch and by rebuild).
+// maglev.test.ts: the Maglev table: prime sizes, shares that follow weights, and the history-free table (exact shares, what a change moves).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REAL_NONE } from '../../src/core/abi';
-import { buildMaglev, isPrime, type MaglevBackend, maglevQuotas, movedFraction, rebuildMaglev } from '../../src/core/maglev';
+import { buildMaglev, isPrime, type MaglevBackend, maglevQuotas, maglevTable, movedFraction } from '../../src/core/maglev';
 
 const backends = (n: number, weight = (_i: number) => 1): MaglevBackend[] =>
   Array.from({ length: n }, (_, i) => ({ key: `10.0.${i >> 8}.${i & 255}:80`, weight: weight(i), id: i }));
@@ -86,11 +86,6 @@ test('adding one real to N moves at most 1.1/(N+1) of buckets', () => {
   }
 });
 
-const byKey = (a: MaglevBackend, b: MaglevBackend) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-
-/** The table the datapath holds once the control plane has rebuilt it: exact quotas from the first change on. */
-const steady = (b: readonly MaglevBackend[], size: number) => rebuildMaglev(buildMaglev(b, size), b, size);
-
 /** Buckets whose owner changed, and the owners they came from and went to. */
 function changes(before: Uint32Array, after: Uint32Array): { moved: number; from: Set<number>; to: Set<number> } {
   const from = new Set<number>(),
@@ -103,15 +98,6 @@ function changes(before: Uint32Array, after: Uint32Array): { moved: number; from
     to.add(after[i]!);
   }
   return { moved, from, to };
-}
-
-/** The least any exact-quota table can move: each owner keeps at most its new quota. */
-function leastMoves(before: Uint32Array, b: readonly MaglevBackend[], size: number): number {
-  const held = shares(before),
-    q = maglevQuotas(b, size);
-  let kept = 0;
-  b.forEach((x, i) => (kept += Math.min(held.get(x.id) ?? 0, q[i]!)));
-  return size - kept;
 }
 
 function assertExactShares(t: Uint32Array, b: readonly MaglevBackend[], size: number, what: string): void {
@@ -152,160 +138,104 @@ test('quotas are floor(size*w/W) plus the remainder by largest fraction, ties by
   assert.deepEqual(maglevQuotas([], 251), []);
 });
 
-test('rebuildMaglev falls back to buildMaglev when there is nothing to keep', () => {
-  const b = backends(10, (i) => 1 + (i % 3));
-  const built = buildMaglev(b, 65537);
-  assert.deepEqual(rebuildMaglev(undefined, b, 65537), built);
-  assert.deepEqual(rebuildMaglev(buildMaglev(b, 251), b, 65537), built, 'a table of another size');
-  assert.deepEqual(rebuildMaglev(new Uint32Array(65537).fill(REAL_NONE), b, 65537), built, 'a table of REAL_NONE');
-  assert.deepEqual(
-    rebuildMaglev(
-      buildMaglev(
-        backends(3).map((x) => ({ ...x, id: x.id + 100 })),
-        65537,
-      ),
-      b,
-      65537,
-    ),
-    built,
-    'only gone ids',
-  );
-  assert.throws(() => rebuildMaglev(built, b, 65536), /not prime/);
+test('maglevTable gives every live real exactly its quota', () => {
+  for (const size of [251, 65537]) {
+    const b = backends(7, (i) => [3, 2, 1, 0, 5, 1, 1][i]!);
+    assertExactShares(maglevTable(b, size), b, size, `size ${size}`);
+    // Down or ramping reals (weight below baseWeight) change the shares, not the exactness.
+    const d = b.map((x, i) => ({ ...x, weight: i === 4 ? 0 : i === 0 ? 1 : x.weight, baseWeight: x.weight }));
+    assertExactShares(maglevTable(d, size), d, size, `size ${size}, one down, one ramping`);
+  }
+  assert.throws(() => maglevTable(backends(3), 65536), /not prime/);
+  assert.throws(() => maglevTable([{ key: 'a:80', weight: 1, id: REAL_NONE }], 251), /has id/);
 });
 
-test('rebuildMaglev with no live backend fills every bucket with REAL_NONE', () => {
-  const t = rebuildMaglev(
-    steady(backends(3), 251),
+test('maglevTable with no live backend fills every bucket with REAL_NONE', () => {
+  const t = maglevTable(
     backends(3, () => 0),
     251,
   );
   assert.ok(t.every((x) => x === REAL_NONE));
 });
 
-test('rebuildMaglev refuses two live backends with one id', () => {
-  const b = [...backends(3), { key: 'other:80', weight: 1, id: 1 }];
-  assert.throws(() => rebuildMaglev(steady(backends(3), 251), b, 251), /id 1/);
-});
+/** Bucket -> key: what must match between directors, whose real ids differ. */
+const keysOf = (t: Uint32Array, b: readonly MaglevBackend[]) => Array.from(t, (id) => b.find((x) => x.id === id)?.key ?? '-');
 
-test('rebuildMaglev gives every live real exactly its quota', () => {
-  for (const size of [251, 65537]) {
-    const b = backends(7, (i) => [3, 2, 1, 0, 5, 1, 1][i]!);
-    assertExactShares(steady(b, size), b, size, `size ${size}`);
-  }
-});
-
-test('rebuildMaglev is deterministic and ignores the order reals are listed in', () => {
+test('maglevTable is a function of keys and weights: not of listing order or ids', () => {
   const b = backends(50, (i) => 1 + (i % 4));
-  const prev = buildMaglev(backends(40), 65537);
-  const t = rebuildMaglev(prev, b, 65537);
-  assert.deepEqual(rebuildMaglev(prev, b, 65537), t);
-  assert.deepEqual(rebuildMaglev(prev, b.slice().reverse(), 65537), t);
-  assert.deepEqual(rebuildMaglev(t, b, 65537), t, 'a table already at its quotas stays as it is');
+  const t = maglevTable(b, 65537);
+  assert.deepEqual(maglevTable(b.slice().reverse(), 65537), t);
+  const relabelled = b.map((x, i) => ({ ...x, id: 7000 - 3 * i }));
+  assert.deepEqual(keysOf(maglevTable(relabelled, 65537), relabelled), keysOf(t, b));
 });
 
-// The issue's bound: adding or removing one of N reals moves at most 1.1/N of the buckets, for any N.
-for (const [n, size] of [
-  [2, 65537],
-  [10, 65537],
-  [25, 65537],
-  [100, 65537],
-  [1000, 65537],
-  [10, 251],
+// Bounds from bench/maglevmoves.ts (size 65537, equal weights): a config edit moves the minimum plus Maglev's
+// spill-over (10 reals: 10.2 % against 10.0 % for a removal); a health change moves the down real's buckets alone.
+for (const [n, spill] of [
+  [2, 0.001],
+  [10, 0.005],
+  [100, 0.01],
+  [1000, 0.01],
 ] as const) {
-  test(`rebuildMaglev, ${n} reals, size ${size}: adding or removing one moves only its buckets`, () => {
+  test(`maglevTable, ${n} reals: an edit moves at most ${spill * 100} % beyond the minimum, a real down only its buckets`, () => {
+    const size = 65537;
     const b = backends(n);
-    const before = steady(b, size);
+    const before = maglevTable(b, size);
+    const own = shares(before);
+
+    const removed = maglevTable(b.slice(1), size);
+    const r = changes(before, removed);
+    assert.ok(r.moved <= own.get(0)! + spill * size, `remove: ${r.moved} moved, the real held ${own.get(0)}`);
+    assert.ok(!removed.includes(0));
 
     const grown = backends(n + 1);
-    const added = rebuildMaglev(before, grown, size);
+    const added = maglevTable(grown, size);
     const a = changes(before, added);
-    assert.ok(a.moved / size <= 1.1 / (n + 1), `add: ${a.moved} of ${size} moved`);
-    assert.deepEqual([...a.to], [n], 'every moved bucket goes to the new real');
-    assert.equal(a.moved, shares(added).get(n), 'the new real gets no bucket that did not move');
-    assertExactShares(added, grown, size, 'add');
+    assert.ok(a.moved <= shares(added).get(n)! + spill * size, `add: ${a.moved} moved, the new real got ${shares(added).get(n)}`);
 
-    const sorted = b.slice().sort(byKey);
-    for (const [where, gone] of [
-      ['first', sorted[0]!],
-      ['middle', sorted[n >> 1]!],
-      ['last', sorted[n - 1]!],
-    ] as const) {
-      const rest = b.filter((x) => x !== gone);
-      const after = rebuildMaglev(before, rest, size);
-      const r = changes(before, after);
-      assert.ok(r.moved / size <= 1.1 / n, `remove ${where}: ${r.moved} of ${size} moved`);
-      assert.deepEqual([...r.from], [gone.id], `remove ${where}: only the removed real's buckets move`);
-      assert.equal(r.moved, shares(before).get(gone.id), `remove ${where}: all of them`);
-      assertExactShares(after, rest, size, `remove ${where}`);
-    }
+    const heavier = backends(n, (i) => (i === 0 ? 2 : 1));
+    const h = changes(before, maglevTable(heavier, size));
+    const gained = maglevQuotas(heavier, size)[0]! - maglevQuotas(b, size)[0]!;
+    assert.ok(h.moved <= gained + spill * size, `weight x2: ${h.moved} moved, the real gained ${gained}`);
+
+    // A health change leaves the base (the configured pool) alone: only the down real's buckets move.
+    const downB = b.map((x) => (x.id === 0 ? { ...x, weight: 0, baseWeight: 1 } : x));
+    const down = maglevTable(downB, size);
+    const d = changes(before, down);
+    assert.deepEqual([...d.from], [0], 'only the down real loses buckets');
+    assert.equal(d.moved, own.get(0));
+    assertExactShares(down, downB, size, 'one down');
   });
 }
 
-test('rebuildMaglev: a weight going from 1 to 2 moves only the share it gains', () => {
-  for (const [n, size] of [
-    [10, 65537],
-    [100, 65537],
-    [10, 251],
-  ] as const) {
-    const b = backends(n);
-    const before = steady(b, size);
-    const heavier = backends(n, (i) => (i === 3 ? 2 : 1));
-    const after = rebuildMaglev(before, heavier, size);
-    const gained = maglevQuotas(heavier, size)[3]! - maglevQuotas(b, size)[3]!;
-    const c = changes(before, after);
-    assert.ok(c.moved <= gained + 1, `n=${n}: ${c.moved} moved, real 3 gained ${gained}`);
-    assert.deepEqual([...c.to], [3]);
-    assertExactShares(after, heavier, size, `n=${n}`);
+test('maglevTable: each slow-start step moves little more than the share it adds', () => {
+  const size = 65537;
+  const ramp = (w: number) => backends(10, (i) => (i === 0 ? w : 10)).map((x) => ({ ...x, baseWeight: 10 }));
+  let prev = maglevTable(ramp(0), size);
+  for (let w = 1; w <= 10; w++) {
+    const t = maglevTable(ramp(w), size);
+    const gained = shares(t).get(0)! - (shares(prev).get(0) ?? 0);
+    const c = changes(prev, t);
+    // Measured: 1.0 to 1.24 % per step for 0.9 to 1.1 % gained; the rest is the freed buckets' reshuffle.
+    assert.ok(c.moved <= 1.4 * gained, `step to ${w}: ${c.moved} moved, the real gained ${gained}`);
+    prev = t;
   }
+  assert.deepEqual(
+    prev,
+    maglevTable(
+      backends(10, () => 10),
+      size,
+    ),
+    'the end of the ramp is the table with no ramp',
+  );
 });
 
-test('rebuildMaglev moves the least any exact-share table can, step after step', () => {
-  // A fixed sequence of adds, removals, weight changes and health flaps over 60 candidate reals.
-  let seed = 12345;
-  const rand = (k: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % k;
-  const size = 8191;
-  const weight = Array.from({ length: 60 }, (_, i) => (i < 20 ? 1 + (i % 3) : -1));
-  const current = () => weight.flatMap((w, i) => (w < 0 ? [] : [{ key: `10.1.0.${i}:443`, weight: w, id: 1000 + i }]));
-  let t = steady(current(), size);
-  for (let step = 0; step < 200; step++) {
-    const i = rand(60);
-    weight[i] = [-1, 0, 1, 2, 3, 10][rand(6)]!;
-    if (!current().some((x) => x.weight > 0)) weight[i] = 1;
-    const b = current();
-    const next = rebuildMaglev(t, b, size);
-    assert.equal(changes(t, next).moved, leastMoves(t, b, size), `step ${step}`);
-    assertExactShares(next, b, size, `step ${step}`);
-    t = next;
-  }
-});
-
-test('rebuildMaglev spreads the buckets it moves over the whole table', () => {
+test('maglevTable spreads a new real over the whole table', () => {
   const size = 65537,
     stripes = 16;
-  const perStripe = (t: Uint32Array, pick: (i: number) => boolean) => {
-    const c = new Array<number>(stripes).fill(0);
-    for (let i = 0; i < t.length; i++) if (pick(i)) c[Math.floor((i * stripes) / t.length)]!++;
-    return c;
-  };
-  const spread = (c: number[], what: string) => {
-    const mean = c.reduce((a, x) => a + x, 0) / c.length;
-    for (const x of c) assert.ok(Math.abs(x - mean) <= mean * 0.25, `${what}: ${c.join(' ')} per 1/${stripes} of the table`);
-  };
-  const before = steady(backends(10), size);
-  const added = rebuildMaglev(before, backends(11), size);
-  spread(
-    perStripe(added, (i) => added[i] === 10),
-    'the new real',
-  );
-  // Real 3 going from weight 1 to 2 and back: the buckets it gives up are not its highest ones.
-  const heavy = rebuildMaglev(
-    before,
-    backends(10, (i) => (i === 3 ? 2 : 1)),
-    size,
-  );
-  const light = rebuildMaglev(heavy, backends(10), size);
-  spread(
-    perStripe(light, (i) => heavy[i] === 3 && light[i] !== 3),
-    'the released excess',
-  );
+  const c = new Array<number>(stripes).fill(0);
+  const added = maglevTable(backends(11), size);
+  for (let i = 0; i < size; i++) if (added[i] === 10) c[Math.floor((i * stripes) / size)]!++;
+  const mean = c.reduce((a, x) => a + x, 0) / c.length;
+  for (const x of c) assert.ok(Math.abs(x - mean) <= mean * 0.25, `${c.join(' ')} per 1/${stripes} of the table`);
 });

@@ -161,7 +161,9 @@ test('a Maglev size change never lets hash % size index past the live table: gro
   assert.deepEqual(kinds(shrink.ops), ['putService', 'putTable']);
 });
 
-test('mh change impact through plan(): adding or removing one of N reals moves at most 1.1/N of buckets', () => {
+// The table is a function of the config (never of the previous table), so an edit moves its share plus Maglev's
+// spill-over: under 0.6 % of the table up to 100 reals at size 65537 (bench/maglevmoves.ts).
+test('mh change impact through plan(): adding or removing one of N reals moves at most 1/N + 1 % of buckets', () => {
   for (const n of [5, 20, 60]) {
     const addrs = Array.from({ length: n + 1 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
     const macs = new Map(addrs.map((a, i) => [a, `02:00:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`]));
@@ -169,10 +171,10 @@ test('mh change impact through plan(): adding or removing one of N reals moves a
     const base = plan(services(spec(n), 65537), [], macs);
     const grown = plan(services(spec(n + 1), 65537), observedAfter(base), macs);
     const added = grown.ops.find((o) => o.op === 'putTable') as Extract<Op, { op: 'putTable' }>;
-    assert.ok(added.moved / 65537 <= 1.1 / (n + 1), `add to ${n}: ${added.moved} buckets moved`);
+    assert.ok(added.moved / 65537 <= 1 / (n + 1) + 0.01, `add to ${n}: ${added.moved} buckets moved`);
     const shrunk = plan(services(spec(n), 65537), observedAfter(grown), macs);
     const removed = shrunk.ops.find((o) => o.op === 'putTable') as Extract<Op, { op: 'putTable' }>;
-    assert.ok(removed.moved / 65537 <= 1.1 / (n + 1), `remove from ${n + 1}: ${removed.moved} buckets moved`);
+    assert.ok(removed.moved / 65537 <= 1 / (n + 1) + 0.01, `remove from ${n + 1}: ${removed.moved} buckets moved`);
   }
 });
 
