@@ -6,6 +6,7 @@ import { isNativeError } from '../adapters/native';
 import { RuntimeError, UsageError } from '../core/errors';
 import { registerApply } from './commands/apply';
 import { registerDaemon } from './commands/daemon';
+import { registerDirector } from './commands/director';
 import { registerDoctor } from './commands/doctor';
 import { registerDown } from './commands/down';
 import { registerImport } from './commands/import';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
   for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
-  for (const r of [registerTrace, registerTop, registerKernel]) r(program);
+  for (const r of [registerTrace, registerTop, registerKernel, registerDirector]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -51,6 +51,8 @@ export const API_BODIES = {
   'POST /v1/real/add': z.strictObject({ service: serviceKey, real: realSchema }),
   'POST /v1/real/edit': z.strictObject({ service: serviceKey, real: realEdit }),
   'POST /v1/real/delete': z.strictObject({ service: serviceKey, real: realSchema.pick({ address: true }) }),
+  'POST /v1/director/drain': z.strictObject({}),
+  'POST /v1/director/undrain': z.strictObject({}),
 };
 
 export type BodyRoute = keyof typeof API_BODIES;

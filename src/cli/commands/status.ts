@@ -3,6 +3,7 @@
 
 import * as os from 'node:os';
 import type { Command } from 'commander';
+import type { BgpStatus } from '../../adapters/announce';
 import { call, DEFAULT_SOCKET } from '../../adapters/api';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
@@ -38,6 +39,8 @@ export interface StatusJson {
     arpClaims?: { mac: string; real: string | null; since: number }[];
   }[];
   verdicts: Record<keyof Verdicts, number>;
+  /** This director among its peers, from a daemon answering on --socket (bgp: absent without a bgp section). */
+  director?: { bgp?: BgpStatus };
 }
 
 const num = (c: { packets: bigint; bytes: bigint; conns: bigint }) => ({ packets: Number(c.packets), bytes: Number(c.bytes), conns: Number(c.conns) });
@@ -100,7 +103,17 @@ export function toText(st: StatusJson): string {
     .join(' ');
   const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
   const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
-  return `${head}\n${table(rows)}\nverdicts: ${v}\n${verifier}\n`;
+  return `${head}\n${bgpText(st.director?.bgp)}${table(rows)}\nverdicts: ${v}\n${verifier}\n`;
+}
+
+/** The BGP lines: drain state, then each VIP announced or withdrawn and why. */
+export function bgpText(b: BgpStatus | undefined): string {
+  if (!b) return '';
+  const drain = b.drained
+    ? `drained since ${new Date(b.drainedSince ?? 0).toISOString()}${b.drain ? ` (${b.drain.active} active, ${b.drain.tracked} tracked connections)` : ''}`
+    : 'not drained';
+  const vips = b.vips.map((v) => `${v.vip} ${v.announced ? 'announced' : `withdrawn (${v.reason})`}`).join(', ');
+  return `bgp (table ${b.table}): ${drain}; ${vips || 'no VIP'}\n`;
 }
 
 /** Health and ARP-guard state live in the daemon, not in the maps: merged in when a daemon answers (best effort). */
@@ -111,6 +124,8 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   } catch {
     return; // no daemon (xlvs up, or none): the maps say all there is
   }
+  const bgp = await call<BgpStatus | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
+  if (bgp) st.director = { ...st.director, bgp };
   for (const s of st.services) {
     const l = list.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
     if (!l) continue;
