@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BgpLab } from './bgp';
 import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
 import { type Capture, type CaptureResult, type DirectorStatus, Observer, type ReplyPathCounters } from './observe';
@@ -12,6 +13,7 @@ import { Topology } from './topology';
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
 export { ADDR, realAddress } from './addr';
+export { BGP_TABLE, type BgpDirector, type LoadResult } from './bgp';
 export { cleanupPrefix, labPrefix } from './claims';
 export type { ClientResult } from './client';
 export type { Capture, CaptureResult, Counters, DirectorStatus, ReplyPathCounters } from './observe';
@@ -66,6 +68,7 @@ export class DrLab {
   private readonly net: Topology;
   private readonly procs: Processes;
   private readonly observer: Observer;
+  private readonly bgpLab: BgpLab;
   private teardownPromise: Promise<void> | undefined;
   private cleanedUp = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -104,6 +107,7 @@ export class DrLab {
     this.macs = this.net.macs;
     this.procs = new Processes(this.net, { workDir: this.workDir, httpPort: this.httpPort, udpPort: this.udpPort, realSetup, log: this.log });
     this.observer = new Observer(this.net, this.procs, this.workDir);
+    this.bgpLab = new BgpLab(this.net, { workDir: this.workDir, repoRoot: this.repoRoot, xlvsBin: this.procs.xlvsBin(), log: this.log });
   }
 
   /** Builds the whole network (and starts the real servers unless told not to). Cleans up on failure. */
@@ -168,6 +172,11 @@ export class DrLab {
   }
   addSecondClientNetwork(): Promise<void> {
     return this.net.addSecondClientNetwork();
+  }
+
+  /** Active/active directors with BIRD and the router's ECMP: documented in bgp.ts. */
+  bgp(): BgpLab {
+    return this.bgpLab;
   }
 
   // Servers, the director, clients: documented in processes.ts.
@@ -257,6 +266,7 @@ export class DrLab {
   }
 
   private async doTeardown(): Promise<void> {
+    await this.bgpLab.stopAll();
     await this.procs.stopAll();
     this.net.killAll();
     this.finalCleanup();
