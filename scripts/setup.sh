@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl python3-seccomp clang-format clang-tidy)
+pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl python3-seccomp clang-format clang-tidy bird2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -18,6 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package enables a system-wide bird on the host's own tables; the lab runs its own per namespace (-c, -s), so
+  # one installed here just now is stopped and disabled (a bird that was there before is left alone).
+  if [[ " ${missing[*]} " == *" bird2 "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now bird.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

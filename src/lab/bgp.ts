@@ -111,7 +111,20 @@ export class BgpLab {
   /** Starts director n's xlvs daemon (waits for `ready`), then its BIRD (contrib/bird/director.conf). */
   async startDirector(n: number, configFile: string): Promise<void> {
     const d = this.director(n);
-    if (this.daemons.has(n)) throw new Error(`director ${n} already running`);
+    await this.startDaemon(n, configFile);
+    const conf = siteConfig(
+      fs.readFileSync(path.join(this.o.repoRoot, 'contrib', 'bird', 'director.conf'), 'utf8'),
+      { XLVS_TABLE: BGP_TABLE, ROUTER_ADDR: ADDR.router, ROUTER_AS, DIRECTOR_AS },
+      d.address,
+      path.join(this.o.workDir, `bird-d${n}.log`),
+    );
+    await this.startBird(d.role, conf, d.birdSocket);
+  }
+
+  /** Director n's xlvs daemon alone (a restart after stopDaemon); resolves at its `ready` line. */
+  async startDaemon(n: number, configFile: string): Promise<void> {
+    const d = this.director(n);
+    if (this.daemons.has(n)) throw new Error(`director ${n}'s daemon already running`);
     const child = this.net.spawnTracked([
       'ip',
       'netns',
@@ -122,13 +135,15 @@ export class BgpLab {
     const r = track(child);
     this.daemons.set(n, r);
     await waitFor(child, r.output, (l) => l.includes('"msg":"ready"'), 30_000, `xlvs daemon of director ${n}`);
-    const conf = siteConfig(
-      fs.readFileSync(path.join(this.o.repoRoot, 'contrib', 'bird', 'director.conf'), 'utf8'),
-      { XLVS_TABLE: BGP_TABLE, ROUTER_ADDR: ADDR.router, ROUTER_AS, DIRECTOR_AS },
-      d.address,
-      path.join(this.o.workDir, `bird-d${n}.log`),
-    );
-    await this.startBird(d.role, conf, d.birdSocket);
+  }
+
+  /** Ends director n's daemon with a signal (SIGKILL: a crash) and waits for it; BIRD and the datapath stay. */
+  async stopDaemon(n: number, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const r = this.daemons.get(n);
+    if (!r) throw new Error(`director ${n}'s daemon is not running`);
+    this.daemons.delete(n);
+    killGroup(r.child, sig);
+    await r.exited;
   }
 
   private async startBird(role: string, conf: string, ctl: string): Promise<void> {

@@ -82,6 +82,12 @@ describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeou
     const m = await l.exec('dir', ['curl', '-s', 'http://127.0.0.1:9258/metrics']);
     assert.match(m.stdout, new RegExp(`^xlvs_bgp_announced\\{vip="${ADDR.vip}"\\} 1$`, 'm'));
     assert.match(m.stdout, /^xlvs_bgp_drained 0$/m);
+    // The status page's feed carries the same object the page shows.
+    const page = JSON.parse((await l.exec('dir', ['curl', '-s', 'http://127.0.0.1:9258/api/status'])).stdout) as { bgp?: { vips: { announced: boolean }[] } };
+    assert.deepEqual(
+      page.bgp?.vips.map((v) => v.announced),
+      [true],
+    );
   });
 
   test('adding a third director under load: 0 failed requests, 0 streams moved, and it takes a share', async () => {
@@ -112,12 +118,20 @@ describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeou
     const withdrawn = b.waitNextHops([D1, D3], 10_000);
     const drain = b.xlvs(2, ['director', 'drain', '--wait', '30'], { allowFail: true });
     const withdrawMs = await withdrawn;
+    const routerAt = Date.now();
     const d = await drain;
+    // From the daemon deleting the route to the router's kernel dropping the next hop (the CLI's start-up excluded).
+    const delLine = b
+      .daemonOutput(2)
+      .split('\n')
+      .filter((x) => x.includes('"msg":"VIP withdrawn"'))
+      .pop();
+    const routeDelToRouterMs = delLine ? routerAt - Date.parse((JSON.parse(delLine) as { time: string }).time) : null;
     const drainMs = Date.now() - t0;
     const st = await status(l, 2);
     await new Promise((r) => setTimeout(r, 1000));
     const r = await load.stop();
-    figures('drain director 2', r, { withdrawMs, drainMs, drainOutput: d.stdout.trim().split('\n').slice(-1)[0] });
+    figures('drain director 2', r, { withdrawMs, routeDelToRouterMs, drainMs, drainOutput: d.stdout.trim().split('\n').slice(-1)[0] });
     assert.equal(d.code, 0, `drain: ${d.stdout}${d.stderr}`);
     assert.match(d.stdout, /drain complete after/);
     assert.ok(withdrawMs < 5000, `withdrawn from the router after ${withdrawMs} ms`);
@@ -133,6 +147,24 @@ describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeou
     assert.match(m.stdout, /^xlvs_bgp_drained 1$/m);
     const u = await b.xlvs(2, ['director', 'undrain']);
     assert.match(u.stdout, /announced \(serving\)/);
+    await b.waitNextHops([D1, D2, D3], 10_000);
+  });
+
+  test('a daemon killed -9 leaves its VIP announced (the datapath still forwards); a drain survives a daemon restart', async () => {
+    const l = L();
+    const b = l.bgp();
+    await b.xlvs(2, ['director', 'drain']);
+    await b.waitNextHops([D1, D3], 10_000);
+    await b.stopDaemon(2, 'SIGKILL');
+    await b.startDaemon(2, b.writeConfig(2, l.directorConfig([{ port: PORT, protocol: 'tcp', scheduler: 'mh', weights: [1, 1, 1] }])));
+    await b.stopDaemon(1, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(await b.nextHops(), [D1, D3], 'director 1 still announced without its daemon; director 2 still drained after its restart');
+    const r = await l.runClient('tcp', { port: PORT, count: 100, concurrency: 5, timeoutMs: 5000 });
+    assert.equal(r.failures, 0, JSON.stringify(r.errors));
+    assert.equal((await status(l, 2)).director?.bgp?.drained, true);
+    await b.startDaemon(1, b.writeConfig(1, l.directorConfig([{ port: PORT, protocol: 'tcp', scheduler: 'mh', weights: [1, 1, 1] }])));
+    await b.xlvs(2, ['director', 'undrain']);
     await b.waitNextHops([D1, D2, D3], 10_000);
   });
 
@@ -154,5 +186,26 @@ describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeou
     assert.deepEqual(streamsIntact(r), { moved: 0, reconnected: 0, failed: 0 });
     // A request in flight to the dead director fails or waits for a retransmission; none may fail after the window.
     for (const t of late) assert.ok(t <= goneAt + 3000 + 500, `a request failed ${t} ms after the kill (route gone at ${goneAt} ms)`);
+  });
+  test('a director whose reals all take no new connections withdraws ("no schedulable real"); xlvs down withdraws', async () => {
+    const l = L();
+    const b = l.bgp();
+    const reals = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
+    const weight = (w: number) =>
+      Promise.all(reals.map((a) => b.xlvs(1, ['real', 'edit', '--vip', ADDR.vip, '--port', String(PORT), '--address', a, '--weight', String(w)])));
+    await weight(0);
+    await b.waitNextHops([D2], 10_000);
+    assert.deepEqual(
+      (await status(l, 1)).director?.bgp?.vips.map((v) => [v.announced, v.reason]),
+      [[false, 'no schedulable real']],
+    );
+    await weight(1);
+    await b.waitNextHops([D1, D2], 10_000);
+    await b.stopDaemon(2);
+    const d = await b.xlvs(2, ['down', '--interface', 'lan2']);
+    assert.match(d.stdout, new RegExp(`withdrew the BGP announcement of ${ADDR.vip.replace(/\./g, '\\.')}`));
+    await b.waitNextHops([D1], 10_000);
+    const r = await l.runClient('tcp', { port: PORT, count: 50, concurrency: 5, timeoutMs: 5000 });
+    assert.equal(r.failures, 0, JSON.stringify(r.errors));
   });
 });
