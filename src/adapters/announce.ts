@@ -25,6 +25,17 @@ export function announcedRoutes(ifname: string, table: number | 'all'): string[]
   }
 }
 
+/** Announcement routes of the interface in tables other than `table` (ip -j names a route's table unless it is main). */
+function staleRoutes(ifname: string, table: number): { vip: string; table: string }[] {
+  let all: { dst: string; table?: string }[];
+  try {
+    all = ipJson<{ dst: string; table?: string }[]>(['-4', 'route', 'show', 'table', 'all', 'proto', String(ROUTE_PROTO), 'dev', ifname]);
+  } catch {
+    return [];
+  }
+  return all.map((r) => ({ vip: r.dst.replace(/\/32$/, ''), table: r.table ?? 'main' })).filter((r) => r.table !== String(table));
+}
+
 /** `xlvs down`: withdraws every VIP this director announced on the interface, whatever table the config named. */
 export function withdrawAll(ifname: string): string[] {
   const vips = announcedRoutes(ifname, 'all');
@@ -89,6 +100,11 @@ export class Announcer {
       return { ...v, since: o && o.announced === v.announced && o.reason === v.reason ? o.since : now };
     });
     try {
+      // A table the config named before (bgp.table changed across a restart) holds announcements no longer ours to keep.
+      for (const r of staleRoutes(this.o.ifname, this.o.table)) {
+        ip(['-4', 'route', 'del', `${r.vip}/32`, 'dev', this.o.ifname, 'table', r.table, 'proto', String(ROUTE_PROTO)]);
+        this.o.event('info', 'VIP withdrawn from a table bgp.table no longer names', { vip: r.vip, table: r.table });
+      }
       const { add, remove } = announceDiff(next, announcedRoutes(this.o.ifname, this.o.table));
       for (const vip of add) {
         ip(['-4', 'route', 'replace', `${vip}/32`, 'dev', this.o.ifname, 'table', String(this.o.table), 'proto', String(ROUTE_PROTO), 'scope', 'link']);

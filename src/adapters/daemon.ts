@@ -295,6 +295,12 @@ export class Daemon {
     const cfg = readConfigFile(this.opts.configFile);
     const r = await c.apply(cfg, { persist: false });
     this.log.info({ ops: r.ops.length }, 'reloaded');
+    // The announcer is set up at start: a reload carries on announcing in the table the daemon started with.
+    if ((cfg.bgp?.table ?? null) !== (this.announcer?.status().table ?? null))
+      this.log.warn(
+        { running: this.announcer?.status().table ?? null, file: cfg.bgp?.table ?? null },
+        'bgp changed in the config: restart the daemon to apply it',
+      );
     return r;
   }
 

@@ -134,7 +134,8 @@ describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeou
     figures('drain director 2', r, { withdrawMs, routeDelToRouterMs, drainMs, drainOutput: d.stdout.trim().split('\n').slice(-1)[0] });
     assert.equal(d.code, 0, `drain: ${d.stdout}${d.stderr}`);
     assert.match(d.stdout, /drain complete after/);
-    assert.ok(withdrawMs < 5000, `withdrawn from the router after ${withdrawMs} ms`);
+    // Bounded from the route's deletion: the CLI's own start-up (1-6 s on a loaded 2-core machine) is not the director's doing.
+    assert.ok(routeDelToRouterMs !== null && routeDelToRouterMs < 1000, `withdrawn from the router ${routeDelToRouterMs} ms after the route went`);
     assert.equal(r.requests.failures, 0, JSON.stringify(r.requests.errors));
     assert.deepEqual(streamsIntact(r), { moved: 0, reconnected: 0, failed: 0 });
     assert.equal(st.director?.bgp?.drained, true);
