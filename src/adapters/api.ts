@@ -10,8 +10,10 @@ import type { Controller } from '../core/controller';
 import { ExistsError, edits, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
+import type { ReloadResult } from './metrics';
 
-export const DEFAULT_SOCKET = '/run/xlvs/xlvs.sock';
+/** The API socket when `--socket` is not given: $XLVS_SOCKET (as xlvsadm reads it), else the systemd unit's path. */
+export const DEFAULT_SOCKET = process.env.XLVS_SOCKET || '/run/xlvs/xlvs.sock';
 
 /** Error kinds on the wire, so the client can rebuild the same exit code and ipvsadm message. */
 type Kind = 'usage' | 'notfound' | 'exists' | 'runtime';
@@ -31,8 +33,9 @@ type Handler = (body: unknown) => Promise<unknown> | unknown;
  * The handlers by "METHOD /path". Each POST body is parsed by its schema (src/core/apibody.ts) before anything runs:
  * a field of the wrong type or range, or one the call does not take, is a usage error naming it.
  */
-export function routes(c: Controller, reload: () => Promise<unknown>): Record<string, Handler> {
+export function routes(c: Controller, reload: () => Promise<unknown>, lastReload?: () => ReloadResult): Record<string, Handler> {
   return {
+    'GET /v1/reload': () => lastReload?.() ?? null,
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
     'GET /v1/conns': () => c.connections(),

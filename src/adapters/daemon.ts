@@ -20,7 +20,7 @@ import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
-import { cachedCount, type MetricsSource, serveMetrics } from './metrics';
+import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
@@ -48,6 +48,8 @@ export class Daemon {
   private dp: Datapath | undefined;
   private server: http.Server | undefined;
   private metrics: http.Server | undefined;
+  /** The config file's last load: the start counts as one, as Prometheus counts its own start. */
+  lastReload: ReloadResult = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void) | undefined;
   /** The last re-pin failure, logged once rather than every PIN_CHECK_MS. */
@@ -204,8 +206,17 @@ export class Daemon {
     // Connections that sent within two sweeps and a second still count as active (the sweeper stamps last_seen).
     const quietS = 1 + Math.ceil((2 * cfg.sweep_interval_ms) / 1000);
     const lastSeen = (): number[] => controller.connections().flatMap((c) => (c.lastSeen === undefined ? [] : [c.lastSeen]));
-    this.server = await serve(this.socket, { ...routes(controller, () => this.reload()), ...directorRoutes(this.announcer, lastSeen, quietS) }, (m, f) =>
-      this.log.error(f ?? {}, m),
+    this.server = await serve(
+      this.socket,
+      {
+        ...routes(
+          controller,
+          () => this.reload(),
+          () => this.lastReload,
+        ),
+        ...directorRoutes(this.announcer, lastSeen, quietS),
+      },
+      (m, f) => this.log.error(f ?? {}, m),
     );
     this.timers.push(
       setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000),
@@ -262,6 +273,7 @@ export class Daemon {
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
       },
       connTable: () => ({ ...count(), capacity: capacity }),
+      lastReload: () => this.lastReload,
     };
   }
 
@@ -288,20 +300,29 @@ export class Daemon {
     }
   }
 
-  /** SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. */
+  /**
+   * SIGHUP and `POST /v1/reload`: the file is the source, so nothing is written back. The outcome is kept for
+   * `xlvs status` and `/metrics` (a refused reload is otherwise only a log line while the old config runs on).
+   */
   async reload(): Promise<unknown> {
     const c = this.controller;
     if (!c) throw new RuntimeError('daemon not started');
-    const cfg = readConfigFile(this.opts.configFile);
-    const r = await c.apply(cfg, { persist: false });
-    this.log.info({ ops: r.ops.length }, 'reloaded');
-    // The announcer is set up at start: a reload carries on announcing in the table the daemon started with.
-    if ((cfg.bgp?.table ?? null) !== (this.announcer?.status().table ?? null))
-      this.log.warn(
-        { running: this.announcer?.status().table ?? null, file: cfg.bgp?.table ?? null },
-        'bgp changed in the config: restart the daemon to apply it',
-      );
-    return r;
+    try {
+      const cfg = readConfigFile(this.opts.configFile);
+      const r = await c.apply(cfg, { persist: false });
+      this.log.info({ ops: r.ops.length }, 'reloaded');
+      this.lastReload = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
+      // The announcer is set up at start: a reload carries on announcing in the table the daemon started with.
+      if ((cfg.bgp?.table ?? null) !== (this.announcer?.status().table ?? null))
+        this.log.warn(
+          { running: this.announcer?.status().table ?? null, file: cfg.bgp?.table ?? null },
+          'bgp changed in the config: restart the daemon to apply it',
+        );
+      return r;
+    } catch (e) {
+      this.lastReload = { successful: false, at: Date.now(), lastSuccessAt: this.lastReload.lastSuccessAt, error: (e as Error).message };
+      throw e;
+    }
   }
 
   /** Exit without touching the datapath: the pinned link and maps keep forwarding until the next daemon or `xlvs down`. */

@@ -383,7 +383,17 @@ export class HealthRunner {
   get(key: string): RealHealth | undefined {
     const st = this.book.statusOf(key);
     return st
-      ? { state: st.state, detail: st.lastDetail, since: st.since, check: `${st.type}/${st.mode}`, checks: st.checks, failures: st.failures, lastAt: st.lastAt }
+      ? {
+          state: st.state,
+          detail: st.lastDetail,
+          since: st.since,
+          check: `${st.type}/${st.mode}`,
+          checks: st.checks,
+          failures: st.failures,
+          lastAt: st.lastAt,
+          durationMsSum: st.durationMsSum,
+          lastDurationMs: st.lastDurationMs,
+        }
       : undefined;
   }
 

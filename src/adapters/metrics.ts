@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // metrics.ts: the daemon's HTTP listener next to the API socket: Prometheus /metrics, the read-only status page, and its JSON feed.
 
+import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ctEventFields, type Verdicts, verdictFields } from '../core/abi';
 import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
-import type { ServiceListing } from '../core/listing';
+import type { RealHealth, ServiceListing } from '../core/listing';
 import type { AnnouncerStatus } from './announce';
 import { statusPage } from './statuspage';
 
@@ -18,6 +21,17 @@ export interface MetricsSource {
   connTable(): { entries: number; capacity: number; measuredAt: number };
   /** BGP announcements (null: the config has no bgp section). */
   bgp?(): AnnouncerStatus | null;
+  /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
+  lastReload?(): ReloadResult;
+}
+
+/** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
+export interface ReloadResult {
+  successful: boolean;
+  at: number;
+  lastSuccessAt: number;
+  /** Why it was refused: the running config is the previous one. */
+  error?: string;
 }
 
 export interface StatusJson {
@@ -48,15 +62,42 @@ export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
   };
 }
 
-const SVC = ['vip', 'port', 'protocol'] as const;
-const REAL = ['vip', 'port', 'protocol', 'real'] as const;
+// xlvs's own labels, then node_exporter's IPVS collector's (local_address, local_port, proto; remote_address,
+// remote_port, local_mark for backends), so a dashboard built on node_ipvs_* series matches by label unchanged.
+const SVC = ['vip', 'port', 'protocol', 'local_address', 'local_port', 'proto'] as const;
+const REAL = [...SVC, 'real', 'remote_address', 'remote_port', 'local_mark'] as const;
+
+/** The running build, for xlvs_build_info (read once: the package does not change under a running daemon). */
+function buildLabels(): { version: string; nodejs: string; kernel: string } {
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // A relocated dist/ without its package.json: the metric still says which Node and kernel.
+  }
+  return { version, nodejs: process.version, kernel: os.release() };
+}
 
 /** node_exporter's IPVS collector names with an xlvs_ prefix; counters are re-set from the maps on each scrape. */
 export function registry(src: MetricsSource): Registry {
   const reg = new Registry();
   let listing: ServiceListing[] = [];
-  const svcL = (s: ServiceListing) => ({ vip: s.vip, port: String(s.port), protocol: s.protocol });
-  const realL = (s: ServiceListing, r: ServiceListing['reals'][number]) => ({ ...svcL(s), real: r.address });
+  const svcL = (s: ServiceListing) => ({
+    vip: s.vip,
+    port: String(s.port),
+    protocol: s.protocol,
+    local_address: s.vip,
+    local_port: String(s.port),
+    proto: s.protocol.toUpperCase(),
+  });
+  // DR: the real receives the service port; no fwmark services, so local_mark is empty as node_exporter leaves it.
+  const realL = (s: ServiceListing, r: ServiceListing['reals'][number]) => ({
+    ...svcL(s),
+    real: r.address,
+    remote_address: r.address,
+    remote_port: String(s.port),
+    local_mark: '',
+  });
   const perService = (name: string, help: string, pick: (s: ServiceListing) => number) =>
     new Counter({
       name,
@@ -86,6 +127,32 @@ export function registry(src: MetricsSource): Registry {
       },
     });
   };
+  // Families of checked reals only: no sample for a real whose service has no check, or before its first result.
+  const perRealHealth = (kind: 'counter' | 'gauge', name: string, help: string, pick: (h: RealHealth) => number | undefined) => {
+    const cfg = { name, help, labelNames: REAL, registers: [reg] };
+    const each = (f: (labels: ReturnType<typeof realL>, v: number) => void) => {
+      for (const s of listing)
+        for (const r of s.reals) {
+          const v = r.healthDetail ? pick(r.healthDetail) : undefined;
+          if (v !== undefined) f(realL(s, r), v);
+        }
+    };
+    if (kind === 'counter')
+      return new Counter({
+        ...cfg,
+        collect() {
+          this.reset();
+          each((l, v) => this.inc(l, v));
+        },
+      });
+    return new Gauge({
+      ...cfg,
+      collect() {
+        this.reset();
+        each((l, v) => this.set(l, v));
+      },
+    });
+  };
   // The first collector to run takes the one listing every family of this scrape shares (a consistent view).
   new Gauge({
     name: 'xlvs_services',
@@ -106,6 +173,57 @@ export function registry(src: MetricsSource): Registry {
   perReal('gauge', 'xlvs_backend_mac_resolved', "1 when the real's MAC is known (the datapath can send to it).", (r) => (r.mac ? 1 : 0));
   perReal('gauge', 'xlvs_backend_up', '1 when the real takes new connections (MAC resolved and weight above 0; health checks refine this).', (r) =>
     r.schedulable ? 1 : 0,
+  );
+  // As Prometheus and Alertmanager report their own: alert on `xlvs_config_last_reload_successful == 0`.
+  if (src.lastReload) {
+    const last = src.lastReload.bind(src);
+    new Gauge({
+      name: 'xlvs_config_last_reload_successful',
+      help: "1 when the daemon's last config reload (start, SIGHUP, xlvs reload) succeeded, 0 when it was refused and the previous config runs on.",
+      registers: [reg],
+      collect() {
+        this.set(last().successful ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'xlvs_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time of the last successful config load.',
+      registers: [reg],
+      collect() {
+        this.set(Math.floor(last().lastSuccessAt / 1000));
+      },
+    });
+  }
+  new Gauge({
+    name: 'xlvs_build_info',
+    help: 'Always 1; the labels say which xlvs, Node.js and kernel run the daemon.',
+    labelNames: ['version', 'nodejs', 'kernel'],
+    registers: [reg],
+  }).set(buildLabels(), 1);
+  // Process metrics (CPU, memory, file descriptors, event-loop lag) under their standard names.
+  collectDefaultMetrics({ register: reg });
+  // Each counted check (inconclusive ones, such as a real without a MAC yet, are not), by outcome, and the time they took.
+  new Counter({
+    name: 'xlvs_health_checks_total',
+    help: 'Health checks of the real that counted, by result (success, failure).',
+    labelNames: [...REAL, 'result'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const s of listing)
+        for (const r of s.reals) {
+          const h = r.healthDetail;
+          if (!h) continue;
+          this.inc({ ...realL(s, r), result: 'success' }, h.checks - h.failures);
+          this.inc({ ...realL(s, r), result: 'failure' }, h.failures);
+        }
+    },
+  });
+  perRealHealth('counter', 'xlvs_health_check_duration_seconds_total', 'Time the counted checks of the real took, probe sent to verdict.', (h) =>
+    h.durationMsSum === undefined ? undefined : h.durationMsSum / 1000,
+  );
+  perRealHealth('gauge', 'xlvs_health_check_last_duration_seconds', 'Time the last counted check of the real took.', (h) =>
+    h.lastDurationMs === undefined || h.lastDurationMs === null ? undefined : h.lastDurationMs / 1000,
   );
   // Health checks' verdict (no sample for a real whose service has no check); xlvs_backend_up is what the datapath does with it.
   new Gauge({
@@ -171,7 +289,7 @@ export function registry(src: MetricsSource): Registry {
   perReal(
     'gauge',
     'xlvs_backend_effective_weight',
-    'Weight the datapath uses now (below xlvs_backend_weight while slow start ramps it).',
+    'Weight the datapath schedules with now: 0 while the real is down or its MAC unknown, the ramp during slow start (node_ipvs_backend_weight).',
     (r) => r.effectiveWeight ?? r.weight,
   );
   perService(

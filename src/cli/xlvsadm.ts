@@ -175,7 +175,7 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
 /** bin/xlvsadm: `--socket PATH` (anywhere) picks the daemon; everything else is ipvsadm syntax. */
 export async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
-  let socket = process.env.XLVS_SOCKET || DEFAULT_SOCKET;
+  let socket = DEFAULT_SOCKET;
   const i = args.findIndex((a) => a === '--socket' || a.startsWith('--socket='));
   if (i >= 0) {
     const a = args[i]!;

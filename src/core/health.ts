@@ -41,6 +41,9 @@ export interface TargetStatus {
   lastAt: number | null;
   checks: number;
   failures: number;
+  /** Time the counted checks took (probe sent to verdict), in ms, summed; and the last one's. */
+  durationMsSum: number;
+  lastDurationMs: number | null;
 }
 
 export interface Transition {
@@ -105,6 +108,8 @@ export class HealthBook {
         lastAt: e?.lastAt ?? null,
         checks: e?.checks ?? 0,
         failures: e?.failures ?? 0,
+        durationMsSum: e?.durationMsSum ?? 0,
+        lastDurationMs: e?.lastDurationMs ?? null,
         target,
         sig,
         nextAt: t + Math.floor(this.rand() * target.check.jitterMs),
@@ -151,6 +156,8 @@ export class HealthBook {
     if (r.inconclusive) return undefined;
     e.checks++;
     if (!r.ok) e.failures++;
+    e.lastDurationMs = Math.max(0, t - startedAt);
+    e.durationMsSum += e.lastDurationMs;
     const agrees = (e.state === 'up') === r.ok;
     if (agrees) {
       e.streak = 0;

@@ -92,7 +92,11 @@ export function formatList(
         out += `  -> ${pad(d, 28)} ${String(r.rate.cps).padStart(8)} ${String(r.rate.inpps).padStart(8)} ${String(r.rate.outpps).padStart(8)}${L(r.rate.inbps)}${L(r.rate.outbps)}\n`;
       else if (o.format === 'thresholds')
         out += `  -> ${pad(d, 28)} ${[r.upperThreshold, r.lowerThreshold, r.activeConns, r.inactiveConns].map((n) => pad(count(n), 10)).join(' ')}\n`;
-      else out += `  -> ${pad(d, 28)} ${pad('Route', 7)} ${pad(String(r.weight), 6)} ${pad(count(r.activeConns), 10)} ${pad(count(r.inactiveConns), 10)}\n`;
+      else {
+        // The weight in force: a real the datapath does not schedule (check failed) shows 0, as keepalived's inhibit does.
+        const w = String(r.effectiveWeight ?? r.weight);
+        out += `  -> ${pad(d, 28)} ${pad('Route', 7)} ${pad(w, 6)} ${pad(count(r.activeConns), 10)} ${pad(count(r.inactiveConns), 10)}\n`;
+      }
     }
   }
   return out;

@@ -3,7 +3,7 @@
 
 import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
 import { type RealConfig, type ServiceConfig, schedFlags } from './config';
-import { healthKey, type ObservedService } from './plan';
+import { healthKey, type ObservedReal, type ObservedService } from './plan';
 
 export interface RealHealth {
   state: 'up' | 'down';
@@ -15,6 +15,9 @@ export interface RealHealth {
   failures: number;
   /** ms since the epoch of the last result, null before the first. */
   lastAt: number | null;
+  /** ms the counted checks took in all (for a rate of duration per check), and the last one. */
+  durationMsSum?: number;
+  lastDurationMs?: number | null;
 }
 
 export interface Rates {
@@ -43,8 +46,13 @@ export interface RealListing {
   /** ipvsadm -x / -y (0: none). */
   upperThreshold?: number;
   lowerThreshold?: number;
-  /** The weight the datapath uses now, when slow start is still ramping it up to `weight`. */
+  /**
+   * The weight in force when it differs from `weight`: 0 while the real takes no new connections (health check
+   * failed, MAC unknown or stale: keepalived's inhibit_on_failure shows such a real at weight 0 too), or the slow-start
+   * ramp on its way up to `weight`. `weightNote` says which.
+   */
   effectiveWeight?: number;
+  weightNote?: 'down' | 'no-mac' | 'slow-start';
 }
 
 export interface ServiceListing {
@@ -147,6 +155,16 @@ export interface ListingInput {
 
 export function listServices(x: ListingInput): ServiceListing[] {
   const { counters: c, realConns: rc } = x;
+  // What the datapath schedules with, so `-Ln` never shows a down real at full weight.
+  const inForce = (s: ServiceConfig, r: RealConfig, or: ObservedReal | undefined): Pick<RealListing, 'effectiveWeight' | 'weightNote'> => {
+    if (r.weight === 0) return {};
+    if (!or || (or.flags & REAL_F_SCHED) === 0) {
+      const down = s.check && (x.health?.(healthKey(s, r.address))?.state ?? (x.down.has(healthKey(s, r.address)) ? 'down' : 'up')) === 'down';
+      return { effectiveWeight: 0, weightNote: down ? 'down' : 'no-mac' };
+    }
+    const w = x.effectiveWeight(s, r);
+    return w !== r.weight ? { effectiveWeight: w, weightNote: 'slow-start' } : {};
+  };
   const byKey = new Map(x.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
   const health = (s: ServiceConfig, address: string): Pick<RealListing, 'health' | 'healthDetail'> => {
     const h = s.check ? x.health?.(healthKey(s, address)) : undefined;
@@ -180,7 +198,7 @@ export function listServices(x: ListingInput): ServiceListing[] {
           overloaded: isOverloaded(rc && or ? (rc.get(or.id)?.overloaded ?? 0) : 0, r.upper_threshold ?? 0),
           upperThreshold: r.upper_threshold ?? 0,
           lowerThreshold: r.lower_threshold ?? 0,
-          ...(x.effectiveWeight(s, r) !== r.weight ? { effectiveWeight: x.effectiveWeight(s, r) } : {}),
+          ...inForce(s, r, or),
         };
       }),
       ...(x.vipClaims ? { arpClaims: x.vipClaims(s.vip) } : {}),

@@ -41,6 +41,8 @@ export interface LabRecord {
   namespaces: string[];
   bpffs?: string;
   workDir?: string;
+  /** A demo run with --keep: it waits in the background for `--cleanup` to ask it (SIGTERM) to tear down. */
+  kept?: boolean;
 }
 
 /** Checks a LabOptions.prefix and returns it ending in '-'. */
@@ -166,6 +168,21 @@ export function cleanupPrefix(prefix: string): string[] {
   if (r === 'unreadable') throw new Error(`prefix ${p}: ${recordPath(p)} is unreadable; check it and remove it by hand`);
   if (ownerAlive(r)) throw new Error(`prefix ${p} belongs to run ${r.pid}, which is still running; it removes its namespaces when it ends`);
   return removeRecorded(r, false);
+}
+
+/**
+ * A kept demo lab (`npm run demo -- --keep`) is owned by a background run waiting for this: SIGTERM makes it tear
+ * down what it built, as Ctrl-C would. Returns the owner's pid once it has gone, or null when no kept run owns it.
+ */
+export async function stopKeptOwner(prefix: string, timeoutMs = 60_000): Promise<number | null> {
+  const r = readRecord(labPrefix(prefix));
+  if (r === null || r === 'unreadable' || !r.kept || !ownerAlive(r)) return null;
+  process.kill(r.pid, 'SIGTERM');
+  for (const t0 = Date.now(); ownerAlive(r); ) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`prefix ${r.prefix}: run ${r.pid} did not tear down within ${timeoutMs / 1000} s`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return r.pid;
 }
 
 /**

@@ -14,7 +14,7 @@ import { Topology } from './topology';
 // What tests and the demo import along with DrLab, so that one import line serves them.
 export { ADDR, realAddress } from './addr';
 export { BGP_TABLE, type BgpDirector, type LoadResult } from './bgp';
-export { cleanupPrefix, labPrefix } from './claims';
+export { cleanupPrefix, labPrefix, stopKeptOwner } from './claims';
 export type { ClientResult } from './client';
 export type { Capture, CaptureResult, Counters, DirectorStatus, ReplyPathCounters } from './observe';
 export type { ClientOptions, DirectorProcess, Protocol, ServiceSpec } from './processes';
@@ -250,6 +250,12 @@ export class DrLab {
   }
   addresses(role: string, ifname: string): Promise<string[]> {
     return this.observer.addresses(role, ifname);
+  }
+
+  /** Marks the lab as kept by a background demo run, which `npm run demo -- --cleanup PREFIX` asks to tear down. */
+  markKept(): void {
+    this.record.kept = true;
+    writeRecord(this.record);
   }
 
   /** Stops everything this lab started and removes its namespaces and bpffs; safe to call more than once. */

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { call } from '../../src/adapters/api';
+import type { ReloadResult } from '../../src/adapters/metrics';
 import { parseConfig } from '../../src/core/config';
 import { ADDR, type ClientResult, type DirectorProcess, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
@@ -75,12 +77,20 @@ describe('xlvs daemon (namespace lab)', { timeout: 300_000 }, () => {
         (await listJson())[0].reals.map((r: any) => r.weight),
         [1, 1],
       );
+      // Not only in the log: `xlvs status` and /metrics read this (xlvs_config_last_reload_successful 0).
+      const refused = await call<ReloadResult>(l.daemonSocket(), 'GET', '/v1/reload');
+      assert.equal(refused.successful, false);
+      assert.match(refused.error ?? '', /services\[0\]\.reals\[0\]\.weight: 70000 is outside 0\.\.65535/);
+      assert.ok(refused.lastSuccessAt < refused.at);
 
       // 1. SIGHUP after editing the file: rs2's weight 1 -> 2.
       fs.writeFileSync(config, l.directorConfig([{ port: 80, protocol: 'tcp', weights: [1, 2] }]));
       l.signalDirector('SIGHUP');
       for (let i = 0; i < 50 && (await listJson())[0].reals[1].weight !== 2; i++) await sleep(100);
       assert.equal((await listJson())[0].reals[1].weight, 2);
+      const reloaded = await call<ReloadResult>(l.daemonSocket(), 'GET', '/v1/reload');
+      assert.deepEqual([reloaded.successful, reloaded.error], [true, undefined]);
+      assert.equal(reloaded.lastSuccessAt, reloaded.at);
       await sleep(500);
 
       // 2. apply -f: add rs3; the dry run first says what would move.

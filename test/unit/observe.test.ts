@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cachedCount, type MetricsSource, registry, statusJson } from '../../src/adapters/metrics';
+import { cachedCount, type MetricsSource, type ReloadResult, registry, statusJson } from '../../src/adapters/metrics';
+import { reloadLine } from '../../src/cli/commands/status';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
@@ -472,9 +473,58 @@ const source = (l: ServiceListing[]): MetricsSource => ({
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
 
+/** True when `text` has a sample of the line's name, with at least its labels, and its value ('# ...' lines: exactly). */
+function hasSample(text: string, line: string): boolean {
+  const lines = text.split('\n');
+  if (line.startsWith('#')) return lines.includes(line);
+  const parse = (l: string) => {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(l);
+    return m ? { name: m[1], labels: new Map([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]])), value: m[3] } : undefined;
+  };
+  const want = parse(line)!;
+  return lines.some((l) => {
+    const got = parse(l);
+    return got?.name === want.name && got.value === want.value && [...want.labels].every(([k, v]) => got.labels.get(k) === v);
+  });
+}
+
+test('metrics a node_exporter IPVS dashboard can use: its labels, build info, process metrics, health-check results and durations', async () => {
+  const l = listing(5);
+  l[0]!.reals[0]!.health = 'down';
+  l[0]!.reals[0]!.healthDetail = {
+    state: 'down',
+    detail: 'refused',
+    since: 0,
+    check: 'tcp/dr',
+    checks: 7,
+    failures: 3,
+    lastAt: 0,
+    durationMsSum: 1500,
+    lastDurationMs: 250,
+  };
+  const text = await registry(source(l)).metrics();
+  const labels =
+    'vip="10.0.0.100",port="80",protocol="tcp",local_address="10.0.0.100",local_port="80",proto="TCP",' +
+    'real="10.0.0.11",remote_address="10.0.0.11",remote_port="80",local_mark=""';
+  assert.match(text, new RegExp(`^xlvs_backend_connections_active\\{${labels.replace(/[.]/g, '\\.')}\\} 4$`, 'm'));
+  assert.match(
+    text,
+    /^xlvs_incoming_packets_total\{vip="10\.0\.0\.100",port="80",protocol="tcp",local_address="10\.0\.0\.100",local_port="80",proto="TCP"\} 1500$/m,
+  );
+  assert.match(text, /^xlvs_build_info\{version="\d+\.\d+\.\d+[^"]*",nodejs="v\d+[^"]*",kernel="[^"]+"\} 1$/m);
+  assert.match(text, /^process_cpu_seconds_total \d/m);
+  assert.match(text, /^process_resident_memory_bytes \d/m);
+  assert.ok(hasSample(text, 'xlvs_health_checks_total{real="10.0.0.11",result="success"} 4'), text);
+  assert.ok(hasSample(text, 'xlvs_health_checks_total{real="10.0.0.11",result="failure"} 3'), text);
+  assert.ok(hasSample(text, 'xlvs_health_check_duration_seconds_total{real="10.0.0.11"} 1.5'), text);
+  assert.ok(hasSample(text, 'xlvs_health_check_last_duration_seconds{real="10.0.0.11"} 0.25'), text);
+  assert.doesNotMatch(text, /^xlvs_health_checks_total\{.*real="10\.0\.0\.12"/m, 'unchecked: no sample');
+});
+
 test('metrics: node_exporter-style names, base units, _total counters, labels per service and real', async () => {
   const text = await registry(source(listing(5))).metrics();
-  const has = (line: string) => assert.ok(text.split('\n').includes(line), `missing ${line}\n${text}`);
+  // A sample with at least these labels (node_exporter's follow xlvs's own) and this value.
+  const has = (line: string) => assert.ok(hasSample(text, line), `missing ${line}\n${text}`);
   has('# TYPE xlvs_incoming_packets_total counter');
   has('xlvs_incoming_packets_total{vip="10.0.0.100",port="80",protocol="tcp"} 1500');
   has('xlvs_incoming_bytes_total{vip="10.0.0.100",port="80",protocol="tcp"} 99000');
@@ -504,10 +554,27 @@ test('metrics: health and ARP-guard gauges from whatever the daemon knows; top s
   l[0]!.reals[1]!.health = 'unchecked';
   l[0]!.arpClaims = [{ mac: '02:00:00:00:00:99', real: null, since: 0 }];
   const text = await registry(source(l)).metrics();
-  assert.match(text, /^xlvs_backend_healthy\{vip="10\.0\.0\.100",port="80",protocol="tcp",real="10\.0\.0\.11"\} 0$/m);
+  assert.ok(hasSample(text, 'xlvs_backend_healthy{vip="10.0.0.100",port="80",protocol="tcp",real="10.0.0.11"} 0'), text);
   assert.doesNotMatch(text, /^xlvs_backend_healthy\{.*real="10\.0\.0\.12"/m, 'unchecked: no sample');
   assert.match(text, /^xlvs_arp_guard_claims\{vip="10\.0\.0\.100"\} 1$/m);
   assert.match(frame(l, new Map(), { color: false, now: new Date(0), source: 's' }), /10\.0\.0\.11\s+3\s+down/);
+});
+
+test('metrics and status: the last config reload, refused or not (alert on xlvs_config_last_reload_successful == 0)', async () => {
+  let last: ReloadResult = { successful: true, at: 1_700_000_000_000, lastSuccessAt: 1_700_000_000_000 };
+  const reg = registry({ ...source(listing(1)), lastReload: () => last });
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_successful 1$/m);
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_success_timestamp_seconds 1700000000$/m);
+  last = { successful: false, at: 1_700_000_060_000, lastSuccessAt: 1_700_000_000_000, error: 'services[0].port: 70000 is outside 1..65535' };
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_successful 0$/m);
+  assert.match(await reg.metrics(), /^xlvs_config_last_reload_success_timestamp_seconds 1700000000$/m);
+  assert.equal(
+    reloadLine(last),
+    'config: LAST RELOAD FAILED at 2023-11-14T22:14:20.000Z: services[0].port: 70000 is outside 1..65535; ' +
+      'running the config loaded at 2023-11-14T22:13:20.000Z',
+  );
+  // xlvs up never reloads: no series rather than a made-up 1.
+  assert.doesNotMatch(await registry(source(listing(1))).metrics(), /last_reload/);
 });
 
 test('status JSON: listing, verdicts as numbers, table occupancy and the notes on what is not tracked', () => {

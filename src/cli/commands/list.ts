@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors';
-import type { ServiceListing } from '../../core/listing';
+import type { RealListing, ServiceListing } from '../../core/listing';
 import { api, withSocket } from '../socket';
 
 function table(rows: string[][]): string {
@@ -28,8 +28,16 @@ export interface ConnTableInfo {
   expired: number | null;
 }
 
+/** The check's verdict, its failure cut to a column's width: the whole text is in `--json` (healthDetail). */
+export function healthCell(r: Pick<RealListing, 'health' | 'healthDetail'>): string {
+  if (r.health !== 'down') return r.health ?? 'unchecked';
+  const why = (r.healthDetail?.detail ?? 'check failed').replace(/\s+/g, ' ');
+  return `down: ${why.length > HEALTH_WIDTH ? `${why.slice(0, HEALTH_WIDTH - 1)}…` : why}`;
+}
+const HEALTH_WIDTH = 24;
+
 export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', ct?: ConnTableInfo): string {
-  const head = ['Prot LocalAddress:Port', 'Sched', 'MAC', 'Weight'];
+  const head = ['Prot LocalAddress:Port', 'Sched', 'MAC', 'Health', 'Weight'];
   const cols =
     mode === 'stats'
       ? ['Conns', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Drops']
@@ -48,21 +56,12 @@ export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', 
       ...(s.schedFlags ?? []),
       ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : []),
     ];
-    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', ...nums(s)]);
-    for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '']);
+    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', '', ...nums(s)]);
+    for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '']);
     for (const r of s.reals) {
-      const state =
-        r.health === 'down'
-          ? ` (down: ${r.healthDetail?.detail ?? 'check failed'})`
-          : !r.mac
-            ? ' (MAC unresolved)'
-            : r.overloaded
-              ? ' (overloaded)'
-              : r.schedulable
-                ? ''
-                : ' (no new conns)';
+      const state = !r.mac ? ' (unresolved)' : r.overloaded ? ' (overloaded)' : r.schedulable || r.health === 'down' ? '' : ' (no new conns)';
       const weight = r.effectiveWeight !== undefined ? `${r.effectiveWeight}/${r.weight}` : String(r.weight);
-      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, weight, ...nums(r)]);
+      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, healthCell(r), weight, ...nums(r)]);
     }
   }
   const foot = ct

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { BgpStatus } from '../../adapters/announce';
 import { call, DEFAULT_SOCKET } from '../../adapters/api';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
+import type { ReloadResult } from '../../adapters/metrics';
 import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
 import { ctEventFields, IPPROTO_TCP, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
 import { VERIFIER_BUDGET } from '../../core/kernel';
@@ -41,6 +42,8 @@ export interface StatusJson {
   verdicts: Record<keyof Verdicts, number>;
   /** This director among its peers, from a daemon answering on --socket (bgp: absent without a bgp section). */
   director?: { bgp?: BgpStatus };
+  /** From a daemon answering on --socket: its last config load (start, SIGHUP, reload), refused or not. */
+  reload?: ReloadResult;
 }
 
 const num = (c: { packets: bigint; bytes: bigint; conns: bigint }) => ({ packets: Number(c.packets), bytes: Number(c.bytes), conns: Number(c.conns) });
@@ -103,7 +106,14 @@ export function toText(st: StatusJson): string {
     .join(' ');
   const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
   const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
-  return `${head}\n${bgpText(st.director?.bgp)}${table(rows)}\nverdicts: ${v}\n${verifier}\n`;
+  return `${head}\n${bgpText(st.director?.bgp)}${table(rows)}\nverdicts: ${v}\n${verifier}\n${st.reload ? `${reloadLine(st.reload)}\n` : ''}`;
+}
+
+export function reloadLine(r: ReloadResult): string {
+  const when = (ms: number) => new Date(ms).toISOString();
+  return r.successful
+    ? `config: last reload succeeded at ${when(r.at)}`
+    : `config: LAST RELOAD FAILED at ${when(r.at)}: ${r.error ?? 'unknown error'}; running the config loaded at ${when(r.lastSuccessAt)}`;
 }
 
 /** The BGP lines: drain state, then each VIP announced or withdrawn and why. */
@@ -124,6 +134,8 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   } catch {
     return; // no daemon (xlvs up, or none): the maps say all there is
   }
+  const reload = await call<ReloadResult | null>(socket, 'GET', '/v1/reload').catch(() => null);
+  if (reload) st.reload = reload;
   const bgp = await call<BgpStatus | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
   if (bgp) st.director = { ...st.director, bgp };
   for (const s of st.services) {
