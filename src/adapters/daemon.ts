@@ -11,6 +11,7 @@ import * as abi from '../core/abi';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
+import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { ArpGuard } from './arpguard';
 import { monotonicMs } from './clock';
@@ -43,6 +44,8 @@ const ROLE_CHECK_MS = 500;
 
 /** How often the daemon checks that its pins are still there. */
 const PIN_CHECK_MS = 2000;
+/** How often BGP announcements are checked against the datapath (health changes and edits also check at once). */
+const ANNOUNCE_MS = 500;
 
 export class Daemon {
   readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
@@ -63,6 +66,8 @@ export class Daemon {
   controller: Controller | undefined;
   /** Host name and VRRP role (keepalived's notify calls, the VIPs' presence): in the API, status, metrics and the page. */
   director: DirectorState | undefined;
+  /** The BGP announcements (config bgp); their routes outlive the daemon along with the datapath they stand for. */
+  announcer: Announcer | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
 
@@ -148,13 +153,19 @@ export class Daemon {
       ifindex: info.ifindex,
       mac: info.mac,
       macOf: (a): string | null => controller.macOf(a),
-      onChange: (down) => void controller.setDown(down).catch((e: Error) => this.log.error({ err: e.message }, 'applying health state failed')),
+      onChange: (down) =>
+        void controller
+          .setDown(down)
+          .then(() => this.announcer?.reconcile())
+          .catch((e: Error) => this.log.error({ err: e.message }, 'applying health state failed')),
       event: (level, msg, f) => this.log[level](f, msg),
     });
     this.health = health;
     const controller: Controller = new Controller(cfg, observed, {
       applied: (c) => {
         health.setConfig(c);
+        // After the change's ops are in: a service that lost its last real, or a new VIP, changes what is announced.
+        if (this.announcer) setImmediate(() => this.announcer?.reconcile());
         dp.setDirectorMac(
           info.mac,
           c.accept_macs.map((m) => m.toLowerCase()),
@@ -197,14 +208,31 @@ export class Daemon {
       });
       this.arpGuard.start();
     }
+    if (cfg.bgp) {
+      this.announcer = new Announcer({
+        ifname,
+        table: cfg.bgp.table,
+        socket: this.socket,
+        inputs: () => ({ attached: !!interfaceInfo(ifname).xdp, services: controller.schedulable() }),
+        event: (level, msg, f) => this.log[level](f, msg),
+      });
+      this.announcer.reconcile();
+      this.timers.push(setInterval(() => this.announcer?.reconcile(), ANNOUNCE_MS));
+    }
+    // Connections that sent within two sweeps and a second still count as active (the sweeper stamps last_seen).
+    const quietS = 1 + Math.ceil((2 * cfg.sweep_interval_ms) / 1000);
+    const lastSeen = (): number[] => controller.connections().flatMap((c) => (c.lastSeen === undefined ? [] : [c.lastSeen]));
     this.server = await serve(
       this.socket,
-      routes(
-        controller,
-        () => this.reload(),
-        this.director,
-        () => this.lastReload,
-      ),
+      {
+        ...routes(
+          controller,
+          () => this.reload(),
+          this.director,
+          () => this.lastReload,
+        ),
+        ...directorRoutes(this.announcer, lastSeen, quietS),
+      },
       (m, f) => this.log.error(f ?? {}, m),
     );
     this.timers.push(
@@ -258,6 +286,7 @@ export class Daemon {
     const count = cachedCount(() => (this.dp ? Number(abi.sweepStats.decode(this.dp.maps.xlvs_sweepst.lookup(abi.u32Key(0))!).conns) : 0), 1000);
     return {
       list: () => this.controller?.list() ?? [],
+      bgp: () => this.announcer?.status() ?? null,
       verdicts: () => {
         const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
@@ -303,6 +332,12 @@ export class Daemon {
       const r = await c.apply(cfg, { persist: false });
       this.log.info({ ops: r.ops.length }, 'reloaded');
       this.lastReload = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
+      // The announcer is set up at start: a reload carries on announcing in the table the daemon started with.
+      if ((cfg.bgp?.table ?? null) !== (this.announcer?.status().table ?? null))
+        this.log.warn(
+          { running: this.announcer?.status().table ?? null, file: cfg.bgp?.table ?? null },
+          'bgp changed in the config: restart the daemon to apply it',
+        );
       return r;
     } catch (e) {
       this.lastReload = { successful: false, at: Date.now(), lastSuccessAt: this.lastReload.lastSuccessAt, error: (e as Error).message };
@@ -339,7 +374,7 @@ export class Daemon {
   }
 }
 
-/** `xlvs down`: detach the pinned link, remove the VIPs the config names (manage_vips), and unpin everything. */
+/** `xlvs down`: detach the pinned link, withdraw its BGP announcements, remove the VIPs the config names (manage_vips), and unpin everything. */
 export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'> | { interface: string }): string[] {
   requireRoot('xlvs down');
   const ifname = cfg.interface;
@@ -351,6 +386,7 @@ export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'>
     link.detach();
     done.push(`detached XDP from ${ifname}`);
   }
+  for (const vip of withdrawAll(ifname)) done.push(`withdrew the BGP announcement of ${vip}`);
   if ('services' in cfg && cfg.manage_vips) {
     const present = new Set(interfaceAddresses(ifname));
     for (const vip of new Set(cfg.services.map((s) => s.vip))) {

@@ -11,6 +11,7 @@ import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
 import type { RealHealth, ServiceListing } from '../core/listing';
 import { type DirectorInfo, VRRP_ROLES } from '../core/vrrp';
+import type { AnnouncerStatus } from './announce';
 import { statusPage } from './statuspage';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
@@ -19,6 +20,8 @@ export interface MetricsSource {
   verdicts(): Verdicts;
   /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
   connTable(): { entries: number; capacity: number; measuredAt: number };
+  /** BGP announcements (null: the config has no bgp section). */
+  bgp?(): AnnouncerStatus | null;
   /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
   lastReload?(): ReloadResult;
   /** Who this director is and its VRRP role (absent: a source without one, e.g. a test's). */
@@ -41,6 +44,8 @@ export interface StatusJson {
   verdicts: Record<string, number>;
   connTable: { entries: number; capacity: number; measuredAt: number; evicted: number; untracked: number };
   notes: string[];
+  /** Per VIP announced or withdrawn and why, and the drain (absent without a bgp section). */
+  bgp?: AnnouncerStatus;
 }
 
 /** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
@@ -59,6 +64,7 @@ export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
     verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(v[f])])),
     connTable: { ...src.connTable(), evicted: Number(v.ct_evicted), untracked: Number(v.ct_untracked) },
     notes: NOTES,
+    ...(src.bgp?.() ? { bgp: src.bgp()! } : {}),
   };
 }
 
@@ -266,6 +272,26 @@ export function registry(src: MetricsSource): Registry {
     collect() {
       this.reset();
       for (const s of listing) for (const r of s.reals) if (r.health === 'up' || r.health === 'down') this.set(realL(s, r), r.health === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_bgp_announced',
+    help: '1 while the director announces the VIP to its BGP router, 0 while it withdraws it (no sample without a bgp section).',
+    labelNames: ['vip'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const v of src.bgp?.()?.vips ?? []) this.set({ vip: v.vip }, v.announced ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_bgp_drained',
+    help: '1 while `xlvs director drain` is in force (every VIP withdrawn), else 0 (no sample without a bgp section).',
+    registers: [reg],
+    collect() {
+      this.reset();
+      const b = src.bgp?.();
+      if (b) this.set(b.drained ? 1 : 0);
     },
   });
   new Gauge({

@@ -10,6 +10,7 @@ export function statusPage(): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}
 h1{font-size:1.3em;margin:0 0 .3em}
 #meta{color:#555;margin-bottom:1em}
+#bgp{margin:-.7em 0 1em}
 table{border-collapse:collapse;margin-bottom:1.5em;background:#fff}
 th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -25,6 +26,7 @@ tr.svc td{font-weight:bold;background:#eef3fb}
 <body>
 <h1>xlvs director <span id="host"></span><span id="role" hidden></span></h1>
 <div id="meta">loading&hellip;</div>
+<div id="bgp"></div>
 <table id="svc"><thead><tr><th>Service / real</th><th>Weight</th><th>Health</th><th>MAC</th><th>Conn/s</th><th>Pkt/s</th><th>Byte/s</th><th>Conns</th><th>Packets</th><th>Bytes</th></tr></thead><tbody></tbody></table>
 <h2 style="font-size:1.1em">Packets/s per real (last 2 minutes)</h2>
 <canvas id="chart" width="900" height="240"></canvas>
@@ -66,6 +68,9 @@ function render(st){
   var v = st.verdicts;
   document.getElementById("meta").textContent = "updated "+new Date(st.time).toISOString().slice(11,19)+" UTC \\u00b7 connection table "+st.connTable.entries+" / "+st.connTable.capacity+" \\u00b7 forwarded "+(v.tx_new+v.tx_existing)+" \\u00b7 dropped "+(v.drop_no_real+v.aborted)+" \\u00b7 passed "+(v.pass_not_ipv4+v.pass_malformed+v.pass_fragment+v.pass_no_service);
   document.getElementById("notes").textContent = st.notes.join(" \\u00b7 ");
+  var b = st.bgp;
+  document.getElementById("bgp").textContent = !b ? "" : "BGP (table "+b.table+"): "+(b.drained ? "drained" : "not drained")+" \\u00b7 "+
+    b.vips.map(function(x){ return x.vip+" "+(x.announced ? "announced" : "withdrawn ("+x.reason+")"); }).join(", ");
   draw();
 }
 function draw(){

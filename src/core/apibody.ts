@@ -59,6 +59,8 @@ export const API_BODIES = {
       .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1 to 64 printable characters without spaces (a vrrp_instance name)')
       .optional(),
   }),
+  'POST /v1/director/drain': z.strictObject({}),
+  'POST /v1/director/undrain': z.strictObject({}),
 };
 
 export type BodyRoute = keyof typeof API_BODIES;

@@ -208,6 +208,20 @@ const schema = z.strictObject({
         .default([]),
     })
     .default({ listen: '127.0.0.1:9258', allowed_hosts: [] }),
+  /**
+   * Active/active with BGP (the daemon only): each VIP that can be served is a /32 route in this kernel table, which
+   * BIRD's kernel protocol learns and exports to the router (contrib/bird/); withdrawn when it cannot, or on drain.
+   */
+  bgp: z
+    .strictObject({
+      table: z
+        .number()
+        .int('must be an integer')
+        .min(1, 'is outside 1..4294967295')
+        .max(0xffffffff, 'is outside 1..4294967295')
+        .refine((t) => t < 253 || t > 255, { message: "is one of the kernel's own tables (253 default, 254 main, 255 local)" }),
+    })
+    .optional(),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), sync, health verdicts and slow-start ramps; every effect injected.
 
-import { type Counters, IPPROTO_TCP } from './abi';
+import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
 import { type ConfigDiff, configDiff } from './configdiff';
 import { keyName, NotFoundError, type ServiceKey } from './edits';
@@ -305,6 +305,15 @@ export class Controller {
       health: (key) => this.fx.health?.(key),
       vipClaims: this.fx.vipClaims ? (vip) => this.fx.vipClaims!(vip) : undefined,
       effectiveWeight: (s, r) => this.effectiveWeight(s, r),
+    });
+  }
+
+  /** Each configured service's VIP and how many of its reals (sorry server included) take new connections now. */
+  schedulable(): { vip: string; schedulable: number }[] {
+    const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
+    return this.cfg.services.map((s) => {
+      const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+      return { vip: s.vip, schedulable: (o?.reals ?? []).filter((r) => (r.flags & REAL_F_SCHED) !== 0).length };
     });
   }
 

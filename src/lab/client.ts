@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// client.ts: the lab's client workload: N fresh TCP (HTTP, Connection: close) requests, N UDP datagrams from distinct source ports, or one long-lived keep-alive connection; prints JSON counts per real.
+// client.ts: the lab's client workload: fresh TCP requests, UDP datagrams from distinct ports, or long-lived keep-alive connections; prints JSON.
 
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 
 export interface ClientResult {
-  mode: 'tcp' | 'udp' | 'keepalive';
+  mode: 'tcp' | 'udp' | 'keepalive' | 'streams';
   target: string;
   requested: number;
   ok: number;
@@ -22,10 +22,15 @@ export interface ClientResult {
   localPorts?: number[];
   /** tcp with --fixed-ports: the real (reply body) of each connection by its source port. */
   byPort?: Record<string, string>;
+  /** tcp: wall-clock ms (epoch) when each failed request failed, and when each request slower than 500 ms ended. */
+  failureTimes?: number[];
+  slowTimes?: number[];
+  /** streams only: each keep-alive connection's own result. */
+  streams?: ClientResult[];
 }
 
 interface Args {
-  mode: 'tcp' | 'udp' | 'keepalive';
+  mode: 'tcp' | 'udp' | 'keepalive' | 'streams';
   host: string;
   port: number;
   count: number;
@@ -33,18 +38,20 @@ interface Args {
   timeoutMs: number;
   retries: number;
   basePort: number;
-  /** keepalive: pause between requests, and a file whose appearance ends the run. */
+  /** keepalive, streams (and tcp with count 0): pause between requests, and a file whose appearance ends the run. */
   intervalMs: number;
   stopFile: string;
   /** tcp: connection i binds source port basePort + i, so a test knows each connection's 5-tuple. */
   fixedPorts: boolean;
   /** tcp, keepalive: the source address (one of the client's addresses); empty: the kernel's choice. */
   localAddress: string;
+  /** streams: how many keep-alive connections at once. */
+  streams: number;
 }
 
 function parseArgs(argv: string[]): Args {
   const mode = argv[0];
-  if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive') throw new Error('first argument must be tcp, udp or keepalive');
+  if (mode !== 'tcp' && mode !== 'udp' && mode !== 'keepalive' && mode !== 'streams') throw new Error('first argument must be tcp, udp, keepalive or streams');
   const a: Args = {
     mode,
     host: '',
@@ -58,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     stopFile: '',
     fixedPorts: false,
     localAddress: '',
+    streams: 1,
   };
   for (let i = 1; i < argv.length; i += 2) {
     const key = argv[i];
@@ -97,6 +105,9 @@ function parseArgs(argv: string[]): Args {
       case '--local-address':
         a.localAddress = val;
         break;
+      case '--streams':
+        a.streams = Number(val);
+        break;
       default:
         throw new Error(`unknown option ${key}`);
     }
@@ -105,7 +116,9 @@ function parseArgs(argv: string[]): Args {
   for (const k of ['count', 'concurrency', 'timeoutMs', 'retries', 'basePort'] as const) {
     if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`bad --${k}`);
   }
-  if (a.mode === 'keepalive' && !a.stopFile) throw new Error('keepalive needs --stop-file');
+  if ((a.mode === 'keepalive' || a.mode === 'streams' || (a.mode === 'tcp' && a.count === 0)) && !a.stopFile)
+    throw new Error(`${a.mode}${a.count === 0 ? ' with --count 0' : ''} needs --stop-file`);
+  if (!Number.isInteger(a.streams) || a.streams < 1 || a.streams > 1000) throw new Error('bad --streams');
   if ((a.mode === 'udp' || a.fixedPorts) && a.basePort + a.count > 65536) throw new Error('--base-port + --count exceeds the port range');
   return a;
 }
@@ -264,8 +277,33 @@ async function runKeepalive(a: Args): Promise<ClientResult> {
   return result;
 }
 
+/** N keep-alive connections at once, each reported on its own (a stream that changed real or connection shows it). */
+async function runStreams(a: Args): Promise<ClientResult> {
+  const started = Date.now();
+  const streams = await Promise.all(Array.from({ length: a.streams }, () => runKeepalive({ ...a, mode: 'keepalive' })));
+  const sum = (f: (r: ClientResult) => number) => streams.reduce((n, r) => n + f(r), 0);
+  const merge = (f: (r: ClientResult) => Record<string, number>) => {
+    const m: Record<string, number> = {};
+    for (const r of streams) for (const [k, v] of Object.entries(f(r))) m[k] = (m[k] ?? 0) + v;
+    return m;
+  };
+  return {
+    mode: 'streams',
+    target: `${a.host}:${a.port}`,
+    requested: sum((r) => r.requested),
+    ok: sum((r) => r.ok),
+    failures: sum((r) => r.failures),
+    counts: merge((r) => r.counts),
+    errors: merge((r) => r.errors),
+    retried: 0,
+    durationMs: Date.now() - started,
+    streams,
+  };
+}
+
 async function run(a: Args): Promise<ClientResult> {
   if (a.mode === 'keepalive') return runKeepalive(a);
+  if (a.mode === 'streams') return runStreams(a);
   const started = Date.now();
   const result: ClientResult = {
     mode: a.mode,
@@ -279,10 +317,15 @@ async function run(a: Args): Promise<ClientResult> {
     durationMs: 0,
   };
   let next = 0;
+  // count 0 (tcp): requests until the stop file appears, for load that lasts as long as what a test does meanwhile.
+  const more = (): boolean => (a.count > 0 ? next < a.count : !fs.existsSync(a.stopFile));
   const worker = async (): Promise<void> => {
-    while (next < a.count) {
+    while (more()) {
       const i = next++;
+      const t0 = Date.now();
       const o = a.mode === 'tcp' ? await tcpOnce(a, a.fixedPorts ? a.basePort + i : undefined) : await udpOnce(a, i);
+      if (a.mode === 'tcp' && !o.ok) (result.failureTimes ??= []).push(Date.now());
+      else if (a.mode === 'tcp' && Date.now() - t0 > 500) (result.slowTimes ??= []).push(Date.now());
       if (o.ok && a.fixedPorts) (result.byPort ??= {})[String(a.basePort + i)] = o.name;
       if (o.ok) {
         result.ok++;
@@ -294,8 +337,9 @@ async function run(a: Args): Promise<ClientResult> {
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(a.concurrency, a.count)) }, () => worker());
+  const workers = Array.from({ length: Math.max(1, a.count > 0 ? Math.min(a.concurrency, a.count) : a.concurrency) }, () => worker());
   await Promise.all(workers);
+  if (a.count === 0) result.requested = next;
   result.durationMs = Date.now() - started;
   return result;
 }

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BgpLab } from './bgp';
 import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
 import type { LoadResult } from './loadclient';
@@ -14,6 +15,7 @@ import { type DirectorRole, type KeepalivedOptions, type LoadOptions, type Runni
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
 export { ADDR, realAddress } from './addr';
+export { BGP_TABLE, type BgpDirector, type LoadResult } from './bgp';
 export { cleanupPrefix, labPrefix, stopKeptOwner } from './claims';
 export type { ClientResult } from './client';
 export type { Capture, CaptureResult, Counters, DirectorStatus, ReplyPathCounters } from './observe';
@@ -69,6 +71,7 @@ export class DrLab {
   private readonly procs: Processes;
   private readonly observer: Observer;
   private readonly vrrpLab: VrrpLab;
+  private readonly bgpLab: BgpLab;
   private teardownPromise: Promise<void> | undefined;
   private cleanedUp = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -108,6 +111,7 @@ export class DrLab {
     this.procs = new Processes(this.net, { workDir: this.workDir, httpPort: this.httpPort, udpPort: this.udpPort, realSetup, log: this.log });
     this.observer = new Observer(this.net, this.procs, this.workDir);
     this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), log: this.log });
+    this.bgpLab = new BgpLab(this.net, { workDir: this.workDir, repoRoot: this.repoRoot, xlvsBin: this.procs.xlvsBin(), log: this.log });
   }
 
   /** Builds the whole network (and starts the real servers unless told not to). Cleans up on failure. */
@@ -172,6 +176,11 @@ export class DrLab {
   }
   addSecondClientNetwork(): Promise<void> {
     return this.net.addSecondClientNetwork();
+  }
+
+  /** Active/active directors with BIRD and the router's ECMP: documented in bgp.ts. */
+  bgp(): BgpLab {
+    return this.bgpLab;
   }
 
   // Servers, the director, clients: documented in processes.ts.
@@ -293,6 +302,7 @@ export class DrLab {
   }
 
   private async doTeardown(): Promise<void> {
+    await this.bgpLab.stopAll();
     await this.procs.stopAll();
     this.net.killAll();
     this.finalCleanup();

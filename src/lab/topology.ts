@@ -73,7 +73,7 @@ export class Topology {
     return run('ip', ['-n', this.ns(role), ...args], { timeoutMs: 30000 }, this.children);
   }
 
-  private sysctl(role: string, settings: Record<string, string | number>): Promise<RunResult> {
+  sysctl(role: string, settings: Record<string, string | number>): Promise<RunResult> {
     const kv = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
     return this.exec(role, ['sysctl', '-q', '-w', ...kv]);
   }
@@ -219,6 +219,24 @@ export class Topology {
     await this.ipn(role, ['link', 'set', 'lan0', 'up']);
     await this.ipn(role, ['route', 'add', 'default', 'via', ADDR.router]);
     this.macs[role] = await this.macOf(role, 'lan0');
+  }
+
+  /**
+   * One more director on the switch (for active/active labs): namespace `role`, NIC `ifname` (its own name, so its
+   * pins under the lab's one bpffs meet no other director's), `address` on the LAN, default route via the router,
+   * and an XDP program on its switch port (veth drops XDP_TX frames otherwise).
+   */
+  async addDirectorHost(role: string, ifname: string, address: string): Promise<void> {
+    await this.addNamespace(role);
+    const port = this.swPort(role);
+    await this.ipn('sw', ['link', 'add', port, 'type', 'veth', 'peer', 'name', ifname, 'netns', this.ns(role)]);
+    await this.ipn('sw', ['link', 'set', port, 'master', SW_BRIDGE]);
+    await this.ipn('sw', ['link', 'set', port, 'up']);
+    await this.ipn('sw', ['link', 'set', 'dev', port, 'xdpdrv', 'obj', path.join(this.repoRoot, 'build', 'bpf', 'xdp_pass.o'), 'sec', 'xdp']);
+    await this.ipn(role, ['addr', 'add', `${address}/${ADDR.lanPrefix}`, 'dev', ifname]);
+    await this.ipn(role, ['link', 'set', ifname, 'up']);
+    await this.ipn(role, ['route', 'add', 'default', 'via', ADDR.router]);
+    this.macs[role] = await this.macOf(role, ifname);
   }
 
   /**

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors';
 import { NOTIFY_STATES, type NotifyState, type VrrpStatus, vrrpSummary } from '../../core/vrrp';
 import { api, withSocket } from '../socket';
+import { registerDirectorDrain } from './director-drain';
+import { registerDirectorUndrain } from './director-undrain';
 
 /** keepalived's notify_* lines pass the state in lower case; its generic notify script passes it in capitals. */
 export function notifyState(v: string): NotifyState {
@@ -14,7 +16,9 @@ export function notifyState(v: string): NotifyState {
 }
 
 export function registerDirector(program: Command): void {
-  const cmd = program.command('director').description("this director's identity and VRRP role");
+  const cmd = program.command('director').description('this director among its peers: its VRRP role (notify), its BGP announcements (drain, undrain)');
+  registerDirectorDrain(cmd);
+  registerDirectorUndrain(cmd);
   withSocket(
     cmd
       .command('notify <state>')

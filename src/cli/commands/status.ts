@@ -3,6 +3,7 @@
 
 import * as os from 'node:os';
 import type { Command } from 'commander';
+import type { BgpStatus } from '../../adapters/announce';
 import { call, DEFAULT_SOCKET } from '../../adapters/api';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import type { ReloadResult } from '../../adapters/metrics';
@@ -14,8 +15,11 @@ import { type VrrpStatus, vrrpSummary } from '../../core/vrrp';
 import { interfaceFrom } from '../options';
 
 export interface StatusJson {
-  /** This director: its host name, and its VRRP role when a daemon answers (null otherwise: the maps do not know it). */
-  director: { host: string; vrrp: VrrpStatus | null };
+  /**
+   * This director: its host name, its VRRP role when a daemon answers (null otherwise: the maps do not know it), and
+   * its BGP announcements from a daemon with a bgp section.
+   */
+  director: { host: string; vrrp: VrrpStatus | null; bgp?: BgpStatus };
   interface: string;
   kernel: string;
   xdp: { mode: string; progId: number } | null;
@@ -108,7 +112,7 @@ export function toText(st: StatusJson): string {
     .join(' ');
   const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
   const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
-  return `${head}\n${table(rows)}\nverdicts: ${v}\n${verifier}\n${st.reload ? `${reloadLine(st.reload)}\n` : ''}`;
+  return `${head}\n${bgpText(st.director.bgp)}${table(rows)}\nverdicts: ${v}\n${verifier}\n${st.reload ? `${reloadLine(st.reload)}\n` : ''}`;
 }
 
 export function reloadLine(r: ReloadResult): string {
@@ -116,6 +120,16 @@ export function reloadLine(r: ReloadResult): string {
   return r.successful
     ? `config: last reload succeeded at ${when(r.at)}`
     : `config: LAST RELOAD FAILED at ${when(r.at)}: ${r.error ?? 'unknown error'}; running the config loaded at ${when(r.lastSuccessAt)}`;
+}
+
+/** The BGP lines: drain state, then each VIP announced or withdrawn and why. */
+export function bgpText(b: BgpStatus | undefined): string {
+  if (!b) return '';
+  const drain = b.drained
+    ? `drained since ${new Date(b.drainedSince ?? 0).toISOString()}${b.drain ? ` (${b.drain.active} active, ${b.drain.tracked} tracked connections)` : ''}`
+    : 'not drained';
+  const vips = b.vips.map((v) => `${v.vip} ${v.announced ? 'announced' : `withdrawn (${v.reason})`}`).join(', ');
+  return `bgp (table ${b.table}): ${drain}; ${vips || 'no VIP'}\n`;
 }
 
 /** Health and ARP-guard state live in the daemon, not in the maps: merged in when a daemon answers (best effort). */
@@ -135,6 +149,8 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   } catch {
     /* an older daemon without the route: the role stays unknown */
   }
+  const bgp = await call<BgpStatus | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
+  if (bgp) st.director = { ...st.director, bgp };
   for (const s of st.services) {
     const l = list.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
     if (!l) continue;
