@@ -12,6 +12,7 @@ import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild,
 import { type DaemonScaleResult, daemonScale } from './daemonscale';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
 import { type ProgCostResult, progCost } from './progcost';
+import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
@@ -27,6 +28,8 @@ export interface BenchReport {
   health: HealthBenchResult;
   health_load: HealthLoadResult;
   daemon: DaemonScaleResult;
+  /** Connection sync through the datapath half (bench/sync.ts). */
+  sync: SyncBenchResult;
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -42,6 +45,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   };
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
+  const sync = await syncBench(short);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
   const healthLoad = await healthLoadBench(short ? { reals: 10, edits: 100, services: 1000 } : { reals: 20, edits: 1000, services: 10_000 });
   return {
@@ -56,6 +60,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     health,
     health_load: healthLoad,
     daemon,
+    sync,
   };
 }
 
@@ -164,6 +169,10 @@ export function formatReport(r: BenchReport): string {
     `program cost (BPF_PROG_TEST_RUN, repeat ${p.repeat}, median of ${p.rounds} rounds)`,
     `${'case'.padEnd(w)}  ns/pkt  note`,
     ...rows.map(([a, b, c]) => `${a.padEnd(w)}  ${b.padStart(6)}  ${c}`),
+    'connection sync, datapath half',
+    ...formatSync(r.sync)
+      .split('\n')
+      .map((l) => `  ${l}`),
   ].join('\n');
 }
 
