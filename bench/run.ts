@@ -13,6 +13,7 @@ import { type DaemonScaleResult, daemonScale } from './daemonscale';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
 import { formatMaglevMoves, type MaglevMovesResult, maglevMoves } from './maglevmoves';
 import { type ProgCostResult, progCost } from './progcost';
+import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
@@ -30,6 +31,8 @@ export interface BenchReport {
   health: HealthBenchResult;
   health_load: HealthLoadResult;
   daemon: DaemonScaleResult;
+  /** Connection sync through the datapath half (bench/sync.ts). */
+  sync: SyncBenchResult;
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -46,6 +49,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const moves = maglevMoves(short);
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
+  const sync = await syncBench(short);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
   const healthLoad = await healthLoadBench(short ? { reals: 10, edits: 100, services: 1000 } : { reals: 20, edits: 1000, services: 10_000 });
   return {
@@ -61,8 +65,11 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     health,
     health_load: healthLoad,
     daemon,
+    sync,
   };
 }
+
+const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 
 export function formatReport(r: BenchReport): string {
   const p = r.progcost;
@@ -71,6 +78,12 @@ export function formatReport(r: BenchReport): string {
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
     [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
+    ['xlvs established, sync emission on (no record)', p.established_sync_ns.toFixed(1), `${sign(p.established_sync_ns - p.established_ns)} ns vs off`],
+    [
+      'xlvs new connection, sync emission on (a record each)',
+      p.new_conn_sync_ns.toFixed(1),
+      `${sign(p.new_conn_sync_ns - p.new_conn_ns)} ns vs off; ${p.sync_records} records, ${p.sync_lost} lost`,
+    ],
     ['  new connection by scheduler (3 reals)', '', ''],
     ...Object.entries(p.new_conn_by_scheduler).map(([k, ns]): [string, string, string] => [
       `    ${k}`,
@@ -162,6 +175,10 @@ export function formatReport(r: BenchReport): string {
     `${'case'.padEnd(w)}  ns/pkt  note`,
     ...rows.map(([a, b, c]) => `${a.padEnd(w)}  ${b.padStart(6)}  ${c}`),
     ...formatMaglevMoves(r.maglev_moves),
+    'connection sync, datapath half',
+    ...formatSync(r.sync)
+      .split('\n')
+      .map((l) => `  ${l}`),
   ].join('\n');
 }
 

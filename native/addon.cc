@@ -11,6 +11,7 @@
 #include "netlink.h"
 #include "packet_socket.h"
 #include "probe.h"
+#include "ring_buffer.h"
 #include "xdp_link.h"
 
 namespace xlvs {
@@ -41,7 +42,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfMap", bpfMap);
   exports.Set("XdpLink", xdpLink);
   exports.Set("PacketSocket", PacketSocket::Init(env));
+  exports.Set("RingBuffer", RingBuffer::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
+  exports.Set("testRunSync", Napi::Function::New<TestRunSync>(env, "testRunSync"));
   exports.Set("NeighSocket", NeighSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   exports.Set("btfStruct", Napi::Function::New<BtfStruct>(env, "btfStruct"));

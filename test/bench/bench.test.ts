@@ -10,10 +10,13 @@ test('short benchmark run produces every figure', async () => {
   requirePrivileges('benchmark smoke test');
   const r = await runBench(true);
   const p = r.progcost;
-  for (const k of ['bare_ns', 'established_ns', 'established_many_ns', 'new_conn_ns'] as const) {
+  for (const k of ['bare_ns', 'established_ns', 'established_many_ns', 'new_conn_ns', 'established_sync_ns', 'new_conn_sync_ns'] as const) {
     assert.ok(Number.isFinite(p[k]) && p[k] > 0 && p[k] < 100_000, `${k} = ${p[k]}`);
   }
   assert.ok(p.established_ns > p.bare_ns, 'the load balancer cannot be cheaper than a bare MAC swap');
+  assert.deepEqual([p.sync_records, p.sync_lost], [p.repeat * p.rounds, 0], 'emission on: one record per new connection, none lost');
+  assert.ok(r.sync.paced.records > 0 && r.sync.paced.lost === 0 && r.sync.drain.per_s > 0 && r.sync.insert.insert_per_s > 0, JSON.stringify(r.sync));
+  assert.match(formatReport(r), /insertSynced/);
   assert.deepEqual(Object.keys(p.new_conn_by_scheduler).sort(), ['dh', 'fo', 'lc', 'mh', 'nq', 'ovf', 'rr', 'sed', 'sh', 'wlc', 'wrr']);
   for (const [k, ns] of Object.entries(p.new_conn_by_scheduler)) assert.ok(ns > p.bare_ns && ns < 100_000, `new connection with ${k}: ${ns} ns`);
   for (const k of ['xlvs', 'bare', 'nftables'] as const) {

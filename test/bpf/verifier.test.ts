@@ -29,7 +29,7 @@ test(`every program of every built object verifies within ${budget.toLocaleStrin
     'build/bpf/xlvs.o is built',
   );
   const costs = await verifierCosts(objects);
-  for (const prog of ['xlvs_xdp', 'xlvs_sweep'])
+  for (const prog of ['xlvs_xdp', 'xlvs_sweep', 'xlvs_syncin'])
     assert.ok(
       costs.some((c) => c.object === 'xlvs.o' && c.program === prog),
       `xlvs.o holds ${prog}`,
