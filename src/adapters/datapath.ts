@@ -12,6 +12,7 @@ import { type RealState, realFlags, type ServiceState, schedNumber } from '../co
 import { RuntimeError } from '../core/errors';
 import { loadFailureMessage } from '../core/loadfailure';
 import type { Op } from '../core/plan';
+import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
 import { type ConnTable, connTableOf } from './conntable';
 import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
@@ -178,6 +179,29 @@ export class Datapath {
       const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
       if (st.cursor === 0n) return st;
     }
+  }
+
+  /** Connection sync settings (xlvs_cfg.sync_emit); a plan op, so only apply() calls it. */
+  private setSync(_sync: SyncSettings): void {
+    throw new RuntimeError('connection sync is not implemented yet');
+  }
+
+  /**
+   * Connection sync (master): the new and changed connections and templates the datapath recorded since the last read,
+   * at most maxEvents (default 4096); [] when none came within timeoutMs. One reader at a time.
+   */
+  async readSyncEvents(_timeoutMs: number, _maxEvents?: number): Promise<SyncEvent[]> {
+    throw new RuntimeError('connection sync is not implemented yet');
+  }
+
+  /** Connection sync (backup): inserts or updates entries (this director's ids) through the xlvs_syncin program. */
+  insertSynced(_entries: readonly SyncInsert[]): SyncInsertResult {
+    throw new RuntimeError('connection sync is not implemented yet');
+  }
+
+  /** Sync records dropped because the queue to user space was full (xlvs_verdicts.sync_lost, summed over CPUs). */
+  syncLosses(): number {
+    throw new RuntimeError('connection sync is not implemented yet');
   }
 
   /** Tracked connections per real (shared counters the datapath keeps with atomic adds). */
@@ -441,6 +465,9 @@ export class Datapath {
           break;
         case 'purgeConns':
           this.purgeConns(new Set(op.realIds));
+          break;
+        case 'setSync':
+          this.setSync(op.sync);
           break;
       }
     }

@@ -55,6 +55,9 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
       return { conns: Number(st.conns), expired: Number(st.expired), templates: Number(st.templates), templatesExpired: Number(st.templates_expired) };
     },
     counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
+    readSyncEvents: (timeoutMs, maxEvents) => dp.readSyncEvents(timeoutMs, maxEvents),
+    insertSynced: (entries) => dp.insertSynced(entries),
+    syncLosses: () => dp.syncLosses(),
     zero(ids) {
       for (const id of ids.svc) dp.resetCounters('xlvs_st_svc', id);
       for (const id of ids.real) dp.resetCounters('xlvs_st_real', id);

@@ -7,6 +7,7 @@ import { keyName, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
 import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
+import { SYNC_OFF, type SyncEvent, type SyncInsert, type SyncInsertResult, type SyncSettings } from './syncdp';
 
 /** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
 export interface DatapathPort {
@@ -24,6 +25,12 @@ export interface DatapathPort {
   setTimeouts?(t: { tcp: number; tcp_fin: number; udp: number }): void;
   /** Expires idle connections and persistence templates once. */
   sweep?(): Promise<SweepStats>;
+  /** Connection sync (master): new and changed connections and templates since the last read; [] on timeout; one reader at a time. */
+  readSyncEvents?(timeoutMs: number, maxEvents?: number): Promise<SyncEvent[]>;
+  /** Connection sync (backup): inserts or updates entries with this director's ids, in batches through xlvs_syncin. */
+  insertSynced?(entries: readonly SyncInsert[]): SyncInsertResult;
+  /** Sync records the datapath dropped because the queue to user space was full (summed over CPUs). */
+  syncLosses?(): number;
 }
 
 /** What the last sweep of the connection table found. */
@@ -77,7 +84,10 @@ export class Controller {
   private timeoutsSet: string | undefined;
   private lastSweep: SweepStats | undefined;
   /** The inputs of the last applied plan besides the config (a re-sync with the same ones is skipped). */
-  private lastPlan: { macs: ReadonlyMap<string, string | null>; down: ReadonlySet<string> } | undefined;
+  private lastPlan: { macs: ReadonlyMap<string, string | null>; down: ReadonlySet<string>; sync: SyncSettings } | undefined;
+  /** Connection sync settings wanted (setSync) and those the datapath holds: a load starts with emission off. */
+  private syncWant: SyncSettings = SYNC_OFF;
+  private syncHave: SyncSettings = SYNC_OFF;
 
   constructor(
     cfg: Config,
@@ -118,6 +128,14 @@ export class Controller {
     });
     this.downQueued = p;
     return p;
+  }
+
+  /** Connection sync: turns emission on or off (the sync master); planned and applied like any other change. */
+  setSync(sync: SyncSettings): Promise<PlanReport> {
+    return this.serialize(() => {
+      this.syncWant = { ...sync };
+      return this.applyNow(this.cfg, { dryRun: false, persist: false });
+    });
   }
 
   /** The MAC the datapath holds for an address (health probes along the DR path are addressed to it). */
@@ -174,11 +192,19 @@ export class Controller {
     const macs = this.fx.resolve(addresses);
     // The periodic re-sync with nothing new (same config, MACs, health, no ramp running) has nothing to plan: at
     // 10,000 services a plan costs a few hundred ms, which a once-a-second refresh must not pay.
-    if (!opts.dryRun && this.lastPlan && cfg === this.cfg && this.down === this.lastPlan.down && !this.ramps.size && sameMacs(macs, this.lastPlan.macs)) {
+    if (
+      !opts.dryRun &&
+      this.lastPlan &&
+      cfg === this.cfg &&
+      this.down === this.lastPlan.down &&
+      this.syncWant === this.lastPlan.sync &&
+      !this.ramps.size &&
+      sameMacs(macs, this.lastPlan.macs)
+    ) {
       return { dryRun: false, ops: [], bucketsMoved: 0, connsMoved: 0 };
     }
     if (!opts.dryRun) this.noteNewReals(cfg);
-    const p = plan(this.ramped(cfg.services), this.observed, macs, this.down);
+    const p = plan(this.ramped(cfg.services), this.observed, macs, this.down, { want: this.syncWant, have: this.syncHave });
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
@@ -206,9 +232,10 @@ export class Controller {
       this.timeoutsSet = timeouts;
     }
     const vips = [...new Set(cfg.services.map((s) => s.vip))].sort();
-    this.lastPlan = { macs, down: this.down };
+    this.lastPlan = { macs, down: this.down, sync: this.syncWant };
     this.cfg = cfg;
     this.observed = observedAfter(p);
+    this.syncHave = p.sync ?? this.syncHave;
     // Only when the set changed (or on the first sync): the periodic MAC refresh should not touch addresses.
     if (vips.join() !== this.lastVips) {
       this.fx.vipsChanged?.(vips);

@@ -4,6 +4,7 @@
 import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
 import { type RealState, realFlags, type ServiceState, serviceFields, serviceName, serviceTable, tableKind } from './director';
+import type { SyncSettings } from './syncdp';
 
 /** What the datapath holds for one service (the daemon's model, or what a restart reads back from the pinned maps). */
 export interface ObservedService {
@@ -43,13 +44,17 @@ export type Op =
   | { op: 'deleteTable'; svcId: number }
   | { op: 'deleteReal'; realId: number; address: string; name: string }
   /** Connection entries that still name a deleted real go before its id can be handed out again. */
-  | { op: 'purgeConns'; realIds: number[] };
+  | { op: 'purgeConns'; realIds: number[] }
+  /** Connection sync settings (xlvs_cfg.sync_emit): written last, so emission starts on a complete service set. */
+  | { op: 'setSync'; sync: SyncSettings };
 
 export interface Plan {
   /** The state once every op is applied: ids assigned, tables attached. */
   readonly services: ServiceState[];
   readonly tables: Map<number, Uint32Array>;
   readonly ops: Op[];
+  /** The sync settings once every op is applied (undefined when the caller planned none). */
+  readonly sync?: SyncSettings;
 }
 
 const protoNum = (p: 'tcp' | 'udp'): number => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
@@ -119,6 +124,8 @@ export function plan(
   macs: ReadonlyMap<string, string | null> = new Map(),
   /** Reals whose health check failed, by healthKey(); the service's on_down says what their connections do. */
   down: ReadonlySet<string> = new Set(),
+  /** Sync settings wanted and those the datapath holds (undefined: unknown, so they are written). */
+  sync?: { want: SyncSettings; have: SyncSettings | undefined },
 ): Plan {
   const obsByKey = new Map(observed.map((s) => [svcKey(s.vip, s.port, s.proto), s]));
   const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, protoNum(s.protocol))));
@@ -240,8 +247,9 @@ export function plan(
     ...deleteReals,
     ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : []),
     ...(expired.length ? [{ op: 'purgeConns', realIds: expired.sort((a, b) => a - b) } as Op] : []),
+    ...(sync && sync.want.emit !== sync.have?.emit ? [{ op: 'setSync', sync: { ...sync.want } } as Op] : []),
   ];
-  return { services, tables, ops };
+  return { services, tables, ops, ...(sync ? { sync: { ...sync.want } } : {}) };
 }
 
 /** Names one real of one service in the set of reals that failed their checks. */
@@ -309,6 +317,8 @@ export function describeOp(op: Op): string {
       return `delete real ${op.address} of ${op.name} (id ${op.realId})`;
     case 'purgeConns':
       return `purge connection entries of real id(s) ${op.realIds.join(', ')}`;
+    case 'setSync':
+      return `connection sync emission ${op.sync.emit ? 'on' : 'off'}`;
   }
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { type Counters, REAL_NONE } from '../../src/core/abi';
 import type { DatapathPort } from '../../src/core/controller';
 import type { Op } from '../../src/core/plan';
+import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../../src/core/syncdp';
 
 /** What the fake datapath holds, op by op, plus a hook to check invariants at every step. */
 export class FakeDatapath implements DatapathPort {
@@ -18,6 +19,12 @@ export class FakeDatapath implements DatapathPort {
   /** The last value written for each service and real id (every field, as the maps would hold it). */
   written = new Map<string, string>();
   failNext = false;
+  /** Sync: the settings last applied, events a test queues for readSyncEvents, entries insertSynced took (by key). */
+  sync: SyncSettings = { emit: false };
+  syncQueue: SyncEvent[] = [];
+  synced = new Map<string, SyncInsert>();
+  syncLost = 0;
+  private syncReading = false;
 
   apply(ops: readonly Op[]): void {
     if (this.failNext) {
@@ -50,6 +57,9 @@ export class FakeDatapath implements DatapathPort {
         case 'purgeConns':
           this.conns = this.conns.filter((c) => !op.realIds.includes(c.realId));
           break;
+        case 'setSync':
+          this.sync = { ...op.sync };
+          break;
       }
       this.checkInvariants();
     }
@@ -63,6 +73,40 @@ export class FakeDatapath implements DatapathPort {
       assert.ok(t, `service ${k} visible without a table`);
       for (const b of t) if (b !== REAL_NONE) assert.ok(this.reals.has(b), `table of ${k} names real ${b}, which is not written`);
     }
+  }
+
+  /** Queued events (at most maxEvents), else waits up to timeoutMs for some; one reader at a time, as the real one. */
+  async readSyncEvents(timeoutMs: number, maxEvents = 4096): Promise<SyncEvent[]> {
+    if (this.syncReading) throw new Error('readSyncEvents: another read is in progress');
+    this.syncReading = true;
+    try {
+      const until = Date.now() + timeoutMs;
+      while (!this.syncQueue.length && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(5, timeoutMs)));
+      return this.syncQueue.splice(0, maxEvents);
+    } finally {
+      this.syncReading = false;
+    }
+  }
+
+  /** Refuses a real id the fake does not hold or that belongs to another service, as xlvs_syncin does. */
+  insertSynced(entries: readonly SyncInsert[]): SyncInsertResult {
+    const out = { inserted: 0, updated: 0, refused: 0 };
+    for (const e of entries) {
+      const r = this.reals.get(e.realId);
+      if (!r || r.svcId !== e.svcId) {
+        out.refused++;
+        continue;
+      }
+      const k = `${e.template ? 'T' : 'C'} ${e.proto} ${e.caddr}:${e.cport} ${e.vaddr}:${e.vport}`;
+      if (this.synced.has(k)) out.updated++;
+      else out.inserted++;
+      this.synced.set(k, { ...e });
+    }
+    return out;
+  }
+
+  syncLosses(): number {
+    return this.syncLost;
   }
 
   connsOf(ids: ReadonlySet<number>): number {

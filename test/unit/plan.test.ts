@@ -187,3 +187,15 @@ test('a scheduler change rewrites the table and the service entry; a threshold c
   const p3 = plan(capped, observedAfter(p2), MACS);
   assert.deepEqual(kinds(p3.ops), ['putReal', 'putReal']);
 });
+
+test('sync emission: a setSync op after everything else, only when it changes; no sync input, no op', () => {
+  const d = services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1 } });
+  const on = plan(d, [], MACS, new Set(), { want: { emit: true }, have: { emit: false } });
+  assert.deepEqual(kinds(on.ops), ['putReal', 'putTable', 'putService', 'setSync']);
+  assert.deepEqual(on.ops.at(-1), { op: 'setSync', sync: { emit: true } });
+  assert.deepEqual(on.sync, { emit: true });
+  assert.deepEqual(kinds(plan(d, observedAfter(on), MACS, new Set(), { want: { emit: true }, have: on.sync }).ops), []);
+  assert.deepEqual(kinds(plan(d, observedAfter(on), MACS, new Set(), { want: { emit: false }, have: on.sync }).ops), ['setSync']);
+  assert.deepEqual(kinds(plan(d, observedAfter(on), MACS, new Set(), { want: { emit: false }, have: undefined }).ops), ['setSync']);
+  assert.equal(plan(d, observedAfter(on), MACS).sync, undefined);
+});
