@@ -24,6 +24,7 @@ import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
 import { checkHost, resolveMacs } from './runner';
+import { SyncService } from './sync';
 
 export interface DaemonOptions {
   configFile: string;
@@ -55,6 +56,8 @@ export class Daemon {
   /** Watches for other MACs answering ARP for a VIP; its claims are in list() too. */
   arpGuard: ArpGuard | undefined;
   controller: Controller | undefined;
+  /** Connection sync with peer directors (the config's sync section); its counters are in GET /v1/sync and /metrics. */
+  sync: SyncService | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
 
@@ -139,9 +142,18 @@ export class Daemon {
       event: (level, msg, f) => this.log[level](f, msg),
     });
     this.health = health;
+    const sync = new SyncService({
+      datapath: port,
+      view: () => controller.syncView(),
+      mtu: (n) => interfaceInfo(n).mtu,
+      log: (level, msg, f) => this.log[level](f ?? {}, msg),
+      now: monotonicMs,
+    });
+    this.sync = sync;
     const controller: Controller = new Controller(cfg, observed, {
       applied: (c) => {
         health.setConfig(c);
+        void sync.configure(c.sync);
         dp.setDirectorMac(
           info.mac,
           c.accept_macs.map((m) => m.toLowerCase()),
@@ -181,7 +193,11 @@ export class Daemon {
     }
     this.server = await serve(
       this.socket,
-      routes(controller, () => this.reload()),
+      routes(
+        controller,
+        () => this.reload(),
+        () => sync.stats(),
+      ),
       (m, f) => this.log.error(f ?? {}, m),
     );
     this.timers.push(
@@ -233,6 +249,7 @@ export class Daemon {
     const count = cachedCount(() => (this.dp ? Number(abi.sweepStats.decode(this.dp.maps.xlvs_sweepst.lookup(abi.u32Key(0))!).conns) : 0), 1000);
     return {
       list: () => this.controller?.list() ?? [],
+      sync: () => this.sync?.stats() ?? {},
       verdicts: () => {
         const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
@@ -292,6 +309,8 @@ export class Daemon {
       m.closeAllConnections();
       await new Promise<void>((r) => m.close(() => r()));
     }
+    await this.sync?.stop();
+    this.sync = undefined;
     this.dp?.release();
     this.dp = undefined;
     this.solicitor.close();

@@ -8,6 +8,8 @@ import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
 import type { ServiceListing } from '../core/listing';
 import { statusPage } from './statuspage';
+import type { SyncStats } from './sync';
+import { registerSyncMetrics } from './syncmetrics';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
 export interface MetricsSource {
@@ -15,6 +17,8 @@ export interface MetricsSource {
   verdicts(): Verdicts;
   /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
   connTable(): { entries: number; capacity: number; measuredAt: number };
+  /** Connection sync daemons' counters (absent or {}: none running). */
+  sync?(): SyncStats;
 }
 
 export interface StatusJson {
@@ -23,6 +27,8 @@ export interface StatusJson {
   verdicts: Record<string, number>;
   connTable: { entries: number; capacity: number; measuredAt: number; evicted: number; untracked: number };
   notes: string[];
+  /** Connection sync (present when a sync daemon runs). */
+  sync?: SyncStats;
 }
 
 /** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
@@ -39,6 +45,7 @@ export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
     verdicts: Object.fromEntries(verdictFields.map((f) => [f, Number(v[f])])),
     connTable: { ...src.connTable(), evicted: Number(v.ct_evicted), untracked: Number(v.ct_untracked) },
     notes: NOTES,
+    ...(src.sync && (src.sync().master || src.sync().backup) ? { sync: src.sync() } : {}),
   };
 }
 
@@ -191,6 +198,7 @@ export function registry(src: MetricsSource): Registry {
       this.set(src.connTable().capacity);
     },
   });
+  if (src.sync) registerSyncMetrics(reg, src.sync);
   return reg;
 }
 
