@@ -13,6 +13,7 @@
         "native/netlink.cc",
         "native/packet_socket.cc",
         "native/probe.cc",
+        "native/ring_buffer.cc",
         "native/test_run.cc",
         "native/xdp_link.cc"
       ],

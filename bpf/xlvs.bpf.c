@@ -131,6 +131,12 @@ struct {
 	__type(value, struct xlvs_sweep_stats);
 } xlvs_sweepst SEC(".maps");
 
+/* Connection sync: what the datapath records while xlvs_cfg.sync_emit is on (struct xlvs_sync_rec), for user space to send to peers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XLVS_SYNCQ_BYTES);
+} xlvs_syncq SEC(".maps");
+
 #ifdef XLVS_BENCH_FRESH_FLOWS
 /*
  * Benchmark build only (build/bpf/xlvs_bench_fresh.o): BPF_PROG_TEST_RUN repeats one
@@ -392,10 +398,15 @@ struct new_conn {
 	__u8 tcp_flags;           /* in: the TCP flag byte (0 for UDP) */
 	__u8 evicted;             /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
 	__u8 untracked;           /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
-	__u8 pad;
-	__u32 svc_id;  /* out: the service (NC_DROP, NC_TX) */
-	__u32 real_id; /* out: the real (NC_TX) */
+	__u8 sync;                /* out, only while xlvs_cfg.sync_emit: NC_SYNC_* for the caller to record */
+	__u32 svc_id;             /* out: the service (NC_DROP, NC_TX) */
+	__u32 real_id;            /* out: the real (NC_TX) */
 };
+
+/* What new_connection() wrote that sync records (new_conn.sync): the caller emits, so no record sits on this path's stack. */
+#define NC_SYNC_CONN     1 /* a connection entry */
+#define NC_SYNC_TEMPLATE 2 /* a persistence template (scheduled afresh or re-pointed) */
+_Static_assert(NC_SYNC_TEMPLATE == NC_SYNC_CONN << 1, "new_connection() derives NC_SYNC_TEMPLATE from NC_SYNC_CONN by a shift");
 
 /* What new_connection() decided. */
 #define NC_PASS  0 /* no service for the flow */
@@ -436,6 +447,84 @@ static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, 
 	}
 	nc->untracked = 1;
 	return NULL;
+}
+
+/* ---- connection sync: records out (xlvs_syncq) ---- */
+
+/* Fills a reserved record. Not inlined: its prototype is what puts struct xlvs_sync_rec in the object's BTF (abi.test.ts). */
+static __noinline void sync_fill(struct xlvs_sync_rec *r, const struct xlvs_conn_key *key, __u32 real_id, __u32 svc_id, __u32 state_flags)
+{
+	struct xlvs_real *real;
+	__u32 id = real_id;
+
+	__builtin_memcpy(&r->key, key, sizeof(r->key));
+	real = bpf_map_lookup_elem(&xlvs_reals, &id);
+	r->stamp = bpf_ktime_get_ns();
+	r->real_id = real_id;
+	r->raddr = real ? real->addr : 0;
+	r->svc_id = svc_id;
+	r->state = state_flags;
+	r->flags = state_flags >> 8;
+	r->pad[0] = 0;
+	r->pad[1] = 0;
+}
+
+/*
+ * Records one connection (its state) or template (state_flags XLVS_SYNC_F_TEMPLATE << 8) for the sync master's
+ * reader. A global function: the packet path pays one predictable branch on cfg->sync_emit while sync is off, and
+ * the record is written straight into the ring, never built on the packet path's stack (512 bytes for all frames).
+ * A full queue never blocks forwarding: the record is dropped and counted (xlvs_verdicts.sync_lost).
+ */
+__noinline int sync_emit(const struct xlvs_conn_key *key, __u32 real_id, __u32 svc_id, __u32 state_flags)
+{
+	struct xlvs_sync_rec *r;
+	struct xlvs_verdicts *vd;
+	__u32 zero = 0;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!key)
+		return 0;
+	r = bpf_ringbuf_reserve(&xlvs_syncq, sizeof(*r), 0);
+	if (!r) {
+		vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
+		if (vd)
+			vd->sync_lost++;
+		return 0;
+	}
+	sync_fill(r, key, real_id, svc_id, state_flags);
+	/* Flags 0: the kernel wakes the reader only when it had caught up, so a busy queue costs no wakeup per record. */
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/*
+ * Records the template a new connection of this flow wrote, keyed as IPVS keys one: the client address masked by the
+ * service's persist mask, client port 0, the service's port (0 for a port-0 service). A global function.
+ */
+__noinline int sync_template(const struct xlvs_conn_key *key, __u32 real_id, __u32 svc_id)
+{
+	struct xlvs_conn_key tk __attribute__((aligned(8))) = {};
+	struct xlvs_svc_key skey = {};
+	struct xlvs_svc *svc;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!key)
+		return 0;
+	skey.vip = key->daddr;
+	skey.port = key->dport;
+	skey.proto = key->proto;
+	svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+	if (!svc || svc->id != svc_id) {
+		skey.port = 0; /* the port-0 service service_for() fell back to */
+		svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
+		if (!svc || svc->id != svc_id)
+			return 0;
+	}
+	tk.saddr = key->saddr & svc->persist_mask;
+	tk.daddr = key->daddr;
+	tk.dport = skey.port;
+	tk.proto = key->proto;
+	return sync_emit(&tk, real_id, svc_id, XLVS_CS_NONE | XLVS_SYNC_F_TEMPLATE << 8);
 }
 
 /* ---- schedulers: each returns a real id that may take the connection, or XLVS_REAL_NONE ---- */
@@ -673,6 +762,8 @@ __noinline int new_connection(struct new_conn *nc)
 	bucket = bpf_map_lookup_elem(&xlvs_conn, &bucket_idx);
 	if (!cfg || !bucket)
 		return NC_ABORT;
+	/* Kept in *nc, not a register: a value live to the end of this function would spill and grow its stack (6.1: 512 bytes for all frames). */
+	nc->sync = cfg->sync_emit ? NC_SYNC_CONN : 0;
 	if (nc->way >= 0)
 		e = &bucket->e[nc->way & (XLVS_CT_WAYS - 1)];
 	/* verifier: clang would test "way >= 0" again for every "if (e)" below, and 6.1 cannot tell from that that e is NULL */
@@ -708,8 +799,10 @@ __noinline int new_connection(struct new_conn *nc)
 		struct xlvs_persist t = {.real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout};
 
 		/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
-		if (scheduled)
+		if (scheduled) {
 			bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+			nc->sync |= nc->sync << 1; /* NC_SYNC_TEMPLATE while sync is on */
+		}
 		fresh.flags = XLVS_CONN_F_PERSIST;
 	}
 	state = nc->key.proto == IPPROTO_TCP ? tcp_first_state(nc->tcp_flags) : XLVS_CS_UDP;
@@ -728,6 +821,8 @@ __noinline int new_connection(struct new_conn *nc)
 	}
 	if (e)
 		bind_conn(real_id, state, real->u_threshold);
+	else
+		nc->sync &= ~NC_SYNC_CONN;
 	nc->real_id = real_id;
 	return NC_TX;
 }
@@ -862,6 +957,8 @@ int xlvs_xdp(struct xdp_md *ctx)
 					e->val.state = next;
 					/* The new state's timeout runs from this packet. */
 					e->val.last_seen = now_seconds();
+					if (cfg->sync_emit)
+						sync_emit(key, real_id, svc_id, next);
 				}
 			}
 			/*
@@ -895,6 +992,12 @@ int xlvs_xdp(struct xdp_md *ctx)
 		vd->ct_untracked += nc.untracked;
 		svc_id = nc.svc_id;
 		real_id = nc.real_id;
+		if (nc.sync) {
+			if (nc.sync & NC_SYNC_CONN)
+				sync_emit(key, real_id, svc_id, proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP);
+			if (nc.sync & NC_SYNC_TEMPLATE)
+				sync_template(key, real_id, svc_id);
+		}
 		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
 		if (!real) {
 			vd->aborted++;
@@ -1054,6 +1157,160 @@ int xlvs_sweep(struct xdp_md *ctx)
 		st->conns = st->pass_conns;
 		st->runs++;
 	}
+	return XDP_PASS;
+}
+
+/* ---- connection sync: entries in (xlvs_syncin), run by the sync backup through BPF_PROG_TEST_RUN, never attached ---- */
+
+/*
+ * A way for a synced connection: a free one, else one past its idle timeout; NULL when every way holds a live
+ * connection (a copy of another director's flow does not evict this one's). Claimed like a datapath insert.
+ */
+static __always_inline struct xlvs_ct_entry *sync_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 now)
+{
+	__u64 want = ((const __u64 *)key)[0], was;
+	struct xlvs_ct_entry *e;
+	struct xlvs_conn old;
+	int tries;
+
+#pragma unroll
+	for (tries = 0; tries < 2; tries++) {
+		e = ct_victim(b, cfg->timeout, now);
+		was = ((__u64 *)&e->key)[0];
+		if (was && ct_overdue(e, cfg->timeout, now) < 0)
+			return NULL;
+		old = e->val;
+		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, want) != was)
+			continue;
+		if (was)
+			unbind_conn(old.real_id, old.state);
+		return e;
+	}
+	return NULL;
+}
+
+/* A template a peer synced: written (or re-pointed) with this director's clock and the service's timeout. */
+static __always_inline int sync_put_template(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 real_id, __u32 now)
+{
+	struct xlvs_persist_key pk = {.caddr = key->saddr & svc->persist_mask, .svc_id = svc->id};
+	struct xlvs_persist t = {.real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout};
+	struct xlvs_persist *have;
+
+	if (!svc->persist_timeout)
+		return XLVS_SYNC_R_NO_SVC;
+	have = bpf_map_lookup_elem(&xlvs_persist, &pk);
+	if (have) {
+		*have = t;
+		return XLVS_SYNC_R_UPDATED;
+	}
+	bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
+	return XLVS_SYNC_R_INSERTED;
+}
+
+/*
+ * One synced entry, with the datapath's own insert logic: the same bucket, a CAS-claimed way, counted in xlvs_rconn,
+ * stamped with this director's clock so its sweeper expires the copy by its own timeouts. A held key is updated and
+ * recounted: moved between the reals' counts if the real differs, between active and inactive if the state does.
+ * A global function: verified once, not once per path of the loop around it.
+ */
+__noinline int sync_insert(struct xlvs_sync_in *in)
+{
+	struct xlvs_conn_key key __attribute__((aligned(8)));
+	struct xlvs_ct_bucket *b;
+	struct xlvs_ct_entry *e;
+	struct xlvs_real *real;
+	struct xlvs_svc *svc;
+	struct xlvs_cfg *cfg;
+	struct xlvs_conn val = {};
+	__u32 zero = 0, real_id, idx, now;
+	__u8 state, old_state;
+	int w;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!in)
+		return XLVS_SYNC_R_NONE;
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	if (!cfg)
+		return XLVS_SYNC_R_NONE;
+	if (cfg->ct_per_cpu)
+		return XLVS_SYNC_R_PER_CPU;
+	__builtin_memcpy(&key, &in->key, sizeof(key));
+	key.pad[0] = key.pad[1] = key.pad[2] = 0; /* the key is hashed and compared as raw bytes */
+	real_id = in->real_id;                    /* verifier: 6.1 takes map keys from the stack, not from a global function's argument */
+	state = in->state;
+	svc = service_for(&key);
+	if (!svc || svc->id != in->svc_id)
+		return XLVS_SYNC_R_NO_SVC;
+	real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+	if (!real || real->svc_id != svc->id || !real->addr)
+		return XLVS_SYNC_R_NO_REAL;
+	now = now_seconds();
+	if (in->flags & XLVS_SYNC_F_TEMPLATE)
+		return sync_put_template(svc, &key, real_id, now);
+	if (state < XLVS_CS_SYN_RECV || state > XLVS_CS_UDP)
+		return XLVS_SYNC_R_BAD;
+	if (!key.saddr || !key.daddr)
+		return XLVS_SYNC_R_NO_SVC;
+	val.real_id = real_id;
+	val.svc_id = svc->id;
+	val.state = state;
+	val.flags = svc->persist_timeout ? XLVS_CONN_F_PERSIST : 0;
+	val.last_seen = now;
+	idx = ct_bucket(cfg, &key, *(__u32 *)&key.sport);
+	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
+	if (!b)
+		return XLVS_SYNC_R_NONE;
+	w = ct_find(b, &key);
+	if (w >= 0) {
+		e = &b->e[w & (XLVS_CT_WAYS - 1)];
+		old_state = e->val.state;
+		if (e->val.real_id != real_id) {
+			unbind_conn(e->val.real_id, old_state);
+			bind_conn(real_id, state, real->u_threshold);
+		} else {
+			restate_conn(real_id, old_state, state);
+		}
+		val.hits = e->val.hits;
+		val.hits_seen = e->val.hits_seen;
+		e->val = val;
+		return XLVS_SYNC_R_UPDATED;
+	}
+	e = sync_claim(b, cfg, &key, now);
+	if (!e)
+		return XLVS_SYNC_R_FULL;
+	e->val = val;
+	((__u64 *)&e->key)[1] = ((__u64 *)&key)[1];
+	bind_conn(real_id, state, real->u_threshold);
+	return XLVS_SYNC_R_INSERTED;
+}
+
+struct syncin_ctx {
+	struct xdp_md *ctx;
+};
+
+/* Entry i of the frame: copied out, inserted, its result written back into the frame BPF_PROG_TEST_RUN returns. */
+static long syncin_one(__u32 i, struct syncin_ctx *sc)
+{
+	struct xlvs_sync_in in;
+	__u32 off = i * sizeof(in);
+
+	if (bpf_xdp_load_bytes(sc->ctx, off, &in, sizeof(in)))
+		return 1;
+	in.result = sync_insert(&in);
+	bpf_xdp_store_bytes(sc->ctx, off + __builtin_offsetof(struct xlvs_sync_in, result), &in.result, sizeof(in.result));
+	return 0;
+}
+
+/* The frame is an array of struct xlvs_sync_in (at most XLVS_SYNCIN_MAX); each entry's result says what became of it. */
+SEC("xdp")
+int xlvs_syncin(struct xdp_md *ctx)
+{
+	struct syncin_ctx sc = {.ctx = ctx};
+	__u32 n = (ctx->data_end - ctx->data) / sizeof(struct xlvs_sync_in);
+
+	if (n > XLVS_SYNCIN_MAX)
+		n = XLVS_SYNCIN_MAX;
+	bpf_loop(n, syncin_one, &sc, 0);
 	return XDP_PASS;
 }
 

@@ -11,6 +11,7 @@
 #include "netlink.h"
 #include "packet_socket.h"
 #include "probe.h"
+#include "ring_buffer.h"
 #include "xdp_link.h"
 
 namespace xlvs {
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfMap", bpfMap);
   exports.Set("XdpLink", xdpLink);
   exports.Set("PacketSocket", PacketSocket::Init(env));
+  exports.Set("RingBuffer", RingBuffer::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
   exports.Set("NeighSocket", NeighSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));

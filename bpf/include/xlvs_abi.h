@@ -29,8 +29,10 @@
 #define XLVS_TBL_MAX          1048576u    /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
 #define XLVS_ACCEPT_MACS      4u          /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
 /* XLVS_PERSIST_RATIO: one template per persistent client network, far fewer than connections. */
-#define XLVS_PERSIST_RATIO    16u   /* connection-table entries per xlvs_persist entry */
-#define XLVS_PERSIST_MIN      1024u /* xlvs_persist entries however small the connection table */
+#define XLVS_PERSIST_RATIO    16u      /* connection-table entries per xlvs_persist entry */
+#define XLVS_PERSIST_MIN      1024u    /* xlvs_persist entries however small the connection table */
+#define XLVS_SYNCQ_BYTES      4194304u /* xlvs_syncq ring buffer (a power of two of pages): ~87,000 sync records, ~0.9 s at 100,000 a second */
+#define XLVS_SYNCIN_MAX       96u      /* xlvs_sync_in entries one xlvs_syncin run takes: 3,072 bytes, inside BPF_PROG_TEST_RUN's one-page XDP frame */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -40,6 +42,18 @@
 #define XLVS_SVC_F_FALLBACK  (1u << 1) /* mh-fallback / sh-fallback: an unavailable bucket owner hands over to the next */
 
 #define XLVS_CONN_F_PERSIST (1u << 0) /* made for a persistent service: the sweeper keeps its template alive */
+
+#define XLVS_SYNC_F_TEMPLATE (1u << 0) /* xlvs_sync_rec / xlvs_sync_in: a persistence template, not a connection */
+
+/* What xlvs_syncin did with one xlvs_sync_in entry (its result field). */
+#define XLVS_SYNC_R_NONE     0u /* not looked at (the run stopped before it) */
+#define XLVS_SYNC_R_INSERTED 1u /* a new connection entry or template */
+#define XLVS_SYNC_R_UPDATED  2u /* the key was held: its real and state are now the synced ones (counts moved accordingly) */
+#define XLVS_SYNC_R_NO_SVC   3u /* refused: no service for the key, another service id, or a template for a service without persistence */
+#define XLVS_SYNC_R_NO_REAL  4u /* refused: the real id is not a member of that service */
+#define XLVS_SYNC_R_FULL     5u /* refused: every way of the flow's bucket holds a live connection (a synced copy evicts none) */
+#define XLVS_SYNC_R_PER_CPU  6u /* refused: conn_table_per_cpu, where an entry one CPU inserts only that CPU finds */
+#define XLVS_SYNC_R_BAD      7u /* refused: a state outside XLVS_CS_SYN_RECV..XLVS_CS_UDP */
 
 /* Schedulers (xlvs_svc.sched); the schedule table's content depends on the kind (see xlvs_tbl in xlvs.bpf.c). */
 #define XLVS_SCHED_MH  0u  /* Maglev table, indexed by hash of source [+ port] */
@@ -192,6 +206,7 @@ struct xlvs_cfg {
 	 * Unused slots repeat mac, so the datapath compares all of them without testing for empty ones.
 	 */
 	__u8 accept_mac[XLVS_ACCEPT_MACS][6];
+	__u32 sync_emit; /* 1: record new and changed connections and templates in xlvs_syncq (the sync master); 0 after every load */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
@@ -216,6 +231,36 @@ struct xlvs_verdicts {
 	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (another CPU took the way twice) */
 	/* Appended (after the connection-table events, so an older pinned map is a prefix of this one): */
 	__u64 pass_not_for_us; /* IPv4 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
+	__u64 sync_lost;       /* not a verdict: sync records dropped because xlvs_syncq was full (the frame was forwarded all the same) */
+};
+
+/*
+ * xlvs_syncq record (ring buffer, sync_emit on): a connection entry inserted or changing state, or a persistence
+ * template written (scheduled afresh or re-pointed). User space reads them for the sync protocol (IPVS sync v1).
+ */
+struct xlvs_sync_rec {
+	__u64 stamp;              /* bpf_ktime_get_ns() when recorded (CLOCK_MONOTONIC): user space measures the lag from it */
+	struct xlvs_conn_key key; /* the flow; a template: saddr = client & persist_mask, sport 0, dport the service's port (0: port-0 service) */
+	__u32 real_id;            /* the real it goes to (this director's id) */
+	__be32 raddr;             /* that real's IPv4 (xlvs_reals.addr), network order: ids differ between directors */
+	__u32 svc_id;             /* the service (this director's id) */
+	__u8 state;               /* XLVS_CS_*; XLVS_CS_NONE for a template */
+	__u8 flags;               /* XLVS_SYNC_F_* */
+	__u8 pad[2];              /* zero */
+};
+
+/*
+ * One entry of the frame xlvs_syncin is run on (BPF_PROG_TEST_RUN, up to XLVS_SYNCIN_MAX of them): a connection or
+ * template a peer synced, with this director's ids. The program writes result; the rest comes back unchanged.
+ */
+struct xlvs_sync_in {
+	struct xlvs_conn_key key; /* the flow, as in xlvs_sync_rec (a template: saddr = masked client, sport 0) */
+	__u32 svc_id;             /* this director's service id: must be the service the key looks up */
+	__u32 real_id;            /* this director's real id: must be a member of that service */
+	__u8 state;               /* XLVS_CS_* of a connection (ignored for a template) */
+	__u8 flags;               /* XLVS_SYNC_F_* */
+	__u8 result;              /* out: XLVS_SYNC_R_* */
+	__u8 pad[5];              /* zero */
 };
 
 #endif /* XLVS_ABI_H */

@@ -128,6 +128,7 @@ export class Datapath {
       ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
       ct_total: geo.buckets * geo.slices,
       accept_mac: [],
+      sync_emit: 0, // a load never emits until a plan turns it on (the controller starts from SYNC_OFF)
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));

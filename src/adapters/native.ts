@@ -84,6 +84,16 @@ export interface PacketSocket {
   close(): void;
 }
 
+/** The consumer side of a BPF ring buffer map (validated wrapper: src/adapters/syncqueue.ts). */
+export interface RingBuffer {
+  /**
+   * Resolves with the records available (concatenated, each whole) once at least maxBytes are gathered or the ring
+   * is drained; waits up to timeoutMs for the first one; an empty Buffer on timeout or close(). One poll at a time.
+   */
+  poll(timeoutMs: number, maxBytes: number): Promise<Buffer>;
+  close(): void;
+}
+
 export interface TestRunResult {
   retval: number;
   durationNs: number;
@@ -171,6 +181,10 @@ export interface Native {
     ifindex: number,
     opts?: { protocol?: number; filter?: Buffer },
   ) => PacketSocket;
+  /** mapFd: a BPF_MAP_TYPE_RINGBUF map (duplicated: the map's handle may be closed first). */
+  RingBuffer: new (
+    mapFd: number,
+  ) => RingBuffer;
   testRun(progFd: number, opts: { data: Buffer; repeat?: number; live?: boolean; batchSize?: number; ingressIfindex?: number }): Promise<TestRunResult>;
   /** rcvbuf: SO_RCVBUF in bytes (capped at net.core.rmem_max, then doubled by the kernel); default: net.core.rmem_default. */
   NeighSocket: new (opts?: {

@@ -25,6 +25,12 @@ export const MAP_NAMES = [
   'xlvs_sweepst',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
+
+/**
+ * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring
+ * buffer) holds nothing a restart must keep, and an upgrade from a build without it must still adopt every other map.
+ */
+export const UNPINNED_MAPS = ['xlvs_syncq'] as const;
 export type Maps = Record<MapName, BpfMap>;
 
 /** The pinned XDP link of a long-running director, next to its maps. */

@@ -138,6 +138,11 @@ export const FALLBACK_TRIES = 32;
 export const FALLBACK_STRIDE = 1000;
 export const TBL_MAX = 1048576;
 export const SWEEP_CHUNK = 16384;
+export const SYNCQ_BYTES = 4194304;
+export const SYNCIN_MAX = 96;
+export const SYNC_F_TEMPLATE = 1 << 0;
+/** What xlvs_syncin did with an entry (xlvs_sync_in.result). */
+export const SYNC_R = { NONE: 0, INSERTED: 1, UPDATED: 2, NO_SVC: 3, NO_REAL: 4, FULL: 5, PER_CPU: 6, BAD: 7 } as const;
 export const SVC_F_HASH_PORT = 1 << 0;
 export const SVC_F_FALLBACK = 1 << 1;
 export const CONN_F_PERSIST = 1 << 0;
@@ -165,6 +170,10 @@ export const constants: Record<string, number> = {
   XLVS_FALLBACK_STRIDE: FALLBACK_STRIDE,
   XLVS_TBL_MAX: TBL_MAX,
   XLVS_SWEEP_CHUNK: SWEEP_CHUNK,
+  XLVS_SYNCQ_BYTES: SYNCQ_BYTES,
+  XLVS_SYNCIN_MAX: SYNCIN_MAX,
+  XLVS_SYNC_F_TEMPLATE: SYNC_F_TEMPLATE,
+  ...Object.fromEntries(Object.entries(SYNC_R).map(([k, v]) => [`XLVS_SYNC_R_${k}`, v])),
   XLVS_SVC_F_HASH_PORT: SVC_F_HASH_PORT,
   XLVS_SVC_F_FALLBACK: SVC_F_FALLBACK,
   XLVS_CONN_F_PERSIST: CONN_F_PERSIST,
@@ -267,6 +276,7 @@ export interface Cfg {
   ct_seed: number;
   ct_total: number;
   accept_mac: string[];
+  sync_emit: number;
 }
 export interface Counters {
   packets: bigint;
@@ -286,6 +296,25 @@ export interface Verdicts {
   ct_evicted: bigint;
   ct_untracked: bigint;
   pass_not_for_us: bigint;
+  sync_lost: bigint;
+}
+/** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
+export interface SyncRec {
+  stamp: bigint;
+  key: Buffer;
+  real_id: number;
+  raddr: number;
+  svc_id: number;
+  state: number;
+  flags: number;
+}
+export interface SyncIn {
+  key: Buffer;
+  svc_id: number;
+  real_id: number;
+  state: number;
+  flags: number;
+  result: number;
 }
 
 export const svcKey = defineStruct<SvcKey>('xlvs_svc_key', 8, [f('vip', 0, 4, 'be32'), f('port', 4, 2, 'be16'), f('proto', 6, 1, 'u8'), f('pad', 7, 1, 'pad')]);
@@ -346,7 +375,7 @@ export const sweepStats = defineStruct<SweepStats>(
   64,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
 );
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 80, [
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 84, [
   f('mac', 0, 6, 'mac'),
   f('pad', 6, 2, 'pad'),
   f('timeout', 8, 32, 'u32s'),
@@ -355,6 +384,7 @@ export const cfg = defineStruct<Cfg>('xlvs_cfg', 80, [
   f('ct_seed', 48, 4, 'u32'),
   f('ct_total', 52, 4, 'u32'),
   f('accept_mac', 56, 6 * ACCEPT_MACS, 'macs'),
+  f('sync_emit', 80, 4, 'u32'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'),
@@ -388,12 +418,33 @@ const verdictLayout = [
   'ct_evicted',
   'ct_untracked',
   'pass_not_for_us',
+  'sync_lost',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  88,
+  96,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
+
+export const syncRec = defineStruct<SyncRec>('xlvs_sync_rec', 40, [
+  f('stamp', 0, 8, 'u64'),
+  f('key', 8, 16, 'bytes'),
+  f('real_id', 24, 4, 'u32'),
+  f('raddr', 28, 4, 'be32'),
+  f('svc_id', 32, 4, 'u32'),
+  f('state', 36, 1, 'u8'),
+  f('flags', 37, 1, 'u8'),
+  f('pad', 38, 2, 'pad'),
+]);
+export const syncIn = defineStruct<SyncIn>('xlvs_sync_in', 32, [
+  f('key', 0, 16, 'bytes'),
+  f('svc_id', 16, 4, 'u32'),
+  f('real_id', 20, 4, 'u32'),
+  f('state', 24, 1, 'u8'),
+  f('flags', 25, 1, 'u8'),
+  f('result', 26, 1, 'u8'),
+  f('pad', 27, 5, 'pad'),
+]);
 
 export const structs: readonly StructSpec<any>[] = [
   svcKey,
@@ -411,6 +462,8 @@ export const structs: readonly StructSpec<any>[] = [
   cfg,
   counters,
   verdicts,
+  syncRec,
+  syncIn,
 ];
 
 /** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/xlvs.bpf.c computes them (no division there). */

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { compiledStruct, objectMaps } from '../../src/adapters/btf';
 import { objectPath } from '../../src/adapters/datapath';
 import { BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, type ObjectMap, repoRoot } from '../../src/adapters/native';
-import { MAP_NAMES } from '../../src/adapters/pinned';
+import { MAP_NAMES, UNPINNED_MAPS } from '../../src/adapters/pinned';
 import * as abi from '../../src/core/abi';
 import { layoutDifferences } from '../../src/core/abicheck';
 
@@ -65,7 +65,7 @@ test('the object declares exactly the maps the control plane opens and pins', ()
     objectMaps(obj)
       .map((m) => m.name)
       .sort(),
-    [...MAP_NAMES].sort(),
+    [...MAP_NAMES, ...UNPINNED_MAPS].sort(),
   );
 });
 
@@ -83,6 +83,7 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_st_real: abi.MAX_REALS,
     xlvs_verdicts: 1,
     xlvs_sweepst: 1,
+    xlvs_syncq: abi.SYNCQ_BYTES,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);

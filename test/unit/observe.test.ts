@@ -468,6 +468,7 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     ct_evicted: 0n,
     ct_untracked: 0n,
     pass_not_for_us: 0n,
+    sync_lost: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
