@@ -170,8 +170,12 @@ class Master {
       // Full messages went out above; a partial one waits at most FLUSH_MS for company.
       if (this.builder.count && (now - this.firstAt >= FLUSH_MS || !evs.length)) this.flush(now);
       this.stats.datapathLosses = Math.max(0, (this.deps.datapath.syncLosses?.() ?? 0) - this.lossBase);
-      this.stats.lagMs = this.lag.figures();
     }
+  }
+
+  /** The counters with the lag percentiles worked out now (a sort of the window: per read, not per batch). */
+  snapshot(): SyncMasterStats {
+    return { ...this.stats, lagMs: this.lag.figures() };
   }
 
   private flush(now: number): void {
@@ -291,7 +295,10 @@ class Backup {
     const now = this.deps.now();
     for (const t of arrivals) this.lag.add(now - t);
     this.stats.entriesBehind = this.pending.length;
-    this.stats.lagMs = this.lag.figures();
+  }
+
+  snapshot(): SyncBackupStats {
+    return { ...this.stats, lagMs: this.lag.figures() };
   }
 
   async stop(): Promise<void> {
@@ -365,7 +372,7 @@ export class SyncService {
   }
 
   stats(): SyncStats {
-    return { ...(this.master ? { master: { ...this.master.stats } } : {}), ...(this.backup ? { backup: { ...this.backup.stats } } : {}) };
+    return { ...(this.master ? { master: this.master.snapshot() } : {}), ...(this.backup ? { backup: this.backup.snapshot() } : {}) };
   }
 
   stop(): Promise<void> {

@@ -129,9 +129,18 @@ export function connsPerMessage(maxlen: number): number {
   return Math.max(1, Math.min(MAX_CONNS_PER_MESG, Math.floor((maxlen - SYNC_MESG_HEADER) / SYNC_V4_SIZE)));
 }
 
+/** Writes a dotted quad without splitting it (the master writes three per entry, 100,000 entries a second). */
 function putAddr(buf: Buffer, off: number, a: string): void {
-  const p = a.split('.');
-  for (let i = 0; i < 4; i++) buf[off + i] = Number(p[i]);
+  let v = 0;
+  let o = off;
+  for (let i = 0; i < a.length; i++) {
+    const ch = a.charCodeAt(i);
+    if (ch === 46) {
+      buf[o++] = v;
+      v = 0;
+    } else v = v * 10 + ch - 48;
+  }
+  buf[o] = v;
 }
 
 function getAddr(buf: Buffer, off: number): string {

@@ -21,6 +21,8 @@ interface SvcIds {
 export class SyncIndex {
   private readonly svcs = new Map<string, SvcIds>();
   private readonly timeouts: number[];
+  private lastKey = '';
+  private lastSvc: SvcIds | undefined;
 
   constructor(
     readonly observed: readonly ObservedService[],
@@ -40,7 +42,6 @@ export class SyncIndex {
    * timeout is the full timeout of the entry's state (IPVS sends cp->timeout), a template's its service's persistence.
    */
   toConn(ev: SyncEvent): SyncConn {
-    const svc = this.svcs.get(`${ev.proto}/${ev.vaddr}:${ev.vport}`);
     return {
       protocol: ev.proto,
       flags: syncFlags(ev.state, ev.template),
@@ -52,7 +53,7 @@ export class SyncIndex {
       daddr: ev.raddr,
       dport: ev.vport,
       fwmark: 0,
-      timeout: ev.template ? (svc?.persistTimeout ?? 0) : (this.timeouts[ev.state] ?? 0),
+      timeout: ev.template ? (this.svcs.get(`${ev.proto}/${ev.vaddr}:${ev.vport}`)?.persistTimeout ?? 0) : (this.timeouts[ev.state] ?? 0),
     };
   }
 
@@ -62,7 +63,13 @@ export class SyncIndex {
    */
   toInsert(c: SyncConn): SyncInsert | 'no service' | 'no real' | 'unsupported' {
     if (c.fwmark || (c.flags & CONN_F.FWD_MASK) !== CONN_F.DROUTE) return 'unsupported';
-    const svc = this.svcs.get(`${c.protocol}/${c.vaddr}:${c.vport}`);
+    // Entries come in runs of one service: the last lookup is kept rather than a key built per entry.
+    const key = `${c.protocol}/${c.vaddr}:${c.vport}`;
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastSvc = this.svcs.get(key);
+    }
+    const svc = this.lastSvc;
     if (!svc) return 'no service';
     const realId = svc.reals.get(c.daddr);
     if (realId === undefined) return 'no real';
