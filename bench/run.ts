@@ -12,7 +12,7 @@ import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild,
 import { type DaemonScaleResult, daemonScale } from './daemonscale';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
 import { type ProgCostResult, progCost } from './progcost';
-import { formatSync, type SyncBenchResult, syncBench } from './sync';
+import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
 import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
@@ -28,8 +28,8 @@ export interface BenchReport {
   health: HealthBenchResult;
   health_load: HealthLoadResult;
   daemon: DaemonScaleResult;
-  /** Connection sync carried master -> backup over loopback multicast, per offered rate. */
-  sync: SyncBenchResult[];
+  /** Connection sync carried master -> backup over loopback multicast, per offered rate (the protocol half). */
+  sync_wire: SyncWireResult[];
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -46,7 +46,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
-  const sync = await syncBench(short ? { count: 20_000, rates: [100_000] } : { count: 300_000, rates: [100_000, 200_000] });
+  const syncWire = await syncWireBench(short ? { count: 20_000, rates: [100_000] } : { count: 300_000, rates: [100_000, 200_000] });
   const healthLoad = await healthLoadBench(short ? { reals: 10, edits: 100, services: 1000 } : { reals: 20, edits: 1000, services: 10_000 });
   return {
     when: new Date().toISOString(),
@@ -60,7 +60,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     health,
     health_load: healthLoad,
     daemon,
-    sync,
+    sync_wire: syncWire,
   };
 }
 
@@ -151,7 +151,7 @@ export function formatReport(r: BenchReport): string {
   }
   rows.push(
     ['connection sync master -> backup (IPVS v1 over loopback multicast, two processes)', '', ''],
-    ...(formatSync(r.sync) as [string, string, string][]),
+    ...(formatSyncWire(r.sync_wire) as [string, string, string][]),
   );
   const w = Math.max(...rows.map((x) => x[0].length));
   return [

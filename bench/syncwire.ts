@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// sync.ts: connection sync carried master -> backup: two processes, real multicast sockets and the v1 codec, new connections/s and end-to-end lag.
+// syncwire.ts: connection sync carried master -> backup: two processes, real multicast sockets and the v1 codec, new connections/s and end-to-end lag.
 
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,7 +22,7 @@ import type { SyncEvent, SyncInsert } from '../src/core/syncdp';
  * entry's lag from its client address and port alone.
  */
 
-export interface SyncBenchResult {
+export interface SyncWireResult {
   offered_per_s: number;
   connections: number;
   /** Entries the backup inserted per second, first creation to last insert. */
@@ -160,7 +160,7 @@ async function runBackup(rate: number, count: number, waitMs: number): Promise<v
   await svc.stop();
   const got = Array.from(lags.filter((x) => x > 0)).sort((a, b) => a - b);
   const q = (p: number) => (got.length ? got[Math.min(got.length - 1, Math.floor(p * got.length))]! : 0);
-  const res: SyncBenchResult = {
+  const res: SyncWireResult = {
     offered_per_s: rate,
     connections: count,
     carried_per_s: received / ((lastAt - t0) / 1000),
@@ -176,12 +176,12 @@ async function runBackup(rate: number, count: number, waitMs: number): Promise<v
 }
 
 /** One run: a fresh namespace, the backup started and ready, then the master offering `count` connections at `rate`. */
-async function runOnce(rate: number, count: number): Promise<SyncBenchResult> {
+async function runOnce(rate: number, count: number): Promise<SyncWireResult> {
   const ns = `xlvs-syncb-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up', 'multicast', 'on']);
-    const me = path.join(__dirname, 'sync.js');
+    const me = path.join(__dirname, 'syncwire.js');
     const child = (role: string) =>
       spawn('ip', ['netns', 'exec', ns, process.execPath, me, `--${role}`, String(rate), String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
     const backup = child('backup');
@@ -199,20 +199,20 @@ async function runOnce(rate: number, count: number): Promise<SyncBenchResult> {
     await Promise.all([new Promise((r) => backup.on('exit', r)), new Promise((r) => master.on('exit', r))]);
     const line = out.split('\n').find((l) => l.startsWith('{'));
     if (!line) throw new Error(`sync bench: the backup reported nothing (master said ${mout.trim()})`);
-    return JSON.parse(line) as SyncBenchResult;
+    return JSON.parse(line) as SyncWireResult;
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
   }
 }
 
 /** Offered at `rate` (the target 100,000/s) and at twice that, to see where carrying stops keeping up. */
-export async function syncBench(opts: { count: number; rates: number[] }): Promise<SyncBenchResult[]> {
-  const out: SyncBenchResult[] = [];
+export async function syncWireBench(opts: { count: number; rates: number[] }): Promise<SyncWireResult[]> {
+  const out: SyncWireResult[] = [];
   for (const r of opts.rates) out.push(await runOnce(r, opts.count));
   return out;
 }
 
-export function formatSync(rs: SyncBenchResult[]): string[][] {
+export function formatSyncWire(rs: SyncWireResult[]): string[][] {
   return rs.map((r) => [
     `  offered ${r.offered_per_s.toLocaleString('en')}/s, ${r.connections.toLocaleString('en')} connections`,
     r.carried_per_s.toFixed(0),
@@ -228,9 +228,9 @@ if (require.main === module) {
       ? runMaster(Number(rate), Number(count))
       : flag === '--backup'
         ? runBackup(Number(rate), Number(count), 3000)
-        : syncBench({ count: Number(flag ?? 300_000), rates: [100_000, 200_000] }).then((r) => {
+        : syncWireBench({ count: Number(flag ?? 300_000), rates: [100_000, 200_000] }).then((r) => {
             process.stdout.write(
-              `${formatSync(r)
+              `${formatSyncWire(r)
                 .map((x) => x.join('  '))
                 .join('\n')}\n${JSON.stringify(r, null, 2)}\n`,
             );
