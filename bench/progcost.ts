@@ -8,6 +8,7 @@ import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { SCHEDULERS } from '../src/core/sched';
+import { SYNC_OFF, type SyncSettings } from '../src/core/syncdp';
 import { XDP_TX } from '../src/core/verdictmodel';
 
 const DIRECTOR_MAC = '02:00:00:00:00:02';
@@ -35,6 +36,12 @@ export interface ProgCostResult {
   established_many_ns: number;
   many_flows: number;
   new_conn_ns: number;
+  /** Connection sync emission on (xlvs_cfg.sync_emit): an established flow (no record), a new connection (one record, drained between rounds). */
+  established_sync_ns: number;
+  new_conn_sync_ns: number;
+  /** Records the new-connection loop with emission on produced, and lost (must be 0: the queue is drained between runs). */
+  sync_records: number;
+  sync_lost: number;
   /** New-connection cost per scheduler (same frame, same three reals), measured in the same run. */
   new_conn_by_scheduler: Record<string, number>;
   repeat: number;
@@ -57,7 +64,7 @@ services:
 `;
 
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
-export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number): Promise<Datapath> {
+export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number, sync: SyncSettings = SYNC_OFF): Promise<Datapath> {
   const cfg = parseConfig(BENCH_CONFIG.replace('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size, objPath });
   // BPF_PROG_TEST_RUN's repeats run on the frame the previous run rewrote (destination: the real), so the reals'
@@ -66,7 +73,7 @@ export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', co
   const realMacs = [0, 1, 2].map((i) => `02:00:00:00:00:${(0x11 + i).toString(16)}`);
   dp.setDirectorMac(DIRECTOR_MAC, realMacs);
   const macOf = new Map(cfg.services[0]!.reals.map((r, i) => [r.address, realMacs[i]!]));
-  new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null);
+  new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null, new Set(), sync);
   return dp;
 }
 
@@ -81,6 +88,46 @@ async function newConnCost(scheduler: string, repeat: number, rounds: number): P
     if (v.tx_new !== BigInt(repeat * rounds)) throw new Error(`${scheduler}: ${v.tx_new} of ${repeat * rounds} runs scheduled a new connection`);
     return median(ns);
   } finally {
+    dp.close();
+  }
+}
+
+/**
+ * The same established and new-connection loops with sync emission on. A run of the new-connection loop records one
+ * sync record per packet, so runs are cut to what the queue holds (50,000 of its ~87,000) and the queue is drained
+ * between them: the figure is the cost of recording, not of the full-queue path that counts a loss.
+ */
+async function syncCost(opts: {
+  repeat: number;
+  rounds: number;
+}): Promise<Pick<ProgCostResult, 'established_sync_ns' | 'new_conn_sync_ns' | 'sync_records' | 'sync_lost'>> {
+  const n = native();
+  const on = { emit: true };
+  const dp = await benchDatapath(objectPath(), 'mh', undefined, on);
+  const fresh = await benchDatapath(objectPath('xlvs_bench_fresh'), 'mh', undefined, on);
+  try {
+    const est = segment(40000, TCP_ACK);
+    await n.testRun(dp.programFd(), { data: est });
+    const syn = segment(40001, TCP_SYN);
+    const chunk = Math.min(opts.repeat, 50_000);
+    const estNs: number[] = [],
+      newNs: number[] = [];
+    let records = 0;
+    const drain = async () => {
+      for (let got = -1; got !== 0; records += got) got = (await fresh.readSyncEvents(0, 100_000)).length;
+    };
+    for (let round = 0; round < opts.rounds; round++) {
+      estNs.push((await n.testRun(dp.programFd(), { data: est, repeat: opts.repeat })).durationNs);
+      const per: number[] = [];
+      for (let done = 0; done < opts.repeat; done += chunk) {
+        per.push((await n.testRun(fresh.programFd(), { data: syn, repeat: Math.min(chunk, opts.repeat - done) })).durationNs);
+        await drain();
+      }
+      newNs.push(median(per));
+    }
+    return { established_sync_ns: median(estNs), new_conn_sync_ns: median(newNs), sync_records: records, sync_lost: fresh.syncLosses() };
+  } finally {
+    fresh.close();
     dp.close();
   }
 }
@@ -125,6 +172,7 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     // The counters prove each loop took the path it claims to time.
     if (est_v.tx_existing !== runs) throw new Error(`established loop: ${est_v.tx_existing} of ${runs} runs hit the connection table`);
     if (new_v.tx_new !== runs) throw new Error(`new-connection loop: ${new_v.tx_new} of ${runs} runs scheduled a new flow`);
+    const withSync = await syncCost(opts);
     const bySched: Record<string, number> = {};
     // The same repeat count as the mh loop above (so the connection table fills alike), at most three rounds each.
     for (const sched of SCHEDULERS) bySched[sched] = await newConnCost(sched, opts.repeat, Math.min(3, opts.rounds));
@@ -134,6 +182,7 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
       established_many_ns: median(manyNs),
       many_flows: many,
       new_conn_ns: median(newNs),
+      ...withSync,
       new_conn_by_scheduler: bySched,
       repeat: opts.repeat,
       rounds: opts.rounds,

@@ -64,6 +64,8 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   };
 }
 
+const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+
 export function formatReport(r: BenchReport): string {
   const p = r.progcost;
   const rows: [string, string, string][] = [
@@ -71,6 +73,12 @@ export function formatReport(r: BenchReport): string {
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
     [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
+    ['xlvs established, sync emission on (no record)', p.established_sync_ns.toFixed(1), `${sign(p.established_sync_ns - p.established_ns)} ns vs off`],
+    [
+      'xlvs new connection, sync emission on (a record each)',
+      p.new_conn_sync_ns.toFixed(1),
+      `${sign(p.new_conn_sync_ns - p.new_conn_ns)} ns vs off; ${p.sync_records} records, ${p.sync_lost} lost`,
+    ],
     ['  new connection by scheduler (3 reals)', '', ''],
     ...Object.entries(p.new_conn_by_scheduler).map(([k, ns]): [string, string, string] => [
       `    ${k}`,

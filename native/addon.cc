@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("PacketSocket", PacketSocket::Init(env));
   exports.Set("RingBuffer", RingBuffer::Init(env));
   exports.Set("testRun", Napi::Function::New<TestRun>(env, "testRun"));
+  exports.Set("testRunSync", Napi::Function::New<TestRunSync>(env, "testRunSync"));
   exports.Set("NeighSocket", NeighSocket::Init(env));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   exports.Set("btfStruct", Napi::Function::New<BtfStruct>(env, "btfStruct"));

@@ -19,6 +19,8 @@ inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<Addo
 
 // test_run.cc: testRun(progFd, opts), BPF_PROG_TEST_RUN on a worker thread.
 Napi::Value TestRun(const Napi::CallbackInfo& info);
+// test_run.cc: testRunSync(progFd, data), one BPF_PROG_TEST_RUN on the JS thread (a short program: xlvs_syncin).
+Napi::Value TestRunSync(const Napi::CallbackInfo& info);
 
 }  // namespace xlvs
 

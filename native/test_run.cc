@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// test_run.cc: testRun(), BPF_PROG_TEST_RUN of an XDP program on a worker thread.
+// test_run.cc: testRun(), BPF_PROG_TEST_RUN of an XDP program on a worker thread, and testRunSync() on the JS thread.
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <linux/bpf.h>
@@ -109,6 +109,26 @@ Napi::Value TestRun(const Napi::CallbackInfo& info) {
   auto* w = new TestRunWorker(env, prog_fd, std::move(copy), static_cast<int>(OptIntProp(o, "repeat", 1)), live,
                               static_cast<uint32_t>(OptIntProp(o, "batchSize", 0)), static_cast<uint32_t>(OptIntProp(o, "ingressIfindex", 0)));
   return w->Start();
+}
+
+Napi::Value TestRunSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int prog_fd = static_cast<int>(IntArg(info, 0, "progFd"));
+  Napi::Buffer<uint8_t> data = BufferArg(info, 1, "data");
+  std::vector<uint8_t> out(data.Length() + kDataOutSlack);
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  opts.data_in = data.Data();
+  opts.data_size_in = static_cast<uint32_t>(data.Length());
+  opts.data_out = out.data();
+  opts.data_size_out = static_cast<uint32_t>(out.size());
+  opts.repeat = 1;
+  int ret = bpf_prog_test_run_opts(prog_fd, &opts);
+  if (ret < 0) ThrowErrno(env, ret, "bpf_prog_test_run_opts", "prog fd " + std::to_string(prog_fd));
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("retval", Napi::Number::New(env, opts.retval));
+  r.Set("durationNs", Napi::Number::New(env, opts.duration));
+  r.Set("dataOut", Napi::Buffer<uint8_t>::Copy(env, out.data(), opts.data_size_out));
+  return r;
 }
 
 }  // namespace xlvs

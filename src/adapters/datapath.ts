@@ -31,6 +31,7 @@ import {
   type XdpMode,
 } from './native';
 import { LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
+import { insertSynced, SyncReader } from './syncqueue';
 
 export function objectPath(name = 'xlvs'): string {
   return path.join(repoRoot(), 'build', 'bpf', `${name}.o`);
@@ -78,6 +79,7 @@ const SWEEP_FRAME = Buffer.alloc(64);
 export class Datapath {
   private link: XdpLink | undefined;
   private pinnedAt: string | undefined;
+  private syncReader: SyncReader | undefined;
 
   /** The connection table, as user space sees it (listing, purge, tests). */
   readonly conns: ConnTable;
@@ -94,8 +96,17 @@ export class Datapath {
     this.conns = connTableOf(maps);
   }
 
-  /** reuseFrom: a pin directory whose maps the new program adopts (a restart or an upgrade keeps every flow). */
-  static async load(opts: { connTableSize: number; connTablePerCpu?: boolean; objPath?: string; reuseFrom?: string }): Promise<Datapath> {
+  /**
+   * reuseFrom: a pin directory whose maps the new program adopts (a restart or an upgrade keeps every flow).
+   * syncQueueBytes: xlvs_syncq's size (a power of two of pages; default XLVS_SYNCQ_BYTES).
+   */
+  static async load(opts: {
+    connTableSize: number;
+    connTablePerCpu?: boolean;
+    objPath?: string;
+    reuseFrom?: string;
+    syncQueueBytes?: number;
+  }): Promise<Datapath> {
     let obj: BpfObject;
     const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
     // Maps an upgrade grew by appended fields are created anew and their old values copied in (after the load).
@@ -106,7 +117,11 @@ export class Datapath {
     const kernelNotes = await requireKernel();
     try {
       obj = await native().BpfObject.open(objPath, {
-        mapMaxEntries: { xlvs_conn: geo.buckets * geo.slices, xlvs_persist: abi.persistTableSize(opts.connTableSize) },
+        mapMaxEntries: {
+          xlvs_conn: geo.buckets * geo.slices,
+          xlvs_persist: abi.persistTableSize(opts.connTableSize),
+          ...(opts.syncQueueBytes ? { xlvs_syncq: opts.syncQueueBytes } : {}),
+        },
         ...(reuseMaps ? { reuseMaps } : {}),
       });
     } catch (e) {
@@ -183,26 +198,39 @@ export class Datapath {
   }
 
   /** Connection sync settings (xlvs_cfg.sync_emit); a plan op, so only apply() calls it. */
-  private setSync(_sync: SyncSettings): void {
-    throw new RuntimeError('connection sync is not implemented yet');
+  private setSync(sync: SyncSettings): void {
+    this.cfgValue = { ...this.cfgValue, sync_emit: sync.emit ? 1 : 0 };
+    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
   }
 
   /**
    * Connection sync (master): the new and changed connections and templates the datapath recorded since the last read,
    * at most maxEvents (default 4096); [] when none came within timeoutMs. One reader at a time.
    */
-  async readSyncEvents(_timeoutMs: number, _maxEvents?: number): Promise<SyncEvent[]> {
-    throw new RuntimeError('connection sync is not implemented yet');
+  readSyncEvents(timeoutMs: number, maxEvents?: number): Promise<SyncEvent[]> {
+    if (!this.syncReader) {
+      const m = this.obj.map('xlvs_syncq');
+      try {
+        this.syncReader = new SyncReader(m);
+      } finally {
+        m.close(); // the reader holds its own fd
+      }
+    }
+    return this.syncReader.read(timeoutMs, maxEvents);
   }
 
-  /** Connection sync (backup): inserts or updates entries (this director's ids) through the xlvs_syncin program. */
-  insertSynced(_entries: readonly SyncInsert[]): SyncInsertResult {
-    throw new RuntimeError('connection sync is not implemented yet');
+  /**
+   * Connection sync (backup): inserts or updates entries (this director's ids) through the xlvs_syncin program; an
+   * invalid entry fails the call before any is inserted (UsageError naming it).
+   */
+  insertSynced(entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
+    return insertSynced(this.obj.programFd('xlvs_syncin'), entries);
   }
 
   /** Sync records dropped because the queue to user space was full (xlvs_verdicts.sync_lost, summed over CPUs). */
   syncLosses(): number {
-    throw new RuntimeError('connection sync is not implemented yet');
+    const b = this.maps.xlvs_verdicts.lookup(abi.u32Key(0));
+    return b ? Number(abi.sumPerCpu(abi.verdicts, b, native().numPossibleCpus()).sync_lost) : 0;
   }
 
   /** Tracked connections per real (shared counters the datapath keeps with atomic adds). */
@@ -379,6 +407,8 @@ export class Datapath {
 
   /** Daemon exit: drop this process's fds only; the pinned link and maps keep forwarding. */
   release(): void {
+    this.syncReader?.close();
+    this.syncReader = undefined;
     this.link?.close();
     this.link = undefined;
     for (const m of Object.values(this.maps)) m.close();
@@ -476,6 +506,8 @@ export class Datapath {
 
   /** Detaches and removes the pins this process made; safe to call twice. */
   close(): void {
+    this.syncReader?.close();
+    this.syncReader = undefined;
     this.link?.detach();
     this.link = undefined;
     if (this.pinnedAt) removePins(this.pinnedAt);

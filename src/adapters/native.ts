@@ -181,6 +181,8 @@ export interface Native {
     ifindex: number,
     opts?: { protocol?: number; filter?: Buffer },
   ) => PacketSocket;
+  /** One run of a short XDP program on the JS thread (xlvs_syncin: microseconds), no worker hop. */
+  testRunSync(progFd: number, data: Buffer): TestRunResult;
   /** mapFd: a BPF_MAP_TYPE_RINGBUF map (duplicated: the map's handle may be closed first). */
   RingBuffer: new (
     mapFd: number,

@@ -3,6 +3,7 @@
 
 import type { Config } from '../core/config';
 import { type ObservedService, observedAfter, type Plan, plan } from '../core/plan';
+import { SYNC_OFF, type SyncSettings } from '../core/syncdp';
 import type { Datapath } from './datapath';
 
 /** Each real's MAC as the neighbour table would give it (null: unresolved). */
@@ -15,15 +16,21 @@ export type Resolve = (address: string) => string | null;
 export class Provisioner {
   private observed: ObservedService[] = [];
   private timeouts = '';
+  /** What a load leaves in xlvs_cfg: emission off. */
+  private sync: SyncSettings = SYNC_OFF;
 
   constructor(private readonly dp: Datapath) {}
 
-  /** Plans cfg's services against what this provisioner applied before, applies the ops, and returns the plan (ids, tables). */
-  apply(cfg: Pick<Config, 'services' | 'timeouts'>, resolve: Resolve, down: ReadonlySet<string> = new Set()): Plan {
+  /**
+   * Plans cfg's services against what this provisioner applied before, applies the ops, and returns the plan (ids, tables).
+   * sync: connection sync settings (default: those applied before, at first emission off).
+   */
+  apply(cfg: Pick<Config, 'services' | 'timeouts'>, resolve: Resolve, down: ReadonlySet<string> = new Set(), sync: SyncSettings = this.sync): Plan {
     const addresses = new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]));
-    const p = plan(cfg.services, this.observed, new Map([...addresses].map((a) => [a, resolve(a)])), down);
+    const p = plan(cfg.services, this.observed, new Map([...addresses].map((a) => [a, resolve(a)])), down, { want: sync, have: this.sync });
     this.dp.apply(p.ops);
     this.observed = observedAfter(p);
+    this.sync = p.sync ?? this.sync;
     const timeouts = JSON.stringify(cfg.timeouts);
     if (timeouts !== this.timeouts) {
       this.dp.setTimeouts(cfg.timeouts);

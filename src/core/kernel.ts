@@ -13,8 +13,18 @@ export const MIN_KERNEL = '6.1';
 
 /** uapi/linux/bpf.h numbers the probes pass to the kernel. */
 const PROG_XDP = 6;
-const MAP = { hash: 1, array: 2, percpuArray: 6, lruHash: 9, arrayOfMaps: 12 } as const;
-const HELPER = { mapLookup: 1, mapUpdate: 2, mapDelete: 3, smpProcessorId: 8, ktimeCoarse: 160, forEachMapElem: 164, loop: 181 } as const;
+const MAP = { hash: 1, array: 2, percpuArray: 6, lruHash: 9, arrayOfMaps: 12, ringbuf: 27 } as const;
+const HELPER = {
+  mapLookup: 1,
+  mapUpdate: 2,
+  mapDelete: 3,
+  smpProcessorId: 8,
+  ringbufReserve: 131,
+  ktimeCoarse: 160,
+  forEachMapElem: 164,
+  loop: 181,
+  xdpLoadBytes: 189,
+} as const;
 export const BPF_F_MMAPABLE = 1 << 10;
 export const BPF_F_INNER_MAP = 1 << 12;
 
@@ -133,6 +143,27 @@ export const KERNEL_FEATURES: readonly KernelFeature[] = [
     usedFor: 'new-connection path and schedulers, verified once each',
     required: true,
     probe: { kind: 'program', program: 'probe_global_ptr' },
+  },
+  {
+    name: 'ring buffer maps (BPF_MAP_TYPE_RINGBUF)',
+    since: '5.8',
+    usedFor: 'connection sync records (xlvs_syncq)',
+    required: true,
+    probe: { kind: 'mapType', type: MAP.ringbuf },
+  },
+  {
+    name: 'bpf_ringbuf_reserve',
+    since: '5.8',
+    usedFor: 'connection sync records written in place',
+    required: true,
+    probe: { kind: 'helper', helper: HELPER.ringbufReserve },
+  },
+  {
+    name: 'bpf_xdp_load_bytes',
+    since: '5.18',
+    usedFor: 'synced connections in (xlvs_syncin)',
+    required: true,
+    probe: { kind: 'helper', helper: HELPER.xdpLoadBytes },
   },
   {
     name: 'BPF_PROG_TEST_RUN for XDP',

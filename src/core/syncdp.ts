@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // syncdp.ts: connection sync as the datapath sees it: the events it reports, the entries it takes in, and the settings plan() writes.
 
+import * as abi from './abi';
+import { UsageError } from './errors';
+
 /** One new or changed connection, or persistence template, the datapath reported while sync emission is on. */
 export interface SyncEvent {
   /** 6 or 17. */
@@ -62,4 +65,95 @@ export function syncBackupProblem(connTablePerCpu: boolean): string | undefined 
   return connTablePerCpu
     ? 'conn_table_per_cpu: true cannot take synced connections (each CPU has its own slice of the table; a synced flow would be found on one CPU only)'
     : undefined;
+}
+
+/** Field offsets of the codecs (abi.ts, checked against the BTF): the hot loops below read fields directly. */
+const REC = Object.fromEntries(abi.syncRec.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const KEY = Object.fromEntries(abi.connKey.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const IN = Object.fromEntries(abi.syncIn.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+
+/** Records as xlvs_syncq holds them (struct xlvs_sync_rec, concatenated) into events; nowNs: CLOCK_MONOTONIC now. */
+export function decodeSyncRecords(buf: Buffer, nowNs: bigint, out: SyncEvent[] = []): SyncEvent[] {
+  const size = abi.syncRec.size;
+  if (buf.length % size) throw new Error(`sync records: ${buf.length} bytes is not a whole number of ${size}-byte records`);
+  const k = REC.key!;
+  for (let at = 0; at < buf.length; at += size) {
+    const flags = buf.readUInt8(at + REC.flags!);
+    const age = nowNs - buf.readBigUInt64LE(at + REC.stamp!);
+    out.push({
+      proto: buf.readUInt8(at + k + KEY.proto!),
+      caddr: abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.saddr!)),
+      cport: buf.readUInt16BE(at + k + KEY.sport!),
+      vaddr: abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.daddr!)),
+      vport: buf.readUInt16BE(at + k + KEY.dport!),
+      raddr: abi.u32ToIpv4(buf.readUInt32BE(at + REC.raddr!)),
+      state: buf.readUInt8(at + REC.state!),
+      template: (flags & abi.SYNC_F_TEMPLATE) !== 0,
+      svcId: buf.readUInt32LE(at + REC.svc_id!),
+      realId: buf.readUInt32LE(at + REC.real_id!),
+      ageMs: age > 0n ? Number(age) / 1e6 : 0,
+    });
+  }
+  return out;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const isPort = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff;
+
+/** What is wrong with one entry (field and value), or nothing. */
+export function syncInsertProblems(e: SyncInsert, where: string): string[] {
+  const p: string[] = [];
+  const bad = (field: string, value: unknown, want: string) => p.push(`${where}.${field}: ${JSON.stringify(value)} is not ${want}`);
+  if (e.proto !== abi.IPPROTO_TCP && e.proto !== abi.IPPROTO_UDP) bad('proto', e.proto, '6 (tcp) or 17 (udp)');
+  if (typeof e.caddr !== 'string' || !IPV4.test(e.caddr) || e.caddr === '0.0.0.0') bad('caddr', e.caddr, 'a non-zero IPv4 address');
+  if (typeof e.vaddr !== 'string' || !IPV4.test(e.vaddr) || e.vaddr === '0.0.0.0') bad('vaddr', e.vaddr, 'a non-zero IPv4 address');
+  if (!isPort(e.cport)) bad('cport', e.cport, 'a port (0-65535)');
+  if (!isPort(e.vport)) bad('vport', e.vport, 'a port (0-65535)');
+  if (!Number.isInteger(e.svcId) || e.svcId < 0 || e.svcId >= abi.MAX_SERVICES) bad('svcId', e.svcId, `a service id (0-${abi.MAX_SERVICES - 1})`);
+  if (!Number.isInteger(e.realId) || e.realId < 0 || e.realId >= abi.MAX_REALS) bad('realId', e.realId, `a real id (0-${abi.MAX_REALS - 1})`);
+  if (typeof e.template !== 'boolean') bad('template', e.template, 'a boolean');
+  else if (!e.template && !(Number.isInteger(e.state) && e.state >= abi.CS.SYN_RECV && e.state <= abi.CS.UDP))
+    bad('state', e.state, `a connection state (${abi.CS.SYN_RECV}-${abi.CS.UDP})`);
+  return p;
+}
+
+/** Throws a UsageError naming every bad field before anything is inserted. */
+export function checkSyncInserts(entries: readonly SyncInsert[]): void {
+  const problems = entries.flatMap((e, i) => syncInsertProblems(e, `entries[${i}]`));
+  if (problems.length) throw new UsageError('invalid synced entries (none inserted)', problems);
+}
+
+/** Entries [from, from + n) as the frame xlvs_syncin runs on (struct xlvs_sync_in each); buf is reused when large enough. */
+export function encodeSyncInserts(entries: readonly SyncInsert[], from: number, n: number, buf?: Buffer): Buffer {
+  const size = abi.syncIn.size;
+  const out = buf && buf.length === n * size ? buf : Buffer.alloc(n * size);
+  out.fill(0);
+  for (let i = 0; i < n; i++) {
+    const e = entries[from + i]!;
+    const at = i * size;
+    const k = at + IN.key!;
+    out.writeUInt32BE(abi.ipv4ToU32(e.caddr), k + KEY.saddr!);
+    out.writeUInt32BE(abi.ipv4ToU32(e.vaddr), k + KEY.daddr!);
+    out.writeUInt16BE(e.template ? 0 : e.cport, k + KEY.sport!);
+    out.writeUInt16BE(e.vport, k + KEY.dport!);
+    out.writeUInt8(e.proto, k + KEY.proto!);
+    out.writeUInt32LE(e.svcId, at + IN.svc_id!);
+    out.writeUInt32LE(e.realId, at + IN.real_id!);
+    out.writeUInt8(e.template ? abi.CS.NONE : e.state, at + IN.state!);
+    out.writeUInt8(e.template ? abi.SYNC_F_TEMPLATE : 0, at + IN.flags!);
+  }
+  return out;
+}
+
+/** Adds what xlvs_syncin wrote into each entry's result to a running total; returns the results per entry. */
+export function tallySyncResults(frame: Buffer, n: number, total: SyncInsertResult): number[] {
+  const results: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = frame.readUInt8(i * abi.syncIn.size + IN.result!);
+    results.push(r);
+    if (r === abi.SYNC_R.INSERTED) total.inserted++;
+    else if (r === abi.SYNC_R.UPDATED) total.updated++;
+    else total.refused++;
+  }
+  return results;
 }
