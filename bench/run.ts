@@ -14,6 +14,7 @@ import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadB
 import { formatMaglevMoves, type MaglevMovesResult, maglevMoves } from './maglevmoves';
 import { type ProgCostResult, progCost } from './progcost';
 import { formatSync, type SyncBenchResult, syncBench } from './sync';
+import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
 import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
@@ -33,6 +34,8 @@ export interface BenchReport {
   daemon: DaemonScaleResult;
   /** Connection sync through the datapath half (bench/sync.ts). */
   sync: SyncBenchResult;
+  /** Connection sync carried master -> backup over loopback multicast, per offered rate (the protocol half). */
+  sync_wire: SyncWireResult[];
 }
 
 export async function runBench(short: boolean): Promise<BenchReport> {
@@ -51,6 +54,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const daemon = await daemonScale(short ? 500 : 10_000, short ? 5 : 50);
   const sync = await syncBench(short);
   const health = await healthBench(short ? { reals: 50, windowMs: 1000, kill: 5 } : { reals: 2000, windowMs: 10_000, kill: 100 });
+  const syncWire = await syncWireBench(short ? { count: 20_000, rates: [100_000] } : { count: 300_000, rates: [100_000, 200_000] });
   const healthLoad = await healthLoadBench(short ? { reals: 10, edits: 100, services: 1000 } : { reals: 20, edits: 1000, services: 10_000 });
   return {
     when: new Date().toISOString(),
@@ -66,6 +70,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     health_load: healthLoad,
     daemon,
     sync,
+    sync_wire: syncWire,
   };
 }
 
@@ -162,6 +167,10 @@ export function formatReport(r: BenchReport): string {
       ],
     );
   }
+  rows.push(
+    ['connection sync master -> backup (IPVS v1 over loopback multicast, two processes)', '', ''],
+    ...(formatSyncWire(r.sync_wire) as [string, string, string][]),
+  );
   const w = Math.max(...rows.map((x) => x[0].length));
   return [
     `verifier: processed instructions per program (budget ${r.verifier.budget.toLocaleString('en')} each, kernel ${r.machine.kernel})`,

@@ -40,7 +40,13 @@ export interface DirectorApi {
  * The handlers by "METHOD /path". Each POST body is parsed by its schema (src/core/apibody.ts) before anything runs:
  * a field of the wrong type or range, or one the call does not take, is a usage error naming it.
  */
-export function routes(c: Controller, reload: () => Promise<unknown>, director?: DirectorApi, lastReload?: () => ReloadResult): Record<string, Handler> {
+export function routes(
+  c: Controller,
+  reload: () => Promise<unknown>,
+  director?: DirectorApi,
+  lastReload?: () => ReloadResult,
+  syncStats: () => unknown = () => ({}),
+): Record<string, Handler> {
   const noDirector = (): never => {
     throw new RuntimeError('this daemon keeps no director state');
   };
@@ -51,6 +57,12 @@ export function routes(c: Controller, reload: () => Promise<unknown>, director?:
       const { state, instance } = parseBody('POST /v1/director/notify', b);
       return director ? director.notify(state, instance) : noDirector();
     },
+    'GET /v1/sync': () => syncStats(),
+    'POST /v1/sync/start': (b) => {
+      const { role, daemon } = parseBody('POST /v1/sync/start', b);
+      return c.setSyncDaemon(role, daemon);
+    },
+    'POST /v1/sync/stop': (b) => c.setSyncDaemon(parseBody('POST /v1/sync/stop', b).role, null),
     'GET /v1/config': () => c.config(),
     'GET /v1/services': () => c.list(),
     'GET /v1/conns': () => c.connections(),

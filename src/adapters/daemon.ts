@@ -26,6 +26,7 @@ import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
 import { checkHost, resolveMacs } from './runner';
+import { SyncService } from './sync';
 
 export interface DaemonOptions {
   configFile: string;
@@ -68,6 +69,8 @@ export class Daemon {
   director: DirectorState | undefined;
   /** The BGP announcements (config bgp); their routes outlive the daemon along with the datapath they stand for. */
   announcer: Announcer | undefined;
+  /** Connection sync with peer directors (the config's sync section); its counters are in GET /v1/sync and /metrics. */
+  sync: SyncService | undefined;
   private vipsAdded = new Set<string>();
   readonly socket: string;
 
@@ -161,11 +164,20 @@ export class Daemon {
       event: (level, msg, f) => this.log[level](f, msg),
     });
     this.health = health;
+    const sync = new SyncService({
+      datapath: port,
+      view: () => controller.syncView(),
+      mtu: (n) => interfaceInfo(n).mtu,
+      log: (level, msg, f) => this.log[level](f ?? {}, msg),
+      now: monotonicMs,
+    });
+    this.sync = sync;
     const controller: Controller = new Controller(cfg, observed, {
       applied: (c) => {
         health.setConfig(c);
         // After the change's ops are in: a service that lost its last real, or a new VIP, changes what is announced.
         if (this.announcer) setImmediate(() => this.announcer?.reconcile());
+        void sync.configure(c.sync);
         dp.setDirectorMac(
           info.mac,
           c.accept_macs.map((m) => m.toLowerCase()),
@@ -230,6 +242,7 @@ export class Daemon {
           () => this.reload(),
           this.director,
           () => this.lastReload,
+          () => sync.stats(),
         ),
         ...directorRoutes(this.announcer, lastSeen, quietS),
       },
@@ -287,6 +300,7 @@ export class Daemon {
     return {
       list: () => this.controller?.list() ?? [],
       bgp: () => this.announcer?.status() ?? null,
+      sync: () => this.sync?.stats() ?? {},
       verdicts: () => {
         const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
@@ -364,6 +378,8 @@ export class Daemon {
       m.closeAllConnections();
       await new Promise<void>((r) => m.close(() => r()));
     }
+    await this.sync?.stop();
+    this.sync = undefined;
     this.dp?.release();
     this.dp = undefined;
     this.solicitor.close();

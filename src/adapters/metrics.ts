@@ -13,6 +13,8 @@ import type { RealHealth, ServiceListing } from '../core/listing';
 import { type DirectorInfo, VRRP_ROLES } from '../core/vrrp';
 import type { AnnouncerStatus } from './announce';
 import { statusPage } from './statuspage';
+import type { SyncStats } from './sync';
+import { registerSyncMetrics } from './syncmetrics';
 
 /** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
 export interface MetricsSource {
@@ -26,6 +28,8 @@ export interface MetricsSource {
   lastReload?(): ReloadResult;
   /** Who this director is and its VRRP role (absent: a source without one, e.g. a test's). */
   director?(): DirectorInfo | undefined;
+  /** Connection sync daemons' counters (absent or {}: none running). */
+  sync?(): SyncStats;
 }
 
 /** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
@@ -46,6 +50,8 @@ export interface StatusJson {
   notes: string[];
   /** Per VIP announced or withdrawn and why, and the drain (absent without a bgp section). */
   bgp?: AnnouncerStatus;
+  /** Connection sync (present when a sync daemon runs). */
+  sync?: SyncStats;
 }
 
 /** Why some columns are empty, so neither the page nor a JSON reader takes a missing number for zero. */
@@ -65,6 +71,7 @@ export function statusJson(src: MetricsSource, now = Date.now()): StatusJson {
     connTable: { ...src.connTable(), evicted: Number(v.ct_evicted), untracked: Number(v.ct_untracked) },
     notes: NOTES,
     ...(src.bgp?.() ? { bgp: src.bgp()! } : {}),
+    ...(src.sync && (src.sync().master || src.sync().backup) ? { sync: src.sync() } : {}),
   };
 }
 
@@ -373,6 +380,7 @@ export function registry(src: MetricsSource): Registry {
       this.set(src.connTable().capacity);
     },
   });
+  if (src.sync) registerSyncMetrics(reg, src.sync);
   return reg;
 }
 

@@ -28,6 +28,13 @@ export interface RunnerOptions {
 export function checkHost(cfg: Config): void {
   if (!interfaceExists(cfg.interface)) throw new UsageError(`invalid config`, [`interface: ${JSON.stringify(cfg.interface)} does not exist on this host`]);
   const problems: string[] = vipAddressProblems(cfg, hostAddresses());
+  // The sync daemons send from (master) or join on (backup) their interface's IPv4 address, as IPVS's do.
+  for (const role of ['master', 'backup'] as const) {
+    const ifn = cfg.sync?.[role]?.mcast_interface;
+    if (ifn === undefined) continue;
+    if (!interfaceExists(ifn)) problems.push(`sync.${role}.mcast_interface: ${JSON.stringify(ifn)} does not exist on this host`);
+    else if (!interfaceAddresses(ifn).length) problems.push(`sync.${role}.mcast_interface: ${JSON.stringify(ifn)} has no IPv4 address to send or join from`);
+  }
   // One `ip route get` per address, not per service's real: 10,000 services over the same reals were 30,000 spawns
   // (minutes with the daemon's loop held, every health probe and API call waiting).
   const routes = new Map<string, ReturnType<typeof routeTo>>();

@@ -4,6 +4,7 @@
 import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import { call, DEFAULT_SOCKET } from '../adapters/api';
+import type { SyncStats } from '../adapters/sync';
 import { monoSeconds } from '../core/abi';
 import type { Config } from '../core/config';
 import { ExistsError, NotFoundError } from '../core/edits';
@@ -11,7 +12,9 @@ import { RuntimeError, UsageError } from '../core/errors';
 import { ipvsadmEdit, present } from '../core/ipvsadm-edit';
 import { type ConnListing, formatConns, formatList, formatSave, formatTimeouts, type Namer, numericName } from '../core/ipvsadm-format';
 import { IPVSADM_HELP, type IpvsadmCommand, IpvsadmError, parseIpvsadm, type ServiceLookup } from '../core/ipvsadm-parse';
+import { syncMaxlen } from '../core/ipvssync';
 import type { ServiceListing } from '../core/listing';
+import { formatDaemons } from '../core/syncconfig';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
 function services(): { byName: ServiceLookup; byPort: (port: number, proto: string) => string | undefined } {
@@ -56,6 +59,9 @@ async function resolvingNamer(addrs: string[]): Promise<Namer> {
 /** The daemon's errors as ipvsadm prints them (ipvs_strerror) with its exit code (-1, i.e. 255). */
 function ipvsadmError(e: unknown, kind: IpvsadmCommand['kind']): IpvsadmError {
   if (e instanceof IpvsadmError) return e;
+  // libipvs's ipvs_strerror texts for the sync daemon calls (EEXIST, ESRCH).
+  if (kind === 'start-daemon' && e instanceof ExistsError) return new IpvsadmError('Daemon has already run', 255);
+  if (kind === 'stop-daemon' && e instanceof NotFoundError) return new IpvsadmError('No daemon is running', 255);
   if (e instanceof NotFoundError) return new IpvsadmError(/no real/.test(e.message) ? 'No such destination' : 'No such service', 255);
   if (e instanceof ExistsError) return new IpvsadmError(kind === 'add-real' ? 'Destination already exists' : 'Service already exists', 255);
   if (e instanceof UsageError) return new IpvsadmError(e.message, 2);
@@ -82,6 +88,10 @@ function request(cmd: IpvsadmCommand): [string, unknown] | undefined {
       return ['real/delete', { service: cmd.svc, real: { address: cmd.address } }];
     case 'set-timeouts':
       return ['timeouts', { timeouts: cmd.timeouts }];
+    case 'start-daemon':
+      return ['sync/start', { role: cmd.role, daemon: cmd.daemon }];
+    case 'stop-daemon':
+      return ['sync/stop', { role: cmd.role }];
     default:
       return undefined;
   }
@@ -138,6 +148,11 @@ export async function runXlvsadm(argv: string[], socket: string, out: (s: string
     case 'list-timeouts': {
       const cfg = await api<Config>('GET', '/v1/config');
       out(formatTimeouts(cfg.timeouts));
+      return;
+    }
+    case 'list-daemon': {
+      const [cfg, st] = await Promise.all([api<Config>('GET', '/v1/config'), api<SyncStats>('GET', '/v1/sync')]);
+      out(formatDaemons(cfg.sync, (role, d) => st[role]?.maxlen ?? syncMaxlen(role, 1500, d.maxlen)));
       return;
     }
     case 'save': {

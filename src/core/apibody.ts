@@ -38,6 +38,10 @@ const timeoutsSet = z.strictObject(
   Object.fromEntries(Object.entries(timeoutsShape).map(([k, s]) => [k, z.preprocess((v) => (v === 0 ? undefined : v), noDefault(s).optional())])),
 );
 
+/** ipvsadm --start-daemon: the daemon's settings as the config's sync section takes them (defaults filled there). */
+const syncShape = (configSchema.shape.sync as z.ZodOptional<z.ZodObject>).unwrap().shape as Record<string, z.ZodOptional<z.ZodObject>>;
+const syncRole = z.enum(['master', 'backup'], { message: 'must be master or backup' });
+
 /** Every POST body; unknown fields are refused at every level, as in the config file. */
 export const API_BODIES = {
   'POST /v1/apply': z.strictObject({ config: z.looseObject({}), dryRun: z.boolean().optional() }),
@@ -50,6 +54,8 @@ export const API_BODIES = {
   'POST /v1/service/delete': z.strictObject({ service: serviceKey }),
   'POST /v1/real/add': z.strictObject({ service: serviceKey, real: realSchema }),
   'POST /v1/real/edit': z.strictObject({ service: serviceKey, real: realEdit }),
+  'POST /v1/sync/start': z.strictObject({ role: syncRole, daemon: syncShape.master!.unwrap() }),
+  'POST /v1/sync/stop': z.strictObject({ role: syncRole }),
   'POST /v1/real/delete': z.strictObject({ service: serviceKey, real: realSchema.pick({ address: true }) }),
   /** keepalived's notify script (`xlvs director notify`): the state it entered, for which vrrp_instance. */
   'POST /v1/director/notify': z.strictObject({

@@ -8,6 +8,8 @@ import { UsageError } from './errors';
 import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
+import { syncSchema } from './syncconfig';
+import { syncBackupProblem } from './syncdp';
 
 /** As the kernel's dev_valid_name(): 1..15 bytes, no whitespace, '/', ':' or NUL (which would end the name early), not . or ... */
 const IFNAME = /^(?!\.\.?$)[^\s/:\0]{1,15}$/;
@@ -222,6 +224,8 @@ const schema = z.strictObject({
         .refine((t) => t < 253 || t > 255, { message: "is one of the kernel's own tables (253 default, 254 main, 255 local)" }),
     })
     .optional(),
+  /** Connection sync with peer directors, IPVS's sync protocol v1 (ipvsadm --start-daemon master|backup). */
+  sync: syncSchema(z.string().regex(IFNAME, 'is not an interface name')).optional(),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 
@@ -385,6 +389,8 @@ export function validateConfig(input: unknown): Config {
   });
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
+  const perCpu = cfg.sync?.backup ? syncBackupProblem(cfg.conn_table_per_cpu) : undefined;
+  if (perCpu) problems.push(`sync.backup: ${perCpu}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
 }

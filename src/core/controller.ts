@@ -4,10 +4,11 @@
 import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
 import { type ConfigDiff, configDiff } from './configdiff';
-import { keyName, NotFoundError, type ServiceKey } from './edits';
+import { ExistsError, keyName, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
 import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
+import type { SyncDaemonConfig, SyncRole } from './syncconfig';
 import { SYNC_OFF, type SyncEvent, type SyncInsert, type SyncInsertResult, type SyncSettings } from './syncdp';
 
 /** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
@@ -141,6 +142,27 @@ export class Controller {
     });
   }
 
+  /**
+   * ipvsadm --start-daemon / --stop-daemon: one sync daemon's settings set (null: stopped); validated, persisted and
+   * applied like any change. Starting one that runs, or stopping one that does not, is refused as IPVS refuses it.
+   */
+  setSyncDaemon(role: SyncRole, daemon: Partial<SyncDaemonConfig> | null): Promise<PlanReport> {
+    return this.serialize(() => {
+      const running = !!this.cfg.sync?.[role];
+      if (daemon && running) throw new ExistsError(`the ${role} sync daemon is already running`);
+      if (!daemon && !running) throw new NotFoundError(`no ${role} sync daemon is running`);
+      const sync: Record<string, unknown> = { ...this.cfg.sync };
+      if (daemon) sync[role] = daemon;
+      else delete sync[role];
+      return this.applyNow(validateConfig({ ...this.cfg, sync }), { dryRun: false, persist: true });
+    });
+  }
+
+  /** The running services as the datapath holds them (ids included), and the config: what connection sync maps through. */
+  syncView(): { observed: readonly ObservedService[]; config: Readonly<Config> } {
+    return { observed: this.observed, config: this.cfg };
+  }
+
   /** The MAC the datapath holds for an address (health probes along the DR path are addressed to it). */
   macOf(address: string): string | null {
     for (const s of this.observed) for (const r of s.reals) if (r.address === address && r.mac) return r.mac;
@@ -193,6 +215,8 @@ export class Controller {
     if (cfg !== this.cfg) this.fx.check(cfg);
     const addresses = [...new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
     const macs = this.fx.resolve(addresses);
+    // A config with a sync section decides emission (on while it has a master); without one, setSync's choice stands.
+    if (!opts.dryRun && (cfg.sync || this.cfg.sync) && this.syncWant.emit !== !!cfg.sync?.master) this.syncWant = cfg.sync?.master ? SYNC_EMIT : SYNC_OFF;
     // The periodic re-sync with nothing new (same config, MACs, health, no ramp running) has nothing to plan: at
     // 10,000 services a plan costs a few hundred ms, which a once-a-second refresh must not pay.
     if (
@@ -368,6 +392,9 @@ export class Controller {
     });
   }
 }
+
+/** The one emitting setting (so an unchanged config keeps the same object and the re-sync shortcut still applies). */
+const SYNC_EMIT: SyncSettings = { emit: true };
 
 /** Beyond this many operations a change is logged as counts per kind, and listed only by a dry run. */
 const OPS_LISTED = 1000;

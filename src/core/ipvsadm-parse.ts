@@ -4,6 +4,7 @@
 import type { ServiceConfig } from './config';
 import { isIPv4, isNetmask, SCHED_FLAGS, SCHEDULER_NAMES } from './config';
 import type { ServiceKey } from './edits';
+import { DAEMON_OPTION_KEYS, DAEMON_OPTIONS, type DaemonCommand, parseDaemonCommand } from './ipvsadm-daemon';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {
@@ -52,7 +53,10 @@ export type IpvsadmCommand =
   | { kind: 'zero'; svc?: ServiceKey }
   | { kind: 'save'; numeric: boolean }
   | { kind: 'restore' }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  | DaemonCommand
+  /** -L --daemon. */
+  | { kind: 'list-daemon' };
 
 /** IPVS schedulers xlvs does not implement (locality-based and two-choice); anything else unknown is unknown to IPVS too. */
 export const IPVS_ONLY_SCHEDULERS = ['lblc', 'lblcr', 'twos'];
@@ -147,6 +151,7 @@ const FLAGS: Record<string, string> = {
   '--timeout': 'timeout',
   /** Not ipvsadm's: the listing as `xlvs list --json` prints it (weights in force, health, counters). */
   '--json': 'json',
+  '--daemon': 'daemon',
 };
 
 /** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
@@ -225,6 +230,18 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
     if (COMMANDS[name]) {
       if (cmd && cmd !== COMMANDS[name]) throw usage('You cannot specify more than one command');
       cmd = COMMANDS[name];
+    } else if (name === '--start-daemon' || name === '--stop-daemon') {
+      // Commands with an argument (the daemon's state), unlike every other command.
+      const c = name === '--start-daemon' ? 'startd' : 'stopd';
+      if (cmd && cmd !== c) throw usage('You cannot specify more than one command');
+      cmd = c;
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw usage(`option ${name} requires an argument`);
+      opt.daemonState = v;
+    } else if (DAEMON_OPTIONS[name]) {
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw usage(`option ${name} requires an argument`);
+      opt[DAEMON_OPTIONS[name]!] = v;
     } else if (WITH_VALUE[name]) {
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (v === undefined) throw usage(`option ${name} requires an argument`);
@@ -301,8 +318,18 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       }) as [number, number, number];
       return { kind: 'set-timeouts', timeouts: { tcp, tcp_fin, udp } };
     }
+    case 'startd':
+      onlyFor(['daemonState', ...DAEMON_OPTION_KEYS]);
+      return parseDaemonCommand(cmd, opt, usage);
+    case 'stopd':
+      onlyFor(['daemonState']);
+      return parseDaemonCommand(cmd, opt, usage);
     case 'L': {
-      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort', 'thresholds', 'timeout', 'json']);
+      onlyFor(['t', 'u', 'n', 'c', 'stats', 'rate', 'exact', 'sort', 'thresholds', 'timeout', 'json', 'daemon']);
+      if (opt.daemon) {
+        if (['t', 'u', 'c', 'stats', 'rate', 'thresholds', 'timeout'].some((k) => opt[k] !== undefined)) throw usage('options conflicts in the list command');
+        return { kind: 'list-daemon' };
+      }
       if (opt.timeout) {
         if (['t', 'u', 'c', 'stats', 'rate', 'thresholds', 'json'].some((k) => opt[k] !== undefined)) throw usage('options conflicts in the list command');
         return { kind: 'list-timeouts' };
@@ -400,6 +427,10 @@ Usage:
   xlvsadm -L --timeout
   xlvsadm -Z [-t|u service-address]
   xlvsadm --set tcp tcpfin udp
+  xlvsadm --start-daemon master|backup [--mcast-interface IF] [--syncid ID] [--sync-maxlen N]
+          [--mcast-group GROUP] [--mcast-port PORT] [--mcast-ttl TTL]
+  xlvsadm --stop-daemon master|backup
+  xlvsadm -L --daemon
   xlvsadm --socket PATH ...   (the daemon's API socket, default /run/xlvs/xlvs.sock)
 Schedulers: ${SCHEDULER_NAMES.join(' ')} (default wlc, as ipvsadm). Flags (-b): sh-fallback,sh-port | mh-fallback,mh-port.
 service-address is IP[:port]; port 0 (or none) means every port and needs -p.

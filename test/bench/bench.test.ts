@@ -51,4 +51,9 @@ test('short benchmark run produces every figure', async () => {
   );
   for (const x of r.health_load.phases) assert.ok(x.checks > 0 && x.apply_ms > 0 && x.edits_ms >= 0, JSON.stringify(x));
   assert.match(formatReport(r), /false downs, 100 concurrent edits, probes on the prober thread/);
+  // Sync: every connection offered is carried (loopback multicast drops nothing unless a buffer fills) with a lag.
+  assert.equal(r.sync_wire.length, 1);
+  assert.ok(r.sync_wire[0]!.received > 0 && r.sync_wire[0]!.received <= r.sync_wire[0]!.connections, JSON.stringify(r.sync_wire[0]));
+  assert.ok(r.sync_wire[0]!.carried_per_s > 0 && r.sync_wire[0]!.lag_p99_ms >= r.sync_wire[0]!.lag_p50_ms, JSON.stringify(r.sync_wire[0]));
+  assert.match(formatReport(r), /connection sync master -> backup/);
 });

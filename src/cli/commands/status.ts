@@ -8,6 +8,7 @@ import { call, DEFAULT_SOCKET } from '../../adapters/api';
 import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import type { ReloadResult } from '../../adapters/metrics';
 import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
+import type { SyncStats } from '../../adapters/sync';
 import { ctEventFields, IPPROTO_TCP, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
 import { VERIFIER_BUDGET } from '../../core/kernel';
 import type { ServiceListing } from '../../core/listing';
@@ -48,6 +49,8 @@ export interface StatusJson {
   verdicts: Record<keyof Verdicts, number>;
   /** From a daemon answering on --socket: its last config load (start, SIGHUP, reload), refused or not. */
   reload?: ReloadResult;
+  /** From a daemon answering on --socket: its connection sync daemons (absent when none runs). */
+  sync?: SyncStats;
 }
 
 const num = (c: { packets: bigint; bytes: bigint; conns: bigint }) => ({ packets: Number(c.packets), bytes: Number(c.bytes), conns: Number(c.conns) });
@@ -112,7 +115,7 @@ export function toText(st: StatusJson): string {
     .join(' ');
   const progs = st.programs.map((p) => `${p.name} ${p.verifiedInsns === null ? 'unknown' : p.verifiedInsns.toLocaleString('en')}`).join(', ');
   const verifier = `kernel ${st.kernel}; verifier instructions: ${progs || 'no program found'} (budget ${st.verifierBudget.toLocaleString('en')} each)`;
-  return `${head}\n${bgpText(st.director.bgp)}${table(rows)}\nverdicts: ${v}\n${verifier}\n${st.reload ? `${reloadLine(st.reload)}\n` : ''}`;
+  return `${head}\n${bgpText(st.director.bgp)}${table(rows)}\nverdicts: ${v}\n${syncText(st.sync)}${verifier}\n${st.reload ? `${reloadLine(st.reload)}\n` : ''}`;
 }
 
 export function reloadLine(r: ReloadResult): string {
@@ -130,6 +133,25 @@ export function bgpText(b: BgpStatus | undefined): string {
     : 'not drained';
   const vips = b.vips.map((v) => `${v.vip} ${v.announced ? 'announced' : `withdrawn (${v.reason})`}`).join(', ');
   return `bgp (table ${b.table}): ${drain}; ${vips || 'no VIP'}\n`;
+}
+
+/** One line per sync daemon: where it talks, what it moved, what it lost, and how far behind it runs. */
+export function syncText(sync: SyncStats | undefined): string {
+  let s = '';
+  const m = sync?.master;
+  if (m)
+    s +=
+      `sync master (mcast=${m.mcast_interface}, syncid=${m.syncid}, ${m.group}:${m.port}, maxlen=${m.maxlen}): sent ${m.sentMessages} messages, ` +
+      `${m.sentEntries} entries; lost ${m.datapathLosses} (datapath) + ${m.sendErrors} (send); behind ${m.entriesBehind} entries, ` +
+      `lag p50 ${m.lagMs.p50} ms p99 ${m.lagMs.p99} ms${m.error ? `; error: ${m.error}` : ''}\n`;
+  const b = sync?.backup;
+  if (b)
+    s +=
+      `sync backup (mcast=${b.mcast_interface}, syncid=${b.syncid}, ${b.group}:${b.port}): received ${b.receivedMessages} messages, ` +
+      `${b.receivedEntries} entries; inserted ${b.inserted}, updated ${b.updated}, refused ${b.refused}, skipped ${b.skipped}; ` +
+      `dropped ${b.malformed} malformed, ${b.ignored} other syncid; behind ${b.entriesBehind} entries, lag p50 ${b.lagMs.p50} ms p99 ${b.lagMs.p99} ms` +
+      `${b.error ? `; error: ${b.error}` : ''}\n`;
+  return s;
 }
 
 /** Health and ARP-guard state live in the daemon, not in the maps: merged in when a daemon answers (best effort). */
@@ -151,6 +173,8 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   }
   const bgp = await call<BgpStatus | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
   if (bgp) st.director = { ...st.director, bgp };
+  const sync = await call<SyncStats>(socket, 'GET', '/v1/sync').catch(() => ({}) as SyncStats);
+  if (sync.master || sync.backup) st.sync = sync;
   for (const s of st.services) {
     const l = list.find((x) => x.vip === s.vip && x.port === s.port && x.protocol === s.protocol);
     if (!l) continue;
