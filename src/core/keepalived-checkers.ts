@@ -7,19 +7,22 @@ import { CHECKER_NOT_MAPPED, NO_CHECKER, type Note, notDone, skipReason, URL_SKI
 
 export type CheckType = NonNullable<CheckConfig['type']>;
 
-/** keepalived's checkers and the xlvs check type each becomes (null: nothing in xlvs does it). */
-export const CHECKERS: Record<string, CheckType | null> = {
-  TCP_CHECK: 'tcp',
-  HTTP_GET: 'http',
-  SSL_GET: 'https',
-  MISC_CHECK: 'exec',
-  DNS_CHECK: 'dns',
-  UDP_CHECK: 'udp',
-  SMTP_CHECK: null,
-  BFD_CHECK: null,
-  PING_CHECK: null,
-  FILE_CHECK: null,
-};
+/**
+ * keepalived's checkers and the xlvs check type each becomes (null: nothing in xlvs does it). A Map, so a keyword
+ * named like an object property (toString, constructor, __proto__) is no checker.
+ */
+export const CHECKERS: ReadonlyMap<string, CheckType | null> = new Map<string, CheckType | null>([
+  ['TCP_CHECK', 'tcp'],
+  ['HTTP_GET', 'http'],
+  ['SSL_GET', 'https'],
+  ['MISC_CHECK', 'exec'],
+  ['DNS_CHECK', 'dns'],
+  ['UDP_CHECK', 'udp'],
+  ['SMTP_CHECK', null],
+  ['BFD_CHECK', null],
+  ['PING_CHECK', null],
+  ['FILE_CHECK', null],
+]);
 /** Check settings keepalived takes from the checker, else from its real_server, else from its virtual_server. */
 export const INHERITED = new Set(['delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup', 'alpha', 'virtualhost', 'inhibit_on_failure']);
 /** Checker statements read by the conversion (by type; the rest are listed). */
@@ -58,9 +61,9 @@ interface CheckerContext {
  */
 export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckConfig; used: KaNode[] } | undefined {
   const { svc } = ctx;
-  const type = CHECKERS[ck.key];
+  const type = CHECKERS.get(ck.key);
   if (!type) {
-    ctx.note(ck, NO_CHECKER[ck.key]!, ck.key);
+    ctx.note(ck, skipReason(NO_CHECKER, ck.key) ?? notDone(ck.key), ck.key);
     return undefined;
   }
   // Notes are kept until the checker converts; one that cannot be converted is listed for that reason alone.
@@ -169,7 +172,8 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     return undefined;
   }
   for (const c of ck.children ?? []) {
-    if (CHECKER_NOT_MAPPED[c.key]) note(c, CHECKER_NOT_MAPPED[c.key]!);
+    const unmapped = skipReason(CHECKER_NOT_MAPPED, c.key);
+    if (unmapped !== undefined) note(c, unmapped);
     else if (!CHECKER_KEYS[type].has(c.key)) note(c, notDone(c.key));
   }
   for (const a of pending) ctx.note(...a);

@@ -108,7 +108,7 @@ export function convertChecks(svc: ServiceConfig, vsLevel: Map<string, KaNode>, 
   for (const rb of reals) {
     let got: { check: CheckConfig; node: KaNode } | undefined;
     for (const ck of rb.checkers) {
-      if (got && CHECKERS[ck.key]) {
+      if (got && CHECKERS.get(ck.key)) {
         note(ck, `xlvs runs one check per real, here the ${got.node.key} of line ${got.node.line}; keepalived also needed this one to pass`, ck.key);
         continue;
       }

@@ -177,7 +177,7 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       }
       default:
         if (INHERITED.has(c.key)) vsLevel.set(c.key, c);
-        else if (c.key in CHECKERS) skip(c, 'a checker belongs in a real_server block (keepalived refuses it here)', c.key);
+        else if (CHECKERS.has(c.key)) skip(c, 'a checker belongs in a real_server block (keepalived refuses it here)', c.key);
         else skip(c, notDone(c.key));
     }
   }
@@ -237,7 +237,7 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
     else if (r.key === 'lthreshold') {
       const n = threshold(r);
       if (n !== undefined) [lower, lowerNode] = [n, r];
-    } else if (r.key in CHECKERS) checkers.push(r);
+    } else if (CHECKERS.has(r.key)) checkers.push(r);
     else if (INHERITED.has(r.key)) tuning.set(r.key, r);
     else if (skipped !== undefined) skip(r, skipped);
     else skip(r, notDone(r.key));

@@ -57,7 +57,7 @@ export const REAL_SERVER_SKIPS: Readonly<Record<string, string>> = {
 };
 
 /** keepalived's checkers with no xlvs check type (CHECKERS maps them to null). */
-export const NO_CHECKER: Record<string, string> = {
+export const NO_CHECKER: Readonly<Record<string, string>> = {
   SMTP_CHECK: 'there is no SMTP check in xlvs (an exec check can run one)',
   BFD_CHECK: 'there is no BFD in xlvs',
   PING_CHECK: 'there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
@@ -65,7 +65,7 @@ export const NO_CHECKER: Record<string, string> = {
 };
 
 /** Statements of a checker block, of any type. */
-export const CHECKER_NOT_MAPPED: Record<string, string> = {
+export const CHECKER_NOT_MAPPED: Readonly<Record<string, string>> = {
   bindto: "xlvs checks from the director's own address, with a source port the kernel picks",
   bind_if: "xlvs checks from the director's own address, with a source port the kernel picks",
   bind_port: "xlvs checks from the director's own address, with a source port the kernel picks",

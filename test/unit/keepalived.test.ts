@@ -738,3 +738,17 @@ test('quorum without a converted check, and sorry servers xlvs cannot use, are l
     ],
   );
 });
+
+test('keywords and names that are JavaScript object properties are plain unknown statements, not crashes', () => {
+  const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
+  const body = names.map((n) => `${n} 1\n`).join('');
+  const r = convertKeepalived(
+    `${body}virtual_server 10.0.0.100 80 {\n    lb_kind DR\n${body}    real_server 10.0.0.11 80 {\n${body}        TCP_CHECK {\n${body}        }\n        HTTP_GET {\n            url {\n                path /\n${body}            }\n        }\n    }\n}\n`,
+    { iface: 'eth0' },
+  );
+  assert.deepEqual(
+    r.config.services.map((s) => [s.vip, s.reals.map((x) => x.address), s.check?.type]),
+    [['10.0.0.100', ['10.0.0.11'], 'tcp']],
+  );
+  for (const n of names) assert.ok(r.unmapped.filter((u) => u.what === `${n} 1`).length >= 4, `${n}: ${JSON.stringify(r.unmapped)}`);
+});
