@@ -743,7 +743,18 @@ test('keywords and names that are JavaScript object properties are plain unknown
   const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
   const body = names.map((n) => `${n} 1\n`).join('');
   const r = convertKeepalived(
-    `${body}virtual_server 10.0.0.100 80 {\n    lb_kind DR\n${body}    real_server 10.0.0.11 80 {\n${body}        TCP_CHECK {\n${body}        }\n        HTTP_GET {\n            url {\n                path /\n${body}            }\n        }\n    }\n}\n`,
+    [
+      body,
+      'virtual_server 10.0.0.100 80 {\n    lb_kind DR\n',
+      body,
+      '    real_server 10.0.0.11 80 {\n',
+      body,
+      '        TCP_CHECK {\n',
+      body,
+      '        }\n        HTTP_GET {\n            url {\n                path /\n',
+      body,
+      '            }\n        }\n    }\n}\n',
+    ].join(''),
     { iface: 'eth0' },
   );
   assert.deepEqual(
