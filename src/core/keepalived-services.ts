@@ -66,8 +66,8 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
     if (top.key !== 'virtual_server') {
       const listed = skipReason(TOP_LEVEL_SKIPS, top.key);
       // Top-level statements other than virtual servers are keepalived's own (VRRP, global_defs, scripts): nothing of
-      // the load balancing is lost with them; include and virtual_server_group were handled before.
-      skip(top, listed ?? ownSetting(top.key), undefined, 'ignored');
+      // the load balancing is lost with them. An include not followed may hold virtual servers: dropped.
+      skip(top, listed ?? ownSetting(top.key), undefined, top.key === 'include' ? 'dropped' : 'ignored');
       continue;
     }
     const from = unmapped.length;
