@@ -3,23 +3,26 @@
 
 import { type CheckConfig, isIPv4, type ServiceConfig } from './config';
 import { asText, hexBytes, isUnicastV4, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
-import { CHECKER_NOT_MAPPED, NO_CHECKER, type Note, notDone, skipReason, URL_SKIPS } from './keepalived-skips';
+import { CHECKER_NOT_MAPPED, CHECKER_OUTCOMES, NO_CHECKER, type Note, notDone, skipReason, URL_SKIPS } from './keepalived-skips';
 
 export type CheckType = NonNullable<CheckConfig['type']>;
 
-/** keepalived's checkers and the xlvs check type each becomes (null: nothing in xlvs does it). */
-export const CHECKERS: Record<string, CheckType | null> = {
-  TCP_CHECK: 'tcp',
-  HTTP_GET: 'http',
-  SSL_GET: 'https',
-  MISC_CHECK: 'exec',
-  DNS_CHECK: 'dns',
-  UDP_CHECK: 'udp',
-  SMTP_CHECK: null,
-  BFD_CHECK: null,
-  PING_CHECK: null,
-  FILE_CHECK: null,
-};
+/**
+ * keepalived's checkers and the xlvs check type each becomes (null: nothing in xlvs does it). A Map, so a keyword
+ * named like an object property (toString, constructor, __proto__) is no checker.
+ */
+export const CHECKERS: ReadonlyMap<string, CheckType | null> = new Map<string, CheckType | null>([
+  ['TCP_CHECK', 'tcp'],
+  ['HTTP_GET', 'http'],
+  ['SSL_GET', 'https'],
+  ['MISC_CHECK', 'exec'],
+  ['DNS_CHECK', 'dns'],
+  ['UDP_CHECK', 'udp'],
+  ['SMTP_CHECK', null],
+  ['BFD_CHECK', null],
+  ['PING_CHECK', null],
+  ['FILE_CHECK', null],
+]);
 /** Check settings keepalived takes from the checker, else from its real_server, else from its virtual_server. */
 export const INHERITED = new Set(['delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup', 'alpha', 'virtualhost', 'inhibit_on_failure']);
 /** Checker statements read by the conversion (by type; the rest are listed). */
@@ -50,6 +53,8 @@ interface CheckerContext {
   realLevel: Map<string, KaNode>;
   vsLevel: Map<string, KaNode>;
   note: Note;
+  /** The real_server's own port, when it differs from the service's (keepalived's checkers connect to it). */
+  port?: number;
 }
 
 /**
@@ -58,9 +63,9 @@ interface CheckerContext {
  */
 export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckConfig; used: KaNode[] } | undefined {
   const { svc } = ctx;
-  const type = CHECKERS[ck.key];
+  const type = CHECKERS.get(ck.key);
   if (!type) {
-    ctx.note(ck, NO_CHECKER[ck.key]!, ck.key);
+    ctx.note(ck, skipReason(NO_CHECKER, ck.key) ?? notDone(ck.key), ck.key);
     return undefined;
   }
   // Notes are kept until the checker converts; one that cannot be converted is listed for that reason alone.
@@ -84,6 +89,8 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     note(
       n,
       `${v || 'no value'} is not ${integer ? 'a whole number' : 'a number of seconds'} (keepalived refuses it too); keepalived's default, ${dflt}, is used`,
+      undefined,
+      'ignored',
     );
     return dflt;
   };
@@ -93,7 +100,7 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
   let interval = Math.round(loopS * 1000);
   if (interval < 50 || interval > 3_600_000) {
     interval = Math.min(Math.max(interval, 50), 3_600_000);
-    note(loopNode ?? ck, `xlvs checks every 50 ms .. 1 h: interval_ms ${interval}`);
+    note(loopNode ?? ck, 'xlvs checks every 50 ms .. 1 h', undefined, { as: `interval_ms ${interval}` });
   }
   let timeoutS: number;
   let timeoutFrom: string;
@@ -116,29 +123,31 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
   let timeout = Math.max(10, Math.round(timeoutS * 1000));
   if (timeout >= interval) {
     timeout = interval - 1;
-    note(ck, `${timeoutFrom} is not shorter than delay_loop ${seconds(interval)}: xlvs needs timeout_ms < interval_ms, so timeout_ms is ${timeout}`, ck.key);
+    note(ck, `${timeoutFrom} is not shorter than delay_loop ${seconds(interval)}: xlvs needs timeout_ms < interval_ms`, ck.key, {
+      as: `timeout_ms ${timeout}`,
+    });
   }
   // keepalived takes a real down after the first failure and `retry` more (MISC_CHECK: 0, DNS_CHECK: 3, else 1).
   const retryNode = inherited('retry');
   let fall = value(retryNode, type === 'exec' ? 0 : type === 'dns' ? 3 : 1, true) + 1;
   if (fall > 100) {
-    note(retryNode!, `xlvs's fall is at most 100 (keepalived: retry + 1 = ${fall} failures)`);
+    note(retryNode!, `xlvs's fall is at most 100 (keepalived: retry + 1 = ${fall} failures)`, undefined, { as: 'fall 100' });
     fall = 100;
   }
   const retryDelay = inherited('delay_before_retry');
   if (retryDelay && fall > 1)
-    note(retryDelay, `xlvs has no retry delay: after a failure it checks again one interval (delay_loop, ${seconds(interval)}) later`);
+    note(retryDelay, 'xlvs has no retry delay', undefined, { as: `the next check one interval (delay_loop, ${seconds(interval)}) after a failure` });
   // keepalived spreads the first checks over warmup, by default over delay_loop.
   const warmNode = inherited('warmup');
   let jitter = Math.round(value(warmNode, interval / 1000) * 1000);
   if (jitter > 3_600_000) {
-    note(warmNode!, "xlvs's jitter_ms is at most 1 h");
+    note(warmNode!, "xlvs's jitter_ms is at most 1 h", undefined, { as: 'jitter_ms 3600000' });
     jitter = 3_600_000;
   }
   // alpha: every real starts failed and needs one good check, as xlvs's initial: down with rise 1.
   const alphaNode = inherited('alpha');
   const alpha = alphaNode ? kaBool(alphaNode) : false;
-  if (alpha === undefined) note(alphaNode!, `${alphaNode!.args[0]} is not yes/no (keepalived refuses it too)`);
+  if (alpha === undefined) note(alphaNode!, `${alphaNode!.args[0]} is not yes/no (keepalived refuses it too)`, undefined, 'ignored');
   const check: CheckConfig = {
     type,
     mode: 'direct',
@@ -158,6 +167,7 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     const p = Number(cp?.args[0]);
     if (cp && !(Number.isInteger(p) && p >= 1 && p <= 65535)) fail(cp, `${cp.args[0]} is not a port: the ${ck.key} of line ${ck.line} is not converted`);
     else if (cp) check.port = p;
+    else if (ctx.port) check.port = ctx.port;
     else if (svc.port === 0) fail(ck, 'the service is port 0 (every port) and the checker names no connect_port: there is no port to check', ck.key);
   }
   if (type === 'http' || type === 'https') httpFields(ck, own, check, inherited, note, fail);
@@ -169,7 +179,8 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
     return undefined;
   }
   for (const c of ck.children ?? []) {
-    if (CHECKER_NOT_MAPPED[c.key]) note(c, CHECKER_NOT_MAPPED[c.key]!);
+    const unmapped = skipReason(CHECKER_NOT_MAPPED, c.key);
+    if (unmapped !== undefined) note(c, unmapped, undefined, CHECKER_OUTCOMES.get(c.key) ?? 'dropped');
     else if (!CHECKER_KEYS[type].has(c.key)) note(c, notDone(c.key));
   }
   for (const a of pending) ctx.note(...a);
@@ -181,11 +192,11 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
   // keepalived drops a url without a path, and a checker left with no url.
   let url: KaNode | undefined;
   for (const u of (ck.children ?? []).filter((c) => c.key === 'url')) {
-    if (!u.children?.some((c) => c.key === 'path')) note(u, 'no path: keepalived ignores this url too', 'url');
+    if (!u.children?.some((c) => c.key === 'path')) note(u, 'no path: keepalived ignores this url too', 'url', 'ignored');
     else if (url) note(u, `xlvs checks one URL per real, here the url of line ${url.line}; keepalived also needed this one to pass`, 'url');
     else url = u;
   }
-  if (!url) return fail(ck, `no url with a path: keepalived ignores this ${ck.key} too`, ck.key);
+  if (!url) return fail(ck, `no url with a path: keepalived ignores this ${ck.key} too`, ck.key, 'ignored');
   let path = '';
   const status: number[] = [];
   let vhost: string | undefined;
@@ -206,7 +217,8 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
         for (const a of c.args) {
           const m = /^(\d{3})(?:-(\d{3}))?$/.exec(a);
           const [lo, hi] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
-          if (!m || lo < 100 || hi > 599 || lo > hi) note(c, `${a} is not a status code or range of 100..599 (keepalived refuses it too)`);
+          if (!m || lo < 100 || hi > 599 || lo > hi)
+            note(c, `${a} is not a status code or range of 100..599 (keepalived refuses it too)`, undefined, 'ignored');
           else for (let s = lo; s <= hi; s++) status.push(s);
         }
         break;
@@ -248,7 +260,7 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
     if (sni === undefined) note(en!, `${en!.args[0]} is not yes/no (keepalived refuses it too)`);
     if ((sni || name !== undefined) && (name ?? host) !== undefined) check.sni = name ?? host!;
     else if (!sni && name === undefined && host !== undefined && !isIPv4(host.replace(/:\d*$/, '')))
-      note(ck, `keepalived sends no SNI without enable_sni; xlvs sends the host, ${host}, as the TLS server name`, ck.key);
+      note(ck, 'keepalived sends no SNI without enable_sni; xlvs sends the host as the TLS server name', ck.key, { as: `sni ${host}` });
     check.verify = false;
   }
 }
@@ -258,12 +270,12 @@ function execFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, no
   const mp = own.get('misc_path');
   // One quoted string holds the program and its arguments; unquoted, the words are already split.
   const argv = !mp ? [] : mp.args.length === 1 ? scriptWords(mp.args[0]!) : mp.args;
-  if (!mp || !argv.length) return fail(ck, 'no misc_path: keepalived ignores this MISC_CHECK too', ck.key);
+  if (!mp || !argv.length) return fail(ck, 'no misc_path: keepalived ignores this MISC_CHECK too', ck.key, 'ignored');
   check.argv = argv;
   const sh = shellNote(mp.args.join(' '));
-  if (sh) note(mp, sh);
+  if (sh) note(mp, sh, undefined, 'note');
   const user = own.get('user');
-  if (user) note(user, `xlvs runs the check as itself (keepalived: as ${user.args.join(' ')})`);
+  if (user) note(user, `keepalived ran it as ${user.args.join(' ')}`, undefined, { as: "a check run as xlvs's own user" });
 }
 
 /** DNS_CHECK: type (keepalived's default SOA) and name (default ".") of the query. */
@@ -273,7 +285,7 @@ function dnsFields(own: Map<string, KaNode>, check: CheckConfig, note: Note): vo
   const qt = (t?.args[0] ?? KA_DNS_TYPE).toUpperCase();
   if (DNS_TYPES.has(qt)) check.query_type = qt as CheckConfig['query_type'];
   else {
-    note(t!, `xlvs queries A, AAAA, NS, SOA, TXT or MX: the check asks for A (either way the answer's rcode decides)`);
+    note(t!, "xlvs queries A, AAAA, NS, SOA, TXT or MX (either way the answer's rcode decides)", undefined, { as: 'query_type A' });
     check.query_type = 'A';
   }
 }
@@ -292,20 +304,16 @@ function udpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, not
   const text = bytes && !bytes.wildcard ? asText(bytes.bytes) : undefined;
   if (text !== undefined) check.payload = text;
   else
-    note(
-      pl ?? ck,
-      pl
-        ? 'xlvs sends a payload of UTF-8 text and this is not: it sends an empty datagram'
-        : 'keepalived sends random bytes without a payload; xlvs sends an empty datagram',
-      pl ? undefined : ck.key,
-    );
+    note(pl ?? ck, pl ? 'xlvs sends a payload of UTF-8 text and this is not' : 'keepalived sends random bytes without a payload', pl ? undefined : ck.key, {
+      as: 'an empty datagram',
+    });
   if (rr.args.length) {
     const want = hexBytes(rr.args);
     const expect = want && !want.wildcard ? asText(want.bytes) : undefined;
-    if (expect === undefined) note(rr, 'xlvs matches replies against UTF-8 text without wildcards: any reply passes');
+    if (expect === undefined) note(rr, 'xlvs matches replies against UTF-8 text without wildcards', undefined, { as: 'any reply passes' });
     else {
       check.expect = expect;
-      note(rr, "xlvs looks for it anywhere in the reply; keepalived compares the reply's first bytes");
+      note(rr, "keepalived compares the reply's first bytes", undefined, { as: 'expect, found anywhere in the reply' });
     }
   }
 }

@@ -93,6 +93,8 @@ export interface RealBlock {
   node: KaNode;
   tuning: Map<string, KaNode>;
   checkers: KaNode[];
+  /** The port the real_server statement names when it differs from the service's: keepalived's checkers probe it. */
+  checkPort?: number;
 }
 
 /**
@@ -108,15 +110,15 @@ export function convertChecks(svc: ServiceConfig, vsLevel: Map<string, KaNode>, 
   for (const rb of reals) {
     let got: { check: CheckConfig; node: KaNode } | undefined;
     for (const ck of rb.checkers) {
-      if (got && CHECKERS[ck.key]) {
+      if (got && CHECKERS.get(ck.key)) {
         note(ck, `xlvs runs one check per real, here the ${got.node.key} of line ${got.node.line}; keepalived also needed this one to pass`, ck.key);
         continue;
       }
-      const r = convertChecker(ck, { svc, realLevel: rb.tuning, vsLevel, note });
+      const r = convertChecker(ck, { svc, realLevel: rb.tuning, vsLevel, note, ...(rb.checkPort ? { port: rb.checkPort } : {}) });
       if (!r) continue;
       got = { check: r.check, node: ck };
       for (const u of r.used) used.add(u);
-      if (r.check.type === 'tcp' && svc.protocol === 'tcp' && r.check.address === undefined) note(ck, DR_HINT, ck.key);
+      if (r.check.type === 'tcp' && svc.protocol === 'tcp' && r.check.address === undefined) note(ck, DR_HINT, ck.key, 'note');
     }
     wanted.push(got?.check);
     first ??= got?.check;
@@ -124,12 +126,13 @@ export function convertChecks(svc: ServiceConfig, vsLevel: Map<string, KaNode>, 
     if (inh) {
       used.add(inh);
       const on = kaBool(inh);
-      if (on === undefined) note(inh, `${inh.args[0]} is not yes/no (keepalived refuses it too)`);
+      if (on === undefined) note(inh, `${inh.args[0]} is not yes/no (keepalived refuses it too)`, undefined, 'ignored');
       else if (on) inhibits.push(inh);
     }
   }
   for (const n of [...vsLevel.values(), ...reals.flatMap((rb) => [...rb.tuning.values()])]) {
-    if (!used.has(n)) note(n, first ? 'no converted health check uses it' : 'no health check was converted for this virtual_server');
+    if (!used.has(n))
+      note(n, first ? 'no converted health check uses it' : 'no health check was converted for this virtual_server', undefined, first ? 'ignored' : 'dropped');
   }
   if (!first) return;
   // connect_ip names one real's own target: it stays with that real, and a real with no check of its own is probed
@@ -142,14 +145,19 @@ export function convertChecks(svc: ServiceConfig, vsLevel: Map<string, KaNode>, 
     if (!want)
       note(
         rb.node,
-        `${rb.checkers.length ? 'none of its checkers was converted' : 'keepalived does not check it (it is always up there)'}; xlvs checks every real of a checked service, so it gets the service's check`,
+        `${rb.checkers.length ? 'none of its checkers was converted' : 'keepalived does not check it (it is always up there)'}; xlvs checks every real of a checked service`,
+        undefined,
+        { as: "a real with the service's check" },
       );
     const { o, lost } = overrideFor(svc, base, want ?? base, rb.real);
     if (Object.keys(o).length) rb.real.check = o;
-    if (lost.length) note(rb.node, `its check cannot drop the service check's ${lost.join(', ')} (${lost.map((k) => JSON.stringify(base[k])).join(', ')})`);
+    if (lost.length)
+      note(rb.node, `its check cannot drop the service check's ${lost.join(', ')}`, undefined, {
+        as: `a check with the service's ${lost.map((k) => `${k} ${JSON.stringify(base[k])}`).join(', ')}`,
+      });
   });
   if (inhibits.length) {
     svc.on_down = 'keep';
-    for (const n of inhibits) note(n, INHIBIT);
+    for (const n of inhibits) note(n, INHIBIT, undefined, { as: 'on_down: keep' });
   }
 }

@@ -5,6 +5,8 @@ import { isIPv4 } from './config';
 import { UsageError } from './errors';
 
 export interface KaNode {
+  /** The included file the statement is in (as messages name it); undefined in the imported file itself. */
+  file?: string;
   key: string;
   args: string[];
   line: number;

@@ -41,7 +41,12 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     if (!n) return dflt;
     const v = Number(n.args[0]);
     if (Number.isInteger(v) && v >= lo) return v;
-    note(n, `${n.args[0] ?? 'no value'} is not a whole number of at least ${lo} (keepalived refuses it too); keepalived's default, ${dflt}, is used`);
+    note(
+      n,
+      `${n.args[0] ?? 'no value'} is not a whole number of at least ${lo} (keepalived refuses it too); keepalived's default, ${dflt}, is used`,
+      undefined,
+      'ignored',
+    );
     return dflt;
   };
   const Q = count(q.quorum, 1, 1);
@@ -61,12 +66,12 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
       const [script, ...owner] = n.args;
       const argv = script === undefined ? [] : scriptWords(script);
       if (!argv.length) {
-        note(n, 'no script given');
+        note(n, 'no script given', undefined, 'ignored');
         return undefined;
       }
-      if (owner.length) note(n, `xlvs runs the hook as itself (keepalived: as ${owner.join(' ')})`);
+      if (owner.length) note(n, `keepalived ran it as ${owner.join(' ')}`, undefined, { as: "a hook run as xlvs's own user" });
       const sh = shellNote(script!);
-      if (sh) note(n, sh);
+      if (sh) note(n, sh, undefined, 'note');
       return argv;
     };
     const up = hook(q.up);
@@ -83,7 +88,9 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
             : `the weights (${weights.join(', ')}) differ: taken at their mean, ${Math.round(w * 100) / 100}`;
       note(
         q.quorum ?? nodes[0]!,
-        `keepalived weighs the live reals: quorum is lost when their weight falls below ${lossAt} and regained when it reaches ${Q + H} (${weighs}); xlvs counts live reals: min ${min}, hysteresis ${gain - min}`,
+        `keepalived weighs the live reals: quorum is lost when their weight falls below ${lossAt} and regained when it reaches ${Q + H} (${weighs}); xlvs counts live reals`,
+        undefined,
+        { as: `quorum min ${min}, hysteresis ${gain - min}` },
       );
     }
   }
@@ -92,7 +99,7 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
   const [ip, p] = s?.args ?? [];
   const nonDr = q.sorryMethod && q.sorryMethod.args[0]?.toUpperCase() !== 'DR' ? q.sorryMethod : undefined;
   if (!s) {
-    for (const n of [q.sorryInhibit, q.sorryMethod]) if (n) note(n, 'there is no sorry_server');
+    for (const n of [q.sorryInhibit, q.sorryMethod]) if (n) note(n, 'there is no sorry_server', undefined, 'ignored');
     return;
   }
   const refused =
@@ -116,6 +123,8 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     why.push(
       `keepalived puts it in place of every real ${lossAt > 1 ? `once the live reals' weight falls below ${lossAt}` : 'once no live weight is left'} and keeps it until that weight is back to ${Q + H}; xlvs gives it new connections only while every real is down`,
     );
-  if (why.length) note(s, why.join('; '));
-  if (q.sorryInhibit) note(q.sorryInhibit, 'xlvs always does this: the sorry server stays in the datapath with weight 0 while any real is up');
+  // A port keepalived's DR ignored too is nothing lost; a different quorum behaviour is an approximation.
+  if (why.length) note(s, why.join('; '), undefined, Q > 1 || H > 0 ? { as: 'a sorry server used while every real is down' } : 'note');
+  if (q.sorryInhibit)
+    note(q.sorryInhibit, 'xlvs always does this: the sorry server stays in the datapath with weight 0 while any real is up', undefined, 'ignored');
 }

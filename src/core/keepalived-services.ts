@@ -8,7 +8,30 @@ import { CHECKERS, INHERITED } from './keepalived-checkers';
 import { convertChecks, type RealBlock } from './keepalived-checks';
 import { describe, type KaNode, parseKeepalived } from './keepalived-parse';
 import { convertQuorum, type QuorumNodes, quorumSlot } from './keepalived-quorum';
-import { type Note, notDone, ownSetting, REAL_SERVER_SKIPS, skipReason, TOP_LEVEL_SKIPS, type Unmapped, VIRTUAL_SERVER_SKIPS } from './keepalived-skips';
+import {
+  at,
+  kindOf,
+  type Note,
+  notDone,
+  ownSetting,
+  REAL_SERVER_SKIPS,
+  skipReason,
+  TOP_LEVEL_SKIPS,
+  type Unmapped,
+  VIRTUAL_SERVER_SKIPS,
+} from './keepalived-skips';
+
+/** What an import made of a keepalived.conf, as counts. */
+export interface ImportSummary {
+  /** Services in the printed config, and how many of them were converted with an approximation. */
+  services: number;
+  approximated: number;
+  /** virtual_servers (or group members) not converted, and statements dropped from the converted ones. */
+  droppedServices: number;
+  dropped: number;
+  approximations: number;
+  ignored: number;
+}
 
 /** keepalived's scheduler when a virtual_server names none (IPVS_DEF_SCHED, as ipvsadm's). */
 const KA_DEFAULT_SCHEDULER = 'wlc';
@@ -20,19 +43,20 @@ const KA_PERSISTENT_TIMEOUT = 360;
  * `interface` is used. Statements that configure something xlvs does not do, or does differently, are listed, never
  * silently dropped.
  */
-export function convertKeepalived(text: string, opts: { iface?: string } = {}): { config: Config; yaml: string; unmapped: Unmapped[] } {
+export function convertKeepalived(text: string, opts: { iface?: string } = {}): { config: Config; yaml: string; unmapped: Unmapped[]; summary: ImportSummary } {
   const nodes = parseKeepalived(text);
   const unmapped: Unmapped[] = [];
   const seen = new Set<string>();
   // One entry per statement and reason, however many checks inherit the statement.
-  const skip: Note = (n, reason, what = describe(n)) => {
-    const key = `${n.line}\0${what}\0${reason}`;
+  const skip: Note = (n, reason, what = describe(n), outcome) => {
+    const key = `${n.file ?? ''}\0${n.line}\0${what}\0${reason}`;
     if (seen.has(key)) return;
     seen.add(key);
-    unmapped.push({ line: n.line, ...(n.endLine !== n.line ? { endLine: n.endLine } : {}), what, reason });
+    unmapped.push({ ...at(n), what, reason, ...kindOf(outcome) });
   };
   let iface = opts.iface;
   const services: Config['services'] = [];
+  let approximated = 0;
 
   for (const top of nodes) {
     if (top.key === 'vrrp_instance') {
@@ -40,11 +64,16 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
       if (!iface && ifn) iface = ifn;
     }
     if (top.key !== 'virtual_server') {
-      skip(top, skipReason(TOP_LEVEL_SKIPS, top.key) ?? ownSetting(top.key));
+      const listed = skipReason(TOP_LEVEL_SKIPS, top.key);
+      // Top-level statements other than virtual servers are keepalived's own (VRRP, global_defs, scripts): nothing of
+      // the load balancing is lost with them. An include not followed may hold virtual servers: dropped.
+      skip(top, listed ?? ownSetting(top.key), undefined, top.key === 'include' ? 'dropped' : 'ignored');
       continue;
     }
+    const from = unmapped.length;
     const svc = convertVirtualServer(top, skip, unmapped);
     if (svc) services.push(svc);
+    if (svc && unmapped.slice(from).some((u) => u.kind === 'approximated')) approximated++;
   }
   if (!iface)
     throw new UsageError("--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers' segment)");
@@ -57,8 +86,20 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
       if (node.items.every((i) => isScalar(i))) node.flow = true;
     },
   });
-  const yaml = `# converted from keepalived.conf by "xlvs import keepalived"; what could not be mapped is listed on stderr\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
-  return { config, yaml, unmapped: unmapped.sort((a, b) => a.line - b.line) };
+  const yaml = `# converted from keepalived.conf by "xlvs import keepalived"; what was dropped or approximated is listed on stderr\n${doc.toString({ lineWidth: 0, flowCollectionPadding: false })}`;
+  const count = (f: (u: Unmapped) => boolean) => unmapped.filter(f).length;
+  const summary: ImportSummary = {
+    services: config.services.length,
+    approximated,
+    droppedServices: count((u) => !!u.service),
+    dropped: count((u) => u.kind === 'dropped' && !u.service),
+    approximations: count((u) => u.kind === 'approximated'),
+    ignored: count((u) => u.kind === 'ignored'),
+  };
+  // The imported file's statements first, then each included file's, each by line.
+  const files = [...new Set(unmapped.map((u) => u.file ?? ''))];
+  unmapped.sort((a, b) => files.indexOf(a.file ?? '') - files.indexOf(b.file ?? '') || a.line - b.line);
+  return { config, yaml, unmapped, summary };
 }
 
 /**
@@ -68,33 +109,34 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
 function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): ServiceConfig | undefined {
   // virtual_server IP PORT | fwmark N | group NAME
   if (top.args[0] === 'fwmark' || top.args[0] === 'group') {
-    skip(top, top.args[0] === 'fwmark' ? 'firewall-mark services are not in xlvs' : 'virtual server groups are not in xlvs');
+    skip(top, top.args[0] === 'fwmark' ? 'firewall-mark services are not in xlvs' : 'virtual server groups are not in xlvs', undefined, 'service');
     return undefined;
   }
   // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
   const [vip, portStr] = top.args;
   if (!vip || !isIPv4(vip) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
-    skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)');
+    skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)', undefined, 'service');
     return undefined;
   }
   const port = Number(portStr ?? 0);
   const kids = top.children ?? [];
   const kind = kids.find((c) => c.key === 'lb_kind' || c.key === 'lvs_method');
   if (kind && kind.args[0]?.toUpperCase() !== 'DR') {
-    skip(top, `${describe(kind)} (line ${kind.line}): xlvs is a direct-routing (DR) director; NAT and TUN services are not converted`);
+    skip(top, `${describe(kind)} (line ${kind.line}): xlvs is a direct-routing (DR) director; NAT and TUN services are not converted`, undefined, 'service');
     return undefined;
   }
   // keepalived forwards by NAT unless told otherwise; converting is still the likely intent, but say so.
   if (!kind)
     unmapped.push({
-      line: top.line,
+      ...at(top, false),
       what: describe(top),
-      reason: "no lb_kind/lvs_method (keepalived's default is NAT): converted as DR; check that the real servers hold the VIP and do not answer ARP for it",
+      reason: "no lb_kind/lvs_method (keepalived's default is NAT): check that the real servers hold the VIP and do not answer ARP for it",
+      ...kindOf({ as: 'a direct-routing (DR) service' }),
     });
   const protoNode = kids.find((c) => c.key === 'protocol');
   const proto = (protoNode?.args[0] ?? 'TCP').toUpperCase();
   if (proto !== 'TCP' && proto !== 'UDP') {
-    skip(top, `protocol ${proto} (line ${protoNode!.line}) is not in xlvs (TCP and UDP only)`);
+    skip(top, `protocol ${proto} (line ${protoNode!.line}) is not in xlvs (TCP and UDP only)`, undefined, 'service');
     return undefined;
   }
   const svc: ServiceConfig = { vip, port, protocol: proto === 'TCP' ? 'tcp' : 'udp', scheduler: KA_DEFAULT_SCHEDULER, maglev_size: 65537, reals: [] };
@@ -129,13 +171,15 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       case 'lb_algo':
       case 'lvs_sched': {
         const s = c.args[0] ?? '';
-        if (c !== schedNode) skip(c, `overridden by ${describe(schedNode!)} (line ${schedNode!.line})`);
+        if (c !== schedNode) skip(c, `overridden by ${describe(schedNode!)} (line ${schedNode!.line})`, undefined, 'ignored');
         else if (!schedOk)
           skip(
             c,
             ['lblc', 'lblcr', 'twos'].includes(s)
               ? `scheduler ${s} is not in xlvs; the service uses ${KA_DEFAULT_SCHEDULER} (keepalived's default)`
               : `unknown scheduler ${s} (keepalived ignores it too); the service uses ${KA_DEFAULT_SCHEDULER}`,
+            undefined,
+            ['lblc', 'lblcr', 'twos'].includes(s) ? { as: `scheduler ${KA_DEFAULT_SCHEDULER}` } : 'ignored',
           );
         break;
       }
@@ -143,13 +187,19 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
         // keepalived: no value is its default; xlvs (like ipvsadm) takes 1 s .. 31 days.
         const t = c.args[0] === undefined ? KA_PERSISTENT_TIMEOUT : /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : NaN;
         if (t >= 1 && t <= 2678400) persistTimeout = t;
-        else skip(c, `persistence_timeout ${c.args[0]} is outside 1..2678400 seconds`);
+        else skip(c, `persistence_timeout ${c.args[0]} is outside 1..2678400 seconds (keepalived refuses it too)`, undefined, 'ignored');
         break;
       }
       case 'persistence_granularity': {
         const m = c.args[0] ?? '';
         if (isNetmask(m)) persistMask = m;
-        else skip(c, `persistence_granularity ${m} is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)`);
+        else
+          skip(
+            c,
+            `persistence_granularity ${m} is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0; keepalived refuses it too)`,
+            undefined,
+            'ignored',
+          );
         break;
       }
       case 'flag-1':
@@ -162,9 +212,9 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
         const owner = svc.scheduler;
         if ((c.key === 'flag-1' || c.key === 'flag-2') && (owner === 'sh' || owner === 'mh')) flags.add(`${owner}-${c.key === 'flag-1' ? 'fallback' : 'port'}`);
         else if (c.key.startsWith('flag-'))
-          skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
+          skip(c, `${c.key} means nothing to scheduler ${owner} (flag-1 and flag-2 are the fallback and port flags of sh and mh)`, undefined, 'ignored');
         else if (c.key.startsWith(`${owner}-`)) flags.add(c.key);
-        else skip(c, `${c.key} is a flag of ${c.key.slice(0, 2)}, not of the service's scheduler ${owner} (keepalived ignores it too)`);
+        else skip(c, `${c.key} is a flag of ${c.key.slice(0, 2)}, not of the service's scheduler ${owner} (keepalived ignores it too)`, undefined, 'ignored');
         break;
       }
       case 'real_server': {
@@ -177,7 +227,7 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       }
       default:
         if (INHERITED.has(c.key)) vsLevel.set(c.key, c);
-        else if (c.key in CHECKERS) skip(c, 'a checker belongs in a real_server block (keepalived refuses it here)', c.key);
+        else if (CHECKERS.has(c.key)) skip(c, 'a checker belongs in a real_server block (keepalived refuses it here)', c.key, 'ignored');
         else skip(c, notDone(c.key));
     }
   }
@@ -186,9 +236,10 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
   if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
   if (persistTimeout === undefined && port === 0) {
     unmapped.push({
-      line: top.line,
+      ...at(top, false),
       what: describe(top),
       reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
+      kind: 'note',
     });
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
@@ -208,9 +259,26 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
     skip(c, 'expected "real_server IPv4 PORT"');
     return undefined;
   }
-  if (rportStr !== undefined && Number(rportStr) !== port) {
-    skip(c, `real port ${rportStr} differs from the service port ${port}: direct routing cannot change the port`);
+  // keepalived resets a DR real's port to the service's (IPVS-DR cannot rewrite it), after its checkers took the real's
+  // address and port as written: they go on probing the port as written.
+  let checkPort: number | undefined;
+  if (rportStr !== undefined && !/^\d+$/.test(rportStr)) {
+    skip(c, 'expected "real_server IPv4 PORT"');
     return undefined;
+  }
+  if (rportStr !== undefined && Number(rportStr) !== 0 && Number(rportStr) !== port) {
+    checkPort = Number(rportStr);
+    if (checkPort > 65535) {
+      skip(c, `real port ${rportStr} is not a port`);
+      return undefined;
+    }
+    skip(
+      c,
+      `port ${rportStr} of real ${rip} ignored: in DR the real receives the service port${port ? `, ${port}` : 's (every port)'} ` +
+        `(keepalived resets it); its checks still probe port ${rportStr}, as keepalived's did`,
+      describe(c),
+      'note',
+    );
   }
   let weight = 1;
   let upper = 0;
@@ -222,7 +290,7 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
   const threshold = (r: KaNode): number | undefined => {
     const n = /^\d+$/.test(r.args[0] ?? '') ? Number(r.args[0]) : NaN;
     if (n <= 2147483647) return n;
-    skip(r, `${r.key} ${r.args[0]} is outside 0..2147483647`);
+    skip(r, `${r.key} ${r.args[0]} is outside 0..2147483647 (keepalived refuses it too)`, undefined, 'ignored');
     return undefined;
   };
   for (const r of c.children ?? []) {
@@ -232,12 +300,12 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
     } else if (r.key === 'weight') {
       const w = Number(r.args[0]);
       if (Number.isInteger(w) && w >= 0 && w <= 65535) weight = w;
-      else skip(r, `weight ${r.args[0]} is outside 0..65535; the real keeps weight 1`);
+      else skip(r, `weight ${r.args[0]} is outside 0..65535; the real keeps weight 1`, undefined, { as: 'weight 1' });
     } else if (r.key === 'uthreshold') upper = threshold(r) ?? upper;
     else if (r.key === 'lthreshold') {
       const n = threshold(r);
       if (n !== undefined) [lower, lowerNode] = [n, r];
-    } else if (r.key in CHECKERS) checkers.push(r);
+    } else if (CHECKERS.has(r.key)) checkers.push(r);
     else if (INHERITED.has(r.key)) tuning.set(r.key, r);
     else if (skipped !== undefined) skip(r, skipped);
     else skip(r, notDone(r.key));
@@ -249,6 +317,8 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
       upper
         ? `lthreshold ${lower} is above uthreshold ${upper} (IPVS refuses that); the real keeps only its uthreshold`
         : `lthreshold ${lower} needs a uthreshold at least as high (IPVS refuses it alone)`,
+      undefined,
+      'ignored',
     );
     lower = 0;
   }
@@ -257,5 +327,5 @@ function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | und
     return undefined;
   }
   const real: RealConfig = { address: rip, weight, ...(upper ? { upper_threshold: upper } : {}), ...(lower ? { lower_threshold: lower } : {}) };
-  return { real, node: c, tuning, checkers };
+  return { real, node: c, tuning, checkers, ...(checkPort ? { checkPort } : {}) };
 }

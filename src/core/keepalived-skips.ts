@@ -3,15 +3,40 @@
 
 import type { KaNode } from './keepalived-parse';
 
+/**
+ * What became of a statement: dropped (keepalived acts on it, the xlvs config does not), approximated (converted, with
+ * different semantics: `as` says into what), ignored (nothing is lost: not a load-balancing rule, or keepalived ignores
+ * or refuses it too), note (converted as keepalived does; worth a look).
+ */
+export type Outcome = 'dropped' | 'ignored' | 'note' | { as: string } | 'service';
+
 export interface Unmapped {
+  /** The file the statement is in, when it is not the imported file itself (an include). */
+  file?: string;
   line: number;
   endLine?: number;
   what: string;
   reason: string;
+  kind: 'dropped' | 'approximated' | 'ignored' | 'note';
+  /** For approximated: what the statement was converted into. */
+  as?: string;
+  /** A whole service (a virtual_server, or one member of a virtual_server_group) was dropped. */
+  service?: boolean;
 }
 
-/** Lists a statement as unmapped; `what` defaults to the statement as written. */
-export type Note = (n: KaNode, reason: string, what?: string) => void;
+/** Lists a statement; `what` defaults to the statement as written, the outcome to dropped. */
+export type Note = (n: KaNode, reason: string, what?: string, outcome?: Outcome) => void;
+
+/** An Unmapped entry's kind and `as` from an outcome ('service': a whole service dropped). */
+export function kindOf(outcome: Outcome = 'dropped'): Pick<Unmapped, 'kind' | 'as' | 'service'> {
+  if (outcome === 'service') return { kind: 'dropped', service: true };
+  return typeof outcome === 'string' ? { kind: outcome } : { kind: 'approximated', as: outcome.as };
+}
+
+/** Where a statement is, as an entry names it: its file (an included one), line and, for a block, last line. */
+export function at(n: KaNode, block = true): Pick<Unmapped, 'file' | 'line' | 'endLine'> {
+  return { ...(n.file !== undefined ? { file: n.file } : {}), line: n.line, ...(block && n.endLine !== n.line ? { endLine: n.endLine } : {}) };
+}
 
 /** The reason for a statement the import does not know at all. */
 export function notDone(key: string): string {
@@ -57,7 +82,7 @@ export const REAL_SERVER_SKIPS: Readonly<Record<string, string>> = {
 };
 
 /** keepalived's checkers with no xlvs check type (CHECKERS maps them to null). */
-export const NO_CHECKER: Record<string, string> = {
+export const NO_CHECKER: Readonly<Record<string, string>> = {
   SMTP_CHECK: 'there is no SMTP check in xlvs (an exec check can run one)',
   BFD_CHECK: 'there is no BFD in xlvs',
   PING_CHECK: 'there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
@@ -65,7 +90,7 @@ export const NO_CHECKER: Record<string, string> = {
 };
 
 /** Statements of a checker block, of any type. */
-export const CHECKER_NOT_MAPPED: Record<string, string> = {
+export const CHECKER_NOT_MAPPED: Readonly<Record<string, string>> = {
   bindto: "xlvs checks from the director's own address, with a source port the kernel picks",
   bind_if: "xlvs checks from the director's own address, with a source port the kernel picks",
   bind_port: "xlvs checks from the director's own address, with a source port the kernel picks",
@@ -79,6 +104,17 @@ export const CHECKER_NOT_MAPPED: Record<string, string> = {
   min_reply_length: 'xlvs does not check the length of the reply',
   max_reply_length: 'xlvs does not check the length of the reply',
 };
+
+/** CHECKER_NOT_MAPPED statements converted with other semantics, or with nothing lost; the rest are dropped. */
+export const CHECKER_OUTCOMES: ReadonlyMap<string, Outcome> = new Map<string, Outcome>([
+  ['bindto', { as: "checks from the director's own address" }],
+  ['bind_if', { as: "checks from the director's own address" }],
+  ['bind_port', { as: 'a source port the kernel picks' }],
+  ['http_protocol', { as: 'HTTP/1.1 with Connection: close' }],
+  ['misc_dynamic', { as: 'exit 0 up, any other exit down' }],
+  ['log_all_failures', 'ignored'],
+  ['tls_compliant', 'ignored'],
+]);
 
 const REGEX_TUNING = 'not in xlvs: body_regex is a JavaScript regular expression matched against the first 64 KiB of the body';
 

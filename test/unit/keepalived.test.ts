@@ -8,10 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../../src/adapters/native';
+import { unmappedLine } from '../../src/cli/commands/import';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { parseKeepalived } from '../../src/core/keepalived-parse';
 import { convertKeepalived } from '../../src/core/keepalived-services';
+import type { Unmapped } from '../../src/core/keepalived-skips';
 
 const CONF = `! Configuration File for keepalived
 global_defs {
@@ -149,10 +151,10 @@ test('everything not mapped is listed with its line and the reason', () => {
     ['6-13 vrrp_instance VI_1', /VRRP .* stays with keepalived/],
     ['26 inhibit_on_failure', /weight to 0 instead of removing it.*on_down: keep/],
     ['27-31 TCP_CHECK', /converted with mode: direct.*mode: dr .* is recommended/],
-    ['30 delay_before_retry 3', /no retry delay: .* one interval \(delay_loop, 6 s\) later/],
+    ['30 delay_before_retry 3', /no retry delay/],
     ['51 SSL_GET', /no url with a path: keepalived ignores this SSL_GET too/],
-    ['52-54 MISC_CHECK', /virtual_server's delay_loop \(60 s\), is not shorter than delay_loop 60 s: .* timeout_ms is 59999/],
-    ['56 real_server 10.0.0.13 53', /keepalived does not check it .* gets the service's check/],
+    ['52-54 MISC_CHECK', /virtual_server's delay_loop \(60 s\), is not shorter than delay_loop 60 s: xlvs needs timeout_ms < interval_ms/],
+    ['56 real_server 10.0.0.13 53', /keepalived does not check it .* xlvs checks every real of a checked service/],
     ['59-62 virtual_server 10.0.0.101 80', /lb_kind NAT \(line 60\): xlvs is a direct-routing \(DR\) director/],
     ['64-66 virtual_server fwmark 7', /firewall-mark services are not in xlvs/],
   ];
@@ -170,17 +172,24 @@ test('no interface anywhere: refused, naming the option', () => {
   );
 });
 
-test('xlvs import keepalived: YAML on stdout, FILE:LINE lines on stderr, exit 0', () => {
+test('xlvs import keepalived: dropped services refuse the import (exit 2, nothing on stdout) unless --allow-partial', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-ka-'));
   try {
     const f = path.join(dir, 'keepalived.conf');
     fs.writeFileSync(f, CONF);
-    const r = spawnSync(path.join(repoRoot(), 'bin', 'xlvs'), ['import', 'keepalived', f], { encoding: 'utf8' });
+    const run = (...args: string[]) => spawnSync(path.join(repoRoot(), 'bin', 'xlvs'), ['import', 'keepalived', ...args, f], { encoding: 'utf8' });
+    const refused = run();
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /not printing the config: 2 services and 0 statements dropped \(listed above\); .* --allow-partial/);
+    const r = run('--allow-partial');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(parseConfig(r.stdout).services.length, 2);
-    assert.ok(r.stderr.includes(`${f}:26: not mapped: inhibit_on_failure: keepalived sets`), r.stderr);
-    assert.ok(r.stderr.includes(`${f}:27-31: not mapped: TCP_CHECK: converted with mode: direct`), r.stderr);
-    assert.match(r.stderr, /10 statement\(s\) not mapped/);
+    assert.ok(r.stderr.includes(`${f}:26: approximated as on_down: keep: inhibit_on_failure: keepalived sets`), r.stderr);
+    assert.ok(r.stderr.includes(`${f}:27-31: note: TCP_CHECK: converted with mode: direct`), r.stderr);
+    assert.ok(r.stderr.includes(`${f}:59-62: dropped: virtual_server 10.0.0.101 80: lb_kind NAT`), r.stderr);
+    assert.ok(r.stderr.includes(`${f}:2-4: ignored: global_defs: `), r.stderr);
+    assert.match(r.stderr, /xlvs: imported 2 services \(2 approximated\), dropped 2 services and 0 statements; 4 statements approximated, 3 ignored\n$/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -206,7 +215,8 @@ test('no lb_kind (keepalived defaults to NAT) is converted but flagged; nat_mask
       [4, 'real_server 10.0.0.12 80'],
     ],
   );
-  assert.match(r.unmapped[0]!.reason, /keepalived's default is NAT\): converted as DR/);
+  assert.match(r.unmapped[0]!.reason, /keepalived's default is NAT\): check that the real servers hold the VIP/);
+  assert.deepEqual([r.unmapped[0]!.kind, r.unmapped[0]!.as], ['approximated', 'a direct-routing (DR) service']);
   assert.match(r.unmapped[2]!.reason, /lvs_method NAT \(line 5\): only direct routing \(DR\) reals are converted/);
 });
 
@@ -281,7 +291,8 @@ test('every scheduler xlvs has, scheduler flags, persistence, port 0 and thresho
       '18 virtual_server 10.0.0.100 0: port 0 (every port) without persistence_timeout: keepalived makes it persistent (360 s), and so does the import',
       '27 hashed: hashed is a flag IPVS keeps for itself (setting it has no effect)',
       "32 lvs_sched lblcr: scheduler lblcr is not in xlvs; the service uses wlc (keepalived's default)",
-      '33 persistence_granularity 255.0.255.0: persistence_granularity 255.0.255.0 is not an IPv4 netmask of contiguous ones (e.g. 255.255.255.0)',
+      '33 persistence_granularity 255.0.255.0: persistence_granularity 255.0.255.0 is not an IPv4 netmask of ' +
+        'contiguous ones (e.g. 255.255.255.0; keepalived refuses it too)',
       '34 flag-1: flag-1 means nothing to scheduler wlc (flag-1 and flag-2 are the fallback and port flags of sh and mh)',
       '39 lthreshold 5: lthreshold 5 needs a uthreshold at least as high (IPVS refuses it alone)',
     ],
@@ -303,13 +314,16 @@ test('virtual_server with no port is port 0; unknown schedulers and bad persiste
     r.unmapped.map((u) => [u.line, u.reason]),
     [
       [3, 'unknown scheduler fancy (keepalived ignores it too); the service uses wlc'],
-      [4, 'persistence_timeout 0 is outside 1..2678400 seconds'],
+      [4, 'persistence_timeout 0 is outside 1..2678400 seconds (keepalived refuses it too)'],
     ],
   );
 });
 
 /** keepalived's HTTP status codes when a url names none. */
 const KA_STATUS = Array.from({ length: 100 }, (_, i) => 200 + i);
+
+/** An entry as the import's stderr line shows it, without the file name. */
+const shown = (u: Unmapped) => unmappedLine('', u).replace(/^:/, '');
 
 const SITE = `! keepalived.conf of a two-director web site
 global_defs {
@@ -518,22 +532,25 @@ test('health checks, inhibit_on_failure, sorry server and quorum: the exact conf
 });
 
 test('health checks, inhibit_on_failure, sorry server and quorum: every approximation listed', () => {
-  assert.deepEqual(
-    convertKeepalived(SITE).unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`),
-    [
-      "2-4 global_defs: global_defs is keepalived's own setting, not a load-balancing rule",
-      "6-8 SSL: xlvs's https checks present no client certificate; like keepalived, which never verifies the server's certificate, they are converted with verify: false",
-      '10-18 vrrp_instance VI_WEB: VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
-      "25 inhibit_on_failure: keepalived sets a failed real's weight to 0 instead of removing it, so its connections go on; xlvs keeps a down real's connections unless on_down: expire, and the service says on_down: keep",
-      "26 sorry_server 192.0.2.99 8080: direct routing delivers to the clients' own port, 80, not 8080 (keepalived's DR did too); keepalived puts it in place of every real once no live weight is left and keeps it until that weight is back to 3; xlvs gives it new connections only while every real is down",
-      '27 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (each real weighs 1); xlvs counts live reals: min 1, hysteresis 2',
-      '39-42 url: xlvs checks one URL per real, here the url of line 35; keepalived also needed this one to pass',
-      '45 delay_before_retry 2: xlvs has no retry delay: after a failure it checks again one interval (delay_loop, 5 s) later',
-      "61-64 TCP_CHECK: converted with mode: direct, as keepalived connects to the real's own address; mode: dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended",
-      '74 omega: xlvs runs no hooks when it stops',
-      '102 misc_dynamic: xlvs takes no weights from exit codes: exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
-    ],
-  );
+  assert.deepEqual(convertKeepalived(SITE).unmapped.map(shown), [
+    "2-4: ignored: global_defs: global_defs is keepalived's own setting, not a load-balancing rule",
+    "6-8: ignored: SSL: xlvs's https checks present no client certificate; like keepalived, which never verifies " +
+      "the server's certificate, they are converted with verify: false",
+    '10-18: ignored: vrrp_instance VI_WEB: VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
+    "25: approximated as on_down: keep: inhibit_on_failure: keepalived sets a failed real's weight to 0 instead of " +
+      "removing it, so its connections go on; xlvs keeps a down real's connections unless on_down: expire, and the service says on_down: keep",
+    '26: approximated as a sorry server used while every real is down: sorry_server 192.0.2.99 8080: direct ' +
+      "routing delivers to the clients' own port, 80, not 8080 (keepalived's DR did too); keepalived puts it in place of every real once no live weight is left and keeps it until that weight is back to 3; xlvs gives it new connections only while every real is down",
+    '27: approximated as quorum min 1, hysteresis 2: quorum 2: keepalived weighs the live reals: quorum is lost ' +
+      'when their weight falls below 1 and regained when it reaches 3 (each real weighs 1); xlvs counts live reals',
+    '39-42: dropped: url: xlvs checks one URL per real, here the url of line 35; keepalived also needed this one to pass',
+    '45: approximated as the next check one interval (delay_loop, 5 s) after a failure: delay_before_retry 2: xlvs has no retry delay',
+    "61-64: note: TCP_CHECK: converted with mode: direct, as keepalived connects to the real's own address; mode: " +
+      "dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended",
+    '74: dropped: omega: xlvs runs no hooks when it stops',
+    '102: approximated as exit 0 up, any other exit down: misc_dynamic: xlvs takes no weights from exit codes: ' +
+      'exit 0 is up and anything else down, so a script that exits 2..255 for "up, weight N" keeps its real down; make it exit 0 when up',
+  ]);
 });
 
 test('checkers xlvs cannot run, UDP/DNS checks, connect_ip, port 0, unequal weights and shell syntax', () => {
@@ -676,37 +693,46 @@ test('checkers xlvs cannot run, UDP/DNS checks, connect_ip, port 0, unequal weig
     ],
   );
   assert.deepEqual(parseConfig(r.yaml), r.config);
-  assert.deepEqual(
-    r.unmapped.map((u) => `${u.line}${u.endLine ? `-${u.endLine}` : ''} ${u.what}: ${u.reason}`),
-    [
-      "7-10 DNS_CHECK: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999",
-      "8 type CNAME: xlvs queries A, AAAA, NS, SOA, TXT or MX: the check asks for A (either way the answer's rcode decides)",
-      '11-12 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
-      '15-16 PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
-      "23-27 UDP_CHECK: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 2 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 1999",
-      "25 require_reply 6F6b: xlvs looks for it anywhere in the reply; keepalived compares the reply's first bytes",
-      '26 min_reply_length 2: xlvs does not check the length of the reply',
-      "29-33 real_server 10.0.0.14 53: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service's check",
-      '30 delay_loop 4: no converted health check uses it',
-      "31-32 UDP_CHECK: without require_reply keepalived counts silence as up (only an ICMP error fails it); xlvs's udp check needs a reply, so this one is not converted",
-      '38 quorum 3: keepalived weighs the live reals: quorum is lost when their weight falls below 3 and regained when it reaches 3 (the weights (1, 2) differ: taken at their mean, 1.5); xlvs counts live reals: min 2, hysteresis 0',
-      '39 quorum_up /bin/echo up | logger root: xlvs runs the hook as itself (keepalived: as root)',
-      '39 quorum_up /bin/echo up | logger root: it holds shell syntax (|): keepalived 2.x runs it without a shell, as xlvs does, so these reach the program as plain characters (keepalived 1.x ran it with /bin/sh -c; if it relies on that, write argv: [/bin/sh, -c, "..."])',
-      '40 sorry_server 10.0.0.11: 10.0.0.11 is also a real of the service, which xlvs refuses: no sorry server',
-      "41-44 real_server 10.0.0.11 0: none of its checkers was converted; xlvs checks every real of a checked service, so it gets the service's check",
-      '42-43 TCP_CHECK: the service is port 0 (every port) and the checker names no connect_port: there is no port to check',
-      "50 bindto 10.0.0.1: xlvs checks from the director's own address, with a source port the kernel picks",
-      '52-54 HTTP_GET: xlvs runs one check per real, here the TCP_CHECK of line 47; keepalived also needed this one to pass',
-      '61 quorum 2: keepalived weighs the live reals: quorum is lost when their weight falls below 1 and regained when it reaches 3 (the weights (10, 5, 1) differ: taken at their mean, 5.33); xlvs counts live reals: min 1, hysteresis 0',
-      "65-72 SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
-      '68 status_code 2xx 200-202: 2xx is not a status code or range of 100..599 (keepalived refuses it too)',
-      "76-78 SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
-      '76-78 SSL_GET: keepalived sends no SNI without enable_sni; xlvs sends the host, a.example.com, as the TLS server name',
-      "81-88 HTTP_GET: keepalived's default connect_timeout, 5 s, is not shorter than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms, so timeout_ms is 499",
-      '85 regex_no_match: xlvs cannot invert body_regex: the regex is dropped',
-      '87 http_protocol 1.1: xlvs sends HTTP/1.1 requests with Connection: close',
-    ],
-  );
+  assert.deepEqual(r.unmapped.map(shown), [
+    "7-10: approximated as timeout_ms 1999: DNS_CHECK: keepalived's default connect_timeout, 5 s, is not shorter " +
+      'than delay_loop 2 s: xlvs needs timeout_ms < interval_ms',
+    "8: approximated as query_type A: type CNAME: xlvs queries A, AAAA, NS, SOA, TXT or MX (either way the answer's rcode decides)",
+    '11-12: dropped: PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+    '15-16: dropped: PING_CHECK: there is no ICMP echo check in xlvs (a tcp check of the service port says more)',
+    "23-27: approximated as timeout_ms 1999: UDP_CHECK: keepalived's default connect_timeout, 5 s, is not shorter " +
+      'than delay_loop 2 s: xlvs needs timeout_ms < interval_ms',
+    "25: approximated as expect, found anywhere in the reply: require_reply 6F6b: keepalived compares the reply's first bytes",
+    '26: dropped: min_reply_length 2: xlvs does not check the length of the reply',
+    "29-33: approximated as a real with the service's check: real_server 10.0.0.14 53: none of its checkers was " +
+      'converted; xlvs checks every real of a checked service',
+    '30: ignored: delay_loop 4: no converted health check uses it',
+    '31-32: dropped: UDP_CHECK: without require_reply keepalived counts silence as up (only an ICMP error fails ' +
+      "it); xlvs's udp check needs a reply, so this one is not converted",
+    '38: approximated as quorum min 2, hysteresis 0: quorum 3: keepalived weighs the live reals: quorum is lost ' +
+      'when their weight falls below 3 and regained when it reaches 3 (the weights (1, 2) differ: taken at their mean, 1.5); xlvs counts live reals',
+    "39: approximated as a hook run as xlvs's own user: quorum_up /bin/echo up | logger root: keepalived ran it as root",
+    '39: note: quorum_up /bin/echo up | logger root: it holds shell syntax (|): keepalived 2.x runs it without a ' +
+      'shell, as xlvs does, so these reach the program as plain characters (keepalived 1.x ran it with /bin/sh -c; if it relies on that, write argv: [/bin/sh, -c, "..."])',
+    '40: dropped: sorry_server 10.0.0.11: 10.0.0.11 is also a real of the service, which xlvs refuses: no sorry server',
+    "41-44: approximated as a real with the service's check: real_server 10.0.0.11 0: none of its checkers was " +
+      'converted; xlvs checks every real of a checked service',
+    '42-43: dropped: TCP_CHECK: the service is port 0 (every port) and the checker names no connect_port: there is no port to check',
+    "50: approximated as checks from the director's own address: bindto 10.0.0.1: xlvs checks from the director's " +
+      'own address, with a source port the kernel picks',
+    '52-54: dropped: HTTP_GET: xlvs runs one check per real, here the TCP_CHECK of line 47; keepalived also needed this one to pass',
+    '61: approximated as quorum min 1, hysteresis 0: quorum 2: keepalived weighs the live reals: quorum is lost ' +
+      'when their weight falls below 1 and regained when it reaches 3 (the weights (10, 5, 1) differ: taken at their mean, 5.33); xlvs counts live reals',
+    "65-72: approximated as timeout_ms 499: SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter " +
+      'than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms',
+    '68: ignored: status_code 2xx 200-202: 2xx is not a status code or range of 100..599 (keepalived refuses it too)',
+    "76-78: approximated as timeout_ms 499: SSL_GET: keepalived's default connect_timeout, 5 s, is not shorter " +
+      'than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms',
+    '76-78: approximated as sni a.example.com: SSL_GET: keepalived sends no SNI without enable_sni; xlvs sends the host as the TLS server name',
+    "81-88: approximated as timeout_ms 499: HTTP_GET: keepalived's default connect_timeout, 5 s, is not shorter " +
+      'than delay_loop 0.5 s: xlvs needs timeout_ms < interval_ms',
+    '85: dropped: regex_no_match: xlvs cannot invert body_regex: the regex is dropped',
+    '87: approximated as HTTP/1.1 with Connection: close: http_protocol 1.1: xlvs sends HTTP/1.1 requests with Connection: close',
+  ]);
 });
 
 test('quorum without a converted check, and sorry servers xlvs cannot use, are listed and dropped', () => {
@@ -737,4 +763,75 @@ test('quorum without a converted check, and sorry servers xlvs cannot use, are l
       '9 SMTP_CHECK: there is no SMTP check in xlvs (an exec check can run one)',
     ],
   );
+});
+
+test('keywords and names that are JavaScript object properties are plain unknown statements, not crashes', () => {
+  const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
+  const body = names.map((n) => `${n} 1\n`).join('');
+  const r = convertKeepalived(
+    [
+      body,
+      'virtual_server 10.0.0.100 80 {\n    lb_kind DR\n',
+      body,
+      '    real_server 10.0.0.11 80 {\n',
+      body,
+      '        TCP_CHECK {\n',
+      body,
+      '        }\n        HTTP_GET {\n            url {\n                path /\n',
+      body,
+      '            }\n        }\n    }\n}\n',
+    ].join(''),
+    { iface: 'eth0' },
+  );
+  assert.deepEqual(
+    r.config.services.map((s) => [s.vip, s.reals.map((x) => x.address), s.check?.type]),
+    [['10.0.0.100', ['10.0.0.11'], 'tcp']],
+  );
+  for (const n of names) assert.ok(r.unmapped.filter((u) => u.what === `${n} 1`).length >= 4, `${n}: ${JSON.stringify(r.unmapped)}`);
+});
+
+test('a DR real whose port differs is kept at the service port, its checks at the port it names, and said so', () => {
+  const r = convertKeepalived(
+    'virtual_server 10.0.0.100 80 {\n' +
+      '    lb_kind DR\n' +
+      '    real_server 10.0.0.11 8080 {\n' +
+      '        TCP_CHECK {\n' +
+      '        }\n' + // 5
+      '    }\n' +
+      '    real_server 10.0.0.12 80 {\n' +
+      '        TCP_CHECK {\n' +
+      '        }\n' +
+      '    }\n' + // 10
+      '    real_server 10.0.0.13 8080x {\n' +
+      '    }\n' +
+      '}\n',
+    { iface: 'eth0' },
+  );
+  const svc = r.config.services[0]!;
+  assert.deepEqual(
+    svc.reals.map((x) => [x.address, x.check?.port]),
+    [
+      ['10.0.0.11', undefined],
+      ['10.0.0.12', 80],
+    ],
+  );
+  assert.equal(svc.check?.port, 8080, "keepalived's checker of 10.0.0.11 connects to port 8080");
+  const notes = r.unmapped.map(shown);
+  assert.ok(
+    notes.includes(
+      '3-6: note: real_server 10.0.0.11 8080: port 8080 of real 10.0.0.11 ignored: in DR the real receives the service port, 80 ' +
+        "(keepalived resets it); its checks still probe port 8080, as keepalived's did",
+    ),
+    notes.join('\n'),
+  );
+  assert.ok(notes.includes('11-12: dropped: real_server 10.0.0.13 8080x: expected "real_server IPv4 PORT"'), notes.join('\n'));
+});
+
+test('an include is not followed yet: listed as dropped, so the import exits 2 unless --allow-partial', () => {
+  const r = convertKeepalived('include /etc/keepalived/services/*.conf\nvirtual_server 10.0.0.100 80 {\n    lb_kind DR\n}\n', { iface: 'eth0' });
+  assert.deepEqual(
+    r.unmapped.map((u) => [u.line, u.kind, u.what]),
+    [[1, 'dropped', 'include /etc/keepalived/services/*.conf']],
+  );
+  assert.equal(r.summary.dropped, 1);
 });
