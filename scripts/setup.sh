@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl python3-seccomp clang-format clang-tidy)
+pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl
+  python3-seccomp clang-format clang-tidy man-db groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { isNativeError } from '../adapters/native';
 import { RuntimeError, UsageError } from '../core/errors';
 import { registerApply } from './commands/apply';
+import { registerCompletion } from './commands/completion';
 import { registerDaemon } from './commands/daemon';
 import { registerDoctor } from './commands/doctor';
 import { registerDown } from './commands/down';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
   for (const r of [registerDaemon, registerDown, registerService, registerReal, registerList, registerApply, registerSave, registerZero, registerImport])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
-  for (const r of [registerTrace, registerTop, registerKernel]) r(program);
+  for (const r of [registerTrace, registerTop, registerKernel, registerCompletion]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
