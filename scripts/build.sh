@@ -20,3 +20,4 @@ if [ ! -f build/bpf/xlvs_bench_fresh.o ] || [ -n "$(find bpf -newer build/bpf/xl
   clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -DXLVS_BENCH_FRESH_FLOWS -c bpf/xlvs.bpf.c -o build/bpf/xlvs_bench_fresh.o
 fi
 npx --no-install tsc -p tsconfig.json
+node dist/scripts/man.js

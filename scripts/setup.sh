@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # keepalived: test/e2e/vrrp.test.ts runs its own instances in the lab's namespaces; the Debian unit starts nothing
 # without /etc/keepalived/keepalived.conf (ConditionFileNotEmpty), so installing it leaves the host alone.
-pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl python3-seccomp clang-format clang-tidy keepalived bird2)
+pkgs=(clang llvm libbpf-dev bpftool linux-libc-dev iproute2 ethtool nftables tcpdump iputils-ping iputils-arping make g++ python3 chromium curl openssl
+  python3-seccomp clang-format clang-tidy keepalived bird2 man-db groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { isNativeError } from '../adapters/native';
 import { RuntimeError, UsageError } from '../core/errors';
 import { registerApply } from './commands/apply';
+import { registerCompletion } from './commands/completion';
 import { registerDaemon } from './commands/daemon';
 import { registerDirector } from './commands/director';
 import { registerDoctor } from './commands/doctor';
@@ -47,7 +48,7 @@ export function buildProgram(): Command {
   ])
     r(program);
   for (const r of [registerRealserver, registerRouterArp, registerDoctor]) r(program);
-  for (const r of [registerTrace, registerTop, registerKernel]) r(program);
+  for (const r of [registerTrace, registerTop, registerKernel, registerCompletion]) r(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

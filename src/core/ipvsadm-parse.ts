@@ -154,6 +154,9 @@ const FLAGS: Record<string, string> = {
   '--daemon': 'daemon',
 };
 
+/** Every option spelling the parser knows (-p takes an optional value, so it is parsed apart): its man page must document each. */
+export const IPVSADM_OPTION_NAMES: readonly string[] = [...Object.keys(COMMANDS), ...Object.keys(WITH_VALUE), ...Object.keys(FLAGS), '-p', '--persistent'];
+
 /** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
 function expand(argv: readonly string[]): string[] {
   const out: string[] = [];
