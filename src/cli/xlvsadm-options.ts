@@ -56,6 +56,8 @@ export const XLVSADM_OPTIONS: XlvsadmOption[] = [
   { names: ['--exact'], help: 'With -L: exact numbers, not rounded to K/M.' },
   { names: ['--sort'], help: 'With -L: sorted output (always sorted).' },
   { names: ['--timeout'], help: 'With -L: the tcp, tcpfin and udp timeouts.' },
+  { names: ['--daemon'], help: 'With -L: the connection sync daemons running (as ipvsadm -L --daemon prints them).' },
+  { names: ['--json'], help: 'With -L: the listing as JSON, as xlvs list --json prints it (weights in force, health, counters); not ipvsadm.' },
   { names: ['--socket'], arg: 'path', help: "The daemon's API socket (default /run/xlvs/xlvs.sock; XLVS_SOCKET also sets it)." },
   { names: ['-m', '--masquerading'], help: 'Refused: xlvs forwards by direct routing only.' },
   { names: ['-i', '--ipip'], help: 'Refused: xlvs forwards by direct routing only.' },

@@ -41,9 +41,9 @@ test('a command with subcommands offers them', () => {
 });
 
 test('options of the command path, past other options and their values', () => {
-  const got = complete(['xlvs', 'service', 'add', '--vip', '10.0.0.1', '--']);
-  for (const o of ['--vip', '--port', '--scheduler', '--socket']) assert.ok(got.includes(o), `${o} not in ${got.join(' ')}`);
-  assert.deepEqual(complete(['xlvs', 'service', 'add', '--sched']), ['--scheduler']);
+  const got = complete(['xlvs', 'service', 'add', '--scheduler', 'wrr', '--']);
+  for (const o of ['--protocol', '--tcp-service', '--scheduler', '--socket']) assert.ok(got.includes(o), `${o} not in ${got.join(' ')}`);
+  assert.deepEqual(complete(['xlvs', 'service', 'add', '--sched']), ['--scheduler', '--sched-flags']);
 });
 
 test('--scheduler completes scheduler names', () => {
