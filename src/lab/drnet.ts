@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { StatusJson } from '../cli/commands/status';
 import { BgpLab } from './bgp';
 import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
@@ -271,6 +272,9 @@ export class DrLab {
   }
   readReplyPathCounters(): Promise<ReplyPathCounters> {
     return this.observer.readReplyPathCounters();
+  }
+  statusJson(role: string, ifname: string, socket?: string): Promise<StatusJson> {
+    return this.observer.statusJson(role, ifname, socket);
   }
   arping(role: string, ifname: string, ip: string, count?: number): Promise<{ replies: string[]; output: string }> {
     return this.observer.arping(role, ifname, ip, count);

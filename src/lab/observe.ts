@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // observe.ts: what a test reads off the lab: packet captures, reply-path counters, ARP replies, neighbour entries and addresses, and the director's status.
 import * as path from 'node:path';
+import type { StatusJson } from '../cli/commands/status';
 import { ADDR } from './addr';
 import type { Processes } from './processes';
 import { sleep } from './run';
@@ -203,6 +204,12 @@ export class Observer {
    * Broadcast ARP requests for ip from a role's interface (arping -b, so every request is broadcast and any host
    * may answer). Returns the MAC of every reply.
    */
+  /** `xlvs status --json` inside a director's namespace with the run's bpffs, asking the daemon on `socket` if given. */
+  async statusJson(role: string, ifname: string, socket?: string): Promise<StatusJson> {
+    const argv = [this.procs.xlvsBin(), 'status', '--interface', ifname, ...(socket ? ['--socket', socket] : []), '--json'];
+    return JSON.parse((await this.net.exec(role, this.net.directorArgv(argv))).stdout) as StatusJson;
+  }
+
   async arping(role: string, ifname: string, ip: string, count = 5): Promise<{ replies: string[]; output: string }> {
     const r = await this.net.exec(role, ['arping', '-b', '-c', String(count), '-w', String(count + 2), '-I', ifname, ip], { allowFail: true });
     const replies: string[] = [];

@@ -52,21 +52,7 @@ for (const withSync of [true, false]) {
     const status = async (role: DirectorRole): Promise<StatusJson> => {
       const l = L();
       const sock = role === 'dir' ? l.daemonSocket() : l.daemonSocketOf(role);
-      const r = await l.exec(role, [
-        'sh',
-        '-c',
-        'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"',
-        'sh',
-        l.bpffsDir,
-        l.xlvsBin(),
-        'status',
-        '--interface',
-        NIC[role],
-        '--socket',
-        sock,
-        '--json',
-      ]);
-      return JSON.parse(r.stdout) as StatusJson;
+      return l.statusJson(role, NIC[role], sock);
     };
 
     test(`the master dies under load (short requests + ${STREAMS} streams): ${withSync ? 'no stream moves' : 'streams break'}`, async () => {

@@ -25,19 +25,7 @@ describe('two directors on one flooding segment (namespace lab)', { timeout: 300
 
   const status = async (role: 'dir' | 'dir2', iface: string): Promise<StatusJson> => {
     const l = L();
-    const r = await l.exec(role, [
-      'sh',
-      '-c',
-      'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"',
-      'sh',
-      l.bpffsDir,
-      l.xlvsBin(),
-      'status',
-      '--interface',
-      iface,
-      '--json',
-    ]);
-    return JSON.parse(r.stdout) as StatusJson;
+    return l.statusJson(role, iface);
   };
 
   test(`with the switch flooding every frame to every port, ${REQUESTS} requests all succeed and only the master forwards`, async () => {

@@ -52,21 +52,7 @@ describe('active/backup with keepalived VRRP under load (namespace lab)', { time
   const status = async (role: DirectorRole): Promise<StatusJson> => {
     const l = L();
     const sock = role === 'dir' ? l.daemonSocket() : l.daemonSocketOf(role);
-    const r = await l.exec(role, [
-      'sh',
-      '-c',
-      'mount --bind "$1" /sys/fs/bpf && shift && exec "$@"',
-      'sh',
-      l.bpffsDir,
-      l.xlvsBin(),
-      'status',
-      '--interface',
-      NIC[role],
-      '--socket',
-      sock,
-      '--json',
-    ]);
-    return JSON.parse(r.stdout) as StatusJson;
+    return l.statusJson(role, NIC[role], sock);
   };
   const metrics = async (role: DirectorRole): Promise<string> => (await L().exec(role, ['curl', '-sS', 'http://127.0.0.1:9258/metrics'])).stdout;
   const sample = (text: string, name: string): number | undefined => {
