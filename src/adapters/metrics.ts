@@ -12,7 +12,8 @@ import { hostAllowed } from '../core/httphost';
 import type { RealHealth, ServiceListing } from '../core/listing';
 import { type DirectorInfo, VRRP_ROLES } from '../core/vrrp';
 import type { AnnouncerStatus } from './announce';
-import { statusPage } from './statuspage';
+import { HistoryRing } from './statushistory';
+import { FAVICON, statusPage } from './statuspage';
 import type { SyncStats } from './sync';
 import { registerSyncMetrics } from './syncmetrics';
 
@@ -400,6 +401,16 @@ export async function serveMetrics(
   const port = Number(listen.slice(i + 1));
   const reg = registry(src);
   const page = statusPage();
+  // The chart's history is the daemon's, so a page opened now shows the last two minutes, not an empty chart.
+  const history = new HistoryRing();
+  const sampler = setInterval(() => {
+    try {
+      history.add(Date.now(), src.list());
+    } catch (e) {
+      log('status history sample failed', { err: (e as Error).message });
+    }
+  }, 1000);
+  sampler.unref();
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (!hostAllowed(req.headers.host, listen, allowedHosts)) {
@@ -423,8 +434,10 @@ export async function serveMetrics(
     try {
       if (url === '/metrics') reg.metrics().then((m) => send(200, reg.contentType, m), fail);
       else if (url === '/api/status') send(200, 'application/json', `${JSON.stringify(statusJson(src))}\n`);
+      else if (url === '/api/history') send(200, 'application/json', `${JSON.stringify(history.snapshot())}\n`);
       else if (url === '/' || url === '/index.html') send(200, 'text/html; charset=utf-8', page);
-      else send(404, 'text/plain; charset=utf-8', 'not found (try /, /metrics or /api/status)\n');
+      else if (url === '/favicon.svg' || url === '/favicon.ico') send(200, 'image/svg+xml', FAVICON);
+      else send(404, 'text/plain; charset=utf-8', 'not found (try /, /metrics, /api/status or /api/history)\n');
     } catch (e) {
       fail(e);
     }
@@ -443,6 +456,7 @@ export async function serveMetrics(
     });
     server.listen(port, host, () => resolve());
   });
+  server.on('close', () => clearInterval(sampler));
   return server;
 }
 

@@ -262,6 +262,35 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
       await page.waitForFunction(`${inkExpr} > 200`, undefined, { timeout: 20000, polling: 250 }).catch(() => undefined);
       const ink = await page.evaluate<number>(inkExpr);
       assert.ok(ink > 200, `the chart drew coloured lines (${ink} pixels)`);
+      // Issue 20 item 10: scheduler and connection columns, plain words, round ticks, an icon, the daemon's history.
+      const head = await page.textContent('#svc thead');
+      assert.match(head!, /Scheduler.*Weight.*Health.*MAC.*Active.*Inactive/);
+      assert.match((await page.textContent('tr.svc'))!, /^TCP 10\.0\.0\.100:80mh/);
+      assert.doesNotMatch(await page.innerText('body'), /connTable|tx_new|pass_not|verdicts/);
+      const ticks = (await page.getAttribute('#chart', 'data-ticks'))!.split(',').map(Number);
+      assert.ok(ticks.length >= 2 && ticks[0] === 0, `ticks ${ticks}`);
+      // Evenly spaced by a step of 1, 2 or 5 times a power of ten.
+      assert.match(String(ticks[1]), /^([125]0*|0\.0*[125])$/, `ticks ${ticks}`);
+      ticks.forEach((t, i) => assert.ok(Math.abs(t - i * ticks[1]!) < 1e-9, `ticks ${ticks}`));
+      assert.equal(await page.getAttribute('link[rel=icon]', 'href'), 'favicon.svg');
+      const icon = await page.evaluate<string>(`fetch('favicon.svg').then((r) => r.headers.get('content-type') + ' ' + r.status)`);
+      assert.equal(icon, 'image/svg+xml 200');
+      const history = JSON.parse(await page.evaluate<string>(`fetch('api/history').then((r) => r.text())`)) as {
+        times: number[];
+        series: Record<string, (number | null)[]>;
+      };
+      assert.ok(history.times.length >= 5, `${history.times.length} samples of history`);
+      assert.ok(
+        Object.keys(history.series).some((k) => k.startsWith('TCP 10.0.0.100:80 \u2192 10.0.0.1')),
+        Object.keys(history.series).join(', '),
+      );
+      // A page opened now starts with that history: lines at once, not after seconds of polling.
+      const second = await browser.newPage();
+      await second.goto(`http://${METRICS}/`);
+      await second.waitForSelector('tr.svc');
+      const inkAtOnce = await second.evaluate<number>(inkExpr);
+      assert.ok(inkAtOnce > 200, `a fresh page drew the daemon's history at once (${inkAtOnce} pixels)`);
+      await second.close();
       const shot = path.join(l.workDir, 'status-page.png');
       const png = await page.screenshot({ path: shot, fullPage: true });
       assert.ok(png.length > 10_000, `screenshot of ${png.length} bytes`);

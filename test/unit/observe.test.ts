@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cachedCount, type MetricsSource, type ReloadResult, registry, statusJson } from '../../src/adapters/metrics';
+import { HISTORY_SAMPLES, HistoryRing, seriesKey } from '../../src/adapters/statushistory';
 import { reloadLine } from '../../src/cli/commands/status';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
@@ -616,4 +617,24 @@ test('config: metrics.listen defaults to loopback, takes HOST:PORT or off, and n
     () => parseConfig('interface: eth0\nmetrics: { port: 1 }\n'),
     (e: unknown) => e instanceof UsageError && e.details.includes('metrics.port: unknown key'),
   );
+});
+
+test("status page history: the daemon's ring keeps 120 samples per real, fills a late real with nulls, drops a gone one", () => {
+  const ring = new HistoryRing();
+  const l = listing(5);
+  for (let t = 0; t < 130; t++) ring.add(t * 1000, l);
+  let h = ring.snapshot();
+  assert.equal(h.times.length, HISTORY_SAMPLES);
+  assert.equal(h.times[0], 10_000);
+  const k = seriesKey(l[0]!, '10.0.0.11');
+  assert.equal(k, 'TCP 10.0.0.100:80 \u2192 10.0.0.11');
+  assert.equal(h.series[k]!.length, HISTORY_SAMPLES);
+  const late = structuredClone(l);
+  late[0]!.reals.push({ ...late[0]!.reals[0]!, address: '10.0.0.19' });
+  ring.add(130_000, late);
+  h = ring.snapshot();
+  const k19 = seriesKey(l[0]!, '10.0.0.19');
+  assert.deepEqual([h.series[k19]!.length, h.series[k19]!.at(0), h.series[k19]!.at(-1)], [HISTORY_SAMPLES, null, late[0]!.reals[0]!.rate.inpps]);
+  ring.add(131_000, l);
+  assert.equal(ring.snapshot().series[k19], undefined);
 });
