@@ -59,6 +59,31 @@ const unicast = ipv4.refine(isUnicast, { message: 'is not a usable unicast addre
 
 const ms = (lo: number, hi: number) => z.number().int('must be an integer').min(lo, `is outside ${lo}..${hi}`).max(hi, `is outside ${lo}..${hi}`);
 
+/** An HTTP status range "LO-HI" within 100..599, LO <= HI. */
+const statusRange = z
+  .string()
+  .regex(/^\d{3}-\d{3}$/, { message: 'must be a status code 100..599 or a range "LO-HI"', abort: true })
+  .refine(
+    (r) => {
+      const [lo, hi] = r.split('-').map(Number) as [number, number];
+      return lo >= 100 && hi <= 599 && lo <= hi;
+    },
+    { message: 'is not a range of 100..599 with LO <= HI' },
+  );
+
+/** The codes a check's `status` list accepts, ranges expanded. */
+export function statusCodes(list: readonly (number | string)[]): number[] {
+  const out = new Set<number>();
+  for (const x of list) {
+    if (typeof x === 'number') out.add(x);
+    else {
+      const [lo, hi] = x.split('-').map(Number) as [number, number];
+      for (let c = lo; c <= hi; c++) out.add(c);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
 /** A health check as written: every field optional so a real's `check` can override just a few of its service's. */
 const check = z.strictObject({
   type: z.enum(['tcp', 'http', 'https', 'udp', 'dns', 'exec'], { message: 'is not a known check type (known: tcp, http, https, udp, dns, exec)' }).optional(),
@@ -73,7 +98,11 @@ const check = z.strictObject({
   address: unicast.optional(),
   port: ms(1, 65535).optional(),
   path: z.string().startsWith('/', 'must start with /').optional(),
-  status: z.array(ms(100, 599)).min(1, 'must list at least one status').optional(),
+  /** Codes (200) and ranges ("200-299", as keepalived's status_code writes them) of 100..599. */
+  status: z
+    .array(z.union([ms(100, 599), statusRange], { message: 'must be a status code 100..599 or a range "LO-HI"' }))
+    .min(1, 'must list at least one status')
+    .optional(),
   body_regex: z
     .string()
     .refine(
@@ -460,7 +489,7 @@ export function effectiveCheck(s: ServiceConfig, r: RealConfig): ResolvedCheck {
     address: c.address ?? r.address,
     port: c.port ?? s.port,
     path: c.path ?? '/',
-    status: c.status ?? [200],
+    status: statusCodes(c.status ?? [200]),
     ...(c.body_regex !== undefined ? { bodyRegex: c.body_regex } : {}),
     ...(c.host !== undefined ? { host: c.host } : {}),
     ...(c.sni !== undefined ? { sni: c.sni } : {}),

@@ -41,7 +41,7 @@ const CHECKER_KEYS: Record<CheckType, Set<string>> = (() => {
 /** keepalived's defaults: delay_loop 60 s, connect_timeout 5 s, HTTP status 200-299, DNS query type SOA. */
 const KA_DELAY_LOOP_S = 60;
 const KA_CONNECT_TIMEOUT_S = 5;
-const KA_HTTP_STATUS = Array.from({ length: 100 }, (_, i) => 200 + i);
+const KA_HTTP_STATUS = ['200-299'];
 const KA_DNS_TYPE = 'SOA';
 const DNS_TYPES = new Set(['A', 'AAAA', 'NS', 'SOA', 'TXT', 'MX']);
 
@@ -198,7 +198,7 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
   }
   if (!url) return fail(ck, `no url with a path: keepalived ignores this ${ck.key} too`, ck.key, 'ignored');
   let path = '';
-  const status: number[] = [];
+  const status: (number | string)[] = [];
   let vhost: string | undefined;
   let regex: string | undefined;
   let noMatch: KaNode | undefined;
@@ -219,7 +219,8 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
           const [lo, hi] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
           if (!m || lo < 100 || hi > 599 || lo > hi)
             note(c, `${a} is not a status code or range of 100..599 (keepalived refuses it too)`, undefined, 'ignored');
-          else for (let s = lo; s <= hi; s++) status.push(s);
+          // Kept as written: a range stays a range in the YAML.
+          else status.push(lo === hi ? lo : `${lo}-${hi}`);
         }
         break;
       case 'virtualhost':
@@ -247,7 +248,7 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
   }
   if (!path.startsWith('/')) return fail(url, `path ${path} does not start with /, which xlvs needs: the ${ck.key} of line ${ck.line} is not converted`, 'url');
   check.path = path;
-  check.status = status.length ? [...new Set(status)].sort((a, b) => a - b) : KA_HTTP_STATUS;
+  check.status = status.length ? [...new Set(status)] : KA_HTTP_STATUS;
   if (regex !== undefined) check.body_regex = regex;
   // Host: the url's virtualhost, else the checker's, the real_server's or the virtual_server's.
   const host = vhost ?? inherited('virtualhost')?.args[0];

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig, validateConfig } from '../../src/core/config';
+import { effectiveCheck, parseConfig, validateConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 
 const good = `
@@ -137,4 +137,26 @@ test('a config re-validated with its services reused still checks new services a
     () => validateConfig({ ...cfg, services: [...cfg.services, cfg.services[0]] }),
     /services\[1\]: duplicate service 10\.0\.0\.100:80\/tcp \(also services\[0\]\)/,
   );
+});
+
+test('check.status takes codes and ranges ("200-299", as keepalived writes them); the check accepts every code in them', () => {
+  const cfg = (status: unknown) => ({
+    interface: 'eth0',
+    services: [{ vip: '10.0.0.100', port: 80, check: { type: 'http', status }, reals: [{ address: '10.0.0.11' }] }],
+  });
+  const c = validateConfig(cfg(['200-204', 301, '200-201']));
+  const s = c.services[0]!;
+  assert.deepEqual(s.check?.status, ['200-204', 301, '200-201']);
+  assert.deepEqual(effectiveCheck(s, s.reals[0]!).status, [200, 201, 202, 203, 204, 301]);
+  for (const [bad, why] of [
+    ['299-200', /services\[0\]\.check\.status\[0\]: "299-200" is not a range of 100\.\.599 with LO <= HI/],
+    ['200-600', /services\[0\]\.check\.status\[0\]: "200-600" is not a range of 100\.\.599/],
+    ['2xx', /services\[0\]\.check\.status\[0\]: "2xx" must be a status code 100\.\.599 or a range "LO-HI"$/m],
+  ] as const) {
+    assert.throws(
+      () => validateConfig(cfg([bad])),
+      (e: Error) => e instanceof UsageError && why.test(e.message),
+      bad,
+    );
+  }
 });
