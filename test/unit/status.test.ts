@@ -59,3 +59,12 @@ test('status names the director first: its host, and its VRRP role once a daemon
   };
   assert.equal(toText(j).split('\n')[0], 'director lb-a: vrrp MASTER, from the VIPs, VIPs held 1/1, notify VI_1=master');
 });
+
+test('status text: a daemon without a bgp section (its API answers {}) gives no BGP line and no crash; a refused reload is said', () => {
+  const snap: Snapshot = { services: [], verdicts: abi.verdicts.decode(Buffer.alloc(abi.verdicts.size)) };
+  const j = toJson('eth0', null, snap);
+  j.director.bgp = {} as NonNullable<typeof j.director.bgp>;
+  assert.doesNotMatch(toText(j), /^bgp/m);
+  j.reload = { successful: false, at: 0, lastSuccessAt: 0, error: 'services[0].port: 0 ...' };
+  assert.match(toText(j), /^config: LAST RELOAD FAILED at 1970-01-01T00:00:00\.000Z: services\[0\]\.port: 0 \.\.\./m);
+});

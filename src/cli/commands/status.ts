@@ -127,7 +127,7 @@ export function reloadLine(r: ReloadResult): string {
 
 /** The BGP lines: drain state, then each VIP announced or withdrawn and why. */
 export function bgpText(b: BgpStatus | undefined): string {
-  if (!b) return '';
+  if (!b?.vips) return '';
   const drain = b.drained
     ? `drained since ${new Date(b.drainedSince ?? 0).toISOString()}${b.drain ? ` (${b.drain.active} active, ${b.drain.tracked} tracked connections)` : ''}`
     : 'not drained';
@@ -162,8 +162,8 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   } catch {
     return; // no daemon (xlvs up, or none): the maps say all there is
   }
-  const reload = await call<ReloadResult | null>(socket, 'GET', '/v1/reload').catch(() => null);
-  if (reload) st.reload = reload;
+  const reload = await call<Partial<ReloadResult> | null>(socket, 'GET', '/v1/reload').catch(() => null);
+  if (reload && typeof reload.successful === 'boolean') st.reload = reload as ReloadResult;
   try {
     const d = await call<{ host: string; vrrp: VrrpStatus }>(socket, 'GET', '/v1/director');
     // The daemon's host name: the one its metrics and page show (a UTS namespace of its own may name it differently).
@@ -171,8 +171,9 @@ async function addDaemonState(st: StatusJson, socket: string): Promise<void> {
   } catch {
     /* an older daemon without the route: the role stays unknown */
   }
-  const bgp = await call<BgpStatus | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
-  if (bgp) st.director = { ...st.director, bgp };
+  // A daemon without a bgp section answers {} (the API sends {} for nothing): no BGP line then.
+  const bgp = await call<Partial<BgpStatus> | null>(socket, 'GET', '/v1/director/bgp').catch(() => null);
+  if (bgp && Array.isArray(bgp.vips)) st.director = { ...st.director, bgp: bgp as BgpStatus };
   const sync = await call<SyncStats>(socket, 'GET', '/v1/sync').catch(() => ({}) as SyncStats);
   if (sync.master || sync.backup) st.sync = sync;
   for (const s of st.services) {
