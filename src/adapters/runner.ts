@@ -81,11 +81,18 @@ export class Runner {
   private readonly log: (line: string) => void;
   mode: 'native' | 'generic' | undefined;
 
+  private readonly cfg: Config;
+
   constructor(
-    private readonly cfg: Config,
+    cfg: Config,
     private readonly opts: RunnerOptions = {},
   ) {
     this.log = opts.log ?? ((l) => process.stdout.write(`xlvs: ${l}\n`));
+    // Sync daemons run under `xlvs daemon` only; here nothing would read the datapath's records, so emitting them
+    // would cost every new connection for nothing and fill the queue with losses.
+    const { sync, ...rest } = cfg;
+    if (sync) this.log('warning: sync: connection sync runs under "xlvs daemon" only; "xlvs up" ignores the section');
+    this.cfg = rest;
   }
 
   private get addresses(): string[] {

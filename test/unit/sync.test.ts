@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { routes, serve } from '../../src/adapters/api';
+import { Runner } from '../../src/adapters/runner';
 import { SyncService } from '../../src/adapters/sync';
 import type { SyncTransport } from '../../src/adapters/synctransport';
 import { runXlvsadm } from '../../src/cli/xlvsadm';
@@ -322,4 +323,12 @@ test('backup: syncid filter, malformed and skipped entries counted, never thrown
   } finally {
     await backup.stop();
   }
+});
+
+test('xlvs up runs no sync daemon: it says so and drops the sync section, so the datapath never emits records nobody reads', () => {
+  const lines: string[] = [];
+  const cfg = validateConfig({ interface: 'eth0', services: [], sync: { master: { mcast_interface: 'eth0' } } });
+  const r = new Runner(cfg, { log: (l) => lines.push(l) });
+  assert.deepEqual(lines, ['warning: sync: connection sync runs under "xlvs daemon" only; "xlvs up" ignores the section']);
+  assert.equal((r as unknown as { cfg: Config }).cfg.sync, undefined);
 });
