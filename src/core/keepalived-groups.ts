@@ -151,3 +151,47 @@ export function dropDuplicates(built: Built[], note: Note, mainFile?: string): B
   }
   return out;
 }
+
+/**
+ * `virtual_server group NAME` -> one service per VIP:port of the group, each with the block's reals, checks,
+ * scheduler and persistence, as keepalived applies the block to every member. Members xlvs cannot serve (fwmark,
+ * IPv6) are dropped services; an undefined group drops the block (keepalived ignores it, but its services are not
+ * in the printed config). `convert` makes the block's service at one address; `services` is how many services a
+ * drop of the whole block stands for.
+ */
+export function expandGroup(
+  top: KaNode,
+  groups: Map<string, KaGroup>,
+  used: Set<string>,
+  skip: Note,
+  convert: (addr: { vip: string; port: number }, services?: number) => { svc?: ServiceConfig; approx: boolean },
+  mainFile?: string,
+): Built[] {
+  const name = top.args[1] ?? '';
+  const g = groups.get(name);
+  if (!g) {
+    skip(
+      top,
+      `virtual_server_group ${name} is not defined: keepalived ignores this virtual_server too ("specified but not configured"), ` +
+        'so if the group is in a file not imported, its services are missing here',
+      undefined,
+      'service',
+    );
+    return [];
+  }
+  used.add(name);
+  if (!g.addresses.length && !g.unserved.length) {
+    skip(top, `group ${name} (${place(g.node, mainFile)}) has no member keepalived accepts: keepalived ignores this virtual_server too`, undefined, 'ignored');
+    return [];
+  }
+  const out: Built[] = [];
+  for (const [i, a] of g.addresses.entries()) {
+    const one = convert(a, i === 0 ? g.addresses.length + g.unserved.length : undefined);
+    // Nothing a block is dropped for depends on the member: the first one's entry stands for the whole group.
+    if (!one.svc) return [];
+    out.push({ svc: one.svc, approx: one.approx, top, member: a.member });
+  }
+  for (const u of g.unserved)
+    skip(u.member, `${u.reason} (a member of group ${name}, used by the virtual_server at ${place(top, mainFile)})`, undefined, 'service');
+  return out;
+}

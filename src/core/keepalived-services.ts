@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server and its real_servers as a service, everything else listed by line with why it is not converted.
+// keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server (each member of its group) and its real_servers as a service, everything else listed by line with why it is not converted.
 
 import { Document, isScalar, visit } from 'yaml';
 import { type Config, isIPv4, isNetmask, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
 import { CHECKERS, INHERITED } from './keepalived-checkers';
 import { convertChecks, type RealBlock } from './keepalived-checks';
-import { type Built, dropDuplicates, type KaGroup, readGroups } from './keepalived-groups';
-import { type IncludeFs, includeResolver, NO_FILES, place } from './keepalived-include';
+import { type Built, dropDuplicates, expandGroup, readGroups } from './keepalived-groups';
+import { type IncludeFs, includeResolver, NO_FILES } from './keepalived-include';
 import { describe, type KaNode, parseKeepalived } from './keepalived-parse';
 import { convertQuorum, type QuorumNodes, quorumSlot } from './keepalived-quorum';
 import {
@@ -88,7 +88,7 @@ export function convertKeepalived(
       continue;
     }
     if (top.args[0] === 'group') {
-      built.push(...expandGroup(top, groups, used, skip, opts.file));
+      built.push(...expandGroup(top, groups, used, skip, (addr, services) => convertTracked(top, addr, skip, services), opts.file));
       continue;
     }
     const one = convertTracked(top, undefined, skip);
@@ -136,42 +136,6 @@ function convertTracked(top: KaNode, addr: { vip: string; port: number } | undef
   };
   const svc = convertVirtualServer(top, addr, note);
   return svc ? { svc, approx } : { approx };
-}
-
-/**
- * `virtual_server group NAME` -> one service per VIP:port of the group, each with the block's reals, checks,
- * scheduler and persistence, as keepalived applies the block to every member. Members xlvs cannot serve (fwmark,
- * IPv6) are dropped services; an undefined group drops the block (keepalived ignores it, but its services are not
- * in the printed config).
- */
-function expandGroup(top: KaNode, groups: Map<string, KaGroup>, used: Set<string>, skip: Note, mainFile?: string): Built[] {
-  const name = top.args[1] ?? '';
-  const g = groups.get(name);
-  if (!g) {
-    skip(
-      top,
-      `virtual_server_group ${name} is not defined: keepalived ignores this virtual_server too ("specified but not configured"), ` +
-        'so if the group is in a file not imported, its services are missing here',
-      undefined,
-      'service',
-    );
-    return [];
-  }
-  used.add(name);
-  if (!g.addresses.length && !g.unserved.length) {
-    skip(top, `group ${name} (${place(g.node, mainFile)}) has no member keepalived accepts: keepalived ignores this virtual_server too`, undefined, 'ignored');
-    return [];
-  }
-  const out: Built[] = [];
-  for (const [i, a] of g.addresses.entries()) {
-    const one = convertTracked(top, a, skip, i === 0 ? g.addresses.length + g.unserved.length : undefined);
-    // Nothing a block is dropped for depends on the member: the first one's entry stands for the whole group.
-    if (!one.svc) return [];
-    out.push({ svc: one.svc, approx: one.approx, top, member: a.member });
-  }
-  for (const u of g.unserved)
-    skip(u.member, `${u.reason} (a member of group ${name}, used by the virtual_server at ${place(top, mainFile)})`, undefined, 'service');
-  return out;
 }
 
 /** One virtual_server block (at a group member's address, when given) -> one service, or undefined when xlvs cannot serve it (listed). */
