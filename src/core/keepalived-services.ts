@@ -268,12 +268,23 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
   convertQuorum(svc, q, skip);
   if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
   if (persistTimeout === undefined && port === 0) {
-    skip(
-      head,
-      `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
-      undefined,
-      'note',
-    );
+    // keepalived makes a plain virtual_server persistent here, but not a group's (IPVS then serves every port without
+    // persistence); xlvs needs persistence for every-port services either way.
+    if (addr)
+      skip(
+        head,
+        'a group member with port 0 (every port) and no persistence_timeout: keepalived leaves it non-persistent, ' +
+          'xlvs needs persistence for every-port services',
+        undefined,
+        { as: `persistence_timeout ${KA_PERSISTENT_TIMEOUT}` },
+      );
+    else
+      skip(
+        head,
+        `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
+        undefined,
+        'note',
+      );
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
   if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };

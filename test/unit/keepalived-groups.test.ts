@@ -180,3 +180,21 @@ test('a group standing for more services than xlvs holds is refused, naming the 
         `k.conf:3: virtual_server_group BIG: member 10.1.0.0/16 80 brings the group to 65792 addresses; xlvs holds at most ${MAX_SERVICES} services`,
   );
 });
+
+test('a port-0 group member without persistence: keepalived leaves it non-persistent, the import makes it persistent and says so', () => {
+  const r = conv(
+    'virtual_server_group G {\n  10.0.0.1\n  10.0.0.2 80\n}\nvirtual_server group G {\n  lb_kind DR\n  protocol TCP\n  real_server 10.1.0.1 {\n  }\n}\n',
+  );
+  assert.deepEqual(
+    r.config.services.map((s) => [s.port, s.persistence?.timeout]),
+    [
+      [0, 360],
+      [80, undefined],
+    ],
+  );
+  assert.deepEqual(r.lines, [
+    'k.conf:5: approximated as persistence_timeout 360: virtual_server group G: a group member with port 0 (every port) and no persistence_timeout: ' +
+      'keepalived leaves it non-persistent, xlvs needs persistence for every-port services',
+  ]);
+  assert.deepEqual([r.summary.approximated, r.summary.approximations], [1, 1]);
+});
