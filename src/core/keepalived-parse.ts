@@ -18,7 +18,12 @@ export interface KaNode {
 interface Token {
   t: string;
   line: number;
+  /** An include line's pattern: keepalived reads `include FILE` (and its variants) as a whole line, braces and all. */
+  include?: string;
 }
+
+/** keepalived's include keyword and its variants, which add checks on missing or unreadable files (includer, includem, ...). */
+export const INCLUDE_KEYWORDS: ReadonlySet<string> = new Set(['include', 'includer', 'includem', 'includew', 'includeb', 'includea']);
 
 function tokenize(text: string): Token[] {
   const out: Token[] = [];
@@ -34,29 +39,53 @@ function tokenize(text: string): Token[] {
         break;
       }
     }
+    // An include is a line of exactly two words (a quoted one may hold spaces), found before braces mean anything.
+    const inc = /^\s*(\S+)\s+(?:"([^"]*)"|([^\s"]+))\s*$/.exec(s);
+    if (inc && INCLUDE_KEYWORDS.has(inc[1]!)) {
+      out.push({ t: inc[1]!, line, include: inc[2] ?? inc[3]! });
+      return;
+    }
     const re = /"([^"]*)"|([{}])|([^\s{}"]+)/g;
     for (let m = re.exec(s); m; m = re.exec(s)) out.push({ t: m[1] ?? m[2] ?? m[3]!, line });
   });
   return out;
 }
 
-/** The block structure of a keepalived.conf: one node per statement (a line's words), braces opening children. */
-export function parseKeepalived(text: string): KaNode[] {
+export interface ParseOptions {
+  /** The file the text is from, when it is an included one: set on every statement, and named by errors. */
+  file?: string;
+  /** Replaces an include statement by the statements of the files it names (a statement of their own file each). */
+  include?: (n: KaNode) => KaNode[];
+}
+
+/**
+ * The block structure of a keepalived.conf: one node per statement (a line's words), braces opening children. An
+ * include line is replaced where it stands, at any depth, by what `opts.include` returns for it.
+ */
+export function parseKeepalived(text: string, opts: ParseOptions = {}): KaNode[] {
   const toks = tokenize(text);
+  const where = (line: number) => (opts.file !== undefined ? `${opts.file}:${line}` : `line ${line}`);
+  const inFile = opts.file !== undefined ? { file: opts.file } : {};
   let i = 0;
   const block = (depth: number, openLine: number): KaNode[] => {
     const nodes: KaNode[] = [];
     while (i < toks.length) {
       const tok = toks[i]!;
+      if (tok.include !== undefined) {
+        i++;
+        const n: KaNode = { ...inFile, key: tok.t, args: [tok.include], line: tok.line, endLine: tok.line };
+        nodes.push(...(opts.include ? opts.include(n) : [n]));
+        continue;
+      }
       if (tok.t === '}') {
-        if (depth === 0) throw new UsageError(`line ${tok.line}: "}" without a matching "{"`);
+        if (depth === 0) throw new UsageError(`${where(tok.line)}: "}" without a matching "{"`);
         i++;
         return nodes;
       }
       if (tok.t === '{') {
         // A brace on its own line opens the previous statement's block.
         const prev = nodes[nodes.length - 1];
-        if (!prev || prev.children) throw new UsageError(`line ${tok.line}: "{" without a statement`);
+        if (!prev || prev.children) throw new UsageError(`${where(tok.line)}: "{" without a statement`);
         i++;
         prev.children = block(depth + 1, tok.line);
         prev.endLine = toks[i - 1]!.line;
@@ -65,7 +94,7 @@ export function parseKeepalived(text: string): KaNode[] {
       const line = tok.line;
       const words: string[] = [];
       while (i < toks.length && toks[i]!.line === line && toks[i]!.t !== '{' && toks[i]!.t !== '}') words.push(toks[i++]!.t);
-      const node: KaNode = { key: words[0]!, args: words.slice(1), line, endLine: line };
+      const node: KaNode = { ...inFile, key: words[0]!, args: words.slice(1), line, endLine: line };
       if (i < toks.length && toks[i]!.t === '{' && toks[i]!.line === line) {
         i++;
         node.children = block(depth + 1, line);
@@ -73,7 +102,7 @@ export function parseKeepalived(text: string): KaNode[] {
       }
       nodes.push(node);
     }
-    if (depth > 0) throw new UsageError(`line ${openLine}: "{" is never closed`);
+    if (depth > 0) throw new UsageError(`${where(openLine)}: "{" is never closed`);
     return nodes;
   };
   return block(0, 0);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server and its real_servers as a service, everything else listed by line with why it is not converted.
+// keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server (each member of its group) and its real_servers as a service, everything else listed by line with why it is not converted.
 
 import { Document, isScalar, visit } from 'yaml';
 import { type Config, isIPv4, isNetmask, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
 import { CHECKERS, INHERITED } from './keepalived-checkers';
 import { convertChecks, type RealBlock } from './keepalived-checks';
+import { type Built, dropDuplicates, expandGroup, readGroups } from './keepalived-groups';
+import { type IncludeFs, includeResolver, NO_FILES } from './keepalived-include';
 import { describe, type KaNode, parseKeepalived } from './keepalived-parse';
 import { convertQuorum, type QuorumNodes, quorumSlot } from './keepalived-quorum';
 import {
@@ -38,47 +40,67 @@ const KA_DEFAULT_SCHEDULER = 'wlc';
 /** keepalived's persistence timeout when persistence_timeout has no value, or only persistence_granularity is given (libipvs's 6*60). */
 const KA_PERSISTENT_TIMEOUT = 360;
 
+/** What convertKeepalived reads besides the text. */
+export interface KeepalivedImportOptions {
+  /** The director interface; otherwise the first vrrp_instance's `interface`. */
+  iface?: string;
+  /** The imported file's path: relative include patterns in it are relative to its directory. */
+  file?: string;
+  /** Where included files are read from; without it every include matches nothing (and is listed as dropped). */
+  fs?: IncludeFs;
+}
+
 /**
- * keepalived.conf -> xlvs config. `iface` overrides the director interface; otherwise the first vrrp_instance's
- * `interface` is used. Statements that configure something xlvs does not do, or does differently, are listed, never
- * silently dropped.
+ * keepalived.conf -> xlvs config. Includes are followed (through `opts.fs`), each virtual_server becomes a service,
+ * a `virtual_server group NAME` one service per VIP:port of the group. Statements that configure something xlvs
+ * does not do, or does differently, are listed, never silently dropped.
  */
-export function convertKeepalived(text: string, opts: { iface?: string } = {}): { config: Config; yaml: string; unmapped: Unmapped[]; summary: ImportSummary } {
-  const nodes = parseKeepalived(text);
+export function convertKeepalived(
+  text: string,
+  opts: KeepalivedImportOptions = {},
+): { config: Config; yaml: string; unmapped: Unmapped[]; summary: ImportSummary } {
   const unmapped: Unmapped[] = [];
   const seen = new Set<string>();
-  // One entry per statement and reason, however many checks inherit the statement.
+  // One entry per statement and reason, however many checks (or group members) inherit the statement.
   const skip: Note = (n, reason, what = describe(n), outcome) => {
     const key = `${n.file ?? ''}\0${n.line}\0${what}\0${reason}`;
     if (seen.has(key)) return;
     seen.add(key);
     unmapped.push({ ...at(n), what, reason, ...kindOf(outcome) });
   };
+  const nodes = parseKeepalived(text, { include: includeResolver(opts.fs ?? NO_FILES, skip, opts.file) });
+  const groups = readGroups(nodes, skip, opts.file);
+  const used = new Set<string>();
   let iface = opts.iface;
-  const services: Config['services'] = [];
-  let approximated = 0;
+  const built: Built[] = [];
 
   for (const top of nodes) {
     if (top.key === 'vrrp_instance') {
       const ifn = top.children?.find((c) => c.key === 'interface')?.args[0];
       if (!iface && ifn) iface = ifn;
     }
+    // Read by readGroups; what no virtual_server uses is listed below.
+    if (top.key === 'virtual_server_group') continue;
     if (top.key !== 'virtual_server') {
-      const listed = skipReason(TOP_LEVEL_SKIPS, top.key);
       // Top-level statements other than virtual servers are keepalived's own (VRRP, global_defs, scripts): nothing of
-      // the load balancing is lost with them. An include not followed may hold virtual servers: dropped.
-      skip(top, listed ?? ownSetting(top.key), undefined, top.key === 'include' ? 'dropped' : 'ignored');
+      // the load balancing is lost with them.
+      skip(top, skipReason(TOP_LEVEL_SKIPS, top.key) ?? ownSetting(top.key), undefined, 'ignored');
       continue;
     }
-    const from = unmapped.length;
-    const svc = convertVirtualServer(top, skip, unmapped);
-    if (svc) services.push(svc);
-    if (svc && unmapped.slice(from).some((u) => u.kind === 'approximated')) approximated++;
+    if (top.args[0] === 'group') {
+      built.push(...expandGroup(top, groups, used, skip, (addr, services) => convertTracked(top, addr, skip, services), opts.file));
+      continue;
+    }
+    const one = convertTracked(top, undefined, skip);
+    if (one.svc) built.push({ svc: one.svc, approx: one.approx, top });
   }
+  for (const [name, g] of groups)
+    if (!used.has(name)) skip(g.node, `no virtual_server uses group ${name}: keepalived makes no service of it either`, undefined, 'ignored');
+  const kept = dropDuplicates(built, skip, opts.file);
   if (!iface)
     throw new UsageError("--interface: keepalived.conf names no vrrp_instance interface; pass --interface NAME (the NIC on the real servers' segment)");
   // Validated like any config, so what is printed is what `xlvs daemon` accepts.
-  const config = validateConfig({ interface: iface, services });
+  const config = validateConfig({ interface: iface, services: kept.map((b) => b.svc) });
   // Lists of plain values (status codes, argv, flags) on one line each, however long.
   const doc = new Document({ interface: config.interface, services: config.services });
   visit(doc, {
@@ -90,35 +112,49 @@ export function convertKeepalived(text: string, opts: { iface?: string } = {}): 
   const count = (f: (u: Unmapped) => boolean) => unmapped.filter(f).length;
   const summary: ImportSummary = {
     services: config.services.length,
-    approximated,
-    droppedServices: count((u) => !!u.service),
+    approximated: kept.filter((b) => b.approx).length,
+    droppedServices: unmapped.reduce((k, u) => k + (u.service ? (u.services ?? 1) : 0), 0),
     dropped: count((u) => u.kind === 'dropped' && !u.service),
     approximations: count((u) => u.kind === 'approximated'),
     ignored: count((u) => u.kind === 'ignored'),
   };
-  // The imported file's statements first, then each included file's, each by line.
+  // The imported file's statements first, then each included file's (in the order first read), each by line.
   const files = [...new Set(unmapped.map((u) => u.file ?? ''))];
+  if (files.includes('')) files.unshift('');
   unmapped.sort((a, b) => files.indexOf(a.file ?? '') - files.indexOf(b.file ?? '') || a.line - b.line);
   return { config, yaml, unmapped, summary };
 }
 
-/**
- * One virtual_server block -> one service, or undefined when xlvs cannot serve it (listed). Notes that the
- * service is converted all the same go to `unmapped` directly, past skip's one-entry-per-reason filter.
- */
-function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): ServiceConfig | undefined {
-  // virtual_server IP PORT | fwmark N | group NAME
-  if (top.args[0] === 'fwmark' || top.args[0] === 'group') {
-    skip(top, top.args[0] === 'fwmark' ? 'firewall-mark services are not in xlvs' : 'virtual server groups are not in xlvs', undefined, 'service');
+/** One virtual_server converted at an address (a group member's) or its own, noting whether anything was approximated. */
+function convertTracked(top: KaNode, addr: { vip: string; port: number } | undefined, skip: Note, services?: number): { svc?: ServiceConfig; approx: boolean } {
+  let approx = false;
+  const note: Note = (n, reason, what, outcome) => {
+    if (typeof outcome === 'object' && 'as' in outcome) approx = true;
+    // A whole group dropped is one entry standing for every service the group would have made.
+    if (outcome === 'service' && services !== undefined && services > 1) skip(n, `${reason} (the ${services} services of the group)`, what, { services });
+    else skip(n, reason, what, outcome);
+  };
+  const svc = convertVirtualServer(top, addr, note);
+  return svc ? { svc, approx } : { approx };
+}
+
+/** One virtual_server block (at a group member's address, when given) -> one service, or undefined when xlvs cannot serve it (listed). */
+function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } | undefined, skip: Note): ServiceConfig | undefined {
+  // virtual_server IP PORT | fwmark N | group NAME (a group's members come as addr)
+  if (top.args[0] === 'fwmark') {
+    skip(top, 'firewall-mark services are not in xlvs', undefined, 'service');
     return undefined;
   }
   // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
-  const [vip, portStr] = top.args;
-  if (!vip || !isIPv4(vip) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
+  const [vipArg, portStr] = top.args;
+  if (!addr && (!vipArg || !isIPv4(vipArg) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2)) {
     skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)', undefined, 'service');
     return undefined;
   }
-  const port = Number(portStr ?? 0);
+  const vip = addr?.vip ?? vipArg!;
+  const port = addr?.port ?? Number(portStr ?? 0);
+  // Entries about the block as a whole name its first line only.
+  const head: KaNode = { ...top, endLine: top.line };
   const kids = top.children ?? [];
   const kind = kids.find((c) => c.key === 'lb_kind' || c.key === 'lvs_method');
   if (kind && kind.args[0]?.toUpperCase() !== 'DR') {
@@ -127,11 +163,8 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
   }
   // keepalived forwards by NAT unless told otherwise; converting is still the likely intent, but say so.
   if (!kind)
-    unmapped.push({
-      ...at(top, false),
-      what: describe(top),
-      reason: "no lb_kind/lvs_method (keepalived's default is NAT): check that the real servers hold the VIP and do not answer ARP for it",
-      ...kindOf({ as: 'a direct-routing (DR) service' }),
+    skip(head, "no lb_kind/lvs_method (keepalived's default is NAT): check that the real servers hold the VIP and do not answer ARP for it", undefined, {
+      as: 'a direct-routing (DR) service',
     });
   const protoNode = kids.find((c) => c.key === 'protocol');
   const proto = (protoNode?.args[0] ?? 'TCP').toUpperCase();
@@ -235,12 +268,23 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
   convertQuorum(svc, q, skip);
   if (persistTimeout === undefined && persistMask !== undefined) persistTimeout = KA_PERSISTENT_TIMEOUT;
   if (persistTimeout === undefined && port === 0) {
-    unmapped.push({
-      ...at(top, false),
-      what: describe(top),
-      reason: `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
-      kind: 'note',
-    });
+    // keepalived makes a plain virtual_server persistent here, but not a group's (IPVS then serves every port without
+    // persistence); xlvs needs persistence for every-port services either way.
+    if (addr)
+      skip(
+        head,
+        'a group member with port 0 (every port) and no persistence_timeout: keepalived leaves it non-persistent, ' +
+          'xlvs needs persistence for every-port services',
+        undefined,
+        { as: `persistence_timeout ${KA_PERSISTENT_TIMEOUT}` },
+      );
+    else
+      skip(
+        head,
+        `port 0 (every port) without persistence_timeout: keepalived makes it persistent (${KA_PERSISTENT_TIMEOUT} s), and so does the import`,
+        undefined,
+        'note',
+      );
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
   if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };

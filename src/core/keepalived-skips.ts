@@ -8,7 +8,7 @@ import type { KaNode } from './keepalived-parse';
  * different semantics: `as` says into what), ignored (nothing is lost: not a load-balancing rule, or keepalived ignores
  * or refuses it too), note (converted as keepalived does; worth a look).
  */
-export type Outcome = 'dropped' | 'ignored' | 'note' | { as: string } | 'service';
+export type Outcome = 'dropped' | 'ignored' | 'note' | { as: string } | 'service' | { services: number };
 
 export interface Unmapped {
   /** The file the statement is in, when it is not the imported file itself (an include). */
@@ -22,15 +22,18 @@ export interface Unmapped {
   as?: string;
   /** A whole service (a virtual_server, or one member of a virtual_server_group) was dropped. */
   service?: boolean;
+  /** For a service entry: how many services it stands for, when more than one (a whole virtual_server group). */
+  services?: number;
 }
 
 /** Lists a statement; `what` defaults to the statement as written, the outcome to dropped. */
 export type Note = (n: KaNode, reason: string, what?: string, outcome?: Outcome) => void;
 
-/** An Unmapped entry's kind and `as` from an outcome ('service': a whole service dropped). */
-export function kindOf(outcome: Outcome = 'dropped'): Pick<Unmapped, 'kind' | 'as' | 'service'> {
+/** An Unmapped entry's kind and `as` from an outcome ('service': a whole service dropped; `services`: that many). */
+export function kindOf(outcome: Outcome = 'dropped'): Pick<Unmapped, 'kind' | 'as' | 'service' | 'services'> {
   if (outcome === 'service') return { kind: 'dropped', service: true };
-  return typeof outcome === 'string' ? { kind: outcome } : { kind: 'approximated', as: outcome.as };
+  if (typeof outcome === 'string') return { kind: outcome };
+  return 'as' in outcome ? { kind: 'approximated', as: outcome.as } : { kind: 'dropped', service: true, services: outcome.services };
 }
 
 /** Where a statement is, as an entry names it: its file (an included one), line and, for a block, last line. */
@@ -55,11 +58,9 @@ export function skipReason(table: Readonly<Record<string, string>>, key: string)
 
 const NO_EMAIL = 'xlvs sends no e-mail; every change of state is a log event';
 
-/** Top-level blocks besides virtual_server (vrrp_instance is read for its interface first). */
+/** Top-level blocks besides virtual_server (vrrp_instance is read for its interface first; include and virtual_server_group are followed and expanded). */
 export const TOP_LEVEL_SKIPS: Readonly<Record<string, string>> = {
   vrrp_instance: 'VRRP (moving the VIP between directors) stays with keepalived; run it alongside xlvs with manage_vips: false',
-  include: 'included files are not followed: import each one',
-  virtual_server_group: 'virtual server groups are not in xlvs: list each VIP:port as its own service',
   SSL: "xlvs's https checks present no client certificate; like keepalived, which never verifies the server's certificate, they are converted with verify: false",
 };
 

@@ -830,11 +830,12 @@ test('a DR real whose port differs is kept at the service port, its checks at th
   assert.ok(notes.includes('11-12: dropped: real_server 10.0.0.13 8080x: expected "real_server IPv4 PORT"'), notes.join('\n'));
 });
 
-test('an include is not followed yet: listed as dropped, so the import exits 2 unless --allow-partial', () => {
+test('an include converted from text alone (no file system) matches nothing: listed as dropped, so the import exits 2 unless --allow-partial', () => {
   const r = convertKeepalived('include /etc/keepalived/services/*.conf\nvirtual_server 10.0.0.100 80 {\n    lb_kind DR\n}\n', { iface: 'eth0' });
   assert.deepEqual(
     r.unmapped.map((u) => [u.line, u.kind, u.what]),
     [[1, 'dropped', 'include /etc/keepalived/services/*.conf']],
   );
+  assert.match(r.unmapped[0]!.reason, /^nothing matches \/etc\/keepalived\/services\/\*\.conf: keepalived logs that and goes on/);
   assert.equal(r.summary.dropped, 1);
 });

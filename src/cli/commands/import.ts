@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { readTextFile } from '../../adapters/configfile';
+import { localIncludeFs } from '../../adapters/includefs';
 import { UsageError } from '../../core/errors';
 import { convertKeepalived, type ImportSummary } from '../../core/keepalived-services';
 import type { Unmapped } from '../../core/keepalived-skips';
@@ -29,8 +30,8 @@ export function registerImport(program: Command): void {
   imp
     .command('keepalived')
     .description(
-      'keepalived.conf virtual_server/real_server blocks -> xlvs YAML on stdout; what is dropped, approximated or ignored is listed on ' +
-        'stderr with its file and line; exit 2 when anything was dropped unless --allow-partial',
+      'keepalived.conf virtual_server/real_server blocks (includes followed, virtual_server groups expanded) -> xlvs YAML on stdout; ' +
+        'what is dropped, approximated or ignored is listed on stderr with its file and line; exit 2 when anything was dropped unless --allow-partial',
     )
     .argument('<file>', 'keepalived.conf')
     .option('-i, --interface <name>', "the director interface (default: the first vrrp_instance's interface)")
@@ -40,7 +41,7 @@ export function registerImport(program: Command): void {
       const text = readTextFile(file, MAX_CONFIG_BYTES, JSON.stringify(file));
       let r: ReturnType<typeof convertKeepalived>;
       try {
-        r = convertKeepalived(text, opts.interface ? { iface: opts.interface } : {});
+        r = convertKeepalived(text, { file, fs: localIncludeFs, ...(opts.interface ? { iface: opts.interface } : {}) });
       } catch (e) {
         if (e instanceof UsageError) throw new UsageError(`${file}: ${e.message.split('\n')[0]}`, e.details);
         throw e;
