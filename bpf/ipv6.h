@@ -84,6 +84,8 @@ static __always_inline void persist_key6(struct xlvs_persist6_key *pk, const str
 
 #include "conntable.h"
 
+_Static_assert(sizeof(struct new_conn6) <= XLVS_NEW_CONN6_BYTES, "xlvs_scratch6 holds a struct new_conn6");
+
 #undef CT_
 #undef CT_KEY
 #undef CT_ENTRY
@@ -371,19 +373,27 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
  */
 __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
 {
-	struct new_conn6 nc __attribute__((aligned(8))) = {.way = -1};
+	struct new_conn6 *nc;
 	struct xlvs_ct6_bucket *bucket;
 	struct xlvs_real *real = NULL;
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6;
 	void *data_end;
 	__u32 real_id = 0, svc_id = 0;
+	__u32 zero = 0;
 	int way, nc_result = -1;
 
 	/* verifier: a global function's pointer arguments may be NULL */
 	if (!ctx || !vd || !cfg)
 		return XDP_ABORTED;
-	way = ipv6_parse(ctx, vd, cfg, &nc);
+	nc = bpf_map_lookup_elem(&xlvs_scratch6, &zero);
+	if (!nc) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	__builtin_memset(nc, 0, sizeof(*nc));
+	nc->way = -1;
+	way = ipv6_parse(ctx, vd, cfg, nc);
 	if (way != P6_FLOW)
 		return way;
 	eth = (void *)(long)ctx->data;
@@ -395,22 +405,22 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 		return XDP_ABORTED;
 	}
 	/* As for IPv4: the flow's bucket first, the service only for flows without a usable entry. */
-	nc.bucket = ct_bucket6(cfg, &nc.key, nc.ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn6, &nc.bucket);
+	nc->bucket = ct_bucket6(cfg, &nc->key, nc->ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn6, &nc->bucket);
 	if (!bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find6(bucket, &nc.key);
+	way = ct_find6(bucket, &nc->key);
 	if (way >= 0)
-		real = ct_follow6(bucket, way, &nc, cfg, &real_id, &svc_id);
+		real = ct_follow6(bucket, way, nc, cfg, &real_id, &svc_id);
 	if (!real) {
-		nc_result = new_connection6(&nc);
+		nc_result = new_connection6(nc);
 		if (nc_result == NC_TX) {
-			vd->ct_evicted += nc.evicted;
-			vd->ct_untracked += nc.untracked;
-			svc_id = nc.svc_id;
-			real_id = nc.real_id;
+			vd->ct_evicted += nc->evicted;
+			vd->ct_untracked += nc->untracked;
+			svc_id = nc->svc_id;
+			real_id = nc->real_id;
 		}
 	}
 	return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(ip6->payload_len) + sizeof(*ip6), nc_result);

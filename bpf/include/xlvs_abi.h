@@ -23,6 +23,7 @@
 #define XLVS_CONN6_DEFAULT_MAX 1048576u    /* IPv6 connection-table entries (xlvs_conn6, 64 B each): 64 MiB, a quarter of the IPv4 table's entries */
 #define XLVS_CT6_WAYS          4u          /* entries per xlvs_conn6 bucket: 4 x 64 B = 256 B, the same four cache lines as an IPv4 bucket */
 #define XLVS_IPV6_EXT_MAX      6u          /* IPv6 extension headers walked before the L4 header; a longer chain is passed (xlvs_verdicts.pass_ipv6_ext) */
+#define XLVS_NEW_CONN6_BYTES   72u         /* xlvs_scratch6 value: the IPv6 path's new-connection scratch (struct new_conn6, internal to the program) */
 #define XLVS_MH_DEFAULT_SIZE   65537u      /* Maglev table size: a prime */
 #define XLVS_REAL_NONE         0xffffffffu /* Maglev bucket with no schedulable real */
 #define XLVS_SEQ_MAX_TRIES     32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */

@@ -131,6 +131,7 @@ export const CT_WAYS = 8;
 export const CONN6_DEFAULT_MAX = 1048576;
 export const CT6_WAYS = 4;
 export const IPV6_EXT_MAX = 6;
+export const NEW_CONN6_BYTES = 72;
 export const ACCEPT_MACS = 4;
 export const PERSIST_RATIO = 16;
 export const PERSIST_MIN = 1024;
@@ -166,6 +167,7 @@ export const constants: Record<string, number> = {
   XLVS_CONN6_DEFAULT_MAX: CONN6_DEFAULT_MAX,
   XLVS_CT6_WAYS: CT6_WAYS,
   XLVS_IPV6_EXT_MAX: IPV6_EXT_MAX,
+  XLVS_NEW_CONN6_BYTES: NEW_CONN6_BYTES,
   XLVS_ACCEPT_MACS: ACCEPT_MACS,
   XLVS_PERSIST_RATIO: PERSIST_RATIO,
   XLVS_PERSIST_MIN: PERSIST_MIN,
