@@ -230,6 +230,16 @@ const schema = z.strictObject({
     .min(1024, 'must be at least 1024')
     .max(1 << 26, `must be at most ${1 << 26}`)
     .default(CONN_DEFAULT_MAX),
+  /**
+   * Entries of the IPv6 connection table (64 bytes each, beside the IPv4 table's 32-byte ones); absent: a quarter of
+   * conn_table_size (1,048,576 entries, 64 MiB, with the default conn_table_size).
+   */
+  conn_table6_size: z
+    .number()
+    .int('must be an integer')
+    .min(1024, 'must be at least 1024')
+    .max(1 << 26, `must be at most ${1 << 26}`)
+    .optional(),
   conn_table_per_cpu: z.boolean().default(false),
   /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
   timeouts: z
