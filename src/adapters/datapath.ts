@@ -14,7 +14,7 @@ import { loadFailureMessage } from '../core/loadfailure';
 import { ipToBytes, isIPv6 } from '../core/net/addr';
 import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
-import { type ConnTable, connTableOf } from './conntable';
+import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
 import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
 import {
@@ -84,6 +84,8 @@ export class Datapath {
 
   /** The connection table, as user space sees it (listing, purge, tests). */
   readonly conns: ConnTable;
+  /** The IPv6 connection table (xlvs_conn6). */
+  readonly conns6: ConnTable<abi.Conn6Key>;
 
   /**
    * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
@@ -95,6 +97,7 @@ export class Datapath {
     readonly kernelNotes: readonly string[],
   ) {
     this.conns = connTableOf(maps);
+    this.conns6 = conn6TableOf(maps);
   }
 
   /**
@@ -462,12 +465,13 @@ export class Datapath {
   connsOf(ids: ReadonlySet<number>): number {
     let n = 0;
     for (const r of this.conns.records()) if (ids.has(r.val.real_id)) n++;
+    for (const r of this.conns6.records()) if (ids.has(r.val.real_id)) n++;
     return n;
   }
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
   private purgeConns(ids: ReadonlySet<number>): number {
-    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id));
+    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id)) + this.conns6.removeWhere((r) => ids.has(r.val.real_id));
     for (const id of ids) this.resetRealConns(id);
     return n;
   }

@@ -10,6 +10,7 @@ import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import { addrWord, flowHash, flowHashWords } from '../../src/core/flowhash';
+import { bytesToIp, ipToBytes } from '../../src/core/net/addr';
 import { XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { ACK, DIRECTOR_MAC, extHeader, FIN, type Frame6Spec, fragHeader, frame6, RST, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
@@ -143,6 +144,22 @@ test('TCP: SYN scheduled by mh (the flow hash over both addresses), ACK and FIN 
   for (let i = 0; i < 40; i++)
     hit.add(dstMac(await expect(frame6({ saddr: `2001:db8:1::${(i + 0x20).toString(16)}`, sport: 42000 + i }), XDP_TX, 'tx_new', 'spread')));
   assert.equal(hit.size, 3, 'every real takes some of them');
+});
+
+test('the IPv6 connection table reads back from user space: the flows, their states and reals (what xlvsadm -Lnc lists)', async () => {
+  const s = svcOf(80);
+  const out = await expect(frame6({ sport: 48000, tcpFlags: SYN }), XDP_TX, 'tx_new', 'SYN');
+  await expect(frame6({ sport: 48000, tcpFlags: ACK }), XDP_TX, 'tx_existing', 'ACK');
+  const key = { saddr: Buffer.from(ipToBytes('2001:db8:1::10')), daddr: Buffer.from(ipToBytes(VIP)), sport: 48000, dport: 80, proto: 6 };
+  const c = dp.conns6.get(key);
+  assert.ok(c, 'found where ct_bucket6() put it (the nine-word hash, seeded)');
+  assert.equal(c!.state, abi.CS.ESTABLISHED);
+  assert.equal(realMac(s, c!.real_id), dstMac(out));
+  const listed = [...dp.conns6.records()].filter((r) => r.key.sport === 48000);
+  assert.equal(listed.length, 1);
+  assert.equal(bytesToIp(listed[0]!.key.saddr), '2001:db8:1::10');
+  assert.equal(bytesToIp(listed[0]!.key.daddr), VIP);
+  assert.ok(dp.connsOf(new Set([c!.real_id])) >= 1, 'counted per real across both tables');
 });
 
 test('UDP by wrr follows the weighted cycle; lc picks the real with fewest connections', async () => {
