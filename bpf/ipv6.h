@@ -298,7 +298,8 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 	w.off = nh.pos - data;
 	w.end = nh.l3_end - data;
 	w.nexthdr = proto;
-	switch (ipv6_walk(ctx, &w)) {
+	/* Most frames carry no extension header: those skip the walk's call. */
+	switch (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == XLVS_NEXTHDR_ICMPV6 ? W6_L4 : ipv6_walk(ctx, &w)) {
 	case W6_L4:
 		break;
 	case W6_FRAGMENT:
