@@ -2,15 +2,20 @@
 // xdp6.test.ts: the IPv6 datapath through BPF_PROG_TEST_RUN: verdicts, exact output bytes, counters, connection states, schedulers, persistence, extension headers, fragments, ICMPv6.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Datapath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
+import { readObserved } from '../../src/adapters/pinned';
 import { Provisioner } from '../../src/adapters/provision';
 import * as abi from '../../src/core/abi';
-import { parseConfig } from '../../src/core/config';
+import { type Config, parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import { addrWord, flowHash, flowHashWords } from '../../src/core/flowhash';
 import { bytesToIp, ipToBytes } from '../../src/core/net/addr';
+import { plan } from '../../src/core/plan';
 import { XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { ACK, DIRECTOR_MAC, extHeader, FIN, type Frame6Spec, fragHeader, frame6, RST, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
@@ -65,6 +70,7 @@ const MAC: Record<string, string> = {
 };
 
 let dp: Datapath;
+let cfg: Config;
 let services: ServiceState[];
 let tables: Map<number, Uint32Array>;
 let ncpu: number;
@@ -106,7 +112,7 @@ function conns(s: ServiceState): { active: number; inactive: number } {
 before(async () => {
   requirePrivileges('BPF IPv6 packet tests');
   ncpu = native().numPossibleCpus();
-  const cfg = parseConfig(CONFIG);
+  cfg = parseConfig(CONFIG);
   dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
   dp.setDirectorMac(DIRECTOR_MAC);
   ({ services, tables } = new Provisioner(dp).apply(cfg, (a) => MAC[a] ?? null));
@@ -122,6 +128,35 @@ test('the config keeps IPv6 addresses canonical, and the services read back from
   assert.equal(v.persist_plen6, 64);
   assert.equal(v.id, svcOf(443).id);
   assert.equal(abi.real6.decode(dp.maps.xlvs_raddr6.lookup(abi.u32Key(svcOf(80).reals[0]!.id))!).addr.toString('hex'), '20010db8000000000000000000000011');
+});
+
+test('a restart reads the IPv6 services back from the pins (VIP, prefix length, reals): planning the same config again writes nothing', () => {
+  const bpffs = fs.mkdtempSync('/run/xlvs-dp6-');
+  execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
+  const dir = path.join(bpffs, 'eth0');
+  try {
+    dp.pin(dir);
+    const observed = readObserved(dir);
+    const s443 = observed.find((o) => o.vip === VIP && o.port === 443)!;
+    assert.ok(s443, 'the IPv6 service is read from xlvs_svc6');
+    assert.equal(s443.persistMask, '64');
+    assert.deepEqual(s443.reals.map((r) => r.address).sort(), ['2001:db8::11', '2001:db8::12', '2001:db8::13'], "the reals' addresses from xlvs_raddr6");
+    assert.ok(
+      observed.some((o) => o.vip === '10.0.0.100'),
+      'IPv4 beside it',
+    );
+    const again = plan(cfg.services, observed, new Map(Object.entries(MAC)));
+    assert.deepEqual(
+      again.ops.filter((o) => o.op !== 'putTable' || tables.get(o.svcId)!.length !== o.table.length),
+      [],
+      'no service, real or resized table to write',
+    );
+  } finally {
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+    fs.rmdirSync(dir);
+    execFileSync('umount', [bpffs]);
+    fs.rmdirSync(bpffs);
+  }
 });
 
 test('TCP: SYN scheduled by mh (the flow hash over both addresses), ACK and FIN on its entry, RST, and the state counts', async () => {
