@@ -10,12 +10,14 @@ import { Datapath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
 import { readObserved } from '../../src/adapters/pinned';
 import { Provisioner } from '../../src/adapters/provision';
+import { pinnedLookups } from '../../src/adapters/trace';
 import * as abi from '../../src/core/abi';
 import { type Config, parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import { addrWord, flowHash, flowHashWords } from '../../src/core/flowhash';
 import { bytesToIp, ipToBytes } from '../../src/core/net/addr';
 import { plan } from '../../src/core/plan';
+import { trace } from '../../src/core/trace';
 import { XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { ACK, DIRECTOR_MAC, extHeader, FIN, type Frame6Spec, fragHeader, frame6, RST, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
@@ -195,6 +197,27 @@ test('the IPv6 connection table reads back from user space: the flows, their sta
   assert.equal(bytesToIp(listed[0]!.key.saddr), '2001:db8:1::10');
   assert.equal(bytesToIp(listed[0]!.key.daddr), VIP);
   assert.ok(dp.connsOf(new Set([c!.real_id])) >= 1, 'counted per real across both tables');
+});
+
+test('xlvs trace predicts IPv6 flows as the datapath decides them: a new flow (mh), a persistent /64, an existing entry', async () => {
+  const lk = pinnedLookups(dp);
+  try {
+    const realOf = (t: ReturnType<typeof trace>) => (t.verdict.kind === 'new' || t.verdict.kind === 'existing' ? t.verdict.real.address : null);
+    const addrOfMac = (m: string) => Object.entries(MAC).find(([a, x]) => x === m && a.includes(':'))![0];
+    const t1 = trace({ client: '2001:db8:7::1', cport: 49000, vip: VIP, vport: 80, proto: 6 }, lk);
+    assert.equal(t1.verdict.kind, 'new');
+    const out1 = await expect(frame6({ saddr: '2001:db8:7::1', sport: 49000 }), XDP_TX, 'tx_new', 'traced flow');
+    assert.equal(realOf(t1), addrOfMac(dstMac(out1)), 'the traced real is the one the datapath picked');
+    const t2 = trace({ client: '2001:db8:7::1', cport: 49000, vip: VIP, vport: 80, proto: 6 }, lk);
+    assert.equal(t2.verdict.kind, 'existing');
+    assert.equal(realOf(t2), realOf(t1));
+    const t3 = trace({ client: '2001:db8:6::ffff', cport: 1, vip: VIP, vport: 443, proto: 6 }, lk);
+    assert.equal(t3.persistence?.client, '2001:db8:6::', 'the /64 the template is keyed by');
+    const out3 = await expect(frame6({ saddr: '2001:db8:6::ffff', sport: 1, dport: 443 }), XDP_TX, 'tx_new', 'persistent');
+    assert.equal(realOf(t3), addrOfMac(dstMac(out3)));
+  } finally {
+    lk.close();
+  }
 });
 
 test('UDP by wrr follows the weighted cycle; lc picks the real with fewest connections', async () => {
