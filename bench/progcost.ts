@@ -6,6 +6,7 @@ import { native } from '../src/adapters/native';
 import { Provisioner } from '../src/adapters/provision';
 import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
+import { ipToBytes } from '../src/core/net/addr';
 import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { SCHEDULERS } from '../src/core/sched';
 import { SYNC_OFF, type SyncSettings } from '../src/core/syncdp';
@@ -42,6 +43,9 @@ export interface ProgCostResult {
   /** Records the new-connection loop with emission on produced, and lost (must be 0: the queue is drained between runs). */
   sync_records: number;
   sync_lost: number;
+  /** The same established and new-connection loops for an IPv6 service (xlvs_svc6, xlvs_conn6), measured beside the IPv4 ones. */
+  established6_ns: number;
+  new_conn6_ns: number;
   /** New-connection cost per scheduler (same frame, same three reals), measured in the same run. */
   new_conn_by_scheduler: Record<string, number>;
   repeat: number;
@@ -61,18 +65,51 @@ services:
       - { address: 10.0.0.11, weight: 3 }
       - { address: 10.0.0.12, weight: 2 }
       - { address: 10.0.0.13, weight: 1 }
+  - vip: 2001:db8::100
+    port: 80
+    protocol: tcp
+    scheduler: SCHED
+    reals:
+      - { address: 2001:db8::11, weight: 3 }
+      - { address: 2001:db8::12, weight: 2 }
+      - { address: 2001:db8::13, weight: 1 }
 `;
+
+/** A client's TCP segment to the IPv6 bench service (2001:db8::100:80), as segment() is for IPv4. */
+export function segment6(sport: number, flags: number): Buffer {
+  const ip6 = (a: string) => Buffer.from(ipToBytes(a));
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(sport, 0);
+  tcp.writeUInt16BE(80, 2);
+  tcp.writeUInt32BE(1, 4);
+  tcp.writeUInt32BE(flags & TCP_ACK ? 1 : 0, 8);
+  tcp[12] = 5 << 4;
+  tcp[13] = flags;
+  tcp.writeUInt16BE(64240, 14);
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(tcp.length, 4);
+  ip[6] = 6;
+  ip[7] = 64;
+  ip6('2001:db8:1::10').copy(ip, 8);
+  ip6('2001:db8::100').copy(ip, 24);
+  const eth = Buffer.alloc(14);
+  abi.macToBytes(DIRECTOR_MAC).copy(eth, 0);
+  abi.macToBytes('02:00:00:00:00:01').copy(eth, 6);
+  eth.writeUInt16BE(0x86dd, 12);
+  return Buffer.concat([eth, ip, tcp]);
+}
 
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
 export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number, sync: SyncSettings = SYNC_OFF): Promise<Datapath> {
-  const cfg = parseConfig(BENCH_CONFIG.replace('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
+  const cfg = parseConfig(BENCH_CONFIG.replaceAll('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
   const dp = await Datapath.load({ connTableSize: cfg.conn_table_size, objPath });
   // BPF_PROG_TEST_RUN's repeats run on the frame the previous run rewrote (destination: the real), so the reals'
   // MACs are accepted as the director's own, as the first frame was; the destination check then costs its worst
   // case (no match on the NIC's MAC, a match in the accept slots).
   const realMacs = [0, 1, 2].map((i) => `02:00:00:00:00:${(0x11 + i).toString(16)}`);
   dp.setDirectorMac(DIRECTOR_MAC, realMacs);
-  const macOf = new Map(cfg.services[0]!.reals.map((r, i) => [r.address, realMacs[i]!]));
+  const macOf = new Map(cfg.services.flatMap((s) => s.reals.map((r, i) => [r.address, realMacs[i]!] as const)));
   new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null, new Set(), sync);
   return dp;
 }
@@ -153,14 +190,23 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     await n.testRun(cycling.programFd(), { data: est, repeat: many });
     const manyNs: number[] = [];
 
+    const est6 = segment6(40000, TCP_ACK);
+    const first6 = await n.testRun(dp.programFd(), { data: est6 });
+    if (first6.retval !== XDP_TX) throw new Error(`the established IPv6 frame was not forwarded (verdict ${first6.retval})`);
+    const syn6 = segment6(40001, TCP_SYN);
+
     const bareNs: number[] = [],
       estNs: number[] = [],
-      newNs: number[] = [];
+      newNs: number[] = [],
+      est6Ns: number[] = [],
+      new6Ns: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       bareNs.push((await n.testRun(bareFd, { data: est, repeat: opts.repeat })).durationNs);
       estNs.push((await n.testRun(dp.programFd(), { data: est, repeat: opts.repeat })).durationNs);
       newNs.push((await n.testRun(fresh.programFd(), { data: syn, repeat: opts.repeat })).durationNs);
       manyNs.push((await n.testRun(cycling.programFd(), { data: est, repeat: opts.repeat })).durationNs);
+      est6Ns.push((await n.testRun(dp.programFd(), { data: est6, repeat: opts.repeat })).durationNs);
+      new6Ns.push((await n.testRun(fresh.programFd(), { data: syn6, repeat: opts.repeat })).durationNs);
     }
     const cyc = abi.sumPerCpu(abi.verdicts, cycling.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, n.numPossibleCpus());
     cycling.close();
@@ -169,9 +215,9 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     const est_v = abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
     const new_v = abi.sumPerCpu(abi.verdicts, fresh.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
     const runs = BigInt(opts.repeat * opts.rounds);
-    // The counters prove each loop took the path it claims to time.
-    if (est_v.tx_existing !== runs) throw new Error(`established loop: ${est_v.tx_existing} of ${runs} runs hit the connection table`);
-    if (new_v.tx_new !== runs) throw new Error(`new-connection loop: ${new_v.tx_new} of ${runs} runs scheduled a new flow`);
+    // The counters prove each loop took the path it claims to time (the IPv6 loops run on the same two datapaths).
+    if (est_v.tx_existing !== 2n * runs) throw new Error(`established loops: ${est_v.tx_existing} of ${2n * runs} runs hit the connection table`);
+    if (new_v.tx_new !== 2n * runs) throw new Error(`new-connection loops: ${new_v.tx_new} of ${2n * runs} runs scheduled a new flow`);
     const withSync = await syncCost(opts);
     const bySched: Record<string, number> = {};
     // The same repeat count as the mh loop above (so the connection table fills alike), at most three rounds each.
@@ -182,6 +228,8 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
       established_many_ns: median(manyNs),
       many_flows: many,
       new_conn_ns: median(newNs),
+      established6_ns: median(est6Ns),
+      new_conn6_ns: median(new6Ns),
       ...withSync,
       new_conn_by_scheduler: bySched,
       repeat: opts.repeat,

@@ -83,6 +83,8 @@ export function formatReport(r: BenchReport): string {
     ['xlvs established TCP flow (repeat)', p.established_ns.toFixed(1), `+${(p.established_ns - p.bare_ns).toFixed(1)} ns over bare`],
     [`xlvs established, ${p.many_flows} flows in turn`, p.established_many_ns.toFixed(1), `+${(p.established_many_ns - p.bare_ns).toFixed(1)} ns over bare`],
     ['xlvs new connection (SYN, a new flow every run)', p.new_conn_ns.toFixed(1), `+${(p.new_conn_ns - p.bare_ns).toFixed(1)} ns over bare`],
+    ['xlvs established TCP flow, IPv6 (repeat)', p.established6_ns.toFixed(1), `${sign(p.established6_ns - p.established_ns)} ns vs IPv4`],
+    ['xlvs new connection, IPv6 (a new flow every run)', p.new_conn6_ns.toFixed(1), `${sign(p.new_conn6_ns - p.new_conn_ns)} ns vs IPv4`],
     ['xlvs established, sync emission on (no record)', p.established_sync_ns.toFixed(1), `${sign(p.established_sync_ns - p.established_ns)} ns vs off`],
     [
       'xlvs new connection, sync emission on (a record each)',

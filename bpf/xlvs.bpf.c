@@ -46,12 +46,36 @@ struct {
 	__type(value, struct xlvs_ct_bucket);
 } xlvs_conn SEC(".maps");
 
+/* IPv6 services and connections: maps of their own beside the IPv4 ones, so IPv4 entries keep their size and cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, struct xlvs_svc6_key);
+	__type(value, struct xlvs_svc);
+} xlvs_svc6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_CONN6_DEFAULT_MAX / XLVS_CT6_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xlvs_ct6_bucket);
+} xlvs_conn6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLVS_MAX_REALS);
 	__type(key, __u32);
 	__type(value, struct xlvs_real);
 } xlvs_reals SEC(".maps");
+
+/* Never read by the program: the IPv6 reals' addresses, pinned with the rest so a restart reads them back. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct xlvs_real6);
+} xlvs_raddr6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -97,6 +121,13 @@ struct {
 } xlvs_persist SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLVS_CONN6_DEFAULT_MAX / XLVS_PERSIST_RATIO); /* resized with the IPv6 table: persistTableSize() in src/core/abi.ts */
+	__type(key, struct xlvs_persist6_key);
+	__type(value, struct xlvs_persist);
+} xlvs_persist6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -131,6 +162,18 @@ struct {
 	__type(value, struct xlvs_sweep_stats);
 } xlvs_sweepst SEC(".maps");
 
+/*
+ * Scratch space for the IPv6 path's new connection (struct new_conn6 in bpf/conntable.h, bpf/ipv6.h): on xlvs_ipv6()'s
+ * stack it pushed the chain xlvs_xdp -> xlvs_ipv6 -> new_connection6 -> schedule past 6.1's 512 bytes. Per CPU, as an
+ * XDP program runs on one CPU at a time; never pinned (UNPINNED_MAPS): it holds nothing between packets.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[XLVS_NEW_CONN6_BYTES]);
+} xlvs_scratch6 SEC(".maps");
+
 /* Connection sync: what the datapath records while xlvs_cfg.sync_emit is on (struct xlvs_sync_rec), for user space to send to peers. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -151,6 +194,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xlvs_bench_seq SEC(".maps");
+
+/* What the benchmark build folds into the client address: the next new flow, or the next of N cycling ones. */
+static __always_inline __u32 bench_flow(void)
+{
+	__u32 zero = 0, one = 1, *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero), *cycle = bpf_map_lookup_elem(&xlvs_bench_seq, &one);
+
+	if (!seq || !cycle)
+		return 0;
+	++*seq;
+	return bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
+}
 #endif
 
 /* ---- helpers ---- */
@@ -211,15 +265,6 @@ static __always_inline int for_director(const __u8 *dst, const struct xlvs_cfg *
 	}
 	return 0;
 }
-
-/* verifier: both keys are 8-byte aligned (stack variable and map value), so two u64 compares cover all 16 bytes */
-static __always_inline int conn_key_eq(const struct xlvs_conn_key *a, const struct xlvs_conn_key *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-
-	return x[0] == y[0] && x[1] == y[1];
-}
-
 /* The flow's real, if it is still a member of the flow's service with a MAC to send to. */
 static __always_inline struct xlvs_real *usable_real(__u32 *real_id, __u32 svc_id)
 {
@@ -326,83 +371,6 @@ static __always_inline __u8 tcp_first_state(__u8 flags)
 	return XLVS_CS_ESTABLISHED;
 }
 
-/* ---- the connection table (struct xlvs_ct_bucket in xlvs_abi.h) ---- */
-
-/* The index of the flow's bucket: a seeded hash scaled onto the slice by multiply-shift (no division, any bucket count). */
-static __always_inline __u32 ct_bucket(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
-{
-	__u32 idx = ((__u64)xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto ^ cfg->ct_seed) * cfg->ct_buckets) >> 32;
-
-	if (cfg->ct_per_cpu)
-		idx += bpf_get_smp_processor_id() * cfg->ct_buckets;
-	return idx;
-}
-
-/* The way holding key, or -1. */
-static __always_inline int ct_find(struct xlvs_ct_bucket *b, const struct xlvs_conn_key *key)
-{
-	int w;
-
-#pragma unroll
-	for (w = 0; w < XLVS_CT_WAYS; w++)
-		if (conn_key_eq(&b->e[w].key, key))
-			return w;
-	return -1;
-}
-
-/*
- * A way is held while the first word of its key (client address, VIP) is non-zero: no real
- * flow has VIP 0, and that word is the one a claim swaps atomically, so an entry the sweeper
- * or another CPU is clearing or taking over is never counted twice.
- */
-static __always_inline int ct_held(const struct xlvs_ct_entry *e)
-{
-	return *(const __u64 *)&e->key != 0;
-}
-
-/* Seconds an entry is past its state's idle timeout (negative: still within it). */
-static __always_inline __s32 ct_overdue(const struct xlvs_ct_entry *e, const __u32 *timeout, __u32 now)
-{
-	return idle_for(now, e->val.last_seen) - (__s32)timeout[e->val.state & (XLVS_CS_COUNT - 1)];
-}
-
-/* The way a new flow takes: a free one, else the one furthest past (or nearest to) its idle timeout. */
-static __always_inline struct xlvs_ct_entry *ct_victim(struct xlvs_ct_bucket *b, const __u32 *timeout, __u32 now)
-{
-	struct xlvs_ct_entry *v = &b->e[0];
-	__s32 worst = 0, o;
-	int w;
-
-#pragma unroll
-	for (w = 0; w < XLVS_CT_WAYS; w++) {
-		if (!ct_held(&b->e[w]))
-			return &b->e[w];
-		o = ct_overdue(&b->e[w], timeout, now);
-		if (w == 0 || o > worst) {
-			worst = o;
-			v = &b->e[w];
-		}
-	}
-	return v;
-}
-
-/*
- * A new connection, as the XDP program hands it to new_connection(): its own type so that the
- * new-connection path is a global function (below), verified once for every caller state.
- */
-struct new_conn {
-	struct xlvs_conn_key key; /* in: the flow */
-	__u32 ports;              /* in: the port pair as it lies in the frame */
-	__u32 bucket;             /* in: the index of the flow's bucket in xlvs_conn */
-	__s32 way;                /* in: the way that holds this key already (its connection is being replaced, and was uncounted), or -1 */
-	__u8 tcp_flags;           /* in: the TCP flag byte (0 for UDP) */
-	__u8 evicted;             /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
-	__u8 untracked;           /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
-	__u8 sync;                /* out, only while xlvs_cfg.sync_emit: NC_SYNC_* for the caller to record */
-	__u32 svc_id;             /* out: the service (NC_DROP, NC_TX) */
-	__u32 real_id;            /* out: the real (NC_TX) */
-};
-
 /* What new_connection() wrote that sync records (new_conn.sync): the caller emits, so no record sits on this path's stack. */
 #define NC_SYNC_CONN     1 /* a connection entry */
 #define NC_SYNC_TEMPLATE 2 /* a persistence template (scheduled afresh or re-pointed) */
@@ -413,41 +381,6 @@ _Static_assert(NC_SYNC_TEMPLATE == NC_SYNC_CONN << 1, "new_connection() derives 
 #define NC_DROP  1 /* no real can take it */
 #define NC_TX    2 /* forward to nc->real_id */
 #define NC_ABORT 3 /* a map that must exist was missing */
-
-/*
- * Takes a way for key and uncounts what it held. The claim is a compare-and-swap of the
- * key's first word (addresses), so two CPUs inserting into one bucket at once cannot both
- * take the same way and leave a mix of two keys; the loser picks again once. Per-CPU
- * slices have one writer and skip the atomic. The caller writes the value, then the
- * key's second word (ports, protocol): a reader on another CPU matches only whole keys.
- */
-static __always_inline struct xlvs_ct_entry *ct_claim(struct xlvs_ct_bucket *b, const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 now,
-                                                      struct new_conn *nc)
-{
-	__u64 want = ((const __u64 *)key)[0], was;
-	struct xlvs_ct_entry *e;
-	struct xlvs_conn old;
-	int tries;
-
-#pragma unroll
-	for (tries = 0; tries < 2; tries++) {
-		e = ct_victim(b, cfg->timeout, now);
-		was = ((__u64 *)&e->key)[0];
-		old = e->val;
-		if (cfg->ct_per_cpu)
-			((__u64 *)&e->key)[0] = want;
-		else if (__sync_val_compare_and_swap((__u64 *)&e->key, was, want) != was)
-			continue;
-		if (was) {
-			if (ct_overdue(e, cfg->timeout, now) < 0)
-				nc->evicted = 1;
-			unbind_conn(old.real_id, old.state);
-		}
-		return e;
-	}
-	nc->untracked = 1;
-	return NULL;
-}
 
 /* ---- connection sync: records out (xlvs_syncq) ---- */
 
@@ -664,18 +597,20 @@ take:
 }
 
 /*
- * Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it.
+ * Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it. saddr, daddr: the
+ * flow's addresses as one word each (an IPv4 address as it lies in memory, an IPv6 one folded by xlvs_addr6_fold);
+ * hash: the flow hash of the whole 5-tuple.
  * A global function, verified once on its own: its loops (up to XLVS_FALLBACK_TRIES or
  * XLVS_SEQ_MAX_TRIES iterations) are not walked again for each path of new_connection().
  */
-__noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 ports, __u32 hash)
+__noinline __u32 schedule(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, __u32 ports, __u32 hash)
 {
 	struct scan_ctx sc = {.best = XLVS_REAL_NONE};
 	void *table;
 	__u32 port, svc_id;
 
 	/* verifier: a global function's pointer arguments may be NULL */
-	if (!svc || !key)
+	if (!svc)
 		return XLVS_REAL_NONE;
 	svc_id = svc->id; /* verifier: 6.1 takes map keys from the stack or a map value, not from a global function's argument */
 	table = bpf_map_lookup_elem(&xlvs_tbl, &svc_id);
@@ -686,13 +621,13 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key
 	case XLVS_SCHED_MH:
 		/* mh-port hashes the whole 5-tuple (the service fixes the rest): the flow hash already computed */
 		if (!port)
-			hash = xlvs_flow_hash(key->saddr, 0, 0, 0);
+			hash = xlvs_flow_hash(saddr, 0, 0, 0);
 		break;
 	case XLVS_SCHED_SH:
-		hash = xlvs_flow_hash(key->saddr, 0, port, 0);
+		hash = xlvs_flow_hash(saddr, 0, port, 0);
 		break;
 	case XLVS_SCHED_DH:
-		hash = xlvs_flow_hash(0, key->daddr, 0, 0);
+		hash = xlvs_flow_hash(0, daddr, 0, 0);
 		break;
 	case XLVS_SCHED_RR:
 	case XLVS_SCHED_WRR:
@@ -706,23 +641,52 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, const struct xlvs_conn_key
 	return sched_hashed(svc, hash);
 }
 
-/* A persistent service's template for this client, if it still names a real that may take connections. */
-static __always_inline __u32 persist_lookup(const struct xlvs_svc *svc, struct xlvs_persist_key *pk, __u32 now)
-{
-	struct xlvs_persist *t = bpf_map_lookup_elem(&xlvs_persist, pk);
+/* ---- the connection table, once per family (conntable.h; struct xlvs_ct_bucket and xlvs_ct6_bucket in xlvs_abi.h) ---- */
 
-	if (!t || t->svc_id != svc->id || idle_for(now, t->last_seen) >= (__s32)t->timeout)
-		return XLVS_REAL_NONE;
-	/*
-	 * A template is honoured only while its real takes new connections (IPVS with expire_quiescent_template=1), so
-	 * drain and health act on persistent clients too.
-	 */
-	if (!available_real(&t->real_id, svc->id))
-		return XLVS_REAL_NONE;
-	t->last_seen = now;
-	return t->real_id;
+struct sweep_ctx {
+	__u32 now;
+	__u32 first; /* the first bucket of this run */
+	__u32 timeout[XLVS_CS_COUNT];
+	__u64 conns;
+	__u64 expired;
+	__u64 templates;
+	__u64 templates_expired;
+};
+
+/* IPv4: the family's parts of the connection-table logic (see conntable.h for what each must do). */
+#define CT_(name)      name
+#define CT_KEY         struct xlvs_conn_key
+#define CT_ENTRY       struct xlvs_ct_entry
+#define CT_BUCKET      struct xlvs_ct_bucket
+#define CT_WAYS        XLVS_CT_WAYS
+#define CT_KEY_WORDS   2
+#define CT_MAP         xlvs_conn
+#define CT_BUCKETS(c)  ((c)->ct_buckets)
+#define CT_PERSIST_MAP xlvs_persist
+#define CT_PERSIST_KEY struct xlvs_persist_key
+#define CT_SYNC        1
+
+static __always_inline __u32 ct_hash(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
+{
+	return xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto ^ cfg->ct_seed);
 }
 
+static __always_inline __u32 flow_hash(const struct xlvs_conn_key *key, __u32 ports)
+{
+	return xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto);
+}
+
+static __always_inline void addr_words(const struct xlvs_conn_key *key, __u32 *src, __u32 *dst)
+{
+	*src = key->saddr;
+	*dst = key->daddr;
+}
+
+static __always_inline void persist_key(struct xlvs_persist_key *pk, const struct xlvs_svc *svc, const struct xlvs_conn_key *key)
+{
+	pk->caddr = key->saddr & svc->persist_mask;
+	pk->svc_id = svc->id;
+}
 static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *key)
 {
 	struct xlvs_svc_key skey = {.vip = key->daddr, .port = key->dport, .proto = key->proto};
@@ -734,149 +698,96 @@ static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *
 	return bpf_map_lookup_elem(&xlvs_svc, &skey);
 }
 
+#include "conntable.h"
+
+#undef CT_
+#undef CT_KEY
+#undef CT_ENTRY
+#undef CT_BUCKET
+#undef CT_WAYS
+#undef CT_KEY_WORDS
+#undef CT_MAP
+#undef CT_BUCKETS
+#undef CT_PERSIST_MAP
+#undef CT_PERSIST_KEY
+#undef CT_SYNC
+
+/* ---- the forwarding step both families share ---- */
+
 /*
- * Schedules a new connection and records it in the flow's bucket. A global function: the verifier
- * checks it once, on its own, instead of once for every state the XDP program reaches it in (no
- * entry, an entry whose real went away, a reused 5-tuple; TCP or UDP; each flag combination),
- * which multiplied this path, its schedulers and its loops, into most of the program's budget.
+ * After the connection-table lookup: a flow without a usable entry is scheduled (new_connection()), and the frame
+ * goes to its real with only the MACs rewritten. nc_result: new_connection()'s verdict, or -1 for a known flow.
+ * bytes: the IP datagram's length for the counters.
  */
-__noinline int new_connection(struct new_conn *nc)
+static __always_inline int forward(struct ethhdr *eth, const struct xlvs_cfg *cfg, struct xlvs_verdicts *vd, struct xlvs_real *real, __u32 svc_id,
+                                   __u32 real_id, __u32 bytes, int nc_result)
 {
-	struct xlvs_persist_key pk = {};
-	struct xlvs_conn fresh = {};
-	struct xlvs_ct_bucket *bucket;
-	struct xlvs_ct_entry *e = NULL;
-	struct xlvs_counters *c;
-	struct xlvs_real *real;
-	struct xlvs_svc *svc;
-	struct xlvs_cfg *cfg;
-	__u32 zero = 0, real_id = XLVS_REAL_NONE, bucket_idx, svc_id, now;
-	int scheduled = 0;
-	__u8 state;
+	int new_conn = nc_result >= 0;
 
-	/* verifier: a global function's pointer arguments may be NULL */
-	if (!nc)
-		return NC_ABORT;
-	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
-	bucket_idx = nc->bucket; /* verifier: 6.1 takes map keys from the stack or a map value, not from a global function's argument */
-	bucket = bpf_map_lookup_elem(&xlvs_conn, &bucket_idx);
-	if (!cfg || !bucket)
-		return NC_ABORT;
-	/* Kept in *nc, not a register: a value live to the end of this function would spill and grow its stack (6.1: 512 bytes for all frames). */
-	nc->sync = cfg->sync_emit ? NC_SYNC_CONN : 0;
-	if (nc->way >= 0)
-		e = &bucket->e[nc->way & (XLVS_CT_WAYS - 1)];
-	/* verifier: clang would test "way >= 0" again for every "if (e)" below, and 6.1 cannot tell from that that e is NULL */
-	barrier_var(e);
-	now = now_seconds();
-	svc = service_for(&nc->key);
-	if (!svc) {
-		if (e)
-			__builtin_memset(&e->key, 0, sizeof(e->key));
-		return NC_PASS;
+	switch (nc_result) {
+	case -1:
+		break;
+	case NC_PASS:
+		vd->pass_no_service++;
+		return XDP_PASS;
+	case NC_DROP:
+		vd->drop_no_real++;
+		return XDP_DROP;
+	case NC_TX:
+		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+		break;
+	default:
+		real = NULL;
+		break;
 	}
-	svc_id = svc->id;
-	nc->svc_id = svc_id;
-	if (svc->persist_timeout) {
-		pk.caddr = nc->key.saddr & svc->persist_mask;
-		pk.svc_id = svc->id;
-		real_id = persist_lookup(svc, &pk, now);
-	}
-	if (real_id == XLVS_REAL_NONE) {
-		real_id = schedule(svc, &nc->key, nc->ports, xlvs_flow_hash(nc->key.saddr, nc->key.daddr, nc->ports, nc->key.proto));
-		scheduled = 1;
-	}
-	real = real_id == XLVS_REAL_NONE ? NULL : bpf_map_lookup_elem(&xlvs_reals, &real_id);
 	if (!real) {
-		if (e)
-			__builtin_memset(&e->key, 0, sizeof(e->key));
-		c = bpf_map_lookup_elem(&xlvs_st_svc, &svc_id);
-		if (c)
-			c->drops++;
-		return NC_DROP;
+		vd->aborted++;
+		return XDP_ABORTED;
 	}
-	if (svc->persist_timeout) {
-		struct xlvs_persist t = {.real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout};
-
-		/* An honoured template was refreshed by persist_lookup(); only a fresh choice is written. */
-		if (scheduled) {
-			bpf_map_update_elem(&xlvs_persist, &pk, &t, BPF_ANY);
-			nc->sync |= nc->sync << 1; /* NC_SYNC_TEMPLATE while sync is on */
-		}
-		fresh.flags = XLVS_CONN_F_PERSIST;
-	}
-	state = nc->key.proto == IPPROTO_TCP ? tcp_first_state(nc->tcp_flags) : XLVS_CS_UDP;
-	fresh.real_id = real_id;
-	fresh.svc_id = svc->id;
-	fresh.state = state;
-	fresh.last_seen = now;
-	if (e) {
-		e->val = fresh; /* the key is already this flow's */
-	} else {
-		e = ct_claim(bucket, cfg, &nc->key, now, nc);
-		if (e) {
-			e->val = fresh;
-			((__u64 *)&e->key)[1] = ((__u64 *)&nc->key)[1];
-		}
-	}
-	if (e)
-		bind_conn(real_id, state, real->u_threshold);
+	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	count(&svc_id, &xlvs_st_svc, bytes, new_conn);
+	count(&real_id, &xlvs_st_real, bytes, new_conn);
+	if (new_conn)
+		vd->tx_new++;
 	else
-		nc->sync &= ~NC_SYNC_CONN;
-	nc->real_id = real_id;
-	return NC_TX;
+		vd->tx_existing++;
+	return XDP_TX;
 }
 
-/* ---- programs ---- */
+#include "ipv6.h"
 
-SEC("xdp")
-int xlvs_xdp(struct xdp_md *ctx)
+/*
+ * The IPv4 path of xlvs_xdp, for IPv4 frames addressed to this director; counts its own verdicts. Inlined: as a global
+ * function (as xlvs_ipv6() is) the call alone cost an established IPv4 flow 7 ns of its 48.
+ */
+static __always_inline int xlvs_ipv4(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	struct hdr_cursor nh = {.pos = (void *)(long)ctx->data};
 	struct new_conn nc __attribute__((aligned(8))) = {.way = -1};
 	struct xlvs_conn_key *key = &nc.key;
 	struct xlvs_ct_bucket *bucket;
-	struct xlvs_ct_entry *e;
-	struct xlvs_verdicts *vd;
 	struct xlvs_real *real = NULL;
-	struct xlvs_cfg *cfg;
+	struct hdr_cursor nh;
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	__u32 zero = 0, real_id = 0, svc_id = 0, ports, bytes;
-	int proto, way, new_conn = 0;
-	__u8 flags = 0, state;
+	void *data_end;
+	__u32 real_id = 0, svc_id = 0, ports;
+	int proto, way, nc_result = -1;
+	__u8 flags = 0;
 
-	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
-	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
-	if (!vd)
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!ctx || !vd || !cfg)
 		return XDP_ABORTED;
-
-	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
-	if (!cfg) {
-		vd->aborted++;
-		return XDP_ABORTED;
-	}
-
-	proto = parse_ethhdr(&nh, data_end, &eth);
-	if (proto < 0) {
+	data_end = (void *)(long)ctx->data_end;
+	eth = (void *)(long)ctx->data;
+	/* verifier: the caller checked it, but this function is verified without the caller's bounds */
+	if ((void *)(eth + 1) > data_end) {
 		vd->pass_malformed++;
 		return XDP_PASS;
 	}
-	if (proto != bpf_htons(ETH_P_IP)) {
-		vd->pass_not_ipv4++;
-		return XDP_PASS;
-	}
-	/*
-	 * Only frames addressed to this director: a second director (a VRRP backup) on the same segment
-	 * otherwise forwards the first one's output, addressed to a real, again and again.
-	 */
-	if (!for_director(eth->h_dest, cfg)) {
-		vd->pass_not_for_us++;
-		return XDP_PASS;
-	}
+	nh.pos = eth + 1;
 	proto = parse_iphdr(&nh, data_end, &iph);
 	if (proto < 0) {
 		vd->pass_malformed++;
@@ -906,19 +817,14 @@ int xlvs_xdp(struct xdp_md *ctx)
 
 	key->saddr = iph->saddr;
 #ifdef XLVS_BENCH_FRESH_FLOWS
-	{
-		__u32 one = 1, *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero), *cycle = bpf_map_lookup_elem(&xlvs_bench_seq, &one);
-
-		if (seq && cycle) {
-			++*seq;
-			key->saddr ^= bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
-		}
-	}
+	key->saddr ^= bench_flow();
 #endif
 	key->daddr = iph->daddr;
 	key->sport = (__be16)ports;
 	key->dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
 	key->proto = proto;
+	nc.ports = ports;
+	nc.tcp_flags = flags;
 
 	/*
 	 * Established flows first: one bucket of the connection table, then the service
@@ -935,169 +841,86 @@ int xlvs_xdp(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	}
 	way = ct_find(bucket, key);
-	if (way >= 0) {
-		e = &bucket->e[way & (XLVS_CT_WAYS - 1)];
-		real_id = e->val.real_id;
-		svc_id = e->val.svc_id;
-		state = e->val.state;
-		real = usable_real(&real_id, svc_id);
-		/*
-		 * A bare SYN on a closing connection is a client reusing the 5-tuple: a new
-		 * connection, scheduled afresh (IPVS conn_reuse_mode). On SYN_RECV it is a
-		 * retransmission and on ESTABLISHED a stray: both stay where they are.
-		 */
-		if (real && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK | XLVS_TCP_RST)) == XLVS_TCP_SYN && (state == XLVS_CS_FIN_WAIT || state == XLVS_CS_CLOSE))
-			real = NULL;
-		if (real) {
-			if (proto == IPPROTO_TCP) {
-				__u8 next = tcp_next_state(state, flags);
-
-				if (next != state) {
-					restate_conn(real_id, state, next);
-					e->val.state = next;
-					/* The new state's timeout runs from this packet. */
-					e->val.last_seen = now_seconds();
-					if (cfg->sync_emit)
-						sync_emit(key, real_id, svc_id, next);
-				}
-			}
-			/*
-			 * No clock here: reading it costs more than the rest of this path (~20 ns). The
-			 * sweeper reads a changed count as a packet and stamps last_seen itself.
-			 */
-			e->val.hits++;
-		} else {
-			/* The way is reused in place for the new connection (or freed if none can be made). */
-			unbind_conn(real_id, state);
-			nc.way = way;
-		}
-	}
+	if (way >= 0)
+		real = ct_follow(bucket, way, &nc, cfg, &real_id, &svc_id);
 	if (!real) {
-		nc.ports = ports;
-		nc.tcp_flags = flags;
-		switch (new_connection(&nc)) {
-		case NC_PASS:
-			vd->pass_no_service++;
-			return XDP_PASS;
-		case NC_DROP:
-			vd->drop_no_real++;
-			return XDP_DROP;
-		case NC_TX:
-			break;
-		default:
-			vd->aborted++;
-			return XDP_ABORTED;
+		nc_result = new_connection(&nc);
+		if (nc_result == NC_TX) {
+			vd->ct_evicted += nc.evicted;
+			vd->ct_untracked += nc.untracked;
+			svc_id = nc.svc_id;
+			real_id = nc.real_id;
+			if (nc.sync) {
+				if (nc.sync & NC_SYNC_CONN)
+					sync_emit(key, real_id, svc_id, proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP);
+				if (nc.sync & NC_SYNC_TEMPLATE)
+					sync_template(key, real_id, svc_id);
+			}
 		}
-		vd->ct_evicted += nc.evicted;
-		vd->ct_untracked += nc.untracked;
-		svc_id = nc.svc_id;
-		real_id = nc.real_id;
-		if (nc.sync) {
-			if (nc.sync & NC_SYNC_CONN)
-				sync_emit(key, real_id, svc_id, proto == IPPROTO_TCP ? tcp_first_state(flags) : XLVS_CS_UDP);
-			if (nc.sync & NC_SYNC_TEMPLATE)
-				sync_template(key, real_id, svc_id);
-		}
-		real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
-		if (!real) {
-			vd->aborted++;
-			return XDP_ABORTED;
-		}
-		new_conn = 1;
 	}
+	return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len), nc_result);
+}
 
-	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+/* ---- programs ---- */
 
-	bytes = bpf_ntohs(iph->tot_len);
-	count(&svc_id, &xlvs_st_svc, bytes, new_conn);
-	count(&real_id, &xlvs_st_real, bytes, new_conn);
-	if (new_conn)
-		vd->tx_new++;
-	else
-		vd->tx_existing++;
-	return XDP_TX;
+SEC("xdp")
+int xlvs_xdp(struct xdp_md *ctx)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct xlvs_verdicts *vd;
+	struct xlvs_cfg *cfg;
+	__u32 zero = 0;
+
+	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
+	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
+	if (!vd)
+		return XDP_ABORTED;
+
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	if (!cfg) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	if ((void *)(eth + 1) > data_end) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	/*
+	 * Only frames addressed to this director are forwarded: a second director (a VRRP backup) on the same segment
+	 * otherwise forwards the first one's output, addressed to a real, again and again. IPv4 is tested first: the
+	 * established IPv4 flow is the path to keep short.
+	 */
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		if (!for_director(eth->h_dest, cfg)) {
+			vd->pass_not_for_us++;
+			return XDP_PASS;
+		}
+		return xlvs_ipv4(ctx, vd, cfg);
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IPV6)) {
+		vd->pass_not_ipv4++;
+		return XDP_PASS;
+	}
+	if (!for_director(eth->h_dest, cfg)) {
+		vd->pass_not_for_us++;
+		return XDP_PASS;
+	}
+	return xlvs_ipv6(ctx, vd, cfg);
 }
 
 struct bpf_map; /* only passed back to helpers by the bpf_for_each_map_elem callbacks */
 
 /* ---- the sweeper: run by the control plane through BPF_PROG_TEST_RUN (any frame), never attached ---- */
 
-/*
- * A live connection keeps its client's template alive: the template outlives the last packet by
- * its timeout. A global function: verified once on its own, not once per path of the sweeper.
- */
-__noinline int persist_keepalive(struct xlvs_ct_entry *e)
+/* Templates of either family: the key is only handed back to delete the entry. */
+static __always_inline long sweep_template_any(struct bpf_map *map, void *key, struct xlvs_persist *t, struct sweep_ctx *sc)
 {
-	struct xlvs_conn_key k __attribute__((aligned(8)));
-	struct xlvs_persist_key pk;
-	struct xlvs_persist *t;
-	struct xlvs_svc *svc;
-
-	/* verifier: a global function's pointer arguments may be NULL */
-	if (!e)
-		return 0;
-	__builtin_memcpy(&k, &e->key, sizeof(k));
-	svc = service_for(&k);
-	if (!svc || !svc->persist_timeout)
-		return 0;
-	pk.caddr = k.saddr & svc->persist_mask;
-	pk.svc_id = svc->id;
-	t = bpf_map_lookup_elem(&xlvs_persist, &pk);
-	if (t && t->real_id == e->val.real_id && (__s32)(e->val.last_seen - t->last_seen) > 0)
-		t->last_seen = e->val.last_seen;
-	return 0;
-}
-
-struct sweep_ctx {
-	__u32 now;
-	__u32 first; /* the first bucket of this run */
-	__u32 timeout[XLVS_CS_COUNT];
-	__u64 conns;
-	__u64 expired;
-	__u64 templates;
-	__u64 templates_expired;
-};
-
-/*
- * One way of one bucket per bpf_loop iteration, not one bucket with a loop over its ways: the
- * verifier walks a callback as a loop body until its states converge (since 6.8, and in stable
- * kernels that took that fix), and a ways loop inside it multiplied each way's paths (held,
- * live, persistent, expired, lost the claim) into a million instructions on 6.18.44. A
- * callback this size converges in a few passes whatever the kernel. The bucket lookup per
- * way is an inlined array index.
- */
-static long sweep_way(__u32 i, struct sweep_ctx *sc)
-{
-	struct xlvs_ct_bucket *b;
-	struct xlvs_ct_entry *e;
-	__u32 idx = sc->first + i / XLVS_CT_WAYS;
-	__u64 was;
-
-	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
-	if (!b)
-		return 1; /* past the end of the table */
-	e = &b->e[i & (XLVS_CT_WAYS - 1)];
-	if (!ct_held(e))
-		return 0;
-	if (e->val.hits != e->val.hits_seen) {
-		/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
-		e->val.hits_seen = e->val.hits;
-		e->val.last_seen = sc->now;
+	sc->templates++;
+	if (idle_for(sc->now, t->last_seen) >= (__s32)t->timeout) {
+		bpf_map_delete_elem(map, key);
+		sc->templates_expired++;
 	}
-	if (ct_overdue(e, sc->timeout, sc->now) < 0) {
-		sc->conns++;
-		if (e->val.flags & XLVS_CONN_F_PERSIST)
-			persist_keepalive(e);
-		return 0;
-	}
-	/* Claimed like a datapath insert, so an entry a CPU is replacing at this moment is not uncounted twice. */
-	was = ((__u64 *)&e->key)[0];
-	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was)
-		return 0;
-	unbind_conn(e->val.real_id, e->val.state);
-	((__u64 *)&e->key)[1] = 0;
-	sc->expired++;
 	return 0;
 }
 
@@ -1105,12 +928,14 @@ static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, st
 {
 	struct xlvs_persist_key k = *key;
 
-	sc->templates++;
-	if (idle_for(sc->now, t->last_seen) >= (__s32)t->timeout) {
-		bpf_map_delete_elem(map, &k);
-		sc->templates_expired++;
-	}
-	return 0;
+	return sweep_template_any(map, &k, t, sc);
+}
+
+static long sweep_template6(struct bpf_map *map, struct xlvs_persist6_key *key, struct xlvs_persist *t, struct sweep_ctx *sc)
+{
+	struct xlvs_persist6_key k = *key;
+
+	return sweep_template_any(map, &k, t, sc);
 }
 
 /*
@@ -1118,7 +943,8 @@ static long sweep_template(struct bpf_map *map, struct xlvs_persist_key *key, st
  * sweep interval. One run walks XLVS_SWEEP_CHUNK buckets from where the last one
  * stopped (a run holds its CPU, with bottom halves off, for its whole length: a pass
  * over a 4M-entry table in one run took ~40 ms); the control plane repeats runs until
- * the pass wraps. Templates are swept at the start of each pass.
+ * the pass wraps. A pass walks xlvs_conn, then xlvs_conn6 (its buckets are as long:
+ * half the ways, each twice the size). Templates are swept at the start of each pass.
  */
 SEC("xdp")
 int xlvs_sweep(struct xdp_md *ctx)
@@ -1126,7 +952,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	struct sweep_ctx sc = {};
 	struct xlvs_sweep_stats *st;
 	struct xlvs_cfg *cfg;
-	__u32 zero = 0, i, n, total;
+	__u32 zero = 0, i, n, total4, total, first;
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
 	st = bpf_map_lookup_elem(&xlvs_sweepst, &zero);
@@ -1136,22 +962,33 @@ int xlvs_sweep(struct xdp_md *ctx)
 #pragma unroll
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
-	total = cfg->ct_total ? cfg->ct_total : 1;
-	sc.first = st->cursor < total ? st->cursor : 0;
-	n = total - sc.first;
-	if (n > XLVS_SWEEP_CHUNK)
-		n = XLVS_SWEEP_CHUNK;
-	if (!sc.first) {
+	total4 = cfg->ct_total ? cfg->ct_total : 1;
+	total = total4 + cfg->ct6_total;
+	first = st->cursor < total ? st->cursor : 0;
+	if (!first) {
 		bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
+		bpf_for_each_map_elem(&xlvs_persist6, sweep_template6, &sc, 0);
 		st->templates = sc.templates;
 		st->templates_expired += sc.templates_expired;
 		st->pass_conns = 0;
 	}
-	bpf_loop(n * XLVS_CT_WAYS, sweep_way, &sc, 0);
+	if (first < total4) {
+		n = total4 - first;
+		if (n > XLVS_SWEEP_CHUNK)
+			n = XLVS_SWEEP_CHUNK;
+		sc.first = first;
+		bpf_loop(n * XLVS_CT_WAYS, sweep_way, &sc, 0);
+	} else {
+		n = total - first;
+		if (n > XLVS_SWEEP_CHUNK)
+			n = XLVS_SWEEP_CHUNK;
+		sc.first = first - total4;
+		bpf_loop(n * XLVS_CT6_WAYS, sweep_way6, &sc, 0);
+	}
 	st->now = sc.now;
 	st->pass_conns += sc.conns;
 	st->expired += sc.expired;
-	st->cursor = sc.first + n;
+	st->cursor = first + n;
 	if (st->cursor >= total) {
 		st->cursor = 0;
 		st->conns = st->pass_conns;

@@ -16,23 +16,27 @@
  */
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
-#define XLVS_MAX_SERVICES     16384u      /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
-#define XLVS_MAX_REALS        131072u     /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
-#define XLVS_CONN_DEFAULT_MAX 4194304u    /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
-#define XLVS_CT_WAYS          8u          /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
-#define XLVS_MH_DEFAULT_SIZE  65537u      /* Maglev table size: a prime */
-#define XLVS_REAL_NONE        0xffffffffu /* Maglev bucket with no schedulable real */
-#define XLVS_SEQ_MAX_TRIES    32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */
-#define XLVS_FALLBACK_TRIES   32u         /* sh/mh fallback: buckets tried, the first being the flow's own */
-#define XLVS_FALLBACK_STRIDE  1000u       /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
-#define XLVS_SWEEP_CHUNK      16384u      /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
-#define XLVS_TBL_MAX          1048576u    /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
-#define XLVS_ACCEPT_MACS      4u          /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
+#define XLVS_MAX_SERVICES      16384u      /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
+#define XLVS_MAX_REALS         131072u     /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
+#define XLVS_CONN_DEFAULT_MAX  4194304u    /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
+#define XLVS_CT_WAYS           8u          /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
+#define XLVS_CONN6_DEFAULT_MAX 1048576u    /* IPv6 connection-table entries (xlvs_conn6, 64 B each): 64 MiB, a quarter of the IPv4 table's entries */
+#define XLVS_CT6_WAYS          4u          /* entries per xlvs_conn6 bucket: 4 x 64 B = 256 B, the same four cache lines as an IPv4 bucket */
+#define XLVS_IPV6_EXT_MAX      6u          /* IPv6 extension headers walked before the L4 header; a longer chain is passed (xlvs_verdicts.pass_ipv6_ext) */
+#define XLVS_NEW_CONN6_BYTES   72u         /* xlvs_scratch6 value: the IPv6 path's new-connection scratch (struct new_conn6, internal to the program) */
+#define XLVS_MH_DEFAULT_SIZE   65537u      /* Maglev table size: a prime */
+#define XLVS_REAL_NONE         0xffffffffu /* Maglev bucket with no schedulable real */
+#define XLVS_SEQ_MAX_TRIES     32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */
+#define XLVS_FALLBACK_TRIES    32u         /* sh/mh fallback: buckets tried, the first being the flow's own */
+#define XLVS_FALLBACK_STRIDE   1000u       /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
+#define XLVS_SWEEP_CHUNK       16384u      /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
+#define XLVS_TBL_MAX           1048576u    /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
+#define XLVS_ACCEPT_MACS       4u          /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
 /* XLVS_PERSIST_RATIO: one template per persistent client network, far fewer than connections. */
-#define XLVS_PERSIST_RATIO    16u      /* connection-table entries per xlvs_persist entry */
-#define XLVS_PERSIST_MIN      1024u    /* xlvs_persist entries however small the connection table */
-#define XLVS_SYNCQ_BYTES      4194304u /* xlvs_syncq ring buffer (a power of two of pages): ~87,000 sync records, ~0.9 s at 100,000 a second */
-#define XLVS_SYNCIN_MAX       96u      /* xlvs_sync_in entries one xlvs_syncin run takes: 3,072 bytes, inside BPF_PROG_TEST_RUN's one-page XDP frame */
+#define XLVS_PERSIST_RATIO     16u      /* connection-table entries per xlvs_persist entry */
+#define XLVS_PERSIST_MIN       1024u    /* xlvs_persist entries however small the connection table */
+#define XLVS_SYNCQ_BYTES       4194304u /* xlvs_syncq ring buffer (a power of two of pages): ~87,000 sync records, ~0.9 s at 100,000 a second */
+#define XLVS_SYNCIN_MAX        96u      /* xlvs_sync_in entries one xlvs_syncin run takes: 3,072 bytes, inside BPF_PROG_TEST_RUN's one-page XDP frame */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -94,9 +98,18 @@ struct xlvs_svc {
 	__u32 flags;           /* XLVS_SVC_F_* */
 	__u32 tbl_size;        /* entries of this service's schedule table in use (Maglev: its prime size) */
 	__u8 sched;            /* XLVS_SCHED_* */
-	__u8 pad[3];           /* zero */
+	__u8 persist_plen6;    /* IPv6 services (xlvs_svc6): prefix length 1..128 of the client network a template is for (ipvsadm -M 64); 0 for IPv4 */
+	__u8 pad[2];           /* zero */
 	__u32 persist_timeout; /* seconds a client's template outlives its last packet; 0 = not persistent */
-	__be32 persist_mask;   /* netmask applied to the client address for the template, network order */
+	__be32 persist_mask;   /* IPv4 services: netmask applied to the client address for the template, network order; 0 for IPv6 */
+};
+
+/* xlvs_svc6 key: an IPv6 service. Its value is a struct xlvs_svc whose id is drawn from the same space as IPv4 services'. */
+struct xlvs_svc6_key {
+	__u8 vip[16]; /* virtual IPv6 address, network order */
+	__be16 port;  /* destination port, network order */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;     /* zero */
 };
 
 /* A connection's key: the client's 5-tuple as seen on the wire. A free xlvs_ct_entry is all zero: its first 8 bytes (saddr, daddr) decide. */
@@ -138,16 +151,42 @@ struct xlvs_ct_bucket {
 	struct xlvs_ct_entry e[XLVS_CT_WAYS]; /* the ways; free ones are all zero */
 };
 
+/* An IPv6 connection's key: the client's 5-tuple as seen on the wire. Free when its first 8 bytes are zero (no client address the kernel accepts has them so). */
+struct xlvs_conn6_key {
+	__u8 saddr[16]; /* client IPv6, network order */
+	__u8 daddr[16]; /* VIP, network order */
+	__be16 sport;   /* client port, network order */
+	__be16 dport;   /* service port, network order */
+	__u8 proto;     /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[11];   /* zero: the key is compared as raw 8-byte words, and the entry fills a cache line */
+};
+
+/* One IPv6 connection-table entry: 64 bytes, a cache line. */
+struct xlvs_ct6_entry {
+	struct xlvs_conn6_key key; /* the flow; first 8 bytes zero: free */
+	struct xlvs_conn val;      /* its connection, as in xlvs_conn */
+};
+
+/* xlvs_conn6 value: the IPv6 connection table, the same set-associative design as xlvs_conn (one slice per CPU with conn_table_per_cpu). */
+struct xlvs_ct6_bucket {
+	struct xlvs_ct6_entry e[XLVS_CT6_WAYS]; /* the ways; free ones are all zero */
+};
+
 /* xlvs_reals value, indexed by real id. */
 struct xlvs_real {
 	__u8 mac[6];       /* the real server's MAC: the rewritten destination */
 	__u16 flags;       /* XLVS_REAL_F_* */
-	__be32 addr;       /* real server IPv4, network order (for status and trace; not used to forward) */
+	__be32 addr;       /* real server IPv4, network order (for status and trace; not used to forward); 0 for an IPv6 real (xlvs_raddr6) */
 	__u32 svc_id;      /* owning service id */
 	__u32 weight;      /* effective weight 0..65535 (slow start ramps it): read by the list schedulers */
 	__u32 u_threshold; /* ipvsadm -x: overloaded once active + inactive >= this; 0 = no limit */
 	__u32 l_threshold; /* ipvsadm -y: no longer overloaded once active + inactive < this; 0 = below 3/4 of upper */
 	__u32 pad;         /* zero */
+};
+
+/* xlvs_raddr6 value, indexed by real id: an IPv6 real's address (status, trace and read-back after a restart); all zero for an IPv4 real. */
+struct xlvs_real6 {
+	__u8 addr[16]; /* real server IPv6, network order; not used to forward */
 };
 
 /* xlvs_rconn value (shared, updated with atomic adds on state changes only): a real's tracked connections. */
@@ -168,6 +207,12 @@ struct xlvs_seq_pos {
 struct xlvs_persist_key {
 	__be32 caddr; /* client address & the service's persist_mask, network order */
 	__u32 svc_id; /* the service */
+};
+
+/* xlvs_persist6 key: an IPv6 persistence template is per (client /persist_plen6 prefix, service); the value is a struct xlvs_persist. */
+struct xlvs_persist6_key {
+	__u8 caddr[16]; /* client address with the bits past the service's persist_plen6 cleared, network order */
+	__u32 svc_id;   /* the service */
 };
 
 /* xlvs_persist value. */
@@ -206,23 +251,26 @@ struct xlvs_cfg {
 	 * Unused slots repeat mac, so the datapath compares all of them without testing for empty ones.
 	 */
 	__u8 accept_mac[XLVS_ACCEPT_MACS][6];
-	__u32 sync_emit; /* 1: record new and changed connections and templates in xlvs_syncq (the sync master); 0 after every load */
+	__u32 sync_emit; /* 1: record new and changed IPv4 connections and templates in xlvs_syncq (the sync master); 0 after every load. IPv6 flows are never synced */
+	/* Appended: the IPv6 connection table (xlvs_conn6), laid out as xlvs_conn (ct_per_cpu and ct_seed apply to both). */
+	__u32 ct6_buckets; /* buckets in one slice of xlvs_conn6; 0 until the loader writes it */
+	__u32 ct6_total;   /* buckets in the whole of xlvs_conn6: the sweeper's pass walks xlvs_conn, then these */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
 struct xlvs_counters {
 	__u64 packets; /* frames forwarded */
-	__u64 bytes;   /* IPv4 bytes forwarded (IP total length, as IPVS counts) */
+	__u64 bytes;   /* bytes forwarded: IPv4 total length, IPv6 payload length + 40 (the IP datagram, as IPVS counts) */
 	__u64 conns;   /* connections scheduled (new connection-table entries) */
 	__u64 drops;   /* new connections dropped: no real could take them (all down, weight 0 or overloaded) */
 };
 
 /* xlvs_verdicts value (per-CPU, single entry): why each frame got its verdict. */
 struct xlvs_verdicts {
-	__u64 pass_not_ipv4;   /* ARP, IPv6, VLAN-tagged and other ethertypes */
-	__u64 pass_malformed;  /* too short for its headers, or an invalid IPv4 header: left to the kernel */
+	__u64 pass_not_ipv4;   /* neither IPv4 nor IPv6: ARP, VLAN-tagged and other ethertypes */
+	__u64 pass_malformed;  /* too short for its headers, or an invalid IPv4 or IPv6 header: left to the kernel */
 	__u64 pass_fragment;   /* IPv4 fragments: not forwarded (no L4 ports to match in most of them) */
-	__u64 pass_no_service; /* IPv4 not addressed to a configured VIP:port/protocol (incl. ICMP) */
+	__u64 pass_no_service; /* not addressed to a configured VIP:port/protocol (incl. ICMP, ICMPv6 neighbour discovery and echo) */
 	__u64 tx_existing;     /* forwarded on an existing connection-table entry */
 	__u64 tx_new;          /* forwarded after scheduling a new connection */
 	__u64 drop_no_real;    /* service has no real that can take the connection */
@@ -230,8 +278,13 @@ struct xlvs_verdicts {
 	__u64 ct_evicted;      /* not a verdict: live connection entries replaced because their bucket was full */
 	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (another CPU took the way twice) */
 	/* Appended (after the connection-table events, so an older pinned map is a prefix of this one): */
-	__u64 pass_not_for_us; /* IPv4 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
+	__u64 pass_not_for_us; /* IPv4 or IPv6 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
 	__u64 sync_lost;       /* not a verdict: sync records dropped because xlvs_syncq was full (the frame was forwarded all the same) */
+	/* Appended: IPv6. Forwarded IPv6 flows count in tx_existing and tx_new, like IPv4 ones. */
+	__u64 pass_ipv6_ext;      /* IPv6 with more than XLVS_IPV6_EXT_MAX extension headers, or one the walk cannot read: left to the kernel */
+	__u64 pass_fragment6;     /* IPv6 fragments, first or later: not forwarded (later ones carry no ports; the datapath cannot reassemble) */
+	__u64 tx_icmp6;           /* ICMPv6 packet-too-big or destination-unreachable quoting a tracked flow: forwarded unchanged to that flow's real */
+	__u64 pass_icmp6_no_flow; /* ICMPv6 error to a VIP quoting no flow the table holds (or whose real is gone), or not TCP/UDP: left to the kernel */
 };
 
 /*

@@ -2,16 +2,25 @@
 // conntable.ts: the datapath's connection table (xlvs_conn, set-associative) read and edited from user space through its mmap.
 
 import * as abi from '../core/abi';
-import { type CtGeometry, ctBucketOf, ctHeld } from '../core/conntable';
+import { type CtGeometry, ct6BucketOf, ctBucketOf, ctHeld } from '../core/conntable';
 import type { BpfMap } from './native';
 
-const ENTRY = abi.ctEntry.size;
-const BUCKET = abi.ctBucket.size;
-/** Buckets read per mmap copy when walking the table: 4 MiB at a time, so a 128 MiB table is never copied whole. */
+/** Buckets read per mmap copy when walking the table: 4 MiB at a time (both families' buckets are 256 bytes), so a 128 MiB table is never copied whole. */
 const CHUNK_BUCKETS = 16384;
 
-export interface CtRecord {
-  key: abi.ConnKey;
+/** How one family's table lies in memory (struct xlvs_ct_bucket, struct xlvs_ct6_bucket): the rest of the logic is the same. */
+export interface CtLayout<K> {
+  ways: number;
+  entry: number;
+  keyCodec: abi.StructSpec<K>;
+  bucketOf(key: Buffer, seed: number, buckets: number): number;
+}
+
+export const CT4: CtLayout<abi.ConnKey> = { ways: abi.CT_WAYS, entry: abi.ctEntry.size, keyCodec: abi.connKey, bucketOf: ctBucketOf };
+export const CT6: CtLayout<abi.Conn6Key> = { ways: abi.CT6_WAYS, entry: abi.ct6Entry.size, keyCodec: abi.conn6Key, bucketOf: ct6BucketOf };
+
+export interface CtRecord<K = abi.ConnKey> {
+  key: K;
   val: abi.Conn;
   slice: number;
   bucket: number;
@@ -24,75 +33,87 @@ export interface CtRecord {
  * write can still race a datapath insert into the same way, which the purge accepts (it runs on
  * configuration changes, and a lost entry's flow is picked up again on its next packet).
  */
-export class ConnTable {
+export class ConnTable<K extends object = abi.ConnKey> {
+  private readonly ways: number;
+  private readonly entry: number;
+  private readonly bucketBytes: number;
+  private readonly keyBytes: number;
+
   constructor(
     private readonly map: BpfMap,
     readonly geometry: CtGeometry,
     readonly seed: number,
-  ) {}
+    private readonly layout: CtLayout<K> = CT4 as unknown as CtLayout<K>,
+  ) {
+    this.ways = layout.ways;
+    this.entry = layout.entry;
+    this.bucketBytes = layout.ways * layout.entry;
+    this.keyBytes = layout.keyCodec.size;
+  }
 
   private offset(slice: number, bucket: number, way = 0): number {
-    return ((slice * this.geometry.buckets + bucket) * abi.CT_WAYS + way) * ENTRY;
+    return ((slice * this.geometry.buckets + bucket) * this.ways + way) * this.entry;
   }
 
   /** Where key is held: its bucket in every slice (a flow may have moved CPU), first match. */
-  find(key: abi.ConnKey): CtRecord | null {
-    const k = abi.connKey.encode(key);
-    const bucket = ctBucketOf(k, this.seed, this.geometry.buckets);
+  find(key: K): CtRecord<K> | null {
+    const k = this.layout.keyCodec.encode(key);
+    const bucket = this.layout.bucketOf(k, this.seed, this.geometry.buckets);
     for (let slice = 0; slice < this.geometry.slices; slice++) {
-      const b = this.map.readMmap(this.offset(slice, bucket), BUCKET);
-      for (let way = 0; way < abi.CT_WAYS; way++) {
-        if (b.compare(k, 0, 16, way * ENTRY, way * ENTRY + 16) === 0) return { key, val: abi.conn.decode(b, way * ENTRY + 16), slice, bucket, way };
+      const b = this.map.readMmap(this.offset(slice, bucket), this.bucketBytes);
+      for (let way = 0; way < this.ways; way++) {
+        const o = way * this.entry;
+        if (b.compare(k, 0, this.keyBytes, o, o + this.keyBytes) === 0) return { key, val: abi.conn.decode(b, o + this.keyBytes), slice, bucket, way };
       }
     }
     return null;
   }
 
-  get(key: abi.ConnKey): abi.Conn | null {
+  get(key: K): abi.Conn | null {
     return this.find(key)?.val ?? null;
   }
 
   /** Writes key's entry: over its current way, else into a free way of its bucket in `slice`. */
-  put(key: abi.ConnKey, val: abi.Conn, slice = 0): void {
-    const k = abi.connKey.encode(key);
+  put(key: K, val: abi.Conn, slice = 0): void {
+    const k = this.layout.keyCodec.encode(key);
     const at = this.find(key);
     let s = slice,
-      bucket = ctBucketOf(k, this.seed, this.geometry.buckets),
+      bucket = this.layout.bucketOf(k, this.seed, this.geometry.buckets),
       way = -1;
     if (at) ({ slice: s, bucket, way } = at);
     else {
-      const b = this.map.readMmap(this.offset(s, bucket), BUCKET);
-      for (let w = 0; w < abi.CT_WAYS && way < 0; w++) if (!ctHeld(b, w * ENTRY)) way = w;
+      const b = this.map.readMmap(this.offset(s, bucket), this.bucketBytes);
+      for (let w = 0; w < this.ways && way < 0; w++) if (!ctHeld(b, w * this.entry)) way = w;
       if (way < 0) throw new Error(`connection table: bucket ${bucket} of slice ${s} has no free way`);
     }
-    this.map.writeMmap(abi.conn.encode(val), this.offset(s, bucket, way) + 16);
+    this.map.writeMmap(abi.conn.encode(val), this.offset(s, bucket, way) + this.keyBytes);
     this.map.writeMmap(k, this.offset(s, bucket, way));
   }
 
-  delete(key: abi.ConnKey): boolean {
+  delete(key: K): boolean {
     const at = this.find(key);
     if (!at) return false;
-    this.map.writeMmap(Buffer.alloc(16), this.offset(at.slice, at.bucket, at.way));
+    this.map.writeMmap(Buffer.alloc(this.keyBytes), this.offset(at.slice, at.bucket, at.way));
     return true;
   }
 
   /** Every held entry, slice by slice. */
-  *records(): Generator<CtRecord> {
+  *records(): Generator<CtRecord<K>> {
     const { buckets, slices } = this.geometry;
     const total = buckets * slices;
     for (let first = 0; first < total; first += CHUNK_BUCKETS) {
       const n = Math.min(CHUNK_BUCKETS, total - first);
-      const chunk = this.map.readMmap(first * BUCKET, n * BUCKET);
-      for (let i = 0; i < n * abi.CT_WAYS; i++) {
-        const o = i * ENTRY;
+      const chunk = this.map.readMmap(first * this.bucketBytes, n * this.bucketBytes);
+      for (let i = 0; i < n * this.ways; i++) {
+        const o = i * this.entry;
         if (!ctHeld(chunk, o)) continue;
-        const index = first + Math.floor(i / abi.CT_WAYS);
+        const index = first + Math.floor(i / this.ways);
         yield {
-          key: abi.connKey.decode(chunk, o),
-          val: abi.conn.decode(chunk, o + 16),
+          key: this.layout.keyCodec.decode(chunk, o),
+          val: abi.conn.decode(chunk, o + this.keyBytes),
           slice: Math.floor(index / buckets),
           bucket: index % buckets,
-          way: i % abi.CT_WAYS,
+          way: i % this.ways,
         };
       }
     }
@@ -105,15 +126,23 @@ export class ConnTable {
   }
 
   /** Frees every entry pred accepts; returns how many. The datapath's counts are not touched (the caller resets them). */
-  removeWhere(pred: (r: CtRecord) => boolean): number {
+  removeWhere(pred: (r: CtRecord<K>) => boolean): number {
     let n = 0;
     for (const r of this.records()) {
       if (!pred(r)) continue;
-      this.map.writeMmap(Buffer.alloc(16), this.offset(r.slice, r.bucket, r.way));
+      this.map.writeMmap(Buffer.alloc(this.keyBytes), this.offset(r.slice, r.bucket, r.way));
       n++;
     }
     return n;
   }
+}
+
+/** The IPv6 table (xlvs_conn6) of a loaded or pinned datapath, laid out as the loader wrote it into xlvs_cfg. */
+export function conn6TableOf(maps: { xlvs_conn6: BpfMap; xlvs_cfg: BpfMap }): ConnTable<abi.Conn6Key> {
+  const cfg = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
+  const buckets = Math.max(1, cfg.ct6_buckets);
+  const slices = Math.max(1, Math.floor(maps.xlvs_conn6.maxEntries / buckets));
+  return new ConnTable(maps.xlvs_conn6, { buckets, slices, entries: buckets * slices * abi.CT6_WAYS }, cfg.ct_seed, CT6);
 }
 
 /** The table of a loaded or pinned datapath: its geometry and seed as the loader wrote them into xlvs_cfg. */

@@ -11,6 +11,7 @@ import * as abi from '../core/abi';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
+import { unsyncedIpv6Warning } from '../core/syncdp';
 import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { ArpGuard } from './arpguard';
@@ -132,6 +133,7 @@ export class Daemon {
     try {
       this.dp = await Datapath.load({
         connTableSize: cfg.conn_table_size,
+        ...(cfg.conn_table6_size ? { connTable6Size: cfg.conn_table6_size } : {}),
         connTablePerCpu: cfg.conn_table_per_cpu,
         objPath: this.opts.objPath,
         ...(adopt ? { reuseFrom: pins } : {}),
@@ -178,6 +180,8 @@ export class Daemon {
         // After the change's ops are in: a service that lost its last real, or a new VIP, changes what is announced.
         if (this.announcer) setImmediate(() => this.announcer?.reconcile());
         void sync.configure(c.sync);
+        const unsynced = unsyncedIpv6Warning(c);
+        if (unsynced) this.log.warn({}, unsynced);
         dp.setDirectorMac(
           info.mac,
           c.accept_macs.map((m) => m.toLowerCase()),

@@ -11,9 +11,10 @@ import { ctGeometry } from '../core/conntable';
 import { type RealState, realFlags, type ServiceState, schedNumber } from '../core/director';
 import { RuntimeError } from '../core/errors';
 import { loadFailureMessage } from '../core/loadfailure';
+import { ipToBytes, isIPv6 } from '../core/net/addr';
 import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
-import { type ConnTable, connTableOf } from './conntable';
+import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
 import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
 import {
@@ -30,7 +31,7 @@ import {
   type XdpLink,
   type XdpMode,
 } from './native';
-import { LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
+import { ADDED_MAPS, LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
 import { insertSynced, SyncReader } from './syncqueue';
 
 export function objectPath(name = 'xlvs'): string {
@@ -83,6 +84,8 @@ export class Datapath {
 
   /** The connection table, as user space sees it (listing, purge, tests). */
   readonly conns: ConnTable;
+  /** The IPv6 connection table (xlvs_conn6). */
+  readonly conns6: ConnTable<abi.Conn6Key>;
 
   /**
    * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
@@ -94,6 +97,7 @@ export class Datapath {
     readonly kernelNotes: readonly string[],
   ) {
     this.conns = connTableOf(maps);
+    this.conns6 = conn6TableOf(maps);
   }
 
   /**
@@ -102,6 +106,8 @@ export class Datapath {
    */
   static async load(opts: {
     connTableSize: number;
+    /** Entries of the IPv6 connection table (xlvs_conn6); default conn6TableSize(connTableSize), a quarter. */
+    connTable6Size?: number;
     connTablePerCpu?: boolean;
     objPath?: string;
     reuseFrom?: string;
@@ -112,7 +118,11 @@ export class Datapath {
     // Maps an upgrade grew by appended fields are created anew and their old values copied in (after the load).
     const grown = reuseMaps ? grownPins(reuseMaps) : [];
     for (const g of grown) delete reuseMaps![g.name];
+    // Maps an older build did not have (the IPv6 ones) are made afresh beside the adopted ones.
+    for (const name of ADDED_MAPS) if (reuseMaps?.[name] && !fs.existsSync(reuseMaps[name]!)) delete reuseMaps[name];
     const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
+    const conn6Size = opts.connTable6Size ?? abi.conn6TableSize(opts.connTableSize);
+    const geo6 = ctGeometry(conn6Size, opts.connTablePerCpu ?? false, native().numPossibleCpus(), abi.CT6_WAYS);
     const objPath = opts.objPath ?? objectPath();
     const kernelNotes = await requireKernel();
     try {
@@ -120,6 +130,8 @@ export class Datapath {
         mapMaxEntries: {
           xlvs_conn: geo.buckets * geo.slices,
           xlvs_persist: abi.persistTableSize(opts.connTableSize),
+          xlvs_conn6: geo6.buckets * geo6.slices,
+          xlvs_persist6: abi.persistTableSize(conn6Size),
           ...(opts.syncQueueBytes ? { xlvs_syncq: opts.syncQueueBytes } : {}),
         },
         ...(reuseMaps ? { reuseMaps } : {}),
@@ -144,6 +156,8 @@ export class Datapath {
       ct_total: geo.buckets * geo.slices,
       accept_mac: [],
       sync_emit: 0, // a load never emits until a plan turns it on (the controller starts from SYNC_OFF)
+      ct6_buckets: geo6.buckets,
+      ct6_total: geo6.buckets * geo6.slices,
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
@@ -249,9 +263,22 @@ export class Datapath {
       const keys = Buffer.alloc(fresh.length * 4);
       fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
       const st = this.maps.xlvs_st_real,
-        rc = this.maps.xlvs_rconn;
+        rc = this.maps.xlvs_rconn,
+        a6 = this.maps.xlvs_raddr6;
       st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
       rc.updateBatch(keys, Buffer.alloc(fresh.length * rc.valueBufSize), fresh.length, BPF_ANY);
+      a6.updateBatch(keys, Buffer.alloc(fresh.length * a6.valueBufSize), fresh.length, BPF_ANY);
+    }
+    // An IPv6 real's address lives in xlvs_raddr6 (xlvs_real.addr is an IPv4 field, 0 for it).
+    const v6 = reals.filter((r) => isIPv6(r.address));
+    if (v6.length) {
+      const keys = Buffer.alloc(v6.length * 4);
+      const values = Buffer.alloc(v6.length * abi.real6.size);
+      v6.forEach((r, i) => {
+        keys.writeUInt32LE(r.id, i * 4);
+        values.set(ipToBytes(r.address), i * abi.real6.size);
+      });
+      this.maps.xlvs_raddr6.updateBatch(keys, values, v6.length, BPF_ANY);
     }
     if (!reals.length) return;
     const keys = Buffer.alloc(reals.length * 4);
@@ -262,7 +289,7 @@ export class Datapath {
         {
           mac: r.mac ?? '00:00:00:00:00:00',
           flags: realFlags(r),
-          addr: abi.ipv4ToU32(r.address),
+          addr: isIPv6(r.address) ? 0 : abi.ipv4ToU32(r.address),
           svc_id: r.svcId,
           weight: r.weight,
           u_threshold: r.uThreshold ?? 0,
@@ -310,26 +337,21 @@ export class Datapath {
       const st = this.maps.xlvs_st_svc;
       st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
     }
-    if (!services.length) return;
-    const keys = Buffer.alloc(services.length * abi.svcKey.size);
-    const values = Buffer.alloc(services.length * abi.svc.size);
-    services.forEach((s, i) => {
-      abi.svcKey.encode({ vip: abi.ipv4ToU32(s.vip), port: s.port, proto: s.proto }, keys, i * abi.svcKey.size);
-      abi.svc.encode(
-        {
-          id: s.id,
-          flags: s.flags ?? 0,
-          tbl_size: s.tblSize ?? s.mhSize,
-          sched: schedNumber(s.scheduler),
-          persist_timeout: s.persistTimeout ?? 0,
-          persist_mask: abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
-        },
-        values,
-        i * abi.svc.size,
-      );
-    });
-    if (services.length === 1) this.maps.xlvs_svc.update(keys, values);
-    else this.maps.xlvs_svc.updateBatch(keys, values, services.length, BPF_ANY);
+    // One batch per family: IPv6 services have their own map (xlvs_svc6), values alike, ids from one space.
+    for (const [map, spec, group] of [
+      [this.maps.xlvs_svc, abi.svcKey, services.filter((s) => !isIPv6(s.vip))],
+      [this.maps.xlvs_svc6, abi.svc6Key, services.filter((s) => isIPv6(s.vip))],
+    ] as const) {
+      if (!group.length) continue;
+      const keys = Buffer.alloc(group.length * spec.size);
+      const values = Buffer.alloc(group.length * abi.svc.size);
+      group.forEach((s, i) => {
+        serviceKey(s.vip, s.port, s.proto).copy(keys, i * spec.size);
+        abi.svc.encode(serviceValue(s), values, i * abi.svc.size);
+      });
+      if (group.length === 1) map.update(keys, values);
+      else map.updateBatch(keys, values, group.length, BPF_ANY);
+    }
   }
 
   attach(ifname: string, mode: XdpMode): 'native' | 'generic' {
@@ -422,7 +444,7 @@ export class Datapath {
   }
 
   private deleteService(vip: string, port: number, proto: number): void {
-    this.maps.xlvs_svc.delete(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
+    (isIPv6(vip) ? this.maps.xlvs_svc6 : this.maps.xlvs_svc).delete(serviceKey(vip, port, proto));
   }
 
   private deleteTable(svcId: number): void {
@@ -443,12 +465,13 @@ export class Datapath {
   connsOf(ids: ReadonlySet<number>): number {
     let n = 0;
     for (const r of this.conns.records()) if (ids.has(r.val.real_id)) n++;
+    for (const r of this.conns6.records()) if (ids.has(r.val.real_id)) n++;
     return n;
   }
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
   private purgeConns(ids: ReadonlySet<number>): number {
-    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id));
+    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id)) + this.conns6.removeWhere((r) => ids.has(r.val.real_id));
     for (const id of ids) this.resetRealConns(id);
     return n;
   }
@@ -515,6 +538,25 @@ export class Datapath {
     for (const m of Object.values(this.maps)) m.close();
     this.obj.close();
   }
+}
+
+/** A service's key in its family's map: xlvs_svc (struct xlvs_svc_key) or xlvs_svc6 (struct xlvs_svc6_key). */
+function serviceKey(vip: string, port: number, proto: number): Buffer {
+  return isIPv6(vip) ? abi.svc6Key.encode({ vip: Buffer.from(ipToBytes(vip)), port, proto }) : abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto });
+}
+
+/** A service's struct xlvs_svc: the persistence mask is a dotted netmask for IPv4, a prefix length (persist_plen6) for IPv6. */
+function serviceValue(s: ServiceState): abi.Svc {
+  const v6 = isIPv6(s.vip);
+  return {
+    id: s.id,
+    flags: s.flags ?? 0,
+    tbl_size: s.tblSize ?? s.mhSize,
+    sched: schedNumber(s.scheduler),
+    persist_plen6: v6 ? Number(s.persistMask ?? 128) : 0,
+    persist_timeout: s.persistTimeout ?? 0,
+    persist_mask: v6 ? 0 : abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
+  };
 }
 
 /** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */

@@ -3,6 +3,7 @@
 
 import * as abi from '../core/abi';
 import type { DatapathPort } from '../core/controller';
+import { bytesToIp } from '../core/net/addr';
 import type { ObservedService } from '../core/plan';
 import type { Datapath } from './datapath';
 import { native } from './native';
@@ -39,6 +40,18 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
           saddr: abi.u32ToIpv4(k.saddr),
           sport: k.sport,
           daddr: abi.u32ToIpv4(k.daddr),
+          dport: k.dport,
+          proto: k.proto,
+          realId: v.real_id,
+          state: v.state,
+          lastSeen: v.last_seen,
+        });
+      }
+      for (const { key: k, val: v } of dp.conns6.records()) {
+        out.push({
+          saddr: bytesToIp(k.saddr),
+          sport: k.sport,
+          daddr: bytesToIp(k.daddr),
           dport: k.dport,
           proto: k.proto,
           realId: v.real_id,

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { tableKind } from '../core/director';
 import { RuntimeError } from '../core/errors';
+import { bytesToIp } from '../core/net/addr';
 import type { ObservedService } from '../core/plan';
 import { type BpfMap, describeNativeError, native } from './native';
 
@@ -23,14 +24,24 @@ export const MAP_NAMES = [
   'xlvs_st_real',
   'xlvs_verdicts',
   'xlvs_sweepst',
+  'xlvs_svc6',
+  'xlvs_conn6',
+  'xlvs_persist6',
+  'xlvs_raddr6',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 /**
- * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring
- * buffer) holds nothing a restart must keep, and an upgrade from a build without it must still adopt every other map.
+ * Maps added after the first pinned release (the IPv6 ones): a pin directory of an older build lacks them, and a load
+ * adopting it makes them afresh (there were no IPv6 services to keep).
  */
-export const UNPINNED_MAPS = ['xlvs_syncq'] as const;
+export const ADDED_MAPS: readonly MapName[] = ['xlvs_svc6', 'xlvs_conn6', 'xlvs_persist6', 'xlvs_raddr6'];
+
+/**
+ * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring
+ * buffer) and xlvs_scratch6 (the IPv6 path's per-packet scratch) hold nothing a restart must keep, and an upgrade from a build without it must still adopt every other map.
+ */
+export const UNPINNED_MAPS = ['xlvs_syncq', 'xlvs_scratch6'] as const;
 export type Maps = Record<MapName, BpfMap>;
 
 /** The pinned XDP link of a long-running director, next to its maps. */
@@ -46,9 +57,9 @@ export function pinPaths(dir: string): Record<string, string> {
   return Object.fromEntries(MAP_NAMES.map((n) => [n, path.join(dir, pinName(n))]));
 }
 
-/** Whether dir holds a complete set of map pins a new load can adopt. */
+/** Whether dir holds a complete set of map pins a new load can adopt (an older build's set lacks ADDED_MAPS). */
 export function hasPinnedMaps(dir: string): boolean {
-  return Object.values(pinPaths(dir)).every((p) => fs.existsSync(p));
+  return Object.entries(pinPaths(dir)).every(([n, p]) => ADDED_MAPS.includes(n as MapName) || fs.existsSync(p));
 }
 
 /** Removes a director's pins and their directory, then the directory above it once no other interface's pins are there. */
@@ -131,34 +142,43 @@ export class PinnedDatapath {
 
   snapshot(): Snapshot {
     const services: ServiceSnapshot[] = [];
-    for (let k = this.maps.xlvs_svc.nextKey(null); k; k = this.maps.xlvs_svc.nextKey(k)) {
-      const v = this.maps.xlvs_svc.lookup(k);
-      if (!v) continue; // deleted between the two calls
-      const key = abi.svcKey.decode(k);
-      const s = abi.svc.decode(v);
-      services.push({
-        id: s.id,
-        vip: abi.u32ToIpv4(key.vip),
-        port: key.port,
-        proto: key.proto,
-        scheduler: schedName(s.sched),
-        flags: s.flags,
-        persistTimeout: s.persist_timeout,
-        persistMask: abi.u32ToIpv4(s.persist_mask),
-        tblSize: s.tbl_size,
-        stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id),
-        reals: [],
-      });
+    for (const v6 of [false, true]) {
+      const map = v6 ? this.maps.xlvs_svc6 : this.maps.xlvs_svc;
+      for (let k = map.nextKey(null); k; k = map.nextKey(k)) {
+        const v = map.lookup(k);
+        if (!v) continue; // deleted between the two calls
+        const key = v6 ? abi.svc6Key.decode(k) : abi.svcKey.decode(k);
+        const s = abi.svc.decode(v);
+        services.push({
+          id: s.id,
+          vip: v6 ? bytesToIp((key as abi.Svc6Key).vip) : abi.u32ToIpv4((key as abi.SvcKey).vip),
+          port: key.port,
+          proto: key.proto,
+          scheduler: schedName(s.sched),
+          flags: s.flags,
+          persistTimeout: s.persist_timeout,
+          // An IPv6 service's mask is its prefix length, as ServiceState.persistMask holds it.
+          persistMask: v6 ? String(s.persist_plen6 ?? 128) : abi.u32ToIpv4(s.persist_mask),
+          tblSize: s.tbl_size,
+          stats: this.perCpu(abi.counters, this.maps.xlvs_st_svc, s.id),
+          reals: [],
+        });
+      }
     }
     const byId = new Map(services.map((s) => [s.id, s]));
     const all = this.maps.xlvs_reals.lookupBatch(4096);
+    // An IPv6 real has addr 0 and its address in xlvs_raddr6 (read whole, only when an IPv6 service exists).
+    const v6 = services.some((s) => s.vip.includes(':')) ? this.maps.xlvs_raddr6.lookupBatch(4096) : null;
+    const stride6 = this.maps.xlvs_raddr6.valueSize;
     for (let i = 0; i < all.count; i++) {
       const r = abi.real.decode(all.values, i * this.maps.xlvs_reals.valueSize);
-      if (r.addr === 0) continue; // never written
       const id = all.keys.readUInt32LE(i * 4);
+      const a6 = r.addr === 0 && v6 && id < v6.count && v6.keys.readUInt32LE(id * 4) === id ? v6.values.subarray(id * stride6, id * stride6 + 16) : null;
+      const address = r.addr !== 0 ? abi.u32ToIpv4(r.addr) : a6 && a6.some((b) => b !== 0) ? bytesToIp(a6) : null;
+      if (address === null) continue; // never written
       byId.get(r.svc_id)?.reals.push({
         id,
-        address: abi.u32ToIpv4(r.addr),
+        address,
         mac: r.flags & abi.REAL_F_MAC ? r.mac : null,
         weight: r.weight,
         flags: r.flags,

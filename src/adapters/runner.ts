@@ -131,7 +131,11 @@ export class Runner {
 
     await this.resolveAll();
 
-    const dp = await Datapath.load({ connTableSize: this.cfg.conn_table_size, connTablePerCpu: this.cfg.conn_table_per_cpu });
+    const dp = await Datapath.load({
+      connTableSize: this.cfg.conn_table_size,
+      ...(this.cfg.conn_table6_size ? { connTable6Size: this.cfg.conn_table6_size } : {}),
+      connTablePerCpu: this.cfg.conn_table_per_cpu,
+    });
     for (const n of dp.kernelNotes) this.log(`warning: ${n}`);
     try {
       dp.setDirectorMac(

@@ -2,8 +2,9 @@
 // trace.ts (adapter): backs the core trace's lookups with a running director's pinned maps.
 
 import * as abi from '../core/abi';
+import { bytesToIp, ipToBytes, isIPv6 } from '../core/net/addr';
 import type { TraceLookups } from '../core/trace';
-import { connTableOf } from './conntable';
+import { conn6TableOf, connTableOf } from './conntable';
 import { native } from './native';
 import type { Maps } from './pinned';
 
@@ -20,17 +21,25 @@ export function datapathSeconds(): number {
 export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): void } {
   const tables = new Map<number, { mapId: number; table: Uint32Array }>();
   const conns = connTableOf(dp.maps);
+  const conns6 = conn6TableOf(dp.maps);
+  const b6 = (a: string) => Buffer.from(ipToBytes(a));
   return {
     conn(f) {
-      const c = conns.get({ saddr: abi.ipv4ToU32(f.client), daddr: abi.ipv4ToU32(f.vip), sport: f.cport, dport: f.vport, proto: f.proto });
+      const c = isIPv6(f.vip)
+        ? conns6.get({ saddr: b6(f.client), daddr: b6(f.vip), sport: f.cport, dport: f.vport, proto: f.proto })
+        : conns.get({ saddr: abi.ipv4ToU32(f.client), daddr: abi.ipv4ToU32(f.vip), sport: f.cport, dport: f.vport, proto: f.proto });
       if (!c) return null;
       return { realId: c.real_id, svcId: c.svc_id, state: c.state };
     },
     service(vip, port, proto) {
-      const v = dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
+      const v6 = isIPv6(vip);
+      const v = v6
+        ? dp.maps.xlvs_svc6.lookup(abi.svc6Key.encode({ vip: b6(vip), port, proto }))
+        : dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto }));
       if (!v) return null;
       const s = abi.svc.decode(v);
-      return { id: s.id, sched: s.sched, flags: s.flags, tblSize: s.tbl_size, persistTimeout: s.persist_timeout, persistMask: abi.u32ToIpv4(s.persist_mask) };
+      const persistMask = v6 ? String(s.persist_plen6 ?? 128) : abi.u32ToIpv4(s.persist_mask);
+      return { id: s.id, sched: s.sched, flags: s.flags, tblSize: s.tbl_size, persistTimeout: s.persist_timeout, persistMask };
     },
     table(svcId) {
       const idBuf = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
@@ -53,10 +62,11 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
       const v = dp.maps.xlvs_reals.lookup(abi.u32Key(id));
       if (!v) return null;
       const r = abi.real.decode(v);
-      if (r.addr === 0) return null;
+      const a6 = r.addr === 0 ? dp.maps.xlvs_raddr6.lookup(abi.u32Key(id)) : null;
+      if (r.addr === 0 && !a6?.some((x) => x !== 0)) return null;
       return {
         id,
-        address: abi.u32ToIpv4(r.addr),
+        address: a6 ? bytesToIp(a6.subarray(0, 16)) : abi.u32ToIpv4(r.addr),
         svcId: r.svc_id,
         flags: r.flags,
         mac: r.mac,
@@ -76,7 +86,9 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
       return v ? abi.seqPos.decode(v).next : null;
     },
     template(caddr, svcId) {
-      const v = dp.maps.xlvs_persist.lookup(abi.persistKey.encode({ caddr: abi.ipv4ToU32(caddr), svc_id: svcId }));
+      const v = isIPv6(caddr)
+        ? dp.maps.xlvs_persist6.lookup(abi.persist6Key.encode({ caddr: b6(caddr), svc_id: svcId }))
+        : dp.maps.xlvs_persist.lookup(abi.persistKey.encode({ caddr: abi.ipv4ToU32(caddr), svc_id: svcId }));
       if (!v) return null;
       const t = abi.persist.decode(v);
       return { realId: t.real_id, svcId: t.svc_id, lastSeen: t.last_seen, timeout: t.timeout };

@@ -128,6 +128,10 @@ export const CONN_DEFAULT_MAX = 4194304;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
 export const CT_WAYS = 8;
+export const CONN6_DEFAULT_MAX = 1048576;
+export const CT6_WAYS = 4;
+export const IPV6_EXT_MAX = 6;
+export const NEW_CONN6_BYTES = 72;
 export const ACCEPT_MACS = 4;
 export const PERSIST_RATIO = 16;
 export const PERSIST_MIN = 1024;
@@ -160,6 +164,10 @@ export const constants: Record<string, number> = {
   XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
   XLVS_REAL_NONE: REAL_NONE,
   XLVS_CT_WAYS: CT_WAYS,
+  XLVS_CONN6_DEFAULT_MAX: CONN6_DEFAULT_MAX,
+  XLVS_CT6_WAYS: CT6_WAYS,
+  XLVS_IPV6_EXT_MAX: IPV6_EXT_MAX,
+  XLVS_NEW_CONN6_BYTES: NEW_CONN6_BYTES,
   XLVS_ACCEPT_MACS: ACCEPT_MACS,
   XLVS_PERSIST_RATIO: PERSIST_RATIO,
   XLVS_PERSIST_MIN: PERSIST_MIN,
@@ -182,7 +190,12 @@ export const constants: Record<string, number> = {
   XLVS_CS_COUNT: CS_COUNT,
 };
 
-/** Entries of the persistence-template table (xlvs_persist) that goes with a connection table of this many entries. */
+/** The IPv6 connection table's default size for an IPv4 table of this many entries: a quarter of them (half its memory), XLVS_CONN6_DEFAULT_MAX by default. */
+export function conn6TableSize(connTableSize: number): number {
+  return Math.max(1024, Math.floor(connTableSize / 4));
+}
+
+/** Entries of the persistence-template table (xlvs_persist, xlvs_persist6) that goes with a connection table of this many entries. */
 export function persistTableSize(connTableSize: number): number {
   return Math.max(PERSIST_MIN, Math.floor(connTableSize / PERSIST_RATIO));
 }
@@ -196,11 +209,19 @@ export interface SvcKey {
   port: number;
   proto: number;
 }
+/** An IPv6 service's key: vip is the address's 16 bytes (bytesOf6 / ipToBytes). */
+export interface Svc6Key {
+  vip: Buffer;
+  port: number;
+  proto: number;
+}
 export interface Svc {
   id: number;
   flags: number;
   tbl_size: number;
   sched: number;
+  /** IPv6 services: the persistence prefix length (1..128); 0 for IPv4. */
+  persist_plen6?: number;
   persist_timeout: number;
   persist_mask: number;
 }
@@ -220,6 +241,14 @@ export interface Conn {
   hits: number;
   hits_seen: number;
 }
+/** An IPv6 connection's key: addresses as their 16 bytes. */
+export interface Conn6Key {
+  saddr: Buffer;
+  daddr: Buffer;
+  sport: number;
+  dport: number;
+  proto: number;
+}
 /** `key` and `val` hold an encoded xlvs_conn_key and xlvs_conn (decode them with connKey and conn). */
 export interface CtEntry {
   key: Buffer;
@@ -238,6 +267,9 @@ export interface Real {
   u_threshold: number;
   l_threshold: number;
 }
+export interface Real6 {
+  addr: Buffer;
+}
 export interface RealConns {
   active: bigint;
   inactive: bigint;
@@ -248,6 +280,10 @@ export interface SeqPos {
 }
 export interface PersistKey {
   caddr: number;
+  svc_id: number;
+}
+export interface Persist6Key {
+  caddr: Buffer;
   svc_id: number;
 }
 export interface Persist {
@@ -277,6 +313,8 @@ export interface Cfg {
   ct_total: number;
   accept_mac: string[];
   sync_emit: number;
+  ct6_buckets: number;
+  ct6_total: number;
 }
 export interface Counters {
   packets: bigint;
@@ -297,6 +335,10 @@ export interface Verdicts {
   ct_untracked: bigint;
   pass_not_for_us: bigint;
   sync_lost: bigint;
+  pass_ipv6_ext: bigint;
+  pass_fragment6: bigint;
+  tx_icmp6: bigint;
+  pass_icmp6_no_flow: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -323,9 +365,16 @@ export const svc = defineStruct<Svc>('xlvs_svc', 24, [
   f('flags', 4, 4, 'u32'),
   f('tbl_size', 8, 4, 'u32'),
   f('sched', 12, 1, 'u8'),
-  f('pad', 13, 3, 'pad'),
+  f('persist_plen6', 13, 1, 'u8'),
+  f('pad', 14, 2, 'pad'),
   f('persist_timeout', 16, 4, 'u32'),
   f('persist_mask', 20, 4, 'be32'),
+]);
+export const svc6Key = defineStruct<Svc6Key>('xlvs_svc6_key', 20, [
+  f('vip', 0, 16, 'bytes'),
+  f('port', 16, 2, 'be16'),
+  f('proto', 18, 1, 'u8'),
+  f('pad', 19, 1, 'pad'),
 ]);
 export const connKey = defineStruct<ConnKey>('xlvs_conn_key', 16, [
   f('saddr', 0, 4, 'be32'),
@@ -344,8 +393,19 @@ export const conn = defineStruct<Conn>('xlvs_conn', 16, [
   f('hits', 12, 2, 'u16'),
   f('hits_seen', 14, 2, 'u16'),
 ]);
+export const conn6Key = defineStruct<Conn6Key>('xlvs_conn6_key', 48, [
+  f('saddr', 0, 16, 'bytes'),
+  f('daddr', 16, 16, 'bytes'),
+  f('sport', 32, 2, 'be16'),
+  f('dport', 34, 2, 'be16'),
+  f('proto', 36, 1, 'u8'),
+  f('pad', 37, 11, 'pad'),
+]);
 export const ctEntry = defineStruct<CtEntry>('xlvs_ct_entry', 32, [f('key', 0, 16, 'bytes'), f('val', 16, 16, 'bytes')]);
 export const ctBucket = defineStruct<CtBucket>('xlvs_ct_bucket', 32 * CT_WAYS, [f('e', 0, 32 * CT_WAYS, 'bytes')]);
+export const ct6Entry = defineStruct<CtEntry>('xlvs_ct6_entry', 64, [f('key', 0, 48, 'bytes'), f('val', 48, 16, 'bytes')]);
+export const ct6Bucket = defineStruct<CtBucket>('xlvs_ct6_bucket', 64 * CT6_WAYS, [f('e', 0, 64 * CT6_WAYS, 'bytes')]);
+export const real6 = defineStruct<Real6>('xlvs_real6', 16, [f('addr', 0, 16, 'bytes')]);
 export const real = defineStruct<Real>('xlvs_real', 32, [
   f('mac', 0, 6, 'mac'),
   f('flags', 6, 2, 'u16'),
@@ -364,6 +424,7 @@ export const realConns = defineStruct<RealConns>('xlvs_real_conns', 24, [
 ]);
 export const seqPos = defineStruct<SeqPos>('xlvs_seq_pos', 8, [f('next', 0, 8, 'u64')]);
 export const persistKey = defineStruct<PersistKey>('xlvs_persist_key', 8, [f('caddr', 0, 4, 'be32'), f('svc_id', 4, 4, 'u32')]);
+export const persist6Key = defineStruct<Persist6Key>('xlvs_persist6_key', 20, [f('caddr', 0, 16, 'bytes'), f('svc_id', 16, 4, 'u32')]);
 export const persist = defineStruct<Persist>('xlvs_persist', 16, [
   f('real_id', 0, 4, 'u32'),
   f('svc_id', 4, 4, 'u32'),
@@ -375,7 +436,7 @@ export const sweepStats = defineStruct<SweepStats>(
   64,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
 );
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 84, [
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 92, [
   f('mac', 0, 6, 'mac'),
   f('pad', 6, 2, 'pad'),
   f('timeout', 8, 32, 'u32s'),
@@ -385,6 +446,8 @@ export const cfg = defineStruct<Cfg>('xlvs_cfg', 84, [
   f('ct_total', 52, 4, 'u32'),
   f('accept_mac', 56, 6 * ACCEPT_MACS, 'macs'),
   f('sync_emit', 80, 4, 'u32'),
+  f('ct6_buckets', 84, 4, 'u32'),
+  f('ct6_total', 88, 4, 'u32'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'),
@@ -402,6 +465,10 @@ export const verdictFields = [
   'tx_new',
   'drop_no_real',
   'aborted',
+  'pass_ipv6_ext',
+  'pass_fragment6',
+  'tx_icmp6',
+  'pass_icmp6_no_flow',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
@@ -419,10 +486,14 @@ const verdictLayout = [
   'ct_untracked',
   'pass_not_for_us',
   'sync_lost',
+  'pass_ipv6_ext',
+  'pass_fragment6',
+  'tx_icmp6',
+  'pass_icmp6_no_flow',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  96,
+  128,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 
@@ -448,15 +519,21 @@ export const syncIn = defineStruct<SyncIn>('xlvs_sync_in', 32, [
 
 export const structs: readonly StructSpec<any>[] = [
   svcKey,
+  svc6Key,
   svc,
   connKey,
+  conn6Key,
   conn,
   ctEntry,
+  ct6Entry,
   ctBucket,
+  ct6Bucket,
   real,
+  real6,
   realConns,
   seqPos,
   persistKey,
+  persist6Key,
   persist,
   sweepStats,
   cfg,

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
 import { UsageError } from './errors';
 import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
+import { canonicalIp, familyOf, isIPv6, isUsableUnicast } from './net/addr';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
 import { syncSchema } from './syncconfig';
@@ -56,6 +57,18 @@ export function isListen(s: string): boolean {
 
 const ipv4 = z.string().refine(isIPv4, { message: 'is not an IPv4 address' });
 const unicast = ipv4.refine(isUnicast, { message: 'is not a usable unicast address' });
+/**
+ * A VIP or a real of either family (IPv6 beside IPv4, as IPVS-DR serves both), kept in canonical text (RFC 5952) so
+ * "2001:DB8::1" and "2001:db8:0::1" are one address everywhere they are compared.
+ */
+const unicastAny = z
+  .string()
+  .superRefine((s, ctx) => {
+    const v6 = s.includes(':');
+    if (!(v6 ? isIPv6(s) : isIPv4(s))) ctx.addIssue({ code: 'custom', message: v6 ? 'is not an IPv6 address' : 'is not an IPv4 address' });
+    else if (!(v6 ? isUsableUnicast(s) : isUnicast(s))) ctx.addIssue({ code: 'custom', message: 'is not a usable unicast address' });
+  })
+  .transform((s) => (s.includes(':') ? canonicalIp(s) : s));
 
 const ms = (lo: number, hi: number) => z.number().int('must be an integer').min(lo, `is outside ${lo}..${hi}`).max(hi, `is outside ${lo}..${hi}`);
 
@@ -142,7 +155,7 @@ const seconds = (hi: number) => z.number().int('must be an integer').min(1, `is 
 const count32 = z.number().int('must be an integer').min(0, 'is outside 0..2147483647').max(2147483647, 'is outside 0..2147483647');
 
 const real = z.strictObject({
-  address: unicast,
+  address: unicastAny,
   weight: z.number().int('must be an integer').min(0, 'is outside 0..65535').max(65535, 'is outside 0..65535').default(1),
   /** ipvsadm -x: no new connections once active + inactive reach this (0: no limit). */
   upper_threshold: count32.optional(),
@@ -153,7 +166,7 @@ const real = z.strictObject({
 });
 
 const service = z.strictObject({
-  vip: unicast,
+  vip: unicastAny,
   /** 0: every port of the VIP ("all ports"; needs persistence, as in ipvsadm). */
   port: z.number().int('must be an integer').min(0, 'is outside 0..65535').max(65535, 'is outside 0..65535'),
   protocol: z.enum(['tcp', 'udp'], { message: 'must be tcp or udp' }).default('tcp'),
@@ -164,7 +177,13 @@ const service = z.strictObject({
   persistence: z
     .strictObject({
       timeout: seconds(2678400).default(300),
-      netmask: z.string().refine(isNetmask, { message: 'is not a netmask (contiguous ones, e.g. 255.255.255.0)' }).default('255.255.255.255'),
+      /** IPv4 services: a dotted netmask; IPv6 services: a prefix length 1..128 (ipvsadm -M 64), 128 when absent. */
+      netmask: z
+        .union([
+          z.string().refine(isNetmask, { message: 'is not a netmask (contiguous ones, e.g. 255.255.255.0)' }),
+          z.number().int('must be an integer').min(1, 'is outside 1..128').max(128, 'is outside 1..128'),
+        ])
+        .default('255.255.255.255'),
     })
     .optional(),
   /** A new or recovered real ramps from a small share to its full weight over this many seconds (0: at once). */
@@ -185,7 +204,7 @@ const service = z.strictObject({
     })
     .optional(),
   /** Takes new connections only while every real is down (it must be on-link like a real). */
-  sorry_server: unicast.optional(),
+  sorry_server: unicastAny.optional(),
 });
 
 const schema = z.strictObject({
@@ -211,6 +230,16 @@ const schema = z.strictObject({
     .min(1024, 'must be at least 1024')
     .max(1 << 26, `must be at most ${1 << 26}`)
     .default(CONN_DEFAULT_MAX),
+  /**
+   * Entries of the IPv6 connection table (64 bytes each, beside the IPv4 table's 32-byte ones); absent: a quarter of
+   * conn_table_size (1,048,576 entries, 64 MiB, with the default conn_table_size).
+   */
+  conn_table6_size: z
+    .number()
+    .int('must be an integer')
+    .min(1024, 'must be at least 1024')
+    .max(1 << 26, `must be at most ${1 << 26}`)
+    .optional(),
   conn_table_per_cpu: z.boolean().default(false),
   /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
   timeouts: z
@@ -415,6 +444,7 @@ export function validateConfig(input: unknown): Config {
         problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
     });
     if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
+    problems.push(...familyProblems(s, `services[${i}]`));
   });
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
@@ -422,6 +452,33 @@ export function validateConfig(input: unknown): Config {
   if (perCpu) problems.push(`sync.backup: ${perCpu}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
+}
+
+/** IPVS-DR forwards within one family: a service's reals (and sorry server) are of its VIP's; persistence's netmask is of it too. */
+function familyProblems(s: ServiceConfig, where: string): string[] {
+  const fam = familyOf(s.vip);
+  const p: string[] = [];
+  const other = (a: string) => familyOf(a) !== fam;
+  s.reals.forEach((rl, j) => {
+    if (other(rl.address))
+      p.push(
+        `${where}.reals[${j}].address: ${rl.address} is IPv${familyOf(rl.address)}, the service's VIP ${s.vip} IPv${fam} (a service and its reals are of one family)`,
+      );
+  });
+  if (s.sorry_server && other(s.sorry_server))
+    p.push(`${where}.sorry_server: ${s.sorry_server} is IPv${familyOf(s.sorry_server)}, the service's VIP ${s.vip} IPv${fam}`);
+  const m = s.persistence?.netmask;
+  if (fam === 6 && typeof m === 'string' && m !== '255.255.255.255')
+    p.push(`${where}.persistence.netmask: "${m}" is a dotted IPv4 netmask; an IPv6 service takes a prefix length 1..128 (e.g. 64)`);
+  if (fam === 4 && typeof m === 'number')
+    p.push(`${where}.persistence.netmask: ${m} is a prefix length; an IPv4 service takes a dotted netmask (e.g. 255.255.255.0)`);
+  return p;
+}
+
+/** An IPv6 service's persistence prefix length (128 when none was given), as the datapath's persist_plen6 takes it. */
+export function persistPrefix6(s: Pick<ServiceConfig, 'persistence'>): number {
+  const m = s.persistence?.netmask;
+  return typeof m === 'number' ? m : 128;
 }
 
 /**

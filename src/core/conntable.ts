@@ -2,7 +2,7 @@
 // conntable.ts: the connection table's geometry and bucket hash (struct xlvs_ct_bucket in bpf/include/xlvs_abi.h), without I/O.
 
 import * as abi from './abi';
-import { flowHashWords } from './flowhash';
+import { flowHash6Words, flowHashWords } from './flowhash';
 
 export interface CtGeometry {
   /** Buckets in one slice (cfg.ct_buckets). */
@@ -17,15 +17,21 @@ export interface CtGeometry {
  * conn_table_size is the whole table: per CPU it is split over the CPUs (as Katran sizes its
  * per-CPU connection tables), so memory does not grow with the core count. Every slice gets at least one bucket.
  */
-export function ctGeometry(entries: number, perCpu: boolean, ncpu: number): CtGeometry {
+export function ctGeometry(entries: number, perCpu: boolean, ncpu: number, ways: number = abi.CT_WAYS): CtGeometry {
   const slices = perCpu ? Math.max(1, ncpu) : 1;
-  const buckets = Math.max(1, Math.ceil(entries / abi.CT_WAYS / slices));
-  return { buckets, slices, entries: buckets * slices * abi.CT_WAYS };
+  const buckets = Math.max(1, Math.ceil(entries / ways / slices));
+  return { buckets, slices, entries: buckets * slices * ways };
 }
 
 /** The bucket (within a slice) of an encoded xlvs_conn_key: the datapath's ct_bucket(). */
 export function ctBucketOf(key: Buffer, seed: number, buckets: number): number {
   const h = flowHashWords(key.readUInt32LE(0), key.readUInt32LE(4), key.readUInt32LE(8), (key[12]! ^ seed) >>> 0);
+  return Number((BigInt(h) * BigInt(buckets)) >> 32n);
+}
+
+/** The bucket (within a slice) of an encoded xlvs_conn6_key: the datapath's ct_bucket6() (the nine-word hash of xlvs_flow_hash6). */
+export function ct6BucketOf(key: Buffer, seed: number, buckets: number): number {
+  const h = flowHash6Words(key, 0, 16, key.readUInt32LE(32), (key[36]! ^ seed) >>> 0);
   return Number((BigInt(h) * BigInt(buckets)) >> 32n);
 }
 

@@ -206,6 +206,10 @@ export class Controller {
       problems.push(
         `conn_table_size: ${cfg.conn_table_size} differs from the running director's ${this.cfg.conn_table_size} (resizing drops every connection: "xlvs down" first)`,
       );
+    if (cfg.conn_table6_size !== this.cfg.conn_table6_size)
+      problems.push(
+        `conn_table6_size: ${cfg.conn_table6_size ?? 'default'} differs from the running director's ${this.cfg.conn_table6_size ?? 'default'} (resizing drops every IPv6 connection: "xlvs down" first)`,
+      );
     if (cfg.conn_table_per_cpu !== this.cfg.conn_table_per_cpu)
       problems.push(
         `conn_table_per_cpu: ${cfg.conn_table_per_cpu} differs from the running director's ${this.cfg.conn_table_per_cpu} (changing it drops every connection: "xlvs down" first)`,

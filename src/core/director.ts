@@ -2,8 +2,9 @@
 // director.ts: the state the datapath holds per service and real, and what follows from config: service fields, which reals may be scheduled, each service's schedule table.
 
 import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
-import { type ServiceConfig, schedFlags } from './config';
+import { persistPrefix6, type ServiceConfig, schedFlags } from './config';
 import { maglevTable } from './maglev';
+import { isIPv6 } from './net/addr';
 import { wrrSequence } from './sched';
 
 export interface RealState {
@@ -40,6 +41,7 @@ export interface ServiceState {
   readonly flags?: number;
   /** Seconds; 0 or absent: not persistent. */
   readonly persistTimeout?: number;
+  /** IPv4: the dotted netmask; IPv6: the prefix length as text ("64"), "128" when none was given. */
   readonly persistMask?: string;
   readonly mhSize: number;
   readonly reals: RealState[];
@@ -79,7 +81,7 @@ export function serviceFields(s: ServiceConfig): Omit<ServiceState, 'id' | 'real
     scheduler: s.scheduler,
     flags: svcFlags(s),
     persistTimeout: s.persistence?.timeout ?? 0,
-    persistMask: s.persistence?.netmask ?? '255.255.255.255',
+    persistMask: isIPv6(s.vip) ? String(persistPrefix6(s)) : String(s.persistence?.netmask ?? '255.255.255.255'),
     mhSize: s.maglev_size,
   };
 }

@@ -269,22 +269,61 @@ export class FrameFuzzer {
     return r.chance(0.5) ? Buffer.concat([b, Buffer.alloc(18)]) : b;
   }
 
+  /**
+   * An IPv6 frame: TCP, UDP or ICMPv6 (neighbour discovery, echo, errors with a quote) behind zero to eight extension
+   * headers (a fragment header among them at times), then at times a wrong payload length, a truncation or a zeroed
+   * source half: each rule of the model's IPv6 rows gets frames at and around its bound.
+   */
   private ipv6(): Buffer {
     const r = this.rng;
-    const b = Buffer.alloc(14 + 40 + 20);
+    const proto = r.pick([6, 6, 17, 58, 6, 17, 58, 59]); // 59: no next header
+    let l4: Buffer;
+    if (proto === 58) {
+      const type = r.pick([1, 2, 2, 128, 129, 135, 136, 3]);
+      const quote = r.bytes(r.pick([0, 20, 44, 48, 60]));
+      if (quote.length >= 40) quote[0] = 0x60;
+      if (quote.length >= 8) quote[6] = r.pick([6, 17, 58]);
+      l4 = Buffer.concat([Buffer.from([type, 0, 0, 0, 0, 0, 5, 0x78]), quote]);
+    } else if (proto === 59) {
+      l4 = r.bytes(8);
+    } else {
+      l4 = Buffer.alloc(proto === 6 ? 20 : 8);
+      l4.writeUInt16BE(r.range(1024, 65535), 0);
+      l4.writeUInt16BE(r.pick(this.world.services).port, 2);
+      if (proto === 6) {
+        l4[12] = r.chance(0.9) ? 0x50 : r.pick([0x40, 0xf0]);
+        l4[13] = 0x02;
+      } else l4.writeUInt16BE(r.chance(0.9) ? 8 : r.pick([0, 7, 9]), 4);
+    }
+    const n = r.chance(0.5) ? 0 : r.range(1, 8);
+    const exts: Buffer[] = [];
+    const types: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = r.pick([0, 43, 60, 60, 51, 44]);
+      const e = Buffer.alloc(t === 44 ? 8 : t === 51 ? 16 : 8 * r.range(1, 3));
+      if (t === 51) e[1] = 2;
+      else if (t !== 44) e[1] = e.length / 8 - 1;
+      else if (r.chance(0.6)) e.writeUInt16BE((r.int(3) << 3) | r.int(2), 2); // offset 0..2, M: a first, later or atomic fragment
+      types.push(t);
+      exts.push(e);
+    }
+    types.push(proto);
+    exts.forEach((e, i) => {
+      e[0] = types[i + 1]!;
+    });
+    const body = Buffer.concat([...exts, l4]);
+    const b = Buffer.alloc(14 + 40);
     r.pick(this.dirMacs).copy(b, 0);
     mac('02:00:00:00:00:01').copy(b, 6);
     b.writeUInt16BE(0x86dd, 12);
-    b[14] = r.chance(0.8) ? 0x60 : 0x45; // sometimes an IPv4-looking header behind the IPv6 ethertype
-    b.writeUInt16BE(20, 18);
-    b[20] = r.pick([6, 17, 58]);
+    b[14] = r.chance(0.95) ? 0x60 : 0x45; // sometimes an IPv4-looking header behind the IPv6 ethertype
+    b.writeUInt16BE(r.chance(0.85) ? body.length : r.pick([0, body.length - 1, body.length + 1, r.int(body.length + 1), r.int(65536)]) & 0xffff, 18);
+    b[20] = types[0]!;
     b[21] = 64;
     r.bytes(32).copy(b, 22);
-    b.writeUInt16BE(r.range(1024, 65535), 54);
-    b.writeUInt16BE(r.pick(this.world.services).port, 56);
-    b[66] = 0x50;
-    b[67] = 0x02;
-    return b;
+    if (r.chance(0.05)) b.fill(0, 22, 30); // a source the datapath cannot track
+    const f = Buffer.concat([b, body]);
+    return r.chance(0.1) ? f.subarray(0, r.range(14, f.length)) : f;
   }
 
   /** Zero to three mutations of an IPv4 frame's header fields, at and around each bound the datapath checks. */

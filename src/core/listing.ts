@@ -63,7 +63,7 @@ export interface ServiceListing {
   /** The scheduler flags in force (ipvsadm -b). */
   schedFlags?: string[];
   /** ipvsadm -p/-M. */
-  persistence?: { timeout: number; netmask: string };
+  persistence?: { timeout: number; netmask: string | number };
   maglevSize: number;
   stats: { conns: number; packets: number; bytes: number; drops?: number };
   rate: Rates;

@@ -2,7 +2,7 @@
 // sched.ts: the reference model of every IPVS scheduler (rr wrr lc wlc sed nq sh dh mh fo ovf) and of the -x/-y overload thresholds, which the datapath's choices are tested against.
 
 import { FALLBACK_STRIDE, FALLBACK_TRIES, REAL_NONE, SEQ_MAX_TRIES } from './abi';
-import { flowHash } from './flowhash';
+import { addrWord, flowHash, flowHashWords, portsWord } from './flowhash';
 
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh', 'mh', 'fo', 'ovf'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
@@ -273,11 +273,11 @@ export interface SchedTuple {
 export function schedHash(name: HashSchedulerName, flags: { port: boolean }, t: SchedTuple): number {
   switch (name) {
     case 'mh':
-      return flags.port ? flowHash(t.saddr, t.daddr, t.sport, t.dport, t.proto) : flowHash(t.saddr, '0.0.0.0', 0, 0, 0);
+      return flags.port ? flowHash(t.saddr, t.daddr, t.sport, t.dport, t.proto) : flowHashWords(addrWord(t.saddr), 0, 0, 0);
     case 'sh':
-      return flowHash(t.saddr, '0.0.0.0', flags.port ? t.sport : 0, 0, 0);
+      return flowHashWords(addrWord(t.saddr), 0, portsWord(flags.port ? t.sport : 0, 0), 0);
     case 'dh':
-      return flowHash('0.0.0.0', t.daddr, 0, 0, 0);
+      return flowHashWords(0, addrWord(t.daddr), 0, 0);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   SVC_F_HASH_PORT,
   u32ToIpv4,
 } from './abi';
+import { bytesToIp, ipToBytes } from './net/addr';
 import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, seqPick } from './sched';
 
 export interface TraceFlow {
@@ -393,7 +394,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   let caddr: string | null = null;
   if (!svc.persistTimeout) reason.push('persistence: off');
   else {
-    caddr = u32ToIpv4((ipv4ToU32(f.client) & ipv4ToU32(svc.persistMask)) >>> 0);
+    caddr = f.client.includes(':') ? maskPrefix6(f.client, Number(svc.persistMask)) : u32ToIpv4((ipv4ToU32(f.client) & ipv4ToU32(svc.persistMask)) >>> 0);
     const key = `${caddr} (mask ${svc.persistMask})`;
     const t = l.template(caddr, svc.id);
     const pers: TracePersistence = { client: caddr, template: t, age: null, honoured: false, uncertain: false };
@@ -446,4 +447,14 @@ export function traceText(t: TraceResult): string {
     to = `real ${v.real.address} (new connection, ${how})`;
   } else to = v.kind === 'drop' ? 'dropped (no real can take it)' : 'passed to the kernel (no service)';
   return `${head}: ${to}\n${v.reason.map((r) => `  - ${r}`).join('\n')}\n`;
+}
+
+/** An IPv6 client's network as the datapath keys its template (persist_key6): the bits past the prefix length cleared. */
+export function maskPrefix6(addr: string, plen: number): string {
+  const b = Uint8Array.from(ipToBytes(addr));
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, plen - i * 8));
+    b[i]! &= (0xff << (8 - bits)) & 0xff;
+  }
+  return bytesToIp(b);
 }

@@ -7,8 +7,16 @@
  * (src/core/framefuzz.ts, test/bpf/fuzz.test.ts, `npm run fuzz`) holds the datapath to this model.
  */
 
+import { bytesToIp } from './net/addr';
+
 export const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+const IPV6_HLEN = 40;
+/** bpf/ipv6.h: extension headers walked (XLVS_IPV6_EXT_MAX), and the furthest an upper-layer header may start (XLVS_IPV6_L4_MAX_OFF). */
+const IPV6_EXT_MAX = 6;
+const IPV6_L4_MAX_OFF = 4096;
+const NEXTHDR = { HOP: 0, ROUTING: 43, FRAGMENT: 44, AH: 51, ICMPV6: 58, DEST: 60 } as const;
 const IPV4_MIN = 20;
 const TCP_MIN = 20;
 const UDP_HLEN = 8;
@@ -18,7 +26,17 @@ const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
 /** The verdict classes of the README table: five pass counters, and "forward" (tx_existing, tx_new or drop_no_real). */
-export const VERDICT_CLASSES = ['pass_not_ipv4', 'pass_not_for_us', 'pass_malformed', 'pass_fragment', 'pass_no_service', 'forward'] as const;
+export const VERDICT_CLASSES = [
+  'pass_not_ipv4',
+  'pass_not_for_us',
+  'pass_malformed',
+  'pass_fragment',
+  'pass_no_service',
+  'pass_fragment6',
+  'pass_ipv6_ext',
+  'pass_icmp6_no_flow',
+  'forward',
+] as const;
 export type VerdictClass = (typeof VERDICT_CLASSES)[number];
 
 export interface ModelService {
@@ -72,7 +90,7 @@ export interface ModelVerdict {
 /** Every rule of modelVerdict(), by its `why`, in the order it is tested: a fuzz run reports how often each one decided a frame. */
 export const MODEL_RULES = [
   'too short for an Ethernet header',
-  'ethertype is not IPv4',
+  'ethertype is neither IPv4 nor IPv6',
   'destination MAC is neither the NIC MAC nor an accept_macs MAC',
   'too short for an IPv4 header',
   'IPv4 version is not 4',
@@ -91,6 +109,19 @@ export const MODEL_RULES = [
   'no service for the destination address, port and protocol',
   'service with no real that can take a connection',
   'TCP/UDP to a service',
+  'too short for an IPv6 header',
+  'IPv6 version is not 6',
+  'IPv6 payload length 0 or beyond the frame',
+  'IPv6 hop-by-hop options not first',
+  'IPv6 extension header beyond the frame or the payload',
+  'IPv6 fragment',
+  'IPv6 extension chain too long',
+  'IPv6 next header neither TCP, UDP nor ICMPv6',
+  'ICMPv6 header beyond the frame or the payload',
+  'ICMPv6 other than an error (neighbour discovery, echo)',
+  'ICMPv6 error quote beyond the frame or the payload',
+  'ICMPv6 error quoting no tracked flow',
+  'IPv6 source with a zero first half',
 ] as const;
 export type ModelRule = (typeof MODEL_RULES)[number];
 
@@ -109,6 +140,21 @@ function macHex(m: string): string {
   return m.toLowerCase().split(':').join('');
 }
 
+/** The model's own parse of an IPv6 VIP (its canonical text is the service key; frames give bytes). */
+function ipv6Bytes(s: string): Uint8Array {
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const words = (t: string | undefined) => (t ? t.split(':').map((x) => parseInt(x, 16)) : []);
+  const h = words(head),
+    t = words(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const b = new Uint8Array(16);
+  all.forEach((w, i) => {
+    b[i * 2] = w >> 8;
+    b[i * 2 + 1] = w & 255;
+  });
+  return b;
+}
+
 function ipv4U32(s: string): number {
   const p = s.split('.').map(Number);
   if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(s)}`);
@@ -119,7 +165,7 @@ export function compileWorld(world: ModelWorld): CompiledWorld {
   const svc = new Map<string, ModelService>();
   const realMacs = new Map<ModelService, Set<string>>();
   for (const s of world.services) {
-    svc.set(`${ipv4U32(s.vip)}:${s.port}:${s.proto}`, s);
+    svc.set(`${s.vip.includes(':') ? bytesToIp(ipv6Bytes(s.vip)) : ipv4U32(s.vip)}:${s.port}:${s.proto}`, s);
     realMacs.set(s, new Set(s.realMacs.map(macHex)));
   }
   return {
@@ -142,10 +188,12 @@ export function modelVerdict(w: CompiledWorld, f: Buffer): ModelVerdict {
   const len = f.length;
   // Row "too short for its headers": no Ethernet header (parse_ethhdr).
   if (len < ETH_HLEN) return MALFORMED('too short for an Ethernet header');
-  // Row "ARP, IPv6, VLAN-tagged frames, other ethertypes": the ethertype is read as is, tags are not unwrapped.
-  if (f.readUInt16BE(12) !== ETH_P_IP) return PASS('pass_not_ipv4', 'ethertype is not IPv4');
-  // Row "IPv4 addressed to another host's MAC ... or to a broadcast or multicast MAC": checked before the IPv4 header is (for_director).
+  // Row "ARP, VLAN-tagged frames, other ethertypes": the ethertype is read as is, tags are not unwrapped.
+  const ethertype = f.readUInt16BE(12);
+  if (ethertype !== ETH_P_IP && ethertype !== ETH_P_IPV6) return PASS('pass_not_ipv4', 'ethertype is neither IPv4 nor IPv6');
+  // Row "addressed to another host's MAC ... or to a broadcast or multicast MAC": checked before the IP header is (for_director).
   if (!w.forUs.has(f.toString('hex', 0, 6))) return PASS('pass_not_for_us', 'destination MAC is neither the NIC MAC nor an accept_macs MAC');
+  if (ethertype === ETH_P_IPV6) return modelVerdict6(w, f);
   // Row "too short for its headers, IPv4 ihl < 5 or version ≠ 4, total length beyond the frame" (parse_iphdr):
   if (len < ETH_HLEN + IPV4_MIN) return MALFORMED('too short for an IPv4 header');
   const vihl = f[ETH_HLEN]!;
@@ -182,14 +230,71 @@ export function modelVerdict(w: CompiledWorld, f: Buffer): ModelVerdict {
     // Row "IPv4 not for a service: ... ICMP to the VIP": any protocol but TCP and UDP.
     return PASS('pass_no_service', 'IP protocol neither TCP nor UDP');
   }
-  // Row "IPv4 not for a service: other ports ...": the exact VIP:port/protocol, else the VIP's port-0 service (service_for).
-  const daddr = f.readUInt32BE(ETH_HLEN + 16);
+  return serviceVerdict(w, f.readUInt32BE(ETH_HLEN + 16), dport, proto);
+}
+
+/** The rows "TCP/UDP to a configured VIP:port/protocol" and "not for a service", both families. */
+function serviceVerdict(w: CompiledWorld, daddr: number | string, dport: number, proto: number): ModelVerdict {
+  // Row "not for a service: other ports ...": the exact VIP:port/protocol, else the VIP's port-0 service (service_for).
   const s = w.svc.get(`${daddr}:${dport}:${proto}`) ?? w.svc.get(`${daddr}:0:${proto}`);
   if (!s) return PASS('pass_no_service', 'no service for the destination address, port and protocol');
   // Rows "TCP/UDP to a configured VIP:port/protocol": tx_existing / tx_new, or drop_no_real when no real can take it.
   if (s.realMacs.length === 0)
     return { cls: 'forward', action: 'XDP_DROP', counters: ['drop_no_real'], service: s, why: 'service with no real that can take a connection' };
   return { cls: 'forward', action: 'XDP_TX', counters: ['tx_existing', 'tx_new'], service: s, why: 'TCP/UDP to a service' };
+}
+
+/**
+ * The IPv6 rows, in the order of ipv6_parse() (bpf/ipv6.h): the header, the extension-header walk, the upper layer,
+ * ICMPv6, the source address. The model holds no connection table: an ICMPv6 error is modelled as quoting no tracked
+ * flow, which is what the fuzzer's frames quote.
+ */
+function modelVerdict6(w: CompiledWorld, f: Buffer): ModelVerdict {
+  const len = f.length;
+  if (len < ETH_HLEN + IPV6_HLEN) return MALFORMED('too short for an IPv6 header');
+  if (f[ETH_HLEN]! >> 4 !== 6) return MALFORMED('IPv6 version is not 6');
+  const plen = f.readUInt16BE(ETH_HLEN + 4);
+  if (!plen || ETH_HLEN + IPV6_HLEN + plen > len) return MALFORMED('IPv6 payload length 0 or beyond the frame');
+  const end = ETH_HLEN + IPV6_HLEN + plen;
+  let off = ETH_HLEN + IPV6_HLEN;
+  let next = f[ETH_HLEN + 6]!;
+  const isExt = (n: number) => n === NEXTHDR.HOP || n === NEXTHDR.ROUTING || n === NEXTHDR.DEST || n === NEXTHDR.AH || n === NEXTHDR.FRAGMENT;
+  for (let i = 0; i < IPV6_EXT_MAX && isExt(next); i++) {
+    if (next === NEXTHDR.HOP && i) return MALFORMED('IPv6 hop-by-hop options not first');
+    if (off > IPV6_L4_MAX_OFF) return PASS('pass_ipv6_ext', 'IPv6 extension chain too long');
+    if (off + 8 > len || off + 8 > end) return MALFORMED('IPv6 extension header beyond the frame or the payload');
+    let hlen: number;
+    if (next === NEXTHDR.FRAGMENT) {
+      if (f.readUInt16BE(off + 2) & 0xfff9) return PASS('pass_fragment6', 'IPv6 fragment');
+      hlen = 8;
+    } else hlen = next === NEXTHDR.AH ? (f[off + 1]! + 2) * 4 : (f[off + 1]! + 1) * 8;
+    if (off + hlen > end) return MALFORMED('IPv6 extension header beyond the frame or the payload');
+    next = f[off]!;
+    off += hlen;
+  }
+  if (isExt(next) || off > IPV6_L4_MAX_OFF) return PASS('pass_ipv6_ext', 'IPv6 extension chain too long');
+  let dport: number;
+  if (next === IPPROTO_TCP) {
+    if (off + TCP_MIN > len || off + TCP_MIN > end) return MALFORMED('TCP header beyond the frame or the IP total length');
+    const doff = f[off + 12]! >> 4;
+    if (doff < 5) return MALFORMED('TCP doff < 5');
+    if (off + doff * 4 > end) return MALFORMED('TCP options beyond the IP total length');
+    dport = f.readUInt16BE(off + 2);
+  } else if (next === IPPROTO_UDP) {
+    if (off + UDP_HLEN > len || off + UDP_HLEN > end) return MALFORMED('UDP header beyond the frame or the IP total length');
+    const ulen = f.readUInt16BE(off + 4);
+    if (ulen < UDP_HLEN) return MALFORMED('UDP length < 8');
+    if (off + ulen > end) return MALFORMED('UDP length beyond the IP total length');
+    dport = f.readUInt16BE(off + 2);
+  } else if (next === NEXTHDR.ICMPV6) {
+    if (off + 8 > len || off + 8 > end) return MALFORMED('ICMPv6 header beyond the frame or the payload');
+    const type = f[off]!;
+    if (type !== 1 && type !== 2) return PASS('pass_no_service', 'ICMPv6 other than an error (neighbour discovery, echo)');
+    if (off + 8 + IPV6_HLEN + 4 > len || off + 8 + IPV6_HLEN + 4 > end) return MALFORMED('ICMPv6 error quote beyond the frame or the payload');
+    return PASS('pass_icmp6_no_flow', 'ICMPv6 error quoting no tracked flow');
+  } else return PASS('pass_no_service', 'IPv6 next header neither TCP, UDP nor ICMPv6');
+  if (f.readBigUInt64BE(ETH_HLEN + 8) === 0n) return MALFORMED('IPv6 source with a zero first half');
+  return serviceVerdict(w, bytesToIp(f.subarray(ETH_HLEN + 24, ETH_HLEN + 40)), dport, next);
 }
 
 /**

@@ -10,7 +10,16 @@ test('short benchmark run produces every figure', async () => {
   requirePrivileges('benchmark smoke test');
   const r = await runBench(true);
   const p = r.progcost;
-  for (const k of ['bare_ns', 'established_ns', 'established_many_ns', 'new_conn_ns', 'established_sync_ns', 'new_conn_sync_ns'] as const) {
+  for (const k of [
+    'bare_ns',
+    'established_ns',
+    'established_many_ns',
+    'new_conn_ns',
+    'established_sync_ns',
+    'new_conn_sync_ns',
+    'established6_ns',
+    'new_conn6_ns',
+  ] as const) {
     assert.ok(Number.isFinite(p[k]) && p[k] > 0 && p[k] < 100_000, `${k} = ${p[k]}`);
   }
   assert.ok(p.established_ns > p.bare_ns, 'the load balancer cannot be cheaper than a bare MAC swap');

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { Datapath } from '../../src/adapters/datapath';
 import { BPF_MAP_TYPE_ARRAY, native } from '../../src/adapters/native';
-import { pinPaths } from '../../src/adapters/pinned';
+import { ADDED_MAPS, hasPinnedMaps, pinPaths } from '../../src/adapters/pinned';
 import * as abi from '../../src/core/abi';
 import { requirePrivileges } from '../lib/privileged';
 
@@ -52,7 +52,16 @@ test('pinned xlvs_cfg and xlvs_verdicts of an older, shorter layout are copied i
       m.close();
     }
 
+    // An older build pinned no IPv6 maps: the load makes them afresh and adopts the rest.
+    assert.equal(hasPinnedMaps(dir), true);
+    for (const name of ADDED_MAPS) fs.unlinkSync(pins[name]!);
+    assert.equal(hasPinnedMaps(dir), true, 'a pin set without the IPv6 maps is still adoptable');
     dp2 = await Datapath.load({ connTableSize: 4096, reuseFrom: dir });
+    assert.equal(
+      abi.cfg.decode(dp2.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct6_buckets,
+      1024 / abi.CT6_WAYS,
+      'the IPv6 table laid out (a quarter of 4096 entries)',
+    );
     const cfg2 = abi.cfg.decode(dp2.maps.xlvs_cfg.lookup(abi.u32Key(0))!);
     assert.equal(dp2.maps.xlvs_cfg.valueSize, abi.cfg.size, 'the new layout');
     assert.equal(cfg2.ct_seed, seed, 'the table keeps its hash seed, so its flows stay where they are');
@@ -64,7 +73,7 @@ test('pinned xlvs_cfg and xlvs_verdicts of an older, shorter layout are copied i
     assert.equal(vd.pass_not_for_us, 0n);
     assert.equal(dp2.conns.count(), 1, 'the connection table was adopted, not copied');
     dp2.syncPins(dir);
-    for (const name of ['xlvs_cfg', 'xlvs_verdicts', 'xlvs_conn'] as const) {
+    for (const name of ['xlvs_cfg', 'xlvs_verdicts', 'xlvs_conn', ...ADDED_MAPS] as const) {
       const m = native().BpfMap.openPinned(pins[name]!);
       assert.equal(m.id, dp2.maps[name].id, `${name} pinned is the one in use`);
       m.close();

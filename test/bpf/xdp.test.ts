@@ -227,7 +227,7 @@ describe('fixture table', () => {
         verdict: XDP_PASS,
         counter: 'pass_not_ipv4',
       },
-      { description: 'IPv6: passed', input: ipv6Frame(), verdict: XDP_PASS, counter: 'pass_not_ipv4' },
+      { description: 'IPv6 to an address with no IPv6 service: passed', input: ipv6Frame(), verdict: XDP_PASS, counter: 'pass_no_service' },
       {
         description: 'VLAN-tagged frame to the VIP: passed (attach xlvs to the VLAN device instead)',
         input: frame({ ...syn, vlan: 100 }),

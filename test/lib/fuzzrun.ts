@@ -146,7 +146,18 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
   while (index < o.frames) {
     const n = Math.min(batch, o.frames - index);
     // The model's counts for this batch: tx_existing and tx_new are one sum (which one depends on the connection table).
-    const want = { pass_not_ipv4: 0, pass_not_for_us: 0, pass_malformed: 0, pass_fragment: 0, pass_no_service: 0, tx: 0, drop_no_real: 0 };
+    const want = {
+      pass_not_ipv4: 0,
+      pass_not_for_us: 0,
+      pass_malformed: 0,
+      pass_fragment: 0,
+      pass_no_service: 0,
+      pass_fragment6: 0,
+      pass_ipv6_ext: 0,
+      pass_icmp6_no_flow: 0,
+      tx: 0,
+      drop_no_real: 0,
+    };
     const first = index;
     let next = 0;
     const worker = async () => {
@@ -189,6 +200,9 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
       pass_malformed: d('pass_malformed'),
       pass_fragment: d('pass_fragment'),
       pass_no_service: d('pass_no_service'),
+      pass_fragment6: d('pass_fragment6'),
+      pass_ipv6_ext: d('pass_ipv6_ext'),
+      pass_icmp6_no_flow: d('pass_icmp6_no_flow'),
       tx: d('tx_new') + d('tx_existing'),
       drop_no_real: d('drop_no_real'),
     };

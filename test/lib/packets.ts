@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // packets.ts: builds the fixture suite's frames, malformed ones included (VLAN tags, IP options, fragments), on top of src/core/packets.
 
+import { ipToBytes } from '../../src/core/net/addr';
 import { inetChecksum, ipv4Bytes, macBytes } from '../../src/core/packets';
 
 export interface FrameSpec {
@@ -35,6 +36,7 @@ export const RST = 0x04;
 const mac = macBytes;
 const ip4 = ipv4Bytes;
 const csum = inetChecksum;
+const ip6 = (a: string) => Buffer.from(ipToBytes(a));
 
 /** A complete frame with valid IPv4 and L4 checksums (so the fixtures prove the datapath leaves them alone). */
 export function frame(s: FrameSpec = {}): Buffer {
@@ -101,23 +103,95 @@ export function arpRequest(spa: string, tpa: string, sha = ROUTER_MAC): Buffer {
   return b;
 }
 
-/** An IPv6 TCP SYN to port 80, enough to be recognised as not IPv4. */
+/** An IPv6 TCP SYN to port 80 of 2001:db8::100 (no service of the IPv4 fixtures). */
 export function ipv6Frame(): Buffer {
+  return frame6({});
+}
+
+export interface Frame6Spec {
+  dst?: string;
+  src?: string;
+  saddr?: string;
+  daddr?: string;
+  /** Upper-layer protocol: 6, 17 or 58 (ICMPv6). */
+  proto?: number;
+  sport?: number;
+  dport?: number;
+  tcpFlags?: number;
+  payload?: Buffer;
+  /** Extension headers before the upper layer, in order: [next-header type of this header, its bytes (next header filled in)]. */
+  ext?: [number, Buffer][];
+  /** ICMPv6: type, code, the 4 bytes after the checksum (MTU), and the quoted packet. */
+  icmp?: { type: number; code?: number; mtu?: number; quote?: Buffer };
+}
+
+/** A complete IPv6 frame with a valid upper-layer checksum. */
+export function frame6(s: Frame6Spec): Buffer {
+  const proto = s.proto ?? 6;
+  const payload = s.payload ?? Buffer.alloc(0);
+  const src = ip6(s.saddr ?? '2001:db8:1::10'),
+    dst = ip6(s.daddr ?? '2001:db8::100');
+  let l4: Buffer;
+  if (proto === 6) {
+    l4 = Buffer.alloc(20);
+    l4.writeUInt16BE(s.sport ?? 40000, 0);
+    l4.writeUInt16BE(s.dport ?? 80, 2);
+    l4.writeUInt32BE(0x01020304, 4);
+    l4[12] = 5 << 4;
+    l4[13] = s.tcpFlags ?? SYN;
+    l4.writeUInt16BE(64240, 14);
+  } else if (proto === 17) {
+    l4 = Buffer.alloc(8);
+    l4.writeUInt16BE(s.sport ?? 40000, 0);
+    l4.writeUInt16BE(s.dport ?? 53, 2);
+    l4.writeUInt16BE(8 + payload.length, 4);
+  } else {
+    const ic = s.icmp ?? { type: 128 };
+    l4 = Buffer.concat([Buffer.from([ic.type, ic.code ?? 0, 0, 0]), Buffer.alloc(4), ic.quote ?? Buffer.alloc(0)]);
+    l4.writeUInt32BE(ic.mtu ?? 0, 4);
+  }
+  const body = Buffer.concat([l4, payload]);
+  const pseudo = Buffer.concat([src, dst, Buffer.alloc(8)]);
+  pseudo.writeUInt32BE(body.length, 32);
+  pseudo[39] = proto;
+  const sumAt = proto === 6 ? 16 : proto === 17 ? 6 : 2;
+  const sum = csum(Buffer.concat([pseudo, body]));
+  body.writeUInt16BE(proto === 17 && sum === 0 ? 0xffff : sum, sumAt);
+  // Extension headers: each one's first byte names what follows it.
+  const ext = (s.ext ?? []).map(([, b]) => Buffer.from(b));
+  const types = [...(s.ext ?? []).map(([t]) => t), proto];
+  ext.forEach((b, i) => {
+    b[0] = types[i + 1]!;
+  });
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(ext.reduce((n, b) => n + b.length, 0) + body.length, 4);
+  ip[6] = types[0]!;
+  ip[7] = 64;
+  src.copy(ip, 8);
+  dst.copy(ip, 24);
   const eth = Buffer.alloc(14);
-  mac(DIRECTOR_MAC).copy(eth, 0);
-  mac(ROUTER_MAC).copy(eth, 6);
+  mac(s.dst ?? DIRECTOR_MAC).copy(eth, 0);
+  mac(s.src ?? ROUTER_MAC).copy(eth, 6);
   eth.writeUInt16BE(0x86dd, 12);
-  const ip6 = Buffer.alloc(40);
-  ip6[0] = 0x60;
-  ip6.writeUInt16BE(20, 4);
-  ip6[6] = 6;
-  ip6[7] = 64;
-  const tcp = Buffer.alloc(20);
-  tcp.writeUInt16BE(40000, 0);
-  tcp.writeUInt16BE(80, 2);
-  tcp[12] = 0x50;
-  tcp[13] = SYN;
-  return Buffer.concat([eth, ip6, tcp]);
+  return Buffer.concat([eth, ip, ...ext, body]);
+}
+
+/** An 8-byte extension header (hop-by-hop or destination options: one PadN option; routing: type 0 segments left 0). */
+export function extHeader(bytes = 8): Buffer {
+  const b = Buffer.alloc(bytes);
+  b[1] = bytes / 8 - 1;
+  b[2] = 1; // PadN
+  b[3] = bytes - 4;
+  return b;
+}
+
+/** A fragment header: offset in 8-byte units, more-fragments flag. */
+export function fragHeader(offset: number, more: boolean): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt16BE((offset << 3) | (more ? 1 : 0), 2);
+  b.writeUInt32BE(0xabcdef, 4);
+  return b;
 }
 
 export function macOf(frameBuf: Buffer, which: 'dst' | 'src'): string {

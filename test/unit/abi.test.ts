@@ -36,7 +36,7 @@ test('a codec that drifts from the object is named field by field', () => {
   assert.deepEqual(layoutDifferences(lessOne, real, where), [`xlvs_svc.flags: offset 4, 4 bytes in ${where}, missing from the codec in abi.ts`]);
   const holey = { ...real, size: 28, members: real.members.filter((m) => m.name !== 'pad') };
   assert.deepEqual(layoutDifferences({ ...abi.svc, size: 28 }, holey, where), [
-    'xlvs_svc: bytes 13-15 are padding the compiler added before persist_timeout; declare a pad field',
+    'xlvs_svc: bytes 14-15 are padding the compiler added before persist_timeout; declare a pad field',
     'xlvs_svc: bytes 24-27 are padding the compiler added at the end; declare a pad field',
     `xlvs_svc.pad: in the codec in abi.ts, not a field of xlvs_svc in ${where}`,
   ]);
@@ -84,6 +84,11 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_verdicts: 1,
     xlvs_sweepst: 1,
     xlvs_syncq: abi.SYNCQ_BYTES,
+    xlvs_svc6: abi.MAX_SERVICES,
+    xlvs_conn6: abi.CONN6_DEFAULT_MAX / abi.CT6_WAYS,
+    xlvs_persist6: abi.persistTableSize(abi.CONN6_DEFAULT_MAX),
+    xlvs_raddr6: abi.MAX_REALS,
+    xlvs_scratch6: 1,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);

@@ -160,3 +160,40 @@ test('check.status takes codes and ranges ("200-299", as keepalived writes them)
     );
   }
 });
+
+const good6 = `
+interface: eth0
+services:
+  - vip: 2001:DB8:0:0::100
+    port: 80
+    reals:
+      - address: 2001:db8::11
+      - address: 2001:db8:0::12
+`;
+
+test('IPv6 VIPs and reals are accepted and kept in canonical text (RFC 5952)', () => {
+  const c = parseConfig(good6);
+  assert.equal(c.services[0]!.vip, '2001:db8::100');
+  assert.deepEqual(
+    c.services[0]!.reals.map((r) => r.address),
+    ['2001:db8::11', '2001:db8::12'],
+  );
+  assert.equal(c.conn_table6_size, undefined, 'absent: a quarter of conn_table_size');
+  assert.equal(parseConfig(`${good6}conn_table6_size: 4096\n`).conn_table6_size, 4096);
+  // The same real written two ways is one real.
+  rejects(good6.replace('2001:db8:0::12', '2001:DB8::11'), /reals\[1\]\.address: duplicate real 2001:db8::11/);
+});
+
+test('bad IPv6 addresses, a mixed-family service and a persistence mask of the other family are named with the value', () => {
+  rejects(good6.replace('2001:DB8:0:0::100', '2001:db8::1::2'), /services\[0\]\.vip: "2001:db8::1::2" is not an IPv6 address/);
+  rejects(good6.replace('2001:db8::11', 'fe80::11'), /reals\[0\]\.address: "fe80::11" is not a usable unicast address/);
+  rejects(good6.replace('2001:db8::11', 'ff02::1'), /is not a usable unicast address/);
+  rejects(good6.replace('2001:db8::11', '10.0.0.11'), /services\[0\]\.reals\[0\]\.address: 10\.0\.0\.11 is IPv4, the service's VIP 2001:db8::100 IPv6/);
+  rejects(good.replace('10.0.0.11', '2001:db8::11'), /services\[0\]\.reals\[0\]\.address: 2001:db8::11 is IPv6, the service's VIP 10\.0\.0\.100 IPv4/);
+  const p6 = good6.replace('    port: 80\n', '    port: 80\n    persistence: { timeout: 60, netmask: NM }\n');
+  assert.equal(parseConfig(p6.replace('NM', '64')).services[0]!.persistence!.netmask, 64);
+  rejects(p6.replace('NM', '255.255.255.0'), /persistence\.netmask: "255\.255\.255\.0" is a dotted IPv4 netmask; an IPv6 service takes a prefix length/);
+  rejects(p6.replace('NM', '129'), /persistence\.netmask: 129/);
+  const p4 = good.replace('    scheduler: mh\n', '    scheduler: mh\n    persistence: { timeout: 60, netmask: 24 }\n');
+  rejects(p4, /persistence\.netmask: 24 is a prefix length; an IPv4 service takes a dotted netmask/);
+});

@@ -471,6 +471,10 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     ct_untracked: 0n,
     pass_not_for_us: 0n,
     sync_lost: 0n,
+    pass_ipv6_ext: 0n,
+    pass_fragment6: 0n,
+    tx_icmp6: 0n,
+    pass_icmp6_no_flow: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });

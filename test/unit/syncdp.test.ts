@@ -6,7 +6,15 @@ import { test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
-import { decodeSyncRecords, encodeSyncInserts, type SyncInsert, syncBackupProblem, syncInsertProblems, tallySyncResults } from '../../src/core/syncdp';
+import {
+  decodeSyncRecords,
+  encodeSyncInserts,
+  type SyncInsert,
+  syncBackupProblem,
+  syncInsertProblems,
+  tallySyncResults,
+  unsyncedIpv6Warning,
+} from '../../src/core/syncdp';
 import { FakeDatapath } from '../lib/fakedatapath';
 
 const key = (saddr: string, daddr: string, sport: number, dport: number, proto = 6) =>
@@ -109,5 +117,18 @@ test('Controller.setSync: emission is planned as a setSync op, applied once, and
       updated: 0,
       refused: 0,
     },
+  );
+});
+
+test('a syncing config with IPv6 services is accepted, and the warning names the services left unsynced', () => {
+  const services = [
+    { vip: '10.0.0.100', port: 80, protocol: 'tcp' },
+    { vip: '2001:db8::100', port: 443, protocol: 'tcp' },
+  ];
+  assert.equal(unsyncedIpv6Warning({ services }), undefined, 'no sync section: nothing to warn about');
+  assert.equal(unsyncedIpv6Warning({ sync: {}, services: services.slice(0, 1) }), undefined, 'IPv4 only');
+  assert.equal(
+    unsyncedIpv6Warning({ sync: {}, services }),
+    'sync: IPv6 services are not synced (their connections stay on this director): [2001:db8::100]:443/tcp',
   );
 });

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* ipv6.h: the IPv6 datapath, included once by xlvs.bpf.c: its connection-table family, the extension-header walk, ICMPv6 errors, the packet path. */
+
+#include <linux/icmpv6.h>
+
+#define XLVS_NEXTHDR_HOP      0
+#define XLVS_NEXTHDR_ROUTING  43
+#define XLVS_NEXTHDR_FRAGMENT 44
+#define XLVS_NEXTHDR_AH       51
+#define XLVS_NEXTHDR_ICMPV6   58
+#define XLVS_NEXTHDR_DEST     60
+
+#define XLVS_ICMPV6_DEST_UNREACH 1
+#define XLVS_ICMPV6_PKT_TOOBIG   2
+
+/* Where the walk gives up: an L4 header further into the frame than this is left to the kernel (pass_ipv6_ext). */
+#define XLVS_IPV6_L4_MAX_OFF 4096
+
+/* ---- the IPv6 connection-table family (conntable.h) ---- */
+
+#define CT_(name)      name##6
+#define CT_KEY         struct xlvs_conn6_key
+#define CT_ENTRY       struct xlvs_ct6_entry
+#define CT_BUCKET      struct xlvs_ct6_bucket
+#define CT_WAYS        XLVS_CT6_WAYS
+#define CT_KEY_WORDS   5 /* addresses, ports, protocol: bytes 0..39; the rest is padding */
+#define CT_MAP         xlvs_conn6
+#define CT_BUCKETS(c)  ((c)->ct6_buckets)
+#define CT_PERSIST_MAP xlvs_persist6
+#define CT_PERSIST_KEY struct xlvs_persist6_key
+#define CT_SYNC        0 /* IPv6 flows are not carried by connection sync (yet): nothing is recorded for them */
+
+_Static_assert((XLVS_CT6_WAYS & (XLVS_CT6_WAYS - 1)) == 0, "XLVS_CT6_WAYS must be a power of two");
+_Static_assert(sizeof(struct xlvs_ct6_entry) == 64, "an IPv6 entry fills one cache line");
+
+/*
+ * Not inlined: nine words hashed inline were spilled to the caller's stack, and the caller's frame is on the same call
+ * chain as new_connection6() and schedule() (512 bytes for all of them on 6.1).
+ */
+static __noinline __u32 ct_hash6(const struct xlvs_cfg *cfg, const struct xlvs_conn6_key *key, __u32 ports)
+{
+	return xlvs_flow_hash6((const __u32 *)key->saddr, (const __u32 *)key->daddr, ports, key->proto ^ cfg->ct_seed);
+}
+
+static __noinline __u32 flow_hash6(const struct xlvs_conn6_key *key, __u32 ports)
+{
+	return xlvs_flow_hash6((const __u32 *)key->saddr, (const __u32 *)key->daddr, ports, key->proto);
+}
+
+static __always_inline void addr_words6(const struct xlvs_conn6_key *key, __u32 *src, __u32 *dst)
+{
+	*src = xlvs_addr6_fold((const __u32 *)key->saddr);
+	*dst = xlvs_addr6_fold((const __u32 *)key->daddr);
+}
+
+static __always_inline struct xlvs_svc *service_for6(const struct xlvs_conn6_key *key)
+{
+	struct xlvs_svc6_key skey = {.port = key->dport, .proto = key->proto};
+	struct xlvs_svc *svc;
+
+	__builtin_memcpy(skey.vip, key->daddr, sizeof(skey.vip));
+	svc = bpf_map_lookup_elem(&xlvs_svc6, &skey);
+	if (svc)
+		return svc;
+	skey.port = 0; /* a port-0 service takes every port the exact ones leave */
+	return bpf_map_lookup_elem(&xlvs_svc6, &skey);
+}
+
+/* The client's network: its address with the bits past the service's prefix length cleared (ipvsadm -M 64). */
+static __always_inline void persist_key6(struct xlvs_persist6_key *pk, const struct xlvs_svc *svc, const struct xlvs_conn6_key *key)
+{
+	const __u32 *a = (const __u32 *)key->saddr;
+	__u32 *out = (__u32 *)pk->caddr;
+	__s32 bits;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		bits = (__s32)svc->persist_plen6 - 32 * i;
+		out[i] = bits >= 32 ? a[i] : bits <= 0 ? 0 : a[i] & bpf_htonl(~0u << (32 - bits));
+	}
+	pk->svc_id = svc->id;
+}
+
+#include "conntable.h"
+
+_Static_assert(sizeof(struct new_conn6) <= XLVS_NEW_CONN6_BYTES, "xlvs_scratch6 holds a struct new_conn6");
+
+#undef CT_
+#undef CT_KEY
+#undef CT_ENTRY
+#undef CT_BUCKET
+#undef CT_WAYS
+#undef CT_KEY_WORDS
+#undef CT_MAP
+#undef CT_BUCKETS
+#undef CT_PERSIST_MAP
+#undef CT_PERSIST_KEY
+#undef CT_SYNC
+
+/* ---- extension headers ---- */
+
+/* What ipv6_walk() found. */
+#define W6_L4        0 /* w->nexthdr is the upper-layer protocol, at w->off */
+#define W6_FRAGMENT  1 /* a fragment header of a real fragment (first or later) */
+#define W6_EXT       2 /* more than XLVS_IPV6_EXT_MAX extension headers, or the chain runs past XLVS_IPV6_L4_MAX_OFF */
+#define W6_MALFORMED 3 /* an extension header beyond the datagram, or hop-by-hop options not first */
+
+struct ip6_walk {
+	__u32 off;    /* in: offset of the header after the IPv6 header; out: offset of the upper-layer header */
+	__u32 end;    /* in: offset of the datagram's end (the payload length's) */
+	__u8 nexthdr; /* in: the IPv6 header's next header; out: the upper-layer protocol */
+	__u8 pad[3];
+};
+
+/*
+ * Steps over at most XLVS_IPV6_EXT_MAX extension headers, as the kernel's ipv6_skip_exthdr() does: hop-by-hop (only
+ * first), routing and destination options ((len + 1) x 8 bytes), AH ((len + 2) x 4 bytes), and a fragment header,
+ * which ends the walk unless it is an atomic fragment (offset 0, no more fragments: RFC 6946, a whole datagram).
+ * A global function: its unrolled steps are verified once, and the caller gets one offset, not a state per step.
+ */
+__noinline int ipv6_walk(struct xdp_md *ctx, struct ip6_walk *w)
+{
+	void *data, *data_end;
+	__u32 off, len;
+	__u8 *p, nexthdr;
+	int i;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!ctx || !w)
+		return W6_MALFORMED;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	off = w->off;
+	nexthdr = w->nexthdr;
+#pragma unroll
+	for (i = 0; i < XLVS_IPV6_EXT_MAX; i++) {
+		if (nexthdr != XLVS_NEXTHDR_HOP && nexthdr != XLVS_NEXTHDR_ROUTING && nexthdr != XLVS_NEXTHDR_DEST && nexthdr != XLVS_NEXTHDR_AH &&
+		    nexthdr != XLVS_NEXTHDR_FRAGMENT) {
+			w->off = off;
+			w->nexthdr = nexthdr;
+			return W6_L4;
+		}
+		if (nexthdr == XLVS_NEXTHDR_HOP && i)
+			return W6_MALFORMED;
+		if (off > XLVS_IPV6_L4_MAX_OFF)
+			return W6_EXT;
+		p = data + off;
+		/* verifier: every extension header is at least 8 bytes, so one bound covers the fields read below */
+		if ((void *)(p + 8) > data_end || off + 8 > w->end)
+			return W6_MALFORMED;
+		if (nexthdr == XLVS_NEXTHDR_FRAGMENT) {
+			/* offset (13 bits) and M: anything but zero is a real fragment */
+			if (*(__be16 *)(p + 2) & bpf_htons(0xfff9))
+				return W6_FRAGMENT;
+			len = 8;
+		} else if (nexthdr == XLVS_NEXTHDR_AH) {
+			len = ((__u32)p[1] + 2) * 4;
+		} else {
+			len = ((__u32)p[1] + 1) * 8;
+		}
+		if (off + len > w->end)
+			return W6_MALFORMED;
+		nexthdr = p[0];
+		off += len;
+	}
+	if (nexthdr == XLVS_NEXTHDR_HOP || nexthdr == XLVS_NEXTHDR_ROUTING || nexthdr == XLVS_NEXTHDR_DEST || nexthdr == XLVS_NEXTHDR_AH ||
+	    nexthdr == XLVS_NEXTHDR_FRAGMENT)
+		return W6_EXT;
+	if (off > XLVS_IPV6_L4_MAX_OFF)
+		return W6_EXT;
+	w->off = off;
+	w->nexthdr = nexthdr;
+	return W6_L4;
+}
+
+/* ---- the IPv6 packet path ---- */
+
+/* Two IPv6 addresses in the frame (4-byte aligned after the Ethernet header's 14 bytes: word compares). */
+static __always_inline int same_addr6(const struct in6_addr *a, const struct in6_addr *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/*
+ * An ICMPv6 packet-too-big or destination-unreachable sent to a VIP quotes the start of a real's reply (VIP -> client):
+ * the flow it belongs to, seen the other way round, goes to that real unchanged (IPVS's ip_vs_in_icmp_v6), so path
+ * MTU discovery works through the director. Its entry is only read: an error is no sign of the flow's life.
+ * off: the ICMPv6 header's offset in the frame; end: the datagram's end. A global function, off the flows' call chain.
+ */
+__noinline int icmp6_to_flow(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, __u32 off, __u32 end)
+{
+	struct xlvs_conn6_key k __attribute__((aligned(8))) = {}, *key = &k;
+	void *data, *data_end, *l3_end;
+	struct xlvs_ct6_bucket *bucket;
+	struct ipv6hdr *ip6, *q;
+	struct ethhdr *eth;
+	struct xlvs_ct6_entry *e;
+	struct xlvs_real *real;
+	__u32 ports, idx, real_id, svc_id;
+	int way;
+
+	/* verifier: a global function's pointer arguments may be NULL, and its offsets need bounds of their own */
+	if (!ctx || !vd || !cfg || off > XLVS_IPV6_L4_MAX_OFF || end > 0xffff)
+		return XDP_ABORTED;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip6 = data + sizeof(*eth);
+	if ((void *)(ip6 + 1) > data_end)
+		return XDP_ABORTED;
+	/* verifier: clang compares a copy and drops the masks the verifier needs on these unless a barrier keeps them */
+	barrier_var(off);
+	off &= 0x1fff;
+	barrier_var(end);
+	end &= 0xffff;
+	l3_end = data + end;
+	q = data + off + 8;
+	/* the quoted IPv6 header and the first 4 bytes (the ports) of what it carried */
+	if ((void *)(q + 1) + 4 > data_end || (void *)(q + 1) + 4 > l3_end) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	if ((q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP) || !same_addr6(&q->saddr, &ip6->daddr)) {
+		vd->pass_icmp6_no_flow++;
+		return XDP_PASS;
+	}
+	ports = *(__u32 *)(q + 1);
+	ports = (ports >> 16) | (ports << 16); /* the reply's ports, swapped: client port first, as the client's packets carry them */
+	__builtin_memcpy(key->saddr, &q->daddr, 16);
+	__builtin_memcpy(key->daddr, &q->saddr, 16);
+	key->sport = (__be16)ports;
+	key->dport = (__be16)(ports >> 16);
+	key->proto = q->nexthdr;
+	idx = ct_bucket6(cfg, key, ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn6, &idx);
+	if (!bucket) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	way = ct_find6(bucket, key);
+	if (way < 0) {
+		vd->pass_icmp6_no_flow++;
+		return XDP_PASS;
+	}
+	e = &bucket->e[way & (XLVS_CT6_WAYS - 1)];
+	real_id = e->val.real_id;
+	svc_id = e->val.svc_id;
+	real = usable_real(&real_id, svc_id);
+	if (!real) {
+		vd->pass_icmp6_no_flow++;
+		return XDP_PASS;
+	}
+	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	vd->tx_icmp6++;
+	return XDP_TX;
+}
+
+/* ipv6_parse()'s answer when the frame is a TCP or UDP flow for the connection table (beyond every XDP action). */
+#define P6_FLOW 16
+
+/*
+ * Parses an IPv6 frame into nc (key, ports, TCP flags), or settles it: returns P6_FLOW, or the frame's XDP action with
+ * its verdict counted (malformed, a fragment, too many extension headers, no TCP/UDP, an ICMPv6 error). A global
+ * function: its stack and states stay off the flow's call chain (new_connection6() and schedule() below xlvs_ipv6()).
+ */
+__noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, struct new_conn6 *nc)
+{
+	struct ip6_walk w = {};
+	struct hdr_cursor nh;
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	void *data, *data_end;
+	__u32 ports;
+	__u8 flags = 0, *icmp;
+	int proto;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!ctx || !vd || !cfg || !nc)
+		return XDP_ABORTED;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	/* verifier: the caller checked the Ethernet header, but this function is verified without the caller's bounds */
+	nh.pos = data + sizeof(struct ethhdr);
+	if (nh.pos > data_end) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	proto = parse_ipv6hdr(&nh, data_end, &ip6);
+	if (proto < 0) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	w.off = nh.pos - data;
+	w.end = nh.l3_end - data;
+	w.nexthdr = proto;
+	/* Most frames carry no extension header: those skip the walk's call. */
+	switch (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == XLVS_NEXTHDR_ICMPV6 ? W6_L4 : ipv6_walk(ctx, &w)) {
+	case W6_L4:
+		break;
+	case W6_FRAGMENT:
+		vd->pass_fragment6++;
+		return XDP_PASS;
+	case W6_EXT:
+		vd->pass_ipv6_ext++;
+		return XDP_PASS;
+	default:
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	/* verifier: the walk's offset comes back through memory, unbounded until checked again */
+	if (w.off > XLVS_IPV6_L4_MAX_OFF) {
+		vd->pass_ipv6_ext++;
+		return XDP_PASS;
+	}
+	nh.pos = data + w.off;
+	proto = w.nexthdr;
+	if (proto == IPPROTO_TCP) {
+		if (parse_tcphdr(&nh, data_end, &tcp) < 0) {
+			vd->pass_malformed++;
+			return XDP_PASS;
+		}
+		ports = *(__u32 *)&tcp->source;
+		flags = ((__u8 *)tcp)[13]; /* the flag byte: FIN, SYN, RST, PSH, ACK, ... */
+	} else if (proto == IPPROTO_UDP) {
+		if (parse_udphdr(&nh, data_end, &udp) < 0) {
+			vd->pass_malformed++;
+			return XDP_PASS;
+		}
+		ports = *(__u32 *)&udp->source;
+	} else if (proto == XLVS_NEXTHDR_ICMPV6) {
+		/* Neighbour discovery (133-137), echo and the rest are the director's kernel's to answer; errors may be a flow's. */
+		icmp = nh.pos;
+		if ((void *)(icmp + 8) > data_end || (void *)(icmp + 8) > nh.l3_end) {
+			vd->pass_malformed++;
+			return XDP_PASS;
+		}
+		if (icmp[0] == XLVS_ICMPV6_PKT_TOOBIG || icmp[0] == XLVS_ICMPV6_DEST_UNREACH)
+			return icmp6_to_flow(ctx, vd, cfg, w.off, w.end);
+		vd->pass_no_service++;
+		return XDP_PASS;
+	} else {
+		vd->pass_no_service++;
+		return XDP_PASS;
+	}
+	/*
+	 * A connection entry is free while its first 8 bytes are zero; the kernel drops sources that have them so
+	 * (unspecified, loopback, IPv4-mapped), and so does the datapath, rather than track one.
+	 */
+	if (!*(__u64 *)&ip6->saddr) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	__builtin_memcpy(nc->key.saddr, &ip6->saddr, 16);
+	__builtin_memcpy(nc->key.daddr, &ip6->daddr, 16);
+#ifdef XLVS_BENCH_FRESH_FLOWS
+	((__u32 *)nc->key.saddr)[3] ^= bench_flow();
+#endif
+	nc->key.sport = (__be16)ports;
+	nc->key.dport = (__be16)(ports >> 16); /* the second half of the port pair as it lies in memory */
+	nc->key.proto = proto;
+	nc->ports = ports;
+	nc->tcp_flags = flags;
+	return P6_FLOW;
+}
+
+/*
+ * The IPv6 path, called by xlvs_xdp for IPv6 frames addressed to this director. A global function: verified once, on
+ * its own, so the IPv4 path's states are not multiplied by these (and the reverse). Counts its own verdicts.
+ */
+__noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
+{
+	struct new_conn6 *nc;
+	struct xlvs_ct6_bucket *bucket;
+	struct xlvs_real *real = NULL;
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6;
+	void *data_end;
+	__u32 real_id = 0, svc_id = 0;
+	__u32 zero = 0;
+	int way, nc_result = -1;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!ctx || !vd || !cfg)
+		return XDP_ABORTED;
+	nc = bpf_map_lookup_elem(&xlvs_scratch6, &zero);
+	if (!nc) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	__builtin_memset(nc, 0, sizeof(*nc));
+	nc->way = -1;
+	way = ipv6_parse(ctx, vd, cfg, nc);
+	if (way != P6_FLOW)
+		return way;
+	eth = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	ip6 = (void *)(eth + 1);
+	/* verifier: ipv6_parse() checked the headers; this function has its own view of the frame */
+	if ((void *)(ip6 + 1) > data_end) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	/* As for IPv4: the flow's bucket first, the service only for flows without a usable entry. */
+	nc->bucket = ct_bucket6(cfg, &nc->key, nc->ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn6, &nc->bucket);
+	if (!bucket) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	way = ct_find6(bucket, &nc->key);
+	if (way >= 0)
+		real = ct_follow6(bucket, way, nc, cfg, &real_id, &svc_id);
+	if (!real) {
+		nc_result = new_connection6(nc);
+		if (nc_result == NC_TX) {
+			vd->ct_evicted += nc->evicted;
+			vd->ct_untracked += nc->untracked;
+			svc_id = nc->svc_id;
+			real_id = nc->real_id;
+		}
+	}
+	return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(ip6->payload_len) + sizeof(*ip6), nc_result);
+}
