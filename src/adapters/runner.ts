@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
-import { needsSolicit, usableMac } from '../core/neighbours';
+import { needsSolicit, neighbourKey, usableMac } from '../core/neighbours';
 import { vipAddressProblems } from '../core/ownaddr';
 import { monotonicMs } from './clock';
 import { Datapath } from './datapath';
@@ -58,7 +58,7 @@ export function resolveMacs(ifname: string, solicitor: Solicitor, addresses: rea
   const dump = dumpNeighbours(ifname);
   const out = new Map<string, string | null>();
   for (const a of addresses) {
-    const e = dump.get(a);
+    const e = dump.get(neighbourKey(a));
     if (needsSolicit(e)) solicitor.solicit(a);
     out.set(a, usableMac(e));
   }
