@@ -13,7 +13,7 @@ import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
 import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
-import { ArpGuard } from './arpguard';
+import { ArpGuard, ownAddress6 } from './arpguard';
 import { monotonicMs } from './clock';
 import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { Datapath } from './datapath';
@@ -208,6 +208,7 @@ export class Daemon {
         ifindex: info.ifindex,
         mac: info.mac,
         address: () => directorAddress(ifname, new Set(controller.config().services.map((s) => s.vip))),
+        address6: () => ownAddress6(ifname, new Set(controller.config().services.map((s) => s.vip))),
         // Without manage_vips keepalived moves the VIPs: on a backup the master answering for them is no theft, so
         // only the VIPs this host holds are guarded (a half-dead old master still answering for them is one).
         vips: () => {

@@ -147,3 +147,34 @@ export function classifyNdp(f: NdpFrame | null, own: string, vips: ReadonlySet<s
   if (mac === me || f.ethSrc.toLowerCase() === me || parseInt(mac.slice(0, 2), 16) & 1 || mac === '00:00:00:00:00:00') return null;
   return { vip, mac, kind, answer: kind === 'advert' && f.ethDst.toLowerCase() === me };
 }
+
+/**
+ * A classic BPF program for an ETH_P_IPV6 packet socket that keeps only neighbour solicitations and advertisements
+ * whose ICMPv6 header follows the fixed header (as NDP is sent), as struct sock_filter in the host's byte order: the
+ * NDP watch of a busy NIC copies nothing else into user space.
+ */
+export function ndpFilter(endianness: 'LE' | 'BE'): Buffer {
+  // ldb [20] (next header); jeq 58; ldb [54] (ICMPv6 type); jge 135; jgt 136 -> drop; accept; drop.
+  const prog: [number, number, number, number][] = [
+    [0x30, 0, 0, 14 + 6],
+    [0x15, 0, 4, IPPROTO_ICMPV6],
+    [0x30, 0, 0, 14 + 40],
+    [0x35, 0, 2, ND_NEIGHBOR_SOLICIT],
+    [0x25, 1, 0, ND_NEIGHBOR_ADVERT],
+    [0x06, 0, 0, 0x40000],
+    [0x06, 0, 0, 0],
+  ];
+  const out = Buffer.alloc(prog.length * 8);
+  prog.forEach(([code, jt, jf, k], i) => {
+    if (endianness === 'LE') {
+      out.writeUInt16LE(code, i * 8);
+      out.writeUInt32LE(k, i * 8 + 4);
+    } else {
+      out.writeUInt16BE(code, i * 8);
+      out.writeUInt32BE(k, i * 8 + 4);
+    }
+    out[i * 8 + 2] = jt;
+    out[i * 8 + 3] = jf;
+  });
+  return out;
+}

@@ -2,6 +2,7 @@
 // ndp.test.ts: IPv6 neighbour discovery in the dual-stack lab: reals holding the VIP6 on lo stay silent to solicitations for it (only the director answers), answer for their own addresses, `realserver check` tells a silent real from one that answers, and the director learns the reals' MACs by NDP.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
@@ -11,6 +12,7 @@ import { parsePcap } from '../../src/lab/pcap';
 import { useLab } from '../lib/labfixture';
 
 const VIP6 = ADDR.vip6;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The MACs that answered a solicitation for target sent from the router, each once. */
 async function answerers(l: DrLab, target: string): Promise<string[]> {
@@ -105,5 +107,84 @@ describe('IPv6 neighbour discovery (dual-stack lab)', { timeout: 180_000 }, () =
     const r = await l.exec('dir', [process.execPath, '-e', script]);
     const got = JSON.parse(r.stdout) as { macs: Record<string, string | null>; ms: number };
     assert.deepEqual(got.macs, { [reals[0]!]: l.macs.rs1, [reals[1]!]: l.macs.rs2 }, r.stdout + r.stderr);
+  });
+
+  test('the ARP guard covers NDP: its solicitation for the VIP6 goes unanswered by silent reals; a real that answers is reported by MAC and real, once, and the claim ends when it stops', async () => {
+    const l = L();
+    const reals: Record<string, string> = { [l.macs.rs1!]: realAddress6(1), [l.macs.rs2!]: realAddress6(2) };
+    // The guard in the director's namespace; rounds only when asked through stdin (an interval of an hour).
+    const script = `
+      const { ArpGuard } = require(${JSON.stringify(path.join(l.repoRoot, 'dist', 'src', 'adapters', 'arpguard.js'))});
+      const fs = require('node:fs');
+      const reals = ${JSON.stringify(reals)};
+      const g = new ArpGuard({
+        ifindex: Number(fs.readFileSync('/sys/class/net/eth0/ifindex', 'utf8')),
+        mac: fs.readFileSync('/sys/class/net/eth0/address', 'utf8').trim(),
+        address: () => null,
+        address6: () => ${JSON.stringify(ADDR.director6)},
+        vips: () => [${JSON.stringify(VIP6)}],
+        realOf: (m) => reals[m] ?? null,
+        intervalMs: 3600000,
+        holdMs: 60000,
+        event: (level, msg, f) => console.log(JSON.stringify({ t: Date.now(), level, msg, ...f })),
+      });
+      g.start();
+      process.stdin.on('data', () => void g.round().then(() => console.log(JSON.stringify({ round: g.rounds, frames6: g.frames6 }))));
+      process.on('SIGTERM', () => void g.stop().then(() => process.exit(0)));
+    `;
+    const child = spawn('ip', ['netns', 'exec', l.ns('dir'), process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const events: Record<string, unknown>[] = [];
+    let buf = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString('utf8');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        events.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+        buf = buf.slice(i + 1);
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // A round asked for while another runs is skipped: ask until the count of completed rounds goes up.
+    const rounds = () => Math.max(0, ...events.map((e) => (typeof e.round === 'number' ? e.round : 0)));
+    const round = async () => {
+      const n = rounds();
+      for (const end = Date.now() + 5000; rounds() === n; ) {
+        if (Date.now() > end) throw new Error(`no round; events ${JSON.stringify(events)}\n${stderr}`);
+        child.stdin.write('\n');
+        await sleep(200);
+      }
+    };
+    const claims = () => events.filter((e) => e.msg === 'VIP claimed by another MAC');
+    try {
+      await round();
+      await round();
+      assert.deepEqual(claims(), [], 'silent reals: nobody answers the guard for the VIP6');
+
+      await l.exec('rs2', ['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.eth0.proxy_ndp=1']);
+      await l.exec('rs2', ['ip', '-6', 'neigh', 'add', 'proxy', VIP6, 'dev', 'eth0']);
+      try {
+        await round();
+        await round();
+        const c = claims();
+        assert.equal(c.length, 1, `one event for (VIP6, rs2): ${JSON.stringify(events)}\n${stderr}`);
+        assert.deepEqual([c[0]!.level, c[0]!.vip, c[0]!.mac, c[0]!.real, c[0]!.ndp], ['error', VIP6, l.macs.rs2, realAddress6(2), 'advert']);
+        assert.match(String(c[0]!.fix), /xlvs realserver check --vip 2001:db8::100/);
+      } finally {
+        await l.exec('rs2', ['ip', '-6', 'neigh', 'del', 'proxy', VIP6, 'dev', 'eth0'], { allowFail: true });
+        await l.exec('rs2', ['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=0', 'net.ipv6.conf.eth0.proxy_ndp=0']);
+      }
+      // An answering claim ends after three rounds without an answer.
+      for (let i = 0; i < 4; i++) await round();
+      assert.deepEqual(
+        events.filter((e) => e.msg === 'VIP claim ended').map((e) => [e.vip, e.mac]),
+        [[VIP6, l.macs.rs2]],
+      );
+    } finally {
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(5000).then(() => 'hung' as const)]);
+      if (code === 'hung') child.kill('SIGKILL');
+      assert.equal(code, 0, `the guard stopped cleanly: ${stderr}`);
+    }
   });
 });
