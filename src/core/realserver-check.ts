@@ -44,6 +44,7 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
   const dev = input.dev;
   for (const vip of input.vips) {
     const v6 = isIPv6(vip);
+    const answers = v6 ? 'neighbour solicitations' : 'ARP';
     const full = vipPrefixLen(vip);
     const held = host.addrs.filter((a) => a.local === vip);
     const lo = held.find((a) => a.dev === 'lo');
@@ -53,7 +54,7 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
         check: 'vip-on-lo',
         vip,
         status: 'fail',
-        detail: `${vip} is on ${elsewhere.map((a) => `${a.dev} (/${a.prefixlen})`).join(', ')}: this host answers ${v6 ? 'neighbour solicitations' : 'ARP'} for it there and takes the director's place`,
+        detail: `${vip} is on ${elsewhere.map((a) => `${a.dev} (/${a.prefixlen})`).join(', ')}: this host answers ${answers} for it there and takes the director's place`,
         hint: `ip addr del ${vip}/${elsewhere[0]!.prefixlen} dev ${elsewhere[0]!.dev}; then ${setupHint(vip, dev)}`,
       });
     } else if (!lo) {

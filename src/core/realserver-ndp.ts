@@ -44,10 +44,8 @@ export function ndpAnswerers(host: RsHost, h: RsHost6, vip: string, dev: string)
   const want = canonicalIp(vip);
   for (const p of h.proxies) {
     if (p.dev !== dev || !isIP(p.address) || canonicalIp(p.address) !== want) continue;
-    const on = forwarding && proxyNdp;
-    out.push(
-      `a proxy neighbour entry for ${vip} on ${dev}${on ? ` (forwarding and proxy_ndp on: it answers)` : ' (answered as soon as forwarding and proxy_ndp are on)'}`,
-    );
+    const when = forwarding && proxyNdp ? 'forwarding and proxy_ndp on: it answers' : 'answered as soon as forwarding and proxy_ndp are on';
+    out.push(`a proxy neighbour entry for ${vip} on ${dev} (${when})`);
   }
   if (forwarding) {
     for (const a of host.addrs) {
@@ -67,11 +65,12 @@ export function evaluateNdpVip(host: RsHost, vip: string, dev: string): CheckRes
   const out: CheckResult[] = [];
   const off = ['all', 'lo', dev].filter((d) => v6sysctl(h, d, 'disable_ipv6') !== 0);
   if (off.length) {
+    const settings = off.map((d) => `${sysctl6Dotted(sysctlKey(d, 'disable_ipv6'))}=${v6sysctl(h, d, 'disable_ipv6') ?? '?'}`).join(', ');
     out.push({
       check: 'ipv6',
       vip,
       status: 'fail',
-      detail: `IPv6 is off or unreadable on ${off.join(', ')} (${off.map((d) => `${sysctl6Dotted(sysctlKey(d, 'disable_ipv6'))}=${v6sysctl(h, d, 'disable_ipv6') ?? '?'}`).join(', ')}): ${vip} cannot be held or reached`,
+      detail: `IPv6 is off or unreadable on ${off.join(', ')} (${settings}): ${vip} cannot be held or reached`,
       hint: `sysctl -w ${off.map((d) => `${sysctl6Dotted(sysctlKey(d, 'disable_ipv6'))}=0`).join(' ')}`,
     });
   } else {
@@ -94,7 +93,7 @@ export function evaluateNdpVip(host: RsHost, vip: string, dev: string): CheckRes
       check: 'ndp-silent',
       vip,
       status: 'pass',
-      detail: `does not answer neighbour solicitations for ${vip} on ${dev} (the kernel answers only for addresses of the receiving interface; no proxy entry, no anycast)`,
+      detail: `does not answer neighbour solicitations for ${vip} on ${dev} (only the receiving interface's addresses are answered; no proxy entry, no anycast)`,
     });
   }
   return out;

@@ -66,9 +66,7 @@ function ipv6Problems(host: RsHost, vip: string, dev: string): string[] {
   }
   for (const p of h.proxies) {
     if (p.dev === dev && isIP(p.address) && canonicalIp(p.address) === canonicalIp(vip)) {
-      out.push(
-        `--vip ${vip}: a proxy neighbour entry for it on ${dev} makes this host answer solicitations for it; remove it (ip -6 neigh del proxy ${vip} dev ${dev})`,
-      );
+      out.push(`--vip ${vip}: a proxy neighbour entry for it on ${dev} makes this host answer for it; remove it (ip -6 neigh del proxy ${vip} dev ${dev})`);
     }
   }
   return out;

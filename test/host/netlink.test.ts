@@ -83,7 +83,7 @@ if (SCENARIO) {
       t.diagnostic(inNs('shared', { XLVS_PEER_MAC: peerMac }));
     });
 
-    test('IPv6: a real resolved by neighbour discovery, found in any spelling, its moved MAC followed from its unsolicited advertisement, an unanswered one FAILED', (t) => {
+    test('IPv6: a real resolved by NDP, found in any spelling, its moved MAC followed from its advertisement, an unanswered one FAILED', (t) => {
       const peerMac = (JSON.parse(ip('-n', PEER_NS, '-j', 'link', 'show', 'dev', 'p0'))[0].address as string).toLowerCase();
       t.diagnostic(inNs('ndp', { XLVS_PEER_MAC: peerMac, XLVS_PEER_NS: PEER_NS }));
     });

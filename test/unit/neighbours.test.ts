@@ -29,7 +29,7 @@ describe('neighbours (ARP and NDP)', () => {
     assert.equal(usableMac(undefined), null);
   });
 
-  test('missing, STALE, FAILED and INCOMPLETE entries are solicited again (neighbour solicitation for IPv6); REACHABLE, DELAY and PROBE are left to the kernel', () => {
+  test('missing, STALE, FAILED and INCOMPLETE entries are solicited again (an NS for IPv6); REACHABLE, DELAY and PROBE are left to the kernel', () => {
     assert.equal(needsSolicit(undefined), true);
     for (const s of ['STALE', 'FAILED', 'INCOMPLETE', 'NONE']) assert.equal(needsSolicit(v6([s], s === 'STALE' ? '02:00:00:00:00:aa' : null)), true, s);
     for (const s of ['REACHABLE', 'DELAY', 'PROBE', 'PERMANENT']) assert.equal(needsSolicit(v6([s])), false, s);
