@@ -20,7 +20,7 @@ import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
-import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
+import { ensureBpffs, heldAddresses, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
 import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
@@ -81,16 +81,16 @@ export class Daemon {
   /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
   private syncVips(cfg: Config, vips: string[]): void {
     if (!cfg.manage_vips) return;
-    const present = new Set(interfaceAddresses(cfg.interface));
+    const present = new Set(heldAddresses(cfg.interface));
     const want = new Set(vips);
     for (const v of want) {
       if (present.has(v)) continue;
-      ip(['addr', 'add', `${v}/32`, 'dev', cfg.interface]);
+      ip(vipAddrArgs('add', v, cfg.interface));
       this.log.info({ vip: v }, 'VIP added');
     }
     for (const v of this.vipsAdded) {
       if (want.has(v) || !present.has(v)) continue;
-      ip(['addr', 'del', `${v}/32`, 'dev', cfg.interface]);
+      ip(vipAddrArgs('del', v, cfg.interface));
       this.log.info({ vip: v }, 'VIP removed');
     }
     this.vipsAdded = want;
@@ -405,10 +405,10 @@ export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'>
   }
   for (const vip of withdrawAll(ifname)) done.push(`withdrew the BGP announcement of ${vip}`);
   if ('services' in cfg && cfg.manage_vips) {
-    const present = new Set(interfaceAddresses(ifname));
+    const present = new Set(heldAddresses(ifname));
     for (const vip of new Set(cfg.services.map((s) => s.vip))) {
       if (!present.has(vip)) continue;
-      ip(['addr', 'del', `${vip}/32`, 'dev', ifname]);
+      ip(vipAddrArgs('del', vip, ifname));
       done.push(`removed VIP ${vip}`);
     }
   }
