@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // ndp.ts: IPv6 neighbour discovery frames (RFC 4861): a neighbour solicitation to build, solicitations and advertisements to read, and which of them claim a VIP for another host.
 
+import type { DoctorCheck } from './doctor';
 import { bytesToIp, canonicalIp, ipToBytes } from './net/addr';
 import { inetChecksum, macBytes, macString } from './packets';
 
@@ -177,4 +178,33 @@ export function ndpFilter(endianness: 'LE' | 'BE'): Buffer {
     out[i * 8 + 3] = jf;
   });
   return out;
+}
+
+/**
+ * The doctor's ndp-vip verdict: the MACs that answered its neighbour solicitation for an IPv6 VIP. Any MAC but the
+ * director's fails, naming the real it belongs to; no source address to solicit from is a skip.
+ */
+export function doctorNdpVip(vip: string, dirMac: string, answers: string[] | null, realsByMac: Map<string, string>, holdsVip: boolean): DoctorCheck {
+  const base = { check: 'ndp-vip' as const, subject: `VIP ${vip}`, vip };
+  if (answers === null) {
+    return { ...base, status: 'skip', detail: `the director has no global IPv6 address on the interface to solicit ${vip} from` };
+  }
+  const others = [...new Set(answers.map((m) => m.toLowerCase()).filter((m) => m !== dirMac.toLowerCase()))];
+  if (others.length) {
+    const who = others.map((m) => (realsByMac.has(m) ? `${m} (real ${realsByMac.get(m)})` : m));
+    const reals = others.filter((m) => realsByMac.has(m)).map((m) => realsByMac.get(m)!);
+    return {
+      ...base,
+      status: 'fail',
+      detail: `neighbour solicitations for ${vip} answered by ${who.join(', ')}: the router may send clients past the director`,
+      hint: reals.length
+        ? `on ${reals.join(', ')}: xlvs realserver check --vip ${vip} (the VIP on lo only, no proxy neighbour entry for it)`
+        : `find the host with MAC ${others[0]} and take ${vip} off it`,
+    };
+  }
+  return {
+    ...base,
+    status: 'pass',
+    detail: `no host but the director answers neighbour solicitations for ${vip}${holdsVip ? '' : ` (the director does not hold ${vip} now; xlvs up adds it)`}`,
+  };
 }

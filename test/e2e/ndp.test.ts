@@ -21,6 +21,23 @@ async function answerers(l: DrLab, target: string): Promise<string[]> {
   return [...new Set(nas.map((n) => n.ethSrc))].sort();
 }
 
+/**
+ * The doctor's ndp-vip probe (ndpVipProbe) run in the director's namespace: the MACs advertising the VIP6. It waits
+ * 1.5 s: a proxy entry is answered after a random delay of up to proxy_delay (0.8 s by default).
+ */
+async function doctorProbe(l: DrLab): Promise<string[]> {
+  const mod = path.join(l.repoRoot, 'dist', 'src', 'adapters', 'ndpprobe.js');
+  const script = `
+    const { ndpVipProbe } = require(${JSON.stringify(mod)});
+    const fs = require('node:fs');
+    const ifindex = Number(fs.readFileSync('/sys/class/net/eth0/ifindex', 'utf8'));
+    const mac = fs.readFileSync('/sys/class/net/eth0/address', 'utf8').trim();
+    ndpVipProbe(ifindex, mac, ${JSON.stringify(ADDR.director6)}, ${JSON.stringify(VIP6)}, 1500).then((m) => console.log(JSON.stringify(m)));
+  `;
+  const r = await l.exec('dir', [process.execPath, '-e', script]);
+  return [...new Set(JSON.parse(r.stdout) as string[])].sort();
+}
+
 describe('IPv6 neighbour discovery (dual-stack lab)', { timeout: 180_000 }, () => {
   // Reals as the lab sets them up (the VIP6 on lo as /128, as `xlvs realserver setup` does); the director holds no
   // VIP6 until a test gives it one.
@@ -77,11 +94,13 @@ describe('IPv6 neighbour discovery (dual-stack lab)', { timeout: 180_000 }, () =
       assert.equal(silent?.status, 'fail');
       assert.equal(silent?.hint, `ip -6 neigh del proxy ${VIP6} dev eth0`);
       assert.deepEqual(await answerers(l, VIP6), [l.macs.rs2], 'and rs2 does answer for the VIP6: the check is right');
+      assert.deepEqual(await doctorProbe(l), [l.macs.rs2], "the doctor's ndp-vip probe from the director sees it too");
     } finally {
       await l.exec('rs2', ['ip', '-6', 'neigh', 'del', 'proxy', VIP6, 'dev', 'eth0'], { allowFail: true });
       await l.exec('rs2', ['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=0', 'net.ipv6.conf.eth0.proxy_ndp=0']);
     }
     assert.deepEqual(await answerers(l, VIP6), [], 'silent again');
+    assert.deepEqual(await doctorProbe(l), [], "and the doctor's probe hears nobody");
   });
 
   test("the director learns each real's MAC by neighbour discovery (resolveMacs solicits, the NDP table answers)", async () => {

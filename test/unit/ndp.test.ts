@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildNeighborSolicit, classifyNdp, multicastMac, type NdpFrame, parseNdp, solicitedNode } from '../../src/core/ndp';
+import { buildNeighborSolicit, classifyNdp, doctorNdpVip, multicastMac, type NdpFrame, parseNdp, solicitedNode } from '../../src/core/ndp';
 import { inetChecksum } from '../../src/core/packets';
 
 const DIR_MAC = '02:00:00:00:00:02';
@@ -87,4 +87,15 @@ test('no claim: the director itself, another target, a real soliciting from its 
   assert.ok(dad);
   assert.equal(classifyNdp({ ...dad, srcIp: '::', lladdr: null }, DIR_MAC, vips), null);
   assert.equal(classifyNdp(null, DIR_MAC, vips), null);
+});
+
+test("doctor's ndp-vip: another MAC answering fails naming the real; none passes; no IPv6 source address skips", () => {
+  const reals = new Map([[RS_MAC, '2001:db8::11']]);
+  const bad = doctorNdpVip(VIP6, DIR_MAC, [DIR_MAC, RS_MAC, RS_MAC], reals, true);
+  assert.equal(bad.status, 'fail');
+  assert.match(bad.detail, /answered by 02:00:00:00:00:11 \(real 2001:db8::11\)/);
+  assert.match(bad.hint!, /on 2001:db8::11: xlvs realserver check --vip 2001:db8::100/);
+  assert.equal(doctorNdpVip(VIP6, DIR_MAC, [DIR_MAC], reals, true).status, 'pass');
+  assert.match(doctorNdpVip(VIP6, DIR_MAC, [], reals, false).detail, /does not hold 2001:db8::100 now/);
+  assert.equal(doctorNdpVip(VIP6, DIR_MAC, null, reals, true).status, 'skip');
 });
