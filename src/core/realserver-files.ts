@@ -72,7 +72,7 @@ export function renderUnit(state: RsState): string {
     'Type=oneshot',
     'RemainAfterExit=yes',
   ];
-  if (state.method === 'arp-rules') lines.push('ExecStart=/usr/sbin/nft -f /etc/xlvs/realserver.nft');
+  if (state.method === 'arp-rules' && state.nft) lines.push('ExecStart=/usr/sbin/nft -f /etc/xlvs/realserver.nft');
   for (const v of state.vips) lines.push(`ExecStart=/usr/sbin/ip ${loAddrArgs('replace', v).join(' ')}`);
   lines.push('', '[Install]', 'WantedBy=multi-user.target', '');
   return lines.join('\n');

@@ -235,9 +235,14 @@ export function planTeardown(host: RsHost, prior: RsState | null, vips: string[]
     return { steps, state: null, notes };
   }
   if (state.persist) {
-    for (const f of persistFiles(state, state.persist.root)) {
+    const keep = persistFiles(state, state.persist.root);
+    for (const f of keep) {
       if (f.symlink === undefined && host.files[f.path] !== f.content) steps.push({ kind: 'write-file', path: f.path, content: f.content });
     }
+    // A file no longer wanted (the nft file once only IPv6 VIPs are left) goes, so boot does not load stale rules.
+    const kept = new Set(keep.map((f) => f.path));
+    for (const path of state.persist.files.filter((p) => !kept.has(p))) if (host.files[path] != null) steps.push({ kind: 'remove-file', path });
+    state.persist.files = state.persist.files.filter((p) => kept.has(p));
   }
   return { steps, state, notes };
 }

@@ -229,3 +229,29 @@ test('subnet-router anycast: the prefix with zeros after it', () => {
   assert.equal(subnetRouterAnycast('2001:db8:1:2:3:4:5:6', 48), '2001:db8:1::');
   assert.equal(subnetRouterAnycast('2001:db8:1:2ff::1', 60), '2001:db8:1:2f0::');
 });
+
+test('persisted arp-rules set-up: removing the last IPv4 VIP removes the nft file and its ExecStart, the IPv6 VIP stays in the unit', () => {
+  const h0 = host();
+  for (const p of [
+    '/etc/sysctl.d/90-xlvs-realserver.conf',
+    '/etc/xlvs/realserver.nft',
+    '/etc/systemd/system/xlvs-realserver.service',
+    '/etc/systemd/system/multi-user.target.wants/xlvs-realserver.service',
+  ])
+    h0.files[p] = null;
+  const up = planSetup(h0, null, { ...req([VIP4, VIP6], 'arp-rules'), persist: true });
+  const h1 = applied(h0, up.steps);
+  for (const s of up.steps) if (s.kind === 'write-file') h1.files[s.path] = s.content;
+  h1.arpTables = ['xlvs_rs'];
+  assert.ok(up.state?.persist?.files.includes('/etc/xlvs/realserver.nft'));
+  const down = planTeardown(h1, up.state, [VIP4]);
+  assert.ok(
+    down.steps.some((s) => s.kind === 'remove-file' && s.path === '/etc/xlvs/realserver.nft'),
+    down.steps.map(describeStep).join('\n'),
+  );
+  const unit = down.steps.find((s) => s.kind === 'write-file' && s.path.endsWith('xlvs-realserver.service'));
+  assert.ok(unit && unit.kind === 'write-file');
+  assert.doesNotMatch(unit.content, /nft -f/);
+  assert.match(unit.content, /ip addr replace 2001:db8::100\/128 dev lo nodad/);
+  assert.deepEqual(down.state?.persist?.files.includes('/etc/xlvs/realserver.nft'), false);
+});
