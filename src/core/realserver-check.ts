@@ -198,7 +198,7 @@ function evaluateProbes(host: RsHost, input: CheckInput, probes: { listeners?: L
           check: 'listener',
           vip,
           status: 'pass',
-          detail: `${what} served by a socket on ${serving.map((l) => (l.family === 6 ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(', ')}`,
+          detail: `${what} served by a socket on ${serving.map((l) => formatHostPort(l.address, l.port)).join(', ')}`,
         });
       } else {
         const others = onPort.map((l) => formatHostPort(l.address, l.port));
