@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// netlink.cc: NeighSocket, the kernel's IPv4 neighbour table over rtnetlink (one dump, then the change notifications).
+// netlink.cc: NeighSocket, the kernel's IPv4 (ARP) and IPv6 (NDP) neighbour tables over rtnetlink (one dump, then the change notifications).
 #include "netlink.h"
 
 #include <arpa/inet.h>
@@ -30,7 +30,8 @@ struct NeighSocket::Neigh {
   bool overrun = false;  // not an entry: notifications were lost here
   bool del = false;
   int ifindex = 0;
-  uint32_t addr = 0;  // network byte order
+  int family = AF_INET;   // AF_INET or AF_INET6
+  uint8_t addr[16] = {};  // network byte order; the first 4 bytes for IPv4
   bool has_mac = false;
   std::vector<uint8_t> mac;
   int state = 0;
@@ -64,13 +65,14 @@ std::string FormatMac(const std::vector<uint8_t>& mac) {
 }
 
 // Parses one RTM_NEWNEIGH/RTM_DELNEIGH; false for what the caller never
-// wants: other families (IPv6, bridge FDB entries share the group), proxy
-// entries (no MAC, they make this host answer ARP) and malformed messages.
+// wants: other families (bridge FDB entries share the group), proxy entries
+// (no MAC, they make this host answer ARP or NDP) and malformed messages.
 bool ParseNeigh(const struct nlmsghdr* nh, Neigh* out) {
   if (nh->nlmsg_type != RTM_NEWNEIGH && nh->nlmsg_type != RTM_DELNEIGH) return false;
   if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ndmsg))) return false;
   const auto* ndm = static_cast<const struct ndmsg*>(NLMSG_DATA(nh));
-  if (ndm->ndm_family != AF_INET || (ndm->ndm_flags & NTF_PROXY)) return false;
+  if ((ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6) || (ndm->ndm_flags & NTF_PROXY)) return false;
+  out->family = ndm->ndm_family;
   out->del = nh->nlmsg_type == RTM_DELNEIGH;
   out->ifindex = ndm->ndm_ifindex;
   out->state = ndm->ndm_state;
@@ -82,8 +84,8 @@ bool ParseNeigh(const struct nlmsghdr* nh, Neigh* out) {
        a = RTA_NEXT(a, len)) {
     const auto* p = static_cast<const uint8_t*>(RTA_DATA(a));
     size_t n = RTA_PAYLOAD(a);
-    if (a->rta_type == NDA_DST && n == 4) {
-      std::memcpy(&out->addr, p, 4);
+    if (a->rta_type == NDA_DST && n == (out->family == AF_INET ? 4U : 16U)) {
+      std::memcpy(out->addr, p, n);
       has_dst = true;
     } else if (a->rta_type == NDA_LLADDR && n > 0) {
       out->has_mac = true;
@@ -99,10 +101,11 @@ Napi::Object NeighToJs(Napi::Env env, const Neigh& n) {
     o.Set("overrun", Napi::Boolean::New(env, true));
     return o;
   }
-  char ip[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &n.addr, ip, sizeof(ip));
+  char ip[INET6_ADDRSTRLEN];
+  inet_ntop(n.family, n.addr, ip, sizeof(ip));
   o.Set("type", Napi::String::New(env, n.del ? "del" : "new"));
   o.Set("ifindex", Napi::Number::New(env, n.ifindex));
+  o.Set("family", Napi::Number::New(env, n.family == AF_INET6 ? 6 : 4));
   o.Set("address", Napi::String::New(env, ip));
   o.Set("mac", n.has_mac ? Napi::Value(Napi::String::New(env, FormatMac(n.mac))) : env.Null());
   o.Set("state", Napi::Number::New(env, n.state));
@@ -223,7 +226,8 @@ int NeighSocket::DumpOnce(int ifindex, std::vector<Neigh>* out, const char** sys
   req.nh.nlmsg_type = RTM_GETNEIGH;
   req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.nh.nlmsg_seq = seq;
-  req.ndm.ndm_family = AF_INET;
+  // AF_UNSPEC: every neighbour table (ARP and NDP) in one dump; ParseNeigh keeps those two families.
+  req.ndm.ndm_family = AF_UNSPEC;
   if (ifindex > 0) {
     // The kernel filters on NDA_IFINDEX (since 4.7); entries are checked again below for older ones.
     req.ifa.rta_type = NDA_IFINDEX;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// netlink.h: NeighSocket, a JS handle owning one rtnetlink socket on the IPv4 neighbour table, and if_nametoindex(3).
+// netlink.h: NeighSocket, a JS handle owning one rtnetlink socket on the IPv4 and IPv6 neighbour tables, and if_nametoindex(3).
 #ifndef XLVS_NATIVE_NETLINK_H
 #define XLVS_NATIVE_NETLINK_H
 
@@ -13,7 +13,7 @@ namespace xlvs {
 
 // new NeighSocket({ rcvbuf? }): an rtnetlink socket subscribed to neighbour
 // changes. dump(ifindex?) -> the table now; read() -> the changes since,
-// never blocking. Both report IPv4 entries only.
+// never blocking. Both report IPv4 (ARP) and IPv6 (NDP) entries.
 class NeighSocket : public Napi::ObjectWrap<NeighSocket> {
  public:
   static Napi::Function Init(Napi::Env env);

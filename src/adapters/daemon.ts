@@ -14,14 +14,14 @@ import { RuntimeError } from '../core/errors';
 import { unsyncedIpv6Warning } from '../core/syncdp';
 import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
-import { ArpGuard } from './arpguard';
+import { ArpGuard, ownAddress6 } from './arpguard';
 import { monotonicMs } from './clock';
 import { configFileText, readConfigFile, writeFileAtomic } from './configfile';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
-import { ensureBpffs, interfaceAddresses, interfaceInfo, ip, pinDir, requireRoot } from './host';
+import { ensureBpffs, heldAddresses, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
 import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
@@ -82,16 +82,16 @@ export class Daemon {
   /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
   private syncVips(cfg: Config, vips: string[]): void {
     if (!cfg.manage_vips) return;
-    const present = new Set(interfaceAddresses(cfg.interface));
+    const present = new Set(heldAddresses(cfg.interface));
     const want = new Set(vips);
     for (const v of want) {
       if (present.has(v)) continue;
-      ip(['addr', 'add', `${v}/32`, 'dev', cfg.interface]);
+      ip(vipAddrArgs('add', v, cfg.interface));
       this.log.info({ vip: v }, 'VIP added');
     }
     for (const v of this.vipsAdded) {
       if (want.has(v) || !present.has(v)) continue;
-      ip(['addr', 'del', `${v}/32`, 'dev', cfg.interface]);
+      ip(vipAddrArgs('del', v, cfg.interface));
       this.log.info({ vip: v }, 'VIP removed');
     }
     this.vipsAdded = want;
@@ -212,6 +212,7 @@ export class Daemon {
         ifindex: info.ifindex,
         mac: info.mac,
         address: () => directorAddress(ifname, new Set(controller.config().services.map((s) => s.vip))),
+        address6: () => ownAddress6(ifname, new Set(controller.config().services.map((s) => s.vip))),
         // Without manage_vips keepalived moves the VIPs: on a backup the master answering for them is no theft, so
         // only the VIPs this host holds are guarded (a half-dead old master still answering for them is one).
         vips: () => {
@@ -408,10 +409,10 @@ export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'>
   }
   for (const vip of withdrawAll(ifname)) done.push(`withdrew the BGP announcement of ${vip}`);
   if ('services' in cfg && cfg.manage_vips) {
-    const present = new Set(interfaceAddresses(ifname));
+    const present = new Set(heldAddresses(ifname));
     for (const vip of new Set(cfg.services.map((s) => s.vip))) {
       if (!present.has(vip)) continue;
-      ip(['addr', 'del', `${vip}/32`, 'dev', ifname]);
+      ip(vipAddrArgs('del', vip, ifname));
       done.push(`removed VIP ${vip}`);
     }
   }

@@ -21,7 +21,9 @@ import {
   type UdpProbeResult,
 } from '../core/doctor';
 import { UsageError } from '../core/errors';
+import { doctorNdpVip } from '../core/ndp';
 import { needsSolicit, usableMac } from '../core/neighbours';
+import { isIPv6 } from '../core/net/addr';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -42,8 +44,10 @@ import {
   TCP_SYN,
 } from '../core/packets';
 import type { MtuProbe } from '../core/realserver-probes';
-import { interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
+import { ownAddress6 } from './arpguard';
+import { heldAddresses, interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
 import { native, type PacketSocket } from './native';
+import { ndpVipProbe } from './ndpprobe';
 import { dumpNeighbours, Solicitor } from './neighbours';
 import { probeMtu } from './realserver';
 
@@ -362,11 +366,16 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
       probeAddress = await pickSpare(ps, mainDir, spareCandidates(subnets[0], taken, 8), 300);
     }
 
-    // Runs alongside the per-real probes: an answer for the VIP is a fault whatever prompted it.
+    // Runs alongside the per-real probes: an answer for the VIP is a fault whatever prompted it. IPv4 VIPs are asked
+    // by ARP, IPv6 VIPs by a neighbour solicitation from the director's own IPv6 address (null: none to send from).
+    const vips4 = vips.filter((v) => !isIPv6(v));
+    const vips6 = vips.filter((v) => isIPv6(v));
     const arpP =
       ps && mainDir
-        ? Promise.all(vips.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) })))
-        : Promise.resolve(vips.map((vip) => ({ vip, replies: [] as { mac: string; spa: string }[] })));
+        ? Promise.all(vips4.map(async (vip) => ({ vip, replies: await arpVipProbe(ps, mainDir, vip, timeoutMs) })))
+        : Promise.resolve(vips4.map((vip) => ({ vip, replies: [] as { mac: string; spa: string }[] })));
+    const src6 = vips6.length ? ownAddress6(ifname, new Set(vips6)) : null;
+    const ndpP = Promise.all(vips6.map(async (vip) => ({ vip, answers: src6 ? await ndpVipProbe(info.ifindex, dirMac, src6, vip, timeoutMs) : null })));
     const perReal = await Promise.all(
       reals.map(async (real) => {
         const mac = macs.get(real) ?? null;
@@ -424,6 +433,8 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
       for (const d of p.dr) checks.push(doctorDrPath(d.s, p.real, d.r));
     }
     for (const a of arpR) checks.push(doctorArpVip(a.vip, dirMac, a.replies, realsByMac, holding.has(a.vip)));
+    const held6 = vips6.length ? new Set(heldAddresses(ifname)) : new Set<string>();
+    for (const n of await ndpP) checks.push(doctorNdpVip(n.vip, dirMac, n.answers, realsByMac, held6.has(n.vip)));
 
     return {
       interface: ifname,

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { RuntimeError } from '../core/errors';
+import { canonicalIp, isIPv6 } from '../core/net/addr';
 import type { HostAddress } from '../core/ownaddr';
 
 export function ip(args: string[]): string {
@@ -51,6 +52,21 @@ export function interfaceInfo(ifname: string): InterfaceInfo {
 export function interfaceAddresses(ifname: string): string[] {
   const [link] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', ifname]);
   return (link?.addr_info ?? []).map((a: any) => String(a.local));
+}
+
+/** Every address of both families on ifname, IPv6 in canonical text: whether a VIP is held there already. */
+export function heldAddresses(ifname: string): string[] {
+  const [link] = ipJson<any[]>(['addr', 'show', 'dev', ifname]);
+  return (link?.addr_info ?? []).map((a: any) => (a.family === 'inet6' ? canonicalIp(String(a.local)) : String(a.local)));
+}
+
+/**
+ * `ip addr` arguments for a VIP on the director's NIC: the address alone (/32, /128). An IPv6 VIP goes without
+ * duplicate address detection, so the director answers neighbour solicitations for it at once, not 1-2 s later.
+ */
+export function vipAddrArgs(verb: 'add' | 'del', vip: string, dev: string): string[] {
+  const v6 = isIPv6(vip);
+  return ['addr', verb, `${vip}/${v6 ? 128 : 32}`, 'dev', dev, ...(v6 && verb === 'add' ? ['nodad'] : [])];
 }
 
 /** Every IPv4 address of the host (all interfaces), for the rule that a VIP is none of the director's own. */

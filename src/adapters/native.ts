@@ -100,11 +100,12 @@ export interface TestRunResult {
   dataOut: Buffer;
 }
 
-/** One IPv4 neighbour entry from a dump, or a change notification ('del': the kernel removed it). */
+/** One neighbour entry (ARP or NDP) from a dump, or a change notification ('del': the kernel removed it). */
 export interface NeighEvent {
   type: 'new' | 'del';
   ifindex: number;
-  /** Dotted IPv4. */
+  family: 4 | 6;
+  /** Dotted IPv4, or IPv6 as inet_ntop(3) writes it (callers key by canonicalIp). */
   address: string;
   /** Lowercase aa:bb:cc:dd:ee:ff; null when the kernel holds no link-layer address (INCOMPLETE, FAILED, ...). */
   mac: string | null;
@@ -117,7 +118,7 @@ export interface NeighOverrun {
   overrun: true;
 }
 
-/** An rtnetlink socket subscribed to neighbour changes (RTMGRP_NEIGH) in the network namespace that opened it; IPv4 only. */
+/** An rtnetlink socket subscribed to neighbour changes (RTMGRP_NEIGH) in the network namespace that opened it; IPv4 and IPv6 entries. */
 export interface NeighSocket {
   /** -1 once closed. */
   readonly fd: number;

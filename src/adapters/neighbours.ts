@@ -4,7 +4,8 @@
 import * as dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RuntimeError } from '../core/errors';
-import { type NeighbourEntry, usableMac } from '../core/neighbours';
+import { isUnicastNeighbour, type NeighbourEntry, neighbourKey, usableMac } from '../core/neighbours';
+import { isIPv6 } from '../core/net/addr';
 import { isNativeError, type NeighEvent, type NeighSocket, native } from './native';
 
 /** NUD_* state bits (linux/neighbour.h); a state of 0 is NUD_NONE. */
@@ -43,8 +44,9 @@ export interface NeighbourTableOptions {
 const sameEntry = (a: NeighbourEntry, b: NeighbourEntry): boolean => a.mac === b.mac && a.state.join() === b.state.join();
 
 /**
- * The IPv4 neighbours of one interface, in the network namespace of the process: a dump at start, then the kernel's
- * notifications, drained every pollMs (and by every refresh()), with a re-dump on overrun and every redumpMs.
+ * The IPv4 (ARP) and IPv6 (NDP) neighbours of one interface, in the network namespace of the process, keyed by
+ * canonical address (neighbourKey), multicast mappings left out: a dump at start, then the kernel's notifications, drained every pollMs (and by
+ * every refresh()), with a re-dump on overrun and every redumpMs.
  * Its timer is unref'd: an open table never keeps the process alive.
  */
 export class NeighbourTable {
@@ -104,13 +106,14 @@ export class NeighbourTable {
     this.failed = undefined;
   }
 
+  /** The entry of an address in any spelling ("2001:DB8::0:1" finds 2001:db8::1); undefined when missing or not an address. */
   get(address: string): NeighbourEntry | undefined {
-    return this.entries.get(address);
+    return this.entries.get(neighbourKey(address));
   }
 
   /** The MAC the datapath may use: null when missing, FAILED, INCOMPLETE or NONE (as of the last refresh). */
   macOf(address: string): string | null {
-    return usableMac(this.entries.get(address));
+    return usableMac(this.get(address));
   }
 
   /** A copy of the table, keyed by address. */
@@ -132,7 +135,11 @@ export class NeighbourTable {
 
   private redump(): void {
     const fresh = new Map<string, NeighbourEntry>();
-    for (const ev of this.socket().dump(this.ifindex)) fresh.set(ev.address, toEntry(ev));
+    for (const ev of this.socket().dump(this.ifindex)) {
+      if (!isUnicastNeighbour(ev.address)) continue;
+      const e = toEntry(ev);
+      fresh.set(e.address, e);
+    }
     this.lastDump = performance.now();
     this.dumps++;
     const old = new Map(this.entries);
@@ -147,23 +154,23 @@ export class NeighbourTable {
   }
 
   private apply(ev: NeighEvent): void {
-    if (ev.ifindex !== this.ifindex) return;
-    const was = this.entries.get(ev.address);
+    if (ev.ifindex !== this.ifindex || !isUnicastNeighbour(ev.address)) return;
+    const e = toEntry(ev);
+    const was = this.entries.get(e.address);
     if (ev.type === 'del') {
       if (!was) return;
-      this.entries.delete(ev.address);
-      this.opts.onChange?.(ev.address, undefined);
+      this.entries.delete(e.address);
+      this.opts.onChange?.(e.address, undefined);
       return;
     }
-    const e = toEntry(ev);
     if (was && sameEntry(was, e)) return;
-    this.entries.set(ev.address, e);
-    this.opts.onChange?.(ev.address, e);
+    this.entries.set(e.address, e);
+    this.opts.onChange?.(e.address, e);
   }
 }
 
 function toEntry(ev: NeighEvent): NeighbourEntry {
-  return { address: ev.address, mac: ev.mac, state: nudNames(ev.state) };
+  return { address: neighbourKey(ev.address), mac: ev.mac, state: nudNames(ev.state) };
 }
 
 /** One table per interface name for dumpNeighbours, replaced when the name comes to mean another interface. */
@@ -227,8 +234,8 @@ export function neighbourTable(ifname: string): NeighbourTable {
 }
 
 /**
- * The interface's IPv4 neighbours, keyed by address: a snapshot of neighbourTable(ifname), so current as of this
- * call without a dump per call.
+ * The interface's IPv4 and IPv6 neighbours, keyed by canonical address: a snapshot of neighbourTable(ifname), so
+ * current as of this call without a dump per call.
  */
 export function dumpNeighbours(ifname: string): Map<string, NeighbourEntry> {
   return neighbourTable(ifname).snapshot();
@@ -241,23 +248,27 @@ export function closeNeighbourTables(): void {
 }
 
 /**
- * Makes the kernel resolve (or re-confirm) an address: any datagram to it needs its MAC.
+ * Makes the kernel resolve (or re-confirm) an address: any datagram to it needs its MAC, so an IPv4 one starts ARP
+ * and an IPv6 one neighbour discovery (a solicitation, multicast while unresolved, unicast to re-confirm STALE).
  * Port 9 is discard; the real answers with at most an ICMP port-unreachable.
  */
 export class Solicitor {
-  private sock: dgram.Socket | undefined;
+  private readonly socks = new Map<'udp4' | 'udp6', dgram.Socket>();
 
   solicit(address: string): void {
-    if (!this.sock) {
-      this.sock = dgram.createSocket('udp4');
-      this.sock.on('error', () => {}); // EHOSTUNREACH while unresolved is expected
-      this.sock.unref();
+    const type = isIPv6(address) ? 'udp6' : 'udp4';
+    let sock = this.socks.get(type);
+    if (!sock) {
+      sock = dgram.createSocket(type);
+      sock.on('error', () => {}); // EHOSTUNREACH while unresolved is expected
+      sock.unref();
+      this.socks.set(type, sock);
     }
-    this.sock.send(Buffer.alloc(0), 9, address, () => {});
+    sock.send(Buffer.alloc(0), 9, address, () => {});
   }
 
   close(): void {
-    this.sock?.close();
-    this.sock = undefined;
+    for (const s of this.socks.values()) s.close();
+    this.socks.clear();
   }
 }

@@ -6,8 +6,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RuntimeError } from '../core/errors';
+import { canonicalIp } from '../core/net/addr';
 import { persistPaths } from '../core/realserver-files';
-import { type HostAddr, NFT_TABLE, type RsHost, type RsState, summarizeArpRules, sysctlDotted, sysctlKey, sysctlProcPath } from '../core/realserver-host';
+import {
+  type HostAddr,
+  loAddrArgs,
+  NFT_TABLE,
+  type RsHost,
+  type RsHost6,
+  type RsState,
+  summarizeArpRules,
+  sysctlDotted,
+  sysctlKey,
+  sysctlProcPath,
+} from '../core/realserver-host';
 import { type Listener, type MtuProbe, mtuCandidates, parseProcNet } from '../core/realserver-probes';
 import { describeStep, type Plan, type Step } from '../core/realserver-setup';
 import { ipJson } from './host';
@@ -104,9 +116,10 @@ export function nftInstalled(): boolean {
   }
 }
 
-function readSysctl(key: string): number | undefined {
+function readSysctl(key: string, family: 4 | 6 = 4): number | undefined {
   try {
-    const v = Number(fs.readFileSync(sysctlProcPath(key), 'utf8').trim());
+    const file = family === 4 ? sysctlProcPath(key) : sysctlProcPath(key).replace('/net/ipv4/', '/net/ipv6/');
+    const v = Number(fs.readFileSync(file, 'utf8').trim());
     return Number.isFinite(v) ? v : undefined;
   } catch {
     return undefined;
@@ -142,8 +155,11 @@ export function readHost(dev: string | undefined, persistRoot: string | null): R
   const devices: RsHost['devices'] = {};
   for (const l of ipJson<any[]>(['link', 'show'])) devices[String(l.ifname)] = { mtu: Number(l.mtu) };
   const addrs: HostAddr[] = [];
-  for (const l of ipJson<any[]>(['-4', 'addr', 'show'])) {
-    for (const a of l.addr_info ?? []) if (a.local) addrs.push({ dev: String(l.ifname), local: String(a.local), prefixlen: Number(a.prefixlen) });
+  for (const l of ipJson<any[]>(['addr', 'show'])) {
+    for (const a of l.addr_info ?? []) {
+      if (!a.local || (a.family !== 'inet' && a.family !== 'inet6')) continue;
+      addrs.push({ dev: String(l.ifname), local: a.family === 'inet6' ? canonicalIp(String(a.local)) : String(a.local), prefixlen: Number(a.prefixlen) });
+    }
   }
   const sysctl: Record<string, number> = {};
   for (const d of dev && devices[dev] ? ['all', dev] : ['all']) {
@@ -163,7 +179,27 @@ export function readHost(dev: string | undefined, persistRoot: string | null): R
   }));
   const files: Record<string, string | null> = {};
   if (persistRoot !== null) for (const p of Object.values(persistPaths(persistRoot))) files[p] = readFileOrNull(p);
-  return { devices, addrs, sysctl, arpTables, arpRules, defaultRoutes, files };
+  return { devices, addrs, sysctl, arpTables, arpRules, defaultRoutes, files, ipv6: readHost6(dev && devices[dev] ? dev : undefined) };
+}
+
+/** The IPv6 side: disable_ipv6, forwarding and proxy_ndp (all, lo, the NIC), proxy entries, default routes. */
+function readHost6(dev: string | undefined): RsHost6 {
+  const sysctl: Record<string, number> = {};
+  for (const d of ['all', 'lo', ...(dev ? [dev] : [])]) {
+    for (const name of ['disable_ipv6', 'forwarding', 'proxy_ndp']) {
+      // No /proc/sys/net/ipv6 at all (ipv6.disable=1 on the kernel command line) reads as disabled.
+      const v = readSysctl(sysctlKey(d, name), 6);
+      sysctl[sysctlKey(d, name)] = v ?? (name === 'disable_ipv6' ? 1 : 0);
+    }
+  }
+  const v6 = fs.existsSync('/proc/sys/net/ipv6');
+  const proxies = v6
+    ? ipJson<any[]>(['-6', 'neigh', 'show', 'proxy']).flatMap((p) => (p.dst && p.dev ? [{ dev: String(p.dev), address: String(p.dst) }] : []))
+    : [];
+  const defaultRoutes = v6
+    ? ipJson<any[]>(['-6', 'route', 'show', 'default']).map((r) => ({ dev: String(r.dev), ...(r.gateway ? { gateway: String(r.gateway) } : {}) }))
+    : [];
+  return { sysctl, proxies, defaultRoutes };
 }
 
 function ipCmd(args: string[]): void {
@@ -205,11 +241,11 @@ function apply(step: Step): () => void {
       return () => restoreTable(before);
     }
     case 'addr-add':
-      ipCmd(['addr', 'add', `${step.vip}/32`, 'dev', 'lo']);
-      return () => ipCmd(['addr', 'del', `${step.vip}/32`, 'dev', 'lo']);
+      ipCmd(loAddrArgs('add', step.vip));
+      return () => ipCmd(loAddrArgs('del', step.vip));
     case 'addr-del':
-      ipCmd(['addr', 'del', `${step.vip}/32`, 'dev', 'lo']);
-      return () => ipCmd(['addr', 'add', `${step.vip}/32`, 'dev', 'lo']);
+      ipCmd(loAddrArgs('del', step.vip));
+      return () => ipCmd(loAddrArgs('add', step.vip));
     case 'write-file': {
       const before = readFileOrNull(step.path);
       try {
@@ -286,7 +322,9 @@ export function readListeners(proto: 'tcp' | 'udp'): Listener[] {
 
 /** One DF ping of `size` bytes (the whole IP packet); true when answered within a second. */
 export function pingDf(target: string, size: number, dev?: string): Promise<boolean> {
-  const args = ['-n', '-q', '-M', 'do', '-s', String(Math.max(0, size - 28)), '-c', '1', '-W', '1', ...(dev ? ['-I', dev] : []), target];
+  // The payload is the packet less its IP and ICMP headers: 20 + 8 for IPv4, 40 + 8 for IPv6.
+  const headers = target.includes(':') ? 48 : 28;
+  const args = ['-n', '-q', '-M', 'do', '-s', String(Math.max(0, size - headers)), '-c', '1', '-W', '1', ...(dev ? ['-I', dev] : []), target];
   return new Promise((resolve) => {
     execFile('ping', args, { timeout: 5000 }, (err) => resolve(!err));
   });

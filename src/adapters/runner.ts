@@ -6,13 +6,25 @@ import * as path from 'node:path';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
-import { needsSolicit, usableMac } from '../core/neighbours';
+import { needsSolicit, neighbourKey, usableMac } from '../core/neighbours';
 import { vipAddressProblems } from '../core/ownaddr';
 import { monotonicMs } from './clock';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { HealthRunner } from './health';
-import { ensureBpffs, hostAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, routeTo } from './host';
+import {
+  ensureBpffs,
+  heldAddresses,
+  hostAddresses,
+  interfaceAddresses,
+  interfaceExists,
+  interfaceInfo,
+  ip,
+  pinDir,
+  requireRoot,
+  routeTo,
+  vipAddrArgs,
+} from './host';
 import { dumpNeighbours, Solicitor, watchNeighbours } from './neighbours';
 import { LINK_PIN, removePins } from './pinned';
 
@@ -58,7 +70,7 @@ export function resolveMacs(ifname: string, solicitor: Solicitor, addresses: rea
   const dump = dumpNeighbours(ifname);
   const out = new Map<string, string | null>();
   for (const a of addresses) {
-    const e = dump.get(a);
+    const e = dump.get(neighbourKey(a));
     if (needsSolicit(e)) solicitor.solicit(a);
     out.set(a, usableMac(e));
   }
@@ -189,10 +201,10 @@ export class Runner {
   }
 
   private addVips(): void {
-    const present = new Set(interfaceAddresses(this.cfg.interface));
+    const present = new Set(heldAddresses(this.cfg.interface));
     for (const vip of new Set(this.cfg.services.map((s) => s.vip))) {
       if (present.has(vip)) continue;
-      ip(['addr', 'add', `${vip}/32`, 'dev', this.cfg.interface]);
+      ip(vipAddrArgs('add', vip, this.cfg.interface));
       this.addedVips.push(vip);
     }
   }
@@ -217,7 +229,7 @@ export class Runner {
     this.timer = this.sweeper = undefined;
     for (const vip of this.addedVips.splice(0)) {
       try {
-        ip(['addr', 'del', `${vip}/32`, 'dev', this.cfg.interface]);
+        ip(vipAddrArgs('del', vip, this.cfg.interface));
       } catch (e) {
         this.log(`warning: ${(e as Error).message}`);
       }

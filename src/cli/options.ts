@@ -4,6 +4,7 @@
 import { readConfigFile } from '../adapters/configfile';
 import { isIPv4 } from '../core/config';
 import { UsageError } from '../core/errors';
+import { canonicalIp, isIPv6, isUsableUnicast } from '../core/net/addr';
 import { METHODS, type Method } from '../core/realserver-host';
 
 /** The CLI's name for it; the daemon reads the same way. */
@@ -20,29 +21,23 @@ export function interfaceFrom(opts: { config?: string; interface?: string }): st
   throw new UsageError('give --config FILE or --interface NAME');
 }
 
-/** Not 0/8, loopback, multicast or broadcast: an address a VIP or a director can be. */
-function isUsableUnicast(s: string): boolean {
-  if (!isIPv4(s)) return false;
-  const first = Number(s.split('.')[0]);
-  return s !== '255.255.255.255' && first !== 0 && first !== 127 && first < 224;
-}
-
 /** --vip values: each a unicast IPv4 address; duplicates collapse, order is kept. */
-export function parseVips(values: readonly string[] | undefined, flag = '--vip'): string[] {
+/** VIPs from a repeatable flag, deduplicated; IPv6 too when ipv6 (then in canonical text). */
+export function parseVips(values: readonly string[] | undefined, flag = '--vip', ipv6 = false): string[] {
   if (!values || values.length === 0) throw new UsageError(`${flag} is required`);
   const out: string[] = [];
   for (const v of values) {
-    if (!isIPv4(v)) throw new UsageError(`${flag} ${JSON.stringify(v)}: not an IPv4 address`);
-    if (!isUsableUnicast(v)) throw new UsageError(`${flag} ${JSON.stringify(v)}: not a usable unicast address`);
-    if (!out.includes(v)) out.push(v);
+    const a = parseAddress(flag, v, ipv6);
+    if (!out.includes(a)) out.push(a);
   }
   return out;
 }
 
-export function parseAddress(flag: string, v: string): string {
-  if (!isIPv4(v)) throw new UsageError(`${flag} ${JSON.stringify(v)}: not an IPv4 address`);
+/** One usable unicast address; IPv6 too when ipv6 (returned in canonical text). */
+export function parseAddress(flag: string, v: string, ipv6 = false): string {
+  if (!(isIPv4(v) || (ipv6 && isIPv6(v)))) throw new UsageError(`${flag} ${JSON.stringify(v)}: not an ${ipv6 ? 'IP' : 'IPv4'} address`);
   if (!isUsableUnicast(v)) throw new UsageError(`${flag} ${JSON.stringify(v)}: not a usable unicast address`);
-  return v;
+  return ipv6 ? canonicalIp(v) : v;
 }
 
 export function parseMethod(v: string): Method {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// arpguard.ts: the ARP guard's pure part: which ARP frames claim a VIP for another host, and how long a claim lasts.
+// arpguard.ts: the ARP guard's pure part: which ARP frames claim a VIP for another host, and how long a claim lasts (NDP claims, from core/ndp.ts, share the book).
 
 import { ARP_REPLY, ARP_REQUEST, type ParsedFrame } from './packets';
 
@@ -8,9 +8,10 @@ import { ARP_REPLY, ARP_REQUEST, type ParsedFrame } from './packets';
  * passively, an unsolicited reply such as `arping -A`). gratuitous: a request for the VIP from the VIP (`arping -U`,
  * an address being brought up). request: it asked for some other address with the VIP as its sender address, as a
  * real server with arp_announce=0 does when a reply from the VIP needs the router's MAC. Every one of them makes
- * the hosts that hear it point the VIP at the sender's MAC.
+ * the hosts that hear it point the VIP at the sender's MAC. advert: IPv6, a neighbour advertisement for the VIP
+ * (classifyNdp; an IPv6 request is a solicitation from the VIP).
  */
-export type ClaimKind = 'reply' | 'gratuitous' | 'request';
+export type ClaimKind = 'reply' | 'gratuitous' | 'request' | 'advert';
 
 export interface ArpClaimSeen {
   vip: string;

@@ -5,7 +5,7 @@ import { hintsBlock, MARK, type Status, table } from './checkreport';
 import type { MtuProbe } from './realserver-probes';
 
 export interface DoctorCheck {
-  check: 'mac' | 'on-link' | 'mtu' | 'holds-vip' | 'arp-announce' | 'reply-route' | 'dr-path' | 'arp-vip';
+  check: 'mac' | 'on-link' | 'mtu' | 'holds-vip' | 'arp-announce' | 'reply-route' | 'dr-path' | 'arp-vip' | 'ndp-vip';
   /** "real 10.0.0.11", "real 10.0.0.11 / VIP 10.0.0.100", "TCP 10.0.0.100:80 -> 10.0.0.11", "VIP 10.0.0.100". */
   subject: string;
   real?: string;

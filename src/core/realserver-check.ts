@@ -2,7 +2,9 @@
 // realserver-check.ts: `realserver check`: every requirement of an LVS-DR real server judged on the host as read, with a fix for each failure.
 
 import { hintsBlock, MARK, type Status, table } from './checkreport';
-import { dropsRequestsFor, hidesSenderFor, QUIET_ARP_IGNORE, type RsHost, sysctlDotted, sysctlKey } from './realserver-host';
+import { formatHostPort, isIPv4, isIPv6 } from './net/addr';
+import { dropsRequestsFor, hidesSenderFor, QUIET_ARP_IGNORE, type RsHost, sysctlDotted, sysctlKey, vipPrefixLen } from './realserver-host';
+import { evaluateDefaultRoute6, evaluateNdpVip } from './realserver-ndp';
 import { type Listener, listenerServes, type MtuProbe } from './realserver-probes';
 
 export interface CheckResult {
@@ -41,6 +43,9 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
   const out: CheckResult[] = [];
   const dev = input.dev;
   for (const vip of input.vips) {
+    const v6 = isIPv6(vip);
+    const answers = v6 ? 'neighbour solicitations' : 'ARP';
+    const full = vipPrefixLen(vip);
     const held = host.addrs.filter((a) => a.local === vip);
     const lo = held.find((a) => a.dev === 'lo');
     const elsewhere = held.filter((a) => a.dev !== 'lo');
@@ -49,7 +54,7 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
         check: 'vip-on-lo',
         vip,
         status: 'fail',
-        detail: `${vip} is on ${elsewhere.map((a) => `${a.dev} (/${a.prefixlen})`).join(', ')}: this host answers ARP for it there and takes the director's place`,
+        detail: `${vip} is on ${elsewhere.map((a) => `${a.dev} (/${a.prefixlen})`).join(', ')}: this host answers ${answers} for it there and takes the director's place`,
         hint: `ip addr del ${vip}/${elsewhere[0]!.prefixlen} dev ${elsewhere[0]!.dev}; then ${setupHint(vip, dev)}`,
       });
     } else if (!lo) {
@@ -58,18 +63,23 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
         vip,
         status: 'fail',
         detail: `${vip} is not on lo: frames the director sends for it are dropped`,
-        hint: `${setupHint(vip, dev)}   (or: ip addr add ${vip}/32 dev lo)`,
+        hint: `${setupHint(vip, dev)}   (or: ip addr add ${vip}/${full} dev lo${v6 ? ' nodad' : ''})`,
       });
-    } else if (lo.prefixlen !== 32) {
+    } else if (lo.prefixlen !== full) {
       out.push({
         check: 'vip-on-lo',
         vip,
         status: 'fail',
-        detail: `${vip} is on lo as /${lo.prefixlen}, which makes the whole range local`,
-        hint: `ip addr del ${vip}/${lo.prefixlen} dev lo && ip addr add ${vip}/32 dev lo`,
+        detail: `${vip} is on lo as /${lo.prefixlen}, which makes the whole range local${v6 ? ' (the real can no longer reach its neighbours in it)' : ''}`,
+        hint: `ip addr del ${vip}/${lo.prefixlen} dev lo && ip addr add ${vip}/${full} dev lo${v6 ? ' nodad' : ''}`,
       });
     } else {
-      out.push({ check: 'vip-on-lo', vip, status: 'pass', detail: `${vip}/32 on lo` });
+      out.push({ check: 'vip-on-lo', vip, status: 'pass', detail: `${vip}/${full} on lo` });
+    }
+    if (v6) {
+      // IPv6 has no ARP: the kernel is silent in neighbour discovery for lo's addresses unless told otherwise.
+      out.push(...evaluateNdpVip(host, vip, dev));
+      continue;
     }
 
     const ign = effective(host, dev, 'arp_ignore');
@@ -110,6 +120,15 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
     }
   }
 
+  if (input.vips.some(isIPv6)) out.push(evaluateDefaultRoute6(host, dev, input.director));
+  if (input.vips.some(isIPv4)) evaluateRoutes4(host, input, out);
+  evaluateProbes(host, input, probes, out);
+  return out;
+}
+
+/** rp_filter and the IPv4 default route: what IPv4 replies to clients off the segment need. */
+function evaluateRoutes4(host: RsHost, input: CheckInput, out: CheckResult[]): void {
+  const dev = input.dev;
   const rp = effective(host, dev, 'rp_filter');
   const defaults = host.defaultRoutes;
   if (rp.value === undefined) {
@@ -163,21 +182,26 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
       });
     }
   }
+}
+
+/** The listener and MTU checks, for whatever --port, --director and --mtu asked. */
+function evaluateProbes(host: RsHost, input: CheckInput, probes: { listeners?: Listener[]; mtu?: MtuProbe }, out: CheckResult[]): void {
+  const dev = input.dev;
 
   if (input.port !== undefined && probes.listeners) {
     const onPort = probes.listeners.filter((l) => l.port === input.port && l.proto === input.protocol);
     for (const vip of input.vips) {
       const serving = onPort.filter((l) => listenerServes(l, vip));
-      const what = `${input.protocol} ${vip}:${input.port}`;
+      const what = `${input.protocol} ${formatHostPort(vip, input.port)}`;
       if (serving.length) {
         out.push({
           check: 'listener',
           vip,
           status: 'pass',
-          detail: `${what} served by a socket on ${serving.map((l) => `${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`).join(', ')}`,
+          detail: `${what} served by a socket on ${serving.map((l) => formatHostPort(l.address, l.port)).join(', ')}`,
         });
       } else {
-        const others = onPort.map((l) => `${l.address}:${l.port}`);
+        const others = onPort.map((l) => formatHostPort(l.address, l.port));
         out.push({
           check: 'listener',
           vip,
@@ -185,7 +209,9 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
           detail: others.length
             ? `nothing takes ${what}: the service listens on ${others.join(', ')} only`
             : `nothing listens on ${input.protocol} port ${input.port}`,
-          hint: `bind the service to ${vip}:${input.port} or to 0.0.0.0:${input.port}`,
+          hint: isIPv6(vip)
+            ? `bind the service to [${vip}]:${input.port} or to [::]:${input.port}`
+            : `bind the service to ${vip}:${input.port} or to 0.0.0.0:${input.port}`,
         });
       }
     }
@@ -221,7 +247,6 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
       out.push({ check: 'mtu', status: 'skip', detail: skip });
     }
   }
-  return out;
 }
 
 export function renderCheckText(results: CheckResult[], head: string): string {

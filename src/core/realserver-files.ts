@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // realserver-files.ts: the texts setup installs (the nft table, the sysctl.d drop-in, the systemd unit) and where --persist keeps them.
 
-import { NFT_COMMENT, NFT_TABLE, type RsState, sysctlDotted } from './realserver-host';
+import { loAddrArgs, NFT_COMMENT, NFT_TABLE, type RsState, sysctlDotted, v4Vips } from './realserver-host';
 
 const UNIT = 'xlvs-realserver.service';
 
@@ -72,8 +72,8 @@ export function renderUnit(state: RsState): string {
     'Type=oneshot',
     'RemainAfterExit=yes',
   ];
-  if (state.method === 'arp-rules') lines.push('ExecStart=/usr/sbin/nft -f /etc/xlvs/realserver.nft');
-  for (const v of state.vips) lines.push(`ExecStart=/usr/sbin/ip addr replace ${v}/32 dev lo`);
+  if (state.method === 'arp-rules' && state.nft) lines.push('ExecStart=/usr/sbin/nft -f /etc/xlvs/realserver.nft');
+  for (const v of state.vips) lines.push(`ExecStart=/usr/sbin/ip ${loAddrArgs('replace', v).join(' ')}`);
   lines.push('', '[Install]', 'WantedBy=multi-user.target', '');
   return lines.join('\n');
 }
@@ -84,7 +84,7 @@ export function persistFiles(state: RsState, root: string): { path: string; cont
   const out: { path: string; content: string; symlink?: string }[] = [];
   if (state.method === 'sysctl' && state.sysctls.length) out.push({ path: p.sysctl, content: renderSysctlConf(state) });
   if (state.method === 'arp-rules' && state.nft)
-    out.push({ path: p.nft, content: `#!/usr/sbin/nft -f\n${GENERATED}\n${renderNftScript(state.vips, state.dev, state.nft.nicAddress)}` });
+    out.push({ path: p.nft, content: `#!/usr/sbin/nft -f\n${GENERATED}\n${renderNftScript(v4Vips(state.vips), state.dev, state.nft.nicAddress)}` });
   out.push({ path: p.unit, content: renderUnit(state) });
   out.push({ path: p.wants, content: '', symlink: `/etc/systemd/system/${UNIT}` });
   return out;

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// realserver-host.ts: the real server as set-up and check see it (addresses, ARP sysctls, arp-family nft rules), and xlvs's record of what setup changed there.
+// realserver-host.ts: the real server as set-up and check see it (addresses of both families, ARP sysctls, arp-family nft rules, the IPv6 view), and xlvs's record of what setup changed there.
+
+import { isIPv4, isIPv6 } from './net/addr';
 
 export type Method = 'sysctl' | 'arp-rules';
 export const METHODS: readonly Method[] = ['sysctl', 'arp-rules'];
@@ -48,6 +50,30 @@ export interface ArpRule {
   mangleTo?: string;
 }
 
+/** The prefix length a VIP is held with on lo: the address alone (/32, /128), so no range becomes local. */
+export function vipPrefixLen(vip: string): 32 | 128 {
+  return isIPv6(vip) ? 128 : 32;
+}
+
+/** `ip addr` arguments for a VIP on lo; IPv6 with nodad (lo does no duplicate address detection anyway, so it is usable at once). */
+export function loAddrArgs(verb: 'add' | 'del' | 'replace', vip: string): string[] {
+  return ['addr', verb, `${vip}/${vipPrefixLen(vip)}`, 'dev', 'lo', ...(isIPv6(vip) && verb !== 'del' ? ['nodad'] : [])];
+}
+
+/** The VIPs ARP is about (IPv4); IPv6 VIPs need no ARP sysctls or arp-family rules. */
+export function v4Vips(vips: readonly string[]): string[] {
+  return vips.filter((v) => isIPv4(v));
+}
+
+/** What matters for IPv6 VIPs: whether IPv6 is on, and what would make the kernel answer neighbour solicitations for one. */
+export interface RsHost6 {
+  /** net.ipv6.conf.<dev>.<name> for all, lo and the NIC: disable_ipv6, forwarding, proxy_ndp; keyed by sysctlKey; missing when unreadable. */
+  sysctl: Record<string, number>;
+  /** Proxy neighbour entries (`ip -6 neigh show proxy`): the host answers solicitations for these on dev when forwarding with proxy_ndp. */
+  proxies: { dev: string; address: string }[];
+  defaultRoutes: { gateway?: string; dev: string }[];
+}
+
 export interface RsHost {
   /** Every interface by name with its MTU. */
   devices: Record<string, { mtu: number }>;
@@ -60,6 +86,8 @@ export interface RsHost {
   defaultRoutes: { gateway?: string; dev: string }[];
   /** Current contents of the files --persist would write (null: absent); keyed by path. */
   files: Record<string, string | null>;
+  /** The IPv6 side; absent when it was not read (a host without IPv6 support reads as all disabled). */
+  ipv6?: RsHost6;
 }
 
 export function addrsOf(host: RsHost, dev: string): HostAddr[] {
@@ -68,7 +96,12 @@ export function addrsOf(host: RsHost, dev: string): HostAddr[] {
 
 /** The address ARP from dev should carry: its first (primary) IPv4 address. */
 export function primaryAddress(host: RsHost, dev: string): string | undefined {
-  return addrsOf(host, dev)[0]?.local;
+  return addrsOf(host, dev).find((a) => isIPv4(a.local))?.local;
+}
+
+/** The dotted name of an IPv6 per-interface sysctl: net.ipv6.conf.<dev>.<name>. */
+export function sysctl6Dotted(key: string): string {
+  return sysctlDotted(key).replace(/^net\.ipv4\./, 'net.ipv6.');
 }
 
 /** Summarises `nft -j list ruleset arp`: the rules that drop ARP for an address on input or rewrite/drop it on output. */
@@ -165,7 +198,7 @@ export interface RsState {
   method: Method;
   /** VIPs set up, in the order they were asked for. */
   vips: string[];
-  /** The VIPs whose /32 on lo xlvs added; the others were there before and stay. */
+  /** The VIPs whose /32 (/128) on lo xlvs added; the others were there before and stay. */
   addedAddrs: string[];
   /** Sysctls xlvs changed, with the value each had before. */
   sysctls: { key: string; prior: number; value: number }[];

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // realserver-probes.ts: what check learns beyond the host's settings: the sockets listening (from /proc/net) and the MTU search's packet sizes.
 
+import { canonicalIp, isIP, isIPv6 } from './net/addr';
+
 export interface Listener {
   proto: 'tcp' | 'udp';
   family: 4 | 6;
@@ -44,6 +46,7 @@ export function parseProcNet(text: string, o: { proto: 'tcp' | 'udp'; family: 4 
 
 /** Whether a socket bound like l takes connections addressed to vip. */
 export function listenerServes(l: Listener, vip: string): boolean {
+  if (isIPv6(vip)) return l.family === 6 && (l.address === '::' || (isIP(l.address) && canonicalIp(l.address) === canonicalIp(vip)));
   if (l.family === 4) return l.address === vip || l.address === '0.0.0.0';
   return l.address === '::' || l.address === `::ffff:${vip}`;
 }

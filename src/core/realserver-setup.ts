@@ -2,18 +2,23 @@
 // realserver-setup.ts: set-up and teardown of a real server as plans: the steps from the host as it is to the state asked for, and each step as a shell command.
 
 import { UsageError } from './errors';
+import { canonicalIp, isIP, isIPv6 } from './net/addr';
 import { persistFiles, persistPaths, renderNftScript } from './realserver-files';
 import {
   addrsOf,
   dropsRequestsFor,
+  loAddrArgs,
   type Method,
   NFT_TABLE,
   primaryAddress,
   QUIET_ARP_IGNORE,
   type RsHost,
   type RsState,
+  sysctl6Dotted,
   sysctlDotted,
   sysctlKey,
+  v4Vips,
+  vipPrefixLen,
 } from './realserver-host';
 
 export type Step =
@@ -48,8 +53,29 @@ function clone(s: RsState): RsState {
 }
 
 /**
- * What setup has to change to get from the host as it is to every VIP on lo with ARP kept quiet. Throws a
- * UsageError (listing every conflict) before anything is changed.
+ * Why an IPv6 VIP cannot be set up here: IPv6 off where it must be on, or a proxy entry that makes this host answer
+ * neighbour solicitations for it (setup leaves both to the operator: they are deliberate settings, not defaults).
+ */
+function ipv6Problems(host: RsHost, vip: string, dev: string): string[] {
+  const h = host.ipv6;
+  if (!h) return [`--vip ${vip}: cannot read this host's IPv6 settings`];
+  const out: string[] = [];
+  for (const d of ['all', 'lo', dev]) {
+    const v = h.sysctl[sysctlKey(d, 'disable_ipv6')];
+    if (v !== 0) out.push(`--vip ${vip}: IPv6 is off on ${d} (${sysctl6Dotted(sysctlKey(d, 'disable_ipv6'))}=${v ?? '?'}); turn it on first`);
+  }
+  for (const p of h.proxies) {
+    if (p.dev === dev && isIP(p.address) && canonicalIp(p.address) === canonicalIp(vip)) {
+      out.push(`--vip ${vip}: a proxy neighbour entry for it on ${dev} makes this host answer for it; remove it (ip -6 neigh del proxy ${vip} dev ${dev})`);
+    }
+  }
+  return out;
+}
+
+/**
+ * What setup has to change to get from the host as it is to every VIP on lo with ARP kept quiet (IPv4) or the host
+ * silent in neighbour discovery (IPv6: the kernel's default for an address on lo, so nothing but the address).
+ * Throws a UsageError (listing every conflict) before anything is changed.
  */
 export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest): Plan {
   const problems: string[] = [];
@@ -68,16 +94,21 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
     problems.push(`--root ${JSON.stringify(req.root)}: this set-up is already persisted under ${JSON.stringify(prior.persist.root)}`);
   }
   for (const v of req.vips) {
+    const full = vipPrefixLen(v);
+    const what = isIPv6(v) ? 'neighbour solicitations' : 'ARP';
     for (const a of host.addrs) {
       if (a.local !== v) continue;
       if (a.dev !== 'lo')
-        problems.push(`--vip ${v}: already on ${a.dev} (${a.local}/${a.prefixlen}); a real server must hold the VIP on lo only, or it answers ARP for it`);
-      else if (a.prefixlen !== 32)
-        problems.push(`--vip ${v}: already on lo as /${a.prefixlen}; the VIP belongs on lo as /32 (a wider prefix makes the whole range local)`);
+        problems.push(`--vip ${v}: already on ${a.dev} (${a.local}/${a.prefixlen}); a real server must hold the VIP on lo only, or it answers ${what} for it`);
+      else if (a.prefixlen !== full)
+        problems.push(`--vip ${v}: already on lo as /${a.prefixlen}; the VIP belongs on lo as /${full} (a wider prefix makes the whole range local)`);
     }
+    if (isIPv6(v) && host.devices[dev]) problems.push(...ipv6Problems(host, v, dev));
   }
   const nicAddress = primaryAddress(host, dev);
-  if (req.method === 'arp-rules') {
+  // ARP concerns IPv4 VIPs only: an IPv6-only set-up changes no ARP sysctl and writes no arp table.
+  const arp = v4Vips([...(prior?.vips ?? []), ...req.vips]).length > 0;
+  if (req.method === 'arp-rules' && arp) {
     if (host.devices[dev] && !nicAddress) problems.push(`--dev ${dev}: has no IPv4 address to carry in ARP in place of the VIP`);
     if (host.arpTables.includes(NFT_TABLE) && !prior?.nft?.created) {
       problems.push(`table arp ${NFT_TABLE} already exists and was not made by xlvs here; remove it (nft delete table arp ${NFT_TABLE}) if it is a leftover`);
@@ -99,7 +130,7 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
   for (const v of req.vips) if (!state.vips.includes(v)) state.vips.push(v);
 
   // ARP is made quiet before any VIP appears on lo, so there is no moment in which this host answers for one.
-  if (req.method === 'sysctl') {
+  if (req.method === 'sysctl' && arp) {
     for (const d of ['all', dev]) {
       for (const [name, target, ok] of [
         ['arp_ignore', 1, (x: number) => QUIET_ARP_IGNORE.has(x)],
@@ -115,26 +146,27 @@ export function planSetup(host: RsHost, prior: RsState | null, req: SetupRequest
         else state.sysctls.push({ key, prior: cur, value: target });
       }
     }
-  } else {
+  } else if (req.method === 'arp-rules' && arp) {
     const nic = nicAddress!;
     const created = prior?.nft?.created ?? !host.arpTables.includes(NFT_TABLE);
     state.nft = { created, nicAddress: nic };
     const mine = host.arpRules.filter((r) => r.table === NFT_TABLE);
+    const v4 = v4Vips(state.vips);
     const inPlace =
       host.arpTables.includes(NFT_TABLE) &&
-      state.vips.every(
+      v4.every(
         (v) =>
           dropsRequestsFor(mine, v, dev) &&
           mine.some((r) => r.hook === 'output' && r.action === 'mangle' && r.vips.includes(v) && r.mangleTo === nic && r.oifname === dev),
       ) &&
-      mine.every((r) => r.vips.every((v) => state.vips.includes(v)));
-    if (!inPlace) steps.push({ kind: 'nft-replace', script: renderNftScript(state.vips, dev, nic) });
+      mine.every((r) => r.vips.every((v) => v4.includes(v)));
+    if (!inPlace) steps.push({ kind: 'nft-replace', script: renderNftScript(v4, dev, nic) });
   }
 
   const onLo = new Set(addrsOf(host, 'lo').map((a) => a.local));
   for (const v of req.vips) {
     if (onLo.has(v)) {
-      if (!state.addedAddrs.includes(v)) notes.push(`${v}/32 was already on lo; teardown will leave it there`);
+      if (!state.addedAddrs.includes(v)) notes.push(`${v}/${vipPrefixLen(v)} was already on lo; teardown will leave it there`);
       continue;
     }
     steps.push({ kind: 'addr-add', vip: v });
@@ -170,22 +202,24 @@ export function planTeardown(host: RsHost, prior: RsState | null, vips: string[]
   const onLo = new Set(addrsOf(host, 'lo').map((a) => a.local));
   for (const v of removing) {
     if (!prior.addedAddrs.includes(v)) {
-      notes.push(`${v}/32 was on lo before xlvs; left there`);
+      notes.push(`${v}/${vipPrefixLen(v)} was on lo before xlvs; left there`);
       continue;
     }
     if (onLo.has(v)) steps.push({ kind: 'addr-del', vip: v });
-    else notes.push(`${v}/32 was already gone from lo`);
+    else notes.push(`${v}/${vipPrefixLen(v)} was already gone from lo`);
     state.addedAddrs = state.addedAddrs.filter((a) => a !== v);
   }
 
   const last = state.vips.length === 0;
   if (prior.nft) {
     const exists = host.arpTables.includes(NFT_TABLE);
-    if (last) {
+    // The arp table goes with the last IPv4 VIP, even while IPv6 VIPs stay.
+    if (v4Vips(state.vips).length === 0) {
+      if (!last) state.nft = null;
       if (prior.nft.created && exists) steps.push({ kind: 'nft-delete' });
       else if (!prior.nft.created) notes.push(`table arp ${NFT_TABLE} was there before xlvs; left there`);
     } else if (exists) {
-      steps.push({ kind: 'nft-replace', script: renderNftScript(state.vips, state.dev, prior.nft.nicAddress) });
+      steps.push({ kind: 'nft-replace', script: renderNftScript(v4Vips(state.vips), state.dev, prior.nft.nicAddress) });
     }
   }
   if (last) {
@@ -201,9 +235,14 @@ export function planTeardown(host: RsHost, prior: RsState | null, vips: string[]
     return { steps, state: null, notes };
   }
   if (state.persist) {
-    for (const f of persistFiles(state, state.persist.root)) {
+    const keep = persistFiles(state, state.persist.root);
+    for (const f of keep) {
       if (f.symlink === undefined && host.files[f.path] !== f.content) steps.push({ kind: 'write-file', path: f.path, content: f.content });
     }
+    // A file no longer wanted (the nft file once only IPv6 VIPs are left) goes, so boot does not load stale rules.
+    const kept = new Set(keep.map((f) => f.path));
+    for (const path of state.persist.files.filter((p) => !kept.has(p))) if (host.files[path] != null) steps.push({ kind: 'remove-file', path });
+    state.persist.files = state.persist.files.filter((p) => kept.has(p));
   }
   return { steps, state, notes };
 }
@@ -222,9 +261,9 @@ export function describeStep(s: Step): string {
     case 'nft-delete':
       return `nft delete table arp ${NFT_TABLE}`;
     case 'addr-add':
-      return `ip addr add ${s.vip}/32 dev lo`;
+      return `ip ${loAddrArgs('add', s.vip).join(' ')}`;
     case 'addr-del':
-      return `ip addr del ${s.vip}/32 dev lo`;
+      return `ip ${loAddrArgs('del', s.vip).join(' ')}`;
     case 'write-file':
       return heredoc(`cat > ${s.path}`, s.content);
     case 'symlink':

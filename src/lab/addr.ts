@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// addr.ts: the lab's fixed addressing (LAN, VIP, reals, client networks), shared by the topology, the processes and the tests.
+// addr.ts: the lab's fixed addressing (LAN, VIP, reals, client networks; IPv6 beside IPv4), shared by the topology, the processes and the tests.
 
 /** Fixed addressing of the lab; tests refer to these rather than repeating literals. */
 export const ADDR = {
@@ -16,8 +16,21 @@ export const ADDR = {
   /** A second client network (another /24), added on demand by addSecondClientNetwork(). */
   client2: '198.51.100.10',
   routerOutside2: '198.51.100.1',
+  /** IPv6 (a lab built with ipv6: true): the LAN is one /64, the client has a /64 of its own behind the router. */
+  lan6Prefix: 64,
+  router6: '2001:db8::1',
+  director6: '2001:db8::2',
+  vip6: '2001:db8::100',
+  client6: '2001:db8:c::10',
+  routerOutside6: '2001:db8:c::1',
+  outside6Prefix: 64,
 } as const;
 
 export function realAddress(n: number): string {
   return `10.0.0.${ADDR.realBase + n - 1}`;
+}
+
+/** rsN's IPv6 address: 2001:db8::(10+N), the same digits as its IPv4 address ends in. */
+export function realAddress6(n: number): string {
+  return `2001:db8::${ADDR.realBase + n - 1}`;
 }

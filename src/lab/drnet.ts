@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StatusJson } from '../cli/commands/status';
+import type { NdpFrame } from '../core/ndp';
 import { BgpLab } from './bgp';
 import { bpffsDirFor, claimPrefix, type LabRecord, removeRecorded, writeRecord } from './claims';
 import type { ClientResult } from './client';
@@ -15,7 +16,7 @@ import { Topology } from './topology';
 import { type DirectorRole, type KeepalivedOptions, type LoadOptions, type Running, VrrpLab } from './vrrp';
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
-export { ADDR, realAddress } from './addr';
+export { ADDR, realAddress, realAddress6 } from './addr';
 export { BGP_TABLE, type BgpDirector, type LoadResult } from './bgp';
 export { cleanupPrefix, labPrefix, stopKeptOwner } from './claims';
 export type { ClientResult } from './client';
@@ -48,6 +49,12 @@ export interface LabOptions {
    * only (no VIP on lo, ARP sysctls at the kernel defaults), for tests of real-server set-up and checks.
    */
   realSetup?: 'full' | 'bare';
+  /**
+   * Dual stack (default false: IPv6 stays off, so captures of IPv4 tests hold nothing else): IPv6 addresses beside
+   * the IPv4 ones (ADDR.router6, director6, vip6, client6; realAddress6(n)), routes both ways, the VIP6 on each full
+   * real's lo as /128. No DAD, router solicitations or advertisements.
+   */
+  ipv6?: boolean;
 }
 
 function defaultRepoRoot(): string {
@@ -106,10 +113,18 @@ export class DrLab {
       realCount: this.realCount,
       addVipToDirector: !!opts.addVipToDirector,
       realSetup,
+      ipv6: !!opts.ipv6,
       log: this.log,
     });
     this.macs = this.net.macs;
-    this.procs = new Processes(this.net, { workDir: this.workDir, httpPort: this.httpPort, udpPort: this.udpPort, realSetup, log: this.log });
+    this.procs = new Processes(this.net, {
+      workDir: this.workDir,
+      httpPort: this.httpPort,
+      udpPort: this.udpPort,
+      realSetup,
+      ipv6: !!opts.ipv6,
+      log: this.log,
+    });
     this.observer = new Observer(this.net, this.procs, this.workDir);
     this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), log: this.log });
     this.bgpLab = new BgpLab(this.net, { workDir: this.workDir, repoRoot: this.repoRoot, xlvsBin: this.procs.xlvsBin(), log: this.log });
@@ -281,6 +296,9 @@ export class DrLab {
   }
   neighbourMac(role: string, ip: string, dev: string): Promise<string | null> {
     return this.observer.neighbourMac(role, ip, dev);
+  }
+  solicit6(role: string, ifname: string, target: string): Promise<NdpFrame[]> {
+    return this.observer.solicit6(role, ifname, target);
   }
   addresses(role: string, ifname: string): Promise<string[]> {
     return this.observer.addresses(role, ifname);

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // observe.ts: what a test reads off the lab: packet captures, reply-path counters, ARP replies, neighbour entries and addresses, and the director's status.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StatusJson } from '../cli/commands/status';
+import { type NdpFrame, parseNdp } from '../core/ndp';
+import { canonicalIp } from '../core/net/addr';
 import { ADDR } from './addr';
+import { parsePcap } from './pcap';
 import type { Processes } from './processes';
 import { sleep } from './run';
 import type { Topology } from './topology';
@@ -222,6 +226,21 @@ export class Observer {
     const r = await this.net.ipn(role, ['-j', 'neigh', 'show', ip, 'dev', dev]);
     const j = JSON.parse(r.stdout || '[]') as { lladdr?: string }[];
     return j[0]?.lladdr?.toLowerCase() ?? null;
+  }
+
+  /**
+   * Makes role resolve target by neighbour discovery (its entry flushed, then one ping: a multicast solicitation
+   * every host on the LAN hears) and returns the neighbour advertisements for target that came back to it.
+   */
+  async solicit6(role: string, ifname: string, target: string): Promise<NdpFrame[]> {
+    await this.net.ipn(role, ['-6', 'neigh', 'flush', 'to', target, 'dev', ifname]);
+    const cap = await this.startCapture(role, ifname, `ndp-${role}-${target.replace(/:/g, '_')}-${Date.now()}.pcap`, 'in');
+    await this.net.exec(role, ['ping', '-6', '-n', '-c', '1', '-W', '1', '-I', ifname, target], { allowFail: true });
+    const res = await cap.stop();
+    const want = canonicalIp(target);
+    return parsePcap(fs.readFileSync(res.file))
+      .records.map((r) => parseNdp(r.data))
+      .filter((f): f is NdpFrame => f?.type === 'na' && canonicalIp(f.target) === want);
   }
 
   /** IPv4 addresses on a role's interface. */

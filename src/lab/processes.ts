@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress } from './addr';
+import { ADDR, realAddress, realAddress6 } from './addr';
 import type { ClientResult } from './client';
 import { killGroup, type RunOptions, type RunResult, sleep } from './run';
 import type { Topology } from './topology';
@@ -44,6 +44,8 @@ export interface ProcessOptions {
   httpPort: number;
   udpPort: number;
   realSetup: 'full' | 'bare';
+  /** A dual-stack lab: servers also answer HTTP over IPv6. */
+  ipv6: boolean;
   log: (l: string) => void;
 }
 
@@ -110,6 +112,7 @@ export class Processes {
           String(this.o.udpPort),
           // A bare real has no VIP to bind a UDP socket to.
           ...(this.o.realSetup === 'full' ? ['--udp-address', ADDR.vip] : []),
+          ...(this.o.ipv6 ? ['--http6', 'yes'] : []),
         ]);
         await this.serverReady(child, name);
       }),
@@ -166,7 +169,8 @@ export class Processes {
       s.weights.forEach((w, i) => {
         if (w === undefined) return;
         if (i >= this.net.realCount) throw new Error(`weight given for rs${i + 1}, but the lab has ${this.net.realCount} reals`);
-        lines.push(`      - { address: ${realAddress(i + 1)}, weight: ${w} }`);
+        // A service and its reals have one family (IPVS-DR): an IPv6 VIP takes the reals' IPv6 addresses.
+        lines.push(`      - { address: ${(s.vip ?? ADDR.vip).includes(':') ? realAddress6(i + 1) : realAddress(i + 1)}, weight: ${w} }`);
       });
     }
     return `${lines.join('\n')}\n`;

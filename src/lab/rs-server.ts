@@ -11,10 +11,12 @@ interface Args {
   udpPort: number;
   /** Addresses (the VIPs) that get a UDP socket of their own, so replies to them leave from them. */
   udpAddresses: string[];
+  /** Also serve HTTP on [::] (IPv6 only, beside the IPv4 bind): a dual-stack lab's IPv6 service. */
+  http6: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { name: '', bind: '0.0.0.0', httpPort: 80, udpPort: 9000, udpAddresses: [] };
+  const a: Args = { name: '', bind: '0.0.0.0', httpPort: 80, udpPort: 9000, udpAddresses: [], http6: false };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const val = argv[i + 1];
@@ -36,6 +38,9 @@ function parseArgs(argv: string[]): Args {
       case '--udp-address':
         a.udpAddresses.push(val);
         break;
+      case '--http6':
+        a.http6 = val === 'yes';
+        break;
       default:
         throw new Error(`unknown option ${key}`);
     }
@@ -55,7 +60,7 @@ function main(): void {
   const stats = { http: 0, udp: 0 };
   const body = `${args.name}\n`;
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     stats.http++;
     // Drain the request so a client that sends a body still gets a clean close.
     req.resume();
@@ -65,7 +70,8 @@ function main(): void {
       'X-Real-Server': args.name,
     });
     res.end(body);
-  });
+  };
+  const server = http.createServer(handler);
   // Long enough for keep-alive clients: Node's agent drops a pooled socket whose server hint is 1 s or less.
   server.keepAliveTimeout = 10000;
 
@@ -81,7 +87,7 @@ function main(): void {
     return { sock, addr };
   });
 
-  let pending = 1 + udpSockets.length;
+  let pending = 1 + udpSockets.length + (args.http6 ? 1 : 0);
   const listening = (): void => {
     if (--pending === 0) {
       process.stdout.write(`${JSON.stringify({ ready: true, name: args.name, http: args.httpPort, udp: args.udpPort })}\n`);
@@ -95,6 +101,13 @@ function main(): void {
     };
   server.on('error', fail('http'));
   server.listen(args.httpPort, args.bind, listening);
+  // The same handler on a second socket: IPv6 only, so it and the IPv4 bind never compete for the port.
+  const server6 = args.http6 ? http.createServer(handler) : undefined;
+  if (server6) {
+    server6.keepAliveTimeout = server.keepAliveTimeout;
+    server6.on('error', fail('http6'));
+    server6.listen({ port: args.httpPort, host: '::', ipv6Only: true }, listening);
+  }
   for (const { sock, addr } of udpSockets) {
     sock.on('error', fail(`udp ${addr}`));
     sock.bind(args.udpPort, addr, listening);
@@ -102,8 +115,10 @@ function main(): void {
 
   const stop = (): void => {
     process.stdout.write(`${JSON.stringify({ stopped: true, name: args.name, served: stats })}\n`);
-    server.closeAllConnections();
-    server.close();
+    for (const s of [server, server6]) {
+      s?.closeAllConnections();
+      s?.close();
+    }
     for (const { sock } of udpSockets) sock.close();
     // Exit even if a half-open connection lingers; the lab is tearing down anyway.
     setTimeout(() => process.exit(0), 200).unref();

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, realAddress } from './addr';
+import { ADDR, realAddress, realAddress6 } from './addr';
 import { type LabRecord, writeRecord } from './claims';
 import { killGroup, type RunOptions, type RunResult, run } from './run';
 
@@ -20,6 +20,8 @@ export interface TopologyOptions {
   /** Put the VIP on the director's eth0 (normally xlvs does this). */
   addVipToDirector: boolean;
   realSetup: 'full' | 'bare';
+  /** Dual stack: IPv6 addresses and routes beside the IPv4 ones (ADDR.*6), the VIP6 on every full real's lo. */
+  ipv6: boolean;
   log: (l: string) => void;
 }
 
@@ -96,8 +98,16 @@ export class Topology {
     await run('ip', ['netns', 'add', this.ns(role)]);
     this.record.namespaces.push(this.ns(role));
     writeRecord(this.record);
-    // IPv6 off before any link exists: no link-local addresses, DAD or router solicitations to muddy captures.
-    await this.sysctl(role, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
+    // IPv6 off before any link exists: no link-local addresses, DAD or router solicitations to muddy captures. A
+    // dual-stack lab keeps it on, but without DAD (addresses usable at once instead of after ~1-2 s), router
+    // solicitations or router advertisements: every address and route is set by hand.
+    const quiet6 = { accept_dad: 0, router_solicitations: 0, accept_ra: 0 };
+    await this.sysctl(
+      role,
+      this.o.ipv6
+        ? Object.fromEntries(['all', 'default'].flatMap((d) => Object.entries(quiet6).map(([k, v]) => [`net.ipv6.conf.${d}.${k}`, v])))
+        : { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 },
+    );
     await this.ipn(role, ['link', 'set', 'lo', 'up']);
   }
 
@@ -167,6 +177,8 @@ export class Topology {
       await this.ipn(rs, ['link', 'set', 'eth0', 'up']);
       await this.ipn(rs, ['route', 'add', 'default', 'via', ADDR.router]);
     }
+    // After every link is up: an IPv6 default route needs its gateway's /64 on a running link.
+    if (this.o.ipv6) await this.addIpv6();
 
     // veth hands TCP on with a partial checksum; once a frame passes through XDP the checksum is taken as final, so
     // it would arrive bad. Computing checksums in software at the senders avoids that.
@@ -182,6 +194,29 @@ export class Topology {
     this.macs.router = await this.macOf('router', 'eth0');
     this.macs['router-eth1'] = await this.macOf('router', 'eth1');
     this.o.log(`lab up: director ${this.macs.dir}, ${reals.map((r) => `${r} ${this.macs[r]}`).join(', ')}`);
+  }
+
+  /**
+   * The IPv6 half of the network: the LAN /64 (router, director, reals), the client's /64 routed by the router, and
+   * the VIP6 on each full real's lo as /128 (as `xlvs realserver setup` does: nothing else is needed for a real to
+   * stay silent in neighbour discovery). The director learns the reals' MACs by NDP.
+   */
+  private async addIpv6(): Promise<void> {
+    const a6 = (role: string, addr: string, plen: number, dev = 'eth0') => this.ipn(role, ['-6', 'addr', 'add', `${addr}/${plen}`, 'dev', dev, 'nodad']);
+    await a6('router', ADDR.router6, ADDR.lan6Prefix);
+    await a6('router', ADDR.routerOutside6, ADDR.outside6Prefix, 'eth1');
+    await this.sysctl('router', { 'net.ipv6.conf.all.forwarding': 1 });
+    await a6('client', ADDR.client6, ADDR.outside6Prefix);
+    await this.ipn('client', ['-6', 'route', 'add', 'default', 'via', ADDR.routerOutside6]);
+    await a6('dir', ADDR.director6, ADDR.lan6Prefix);
+    await this.ipn('dir', ['-6', 'route', 'add', 'default', 'via', ADDR.router6]);
+    if (this.o.addVipToDirector) await a6('dir', ADDR.vip6, 128);
+    for (let i = 1; i <= this.realCount; i++) {
+      const rs = `rs${i}`;
+      if (this.o.realSetup === 'full') await a6(rs, ADDR.vip6, 128, 'lo');
+      await a6(rs, realAddress6(i), ADDR.lan6Prefix);
+      await this.ipn(rs, ['-6', 'route', 'add', 'default', 'via', ADDR.router6]);
+    }
   }
 
   /** Name of a LAN host's port on the switch (inside the sw namespace). */

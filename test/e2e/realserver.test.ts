@@ -220,7 +220,7 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
     const l = lab();
     const before = await snapshot('rs3');
     const cases: [string[], RegExp][] = [
-      [['realserver', 'setup', '--vip', '10.0.0.256'], /--vip "10\.0\.0\.256": not an IPv4 address/],
+      [['realserver', 'setup', '--vip', '10.0.0.256'], /--vip "10\.0\.0\.256": not an IP address/],
       [['realserver', 'setup', '--vip', '224.0.0.5'], /--vip "224\.0\.0\.5": not a usable unicast address/],
       [['realserver', 'setup'], /--vip is required/],
       [['realserver', 'setup', '--vip', VIP, '--method', 'arptables'], /--method "arptables": not a method \(known: sysctl, arp-rules\)/],
@@ -229,7 +229,7 @@ describe('xlvs realserver on bare real servers', { timeout: 300_000 }, () => {
       [['realserver', 'setup', '--vip', VIP, '--root', 'relative/dir'], /--root "relative\/dir": not an absolute path/],
       [['realserver', 'teardown'], /give --vip V \(repeatable\) or --all/],
       [['realserver', 'check', '--vip', VIP, '--port', '0'], /--port "0": not an integer in 1\.\.65535/],
-      [['realserver', 'check', '--vip', VIP, '--director', 'director'], /--director "director": not an IPv4 address/],
+      [['realserver', 'check', '--vip', VIP, '--director', 'director'], /--director "director": not an IP address/],
       [['router-arp', '--vip', VIP, '--mac', 'zz:00'], /--mac "zz:00": not a MAC address/],
       [['router-arp', '--vip', VIP, '--interface', 'nope0'], /--interface "nope0": no such interface/],
       [['doctor', '--config', '/nonexistent.yaml'], /--config "\/nonexistent\.yaml": cannot read/],

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// netlink.test.ts: NeighSocket (rtnetlink neighbour dump and notifications) and the NeighbourTable on it, against a real neighbour table in fresh namespaces (needs root).
+// netlink.test.ts: NeighSocket (rtnetlink neighbour dump and notifications, ARP and NDP) and the NeighbourTable on it, against real neighbour tables in fresh namespaces (needs root).
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,11 +19,13 @@ const NS = `xn${process.pid % 100000}`;
 /** Holds the peer of v0, so the director side has someone to ARP for. */
 const PEER_NS = `${NS}p`;
 const PEER = '10.77.0.2';
+/** The peer's IPv6 address in v0's /64, resolved by neighbour discovery. */
+const PEER6 = '2001:db8:77::2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 if (SCENARIO) {
-  const scenarios: Record<string, () => Promise<unknown>> = { dump, events, overrun, table, shared };
+  const scenarios: Record<string, () => Promise<unknown>> = { dump, events, overrun, table, shared, ndp };
   scenarios[SCENARIO]!().then(
     (measured) => {
       process.stdout.write(JSON.stringify(measured ?? {}));
@@ -49,16 +51,21 @@ if (SCENARIO) {
       ip('-n', NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'v0');
       ip('-n', NS, 'addr', 'add', '10.78.0.1/24', 'dev', 'w0');
       ip('-n', PEER_NS, 'addr', 'add', `${PEER}/24`, 'dev', 'p0');
+      // nodad: the addresses are usable at once rather than after duplicate address detection (~1-2 s).
+      ip('-n', NS, 'addr', 'add', '2001:db8:77::1/64', 'dev', 'v0', 'nodad');
+      ip('-n', PEER_NS, 'addr', 'add', `${PEER6}/64`, 'dev', 'p0', 'nodad');
       // Unanswered ARP gives up after 2 x 100 ms instead of 3 x 1 s, so FAILED comes quickly.
+      // The same for unanswered neighbour solicitations.
       execFileSync('ip', ['netns', 'exec', NS, 'sysctl', '-q', '-w', 'net.ipv4.neigh.v0.retrans_time_ms=100', 'net.ipv4.neigh.v0.mcast_solicit=2']);
+      execFileSync('ip', ['netns', 'exec', NS, 'sysctl', '-q', '-w', 'net.ipv6.neigh.v0.retrans_time_ms=100', 'net.ipv6.neigh.v0.mcast_solicit=2']);
     });
     after(teardown);
 
-    test("dump(ifindex) returns that interface's IPv4 entries with MAC and NUD state; dump() every interface's", () => {
+    test("dump(ifindex) returns that interface's IPv4 and IPv6 entries with family, MAC and NUD state; dump() every interface's", () => {
       inNs('dump');
     });
 
-    test('read() reports entries added, changed, failed and deleted (IPv4 only), then nothing; a closed socket throws EBADF', (t) => {
+    test('read() reports entries added, changed, failed and deleted (IPv4 and IPv6), then nothing; a closed socket throws EBADF', (t) => {
       t.diagnostic(inNs('events'));
     });
 
@@ -74,6 +81,11 @@ if (SCENARIO) {
     test('dumpNeighbours, watchNeighbours and resolveMacs: current at every call, changes pushed, a missing real solicited then resolved', (t) => {
       const peerMac = (JSON.parse(ip('-n', PEER_NS, '-j', 'link', 'show', 'dev', 'p0'))[0].address as string).toLowerCase();
       t.diagnostic(inNs('shared', { XLVS_PEER_MAC: peerMac }));
+    });
+
+    test('IPv6: a real resolved by NDP, found in any spelling, its moved MAC followed from its advertisement, an unanswered one FAILED', (t) => {
+      const peerMac = (JSON.parse(ip('-n', PEER_NS, '-j', 'link', 'show', 'dev', 'p0'))[0].address as string).toLowerCase();
+      t.diagnostic(inNs('ndp', { XLVS_PEER_MAC: peerMac, XLVS_PEER_NS: PEER_NS }));
     });
 
     test('failures carry .code, .errno and .syscall', () => {
@@ -112,20 +124,25 @@ function isEvent(x: NeighEvent | NeighOverrun): x is NeighEvent {
   return !('overrun' in x);
 }
 
-/** Starts every scenario from an empty IPv4 table on both interfaces. */
+/** Starts every scenario from empty IPv4 and IPv6 tables on both interfaces. */
 function flush(): void {
   ip('-4', 'neigh', 'flush', 'dev', 'v0', 'nud', 'all');
   ip('-4', 'neigh', 'flush', 'dev', 'w0', 'nud', 'all');
+  ip('-6', 'neigh', 'flush', 'dev', 'v0', 'nud', 'all');
+  ip('-6', 'neigh', 'flush', 'dev', 'w0', 'nud', 'all');
 }
 
-/** Reads until an event for address shows up (or throws after ms); returns it and every other event seen meanwhile. */
+/**
+ * Reads until an event for address shows up (or throws after ms); returns it and every other event seen meanwhile,
+ * except multicast mappings (ff02::16 and the like come and go as MLD runs on the interfaces).
+ */
 async function nextFor(s: NeighSocket, address: string, ms = 2000): Promise<{ ev: NeighEvent; others: (NeighEvent | NeighOverrun)[]; tookMs: number }> {
   const t0 = performance.now();
   const others: (NeighEvent | NeighOverrun)[] = [];
   while (performance.now() - t0 < ms) {
     for (const x of s.read()) {
       if (isEvent(x) && x.address === address) return { ev: x, others, tookMs: performance.now() - t0 };
-      others.push(x);
+      if (!isEvent(x) || !x.address.startsWith('ff')) others.push(x);
     }
     await sleep(1);
   }
@@ -151,23 +168,37 @@ async function dump(): Promise<void> {
   ip('neigh', 'replace', '10.77.0.12', 'dev', 'v0', 'nud', 'failed');
   ip('neigh', 'replace', '10.78.0.10', 'lladdr', '02:00:00:00:00:0c', 'dev', 'w0', 'nud', 'permanent');
   ip('-6', 'neigh', 'replace', 'fe80::10', 'lladdr', '02:00:00:00:00:0d', 'dev', 'v0', 'nud', 'permanent');
+  ip('-6', 'neigh', 'replace', '2001:DB8:77:0::10', 'lladdr', '02:00:00:00:00:0e', 'dev', 'v0', 'nud', 'reachable');
+  ip('-6', 'neigh', 'replace', '2001:db8:78::10', 'lladdr', '02:00:00:00:00:0f', 'dev', 'w0', 'nud', 'permanent');
   const s = new n.NeighSocket();
   try {
-    const onV0 = s.dump(v0).sort((a, b) => a.address.localeCompare(b.address));
+    const dumped = s.dump(v0);
+    // The kernel keeps NOARP entries for the multicast groups the interface sends to (MLD's ff02::16): no real is one.
+    assert.ok(
+      dumped.filter((e) => e.address.startsWith('ff')).every((e) => e.state === NUD.NOARP),
+      JSON.stringify(dumped),
+    );
+    const onV0 = dumped.filter((e) => !e.address.startsWith('ff')).sort((a, b) => a.address.localeCompare(b.address));
     assert.deepEqual(onV0, [
-      { type: 'new', ifindex: v0, address: '10.77.0.10', mac: '02:00:00:00:00:0a', state: NUD.PERMANENT },
-      { type: 'new', ifindex: v0, address: '10.77.0.11', mac: '02:00:00:00:00:0b', state: NUD.STALE },
-      { type: 'new', ifindex: v0, address: '10.77.0.12', mac: null, state: NUD.FAILED },
+      { type: 'new', ifindex: v0, family: 4, address: '10.77.0.10', mac: '02:00:00:00:00:0a', state: NUD.PERMANENT },
+      { type: 'new', ifindex: v0, family: 4, address: '10.77.0.11', mac: '02:00:00:00:00:0b', state: NUD.STALE },
+      { type: 'new', ifindex: v0, family: 4, address: '10.77.0.12', mac: null, state: NUD.FAILED },
+      { type: 'new', ifindex: v0, family: 6, address: '2001:db8:77::10', mac: '02:00:00:00:00:0e', state: NUD.REACHABLE },
+      { type: 'new', ifindex: v0, family: 6, address: 'fe80::10', mac: '02:00:00:00:00:0d', state: NUD.PERMANENT },
     ]);
     const all = s.dump();
     assert.deepEqual(
       all.find((e) => e.address === '10.78.0.10'),
-      { type: 'new', ifindex: w0, address: '10.78.0.10', mac: '02:00:00:00:00:0c', state: NUD.PERMANENT },
+      { type: 'new', ifindex: w0, family: 4, address: '10.78.0.10', mac: '02:00:00:00:00:0c', state: NUD.PERMANENT },
     );
-    assert.ok(all.length >= 4);
+    assert.deepEqual(
+      all.find((e) => e.address === '2001:db8:78::10'),
+      { type: 'new', ifindex: w0, family: 6, address: '2001:db8:78::10', mac: '02:00:00:00:00:0f', state: NUD.PERMANENT },
+    );
+    assert.ok(all.length >= 7);
     assert.ok(
-      all.every((e) => /^\d+\.\d+\.\d+\.\d+$/.test(e.address)),
-      `IPv4 only: ${JSON.stringify(all)}`,
+      all.every((e) => (e.family === 4 ? /^\d+\.\d+\.\d+\.\d+$/ : /:/).test(e.address)),
+      `family matches address: ${JSON.stringify(all)}`,
     );
     assert.deepEqual(s.read(), [], 'a dump supersedes the notifications queued before it');
   } finally {
@@ -184,11 +215,11 @@ async function events(): Promise<unknown> {
   s.dump(v0);
   const X = '10.77.0.20';
   const steps: [string[], Omit<NeighEvent, 'ifindex' | 'address'>][] = [
-    [['replace', X, 'lladdr', '02:00:00:00:00:01', 'nud', 'reachable'], { type: 'new', mac: '02:00:00:00:00:01', state: NUD.REACHABLE }],
-    [['replace', X, 'lladdr', '02:00:00:00:00:02', 'nud', 'reachable'], { type: 'new', mac: '02:00:00:00:00:02', state: NUD.REACHABLE }],
-    [['replace', X, 'lladdr', '02:00:00:00:00:02', 'nud', 'stale'], { type: 'new', mac: '02:00:00:00:00:02', state: NUD.STALE }],
-    [['replace', X, 'nud', 'failed'], { type: 'new', mac: null, state: NUD.FAILED }],
-    [['del', X], { type: 'del', mac: null, state: NUD.FAILED }],
+    [['replace', X, 'lladdr', '02:00:00:00:00:01', 'nud', 'reachable'], { type: 'new', family: 4, mac: '02:00:00:00:00:01', state: NUD.REACHABLE }],
+    [['replace', X, 'lladdr', '02:00:00:00:00:02', 'nud', 'reachable'], { type: 'new', family: 4, mac: '02:00:00:00:00:02', state: NUD.REACHABLE }],
+    [['replace', X, 'lladdr', '02:00:00:00:00:02', 'nud', 'stale'], { type: 'new', family: 4, mac: '02:00:00:00:00:02', state: NUD.STALE }],
+    [['replace', X, 'nud', 'failed'], { type: 'new', family: 4, mac: null, state: NUD.FAILED }],
+    [['del', X], { type: 'del', family: 4, mac: null, state: NUD.FAILED }],
   ];
   const latencies: number[] = [];
   for (const [args, want] of steps) {
@@ -200,12 +231,35 @@ async function events(): Promise<unknown> {
     assert.deepEqual(others, [], `only ${X} changed`);
     assert.deepEqual(ev, { ...want, ifindex: v0, address: X }, `after ip neigh ${args.join(' ')}`);
   }
-  // read() does not filter by interface; IPv6 entries never appear.
+  // IPv6 entries come the same way, each change once.
+  const Y = '2001:db8:77::20';
+  for (const [mac, nud, state] of [
+    ['02:00:00:00:00:05', 'reachable', NUD.REACHABLE],
+    ['02:00:00:00:00:06', 'stale', NUD.STALE],
+  ] as const) {
+    ip('-6', 'neigh', 'replace', Y, 'lladdr', mac, 'dev', 'v0', 'nud', nud);
+    const { ev, others } = await nextFor(s, Y);
+    assert.deepEqual(others, [], `only ${Y} changed`);
+    assert.deepEqual(ev, { type: 'new', ifindex: v0, family: 6, address: Y, mac, state });
+  }
+  ip('-6', 'neigh', 'del', Y, 'dev', 'v0');
+  // On its way out the entry turns FAILED without a MAC (a 'del' may follow later or not at all while the kernel
+  // still holds a reference): either way nothing usable is left.
+  const gone = (await nextFor(s, Y)).ev;
+  assert.equal(gone.mac, null, JSON.stringify(gone));
+  assert.ok(gone.type === 'del' || gone.state === NUD.FAILED, JSON.stringify(gone));
+  await sleep(50);
+  s.read();
+  // read() does not filter by interface.
   ip('-6', 'neigh', 'replace', 'fe80::20', 'lladdr', '02:00:00:00:00:03', 'dev', 'v0', 'nud', 'permanent');
   ip('neigh', 'replace', '10.78.0.20', 'lladdr', '02:00:00:00:00:04', 'dev', 'w0', 'nud', 'permanent');
   const { ev, others } = await nextFor(s, '10.78.0.20');
   assert.equal(ev.ifindex, w0);
-  assert.deepEqual(others, [], 'the IPv6 entry produced no event');
+  assert.deepEqual(
+    others.filter(isEvent).map((e) => [e.family, e.address, e.ifindex]),
+    [[6, 'fe80::20', v0]],
+    'the link-local IPv6 entry came first',
+  );
   assert.deepEqual(s.read(), []);
   s.close();
   assert.equal(s.fd, -1);
@@ -371,4 +425,43 @@ async function shared(): Promise<unknown> {
   } finally {
     closeNeighbourTables();
   }
+}
+
+/** NDP end to end: the kernel solicits the peer for us, answers land in the table, a moved MAC is followed. */
+async function ndp(): Promise<unknown> {
+  flush();
+  const peerMac = process.env.XLVS_PEER_MAC!;
+  const peerNs = process.env.XLVS_PEER_NS!;
+  const t = new NeighbourTable('v0');
+  const sol = new Solicitor();
+  const measured: Record<string, number> = {};
+  const ms = (v: number) => Math.round(v);
+  const moved = '02:00:00:00:77:02';
+  try {
+    assert.equal(t.macOf(PEER6), null, 'not resolved yet');
+    assert.ok(needsSolicit(t.get(PEER6)));
+    sol.solicit(PEER6);
+    measured['solicited IPv6 peer resolved'] = ms(await until('IPv6 peer resolved', () => t.macOf(PEER6) === peerMac, 2000));
+    assert.deepEqual(t.get('2001:DB8:77:0:0:0:0:2')?.address, PEER6, 'any spelling finds the canonical entry');
+    assert.equal(t.snapshot().get(PEER6)?.mac, peerMac);
+    // A real that changes its MAC (a replaced NIC, a VM moved) says so in an unsolicited override advertisement
+    // when ndisc_notify is on; the entry follows it (STALE, so the director re-confirms it).
+    execFileSync('ip', ['netns', 'exec', peerNs, 'sysctl', '-q', '-w', 'net.ipv6.conf.p0.ndisc_notify=1']);
+    const t0 = performance.now();
+    ip('-n', peerNs, 'link', 'set', 'dev', 'p0', 'address', moved);
+    await until('moved MAC followed', () => t.macOf(PEER6) === moved, 2000);
+    measured['moved MAC followed from unsolicited NA'] = ms(performance.now() - t0);
+    // STALE: usable, and re-confirmed by the next solicitation (unicast, after the kernel's DELAY).
+    assert.deepEqual(t.get(PEER6)?.state, ['STALE']);
+    assert.ok(needsSolicit(t.get(PEER6)));
+    const nobody = '2001:db8:77::99';
+    sol.solicit(nobody);
+    measured['unanswered NS to FAILED'] = ms(await until('unanswered FAILED', () => t.get(nobody)?.state[0] === 'FAILED', 3000));
+    assert.equal(t.macOf(nobody), null);
+  } finally {
+    ip('-n', peerNs, 'link', 'set', 'dev', 'p0', 'address', peerMac);
+    sol.close();
+    t.close();
+  }
+  return measured;
 }

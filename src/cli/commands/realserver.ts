@@ -61,7 +61,7 @@ interface CheckOpts {
 }
 
 function setup(o: SetupOpts): void {
-  const vips = parseVips(o.vip);
+  const vips = parseVips(o.vip, '--vip', true);
   const given: Method | undefined = o.method !== undefined ? parseMethod(o.method) : undefined;
   if (!path.isAbsolute(o.root)) throw new UsageError(`--root ${JSON.stringify(o.root)}: not an absolute path`);
   if (o.dev !== undefined) deviceFrom(o.dev);
@@ -90,7 +90,7 @@ function setup(o: SetupOpts): void {
 function teardown(o: TeardownOpts): void {
   if (o.all && o.vip?.length) throw new UsageError('give --vip or --all, not both');
   if (!o.all && !o.vip?.length) throw new UsageError('give --vip V (repeatable) or --all');
-  const vips = o.all ? ('all' as const) : parseVips(o.vip);
+  const vips = o.all ? ('all' as const) : parseVips(o.vip, '--vip', true);
   requireRoot('xlvs realserver teardown');
   const key = netnsKey();
   const prior = loadState(key)?.state ?? null;
@@ -106,13 +106,13 @@ function teardown(o: TeardownOpts): void {
 }
 
 async function check(o: CheckOpts): Promise<void> {
-  const vips = parseVips(o.vip);
+  const vips = parseVips(o.vip, '--vip', true);
   if (o.protocol !== 'tcp' && o.protocol !== 'udp') throw new UsageError(`--protocol ${JSON.stringify(o.protocol)}: must be tcp or udp`);
   const input: CheckInput = {
     vips,
     dev: deviceFrom(o.dev),
     protocol: o.protocol,
-    ...(o.director !== undefined ? { director: parseAddress('--director', o.director) } : {}),
+    ...(o.director !== undefined ? { director: parseAddress('--director', o.director, true) } : {}),
     ...(o.port !== undefined ? { port: parseIntFlag('--port', o.port, 1, 65535) } : {}),
     ...(o.mtu !== undefined ? { mtu: parseIntFlag('--mtu', o.mtu, 68, 65535) } : {}),
   };
@@ -131,8 +131,8 @@ export function registerRealserver(program: Command): void {
   const cmd = program.command('realserver').description('set up, tear down and check an LVS-DR real server (run on the real server)');
   cmd
     .command('setup')
-    .description('put each VIP on lo as /32 and keep this host quiet on ARP for it; idempotent')
-    .option('--vip <ip>', 'a VIP (repeatable)', collect)
+    .description('put each VIP on lo as /32 (IPv6: /128) and keep this host quiet on ARP for it (silent in neighbour discovery for IPv6); idempotent')
+    .option('--vip <ip>', 'a VIP, IPv4 or IPv6 (repeatable)', collect)
     .option('--method <m>', 'sysctl (arp_ignore=1, arp_announce=2; the default) or arp-rules (nft table arp xlvs_rs)')
     .option('--dev <if>', "the NIC facing the director (default: the default route's)")
     .option('--dry-run', 'print what would be done, change nothing')
