@@ -2,9 +2,9 @@
 // address.ts: one address syntax for every verb: a service as VIP:PORT (or -t/-u), a real as RIP[:PORT] (or -r); old flags as hidden aliases.
 
 import { type Command, Option } from 'commander';
-import { isIPv4 } from '../core/config';
 import type { ServiceKey } from '../core/edits';
 import { UsageError } from '../core/errors';
+import { isIPv4 } from '../core/net/addr';
 
 /** Where a service can come from on the command line; every field is what commander parsed, unchecked. */
 export interface ServiceOpts {

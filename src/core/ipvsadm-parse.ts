@@ -2,9 +2,11 @@
 // ipvsadm-parse.ts: ipvsadm's command syntax (the DR subset xlvsadm speaks) parsed into xlvs operations, refusing what xlvs cannot do faithfully, and its -h text.
 
 import type { ServiceConfig } from './config';
-import { isIPv4, isNetmask, SCHED_FLAGS, SCHEDULER_NAMES } from './config';
+import { SCHED_FLAGS, SCHEDULER_NAMES } from './config';
 import type { ServiceKey } from './edits';
 import { DAEMON_OPTION_KEYS, DAEMON_OPTIONS, type DaemonCommand, parseDaemonCommand } from './ipvsadm-daemon';
+import { isIPv4 } from './net/addr';
+import { isNetmask } from './net/prefix';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // keepalived-checkers.ts: one keepalived checker (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK) as one xlvs check, with keepalived's defaults and inheritance made explicit.
 
-import { type CheckConfig, isIPv4, type ServiceConfig } from './config';
-import { asText, hexBytes, isUnicastV4, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
+import type { CheckConfig, ServiceConfig } from './config';
+import { asText, hexBytes, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
 import { CHECKER_NOT_MAPPED, CHECKER_OUTCOMES, NO_CHECKER, type Note, notDone, skipReason, URL_SKIPS } from './keepalived-skips';
+import { isIPv4, isUsableUnicast } from './net/addr';
 
 export type CheckType = NonNullable<CheckConfig['type']>;
 
@@ -161,7 +162,8 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
 
   if (type !== 'exec') {
     const ip = own.get('connect_ip');
-    if (ip && !isUnicastV4(ip.args[0] ?? '')) fail(ip, `${ip.args[0]} is not an IPv4 unicast address: the ${ck.key} of line ${ck.line} is not converted`);
+    if (ip && !(isIPv4(ip.args[0] ?? '') && isUsableUnicast(ip.args[0]!)))
+      fail(ip, `${ip.args[0]} is not an IPv4 unicast address: the ${ck.key} of line ${ck.line} is not converted`);
     else if (ip) check.address = ip.args[0]!;
     const cp = own.get('connect_port');
     const p = Number(cp?.args[0]);

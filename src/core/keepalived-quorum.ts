@@ -2,8 +2,9 @@
 // keepalived-quorum.ts: a virtual_server's quorum, hysteresis and quorum hooks as xlvs's quorum, and its sorry_server, with where keepalived's weighing differs.
 
 import type { ServiceConfig } from './config';
-import { describe, isUnicastV4, type KaNode, scriptWords, shellNote } from './keepalived-parse';
+import { describe, type KaNode, scriptWords, shellNote } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
+import { isIPv4, isUsableUnicast } from './net/addr';
 
 export interface QuorumNodes {
   quorum?: KaNode;
@@ -103,7 +104,7 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     return;
   }
   const refused =
-    !ip || !isUnicastV4(ip)
+    !ip || !(isIPv4(ip) && isUsableUnicast(ip))
       ? 'not an IPv4 unicast address: no sorry server'
       : svc.reals.some((r) => r.address === ip)
         ? `${ip} is also a real of the service, which xlvs refuses: no sorry server`

@@ -2,7 +2,7 @@
 // keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server and its real_servers as a service, everything else listed by line with why it is not converted.
 
 import { Document, isScalar, visit } from 'yaml';
-import { type Config, isIPv4, isNetmask, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
+import { type Config, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
 import { CHECKERS, INHERITED } from './keepalived-checkers';
 import { convertChecks, type RealBlock } from './keepalived-checks';
@@ -20,6 +20,8 @@ import {
   type Unmapped,
   VIRTUAL_SERVER_SKIPS,
 } from './keepalived-skips';
+import { isIPv4 } from './net/addr';
+import { isNetmask } from './net/prefix';
 
 /** What an import made of a keepalived.conf, as counts. */
 export interface ImportSummary {

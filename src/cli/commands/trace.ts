@@ -6,9 +6,9 @@ import { DEFAULT_SOCKET } from '../../adapters/api';
 import { pinDir, requireRoot } from '../../adapters/host';
 import { PinnedDatapath } from '../../adapters/pinned';
 import { pinnedLookups } from '../../adapters/trace';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../../core/abi';
-import { isIPv4 } from '../../core/config';
 import { RuntimeError, UsageError } from '../../core/errors';
+import { isIPv4 } from '../../core/net/addr';
+import { protoNumber } from '../../core/net/proto';
 import { trace, traceText } from '../../core/trace';
 import { optionalServiceFrom } from '../address';
 import { interfaceFrom } from '../options';
@@ -72,10 +72,7 @@ export function registerTrace(program: Command): void {
       const dp = new PinnedDatapath(pinDir(ifname));
       const l = pinnedLookups(dp);
       try {
-        const t = trace(
-          { client: client.addr, cport: client.port, vip: svc.vip, vport: svc.port, proto: svc.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP },
-          l,
-        );
+        const t = trace({ client: client.addr, cport: client.port, vip: svc.vip, vport: svc.port, proto: protoNumber(svc.protocol) }, l);
         if (t.verdict.kind === 'no-service') throw new RuntimeError(`no service ${svc.vip}:${svc.port}/${svc.protocol} on ${ifname}: unknown VIP or port`);
         process.stdout.write(o.json ? `${JSON.stringify(t, null, 2)}\n` : traceText(t));
       } finally {
