@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { stateTimeouts } from './config';
 import { ALL_ONES } from './ipvsadm-parse';
 import type { ConnectionListing, ServiceListing } from './listing';
+import { protoNumber } from './net/proto';
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */
 export function largenum(n: number | bigint, exact: boolean): string {
@@ -26,12 +27,11 @@ export type Namer = (addr: string, port: number, proto: 'tcp' | 'udp') => string
 export const numericName: Namer = (addr, port) => `${addr}:${port}`;
 
 const ipNum = (a: string) => a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
-const protoNum = (p: string) => (p === 'tcp' ? 6 : 17);
 
 /** ipvsadm sorts services by protocol, address, port, and destinations by address, port. */
 function sorted(list: readonly ServiceListing[]): ServiceListing[] {
   return [...list]
-    .sort((a, b) => protoNum(a.protocol) - protoNum(b.protocol) || ipNum(a.vip) - ipNum(b.vip) || a.port - b.port)
+    .sort((a, b) => protoNumber(a.protocol) - protoNumber(b.protocol) || ipNum(a.vip) - ipNum(b.vip) || a.port - b.port)
     .map((s) => ({ ...s, reals: [...s.reals].sort((x, y) => ipNum(x.address) - ipNum(y.address)) }));
 }
 

@@ -7,6 +7,8 @@
  * (src/core/framefuzz.ts, test/bpf/fuzz.test.ts, `npm run fuzz`) holds the datapath to this model.
  */
 
+import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
+
 export const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
 const IPV4_MIN = 20;
@@ -14,8 +16,6 @@ const TCP_MIN = 20;
 const UDP_HLEN = 8;
 const IP_MF = 0x2000;
 const IP_OFFSET = 0x1fff;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
 
 /** The verdict classes of the README table: five pass counters, and "forward" (tx_existing, tx_new or drop_no_real). */
 export const VERDICT_CLASSES = ['pass_not_ipv4', 'pass_not_for_us', 'pass_malformed', 'pass_fragment', 'pass_no_service', 'forward'] as const;
