@@ -65,7 +65,8 @@ export interface ServiceListing {
   /** The scheduler flags in force (ipvsadm -b). */
   schedFlags?: string[];
   /** ipvsadm -p/-M. */
-  persistence?: { timeout: number; netmask: string };
+  /** netmask: dotted for an IPv4 service, a prefix length for an IPv6 one. */
+  persistence?: { timeout: number; netmask: string | number };
   maglevSize: number;
   stats: { conns: number; packets: number; bytes: number; drops?: number };
   rate: Rates;

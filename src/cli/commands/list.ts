@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors';
+import { isHostMask } from '../../core/ipvsadm-parse';
 import type { RealListing, ServiceListing } from '../../core/listing';
 import { realName, serviceRow } from '../../core/net/label';
 import { api, withSocket } from '../socket';
@@ -55,7 +56,7 @@ export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', 
   for (const s of l) {
     const flags = [
       ...(s.schedFlags ?? []),
-      ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : []),
+      ...(s.persistence ? [`persistent ${s.persistence.timeout}${isHostMask(s.persistence.netmask) ? '' : ` mask ${s.persistence.netmask}`}`] : []),
     ];
     rows.push([serviceRow(s), `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', '', ...nums(s)]);
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '']);
