@@ -5,7 +5,7 @@ import { type CheckConfig, effectiveCheck, type RealConfig, type ServiceConfig }
 import { CHECKERS, type CheckType, convertChecker } from './keepalived-checkers';
 import { type KaNode, kaBool } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
-import { isIPv4 } from './net/addr';
+import { isIP } from './net/addr';
 
 const DR_HINT =
   "converted with mode: direct, as keepalived connects to the real's own address; mode: dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended";
@@ -74,7 +74,7 @@ function overrideFor(svc: ServiceConfig, base: CheckConfig, want: CheckConfig, r
     verify: true,
     query_name: '.',
     query_type: 'A',
-    sni: hostName && !isIPv4(hostName) ? hostName : undefined,
+    sni: hostName && !isIP(hostName) ? hostName : undefined,
   };
   const o: Record<string, unknown> = {};
   const lost: CheckKey[] = [];

@@ -20,7 +20,7 @@ import {
   type Unmapped,
   VIRTUAL_SERVER_SKIPS,
 } from './keepalived-skips';
-import { isIPv4 } from './net/addr';
+import { canonicalIp, isIP, isIPv6 } from './net/addr';
 import { isNetmask } from './net/prefix';
 
 /** What an import made of a keepalived.conf, as counts. */
@@ -115,11 +115,14 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
     return undefined;
   }
   // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
-  const [vip, portStr] = top.args;
-  if (!vip || !isIPv4(vip) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
-    skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)', undefined, 'service');
+  // IP is either family, as keepalived writes it (2001:db8::1, no brackets); kept in canonical text.
+  const [vipText, portStr] = top.args;
+  if (!vipText || !isIP(vipText) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2) {
+    skip(top, 'expected "virtual_server IP PORT" (an IPv4 or IPv6 address; other forms are not in xlvs)', undefined, 'service');
     return undefined;
   }
+  const vip = canonicalIp(vipText);
+  const v6 = isIPv6(vip);
   const port = Number(portStr ?? 0);
   const kids = top.children ?? [];
   const kind = kids.find((c) => c.key === 'lb_kind' || c.key === 'lvs_method');
@@ -149,7 +152,7 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
   if (schedOk) svc.scheduler = sched as typeof svc.scheduler;
   const flags = new Set<string>();
   let persistTimeout: number | undefined;
-  let persistMask: string | undefined;
+  let persistMask: string | number | undefined;
   const vsLevel = new Map<string, KaNode>();
   const realBlocks: RealBlock[] = [];
   const q: QuorumNodes = {};
@@ -194,7 +197,17 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
       }
       case 'persistence_granularity': {
         const m = c.args[0] ?? '';
-        if (isNetmask(m)) persistMask = m;
+        // keepalived reads an IPv6 service's granularity as a prefix length 1..128, an IPv4 one's as a netmask.
+        if (v6) {
+          if (/^\d{1,3}$/.test(m) && Number(m) >= 1 && Number(m) <= 128) persistMask = Number(m);
+          else
+            skip(
+              c,
+              `persistence_granularity ${m} is not a prefix length 1..128, as an IPv6 service takes it (keepalived refuses it too)`,
+              undefined,
+              'ignored',
+            );
+        } else if (isNetmask(m)) persistMask = m;
         else
           skip(
             c,
@@ -220,7 +233,7 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
         break;
       }
       case 'real_server': {
-        const rb = convertRealServer(c, port, skip);
+        const rb = convertRealServer(c, port, skip, vip);
         if (rb) {
           svc.reals.push(rb.real);
           realBlocks.push(rb);
@@ -245,7 +258,8 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
     });
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
-  if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };
+  if (persistTimeout !== undefined)
+    svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? (v6 ? 128 : '255.255.255.255') } as ServiceConfig['persistence'];
   // Listed only when set, except for mh: xlvs's default there is mh-port, keepalived's (IPVS's) is no flag.
   if (flags.size || svc.scheduler === 'mh') svc.sched_flags = SCHED_FLAGS.filter((f) => flags.has(f));
   return svc;
@@ -255,17 +269,23 @@ function convertVirtualServer(top: KaNode, skip: Note, unmapped: Unmapped[]): Se
  * One real_server block -> the real (address, weight, thresholds) with its checkers and inherited check settings
  * for convertChecks, or undefined when it cannot be a DR real of the service (listed).
  */
-function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | undefined {
-  const [rip, rportStr] = c.args;
-  if (!rip || !isIPv4(rip)) {
-    skip(c, 'expected "real_server IPv4 PORT"');
+function convertRealServer(c: KaNode, port: number, skip: Note, vip: string): RealBlock | undefined {
+  const [ripText, rportStr] = c.args;
+  if (!ripText || !isIP(ripText)) {
+    skip(c, 'expected "real_server IP PORT" (an IPv4 or IPv6 address)');
+    return undefined;
+  }
+  const rip = canonicalIp(ripText);
+  // IPVS-DR keeps the family: a real of the other family cannot take the service's packets.
+  if (isIPv6(rip) !== isIPv6(vip)) {
+    skip(c, `real ${rip} is IPv${isIPv6(rip) ? 6 : 4} and the virtual_server ${vip} IPv${isIPv6(vip) ? 6 : 4}: direct routing keeps the address family`);
     return undefined;
   }
   // keepalived resets a DR real's port to the service's (IPVS-DR cannot rewrite it), after its checkers took the real's
   // address and port as written: they go on probing the port as written.
   let checkPort: number | undefined;
   if (rportStr !== undefined && !/^\d+$/.test(rportStr)) {
-    skip(c, 'expected "real_server IPv4 PORT"');
+    skip(c, 'expected "real_server IP PORT" (an IPv4 or IPv6 address)');
     return undefined;
   }
   if (rportStr !== undefined && Number(rportStr) !== 0 && Number(rportStr) !== port) {
