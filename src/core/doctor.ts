@@ -2,6 +2,7 @@
 // doctor.ts: `xlvs doctor`'s verdicts, made on the director from what its probes of each real saw, and its report; with the subnet arithmetic the probes need.
 
 import { hintsBlock, MARK, type Status, table } from './checkreport';
+import { formatHostPort, isIPv6 } from './net/addr';
 import { serviceName } from './net/label';
 import { inPrefix } from './net/prefix';
 import type { MtuProbe } from './realserver-probes';
@@ -103,35 +104,35 @@ export function doctorDrPath(
   if (r === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
   switch (r.kind) {
     case 'synack':
-      return { ...base, status: 'pass', detail: `SYN to ${svc.vip}:${svc.port} at ${real}'s MAC answered with SYN-ACK` };
+      return { ...base, status: 'pass', detail: `SYN to ${formatHostPort(svc.vip, svc.port)} at ${real}'s MAC answered with SYN-ACK` };
     case 'rst':
       return {
         ...base,
         status: 'fail',
         detail: `${real} holds ${svc.vip} but refuses port ${svc.port} (RST): the service does not listen on the VIP`,
-        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})`,
+        hint: `on ${real}: bind the service to ${formatHostPort(svc.vip, svc.port)} or ${isIPv6(svc.vip) ? '[::]' : '0.0.0.0'}:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})`,
       };
     case 'timeout':
       return {
         ...base,
         status: 'fail',
-        detail: `no answer to a SYN for ${svc.vip}:${svc.port} sent to ${real}'s MAC`,
-        hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${svc.vip}:${svc.port} has the same effect)`,
+        detail: `no answer to a SYN for ${formatHostPort(svc.vip, svc.port)} sent to ${real}'s MAC`,
+        hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${formatHostPort(svc.vip, svc.port)} has the same effect)`,
       };
     case 'reply':
-      return { ...base, status: 'pass', detail: `a datagram to ${svc.vip}:${svc.port} at ${real}'s MAC was answered` };
+      return { ...base, status: 'pass', detail: `a datagram to ${formatHostPort(svc.vip, svc.port)} at ${real}'s MAC was answered` };
     case 'unreachable':
       return {
         ...base,
         status: 'fail',
-        detail: `${real} answers port unreachable for ${svc.vip}:${svc.port}: nothing listens on the VIP`,
-        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port}`,
+        detail: `${real} answers port unreachable for ${formatHostPort(svc.vip, svc.port)}: nothing listens on the VIP`,
+        hint: `on ${real}: bind the service to ${formatHostPort(svc.vip, svc.port)} or ${isIPv6(svc.vip) ? '[::]' : '0.0.0.0'}:${svc.port}`,
       };
     case 'silent':
       return {
         ...base,
         status: 'skip',
-        detail: `not conclusive (UDP): no reply to a datagram for ${svc.vip}:${svc.port}, and a quiet service looks the same as a missing one`,
+        detail: `not conclusive (UDP): no reply to a datagram for ${formatHostPort(svc.vip, svc.port)}, and a quiet service looks the same as a missing one`,
       };
   }
 }
