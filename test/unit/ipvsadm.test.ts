@@ -16,19 +16,7 @@ import { formatConns, formatList, formatSave, formatTimeouts, largenum } from '.
 import { IpvsadmError, parseIpvsadm } from '../../src/core/ipvsadm-parse';
 import type { ServiceListing } from '../../src/core/listing';
 import type { Op } from '../../src/core/plan';
-
-const lookup = (n: string, p: 'tcp' | 'udp') => (({ 'http/tcp': 80, 'domain/udp': 53 }) as Record<string, number>)[`${n}/${p}`];
-const parse = (s: string) => parseIpvsadm(s.split(' '), lookup);
-const refused = (s: string, re: RegExp, code: number) =>
-  assert.throws(
-    () => parse(s),
-    (e: unknown) => {
-      assert.ok(e instanceof IpvsadmError, String(e));
-      assert.match(e.message, re);
-      assert.equal(e.exitCode, code, `${s}: exit code`);
-      return true;
-    },
-  );
+import { parse, refused } from '../lib/ipvsadm';
 
 const key = { vip: '10.0.0.100', port: 80, protocol: 'tcp' as const };
 

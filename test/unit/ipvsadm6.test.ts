@@ -7,21 +7,8 @@ import { CS } from '../../src/core/abi';
 import type { Config } from '../../src/core/config';
 import { ipvsadmEdit } from '../../src/core/ipvsadm-edit';
 import { formatConns, formatList, formatSave } from '../../src/core/ipvsadm-format';
-import { IpvsadmError, parseIpvsadm } from '../../src/core/ipvsadm-parse';
 import type { ServiceListing } from '../../src/core/listing';
-
-const lookup = (n: string, p: 'tcp' | 'udp') => (({ 'http/tcp': 80, 'domain/udp': 53 }) as Record<string, number>)[`${n}/${p}`];
-const parse = (s: string) => parseIpvsadm(s.split(' '), lookup);
-const refused = (s: string, re: RegExp, code: number) =>
-  assert.throws(
-    () => parse(s),
-    (e: unknown) => {
-      assert.ok(e instanceof IpvsadmError, String(e));
-      assert.match(e.message, re);
-      assert.equal(e.exitCode, code, `${s}: exit code`);
-      return true;
-    },
-  );
+import { parse, refused } from '../lib/ipvsadm';
 
 const key6 = { vip: '2001:db8::100', port: 80, protocol: 'tcp' as const };
 const w1 = { weight: 1, upper_threshold: null, lower_threshold: null };
