@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { convertKeepalived } from '../../src/core/keepalived-services';
+import { schemaTakesIPv6 } from '../lib/ipv6';
 
 const CONF6 = `virtual_server 2001:DB8:0::100 80 {
     lb_kind DR
@@ -42,16 +42,6 @@ virtual_server 10.0.0.100 80 {
     }
 }
 `;
-
-/** Whether the config schema takes IPv6 addresses (issue 18's config half); before it does, the import's IPv6 services fail validation alone. */
-function schemaTakesIPv6(): boolean {
-  try {
-    validateConfig({ interface: 'eth0', services: [{ vip: '2001:db8::1', port: 80, reals: [{ address: '2001:db8::2' }] }] });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('IPv6 virtual servers convert with canonical addresses, a prefix-length granularity and reals of their own family only', () => {
   if (!schemaTakesIPv6()) {
