@@ -2,12 +2,7 @@
 // ipvsadm6.test.ts: xlvsadm with IPv6 services: [v6]:port parsing, -M as a prefix length, family checks, and ipvsadm's IPv6 list/stats/rate/save/connection formats byte for byte.
 
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { test } from 'node:test';
-import { routes, serve } from '../../src/adapters/api';
-import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
 import { type Config, validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
@@ -18,6 +13,7 @@ import type { ServiceListing } from '../../src/core/listing';
 import { FakeDatapath } from '../lib/fakedatapath';
 import { schemaTakesIPv6 } from '../lib/ipv6';
 import { parse, refused } from '../lib/ipvsadm';
+import { withXlvsadm } from '../lib/xlvsadmapi';
 
 const key6 = { vip: '2001:db8::100', port: 80, protocol: 'tcp' as const };
 const w1 = { weight: 1, upper_threshold: null, lower_threshold: null };
@@ -241,8 +237,6 @@ test('resolved names of IPv6 services keep their brackets, as addrport_to_anynam
 });
 
 test('xlvsadm over the API with an IPv6 service: canonical keys reach the daemon; -L/-S print what it holds', async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvsadm6-'));
-  const sock = path.join(tmp, 'xlvs.sock');
   const ctl = new Controller(validateConfig({ interface: 'eth0' }), [], {
     datapath: new FakeDatapath(),
     resolve: (a) => new Map(a.map((x) => [x, '02:00:00:00:00:01'])),
@@ -251,20 +245,7 @@ test('xlvsadm over the API with an IPv6 service: canonical keys reach the daemon
     log: () => undefined,
     now: () => 0,
   });
-  await ctl.sync();
-  const server = await serve(
-    sock,
-    routes(ctl, async () => undefined),
-    () => undefined,
-  );
-  const run = async (line: string) => {
-    let out = '';
-    await runXlvsadm(line.split(' '), sock, (s) => {
-      out += s;
-    });
-    return out;
-  };
-  try {
+  await withXlvsadm(ctl, async (run) => {
     if (!schemaTakesIPv6()) {
       // Until the schema takes IPv6, the daemon refuses the service by its canonical address, and nothing changes.
       await assert.rejects(run('-A -t [2001:DB8:0::100]:80 -s wlc -p 360 -M 64'), (e: unknown) => {
@@ -293,9 +274,5 @@ test('xlvsadm over the API with an IPv6 service: canonical keys reach the daemon
     await run('-d -t [2001:db8::100]:80 -r [2001:db8::11]');
     await run('-D -t [2001:db8::100]:80');
     assert.deepEqual(ctl.config().services, []);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 });
