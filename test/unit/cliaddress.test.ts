@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseRealAddress, parseServiceAddress, realArgs, serviceFrom } from '../../src/cli/address';
+import { serviceSettings } from '../../src/cli/commands/service';
 import { hostPort } from '../../src/cli/commands/trace';
 import { UsageError } from '../../src/core/errors';
 
@@ -67,4 +68,9 @@ test("trace's --client takes IPv4:PORT or [IPv6]:PORT", () => {
   assert.deepEqual(hostPort('--client', '[2001:DB8:C::7]:40000'), { addr: '2001:db8:c::7', port: 40000 });
   for (const v of ['2001:db8:c::7:40000', '[2001:db8:c::7]:0', '[2001:db8:c::7]', '[198.51.100.7]:1'])
     usage(() => hostPort('--client', v), /^--client ".*": expected IPv4:PORT or \[IPv6\]:PORT with a port in 1\.\.65535$/);
+});
+
+test('xlvs service -M: a prefix length goes to the daemon as a number (an IPv6 service), a dotted mask as text', () => {
+  assert.deepEqual(serviceSettings({ persistent: '60', netmask: '64' } as never, false).persistence, { timeout: 60, netmask: 64 });
+  assert.deepEqual(serviceSettings({ persistent: true, netmask: '255.255.255.0' } as never, false).persistence, { timeout: 300, netmask: '255.255.255.0' });
 });
