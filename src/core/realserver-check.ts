@@ -2,6 +2,7 @@
 // realserver-check.ts: `realserver check`: every requirement of an LVS-DR real server judged on the host as read, with a fix for each failure.
 
 import { hintsBlock, MARK, type Status, table } from './checkreport';
+import { formatHostPort } from './net/addr';
 import { dropsRequestsFor, hidesSenderFor, QUIET_ARP_IGNORE, type RsHost, sysctlDotted, sysctlKey } from './realserver-host';
 import { type Listener, listenerServes, type MtuProbe } from './realserver-probes';
 
@@ -174,10 +175,10 @@ export function evaluateCheck(host: RsHost, input: CheckInput, probes: { listene
           check: 'listener',
           vip,
           status: 'pass',
-          detail: `${what} served by a socket on ${serving.map((l) => `${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`).join(', ')}`,
+          detail: `${what} served by a socket on ${serving.map((l) => formatHostPort(l.address, l.port)).join(', ')}`,
         });
       } else {
-        const others = onPort.map((l) => `${l.address}:${l.port}`);
+        const others = onPort.map((l) => formatHostPort(l.address, l.port));
         out.push({
           check: 'listener',
           vip,
