@@ -8,6 +8,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { ResolvedCheck } from '../core/config';
 import type { ProbeResult } from '../core/health';
+import { formatHostPort } from '../core/net/addr';
 import { type Endpoint, type ProbeSocket, tcpProbe } from './drprobe';
 
 /** What a DR-path probe needs besides the check: the shared raw socket, the director's side, the real's MAC and the VIP. */
@@ -202,9 +203,9 @@ async function drCheck(c: ResolvedCheck, t: ProbeTarget, dr: DrContext | undefin
   if (!mac) return { ok: false, inconclusive: true, detail: `MAC of ${t.real} unresolved (not checked)` };
   try {
     const r = await tcpProbe(dr.socket(), dr.director, mac, t.vip, c.port, { timeoutMs: c.timeoutMs, mss: 1460 });
-    if (r.kind === 'synack') return { ok: true, detail: `SYN-ACK from ${t.vip}:${c.port} at ${mac}` };
-    if (r.kind === 'rst') return { ok: false, detail: `RST from ${t.vip}:${c.port} at ${mac} (nothing listens on the VIP)` };
-    return { ok: false, detail: `no answer from ${t.vip}:${c.port} at ${mac} within ${c.timeoutMs} ms (VIP not on the real?)` };
+    if (r.kind === 'synack') return { ok: true, detail: `SYN-ACK from ${formatHostPort(t.vip, c.port)} at ${mac}` };
+    if (r.kind === 'rst') return { ok: false, detail: `RST from ${formatHostPort(t.vip, c.port)} at ${mac} (nothing listens on the VIP)` };
+    return { ok: false, detail: `no answer from ${formatHostPort(t.vip, c.port)} at ${mac} within ${c.timeoutMs} ms (VIP not on the real?)` };
   } catch (e) {
     return { ok: false, detail: `DR-path probe: ${errText(e)}` };
   }

@@ -15,7 +15,6 @@ import {
   doctorMtu,
   doctorOnLink,
   doctorReplyRoute,
-  inCidr,
   spareCandidates,
   type TcpProbeResult,
   type UdpProbeResult,
@@ -24,6 +23,7 @@ import { UsageError } from '../core/errors';
 import { doctorNdpVip } from '../core/ndp';
 import { needsSolicit, usableMac } from '../core/neighbours';
 import { isIPv6 } from '../core/net/addr';
+import { inPrefix, maskAddress } from '../core/net/prefix';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -34,8 +34,6 @@ import {
   ICMP_ECHO_REPLY,
   ICMP_UNREACH,
   IPPROTO_UDP,
-  intToIpv4,
-  ipv4ToInt,
   type ParsedFrame,
   parseFrame,
   probeFilter,
@@ -297,8 +295,7 @@ export interface DoctorOptions {
 export const DEFAULT_OFFLINK = '192.0.2.1';
 
 function networkOf(local: string, prefixlen: number): string {
-  const mask = prefixlen === 0 ? 0 : (~0 << (32 - prefixlen)) >>> 0;
-  return `${intToIpv4((ipv4ToInt(local) & mask) >>> 0)}/${prefixlen}`;
+  return `${maskAddress(local, prefixlen)}/${prefixlen}`;
 }
 
 async function resolveMacs(ifname: string, reals: string[], ms: number): Promise<Map<string, string | null>> {
@@ -345,7 +342,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
   const nicAddrs = own.filter((a) => !(vips.includes(a.local) && a.prefixlen === 32));
   const subnets = nicAddrs.map((a) => networkOf(a.local, a.prefixlen));
   const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))];
-  const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inCidr(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
+  const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
   const checks: DoctorCheck[] = [];
 
   const macs = await resolveMacs(ifname, reals, 3000);

@@ -2,6 +2,7 @@
 // statushistory.ts: the last two minutes of packets/s per real, sampled by the daemon, so the status page's chart starts full rather than at page load.
 
 import type { ServiceListing } from '../core/listing';
+import { serviceName } from '../core/net/label';
 
 /** Samples kept: one a second, as the page polls. */
 export const HISTORY_SAMPLES = 120;
@@ -15,7 +16,7 @@ export interface StatusHistory {
 
 /** The page's label of a real's line. */
 export function seriesKey(s: Pick<ServiceListing, 'protocol' | 'vip' | 'port'>, real: string): string {
-  return `${s.protocol.toUpperCase()} ${s.vip}:${s.port} \u2192 ${real}`;
+  return `${serviceName(s)} \u2192 ${real}`;
 }
 
 /** A ring of samples; reals that went away leave with their series. */

@@ -58,7 +58,8 @@ function render(st){
   var rows = [], keys = {};
   renderDirector(st.director);
   st.services.forEach(function(s){
-    var name = s.protocol.toUpperCase()+" "+s.vip+":"+s.port;
+    // As serviceName (src/core/net/label.ts) writes it, so the history's keys match: an IPv6 VIP in brackets.
+    var name = s.protocol.toUpperCase()+" "+(s.vip.indexOf(":") >= 0 ? "["+s.vip+"]" : s.vip)+":"+s.port;
     var act = 0, inact = 0;
     s.reals.forEach(function(r){ act += r.activeConns || 0; inact += r.inactiveConns || 0; });
     var flags = (s.schedFlags || []).concat(s.persistence ? ["persistent " + s.persistence.timeout + " s"] : []);

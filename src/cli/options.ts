@@ -2,9 +2,9 @@
 // options.ts: flag parsers shared by commands; each throws a UsageError naming the flag and the value.
 
 import { readConfigFile } from '../adapters/configfile';
-import { isIPv4 } from '../core/config';
 import { UsageError } from '../core/errors';
-import { canonicalIp, isIPv6, isUsableUnicast } from '../core/net/addr';
+import { canonicalIp, isIPv4, isIPv6, isUsableUnicast } from '../core/net/addr';
+import { isIfName } from '../core/net/ifname';
 import { METHODS, type Method } from '../core/realserver-host';
 
 /** The CLI's name for it; the daemon reads the same way. */
@@ -14,8 +14,7 @@ export const loadConfigFile = readConfigFile;
 export function interfaceFrom(opts: { config?: string; interface?: string }): string {
   if (opts.config && opts.interface) throw new UsageError('give --config or --interface, not both');
   if (opts.interface) {
-    if (!/^[^\s/:]{1,15}$/.test(opts.interface)) throw new UsageError(`--interface ${JSON.stringify(opts.interface)}: not an interface name`);
-    return opts.interface;
+    return parseIfName('--interface', opts.interface);
   }
   if (opts.config) return loadConfigFile(opts.config).interface;
   throw new UsageError('give --config FILE or --interface NAME');
@@ -46,7 +45,7 @@ export function parseMethod(v: string): Method {
 }
 
 export function parseIfName(flag: string, v: string): string {
-  if (!/^[^\s/:]{1,15}$/.test(v) || v === '.' || v === '..') throw new UsageError(`${flag} ${JSON.stringify(v)}: not an interface name`);
+  if (!isIfName(v)) throw new UsageError(`${flag} ${JSON.stringify(v)}: not an interface name`);
   return v;
 }
 

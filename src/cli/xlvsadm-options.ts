@@ -32,18 +32,30 @@ export const XLVSADM_COMMANDS: XlvsadmOption[] = [
 
 /** Parameters and flags of the commands above. */
 export const XLVSADM_OPTIONS: XlvsadmOption[] = [
-  { names: ['-t', '--tcp-service'], arg: 'service-address', help: 'A TCP service, IP[:port]; port 0 or none means every port and needs -p.' },
-  { names: ['-u', '--udp-service'], arg: 'service-address', help: 'A UDP service, IP[:port].' },
+  {
+    names: ['-t', '--tcp-service'],
+    arg: 'service-address',
+    help: 'A TCP service, IP[:port], an IPv6 address in brackets ([2001:db8::100]:80); port 0 or none means every port and needs -p.',
+  },
+  { names: ['-u', '--udp-service'], arg: 'service-address', help: 'A UDP service, IP[:port] or [IPv6][:port].' },
   { names: ['-s', '--scheduler'], arg: 'scheduler', values: SCHEDULER_NAMES, help: `The scheduler: ${SCHEDULER_NAMES.join(', ')} (default wlc, as ipvsadm).` },
   { names: ['-p', '--persistent'], arg: '[timeout]', help: 'Persistence: a client keeps its real for timeout seconds (default 360).' },
-  { names: ['-M', '--netmask'], arg: 'netmask', help: 'Persistence granularity: clients in one netmask share a real.' },
+  {
+    names: ['-M', '--netmask'],
+    arg: 'netmask',
+    help: 'Persistence granularity: clients in one netmask share a real. A dotted netmask for an IPv4 service (255.255.255.0), a prefix length 1..128 for an IPv6 one (64).',
+  },
   {
     names: ['-b', '--sched-flags'],
     arg: 'sched-flags',
     values: SCHED_FLAGS,
     help: 'Scheduler flags, comma separated: sh-fallback, sh-port, mh-fallback, mh-port.',
   },
-  { names: ['-r', '--real-server'], arg: 'server-address', help: 'The real server, IP[:port]; its port must be the service port (direct routing).' },
+  {
+    names: ['-r', '--real-server'],
+    arg: 'server-address',
+    help: "The real server, IP[:port], [IPv6][:port] or a bare IPv6 address, of the service's family; its port must be the service port (direct routing).",
+  },
   { names: ['-g', '--gatewaying'], help: 'Direct routing, the only forwarding method xlvs has (the default).' },
   { names: ['-w', '--weight'], arg: 'weight', help: 'The real server weight; 0 takes no new connections.' },
   { names: ['-x', '--u-threshold'], arg: 'uthreshold', help: 'Upper connection threshold: above it the real takes no new connections.' },
@@ -62,7 +74,10 @@ export const XLVSADM_OPTIONS: XlvsadmOption[] = [
   { names: ['-m', '--masquerading'], help: 'Refused: xlvs forwards by direct routing only.' },
   { names: ['-i', '--ipip'], help: 'Refused: xlvs forwards by direct routing only.' },
   { names: ['-f', '--fwmark-service'], arg: 'fwmark', help: 'Refused: xlvs has no firewall-mark services.' },
-  { names: ['-6', '--ipv6'], help: 'Refused: xlvs is IPv4 only.' },
+  {
+    names: ['-6', '--ipv6'],
+    help: 'Refused: it marks a firewall-mark service as IPv6, and xlvs has none; an IPv6 service is given by its address, -t [ADDR]:PORT.',
+  },
   { names: ['-o', '--ops'], help: 'Refused: one-packet scheduling is not supported.' },
   { names: ['--pe'], arg: 'engine', help: 'Refused: persistence engines are not supported.' },
   { names: ['--persistent-conn'], help: 'Refused.' },

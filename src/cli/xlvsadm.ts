@@ -14,6 +14,7 @@ import { type ConnListing, formatConns, formatList, formatSave, formatTimeouts, 
 import { IPVSADM_HELP, type IpvsadmCommand, IpvsadmError, parseIpvsadm, type ServiceLookup } from '../core/ipvsadm-parse';
 import { syncMaxlen } from '../core/ipvssync';
 import type { ServiceListing } from '../core/listing';
+import { isIPv6 } from '../core/net/addr';
 import { formatDaemons } from '../core/syncconfig';
 
 /** /etc/services, both ways: what ipvsadm gets from getservbyname/getservbyport. */
@@ -53,7 +54,11 @@ async function resolvingNamer(addrs: string[]): Promise<Namer> {
         }),
     ),
   );
-  return (addr, port, proto) => `${hosts.get(addr) ?? addr}:${svc.byPort(port, proto) ?? port}`;
+  // addrport_to_anyname brackets an IPv6 service's host, name or address alike.
+  return (addr, port, proto) => {
+    const host = hosts.get(addr) ?? addr;
+    return `${isIPv6(addr) ? `[${host}]` : host}:${svc.byPort(port, proto) ?? port}`;
+  };
 }
 
 /** The daemon's errors as ipvsadm prints them (ipvs_strerror) with its exit code (-1, i.e. 255). */

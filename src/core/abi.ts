@@ -200,8 +200,8 @@ export function persistTableSize(connTableSize: number): number {
   return Math.max(PERSIST_MIN, Math.floor(connTableSize / PERSIST_RATIO));
 }
 
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+/** The protocol numbers the keys carry: net/proto.ts is their one home. */
+export { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 /** IPv4 addresses travel as dotted strings in TS and as big-endian u32 (wire order) in the maps. */
 export interface SvcKey {

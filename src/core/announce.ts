@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // announce.ts: which VIPs this director offers to the router over BGP (a /32 BIRD exports), and why; pure, the adapter applies it.
 
+import { compareIp } from './net/addr';
+
 /** One VIP's verdict: announced while the director can serve it, with the reason shown by status and metrics. */
 export interface VipAnnouncement {
   vip: string;
@@ -30,7 +32,7 @@ export function decideAnnouncements(x: AnnounceInput): VipAnnouncement[] {
   const byVip = new Map<string, number>();
   for (const s of x.services) byVip.set(s.vip, (byVip.get(s.vip) ?? 0) + Math.max(0, s.schedulable));
   return [...byVip.entries()]
-    .sort(([a], [b]) => ipOrder(a) - ipOrder(b))
+    .sort(([a], [b]) => compareIp(a, b))
     .map(([vip, schedulable]) => {
       const reason: AnnounceReason = !x.attached ? 'detached' : x.drained ? 'drained' : schedulable === 0 ? 'no schedulable real' : 'serving';
       return { vip, announced: reason === 'serving', reason };
@@ -53,8 +55,4 @@ export function drainProgress(lastSeen: readonly number[], nowS: number, quietS:
   let active = 0;
   for (const t of lastSeen) if (nowS - t < quietS) active++;
   return { active, tracked: lastSeen.length, done: active === 0 };
-}
-
-function ipOrder(a: string): number {
-  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }

@@ -6,47 +6,17 @@ import { z } from 'zod';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
 import { UsageError } from './errors';
 import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
-import { canonicalIp, familyOf, isIPv6, isUsableUnicast } from './net/addr';
+import { canonicalIp, familyOf, isIPv4, isIPv6, isUsableUnicast } from './net/addr';
+import { IFNAME_PROBLEM, isIfName } from './net/ifname';
+import { serviceId } from './net/label';
+import { isNetmask } from './net/prefix';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
 import { syncSchema } from './syncconfig';
 import { syncBackupProblem } from './syncdp';
 
-/** As the kernel's dev_valid_name(): 1..15 bytes, no whitespace, '/', ':' or NUL (which would end the name early), not . or ... */
-const IFNAME = /^(?!\.\.?$)[^\s/:\0]{1,15}$/;
 /** A DNS name (or an IPv4 literal) as a Host header carries it, without the port. */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-
-/** Dotted-quad IPv4 with no leading zeros (so "010.0.0.1" cannot mean octal to one reader and decimal to another). */
-export function isIPv4(s: string): boolean {
-  return memo(ipv4Seen, s, () => {
-    const parts = s.split('.');
-    return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
-  });
-}
-
-/**
- * Address checks remembered: a 10,000-service config names the same few reals 100,000 times, and validating it is
- * on the path of every API change. Bounded, so a stream of distinct addresses cannot grow it without limit.
- */
-const ipv4Seen = new Map<string, boolean>();
-const unicastSeen = new Map<string, boolean>();
-function memo(cache: Map<string, boolean>, key: string, f: () => boolean): boolean {
-  let v = cache.get(key);
-  if (v === undefined) {
-    v = f();
-    if (cache.size >= 65536) cache.clear();
-    cache.set(key, v);
-  }
-  return v;
-}
-
-function isUnicast(s: string): boolean {
-  return memo(unicastSeen, s, () => {
-    const first = Number(s.split('.')[0]);
-    return s !== '0.0.0.0' && s !== '255.255.255.255' && first !== 0 && first < 224 && first !== 127;
-  });
-}
 
 /** "A.B.C.D:PORT" (metrics.listen), or "off". */
 export function isListen(s: string): boolean {
@@ -55,8 +25,8 @@ export function isListen(s: string): boolean {
   return !!m && isIPv4(m[1]!) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
 }
 
-const ipv4 = z.string().refine(isIPv4, { message: 'is not an IPv4 address' });
-const unicast = ipv4.refine(isUnicast, { message: 'is not a usable unicast address' });
+const ipv4 = z.string().refine(isIPv4, { message: 'is not an IPv4 address', abort: true });
+const unicast = ipv4.refine(isUsableUnicast, { message: 'is not a usable unicast address' });
 /**
  * A VIP or a real of either family (IPv6 beside IPv4, as IPVS-DR serves both), kept in canonical text (RFC 5952) so
  * "2001:DB8::1" and "2001:db8:0::1" are one address everywhere they are compared.
@@ -66,7 +36,7 @@ const unicastAny = z
   .superRefine((s, ctx) => {
     const v6 = s.includes(':');
     if (!(v6 ? isIPv6(s) : isIPv4(s))) ctx.addIssue({ code: 'custom', message: v6 ? 'is not an IPv6 address' : 'is not an IPv4 address' });
-    else if (!(v6 ? isUsableUnicast(s) : isUnicast(s))) ctx.addIssue({ code: 'custom', message: 'is not a usable unicast address' });
+    else if (!isUsableUnicast(s)) ctx.addIssue({ code: 'custom', message: 'is not a usable unicast address' });
   })
   .transform((s) => (s.includes(':') ? canonicalIp(s) : s));
 
@@ -141,14 +111,6 @@ const check = z.strictObject({
 });
 export type CheckConfig = z.infer<typeof check>;
 
-/** A dotted netmask (contiguous ones), e.g. 255.255.255.0. */
-export function isNetmask(s: string): boolean {
-  if (!isIPv4(s)) return false;
-  const n = s.split('.').reduce((a, p) => a * 256 + Number(p), 0);
-  const inv = ~n >>> 0;
-  return ((inv + 1) & inv) === 0;
-}
-
 export const SCHEDULER_NAMES = SCHEDULERS;
 export const SCHED_FLAGS = ['mh-port', 'mh-fallback', 'sh-port', 'sh-fallback'] as const;
 const seconds = (hi: number) => z.number().int('must be an integer').min(1, `is outside 1..${hi}`).max(hi, `is outside 1..${hi}`);
@@ -208,7 +170,7 @@ const service = z.strictObject({
 });
 
 const schema = z.strictObject({
-  interface: z.string().regex(IFNAME, 'is not an interface name'),
+  interface: z.string().refine(isIfName, { message: IFNAME_PROBLEM }),
   xdp_mode: z.enum(['auto', 'native', 'generic'], { message: 'must be auto, native or generic' }).default('auto'),
   manage_vips: z.boolean().default(true),
   /**
@@ -283,7 +245,7 @@ const schema = z.strictObject({
     })
     .optional(),
   /** Connection sync with peer directors, IPVS's sync protocol v1 (ipvsadm --start-daemon master|backup). */
-  sync: syncSchema(z.string().regex(IFNAME, 'is not an interface name')).optional(),
+  sync: syncSchema.optional(),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
 
@@ -414,7 +376,7 @@ export function validateConfig(input: unknown): Config {
   const cfg = r.data;
   const seenSvc = new Map<string, number>();
   cfg.services.forEach((s, i) => {
-    const k = `${s.vip}:${s.port}/${s.protocol}`;
+    const k = serviceId(s);
     const prev = seenSvc.get(k);
     if (prev !== undefined) problems.push(`services[${i}]: duplicate service ${k} (also services[${prev}])`);
     else seenSvc.set(k, i);

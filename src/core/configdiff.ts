@@ -2,6 +2,7 @@
 // configdiff.ts: what a new config changes, in an operator's terms (scheduler, reals, weights, timeouts, persistence...), for `xlvs apply --dry-run`.
 
 import { type Config, type RealConfig, type ServiceConfig, schedFlags } from './config';
+import { serviceId } from './net/label';
 
 /** One setting that differs; `from`/`to` are null where the setting is absent (a real or service added or removed). */
 export interface Change {
@@ -23,7 +24,7 @@ export interface ConfigDiff {
   services: ServiceDiff[];
 }
 
-const svcName = (s: ServiceConfig) => `${s.vip}:${s.port}/${s.protocol}`;
+const svcName = (s: ServiceConfig) => serviceId(s);
 
 /** Equal as JSON, with absent and undefined alike (a setting left out and one written as its default are not folded). */
 function same(a: unknown, b: unknown): boolean {

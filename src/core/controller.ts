@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), sync, health verdicts and slow-start ramps; every effect injected.
 
-import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
+import { type Counters, REAL_F_SCHED } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
 import { type ConfigDiff, configDiff } from './configdiff';
-import { ExistsError, keyName, NotFoundError, type ServiceKey } from './edits';
+import { ExistsError, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
+import { serviceId, serviceName, serviceTag } from './net/label';
+import { protoNumber } from './net/proto';
 import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
 import type { SyncDaemonConfig, SyncRole } from './syncconfig';
 import { SYNC_OFF, type SyncEvent, type SyncInsert, type SyncInsertResult, type SyncSettings } from './syncdp';
@@ -277,16 +279,16 @@ export class Controller {
   }
 
   private startRamp(key: string): void {
-    const svc = this.cfg.services.find((s) => key.startsWith(`${s.protocol}/${s.vip}:${s.port}/`));
+    const svc = this.cfg.services.find((s) => key.startsWith(`${serviceTag(s)}/`));
     if (svc?.slow_start_s) this.ramps.set(key, this.fx.now());
   }
 
   /** Reals added to a running slow-start service start ramping (a fresh director's reals all start together: no ramp). */
   private noteNewReals(cfg: Config): void {
-    const running = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, new Set(o.reals.map((r) => r.address))]));
+    const running = new Map(this.observed.map((o) => [serviceId({ vip: o.vip, port: o.port, protocol: o.proto }), new Set(o.reals.map((r) => r.address))]));
     for (const s of cfg.services) {
       if (!s.slow_start_s) continue;
-      const had = running.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+      const had = running.get(serviceId(s));
       if (!had) continue;
       for (const r of s.reals) if (!had.has(r.address)) this.ramps.set(healthKey(s, r.address), this.fx.now());
     }
@@ -365,9 +367,9 @@ export class Controller {
 
   /** Each configured service's VIP and how many of its reals (sorry server included) take new connections now. */
   schedulable(): { vip: string; schedulable: number }[] {
-    const byKey = new Map(this.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
+    const byKey = new Map(this.observed.map((o) => [serviceId({ vip: o.vip, port: o.port, protocol: o.proto }), o]));
     return this.cfg.services.map((s) => {
-      const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+      const o = byKey.get(serviceId(s));
       return { vip: s.vip, schedulable: (o?.reals ?? []).filter((r) => (r.flags & REAL_F_SCHED) !== 0).length };
     });
   }
@@ -380,8 +382,8 @@ export class Controller {
   /** Zeroes the counters of every service (or one) and restarts the rate window. */
   zero(key?: ServiceKey): Promise<void> {
     return this.serialize(() => {
-      const svcs = this.observed.filter((o) => !key || (o.vip === key.vip && o.port === key.port && o.proto === (key.protocol === 'tcp' ? IPPROTO_TCP : 17)));
-      if (key && !svcs.length) throw new NotFoundError(`no service ${keyName(key)}`);
+      const svcs = this.observed.filter((o) => !key || (o.vip === key.vip && o.port === key.port && o.proto === protoNumber(key.protocol)));
+      if (key && !svcs.length) throw new NotFoundError(`no service ${serviceName(key)}`);
       this.fx.datapath.zero({ svc: svcs.map((s) => s.id), real: svcs.flatMap((s) => s.reals.map((r) => r.id)) });
       this.rates.clear();
     });

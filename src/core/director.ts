@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // director.ts: the state the datapath holds per service and real, and what follows from config: service fields, which reals may be scheduled, each service's schedule table.
 
-import { IPPROTO_TCP, IPPROTO_UDP, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
+import { REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MAX } from './abi';
 import { persistPrefix6, type ServiceConfig, schedFlags } from './config';
 import { maglevTable } from './maglev';
 import { isIPv6 } from './net/addr';
+import { protoNumber } from './net/proto';
 import { wrrSequence } from './sched';
 
 export interface RealState {
@@ -77,7 +78,7 @@ export function serviceFields(s: ServiceConfig): Omit<ServiceState, 'id' | 'real
     vip: s.vip,
     port: s.port,
     protocol: s.protocol,
-    proto: s.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP,
+    proto: protoNumber(s.protocol),
     scheduler: s.scheduler,
     flags: svcFlags(s),
     persistTimeout: s.persistence?.timeout ?? 0,
@@ -145,8 +146,4 @@ function hashTable(backends: readonly { key: string; weight: number; baseWeight:
     out[i] = x === REAL_NONE ? REAL_NONE : backends[x]!.id;
   }
   return out;
-}
-
-export function serviceName(s: { vip: string; port: number; protocol: string }): string {
-  return `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`;
 }

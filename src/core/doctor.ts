@@ -2,6 +2,9 @@
 // doctor.ts: `xlvs doctor`'s verdicts, made on the director from what its probes of each real saw, and its report; with the subnet arithmetic the probes need.
 
 import { hintsBlock, MARK, type Status, table } from './checkreport';
+import { formatHostPort, isIPv6 } from './net/addr';
+import { serviceName } from './net/label';
+import { inPrefix } from './net/prefix';
 import type { MtuProbe } from './realserver-probes';
 
 export interface DoctorCheck {
@@ -48,10 +51,10 @@ export function doctorMac(real: string, mac: string | null, dev: string): Doctor
 }
 
 export function doctorOnLink(real: string, dev: string, route: { dev: string; gateway?: string } | null, subnets: string[]): DoctorCheck {
-  const inSubnet = subnets.some((s) => inCidr(real, s));
+  const inSubnet = subnets.some((s) => inPrefix(real, s));
   const base = { check: 'on-link' as const, subject: realSubject(real), real };
   if (route && route.dev === dev && !route.gateway && inSubnet)
-    return { ...base, status: 'pass', detail: `on ${dev} (${subnets.filter((s) => inCidr(real, s)).join(', ')})` };
+    return { ...base, status: 'pass', detail: `on ${dev} (${subnets.filter((s) => inPrefix(real, s)).join(', ')})` };
   const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
   const where = subnets.length ? `outside ${dev}'s subnet ${subnets.join(', ')}` : `${dev} has no IPv4 subnet`;
   return {
@@ -91,49 +94,45 @@ export function doctorMtu(real: string, dev: string, dirMtu: number, ping: MtuPr
 export type TcpProbeResult = { kind: 'synack'; mss?: number } | { kind: 'rst' } | { kind: 'timeout' };
 export type UdpProbeResult = { kind: 'reply' } | { kind: 'unreachable' } | { kind: 'silent' };
 
-export function serviceLabel(s: { protocol: string; vip: string; port: number }): string {
-  return `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`;
-}
-
 export function doctorDrPath(
   svc: { protocol: 'tcp' | 'udp'; vip: string; port: number },
   real: string,
   r: TcpProbeResult | UdpProbeResult | null,
 ): DoctorCheck {
-  const service = serviceLabel(svc);
+  const service = serviceName(svc);
   const base = { check: 'dr-path' as const, subject: `${service} -> ${real}`, real, vip: svc.vip, service };
   if (r === null) return { ...base, status: 'skip', detail: `not probed: ${real} has no MAC` };
   switch (r.kind) {
     case 'synack':
-      return { ...base, status: 'pass', detail: `SYN to ${svc.vip}:${svc.port} at ${real}'s MAC answered with SYN-ACK` };
+      return { ...base, status: 'pass', detail: `SYN to ${formatHostPort(svc.vip, svc.port)} at ${real}'s MAC answered with SYN-ACK` };
     case 'rst':
       return {
         ...base,
         status: 'fail',
         detail: `${real} holds ${svc.vip} but refuses port ${svc.port} (RST): the service does not listen on the VIP`,
-        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})`,
+        hint: `on ${real}: bind the service to ${formatHostPort(svc.vip, svc.port)} or ${isIPv6(svc.vip) ? '[::]' : '0.0.0.0'}:${svc.port} (xlvs realserver check --vip ${svc.vip} --port ${svc.port})`,
       };
     case 'timeout':
       return {
         ...base,
         status: 'fail',
-        detail: `no answer to a SYN for ${svc.vip}:${svc.port} sent to ${real}'s MAC`,
-        hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${svc.vip}:${svc.port} has the same effect)`,
+        detail: `no answer to a SYN for ${formatHostPort(svc.vip, svc.port)} sent to ${real}'s MAC`,
+        hint: `on ${real}: xlvs realserver setup --vip ${svc.vip}, then xlvs realserver check --vip ${svc.vip} --port ${svc.port} (a firewall dropping ${formatHostPort(svc.vip, svc.port)} has the same effect)`,
       };
     case 'reply':
-      return { ...base, status: 'pass', detail: `a datagram to ${svc.vip}:${svc.port} at ${real}'s MAC was answered` };
+      return { ...base, status: 'pass', detail: `a datagram to ${formatHostPort(svc.vip, svc.port)} at ${real}'s MAC was answered` };
     case 'unreachable':
       return {
         ...base,
         status: 'fail',
-        detail: `${real} answers port unreachable for ${svc.vip}:${svc.port}: nothing listens on the VIP`,
-        hint: `on ${real}: bind the service to ${svc.vip}:${svc.port} or 0.0.0.0:${svc.port}`,
+        detail: `${real} answers port unreachable for ${formatHostPort(svc.vip, svc.port)}: nothing listens on the VIP`,
+        hint: `on ${real}: bind the service to ${formatHostPort(svc.vip, svc.port)} or ${isIPv6(svc.vip) ? '[::]' : '0.0.0.0'}:${svc.port}`,
       };
     case 'silent':
       return {
         ...base,
         status: 'skip',
-        detail: `not conclusive (UDP): no reply to a datagram for ${svc.vip}:${svc.port}, and a quiet service looks the same as a missing one`,
+        detail: `not conclusive (UDP): no reply to a datagram for ${formatHostPort(svc.vip, svc.port)}, and a quiet service looks the same as a missing one`,
       };
   }
 }
@@ -235,15 +234,6 @@ export function renderDoctorText(r: DoctorReport): string {
   const failed = r.checks.filter((c) => c.status === 'fail').length;
   const verdict = failed ? `${failed} check${failed > 1 ? 's' : ''} failed` : 'ready';
   return `${head}\n${table(rows)}\n${hintsBlock(r.checks.map((c) => ({ label: `${c.check} ${c.subject}`, hint: c.hint, status: c.status })))}${verdict}\n`;
-}
-
-export function inCidr(addr: string, cidr: string): boolean {
-  const [net, len] = cidr.split('/') as [string, string];
-  const bits = Number(len);
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  const a = addr.split('.').reduce((n, x) => (n << 8) + Number(x), 0) >>> 0;
-  const b = net.split('.').reduce((n, x) => (n << 8) + Number(x), 0) >>> 0;
-  return (a & mask) === (b & mask);
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import type { RealConfig, ServiceConfig } from './config';
 import { UsageError } from './errors';
+import { serviceName } from './net/label';
 
 /** A service named the way ipvsadm and the API name it. */
 export interface ServiceKey {
@@ -13,10 +14,6 @@ export interface ServiceKey {
 
 function sameKey(s: { vip: string; port: number; protocol: string }, k: ServiceKey): boolean {
   return s.vip === k.vip && s.port === k.port && s.protocol === k.protocol;
-}
-
-export function keyName(k: ServiceKey): string {
-  return `${k.protocol.toUpperCase()} ${k.vip}:${k.port}`;
 }
 
 /** The named service or real does not exist (ipvsadm: "No such service" / "No such destination"). */
@@ -51,21 +48,21 @@ function own(services: ServiceConfig[], k: ServiceKey): ServiceConfig | undefine
 export const edits = {
   addService(s: Partial<ServiceConfig> & ServiceKey) {
     return (services: ServiceConfig[]) => {
-      if (services.some((x) => sameKey(x, s))) throw new ExistsError(`service ${keyName(s)} already exists`);
+      if (services.some((x) => sameKey(x, s))) throw new ExistsError(`service ${serviceName(s)} already exists`);
       services.push({ reals: [], ...s } as ServiceConfig);
     };
   },
   editService(k: ServiceKey, patch: Partial<Omit<ServiceConfig, 'vip' | 'port' | 'protocol' | 'reals'>>) {
     return (services: ServiceConfig[]) => {
       const i = services.findIndex((x) => sameKey(x, k));
-      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
+      if (i < 0) throw new NotFoundError(`no service ${serviceName(k)}`);
       services[i] = { ...services[i]!, ...patch };
     };
   },
   deleteService(k: ServiceKey) {
     return (services: ServiceConfig[]) => {
       const i = services.findIndex((x) => sameKey(x, k));
-      if (i < 0) throw new NotFoundError(`no service ${keyName(k)}`);
+      if (i < 0) throw new NotFoundError(`no service ${serviceName(k)}`);
       services.splice(i, 1);
     };
   },
@@ -77,26 +74,26 @@ export const edits = {
   addReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
     return (services: ServiceConfig[]) => {
       const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
-      if (s.reals.some((x) => x.address === r.address)) throw new ExistsError(`real ${r.address} of ${keyName(k)} already exists`);
+      if (!s) throw new NotFoundError(`no service ${serviceName(k)}`);
+      if (s.reals.some((x) => x.address === r.address)) throw new ExistsError(`real ${r.address} of ${serviceName(k)} already exists`);
       s.reals.push({ weight: 1, ...r } as RealConfig);
     };
   },
   editReal(k: ServiceKey, r: Partial<RealConfig> & { address: string }) {
     return (services: ServiceConfig[]) => {
       const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
+      if (!s) throw new NotFoundError(`no service ${serviceName(k)}`);
       const j = s.reals.findIndex((x) => x.address === r.address);
-      if (j < 0) throw new NotFoundError(`no real ${r.address} in ${keyName(k)}`);
+      if (j < 0) throw new NotFoundError(`no real ${r.address} in ${serviceName(k)}`);
       s.reals[j] = { ...s.reals[j]!, ...r };
     };
   },
   deleteReal(k: ServiceKey, address: string) {
     return (services: ServiceConfig[]) => {
       const s = own(services, k);
-      if (!s) throw new NotFoundError(`no service ${keyName(k)}`);
+      if (!s) throw new NotFoundError(`no service ${serviceName(k)}`);
       const j = s.reals.findIndex((x) => x.address === address);
-      if (j < 0) throw new NotFoundError(`no real ${address} in ${keyName(k)}`);
+      if (j < 0) throw new NotFoundError(`no real ${address} in ${serviceName(k)}`);
       s.reals.splice(j, 1);
     };
   },

@@ -8,6 +8,7 @@
  * bounds, padding after the datagram, and random byte flips in the headers.
  */
 
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 import { ETH_HLEN } from './verdictmodel';
 
 /** mulberry32: a 32-bit state, full period, good enough to spread frames; not for anything secret. */
@@ -217,12 +218,12 @@ export class FrameFuzzer {
     } else if (k < 70) {
       const s = r.pick(w.services);
       daddr = s.vip;
-      proto = r.chance(0.5) ? 6 : 17;
+      proto = r.chance(0.5) ? IPPROTO_TCP : IPPROTO_UDP;
       dport = r.chance(0.3) ? s.port : this.port();
       steps.push(`vip ${daddr} ${proto}:${dport}`);
     } else if (k < 82) {
       daddr = r.chance(0.2) ? `${r.range(1, 223)}.${r.int(256)}.${r.int(256)}.${r.int(256)}` : r.pick(w.otherAddrs);
-      proto = r.chance(0.5) ? 6 : 17;
+      proto = r.chance(0.5) ? IPPROTO_TCP : IPPROTO_UDP;
       dport = r.chance(0.5) ? r.pick(w.services).port : this.port();
       steps.push(`other ${daddr} ${proto}:${dport}`);
     } else {
@@ -351,7 +352,7 @@ export class FrameFuzzer {
         }
         case 2:
         case 3: {
-          const l4min = lay.proto === 6 ? 20 : lay.proto === 17 ? 8 : 0;
+          const l4min = lay.proto === IPPROTO_TCP ? 20 : lay.proto === IPPROTO_UDP ? 8 : 0;
           const v =
             r.pick([0, 1, hdr - 1, hdr, hdr + l4min - 1, hdr + l4min, tot - 1, tot + 1, frameL3, frameL3 - 1, frameL3 + 1, 0xffff, r.int(65536)]) & 0xffff;
           f.writeUInt16BE(v, ip + 2);
@@ -380,7 +381,7 @@ export class FrameFuzzer {
           break;
         }
         case 7: {
-          const v = r.pick([6, 17, 6, 17, 1, 0, r.int(256)]);
+          const v = r.pick([IPPROTO_TCP, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 0, r.int(256)]);
           f[ip + 9] = v;
           steps.push(`proto ${v}`);
           break;
@@ -408,7 +409,7 @@ export class FrameFuzzer {
 function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay: Layout } {
   const l2 = s.vlan === undefined ? 14 : 18;
   const ihl = 20 + s.ipOpts;
-  const l4len = s.proto === 6 ? 20 + s.tcpOpts : s.proto === 17 ? 8 : 8;
+  const l4len = s.proto === IPPROTO_TCP ? 20 + s.tcpOpts : 8;
   const f = Buffer.alloc(Math.min(MAX_FRAME, l2 + ihl + l4len + s.payload));
   const payload = f.length - (l2 + ihl + l4len);
   (s.dstMac ?? mac(s.dst)).copy(f, 0);
@@ -431,7 +432,7 @@ function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay:
   for (let i = 0; i < s.ipOpts; i++) f[ip + 20 + i] = r.chance(0.8) ? 1 : r.int(256);
   f.writeUInt16BE(csum(f.subarray(ip, ip + ihl)), ip + 10);
   const l4 = ip + ihl;
-  if (s.proto === 6) {
+  if (s.proto === IPPROTO_TCP) {
     f.writeUInt16BE(s.sport, l4);
     f.writeUInt16BE(s.dport, l4 + 2);
     f.writeUInt32BE(r.u32(), l4 + 4);
@@ -440,7 +441,7 @@ function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay:
     f[l4 + 13] = s.tcpFlags;
     f.writeUInt16BE(64240, l4 + 14);
     for (let i = 0; i < s.tcpOpts; i++) f[l4 + 20 + i] = 1;
-  } else if (s.proto === 17) {
+  } else if (s.proto === IPPROTO_UDP) {
     f.writeUInt16BE(s.sport, l4);
     f.writeUInt16BE(s.dport, l4 + 2);
     f.writeUInt16BE(8 + payload, l4 + 4);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // httphost.ts: which Host headers the metrics listener answers, so a DNS-rebound name cannot read it from a browser.
 
-import { isIPv4 } from './config';
+import { isIPv4 } from './net/addr';
 
 /** Names that always mean this host, whatever metrics.listen is (an SSH tunnel or curl on the director itself). */
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];

@@ -35,7 +35,8 @@ export function patchReal(k: ServiceKey, address: string, fields: Readonly<Recor
 export function ipvsadmEdit(cmd: IpvsadmCommand): ((cfg: Config) => void) | undefined {
   switch (cmd.kind) {
     case 'add-service':
-      return (c) => edits.addService({ ...cmd.svc, ...present(cmd.fields) })(c.services);
+      // An IPv6 service's persistence netmask is a prefix length (a number), as the config takes it (issue 18).
+      return (c) => edits.addService({ ...cmd.svc, ...present(cmd.fields) } as Partial<ServiceConfig> & ServiceKey)(c.services);
     case 'edit-service':
       return (c) => patchService(cmd.svc, { ...cmd.fields })(c.services);
     case 'delete-service':

@@ -4,8 +4,10 @@
 import { CS } from './abi';
 import type { Config } from './config';
 import { stateTimeouts } from './config';
-import { ALL_ONES } from './ipvsadm-parse';
+import { isHostMask } from './ipvsadm-parse';
 import type { ConnectionListing, ServiceListing } from './listing';
+import { compareIp, formatHostPort, isIPv6 } from './net/addr';
+import { ipvsadmProto, protoNumber } from './net/proto';
 
 /** ipvsadm's print_largenum: 9 columns (a leading space included), scaled to K/M/G/T unless --exact. */
 export function largenum(n: number | bigint, exact: boolean): string {
@@ -23,16 +25,18 @@ export function largenum(n: number | bigint, exact: boolean): string {
 
 /** How an address:port is shown: numeric (-n) or resolved host and service names. */
 export type Namer = (addr: string, port: number, proto: 'tcp' | 'udp') => string;
-export const numericName: Namer = (addr, port) => `${addr}:${port}`;
+/** -n: "10.0.0.1:80", "[2001:db8::1]:80" (addrport_to_anyname brackets an IPv6 address). */
+export const numericName: Namer = (addr, port) => formatHostPort(addr, port);
 
-const ipNum = (a: string) => a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
-const protoNum = (p: string) => (p === 'tcp' ? 6 : 17);
-
-/** ipvsadm sorts services by protocol, address, port, and destinations by address, port. */
+/**
+ * ipvsadm (libipvs's ipvs_cmp_services) sorts services by family (IPv4 first), protocol, address, port, and
+ * destinations by address, port.
+ */
 function sorted(list: readonly ServiceListing[]): ServiceListing[] {
+  const v6 = (a: string) => (isIPv6(a) ? 1 : 0);
   return [...list]
-    .sort((a, b) => protoNum(a.protocol) - protoNum(b.protocol) || ipNum(a.vip) - ipNum(b.vip) || a.port - b.port)
-    .map((s) => ({ ...s, reals: [...s.reals].sort((x, y) => ipNum(x.address) - ipNum(y.address)) }));
+    .sort((a, b) => v6(a.vip) - v6(b.vip) || protoNumber(a.protocol) - protoNumber(b.protocol) || compareIp(a.vip, b.vip) || a.port - b.port)
+    .map((s) => ({ ...s, reals: [...s.reals].sort((x, y) => compareIp(x.address, y.address)) }));
 }
 
 function pad(s: string, n: number): string {
@@ -48,7 +52,7 @@ function flagsText(s: ServiceListing): string {
 /**
  * The service line of print_service_entry (ipvsadm 1.31) outside --stats/--rate: name, scheduler, then
  * " (FLAGS)" when flags are set, then " persistent TIMEOUT" and " mask NETMASK" (the mask only when it is not
- * 255.255.255.255).
+ * 255.255.255.255, or for an IPv6 service 128: "mask 64").
  */
 function serviceLine(svc: string, s: ServiceListing): string {
   const flags = flagsText(s);
@@ -56,7 +60,7 @@ function serviceLine(svc: string, s: ServiceListing): string {
   if (flags) out += ` (${flags})`;
   if (s.persistence) {
     out += ` persistent ${s.persistence.timeout}`;
-    if (s.persistence.netmask !== ALL_ONES) out += ` mask ${s.persistence.netmask}`;
+    if (!isHostMask(s.persistence.netmask)) out += ` mask ${s.persistence.netmask}`;
   }
   return out;
 }
@@ -80,13 +84,16 @@ export function formatList(
   else out += 'Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n';
   const L = (n: number | bigint) => largenum(n, o.exact);
   for (const s of sorted(list)) {
-    // ipvsadm cuts the service column at 33 characters and the destination column at 28 (IPv4).
-    const svc = `${s.protocol.toUpperCase()}  ${name(s.vip, s.port, s.protocol)}`.slice(0, 33);
+    // ipvsadm cuts the service column at 33 characters and the destination column at 28, for IPv4 only: an
+    // IPv6 name is printed whole and pushes the columns after it right.
+    const v6 = isIPv6(s.vip);
+    const cut = (t: string, n: number) => (v6 ? t : t.slice(0, n));
+    const svc = cut(`${ipvsadmProto(s.protocol)}  ${name(s.vip, s.port, s.protocol)}`, 33);
     if (o.format === 'stats') out += `${pad(svc, 33)}${L(s.stats.conns)}${L(s.stats.packets)}${L(0)}${L(s.stats.bytes)}${L(0)}\n`;
     else if (o.format === 'rate') out += `${pad(svc, 33)}${L(s.rate.cps)}${L(s.rate.inpps)}${L(s.rate.outpps)}${L(s.rate.inbps)}${L(s.rate.outbps)}\n`;
     else out += `${serviceLine(svc, s)}\n`;
     for (const r of s.reals) {
-      const d = name(r.address, s.port, s.protocol).slice(0, 28);
+      const d = cut(name(r.address, s.port, s.protocol), 28);
       if (o.format === 'stats') out += `  -> ${pad(d, 28)}${L(r.stats.conns)}${L(r.stats.packets)}${L(0)}${L(r.stats.bytes)}${L(0)}\n`;
       else if (o.format === 'rate')
         out += `  -> ${pad(d, 28)} ${String(r.rate.cps).padStart(8)} ${String(r.rate.inpps).padStart(8)} ${String(r.rate.outpps).padStart(8)}${L(r.rate.inbps)}${L(r.rate.outbps)}\n`;
@@ -103,8 +110,8 @@ export function formatList(
 }
 
 /**
- * `ipvsadm -S [-n]`: one -A line per service (" -p T", " -M MASK" unless all ones, then " -b FLAGS", in ipvsadm
- * 1.31's order), one -a line per destination. ipvsadm 1.31 leaves -x/-y out of its -a lines, so a restore loses the
+ * `ipvsadm -S [-n]`: one -A line per service (" -p T", " -M MASK" unless all ones (IPv6: " -M LEN" unless 128),
+ * then " -b FLAGS", in ipvsadm 1.31's order), one -a line per destination. ipvsadm 1.31 leaves -x/-y out of its -a lines, so a restore loses the
  * thresholds; xlvsadm appends " -x U -y L" (each only when set, so lines without thresholds are ipvsadm's byte for
  * byte, and ipvsadm -R reads the extra options as well).
  */
@@ -115,7 +122,7 @@ export function formatSave(list: readonly ServiceListing[], name: Namer = numeri
     out += `-A ${svc} -s ${s.scheduler}`;
     if (s.persistence) {
       out += ` -p ${s.persistence.timeout}`;
-      if (s.persistence.netmask !== ALL_ONES) out += ` -M ${s.persistence.netmask}`;
+      if (!isHostMask(s.persistence.netmask)) out += ` -M ${s.persistence.netmask}`;
     }
     const flags = flagsText(s);
     if (flags) out += ` -b ${flags}`;

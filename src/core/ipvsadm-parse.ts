@@ -2,9 +2,11 @@
 // ipvsadm-parse.ts: ipvsadm's command syntax (the DR subset xlvsadm speaks) parsed into xlvs operations, refusing what xlvs cannot do faithfully, and its -h text.
 
 import type { ServiceConfig } from './config';
-import { isIPv4, isNetmask, SCHED_FLAGS, SCHEDULER_NAMES } from './config';
+import { SCHED_FLAGS, SCHEDULER_NAMES } from './config';
 import type { ServiceKey } from './edits';
 import { DAEMON_OPTION_KEYS, DAEMON_OPTIONS, type DaemonCommand, parseDaemonCommand } from './ipvsadm-daemon';
+import { canonicalIp, formatHostPort, isIPv4, isIPv6, splitHostPort } from './net/addr';
+import { isNetmask } from './net/prefix';
 
 /** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
 export class IpvsadmError extends Error {
@@ -30,7 +32,8 @@ export interface ServiceFields {
   scheduler: SchedulerName;
   /** mh always carries its list (even []): xlvs's default for mh is [mh-port], IPVS's is none. */
   sched_flags: SchedFlag[] | null;
-  persistence: { timeout: number; netmask: string } | null;
+  /** netmask: dotted for an IPv4 service, a prefix length 1..128 for an IPv6 one (ipvsadm -M). */
+  persistence: { timeout: number; netmask: string | number } | null;
 }
 
 /** What -a/-e set; like -E, -e replaces the whole destination (weight 1, no thresholds unless given). */
@@ -71,6 +74,13 @@ export const IPVS_SVC_PERSISTENT_TIMEOUT = 360;
 const MAX_TIMEOUT = 86400 * 31;
 /** The persistence netmask of one entry per client: -p without -M; listings leave it out. */
 export const ALL_ONES = '255.255.255.255';
+/** The same for an IPv6 service: prefix length 128. */
+export const ALL_ONES_V6 = 128;
+
+/** Whether a persistence netmask is one entry per client (listings and -S leave it out, as ipvsadm does). */
+export function isHostMask(mask: string | number): boolean {
+  return mask === ALL_ONES || mask === ALL_ONES_V6;
+}
 
 const COMMANDS: Record<string, string> = {
   '-A': 'A',
@@ -177,14 +187,26 @@ function parsePort(s: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): numb
   return lookup(s, proto) ?? undefined;
 }
 
-/** host[:port]; no port means port 0, as in ipvsadm (which then wants -p for -A/-E). */
+/**
+ * host[:port] or [v6][:port] as ipvsadm's parse_service takes them (an IPv6 address in brackets, since its colons
+ * would read as the port's); no port means port 0, as in ipvsadm (which then wants -p for -A/-E). The address
+ * comes back canonical (RFC 5952), the form the daemon compares.
+ */
 function parseService(v: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): ServiceKey {
   const bad = () => usage('illegal virtual server address[:port] specified');
-  const m = /^([^:]+)(?::(.*))?$/.exec(v);
-  if (!m || !isIPv4(m[1]!)) throw bad();
-  const port = m[2] === undefined ? 0 : parsePort(m[2], proto, lookup);
+  const hp = hostPortOf(v);
+  if (!hp) throw bad();
+  const port = hp.port === undefined ? 0 : parsePort(hp.port, proto, lookup);
   if (port === undefined) throw bad();
-  return { vip: m[1]!, port, protocol: proto };
+  return { vip: hp.host, port, protocol: proto };
+}
+
+/** "A.B.C.D[:port]", "[V6][:port]", or (a real only) a bare IPv6 address; the host canonical, null when it is no address. */
+function hostPortOf(v: string, bareV6 = false): { host: string; port?: string } | null {
+  const hp = splitHostPort(v);
+  if (!hp) return null;
+  const ok = v.startsWith('[') ? isIPv6(hp.host) : isIPv4(hp.host) || (bareV6 && hp.port === undefined && isIPv6(hp.host));
+  return ok ? { host: canonicalIp(hp.host), ...(hp.port !== undefined ? { port: hp.port } : {}) } : null;
 }
 
 /** A whole number in lo..hi written in decimal, or undefined (ipvsadm's string_to_number). */
@@ -272,7 +294,8 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
   if (opt.m) throw usage('masquerading (-m, NAT) is not supported: xlvs is a direct-routing director (-g)');
   if (opt.i || opt.tun) throw usage('tunneling (-i, IPIP) is not supported: xlvs is a direct-routing director (-g)');
   if (opt.f) throw usage('firewall-mark services (-f) are not supported');
-  if (opt['6']) throw usage('IPv6 services (-6) are not supported yet');
+  // ipvsadm's -6 says only that a firewall-mark service (-f) is IPv6; an address service shows its family itself.
+  if (opt['6']) throw usage('-6 marks a firewall-mark service (-f) as IPv6, and xlvs has no firewall-mark services: give an IPv6 service as -t [ADDR]:PORT');
   if (opt.pe !== undefined) throw usage('persistence engines (--pe) are not supported');
   if (opt.o) throw usage('one-packet scheduling (-o) is not supported yet');
   if (opt.pconn) throw usage('--persistent-conn is not supported yet: the datapath does not count persistence templates per real');
@@ -350,17 +373,30 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       const scheduler = typeof opt.s === 'string' ? opt.s : IPVSADM_DEFAULT_SCHEDULER;
       // ipvsadm's own checks come first (exit 2); the kernel's refusal of an unknown scheduler comes last (255).
       let persistence: ServiceFields['persistence'] = null;
+      const v6 = isIPv6(svc.vip);
       if (opt.p !== undefined) {
         const timeout = opt.p === true ? IPVS_SVC_PERSISTENT_TIMEOUT : number(opt.p, 1, MAX_TIMEOUT);
         if (timeout === undefined) throw usage(`invalid timeout value \`${opt.p}' specified`);
-        persistence = { timeout, netmask: ALL_ONES };
+        // One entry per client: all ones for IPv4, prefix length 128 for IPv6 (ipvsadm's defaults).
+        persistence = { timeout, netmask: v6 ? ALL_ONES_V6 : ALL_ONES };
       }
       if (typeof opt.M === 'string') {
-        if (!isIPv4(opt.M)) throw usage('illegal virtual server persistent mask specified');
-        if (!isNetmask(opt.M)) throw usage(`persistence netmask (-M) ${opt.M} is not contiguous ones (e.g. 255.255.255.0)`);
+        let mask: string | number = opt.M;
+        if (v6) {
+          // ipvsadm reads -M of an IPv6 service as a prefix length 1..128.
+          const len = number(opt.M, 1, 128);
+          if (len === undefined)
+            throw usage(
+              `illegal ipv6 netmask specified: -M ${opt.M} for IPv6 service ${formatHostPort(svc.vip, svc.port)} must be a prefix length 1..128 (e.g. -M 64)`,
+            );
+          mask = len;
+        } else {
+          if (!isIPv4(opt.M)) throw usage('illegal virtual server persistent mask specified');
+          if (!isNetmask(opt.M)) throw usage(`persistence netmask (-M) ${opt.M} is not contiguous ones (e.g. 255.255.255.0)`);
+        }
         // ipvsadm passes a mask without -p to the kernel, which ignores it; xlvs keeps the mask inside persistence.
         if (!persistence) throw usage(`persistence netmask (-M) ${opt.M} needs -p: without persistence it would do nothing`);
-        persistence.netmask = opt.M;
+        persistence.netmask = mask;
       }
       const flags = typeof opt.b === 'string' ? parseSchedFlags(opt.b, scheduler) : [];
       if (svc.port === 0 && !persistence) throw usage('Zero port specified for non-persistent service');
@@ -381,14 +417,20 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
       onlyFor(cmd === 'd' ? ['t', 'u', 'r'] : ['t', 'u', 'r', 'g', 'w', 'x', 'y']);
       const svc = needSvc();
       if (typeof opt.r !== 'string') throw usage("You need to supply the 'real-server' option");
-      const m = /^([^:]+)(?::(.*))?$/.exec(opt.r);
-      if (!m || !isIPv4(m[1]!)) throw usage('illegal real server address[:port] specified');
-      if (m[2] !== undefined) {
-        const port = parsePort(m[2], svc.protocol, lookup);
+      const m = hostPortOf(opt.r, true);
+      if (!m) throw usage('illegal real server address[:port] specified');
+      // IPVS refuses a DR destination of the other family (only tunnels may mix them).
+      if (isIPv6(m.host) !== isIPv6(svc.vip))
+        throw new IpvsadmError(
+          `real server ${opt.r} is IPv${isIPv6(m.host) ? 6 : 4} and service ${formatHostPort(svc.vip, svc.port)} IPv${isIPv6(svc.vip) ? 6 : 4}: direct routing keeps the address family`,
+          2,
+        );
+      if (m.port !== undefined) {
+        const port = parsePort(m.port, svc.protocol, lookup);
         if (port === undefined) throw usage('illegal real server address[:port] specified');
         if (port !== svc.port) throw usage(`real server port ${port} differs from the service port ${svc.port}: direct routing cannot change the port`);
       }
-      if (cmd === 'd') return { kind: 'delete-real', svc, address: m[1]! };
+      if (cmd === 'd') return { kind: 'delete-real', svc, address: m.host };
       const num = (k: string, hi: number, msg: string, dflt: number): number => {
         const v = opt[k];
         if (typeof v !== 'string') return dflt;
@@ -410,7 +452,7 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
         );
       }
       const fields: RealFields = { weight, upper_threshold: upper || null, lower_threshold: lower || null };
-      return { kind: cmd === 'a' ? 'add-real' : 'edit-real', svc, address: m[1]!, fields };
+      return { kind: cmd === 'a' ? 'add-real' : 'edit-real', svc, address: m.host, fields };
     }
   }
   throw usage('unknown command');
@@ -436,6 +478,7 @@ Usage:
   xlvsadm -L --daemon
   xlvsadm --socket PATH ...   (the daemon's API socket, default /run/xlvs/xlvs.sock)
 Schedulers: ${SCHEDULER_NAMES.join(' ')} (default wlc, as ipvsadm). Flags (-b): sh-fallback,sh-port | mh-fallback,mh-port.
-service-address is IP[:port]; port 0 (or none) means every port and needs -p.
+service-address is IP[:port] or [IPv6][:port]; port 0 (or none) means every port and needs -p.
+-M is a dotted netmask for an IPv4 service, a prefix length 1..128 for an IPv6 one.
 Not supported (refused): -m, -i, -f, -6, -o, --pe, --persistent-conn, schedulers lblc lblcr twos.
 `;

@@ -2,6 +2,7 @@
 // ipvssync.ts: IPVS connection-sync protocol v1 (ip_vs_sync.c wire format): message building, strict decoding, state mapping to XLVS_CS_*.
 
 import { CS } from './abi';
+import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 /*
  * Wire layout (every multi-byte field big-endian), from the kernel's ip_vs_sync.c:
@@ -93,9 +94,6 @@ export const UDP_S_NORMAL = 0;
 export const UDP_S_LAST = 1;
 export const CTPL_S_NONE = 0;
 export const CTPL_S_LAST = 2;
-
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
 
 /** One IPv4 connection entry as on the wire (options are not kept: xlvs has no sequence offsets or persistence engines). */
 export interface SyncConn {

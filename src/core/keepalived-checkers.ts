@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // keepalived-checkers.ts: one keepalived checker (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK) as one xlvs check, with keepalived's defaults and inheritance made explicit.
 
-import { type CheckConfig, isIPv4, type ServiceConfig } from './config';
-import { asText, hexBytes, isUnicastV4, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
+import type { CheckConfig, ServiceConfig } from './config';
+import { asText, hexBytes, type KaNode, kaBool, scriptWords, shellNote } from './keepalived-parse';
 import { CHECKER_NOT_MAPPED, CHECKER_OUTCOMES, NO_CHECKER, type Note, notDone, skipReason, URL_SKIPS } from './keepalived-skips';
+import { canonicalIp, isIP, isIPv6, isUsableUnicast } from './net/addr';
+
+/** A Host value that is an address, not a name (TLS sends no SNI for it): "10.0.0.1[:port]", "[2001:db8::1][:port]" or a bare IPv6 address. */
+function isIPLiteral(host: string): boolean {
+  return isIP(host) || isIP(host.replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1'));
+}
 
 export type CheckType = NonNullable<CheckConfig['type']>;
 
@@ -161,8 +167,11 @@ export function convertChecker(ck: KaNode, ctx: CheckerContext): { check: CheckC
 
   if (type !== 'exec') {
     const ip = own.get('connect_ip');
-    if (ip && !isUnicastV4(ip.args[0] ?? '')) fail(ip, `${ip.args[0]} is not an IPv4 unicast address: the ${ck.key} of line ${ck.line} is not converted`);
-    else if (ip) check.address = ip.args[0]!;
+    // A check address of the service's family: the DR real it stands for is of that family too.
+    const fam = isIPv6(svc.vip) ? 'IPv6' : 'IPv4';
+    if (ip && !(isUsableUnicast(ip.args[0] ?? '') && isIPv6(ip.args[0]!) === isIPv6(svc.vip)))
+      fail(ip, `${ip.args[0]} is not an ${fam} unicast address: the ${ck.key} of line ${ck.line} is not converted`);
+    else if (ip) check.address = canonicalIp(ip.args[0]!);
     const cp = own.get('connect_port');
     const p = Number(cp?.args[0]);
     if (cp && !(Number.isInteger(p) && p >= 1 && p <= 65535)) fail(cp, `${cp.args[0]} is not a port: the ${ck.key} of line ${ck.line} is not converted`);
@@ -260,7 +269,7 @@ function httpFields(ck: KaNode, own: Map<string, KaNode>, check: CheckConfig, in
     const sni = en ? kaBool(en) : false;
     if (sni === undefined) note(en!, `${en!.args[0]} is not yes/no (keepalived refuses it too)`);
     if ((sni || name !== undefined) && (name ?? host) !== undefined) check.sni = name ?? host!;
-    else if (!sni && name === undefined && host !== undefined && !isIPv4(host.replace(/:\d*$/, '')))
+    else if (!sni && name === undefined && host !== undefined && !isIPLiteral(host))
       note(ck, 'keepalived sends no SNI without enable_sni; xlvs sends the host as the TLS server name', ck.key, { as: `sni ${host}` });
     check.verify = false;
   }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // keepalived-checks.ts: a virtual_server's checkers as the service's check plus an override for each real whose check differs; inhibit_on_failure as on_down: keep.
 
-import { type CheckConfig, effectiveCheck, isIPv4, type RealConfig, type ServiceConfig } from './config';
+import { type CheckConfig, effectiveCheck, type RealConfig, type ServiceConfig } from './config';
 import { CHECKERS, type CheckType, convertChecker } from './keepalived-checkers';
 import { type KaNode, kaBool } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
+import { isIP } from './net/addr';
 
 const DR_HINT =
   "converted with mode: direct, as keepalived connects to the real's own address; mode: dr (xlvs's default for a tcp check: a SYN to VIP:port at the real's MAC, the path clients take) also fails a real that lost the VIP, and is recommended";
@@ -73,7 +74,7 @@ function overrideFor(svc: ServiceConfig, base: CheckConfig, want: CheckConfig, r
     verify: true,
     query_name: '.',
     query_type: 'A',
-    sni: hostName && !isIPv4(hostName) ? hostName : undefined,
+    sni: hostName && !isIP(hostName) ? hostName : undefined,
   };
   const o: Record<string, unknown> = {};
   const lost: CheckKey[] = [];

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // keepalived-groups.ts: virtual_server_group blocks read as keepalived 2.2 reads them: each member (address, range or prefix, port) as the VIP:ports it stands for.
 
-import { isIPv4, type ServiceConfig } from './config';
+import type { ServiceConfig } from './config';
 import { UsageError } from './errors';
 import { place } from './keepalived-include';
 import { describe, type KaNode } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
 import { MAX_SERVICES } from './limits';
+import { isIPv4 } from './net/addr';
 
 /** One VIP:port a group stands for, with the member statement it comes from. */
 export interface GroupAddress {
@@ -88,7 +89,7 @@ export function readGroups(nodes: KaNode[], note: Note, mainFile?: string): Map<
         continue;
       }
       if (m.key.includes(':')) {
-        g.unserved.push({ member: m, reason: 'IPv6 services are not in xlvs' });
+        g.unserved.push({ member: m, reason: 'IPv6 group members are not expanded yet (an IPv6 virtual_server is imported)' });
         continue;
       }
       // keepalived 2.0.7+: no port, or 0, is every port of the VIP.

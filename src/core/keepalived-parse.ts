@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // keepalived-parse.ts: keepalived.conf's syntax: statements and blocks with their line numbers, and the value forms keywords take (booleans, script lines, hex bytes).
 
-import { isIPv4 } from './config';
 import { UsageError } from './errors';
 
 export interface KaNode {
@@ -111,12 +110,6 @@ export function parseKeepalived(text: string, opts: ParseOptions = {}): KaNode[]
 /** A statement as written ("lb_kind NAT"), as the unmapped list names it. */
 export function describe(n: KaNode): string {
   return [n.key, ...n.args].join(' ');
-}
-
-/** A unicast IPv4 address (not broadcast, 0/8, loopback or multicast), as connect_ip and sorry_server need. */
-export function isUnicastV4(s: string): boolean {
-  const first = Number(s.split('.')[0]);
-  return isIPv4(s) && s !== '255.255.255.255' && first !== 0 && first !== 127 && first < 224;
 }
 
 /** keepalived's <BOOL>: no value is true; undefined for a word it does not take. */

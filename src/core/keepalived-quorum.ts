@@ -2,8 +2,9 @@
 // keepalived-quorum.ts: a virtual_server's quorum, hysteresis and quorum hooks as xlvs's quorum, and its sorry_server, with where keepalived's weighing differs.
 
 import type { ServiceConfig } from './config';
-import { describe, isUnicastV4, type KaNode, scriptWords, shellNote } from './keepalived-parse';
+import { describe, type KaNode, scriptWords, shellNote } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
+import { canonicalIp, isIPv6, isUsableUnicast } from './net/addr';
 
 export interface QuorumNodes {
   quorum?: KaNode;
@@ -103,8 +104,8 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     return;
   }
   const refused =
-    !ip || !isUnicastV4(ip)
-      ? 'not an IPv4 unicast address: no sorry server'
+    !ip || !(isUsableUnicast(ip) && isIPv6(ip) === isIPv6(svc.vip))
+      ? `not an ${isIPv6(svc.vip) ? 'IPv6' : 'IPv4'} unicast address (the service's family): no sorry server`
       : svc.reals.some((r) => r.address === ip)
         ? `${ip} is also a real of the service, which xlvs refuses: no sorry server`
         : nonDr
@@ -115,7 +116,7 @@ export function convertQuorum(svc: ServiceConfig, q: QuorumNodes, note: Note): v
     for (const n of [q.sorryInhibit, q.sorryMethod]) if (n && n !== nonDr) note(n, 'no sorry server was converted');
     return;
   }
-  svc.sorry_server = ip;
+  svc.sorry_server = canonicalIp(ip);
   const why: string[] = [];
   if (p !== undefined && Number(p) !== svc.port && svc.port !== 0)
     why.push(`direct routing delivers to the clients' own port, ${svc.port}, not ${p} (keepalived's DR did too)`);

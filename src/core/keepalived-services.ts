@@ -2,7 +2,7 @@
 // keepalived-services.ts: keepalived.conf -> xlvs config: each virtual_server (each member of its group) and its real_servers as a service, everything else listed by line with why it is not converted.
 
 import { Document, isScalar, visit } from 'yaml';
-import { type Config, isIPv4, isNetmask, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
+import { type Config, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig, validateConfig } from './config';
 import { UsageError } from './errors';
 import { CHECKERS, INHERITED } from './keepalived-checkers';
 import { convertChecks, type RealBlock } from './keepalived-checks';
@@ -22,6 +22,8 @@ import {
   type Unmapped,
   VIRTUAL_SERVER_SKIPS,
 } from './keepalived-skips';
+import { canonicalIp, isIP, isIPv6 } from './net/addr';
+import { isNetmask } from './net/prefix';
 
 /** What an import made of a keepalived.conf, as counts. */
 export interface ImportSummary {
@@ -146,12 +148,14 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
     return undefined;
   }
   // virtual_server IP [PORT]: no port, or 0, is every port of the VIP (keepalived makes such a service persistent).
+  // IP is either family, as keepalived writes it (2001:db8::1, no brackets); kept in canonical text.
   const [vipArg, portStr] = top.args;
-  if (!addr && (!vipArg || !isIPv4(vipArg) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2)) {
-    skip(top, 'expected "virtual_server IPv4 PORT" (IPv6 and other forms are not in xlvs)', undefined, 'service');
+  if (!addr && (!vipArg || !isIP(vipArg) || (portStr !== undefined && !(/^\d+$/.test(portStr) && Number(portStr) <= 65535)) || top.args.length > 2)) {
+    skip(top, 'expected "virtual_server IP PORT" (an IPv4 or IPv6 address; other forms are not in xlvs)', undefined, 'service');
     return undefined;
   }
-  const vip = addr?.vip ?? vipArg!;
+  const vip = addr?.vip ?? canonicalIp(vipArg!);
+  const v6 = isIPv6(vip);
   const port = addr?.port ?? Number(portStr ?? 0);
   // Entries about the block as a whole name its first line only.
   const head: KaNode = { ...top, endLine: top.line };
@@ -180,7 +184,7 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
   if (schedOk) svc.scheduler = sched as typeof svc.scheduler;
   const flags = new Set<string>();
   let persistTimeout: number | undefined;
-  let persistMask: string | undefined;
+  let persistMask: string | number | undefined;
   const vsLevel = new Map<string, KaNode>();
   const realBlocks: RealBlock[] = [];
   const q: QuorumNodes = {};
@@ -225,7 +229,17 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
       }
       case 'persistence_granularity': {
         const m = c.args[0] ?? '';
-        if (isNetmask(m)) persistMask = m;
+        // keepalived reads an IPv6 service's granularity as a prefix length 1..128, an IPv4 one's as a netmask.
+        if (v6) {
+          if (/^\d{1,3}$/.test(m) && Number(m) >= 1 && Number(m) <= 128) persistMask = Number(m);
+          else
+            skip(
+              c,
+              `persistence_granularity ${m} is not a prefix length 1..128, as an IPv6 service takes it (keepalived refuses it too)`,
+              undefined,
+              'ignored',
+            );
+        } else if (isNetmask(m)) persistMask = m;
         else
           skip(
             c,
@@ -251,7 +265,7 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
         break;
       }
       case 'real_server': {
-        const rb = convertRealServer(c, port, skip);
+        const rb = convertRealServer(c, port, skip, vip);
         if (rb) {
           svc.reals.push(rb.real);
           realBlocks.push(rb);
@@ -287,7 +301,8 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
       );
     persistTimeout = KA_PERSISTENT_TIMEOUT;
   }
-  if (persistTimeout !== undefined) svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? '255.255.255.255' };
+  if (persistTimeout !== undefined)
+    svc.persistence = { timeout: persistTimeout, netmask: persistMask ?? (v6 ? 128 : '255.255.255.255') } as ServiceConfig['persistence'];
   // Listed only when set, except for mh: xlvs's default there is mh-port, keepalived's (IPVS's) is no flag.
   if (flags.size || svc.scheduler === 'mh') svc.sched_flags = SCHED_FLAGS.filter((f) => flags.has(f));
   return svc;
@@ -297,17 +312,23 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
  * One real_server block -> the real (address, weight, thresholds) with its checkers and inherited check settings
  * for convertChecks, or undefined when it cannot be a DR real of the service (listed).
  */
-function convertRealServer(c: KaNode, port: number, skip: Note): RealBlock | undefined {
-  const [rip, rportStr] = c.args;
-  if (!rip || !isIPv4(rip)) {
-    skip(c, 'expected "real_server IPv4 PORT"');
+function convertRealServer(c: KaNode, port: number, skip: Note, vip: string): RealBlock | undefined {
+  const [ripText, rportStr] = c.args;
+  if (!ripText || !isIP(ripText)) {
+    skip(c, 'expected "real_server IP PORT" (an IPv4 or IPv6 address)');
+    return undefined;
+  }
+  const rip = canonicalIp(ripText);
+  // IPVS-DR keeps the family: a real of the other family cannot take the service's packets.
+  if (isIPv6(rip) !== isIPv6(vip)) {
+    skip(c, `real ${rip} is IPv${isIPv6(rip) ? 6 : 4} and the virtual_server ${vip} IPv${isIPv6(vip) ? 6 : 4}: direct routing keeps the address family`);
     return undefined;
   }
   // keepalived resets a DR real's port to the service's (IPVS-DR cannot rewrite it), after its checkers took the real's
   // address and port as written: they go on probing the port as written.
   let checkPort: number | undefined;
   if (rportStr !== undefined && !/^\d+$/.test(rportStr)) {
-    skip(c, 'expected "real_server IPv4 PORT"');
+    skip(c, 'expected "real_server IP PORT" (an IPv4 or IPv6 address)');
     return undefined;
   }
   if (rportStr !== undefined && Number(rportStr) !== 0 && Number(rportStr) !== port) {

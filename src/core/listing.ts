@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // listing.ts: what `list` shows of the running services: per-service and per-real counters, health, tracked connections, and rates over a sliding window of samples.
 
-import { type Counters, IPPROTO_TCP, REAL_F_SCHED } from './abi';
+import { type Counters, REAL_F_SCHED } from './abi';
 import { type RealConfig, type ServiceConfig, schedFlags } from './config';
+import { serviceId } from './net/label';
+import { protoOf } from './net/proto';
 import { healthKey, type ObservedReal, type ObservedService } from './plan';
 
 export interface RealHealth {
@@ -63,6 +65,7 @@ export interface ServiceListing {
   /** The scheduler flags in force (ipvsadm -b). */
   schedFlags?: string[];
   /** ipvsadm -p/-M. */
+  /** netmask: dotted for an IPv4 service, a prefix length for an IPv6 one. */
   persistence?: { timeout: number; netmask: string | number };
   maglevSize: number;
   stats: { conns: number; packets: number; bytes: number; drops?: number };
@@ -165,13 +168,13 @@ export function listServices(x: ListingInput): ServiceListing[] {
     const w = x.effectiveWeight(s, r);
     return w !== r.weight ? { effectiveWeight: w, weightNote: 'slow-start' } : {};
   };
-  const byKey = new Map(x.observed.map((o) => [`${o.vip}:${o.port}/${o.proto}`, o]));
+  const byKey = new Map(x.observed.map((o) => [serviceId({ vip: o.vip, port: o.port, protocol: o.proto }), o]));
   const health = (s: ServiceConfig, address: string): Pick<RealListing, 'health' | 'healthDetail'> => {
     const h = s.check ? x.health?.(healthKey(s, address)) : undefined;
     return h ? { health: h.state, healthDetail: h } : { health: s.check ? (x.down.has(healthKey(s, address)) ? 'down' : 'up') : 'unchecked' };
   };
   return x.services.map((s) => {
-    const o = byKey.get(`${s.vip}:${s.port}/${s.protocol === 'tcp' ? IPPROTO_TCP : 17}`);
+    const o = byKey.get(serviceId(s));
     const oreals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
     return {
       vip: s.vip,
@@ -227,7 +230,7 @@ export function listConnections(
   return entries.flatMap((c) => {
     const real = byId.get(c.realId);
     if (!real) return [];
-    const protocol = c.proto === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const);
+    const protocol = protoOf(c.proto) ?? 'udp';
     return [
       {
         protocol,

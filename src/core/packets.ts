@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // packets.ts: pure Ethernet/ARP/IPv4/TCP/UDP/ICMP frame building and parsing, and the classic BPF filter, for the doctor's probes.
 
+import { ipToBytes, isIPv4 } from './net/addr';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
+
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+/** Re-exported for the probes' callers: net/proto.ts is the numbers' one home. */
+export { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP };
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -37,9 +39,8 @@ export function macString(b: Buffer, off = 0): string {
 }
 
 export function ipv4Bytes(s: string): Buffer {
-  const parts = s.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(s)}`);
-  return Buffer.from(parts);
+  if (!isIPv4(s)) throw new Error(`not an IPv4 address: ${JSON.stringify(s)}`);
+  return Buffer.from(ipToBytes(s));
 }
 
 export function ipv4String(b: Buffer, off = 0): string {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // plan.ts: the reconcile core: plan(desired, observed) -> the minimal, safely ordered datapath operations, plus what a dry run reports.
 
-import { IPPROTO_TCP, IPPROTO_UDP, MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
+import { MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
-import { type RealState, realFlags, type ServiceState, serviceFields, serviceName, serviceTable, tableKind } from './director';
+import { type RealState, realFlags, type ServiceState, serviceFields, serviceTable, tableKind } from './director';
+import { type ServiceRef, serviceId, serviceName, serviceTag } from './net/label';
+import type { Protocol } from './net/proto';
 import type { SyncSettings } from './syncdp';
 
 /** What the datapath holds for one service (the daemon's model, or what a restart reads back from the pinned maps). */
@@ -64,8 +66,8 @@ export interface Plan {
   readonly sync?: SyncSettings;
 }
 
-const protoNum = (p: 'tcp' | 'udp'): number => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP);
-const svcKey = (vip: string, port: number, proto: number): string => `${vip}:${port}/${proto}`;
+/** The key observed (protocol number) and desired (protocol name) services are joined on. */
+const svcKey = (vip: string, port: number, protocol: Protocol | number): string => serviceId({ vip, port, protocol });
 
 /**
  * Hands out ids not in `used`, never one in `avoid` (being freed by this very plan), starting at `from` and wrapping.
@@ -140,14 +142,14 @@ export function plan(
   sync?: { want: SyncSettings; have: SyncSettings | undefined },
 ): Plan {
   const obsByKey = new Map(observed.map((s) => [svcKey(s.vip, s.port, s.proto), s]));
-  const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, protoNum(s.protocol))));
+  const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, s.protocol)));
   const removedSvcs = observed.filter((s) => !wantKeys.has(svcKey(s.vip, s.port, s.proto)));
 
   // Ids freed by this plan are not handed out by it.
   const freedReals = new Set<number>();
   for (const s of removedSvcs) for (const r of s.reals) freedReals.add(r.id);
   for (const d of desired) {
-    const o = obsByKey.get(svcKey(d.vip, d.port, protoNum(d.protocol)));
+    const o = obsByKey.get(svcKey(d.vip, d.port, d.protocol));
     if (!o) continue;
     const keep = new Set(withSorry(d, down).map((r) => r.address));
     for (const r of o.reals) if (!keep.has(r.address)) freedReals.add(r.id);
@@ -170,8 +172,7 @@ export function plan(
   const tables = new Map<number, Uint32Array>();
 
   for (const d of desired) {
-    const proto = protoNum(d.protocol);
-    const o = obsByKey.get(svcKey(d.vip, d.port, proto));
+    const o = obsByKey.get(svcKey(d.vip, d.port, d.protocol));
     const id = o ? o.id : newSvcId();
     const obsReals = new Map((o?.reals ?? []).map((r) => [r.address, r]));
     const effective = withSorry(d, down);
@@ -248,12 +249,12 @@ export function plan(
 
   const deletes: Op[] = [];
   for (const o of removedSvcs) {
-    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto === IPPROTO_TCP ? 'tcp' : 'udp' });
+    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto });
     deletes.push({ op: 'deleteService', svcId: o.id, name, vip: o.vip, port: o.port, proto: o.proto });
   }
   for (const o of removedSvcs) deletes.push({ op: 'deleteTable', svcId: o.id });
   for (const o of removedSvcs) {
-    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto === IPPROTO_TCP ? 'tcp' : 'udp' });
+    const name = serviceName({ vip: o.vip, port: o.port, protocol: o.proto });
     for (const r of o.reals) deleteReals.push({ op: 'deleteReal', realId: r.id, address: r.address, name });
   }
   const purged = [...freedReals].sort((a, b) => a - b);
@@ -272,8 +273,8 @@ export function plan(
 }
 
 /** Names one real of one service in the set of reals that failed their checks. */
-export function healthKey(s: { vip: string; port: number; protocol: string }, address: string): string {
-  return `${s.protocol}/${s.vip}:${s.port}/${address}`;
+export function healthKey(s: ServiceRef, address: string): string {
+  return `${serviceTag(s)}/${address}`;
 }
 
 /** Every real of the service counts as down (a service with no reals has none up either). */

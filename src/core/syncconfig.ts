@@ -3,21 +3,23 @@
 
 import { z } from 'zod';
 import { SYNC_GROUP, SYNC_HLEN, SYNC_PORT, SYNC_TTL } from './ipvssync';
+import { ipToBytes, isIPv4 } from './net/addr';
+import { IFNAME_PROBLEM, isIfName } from './net/ifname';
 
 /** An IPv4 multicast group (224.0.0.0/4), dotted quad without leading zeros. */
 export function isMulticast(s: string): boolean {
-  const p = s.split('.');
-  if (p.length !== 4 || !p.every((x) => /^(0|[1-9]\d{0,2})$/.test(x) && Number(x) <= 255)) return false;
-  return Number(p[0]) >= 224 && Number(p[0]) <= 239;
+  if (!isIPv4(s)) return false;
+  const first = ipToBytes(s)[0]!;
+  return first >= 224 && first <= 239;
 }
 
 const int = (lo: number, hi: number) => z.number().int('must be an integer').min(lo, `is outside ${lo}..${hi}`).max(hi, `is outside ${lo}..${hi}`);
 
-/** The fields both daemons take; `ifname` is the config's interface-name check (passed in: config.ts imports this file). */
-function daemonFields(ifname: z.ZodString) {
+/** The fields both daemons take. */
+function daemonFields() {
   return {
     /** The interface the multicast group is sent on (master) or joined on (backup): ipvsadm --mcast-interface. */
-    mcast_interface: ifname,
+    mcast_interface: z.string().refine(isIfName, { message: IFNAME_PROBLEM }),
     /** 0..255; a backup with syncid 0 takes every master's messages (ipvsadm --syncid). */
     syncid: int(0, 255).default(0),
     group: z.string().refine(isMulticast, { message: 'is not an IPv4 multicast group (224.0.0.0/4)' }).default(SYNC_GROUP),
@@ -29,14 +31,12 @@ function daemonFields(ifname: z.ZodString) {
   };
 }
 
-export function syncSchema(ifname: z.ZodString) {
-  return z.strictObject({
-    /** Sends this director's new and changed connections to the group (ipvsadm --start-daemon master). */
-    master: z.strictObject(daemonFields(ifname)).optional(),
-    /** Takes the group's connections into this director's table (ipvsadm --start-daemon backup). */
-    backup: z.strictObject(daemonFields(ifname)).optional(),
-  });
-}
+export const syncSchema = z.strictObject({
+  /** Sends this director's new and changed connections to the group (ipvsadm --start-daemon master). */
+  master: z.strictObject(daemonFields()).optional(),
+  /** Takes the group's connections into this director's table (ipvsadm --start-daemon backup). */
+  backup: z.strictObject(daemonFields()).optional(),
+});
 
 export interface SyncDaemonConfig {
   mcast_interface: string;

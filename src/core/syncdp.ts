@@ -3,6 +3,7 @@
 
 import * as abi from './abi';
 import { UsageError } from './errors';
+import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 /** One new or changed connection, or persistence template, the datapath reported while sync emission is on. */
 export interface SyncEvent {
@@ -114,7 +115,7 @@ const isPort = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n a
 export function syncInsertProblems(e: SyncInsert, where: string): string[] {
   const p: string[] = [];
   const bad = (field: string, value: unknown, want: string) => p.push(`${where}.${field}: ${JSON.stringify(value)} is not ${want}`);
-  if (e.proto !== abi.IPPROTO_TCP && e.proto !== abi.IPPROTO_UDP) bad('proto', e.proto, '6 (tcp) or 17 (udp)');
+  if (e.proto !== abi.IPPROTO_TCP && e.proto !== abi.IPPROTO_UDP) bad('proto', e.proto, `${IPPROTO_TCP} (tcp) or ${IPPROTO_UDP} (udp)`);
   if (typeof e.caddr !== 'string' || !IPV4.test(e.caddr) || e.caddr === '0.0.0.0') bad('caddr', e.caddr, 'a non-zero IPv4 address');
   if (typeof e.vaddr !== 'string' || !IPV4.test(e.vaddr) || e.vaddr === '0.0.0.0') bad('vaddr', e.vaddr, 'a non-zero IPv4 address');
   if (!isPort(e.cport)) bad('cport', e.cport, 'a port (0-65535)');

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // syncmap.ts: connection sync between the datapath's view (ids, XLVS_CS_*) and the wire's (addresses, IPVS states): what a master sends, what a backup inserts.
 
-import { IPPROTO_TCP } from './abi';
 import { type Config, stateTimeouts } from './config';
 import { CONN_F, ipvsToXlvsState, type SyncConn, syncFlags, xlvsToIpvsState } from './ipvssync';
+import { serviceTag } from './net/label';
 import type { ObservedService } from './plan';
 import type { SyncEvent, SyncInsert } from './syncdp';
 
@@ -29,7 +29,7 @@ export class SyncIndex {
     config: Pick<Config, 'timeouts'>,
   ) {
     for (const s of observed)
-      this.svcs.set(`${s.proto}/${s.vip}:${s.port}`, {
+      this.svcs.set(serviceTag({ vip: s.vip, port: s.port, protocol: s.proto }), {
         id: s.id,
         persistTimeout: s.persistTimeout ?? 0,
         reals: new Map(s.reals.map((r) => [r.address, r.id])),
@@ -53,7 +53,9 @@ export class SyncIndex {
       daddr: ev.raddr,
       dport: ev.vport,
       fwmark: 0,
-      timeout: ev.template ? (this.svcs.get(`${ev.proto}/${ev.vaddr}:${ev.vport}`)?.persistTimeout ?? 0) : (this.timeouts[ev.state] ?? 0),
+      timeout: ev.template
+        ? (this.svcs.get(serviceTag({ vip: ev.vaddr, port: ev.vport, protocol: ev.proto }))?.persistTimeout ?? 0)
+        : (this.timeouts[ev.state] ?? 0),
     };
   }
 
@@ -64,7 +66,7 @@ export class SyncIndex {
   toInsert(c: SyncConn): SyncInsert | 'no service' | 'no real' | 'unsupported' {
     if (c.fwmark || (c.flags & CONN_F.FWD_MASK) !== CONN_F.DROUTE) return 'unsupported';
     // Entries come in runs of one service: the last lookup is kept rather than a key built per entry.
-    const key = `${c.protocol}/${c.vaddr}:${c.vport}`;
+    const key = serviceTag({ vip: c.vaddr, port: c.vport, protocol: c.protocol });
     if (key !== this.lastKey) {
       this.lastKey = key;
       this.lastSvc = this.svcs.get(key);
@@ -87,6 +89,3 @@ export class SyncIndex {
     };
   }
 }
-
-/** TCP or UDP by number, for log lines. */
-export const protoName = (p: number): string => (p === IPPROTO_TCP ? 'tcp' : p === 17 ? 'udp' : String(p));

@@ -2,6 +2,7 @@
 // topview.ts: what `xlvs top` draws: a frame of services, reals and rates, with a packets/s sparkline per real kept across frames.
 
 import type { ServiceListing } from './listing';
+import { serviceId, serviceName } from './net/label';
 
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 export const HISTORY = 30;
@@ -10,7 +11,7 @@ export const HISTORY = 30;
 export type History = Map<string, number[]>;
 
 export function realKey(s: ServiceListing, address: string): string {
-  return `${s.vip}:${s.port}/${s.protocol} ${address}`;
+  return `${serviceId(s)} ${address}`;
 }
 
 export function record(h: History, l: readonly ServiceListing[]): void {
@@ -67,17 +68,7 @@ export function frame(l: readonly ServiceListing[], h: History, o: FrameOptions)
   const rows: string[][] = [['SERVICE / REAL', 'WEIGHT', 'HEALTH', 'CONN/S', 'PKT/S', 'BYTE/S', 'CONNS', 'PACKETS', `PKT/S (last ${HISTORY}s)`]];
   const kinds: ('svc' | 'up' | 'down')[] = ['svc'];
   for (const s of l) {
-    rows.push([
-      `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`,
-      '',
-      '',
-      human(s.rate.cps),
-      human(s.rate.inpps),
-      human(s.rate.inbps),
-      human(s.stats.conns),
-      human(s.stats.packets),
-      '',
-    ]);
+    rows.push([serviceName(s), '', '', human(s.rate.cps), human(s.rate.inpps), human(s.rate.inbps), human(s.stats.conns), human(s.stats.packets), '']);
     kinds.push('svc');
     for (const r of s.reals) {
       const st = health(r);

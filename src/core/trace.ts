@@ -1,22 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // trace.ts: where a flow goes and why, decided the way bpf/xlvs.bpf.c decides it, over lookups the caller injects.
 
-import {
-  CS,
-  FALLBACK_STRIDE,
-  FALLBACK_TRIES,
-  IPPROTO_TCP,
-  ipv4ToU32,
-  REAL_F_MAC,
-  REAL_F_SCHED,
-  REAL_NONE,
-  SCHED,
-  SEQ_MAX_TRIES,
-  SVC_F_FALLBACK,
-  SVC_F_HASH_PORT,
-  u32ToIpv4,
-} from './abi';
-import { bytesToIp, ipToBytes } from './net/addr';
+import { CS, FALLBACK_STRIDE, FALLBACK_TRIES, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from './abi';
+import { formatHostPort } from './net/addr';
+import { serviceId } from './net/label';
+import { maskAddress } from './net/prefix';
+import { ipvsadmProto, protoOf } from './net/proto';
 import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, seqPick } from './sched';
 
 export interface TraceFlow {
@@ -171,7 +160,6 @@ export interface TraceResult {
 
 const stateName = (s: number): string => Object.entries(CS).find(([, v]) => v === s)?.[0] ?? `state ${s}`;
 const schedName = (n: number): string | undefined => Object.entries(SCHED).find(([, v]) => v === n)?.[0];
-const protoName = (p: number): 'tcp' | 'udp' => (p === IPPROTO_TCP ? 'tcp' : 'udp');
 const hex = (h: number) => `0x${h.toString(16).padStart(8, '0')}`;
 
 function named(l: TraceLookups, id: number): string {
@@ -341,7 +329,6 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   const reason: string[] = [];
   const res: Omit<TraceResult, 'verdict'> = { flow: f, entry: null, service: null, persistence: null, schedule: null };
   const done = (verdict: TraceVerdict): TraceResult => ({ ...res, verdict });
-  const p = protoName(f.proto);
 
   const c = l.conn(f);
   if (c) {
@@ -367,7 +354,9 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   const exact = l.service(f.vip, f.vport, f.proto);
   const svc = exact ?? l.service(f.vip, 0, f.proto);
   if (!svc) {
-    reason.push(`no service ${f.vip}:${f.vport}/${p} and no port-0 service ${f.vip}:0/${p}: the datapath passes the packet to the kernel`);
+    reason.push(
+      `no service ${serviceId({ vip: f.vip, port: f.vport, protocol: f.proto })} and no port-0 service ${serviceId({ vip: f.vip, port: 0, protocol: f.proto })}: the datapath passes the packet to the kernel`,
+    );
     return done({ kind: 'no-service', reason });
   }
   const scheduler = schedName(svc.sched) ?? String(svc.sched);
@@ -376,7 +365,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
     id: svc.id,
     vip: f.vip,
     port: exact ? f.vport : 0,
-    protocol: p,
+    protocol: protoOf(f.proto) ?? 'udp',
     match: exact ? 'exact' : 'port-0',
     scheduler,
     flags,
@@ -387,14 +376,14 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   const desc = `id ${svc.id}, scheduler ${scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}, table of ${svc.tblSize}`;
   reason.push(
     exact
-      ? `service ${f.vip}:${f.vport}/${p} (exact port): ${desc}`
-      : `no service on port ${f.vport}: the port-0 service ${f.vip}:0/${p} takes every port the exact ones leave: ${desc}`,
+      ? `service ${serviceId({ vip: f.vip, port: f.vport, protocol: f.proto })} (exact port): ${desc}`
+      : `no service on port ${f.vport}: the port-0 service ${serviceId({ vip: f.vip, port: 0, protocol: f.proto })} takes every port the exact ones leave: ${desc}`,
   );
 
   let caddr: string | null = null;
   if (!svc.persistTimeout) reason.push('persistence: off');
   else {
-    caddr = f.client.includes(':') ? maskPrefix6(f.client, Number(svc.persistMask)) : u32ToIpv4((ipv4ToU32(f.client) & ipv4ToU32(svc.persistMask)) >>> 0);
+    caddr = maskAddress(f.client, svc.persistMask);
     const key = `${caddr} (mask ${svc.persistMask})`;
     const t = l.template(caddr, svc.id);
     const pers: TracePersistence = { client: caddr, template: t, age: null, honoured: false, uncertain: false };
@@ -432,7 +421,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
 }
 
 export function traceText(t: TraceResult): string {
-  const head = `${t.flow.proto === IPPROTO_TCP ? 'TCP' : 'UDP'} ${t.flow.client}:${t.flow.cport} -> ${t.flow.vip}:${t.flow.vport}`;
+  const head = `${ipvsadmProto(t.flow.proto)} ${formatHostPort(t.flow.client, t.flow.cport)} -> ${formatHostPort(t.flow.vip, t.flow.vport)}`;
   const v = t.verdict;
   let to: string;
   if (v.kind === 'existing') to = `real ${v.real.address} (existing connection, ${v.state})`;
@@ -447,14 +436,4 @@ export function traceText(t: TraceResult): string {
     to = `real ${v.real.address} (new connection, ${how})`;
   } else to = v.kind === 'drop' ? 'dropped (no real can take it)' : 'passed to the kernel (no service)';
   return `${head}: ${to}\n${v.reason.map((r) => `  - ${r}`).join('\n')}\n`;
-}
-
-/** An IPv6 client's network as the datapath keys its template (persist_key6): the bits past the prefix length cleared. */
-export function maskPrefix6(addr: string, plen: number): string {
-  const b = Uint8Array.from(ipToBytes(addr));
-  for (let i = 0; i < 16; i++) {
-    const bits = Math.max(0, Math.min(8, plen - i * 8));
-    b[i]! &= (0xff << (8 - bits)) & 0xff;
-  }
-  return bytesToIp(b);
 }

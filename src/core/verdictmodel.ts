@@ -8,6 +8,7 @@
  */
 
 import { bytesToIp } from './net/addr';
+import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 export const ETH_HLEN = 14;
 const ETH_P_IP = 0x0800;
@@ -22,8 +23,6 @@ const TCP_MIN = 20;
 const UDP_HLEN = 8;
 const IP_MF = 0x2000;
 const IP_OFFSET = 0x1fff;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
 
 /** The verdict classes of the README table: five pass counters, and "forward" (tx_existing, tx_new or drop_no_real). */
 export const VERDICT_CLASSES = [

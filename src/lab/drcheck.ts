@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // drcheck.ts: pure analyses for the DR lab: what a capture on the director's switch port shows, and how a split compares to the weights.
 import * as fs from 'node:fs';
+import { protoNumber } from '../core/net/proto';
 import { assertEthernet, decodeEthIpv4, parsePcap } from './pcap';
 
 export interface DirectorPortAnalysis {
@@ -43,7 +44,7 @@ export function analyzeDirectorPort(
   files: { toFile: string; fromFile: string },
   o: { directorMac: string; realMacs: Map<string, string>; vip: string; protocol: 'tcp' | 'udp' },
 ): DirectorPortAnalysis {
-  const proto = o.protocol === 'tcp' ? 6 : 17;
+  const proto = protoNumber(o.protocol);
   const dmac = o.directorMac.toLowerCase();
   const res: DirectorPortAnalysis = {
     toDirector: 0,

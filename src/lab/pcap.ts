@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // pcap.ts: a minimal reader for classic pcap files (Ethernet link type) and an IPv4/Ethernet frame decoder for the lab checks.
 
+import { IPPROTO_TCP, IPPROTO_UDP } from '../core/net/proto';
+
 export interface PcapRecord {
   /** Capture time in microseconds since the epoch (nanosecond files are truncated). */
   tsUs: number;
@@ -116,10 +118,10 @@ export function decodeEthIpv4(frame: Buffer): EthIpv4Frame | null {
     ip,
   };
   const fragOff = ip.readUInt16BE(6) & 0x1fff;
-  if ((out.protocol === 6 || out.protocol === 17) && fragOff === 0 && totalLen >= ihl + 4) {
+  if ((out.protocol === IPPROTO_TCP || out.protocol === IPPROTO_UDP) && fragOff === 0 && totalLen >= ihl + 4) {
     out.srcPort = ip.readUInt16BE(ihl);
     out.dstPort = ip.readUInt16BE(ihl + 2);
-    if (out.protocol === 6 && totalLen >= ihl + 14) out.tcpFlags = ip[ihl + 13];
+    if (out.protocol === IPPROTO_TCP && totalLen >= ihl + 14) out.tcpFlags = ip[ihl + 13];
   }
   return out;
 }

@@ -52,11 +52,11 @@ const opts = (o: Partial<DrainOptions> = {}): DrainOptions => ({
 
 test('flags: each bad value is refused naming the flag and the value', () => {
   const bad: [string, string, Record<string, unknown>, RegExp][] = [
-    ['10.0.0.100', RIP, {}, /^VIP:PORT "10\.0\.0\.100": expected an IPv4 address and a port/],
+    ['10.0.0.100', RIP, {}, /^VIP:PORT "10\.0\.0\.100": expected an address and a port/],
     ['10.0.0.300:80', RIP, {}, /^VIP:PORT "10\.0\.0\.300:80": "10\.0\.0\.300" is not an IPv4 address/],
     ['10.0.0.100:http', RIP, {}, /^VIP:PORT "10\.0\.0\.100:http": port "http" must be an integer in 0\.\.65535/],
     ['10.0.0.100:65536', RIP, {}, /port "65536" must be an integer in 0\.\.65535/],
-    ['10.0.0.100:80', 'rs1', {}, /^RIP "rs1": not an IPv4 address/],
+    ['10.0.0.100:80', 'rs1', {}, /^RIP "rs1": not an IPv4 or IPv6 address/],
     ['10.0.0.100:80', RIP, { protocol: 'sctp' }, /^--protocol "sctp": must be tcp or udp/],
     ['10.0.0.100:80', RIP, { wait: true, timeout: '0' }, /^--timeout "0": must be an integer in 1\.\.604800/],
     ['10.0.0.100:80', RIP, { wait: true, timeout: '2.5' }, /^--timeout "2\.5": must be an integer/],

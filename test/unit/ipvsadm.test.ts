@@ -2,12 +2,7 @@
 // ipvsadm.test.ts: xlvsadm's ipvsadm syntax (accepted and refused, with ipvsadm's exit codes), its list/save/timeout/connection formats byte for byte, and xlvsadm end to end over the API.
 
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { test } from 'node:test';
-import { routes, serve } from '../../src/adapters/api';
-import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
 import { type Config, schedFlags, validateConfig } from '../../src/core/config';
 import { Controller, type DatapathPort } from '../../src/core/controller';
@@ -16,19 +11,8 @@ import { formatConns, formatList, formatSave, formatTimeouts, largenum } from '.
 import { IpvsadmError, parseIpvsadm } from '../../src/core/ipvsadm-parse';
 import type { ServiceListing } from '../../src/core/listing';
 import type { Op } from '../../src/core/plan';
-
-const lookup = (n: string, p: 'tcp' | 'udp') => (({ 'http/tcp': 80, 'domain/udp': 53 }) as Record<string, number>)[`${n}/${p}`];
-const parse = (s: string) => parseIpvsadm(s.split(' '), lookup);
-const refused = (s: string, re: RegExp, code: number) =>
-  assert.throws(
-    () => parse(s),
-    (e: unknown) => {
-      assert.ok(e instanceof IpvsadmError, String(e));
-      assert.match(e.message, re);
-      assert.equal(e.exitCode, code, `${s}: exit code`);
-      return true;
-    },
-  );
+import { parse, refused } from '../lib/ipvsadm';
+import { withXlvsadm } from '../lib/xlvsadmapi';
 
 const key = { vip: '10.0.0.100', port: 80, protocol: 'tcp' as const };
 
@@ -473,8 +457,6 @@ class TinyDatapath implements DatapathPort {
 }
 
 test('xlvsadm end to end over the API: -A/-E/-a/-e fields land in the config, --set and -L --timeout, -c states', async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvsadm-'));
-  const sock = path.join(tmp, 'xlvs.sock');
   const dp = new TinyDatapath();
   let persisted: Config | undefined;
   const ctl = new Controller(validateConfig({ interface: 'eth0' }), [], {
@@ -487,20 +469,7 @@ test('xlvsadm end to end over the API: -A/-E/-a/-e fields land in the config, --
     log: () => undefined,
     now: () => 0,
   });
-  await ctl.sync();
-  const server = await serve(
-    sock,
-    routes(ctl, async () => undefined),
-    () => undefined,
-  );
-  const run = async (line: string) => {
-    let out = '';
-    await runXlvsadm(line.split(' '), sock, (s) => {
-      out += s;
-    });
-    return out;
-  };
-  try {
+  await withXlvsadm(ctl, async (run) => {
     await run('-A -t 10.0.0.100:80 -s mh');
     assert.deepEqual(ctl.config().services[0]!.sched_flags, [], "mh without -b: IPVS's mh, written out");
     await run('-E -t 10.0.0.100:80 -s sh -b sh-fallback -p 600 -M 255.255.255.0');
@@ -530,9 +499,5 @@ test('xlvsadm end to end over the API: -A/-E/-a/-e fields land in the config, --
     ];
     // 60 s of tcp_fin left, less at most the second that may tick between here and there.
     assert.match((await run('-L -n -c')).split('\n')[2]!, /^TCP (01:00|00:59) {2}FIN_WAIT {4}203\.0\.113\.10:40000 10\.0\.0\.100:80 {6}10\.0\.0\.11:80$/);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 });

@@ -827,7 +827,7 @@ test('a DR real whose port differs is kept at the service port, its checks at th
     ),
     notes.join('\n'),
   );
-  assert.ok(notes.includes('11-12: dropped: real_server 10.0.0.13 8080x: expected "real_server IPv4 PORT"'), notes.join('\n'));
+  assert.ok(notes.includes('11-12: dropped: real_server 10.0.0.13 8080x: expected "real_server IP PORT" (an IPv4 or IPv6 address)'), notes.join('\n'));
 });
 
 test('an include converted from text alone (no file system) matches nothing: listed as dropped, so the import exits 2 unless --allow-partial', () => {

@@ -12,11 +12,11 @@ import {
   doctorMtu,
   doctorOnLink,
   doctorReplyRoute,
-  inCidr,
   renderDoctorText,
   spareCandidates,
 } from '../../src/core/doctor';
 import { UsageError } from '../../src/core/errors';
+import { inPrefix } from '../../src/core/net/prefix';
 import { evaluateCheck, renderCheckText } from '../../src/core/realserver-check';
 import { persistPaths, renderNftTable, renderUnit } from '../../src/core/realserver-files';
 import { type ArpRule, NFT_TABLE, type RsHost, type RsState, summarizeArpRules, sysctlDotted } from '../../src/core/realserver-host';
@@ -626,9 +626,9 @@ test('spare-address candidates come from the top of the subnet and skip what is 
   assert.deepEqual(spareCandidates('10.0.0.0/24', new Set(['10.0.0.254', '10.0.0.252']), 3), ['10.0.0.253', '10.0.0.251', '10.0.0.250']);
   assert.deepEqual(spareCandidates('10.0.0.8/30', new Set(), 5), ['10.0.0.10', '10.0.0.9']);
   assert.deepEqual(spareCandidates('10.0.0.8/31', new Set(), 5), []);
-  assert.ok(inCidr('10.0.0.200', '10.0.0.0/24'));
-  assert.ok(!inCidr('10.0.1.1', '10.0.0.0/24'));
-  assert.ok(inCidr('8.8.8.8', '0.0.0.0/0'));
+  assert.ok(inPrefix('10.0.0.200', '10.0.0.0/24'));
+  assert.ok(!inPrefix('10.0.1.1', '10.0.0.0/24'));
+  assert.ok(inPrefix('8.8.8.8', '0.0.0.0/0'));
 });
 
 test('state records are plain JSON the next run reads back unchanged', () => {

@@ -3,7 +3,9 @@
 
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors';
+import { isHostMask } from '../../core/ipvsadm-parse';
 import type { RealListing, ServiceListing } from '../../core/listing';
+import { realName, serviceRow } from '../../core/net/label';
 import { api, withSocket } from '../socket';
 
 function table(rows: string[][]): string {
@@ -54,14 +56,14 @@ export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', 
   for (const s of l) {
     const flags = [
       ...(s.schedFlags ?? []),
-      ...(s.persistence ? [`persistent ${s.persistence.timeout}${s.persistence.netmask !== '255.255.255.255' ? ` mask ${s.persistence.netmask}` : ''}`] : []),
+      ...(s.persistence ? [`persistent ${s.persistence.timeout}${isHostMask(s.persistence.netmask) ? '' : ` mask ${s.persistence.netmask}`}`] : []),
     ];
-    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', '', ...nums(s)]);
+    rows.push([serviceRow(s), `${s.scheduler}${flags.length ? ` (${flags.join(', ')})` : ''}`, '', '', '', ...nums(s)]);
     for (const c of s.arpClaims ?? []) rows.push([`  !! ARP: ${s.vip} claimed by ${c.mac}${c.real ? ` (real ${c.real})` : ''}`, '', '', '', '']);
     for (const r of s.reals) {
       const state = !r.mac ? ' (unresolved)' : r.overloaded ? ' (overloaded)' : r.schedulable || r.health === 'down' ? '' : ' (no new conns)';
       const weight = r.effectiveWeight !== undefined ? `${r.effectiveWeight}/${r.weight}` : String(r.weight);
-      rows.push([`  -> ${r.address}:${s.port}`, '', `${r.mac ?? '-'}${state}`, healthCell(r), weight, ...nums(r)]);
+      rows.push([`  -> ${realName(r.address, s.port)}`, '', `${r.mac ?? '-'}${state}`, healthCell(r), weight, ...nums(r)]);
     }
   }
   const foot = ct

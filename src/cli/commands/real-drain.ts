@@ -2,9 +2,10 @@
 // real-drain.ts: `xlvs real drain VIP:PORT RIP [--wait]`: weight 0 through the daemon; with --wait, the real's tracked connections printed as they fall and the real deleted at zero.
 
 import type { Command } from 'commander';
-import { keyName, NotFoundError, type ServiceKey } from '../../core/edits';
+import { NotFoundError, type ServiceKey } from '../../core/edits';
 import { RuntimeError, UsageError } from '../../core/errors';
 import type { RealListing, ServiceListing } from '../../core/listing';
+import { serviceName } from '../../core/net/label';
 import { type RealOpts, realArgs, type ServiceOpts, withRealAddress, withServiceAddress } from '../address';
 import { api, intFlag, withSocket } from '../socket';
 
@@ -50,7 +51,7 @@ export function drainOptions(
 
 function findReal(list: ServiceListing[], d: DrainOptions): RealListing | undefined {
   const s = list.find((x) => x.vip === d.service.vip && x.port === d.service.port && x.protocol === d.service.protocol);
-  if (!s) throw new NotFoundError(`no service ${keyName(d.service)}`);
+  if (!s) throw new NotFoundError(`no service ${serviceName(d.service)}`);
   return s.reals.find((r) => r.address === d.address);
 }
 
@@ -61,10 +62,10 @@ const counts = (r: RealListing) => `${r.activeConns ?? '?'} active, ${r.inactive
  * cannot race a new connection: at weight 0 the datapath gives the real none (persistence templates included).
  */
 export async function drain(d: DrainOptions, fx: DrainEffects): Promise<void> {
-  const name = `${d.address} of ${keyName(d.service)}`;
+  const name = `${d.address} of ${serviceName(d.service)}`;
   const listing = () => fx.call<ServiceListing[]>('GET', '/v1/services');
   const before = findReal(await listing(), d);
-  if (!before) throw new NotFoundError(`no real ${d.address} in ${keyName(d.service)}`);
+  if (!before) throw new NotFoundError(`no real ${d.address} in ${serviceName(d.service)}`);
   if (d.wait && (typeof before.activeConns !== 'number' || typeof before.inactiveConns !== 'number')) {
     throw new RuntimeError(`${name}: the daemon's datapath reports no per-real connection counts, so --wait cannot tell when it is drained; nothing changed`);
   }

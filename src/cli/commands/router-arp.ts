@@ -81,6 +81,7 @@ export function registerRouterArp(program: Command): void {
         source = `${dev} on this host`;
       }
       const routerDev = o.routerDev;
+      // Not the kernel's interface-name rule (net/ifname.ts): the router may be a Junos box with names like ge-0/0/0.
       if (!/^\S{1,64}$/.test(routerDev)) throw new UsageError(`--router-dev ${JSON.stringify(routerDev)}: not an interface name`);
       if (o.json) {
         process.stdout.write(

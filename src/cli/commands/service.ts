@@ -32,7 +32,10 @@ function withSettings(c: Command): Command {
     .option('-b, --sched-flags <flags>', `scheduler flags, comma-separated (${SCHED_FLAGS.join(', ')}), or "none"`)
     .option('-p, --persistent [seconds]', "a client's new connections follow its earlier ones for this long after its last packet (default 300)")
     .option('--no-persistent', 'edit: persistence off')
-    .option('-M, --netmask <mask>', 'with --persistent: clients in one network of this mask count as one (default 255.255.255.255)')
+    .option(
+      '-M, --netmask <mask>',
+      'with --persistent: clients in one network of this mask count as one (default 255.255.255.255; IPv6: a prefix length, default 128)',
+    )
     .option('--slow-start <seconds>', 'a new or recovered real ramps to its full weight over this many seconds (0: at once)')
     .addOption(new Option('--check <type>', 'health check of every real ("none": unchecked)').choices(CHECKS))
     .option('--check-port <port>', 'with --check: the port probed (default the service port)')
@@ -59,7 +62,9 @@ export function serviceSettings(o: Opts, edit: boolean): Record<string, unknown>
     out.persistence = null;
   } else if (o.persistent !== undefined) {
     const timeout = o.persistent === true ? 300 : intFlag('--persistent', o.persistent, 1, 2678400);
-    out.persistence = { timeout, ...(o.netmask !== undefined ? { netmask: o.netmask } : {}) };
+    // An IPv6 service's netmask is a prefix length, a number to the config (-M 64); an IPv4 one's a dotted mask.
+    const netmask = o.netmask !== undefined && /^\d{1,3}$/.test(o.netmask) ? Number(o.netmask) : o.netmask;
+    out.persistence = { timeout, ...(netmask !== undefined ? { netmask } : {}) };
   } else if (o.netmask !== undefined) throw new UsageError(`--netmask ${JSON.stringify(o.netmask)}: only with --persistent`);
   if (o.slowStart !== undefined) out.slow_start_s = intFlag('--slow-start', o.slowStart, 0, 86400);
   const params: [string, string | undefined][] = [

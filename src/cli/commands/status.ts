@@ -9,9 +9,11 @@ import { interfaceInfo, pinDir, requireRoot } from '../../adapters/host';
 import type { ReloadResult } from '../../adapters/metrics';
 import { PinnedDatapath, type Snapshot } from '../../adapters/pinned';
 import type { SyncStats } from '../../adapters/sync';
-import { ctEventFields, IPPROTO_TCP, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
+import { ctEventFields, REAL_F_SCHED, type Verdicts, verdictFields } from '../../core/abi';
 import { VERIFIER_BUDGET } from '../../core/kernel';
 import type { ServiceListing } from '../../core/listing';
+import { realName, serviceRow } from '../../core/net/label';
+import { protoOf } from '../../core/net/proto';
 import { type VrrpStatus, vrrpSummary } from '../../core/vrrp';
 import { interfaceFrom } from '../options';
 
@@ -66,7 +68,7 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, p
     services: snap.services.map((s) => ({
       vip: s.vip,
       port: s.port,
-      protocol: s.proto === IPPROTO_TCP ? 'tcp' : 'udp',
+      protocol: protoOf(s.proto) ?? 'udp',
       // The datapath's own scheduler number, read back from the pinned service: what forwards, not what a file says.
       scheduler: s.scheduler,
       maglevSize: s.tblSize,
@@ -94,12 +96,12 @@ export function toText(st: StatusJson): string {
   const head = `${who}\nxlvs on ${st.interface}: ${st.xdp ? `XDP program ${st.xdp.progId} attached (${st.xdp.mode})` : 'no XDP program attached'}`;
   const rows: string[][] = [['Prot LocalAddress:Port', 'Sched', 'MAC', 'Weight', 'Conns', 'Packets', 'Bytes']];
   for (const s of st.services) {
-    rows.push([`${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`, s.scheduler, '', '', String(s.stats.conns), String(s.stats.packets), String(s.stats.bytes)]);
+    rows.push([serviceRow(s), s.scheduler, '', '', String(s.stats.conns), String(s.stats.packets), String(s.stats.bytes)]);
     for (const r of s.reals) {
       const state =
         r.health === 'down' ? ` (down: ${r.healthDetail ?? 'check failed'})` : r.mac ? (r.schedulable ? '' : ' (no new conns)') : ' (MAC unresolved)';
       rows.push([
-        `  -> ${r.address}:${s.port}`,
+        `  -> ${realName(r.address, s.port)}`,
         '',
         `${r.mac ?? '-'}${state}`,
         String(r.weight),

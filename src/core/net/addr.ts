@@ -165,3 +165,15 @@ export function splitHostPort(s: string): { host: string; port?: string } | null
   }
   return { host: s }; // a bare IPv6 address: a port needs brackets
 }
+
+/**
+ * Address order as ipvsadm lists services and reals: IPv4 before IPv6 (AF_INET < AF_INET6), then by wire bytes,
+ * so 10.0.0.9 sorts before 10.0.0.10.
+ */
+export function compareIp(a: string, b: string): number {
+  const x = ipToBytes(a);
+  const y = ipToBytes(b);
+  if (x.length !== y.length) return x.length - y.length;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return 0;
+}
