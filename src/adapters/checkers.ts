@@ -94,7 +94,7 @@ function httpGet(c: ResolvedCheck): Promise<ProbeResult> {
       path: c.path,
       method: 'GET',
       agent: false,
-      headers: { host: c.host ?? c.address, 'user-agent': 'xlvs-check', connection: 'close' },
+      headers: { host: c.host ?? hostHeader(c.address), 'user-agent': 'xlvs-check', connection: 'close' },
       // verify: the chain must lead to a trusted CA and name the server name (or, without one, the address).
       ...(c.type === 'https' ? { servername: tlsServerName(c), rejectUnauthorized: c.verify } : {}),
     };
@@ -228,4 +228,9 @@ export function runProbe(t: ProbeTarget, dr?: DrContext): Promise<ProbeResult> {
     case 'exec':
       return execCheck(c, t);
   }
+}
+
+/** The Host header for an address: an IPv6 literal in brackets (RFC 7230). */
+function hostHeader(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
 }

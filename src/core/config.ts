@@ -25,8 +25,6 @@ export function isListen(s: string): boolean {
   return !!m && isIPv4(m[1]!) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
 }
 
-const ipv4 = z.string().refine(isIPv4, { message: 'is not an IPv4 address', abort: true });
-const unicast = ipv4.refine(isUsableUnicast, { message: 'is not a usable unicast address' });
 /**
  * A VIP or a real of either family (IPv6 beside IPv4, as IPVS-DR serves both), kept in canonical text (RFC 5952) so
  * "2001:DB8::1" and "2001:db8:0::1" are one address everywhere they are compared.
@@ -78,7 +76,7 @@ const check = z.strictObject({
   fall: ms(1, 100).optional(),
   jitter_ms: ms(0, 3_600_000).optional(),
   initial: z.enum(['up', 'down'], { message: 'must be up or down' }).optional(),
-  address: unicast.optional(),
+  address: unicastAny.optional(),
   port: ms(1, 65535).optional(),
   path: z.string().startsWith('/', 'must start with /').optional(),
   /** Codes (200) and ranges ("200-299", as keepalived's status_code writes them) of 100..599. */
@@ -424,7 +422,8 @@ function familyProblems(s: ServiceConfig, where: string): string[] {
   s.reals.forEach((rl, j) => {
     if (other(rl.address))
       p.push(
-        `${where}.reals[${j}].address: ${rl.address} is IPv${familyOf(rl.address)}, the service's VIP ${s.vip} IPv${fam} (a service and its reals are of one family)`,
+        `${where}.reals[${j}].address: ${rl.address} is IPv${familyOf(rl.address)}, the service's VIP ${s.vip} IPv${fam} ` +
+          '(a service and its reals are of one family)',
       );
   });
   if (s.sorry_server && other(s.sorry_server))

@@ -94,7 +94,7 @@ test('members keepalived refuses are listed with their line; fwmark and IPv6 mem
     `k.conf:9: ignored: 10.0.0.9 http: port http is not 1..65535 ${skips}`,
     `k.conf:10: ignored: bogus 80: bogus is not an IPv4 address ${skips}`,
     'k.conf:11: dropped: fwmark 7: firewall-mark services are not in xlvs (a member of group G, used by the virtual_server at k.conf:15)',
-    'k.conf:12: dropped: fd00::1 80: IPv6 services are not in xlvs (a member of group G, used by the virtual_server at k.conf:15)',
+    'k.conf:12: dropped: fd00::1 80: IPv6 group members are not expanded yet (an IPv6 virtual_server is imported) (a member of group G, used by the virtual_server at k.conf:15)',
   ]);
   assert.deepEqual([r.summary.services, r.summary.droppedServices, r.summary.ignored], [1, 2, 9]);
 });
