@@ -50,7 +50,7 @@ export interface SyncBackupStats {
   malformed: number;
   /** Well-formed messages of another syncid. */
   ignored: number;
-  /** Entries skipped one by one (IPv6, unknown mandatory option, protocol, state, persistence-engine data). */
+  /** Entries skipped one by one (unknown mandatory option, protocol, state, persistence-engine data). */
   skipped: number;
   /** Entries received and not inserted yet. */
   entriesBehind: number;
@@ -308,7 +308,7 @@ class Backup {
 }
 
 function skippedCount(s: SyncSkipped): number {
-  return s.ipv6 + s.mandatoryOption + s.protocol + s.state + s.peData;
+  return s.mandatoryOption + s.protocol + s.state + s.peData;
 }
 
 /**

@@ -35,7 +35,7 @@ export function registerSyncMetrics(reg: Registry, stats: () => SyncStats): void
   counter(
     'xlvs_sync_entries_total',
     'Sync entries by outcome: sent (master); received, inserted, updated, refused (unknown service or real, no room), ' +
-      'skipped (IPv6 and other kinds xlvs does not take) (backup).',
+      'skipped (kinds xlvs does not take: other protocols, states, mandatory options, engine data) (backup).',
     ['role', 'outcome'],
     (s, inc) => {
       if (s.master) inc({ role: 'master', outcome: 'sent' }, s.master.sentEntries);

@@ -2,6 +2,7 @@
 // ipvssync.ts: IPVS connection-sync protocol v1 (ip_vs_sync.c wire format): message building, strict decoding, state mapping to XLVS_CS_*.
 
 import { CS } from './abi';
+import { bytesToIp, ipToBytes } from './net/addr';
 import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 /*
@@ -26,6 +27,9 @@ import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
  *  16 fwmark, u32
  *  20 timeout, u32 (seconds: the state's full timeout, not what is left of it)
  *  24 caddr, 28 vaddr, 32 daddr
+ * IPv6 entry, 72 bytes (struct ip_vs_sync_v6): type 1 (STYPE_F_INET6), then bytes 1..23 as above, then
+ *  24 caddr, 40 vaddr, 56 daddr (16 bytes each, network order). The kernel's master writes type 1 for an AF_INET6
+ *  connection and sizes the entry from the v6 struct; a backup without CONFIG_IP_VS_IPV6 drops the entry alone.
  * then options up to the entry's size: type u8, length u8 (never 0), data; a type with bit 6 (IPVS_OPT_F_PARAM)
  * set may be skipped by a receiver that does not know it, any other unknown type drops the entry.
  */
@@ -95,7 +99,11 @@ export const UDP_S_LAST = 1;
 export const CTPL_S_NONE = 0;
 export const CTPL_S_LAST = 2;
 
-/** One IPv4 connection entry as on the wire (options are not kept: xlvs has no sequence offsets or persistence engines). */
+/**
+ * One connection entry as on the wire (options are not kept: xlvs has no sequence offsets or persistence engines).
+ * The family is the addresses' (all three the same: IPVS-DR keeps a service and its reals in one family); IPv6
+ * addresses are in canonical text (RFC 5952), as the rest of xlvs compares them.
+ */
 export interface SyncConn {
   protocol: number;
   flags: number;
@@ -122,7 +130,7 @@ export function syncMaxlen(role: 'master' | 'backup', mtu: number, given?: numbe
   return (role === 'backup' ? Math.min(Math.max(mtu, 1500), 65535) : 1500) - SYNC_HLEN;
 }
 
-/** Entries of the plain IPv4 form (36 bytes, 4-aligned already) that fit one message of maxlen bytes. */
+/** Entries of the plain IPv4 form (36 bytes, 4-aligned already) that fit one message of maxlen bytes (IPv6 entries are 72: half as many). */
 export function connsPerMessage(maxlen: number): number {
   return Math.max(1, Math.min(MAX_CONNS_PER_MESG, Math.floor((maxlen - SYNC_MESG_HEADER) / SYNC_V4_SIZE)));
 }
@@ -145,6 +153,11 @@ function getAddr(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 }
 
+/** 16 bytes in network order as canonical IPv6 text. */
+function getAddr6(buf: Buffer, off: number): string {
+  return bytesToIp(buf.subarray(off, off + 16));
+}
+
 /**
  * Builds one message the way the kernel's master does: header first, each entry 4-aligned, size growing as entries
  * are added. `add` refuses (returns false) an entry that would pass maxlen or the 255-entry limit: send, then start
@@ -160,22 +173,27 @@ export class SyncMessageBuilder {
     readonly maxlen: number,
   ) {
     // One entry always fits, as the kernel sizes a buffer for at least one whatever sync_maxlen says.
-    this.buf = Buffer.alloc(Math.max(maxlen, SYNC_MESG_HEADER + SYNC_V4_SIZE));
+    this.buf = Buffer.alloc(Math.max(maxlen, SYNC_MESG_HEADER + SYNC_V6_SIZE));
   }
 
   get count(): number {
     return this.n;
   }
 
+  /** Throws a RangeError for an entry whose three addresses are not all IPv4 or all IPv6 (one entry has one type). */
   add(c: SyncConn): boolean {
+    const v6 = c.caddr.includes(':');
+    if (c.vaddr.includes(':') !== v6 || c.daddr.includes(':') !== v6)
+      throw new RangeError(`sync entry: caddr ${c.caddr}, vaddr ${c.vaddr} and daddr ${c.daddr} are not of one address family`);
+    const esize = v6 ? SYNC_V6_SIZE : SYNC_V4_SIZE;
     const pad = (4 - (this.head & 3)) & 3;
-    if (this.n >= MAX_CONNS_PER_MESG || (this.n > 0 && this.head + pad + SYNC_V4_SIZE > this.maxlen)) return false;
+    if (this.n >= MAX_CONNS_PER_MESG || (this.n > 0 && this.head + pad + esize > this.maxlen)) return false;
     this.head += pad; // the buffer is zeroed, so the padding already is
     const b = this.buf;
     const o = this.head;
-    b[o] = 0;
+    b[o] = v6 ? STYPE_F_INET6 : 0;
     b[o + 1] = c.protocol;
-    b.writeUInt16BE(SYNC_V4_SIZE & SVER_MASK, o + 2);
+    b.writeUInt16BE(esize & SVER_MASK, o + 2);
     b.writeUInt32BE(c.flags >>> 0, o + 4);
     b.writeUInt16BE(c.state, o + 8);
     b.writeUInt16BE(c.cport, o + 10);
@@ -183,10 +201,16 @@ export class SyncMessageBuilder {
     b.writeUInt16BE(c.dport, o + 14);
     b.writeUInt32BE(c.fwmark >>> 0, o + 16);
     b.writeUInt32BE(c.timeout >>> 0, o + 20);
-    putAddr(b, o + 24, c.caddr);
-    putAddr(b, o + 28, c.vaddr);
-    putAddr(b, o + 32, c.daddr);
-    this.head += SYNC_V4_SIZE;
+    if (v6) {
+      b.set(ipToBytes(c.caddr), o + 24);
+      b.set(ipToBytes(c.vaddr), o + 40);
+      b.set(ipToBytes(c.daddr), o + 56);
+    } else {
+      putAddr(b, o + 24, c.caddr);
+      putAddr(b, o + 28, c.vaddr);
+      putAddr(b, o + 32, c.daddr);
+    }
+    this.head += esize;
     this.n++;
     return true;
   }
@@ -233,7 +257,6 @@ export type SyncDropReason =
 
 /** Entries skipped one by one, the rest of the message still used (the kernel skips them the same way). */
 export interface SyncSkipped {
-  ipv6: number;
   /** An option type xlvs does not know and the sender marked mandatory. */
   mandatoryOption: number;
   /** A protocol other than TCP and UDP. */
@@ -250,7 +273,7 @@ export type SyncDecoded =
   | { kind: 'ignored'; syncid: number }
   | { kind: 'malformed'; reason: SyncDropReason; detail: string };
 
-const noSkips = (): SyncSkipped => ({ ipv6: 0, mandatoryOption: 0, protocol: 0, state: 0, peData: 0 });
+const noSkips = (): SyncSkipped => ({ mandatoryOption: 0, protocol: 0, state: 0, peData: 0 });
 
 /**
  * Decodes one datagram as the kernel's backup (ip_vs_process_message) does, never throwing: the whole message is
@@ -308,7 +331,6 @@ export function decodeSyncMessage(buf: Buffer, wantSyncid = 0): SyncDecoded {
     const state = buf.readUInt16BE(p + 8);
     const protocol = buf[p + 1]!;
     const template = (flags & CONN_F.TEMPLATE) !== 0;
-    if (!skip && v6) skip = 'ipv6';
     if (!skip && !template && protocol !== IPPROTO_TCP && protocol !== IPPROTO_UDP) skip = 'protocol';
     if (!skip && !template && state >= (protocol === IPPROTO_TCP ? TCP_S.LAST : UDP_S_LAST)) skip = 'state';
     if (skip) skipped[skip]++;
@@ -322,9 +344,9 @@ export function decodeSyncMessage(buf: Buffer, wantSyncid = 0): SyncDecoded {
         dport: buf.readUInt16BE(p + 14),
         fwmark: buf.readUInt32BE(p + 16),
         timeout: buf.readUInt32BE(p + 20),
-        caddr: getAddr(buf, p + 24),
-        vaddr: getAddr(buf, p + 28),
-        daddr: getAddr(buf, p + 32),
+        caddr: v6 ? getAddr6(buf, p + 24) : getAddr(buf, p + 24),
+        vaddr: v6 ? getAddr6(buf, p + 40) : getAddr(buf, p + 28),
+        daddr: v6 ? getAddr6(buf, p + 56) : getAddr(buf, p + 32),
       });
     p += (esize + 3) & ~3;
   }

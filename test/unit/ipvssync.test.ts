@@ -11,6 +11,7 @@ import {
   encodeSyncMessage,
   ipvsToXlvsState,
   SYNC_V4_SIZE,
+  SYNC_V6_SIZE,
   type SyncConn,
   SyncMessageBuilder,
   syncFlags,
@@ -162,7 +163,7 @@ test('options: skipped by their length; bad lengths drop the message; unknown ma
   assert.equal(drop('03 01 61 03 01 62'), 'option repeated');
 });
 
-test('entries after a padded one start 4-aligned; IPv6 and unknown protocols are skipped and counted', () => {
+test('entries after a padded one start 4-aligned; an IPv6 entry among IPv4 ones is read; unknown protocols are skipped and counted', () => {
   // Entry 1: IPv4 with a 4-byte optional option (size 40); entry 2: UDP with a 3-byte one (size 39, padded to 40);
   // entry 3: IPv6 (72); entry 4: SCTP (protocol 132); entry 5: plain TCP, found only if the padding was honoured.
   const e = (proto: number, opt: Buffer) => {
@@ -185,9 +186,9 @@ test('entries after a padded one start 4-aligned; IPv6 and unknown protocols are
   if (d.kind !== 'ok') return;
   assert.deepEqual(
     d.conns.map((c) => c.protocol),
-    [6, 17, 6],
+    [6, 17, 6, 6],
   );
-  assert.equal(d.skipped.ipv6, 1);
+  assert.equal(d.conns[2]!.caddr, '::');
   assert.equal(d.skipped.protocol, 1);
 });
 
@@ -221,4 +222,72 @@ test('sync_maxlen defaults and clamps as start_sync_thread', () => {
   assert.equal(syncMaxlen('backup', 1500, 100), 1024);
   assert.equal(syncMaxlen('master', 1500, 70000), 65507);
   assert.equal(syncMaxlen('master', 1500, 500), 500);
+});
+
+const conn6: SyncConn = {
+  ...conn,
+  caddr: '2001:db8:1::2',
+  vaddr: '2001:db8::100',
+  daddr: '2001:db8::b',
+};
+
+/*
+ * One IPv6 TCP entry, syncid 7, laid out by hand from struct ip_vs_sync_v6 (ip_vs_sync.c): the first 24 bytes as the
+ * IPv4 entry's but type 01 (STYPE_F_INET6) and size 00 48 (72), then three struct in6_addr in network order:
+ *   header: 00 | 07 | 00 50 size 80 = 8 + 72 | 01 | 01 | 00 00
+ *   entry:  01 type IPv6 | 06 TCP | 00 48 ver 0, size 72 | 00 00 00 83 flags | 00 01 state | 9c 40 | 00 50 | 00 50
+ *           00 00 00 00 fwmark | 00 00 03 84 timeout
+ *           20 01 0d b8 00 01 00 00 00 00 00 00 00 00 00 02  caddr 2001:db8:1::2
+ *           20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 00  vaddr 2001:db8::100
+ *           20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 0b  daddr 2001:db8::b
+ */
+const ONE6 = hex(`
+  00 07 00 50 01 01 00 00
+  01 06 00 48 00 00 00 83 00 01 9c 40 00 50 00 50
+  00 00 00 00 00 00 03 84
+  20 01 0d b8 00 01 00 00 00 00 00 00 00 00 00 02
+  20 01 0d b8 00 00 00 00 00 00 00 00 00 00 01 00
+  20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 0b`);
+
+test('an IPv6 entry encodes to the bytes of struct ip_vs_sync_v6 and decodes back', () => {
+  assert.deepEqual(encodeSyncMessage(7, [conn6]), ONE6);
+  const d = decodeSyncMessage(ONE6);
+  assert.equal(d.kind, 'ok');
+  if (d.kind === 'ok') assert.deepEqual(d.conns, [conn6]);
+});
+
+test('IPv6 addresses come back in canonical text whatever spelling was sent', () => {
+  const d = decodeSyncMessage(encodeSyncMessage(0, [{ ...conn6, caddr: '2001:DB8:1:0:0:0:0:2' }]));
+  assert.equal(d.kind === 'ok' && d.conns[0]!.caddr, '2001:db8:1::2');
+});
+
+test('mixed families in one message: each entry keeps its own size and 4-alignment; a template round-trips', () => {
+  const tpl: SyncConn = { ...conn6, caddr: '2001:db8:1::', cport: 0, flags: CONN_F.DROUTE | CONN_F.NOOUTPUT | CONN_F.TEMPLATE, state: 0, timeout: 360 };
+  const list = [conn, conn6, tpl, { ...conn, protocol: 17, state: 0 }];
+  const msg = encodeSyncMessage(1, list);
+  assert.equal(msg.length, 8 + 36 + 72 + 72 + 36);
+  assert.equal(msg[8 + 36], 1, 'the IPv6 entry starts right after the 36-byte IPv4 one');
+  const d = decodeSyncMessage(msg);
+  assert.equal(d.kind, 'ok');
+  if (d.kind === 'ok') assert.deepEqual(d.conns, list);
+});
+
+test('the builder counts IPv6 entries at 72 bytes against maxlen', () => {
+  const b = new SyncMessageBuilder(0, 1472);
+  let n = 0;
+  while (n < 100 && b.add({ ...conn6, cport: 2000 + n })) n++;
+  assert.equal(n, Math.floor((1472 - 8) / SYNC_V6_SIZE));
+});
+
+test('an entry whose addresses mix families is refused', () => {
+  assert.throws(() => encodeSyncMessage(0, [{ ...conn6, daddr: '10.0.0.11' }]), /not of one address family/);
+});
+
+test('an IPv6 entry shorter than 72 bytes drops the message', () => {
+  const b = Buffer.from(ONE6);
+  b.writeUInt16BE(36, 10);
+  const cut = Buffer.concat([b.subarray(0, 8 + 36)]);
+  cut.writeUInt16BE(cut.length, 2);
+  const d = decodeSyncMessage(cut);
+  assert.equal(d.kind === 'malformed' && d.reason, 'entry too small');
 });
