@@ -9,7 +9,7 @@
  *   CT_KEY_WORDS     the 8-byte words of the key that hold the flow (the rest is zero padding)
  *   CT_MAP           the table (xlvs_conn, xlvs_conn6); CT_BUCKETS(cfg) the buckets of one slice
  *   CT_PERSIST_MAP   its persistence templates, CT_PERSIST_KEY their key
- *   CT_SYNC          1: new entries and templates are recorded for connection sync (IPv4 only, for now)
+ *   CT_SYNC          1: new entries and templates are recorded for connection sync (through CT_(sync_emit))
  * and the family's own inline functions the logic calls:
  *   CT_(ct_hash)(cfg, key, ports)            the seeded hash that picks the flow's bucket
  *   CT_(flow_hash)(key, ports)               the flow hash mh-port schedules by (xlvs_hash.h, as src/core/flowhash.ts)
@@ -116,7 +116,7 @@ struct CT_(new_conn) {
 	__u8 tcp_flags; /* in: the TCP flag byte (0 for UDP) */
 	__u8 evicted;   /* out: a live entry was replaced to make room (xlvs_verdicts.ct_evicted) */
 	__u8 untracked; /* out: forwarded but not recorded (xlvs_verdicts.ct_untracked) */
-	__u8 sync;      /* out, only while xlvs_cfg.sync_emit (IPv4): NC_SYNC_* for the caller to record */
+	__u8 sync;      /* out, only while xlvs_cfg.sync_emit: NC_SYNC_* for the caller to record */
 	__u32 svc_id;   /* out: the service (NC_DROP, NC_TX) */
 	__u32 real_id;  /* out: the real (NC_TX) */
 };
@@ -304,7 +304,7 @@ static __always_inline struct xlvs_real *CT_(ct_follow)(CT_BUCKET *bucket, int w
 			e->val.last_seen = now_seconds();
 #if CT_SYNC
 			if (cfg->sync_emit)
-				sync_emit(&nc->key, *real_id, *svc_id, next);
+				CT_(sync_emit)(&nc->key, *real_id, *svc_id, next);
 #endif
 		}
 	}

@@ -28,7 +28,7 @@
 #define CT_BUCKETS(c)  ((c)->ct6_buckets)
 #define CT_PERSIST_MAP xlvs_persist6
 #define CT_PERSIST_KEY struct xlvs_persist6_key
-#define CT_SYNC        0 /* IPv6 flows are not carried by connection sync (yet): nothing is recorded for them */
+#define CT_SYNC        1
 
 _Static_assert((XLVS_CT6_WAYS & (XLVS_CT6_WAYS - 1)) == 0, "XLVS_CT6_WAYS must be a power of two");
 _Static_assert(sizeof(struct xlvs_ct6_entry) == 64, "an IPv6 entry fills one cache line");
@@ -80,6 +80,86 @@ static __always_inline void persist_key6(struct xlvs_persist6_key *pk, const str
 		out[i] = bits >= 32 ? a[i] : bits <= 0 ? 0 : a[i] & bpf_htonl(~0u << (32 - bits));
 	}
 	pk->svc_id = svc->id;
+}
+
+/* ---- connection sync: IPv6 records out (struct xlvs_sync_rec6 in xlvs_syncq) ---- */
+
+/* Fills a reserved IPv6 record. Not inlined: its prototype puts struct xlvs_sync_rec6 in the object's BTF (abi.test.ts). */
+static __noinline void sync_fill6(struct xlvs_sync_rec6 *r, const struct xlvs_conn6_key *key, __u32 real_id, __u32 svc_id, __u32 state_flags)
+{
+	struct xlvs_real6 *ra;
+	__u32 id = real_id;
+
+	__builtin_memset(&r->head, 0, sizeof(r->head)); /* ring memory is not zeroed; the head's addresses stay 0 */
+	r->head.stamp = bpf_ktime_get_ns();
+	r->head.key.sport = key->sport;
+	r->head.key.dport = key->dport;
+	r->head.key.proto = key->proto;
+	r->head.real_id = real_id;
+	r->head.svc_id = svc_id;
+	r->head.state = state_flags;
+	r->head.flags = (state_flags >> 8) | XLVS_SYNC_F_INET6;
+	__builtin_memcpy(r->saddr, key->saddr, sizeof(r->saddr));
+	__builtin_memcpy(r->daddr, key->daddr, sizeof(r->daddr));
+	ra = bpf_map_lookup_elem(&xlvs_raddr6, &id);
+	if (ra)
+		__builtin_memcpy(r->raddr, ra->addr, sizeof(r->raddr));
+	else
+		__builtin_memset(r->raddr, 0, sizeof(r->raddr));
+}
+
+/* sync_emit() for an IPv6 flow or template: the same ring, a longer record. A global function, as sync_emit(). */
+__noinline int sync_emit6(const struct xlvs_conn6_key *key, __u32 real_id, __u32 svc_id, __u32 state_flags)
+{
+	struct xlvs_sync_rec6 *r;
+	struct xlvs_verdicts *vd;
+	__u32 zero = 0;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!key)
+		return 0;
+	r = bpf_ringbuf_reserve(&xlvs_syncq, sizeof(*r), 0);
+	if (!r) {
+		vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
+		if (vd)
+			vd->sync_lost++;
+		return 0;
+	}
+	sync_fill6(r, key, real_id, svc_id, state_flags);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/*
+ * Records the template a new IPv6 connection wrote, keyed as IPVS keys one: the client's /persist_plen6 prefix, client
+ * port 0, the service's port (0 for a port-0 service). A global function.
+ */
+__noinline int sync_template6(const struct xlvs_conn6_key *key, __u32 real_id, __u32 svc_id)
+{
+	struct xlvs_conn6_key tk __attribute__((aligned(8))) = {};
+	struct xlvs_persist6_key pk;
+	struct xlvs_svc6_key skey = {};
+	struct xlvs_svc *svc;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!key)
+		return 0;
+	__builtin_memcpy(skey.vip, key->daddr, sizeof(skey.vip));
+	skey.port = key->dport;
+	skey.proto = key->proto;
+	svc = bpf_map_lookup_elem(&xlvs_svc6, &skey);
+	if (!svc || svc->id != svc_id) {
+		skey.port = 0; /* the port-0 service service_for6() fell back to */
+		svc = bpf_map_lookup_elem(&xlvs_svc6, &skey);
+		if (!svc || svc->id != svc_id)
+			return 0;
+	}
+	persist_key6(&pk, svc, key);
+	__builtin_memcpy(tk.saddr, pk.caddr, sizeof(tk.saddr));
+	__builtin_memcpy(tk.daddr, key->daddr, sizeof(tk.daddr));
+	tk.dport = skey.port;
+	tk.proto = key->proto;
+	return sync_emit6(&tk, real_id, svc_id, XLVS_CS_NONE | XLVS_SYNC_F_TEMPLATE << 8);
 }
 
 #include "conntable.h"
@@ -422,6 +502,10 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 			vd->ct_untracked += nc->untracked;
 			svc_id = nc->svc_id;
 			real_id = nc->real_id;
+			if (nc->sync & NC_SYNC_CONN)
+				sync_emit6(&nc->key, real_id, svc_id, nc->key.proto == IPPROTO_TCP ? tcp_first_state(nc->tcp_flags) : XLVS_CS_UDP);
+			if (nc->sync & NC_SYNC_TEMPLATE)
+				sync_template6(&nc->key, real_id, svc_id);
 		}
 	}
 	return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(ip6->payload_len) + sizeof(*ip6), nc_result);

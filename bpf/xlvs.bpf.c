@@ -69,7 +69,7 @@ struct {
 	__type(value, struct xlvs_real);
 } xlvs_reals SEC(".maps");
 
-/* Never read by the program: the IPv6 reals' addresses, pinned with the rest so a restart reads them back. */
+/* The IPv6 reals' addresses: read only for sync records (xlvs_sync_rec6.raddr); pinned with the rest so a restart reads them back. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLVS_MAX_REALS);
@@ -1148,6 +1148,151 @@ int xlvs_syncin(struct xdp_md *ctx)
 	if (n > XLVS_SYNCIN_MAX)
 		n = XLVS_SYNCIN_MAX;
 	bpf_loop(n, syncin_one, &sc, 0);
+	return XDP_PASS;
+}
+
+/* ---- connection sync: IPv6 entries in (xlvs_syncin6), as xlvs_syncin for xlvs_conn6 and xlvs_persist6 ---- */
+
+/* sync_claim() for the IPv6 table. */
+static __always_inline struct xlvs_ct6_entry *sync_claim6(struct xlvs_ct6_bucket *b, const struct xlvs_cfg *cfg, const struct xlvs_conn6_key *key, __u32 now)
+{
+	__u64 want = ((const __u64 *)key)[0], was;
+	struct xlvs_ct6_entry *e;
+	struct xlvs_conn old;
+	int tries;
+
+#pragma unroll
+	for (tries = 0; tries < 2; tries++) {
+		e = ct_victim6(b, cfg->timeout, now);
+		was = ((__u64 *)&e->key)[0];
+		if (was && ct_overdue6(e, cfg->timeout, now) < 0)
+			return NULL;
+		old = e->val;
+		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, want) != was)
+			continue;
+		if (was)
+			unbind_conn(old.real_id, old.state);
+		return e;
+	}
+	return NULL;
+}
+
+/* sync_put_template() for an IPv6 service: the template of the client's /persist_plen6 prefix. */
+static __always_inline int sync_put_template6(const struct xlvs_svc *svc, const struct xlvs_conn6_key *key, __u32 real_id, __u32 now)
+{
+	struct xlvs_persist t = {.real_id = real_id, .svc_id = svc->id, .last_seen = now, .timeout = svc->persist_timeout};
+	struct xlvs_persist6_key pk;
+	struct xlvs_persist *have;
+
+	if (!svc->persist_timeout)
+		return XLVS_SYNC_R_NO_SVC;
+	persist_key6(&pk, svc, key);
+	have = bpf_map_lookup_elem(&xlvs_persist6, &pk);
+	if (have) {
+		*have = t;
+		return XLVS_SYNC_R_UPDATED;
+	}
+	bpf_map_update_elem(&xlvs_persist6, &pk, &t, BPF_ANY);
+	return XLVS_SYNC_R_INSERTED;
+}
+
+/* sync_insert() for an IPv6 entry: the same checks, counts and claim, in xlvs_conn6. A global function. */
+__noinline int sync_insert6(struct xlvs_sync_in6 *in)
+{
+	struct xlvs_conn6_key key __attribute__((aligned(8)));
+	struct xlvs_ct6_bucket *b;
+	struct xlvs_ct6_entry *e;
+	struct xlvs_real6 *ra;
+	struct xlvs_real *real;
+	struct xlvs_svc *svc;
+	struct xlvs_cfg *cfg;
+	struct xlvs_conn val = {};
+	__u32 zero = 0, real_id, idx, now;
+	__u8 state, old_state;
+	int w;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!in)
+		return XLVS_SYNC_R_NONE;
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	if (!cfg)
+		return XLVS_SYNC_R_NONE;
+	if (cfg->ct_per_cpu)
+		return XLVS_SYNC_R_PER_CPU;
+	__builtin_memcpy(&key, &in->key, sizeof(key));
+	__builtin_memset(key.pad, 0, sizeof(key.pad)); /* the key is hashed and compared as raw words */
+	real_id = in->real_id;                         /* verifier: 6.1 takes map keys from the stack, not from a global function's argument */
+	state = in->state;
+	svc = service_for6(&key);
+	if (!svc || svc->id != in->svc_id)
+		return XLVS_SYNC_R_NO_SVC;
+	real = bpf_map_lookup_elem(&xlvs_reals, &real_id);
+	ra = bpf_map_lookup_elem(&xlvs_raddr6, &real_id);
+	if (!real || !ra || real->svc_id != svc->id || !(((__u64 *)ra->addr)[0] | ((__u64 *)ra->addr)[1]))
+		return XLVS_SYNC_R_NO_REAL;
+	now = now_seconds();
+	if (in->flags & XLVS_SYNC_F_TEMPLATE)
+		return sync_put_template6(svc, &key, real_id, now);
+	if (state < XLVS_CS_SYN_RECV || state > XLVS_CS_UDP)
+		return XLVS_SYNC_R_BAD;
+	/* A free way is one whose first word is zero: a client in ::/64 cannot be held (as in the datapath). */
+	if (!((__u64 *)&key)[0])
+		return XLVS_SYNC_R_NO_SVC;
+	val.real_id = real_id;
+	val.svc_id = svc->id;
+	val.state = state;
+	val.flags = svc->persist_timeout ? XLVS_CONN_F_PERSIST : 0;
+	val.last_seen = now;
+	idx = ct_bucket6(cfg, &key, *(__u32 *)&key.sport);
+	b = bpf_map_lookup_elem(&xlvs_conn6, &idx);
+	if (!b)
+		return XLVS_SYNC_R_NONE;
+	w = ct_find6(b, &key);
+	if (w >= 0) {
+		e = &b->e[w & (XLVS_CT6_WAYS - 1)];
+		old_state = e->val.state;
+		if (e->val.real_id != real_id) {
+			unbind_conn(e->val.real_id, old_state);
+			bind_conn(real_id, state, real->u_threshold);
+		} else {
+			restate_conn(real_id, old_state, state);
+		}
+		val.hits = e->val.hits;
+		val.hits_seen = e->val.hits_seen;
+		e->val = val;
+		return XLVS_SYNC_R_UPDATED;
+	}
+	e = sync_claim6(b, cfg, &key, now);
+	if (!e)
+		return XLVS_SYNC_R_FULL;
+	e->val = val;
+	ct_publish6(e, &key);
+	bind_conn(real_id, state, real->u_threshold);
+	return XLVS_SYNC_R_INSERTED;
+}
+
+static long syncin6_one(__u32 i, struct syncin_ctx *sc)
+{
+	struct xlvs_sync_in6 in;
+	__u32 off = i * sizeof(in);
+
+	if (bpf_xdp_load_bytes(sc->ctx, off, &in, sizeof(in)))
+		return 1;
+	in.result = sync_insert6(&in);
+	bpf_xdp_store_bytes(sc->ctx, off + __builtin_offsetof(struct xlvs_sync_in6, result), &in.result, sizeof(in.result));
+	return 0;
+}
+
+/* The frame is an array of struct xlvs_sync_in6 (at most XLVS_SYNCIN6_MAX); each entry's result says what became of it. */
+SEC("xdp")
+int xlvs_syncin6(struct xdp_md *ctx)
+{
+	struct syncin_ctx sc = {.ctx = ctx};
+	__u32 n = (ctx->data_end - ctx->data) / sizeof(struct xlvs_sync_in6);
+
+	if (n > XLVS_SYNCIN6_MAX)
+		n = XLVS_SYNCIN6_MAX;
+	bpf_loop(n, syncin6_one, &sc, 0);
 	return XDP_PASS;
 }
 

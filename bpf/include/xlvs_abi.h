@@ -37,6 +37,7 @@
 #define XLVS_PERSIST_MIN       1024u    /* xlvs_persist entries however small the connection table */
 #define XLVS_SYNCQ_BYTES       4194304u /* xlvs_syncq ring buffer (a power of two of pages): ~87,000 sync records, ~0.9 s at 100,000 a second */
 #define XLVS_SYNCIN_MAX        96u      /* xlvs_sync_in entries one xlvs_syncin run takes: 3,072 bytes, inside BPF_PROG_TEST_RUN's one-page XDP frame */
+#define XLVS_SYNCIN6_MAX       48u      /* xlvs_sync_in6 entries one xlvs_syncin6 run takes: 3,072 bytes, as XLVS_SYNCIN_MAX */
 
 /* ---- flags ---- */
 #define XLVS_REAL_F_MAC   (1u << 0) /* MAC resolved: existing connections are forwarded */
@@ -48,6 +49,7 @@
 #define XLVS_CONN_F_PERSIST (1u << 0) /* made for a persistent service: the sweeper keeps its template alive */
 
 #define XLVS_SYNC_F_TEMPLATE (1u << 0) /* xlvs_sync_rec / xlvs_sync_in: a persistence template, not a connection */
+#define XLVS_SYNC_F_INET6    (1u << 1) /* xlvs_sync_rec: the head of a struct xlvs_sync_rec6 (an IPv6 flow), so a reader knows its size */
 
 /* What xlvs_syncin did with one xlvs_sync_in entry (its result field). */
 #define XLVS_SYNC_R_NONE     0u /* not looked at (the run stopped before it) */
@@ -251,7 +253,7 @@ struct xlvs_cfg {
 	 * Unused slots repeat mac, so the datapath compares all of them without testing for empty ones.
 	 */
 	__u8 accept_mac[XLVS_ACCEPT_MACS][6];
-	__u32 sync_emit; /* 1: record new and changed IPv4 connections and templates in xlvs_syncq (the sync master); 0 after every load. IPv6 flows are never synced */
+	__u32 sync_emit; /* 1: record new and changed IPv4 connections and templates in xlvs_syncq (the sync master); 0 after every load. IPv6 flows as struct xlvs_sync_rec6 */
 	/* Appended: the IPv6 connection table (xlvs_conn6), laid out as xlvs_conn (ct_per_cpu and ct_seed apply to both). */
 	__u32 ct6_buckets; /* buckets in one slice of xlvs_conn6; 0 until the loader writes it */
 	__u32 ct6_total;   /* buckets in the whole of xlvs_conn6: the sweeper's pass walks xlvs_conn, then these */
@@ -314,6 +316,29 @@ struct xlvs_sync_in {
 	__u8 flags;               /* XLVS_SYNC_F_* */
 	__u8 result;              /* out: XLVS_SYNC_R_* */
 	__u8 pad[5];              /* zero */
+};
+
+/*
+ * xlvs_syncq record of an IPv6 flow: a struct xlvs_sync_rec head whose flags carry XLVS_SYNC_F_INET6 (its key's
+ * addresses and raddr zero; ports, protocol, ids, state as for IPv4), then the addresses. One ring holds both kinds in
+ * the order they happened; the head's flags, at the same offset in both, give each record's size.
+ */
+struct xlvs_sync_rec6 {
+	struct xlvs_sync_rec head; /* stamp, ports, protocol, ids, state, flags (XLVS_SYNC_F_INET6 set); addresses zero */
+	__u8 saddr[16];            /* client IPv6 (a template: the client's /persist_plen6 prefix), network order */
+	__u8 daddr[16];            /* VIP, network order */
+	__u8 raddr[16];            /* the real's IPv6 (xlvs_raddr6), network order */
+};
+
+/* One entry of the frame xlvs_syncin6 is run on (up to XLVS_SYNCIN6_MAX): xlvs_sync_in for an IPv6 flow. */
+struct xlvs_sync_in6 {
+	struct xlvs_conn6_key key; /* the flow (a template: saddr = the client's prefix, sport 0) */
+	__u32 svc_id;              /* this director's service id: must be the service the key looks up */
+	__u32 real_id;             /* this director's real id: must be a member of that service */
+	__u8 state;                /* XLVS_CS_* of a connection (ignored for a template) */
+	__u8 flags;                /* XLVS_SYNC_F_* */
+	__u8 result;               /* out: XLVS_SYNC_R_* */
+	__u8 pad[5];               /* zero */
 };
 
 #endif /* XLVS_ABI_H */

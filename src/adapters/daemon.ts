@@ -11,7 +11,6 @@ import * as abi from '../core/abi';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
-import { unsyncedIpv6Warning } from '../core/syncdp';
 import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { ArpGuard, ownAddress6 } from './arpguard';
@@ -180,8 +179,6 @@ export class Daemon {
         // After the change's ops are in: a service that lost its last real, or a new VIP, changes what is announced.
         if (this.announcer) setImmediate(() => this.announcer?.reconcile());
         void sync.configure(c.sync);
-        const unsynced = unsyncedIpv6Warning(c);
-        if (unsynced) this.log.warn({}, unsynced);
         dp.setDirectorMac(
           info.mac,
           c.accept_macs.map((m) => m.toLowerCase()),

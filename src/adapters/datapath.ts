@@ -238,7 +238,7 @@ export class Datapath {
    * invalid entry fails the call before any is inserted (UsageError naming it).
    */
   insertSynced(entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
-    return insertSynced(this.obj.programFd('xlvs_syncin'), entries);
+    return insertSynced(this.obj.programFd('xlvs_syncin'), this.obj.programFd('xlvs_syncin6'), entries);
   }
 
   /** Sync records dropped because the queue to user space was full (xlvs_verdicts.sync_lost, summed over CPUs). */

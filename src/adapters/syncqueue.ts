@@ -7,6 +7,7 @@ import {
   checkSyncInserts,
   decodeSyncRecords,
   encodeSyncInserts,
+  encodeSyncInserts6,
   type SyncEvent,
   type SyncInsert,
   type SyncInsertResult,
@@ -55,25 +56,52 @@ export class SyncReader {
 /** One reusable frame per batch size (a full batch is the common case). */
 let frame: Buffer | undefined;
 
+/** Runs one frame through a syncin program, tallying its results. */
+function runFrame(progFd: number, data: Buffer, n: number, v6: boolean, total: SyncInsertResult, done: string): number[] {
+  let out: Buffer;
+  try {
+    out = native().testRunSync(progFd, data).dataOut;
+  } catch (e) {
+    throw new RuntimeError(`cannot insert synced connections (${done}): ${describeNativeError(e)}`, { cause: e });
+  }
+  return tallySyncResults(out, n, total, v6);
+}
+
 /**
- * Inserts or updates entries through xlvs_syncin, XLVS_SYNCIN_MAX to a run, after checking every entry (a bad one
- * fails the call with nothing inserted). results[i]: what became of entries[i] (abi.SYNC_R).
+ * Inserts or updates entries through xlvs_syncin (IPv4, XLVS_SYNCIN_MAX to a run) and xlvs_syncin6 (IPv6,
+ * XLVS_SYNCIN6_MAX to a run), after checking every entry (a bad one fails the call with nothing inserted).
+ * results[i]: what became of entries[i] (abi.SYNC_R).
  */
-export function insertSynced(progFd: number, entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
+export function insertSynced(progFd: number, prog6Fd: number, entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
   checkSyncInserts(entries);
   const total: SyncInsertResult = { inserted: 0, updated: 0, refused: 0 };
-  const results: number[] = [];
-  for (let from = 0; from < entries.length; from += abi.SYNCIN_MAX) {
-    const n = Math.min(abi.SYNCIN_MAX, entries.length - from);
-    const data = encodeSyncInserts(entries, from, n, n === abi.SYNCIN_MAX ? frame : undefined);
-    if (n === abi.SYNCIN_MAX) frame = data;
-    let out: Buffer;
-    try {
-      out = native().testRunSync(progFd, data).dataOut;
-    } catch (e) {
-      throw new RuntimeError(`cannot insert synced connections (${from} of ${entries.length} done): ${describeNativeError(e)}`, { cause: e });
+  const v4: SyncInsert[] = [];
+  const v6: SyncInsert[] = [];
+  const at4: number[] = [];
+  const at6: number[] = [];
+  entries.forEach((e, i) => {
+    if (e.caddr.includes(':')) {
+      v6.push(e);
+      at6.push(i);
+    } else {
+      v4.push(e);
+      at4.push(i);
     }
-    results.push(...tallySyncResults(out, n, total));
+  });
+  const results: number[] = new Array(entries.length);
+  for (let from = 0; from < v4.length; from += abi.SYNCIN_MAX) {
+    const n = Math.min(abi.SYNCIN_MAX, v4.length - from);
+    const data = encodeSyncInserts(v4, from, n, n === abi.SYNCIN_MAX ? frame : undefined);
+    if (n === abi.SYNCIN_MAX) frame = data;
+    runFrame(progFd, data, n, false, total, `${from} of ${v4.length} IPv4 entries done`).forEach((r, j) => {
+      results[at4[from + j]!] = r;
+    });
+  }
+  for (let from = 0; from < v6.length; from += abi.SYNCIN6_MAX) {
+    const n = Math.min(abi.SYNCIN6_MAX, v6.length - from);
+    runFrame(prog6Fd, encodeSyncInserts6(v6, from, n), n, true, total, `${from} of ${v6.length} IPv6 entries done`).forEach((r, j) => {
+      results[at6[from + j]!] = r;
+    });
   }
   return { ...total, results };
 }

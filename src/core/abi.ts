@@ -145,6 +145,9 @@ export const SWEEP_CHUNK = 16384;
 export const SYNCQ_BYTES = 4194304;
 export const SYNCIN_MAX = 96;
 export const SYNC_F_TEMPLATE = 1 << 0;
+/** xlvs_sync_rec.flags: the record is the head of a struct xlvs_sync_rec6 (an IPv6 flow; the head's addresses are zero). */
+export const SYNC_F_INET6 = 1 << 1;
+export const SYNCIN6_MAX = 48;
 /** What xlvs_syncin did with an entry (xlvs_sync_in.result). */
 export const SYNC_R = { NONE: 0, INSERTED: 1, UPDATED: 2, NO_SVC: 3, NO_REAL: 4, FULL: 5, PER_CPU: 6, BAD: 7 } as const;
 export const SVC_F_HASH_PORT = 1 << 0;
@@ -181,6 +184,8 @@ export const constants: Record<string, number> = {
   XLVS_SYNCQ_BYTES: SYNCQ_BYTES,
   XLVS_SYNCIN_MAX: SYNCIN_MAX,
   XLVS_SYNC_F_TEMPLATE: SYNC_F_TEMPLATE,
+  XLVS_SYNC_F_INET6: SYNC_F_INET6,
+  XLVS_SYNCIN6_MAX: SYNCIN6_MAX,
   ...Object.fromEntries(Object.entries(SYNC_R).map(([k, v]) => [`XLVS_SYNC_R_${k}`, v])),
   XLVS_SVC_F_HASH_PORT: SVC_F_HASH_PORT,
   XLVS_SVC_F_FALLBACK: SVC_F_FALLBACK,
@@ -350,6 +355,13 @@ export interface SyncRec {
   state: number;
   flags: number;
 }
+/** An IPv6 record: head is a SyncRec (flags has SYNC_F_INET6; its key's addresses and raddr are zero). */
+export interface SyncRec6 {
+  head: Buffer;
+  saddr: Buffer;
+  daddr: Buffer;
+  raddr: Buffer;
+}
 export interface SyncIn {
   key: Buffer;
   svc_id: number;
@@ -517,6 +529,23 @@ export const syncIn = defineStruct<SyncIn>('xlvs_sync_in', 32, [
   f('pad', 27, 5, 'pad'),
 ]);
 
+export const syncRec6 = defineStruct<SyncRec6>('xlvs_sync_rec6', 88, [
+  f('head', 0, 40, 'bytes'),
+  f('saddr', 40, 16, 'bytes'),
+  f('daddr', 56, 16, 'bytes'),
+  f('raddr', 72, 16, 'bytes'),
+]);
+/** key: an IPv6 connection key (conn6Key). */
+export const syncIn6 = defineStruct<SyncIn>('xlvs_sync_in6', 64, [
+  f('key', 0, 48, 'bytes'),
+  f('svc_id', 48, 4, 'u32'),
+  f('real_id', 52, 4, 'u32'),
+  f('state', 56, 1, 'u8'),
+  f('flags', 57, 1, 'u8'),
+  f('result', 58, 1, 'u8'),
+  f('pad', 59, 5, 'pad'),
+]);
+
 export const structs: readonly StructSpec<any>[] = [
   svcKey,
   svc6Key,
@@ -541,6 +570,8 @@ export const structs: readonly StructSpec<any>[] = [
   verdicts,
   syncRec,
   syncIn,
+  syncRec6,
+  syncIn6,
 ];
 
 /** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/xlvs.bpf.c computes them (no division there). */

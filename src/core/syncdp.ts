@@ -3,6 +3,7 @@
 
 import * as abi from './abi';
 import { UsageError } from './errors';
+import { bytesToIp, familyOf, ipToBytes } from './net/addr';
 import { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 /** One new or changed connection, or persistence template, the datapath reported while sync emission is on. */
@@ -15,7 +16,7 @@ export interface SyncEvent {
   vaddr: string;
   /** Template: the service's port (0 for a port-0 service). */
   vport: number;
-  /** The real's IPv4 (xlvs_reals.addr). */
+  /** The real's address (xlvs_reals.addr, or xlvs_reals6 for an IPv6 flow); all three addresses are of the flow's family. */
   raddr: string;
   /** XLVS_CS_* (templates: XLVS_CS_NONE). */
   state: number;
@@ -68,47 +69,49 @@ export function syncBackupProblem(connTablePerCpu: boolean): string | undefined 
     : undefined;
 }
 
-/**
- * The warning for a config that syncs and has IPv6 services (undefined: none): IPVS sync v1 could carry them, xlvs does
- * not yet, so the datapath records nothing for IPv6 flows and a backup keeps none of them.
- */
-export function unsyncedIpv6Warning(cfg: { sync?: unknown; services: readonly { vip: string; port: number; protocol: string }[] }): string | undefined {
-  if (!cfg.sync) return undefined;
-  const v6 = cfg.services.filter((s) => s.vip.includes(':')).map((s) => `[${s.vip}]:${s.port}/${s.protocol}`);
-  return v6.length ? `sync: IPv6 services are not synced (their connections stay on this director): ${v6.join(', ')}` : undefined;
-}
-
 /** Field offsets of the codecs (abi.ts, checked against the BTF): the hot loops below read fields directly. */
 const REC = Object.fromEntries(abi.syncRec.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
 const KEY = Object.fromEntries(abi.connKey.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
 const IN = Object.fromEntries(abi.syncIn.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const REC6 = Object.fromEntries(abi.syncRec6.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const KEY6 = Object.fromEntries(abi.conn6Key.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const IN6 = Object.fromEntries(abi.syncIn6.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const addr6 = (buf: Buffer, at: number) => bytesToIp(buf.subarray(at, at + 16));
 
-/** Records as xlvs_syncq holds them (struct xlvs_sync_rec, concatenated) into events; nowNs: CLOCK_MONOTONIC now. */
+/**
+ * Records as xlvs_syncq holds them, concatenated, into events; nowNs: CLOCK_MONOTONIC now. A record is a struct
+ * xlvs_sync_rec, or when its flags say XLVS_SYNC_F_INET6 the head of a struct xlvs_sync_rec6 (its addresses follow),
+ * so each record's size is known from its own head.
+ */
 export function decodeSyncRecords(buf: Buffer, nowNs: bigint, out: SyncEvent[] = []): SyncEvent[] {
-  const size = abi.syncRec.size;
-  if (buf.length % size) throw new Error(`sync records: ${buf.length} bytes is not a whole number of ${size}-byte records`);
   const k = REC.key!;
-  for (let at = 0; at < buf.length; at += size) {
+  for (let at = 0; at < buf.length; ) {
+    if (at + abi.syncRec.size > buf.length) throw new Error(`sync records: ${buf.length - at} bytes at ${at} are less than a ${abi.syncRec.size}-byte record`);
     const flags = buf.readUInt8(at + REC.flags!);
+    const v6 = (flags & abi.SYNC_F_INET6) !== 0;
+    const size = v6 ? abi.syncRec6.size : abi.syncRec.size;
+    if (at + size > buf.length) throw new Error(`sync records: ${buf.length - at} bytes at ${at} are less than a ${size}-byte IPv6 record`);
     const age = nowNs - buf.readBigUInt64LE(at + REC.stamp!);
     out.push({
       proto: buf.readUInt8(at + k + KEY.proto!),
-      caddr: abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.saddr!)),
+      caddr: v6 ? addr6(buf, at + REC6.saddr!) : abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.saddr!)),
       cport: buf.readUInt16BE(at + k + KEY.sport!),
-      vaddr: abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.daddr!)),
+      vaddr: v6 ? addr6(buf, at + REC6.daddr!) : abi.u32ToIpv4(buf.readUInt32BE(at + k + KEY.daddr!)),
       vport: buf.readUInt16BE(at + k + KEY.dport!),
-      raddr: abi.u32ToIpv4(buf.readUInt32BE(at + REC.raddr!)),
+      raddr: v6 ? addr6(buf, at + REC6.raddr!) : abi.u32ToIpv4(buf.readUInt32BE(at + REC.raddr!)),
       state: buf.readUInt8(at + REC.state!),
       template: (flags & abi.SYNC_F_TEMPLATE) !== 0,
       svcId: buf.readUInt32LE(at + REC.svc_id!),
       realId: buf.readUInt32LE(at + REC.real_id!),
       ageMs: age > 0n ? Number(age) / 1e6 : 0,
     });
+    at += size;
   }
   return out;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** A usable key address: IPv4 or IPv6 text, not all zero (a zero address marks a free way). */
+const isKeyAddr = (a: unknown): a is string => typeof a === 'string' && familyOf(a) !== null && ipToBytes(a).some((b) => b !== 0);
 const isPort = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff;
 
 /** What is wrong with one entry (field and value), or nothing. */
@@ -116,8 +119,9 @@ export function syncInsertProblems(e: SyncInsert, where: string): string[] {
   const p: string[] = [];
   const bad = (field: string, value: unknown, want: string) => p.push(`${where}.${field}: ${JSON.stringify(value)} is not ${want}`);
   if (e.proto !== abi.IPPROTO_TCP && e.proto !== abi.IPPROTO_UDP) bad('proto', e.proto, `${IPPROTO_TCP} (tcp) or ${IPPROTO_UDP} (udp)`);
-  if (typeof e.caddr !== 'string' || !IPV4.test(e.caddr) || e.caddr === '0.0.0.0') bad('caddr', e.caddr, 'a non-zero IPv4 address');
-  if (typeof e.vaddr !== 'string' || !IPV4.test(e.vaddr) || e.vaddr === '0.0.0.0') bad('vaddr', e.vaddr, 'a non-zero IPv4 address');
+  if (!isKeyAddr(e.caddr)) bad('caddr', e.caddr, 'a non-zero IPv4 or IPv6 address');
+  if (!isKeyAddr(e.vaddr)) bad('vaddr', e.vaddr, 'a non-zero IPv4 or IPv6 address');
+  else if (isKeyAddr(e.caddr) && familyOf(e.caddr) !== familyOf(e.vaddr)) bad('caddr', e.caddr, `of the family of vaddr ${e.vaddr}`);
   if (!isPort(e.cport)) bad('cport', e.cport, 'a port (0-65535)');
   if (!isPort(e.vport)) bad('vport', e.vport, 'a port (0-65535)');
   if (!Number.isInteger(e.svcId) || e.svcId < 0 || e.svcId >= abi.MAX_SERVICES) bad('svcId', e.svcId, `a service id (0-${abi.MAX_SERVICES - 1})`);
@@ -156,11 +160,34 @@ export function encodeSyncInserts(entries: readonly SyncInsert[], from: number, 
   return out;
 }
 
-/** Adds what xlvs_syncin wrote into each entry's result to a running total; returns the results per entry. */
-export function tallySyncResults(frame: Buffer, n: number, total: SyncInsertResult): number[] {
-  const results: number[] = [];
+/** IPv6 entries [from, from + n) as the frame xlvs_syncin6 runs on (struct xlvs_sync_in6 each). */
+export function encodeSyncInserts6(entries: readonly SyncInsert[], from: number, n: number): Buffer {
+  const size = abi.syncIn6.size;
+  const out = Buffer.alloc(n * size);
   for (let i = 0; i < n; i++) {
-    const r = frame.readUInt8(i * abi.syncIn.size + IN.result!);
+    const e = entries[from + i]!;
+    const at = i * size;
+    const k = at + IN6.key!;
+    out.set(ipToBytes(e.caddr), k + KEY6.saddr!);
+    out.set(ipToBytes(e.vaddr), k + KEY6.daddr!);
+    out.writeUInt16BE(e.template ? 0 : e.cport, k + KEY6.sport!);
+    out.writeUInt16BE(e.vport, k + KEY6.dport!);
+    out.writeUInt8(e.proto, k + KEY6.proto!);
+    out.writeUInt32LE(e.svcId, at + IN6.svc_id!);
+    out.writeUInt32LE(e.realId, at + IN6.real_id!);
+    out.writeUInt8(e.template ? abi.CS.NONE : e.state, at + IN6.state!);
+    out.writeUInt8(e.template ? abi.SYNC_F_TEMPLATE : 0, at + IN6.flags!);
+  }
+  return out;
+}
+
+/** Adds what xlvs_syncin wrote into each entry's result to a running total; returns the results per entry. */
+export function tallySyncResults(frame: Buffer, n: number, total: SyncInsertResult, v6 = false): number[] {
+  const results: number[] = [];
+  const size = v6 ? abi.syncIn6.size : abi.syncIn.size;
+  const off = v6 ? IN6.result! : IN.result!;
+  for (let i = 0; i < n; i++) {
+    const r = frame.readUInt8(i * size + off);
     results.push(r);
     if (r === abi.SYNC_R.INSERTED) total.inserted++;
     else if (r === abi.SYNC_R.UPDATED) total.updated++;

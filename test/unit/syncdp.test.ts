@@ -6,14 +6,15 @@ import { test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
+import { bytesToIp, ipToBytes } from '../../src/core/net/addr';
 import {
   decodeSyncRecords,
   encodeSyncInserts,
+  encodeSyncInserts6,
   type SyncInsert,
   syncBackupProblem,
   syncInsertProblems,
   tallySyncResults,
-  unsyncedIpv6Warning,
 } from '../../src/core/syncdp';
 import { FakeDatapath } from '../lib/fakedatapath';
 
@@ -58,7 +59,7 @@ test('records decode into events: addresses, ports, template flag, ids and age f
     // A stamp after "now" (read on another CPU a moment later) is age 0, never negative.
     { proto: 17, caddr: '198.51.100.0', cport: 0, vaddr: '10.0.0.100', vport: 0, raddr: '10.0.0.13', state: 0, template: true, svcId: 2, realId: 4, ageMs: 0 },
   ]);
-  assert.throws(() => decodeSyncRecords(Buffer.alloc(41), 0n), /not a whole number of 40-byte records/);
+  assert.throws(() => decodeSyncRecords(Buffer.alloc(41), 0n), /1 bytes at 40 are less than a 40-byte record/);
 });
 
 test('entries encode as xlvs_sync_in (template: client port 0, state NONE, the flag) and results are tallied', () => {
@@ -81,13 +82,16 @@ test('entry checks name the field and value', () => {
   assert.deepEqual(syncInsertProblems(e, 'e'), []);
   assert.deepEqual(syncInsertProblems({ ...e, proto: 1, cport: 70000, vaddr: '0.0.0.0', svcId: -1, realId: 1.5, state: 0 }, 'e'), [
     'e.proto: 1 is not 6 (tcp) or 17 (udp)',
-    'e.vaddr: "0.0.0.0" is not a non-zero IPv4 address',
+    'e.vaddr: "0.0.0.0" is not a non-zero IPv4 or IPv6 address',
     'e.cport: 70000 is not a port (0-65535)',
     `e.svcId: -1 is not a service id (0-${abi.MAX_SERVICES - 1})`,
     `e.realId: 1.5 is not a real id (0-${abi.MAX_REALS - 1})`,
     'e.state: 0 is not a connection state (1-5)',
   ]);
   assert.deepEqual(syncInsertProblems({ ...e, template: true, state: 0 }, 'e'), [], 'a template has no state');
+  assert.deepEqual(syncInsertProblems({ ...e, caddr: '2001:db8:1::7', vaddr: '2001:db8::100' }, 'e'), [], 'IPv6');
+  assert.deepEqual(syncInsertProblems({ ...e, caddr: '2001:db8:1::7' }, 'e'), ['e.caddr: "2001:db8:1::7" is not of the family of vaddr 10.0.0.100']);
+  assert.deepEqual(syncInsertProblems({ ...e, caddr: '::', vaddr: '2001:db8::100' }, 'e'), ['e.caddr: "::" is not a non-zero IPv4 or IPv6 address']);
   assert.match(syncBackupProblem(true)!, /^conn_table_per_cpu: true/);
   assert.equal(syncBackupProblem(false), undefined);
 });
@@ -120,15 +124,72 @@ test('Controller.setSync: emission is planned as a setSync op, applied once, and
   );
 });
 
-test('a syncing config with IPv6 services is accepted, and the warning names the services left unsynced', () => {
-  const services = [
-    { vip: '10.0.0.100', port: 80, protocol: 'tcp' },
-    { vip: '2001:db8::100', port: 443, protocol: 'tcp' },
-  ];
-  assert.equal(unsyncedIpv6Warning({ services }), undefined, 'no sync section: nothing to warn about');
-  assert.equal(unsyncedIpv6Warning({ sync: {}, services: services.slice(0, 1) }), undefined, 'IPv4 only');
-  assert.equal(
-    unsyncedIpv6Warning({ sync: {}, services }),
-    'sync: IPv6 services are not synced (their connections stay on this director): [2001:db8::100]:443/tcp',
-  );
+test('an IPv6 record (xlvs_sync_rec6: a head flagged XLVS_SYNC_F_INET6, then the addresses) decodes between IPv4 ones', () => {
+  const v4 = abi.syncRec.encode({
+    stamp: 1n,
+    key: key('198.51.100.7', '10.0.0.100', 40001, 80),
+    real_id: 3,
+    raddr: abi.ipv4ToU32('10.0.0.12'),
+    svc_id: 1,
+    state: 2,
+    flags: 0,
+  });
+  const head = abi.syncRec.encode({
+    stamp: 1n,
+    key: key('0.0.0.0', '0.0.0.0', 40002, 443),
+    real_id: 7,
+    raddr: 0,
+    svc_id: 4,
+    state: 1,
+    flags: abi.SYNC_F_INET6,
+  });
+  const v6 = abi.syncRec6.encode({
+    head,
+    saddr: Buffer.from(ipToBytes('2001:db8:1::7')),
+    daddr: Buffer.from(ipToBytes('2001:db8::100')),
+    raddr: Buffer.from(ipToBytes('2001:db8::b')),
+  });
+  assert.equal(v6.length, 88);
+  const evs = decodeSyncRecords(Buffer.concat([v4, v6, v4]), 1n);
+  assert.equal(evs.length, 3);
+  assert.deepEqual(evs[1], {
+    proto: 6,
+    caddr: '2001:db8:1::7',
+    cport: 40002,
+    vaddr: '2001:db8::100',
+    vport: 443,
+    raddr: '2001:db8::b',
+    state: 1,
+    template: false,
+    svcId: 4,
+    realId: 7,
+    ageMs: 0,
+  });
+  assert.equal(evs[2]!.caddr, '198.51.100.7', 'the record after it starts 88 bytes on');
+  assert.throws(() => decodeSyncRecords(Buffer.concat([v4, v6.subarray(0, 60)]), 1n), /less than a 88-byte IPv6 record/);
+});
+
+test('IPv6 entries encode as xlvs_sync_in6 and their results are tallied at its offsets', () => {
+  const e: SyncInsert = {
+    proto: 17,
+    caddr: '2001:db8:1::7',
+    cport: 5353,
+    vaddr: '2001:db8::100',
+    vport: 53,
+    svcId: 5,
+    realId: 9,
+    state: abi.CS.UDP,
+    template: false,
+  };
+  const buf = encodeSyncInserts6([e, { ...e, caddr: '2001:db8:1::', template: true }], 0, 2);
+  assert.equal(buf.length, 2 * 64);
+  const [a, b] = [abi.syncIn6.decode(buf, 0), abi.syncIn6.decode(buf, 64)];
+  const ka = abi.conn6Key.decode(a.key);
+  assert.deepEqual([bytesToIp(ka.saddr), bytesToIp(ka.daddr), ka.sport, ka.dport, ka.proto], ['2001:db8:1::7', '2001:db8::100', 5353, 53, 17]);
+  assert.deepEqual([a.svc_id, a.real_id, a.state, a.flags], [5, 9, abi.CS.UDP, 0]);
+  assert.deepEqual([abi.conn6Key.decode(b.key).sport, b.state, b.flags], [0, abi.CS.NONE, abi.SYNC_F_TEMPLATE]);
+  buf.writeUInt8(abi.SYNC_R.UPDATED, 64 + 58);
+  const total = { inserted: 0, updated: 0, refused: 0 };
+  assert.deepEqual(tallySyncResults(buf, 2, total, true), [abi.SYNC_R.NONE, abi.SYNC_R.UPDATED]);
+  assert.deepEqual(total, { inserted: 0, updated: 1, refused: 1 });
 });
