@@ -219,10 +219,10 @@ struct xlvs_counters {
 
 /* xlvs_verdicts value (per-CPU, single entry): why each frame got its verdict. */
 struct xlvs_verdicts {
-	__u64 pass_not_ipv4;   /* ARP, IPv6, VLAN-tagged and other ethertypes */
-	__u64 pass_malformed;  /* too short for its headers, or an invalid IPv4 header: left to the kernel */
-	__u64 pass_fragment;   /* IPv4 fragments: not forwarded (no L4 ports to match in most of them) */
-	__u64 pass_no_service; /* IPv4 not addressed to a configured VIP:port/protocol (incl. ICMP) */
+	__u64 pass_not_ipv4;   /* ARP, IPv6 and other ethertypes (behind up to two VLAN tags), three or more tags */
+	__u64 pass_malformed;  /* too short for its headers (VLAN tags included), an invalid IPv4 header, an ICMP error's bad quote: left to the kernel */
+	__u64 pass_fragment;   /* IPv4 fragments, first or later: not forwarded (later ones carry no ports; the datapath cannot reassemble) */
+	__u64 pass_no_service; /* IPv4 not addressed to a configured VIP:port/protocol, ICMP other than errors (echo requests: the kernel answers) */
 	__u64 tx_existing;     /* forwarded on an existing connection-table entry */
 	__u64 tx_new;          /* forwarded after scheduling a new connection */
 	__u64 drop_no_real;    /* service has no real that can take the connection */
@@ -232,6 +232,9 @@ struct xlvs_verdicts {
 	/* Appended (after the connection-table events, so an older pinned map is a prefix of this one): */
 	__u64 pass_not_for_us; /* IPv4 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
 	__u64 sync_lost;       /* not a verdict: sync records dropped because xlvs_syncq was full (the frame was forwarded all the same) */
+	/* Appended: ICMP errors (destination unreachable, fragmentation needed among them; source quench; time exceeded). */
+	__u64 tx_icmp;           /* forwarded to the real of the connection its quote belongs to (IPVS ip_vs_in_icmp): path MTU discovery works */
+	__u64 pass_icmp_no_flow; /* its quote is of no connection the table holds (or one whose real is gone), not TCP/UDP, or a later fragment */
 };
 
 /*

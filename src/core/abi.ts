@@ -297,6 +297,8 @@ export interface Verdicts {
   ct_untracked: bigint;
   pass_not_for_us: bigint;
   sync_lost: bigint;
+  tx_icmp: bigint;
+  pass_icmp_no_flow: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -402,6 +404,8 @@ export const verdictFields = [
   'tx_new',
   'drop_no_real',
   'aborted',
+  'tx_icmp',
+  'pass_icmp_no_flow',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
@@ -419,10 +423,12 @@ const verdictLayout = [
   'ct_untracked',
   'pass_not_for_us',
   'sync_lost',
+  'tx_icmp',
+  'pass_icmp_no_flow',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  96,
+  112,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 

@@ -471,6 +471,8 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     ct_untracked: 0n,
     pass_not_for_us: 0n,
     sync_lost: 0n,
+    tx_icmp: 0n,
+    pass_icmp_no_flow: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
