@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import type { DoctorReport } from '../../src/core/doctor';
 import { type ClientResult, vlanAddr } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';
 
@@ -55,6 +56,7 @@ function counterTables(macs: Record<string, string>): Record<string, string> {
 
 describe('two VLANs on one trunk (director eth0 tagged 10 and 20, reals on one VLAN each)', { timeout: 300_000 }, () => {
   const results = new Map<number, ClientResult>();
+  let configFile = '';
 
   const L = useLab({ reals: 4, handleSignals: true, log: verbose ? (l) => process.stderr.write(`lab: ${l}\n`) : undefined }, async (l) => {
     await l.vlans().build(VLANS);
@@ -72,6 +74,7 @@ describe('two VLANs on one trunk (director eth0 tagged 10 and 20, reals on one V
     ].join('\n');
     const file = path.join(l.workDir, 'xlvs-vlan.yaml');
     fs.writeFileSync(file, `${yaml}\n`);
+    configFile = file;
     for (const [role, rules] of Object.entries(counterTables(l.macs))) await l.exec(role, ['nft', '-f', '-'], { input: rules });
     await l.startDirector(file, 30_000);
   });
@@ -131,6 +134,33 @@ describe('two VLANs on one trunk (director eth0 tagged 10 and 20, reals on one V
         );
       }
     assert.equal(await counter('dir', 'vip_replies'), 0, 'the director saw packets from a VIP');
+  });
+
+  test('xlvs doctor checks each VLAN device and finds every real on it; a VLAN with no device is named with the command that makes it', async () => {
+    const l = L();
+    const doctor = async (file: string): Promise<{ code: number | null; report: DoctorReport }> => {
+      const r = await l.execDirector([l.xlvsBin(), 'doctor', '--config', file, '--json'], { allowFail: true, timeoutMs: 60_000 });
+      return { code: r.code, report: JSON.parse(r.stdout) as DoctorReport };
+    };
+    const ok = await doctor(configFile);
+    const vlanChecks = ok.report.checks.filter((c) => c.check === 'vlan' && c.status !== 'skip');
+    assert.deepEqual(
+      vlanChecks.map((c) => [c.subject, c.status]),
+      VLANS.map((v) => [`VLAN ${v.id} (eth0.${v.id})`, 'pass']),
+    );
+    for (const v of VLANS)
+      for (const r of v.reals) {
+        const real = vlanAddr(v.id).real(Number(r.slice(2)));
+        assert.equal(ok.report.checks.find((c) => c.check === 'mac' && c.real === real)?.detail, l.macs[r], `${real}'s MAC, resolved on eth0.${v.id}`);
+        assert.equal(ok.report.checks.find((c) => c.check === 'on-link' && c.real === real)?.status, 'pass', `${real} on-link on eth0.${v.id}`);
+      }
+    const missing = path.join(l.workDir, 'xlvs-vlan30.yaml');
+    fs.writeFileSync(missing, 'interface: eth0\nservices:\n  - { vip: 10.30.0.100, port: 80, vlan: 30, reals: [ { address: 10.30.0.11 } ] }\n');
+    const bad = await doctor(missing);
+    const c = bad.report.checks.find((x) => x.check === 'vlan' && x.subject === 'VLAN 30 (eth0.30)');
+    assert.equal(c?.status, 'fail', JSON.stringify(bad.report.checks));
+    assert.match(c?.hint ?? '', /ip link add link eth0 name eth0\.30 type vlan id 30/);
+    assert.notEqual(bad.code, 0);
   });
 
   test('xlvs status counts the connections as forwarded, none passed as another ethertype', async () => {
