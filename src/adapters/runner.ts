@@ -29,6 +29,11 @@ export interface RunnerOptions {
 export function checkHost(cfg: Config): void {
   if (!interfaceExists(cfg.interface)) throw new UsageError(`invalid config`, [`interface: ${JSON.stringify(cfg.interface)} does not exist on this host`]);
   const problems: string[] = vipAddressProblems(cfg, hostAddresses());
+  // VLAN devices have no native XDP (no ndo_bpf): auto falls back to generic, native cannot attach.
+  if (cfg.xdp_mode === 'native' && isVlanDevice(cfg.interface))
+    problems.push(
+      `xdp_mode: native: ${cfg.interface} is a VLAN device, which has no native XDP (use auto or generic, or attach to the trunk with services[].vlan)`,
+    );
   // A service on a VLAN needs the VLAN device: its VIP answers ARP there and its reals' MACs are resolved there.
   const missing = new Set<string>();
   cfg.services.forEach((s, i) => {
@@ -77,6 +82,15 @@ export function resolveMacs(ifname: string, solicitor: Solicitor, addresses: rea
     out.set(a, usableMac(e));
   }
   return out;
+}
+
+/** A kernel 802.1Q VLAN device (its uevent says DEVTYPE=vlan). */
+function isVlanDevice(ifname: string): boolean {
+  try {
+    return /^DEVTYPE=vlan$/m.test(fs.readFileSync(`/sys/class/net/${ifname}/uevent`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** resolveMacs on each address's device: a VLAN service's reals are resolved on its VLAN device. */
