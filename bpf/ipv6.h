@@ -288,8 +288,6 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 	struct ip6_walk w = {};
 	struct hdr_cursor nh;
 	struct ipv6hdr *ip6;
-	struct tcphdr *tcp;
-	struct udphdr *udp;
 	void *data, *data_end;
 	__u32 ports;
 	__u8 flags = 0, *icmp;
@@ -337,20 +335,17 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 	}
 	nh.pos = data + w.off;
 	proto = w.nexthdr;
-	if (proto == IPPROTO_TCP) {
-		if (parse_tcphdr(&nh, data_end, &tcp) < 0) {
-			vd->pass_malformed++;
+	switch (parse_ports(&nh, data_end, proto, &ports, &flags)) {
+	case 1:
+		break;
+	case -1:
+		vd->pass_malformed++;
+		return XDP_PASS;
+	default:
+		if (proto != XLVS_NEXTHDR_ICMPV6) {
+			vd->pass_no_service++;
 			return XDP_PASS;
 		}
-		ports = *(__u32 *)&tcp->source;
-		flags = ((__u8 *)tcp)[13]; /* the flag byte: FIN, SYN, RST, PSH, ACK, ... */
-	} else if (proto == IPPROTO_UDP) {
-		if (parse_udphdr(&nh, data_end, &udp) < 0) {
-			vd->pass_malformed++;
-			return XDP_PASS;
-		}
-		ports = *(__u32 *)&udp->source;
-	} else if (proto == XLVS_NEXTHDR_ICMPV6) {
 		/* Neighbour discovery (133-137), echo and the rest are the director's kernel's to answer; errors may be a flow's. */
 		icmp = nh.pos;
 		if ((void *)(icmp + 8) > data_end || (void *)(icmp + 8) > nh.l3_end) {
@@ -359,9 +354,6 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 		}
 		if (icmp[0] == XLVS_ICMPV6_PKT_TOOBIG || icmp[0] == XLVS_ICMPV6_DEST_UNREACH)
 			return icmp6_to_flow(ctx, vd, cfg, w.off, w.end);
-		vd->pass_no_service++;
-		return XDP_PASS;
-	} else {
 		vd->pass_no_service++;
 		return XDP_PASS;
 	}

@@ -162,6 +162,33 @@ static __always_inline int parse_udphdr(struct hdr_cursor *nh, void *data_end, s
 	return len;
 }
 
+/*
+ * The transport step both families share: for TCP and UDP, the port pair as it lies in the frame (source first) and,
+ * for TCP, the flag byte (FIN, SYN, RST, PSH, ACK, ...). Returns 1 for TCP or UDP, 0 for any other protocol (the
+ * caller's to settle), -1 for a malformed header.
+ */
+static __always_inline int parse_ports(struct hdr_cursor *nh, void *data_end, int proto, __u32 *ports, __u8 *flags)
+{
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+
+	if (proto == IPPROTO_TCP) {
+		if (parse_tcphdr(nh, data_end, &tcp) < 0)
+			return -1;
+		*ports = *(__u32 *)&tcp->source;
+		*flags = ((__u8 *)tcp)[13];
+		return 1;
+	}
+	if (proto == IPPROTO_UDP) {
+		if (parse_udphdr(nh, data_end, &udp) < 0)
+			return -1;
+		*ports = *(__u32 *)&udp->source;
+		*flags = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* An ICMP header (linux/icmp.h pulls in libc's socket headers, which a BPF target cannot include). */
 struct icmphdr {
 	__u8 type; /* ICMP_* */

@@ -848,8 +848,6 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 	struct xlvs_ct_bucket *bucket;
 	struct xlvs_real *real = NULL;
 	struct iphdr *iph;
-	struct tcphdr *tcp;
-	struct udphdr *udp;
 	__u32 real_id = 0, svc_id = 0, ports;
 	int proto, way, nc_result = -1;
 	__u8 flags = 0;
@@ -863,23 +861,16 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 		vd->pass_fragment++;
 		return XDP_PASS;
 	}
-	if (proto == IPPROTO_TCP) {
-		if (parse_tcphdr(&nh, data_end, &tcp) < 0) {
-			vd->pass_malformed++;
-			return XDP_PASS;
-		}
-		ports = *(__u32 *)&tcp->source;
-		flags = ((__u8 *)tcp)[13]; /* the flag byte: FIN, SYN, RST, PSH, ACK, ... */
-	} else if (proto == IPPROTO_UDP) {
-		if (parse_udphdr(&nh, data_end, &udp) < 0) {
-			vd->pass_malformed++;
-			return XDP_PASS;
-		}
-		ports = *(__u32 *)&udp->source;
-	} else if (proto == IPPROTO_ICMP) {
-		return icmp_error(&nh, data_end, eth, cfg, vd, key, bpf_ntohs(iph->tot_len));
-	} else {
+	switch (parse_ports(&nh, data_end, proto, &ports, &flags)) {
+	case 1:
+		break;
+	case 0:
+		if (proto == IPPROTO_ICMP)
+			return icmp_error(&nh, data_end, eth, cfg, vd, key, bpf_ntohs(iph->tot_len));
 		vd->pass_no_service++;
+		return XDP_PASS;
+	default:
+		vd->pass_malformed++;
 		return XDP_PASS;
 	}
 
