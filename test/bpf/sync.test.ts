@@ -11,11 +11,11 @@ import { parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import type { SyncEvent, SyncInsert } from '../../src/core/syncdp';
 import { XDP_TX } from '../../src/core/verdictmodel';
-import { ACK, DIRECTOR_MAC, FIN, type FrameSpec, frame, macOf, SYN } from '../lib/packets';
+import { ACK, DIRECTOR_MAC, FIN, type FrameSpec, frame, frame6, macOf, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
 const REALS = ['10.0.0.11', '10.0.0.12', '10.0.0.13'];
-const macFor = (address: string) => `02:00:00:00:00:${address.split('.')[3]!.padStart(2, '0')}`;
+const macFor = (address: string) => `02:00:00:00:00:${(address.split(/[.:]/).at(-1) || '0').padStart(2, '0')}`;
 const WRR = `services:\n  - vip: 10.0.0.100\n    port: 80\n    scheduler: wrr\n    reals:\n${REALS.slice(0, 2)
   .map((a, i) => `      - { address: ${a}, weight: ${2 - i} }`)
   .join('\n')}\n`;
@@ -307,4 +307,68 @@ test('readSyncEvents: maxEvents caps one read, the rest waits for the next; one 
   const t1 = Date.now();
   assert.equal((await waiting).length, 1);
   assert.ok(Date.now() - t1 < 2000);
+});
+
+const PERSIST6 = [
+  'services:',
+  '  - vip: 2001:db8::100\n    port: 80\n    scheduler: rr\n    persistence: { timeout: 300, netmask: 64 }\n    reals:',
+  '      - { address: 2001:db8::11, weight: 1 }',
+  '      - { address: 2001:db8::12, weight: 1 }',
+  '      - { address: 2001:db8::13, weight: 1 }\n',
+].join('\n');
+
+test('IPv6: a flow records its connection and template (xlvs_sync_rec6); xlvs_syncin6 makes a second datapath forward it to the same real', async () => {
+  const l = await load(PERSIST6, true);
+  const flow = { saddr: '2001:db8:1::7', daddr: '2001:db8::100', sport: 40001, dport: 80 };
+  const r = await native().testRun(l.dp.programFd(), { data: frame6({ ...flow, tcpFlags: SYN }), repeat: 1 });
+  assert.equal(r.retval, XDP_TX);
+  const mac = macOf(r.dataOut, 'dst');
+  const real = l.services[0]!.reals.find((x) => x.mac === mac)!;
+  assert.ok(real, `the SYN went to a real (${mac})`);
+  const ev = await l.dp.readSyncEvents(100);
+  const svcId = l.services[0]!.id;
+  assert.deepEqual(ev.map(shape), [
+    {
+      proto: 6,
+      caddr: '2001:db8:1::7',
+      cport: 40001,
+      vaddr: '2001:db8::100',
+      vport: 80,
+      raddr: real.address,
+      state: abi.CS.SYN_RECV,
+      template: false,
+      svcId,
+      realId: real.id,
+    },
+    {
+      proto: 6,
+      caddr: '2001:db8:1::',
+      cport: 0,
+      vaddr: '2001:db8::100',
+      vport: 80,
+      raddr: real.address,
+      state: abi.CS.NONE,
+      template: true,
+      svcId,
+      realId: real.id,
+    },
+  ]);
+  l.dp.close();
+  lab = undefined;
+  // The backup: its own datapath, the same config; the records become its inserts (ids mapped by address).
+  const b = await load(PERSIST6, false);
+  const mine = b.services[0]!.reals.find((x) => x.address === real.address)!;
+  const entries: SyncInsert[] = ev.map((e) => ({ ...e, svcId: b.services[0]!.id, realId: mine.id, state: e.template ? 0 : abi.CS.ESTABLISHED }));
+  const res = b.dp.insertSynced(entries);
+  assert.deepEqual([res.inserted, res.updated, res.refused], [2, 0, 0]);
+  assert.equal(conns(b, mine.id).active, 1n, 'the synced ESTABLISHED entry is counted on its real');
+  // The flow's next packet on the backup follows the synced entry; a new port of the same /64 follows the template.
+  const next = await native().testRun(b.dp.programFd(), { data: frame6({ ...flow, tcpFlags: ACK }), repeat: 1 });
+  assert.equal(macOf(next.dataOut, 'dst'), mine.mac);
+  const other = await native().testRun(b.dp.programFd(), { data: frame6({ ...flow, saddr: '2001:db8:1::99', sport: 40100, tcpFlags: SYN }), repeat: 1 });
+  assert.equal(macOf(other.dataOut, 'dst'), mine.mac);
+  assert.equal(abi.sumPerCpu(abi.verdicts, b.dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus()).tx_existing, 1n);
+  // Again: the held key is updated, not inserted twice; a v6 entry with a v4 VIP is refused by name before any insert.
+  assert.equal(b.dp.insertSynced(entries.slice(0, 1)).updated, 1);
+  assert.throws(() => b.dp.insertSynced([{ ...entries[0]!, vaddr: '10.0.0.100' }]), /entries\[0\]\.caddr: "2001:db8:1::7" is not of the family of vaddr/);
 });
