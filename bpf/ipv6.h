@@ -84,7 +84,17 @@ static __always_inline void persist_key6(struct xlvs_persist6_key *pk, const str
 
 #include "conntable.h"
 
-_Static_assert(sizeof(struct new_conn6) <= XLVS_NEW_CONN6_BYTES, "xlvs_scratch6 holds a struct new_conn6");
+/*
+ * xlvs_scratch6's value: the flow's new connection, and what ipv6_parse() found that xlvs_ipv6() needs after it. Kept
+ * here, not in xlvs_ipv6()'s registers: a value live across the call spills, and the chain's stack has no room on 6.1.
+ */
+struct scratch6 {
+	struct new_conn6 nc;
+	__u32 bytes; /* the datagram's length (payload length + 40) for the counters */
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct scratch6) <= XLVS_NEW_CONN6_BYTES, "xlvs_scratch6 holds a struct scratch6");
 
 #undef CT_
 #undef CT_KEY
@@ -188,11 +198,13 @@ static __always_inline int same_addr6(const struct in6_addr *a, const struct in6
  * An ICMPv6 packet-too-big or destination-unreachable sent to a VIP quotes the start of a real's reply (VIP -> client):
  * the flow it belongs to, seen the other way round, goes to that real unchanged (IPVS's ip_vs_in_icmp_v6), so path
  * MTU discovery works through the director. Its entry is only read: an error is no sign of the flow's life.
- * off: the ICMPv6 header's offset in the frame; end: the datagram's end. A global function, off the flows' call chain.
+ * off: the ICMPv6 header's offset in the frame; end: the datagram's end. A global function, off the flows' call chain;
+ * it finds the IPv6 header behind the VLAN tags again rather than take a sixth argument (BPF functions take five).
  */
 __noinline int icmp6_to_flow(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, __u32 off, __u32 end)
 {
 	struct xlvs_conn6_key k __attribute__((aligned(8))) = {}, *key = &k;
+	struct hdr_cursor nh;
 	void *data, *data_end, *l3_end;
 	struct xlvs_ct6_bucket *bucket;
 	struct ipv6hdr *ip6, *q;
@@ -207,8 +219,11 @@ __noinline int icmp6_to_flow(struct xdp_md *ctx, struct xlvs_verdicts *vd, const
 		return XDP_ABORTED;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	ip6 = data + sizeof(*eth);
+	nh.pos = data;
+	/* verifier: xlvs_xdp parsed these, but this function is verified without the caller's bounds */
+	if (parse_vlans(&nh, data_end, parse_ethhdr(&nh, data_end, &eth)) != bpf_htons(ETH_P_IPV6))
+		return XDP_ABORTED;
+	ip6 = nh.pos;
 	if ((void *)(ip6 + 1) > data_end)
 		return XDP_ABORTED;
 	/* verifier: clang compares a copy and drops the masks the verifier needs on these unless a barrier keeps them */
@@ -267,8 +282,9 @@ __noinline int icmp6_to_flow(struct xdp_md *ctx, struct xlvs_verdicts *vd, const
  * its verdict counted (malformed, a fragment, too many extension headers, no TCP/UDP, an ICMPv6 error). A global
  * function: its stack and states stay off the flow's call chain (new_connection6() and schedule() below xlvs_ipv6()).
  */
-__noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, struct new_conn6 *nc)
+__noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, struct scratch6 *s6, __u32 l3off)
 {
+	struct new_conn6 *nc;
 	struct ip6_walk w = {};
 	struct hdr_cursor nh;
 	struct ipv6hdr *ip6;
@@ -279,13 +295,15 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 	__u8 flags = 0, *icmp;
 	int proto;
 
-	/* verifier: a global function's pointer arguments may be NULL */
-	if (!ctx || !vd || !cfg || !nc)
+	/* verifier: a global function's pointer arguments may be NULL, and its offsets need bounds of their own */
+	if (!ctx || !vd || !cfg || !s6 || l3off > XLVS_L3_MAX_OFF)
 		return XDP_ABORTED;
+	nc = &s6->nc;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	/* verifier: the caller checked the Ethernet header, but this function is verified without the caller's bounds */
-	nh.pos = data + sizeof(struct ethhdr);
+	/* verifier: the caller checked the Ethernet header and tags, but this function is verified without the caller's bounds */
+	barrier_var(l3off);
+	nh.pos = data + (l3off & 0x1f);
 	if (nh.pos > data_end) {
 		vd->pass_malformed++;
 		return XDP_PASS;
@@ -365,64 +383,74 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 	nc->key.proto = proto;
 	nc->ports = ports;
 	nc->tcp_flags = flags;
+	s6->bytes = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	return P6_FLOW;
 }
 
 /*
- * The IPv6 path, called by xlvs_xdp for IPv6 frames addressed to this director. A global function: verified once, on
- * its own, so the IPv4 path's states are not multiplied by these (and the reverse). Counts its own verdicts.
+ * An IPv6 flow's entry followed (ct_follow6()), its real and service left in nc's out fields. Not inlined: in
+ * xlvs_ipv6() its spills sat in the frame that stays live under new_connection6() and schedule(), past 6.1's 512
+ * bytes for the chain; here they are gone before either runs.
  */
-__noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
+static __noinline struct xlvs_real *follow6(struct xlvs_ct6_bucket *bucket, int way, struct new_conn6 *nc, const struct xlvs_cfg *cfg)
 {
-	struct new_conn6 *nc;
+	return ct_follow6(bucket, way, nc, cfg, &nc->real_id, &nc->svc_id);
+}
+
+/*
+ * The IPv6 path, called by xlvs_xdp for IPv6 frames addressed to this director; l3off: the IPv6 header's offset (behind
+ * the Ethernet header and any VLAN tags). A global function: verified once, on its own, so the IPv4 path's states are
+ * not multiplied by these (and the reverse). Counts its own verdicts.
+ */
+__noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg, __u32 l3off)
+{
+	struct scratch6 *s6;
 	struct xlvs_ct6_bucket *bucket;
 	struct xlvs_real *real = NULL;
 	struct ethhdr *eth;
-	struct ipv6hdr *ip6;
 	void *data_end;
-	__u32 real_id = 0, svc_id = 0;
 	__u32 zero = 0;
 	int way, nc_result = -1;
 
-	/* verifier: a global function's pointer arguments may be NULL */
+	/* verifier: a global function's pointer arguments may be NULL (ipv6_parse() bounds l3off) */
 	if (!ctx || !vd || !cfg)
 		return XDP_ABORTED;
-	nc = bpf_map_lookup_elem(&xlvs_scratch6, &zero);
-	if (!nc) {
+	s6 = bpf_map_lookup_elem(&xlvs_scratch6, &zero);
+	if (!s6) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	__builtin_memset(nc, 0, sizeof(*nc));
-	nc->way = -1;
-	way = ipv6_parse(ctx, vd, cfg, nc);
+	__builtin_memset(&s6->nc, 0, sizeof(s6->nc));
+	s6->nc.way = -1;
+	way = ipv6_parse(ctx, vd, cfg, s6, l3off);
 	if (way != P6_FLOW)
 		return way;
 	eth = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	ip6 = (void *)(eth + 1);
 	/* verifier: ipv6_parse() checked the headers; this function has its own view of the frame */
-	if ((void *)(ip6 + 1) > data_end) {
+	if ((void *)(eth + 1) > data_end) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	/* As for IPv4: the flow's bucket first, the service only for flows without a usable entry. */
-	nc->bucket = ct_bucket6(cfg, &nc->key, nc->ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn6, &nc->bucket);
+	/*
+	 * As for IPv4: the flow's bucket first, the service only for flows without a usable entry. The real and service
+	 * go to the scratch (the out fields new_connection6() fills too), not the stack: 6.1's 512 bytes are all taken.
+	 */
+	s6->nc.bucket = ct_bucket6(cfg, &s6->nc.key, s6->nc.ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn6, &s6->nc.bucket);
 	if (!bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find6(bucket, &nc->key);
+	way = ct_find6(bucket, &s6->nc.key);
 	if (way >= 0)
-		real = ct_follow6(bucket, way, nc, cfg, &real_id, &svc_id);
+		real = follow6(bucket, way, &s6->nc, cfg);
 	if (!real) {
-		nc_result = new_connection6(nc);
+		nc_result = new_connection6(&s6->nc);
 		if (nc_result == NC_TX) {
-			vd->ct_evicted += nc->evicted;
-			vd->ct_untracked += nc->untracked;
-			svc_id = nc->svc_id;
-			real_id = nc->real_id;
+			vd->ct_evicted += s6->nc.evicted;
+			vd->ct_untracked += s6->nc.untracked;
 		}
 	}
-	return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(ip6->payload_len) + sizeof(*ip6), nc_result);
+	return forward(eth, cfg, vd, real, s6->nc.svc_id, s6->nc.real_id, s6->bytes, nc_result);
 }

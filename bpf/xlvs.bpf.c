@@ -755,39 +755,105 @@ static __always_inline int forward(struct ethhdr *eth, const struct xlvs_cfg *cf
 	return XDP_TX;
 }
 
+/* ---- ICMP errors for a flow ---- */
+
+#define XLVS_ICMP_DEST_UNREACH  3  /* every code: fragmentation needed (4) is the one path MTU discovery needs */
+#define XLVS_ICMP_SOURCE_QUENCH 4  /* deprecated (RFC 6633), forwarded as IPVS does */
+#define XLVS_ICMP_TIME_EXCEEDED 11 /* TTL or reassembly time exceeded */
+
+/*
+ * An ICMP error a router sends to the VIP (IPVS ip_vs_in_icmp: destination unreachable, source quench, time
+ * exceeded) quotes the datagram that caused it: the real's reply, VIP to client. It goes to the real that owns that
+ * connection, rewritten like any forwarded frame, so the real's TCP learns the path MTU; the connection entry is only
+ * read (no state, hits or clock), the service and real count the frame as IPVS does. No entry, or one whose real is
+ * gone: the director's kernel gets it. Other ICMP (echo requests) is the kernel's too. key is the caller's
+ * connection key, reused for the quoted flow; the ICMPv6 path mirrors this with packet-too-big.
+ */
+static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, struct ethhdr *eth, const struct xlvs_cfg *cfg, struct xlvs_verdicts *vd,
+                                      struct xlvs_conn_key *key, __u32 bytes)
+{
+	struct xlvs_ct_bucket *bucket;
+	struct xlvs_ct_entry *e;
+	struct xlvs_real *real;
+	struct icmphdr *icmp;
+	struct iphdr *quote;
+	__u32 ports, idx, real_id, svc_id;
+	int type, proto, way;
+
+	type = parse_icmphdr(nh, data_end, &icmp);
+	if (type < 0) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	if (type != XLVS_ICMP_DEST_UNREACH && type != XLVS_ICMP_SOURCE_QUENCH && type != XLVS_ICMP_TIME_EXCEEDED) {
+		vd->pass_no_service++;
+		return XDP_PASS;
+	}
+	proto = parse_icmp_quote(nh, data_end, &quote);
+	if (proto < 0) {
+		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	/* A later fragment quotes no ports (IPVS passes it too); only TCP and UDP have connections. */
+	if ((quote->frag_off & bpf_htons(XLVS_IP_OFFSET)) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP)) {
+		vd->pass_icmp_no_flow++;
+		return XDP_PASS;
+	}
+	/* The quote runs VIP:port -> client:port; the connection is keyed the client's way round. */
+	ports = *(__u32 *)nh->pos;
+	key->saddr = quote->daddr;
+	key->daddr = quote->saddr;
+	key->sport = (__be16)(ports >> 16);
+	key->dport = (__be16)ports;
+	key->proto = proto;
+	ports = (ports >> 16) | (ports << 16);
+	idx = ct_bucket(cfg, key, ports);
+	bucket = bpf_map_lookup_elem(&xlvs_conn, &idx);
+	if (!bucket) {
+		vd->aborted++;
+		return XDP_ABORTED;
+	}
+	way = ct_find(bucket, key);
+	if (way < 0) {
+		vd->pass_icmp_no_flow++;
+		return XDP_PASS;
+	}
+	e = &bucket->e[way & (XLVS_CT_WAYS - 1)];
+	real_id = e->val.real_id;
+	svc_id = e->val.svc_id;
+	real = usable_real(&real_id, svc_id);
+	if (!real) {
+		vd->pass_icmp_no_flow++;
+		return XDP_PASS;
+	}
+	__builtin_memcpy(eth->h_dest, real->mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
+	count(&svc_id, &xlvs_st_svc, bytes, 0);
+	count(&real_id, &xlvs_st_real, bytes, 0);
+	vd->tx_icmp++;
+	return XDP_TX;
+}
+
 #include "ipv6.h"
 
 /*
  * The IPv4 path of xlvs_xdp, for IPv4 frames addressed to this director; counts its own verdicts. Inlined: as a global
  * function (as xlvs_ipv6() is) the call alone cost an established IPv4 flow 7 ns of its 48.
  */
-static __always_inline int xlvs_ipv4(struct xdp_md *ctx, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
+static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *eth, struct xlvs_verdicts *vd, const struct xlvs_cfg *cfg)
 {
 	struct new_conn nc __attribute__((aligned(8))) = {.way = -1};
 	struct xlvs_conn_key *key = &nc.key;
+	struct hdr_cursor nh = {.pos = l3};
 	struct xlvs_ct_bucket *bucket;
 	struct xlvs_real *real = NULL;
-	struct hdr_cursor nh;
-	struct ethhdr *eth;
 	struct iphdr *iph;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
-	void *data_end;
 	__u32 real_id = 0, svc_id = 0, ports;
 	int proto, way, nc_result = -1;
 	__u8 flags = 0;
 
-	/* verifier: a global function's pointer arguments may be NULL */
-	if (!ctx || !vd || !cfg)
-		return XDP_ABORTED;
-	data_end = (void *)(long)ctx->data_end;
-	eth = (void *)(long)ctx->data;
-	/* verifier: the caller checked it, but this function is verified without the caller's bounds */
-	if ((void *)(eth + 1) > data_end) {
-		vd->pass_malformed++;
-		return XDP_PASS;
-	}
-	nh.pos = eth + 1;
 	proto = parse_iphdr(&nh, data_end, &iph);
 	if (proto < 0) {
 		vd->pass_malformed++;
@@ -810,6 +876,8 @@ static __always_inline int xlvs_ipv4(struct xdp_md *ctx, struct xlvs_verdicts *v
 			return XDP_PASS;
 		}
 		ports = *(__u32 *)&udp->source;
+	} else if (proto == IPPROTO_ICMP) {
+		return icmp_error(&nh, data_end, eth, cfg, vd, key, bpf_ntohs(iph->tot_len));
 	} else {
 		vd->pass_no_service++;
 		return XDP_PASS;
@@ -867,10 +935,12 @@ SEC("xdp")
 int xlvs_xdp(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct hdr_cursor nh = {.pos = (void *)(long)ctx->data};
 	struct xlvs_verdicts *vd;
 	struct xlvs_cfg *cfg;
+	struct ethhdr *eth;
 	__u32 zero = 0;
+	int proto;
 
 	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
 	/* verifier: the single-entry per-CPU array always exists, but the lookup may return NULL */
@@ -882,8 +952,16 @@ int xlvs_xdp(struct xdp_md *ctx)
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	if ((void *)(eth + 1) > data_end) {
+	proto = parse_ethhdr(&nh, data_end, &eth);
+	/* VLAN tags stay in place: a trunk's frame is forwarded on the VLAN it came in on, where its service's reals are. */
+	if (proto >= 0)
+		proto = parse_vlans(&nh, data_end, proto);
+	if (proto < 0) {
 		vd->pass_malformed++;
+		return XDP_PASS;
+	}
+	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6)) {
+		vd->pass_not_ipv4++;
 		return XDP_PASS;
 	}
 	/*
@@ -891,22 +969,13 @@ int xlvs_xdp(struct xdp_md *ctx)
 	 * otherwise forwards the first one's output, addressed to a real, again and again. IPv4 is tested first: the
 	 * established IPv4 flow is the path to keep short.
 	 */
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		if (!for_director(eth->h_dest, cfg)) {
-			vd->pass_not_for_us++;
-			return XDP_PASS;
-		}
-		return xlvs_ipv4(ctx, vd, cfg);
-	}
-	if (eth->h_proto != bpf_htons(ETH_P_IPV6)) {
-		vd->pass_not_ipv4++;
-		return XDP_PASS;
-	}
 	if (!for_director(eth->h_dest, cfg)) {
 		vd->pass_not_for_us++;
 		return XDP_PASS;
 	}
-	return xlvs_ipv6(ctx, vd, cfg);
+	if (proto == bpf_htons(ETH_P_IP))
+		return xlvs_ipv4(nh.pos, data_end, eth, vd, cfg);
+	return xlvs_ipv6(ctx, vd, cfg, nh.pos - (void *)eth);
 }
 
 struct bpf_map; /* only passed back to helpers by the bpf_for_each_map_elem callbacks */

@@ -16,15 +16,15 @@
  */
 
 /* ---- limits (defaults; map sizes can be changed at load time) ---- */
-#define XLVS_MAX_SERVICES      16384u      /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
-#define XLVS_MAX_REALS         131072u     /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
-#define XLVS_CONN_DEFAULT_MAX  4194304u    /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
-#define XLVS_CT_WAYS           8u          /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
-#define XLVS_CONN6_DEFAULT_MAX 1048576u    /* IPv6 connection-table entries (xlvs_conn6, 64 B each): 64 MiB, a quarter of the IPv4 table's entries */
-#define XLVS_CT6_WAYS          4u          /* entries per xlvs_conn6 bucket: 4 x 64 B = 256 B, the same four cache lines as an IPv4 bucket */
-#define XLVS_IPV6_EXT_MAX      6u          /* IPv6 extension headers walked before the L4 header; a longer chain is passed (xlvs_verdicts.pass_ipv6_ext) */
-#define XLVS_NEW_CONN6_BYTES   72u         /* xlvs_scratch6 value: the IPv6 path's new-connection scratch (struct new_conn6, internal to the program) */
-#define XLVS_MH_DEFAULT_SIZE   65537u      /* Maglev table size: a prime */
+#define XLVS_MAX_SERVICES      16384u   /* xlvs_svc / xlvs_mh / xlvs_st_svc entries */
+#define XLVS_MAX_REALS         131072u  /* xlvs_reals / xlvs_rconn / xlvs_st_real entries (ids are per service-real pair: 10,000 services x 10 reals fit) */
+#define XLVS_CONN_DEFAULT_MAX  4194304u /* connection-table entries (xlvs_conn holds them XLVS_CT_WAYS to a bucket): 128 MiB */
+#define XLVS_CT_WAYS           8u       /* entries per xlvs_conn bucket: 8 x 32 B = 256 B, four adjacent cache lines */
+#define XLVS_CONN6_DEFAULT_MAX 1048576u /* IPv6 connection-table entries (xlvs_conn6, 64 B each): 64 MiB, a quarter of the IPv4 table's entries */
+#define XLVS_CT6_WAYS          4u       /* entries per xlvs_conn6 bucket: 4 x 64 B = 256 B, the same four cache lines as an IPv4 bucket */
+#define XLVS_IPV6_EXT_MAX      6u       /* IPv6 extension headers walked before the L4 header; a longer chain is passed (xlvs_verdicts.pass_ipv6_ext) */
+#define XLVS_NEW_CONN6_BYTES   80u      /* xlvs_scratch6 value: the IPv6 path's per-packet scratch (struct scratch6 in bpf/ipv6.h, internal to the program) */
+#define XLVS_MH_DEFAULT_SIZE   65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE         0xffffffffu /* Maglev bucket with no schedulable real */
 #define XLVS_SEQ_MAX_TRIES     32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */
 #define XLVS_FALLBACK_TRIES    32u         /* sh/mh fallback: buckets tried, the first being the flow's own */
@@ -267,10 +267,10 @@ struct xlvs_counters {
 
 /* xlvs_verdicts value (per-CPU, single entry): why each frame got its verdict. */
 struct xlvs_verdicts {
-	__u64 pass_not_ipv4;   /* neither IPv4 nor IPv6: ARP, VLAN-tagged and other ethertypes */
-	__u64 pass_malformed;  /* too short for its headers, or an invalid IPv4 or IPv6 header: left to the kernel */
-	__u64 pass_fragment;   /* IPv4 fragments: not forwarded (no L4 ports to match in most of them) */
-	__u64 pass_no_service; /* not addressed to a configured VIP:port/protocol (incl. ICMP, ICMPv6 neighbour discovery and echo) */
+	__u64 pass_not_ipv4;   /* neither IPv4 nor IPv6 (behind up to two VLAN tags): ARP and other ethertypes, three or more tags */
+	__u64 pass_malformed;  /* too short for its headers (VLAN tags included), an invalid IPv4 or IPv6 header, an ICMP error's bad quote */
+	__u64 pass_fragment;   /* IPv4 fragments, first or later: not forwarded (later ones carry no ports; the datapath cannot reassemble) */
+	__u64 pass_no_service; /* not addressed to a configured VIP:port/protocol, ICMP and ICMPv6 other than errors (NDP, echo: the kernel answers) */
 	__u64 tx_existing;     /* forwarded on an existing connection-table entry */
 	__u64 tx_new;          /* forwarded after scheduling a new connection */
 	__u64 drop_no_real;    /* service has no real that can take the connection */
@@ -285,6 +285,9 @@ struct xlvs_verdicts {
 	__u64 pass_fragment6;     /* IPv6 fragments, first or later: not forwarded (later ones carry no ports; the datapath cannot reassemble) */
 	__u64 tx_icmp6;           /* ICMPv6 packet-too-big or destination-unreachable quoting a tracked flow: forwarded unchanged to that flow's real */
 	__u64 pass_icmp6_no_flow; /* ICMPv6 error to a VIP quoting no flow the table holds (or whose real is gone), or not TCP/UDP: left to the kernel */
+	/* Appended: ICMPv4 errors (destination unreachable, fragmentation needed among them; source quench; time exceeded). */
+	__u64 tx_icmp;           /* forwarded to the real of the connection its quote belongs to (IPVS ip_vs_in_icmp): path MTU discovery works */
+	__u64 pass_icmp_no_flow; /* its quote is of no connection the table holds (or one whose real is gone), not TCP/UDP, or a later fragment */
 };
 
 /*

@@ -12,6 +12,7 @@ import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
 import { unsyncedIpv6Warning } from '../core/syncdp';
+import { configDevices, vipDevices } from '../core/vlan';
 import { Announcer, directorRoutes, withdrawAll } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { ArpGuard, ownAddress6 } from './arpguard';
@@ -21,12 +22,12 @@ import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
-import { ensureBpffs, heldAddresses, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
+import { ensureBpffs, heldAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
 import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
-import { checkHost, resolveMacs } from './runner';
+import { checkHost, resolveMacsOn } from './runner';
 import { SyncService } from './sync';
 
 export interface DaemonOptions {
@@ -72,7 +73,8 @@ export class Daemon {
   announcer: Announcer | undefined;
   /** Connection sync with peer directors (the config's sync section); its counters are in GET /v1/sync and /metrics. */
   sync: SyncService | undefined;
-  private vipsAdded = new Set<string>();
+  /** VIP -> the device it was added to (a VLAN service's VIP is on its VLAN device). */
+  private vipsAdded = new Map<string, string>();
   readonly socket: string;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -82,17 +84,18 @@ export class Daemon {
   /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
   private syncVips(cfg: Config, vips: string[]): void {
     if (!cfg.manage_vips) return;
-    const present = new Set(heldAddresses(cfg.interface));
-    const want = new Set(vips);
-    for (const v of want) {
-      if (present.has(v)) continue;
-      ip(vipAddrArgs('add', v, cfg.interface));
-      this.log.info({ vip: v }, 'VIP added');
+    const devices = vipDevices(cfg);
+    const present = (dev: string) => (interfaceExists(dev) ? heldAddresses(dev) : []);
+    const want = new Map(vips.map((v) => [v, devices.get(v) ?? cfg.interface]));
+    for (const [v, dev] of this.vipsAdded) {
+      if (want.get(v) === dev || !present(dev).includes(v)) continue;
+      ip(vipAddrArgs('del', v, dev));
+      this.log.info({ vip: v, device: dev }, 'VIP removed');
     }
-    for (const v of this.vipsAdded) {
-      if (want.has(v) || !present.has(v)) continue;
-      ip(vipAddrArgs('del', v, cfg.interface));
-      this.log.info({ vip: v }, 'VIP removed');
+    for (const [v, dev] of want) {
+      if (present(dev).includes(v)) continue;
+      ip(vipAddrArgs('add', v, dev));
+      this.log.info({ vip: v, device: dev }, 'VIP added');
     }
     this.vipsAdded = want;
   }
@@ -152,7 +155,7 @@ export class Daemon {
       info.mac,
       cfg.accept_macs.map((m) => m.toLowerCase()),
     );
-    this.vipsAdded = new Set(cfg.services.map((s) => s.vip)); // a previous run added them
+    this.vipsAdded = vipDevices(cfg); // a previous run added them
     const health: HealthRunner = new HealthRunner({
       ifname,
       ifindex: info.ifindex,
@@ -190,7 +193,7 @@ export class Daemon {
       health: (k) => health.get(k),
       vipClaims: (v) => this.arpGuard?.claimsOf(v) ?? [],
       datapath: port,
-      resolve: (a) => resolveMacs(ifname, this.solicitor, a),
+      resolve: (a) => resolveMacsOn(controller.config(), this.solicitor, a),
       check: (c) => checkHost(c),
       persist: (c) => this.persist(c),
       vipsChanged: (v) => this.syncVips(controller.config(), v),
@@ -257,9 +260,14 @@ export class Daemon {
       setInterval(() => void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed')), this.opts.refreshMs ?? 1000),
     );
     // A real's neighbour entry changed (netlink): re-plan now rather than at the next tick (~100 ms instead of ~1 s).
-    this.unwatch = watchNeighbours(ifname, (changed) => {
-      if (changed.some((a) => controller.isReal(a))) void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed'));
-    });
+    // Every device of the config at start (a VLAN added later by the API is re-read by the periodic refresh).
+    const unwatch = configDevices(cfg).map((dev) =>
+      watchNeighbours(dev, (changed) => {
+        if (changed.some((a) => controller.isReal(a)))
+          void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed'));
+      }),
+    );
+    this.unwatch = () => unwatch.forEach((u) => u());
     this.timers.push(
       setInterval(() => void controller.sweep().catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')), cfg.sweep_interval_ms),
     );
@@ -409,10 +417,9 @@ export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'>
   }
   for (const vip of withdrawAll(ifname)) done.push(`withdrew the BGP announcement of ${vip}`);
   if ('services' in cfg && cfg.manage_vips) {
-    const present = new Set(heldAddresses(ifname));
-    for (const vip of new Set(cfg.services.map((s) => s.vip))) {
-      if (!present.has(vip)) continue;
-      ip(vipAddrArgs('del', vip, ifname));
+    for (const [vip, dev] of vipDevices(cfg)) {
+      if (!interfaceExists(dev) || !heldAddresses(dev).includes(vip)) continue;
+      ip(vipAddrArgs('del', vip, dev));
       done.push(`removed VIP ${vip}`);
     }
   }

@@ -15,6 +15,8 @@ import {
   doctorMtu,
   doctorOnLink,
   doctorReplyRoute,
+  doctorVlanDevice,
+  doctorVlanProbesSkipped,
   spareCandidates,
   type TcpProbeResult,
   type UdpProbeResult,
@@ -42,8 +44,9 @@ import {
   TCP_SYN,
 } from '../core/packets';
 import type { MtuProbe } from '../core/realserver-probes';
+import { realDevices, vlanDevice } from '../core/vlan';
 import { ownAddress6 } from './arpguard';
-import { heldAddresses, interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
+import { heldAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
 import { native, type PacketSocket } from './native';
 import { ndpVipProbe } from './ndpprobe';
 import { dumpNeighbours, Solicitor } from './neighbours';
@@ -341,7 +344,30 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
   // The VIPs xlvs up adds are /32s on the same NIC; they are not where the director talks to its reals from.
   const nicAddrs = own.filter((a) => !(vips.includes(a.local) && a.prefixlen === 32));
   const subnets = nicAddrs.map((a) => networkOf(a.local, a.prefixlen));
-  const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))];
+  // Reals of services on a VLAN (services[].vlan) are on their VLAN device: MAC and route checked there, no frame probes.
+  const devices = realDevices(cfg);
+  const vlanChecks: DoctorCheck[] = [];
+  const seenDev = new Set<string>();
+  for (const s of cfg.services) {
+    const dev = vlanDevice(ifname, s.vlan);
+    if (!s.vlan || seenDev.has(dev)) continue;
+    seenDev.add(dev);
+    const exists = interfaceExists(dev);
+    vlanChecks.push(doctorVlanDevice(ifname, s.vlan, dev, exists, exists ? interfaceAddresses(dev) : []));
+  }
+  for (const [real, dev] of devices) {
+    if (dev === ifname) continue;
+    const exists = seenDev.has(dev) && interfaceExists(dev);
+    const mac = exists ? ((await resolveMacs(dev, [real], 3000)).get(real) ?? null) : null;
+    vlanChecks.push(doctorMac(real, mac, dev));
+    if (exists) {
+      const [l] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', dev]);
+      const sn = ((l?.addr_info ?? []) as any[]).map((a) => networkOf(String(a.local), Number(a.prefixlen)));
+      vlanChecks.push(doctorOnLink(real, dev, routeTo(real), sn));
+    }
+    vlanChecks.push(doctorVlanProbesSkipped(real, dev));
+  }
+  const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))].filter((r) => (devices.get(r) ?? ifname) === ifname);
   const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
   const checks: DoctorCheck[] = [];
 
@@ -432,6 +458,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     for (const a of arpR) checks.push(doctorArpVip(a.vip, dirMac, a.replies, realsByMac, holding.has(a.vip)));
     const held6 = vips6.length ? new Set(heldAddresses(ifname)) : new Set<string>();
     for (const n of await ndpP) checks.push(doctorNdpVip(n.vip, dirMac, n.answers, realsByMac, held6.has(n.vip)));
+    checks.push(...vlanChecks);
 
     return {
       interface: ifname,

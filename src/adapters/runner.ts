@@ -8,6 +8,7 @@ import { Controller } from '../core/controller';
 import { RuntimeError, UsageError } from '../core/errors';
 import { needsSolicit, neighbourKey, usableMac } from '../core/neighbours';
 import { vipAddressProblems } from '../core/ownaddr';
+import { byDevice, configDevices, realDevices, vipDevices, vlanDevice } from '../core/vlan';
 import { monotonicMs } from './clock';
 import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
@@ -40,6 +41,23 @@ export interface RunnerOptions {
 export function checkHost(cfg: Config): void {
   if (!interfaceExists(cfg.interface)) throw new UsageError(`invalid config`, [`interface: ${JSON.stringify(cfg.interface)} does not exist on this host`]);
   const problems: string[] = vipAddressProblems(cfg, hostAddresses());
+  // VLAN devices have no native XDP (no ndo_bpf): auto falls back to generic, native cannot attach.
+  if (cfg.xdp_mode === 'native' && isVlanDevice(cfg.interface))
+    problems.push(
+      `xdp_mode: native: ${cfg.interface} is a VLAN device, which has no native XDP (use auto or generic, or attach to the trunk with services[].vlan)`,
+    );
+  // A service on a VLAN needs the VLAN device: its VIP answers ARP there and its reals' MACs are resolved there.
+  const missing = new Set<string>();
+  cfg.services.forEach((s, i) => {
+    const dev = vlanDevice(cfg.interface, s.vlan);
+    if (s.vlan && !missing.has(dev) && !interfaceExists(dev)) {
+      missing.add(dev);
+      problems.push(
+        `services[${i}].vlan: ${s.vlan}: no device ${dev} on this host ` +
+          `(create it: ip link add link ${cfg.interface} name ${dev} type vlan id ${s.vlan}, with an address in the reals' subnet)`,
+      );
+    }
+  });
   // The sync daemons send from (master) or join on (backup) their interface's IPv4 address, as IPVS's do.
   for (const role of ['master', 'backup'] as const) {
     const ifn = cfg.sync?.[role]?.mcast_interface;
@@ -54,7 +72,9 @@ export function checkHost(cfg: Config): void {
     s.reals.forEach((r, j) => {
       if (!routes.has(r.address)) routes.set(r.address, routeTo(r.address));
       const route = routes.get(r.address)!;
-      if (!route || route.dev !== cfg.interface || route.gateway) {
+      const dev = vlanDevice(cfg.interface, s.vlan);
+      if (missing.has(dev)) return;
+      if (!route || route.dev !== dev || route.gateway) {
         const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
         problems.push(
           `services[${i}].reals[${j}].address: ${r.address} is not on-link on ${cfg.interface} (${how}); direct routing needs every real on the director's segment`,
@@ -77,6 +97,22 @@ export function resolveMacs(ifname: string, solicitor: Solicitor, addresses: rea
   return out;
 }
 
+/** A kernel 802.1Q VLAN device (its uevent says DEVTYPE=vlan). */
+function isVlanDevice(ifname: string): boolean {
+  try {
+    return /^DEVTYPE=vlan$/m.test(fs.readFileSync(`/sys/class/net/${ifname}/uevent`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** resolveMacs on each address's device: a VLAN service's reals are resolved on its VLAN device. */
+export function resolveMacsOn(cfg: Pick<Config, 'interface' | 'services'>, solicitor: Solicitor, addresses: readonly string[]): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const [dev, list] of byDevice(realDevices(cfg), cfg.interface, addresses)) for (const [a, m] of resolveMacs(dev, solicitor, list)) out.set(a, m);
+  return out;
+}
+
 /**
  * `xlvs up`: the same Controller (plan -> apply, MAC refresh) as the daemon, but with no API, no persistence and an
  * unpinned link, so everything goes when the process does.
@@ -85,7 +121,7 @@ export class Runner {
   private readonly solicitor = new Solicitor();
   private datapath: Datapath | undefined;
   private controller: Controller | undefined;
-  private addedVips: string[] = [];
+  private addedVips: { vip: string; dev: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
@@ -115,7 +151,7 @@ export class Runner {
   private async resolveAll(): Promise<void> {
     const deadline = monotonicMs() + (this.opts.resolveTimeoutMs ?? 3000);
     for (;;) {
-      const macs = resolveMacs(this.cfg.interface, this.solicitor, this.addresses);
+      const macs = resolveMacsOn(this.cfg, this.solicitor, this.addresses);
       const missing = [...macs].filter(([, m]) => !m).map(([a]) => a);
       if (!missing.length) return;
       if (monotonicMs() >= deadline) {
@@ -168,7 +204,7 @@ export class Runner {
         applied: (c) => health.setConfig(c),
         health: (k) => health.get(k),
         datapath: datapathPort(dp, []),
-        resolve: (a) => resolveMacs(ifname, this.solicitor, a),
+        resolve: (a) => resolveMacsOn(this.cfg, this.solicitor, a),
         check: () => undefined, // checkHost ran above; the config never changes under `up`
         persist: () => undefined,
         log: (msg) => this.log(msg),
@@ -191,21 +227,24 @@ export class Runner {
     this.timer = setInterval(() => this.tick(), this.opts.refreshMs ?? 1000);
     // A real's neighbour entry changed (netlink): re-plan now rather than at the next tick.
     const reals = new Set(this.addresses);
-    this.unwatch = watchNeighbours(this.cfg.interface, (changed) => {
-      if (changed.some((a) => reals.has(a))) this.tick();
-    });
+    const unwatch = configDevices(this.cfg).map((dev) =>
+      watchNeighbours(dev, (changed) => {
+        if (changed.some((a) => reals.has(a))) this.tick();
+      }),
+    );
+    this.unwatch = () => unwatch.forEach((u) => u());
     this.sweeper = setInterval(
       () => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)),
       this.cfg.sweep_interval_ms,
     );
   }
 
+  /** Each VIP on its service's device (a VLAN service's on its VLAN device, so the kernel answers ARP on that VLAN). */
   private addVips(): void {
-    const present = new Set(heldAddresses(this.cfg.interface));
-    for (const vip of new Set(this.cfg.services.map((s) => s.vip))) {
-      if (present.has(vip)) continue;
-      ip(vipAddrArgs('add', vip, this.cfg.interface));
-      this.addedVips.push(vip);
+    for (const [vip, dev] of vipDevices(this.cfg)) {
+      if (heldAddresses(dev).includes(vip)) continue;
+      ip(vipAddrArgs('add', vip, dev));
+      this.addedVips.push({ vip, dev });
     }
   }
 
@@ -227,9 +266,9 @@ export class Runner {
     this.unwatch?.();
     this.unwatch = undefined;
     this.timer = this.sweeper = undefined;
-    for (const vip of this.addedVips.splice(0)) {
+    for (const { vip, dev } of this.addedVips.splice(0)) {
       try {
-        ip(vipAddrArgs('del', vip, this.cfg.interface));
+        ip(vipAddrArgs('del', vip, dev));
       } catch (e) {
         this.log(`warning: ${(e as Error).message}`);
       }

@@ -131,7 +131,7 @@ export const CT_WAYS = 8;
 export const CONN6_DEFAULT_MAX = 1048576;
 export const CT6_WAYS = 4;
 export const IPV6_EXT_MAX = 6;
-export const NEW_CONN6_BYTES = 72;
+export const NEW_CONN6_BYTES = 80;
 export const ACCEPT_MACS = 4;
 export const PERSIST_RATIO = 16;
 export const PERSIST_MIN = 1024;
@@ -339,6 +339,8 @@ export interface Verdicts {
   pass_fragment6: bigint;
   tx_icmp6: bigint;
   pass_icmp6_no_flow: bigint;
+  tx_icmp: bigint;
+  pass_icmp_no_flow: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -469,6 +471,8 @@ export const verdictFields = [
   'pass_fragment6',
   'tx_icmp6',
   'pass_icmp6_no_flow',
+  'tx_icmp',
+  'pass_icmp_no_flow',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
@@ -490,10 +494,12 @@ const verdictLayout = [
   'pass_fragment6',
   'tx_icmp6',
   'pass_icmp6_no_flow',
+  'tx_icmp',
+  'pass_icmp_no_flow',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  128,
+  144,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 

@@ -14,6 +14,7 @@ import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
 import { syncSchema } from './syncconfig';
 import { syncBackupProblem } from './syncdp';
+import { VLAN_ID_MAX, vlanProblems } from './vlan';
 
 /** A DNS name (or an IPv4 literal) as a Host header carries it, without the port. */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -165,6 +166,11 @@ const service = z.strictObject({
     .optional(),
   /** Takes new connections only while every real is down (it must be on-link like a real). */
   sorry_server: unicastAny.optional(),
+  /**
+   * The 802.1Q VLAN of the interface (a trunk) the VIP and reals are on: the VIP goes on, and the reals' MACs are
+   * resolved on, the VLAN device <interface>.<vlan>; frames keep their tag. Absent: the interface itself.
+   */
+  vlan: z.number().int('must be an integer').min(1, `is outside 1..${VLAN_ID_MAX}`).max(VLAN_ID_MAX, `is outside 1..${VLAN_ID_MAX}`).optional(),
 });
 
 const schema = z.strictObject({
@@ -406,6 +412,7 @@ export function validateConfig(input: unknown): Config {
     if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
     problems.push(...familyProblems(s, `services[${i}]`));
   });
+  problems.push(...vlanProblems(cfg));
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
   if (totalReals > MAX_REALS) problems.push(`services: ${totalReals} reals in all, more than ${MAX_REALS}`);
   const perCpu = cfg.sync?.backup ? syncBackupProblem(cfg.conn_table_per_cpu) : undefined;

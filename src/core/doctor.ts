@@ -8,7 +8,7 @@ import { inPrefix } from './net/prefix';
 import type { MtuProbe } from './realserver-probes';
 
 export interface DoctorCheck {
-  check: 'mac' | 'on-link' | 'mtu' | 'holds-vip' | 'arp-announce' | 'reply-route' | 'dr-path' | 'arp-vip' | 'ndp-vip';
+  check: 'mac' | 'on-link' | 'mtu' | 'holds-vip' | 'arp-announce' | 'reply-route' | 'dr-path' | 'arp-vip' | 'ndp-vip' | 'vlan';
   /** "real 10.0.0.11", "real 10.0.0.11 / VIP 10.0.0.100", "TCP 10.0.0.100:80 -> 10.0.0.11", "VIP 10.0.0.100". */
   subject: string;
   real?: string;
@@ -48,6 +48,32 @@ export function doctorMac(real: string, mac: string | null, dev: string): Doctor
         detail: `no ARP answer from ${real} on ${dev}`,
         hint: `is ${real} up and on ${dev}'s segment? (ip neigh show ${real} dev ${dev}; arping -I ${dev} ${real})`,
       };
+}
+
+/** A service's VLAN device (<interface>.<id>): its VIP answers ARP there and its reals' MACs are resolved there. */
+export function doctorVlanDevice(iface: string, vlan: number, dev: string, exists: boolean, addresses: string[]): DoctorCheck {
+  const base = { check: 'vlan' as const, subject: `VLAN ${vlan} (${dev})` };
+  if (!exists)
+    return {
+      ...base,
+      status: 'fail',
+      detail: `no device ${dev}: VLAN ${vlan}'s VIPs cannot answer ARP and its reals' MACs cannot be resolved`,
+      hint: `ip link add link ${iface} name ${dev} type vlan id ${vlan}; ip link set ${dev} up; ip addr add <address in the reals' subnet> dev ${dev}`,
+    };
+  if (!addresses.length)
+    return { ...base, status: 'fail', detail: `${dev} has no IPv4 address`, hint: `give ${dev} an address in the subnet of VLAN ${vlan}'s reals` };
+  return { ...base, status: 'pass', detail: `${dev} up with ${addresses.join(', ')}` };
+}
+
+/** The frame-level probes send untagged frames on the XDP interface: a real on a VLAN gets its MAC and route checked only. */
+export function doctorVlanProbesSkipped(real: string, dev: string): DoctorCheck {
+  return {
+    check: 'vlan',
+    subject: realSubject(real),
+    real,
+    status: 'skip',
+    detail: `on ${dev}: the MTU, VIP, ARP and reply-route probes send untagged frames and are not run for reals on a VLAN`,
+  };
 }
 
 export function doctorOnLink(real: string, dev: string, route: { dev: string; gateway?: string } | null, subnets: string[]): DoctorCheck {

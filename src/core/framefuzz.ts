@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// framefuzz.ts: a seeded random-frame generator for the datapath fuzzer: valid templates (TCP/UDP to services and elsewhere, ICMP, ARP, IPv6, VLAN, foreign MACs) and header mutations, deterministic from a 32-bit seed.
+// framefuzz.ts: the datapath fuzzer's seeded random frames: valid templates of every kind the datapath tells apart, and header mutations.
 
 /*
  * Pure: no I/O. The same seed gives the same frames on any machine, so a failure reported with its seed and
@@ -93,7 +93,8 @@ function csum(b: Buffer): number {
 interface Ipv4Spec {
   dst: string;
   src?: string;
-  vlan?: number;
+  /** VLAN tags after the MACs, outermost first: TPID and VLAN id. */
+  tags?: { tpid: number; vid: number }[];
   saddr: string;
   daddr: string;
   proto: number;
@@ -134,21 +135,36 @@ export class FrameFuzzer {
     let f: Buffer;
     let lay: Layout | null = null;
     const t = r.int(100);
-    if (t < 70) {
+    if (t < 62) {
       const spec = this.ipv4Spec(steps);
       ({ f, lay } = buildIpv4(spec, r));
-    } else if (t < 76) {
+    } else if (t < 70) {
+      ({ f, lay } = this.icmpError(steps));
+    } else if (t < 75) {
       steps.push('arp');
       f = this.arp();
-    } else if (t < 82) {
+    } else if (t < 84) {
       steps.push('ipv6');
       f = this.ipv6();
-    } else if (t < 90) {
+      // IPv6 behind tags too: one, QinQ, or three (one more than the datapath looks behind).
+      if (r.chance(0.3)) {
+        const n = r.chance(0.6) ? 1 : r.chance(0.8) ? 2 : 3;
+        const tags = Array.from({ length: n }, () => {
+          const t = Buffer.alloc(4);
+          t.writeUInt16BE(r.pick([0x8100, 0x88a8]), 0);
+          t.writeUInt16BE(r.int(4096), 2);
+          return t;
+        });
+        steps.push(`vlan x${n}`);
+        f = Buffer.concat([f.subarray(0, 12), ...tags, f.subarray(12)]);
+      }
+    } else if (t < 91) {
+      // One tag (802.1Q, sometimes 802.1ad or the old 0x9100), QinQ, or three tags (one more than the datapath looks behind).
       const spec = this.ipv4Spec(steps);
-      spec.vlan = r.int(4096);
-      steps.push(`vlan ${spec.vlan}`);
-      ({ f } = buildIpv4(spec, r));
-      if (r.chance(0.3)) f.writeUInt16BE(r.pick([0x88a8, 0x9100]), 12); // QinQ outer tag
+      const n = r.chance(0.6) ? 1 : r.chance(0.8) ? 2 : 3;
+      spec.tags = Array.from({ length: n }, (_, i) => ({ tpid: i < n - 1 || r.chance(0.7) ? r.pick([0x8100, 0x88a8]) : 0x9100, vid: r.int(4096) }));
+      steps.push(`vlan ${spec.tags.map((x) => `${x.tpid.toString(16)}:${x.vid}`).join('/')}`);
+      ({ f, lay } = buildIpv4(spec, r));
     } else if (t < 94) {
       const et = r.pick([0x88cc, 0x8847, 0x0842, 0x22f0, 0x0000, 0x05dc, 0xffff, 0x0801, 0x0900, r.int(65536)]);
       steps.push(`ethertype 0x${et.toString(16)}`);
@@ -247,6 +263,48 @@ export class FrameFuzzer {
       fragOff: r.chance(0.85) ? 0x4000 : r.pick([0, 0x2000, 0x6000, 1, 185, 0x1fff, 0x8000, 0xc000, 0x3fff, r.int(65536)]),
       payload: r.chance(0.5) ? 0 : r.chance(0.8) ? r.range(1, 64) : r.range(65, 1400),
     };
+  }
+
+  /**
+   * An ICMP error (or another ICMP type) to a VIP quoting the real's reply of a client flow, often one the run has
+   * opened (a pool client and port); sometimes tagged, sometimes with a quote the datapath must refuse.
+   */
+  private icmpError(steps: string[]): { f: Buffer; lay: Layout } {
+    const r = this.rng;
+    const w = this.world;
+    const spec = this.ipv4Spec(steps);
+    const svc = r.pick(w.services);
+    const type = r.pick([3, 3, 3, 3, 11, 4, 5, 0, 8, 12, r.int(256)]);
+    const qproto = r.chance(0.9) ? svc.proto : r.pick([1, 6, 17, 47]);
+    const qopts = r.chance(0.1) ? 4 * r.range(1, 10) : 0;
+    const qlen = r.chance(0.8) ? 8 : r.chance(0.7) ? r.range(9, 120) : r.range(0, 7);
+    const q = Buffer.alloc(20 + qopts + qlen);
+    q[0] = r.chance(0.95) ? 0x40 | ((20 + qopts) / 4) : r.int(256);
+    q.writeUInt16BE(r.range(28, 1500), 2);
+    q.writeUInt16BE(r.chance(0.85) ? 0x4000 : r.pick([0, 0x2000, 185, 0x1fff, 0x6000]), 6);
+    q[8] = 64;
+    q[9] = qproto;
+    ip4(r.chance(0.9) ? svc.vip : r.pick(w.otherAddrs)).copy(q, 12);
+    ip4(r.pick(w.clients)).copy(q, 16);
+    const t = 20 + qopts;
+    if (qlen >= 4) {
+      q.writeUInt16BE(svc.port === 0 || r.chance(0.1) ? this.port() : svc.port, t);
+      q.writeUInt16BE(r.chance(0.8) ? r.range(40000, 40063) : r.range(1, 65535), t + 2);
+    }
+    for (let i = t + 4; i < q.length; i++) q[i] = r.int(256);
+    // Sometimes not even the quoted IP header fits in the message.
+    const quote = r.chance(0.04) ? q.subarray(0, r.range(0, 19)) : q;
+    spec.proto = 1;
+    spec.daddr = r.chance(0.8) ? svc.vip : r.pick(w.otherAddrs);
+    spec.saddr = r.pick(w.otherAddrs);
+    spec.payload = quote.length;
+    if (r.chance(0.15)) spec.tags = [{ tpid: 0x8100, vid: r.int(4096) }];
+    steps.push(`icmp type ${type} quoting ${svc.vip}:${svc.port}/${qproto} ihl ${q[0]! & 15} +${qlen}${quote === q ? '' : ` cut to ${quote.length}`}`);
+    const built = buildIpv4(spec, r);
+    built.f[built.lay.l4] = type;
+    built.f[built.lay.l4 + 1] = r.pick([0, 1, 3, 4, r.int(256)]);
+    quote.copy(built.f, built.lay.l4 + 8);
+    return built;
   }
 
   private port(): number {
@@ -407,17 +465,18 @@ export class FrameFuzzer {
 }
 
 function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay: Layout } {
-  const l2 = s.vlan === undefined ? 14 : 18;
+  const tags = s.tags ?? [];
+  const l2 = 14 + 4 * tags.length;
   const ihl = 20 + s.ipOpts;
   const l4len = s.proto === IPPROTO_TCP ? 20 + s.tcpOpts : 8;
   const f = Buffer.alloc(Math.min(MAX_FRAME, l2 + ihl + l4len + s.payload));
   const payload = f.length - (l2 + ihl + l4len);
   (s.dstMac ?? mac(s.dst)).copy(f, 0);
   mac(s.src ?? '02:00:00:00:00:01').copy(f, 6);
-  if (s.vlan !== undefined) {
-    f.writeUInt16BE(0x8100, 12);
-    f.writeUInt16BE(s.vlan, 14);
-  }
+  tags.forEach((t, i) => {
+    f.writeUInt16BE(t.tpid, 12 + 4 * i);
+    f.writeUInt16BE(t.vid, 14 + 4 * i);
+  });
   f.writeUInt16BE(0x0800, l2 - 2);
   const ip = l2;
   f[ip] = 0x40 | (ihl / 4);

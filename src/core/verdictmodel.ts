@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// verdictmodel.ts: the README's "How a frame is handled" table as a function of a frame's bytes: which verdict counter a frame bumps and, when forwarded, what its output may be.
+// verdictmodel.ts: the README's "How a frame is handled" table as a function of a frame's bytes: its verdict counter and output.
 
 /*
  * Pure: no I/O. The checks run in the order of xlvs_xdp (bpf/xlvs.bpf.c) and its parsers (bpf/parsing.h), so
@@ -18,13 +18,27 @@ const IPV6_HLEN = 40;
 const IPV6_EXT_MAX = 6;
 const IPV6_L4_MAX_OFF = 4096;
 const NEXTHDR = { HOP: 0, ROUTING: 43, FRAGMENT: 44, AH: 51, ICMPV6: 58, DEST: 60 } as const;
+const ETH_P_8021Q = 0x8100;
+const ETH_P_8021AD = 0x88a8;
+/** Tags the datapath looks behind (XLVS_VLAN_MAX in bpf/parsing.h). */
+const VLAN_MAX = 2;
+const VLAN_HLEN = 4;
+const ICMP_HLEN = 8;
+/** Transport bytes an ICMP error must quote (XLVS_ICMP_QUOTE): the ports. */
+const ICMP_QUOTE = 8;
+/** ICMP types that are errors about a flow (IPVS ip_vs_in_icmp): destination unreachable, source quench, time exceeded. */
+const ICMP_ERRORS = new Set([3, 4, 11]);
+const IPPROTO_ICMP = 1;
 const IPV4_MIN = 20;
 const TCP_MIN = 20;
 const UDP_HLEN = 8;
 const IP_MF = 0x2000;
 const IP_OFFSET = 0x1fff;
 
-/** The verdict classes of the README table: five pass counters, and "forward" (tx_existing, tx_new or drop_no_real). */
+/**
+ * The verdict classes of the README table: eight pass counters, "forward" (tx_existing, tx_new or drop_no_real) and
+ * "icmp_error" (tx_icmp when the connection table holds the quoted flow, else pass_icmp_no_flow).
+ */
 export const VERDICT_CLASSES = [
   'pass_not_ipv4',
   'pass_not_for_us',
@@ -34,7 +48,9 @@ export const VERDICT_CLASSES = [
   'pass_fragment6',
   'pass_ipv6_ext',
   'pass_icmp6_no_flow',
+  'pass_icmp_no_flow',
   'forward',
+  'icmp_error',
 ] as const;
 export type VerdictClass = (typeof VERDICT_CLASSES)[number];
 
@@ -80,8 +96,13 @@ export interface ModelVerdict {
   action: XdpAction;
   /** The verdict counters one of which the frame bumps (tx_existing or tx_new for a forwarded frame: which one depends on the connection table). */
   counters: readonly string[];
-  /** The service a forwarded frame belongs to. */
+  /** The service a forwarded frame belongs to (an ICMP error: the service of the flow it quotes). */
   service?: ModelService;
+  /**
+   * An ICMP error quoting a flow of a service: XDP_TX (tx_icmp) if the connection table holds the flow, else
+   * XDP_PASS untouched (pass_icmp_no_flow). The model has no connection table, so either is right.
+   */
+  orPass?: boolean;
   /** The rule that decided, in the words of the README row. */
   why: ModelRule;
 }
@@ -89,6 +110,7 @@ export interface ModelVerdict {
 /** Every rule of modelVerdict(), by its `why`, in the order it is tested: a fuzz run reports how often each one decided a frame. */
 export const MODEL_RULES = [
   'too short for an Ethernet header',
+  'VLAN tag beyond the frame',
   'ethertype is neither IPv4 nor IPv6',
   'destination MAC is neither the NIC MAC nor an accept_macs MAC',
   'too short for an IPv4 header',
@@ -104,7 +126,15 @@ export const MODEL_RULES = [
   'UDP header beyond the frame or the IP total length',
   'UDP length < 8',
   'UDP length beyond the IP total length',
-  'IP protocol neither TCP nor UDP',
+  'ICMP header beyond the frame or the IP total length',
+  'ICMP other than an error about a flow',
+  'ICMP quote without a whole IPv4 header',
+  'ICMP quote with a bad IPv4 version or ihl',
+  'ICMP quote without 8 bytes after its IPv4 header',
+  'ICMP quote of a later fragment or of neither TCP nor UDP',
+  'ICMP quote of a flow of no service that can have connections',
+  'ICMP error quoting a flow of a service',
+  'IP protocol neither TCP, UDP nor ICMP',
   'no service for the destination address, port and protocol',
   'service with no real that can take a connection',
   'TCP/UDP to a service',
@@ -187,28 +217,35 @@ export function modelVerdict(w: CompiledWorld, f: Buffer): ModelVerdict {
   const len = f.length;
   // Row "too short for its headers": no Ethernet header (parse_ethhdr).
   if (len < ETH_HLEN) return MALFORMED('too short for an Ethernet header');
-  // Row "ARP, VLAN-tagged frames, other ethertypes": the ethertype is read as is, tags are not unwrapped.
-  const ethertype = f.readUInt16BE(12);
-  if (ethertype !== ETH_P_IP && ethertype !== ETH_P_IPV6) return PASS('pass_not_ipv4', 'ethertype is neither IPv4 nor IPv6');
-  // Row "addressed to another host's MAC ... or to a broadcast or multicast MAC": checked before the IP header is (for_director).
+  // Row "VLAN-tagged": up to two 802.1Q / 802.1ad tags are looked behind and kept (parse_vlans); a cut tag is malformed.
+  let et = f.readUInt16BE(12);
+  let l2 = ETH_HLEN;
+  for (let i = 0; i < VLAN_MAX && (et === ETH_P_8021Q || et === ETH_P_8021AD); i++) {
+    if (len < l2 + VLAN_HLEN) return MALFORMED('VLAN tag beyond the frame');
+    et = f.readUInt16BE(l2 + 2);
+    l2 += VLAN_HLEN;
+  }
+  // Row "ARP, other ethertypes, three or more VLAN tags": the ethertype behind the tags.
+  if (et !== ETH_P_IP && et !== ETH_P_IPV6) return PASS('pass_not_ipv4', 'ethertype is neither IPv4 nor IPv6');
+  // Row "addressed to another host's MAC ... or to a broadcast or multicast MAC": checked before the IPv4 header is (for_director).
   if (!w.forUs.has(f.toString('hex', 0, 6))) return PASS('pass_not_for_us', 'destination MAC is neither the NIC MAC nor an accept_macs MAC');
-  if (ethertype === ETH_P_IPV6) return modelVerdict6(w, f);
+  if (et === ETH_P_IPV6) return modelVerdict6(w, f, l2);
   // Row "too short for its headers, IPv4 ihl < 5 or version ≠ 4, total length beyond the frame" (parse_iphdr):
-  if (len < ETH_HLEN + IPV4_MIN) return MALFORMED('too short for an IPv4 header');
-  const vihl = f[ETH_HLEN]!;
+  if (len < l2 + IPV4_MIN) return MALFORMED('too short for an IPv4 header');
+  const vihl = f[l2]!;
   if (vihl >> 4 !== 4) return MALFORMED('IPv4 version is not 4');
   const hdr = (vihl & 15) * 4;
   if (hdr < IPV4_MIN) return MALFORMED('IPv4 ihl < 5');
-  if (ETH_HLEN + hdr > len) return MALFORMED('IPv4 options beyond the frame');
-  const tot = f.readUInt16BE(ETH_HLEN + 2);
-  if (ETH_HLEN + tot > len) return MALFORMED('IPv4 total length beyond the frame');
+  if (l2 + hdr > len) return MALFORMED('IPv4 options beyond the frame');
+  const tot = f.readUInt16BE(l2 + 2);
+  if (l2 + tot > len) return MALFORMED('IPv4 total length beyond the frame');
   // (The kernel's ip_rcv drops a total length shorter than the header too: the same row.)
   if (tot < hdr) return MALFORMED('IPv4 total length shorter than its header');
-  // Row "IPv4 fragments (first or later)": MF set or a non-zero offset; DF and the reserved bit are no fragment.
-  if (f.readUInt16BE(ETH_HLEN + 6) & (IP_MF | IP_OFFSET)) return PASS('pass_fragment', 'IPv4 fragment');
-  const proto = f[ETH_HLEN + 9]!;
-  const l4 = ETH_HLEN + hdr;
-  const l3End = ETH_HLEN + tot; // Ethernet padding after the datagram is no header ("Ethernet padding is kept")
+  // Rows "IPv4 fragments": MF set or a non-zero offset; DF and the reserved bit are no fragment.
+  if (f.readUInt16BE(l2 + 6) & (IP_MF | IP_OFFSET)) return PASS('pass_fragment', 'IPv4 fragment');
+  const proto = f[l2 + 9]!;
+  const l4 = l2 + hdr;
+  const l3End = l2 + tot; // Ethernet padding after the datagram is no header ("Ethernet padding is kept")
   let dport: number;
   if (proto === IPPROTO_TCP) {
     // Row "too short for its headers ... a TCP or UDP header ... beyond the IP total length" (parse_tcphdr).
@@ -225,17 +262,19 @@ export function modelVerdict(w: CompiledWorld, f: Buffer): ModelVerdict {
     if (ulen < UDP_HLEN) return MALFORMED('UDP length < 8');
     if (l4 + ulen > l3End) return MALFORMED('UDP length beyond the IP total length');
     dport = f.readUInt16BE(l4 + 2);
+  } else if (proto === IPPROTO_ICMP) {
+    return icmpVerdict(w, f, l4, l3End);
   } else {
-    // Row "IPv4 not for a service: ... ICMP to the VIP": any protocol but TCP and UDP.
-    return PASS('pass_no_service', 'IP protocol neither TCP nor UDP');
+    // Row "IPv4 not for a service: ...": any protocol but TCP, UDP and ICMP.
+    return PASS('pass_no_service', 'IP protocol neither TCP, UDP nor ICMP');
   }
-  return serviceVerdict(w, f.readUInt32BE(ETH_HLEN + 16), dport, proto);
+  return serviceVerdict(w, f.readUInt32BE(l2 + 16), dport, proto);
 }
 
 /** The rows "TCP/UDP to a configured VIP:port/protocol" and "not for a service", both families. */
 function serviceVerdict(w: CompiledWorld, daddr: number | string, dport: number, proto: number): ModelVerdict {
   // Row "not for a service: other ports ...": the exact VIP:port/protocol, else the VIP's port-0 service (service_for).
-  const s = w.svc.get(`${daddr}:${dport}:${proto}`) ?? w.svc.get(`${daddr}:0:${proto}`);
+  const s = serviceFor(w, daddr, dport, proto);
   if (!s) return PASS('pass_no_service', 'no service for the destination address, port and protocol');
   // Rows "TCP/UDP to a configured VIP:port/protocol": tx_existing / tx_new, or drop_no_real when no real can take it.
   if (s.realMacs.length === 0)
@@ -243,20 +282,54 @@ function serviceVerdict(w: CompiledWorld, daddr: number | string, dport: number,
   return { cls: 'forward', action: 'XDP_TX', counters: ['tx_existing', 'tx_new'], service: s, why: 'TCP/UDP to a service' };
 }
 
+function serviceFor(w: CompiledWorld, vip: number | string, port: number, proto: number): ModelService | undefined {
+  return w.svc.get(`${vip}:${port}:${proto}`) ?? w.svc.get(`${vip}:0:${proto}`);
+}
+
+/** Rows "ICMP ..." (icmp_error in bpf/xlvs.bpf.c, parse_icmphdr and parse_icmp_quote in bpf/parsing.h). */
+function icmpVerdict(w: CompiledWorld, f: Buffer, l4: number, l3End: number): ModelVerdict {
+  const len = f.length;
+  if (l4 + ICMP_HLEN > len || l4 + ICMP_HLEN > l3End) return MALFORMED('ICMP header beyond the frame or the IP total length');
+  // Row "IPv4 not for a service: ... ICMP other than errors (echo requests: the kernel answers)".
+  if (!ICMP_ERRORS.has(f[l4]!)) return PASS('pass_no_service', 'ICMP other than an error about a flow');
+  // Row "ICMP error with a bad quote": the quoted IPv4 header and 8 bytes after it must lie in the message.
+  const q = l4 + ICMP_HLEN;
+  if (q + IPV4_MIN > len) return MALFORMED('ICMP quote without a whole IPv4 header');
+  if (f[q]! >> 4 !== 4 || (f[q]! & 15) < 5) return MALFORMED('ICMP quote with a bad IPv4 version or ihl');
+  const qt = q + (f[q]! & 15) * 4;
+  if (qt + ICMP_QUOTE > len || qt + ICMP_QUOTE > l3End) return MALFORMED('ICMP quote without 8 bytes after its IPv4 header');
+  // Row "ICMP error quoting no connection": a later fragment quotes no ports; only TCP and UDP have connections.
+  const qproto = f[q + 9]!;
+  if (f.readUInt16BE(q + 6) & IP_OFFSET || (qproto !== IPPROTO_TCP && qproto !== IPPROTO_UDP))
+    return PASS('pass_icmp_no_flow', 'ICMP quote of a later fragment or of neither TCP nor UDP');
+  // The quote is the real's reply (VIP:port -> client): its source is the connection's VIP and service port.
+  const s = serviceFor(w, f.readUInt32BE(q + 12), f.readUInt16BE(qt), qproto);
+  if (!s || s.realMacs.length === 0) return PASS('pass_icmp_no_flow', 'ICMP quote of a flow of no service that can have connections');
+  // Row "ICMP error quoting a connection": to its real (tx_icmp), or passed if the table does not hold it.
+  return {
+    cls: 'icmp_error',
+    action: 'XDP_TX',
+    orPass: true,
+    counters: ['tx_icmp', 'pass_icmp_no_flow'],
+    service: s,
+    why: 'ICMP error quoting a flow of a service',
+  };
+}
+
 /**
  * The IPv6 rows, in the order of ipv6_parse() (bpf/ipv6.h): the header, the extension-header walk, the upper layer,
- * ICMPv6, the source address. The model holds no connection table: an ICMPv6 error is modelled as quoting no tracked
- * flow, which is what the fuzzer's frames quote.
+ * ICMPv6, the source address; l2: where the IPv6 header starts (behind any VLAN tags). The model holds no connection
+ * table: an ICMPv6 error is modelled as quoting no tracked flow, which is what the fuzzer's frames quote.
  */
-function modelVerdict6(w: CompiledWorld, f: Buffer): ModelVerdict {
+function modelVerdict6(w: CompiledWorld, f: Buffer, l2: number): ModelVerdict {
   const len = f.length;
-  if (len < ETH_HLEN + IPV6_HLEN) return MALFORMED('too short for an IPv6 header');
-  if (f[ETH_HLEN]! >> 4 !== 6) return MALFORMED('IPv6 version is not 6');
-  const plen = f.readUInt16BE(ETH_HLEN + 4);
-  if (!plen || ETH_HLEN + IPV6_HLEN + plen > len) return MALFORMED('IPv6 payload length 0 or beyond the frame');
-  const end = ETH_HLEN + IPV6_HLEN + plen;
-  let off = ETH_HLEN + IPV6_HLEN;
-  let next = f[ETH_HLEN + 6]!;
+  if (len < l2 + IPV6_HLEN) return MALFORMED('too short for an IPv6 header');
+  if (f[l2]! >> 4 !== 6) return MALFORMED('IPv6 version is not 6');
+  const plen = f.readUInt16BE(l2 + 4);
+  if (!plen || l2 + IPV6_HLEN + plen > len) return MALFORMED('IPv6 payload length 0 or beyond the frame');
+  const end = l2 + IPV6_HLEN + plen;
+  let off = l2 + IPV6_HLEN;
+  let next = f[l2 + 6]!;
   const isExt = (n: number) => n === NEXTHDR.HOP || n === NEXTHDR.ROUTING || n === NEXTHDR.DEST || n === NEXTHDR.AH || n === NEXTHDR.FRAGMENT;
   for (let i = 0; i < IPV6_EXT_MAX && isExt(next); i++) {
     if (next === NEXTHDR.HOP && i) return MALFORMED('IPv6 hop-by-hop options not first');
@@ -292,8 +365,8 @@ function modelVerdict6(w: CompiledWorld, f: Buffer): ModelVerdict {
     if (off + 8 + IPV6_HLEN + 4 > len || off + 8 + IPV6_HLEN + 4 > end) return MALFORMED('ICMPv6 error quote beyond the frame or the payload');
     return PASS('pass_icmp6_no_flow', 'ICMPv6 error quoting no tracked flow');
   } else return PASS('pass_no_service', 'IPv6 next header neither TCP, UDP nor ICMPv6');
-  if (f.readBigUInt64BE(ETH_HLEN + 8) === 0n) return MALFORMED('IPv6 source with a zero first half');
-  return serviceVerdict(w, bytesToIp(f.subarray(ETH_HLEN + 24, ETH_HLEN + 40)), dport, next);
+  if (f.readBigUInt64BE(l2 + 8) === 0n) return MALFORMED('IPv6 source with a zero first half');
+  return serviceVerdict(w, bytesToIp(f.subarray(l2 + 24, l2 + 40)), dport, next);
 }
 
 /**
@@ -304,7 +377,8 @@ function modelVerdict6(w: CompiledWorld, f: Buffer): ModelVerdict {
  */
 export function outputProblem(w: CompiledWorld, v: ModelVerdict, input: Buffer, output: Buffer): string | null {
   if (output.length !== input.length) return `output is ${output.length} bytes, input ${input.length}`;
-  if (v.action !== 'XDP_TX') return input.equals(output) ? null : `${v.action} frame changed (first difference at byte ${firstDiff(input, output)})`;
+  if (v.action !== 'XDP_TX' || (v.orPass && input.equals(output)))
+    return input.equals(output) ? null : `${v.action} frame changed (first difference at byte ${firstDiff(input, output)})`;
   if (!input.subarray(12).equals(output.subarray(12))) return `bytes after the MACs changed (first difference at byte ${firstDiff(input, output)})`;
   const dst = output.toString('hex', 0, 6);
   if (!w.realMacs.get(v.service!)!.has(dst)) return `destination MAC ${dst} is not a real of ${v.service!.vip}:${v.service!.port}/${v.service!.proto}`;

@@ -13,6 +13,7 @@ import { type Capture, type CaptureResult, type DirectorStatus, Observer, type R
 import { type ClientOptions, type DirectorProcess, Processes, type Protocol, type ServiceSpec } from './processes';
 import type { RunOptions, RunResult } from './run';
 import { Topology } from './topology';
+import { VlanLab } from './vlan';
 import { type DirectorRole, type KeepalivedOptions, type LoadOptions, type Running, VrrpLab } from './vrrp';
 
 // What tests and the demo import along with DrLab, so that one import line serves them.
@@ -23,6 +24,7 @@ export type { ClientResult } from './client';
 export type { Capture, CaptureResult, Counters, DirectorStatus, ReplyPathCounters } from './observe';
 export type { ClientOptions, DirectorProcess, Protocol, ServiceSpec } from './processes';
 export { type RunOptions, type RunResult, run } from './run';
+export { type VlanSpec, vlanAddr } from './vlan';
 
 export interface LabOptions {
   /** Number of real servers (rs1..rsN). Default 3. */
@@ -80,6 +82,7 @@ export class DrLab {
   private readonly observer: Observer;
   private readonly vrrpLab: VrrpLab;
   private readonly bgpLab: BgpLab;
+  private readonly vlanLab: VlanLab;
   private teardownPromise: Promise<void> | undefined;
   private cleanedUp = false;
   private pendingSignal: NodeJS.Signals | undefined;
@@ -127,6 +130,7 @@ export class DrLab {
     });
     this.observer = new Observer(this.net, this.procs, this.workDir);
     this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), log: this.log });
+    this.vlanLab = new VlanLab(this.net, { workDir: this.workDir, log: this.log });
     this.bgpLab = new BgpLab(this.net, { workDir: this.workDir, repoRoot: this.repoRoot, xlvsBin: this.procs.xlvsBin(), log: this.log });
   }
 
@@ -192,6 +196,11 @@ export class DrLab {
   }
   addSecondClientNetwork(): Promise<void> {
     return this.net.addSecondClientNetwork();
+  }
+
+  /** 802.1Q VLANs: the director's eth0 as a trunk, reals on VLANs: documented in vlan.ts. */
+  vlans(): VlanLab {
+    return this.vlanLab;
   }
 
   /** Active/active directors with BIRD and the router's ECMP: documented in bgp.ts. */

@@ -36,6 +36,8 @@ function check(r: FuzzResult): void {
     r.counters.tx_new! > 0 && r.counters.tx_existing! > 0 && r.counters.drop_no_real! > 0,
     `${summary}\nforwarded frames: ${JSON.stringify(r.counters)}`,
   );
+  // ICMP errors both reach reals (their flow was open) and are passed (it was not).
+  assert.ok(r.counters.tx_icmp! > 0 && r.counters.pass_icmp_no_flow! > 0, `${summary}\nICMP errors: ${JSON.stringify(r.counters)}`);
 }
 
 describe('random frames against the verdict model', () => {

@@ -309,6 +309,24 @@ test("packet-too-big quoting a known flow goes unchanged to that flow's real; qu
   await expect(frame6({ proto: 58, daddr: VIP, icmp: { type: 2, quote: reply.subarray(0, 30) } }), XDP_PASS, 'pass_malformed', 'quote cut short');
 });
 
+test("VLAN-tagged IPv6 (one tag, QinQ) is forwarded with its tags kept; a tagged packet-too-big reaches its flow's real; three tags are passed", async () => {
+  const s = svcOf(80);
+  const c0 = conns(s);
+  const one = await expect(frame6({ vlan: 10, sport: 45100, tcpFlags: SYN }), XDP_TX, 'tx_new', 'one tag');
+  assert.equal(one.readUInt16BE(12), 0x8100, 'the tag stays');
+  const qinq = await expect(frame6({ outerVlan: 20, vlan: 10, sport: 45101, tcpFlags: SYN }), XDP_TX, 'tx_new', 'QinQ');
+  assert.deepEqual([qinq.readUInt16BE(12), qinq.readUInt16BE(16)], [0x88a8, 0x8100], 'both tags stay');
+  assert.deepEqual(conns(s), { active: c0.active, inactive: c0.inactive + 2 }, 'two new flows counted');
+  await expect(frame6({ vlan: 10, sport: 45100, tcpFlags: ACK }), XDP_TX, 'tx_existing', 'the tagged flow again');
+  const reply = frame6({ saddr: VIP, daddr: '2001:db8:1::10', sport: 80, dport: 45100, tcpFlags: SYN | ACK }).subarray(14, 14 + 60);
+  const ptb = frame6({ vlan: 10, proto: 58, saddr: '2001:db8:ffff::1', daddr: VIP, icmp: { type: 2, mtu: 1280, quote: reply } });
+  assert.equal(dstMac(await expect(ptb, XDP_TX, 'tx_icmp6', 'tagged packet too big')), dstMac(one), "to the flow's real");
+  const three = frame6({ outerVlan: 20, vlan: 10, sport: 45102 });
+  const t3 = Buffer.concat([three.subarray(0, 16), Buffer.from([0x81, 0x00, 0x00, 0x1e]), three.subarray(16)]);
+  await expect(t3, XDP_PASS, 'pass_not_ipv4', 'three tags');
+  await expect(frame6({ vlan: 10, sport: 45103 }).subarray(0, 18 + 30), XDP_PASS, 'pass_malformed', 'tagged, header cut short');
+});
+
 test('malformed IPv6: truncated header, payload length beyond the frame or zero, a source the kernel drops', async () => {
   const f = frame6({ sport: 46000 });
   await expect(f.subarray(0, 14 + 30), XDP_PASS, 'pass_malformed', 'truncated header');

@@ -11,6 +11,10 @@ export interface FrameSpec {
   ethertype?: number;
   /** 802.1Q tag inserted after the MACs. */
   vlan?: number;
+  /** QinQ: an outer 802.1ad tag (TPID 0x88a8) with this VLAN id before the 802.1Q one. */
+  outerVlan?: number;
+  /** ICMP (proto 1): type, code, the header's last 4 bytes and the quoted datagram; absent: an echo request. */
+  icmp?: { type: number; code: number; rest?: number; quote?: Buffer };
   saddr?: string;
   daddr?: string;
   proto?: number;
@@ -57,6 +61,10 @@ export function frame(s: FrameSpec = {}): Buffer {
     l4.writeUInt16BE(s.sport ?? 40000, 0);
     l4.writeUInt16BE(s.dport ?? 53, 2);
     l4.writeUInt16BE(8 + payload.length, 4);
+  } else if (proto === 1 && s.icmp) {
+    l4 = Buffer.concat([Buffer.from([s.icmp.type, s.icmp.code, 0, 0, 0, 0, 0, 0]), s.icmp.quote ?? Buffer.alloc(0)]);
+    l4.writeUInt32BE(s.icmp.rest ?? 0, 4);
+    l4.writeUInt16BE(csum(Buffer.concat([l4, payload])), 2);
   } else {
     l4 = Buffer.from([8, 0, 0, 0, 0, 1, 0, 1]); // ICMP echo request header
   }
@@ -82,8 +90,16 @@ export function frame(s: FrameSpec = {}): Buffer {
   mac(s.dst ?? DIRECTOR_MAC).copy(eth, 0);
   mac(s.src ?? ROUTER_MAC).copy(eth, 6);
   eth.writeUInt16BE(s.ethertype ?? 0x0800, 12);
-  const l2 = s.vlan === undefined ? eth : Buffer.concat([eth.subarray(0, 12), Buffer.from([0x81, 0x00, s.vlan >> 8, s.vlan & 255]), eth.subarray(12)]);
-  return Buffer.concat([l2, ip, l4, payload]);
+  return Buffer.concat([vlanTagged(eth, s), ip, l4, payload]);
+}
+
+/** An Ethernet header with the spec's VLAN tags (outer 802.1ad, inner 802.1Q) between the MACs and the ethertype. */
+function vlanTagged(eth: Buffer, s: { vlan?: number; outerVlan?: number }): Buffer {
+  const tags = [
+    ...(s.outerVlan === undefined ? [] : [Buffer.from([0x88, 0xa8, s.outerVlan >> 8, s.outerVlan & 255])]),
+    ...(s.vlan === undefined ? [] : [Buffer.from([0x81, 0x00, s.vlan >> 8, s.vlan & 255])]),
+  ];
+  return Buffer.concat([eth.subarray(0, 12), ...tags, eth.subarray(12)]);
 }
 
 /** An ARP request "who has tpa, tell spa". */
@@ -123,6 +139,9 @@ export interface Frame6Spec {
   ext?: [number, Buffer][];
   /** ICMPv6: type, code, the 4 bytes after the checksum (MTU), and the quoted packet. */
   icmp?: { type: number; code?: number; mtu?: number; quote?: Buffer };
+  /** An 802.1Q tag, and an 802.1ad one outside it (QinQ), as frame() takes them. */
+  vlan?: number;
+  outerVlan?: number;
 }
 
 /** A complete IPv6 frame with a valid upper-layer checksum. */
@@ -174,7 +193,7 @@ export function frame6(s: Frame6Spec): Buffer {
   mac(s.dst ?? DIRECTOR_MAC).copy(eth, 0);
   mac(s.src ?? ROUTER_MAC).copy(eth, 6);
   eth.writeUInt16BE(0x86dd, 12);
-  return Buffer.concat([eth, ip, ...ext, body]);
+  return Buffer.concat([vlanTagged(eth, s), ip, ...ext, body]);
 }
 
 /** An 8-byte extension header (hop-by-hop or destination options: one PadN option; routing: type 0 segments left 0). */
@@ -197,4 +216,13 @@ export function fragHeader(offset: number, more: boolean): Buffer {
 export function macOf(frameBuf: Buffer, which: 'dst' | 'src'): string {
   const o = which === 'dst' ? 0 : 6;
   return Array.from(frameBuf.subarray(o, o + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * What an ICMP error quotes of a frame (untagged): its IP header and the first n bytes after it (RFC 792: 8, the
+ * ports; RFC 1812 routers quote as much as fits).
+ */
+export function quoteOf(f: Buffer, n = 8): Buffer {
+  const ihl = (f[14]! & 15) * 4;
+  return Buffer.from(f.subarray(14, 14 + ihl + n));
 }

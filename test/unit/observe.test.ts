@@ -475,6 +475,8 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     pass_fragment6: 0n,
     tx_icmp6: 0n,
     pass_icmp6_no_flow: 0n,
+    tx_icmp: 0n,
+    pass_icmp_no_flow: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });

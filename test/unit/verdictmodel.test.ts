@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FrameFuzzer, type FuzzWorld, Rng } from '../../src/core/framefuzz';
 import { compileWorld, modelVerdict, outputProblem, VERDICT_CLASSES, type VerdictClass } from '../../src/core/verdictmodel';
-import { ACK, arpRequest, DIRECTOR_MAC, frame, ipv6Frame, SYN } from '../lib/packets';
+import { ACK, arpRequest, DIRECTOR_MAC, frame, ipv6Frame, quoteOf, SYN } from '../lib/packets';
 
 const VMAC = '00:00:5e:00:01:33';
 const world = compileWorld({
@@ -51,7 +51,28 @@ describe('verdict model', () => {
     ['ICMP to the VIP', frame({ proto: 1 }), 'pass_no_service', 'XDP_PASS'],
     ['ARP', arpRequest('10.0.0.1', '10.0.0.100'), 'pass_not_ipv4', 'XDP_PASS'],
     ['IPv6 to no service', ipv6Frame(), 'pass_no_service', 'XDP_PASS'],
-    ['VLAN', frame({ ...syn, vlan: 100 }), 'pass_not_ipv4', 'XDP_PASS'],
+    ['VLAN-tagged', frame({ ...syn, vlan: 100 }), 'forward', 'XDP_TX'],
+    ['QinQ', frame({ ...syn, outerVlan: 200, vlan: 100 }), 'forward', 'XDP_TX'],
+    ['VLAN tag cut short', frame({ ...syn, vlan: 100 }).subarray(0, 16), 'pass_malformed', 'XDP_PASS'],
+    ['three tags', at(frame({ ...syn, outerVlan: 200, vlan: 100 }), (b) => b.writeUInt16BE(0x8100, 20)), 'pass_not_ipv4', 'XDP_PASS'],
+    [
+      'fragmentation needed quoting a flow of a service',
+      frame({ proto: 1, icmp: { type: 3, code: 4, quote: quoteOf(frame({ saddr: '10.0.0.100', daddr: '203.0.113.10', sport: 80, dport: 41000 })) } }),
+      'icmp_error',
+      'XDP_TX',
+    ],
+    [
+      'port unreachable quoting no service',
+      frame({ proto: 1, icmp: { type: 3, code: 3, quote: quoteOf(frame({ saddr: '10.0.0.100', daddr: '203.0.113.10', sport: 81, dport: 41000 })) } }),
+      'pass_icmp_no_flow',
+      'XDP_PASS',
+    ],
+    [
+      'ICMP error quoting 4 transport bytes',
+      frame({ proto: 1, icmp: { type: 3, code: 4, quote: quoteOf(frame({ saddr: '10.0.0.100', daddr: '203.0.113.10', sport: 80 }), 4) } }),
+      'pass_malformed',
+      'XDP_PASS',
+    ],
     ['first fragment', frame({ ...syn, fragOff: 0x2000 }), 'pass_fragment', 'XDP_PASS'],
     ['later fragment', frame({ ...udp, fragOff: 185 }), 'pass_fragment', 'XDP_PASS'],
     ['the reserved flag bit is no fragment', frame({ ...syn, fragOff: 0x8000 }), 'forward', 'XDP_TX'],
