@@ -9,6 +9,7 @@ import {
   doctorArpVip,
   doctorDrPath,
   doctorHoldsVip,
+  doctorIpv6ProbesSkipped,
   doctorMac,
   doctorMtu,
   doctorOnLink,
@@ -114,6 +115,9 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     vlanChecks.push(doctorVlanProbesSkipped(real, dev));
   }
   const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))].filter((r) => (devices.get(r) ?? ifname) === ifname);
+  // IPv6 reals get their MAC (NDP) and on-link checks; the frame probes below build IPv4 frames only.
+  const reals6 = reals.filter((r) => isIPv6(r));
+  const reals4 = reals.filter((r) => !isIPv6(r));
   const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
   const checks: DoctorCheck[] = [];
 
@@ -146,7 +150,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     const src6 = vips6.length ? ownAddress6(ifname, new Set(vips6)) : null;
     const ndpP = Promise.all(vips6.map(async (vip) => ({ vip, answers: src6 ? await ndpVipProbe(info.ifindex, dirMac, src6, vip, timeoutMs) : null })));
     const perReal = await Promise.all(
-      reals.map(async (real) => {
+      reals4.map(async (real) => {
         const mac = macs.get(real) ?? null;
         const dirIp = dirIpFor(real);
         const route = routeTo(real);
@@ -200,6 +204,18 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
         checks.push(doctorReplyRoute(p.real, v.vip, offlink, v.route ? v.echo!.replied || tcpSeen : null, v.route?.replied ?? false));
       }
       for (const d of p.dr) checks.push(doctorDrPath(d.s, p.real, d.r));
+    }
+    if (reals6.length) {
+      const [l6] = ipJson<any[]>(['-6', 'addr', 'show', 'dev', ifname, 'scope', 'global']);
+      const subnets6 = ((l6?.addr_info ?? []) as any[])
+        .filter((a) => a.local && !(vips.includes(String(a.local)) && Number(a.prefixlen) === 128))
+        .map((a) => networkOf(String(a.local), Number(a.prefixlen)));
+      for (const real of reals6) {
+        const mac = macs.get(real) ?? null;
+        checks.push(doctorMac(real, mac, ifname));
+        checks.push(doctorOnLink(real, ifname, routeTo(real), subnets6));
+        checks.push(doctorIpv6ProbesSkipped(real));
+      }
     }
     for (const a of arpR) checks.push(doctorArpVip(a.vip, dirMac, a.replies, realsByMac, holding.has(a.vip)));
     const held6 = vips6.length ? new Set(heldAddresses(ifname)) : new Set<string>();
