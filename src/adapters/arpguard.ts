@@ -41,7 +41,8 @@ export interface ArpGuardOptions {
  */
 export function ownAddress6(ifname: string, vips: ReadonlySet<string>): string | null {
   const [link] = ipJson<any[]>(['-6', 'addr', 'show', 'dev', ifname, 'scope', 'global']);
-  const addrs = ((link?.addr_info ?? []) as any[]).map((a) => canonicalIp(String(a.local)));
+  // iproute2's JSON keeps an empty object for each address the filter left out: only entries with a local count.
+  const addrs = ((link?.addr_info ?? []) as any[]).filter((a) => a.local).map((a) => canonicalIp(String(a.local)));
   return addrs.find((a) => !vips.has(a)) ?? null;
 }
 

@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import type { ResolvedCheck } from '../core/config';
 import type { ProbeResult } from '../core/health';
 import { formatHostPort } from '../core/net/addr';
-import { type Endpoint, type ProbeSocket, tcpProbe } from './drprobe';
+import { tcpProbe } from './frameprobes';
+import type { Endpoint, ProbeSocket } from './probesocket';
 
 /** What a DR-path probe needs besides the check: the shared raw socket, the director's side, the real's MAC and the VIP. */
 export interface DrContext {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// drprobe.ts: the director's probes of its real servers through a raw packet socket (DR path, ARP, reply route) and the doctor that runs them all.
+// drprobe.ts: the doctor: runs the director's probes of every real of a config (frameprobes.ts, NDP, MTU, routes) and turns them into checks.
 
-import { randomInt } from 'node:crypto';
-import * as os from 'node:os';
 import type { Config } from '../core/config';
 import {
   type DoctorCheck,
@@ -11,6 +9,7 @@ import {
   doctorArpVip,
   doctorDrPath,
   doctorHoldsVip,
+  doctorIpv6ProbesSkipped,
   doctorMac,
   doctorMtu,
   doctorOnLink,
@@ -18,273 +17,21 @@ import {
   doctorVlanDevice,
   doctorVlanProbesSkipped,
   spareCandidates,
-  type TcpProbeResult,
-  type UdpProbeResult,
 } from '../core/doctor';
 import { UsageError } from '../core/errors';
 import { doctorNdpVip } from '../core/ndp';
 import { needsSolicit, usableMac } from '../core/neighbours';
 import { isIPv6 } from '../core/net/addr';
 import { inPrefix, maskAddress } from '../core/net/prefix';
-import {
-  ARP_REPLY,
-  ARP_REQUEST,
-  arpWhoHas,
-  buildIcmpEcho,
-  buildTcp,
-  buildUdp,
-  ICMP_ECHO_REPLY,
-  ICMP_UNREACH,
-  IPPROTO_UDP,
-  type ParsedFrame,
-  parseFrame,
-  probeFilter,
-  TCP_ACK,
-  TCP_RST,
-  TCP_SYN,
-} from '../core/packets';
 import type { MtuProbe } from '../core/realserver-probes';
 import { realDevices, vlanDevice } from '../core/vlan';
 import { ownAddress6 } from './arpguard';
+import { arpVipProbe, echoProbe, pickSpare, tcpProbe, udpProbe } from './frameprobes';
 import { heldAddresses, interfaceAddresses, interfaceExists, interfaceInfo, ipJson, requireRoot, routeTo } from './host';
-import { native, type PacketSocket } from './native';
 import { ndpVipProbe } from './ndpprobe';
 import { dumpNeighbours, Solicitor } from './neighbours';
+import { type Endpoint, ProbeSocket } from './probesocket';
 import { probeMtu } from './realserver';
-
-interface Waiter {
-  pick(f: ParsedFrame): boolean;
-  done(err?: Error): void;
-}
-
-/**
- * One packet socket shared by every probe of a run: a single receive loop hands each frame to every waiting probe,
- * so probes of many reals run at once and none steals another's answer.
- */
-export class ProbeSocket {
-  private readonly sock: PacketSocket;
-  private readonly waiters = new Set<Waiter>();
-  private readonly loop: Promise<void>;
-  private closed = false;
-  private failure: Error | undefined;
-
-  /** Receives ARP and IPv4 addressed to one of `addresses` on the interface. */
-  constructor(ifindex: number, addresses: string[]) {
-    this.sock = new (native().PacketSocket)(ifindex, { filter: probeFilter(addresses, os.endianness()) });
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.closed) {
-      let b: Buffer | null;
-      try {
-        b = await this.sock.recv(250);
-      } catch (e) {
-        if (this.closed) return;
-        this.failure = e as Error;
-        for (const w of [...this.waiters]) w.done(this.failure);
-        return;
-      }
-      if (!b) continue;
-      const f = parseFrame(b);
-      if (!f) continue;
-      for (const w of [...this.waiters]) if (w.pick(f)) w.done();
-    }
-  }
-
-  send(frame: Buffer): void {
-    this.sock.send(frame);
-  }
-
-  /**
-   * Frames for which pick returns a value, gathered for ms; with `first`, resolves at the first one. Register before
-   * sending the probe, so a quick answer cannot slip past.
-   */
-  collect<T>(ms: number, pick: (f: ParsedFrame) => T | undefined, first = false): Promise<T[]> {
-    if (this.failure) return Promise.reject(this.failure);
-    const got: T[] = [];
-    return new Promise((resolve, reject) => {
-      const w: Waiter = {
-        pick: (f) => {
-          const v = pick(f);
-          if (v === undefined) return false;
-          got.push(v);
-          return first;
-        },
-        done: (err) => {
-          clearTimeout(timer);
-          this.waiters.delete(w);
-          if (err) reject(err);
-          else resolve(got);
-        },
-      };
-      // As in checkers.ts: a frame that arrived before the deadline but was not read yet (the receive runs on the
-      // thread pool, the pick on this loop) is still an answer; drain() reads whatever the socket holds first.
-      const timer = setTimeout(() => void this.drain().then(() => w.done()), ms);
-      this.waiters.add(w);
-    });
-  }
-
-  private draining: Promise<void> | undefined;
-
-  /** Hands every frame already queued on the socket to the waiters (shared by the probes that time out together). */
-  private drain(): Promise<void> {
-    this.draining ??= (async () => {
-      try {
-        for (let i = 0; i < 64 && !this.closed; i++) {
-          const b = await this.sock.recv(0);
-          if (!b) break;
-          const f = parseFrame(b);
-          if (f) for (const w of [...this.waiters]) if (w.pick(f)) w.done();
-        }
-      } catch {
-        // The receive loop reports socket failures.
-      } finally {
-        this.draining = undefined;
-      }
-    })();
-    return this.draining;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.sock.close();
-    await this.loop;
-    for (const w of [...this.waiters]) w.done();
-  }
-}
-
-export interface Endpoint {
-  mac: string;
-  ip: string;
-}
-
-/**
- * A SYN to vip:port sent to the real's MAC, as the director forwards a client's. SYN-ACK: the real holds the VIP and
- * listens; RST: it holds the VIP but nothing listens. After a SYN-ACK we send the RST ourselves, so the half-open
- * connection ends even when the director's kernel drops the SYN-ACK as a martian (it holds the VIP while xlvs runs).
- */
-export async function tcpProbe(
-  ps: ProbeSocket,
-  dir: Endpoint,
-  realMac: string,
-  vip: string,
-  port: number,
-  o: { timeoutMs: number; mss: number },
-): Promise<TcpProbeResult> {
-  const sport = randomInt(32768, 61000);
-  const isn = randomInt(0, 2 ** 32 - 1);
-  const answer = ps.collect(
-    o.timeoutMs,
-    (f) => {
-      const ip = f.ipv4;
-      const t = ip?.tcp;
-      return f.srcMac === realMac && ip && ip.saddr === vip && ip.daddr === dir.ip && t && t.sport === port && t.dport === sport ? t : undefined;
-    },
-    true,
-  );
-  const l3 = { dstMac: realMac, srcMac: dir.mac, saddr: dir.ip, daddr: vip, id: randomInt(0, 65536) };
-  const syn = buildTcp({ ...l3, sport, dport: port, seq: isn, flags: TCP_SYN, mss: o.mss });
-  ps.send(syn);
-  // One retransmission, like a client's, in case the first was lost while the real resolved the director's MAC.
-  const resend = setTimeout(() => ps.send(syn), Math.floor(o.timeoutMs / 2));
-  const [t] = await answer;
-  clearTimeout(resend);
-  if (!t) return { kind: 'timeout' };
-  if ((t.flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
-    ps.send(buildTcp({ ...l3, sport, dport: port, seq: (isn + 1) >>> 0, flags: TCP_RST }));
-    return { kind: 'synack', ...(t.mss !== undefined ? { mss: t.mss } : {}) };
-  }
-  if (t.flags & TCP_RST) return { kind: 'rst' };
-  return { kind: 'timeout' };
-}
-
-/** A datagram to vip:port at the real's MAC: any reply passes, a port unreachable fails, silence proves nothing. */
-export async function udpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, vip: string, port: number, o: { timeoutMs: number }): Promise<UdpProbeResult> {
-  const sport = randomInt(32768, 61000);
-  const answer = ps.collect(
-    o.timeoutMs,
-    (f): UdpProbeResult | undefined => {
-      if (f.srcMac !== realMac || !f.ipv4 || f.ipv4.daddr !== dir.ip) return undefined;
-      const u = f.ipv4.udp;
-      if (u && u.sport === port && u.dport === sport) return { kind: 'reply' };
-      const q = f.ipv4.icmp?.type === ICMP_UNREACH ? f.ipv4.icmp.quoted : undefined;
-      if (q && q.proto === IPPROTO_UDP && q.daddr === vip && q.dport === port && q.sport === sport) return { kind: 'unreachable' };
-      return undefined;
-    },
-    true,
-  );
-  ps.send(
-    buildUdp({
-      dstMac: realMac,
-      srcMac: dir.mac,
-      saddr: dir.ip,
-      daddr: vip,
-      sport,
-      dport: port,
-      id: randomInt(0, 65536),
-      payload: Buffer.from('xlvs doctor probe\n'),
-    }),
-  );
-  const [r] = await answer;
-  return r ?? { kind: 'silent' };
-}
-
-/**
- * An echo request for vip from `src`, sent to the real's MAC. Reports whether the reply reached the director and the
- * sender addresses of every ARP request the real broadcast meanwhile (and whether one asked for `src`).
- */
-export async function echoProbe(
-  ps: ProbeSocket,
-  dirMac: string,
-  realMac: string,
-  src: string,
-  vip: string,
-  o: { timeoutMs: number; waitFull?: boolean },
-): Promise<{ replied: boolean; arpSenders: string[]; askedForSrc: boolean }> {
-  const ident = randomInt(1, 65536);
-  const replies = ps.collect(
-    o.timeoutMs,
-    (f) => {
-      const ip = f.ipv4;
-      const ic = ip?.icmp;
-      return f.srcMac === realMac && f.dstMac === dirMac && ip && ip.saddr === vip && ip.daddr === src && ic?.type === ICMP_ECHO_REPLY && ic.ident === ident
-        ? true
-        : undefined;
-    },
-    !o.waitFull,
-  );
-  const arps = ps.collect(o.timeoutMs, (f) => (f.srcMac === realMac && f.arp?.op === ARP_REQUEST && f.arp.sha === realMac ? f.arp : undefined));
-  ps.send(
-    buildIcmpEcho({ dstMac: realMac, srcMac: dirMac, saddr: src, daddr: vip, ident, seq: 1, id: randomInt(0, 65536), payload: Buffer.from('xlvs doctor') }),
-  );
-  const [r, a] = await Promise.all([replies, arps]);
-  return { replied: r.length > 0, arpSenders: a.map((x) => x.spa), askedForSrc: a.some((x) => x.tpa === src) };
-}
-
-/** Broadcasts "who has vip" from the director and collects every reply for ms: the MACs that claim the VIP. */
-export async function arpVipProbe(ps: ProbeSocket, dir: Endpoint, vip: string, ms: number): Promise<{ mac: string; spa: string }[]> {
-  const replies = ps.collect(ms, (f) => (f.arp?.op === ARP_REPLY && f.arp.spa === vip ? { mac: f.arp.sha, spa: f.arp.spa } : undefined));
-  ps.send(arpWhoHas(dir.mac, dir.ip, vip));
-  return replies;
-}
-
-/**
- * A candidate nobody answers ARP for within ms, or null. A real keeps trying to resolve a spare address for 3 s
- * (INCOMPLETE) and sends no new ARP for it meanwhile, so back-to-back runs must not reuse one: the pick rotates
- * through the silent candidates every half second, which with 8 of them never repeats within 4 s.
- */
-async function pickSpare(ps: ProbeSocket, dir: Endpoint, candidates: string[], ms: number): Promise<string | null> {
-  const answered = await Promise.all(
-    candidates.map(async (c) => {
-      const r = ps.collect(ms, (f) => (f.arp?.op === ARP_REPLY && f.arp.spa === c ? true : undefined), true);
-      ps.send(arpWhoHas(dir.mac, dir.ip, c));
-      return (await r).length > 0;
-    }),
-  );
-  const silent = candidates.filter((_, i) => !answered[i]);
-  return silent.length ? silent[Math.floor(Date.now() / 500) % silent.length]! : null;
-}
 
 export interface DoctorOptions {
   /** A spare address on the segment the arp-announce probe may pretend to be; default: picked by ARP. */
@@ -368,6 +115,9 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     vlanChecks.push(doctorVlanProbesSkipped(real, dev));
   }
   const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))].filter((r) => (devices.get(r) ?? ifname) === ifname);
+  // IPv6 reals get their MAC (NDP) and on-link checks; the frame probes below build IPv4 frames only.
+  const reals6 = reals.filter((r) => isIPv6(r));
+  const reals4 = reals.filter((r) => !isIPv6(r));
   const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
   const checks: DoctorCheck[] = [];
 
@@ -400,7 +150,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     const src6 = vips6.length ? ownAddress6(ifname, new Set(vips6)) : null;
     const ndpP = Promise.all(vips6.map(async (vip) => ({ vip, answers: src6 ? await ndpVipProbe(info.ifindex, dirMac, src6, vip, timeoutMs) : null })));
     const perReal = await Promise.all(
-      reals.map(async (real) => {
+      reals4.map(async (real) => {
         const mac = macs.get(real) ?? null;
         const dirIp = dirIpFor(real);
         const route = routeTo(real);
@@ -454,6 +204,18 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
         checks.push(doctorReplyRoute(p.real, v.vip, offlink, v.route ? v.echo!.replied || tcpSeen : null, v.route?.replied ?? false));
       }
       for (const d of p.dr) checks.push(doctorDrPath(d.s, p.real, d.r));
+    }
+    if (reals6.length) {
+      const [l6] = ipJson<any[]>(['-6', 'addr', 'show', 'dev', ifname, 'scope', 'global']);
+      const subnets6 = ((l6?.addr_info ?? []) as any[])
+        .filter((a) => a.local && !(vips.includes(String(a.local)) && Number(a.prefixlen) === 128))
+        .map((a) => networkOf(String(a.local), Number(a.prefixlen)));
+      for (const real of reals6) {
+        const mac = macs.get(real) ?? null;
+        checks.push(doctorMac(real, mac, ifname));
+        checks.push(doctorOnLink(real, ifname, routeTo(real), subnets6));
+        checks.push(doctorIpv6ProbesSkipped(real));
+      }
     }
     for (const a of arpR) checks.push(doctorArpVip(a.vip, dirMac, a.replies, realsByMac, holding.has(a.vip)));
     const held6 = vips6.length ? new Set(heldAddresses(ifname)) : new Set<string>();

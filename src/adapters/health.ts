@@ -12,9 +12,9 @@ import { serviceName } from '../core/net/label';
 import { allDown, healthKey } from '../core/plan';
 import type { DrContext, ProbeTarget, runProbe } from './checkers';
 import { monotonicMs } from './clock';
-import { ProbeSocket } from './drprobe';
 import type { FromProber, ProbeRequest, ProberDr, ToProber } from './healthprober';
 import { ipJson } from './host';
+import { ProbeSocket } from './probesocket';
 
 export interface HealthRunnerOptions {
   /** The director's NIC (DR-path probes leave through it); its ifindex and MAC. */

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { ProbeResult } from '../core/health';
 import { type ProbeTarget, runProbe } from './checkers';
-import { ProbeSocket } from './drprobe';
+import { ProbeSocket } from './probesocket';
 
 /** The director's side of DR-path probes: its NIC, MAC and own address. */
 export interface ProberDr {

@@ -76,6 +76,17 @@ export function doctorVlanProbesSkipped(real: string, dev: string): DoctorCheck 
   };
 }
 
+/** An IPv6 real: the frame probes (holds-vip, arp-announce, reply-route, dr-path) build IPv4 frames and are not run for it yet. */
+export function doctorIpv6ProbesSkipped(real: string): DoctorCheck {
+  return {
+    check: 'dr-path',
+    subject: realSubject(real),
+    real,
+    status: 'skip',
+    detail: 'an IPv6 real: the holds-vip, arp-announce, reply-route and dr-path probes send IPv4 frames and are not run for it yet',
+  };
+}
+
 export function doctorOnLink(real: string, dev: string, route: { dev: string; gateway?: string } | null, subnets: string[]): DoctorCheck {
   const inSubnet = subnets.some((s) => inPrefix(real, s));
   const base = { check: 'on-link' as const, subject: realSubject(real), real };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// keepalived-groups.ts: virtual_server_group blocks read as keepalived 2.2 reads them: each member (address, range or prefix, port) as the VIP:ports it stands for.
+// keepalived-groups.ts: virtual_server_group blocks read as keepalived 2.2 reads them: each member (IPv4 or IPv6 address, range or prefix, port) as the VIP:ports it stands for.
 
 import type { ServiceConfig } from './config';
 import { UsageError } from './errors';
@@ -7,7 +7,7 @@ import { place } from './keepalived-include';
 import { describe, type KaNode } from './keepalived-parse';
 import type { Note } from './keepalived-skips';
 import { MAX_SERVICES } from './limits';
-import { isIPv4 } from './net/addr';
+import { bytesToIp, type Family, familyOf, formatHostPort, ipToBytes } from './net/addr';
 
 /** One VIP:port a group stands for, with the member statement it comes from. */
 export interface GroupAddress {
@@ -19,46 +19,64 @@ export interface GroupAddress {
 export interface KaGroup {
   node: KaNode;
   addresses: GroupAddress[];
-  /** Members xlvs has no service for (fwmark, IPv6): each a dropped service wherever the group is used. */
+  /** Members xlvs has no service for (fwmark): each a dropped service wherever the group is used. */
   unserved: { member: KaNode; reason: string }[];
+  /** The address families of its members (keepalived's have_ipv4/have_ipv6). */
+  families: Set<Family>;
 }
 
-const toNum = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 const SKIPS = 'keepalived skips the member too';
 
+/** A member's addresses as numbers, first..last inclusive, of one family (IPv6 needs all 128 bits: bigint). */
+interface MemberRange {
+  family: Family;
+  first: bigint;
+  last: bigint;
+}
+
+const toBig = (ip: string): bigint => ipToBytes(ip).reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+function toIp(n: bigint, family: Family): string {
+  const b = new Uint8Array(family === 4 ? 4 : 16);
+  for (let i = b.length - 1; i >= 0; i--, n >>= 8n) b[i] = Number(n & 0xffn);
+  return bytesToIp(b);
+}
+
 /**
- * A member's first and last address (IPv4, inclusive), or the reason keepalived refuses it. Forms: ADDR,
- * ADDR-LAST (last octet, above the first), ADDR-ENDADDR (not below ADDR), ADDR/LEN (1..32, no host bits; every
- * address of the prefix, network and broadcast included).
+ * A member's addresses, or the reason keepalived refuses it. The family is the start address's. Forms: ADDR;
+ * ADDR-LAST, the last octet (IPv4, decimal) or the last 16-bit group (IPv6, hex as keepalived reads it), above the
+ * start's; ADDR-ENDADDR, a whole end address of the family (a dot in it for IPv4, a colon for IPv6) not below ADDR;
+ * ADDR/LEN (1..32 or 1..128, no host bits; every address of the prefix, network and broadcast included).
  */
-function memberRange(a: string): { first: number; last: number } | string {
-  const slash = a.indexOf('/');
-  if (slash >= 0) {
-    const [ip, len] = [a.slice(0, slash), a.slice(slash + 1)];
-    if (!isIPv4(ip)) return `${ip} is not an IPv4 address`;
-    const bits = /^\d+$/.test(len) ? Number(len) : NaN;
-    if (!(bits >= 1 && bits <= 32)) return `/${len} is not a prefix length 1..32`;
-    const size = 2 ** (32 - bits);
-    const first = toNum(ip);
-    if (first % size) return `${a} has host bits set (the network is ${toIp(first - (first % size))}/${bits})`;
-    return { first, last: first + size - 1 };
+function memberRange(a: string): MemberRange | string {
+  const cut = a.search(/[/-]/);
+  const ip = cut < 0 ? a : a.slice(0, cut);
+  const family = familyOf(ip);
+  if (family === null) return `${ip} is not an IP address`;
+  const bits = family === 4 ? 32 : 128;
+  const first = toBig(ip);
+  if (cut < 0) return { family, first, last: first };
+  const rest = a.slice(cut + 1);
+  if (a[cut] === '/') {
+    const len = /^\d+$/.test(rest) ? Number(rest) : NaN;
+    if (!(len >= 1 && len <= bits)) return `/${rest} is not a prefix length 1..${bits}`;
+    const host = (1n << BigInt(bits - len)) - 1n;
+    if (first & host) return `${a} has host bits set (the network is ${toIp(first & ~host, family)}/${len})`;
+    return { family, first, last: first | host };
   }
-  const dash = a.indexOf('-');
-  if (dash < 0) return isIPv4(a) ? { first: toNum(a), last: toNum(a) } : `${a} is not an IPv4 address`;
-  const [ip, end] = [a.slice(0, dash), a.slice(dash + 1)];
-  if (!isIPv4(ip)) return `${ip} is not an IPv4 address`;
-  const first = toNum(ip);
-  if (end.includes('.')) {
-    if (!isIPv4(end)) return `range end ${end} is not an IPv4 address`;
-    const last = toNum(end);
-    return last < first ? `range end ${end} is below its start ${ip}` : { first, last };
+  if (rest.includes(family === 4 ? '.' : ':')) {
+    if (familyOf(rest) !== family) return `range end ${rest} is not an IPv${family} address`;
+    const last = toBig(rest);
+    return last < first ? `range end ${rest} is below its start ${toIp(first, family)}` : { family, first, last };
   }
-  if (!/^\d+$/.test(end)) return `range end ${end} is not a number`;
-  const octet = Number(end);
-  if (octet > 255) return `range end ${end} is not an octet (0..255)`;
-  if (octet <= first % 256) return `range end ${end} is not above the start's last octet (${first % 256})`;
-  return { first, last: first - (first % 256) + octet };
+  // keepalived reads the end as a number in the base of the family's notation: decimal octet, hex group.
+  const [digits, max, unit] = family === 4 ? [/^\d+$/, 0xffn, 'an octet (0..255)'] : [/^(0x)?[0-9a-f]+$/i, 0xffffn, 'a 16-bit group (0..ffff)'];
+  if (!digits.test(rest)) return `range end ${rest} is not a ${family === 4 ? 'number' : 'hex number'}`;
+  const end = BigInt(family === 4 ? rest : `0x${rest.replace(/^0x/i, '')}`);
+  if (end > max) return `range end ${rest} is not ${unit}`;
+  const low = first & max;
+  const shown = family === 4 ? String(low) : low.toString(16);
+  if (end <= low) return `range end ${rest} is not above the start's last ${family === 4 ? 'octet' : 'group'} (${shown})`;
+  return { family, first, last: first - low + end };
 }
 
 /**
@@ -80,16 +98,12 @@ export function readGroups(nodes: KaNode[], note: Note, mainFile?: string): Map<
       note(top, `virtual_server_group ${name} is already defined at ${place(first.node, mainFile)}: keepalived uses that one`, undefined, 'ignored');
       continue;
     }
-    const g: KaGroup = { node: top, addresses: [], unserved: [] };
+    const g: KaGroup = { node: top, addresses: [], unserved: [], families: new Set() };
     groups.set(name, g);
-    let total = 0;
+    let total = 0n;
     for (const m of top.children ?? []) {
       if (m.key === 'fwmark') {
         g.unserved.push({ member: m, reason: 'firewall-mark services are not in xlvs' });
-        continue;
-      }
-      if (m.key.includes(':')) {
-        g.unserved.push({ member: m, reason: 'IPv6 group members are not expanded yet (an IPv6 virtual_server is imported)' });
         continue;
       }
       // keepalived 2.0.7+: no port, or 0, is every port of the VIP.
@@ -101,15 +115,52 @@ export function readGroups(nodes: KaNode[], note: Note, mainFile?: string): Map<
         note(m, `${why} (${SKIPS})`, undefined, 'ignored');
         continue;
       }
-      total += range.last - range.first + 1;
-      if (total > MAX_SERVICES)
+      // Counted exactly: an IPv6 /64 stands for 2^64 addresses, refused here before any is listed.
+      total += range.last - range.first + 1n;
+      if (total > BigInt(MAX_SERVICES))
         throw new UsageError(
           `${place(m, mainFile)}: virtual_server_group ${name}: member ${describe(m)} brings the group to ${total} addresses; xlvs holds at most ${MAX_SERVICES} services`,
         );
-      for (let a = range.first; a <= range.last; a++) g.addresses.push({ vip: toIp(a), port, member: m });
+      g.families.add(range.family);
+      for (let a = range.first; a <= range.last; a++) g.addresses.push({ vip: toIp(a, range.family), port, member: m });
     }
   }
   return groups;
+}
+
+/**
+ * The block's address family as keepalived settles it: its first real_server's (a DR real takes the service's
+ * family; a later real of the other family is skipped), else its sorry_server's; null with neither.
+ */
+function blockFamily(top: KaNode): { family: Family; from: KaNode } | null {
+  const kids = top.children ?? [];
+  for (const key of ['real_server', 'sorry_server']) {
+    for (const c of kids) {
+      const f = c.key === key ? familyOf(c.args[0] ?? '') : null;
+      if (f) return { family: f, from: c };
+    }
+  }
+  return null;
+}
+
+/**
+ * Why keepalived ignores a group's virtual_server for its families, or undefined. IPVS-DR forwards within one
+ * family, so keepalived takes a group of both families only when no real or sorry server fixes the service's family
+ * (tunnelled reals, which xlvs has not), and a one-family group only with reals of that family.
+ */
+function familyMismatch(top: KaNode, g: KaGroup, name: string): string | undefined {
+  const b = blockFamily(top);
+  if (!b || !g.families.size) return undefined;
+  const fixes = `${describe(b.from)} (line ${b.from.line}) makes the service IPv${b.family}`;
+  const ignores = 'keepalived ignores this virtual_server too';
+  if (g.families.size > 1)
+    return (
+      `group ${name} has IPv4 and IPv6 members and ${fixes}: direct routing keeps the address family, so ${ignores} ` +
+      `("virtual server group with IPv4 & IPv6 doesn't match"); split the group by family, one virtual_server each`
+    );
+  const [only] = g.families;
+  if (only !== b.family) return `group ${name} has IPv${only} members and ${fixes}: ${ignores} ("address family doesn't match")`;
+  return undefined;
 }
 
 /** A converted service and the block (and group member) it came from. */
@@ -130,7 +181,7 @@ export function dropDuplicates(built: Built[], note: Note, mainFile?: string): B
   const first = new Map<string, Built>();
   const out: Built[] = [];
   for (const b of built) {
-    const key = `${b.svc.vip}:${b.svc.port}/${b.svc.protocol}`;
+    const key = `${formatHostPort(b.svc.vip, b.svc.port)}/${b.svc.protocol}`;
     const f = first.get(key);
     if (!f) {
       first.set(key, b);
@@ -155,9 +206,9 @@ export function dropDuplicates(built: Built[], note: Note, mainFile?: string): B
 
 /**
  * `virtual_server group NAME` -> one service per VIP:port of the group, each with the block's reals, checks,
- * scheduler and persistence, as keepalived applies the block to every member. Members xlvs cannot serve (fwmark,
- * IPv6) are dropped services; an undefined group drops the block (keepalived ignores it, but its services are not
- * in the printed config). `convert` makes the block's service at one address; `services` is how many services a
+ * scheduler and persistence, as keepalived applies the block to every member. Members xlvs cannot serve (fwmark)
+ * are dropped services, and so is the whole block when its reals' family is not its group's (familyMismatch); an
+ * undefined group drops the block (keepalived ignores it, but its services are not in the printed config). `convert` makes the block's service at one address; `services` is how many services a
  * drop of the whole block stands for.
  */
 export function expandGroup(
@@ -183,6 +234,13 @@ export function expandGroup(
   used.add(name);
   if (!g.addresses.length && !g.unserved.length) {
     skip(top, `group ${name} (${place(g.node, mainFile)}) has no member keepalived accepts: keepalived ignores this virtual_server too`, undefined, 'ignored');
+    return [];
+  }
+  const mismatch = familyMismatch(top, g, name);
+  if (mismatch) {
+    const n = g.addresses.length + g.unserved.length;
+    if (n > 1) skip(top, `${mismatch} (the ${n} services of the group)`, undefined, { services: n });
+    else skip(top, mismatch, undefined, 'service');
     return [];
   }
   const out: Built[] = [];

@@ -265,7 +265,8 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
         break;
       }
       case 'real_server': {
-        const rb = convertRealServer(c, port, skip, vip);
+        // A group's members share one entry per real and reason, so the reason names the group, not the member.
+        const rb = convertRealServer(c, port, skip, vip, addr ? `the members of group ${top.args[1]}` : `the virtual_server ${vip}`);
         if (rb) {
           svc.reals.push(rb.real);
           realBlocks.push(rb);
@@ -312,7 +313,7 @@ function convertVirtualServer(top: KaNode, addr: { vip: string; port: number } |
  * One real_server block -> the real (address, weight, thresholds) with its checkers and inherited check settings
  * for convertChecks, or undefined when it cannot be a DR real of the service (listed).
  */
-function convertRealServer(c: KaNode, port: number, skip: Note, vip: string): RealBlock | undefined {
+function convertRealServer(c: KaNode, port: number, skip: Note, vip: string, service: string): RealBlock | undefined {
   const [ripText, rportStr] = c.args;
   if (!ripText || !isIP(ripText)) {
     skip(c, 'expected "real_server IP PORT" (an IPv4 or IPv6 address)');
@@ -321,7 +322,7 @@ function convertRealServer(c: KaNode, port: number, skip: Note, vip: string): Re
   const rip = canonicalIp(ripText);
   // IPVS-DR keeps the family: a real of the other family cannot take the service's packets.
   if (isIPv6(rip) !== isIPv6(vip)) {
-    skip(c, `real ${rip} is IPv${isIPv6(rip) ? 6 : 4} and the virtual_server ${vip} IPv${isIPv6(vip) ? 6 : 4}: direct routing keeps the address family`);
+    skip(c, `real ${rip} is IPv${isIPv6(rip) ? 6 : 4} and ${service} IPv${isIPv6(vip) ? 6 : 4}: direct routing keeps the address family`);
     return undefined;
   }
   // keepalived resets a DR real's port to the service's (IPVS-DR cannot rewrite it), after its checkers took the real's

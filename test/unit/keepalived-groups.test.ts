@@ -60,7 +60,7 @@ test('every member form keepalived 2.2 takes becomes VIP:port services with the 
   assert.equal(r.summary.services, 14, 'one imported service per member address');
 });
 
-test('members keepalived refuses are listed with their line; fwmark and IPv6 members are dropped services; the rest imported', () => {
+test('members keepalived refuses are listed with their line; fwmark members are dropped services; the rest imported', () => {
   const r = conv(
     'virtual_server_group G {\n' + // 1
       '  10.0.0.9-3 80\n' + // 2
@@ -73,7 +73,7 @@ test('members keepalived refuses are listed with their line; fwmark and IPv6 mem
       '  10.0.0.9 http\n' + // 9
       '  bogus 80\n' + // 10
       '  fwmark 7\n' + // 11
-      '  fd00::1 80\n' + // 12
+      '  fd00::9-3 80\n' + // 12
       '  10.0.0.100 80\n' + // 13
       '}\n' +
       'virtual_server group G {\n  lb_kind DR\n  protocol TCP\n  real_server 10.1.0.1 80 {\n  }\n}\n', // 15-20
@@ -92,11 +92,11 @@ test('members keepalived refuses are listed with their line; fwmark and IPv6 mem
     `k.conf:7: ignored: 10.0.0.50/24 80: 10.0.0.50/24 has host bits set (the network is 10.0.0.0/24) ${skips}`,
     `k.conf:8: ignored: 10.0.0.9 70000: port 70000 is not 1..65535 ${skips}`,
     `k.conf:9: ignored: 10.0.0.9 http: port http is not 1..65535 ${skips}`,
-    `k.conf:10: ignored: bogus 80: bogus is not an IPv4 address ${skips}`,
+    `k.conf:10: ignored: bogus 80: bogus is not an IP address ${skips}`,
     'k.conf:11: dropped: fwmark 7: firewall-mark services are not in xlvs (a member of group G, used by the virtual_server at k.conf:15)',
-    'k.conf:12: dropped: fd00::1 80: IPv6 group members are not expanded yet (an IPv6 virtual_server is imported) (a member of group G, used by the virtual_server at k.conf:15)',
+    `k.conf:12: ignored: fd00::9-3 80: range end 3 is not above the start's last group (9) ${skips}`,
   ]);
-  assert.deepEqual([r.summary.services, r.summary.droppedServices, r.summary.ignored], [1, 2, 9]);
+  assert.deepEqual([r.summary.services, r.summary.droppedServices, r.summary.ignored], [1, 1, 10]);
 });
 
 test('an undefined group is a dropped service; an unused, empty or second definition of a group is listed as ignored', () => {
