@@ -162,6 +162,14 @@ struct {
 	__type(value, struct xlvs_sweep_stats);
 } xlvs_sweepst SEC(".maps");
 
+/* The new-connection budget's count per CPU (struct xlvs_nc_budget); never pinned (UNPINNED_MAPS): a restart starts a fresh second. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_nc_budget);
+} xlvs_ncb SEC(".maps");
+
 /*
  * Scratch space for the IPv6 path's new connection (struct new_conn6 in bpf/conntable.h, bpf/ipv6.h): on xlvs_ipv6()'s
  * stack it pushed the chain xlvs_xdp -> xlvs_ipv6 -> new_connection6 -> schedule past 6.1's 512 bytes. Per CPU, as an
@@ -696,6 +704,36 @@ static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *
 		return svc;
 	skey.port = 0; /* a port-0 service takes every port the exact ones leave */
 	return bpf_map_lookup_elem(&xlvs_svc, &skey);
+}
+
+/*
+ * The new-connection budget (Katran's new-connection rate limit, per CPU per second): every new flow this CPU schedules
+ * counts; past cfg->nc_budget in the second, a flow of a consistent-hash service is forwarded without an entry (counted
+ * in ct_over_budget): its hash places it again on its next packet, and a flood of new flows cannot evict live entries.
+ * Flows of other schedulers need their entry to stay on their real and are always recorded. A global function with
+ * scalar arguments: inlined, its state grew new_connection6()'s frame past 6.1's 512 bytes for the whole chain.
+ */
+__noinline int over_budget(__u32 budget, __u32 sched, __u32 now)
+{
+	struct xlvs_verdicts *vd;
+	struct xlvs_nc_budget *b;
+	__u32 zero = 0;
+
+	if (!budget)
+		return 0;
+	b = bpf_map_lookup_elem(&xlvs_ncb, &zero);
+	if (!b)
+		return 0;
+	if (b->second != now) {
+		b->second = now;
+		b->count = 0;
+	}
+	if (++b->count <= budget || (sched != XLVS_SCHED_MH && sched != XLVS_SCHED_SH && sched != XLVS_SCHED_DH))
+		return 0;
+	vd = bpf_map_lookup_elem(&xlvs_verdicts, &zero);
+	if (vd)
+		vd->ct_over_budget++;
+	return 1;
 }
 
 #include "conntable.h"

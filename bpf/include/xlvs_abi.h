@@ -257,6 +257,18 @@ struct xlvs_cfg {
 	/* Appended: the IPv6 connection table (xlvs_conn6), laid out as xlvs_conn (ct_per_cpu and ct_seed apply to both). */
 	__u32 ct6_buckets; /* buckets in one slice of xlvs_conn6; 0 until the loader writes it */
 	__u32 ct6_total;   /* buckets in the whole of xlvs_conn6: the sweeper's pass walks xlvs_conn, then these */
+	/* Appended: the new-connection budget (struct xlvs_nc_budget). */
+	__u32 nc_budget; /* new connections a CPU records per second before mh, sh and dh services stop recording theirs; 0: no limit */
+};
+
+/*
+ * xlvs_ncb value (per-CPU, single entry, never pinned): the new connections this CPU scheduled in the current second.
+ * Past xlvs_cfg.nc_budget, flows of consistent-hash services (mh, sh, dh) are forwarded unrecorded: their hash places
+ * them again on every packet, so a flood of new flows cannot evict the table's live ones.
+ */
+struct xlvs_nc_budget {
+	__u32 second; /* the now_seconds() the count is of */
+	__u32 count;  /* new connections scheduled in that second (of every scheduler) */
 };
 
 /* xlvs_st_svc / xlvs_st_real value (per-CPU): traffic a service or real received. */
@@ -290,6 +302,8 @@ struct xlvs_verdicts {
 	/* Appended: ICMPv4 errors (destination unreachable, fragmentation needed among them; source quench; time exceeded). */
 	__u64 tx_icmp;           /* forwarded to the real of the connection its quote belongs to (IPVS ip_vs_in_icmp): path MTU discovery works */
 	__u64 pass_icmp_no_flow; /* its quote is of no connection the table holds (or one whose real is gone), not TCP/UDP, or a later fragment */
+	/* Appended: the new-connection budget. */
+	__u64 ct_over_budget; /* not a verdict: new flows of mh, sh and dh services forwarded but not recorded: this CPU's budget (xlvs_cfg.nc_budget) was spent */
 };
 
 /*

@@ -158,6 +158,7 @@ export class Datapath {
       sync_emit: 0, // a load never emits until a plan turns it on (the controller starts from SYNC_OFF)
       ct6_buckets: geo6.buckets,
       ct6_total: geo6.buckets * geo6.slices,
+      nc_budget: 0, // the controller writes the config's new_conn_budget
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
@@ -191,6 +192,12 @@ export class Datapath {
   /** The destination MACs besides the NIC's that frames are forwarded for. */
   acceptMacs(): string[] {
     return [...new Set(this.cfgValue.accept_mac.filter((m) => m !== this.cfgValue.mac))];
+  }
+
+  /** New connections per second per CPU that mh, sh and dh services record (0: every one); past it theirs go unrecorded. */
+  setNewConnBudget(perCpu: number): void {
+    this.cfgValue = { ...this.cfgValue, nc_budget: perCpu };
+    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
   }
 
   /** Idle timeouts (seconds) the sweeper applies; the other states keep IPVS's defaults. */

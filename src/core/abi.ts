@@ -320,6 +320,7 @@ export interface Cfg {
   sync_emit: number;
   ct6_buckets: number;
   ct6_total: number;
+  nc_budget: number;
 }
 export interface Counters {
   packets: bigint;
@@ -346,6 +347,7 @@ export interface Verdicts {
   pass_icmp6_no_flow: bigint;
   tx_icmp: bigint;
   pass_icmp_no_flow: bigint;
+  ct_over_budget: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -450,7 +452,7 @@ export const sweepStats = defineStruct<SweepStats>(
   64,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
 );
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 92, [
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 96, [
   f('mac', 0, 6, 'mac'),
   f('pad', 6, 2, 'pad'),
   f('timeout', 8, 32, 'u32s'),
@@ -462,6 +464,7 @@ export const cfg = defineStruct<Cfg>('xlvs_cfg', 92, [
   f('sync_emit', 80, 4, 'u32'),
   f('ct6_buckets', 84, 4, 'u32'),
   f('ct6_total', 88, 4, 'u32'),
+  f('nc_budget', 92, 4, 'u32'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'),
@@ -487,7 +490,7 @@ export const verdictFields = [
   'pass_icmp_no_flow',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
-export const ctEventFields = ['ct_evicted', 'ct_untracked'] as const;
+export const ctEventFields = ['ct_evicted', 'ct_untracked', 'ct_over_budget'] as const;
 /** The struct's order: fields are appended, so a pinned map of an older build is a prefix of this one. */
 const verdictLayout = [
   'pass_not_ipv4',
@@ -508,10 +511,11 @@ const verdictLayout = [
   'pass_icmp6_no_flow',
   'tx_icmp',
   'pass_icmp_no_flow',
+  'ct_over_budget',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  144,
+  152,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 
@@ -551,8 +555,15 @@ export const syncIn6 = defineStruct<SyncIn>('xlvs_sync_in6', 64, [
   f('result', 58, 1, 'u8'),
   f('pad', 59, 5, 'pad'),
 ]);
+/** xlvs_ncb value: the new connections a CPU scheduled in one second (the new-connection budget's count). */
+export interface NcBudget {
+  second: number;
+  count: number;
+}
+export const ncBudget = defineStruct<NcBudget>('xlvs_nc_budget', 8, [f('second', 0, 4, 'u32'), f('count', 4, 4, 'u32')]);
 
 export const structs: readonly StructSpec<any>[] = [
+  ncBudget,
   svcKey,
   svc6Key,
   svc,

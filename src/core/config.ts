@@ -207,6 +207,12 @@ const schema = z.strictObject({
     .max(1 << 26, `must be at most ${1 << 26}`)
     .optional(),
   conn_table_per_cpu: z.boolean().default(false),
+  /**
+   * New connections per second each CPU records for mh, sh and dh services (Katran's new-connection rate limit):
+   * past it, their new flows are forwarded by the hash without a connection entry, so a SYN flood cannot evict live
+   * flows. Every scheduler's new flows count; other schedulers always record. 0: no limit.
+   */
+  new_conn_budget: z.number().int('must be an integer').min(0, 'must be 0 or more').max(100_000_000, 'must be at most 100000000').default(125_000),
   /** Idle timeouts in seconds (ipvsadm --set tcp tcpfin udp). */
   timeouts: z
     .strictObject({

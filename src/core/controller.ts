@@ -27,6 +27,8 @@ export interface DatapathPort {
   realConns?(ids: Iterable<number>): Map<number, { active: bigint; inactive: bigint; overloaded: number }>;
   /** Idle timeouts in seconds (ipvsadm --set). */
   setTimeouts?(t: { tcp: number; tcp_fin: number; udp: number }): void;
+  /** New connections per second per CPU that consistent-hash services record (xlvs_cfg.nc_budget; 0: no limit). */
+  setNewConnBudget?(perCpu: number): void;
   /** Expires idle connections and persistence templates once. */
   sweep?(): Promise<SweepStats>;
   /** Connection sync (master): new and changed connections and templates since the last read; [] on timeout; one reader at a time. */
@@ -88,6 +90,7 @@ export class Controller {
   /** Slow start: when each ramping real (healthKey) joined or recovered. */
   private ramps = new Map<string, number>();
   private timeoutsSet: string | undefined;
+  private budgetSet: number | undefined;
   private lastSweep: SweepStats | undefined;
   /** The inputs of the last applied plan besides the config (a re-sync with the same ones is skipped). */
   private lastPlan: { macs: ReadonlyMap<string, string | null>; down: ReadonlySet<string>; sync: SyncSettings } | undefined;
@@ -260,6 +263,10 @@ export class Controller {
       else this.fx.log(`applied ${p.ops.length} operations`, opCounts(p.ops));
     }
     const timeouts = JSON.stringify(cfg.timeouts);
+    if (cfg.new_conn_budget !== this.budgetSet && this.fx.datapath.setNewConnBudget) {
+      this.fx.datapath.setNewConnBudget(cfg.new_conn_budget);
+      this.budgetSet = cfg.new_conn_budget;
+    }
     if (timeouts !== this.timeoutsSet && this.fx.datapath.setTimeouts) {
       this.fx.datapath.setTimeouts(cfg.timeouts);
       this.timeoutsSet = timeouts;

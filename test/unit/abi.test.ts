@@ -89,6 +89,7 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_persist6: abi.persistTableSize(abi.CONN6_DEFAULT_MAX),
     xlvs_raddr6: abi.MAX_REALS,
     xlvs_scratch6: 1,
+    xlvs_ncb: 1,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);

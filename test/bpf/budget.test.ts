@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// budget.test.ts: the new-connection budget through BPF_PROG_TEST_RUN: past it, mh flows are forwarded unrecorded and counted; wrr flows still recorded.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Datapath } from '../../src/adapters/datapath';
+import { native } from '../../src/adapters/native';
+import { Provisioner } from '../../src/adapters/provision';
+import * as abi from '../../src/core/abi';
+import { parseConfig } from '../../src/core/config';
+import type { ServiceState } from '../../src/core/director';
+import { XDP_TX } from '../../src/core/verdictmodel';
+import { ACK, DIRECTOR_MAC, frame, SYN } from '../lib/packets';
+import { requirePrivileges } from '../lib/privileged';
+
+const CONFIG = `
+interface: eth0
+conn_table_size: 65536
+new_conn_budget: 3
+services:
+  - vip: 10.0.0.100
+    port: 80
+    maglev_size: 251
+    reals: [{ address: 10.0.0.11 }, { address: 10.0.0.12 }, { address: 10.0.0.13 }]
+  - vip: 10.0.0.100
+    port: 81
+    scheduler: wrr
+    reals: [{ address: 10.0.0.11 }, { address: 10.0.0.12 }]
+`;
+const MAC: Record<string, string> = { '10.0.0.11': '02:00:00:00:00:11', '10.0.0.12': '02:00:00:00:00:12', '10.0.0.13': '02:00:00:00:00:13' };
+
+let dp: Datapath;
+let services: ServiceState[];
+let ncpu: number;
+
+const verdicts = () => abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
+const entries = (port: number) => {
+  const s = services.find((x) => x.port === port)!;
+  let n = 0;
+  for (const c of dp.realConns(s.reals.map((r) => r.id)).values()) n += Number(c.active) + Number(c.inactive);
+  return n;
+};
+const run = async (f: Buffer) => {
+  const out = await native().testRun(dp.programFd(), { data: f, repeat: 1 });
+  assert.equal(out.retval, XDP_TX);
+  return abi.bytesToMac(out.dataOut.subarray(0, 6));
+};
+
+/** Waits for the datapath's clock (CLOCK_MONOTONIC_COARSE seconds, as now_seconds()) to start a second: the budget is per second. */
+async function freshSecond(): Promise<void> {
+  const now = () => abi.monoSeconds(process.hrtime.bigint());
+  const s = now();
+  while (now() === s) await new Promise((r) => setTimeout(r, 2));
+  await new Promise((r) => setTimeout(r, 20)); // the coarse clock ticks up to a few ms behind
+}
+
+before(async () => {
+  requirePrivileges('BPF new-connection budget tests');
+  ncpu = native().numPossibleCpus();
+  const cfg = parseConfig(CONFIG);
+  dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
+  dp.setDirectorMac(DIRECTOR_MAC);
+  ({ services } = new Provisioner(dp).apply(cfg, (a) => MAC[a] ?? null));
+  dp.setNewConnBudget(cfg.new_conn_budget); // what the controller does with the config's new_conn_budget
+});
+
+after(() => dp?.close());
+
+test('past the budget in a second, new mh flows are forwarded by the hash but not recorded (ct_over_budget); wrr flows are always recorded', async () => {
+  await freshSecond();
+  const v0 = verdicts();
+  const e80 = entries(80);
+  const macs: string[] = [];
+  for (let i = 0; i < 6; i++) macs.push(await run(frame({ saddr: `203.0.113.${10 + i}`, sport: 40000 + i, dport: 80, tcpFlags: SYN })));
+  let v1 = verdicts();
+  assert.equal(v1.tx_new - v0.tx_new, 6n, 'all six forwarded as new');
+  assert.equal(v1.ct_over_budget - v0.ct_over_budget, 3n, 'three past the budget of 3');
+  assert.equal(entries(80) - e80, 3, 'three recorded');
+  // An unrecorded flow's next packet is placed by the hash again: the same real.
+  const again = await run(frame({ saddr: '203.0.113.15', sport: 40005, dport: 80, tcpFlags: ACK }));
+  assert.equal(again, macs[5], 'the unrecorded flow stays on its real');
+  v1 = verdicts();
+  const e81 = entries(81);
+  for (let i = 0; i < 4; i++) await run(frame({ saddr: `203.0.113.${40 + i}`, sport: 41000 + i, dport: 81, tcpFlags: SYN }));
+  const v2 = verdicts();
+  assert.equal(entries(81) - e81, 4, 'wrr flows recorded past the budget');
+  assert.equal(v2.ct_over_budget, v1.ct_over_budget, 'and not counted over budget');
+  assert.equal(v2.tx_new - v1.tx_new, 4n);
+});
+
+test('a budget of 0 records every flow', async () => {
+  dp.setNewConnBudget(0);
+  try {
+    const v0 = verdicts();
+    const e80 = entries(80);
+    for (let i = 0; i < 8; i++) await run(frame({ saddr: `198.51.100.${10 + i}`, sport: 42000 + i, dport: 80, tcpFlags: SYN }));
+    assert.equal(verdicts().ct_over_budget, v0.ct_over_budget);
+    assert.equal(entries(80) - e80, 8);
+  } finally {
+    dp.setNewConnBudget(3);
+  }
+});
