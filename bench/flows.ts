@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// flows.ts: program cost by flow count (1, 65,536, 1,000,000 flows in turn, and every packet new) for an mh and a wrr service, IPv4 and IPv6, beside the bare MAC swap.
+// flows.ts: program cost by flow count (1, 65,536, 1M flows in turn, every packet new), mh and wrr, IPv4 and IPv6, beside the bare MAC swap.
 
 import { type Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
@@ -160,7 +160,11 @@ export function formatFlowCosts(r: FlowCostResult): [string, string, string][] {
     ...r.rows.map((x): [string, string, string] => [
       `  ${x.scheduler} IPv${x.family}, ${flowsLabel(x.flows)}`,
       x.ns.toFixed(1),
-      `+${x.over_floor_ns.toFixed(1)} over floor; rounds ${x.spread.map((s) => s.toFixed(0)).join(' ')}${x.flows !== 'new' && x.off_path ? `; ${x.off_path} packets rescheduled (entry replaced)` : ''}`,
+      [
+        `+${x.over_floor_ns.toFixed(1)} over floor`,
+        `rounds ${x.spread.map((s) => s.toFixed(0)).join(' ')}`,
+        ...(x.flows !== 'new' && x.off_path ? [`${x.off_path} packets rescheduled (entry replaced)`] : []),
+      ].join('; '),
     ]),
   ];
 }
