@@ -10,6 +10,7 @@ import * as abi from '../src/core/abi';
 import { VERIFIER_BUDGET } from '../src/core/kernel';
 import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild, memory } from './controlplane';
 import { type DaemonScaleResult, daemonScale } from './daemonscale';
+import { type FlowCostResult, flowCosts, formatFlowCosts } from './flows';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
 import { formatMaglevMoves, type MaglevMovesResult, maglevMoves } from './maglevmoves';
 import { type ProgCostResult, progCost } from './progcost';
@@ -24,6 +25,8 @@ export interface BenchReport {
   /** Instructions the verifier processed per program of build/bpf/*.o, against the budget each must stay under. */
   verifier: { budget: number; programs: ProgramCost[] };
   progcost: ProgCostResult;
+  /** Program cost by flow count (1, 65,536, 1M in turn, every packet new) for mh and wrr, IPv4 and IPv6 (bench/flows.ts). */
+  flows: FlowCostResult;
   veth: VethResult;
   controlplane: ControlPlaneResult;
   /** Maglev buckets moved by one change: minimal, the old incremental rebuild, the history-free table. */
@@ -41,6 +44,8 @@ export interface BenchReport {
 export async function runBench(short: boolean): Promise<BenchReport> {
   const verifier = { budget: VERIFIER_BUDGET, programs: await verifierCosts() };
   const progcost = await progCost(short ? { repeat: 10_000, rounds: 1 } : { repeat: 1_000_000, rounds: 5 });
+  const counts = { counts: [1, 65536, 1_000_000], counts6: [1, 65536] };
+  const flows = await flowCosts(short ? { repeat: 10_000, rounds: 1, ...counts } : { repeat: 1_000_000, rounds: 5, ...counts });
   const veth = await vethBench(short ? { flows: 65536, ms: 300, rounds: 1 } : { flows: 65536, ms: 2000, rounds: 3 });
   const services = short ? 1000 : 10_000;
   const controlplane: ControlPlaneResult = {
@@ -62,6 +67,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     machine: { kernel: os.release(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
     verifier,
     progcost,
+    flows,
     veth,
     controlplane,
     maglev_moves: moves,
@@ -98,6 +104,7 @@ export function formatReport(r: BenchReport): string {
       `+${(ns - p.bare_ns).toFixed(1)} over bare, ${ns >= p.new_conn_ns ? '+' : ''}${(ns - p.new_conn_ns).toFixed(1)} vs mh run above, ${(ns - p.established_ns).toFixed(0)} over established`,
     ]),
   ];
+  rows.push(...formatFlowCosts(r.flows));
   const v = r.veth;
   const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);
   rows.push(

@@ -28,6 +28,16 @@ test('short benchmark run produces every figure', async () => {
   assert.match(formatReport(r), /insertSynced/);
   assert.deepEqual(Object.keys(p.new_conn_by_scheduler).sort(), ['dh', 'fo', 'lc', 'mh', 'nq', 'ovf', 'rr', 'sed', 'sh', 'wlc', 'wrr']);
   for (const [k, ns] of Object.entries(p.new_conn_by_scheduler)) assert.ok(ns > p.bare_ns && ns < 100_000, `new connection with ${k}: ${ns} ns`);
+  // The flow-count matrix: every case measured, all-new rows all new connections, established rows forwarded by the tables.
+  const f = r.flows;
+  assert.deepEqual(
+    f.rows.map((x) => `${x.scheduler}${x.family}:${x.flows}`),
+    ['mh4:1', 'mh4:65536', 'mh4:1000000', 'mh4:new', 'mh6:1', 'mh6:65536', 'mh6:new', 'wrr4:1', 'wrr4:65536', 'wrr4:1000000', 'wrr4:new'],
+  );
+  for (const x of f.rows) assert.ok(x.ns > f.floor_ns && x.ns < 100_000, JSON.stringify(x));
+  for (const x of f.rows) if (x.flows === 'new') assert.equal(x.off_path, 0, JSON.stringify(x));
+  for (const x of f.rows) if (x.flows === 1) assert.equal(x.off_path, 0, JSON.stringify(x));
+  assert.match(formatReport(r), /mh IPv4, 1,000,000 flows in turn .*issue 19 target <= floor\+60 ns: (met|not met)/);
   for (const k of ['xlvs', 'bare', 'nftables'] as const) {
     assert.ok(r.veth[k].received > 0 && r.veth[k].pps > 1000, `veth ${k}: ${r.veth[k].received} frames came back`);
     assert.ok(r.veth[k].received <= r.veth[k].sent, `veth ${k}: more frames came back than were sent`);

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+// flows.ts: program cost by flow count (1, 65,536, 1M flows in turn, every packet new), mh and wrr, IPv4 and IPv6, beside the bare MAC swap.
+
+import { type Datapath, objectPath } from '../src/adapters/datapath';
+import { native } from '../src/adapters/native';
+import * as abi from '../src/core/abi';
+import { TCP_ACK, TCP_SYN } from '../src/core/packets';
+import { XDP_TX } from '../src/core/verdictmodel';
+import { benchDatapath, segment, segment6 } from './progcost';
+
+/** A flow count of the matrix: N established flows taking turns, or 'new' (every packet a flow never seen). */
+export type Flows = number | 'new';
+export type FlowScheduler = 'mh' | 'wrr';
+
+export interface FlowCostRow {
+  scheduler: FlowScheduler;
+  family: 4 | 6;
+  flows: Flows;
+  /** ns per packet, median of the rounds. */
+  ns: number;
+  /** ns above the bare MAC swap of the same run. */
+  over_floor_ns: number;
+  /** Per round, so the spread is visible. */
+  spread: number[];
+  /**
+   * Established rows: packets of the timed loops that found no entry and were scheduled again (their entry had been
+   * replaced in a full bucket); 0 means every timed packet was an established one. 'new' rows: packets that were not
+   * a new connection (must be 0).
+   */
+  off_path: number;
+}
+
+export interface FlowCostResult {
+  floor_ns: number;
+  floor_spread: number[];
+  rows: FlowCostRow[];
+  repeat: number;
+  rounds: number;
+}
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The fresh-flow build's sequence: key 1 = N cycles through N flows, 0 makes every run a new flow (bpf/xlvs.bpf.c bench_flow). */
+function setCycle(dp: Datapath, n: number): void {
+  const m = dp.objectMap('xlvs_bench_seq');
+  try {
+    m.update(abi.u32Key(1), abi.u32Key(n));
+  } finally {
+    m.close();
+  }
+}
+
+function txCounts(dp: Datapath): { tx_new: bigint; tx_existing: bigint } {
+  const v = abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+  return { tx_new: v.tx_new, tx_existing: v.tx_existing };
+}
+
+/** One timed loop and what it proves about itself: new connections it made (established loops should make none). */
+async function timed(dp: Datapath, data: Buffer, repeat: number): Promise<{ ns: number; made: number; existing: number }> {
+  const before = txCounts(dp);
+  const r = await native().testRun(dp.programFd(), { data, repeat });
+  if (r.retval !== XDP_TX) throw new Error(`flow-cost loop: verdict ${r.retval}, expected XDP_TX`);
+  const after = txCounts(dp);
+  return { ns: r.durationNs, made: Number(after.tx_new - before.tx_new), existing: Number(after.tx_existing - before.tx_existing) };
+}
+
+/**
+ * Every datapath is the fresh-flow build filled the production way (benchDatapath: plan + Datapath.apply), default
+ * table size. Established rows run on one datapath per scheduler, first filled with the largest count (each flow's
+ * first packet schedules it), then cycled through 1, 65,536 or 1,000,000 of those flows in turn; 'new' rows run on a
+ * second datapath where every run folds a never-used sequence number into the client address. Rounds interleave every
+ * case with the bare MAC swap, so drift on the machine hits each alike.
+ */
+export async function flowCosts(opts: { repeat: number; rounds: number; counts: number[]; counts6: number[] }): Promise<FlowCostResult> {
+  const n = native();
+  const bare = await n.BpfObject.open(objectPath('bench_macswap'));
+  const dps: Datapath[] = [];
+  const open = async (sched: FlowScheduler) => {
+    const dp = await benchDatapath(objectPath('xlvs_bench_fresh'), sched);
+    dps.push(dp);
+    return dp;
+  };
+  try {
+    const est = segment(40000, TCP_ACK),
+      syn = segment(40001, TCP_SYN),
+      est6 = segment6(40000, TCP_ACK),
+      syn6 = segment6(40001, TCP_SYN);
+    interface Case {
+      scheduler: FlowScheduler;
+      family: 4 | 6;
+      flows: Flows;
+      dp: Datapath;
+      frame: Buffer;
+      ns: number[];
+      offPath: number;
+    }
+    const cases: Case[] = [];
+    for (const scheduler of ['mh', 'wrr'] as const) {
+      const estDp = await open(scheduler),
+        newDp = await open(scheduler);
+      const families = scheduler === 'mh' ? ([4, 6] as const) : ([4] as const);
+      for (const family of families) {
+        const counts = family === 4 ? opts.counts : opts.counts6;
+        const frame = family === 4 ? est : est6;
+        // The fill: a SYN to each flow opens it (every scheduler opens a TCP connection on a SYN).
+        const fill = Math.max(...counts);
+        setCycle(estDp, fill);
+        const warm = await timed(estDp, family === 4 ? syn : syn6, fill);
+        if (warm.made !== fill) throw new Error(`${scheduler} IPv${family}: filling ${fill} flows made ${warm.made} connections`);
+        // One ACK each moves them to ESTABLISHED, so no timed packet is a state change.
+        await timed(estDp, frame, fill);
+        for (const flows of counts) cases.push({ scheduler, family, flows, dp: estDp, frame, ns: [], offPath: 0 });
+        cases.push({ scheduler, family, flows: 'new', dp: newDp, frame: family === 4 ? syn : syn6, ns: [], offPath: 0 });
+      }
+    }
+    const bareFd = bare.programFd('bench_macswap');
+    const floor: number[] = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      floor.push((await n.testRun(bareFd, { data: est, repeat: opts.repeat })).durationNs);
+      for (const c of cases) {
+        setCycle(c.dp, c.flows === 'new' ? 0 : c.flows);
+        const t = await timed(c.dp, c.frame, opts.repeat);
+        c.ns.push(t.ns);
+        c.offPath += c.flows === 'new' ? opts.repeat - t.made : t.made;
+        if (t.made + t.existing !== opts.repeat)
+          throw new Error(`${c.scheduler} ${c.flows}: ${t.made + t.existing} of ${opts.repeat} runs forwarded by the tables`);
+      }
+    }
+    const floorNs = median(floor);
+    const rows = cases.map(
+      (c): FlowCostRow => ({
+        scheduler: c.scheduler,
+        family: c.family,
+        flows: c.flows,
+        ns: median(c.ns),
+        over_floor_ns: median(c.ns) - floorNs,
+        spread: c.ns.map((x) => Math.round(x * 10) / 10),
+        off_path: c.offPath,
+      }),
+    );
+    for (const r of rows)
+      if (r.flows === 'new' && r.off_path !== 0) throw new Error(`${r.scheduler} IPv${r.family} all-new: ${r.off_path} packets were not new connections`);
+    return { floor_ns: floorNs, floor_spread: floor, rows, repeat: opts.repeat, rounds: opts.rounds };
+  } finally {
+    for (const dp of dps) dp.close();
+    bare.close();
+  }
+}
+
+/** The label of a flow count in tables: '65,536 flows' or 'every packet new'. */
+export function flowsLabel(f: Flows): string {
+  return f === 'new' ? 'every packet new' : `${f.toLocaleString('en')} flow${f === 1 ? '' : 's'} in turn`;
+}
+
+/** Issue 19's program-cost target for a row, in ns above the floor: mh at 65,536 and 1M flows +60, every packet new +300. */
+export function targetOf(r: Pick<FlowCostRow, 'scheduler' | 'flows' | 'family'>): number | undefined {
+  if (r.family !== 4) return undefined;
+  if (r.flows === 'new') return 300;
+  return r.scheduler === 'mh' && r.flows >= 65536 ? 60 : undefined;
+}
+
+/** The table rows of the matrix (case, ns, note), for run.ts. */
+export function formatFlowCosts(r: FlowCostResult): [string, string, string][] {
+  return [
+    [`program cost by flow count (fresh-flow build, default table, median of ${r.rounds}; floor = bare MAC swap)`, '', ''],
+    ['  floor: bare MAC-swap XDP_TX', r.floor_ns.toFixed(1), `rounds ${r.floor_spread.map((x) => x.toFixed(0)).join(' ')}`],
+    ...r.rows.map((x): [string, string, string] => [
+      `  ${x.scheduler} IPv${x.family}, ${flowsLabel(x.flows)}`,
+      x.ns.toFixed(1),
+      [
+        `+${x.over_floor_ns.toFixed(1)} over floor`,
+        `rounds ${x.spread.map((s) => s.toFixed(0)).join(' ')}`,
+        ...(x.flows !== 'new' && x.off_path ? [`${x.off_path} packets rescheduled (entry replaced)`] : []),
+        ...(targetOf(x) === undefined ? [] : [`issue 19 target <= floor+${targetOf(x)} ns: ${x.over_floor_ns <= targetOf(x)! ? 'met' : 'not met'}`]),
+      ].join('; '),
+    ]),
+  ];
+}
+
+async function main(): Promise<void> {
+  const short = process.argv.includes('--short');
+  const r = await flowCosts(
+    short
+      ? { repeat: 10_000, rounds: 1, counts: [1, 65536, 1_000_000], counts6: [1, 65536] }
+      : { repeat: 1_000_000, rounds: 5, counts: [1, 65536, 1_000_000], counts6: [1, 65536] },
+  );
+  for (const [a, b, c] of formatFlowCosts(r)) process.stdout.write(`${a.padEnd(48)} ${b.padStart(7)}  ${c}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`flows: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
