@@ -140,9 +140,9 @@ export function formatReport(r: BenchReport): string {
     ['  apply from empty: validate, plan, write (ms)', d.apply_ms.toFixed(0), ''],
     ['  resident memory after the apply (MiB)', d.rss_mib.toFixed(0), ''],
     [
-      `  one weight change through the controller (ms, ${d.changes} changes)`,
+      `  weight change at ${d.services} services, through the controller (ms, ${d.changes} changes)`,
       d.weight_change_median_ms.toFixed(1),
-      `median; max ${d.weight_change_max_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`,
+      `median (target 10); max ${d.weight_change_max_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`,
     ],
   );
   const h = r.health;

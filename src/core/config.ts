@@ -378,6 +378,29 @@ function parseConfigObject(input: unknown): { success: true; data: Config } | { 
   return { success: true, data: { ...top.data, services } };
 }
 
+/**
+ * Services whose own checks (reals, check, thresholds, family) found nothing: a change at 10,000 services checks the
+ * service it made, and only the cross-service checks (duplicates, totals) walk them all.
+ */
+const cleanServices = new WeakSet<ServiceConfig>();
+const serviceKeys = new WeakMap<ServiceConfig, string>();
+
+/** serviceId() of a validated service, kept with it (the duplicate check meets every service on every validation). */
+export function serviceKeyOf(s: ServiceConfig): string {
+  let k = serviceKeys.get(s);
+  if (k === undefined) serviceKeys.set(s, (k = serviceId(s)));
+  return k;
+}
+
+/** One service parsed on its own (a validated one as it is); undefined when it does not parse. */
+export function parseService(item: unknown): ServiceConfig | undefined {
+  if (item !== null && typeof item === 'object' && validServices.has(item)) return item as ServiceConfig;
+  const r = service.safeParse(item);
+  if (!r.success) return undefined;
+  validServices.add(r.data);
+  return r.data;
+}
+
 /** Validates an already-parsed document; throws UsageError listing every problem. */
 export function validateConfig(input: unknown): Config {
   const r = parseConfigObject(input);
@@ -386,37 +409,11 @@ export function validateConfig(input: unknown): Config {
   const cfg = r.data;
   const seenSvc = new Map<string, number>();
   cfg.services.forEach((s, i) => {
-    const k = serviceId(s);
+    const k = serviceKeyOf(s);
     const prev = seenSvc.get(k);
     if (prev !== undefined) problems.push(`services[${i}]: duplicate service ${k} (also services[${prev}])`);
     else seenSvc.set(k, i);
-    const seenReal = new Map<string, number>();
-    s.reals.forEach((rl, j) => {
-      const p = seenReal.get(rl.address);
-      if (p !== undefined) problems.push(`services[${i}].reals[${j}].address: duplicate real ${rl.address} (also reals[${p}])`);
-      else seenReal.set(rl.address, j);
-      if (rl.address === s.vip) problems.push(`services[${i}].reals[${j}].address: ${rl.address} is the service's own VIP`);
-      if (rl.check && !s.check) problems.push(`services[${i}].reals[${j}].check: overrides need a check on the service`);
-      if (s.check) problems.push(...checkProblems(effectiveCheck(s, rl), s, `services[${i}].reals[${j}].check`));
-    });
-    if (s.quorum && !s.check) problems.push(`services[${i}].quorum: needs a check on the service`);
-    if (s.port === 0 && !s.persistence) problems.push(`services[${i}].port: 0 (all ports) needs persistence, as in ipvsadm`);
-    for (const fl of s.sched_flags ?? []) {
-      const owner = fl.slice(0, 2);
-      if (owner !== s.scheduler) problems.push(`services[${i}].sched_flags: "${fl}" is a flag of ${owner}, not of ${s.scheduler}`);
-    }
-    if (s.slow_start_s && (s.scheduler === 'rr' || s.scheduler === 'lc'))
-      problems.push(
-        `services[${i}].slow_start_s: scheduler ${s.scheduler} ignores weights, so slow start would do nothing (use ${s.scheduler === 'rr' ? 'wrr' : 'wlc'})`,
-      );
-    s.reals.forEach((rl, j) => {
-      if (rl.lower_threshold && !rl.upper_threshold)
-        problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} needs an upper_threshold`);
-      else if (rl.upper_threshold && rl.lower_threshold && rl.lower_threshold > rl.upper_threshold)
-        problems.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
-    });
-    if (s.sorry_server && seenReal.has(s.sorry_server)) problems.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
-    problems.push(...familyProblems(s, `services[${i}]`));
+    problems.push(...serviceProblems(s, i));
   });
   problems.push(...vlanProblems(cfg));
   const totalReals = cfg.services.reduce((n, s) => n + s.reals.length, 0);
@@ -425,6 +422,43 @@ export function validateConfig(input: unknown): Config {
   if (perCpu) problems.push(`sync.backup: ${perCpu}`);
   if (problems.length) throw new UsageError('invalid config', problems);
   return cfg;
+}
+
+/**
+ * The problems of one service on its own, at services[i] (reals, check, thresholds, family); none for a service
+ * object found clean before: it is the same object unchanged (nothing writes into a validated service).
+ */
+export function serviceProblems(s: ServiceConfig, i: number): string[] {
+  if (cleanServices.has(s)) return [];
+  const p: string[] = [];
+  const seenReal = new Map<string, number>();
+  s.reals.forEach((rl, j) => {
+    const dup = seenReal.get(rl.address);
+    if (dup !== undefined) p.push(`services[${i}].reals[${j}].address: duplicate real ${rl.address} (also reals[${dup}])`);
+    else seenReal.set(rl.address, j);
+    if (rl.address === s.vip) p.push(`services[${i}].reals[${j}].address: ${rl.address} is the service's own VIP`);
+    if (rl.check && !s.check) p.push(`services[${i}].reals[${j}].check: overrides need a check on the service`);
+    if (s.check) p.push(...checkProblems(effectiveCheck(s, rl), s, `services[${i}].reals[${j}].check`));
+  });
+  if (s.quorum && !s.check) p.push(`services[${i}].quorum: needs a check on the service`);
+  if (s.port === 0 && !s.persistence) p.push(`services[${i}].port: 0 (all ports) needs persistence, as in ipvsadm`);
+  for (const fl of s.sched_flags ?? []) {
+    const owner = fl.slice(0, 2);
+    if (owner !== s.scheduler) p.push(`services[${i}].sched_flags: "${fl}" is a flag of ${owner}, not of ${s.scheduler}`);
+  }
+  if (s.slow_start_s && (s.scheduler === 'rr' || s.scheduler === 'lc'))
+    p.push(
+      `services[${i}].slow_start_s: scheduler ${s.scheduler} ignores weights, so slow start would do nothing (use ${s.scheduler === 'rr' ? 'wrr' : 'wlc'})`,
+    );
+  s.reals.forEach((rl, j) => {
+    if (rl.lower_threshold && !rl.upper_threshold) p.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} needs an upper_threshold`);
+    else if (rl.upper_threshold && rl.lower_threshold && rl.lower_threshold > rl.upper_threshold)
+      p.push(`services[${i}].reals[${j}].lower_threshold: ${rl.lower_threshold} is above upper_threshold ${rl.upper_threshold}`);
+  });
+  if (s.sorry_server && seenReal.has(s.sorry_server)) p.push(`services[${i}].sorry_server: ${s.sorry_server} is also one of the service's reals`);
+  p.push(...familyProblems(s, `services[${i}]`));
+  if (!p.length) cleanServices.add(s);
+  return p;
 }
 
 /** IPVS-DR forwards within one family: a service's reals (and sorry server) are of its VIP's; persistence's netmask is of it too. */

@@ -4,12 +4,14 @@
 import { type Counters, REAL_F_SCHED } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
 import { type ConfigDiff, configDiff } from './configdiff';
+import { validateEdit } from './configedit';
 import { ExistsError, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
 import { serviceId, serviceName, serviceTag } from './net/label';
 import { protoNumber } from './net/proto';
-import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
+import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary, svcKey } from './plan';
+import { type ChangeScope, editScope, healthScope, ObservedIndex } from './scope';
 import type { SyncDaemonConfig, SyncRole } from './syncconfig';
 import { SYNC_OFF, type SyncEvent, type SyncInsert, type SyncInsertResult, type SyncSettings } from './syncdp';
 
@@ -79,7 +81,9 @@ export interface PlanReport {
 
 export class Controller {
   private cfg: Config;
-  private observed: ObservedService[];
+  private observed: readonly ObservedService[];
+  /** The observed services by key and the ids they hold: a change plans the services it touched alone. */
+  private readonly index: ObservedIndex;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly rates = new RateWindow();
   private lastVips: string | undefined;
@@ -104,7 +108,8 @@ export class Controller {
     private readonly fx: ControllerEffects,
   ) {
     this.cfg = cfg;
-    this.observed = [...observed];
+    this.index = new ObservedIndex(observed);
+    this.observed = this.index.all();
   }
 
   config(): Config {
@@ -132,8 +137,9 @@ export class Controller {
     if (this.downQueued) return this.downQueued;
     const p = this.serialize(() => {
       this.downQueued = undefined;
+      const scope = healthScope(this.cfg.services, this.down, this.nextDown);
       this.down = this.nextDown;
-      return this.applyNow(this.cfg, { dryRun: false, persist: false });
+      return this.applyNow(this.cfg, { dryRun: false, persist: false }, scope);
     });
     this.downQueued = p;
     return p;
@@ -194,13 +200,20 @@ export class Controller {
   change(edit: (services: ServiceConfig[]) => void): Promise<PlanReport> {
     return this.serialize(() => {
       // Shallow: every edit copies the service it changes (own()), so the running config is never written to.
-      const next = { ...this.cfg, services: [...this.cfg.services] };
-      edit(next.services);
-      return this.applyNow(validateConfig(next), { dryRun: false, persist: true });
+      const services = [...this.cfg.services];
+      edit(services);
+      // Checks the services the edit replaced, and the cross-service rules against an index: not 10,000 services.
+      const cfg = validateEdit(this.cfg, services);
+      return this.applyNow(cfg, { dryRun: false, persist: true }, editScope(this.cfg.services, cfg.services));
     });
   }
 
-  private applyNow(cfg: Config, opts: { dryRun: boolean; persist: boolean }): PlanReport {
+  /**
+   * Validated cfg -> plan -> apply. With a scope (the services an edit or a health verdict touched) and nothing else
+   * pending (same MACs planned, sync settings, no ramp), only those services are planned: one table rebuilt and
+   * swapped at 10,000 services, not 10,000 compared. Anything else plans everything, as a reload does.
+   */
+  private applyNow(cfg: Config, opts: { dryRun: boolean; persist: boolean }, scope?: ChangeScope): PlanReport {
     const problems: string[] = [];
     // These are fixed when the program is loaded and its maps are created; changing them needs `xlvs down`.
     if (cfg.interface !== this.cfg.interface)
@@ -222,10 +235,16 @@ export class Controller {
     if (problems.length) throw new UsageError('invalid config', problems);
     // A periodic re-sync of the same config (MAC refresh) skips the host checks: they ran when it was accepted.
     if (cfg !== this.cfg) this.fx.check(cfg);
-    const addresses = [...new Set(cfg.services.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
-    const macs = this.fx.resolve(addresses);
     // A config with a sync section decides emission (on while it has a master); without one, setSync's choice stands.
     if (!opts.dryRun && (cfg.sync || this.cfg.sync) && this.syncWant.emit !== !!cfg.sync?.master) this.syncWant = cfg.sync?.master ? SYNC_EMIT : SYNC_OFF;
+    // The services a scoped plan leaves out were planned with lastPlan's MACs and sync settings; health changes only
+    // in the scope's services (healthScope) or not at all (an edit: down is lastPlan's).
+    const last = this.lastPlan;
+    const scoped =
+      !opts.dryRun && scope && last && this.syncWant === last.sync && (scope.downBefore ?? this.down) === last.down && !this.ramps.size ? scope : undefined;
+    const desired = scoped ? scoped.desired : cfg.services;
+    const addresses = [...new Set(desired.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
+    const macs = this.fx.resolve(addresses);
     // The periodic re-sync with nothing new (same config, MACs, health, no ramp running) has nothing to plan: at
     // 10,000 services a plan costs a few hundred ms, which a once-a-second refresh must not pay.
     if (
@@ -239,8 +258,11 @@ export class Controller {
     ) {
       return { dryRun: false, ops: [], bucketsMoved: 0, connsMoved: 0 };
     }
-    if (!opts.dryRun) this.noteNewReals(cfg);
-    const p = plan(this.ramped(cfg.services), this.observed, macs, this.down, { want: this.syncWant, have: this.syncHave });
+    if (!opts.dryRun) this.noteNewReals(desired);
+    const sync = { want: this.syncWant, have: this.syncHave };
+    const p = scoped
+      ? plan(this.ramped(desired), this.index.of(scoped.keys), macs, this.down, sync, this.index)
+      : plan(this.ramped(cfg.services), this.observed, macs, this.down, sync);
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
@@ -271,13 +293,15 @@ export class Controller {
       this.fx.datapath.setTimeouts(cfg.timeouts);
       this.timeoutsSet = timeouts;
     }
-    const vips = [...new Set(cfg.services.map((s) => s.vip))].sort();
-    this.lastPlan = { macs, down: this.down, sync: this.syncWant };
+    // A scoped plan resolved its own services' MACs only: lastPlan keeps the MACs the others were planned with, so
+    // a new or changed MAC among them makes the next periodic re-sync plan everything (every service using it).
+    this.lastPlan = scoped ? { ...last!, down: this.down } : { macs, down: this.down, sync: this.syncWant };
     this.cfg = cfg;
-    this.observed = observedAfter(p);
+    this.observed = scoped ? this.index.update(scoped.keys, observedAfter(p)) : this.index.reset(observedAfter(p));
     this.syncHave = p.sync ?? this.syncHave;
     // Only when the set changed (or on the first sync): the periodic MAC refresh should not touch addresses.
-    if (vips.join() !== this.lastVips) {
+    const vips = scoped && !scoped.membership ? undefined : [...new Set(cfg.services.map((s) => s.vip))].sort();
+    if (vips && vips.join() !== this.lastVips) {
       this.fx.vipsChanged?.(vips);
       this.lastVips = vips.join();
     }
@@ -291,12 +315,12 @@ export class Controller {
   }
 
   /** Reals added to a running slow-start service start ramping (a fresh director's reals all start together: no ramp). */
-  private noteNewReals(cfg: Config): void {
-    const running = new Map(this.observed.map((o) => [serviceId({ vip: o.vip, port: o.port, protocol: o.proto }), new Set(o.reals.map((r) => r.address))]));
-    for (const s of cfg.services) {
+  private noteNewReals(services: readonly ServiceConfig[]): void {
+    for (const s of services) {
       if (!s.slow_start_s) continue;
-      const had = running.get(serviceId(s));
-      if (!had) continue;
+      const o = this.index.get(svcKey(s.vip, s.port, s.protocol));
+      if (!o) continue;
+      const had = new Set(o.reals.map((r) => r.address));
       for (const r of s.reals) if (!had.has(r.address)) this.ramps.set(healthKey(s, r.address), this.fx.now());
     }
   }

@@ -57,6 +57,13 @@ export type Op =
   /** Connection sync settings (xlvs_cfg.sync_emit): written last, so emission starts on a complete service set. */
   | { op: 'setSync'; sync: SyncSettings };
 
+/** The ids held by every observed service, for a plan of some of them (plan()'s elsewhere). */
+export interface PlanIds {
+  readonly realIds: ReadonlySet<number>;
+  readonly svcIds: ReadonlySet<number>;
+  readonly highestReal: number;
+}
+
 export interface Plan {
   /** The state once every op is applied: ids assigned, tables attached. */
   readonly services: ServiceState[];
@@ -67,18 +74,18 @@ export interface Plan {
 }
 
 /** The key observed (protocol number) and desired (protocol name) services are joined on. */
-const svcKey = (vip: string, port: number, protocol: Protocol | number): string => serviceId({ vip, port, protocol });
+export const svcKey = (vip: string, port: number, protocol: Protocol | number): string => serviceId({ vip, port, protocol });
 
 /**
  * Hands out ids not in `used`, never one in `avoid` (being freed by this very plan), starting at `from` and wrapping.
  * Real ids start after the highest one in use: the connection table is purged on removal, but an entry the datapath
  * writes while the purge walks the table may still name the removed real's id, so a freed id comes back as late as possible.
  */
-function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string, from = 0): () => number {
+function allocator(used: Set<number>, avoid: Set<number>, max: number, what: string, from = 0, taken?: ReadonlySet<number>): () => number {
   let next = from % max;
   return () => {
     for (let n = 0; n < max; n++, next = (next + 1) % max) {
-      if (used.has(next) || avoid.has(next)) continue;
+      if (used.has(next) || avoid.has(next) || taken?.has(next)) continue;
       used.add(next);
       const id = next;
       next = (next + 1) % max;
@@ -140,6 +147,11 @@ export function plan(
   down: ReadonlySet<string> = new Set(),
   /** Sync settings wanted and those the datapath holds (undefined: unknown, so they are written). */
   sync?: { want: SyncSettings; have: SyncSettings | undefined },
+  /**
+   * Planning a few services alone (a change to them): desired and observed hold only those, and these are the ids
+   * every observed service holds, so a new id is none of them, and the highest real id in use (see allocator).
+   */
+  elsewhere?: PlanIds,
 ): Plan {
   const obsByKey = new Map(observed.map((s) => [svcKey(s.vip, s.port, s.proto), s]));
   const wantKeys = new Set(desired.map((s) => svcKey(s.vip, s.port, s.protocol)));
@@ -156,11 +168,11 @@ export function plan(
   }
   const usedReals = new Set(observed.flatMap((s) => s.reals.map((r) => r.id)));
   const usedSvcs = new Set(observed.map((s) => s.id));
-  let highest = -1;
+  let highest = elsewhere?.highestReal ?? -1;
   for (const id of usedReals) highest = Math.max(highest, id);
   for (const id of freedReals) highest = Math.max(highest, id);
-  const newRealId = allocator(usedReals, freedReals, MAX_REALS, 'real', highest + 1);
-  const newSvcId = allocator(usedSvcs, new Set(removedSvcs.map((s) => s.id)), MAX_SERVICES, 'service');
+  const newRealId = allocator(usedReals, freedReals, MAX_REALS, 'real', highest + 1, elsewhere?.realIds);
+  const newSvcId = allocator(usedSvcs, new Set(removedSvcs.map((s) => s.id)), MAX_SERVICES, 'service', 0, elsewhere?.svcIds);
 
   const putReals: Op[] = [];
   const putTables: Op[] = [];
