@@ -16,6 +16,7 @@ import { formatMaglevMoves, type MaglevMovesResult, maglevMoves } from './maglev
 import { type ProgCostResult, progCost } from './progcost';
 import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
+import { formatSynFlood, type SynFloodRow, synFlood } from './synflood';
 import { type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
@@ -27,6 +28,8 @@ export interface BenchReport {
   progcost: ProgCostResult;
   /** Program cost by flow count (1, 65,536, 1M in turn, every packet new) for mh and wrr, IPv4 and IPv6 (bench/flows.ts). */
   flows: FlowCostResult;
+  /** Established entries a flood of new clients replaces, without and with the new-connection budget (bench/synflood.ts). */
+  synflood: SynFloodRow[];
   veth: VethResult;
   controlplane: ControlPlaneResult;
   /** Maglev buckets moved by one change: minimal, the old incremental rebuild, the history-free table. */
@@ -46,6 +49,9 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const progcost = await progCost(short ? { repeat: 10_000, rounds: 1 } : { repeat: 1_000_000, rounds: 5 });
   const counts = { counts: [1, 65536, 1_000_000], counts6: [1, 65536] };
   const flows = await flowCosts(short ? { repeat: 10_000, rounds: 1, ...counts } : { repeat: 1_000_000, rounds: 5, ...counts });
+  const synflood = await synFlood(
+    short ? { live: 100_000, flood: 1_000_000, budgets: [0, 125_000] } : { live: 1_000_000, flood: 10_000_000, budgets: [0, 125_000] },
+  );
   const veth = await vethBench(short ? { flows: 65536, ms: 300, rounds: 1 } : { flows: 65536, ms: 2000, rounds: 3 });
   const services = short ? 1000 : 10_000;
   const controlplane: ControlPlaneResult = {
@@ -68,6 +74,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     verifier,
     progcost,
     flows,
+    synflood,
     veth,
     controlplane,
     maglev_moves: moves,
@@ -105,6 +112,7 @@ export function formatReport(r: BenchReport): string {
     ]),
   ];
   rows.push(...formatFlowCosts(r.flows));
+  rows.push(...formatSynFlood(r.synflood));
   const v = r.veth;
   const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);
   rows.push(
