@@ -2,15 +2,10 @@
 // sync.test.ts: connection sync above the codec: config errors, xlvsadm's daemon options over the API, the id mapping, and the sync daemons against fakes.
 
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { test } from 'node:test';
-import { routes, serve } from '../../src/adapters/api';
 import { Runner } from '../../src/adapters/runner';
 import { SyncService } from '../../src/adapters/sync';
 import type { SyncTransport } from '../../src/adapters/synctransport';
-import { runXlvsadm } from '../../src/cli/xlvsadm';
 import { CS } from '../../src/core/abi';
 import { type Config, validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
@@ -20,6 +15,7 @@ import { CONN_F, decodeSyncMessage, encodeSyncMessage, type SyncConn, TCP_S } fr
 import type { SyncEvent } from '../../src/core/syncdp';
 import { SyncIndex } from '../../src/core/syncmap';
 import { FakeDatapath } from '../lib/fakedatapath';
+import { withXlvsadm } from '../lib/xlvsadmapi';
 
 const base = {
   interface: 'eth0',
@@ -104,25 +100,10 @@ function controller(dp: FakeDatapath, cfg: unknown, persisted: Config[] = []): C
 }
 
 test('xlvsadm end to end: start, list and stop daemons, persisted; emission follows sync.master; IPVS errors', async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-sync-'));
-  const sock = path.join(tmp, 'xlvs.sock');
   const dp = new FakeDatapath();
   const persisted: Config[] = [];
   const ctl = controller(dp, base, persisted);
-  await ctl.sync();
-  const server = await serve(
-    sock,
-    routes(ctl, async () => undefined),
-    () => undefined,
-  );
-  const run = async (line: string) => {
-    let out = '';
-    await runXlvsadm(line.split(' '), sock, (s) => {
-      out += s;
-    });
-    return out;
-  };
-  try {
+  await withXlvsadm(ctl, async (run) => {
     assert.equal(dp.sync.emit, false);
     await run('--start-daemon master --mcast-interface lan0 --syncid 3');
     assert.deepEqual(persisted.at(-1)!.sync, { master: { mcast_interface: 'lan0', syncid: 3, group: '224.0.0.81', port: 8848, ttl: 1 } });
@@ -142,11 +123,7 @@ test('xlvsadm end to end: start, list and stop daemons, persisted; emission foll
     assert.deepEqual(Object.keys(persisted.at(-1)!.sync!), ['backup']);
     await assert.rejects(run('--stop-daemon master'), (e: unknown) => e instanceof IpvsadmError && e.exitCode === 255 && e.message === 'No daemon is running');
     assert.equal(await run('-L --daemon'), 'backup sync daemon (mcast=lan0, syncid=0, maxlen=9000, group=224.0.0.81, port=8848, ttl=1)\n');
-  } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 });
 
 const ev = (i: number, over: Partial<SyncEvent> = {}): SyncEvent => ({
