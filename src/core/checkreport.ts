@@ -1,20 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // checkreport.ts: the text both `realserver check` and `doctor` print: one row per check with its result, then how to fix each failure.
 
-export type Status = 'pass' | 'fail' | 'skip';
+import { table } from './texttable';
 
-/** Columns as wide as their widest cell, two spaces apart; the last one is not padded. */
-export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
+export { table };
+
+export type Status = 'pass' | 'fail' | 'skip';
 
 export const MARK: Record<Status, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip' };
 

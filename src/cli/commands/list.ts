@@ -6,19 +6,8 @@ import { UsageError } from '../../core/errors';
 import { isHostMask } from '../../core/ipvsadm-parse';
 import type { RealListing, ServiceListing } from '../../core/listing';
 import { realName, serviceRow } from '../../core/net/label';
+import { table } from '../../core/texttable';
 import { api, withSocket } from '../socket';
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 /** '-': a datapath that reports no connection counts (unknown rather than 0). */
 const activeCols = (x: ServiceListing | ServiceListing['reals'][number]) =>

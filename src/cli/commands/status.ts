@@ -14,6 +14,7 @@ import { VERIFIER_BUDGET } from '../../core/kernel';
 import type { ServiceListing } from '../../core/listing';
 import { realName, serviceRow } from '../../core/net/label';
 import { protoOf } from '../../core/net/proto';
+import { table } from '../../core/texttable';
 import { type VrrpStatus, vrrpSummary } from '../../core/vrrp';
 import { interfaceFrom } from '../options';
 
@@ -77,18 +78,6 @@ export function toJson(ifname: string, xdp: StatusJson['xdp'], snap: Snapshot, p
     })),
     verdicts: Object.fromEntries([...verdictFields, ...ctEventFields].map((f) => [f, Number(snap.verdicts[f])])) as Record<keyof Verdicts, number>,
   };
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 export function toText(st: StatusJson): string {
