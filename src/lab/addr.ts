@@ -20,6 +20,8 @@ export const ADDR = {
   lan6Prefix: 64,
   router6: '2001:db8::1',
   director6: '2001:db8::2',
+  /** The second director's IPv6 address (addSecondDirector in a dual-stack lab). */
+  director2_6: '2001:db8::3',
   vip6: '2001:db8::100',
   client6: '2001:db8:c::10',
   routerOutside6: '2001:db8:c::1',

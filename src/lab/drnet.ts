@@ -129,7 +129,7 @@ export class DrLab {
       log: this.log,
     });
     this.observer = new Observer(this.net, this.procs, this.workDir);
-    this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), log: this.log });
+    this.vrrpLab = new VrrpLab(this.net, { workDir: this.workDir, xlvsBin: this.procs.xlvsBin(), ipv6: !!opts.ipv6, log: this.log });
     this.vlanLab = new VlanLab(this.net, { workDir: this.workDir, log: this.log });
     this.bgpLab = new BgpLab(this.net, { workDir: this.workDir, repoRoot: this.repoRoot, xlvsBin: this.procs.xlvsBin(), log: this.log });
   }
@@ -271,8 +271,8 @@ export class DrLab {
   startKeepalived(role: DirectorRole, k: KeepalivedOptions): Promise<Running> {
     return this.vrrpLab.startKeepalived(role, k);
   }
-  watchVip(role: DirectorRole, timeoutMs?: number): { arrived: Promise<number>; stop(): void } {
-    return this.vrrpLab.watchVip(role, timeoutMs);
+  watchVip(role: DirectorRole, timeoutMs?: number, vip?: string): { arrived: Promise<number>; stop(): void } {
+    return this.vrrpLab.watchVip(role, timeoutMs, vip);
   }
   setDirectorLink(role: DirectorRole, up: boolean): Promise<void> {
     return this.vrrpLab.setDirectorLink(role, up);

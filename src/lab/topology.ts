@@ -239,7 +239,8 @@ export class Topology {
 
   /**
    * A second director on the switch, as a keepalived VRRP backup sits beside the master: namespace dir2, NIC lan0
-   * (so its pins, under the lab's one bpffs, do not meet the first director's), address ADDR.director2, no VIP.
+   * (so its pins, under the lab's one bpffs, do not meet the first director's), address ADDR.director2 (and
+   * ADDR.director2_6 in a dual-stack lab), no VIP.
    */
   async addSecondDirector(): Promise<void> {
     const role = 'dir2';
@@ -253,6 +254,11 @@ export class Topology {
     await this.ipn(role, ['addr', 'add', `${ADDR.director2}/${ADDR.lanPrefix}`, 'dev', 'lan0']);
     await this.ipn(role, ['link', 'set', 'lan0', 'up']);
     await this.ipn(role, ['route', 'add', 'default', 'via', ADDR.router]);
+    // A dual-stack backup learns the reals' IPv6 MACs by NDP from its own address in the LAN /64.
+    if (this.o.ipv6) {
+      await this.ipn(role, ['-6', 'addr', 'add', `${ADDR.director2_6}/${ADDR.lan6Prefix}`, 'dev', 'lan0', 'nodad']);
+      await this.ipn(role, ['-6', 'route', 'add', 'default', 'via', ADDR.router6]);
+    }
     this.macs[role] = await this.macOf(role, 'lan0');
   }
 

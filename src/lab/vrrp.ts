@@ -15,6 +15,8 @@ export type DirectorRole = 'dir' | 'dir2';
 /** The load client's knobs (loadclient.ts): short requests per second and their timeout, and the number of streams. */
 export interface LoadOptions {
   port: number;
+  /** The address to load (default ADDR.vip; ADDR.vip6 in a dual-stack lab). */
+  host?: string;
   rate?: number;
   timeoutMs?: number;
   streams?: number;
@@ -110,9 +112,11 @@ function waitLine(child: ChildProcess, pred: (l: string) => boolean, timeoutMs: 
 }
 
 export class VrrpLab {
+  private loads = 0;
+
   constructor(
     private readonly net: Topology,
-    private readonly o: { workDir: string; xlvsBin: string; log: (l: string) => void },
+    private readonly o: { workDir: string; xlvsBin: string; ipv6: boolean; log: (l: string) => void },
   ) {}
 
   /** The host name each director's daemon runs under (a UTS namespace of its own), so status tells them apart. */
@@ -157,7 +161,12 @@ export class VrrpLab {
     return run;
   }
 
-  /** keepalived.conf for one director: one vrrp_instance over its NIC, unicast to the other, notify scripts calling xlvs. */
+  /**
+   * keepalived.conf for one director: one vrrp_instance over its NIC, unicast to the other, notify scripts calling xlvs.
+   * A dual-stack lab's VIP6 moves with the VIP as an excluded address: keepalived 2.2 refuses an IPv6 address in an
+   * IPv4 instance's virtual_ipaddress, but adds and removes excluded ones of either family with the instance's state
+   * and sends unsolicited neighbour advertisements for them as it sends gratuitous ARP for the VIP.
+   */
   keepalivedConfig(role: DirectorRole, k: KeepalivedOptions): string {
     const peer = role === 'dir' ? 'dir2' : 'dir';
     const notify = (s: string) => `  notify_${s} "${this.o.xlvsBin} director notify ${s} --instance VI_1 --socket ${k.socket}"`;
@@ -177,6 +186,7 @@ export class VrrpLab {
       `  unicast_src_ip ${ADDRESS[role]}`,
       `  unicast_peer {\n    ${ADDRESS[peer]}\n  }`,
       `  virtual_ipaddress {\n    ${ADDR.vip}/32 dev ${NIC[role]}\n  }`,
+      ...(this.o.ipv6 ? [`  virtual_ipaddress_excluded {\n    ${ADDR.vip6}/128 dev ${NIC[role]}\n  }`] : []),
       notify('master'),
       notify('backup'),
       notify('fault'),
@@ -220,12 +230,12 @@ export class VrrpLab {
     return run;
   }
 
-  /** Resolves with the time (epoch ms) the VIP appears on a director's NIC, watched through netlink (ip monitor). */
-  watchVip(role: DirectorRole, timeoutMs = 30000): { arrived: Promise<number>; stop(): void } {
-    const { child, run } = this.spawn(role, ['ip', '-4', 'monitor', 'address']);
-    const arrived = waitLine(child, (l) => !l.startsWith('Deleted') && l.includes(`inet ${ADDR.vip}/`), timeoutMs, `VIP on ${role}`, run.output).then(() =>
-      Date.now(),
-    );
+  /** Resolves with the time (epoch ms) a VIP (default ADDR.vip) appears on a director's NIC, watched through netlink (ip monitor). */
+  watchVip(role: DirectorRole, timeoutMs = 30000, vip: string = ADDR.vip): { arrived: Promise<number>; stop(): void } {
+    const v6 = vip.includes(':');
+    const { child, run } = this.spawn(role, ['ip', v6 ? '-6' : '-4', 'monitor', 'address']);
+    const held = `${v6 ? 'inet6' : 'inet'} ${vip}/`;
+    const arrived = waitLine(child, (l) => !l.startsWith('Deleted') && l.includes(held), timeoutMs, `VIP ${vip} on ${role}`, run.output).then(() => Date.now());
     arrived.catch(() => undefined).finally(() => killGroup(child, 'SIGKILL'));
     return { arrived, stop: () => killGroup(child, 'SIGKILL') };
   }
@@ -238,8 +248,9 @@ export class VrrpLab {
   /** Starts the sustained load (short requests + long-lived streams) in the client namespace; stop() returns its timeline. */
   startLoad(o: LoadOptions): { stop(): Promise<LoadResult> } {
     const script = path.join(this.net.repoRoot, 'dist', 'src', 'lab', 'loadclient.js');
-    const stopFile = path.join(this.o.workDir, `load-stop-${Date.now()}`);
-    const args = ['--host', ADDR.vip, '--port', String(o.port), '--stop-file', stopFile];
+    // Its own stop file, so two loads started in the same millisecond (one per family) stay apart.
+    const stopFile = path.join(this.o.workDir, `load-stop-${Date.now()}-${++this.loads}`);
+    const args = ['--host', o.host ?? ADDR.vip, '--port', String(o.port), '--stop-file', stopFile];
     if (o.rate !== undefined) args.push('--rate', String(o.rate));
     if (o.timeoutMs !== undefined) args.push('--timeout-ms', String(o.timeoutMs));
     if (o.streams !== undefined) args.push('--streams', String(o.streams));
