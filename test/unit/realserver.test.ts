@@ -611,6 +611,7 @@ test('doctor verdicts name the real and say how to fix it', () => {
     xdp: null,
     probeAddress: '10.0.0.254',
     offlinkAddress: '192.0.2.1',
+    offlinkAddress6: '100::1',
     checks: [arp],
     ok: false,
   });
