@@ -27,7 +27,8 @@ describe('xlvs doctor with IPv6 reals (dual-stack lab)', { timeout: 180_000 }, (
 
   test('IPv6 reals: mac, on-link, mtu, holds-vip, reply-route and dr-path all pass; the IPv4 reals are probed as before', async () => {
     const l = L();
-    const { code, report } = await doctor(l, l.writeDirectorConfig(services, 'dual.yaml'));
+    const cfg = l.writeDirectorConfig(services, 'dual.yaml');
+    const { code, report } = await doctor(l, cfg);
     assert.equal(
       code,
       0,
@@ -60,6 +61,30 @@ describe('xlvs doctor with IPv6 reals (dual-stack lab)', { timeout: 180_000 }, (
     // The IPv4 reals: mac, on-link, mtu, holds-vip, arp-announce, reply-route, dr-path each; and the VIPs' arp-vip and ndp-vip.
     assert.equal(report.checks.filter((c) => c.real && !c.real.includes(':')).length, 2 * 7);
     assert.equal(report.checks.length, 2 * 7 + 2 * 6 + 2);
+
+    // With xlvs up attached the same: the IPv6 probes leave by TX, and their answers to the director's own IPv6
+    // address are no service to XDP.
+    await l.startDirector(cfg, 30_000);
+    try {
+      // xlvs up's VIP6 on eth0 is never the source the director's kernel picks for a real (the mtu ping's).
+      const src = await l.exec('dir', ['ip', '-6', 'route', 'get', realAddress6(1)]);
+      assert.match(src.stdout, new RegExp(`src ${ADDR.director6} `), src.stdout);
+      const on = await doctor(l, cfg);
+      assert.equal(
+        on.code,
+        0,
+        JSON.stringify(
+          on.report.checks.filter((c) => c.status !== 'pass'),
+          null,
+          2,
+        ),
+      );
+      assert.ok(on.report.xdp, 'the doctor saw no XDP program');
+      const six = on.report.checks.filter((c) => c.real?.includes(':'));
+      assert.deepEqual(six.filter((c) => c.status === 'pass').length, 2 * 6, JSON.stringify(six, null, 2));
+    } finally {
+      await l.stopDirector();
+    }
   });
 
   test('a real without the VIP6 on lo fails holds-vip (and its dr-path); one whose IPv6 default route is the director fails reply-route', async () => {
