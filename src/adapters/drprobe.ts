@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// drprobe.ts: the doctor: runs the director's probes of every real of a config (frameprobes.ts, NDP, MTU, routes) and turns them into checks.
+// drprobe.ts: the doctor: runs the director's probes of every real of a config, IPv4 and IPv6 (frameprobes.ts, NDP, MTU, routes), and turns them into checks.
 
 import type { Config } from '../core/config';
 import {
@@ -9,7 +9,6 @@ import {
   doctorArpVip,
   doctorDrPath,
   doctorHoldsVip,
-  doctorIpv6ProbesSkipped,
   doctorMac,
   doctorMtu,
   doctorOnLink,
@@ -21,7 +20,7 @@ import {
 import { UsageError } from '../core/errors';
 import { doctorNdpVip } from '../core/ndp';
 import { needsSolicit, usableMac } from '../core/neighbours';
-import { isIPv6 } from '../core/net/addr';
+import { canonicalIp, isIPv6 } from '../core/net/addr';
 import { inPrefix, maskAddress } from '../core/net/prefix';
 import type { MtuProbe } from '../core/realserver-probes';
 import { realDevices, vlanDevice } from '../core/vlan';
@@ -38,11 +37,15 @@ export interface DoctorOptions {
   probeAddress?: string;
   /** An address off the segment the reply-route probe pretends to be. */
   offlinkAddress?: string;
+  /** The same for IPv6 reals. */
+  offlinkAddress6?: string;
   timeoutMs?: number;
 }
 
 /** TEST-NET-1 (RFC 5737): never a real client, and dropped at the edge of any network that leaks it. */
 export const DEFAULT_OFFLINK = '192.0.2.1';
+/** The discard-only prefix 100::/64 (RFC 6666): no host has it, and a router that knows it drops what is sent there. */
+export const DEFAULT_OFFLINK6 = '100::1';
 
 function networkOf(local: string, prefixlen: number): string {
   return `${maskAddress(local, prefixlen)}/${prefixlen}`;
@@ -84,6 +87,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
   requireRoot('xlvs doctor');
   const timeoutMs = o.timeoutMs ?? 1000;
   const offlink = o.offlinkAddress ?? DEFAULT_OFFLINK;
+  const offlink6 = canonicalIp(o.offlinkAddress6 ?? DEFAULT_OFFLINK6);
   const info = interfaceInfo(ifname);
   const vips = [...new Set(cfg.services.map((s) => s.vip))];
   const [link] = ipJson<any[]>(['-4', 'addr', 'show', 'dev', ifname]);
@@ -115,10 +119,19 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     vlanChecks.push(doctorVlanProbesSkipped(real, dev));
   }
   const reals = [...new Set(cfg.services.flatMap((s) => s.reals.map((r) => r.address)))].filter((r) => (devices.get(r) ?? ifname) === ifname);
-  // IPv6 reals get their MAC (NDP) and on-link checks; the frame probes below build IPv4 frames only.
   const reals6 = reals.filter((r) => isIPv6(r));
-  const reals4 = reals.filter((r) => !isIPv6(r));
-  const dirIpFor = (real: string): string | undefined => nicAddrs.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? nicAddrs[0]?.local;
+  // The director's global IPv6 addresses on the NIC, less the VIP6s xlvs up adds there as /128s: an IPv6 real's
+  // probes come from one of them, as the director's own IPv4 address is the source of an IPv4 real's.
+  const vipSet = new Set(vips.map((v) => canonicalIp(v)));
+  const [l6] = reals6.length ? ipJson<any[]>(['-6', 'addr', 'show', 'dev', ifname, 'scope', 'global']) : [];
+  const nicAddrs6 = ((l6?.addr_info ?? []) as any[])
+    .filter((a) => a.local && !(vipSet.has(canonicalIp(String(a.local))) && Number(a.prefixlen) === 128))
+    .map((a) => ({ local: canonicalIp(String(a.local)), prefixlen: Number(a.prefixlen) }));
+  const subnets6 = nicAddrs6.map((a) => networkOf(a.local, a.prefixlen));
+  const dirIpFor = (real: string): string | undefined => {
+    const mine = isIPv6(real) ? nicAddrs6 : nicAddrs;
+    return mine.find((a) => inPrefix(real, networkOf(a.local, a.prefixlen)))?.local ?? mine[0]?.local;
+  };
   const checks: DoctorCheck[] = [];
 
   const macs = await resolveMacs(ifname, reals, 3000);
@@ -126,7 +139,9 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
   for (const [r, m] of macs) if (m) realsByMac.set(m, r);
 
   const dirIps = [...new Set(nicAddrs.map((a) => a.local))];
-  const ps = dirIps.length ? new ProbeSocket(info.ifindex, [...dirIps, offlink]) : null;
+  const dirIps6 = [...new Set(nicAddrs6.map((a) => a.local))];
+  const listen = [...(dirIps.length ? [...dirIps, offlink] : []), ...(dirIps6.length ? [...dirIps6, offlink6] : [])];
+  const ps = listen.length ? new ProbeSocket(info.ifindex, listen) : null;
   try {
     const dirMac = info.mac.toLowerCase();
     const mainDir: Endpoint | null = nicAddrs[0] ? { mac: dirMac, ip: nicAddrs[0].local } : null;
@@ -150,7 +165,8 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     const src6 = vips6.length ? ownAddress6(ifname, new Set(vips6)) : null;
     const ndpP = Promise.all(vips6.map(async (vip) => ({ vip, answers: src6 ? await ndpVipProbe(info.ifindex, dirMac, src6, vip, timeoutMs) : null })));
     const perReal = await Promise.all(
-      reals4.map(async (real) => {
+      reals.map(async (real) => {
+        const v6 = isIPv6(real);
         const mac = macs.get(real) ?? null;
         const dirIp = dirIpFor(real);
         const route = routeTo(real);
@@ -158,13 +174,13 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
         const svcs = cfg.services.filter((s) => s.reals.some((r) => r.address === real));
         const myVips = [...new Set(svcs.map((s) => s.vip))];
         const canProbe = ps !== null && mac !== null && dirIp !== undefined;
-        const dir: Endpoint = { mac: dirMac, ip: dirIp ?? '0.0.0.0' };
+        const dir: Endpoint = { mac: dirMac, ip: dirIp ?? (v6 ? '::' : '0.0.0.0') };
         const drP = Promise.all(
           svcs.map(async (s) => {
             if (!canProbe) return { s, r: null };
             const r =
               s.protocol === 'tcp'
-                ? await tcpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs, mss: info.mtu - 40 })
+                ? await tcpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs, mss: info.mtu - (v6 ? 60 : 40) })
                 : await udpProbe(ps!, dir, mac!, s.vip, s.port, { timeoutMs });
             return { s, r };
           }),
@@ -174,9 +190,11 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
             if (!canProbe) return { vip, echo: null, announce: null, route: null };
             const [echo, announce, back] = await Promise.all([
               echoProbe(ps!, dirMac, mac!, dir.ip, vip, { timeoutMs }),
-              probeAddress ? echoProbe(ps!, dirMac, mac!, probeAddress, vip, { timeoutMs }) : Promise.resolve(null),
+              // IPv6 has no arp-announce to check: Linux never takes an address on lo as the source of a neighbour
+              // solicitation on another NIC, so a real holding the VIP6 on lo cannot teach it to its neighbours.
+              probeAddress && !v6 ? echoProbe(ps!, dirMac, mac!, probeAddress, vip, { timeoutMs }) : Promise.resolve(null),
               // Waits the whole time: a reply routed through the director arrives after one through the router would.
-              echoProbe(ps!, dirMac, mac!, offlink, vip, { timeoutMs, waitFull: true }),
+              echoProbe(ps!, dirMac, mac!, v6 ? offlink6 : offlink, vip, { timeoutMs, waitFull: true }),
             ]);
             return { vip, echo, announce, route: back };
           }),
@@ -190,8 +208,9 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
     const arpR = await arpP;
 
     for (const p of perReal) {
+      const v6 = isIPv6(p.real);
       checks.push(doctorMac(p.real, p.mac, ifname));
-      checks.push(doctorOnLink(p.real, ifname, p.route, subnets));
+      checks.push(doctorOnLink(p.real, ifname, p.route, v6 ? subnets6 : subnets));
       const mss = p.dr.map((d) => (d.r && d.r.kind === 'synack' ? d.r.mss : undefined)).find((m) => m !== undefined);
       if (p.mac) checks.push(doctorMtu(p.real, ifname, info.mtu, p.mtu, mss));
       for (const v of p.vipR) {
@@ -199,23 +218,13 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
           (d) => d.s.vip === v.vip && d.r !== null && (d.r.kind === 'synack' || d.r.kind === 'rst' || d.r.kind === 'reply' || d.r.kind === 'unreachable'),
         );
         checks.push(doctorHoldsVip(p.real, v.vip, v.echo ? { echo: v.echo.replied, tcp: tcpSeen } : null));
-        const senders = v.echo && v.route ? [...v.echo.arpSenders, ...(v.announce?.arpSenders ?? []), ...v.route.arpSenders] : null;
-        checks.push(doctorAnnounce(p.real, v.vip, probeAddress, v.announce?.askedForSrc ?? false, senders, (v.echo?.replied ?? false) || tcpSeen));
-        checks.push(doctorReplyRoute(p.real, v.vip, offlink, v.route ? v.echo!.replied || tcpSeen : null, v.route?.replied ?? false));
+        if (!v6) {
+          const senders = v.echo && v.route ? [...v.echo.arpSenders, ...(v.announce?.arpSenders ?? []), ...v.route.arpSenders] : null;
+          checks.push(doctorAnnounce(p.real, v.vip, probeAddress, v.announce?.askedForSrc ?? false, senders, (v.echo?.replied ?? false) || tcpSeen));
+        }
+        checks.push(doctorReplyRoute(p.real, v.vip, v6 ? offlink6 : offlink, v.route ? v.echo!.replied || tcpSeen : null, v.route?.replied ?? false));
       }
       for (const d of p.dr) checks.push(doctorDrPath(d.s, p.real, d.r));
-    }
-    if (reals6.length) {
-      const [l6] = ipJson<any[]>(['-6', 'addr', 'show', 'dev', ifname, 'scope', 'global']);
-      const subnets6 = ((l6?.addr_info ?? []) as any[])
-        .filter((a) => a.local && !(vips.includes(String(a.local)) && Number(a.prefixlen) === 128))
-        .map((a) => networkOf(String(a.local), Number(a.prefixlen)));
-      for (const real of reals6) {
-        const mac = macs.get(real) ?? null;
-        checks.push(doctorMac(real, mac, ifname));
-        checks.push(doctorOnLink(real, ifname, routeTo(real), subnets6));
-        checks.push(doctorIpv6ProbesSkipped(real));
-      }
     }
     for (const a of arpR) checks.push(doctorArpVip(a.vip, dirMac, a.replies, realsByMac, holding.has(a.vip)));
     const held6 = vips6.length ? new Set(heldAddresses(ifname)) : new Set<string>();
@@ -230,6 +239,7 @@ export async function runDoctor(cfg: Config, o: DoctorOptions = {}): Promise<Doc
       xdp: info.xdp ?? null,
       probeAddress,
       offlinkAddress: offlink,
+      offlinkAddress6: offlink6,
       checks,
       ok: !checks.some((c) => c.status === 'fail'),
     };

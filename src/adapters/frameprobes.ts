@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// frameprobes.ts: the director's frame probes of a real: a SYN or datagram to the VIP at the real's MAC, an echo from a chosen source, ARP.
+// frameprobes.ts: the director's frame probes of a real: a SYN or datagram to the VIP at the real's MAC, an echo from a chosen source (IPv4 or IPv6), ARP.
 
 import { randomInt } from 'node:crypto';
 import type { TcpProbeResult, UdpProbeResult } from '../core/doctor';
+import { canonicalIp, isIPv6 } from '../core/net/addr';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -12,7 +13,10 @@ import {
   buildUdp,
   ICMP_ECHO_REPLY,
   ICMP_UNREACH,
+  ICMP6_ECHO_REPLY,
+  ICMP6_UNREACH,
   IPPROTO_UDP,
+  ipOf,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
@@ -20,7 +24,8 @@ import {
 import type { Endpoint, ProbeSocket } from './probesocket';
 
 /**
- * A SYN to vip:port sent to the real's MAC, as the director forwards a client's. SYN-ACK: the real holds the VIP and
+ * A SYN to vip:port sent to the real's MAC, as the director forwards a client's (an IPv6 VIP: from the director's
+ * IPv6 address in dir). SYN-ACK: the real holds the VIP and
  * listens; RST: it holds the VIP but nothing listens. After a SYN-ACK we send the RST ourselves, so the half-open
  * connection ends even when the director's kernel drops the SYN-ACK as a martian (it holds the VIP while xlvs runs).
  */
@@ -34,12 +39,13 @@ export async function tcpProbe(
 ): Promise<TcpProbeResult> {
   const sport = randomInt(32768, 61000);
   const isn = randomInt(0, 2 ** 32 - 1);
+  const [v, d] = [canonicalIp(vip), canonicalIp(dir.ip)];
   const answer = ps.collect(
     o.timeoutMs,
     (f) => {
-      const ip = f.ipv4;
+      const ip = ipOf(f, v);
       const t = ip?.tcp;
-      return f.srcMac === realMac && ip && ip.saddr === vip && ip.daddr === dir.ip && t && t.sport === port && t.dport === sport ? t : undefined;
+      return f.srcMac === realMac && ip && ip.saddr === v && ip.daddr === d && t && t.sport === port && t.dport === sport ? t : undefined;
     },
     true,
   );
@@ -62,14 +68,17 @@ export async function tcpProbe(
 /** A datagram to vip:port at the real's MAC: any reply passes, a port unreachable fails, silence proves nothing. */
 export async function udpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, vip: string, port: number, o: { timeoutMs: number }): Promise<UdpProbeResult> {
   const sport = randomInt(32768, 61000);
+  const [v, d] = [canonicalIp(vip), canonicalIp(dir.ip)];
+  const unreach = isIPv6(v) ? ICMP6_UNREACH : ICMP_UNREACH;
   const answer = ps.collect(
     o.timeoutMs,
     (f): UdpProbeResult | undefined => {
-      if (f.srcMac !== realMac || !f.ipv4 || f.ipv4.daddr !== dir.ip) return undefined;
-      const u = f.ipv4.udp;
+      const ip = ipOf(f, v);
+      if (f.srcMac !== realMac || !ip || ip.daddr !== d) return undefined;
+      const u = ip.udp;
       if (u && u.sport === port && u.dport === sport) return { kind: 'reply' };
-      const q = f.ipv4.icmp?.type === ICMP_UNREACH ? f.ipv4.icmp.quoted : undefined;
-      if (q && q.proto === IPPROTO_UDP && q.daddr === vip && q.dport === port && q.sport === sport) return { kind: 'unreachable' };
+      const q = ip.icmp?.type === unreach ? ip.icmp.quoted : undefined;
+      if (q && q.proto === IPPROTO_UDP && q.daddr === v && q.dport === port && q.sport === sport) return { kind: 'unreachable' };
       return undefined;
     },
     true,
@@ -92,7 +101,8 @@ export async function udpProbe(ps: ProbeSocket, dir: Endpoint, realMac: string, 
 
 /**
  * An echo request for vip from `src`, sent to the real's MAC. Reports whether the reply reached the director and the
- * sender addresses of every ARP request the real broadcast meanwhile (and whether one asked for `src`).
+ * sender addresses of every ARP request the real broadcast meanwhile (and whether one asked for `src`). An IPv6 VIP
+ * gets an ICMPv6 echo; no ARP is gathered for it (none of IPv6's neighbour discovery is ARP).
  */
 export async function echoProbe(
   ps: ProbeSocket,
@@ -103,18 +113,23 @@ export async function echoProbe(
   o: { timeoutMs: number; waitFull?: boolean },
 ): Promise<{ replied: boolean; arpSenders: string[]; askedForSrc: boolean }> {
   const ident = randomInt(1, 65536);
+  const [v, s] = [canonicalIp(vip), canonicalIp(src)];
+  const v6 = isIPv6(v);
+  const echoReply = v6 ? ICMP6_ECHO_REPLY : ICMP_ECHO_REPLY;
   const replies = ps.collect(
     o.timeoutMs,
     (f) => {
-      const ip = f.ipv4;
+      const ip = ipOf(f, v);
       const ic = ip?.icmp;
-      return f.srcMac === realMac && f.dstMac === dirMac && ip && ip.saddr === vip && ip.daddr === src && ic?.type === ICMP_ECHO_REPLY && ic.ident === ident
+      return f.srcMac === realMac && f.dstMac === dirMac && ip && ip.saddr === v && ip.daddr === s && ic?.type === echoReply && ic.ident === ident
         ? true
         : undefined;
     },
     !o.waitFull,
   );
-  const arps = ps.collect(o.timeoutMs, (f) => (f.srcMac === realMac && f.arp?.op === ARP_REQUEST && f.arp.sha === realMac ? f.arp : undefined));
+  const arps = v6
+    ? Promise.resolve([])
+    : ps.collect(o.timeoutMs, (f) => (f.srcMac === realMac && f.arp?.op === ARP_REQUEST && f.arp.sha === realMac ? f.arp : undefined));
   ps.send(
     buildIcmpEcho({ dstMac: realMac, srcMac: dirMac, saddr: src, daddr: vip, ident, seq: 1, id: randomInt(0, 65536), payload: Buffer.from('xlvs doctor') }),
   );

@@ -62,11 +62,14 @@ export function heldAddresses(ifname: string): string[] {
 
 /**
  * `ip addr` arguments for a VIP on the director's NIC: the address alone (/32, /128). An IPv6 VIP goes without
- * duplicate address detection, so the director answers neighbour solicitations for it at once, not 1-2 s later.
+ * duplicate address detection, so the director answers neighbour solicitations for it at once, not 1-2 s later, and
+ * deprecated (preferred_lft 0): source selection matches a /128 over all its 128 bits, so a preferred VIP6 would
+ * become the source of the director's own traffic to its reals (pings, health checks), whose replies each real,
+ * holding the VIP6 on lo, keeps to itself. A deprecated address still takes traffic and answers for itself.
  */
 export function vipAddrArgs(verb: 'add' | 'del', vip: string, dev: string): string[] {
   const v6 = isIPv6(vip);
-  return ['addr', verb, `${vip}/${v6 ? 128 : 32}`, 'dev', dev, ...(v6 && verb === 'add' ? ['nodad'] : [])];
+  return ['addr', verb, `${vip}/${v6 ? 128 : 32}`, 'dev', dev, ...(v6 && verb === 'add' ? ['nodad', 'preferred_lft', '0'] : [])];
 }
 
 /** Every IPv4 address of the host (all interfaces), for the rule that a VIP is none of the director's own. */

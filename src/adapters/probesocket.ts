@@ -21,7 +21,7 @@ export class ProbeSocket {
   private closed = false;
   private failure: Error | undefined;
 
-  /** Receives ARP and IPv4 addressed to one of `addresses` on the interface. */
+  /** Receives ARP, and IPv4 and IPv6 addressed to one of `addresses` (either family) on the interface. */
   constructor(ifindex: number, addresses: string[]) {
     this.sock = new (native().PacketSocket)(ifindex, { filter: probeFilter(addresses, os.endianness()) });
     this.loop = this.run();

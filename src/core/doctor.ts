@@ -29,6 +29,8 @@ export interface DoctorReport {
   probeAddress: string | null;
   /** The off-segment address the reply-route probe pretended to be. */
   offlinkAddress: string;
+  /** Its IPv6 counterpart, the source of the reply-route probe of IPv6 reals. */
+  offlinkAddress6: string;
   checks: DoctorCheck[];
   ok: boolean;
 }
@@ -45,8 +47,8 @@ export function doctorMac(real: string, mac: string | null, dev: string): Doctor
         subject: realSubject(real),
         real,
         status: 'fail',
-        detail: `no ARP answer from ${real} on ${dev}`,
-        hint: `is ${real} up and on ${dev}'s segment? (ip neigh show ${real} dev ${dev}; arping -I ${dev} ${real})`,
+        detail: `no ${isIPv6(real) ? 'neighbour advertisement' : 'ARP answer'} from ${real} on ${dev}`,
+        hint: `is ${real} up and on ${dev}'s segment? (ip neigh show ${real} dev ${dev}; ${isIPv6(real) ? `ping -c 1 -I ${dev}` : `arping -I ${dev}`} ${real})`,
       };
 }
 
@@ -76,24 +78,13 @@ export function doctorVlanProbesSkipped(real: string, dev: string): DoctorCheck 
   };
 }
 
-/** An IPv6 real: the frame probes (holds-vip, arp-announce, reply-route, dr-path) build IPv4 frames and are not run for it yet. */
-export function doctorIpv6ProbesSkipped(real: string): DoctorCheck {
-  return {
-    check: 'dr-path',
-    subject: realSubject(real),
-    real,
-    status: 'skip',
-    detail: 'an IPv6 real: the holds-vip, arp-announce, reply-route and dr-path probes send IPv4 frames and are not run for it yet',
-  };
-}
-
 export function doctorOnLink(real: string, dev: string, route: { dev: string; gateway?: string } | null, subnets: string[]): DoctorCheck {
   const inSubnet = subnets.some((s) => inPrefix(real, s));
   const base = { check: 'on-link' as const, subject: realSubject(real), real };
   if (route && route.dev === dev && !route.gateway && inSubnet)
     return { ...base, status: 'pass', detail: `on ${dev} (${subnets.filter((s) => inPrefix(real, s)).join(', ')})` };
   const how = route ? `routed ${route.gateway ? `via ${route.gateway} ` : ''}dev ${route.dev}` : 'no route';
-  const where = subnets.length ? `outside ${dev}'s subnet ${subnets.join(', ')}` : `${dev} has no IPv4 subnet`;
+  const where = subnets.length ? `outside ${dev}'s subnet ${subnets.join(', ')}` : `${dev} has no ${isIPv6(real) ? 'IPv6' : 'IPv4'} subnet`;
   return {
     ...base,
     status: 'fail',
@@ -105,8 +96,14 @@ export function doctorOnLink(real: string, dev: string, route: { dev: string; ga
 export function doctorMtu(real: string, dev: string, dirMtu: number, ping: MtuProbe | null, synAckMss: number | undefined): DoctorCheck {
   const base = { check: 'mtu' as const, subject: realSubject(real), real };
   const notes: string[] = [];
+  // The MSS leaves out the IP and TCP headers: 20 + 20 bytes in IPv4, 40 + 20 in IPv6.
+  const headers = isIPv6(real) ? 60 : 40;
   if (ping && !ping.reachable)
-    return { ...base, status: 'skip', detail: `${real} does not answer ping${synAckMss ? `; its SYN-ACK MSS ${synAckMss} means MTU ${synAckMss + 40}` : ''}` };
+    return {
+      ...base,
+      status: 'skip',
+      detail: `${real} does not answer ping${synAckMss ? `; its SYN-ACK MSS ${synAckMss} means MTU ${synAckMss + headers}` : ''}`,
+    };
   if (ping && !ping.passed) {
     return {
       ...base,
@@ -115,11 +112,11 @@ export function doctorMtu(real: string, dev: string, dirMtu: number, ping: MtuPr
       hint: `give ${real}'s NIC the segment's MTU ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real}), or lower ${dev}'s and the router's to match it`,
     };
   }
-  if (synAckMss !== undefined && synAckMss + 40 > dirMtu) {
+  if (synAckMss !== undefined && synAckMss + headers > dirMtu) {
     return {
       ...base,
       status: 'fail',
-      detail: `${real} advertises MSS ${synAckMss} (MTU ${synAckMss + 40}), larger than ${dev}'s MTU ${dirMtu}: its large replies need ICMP "fragmentation needed", which comes back to the VIP, i.e. the director`,
+      detail: `${real} advertises MSS ${synAckMss} (MTU ${synAckMss + headers}), larger than ${dev}'s MTU ${dirMtu}: its large replies need ICMP "${isIPv6(real) ? 'packet too big' : 'fragmentation needed'}", which comes back to the VIP, i.e. the director`,
       hint: `set ${real}'s NIC MTU to ${dirMtu} (ip link set dev <nic> mtu ${dirMtu} on ${real})`,
     };
   }
@@ -230,7 +227,7 @@ export function doctorReplyRoute(real: string, vip: string, offlink: string, ans
       ...base,
       status: 'fail',
       detail: `${real}'s reply from ${vip} to off-segment ${offlink} came back to the director: its default route goes through the director`,
-      hint: `on ${real}: ip route replace default via <router>   (xlvs realserver check --vip ${vip} --director <this address>)`,
+      hint: `on ${real}: ip ${isIPv6(vip) ? '-6 ' : ''}route replace default via <router>   (xlvs realserver check --vip ${vip} --director <this address>)`,
     };
   }
   if (!answered) return { ...base, status: 'skip', detail: `${real} does not answer ping for ${vip}, so its reply route could not be seen` };

@@ -3,10 +3,11 @@
 
 import type { DoctorCheck } from './doctor';
 import { bytesToIp, canonicalIp, ipToBytes } from './net/addr';
-import { inetChecksum, macBytes, macString } from './packets';
+import { IPPROTO_ICMPV6 } from './net/proto';
+import { buildIcmp6, ETH_P_IPV6, macBytes, macString } from './packets';
 
-export const ETH_P_IPV6 = 0x86dd;
-export const IPPROTO_ICMPV6 = 58;
+/** Re-exported for NDP's callers: packets.ts and net/proto.ts are the numbers' homes. */
+export { ETH_P_IPV6, IPPROTO_ICMPV6 };
 export const ND_NEIGHBOR_SOLICIT = 135;
 export const ND_NEIGHBOR_ADVERT = 136;
 /** NDP's option types: the sender's and the target's link-layer address. */
@@ -27,41 +28,19 @@ export function multicastMac(group: string): string {
   return macString(Buffer.from([0x33, 0x33, g[12]!, g[13]!, g[14]!, g[15]!]));
 }
 
-/** ICMPv6 checksum: over the pseudo-header (source, destination, length, next header 58) and the message. */
-function icmp6Checksum(src: string, dst: string, msg: Buffer): number {
-  const pseudo = Buffer.alloc(40);
-  Buffer.from(ipToBytes(src)).copy(pseudo, 0);
-  Buffer.from(ipToBytes(dst)).copy(pseudo, 16);
-  pseudo.writeUInt32BE(msg.length, 32);
-  pseudo[39] = IPPROTO_ICMPV6;
-  return inetChecksum(Buffer.concat([pseudo, msg]));
-}
-
 /**
  * A neighbour solicitation for target from srcIp/srcMac, to the target's solicited-node group (multicast, as the
  * kernel resolves an unknown neighbour), with the source link-layer option; hop limit 255 as RFC 4861 requires.
  */
 export function buildNeighborSolicit(srcMac: string, srcIp: string, target: string): Buffer {
   const dst = solicitedNode(target);
-  const msg = Buffer.alloc(32);
-  msg[0] = ND_NEIGHBOR_SOLICIT;
-  Buffer.from(ipToBytes(target)).copy(msg, 8);
-  msg[24] = OPT_SOURCE_LLADDR;
-  msg[25] = 1; // in units of 8 bytes
-  macBytes(srcMac).copy(msg, 26);
-  msg.writeUInt16BE(icmp6Checksum(srcIp, dst, msg), 2);
-  const ip = Buffer.alloc(40);
-  ip.writeUInt32BE(0x60000000, 0);
-  ip.writeUInt16BE(msg.length, 4);
-  ip[6] = IPPROTO_ICMPV6;
-  ip[7] = 255;
-  Buffer.from(ipToBytes(srcIp)).copy(ip, 8);
-  Buffer.from(ipToBytes(dst)).copy(ip, 24);
-  const eth = Buffer.alloc(14);
-  macBytes(multicastMac(dst)).copy(eth, 0);
-  macBytes(srcMac).copy(eth, 6);
-  eth.writeUInt16BE(ETH_P_IPV6, 12);
-  return Buffer.concat([eth, ip, msg]);
+  // After type, code and checksum: 4 reserved bytes, the target, then the option (its length in units of 8 bytes).
+  const body = Buffer.alloc(28);
+  Buffer.from(ipToBytes(target)).copy(body, 4);
+  body[20] = OPT_SOURCE_LLADDR;
+  body[21] = 1;
+  macBytes(srcMac).copy(body, 22);
+  return buildIcmp6({ dstMac: multicastMac(dst), srcMac, saddr: srcIp, daddr: dst, ttl: 255, type: ND_NEIGHBOR_SOLICIT, body });
 }
 
 export interface NdpFrame {

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// packets.ts: pure Ethernet/ARP/IPv4/TCP/UDP/ICMP frame building and parsing, and the classic BPF filter, for the doctor's probes.
+// packets.ts: pure Ethernet/ARP/IPv4/IPv6/TCP/UDP/ICMP/ICMPv6 frame building and parsing, and the classic BPF filter, for the doctor's probes.
 
-import { ipToBytes, isIPv4 } from './net/addr';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
+import { bytesToIp, ipToBytes, isIPv4, isIPv6 } from './net/addr';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
 
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
+export const ETH_P_IPV6 = 0x86dd;
 /** Re-exported for the probes' callers: net/proto.ts is the numbers' one home. */
-export { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP };
+export { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP };
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -20,6 +21,11 @@ export const ARP_REPLY = 2;
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_UNREACH = 3;
 export const ICMP_ECHO = 8;
+
+/** ICMPv6 (RFC 4443): destination unreachable (code 4: port unreachable), echo request and reply. */
+export const ICMP6_UNREACH = 1;
+export const ICMP6_ECHO = 128;
+export const ICMP6_ECHO_REPLY = 129;
 
 export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 
@@ -41,6 +47,16 @@ export function macString(b: Buffer, off = 0): string {
 export function ipv4Bytes(s: string): Buffer {
   if (!isIPv4(s)) throw new Error(`not an IPv4 address: ${JSON.stringify(s)}`);
   return Buffer.from(ipToBytes(s));
+}
+
+export function ipv6Bytes(s: string): Buffer {
+  if (!isIPv6(s)) throw new Error(`not an IPv6 address: ${JSON.stringify(s)}`);
+  return Buffer.from(ipToBytes(s));
+}
+
+/** The canonical text (RFC 5952) of the 16 bytes at off. */
+export function ipv6String(b: Buffer, off = 0): string {
+  return bytesToIp(new Uint8Array(b.subarray(off, off + 16)));
 }
 
 export function ipv4String(b: Buffer, off = 0): string {
@@ -71,12 +87,13 @@ export interface L2 {
   srcMac: string;
 }
 
+/** Addresses of one family: IPv4 frames for IPv4 addresses, IPv6 frames for IPv6 ones. */
 export interface L3 extends L2 {
   saddr: string;
   daddr: string;
-  /** Default 64. */
+  /** TTL or hop limit; default 64. */
   ttl?: number;
-  /** Default 0 (the kernel's choice for DF packets too). */
+  /** IPv4's identification; default 0 (the kernel's choice for DF packets too). IPv6 has none. */
   id?: number;
 }
 
@@ -102,15 +119,47 @@ function ipv4(l3: L3, proto: number, l4: Buffer): Buffer {
   return ethernet(l3, ETH_P_IP, Buffer.concat([ip, l4]));
 }
 
-/** Partial sum of the TCP/UDP pseudo-header. */
-function pseudoSum(saddr: string, daddr: string, proto: number, len: number): number {
-  const p = Buffer.alloc(12);
-  ipv4Bytes(saddr).copy(p, 0);
-  ipv4Bytes(daddr).copy(p, 4);
-  p[9] = proto;
-  p.writeUInt16BE(len, 10);
+/**
+ * The fixed IPv6 header (no extension headers: the upper layer follows it, as the probes send and the kernel answers
+ * them); IPv6 routers never fragment, so there is no DF to set.
+ */
+function ipv6(l3: L3, nextHeader: number, l4: Buffer): Buffer {
+  const ip = Buffer.alloc(40);
+  ip.writeUInt32BE(0x60000000, 0);
+  ip.writeUInt16BE(l4.length, 4);
+  ip[6] = nextHeader;
+  ip[7] = l3.ttl ?? 64;
+  ipv6Bytes(l3.saddr).copy(ip, 8);
+  ipv6Bytes(l3.daddr).copy(ip, 24);
+  return ethernet(l3, ETH_P_IPV6, Buffer.concat([ip, l4]));
+}
+
+/** The IP header of the addresses' family around an upper-layer message. */
+function ipPacket(l3: L3, proto: number, l4: Buffer): Buffer {
+  return isIPv6(l3.saddr) ? ipv6(l3, proto, l4) : ipv4(l3, proto, l4);
+}
+
+/**
+ * Partial sum of the upper-layer pseudo-header (TCP, UDP, ICMPv6): IPv4's 12 bytes (RFC 793) or IPv6's 40 (RFC
+ * 8200 8.1), chosen by the addresses' family.
+ */
+export function pseudoHeaderSum(saddr: string, daddr: string, proto: number, len: number): number {
+  let p: Buffer;
+  if (isIPv6(saddr)) {
+    p = Buffer.alloc(40);
+    ipv6Bytes(saddr).copy(p, 0);
+    ipv6Bytes(daddr).copy(p, 16);
+    p.writeUInt32BE(len, 32);
+    p[39] = proto;
+  } else {
+    p = Buffer.alloc(12);
+    ipv4Bytes(saddr).copy(p, 0);
+    ipv4Bytes(daddr).copy(p, 4);
+    p[9] = proto;
+    p.writeUInt16BE(len, 10);
+  }
   let sum = 0;
-  for (let i = 0; i < 12; i += 2) sum += p.readUInt16BE(i);
+  for (let i = 0; i < p.length; i += 2) sum += p.readUInt16BE(i);
   return sum;
 }
 
@@ -136,8 +185,8 @@ export function buildTcp(s: TcpSpec): Buffer {
   tcp[13] = s.flags;
   tcp.writeUInt16BE(s.window ?? 64240, 14);
   opts.copy(tcp, 20);
-  tcp.writeUInt16BE(inetChecksum(tcp, pseudoSum(s.saddr, s.daddr, IPPROTO_TCP, tcp.length)), 16);
-  return ipv4(s, IPPROTO_TCP, tcp);
+  tcp.writeUInt16BE(inetChecksum(tcp, pseudoHeaderSum(s.saddr, s.daddr, IPPROTO_TCP, tcp.length)), 16);
+  return ipPacket(s, IPPROTO_TCP, tcp);
 }
 
 export interface UdpSpec extends L3 {
@@ -153,10 +202,10 @@ export function buildUdp(s: UdpSpec): Buffer {
   udp.writeUInt16BE(s.dport, 2);
   udp.writeUInt16BE(udp.length, 4);
   payload.copy(udp, 8);
-  const sum = inetChecksum(udp, pseudoSum(s.saddr, s.daddr, IPPROTO_UDP, udp.length));
+  const sum = inetChecksum(udp, pseudoHeaderSum(s.saddr, s.daddr, IPPROTO_UDP, udp.length));
   // 0 means "no checksum" in UDP, so a computed 0 is sent as all ones.
   udp.writeUInt16BE(sum === 0 ? 0xffff : sum, 6);
-  return ipv4(s, IPPROTO_UDP, udp);
+  return ipPacket(s, IPPROTO_UDP, udp);
 }
 
 export interface EchoSpec extends L3 {
@@ -165,15 +214,31 @@ export interface EchoSpec extends L3 {
   payload?: Buffer;
 }
 
+/** An echo request: ICMP for IPv4 addresses, ICMPv6 (type 128, pseudo-header in its checksum) for IPv6 ones. */
 export function buildIcmpEcho(s: EchoSpec): Buffer {
   const payload = s.payload ?? Buffer.alloc(0);
-  const icmp = Buffer.alloc(8 + payload.length);
-  icmp[0] = ICMP_ECHO;
-  icmp.writeUInt16BE(s.ident, 4);
-  icmp.writeUInt16BE(s.seq, 6);
-  payload.copy(icmp, 8);
+  const rest = Buffer.alloc(4 + payload.length);
+  rest.writeUInt16BE(s.ident, 0);
+  rest.writeUInt16BE(s.seq, 2);
+  payload.copy(rest, 4);
+  if (isIPv6(s.saddr)) return buildIcmp6({ ...s, type: ICMP6_ECHO, body: rest });
+  const icmp = Buffer.concat([Buffer.from([ICMP_ECHO, 0, 0, 0]), rest]);
   icmp.writeUInt16BE(inetChecksum(icmp), 2);
   return ipv4(s, IPPROTO_ICMP, icmp);
+}
+
+export interface Icmp6Spec extends L3 {
+  type: number;
+  code?: number;
+  /** The message after its 4-byte type/code/checksum head. */
+  body: Buffer;
+}
+
+/** An ICMPv6 message in an IPv6 frame, its checksum over the pseudo-header (RFC 4443 2.3): echo, and NDP's (ndp.ts). */
+export function buildIcmp6(s: Icmp6Spec): Buffer {
+  const msg = Buffer.concat([Buffer.from([s.type, s.code ?? 0, 0, 0]), s.body]);
+  msg.writeUInt16BE(inetChecksum(msg, pseudoHeaderSum(s.saddr, s.daddr, IPPROTO_ICMPV6, msg.length)), 2);
+  return ipv6(s, IPPROTO_ICMPV6, msg);
 }
 
 export interface ArpSpec {
@@ -217,6 +282,7 @@ export interface ParsedTcp {
   mss?: number;
 }
 
+/** An ICMP message, or an ICMPv6 one in an IPv6 packet (its own type numbers: ICMP6_*). */
 export interface ParsedIcmp {
   type: number;
   code: number;
@@ -227,7 +293,8 @@ export interface ParsedIcmp {
   quoted?: { saddr: string; daddr: string; proto: number; sport?: number; dport?: number };
 }
 
-export interface ParsedIpv4 {
+/** An IP packet of either family; addresses in canonical text, proto the upper layer (IPv6: the fixed header's next header). */
+export interface ParsedIp {
   saddr: string;
   daddr: string;
   proto: number;
@@ -235,6 +302,9 @@ export interface ParsedIpv4 {
   udp?: { sport: number; dport: number; payload: Buffer };
   icmp?: ParsedIcmp;
 }
+
+export type ParsedIpv4 = ParsedIp;
+export type ParsedIpv6 = ParsedIp;
 
 export interface ParsedArp {
   op: number;
@@ -250,6 +320,7 @@ export interface ParsedFrame {
   ethertype: number;
   arp?: ParsedArp;
   ipv4?: ParsedIpv4;
+  ipv6?: ParsedIpv6;
 }
 
 function parseTcpOptions(opts: Buffer): number | undefined {
@@ -273,26 +344,9 @@ function parseL4Ports(b: Buffer, off: number, proto: number): { sport?: number; 
   return {};
 }
 
-/** Dissects a frame; fields it cannot read (truncated, VLAN-tagged, IPv6, fragments) are left out. Never throws. */
-export function parseFrame(b: Buffer): ParsedFrame | null {
-  if (b.length < 14) return null;
-  const f: ParsedFrame = { dstMac: macString(b, 0), srcMac: macString(b, 6), ethertype: b.readUInt16BE(12) };
-  if (f.ethertype === ETH_P_ARP && b.length >= 14 + 28) {
-    if (b.readUInt16BE(14) === 1 && b.readUInt16BE(16) === ETH_P_IP && b[18] === 6 && b[19] === 4) {
-      f.arp = { op: b.readUInt16BE(20), sha: macString(b, 22), spa: ipv4String(b, 28), tha: macString(b, 32), tpa: ipv4String(b, 38) };
-    }
-    return f;
-  }
-  if (f.ethertype !== ETH_P_IP || b.length < 34 || b[14]! >> 4 !== 4) return f;
-  const ihl = (b[14]! & 0x0f) * 4;
-  const total = b.readUInt16BE(16);
-  if (ihl < 20 || total < ihl || b.length < 14 + ihl) return f;
-  const end = Math.min(b.length, 14 + total);
-  const ip: ParsedIpv4 = { saddr: ipv4String(b, 26), daddr: ipv4String(b, 30), proto: b[23]! };
-  f.ipv4 = ip;
-  // Only the first fragment carries the transport header.
-  if ((b.readUInt16BE(20) & 0x1fff) !== 0) return f;
-  const l4 = 14 + ihl;
+/** TCP, UDP or ICMP/ICMPv6 at l4 (the packet ends at end) into ip; what is truncated is left out. */
+function parseUpper(b: Buffer, l4: number, end: number, ip: ParsedIp, v6: boolean): void {
+  const icmpProto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
   if (ip.proto === IPPROTO_TCP && end >= l4 + 20) {
     const doff = (b[l4 + 12]! >> 4) * 4;
     const t: ParsedTcp = {
@@ -309,13 +363,14 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
     ip.tcp = t;
   } else if (ip.proto === IPPROTO_UDP && end >= l4 + 8) {
     ip.udp = { sport: b.readUInt16BE(l4), dport: b.readUInt16BE(l4 + 2), payload: Buffer.from(b.subarray(l4 + 8, end)) };
-  } else if (ip.proto === IPPROTO_ICMP && end >= l4 + 8) {
+  } else if (ip.proto === icmpProto && end >= l4 + 8) {
     const icmp: ParsedIcmp = { type: b[l4]!, code: b[l4 + 1]! };
-    if (icmp.type === ICMP_ECHO || icmp.type === ICMP_ECHO_REPLY) {
+    const echo = v6 ? [ICMP6_ECHO, ICMP6_ECHO_REPLY] : [ICMP_ECHO, ICMP_ECHO_REPLY];
+    const q = l4 + 8;
+    if (echo.includes(icmp.type)) {
       icmp.ident = b.readUInt16BE(l4 + 4);
       icmp.seq = b.readUInt16BE(l4 + 6);
-    } else if (icmp.type === ICMP_UNREACH && end >= l4 + 8 + 20) {
-      const q = l4 + 8;
+    } else if (!v6 && icmp.type === ICMP_UNREACH && end >= q + 20) {
       const qihl = (b[q]! & 0x0f) * 4;
       icmp.quoted = {
         saddr: ipv4String(b, q + 12),
@@ -323,10 +378,54 @@ export function parseFrame(b: Buffer): ParsedFrame | null {
         proto: b[q + 9]!,
         ...(end >= q + qihl + 4 ? parseL4Ports(b, q + qihl, b[q + 9]!) : {}),
       };
+    } else if (v6 && icmp.type === ICMP6_UNREACH && end >= q + 40) {
+      // The quoted packet's upper layer is read only when it follows the fixed header, as in what the probes send.
+      icmp.quoted = {
+        saddr: ipv6String(b, q + 8),
+        daddr: ipv6String(b, q + 24),
+        proto: b[q + 6]!,
+        ...(end >= q + 44 ? parseL4Ports(b, q + 40, b[q + 6]!) : {}),
+      };
     }
     ip.icmp = icmp;
   }
+}
+
+/**
+ * Dissects a frame; fields it cannot read (truncated, VLAN-tagged, fragments, an IPv6 upper layer behind extension
+ * headers) are left out. Never throws.
+ */
+export function parseFrame(b: Buffer): ParsedFrame | null {
+  if (b.length < 14) return null;
+  const f: ParsedFrame = { dstMac: macString(b, 0), srcMac: macString(b, 6), ethertype: b.readUInt16BE(12) };
+  if (f.ethertype === ETH_P_ARP && b.length >= 14 + 28) {
+    if (b.readUInt16BE(14) === 1 && b.readUInt16BE(16) === ETH_P_IP && b[18] === 6 && b[19] === 4) {
+      f.arp = { op: b.readUInt16BE(20), sha: macString(b, 22), spa: ipv4String(b, 28), tha: macString(b, 32), tpa: ipv4String(b, 38) };
+    }
+    return f;
+  }
+  if (f.ethertype === ETH_P_IPV6) {
+    if (b.length < 54 || b[14]! >> 4 !== 6) return f;
+    const ip: ParsedIpv6 = { saddr: ipv6String(b, 22), daddr: ipv6String(b, 38), proto: b[20]! };
+    f.ipv6 = ip;
+    parseUpper(b, 54, Math.min(b.length, 54 + b.readUInt16BE(18)), ip, true);
+    return f;
+  }
+  if (f.ethertype !== ETH_P_IP || b.length < 34 || b[14]! >> 4 !== 4) return f;
+  const ihl = (b[14]! & 0x0f) * 4;
+  const total = b.readUInt16BE(16);
+  if (ihl < 20 || total < ihl || b.length < 14 + ihl) return f;
+  const ip: ParsedIpv4 = { saddr: ipv4String(b, 26), daddr: ipv4String(b, 30), proto: b[23]! };
+  f.ipv4 = ip;
+  // Only the first fragment carries the transport header.
+  if ((b.readUInt16BE(20) & 0x1fff) !== 0) return f;
+  parseUpper(b, 14 + ihl, Math.min(b.length, 14 + total), ip, false);
   return f;
+}
+
+/** The IP packet of a parsed frame in the family of addr (the probes match answers by the address they sent to). */
+export function ipOf(f: ParsedFrame, addr: string): ParsedIp | undefined {
+  return isIPv6(addr) ? f.ipv6 : f.ipv4;
 }
 
 // Classic BPF opcodes (linux/filter.h).
@@ -336,23 +435,49 @@ const BPF_JEQ_K = 0x15;
 const BPF_RET_K = 0x06;
 
 /**
- * A classic BPF program for a packet socket that keeps every ARP frame and the untagged IPv4 frames addressed to one
- * of `addresses`, so a probe on a busy NIC does not copy its whole traffic into user space. Instructions are laid
- * out as struct sock_filter in the host's byte order.
+ * A classic BPF program for a packet socket that keeps every ARP frame and the untagged IPv4 and IPv6 frames addressed
+ * to one of `addresses` (either family), so a probe on a busy NIC does not copy its whole traffic into user space.
+ * Instructions are laid out as struct sock_filter in the host's byte order.
  */
 export function probeFilter(addresses: string[], endianness: 'LE' | 'BE'): Buffer {
   if (addresses.length === 0 || addresses.length > 200) throw new Error(`probeFilter: ${addresses.length} addresses (1..200)`);
+  const v4 = addresses.filter((a) => isIPv4(a));
+  const v6 = addresses.filter((a) => isIPv6(a));
+  if (v4.length + v6.length !== addresses.length) throw new Error(`probeFilter: not an IP address in ${JSON.stringify(addresses)}`);
   type Insn = [code: number, jt: number, jf: number, k: number];
-  const n = addresses.length;
-  // Layout: 0 ldh ethertype; 1 ARP? accept; 2 IPv4? else drop; 3 ld daddr; 4..3+n compare; 4+n drop; 5+n accept.
-  const drop = 4 + n;
-  const accept = 5 + n;
+  // Layout: 0 ldh ethertype; 1 ARP? accept; 2 IPv4? V4; 3 IPv6? V6 else drop;
+  // V4 (4): ld daddr, one compare per IPv4 address, drop; V6: per IPv6 address its four words (ld, jeq) in turn, a
+  // mismatch going on to the next address; then drop, accept.
+  const V4 = 4;
+  const V6 = V4 + 2 + v4.length;
+  const drop = V6 + 8 * v6.length;
+  const accept = drop + 1;
+  // Jump offsets count from the next instruction and are 8 bits wide.
+  const jump = (from: number, to: number): number => {
+    const off = to - from - 1;
+    if (off < 0 || off > 255) throw new Error(`probeFilter: too many addresses for cBPF's 8-bit jumps (${v4.length} IPv4, ${v6.length} IPv6)`);
+    return off;
+  };
   const prog: Insn[] = [
     [BPF_LD_H_ABS, 0, 0, 12],
-    [BPF_JEQ_K, accept - 2, 0, ETH_P_ARP],
-    [BPF_JEQ_K, 0, drop - 3, ETH_P_IP],
+    [BPF_JEQ_K, jump(1, accept), 0, ETH_P_ARP],
+    [BPF_JEQ_K, jump(2, V4), 0, ETH_P_IP],
+    [BPF_JEQ_K, jump(3, V6), jump(3, drop), ETH_P_IPV6],
     [BPF_LD_W_ABS, 0, 0, 30],
-    ...addresses.map((a, i): Insn => [BPF_JEQ_K, accept - (4 + i) - 1, 0, ipv4ToInt(a)]),
+    ...v4.map((a, i): Insn => [BPF_JEQ_K, jump(V4 + 1 + i, accept), 0, ipv4ToInt(a)]),
+    [BPF_RET_K, 0, 0, 0],
+    ...v6.flatMap((a, j): Insn[] => {
+      const b = ipv6Bytes(a);
+      const base = V6 + 8 * j;
+      return [0, 1, 2, 3].flatMap((w): Insn[] => {
+        const at = base + 2 * w + 1;
+        // The IPv6 destination address starts at byte 14 + 24 = 38.
+        return [
+          [BPF_LD_W_ABS, 0, 0, 38 + 4 * w],
+          [BPF_JEQ_K, w === 3 ? jump(at, accept) : 0, jump(at, base + 8), b.readUInt32BE(4 * w)],
+        ];
+      });
+    }),
     [BPF_RET_K, 0, 0, 0],
     [BPF_RET_K, 0, 0, 0x40000],
   ];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// packets.test.ts: the doctor's frame builders (byte-exact against the fixtures' builder, valid checksums), the never-throwing parser, and the packet-socket BPF filter run through a small cBPF interpreter.
+// packets.test.ts: the doctor's frame builders, IPv4 and IPv6 (byte-exact against the fixtures' builders, valid checksums), the never-throwing parser, and the packet-socket BPF filter run through a small cBPF interpreter.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,26 +8,36 @@ import {
   ARP_REQUEST,
   arpWhoHas,
   buildArp,
+  buildIcmp6,
   buildIcmpEcho,
   buildTcp,
   buildUdp,
   ETH_P_ARP,
+  ETH_P_IPV6,
   ICMP_ECHO,
   ICMP_UNREACH,
+  ICMP6_ECHO,
+  ICMP6_ECHO_REPLY,
+  ICMP6_UNREACH,
   IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   inetChecksum,
   intToIpv4,
+  ipOf,
   ipv4ToInt,
+  ipv6Bytes,
   isMac,
   macBytes,
   parseFrame,
   probeFilter,
+  pseudoHeaderSum,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
 } from '../../src/core/packets';
-import { arpRequest, frame } from '../lib/packets';
+import { arpRequest, frame, frame6 } from '../lib/packets';
 
 const DIR = '02:00:00:00:00:02';
 const RS = '02:00:00:00:00:11';
@@ -42,6 +52,16 @@ function checksumsValid(f: Buffer): boolean {
   const pseudo = Buffer.concat([f.subarray(26, 34), Buffer.from([0, proto]), Buffer.alloc(2)]);
   pseudo.writeUInt16BE(l4.length, 10);
   return inetChecksum(Buffer.concat([pseudo, l4])) === 0;
+}
+
+/** An IPv6 frame's upper-layer checksum, over the pseudo-header, folds to zero (no extension headers). */
+function checksums6Valid(f: Buffer): boolean {
+  const nh = f[20]!;
+  const body = f.subarray(54, 54 + f.readUInt16BE(18));
+  const src = f.subarray(22, 38);
+  const dst = f.subarray(38, 54);
+  const text = (b: Buffer) => Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i).toString(16)).join(':');
+  return inetChecksum(body, pseudoHeaderSum(text(src), text(dst), nh, body.length)) === 0;
 }
 
 test('buildTcp is byte for byte what the fixture builder makes for the same SYN', () => {
@@ -148,6 +168,90 @@ test('an ICMP echo has a valid checksum and parses; a port unreachable quotes th
   assert.deepEqual(p.ipv4?.icmp?.quoted, { saddr: '10.0.0.2', daddr: '10.0.0.100', proto: IPPROTO_UDP, sport: 40001, dport: 9000 });
 });
 
+const D6 = '2001:db8::2';
+const V6 = '2001:db8::100';
+
+test('IPv6: buildTcp, buildUdp and buildIcmpEcho are byte for byte what the IPv6 fixture builder makes', () => {
+  const l2 = { dstMac: DIR, srcMac: '02:00:00:00:00:01' };
+  const c6 = '2001:db8:1::10';
+  const syn = buildTcp({ ...l2, saddr: c6, daddr: V6, sport: 40000, dport: 80, seq: 0x01020304, flags: TCP_SYN });
+  assert.deepEqual(syn, frame6({ proto: IPPROTO_TCP, saddr: c6, daddr: V6, sport: 40000, dport: 80 }));
+  assert.ok(checksums6Valid(syn));
+  const payload = Buffer.from('hello, real');
+  const udp = buildUdp({ ...l2, saddr: c6, daddr: V6, sport: 40000, dport: 53, payload });
+  assert.deepEqual(udp, frame6({ proto: IPPROTO_UDP, saddr: c6, daddr: V6, sport: 40000, dport: 53, payload }));
+  assert.ok(checksums6Valid(udp));
+  // The fixture writes identifier and sequence as the 4 bytes after the checksum.
+  const echo = buildIcmpEcho({ ...l2, saddr: c6, daddr: V6, ident: 0xbeef, seq: 3, payload: Buffer.from('odd') });
+  assert.deepEqual(echo, frame6({ proto: IPPROTO_ICMPV6, saddr: c6, daddr: V6, icmp: { type: ICMP6_ECHO, mtu: 0xbeef0003 }, payload: Buffer.from('odd') }));
+  assert.ok(checksums6Valid(echo));
+  // Hop limit from ttl, no IPv4 identification; mixing families is refused.
+  assert.equal(buildTcp({ ...l2, saddr: c6, daddr: V6, ttl: 255, id: 9, sport: 1, dport: 2, seq: 0, flags: TCP_SYN })[21], 255);
+  assert.throws(() => buildTcp({ ...l2, saddr: c6, daddr: '10.0.0.100', sport: 1, dport: 2, seq: 0, flags: TCP_SYN }), /not an IPv6 address/);
+  assert.throws(() => ipv6Bytes('10.0.0.1'));
+});
+
+test('IPv6: SYN-ACK with MSS, echo reply and a port unreachable quoting the datagram parse back, addresses canonical', () => {
+  const sa = parseFrame(
+    buildTcp({ dstMac: DIR, srcMac: RS, saddr: '2001:DB8:0::100', daddr: D6, sport: 80, dport: 50000, seq: 9, ack: 101, flags: TCP_SYN | TCP_ACK, mss: 1440 }),
+  )!;
+  assert.equal(sa.ethertype, ETH_P_IPV6);
+  assert.equal(sa.ipv4, undefined);
+  assert.deepEqual({ saddr: sa.ipv6?.saddr, daddr: sa.ipv6?.daddr, proto: sa.ipv6?.proto }, { saddr: V6, daddr: D6, proto: IPPROTO_TCP });
+  assert.deepEqual(sa.ipv6?.tcp, { sport: 80, dport: 50000, seq: 9, ack: 101, flags: TCP_SYN | TCP_ACK, mss: 1440 });
+  assert.equal(ipOf(sa, V6), sa.ipv6);
+  assert.equal(ipOf(sa, '10.0.0.100'), undefined);
+
+  const reply = buildIcmp6({ dstMac: DIR, srcMac: RS, saddr: V6, daddr: '100::1', type: ICMP6_ECHO_REPLY, body: Buffer.from([0xbe, 0xef, 0, 3, 1, 2]) });
+  assert.ok(checksums6Valid(reply));
+  assert.deepEqual(parseFrame(reply)?.ipv6?.icmp, { type: ICMP6_ECHO_REPLY, code: 0, ident: 0xbeef, seq: 3 });
+  assert.equal(parseFrame(reply)?.ipv6?.daddr, '100::1');
+
+  // What a real sends back for a datagram to a closed port: ICMPv6 1/4 quoting the packet from its IPv6 header on.
+  const udp = buildUdp({ dstMac: RS, srcMac: DIR, saddr: D6, daddr: V6, sport: 40001, dport: 9000, payload: Buffer.from('x') });
+  const unreach = buildIcmp6({
+    dstMac: DIR,
+    srcMac: RS,
+    saddr: V6,
+    daddr: D6,
+    type: ICMP6_UNREACH,
+    code: 4,
+    body: Buffer.concat([Buffer.alloc(4), udp.subarray(14)]),
+  });
+  assert.ok(checksums6Valid(unreach));
+  const p = parseFrame(unreach)!;
+  assert.equal(p.ipv6?.icmp?.type, ICMP6_UNREACH);
+  assert.equal(p.ipv6?.icmp?.code, 4);
+  assert.deepEqual(p.ipv6?.icmp?.quoted, { saddr: D6, daddr: V6, proto: IPPROTO_UDP, sport: 40001, dport: 9000 });
+  // ICMP's type numbers mean nothing in ICMPv6: an IPv6 "type 8" is no echo.
+  assert.equal(parseFrame(buildIcmp6({ dstMac: DIR, srcMac: RS, saddr: V6, daddr: D6, type: ICMP_ECHO, body: Buffer.alloc(4) }))?.ipv6?.icmp?.ident, undefined);
+});
+
+test('IPv6: parseFrame never throws on truncations, leaves out what a short or extension-headed packet hides', () => {
+  const samples = [
+    buildTcp({ dstMac: RS, srcMac: DIR, saddr: D6, daddr: V6, sport: 1, dport: 2, seq: 3, flags: TCP_SYN, mss: 1440 }),
+    buildUdp({ dstMac: RS, srcMac: DIR, saddr: D6, daddr: V6, sport: 1, dport: 2, payload: Buffer.alloc(30, 1) }),
+    buildIcmpEcho({ dstMac: RS, srcMac: DIR, saddr: D6, daddr: V6, ident: 1, seq: 1 }),
+  ];
+  for (const s of samples) for (let n = 0; n <= s.length; n++) parseFrame(s.subarray(0, n));
+  let seed = 777;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+  for (let i = 0; i < 2000; i++) {
+    const b = Buffer.from(Array.from({ length: rnd() % 140 }, rnd));
+    if (b.length > 13) b.writeUInt16BE(ETH_P_IPV6, 12);
+    if (b.length > 14 && i % 2) b[14] = 0x60;
+    parseFrame(b);
+  }
+  // Cut inside the TCP header: addresses yes, ports no.
+  const cut = parseFrame(samples[0]!.subarray(0, 54 + 10))!;
+  assert.equal(cut.ipv6?.saddr, D6);
+  assert.equal(cut.ipv6?.tcp, undefined);
+  // A hop-by-hop header before TCP: the upper layer is not read.
+  const ext = frame6({ proto: IPPROTO_TCP, saddr: D6, daddr: V6, ext: [[0, Buffer.from([0, 0, 1, 4, 0, 0, 0, 0])]] });
+  assert.equal(parseFrame(ext)?.ipv6?.proto, 0);
+  assert.equal(parseFrame(ext)?.ipv6?.tcp, undefined);
+});
+
 test('arpWhoHas matches the fixture ARP request and is padded to the Ethernet minimum', () => {
   const mine = arpWhoHas(DIR, '10.0.0.2', '10.0.0.100');
   assert.equal(mine.length, 60);
@@ -240,6 +344,30 @@ test('the packet-socket filter keeps ARP and IPv4 to the listed addresses, in ei
     assert.equal(runCbpf(prog, le, v6), 0);
     assert.equal(runCbpf(prog, le, Buffer.alloc(10)), 0);
   }
+  // Both families in one filter: IPv6 to a listed address (all four words compared), nothing else.
+  for (const endianness of ['LE', 'BE'] as const) {
+    const le = endianness === 'LE';
+    const prog = probeFilter(['10.0.0.2', D6, '192.0.2.1', '100::1'], endianness);
+    const to6 = (daddr: string): Buffer => buildIcmpEcho({ dstMac: DIR, srcMac: RS, saddr: V6, daddr, ident: 1, seq: 1 });
+    assert.ok(runCbpf(prog, le, to6(D6)) > 0);
+    assert.ok(runCbpf(prog, le, to6('100::1')) > 0);
+    for (const other of ['2001:db8::3', '2001:db9::2', '3001:db8::2', '2001:db8:0:1::2', '100::2']) assert.equal(runCbpf(prog, le, to6(other)), 0, other);
+    assert.ok(
+      runCbpf(prog, le, buildTcp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '192.0.2.1', sport: 80, dport: 5, seq: 0, flags: TCP_SYN })) > 0,
+    );
+    assert.ok(runCbpf(prog, le, arpWhoHas(RS, '10.0.0.11', '10.0.0.2')) > 0);
+    assert.equal(runCbpf(prog, le, buildUdp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '10.0.0.3', sport: 1, dport: 2 })), 0);
+    // Only IPv6 listed: IPv4 is dropped.
+    const only6 = probeFilter([D6], endianness);
+    assert.ok(runCbpf(only6, le, to6(D6)) > 0);
+    assert.equal(runCbpf(only6, le, buildUdp({ dstMac: DIR, srcMac: RS, saddr: '10.0.0.100', daddr: '10.0.0.2', sport: 1, dport: 2 })), 0);
+  }
+  // An IPv6 address costs 8 instructions: the jumps past them are 8 bits wide, so the filter refuses what does not fit.
+  const six = (n: number) => Array.from({ length: n }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+  const wide = probeFilter(['10.0.0.2', ...six(30)], 'LE');
+  assert.ok(runCbpf(wide, true, buildIcmpEcho({ dstMac: DIR, srcMac: RS, saddr: V6, daddr: '2001:db8::1e', ident: 1, seq: 1 })) > 0);
+  assert.throws(() => probeFilter(six(32), 'LE'), /8-bit jumps/);
+  assert.throws(() => probeFilter(['10.0.0.2', 'nope'], 'LE'), /not an IP address/);
   // Many addresses still fit the 8-bit jump offsets.
   const many = Array.from({ length: 200 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
   const big = probeFilter(many, 'LE');

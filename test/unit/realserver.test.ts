@@ -9,6 +9,7 @@ import {
   doctorArpVip,
   doctorDrPath,
   doctorHoldsVip,
+  doctorMac,
   doctorMtu,
   doctorOnLink,
   doctorReplyRoute,
@@ -587,6 +588,15 @@ test('doctor verdicts name the real and say how to fix it', () => {
     /MSS 8960 \(MTU 9000\), larger than eth0's MTU 1500/,
   );
   assert.equal(doctorMtu('10.0.0.11', 'eth0', 1500, { target: '10.0.0.11', size: 1500, passed: false, reachable: false }, undefined).status, 'skip');
+  // IPv6: an MSS leaves out 60 bytes of headers, and a too-large packet draws "packet too big".
+  const r6 = '2001:db8::11';
+  const ok6 = { target: r6, size: 1500, passed: true, reachable: true };
+  assert.equal(doctorMtu(r6, 'eth0', 1500, ok6, 1440).status, 'pass');
+  assert.match(doctorMtu(r6, 'eth0', 1500, ok6, 1460).detail, /MSS 1460 \(MTU 1520\), .* ICMP "packet too big"/);
+  assert.match(doctorReplyRoute(r6, '2001:db8::100', '100::1', true, true).hint!, /^on 2001:db8::11: ip -6 route replace default via <router>/);
+  assert.match(doctorReplyRoute('10.0.0.11', VIP, '192.0.2.1', true, true).hint!, /^on 10\.0\.0\.11: ip route replace/);
+  assert.match(doctorMac(r6, null, 'eth0').detail, /^no neighbour advertisement from 2001:db8::11 on eth0$/);
+  assert.match(doctorOnLink(r6, 'eth0', null, []).detail, /eth0 has no IPv6 subnet/);
 
   assert.equal(doctorHoldsVip('10.0.0.11', VIP, { echo: false, tcp: true }).status, 'pass');
   assert.equal(doctorHoldsVip('10.0.0.11', VIP, { echo: false, tcp: false }).status, 'fail');
@@ -611,6 +621,7 @@ test('doctor verdicts name the real and say how to fix it', () => {
     xdp: null,
     probeAddress: '10.0.0.254',
     offlinkAddress: '192.0.2.1',
+    offlinkAddress6: '100::1',
     checks: [arp],
     ok: false,
   });
