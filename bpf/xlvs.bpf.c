@@ -85,7 +85,8 @@ struct {
 } xlvs_rconn SEC(".maps");
 
 /*
- * One schedule table per service, swapped in whole by a single outer-map update. What it holds
+ * One schedule table per service, swapped in whole by a single outer-map update, or at an unchanged
+ * size rewritten in place entry by entry (so a reader takes each entry once). What it holds
  * depends on the scheduler: a Maglev table (mh, sh, dh: bucket -> real id), the cycle of a
  * sequence scheduler (rr, wrr: position -> real id), or the member list the connection-count
  * schedulers scan (lc, wlc, sed, nq, fo, ovf).

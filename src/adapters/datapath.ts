@@ -73,7 +73,8 @@ function tableMap(svcId: number, table: Uint32Array): BpfMap {
  *
  * Why no swap is needed while packets read the table:
  * - Each entry is one aligned 4-byte store (storeMmapU32), so a lookup reads an entry's old value or its new one,
- *   never a torn mix; tbl_size does not change (same size), so every index a program computes stays inside the map.
+ *   never a torn mix, and the program reads an entry once (walk_member, scan_member), so the real it checks is the
+ *   real it takes; tbl_size does not change (same size), so every index a program computes stays inside the map.
  * - mh, sh, dh: a bucket is read once per new connection and buckets are independent. A packet during the write is
  *   scheduled by its bucket's old owner or its new one: both are reals of the service that plan() made schedulable
  *   (reals are written before tables), and the connection entry records whichever it chose, so the flow sticks to it,
