@@ -85,7 +85,8 @@ struct {
 } xlvs_rconn SEC(".maps");
 
 /*
- * One schedule table per service, swapped in whole by a single outer-map update. What it holds
+ * One schedule table per service, swapped in whole by a single outer-map update, or at an unchanged
+ * size rewritten in place entry by entry (so a reader takes each entry once). What it holds
  * depends on the scheduler: a Maglev table (mh, sh, dh: bucket -> real id), the cycle of a
  * sequence scheduler (rr, wrr: position -> real id), or the member list the connection-count
  * schedulers scan (lc, wlc, sed, nq, fo, ovf).
@@ -486,7 +487,7 @@ struct walk_ctx {
  */
 static long walk_member(__u32 k, struct walk_ctx *wc)
 {
-	__u32 i = (wc->start + k * wc->stride) % wc->tbl_size, *slot;
+	__u32 i = (wc->start + k * wc->stride) % wc->tbl_size, *slot, id;
 	void *table;
 
 	/* verifier: the callback cannot carry the inner map pointer, so it looks the table up again (an inlined array lookup) */
@@ -494,9 +495,13 @@ static long walk_member(__u32 k, struct walk_ctx *wc)
 	if (!table)
 		return 1;
 	slot = bpf_map_lookup_elem(table, &i);
-	if (!slot || *slot == XLVS_REAL_NONE || !available_real(slot, wc->svc_id))
+	if (!slot)
 		return 0;
-	wc->found = *slot;
+	/* Read once: user space may rewrite the entry meanwhile (in place), and the id checked must be the id taken. */
+	id = *(volatile __u32 *)slot;
+	if (id == XLVS_REAL_NONE || !available_real(&id, wc->svc_id))
+		return 0;
+	wc->found = id;
 	return 1;
 }
 
@@ -554,7 +559,7 @@ static long scan_member(__u32 i, struct scan_ctx *sc)
 	slot = bpf_map_lookup_elem(table, &i);
 	if (!slot)
 		return 1;
-	id = *slot;
+	id = *(volatile __u32 *)slot; /* read once: user space may rewrite the entry meanwhile (in place) */
 	real = available_real(&id, sc->svc_id);
 	if (!real)
 		return 0;

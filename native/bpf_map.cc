@@ -67,6 +67,7 @@ Napi::Function BpfMap::Init(Napi::Env env) {
                          InstanceMethod<&BpfMap::LookupBatch>("lookupBatch"),
                          InstanceMethod<&BpfMap::WriteMmap>("writeMmap"),
                          InstanceMethod<&BpfMap::ReadMmap>("readMmap"),
+                         InstanceMethod<&BpfMap::StoreMmapU32>("storeMmapU32"),
                          InstanceMethod<&BpfMap::Pin>("pin"),
                          InstanceMethod<&BpfMap::Close>("close"),
                      });
@@ -346,6 +347,34 @@ Napi::Value BpfMap::ReadMmap(const Napi::CallbackInfo& info) {
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, p + offset, static_cast<size_t>(length));
   munmap(p, len);
   return out;
+}
+
+// Stores u32 values at entry indices of a mapped array whose value_size is 4, each with one aligned 32-bit
+// atomic store: a program reading an entry meanwhile sees its old value or its new one, never a torn mix
+// (memcpy promises no such thing: `rep movsb` may store byte by byte). Every index is checked before the first store.
+Napi::Value BpfMap::StoreMmapU32(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "mmap");
+  if (value_size_ != 4) throw Napi::TypeError::New(env, "storeMmapU32 needs a map with 4-byte values");
+  Napi::Buffer<uint8_t> indices = BufferArg(info, 0, "indices");
+  Napi::Buffer<uint8_t> values = BufferArg(info, 1, "values");
+  if (indices.Length() % 4 != 0 || indices.Length() != values.Length()) throw Napi::RangeError::New(env, "indices and values must be u32 arrays of one length");
+  size_t count = indices.Length() / 4;
+  std::vector<uint32_t> idx(count), val(count);
+  std::memcpy(idx.data(), indices.Data(), indices.Length());
+  std::memcpy(val.data(), values.Data(), values.Length());
+  for (uint32_t i : idx)
+    if (i >= max_entries_) throw Napi::RangeError::New(env, "index past the end of the map");
+  if (count == 0) return env.Undefined();
+  size_t len;
+  uint8_t* p = static_cast<uint8_t*>(MapValues(env, 0, 0, &len));
+  for (size_t k = 0; k < count; k++) {
+    // Array maps store each value at a stride of round_up(value_size, 8): 8 bytes here.
+    auto* slot = reinterpret_cast<uint32_t*>(p + static_cast<size_t>(idx[k]) * 8);
+    __atomic_store_n(slot, val[k], __ATOMIC_RELAXED);
+  }
+  munmap(p, len);
+  return env.Undefined();
 }
 
 Napi::Value BpfMap::Pin(const Napi::CallbackInfo& info) {

@@ -44,6 +44,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value LookupBatch(const Napi::CallbackInfo& info);
   Napi::Value WriteMmap(const Napi::CallbackInfo& info);
   Napi::Value ReadMmap(const Napi::CallbackInfo& info);
+  Napi::Value StoreMmapU32(const Napi::CallbackInfo& info);
   void* MapValues(Napi::Env env, size_t offset, size_t length, size_t* len_out);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

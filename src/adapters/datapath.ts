@@ -66,6 +66,44 @@ function tableMap(svcId: number, table: Uint32Array): BpfMap {
   return m;
 }
 
+/**
+ * Overwrites the entries of a live inner map (same size as table) that differ from table, compared as whole u32
+ * values, so a caller may fold other bits into entries (marks) before handing over the final table. Returns how many
+ * entries it wrote.
+ *
+ * Why no swap is needed while packets read the table:
+ * - Each entry is one aligned 4-byte store (storeMmapU32), so a lookup reads an entry's old value or its new one,
+ *   never a torn mix, and the program reads an entry once (walk_member, scan_member), so the real it checks is the
+ *   real it takes; tbl_size does not change (same size), so every index a program computes stays inside the map.
+ * - mh, sh, dh: a bucket is read once per new connection and buckets are independent. A packet during the write is
+ *   scheduled by its bucket's old owner or its new one: both are reals of the service that plan() made schedulable
+ *   (reals are written before tables), and the connection entry records whichever it chose, so the flow sticks to it,
+ *   as a flow that arrived a moment before the write does.
+ * - rr, wrr: a walk reads consecutive entries of the cycle; for the microseconds of the write it may read a mix of
+ *   the old cycle and the new. Each entry is still a real of the service and every choice is tracked, so the only
+ *   effect is that a handful of new connections are spread by the old weights, which a swap also allows (a packet
+ *   that looked the old table up just before the swap); the position is reset after the write, as with a swap.
+ * - lc, wlc, ... (a member list): a scan of the same number of members may see old and new members mixed, at worst a
+ *   member twice and another not at all, and picks the least loaded of those it saw: a near-best choice, each a
+ *   real of the service. A list of another size (a member joins or leaves) changes tbl_size, so it is swapped.
+ * What a swap gives that this does not is the wait: after a swap returns no program still holds an old entry. Only
+ * freeing a real id needs that, and Datapath.apply pays one grace period before deleting or purging reals.
+ */
+export function writeTableInPlace(inner: BpfMap, table: Uint32Array): number {
+  const live = inner.readMmap(0, table.length * 8); // values at a stride of 8 bytes (round_up(4, 8))
+  const idx: number[] = [];
+  for (let i = 0; i < table.length; i++) if (live.readUInt32LE(i * 8) !== table[i]) idx.push(i);
+  if (!idx.length) return 0;
+  const indices = Buffer.alloc(idx.length * 4);
+  const values = Buffer.alloc(idx.length * 4);
+  idx.forEach((i, k) => {
+    indices.writeUInt32LE(i, k * 4);
+    values.writeUInt32LE(table[i]!, k * 4);
+  });
+  inner.storeMmapU32(indices, values);
+  return idx.length;
+}
+
 export interface Timeouts {
   tcp: number;
   tcp_fin: number;
@@ -81,6 +119,8 @@ export class Datapath {
   private link: XdpLink | undefined;
   private pinnedAt: string | undefined;
   private syncReader: SyncReader | undefined;
+  /** Entries of each table this process wrote (a live map of one entry may hold an empty table: see tryInPlace). */
+  private readonly tableLens = new Map<number, number>();
 
   /** The connection table, as user space sees it (listing, purge, tests). */
   readonly conns: ConnTable;
@@ -310,30 +350,84 @@ export class Datapath {
   }
 
   /**
-   * Swaps several services' tables in one batch, each whole: a lookup sees the old table or the new one, never a mix.
-   * Every write to a map-of-maps waits for an RCU grace period (so no program still uses the old table when the call
-   * returns): ~12 ms each here, paid once per batch instead of once per service.
+   * Writes several services' tables: in place where a service's live table has the new table's size, by swapping in
+   * new inner maps (one batch) for the rest. A swap is a write to a map-of-maps, which waits for an RCU grace period
+   * (so no program still uses the old table when the call returns): ~10-12 ms here, paid once per batch; an in-place
+   * write waits for nothing (see writeTableInPlace for why it is as correct). Returns whether any table was written
+   * in place, i.e. whether a program may still hold an entry it read from an old table (see rcuBarrier).
    */
-  private writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
+  private writeTables(tables: ReadonlyMap<number, Uint32Array>): boolean {
+    const swaps = new Map<number, Uint32Array>();
+    let inPlace = false;
+    for (const [svcId, table] of tables) {
+      if (this.tryInPlace(svcId, table)) inPlace = true;
+      else swaps.set(svcId, table);
+    }
     const inners: BpfMap[] = [];
     try {
-      const keys = Buffer.alloc(tables.size * 4);
-      const values = Buffer.alloc(tables.size * 4);
+      const keys = Buffer.alloc(swaps.size * 4);
+      const values = Buffer.alloc(swaps.size * 4);
       let i = 0;
-      for (const [svcId, table] of tables) {
+      for (const [svcId, table] of swaps) {
         const inner = tableMap(svcId, table);
         inners.push(inner);
         keys.writeUInt32LE(svcId, i * 4);
         values.writeUInt32LE(inner.fd, i * 4);
         i++;
       }
-      if (tables.size === 1) this.maps.xlvs_tbl.update(keys, values);
-      else if (tables.size > 1) this.maps.xlvs_tbl.updateBatch(keys, values, tables.size, BPF_ANY);
+      if (swaps.size === 1) this.maps.xlvs_tbl.update(keys, values);
+      else if (swaps.size > 1) this.maps.xlvs_tbl.updateBatch(keys, values, swaps.size, BPF_ANY);
     } finally {
       for (const m of inners) m.close(); // the outer map holds its own references
     }
-    // A new cycle starts from its first entry, as IPVS restarts rr/wrr when its destinations change.
+    for (const [svcId, table] of tables) this.tableLens.set(svcId, table.length);
+    // A new cycle starts from its first entry, as IPVS restarts rr/wrr when its destinations change (in place too).
     for (const svcId of tables.keys()) this.maps.xlvs_pos.update(abi.u32Key(svcId), Buffer.alloc(abi.seqPos.size));
+    return inPlace;
+  }
+
+  /**
+   * Writes table into the service's live inner map when that map holds exactly table.length entries; false when it
+   * cannot (no live table, another size, an empty table, a map an older version made without BPF_F_MMAPABLE): the
+   * caller swaps. A live map of one entry may be an empty table's (tbl_size 0), so it counts as the same size only
+   * when this process wrote it with one entry.
+   */
+  private tryInPlace(svcId: number, table: Uint32Array): boolean {
+    if (!table.length) return false;
+    if (table.length === 1 && this.tableLens.get(svcId) !== 1) return false;
+    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+    if (!v) return false;
+    let inner: BpfMap;
+    try {
+      inner = native().BpfMap.fromId(v.readUInt32LE(0));
+    } catch {
+      return false; // gone meanwhile: a swap makes a new one
+    }
+    try {
+      if (inner.maxEntries !== table.length || inner.valueSize !== 4 || !(inner.flags & BPF_F_MMAPABLE)) return false;
+      writeTableInPlace(inner, table);
+      return true;
+    } finally {
+      inner.close();
+    }
+  }
+
+  /**
+   * Waits until no program still runs that started before the call (one RCU grace period), so none holds a real id it
+   * read from a table entry since overwritten in place. The outer map is written with the value it already holds:
+   * every map-of-maps update waits for a grace period, and the service's lookups see the same table throughout.
+   */
+  private rcuBarrier(svcId: number): void {
+    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+    if (!v) return;
+    const inner = native().BpfMap.fromId(v.readUInt32LE(0));
+    try {
+      const value = Buffer.alloc(4);
+      value.writeUInt32LE(inner.fd, 0);
+      this.maps.xlvs_tbl.update(abi.u32Key(svcId), value);
+    } finally {
+      inner.close();
+    }
   }
 
   /** Service keys in one batch; `fresh` ids get zeroed counters first (a new or reused id starts from 0). */
@@ -455,6 +549,7 @@ export class Datapath {
   }
 
   private deleteTable(svcId: number): void {
+    this.tableLens.delete(svcId);
     this.maps.xlvs_tbl.delete(abi.u32Key(svcId));
   }
 
@@ -489,8 +584,15 @@ export class Datapath {
    * map instead of several per object, and one map-of-maps RCU wait for all the tables instead of one per service.
    */
   apply(ops: readonly Op[]): void {
+    // A service whose table was last written in place: until a grace period passes, a program may still schedule by
+    // an entry it read before the write, so reals are deleted or purged (ids freed for reuse) only after one.
+    let unsettled: number | undefined;
     for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
+      if (unsettled !== undefined && (op.op === 'deleteReal' || op.op === 'purgeConns')) {
+        this.rcuBarrier(unsettled);
+        unsettled = undefined;
+      }
       let j = i + 1;
       while (j < ops.length && ops[j]!.op === op.op && (op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService')) j++;
       const run = ops.slice(i, j);
@@ -504,9 +606,11 @@ export class Datapath {
           );
           break;
         }
-        case 'putTable':
-          this.writeTables(new Map((run as Extract<Op, { op: 'putTable' }>[]).map((t) => [t.svcId, t.table])));
+        case 'putTable': {
+          const ts = run as Extract<Op, { op: 'putTable' }>[];
+          if (this.writeTables(new Map(ts.map((t) => [t.svcId, t.table])))) unsettled = ts[0]!.svcId;
           break;
+        }
         case 'putService': {
           const ss = run as Extract<Op, { op: 'putService' }>[];
           this.writeServices(

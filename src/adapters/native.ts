@@ -35,6 +35,8 @@ export interface BpfMap {
   writeMmap(data: Buffer, offset?: number): void;
   /** ARRAY maps created with BPF_F_MMAPABLE only: a copy of `length` value bytes from `offset`. */
   readMmap(offset: number, length: number): Buffer;
+  /** ARRAY maps created with BPF_F_MMAPABLE and 4-byte values only: entry indices[k] = values[k] (u32 LE each), one atomic 32-bit store per entry. */
+  storeMmapU32(indices: Buffer, values: Buffer): void;
   pin(path: string): void;
   close(): void;
 }

@@ -15,11 +15,10 @@ export function datapathSeconds(): number {
 
 /**
  * Reads the live maps (a PinnedDatapath's, or a loaded Datapath's). A schedule table is read whole from the inner map
- * the outer map's value names (BpfMap.fromId), and kept by that map's id: the control plane never rewrites a table in
- * place but swaps in a new map, so a cached table is the live one as long as the outer map still names its id.
+ * the outer map's value names (BpfMap.fromId), every time: the control plane rewrites a same-size table in place, so
+ * an inner map's id does not say its contents are unchanged.
  */
 export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): void } {
-  const tables = new Map<number, { mapId: number; table: Uint32Array }>();
   const conns = connTableOf(dp.maps);
   const conns6 = conn6TableOf(dp.maps);
   const b6 = (a: string) => Buffer.from(ipToBytes(a));
@@ -44,15 +43,11 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
     table(svcId) {
       const idBuf = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
       if (!idBuf) return null;
-      const mapId = idBuf.readUInt32LE(0);
-      const cached = tables.get(svcId);
-      if (cached?.mapId === mapId) return cached.table;
-      const m = native().BpfMap.fromId(mapId);
+      const m = native().BpfMap.fromId(idBuf.readUInt32LE(0));
       try {
         const all = m.lookupBatch(4096);
         const table = new Uint32Array(m.maxEntries).fill(abi.REAL_NONE);
         for (let i = 0; i < all.count; i++) table[all.keys.readUInt32LE(i * m.keySize)] = all.values.readUInt32LE(i * m.valueSize);
-        tables.set(svcId, { mapId, table });
         return table;
       } finally {
         m.close();
@@ -94,8 +89,6 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
       return { realId: t.real_id, svcId: t.svc_id, lastSeen: t.last_seen, timeout: t.timeout };
     },
     now: datapathSeconds,
-    close() {
-      tables.clear();
-    },
+    close() {},
   };
 }

@@ -46,7 +46,10 @@ export interface ObservedReal {
 export type Op =
   /** fresh: the id was unused, so its counters are zeroed before traffic can reach it. */
   | { op: 'putReal'; real: RealState; fresh: boolean }
-  /** Swapped in whole; moved = buckets whose real changed (0 for a new service). */
+  /**
+   * Written in place when the live table has its size, else swapped in whole (Datapath.writeTables);
+   * moved = buckets whose real changed (0 for a new service).
+   */
   | { op: 'putTable'; svcId: number; name: string; table: Uint32Array; moved: number }
   | { op: 'putService'; service: ServiceState; fresh: boolean }
   | { op: 'deleteService'; svcId: number; name: string; vip: string; port: number; proto: number }

@@ -277,6 +277,24 @@ describe('BpfMap', () => {
     m.close();
   });
 
+  test('storeMmapU32 stores u32 values at entry indices of an mmapable array, checking every index first', () => {
+    const BPF_F_MMAPABLE = 1024;
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_store32', keySize: 4, valueSize: 4, maxEntries: 5, flags: BPF_F_MMAPABLE });
+    try {
+      const words = (a: number[]) => Buffer.from(new Uint32Array(a).buffer);
+      m.storeMmapU32(words([1, 4]), words([0xdeadbeef, 7]));
+      assert.deepEqual(
+        [0, 1, 2, 3, 4].map((i) => m.lookup(u32(i))!.readUInt32LE(0)),
+        [0, 0xdeadbeef, 0, 0, 7],
+      );
+      assert.throws(() => m.storeMmapU32(words([2, 5]), words([9, 9])), RangeError);
+      assert.equal(m.lookup(u32(2))!.readUInt32LE(0), 0, 'nothing stored when an index is out of range');
+      assert.throws(() => m.storeMmapU32(words([2]), words([9, 9])), RangeError);
+    } finally {
+      m.close();
+    }
+  });
+
   test('per-CPU maps return one 8-byte aligned slot per possible CPU', () => {
     const cpus = n.numPossibleCpus();
     const m = n.BpfMap.create({ type: BPF_MAP_TYPE_PERCPU_ARRAY, name: 'xnt_pcpu', keySize: 4, valueSize: 4, maxEntries: 2 });
