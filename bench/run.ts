@@ -17,7 +17,7 @@ import { type ProgCostResult, progCost } from './progcost';
 import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
 import { formatSynFlood, type SynFloodRow, synFlood } from './synflood';
-import { type VethResult, vethBench } from './veth';
+import { formatVeth, type VethResult, vethBench } from './veth';
 
 export interface BenchReport {
   when: string;
@@ -30,6 +30,7 @@ export interface BenchReport {
   flows: FlowCostResult;
   /** Established entries a flood of new clients replaces, without and with the new-connection budget (bench/synflood.ts). */
   synflood: SynFloodRow[];
+  /** End to end on veth by flow count (1, 65,536, 1M in turn, every frame new): xlvs mh and wrr beside bare and nftables (bench/veth.ts). */
   veth: VethResult;
   controlplane: ControlPlaneResult;
   /** Maglev buckets moved by one change: minimal, the old incremental rebuild, the history-free table. */
@@ -52,7 +53,8 @@ export async function runBench(short: boolean): Promise<BenchReport> {
   const synflood = await synFlood(
     short ? { live: 100_000, flood: 1_000_000, budgets: [0, 125_000] } : { live: 1_000_000, flood: 10_000_000, budgets: [0, 125_000] },
   );
-  const veth = await vethBench(short ? { flows: 65536, ms: 300, rounds: 1 } : { flows: 65536, ms: 2000, rounds: 3 });
+  // Short mode: one round of two flow counts, the established path and the all-new one.
+  const veth = await vethBench(short ? { counts: [65536, 'new'], ms: 300, rounds: 1 } : { counts: [1, 65536, 1_000_000, 'new'], ms: 2000, rounds: 5 });
   const services = short ? 1000 : 10_000;
   const controlplane: ControlPlaneResult = {
     maglev_65537x1000_ms: maglevBuild(short ? 1 : 5),
@@ -113,14 +115,7 @@ export function formatReport(r: BenchReport): string {
   ];
   rows.push(...formatFlowCosts(r.flows));
   rows.push(...formatSynFlood(r.synflood));
-  const v = r.veth;
-  const mpps = (c: { pps: number }) => (c.pps / 1e6).toFixed(2);
-  rows.push(
-    [`end to end on veth, 64-byte TCP, ${v.flows} flows (Mpps, median of ${v.rounds})`, '', ''],
-    ['  bare MAC-swap XDP_TX', mpps(v.bare), `generator offered ${(v.bare.sent_pps / 1e6).toFixed(2)}`],
-    ['  xlvs', mpps(v.xlvs), `${(v.xlvs.pps / v.bare.pps).toFixed(2)}x bare, ${(v.xlvs.pps / v.nftables.pps).toFixed(1)}x nftables`],
-    ['  nftables netdev ingress (jhash map + fwd)', mpps(v.nftables), ''],
-  );
+  rows.push(...formatVeth(r.veth));
   const c = r.controlplane,
     m = r.memory;
   rows.push(

@@ -1,36 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
-// veth.ts: end-to-end forwarding rate on veth: a live-frames generator sends 64-byte TCP frames over many flows to a director running xlvs, a bare MAC swap, or nftables doing the same DR job.
+// veth.ts: end to end on veth by flow count (1, 65,536, 1M in turn, all new): live frames into xlvs (mh, wrr), a bare MAC swap or nftables.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { repoRoot } from '../src/adapters/native';
+import { parseConfig } from '../src/core/config';
 import { buildTcp, TCP_ACK } from '../src/core/packets';
+import { type Flows, flowsLabel } from './flows';
 import { napiThreads, pin } from './napi';
+import { type DirCounters, type DirRequest, REALS, vethConfig } from './vethdir';
 
-export interface VethCase {
+export type VethCaseName = 'bare' | 'nftables' | 'xlvs mh' | 'xlvs wrr';
+const XLVS_SCHEDULERS = ['mh', 'wrr'] as const;
+
+/** One generator run. */
+interface VethRun {
   pps: number;
   sent_pps: number;
   received: number;
   sent: number;
   seconds: number;
-}
-export interface VethResult {
-  flows: number;
-  ms: number;
-  rounds: number;
-  xlvs: VethCase;
-  bare: VethCase;
-  nftables: VethCase;
-  spread: Record<'xlvs' | 'bare' | 'nftables', number[]>;
+  counters?: DirCounters;
 }
 
-const REALS = [
-  { address: '10.0.0.11', mac: '02:00:00:00:00:11' },
-  { address: '10.0.0.12', mac: '02:00:00:00:00:12' },
-  { address: '10.0.0.13', mac: '02:00:00:00:00:13' },
-];
+export interface VethRow {
+  flows: Flows;
+  case: VethCaseName;
+  /** Frames per second that came back to the generator, median of the rounds. */
+  pps: number;
+  /** What the generator offered in the median round. */
+  sent_pps: number;
+  /** Per round, so the spread is visible. */
+  spread: number[];
+  /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_new: scheduled). */
+  counters?: DirCounters;
+}
+
+/** The pre-fill of an established datapath: passes over its flows until one schedules (almost) none. */
+export interface VethWarm {
+  scheduler: string;
+  flows: number;
+  passes: number;
+  frames: number;
+  /** Flows the last pass still had to schedule. */
+  last_pass_new: number;
+}
+
+export interface VethResult {
+  ms: number;
+  rounds: number;
+  counts: Flows[];
+  rows: VethRow[];
+  warm: VethWarm[];
+}
 
 function sh(argv: string[], input?: string): string {
   return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...(input ? { input } : {}) });
@@ -40,24 +64,76 @@ function macOf(ns: string, dev: string): string {
   return JSON.parse(sh(['ip', '-n', ns, '-j', 'link', 'show', 'dev', dev]))[0].address;
 }
 
-export async function vethBench(opts: { flows: number; ms: number; rounds: number }): Promise<VethResult> {
+/** The director helper (bench/vethdir.ts) in its namespace, one request at a time. */
+class Director {
+  private readonly lines: string[] = [];
+  private waiting: ((l: string) => void) | undefined;
+  private err = '';
+
+  constructor(readonly child: ChildProcess) {
+    readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(l);
+      } else this.lines.push(l);
+    });
+    child.stderr!.on('data', (d) => {
+      this.err += d;
+    });
+  }
+
+  async next(): Promise<Record<string, unknown>> {
+    const line =
+      this.lines.shift() ??
+      (await new Promise<string>((resolve, reject) => {
+        const onExit = (c: number | null) => {
+          clearTimeout(t);
+          reject(new Error(`vethdir exited ${c}:\n${this.err}`));
+        };
+        const t = setTimeout(() => reject(new Error(`vethdir: no answer in 60 s\n${this.err}`)), 60_000);
+        this.child.once('exit', onExit);
+        this.waiting = (l) => {
+          clearTimeout(t);
+          this.child.off('exit', onExit);
+          resolve(l);
+        };
+      }));
+    return JSON.parse(line);
+  }
+
+  async ask(req: DirRequest): Promise<Record<string, unknown>> {
+    this.child.stdin!.write(`${JSON.stringify(req)}\n`);
+    return this.next();
+  }
+}
+
+type Nums = Record<string, number>;
+/** Field by field b - a (sign -1) or a + b (sign 1), other_by included. */
+function combine(a: DirCounters, b: DirCounters, sign: 1 | -1): DirCounters {
+  const f = (x: Nums, y: Nums): Nums =>
+    Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, (y[k] ?? 0) + sign * (x[k] ?? 0)]));
+  const { other_by: ax, ...an } = a;
+  const { other_by: bx, ...bn } = b;
+  return { ...(f(an, bn) as unknown as Omit<DirCounters, 'other_by'>), other_by: f(ax, bx) };
+}
+const diff = (a: DirCounters, b: DirCounters) => combine(a, b, -1);
+const add = (a: DirCounters | undefined, b: DirCounters) => (a ? combine(a, b, 1) : b);
+
+/**
+ * Rounds interleave every case at every flow count, so drift on the machine (other guests, the shared CPUs) hits each
+ * alike. The xlvs datapaths stay loaded for the whole run (bench/vethdir.ts) and are attached in turn: one per
+ * scheduler that is filled once with the largest established count (then cycled through 1, 65,536 or 1M of those
+ * flows, a subset), and one per scheduler that only ever sees new flows.
+ */
+export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: number }): Promise<VethResult> {
   const root = repoRoot();
-  const tag = `xb${process.pid % 100000}`;
+  const tag = `xv${process.pid % 100000}`;
   const G = `${tag}g`,
     D = `${tag}d`;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xlvs-bench-'));
   // Only the namespaces this run added are deleted: a name already in use is someone else's (`ip netns add` refuses it).
   const created: string[] = [];
-  const cleanup = () => {
-    for (const ns of created)
-      try {
-        sh(['ip', 'netns', 'del', ns]);
-      } catch {
-        /* already gone */
-      }
-    fs.rmSync(tmp, { recursive: true, force: true });
-  };
-  let director: ChildProcess | undefined;
+  let dirChild: ChildProcess | undefined;
   try {
     for (const ns of [G, D]) {
       sh(['ip', 'netns', 'add', ns]);
@@ -75,7 +151,8 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
     for (const r of REALS) sh(['ip', '-n', D, 'neigh', 'replace', r.address, 'lladdr', r.mac, 'dev', 'eth0', 'nud', 'permanent']);
     const dmac = macOf(D, 'eth0');
-    // 60 bytes on the wire before the FCS: the minimum Ethernet frame, the "64-byte" of packet-rate figures.
+    // 60 bytes on the wire before the FCS: the minimum Ethernet frame, the "64-byte" of packet-rate figures. An ACK:
+    // a flow's first one is picked up mid-stream as established, so no timed frame is a state change.
     const tmpl = Buffer.concat([
       buildTcp({ dstMac: dmac, srcMac: macOf(G, 'gen0'), saddr: '198.18.0.1', daddr: '10.0.0.100', sport: 1, dport: 80, seq: 1, ack: 1, flags: TCP_ACK }),
       Buffer.alloc(6),
@@ -85,71 +162,71 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
     // director's XDP_TX schedules it as a softirq on the director's CPU, so it runs inline, without context switches.
     const genCpu = 0,
       dirCpu = os.cpus().length - 1;
-    const generate = (): VethCase => {
+    const generate = (flows: number, g: { warm?: number; paced?: boolean; start?: number; ms: number }): VethRun & { seq: number } => {
       sh(['ip', 'netns', 'exec', D, 'sh', '-c', 'echo 1 > /sys/class/net/eth0/threaded']);
       pin(napiThreads('eth0'), dirCpu);
-      const out = sh([
-        'taskset',
-        '-c',
-        String(genCpu),
-        'ip',
-        'netns',
-        'exec',
-        G,
-        process.execPath,
-        path.join(root, 'dist/bench/vethgen.js'),
-        '--ifname',
-        'gen0',
-        '--flows',
-        String(opts.flows),
-        '--ms',
-        String(opts.ms),
-        '--frame',
-        tmpl.toString('hex'),
-      ]);
-      const r = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number };
-      return { pps: r.received / r.seconds, sent_pps: r.sent / r.seconds, received: r.received, sent: r.sent, seconds: r.seconds };
+      const args = ['--ifname', 'gen0', '--flows', String(flows), '--ms', String(g.ms), '--frame', tmpl.toString('hex')];
+      if (g.warm !== undefined) args.push('--warm', String(g.warm));
+      if (g.start !== undefined) args.push('--start', String(g.start));
+      if (g.paced) args.push('--paced');
+      const out = sh(['taskset', '-c', String(genCpu), 'ip', 'netns', 'exec', G, process.execPath, path.join(root, 'dist/bench/vethgen.js'), ...args]);
+      const r = JSON.parse(out.trim().split('\n').pop()!) as { sent: number; received: number; seconds: number; seq: number };
+      return { pps: r.received / r.seconds, sent_pps: r.sent / r.seconds, received: r.received, sent: r.sent, seconds: r.seconds, seq: r.seq };
     };
 
-    // xlvs, as an operator runs it.
-    const cfg = path.join(tmp, 'xlvs.yaml');
-    fs.writeFileSync(
-      cfg,
-      `interface: eth0\nservices:\n  - vip: 10.0.0.100\n    port: 80\n    protocol: tcp\n    reals:\n${REALS.map((r) => `      - { address: ${r.address}, weight: 1 }`).join('\n')}\n`,
+    // xlvs: the helper loads one datapath per scheduler (and one per scheduler for all-new) the daemon's way.
+    const established = opts.counts.filter((f): f is number => f !== 'new');
+    const names = [...(established.length ? XLVS_SCHEDULERS : []), ...(opts.counts.includes('new') ? XLVS_SCHEDULERS.map((s) => `${s}-new`) : [])];
+    dirChild = spawn(
+      'ip',
+      ['netns', 'exec', D, process.execPath, path.join(root, 'dist/bench/vethdir.js'), '--ifname', 'eth0', '--mac', dmac, '--datapaths', names.join(',')],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
     );
-    const runXlvs = async (): Promise<VethCase> => {
-      const child = spawn('ip', ['netns', 'exec', D, path.join(root, 'bin/xlvs'), 'up', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-      director = child;
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        const t = setTimeout(() => reject(new Error(`xlvs up not ready:\n${out}`)), 20_000);
-        const on = (d: Buffer) => {
-          out += d;
-          if (out.includes('xlvs: ready')) {
-            clearTimeout(t);
-            resolve();
-          }
-        };
-        child.stdout!.on('data', on);
-        child.stderr!.on('data', on);
-        child.on('exit', (c) => {
-          clearTimeout(t);
-          reject(new Error(`xlvs up exited ${c}:\n${out}`));
-        });
-      });
-      const r = generate();
-      const exited = new Promise((res) => child.once('exit', res));
-      child.kill('SIGTERM');
-      await exited;
-      director = undefined;
-      return r;
+    const dir = new Director(dirChild);
+    await dir.next(); // ready
+    const counters = async (name: string) => (await dir.ask({ op: 'counters', name })) as unknown as DirCounters;
+    const budget = parseConfig(vethConfig('mh')).new_conn_budget;
+
+    // Fill each established datapath with the largest count: paced passes over every flow (first two, then one at a
+    // time) until one schedules fewer than 0.2 % of them.
+    // The new-connection budget is off meanwhile, so mh records every flow at once; as if the clients had come over
+    // minutes. It is back at the default for the timed rounds (established frames never count toward it).
+    const warm: VethWarm[] = [];
+    const fill = established.length ? Math.max(...established) : 0;
+    for (const s of established.length ? XLVS_SCHEDULERS : []) {
+      await dir.ask({ op: 'attach', name: s });
+      await dir.ask({ op: 'budget', name: s, perCpu: 0 });
+      const w: VethWarm = { scheduler: s, flows: fill, passes: 0, frames: 0, last_pass_new: fill };
+      while (w.passes < 6 && w.last_pass_new > fill * 0.002) {
+        const before = await counters(s);
+        const frames = w.passes === 0 ? 2 * fill : fill;
+        generate(fill, { warm: frames, paced: true, ms: 0 });
+        w.passes++;
+        w.frames += frames;
+        w.last_pass_new = (await counters(s)).tx_new - before.tx_new;
+      }
+      await dir.ask({ op: 'budget', name: s, perCpu: budget });
+      await dir.ask({ op: 'detach' });
+      warm.push(w);
+    }
+
+    const runXlvs = async (s: string, flows: Flows, start: number): Promise<VethRun & { seq: number }> => {
+      const name = flows === 'new' ? `${s}-new` : s;
+      await dir.ask({ op: 'attach', name });
+      try {
+        const before = await counters(name);
+        const r = generate(flows === 'new' ? 0 : flows, { ms: opts.ms, start });
+        return { ...r, counters: diff(before, await counters(name)) };
+      } finally {
+        await dir.ask({ op: 'detach' });
+      }
     };
 
     // The baseline: the least an XDP_TX forwarder can do.
-    const runBare = (): VethCase => {
+    const runBare = (flows: number): VethRun => {
       sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'obj', path.join(root, 'build/bpf/bench_macswap.o'), 'sec', 'xdp']);
       try {
-        return generate();
+        return generate(flows, { ms: opts.ms });
       } finally {
         sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'off']);
       }
@@ -158,7 +235,7 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
     // nftables doing the same DR job in netdev ingress. The XDP_PASS program is only there because veth
     // drops XDP-redirected frames for a peer without one; its cost is a small part of the skb path.
     const map = REALS.map((r, i) => `${i} : ${r.mac}`).join(', ');
-    const runNft = (): VethCase => {
+    const runNft = (flows: number): VethRun => {
       sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'obj', path.join(root, 'build/bpf/xdp_pass.o'), 'sec', 'xdp']);
       sh(
         ['ip', 'netns', 'exec', D, 'nft', '-f', '-'],
@@ -171,33 +248,131 @@ export async function vethBench(opts: { flows: number; ms: number; rounds: numbe
 `,
       );
       try {
-        return generate();
+        return generate(flows, { ms: opts.ms });
       } finally {
         sh(['ip', 'netns', 'exec', D, 'nft', 'delete', 'table', 'netdev', 'xlvsbench']);
         sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'off']);
       }
     };
 
-    // Rounds interleave the three so that drift in the machine (other guests, frequency) hits each alike.
-    const runs: Record<'xlvs' | 'bare' | 'nftables', VethCase[]> = { xlvs: [], bare: [], nftables: [] };
-    for (let round = 0; round < opts.rounds; round++) {
-      runs.xlvs.push(await runXlvs());
-      runs.bare.push(runBare());
-      runs.nftables.push(runNft());
-    }
-    const med = (xs: VethCase[]) => xs.slice().sort((a, b) => a.pps - b.pps)[Math.floor(xs.length / 2)]!;
-    const pps = (xs: VethCase[]) => xs.map((x) => Math.round(x.pps));
-    return {
-      flows: opts.flows,
-      ms: opts.ms,
-      rounds: opts.rounds,
-      xlvs: med(runs.xlvs),
-      bare: med(runs.bare),
-      nftables: med(runs.nftables),
-      spread: { xlvs: pps(runs.xlvs), bare: pps(runs.bare), nftables: pps(runs.nftables) },
-    };
+    const cases: VethCaseName[] = ['bare', 'nftables', 'xlvs mh', 'xlvs wrr'];
+    const runs = new Map<string, VethRun[]>();
+    // All-new runs start past every sequence number the previous ones used: each frame is a flow never seen.
+    const nextStart: Record<string, number> = { mh: 0, wrr: 0 };
+    for (let round = 0; round < opts.rounds; round++)
+      for (const flows of opts.counts)
+        for (const c of cases) {
+          let r: VethRun;
+          if (c === 'bare') r = runBare(flows === 'new' ? 0 : flows);
+          else if (c === 'nftables') r = runNft(flows === 'new' ? 0 : flows);
+          else {
+            const s = c.slice(5);
+            const x = await runXlvs(s, flows, flows === 'new' ? nextStart[s]! : 0);
+            if (flows === 'new') nextStart[s] = x.seq;
+            r = x;
+          }
+          const k = `${flows}/${c}`;
+          runs.set(k, [...(runs.get(k) ?? []), r]);
+        }
+    const rows: VethRow[] = [];
+    for (const flows of opts.counts)
+      for (const c of cases) {
+        const xs = runs.get(`${flows}/${c}`)!;
+        const med = xs.slice().sort((a, b) => a.pps - b.pps)[Math.floor(xs.length / 2)]!;
+        const counted = xs.reduce<DirCounters | undefined>((acc, x) => (x.counters ? add(acc, x.counters) : acc), undefined);
+        rows.push({
+          flows,
+          case: c,
+          pps: med.pps,
+          sent_pps: med.sent_pps,
+          spread: xs.map((x) => Math.round(x.pps)),
+          ...(counted ? { counters: counted } : {}),
+        });
+      }
+    await dir.ask({ op: 'quit' }).catch(() => undefined);
+    return { ms: opts.ms, rounds: opts.rounds, counts: opts.counts, rows, warm };
   } finally {
-    director?.kill('SIGKILL');
-    cleanup();
+    dirChild?.stdin?.end();
+    if (dirChild && dirChild.exitCode === null) {
+      const exited = new Promise((res) => dirChild!.once('exit', res));
+      const t = setTimeout(() => dirChild!.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    for (const ns of created)
+      try {
+        sh(['ip', 'netns', 'del', ns]);
+      } catch {
+        /* already gone */
+      }
   }
+}
+
+/** Issue 19's end-to-end targets, as a fraction of the bare program at the same flow count: mh at 65,536 and 1M flows 0.85, wrr at 65,536 0.7. */
+export function vethTarget(c: VethCaseName, flows: Flows): number | undefined {
+  if (c === 'xlvs mh' && flows !== 'new' && flows >= 65536) return 0.85;
+  if (c === 'xlvs wrr' && flows === 65536) return 0.7;
+  return undefined;
+}
+
+const pct = (n: number, of: number) => `${of ? ((100 * n) / of).toFixed(n && n < of / 1000 ? 3 : 1) : '0'} %`;
+
+/** The table rows (case, Mpps, note), for run.ts. */
+export function formatVeth(r: VethResult): [string, string, string][] {
+  const rows: [string, string, string][] = [
+    [`end to end on veth, 64-byte TCP (Mpps, median of ${r.rounds} rounds of ${r.ms} ms; director on its own core)`, '', ''],
+  ];
+  for (const w of r.warm)
+    rows.push([
+      `  xlvs ${w.scheduler} pre-filled with ${w.flows.toLocaleString('en')} flows`,
+      '',
+      `${w.passes} passes, ${w.frames.toLocaleString('en')} frames; the last scheduled ${w.last_pass_new}`,
+    ]);
+  for (const flows of r.counts) {
+    const of = (c: VethCaseName) => r.rows.find((x) => x.flows === flows && x.case === c)!;
+    const bare = of('bare'),
+      nft = of('nftables');
+    rows.push([`  ${flowsLabel(flows)}`, '', '']);
+    rows.push([`    bare MAC-swap XDP_TX`, (bare.pps / 1e6).toFixed(2), `generator offered ${(bare.sent_pps / 1e6).toFixed(2)}`]);
+    rows.push([`    nftables netdev ingress (jhash map + fwd)`, (nft.pps / 1e6).toFixed(2), `${(nft.pps / bare.pps).toFixed(2)}x bare`]);
+    for (const c of ['xlvs mh', 'xlvs wrr'] as const) {
+      const x = of(c);
+      const k = x.counters!;
+      const fwd = k.tx_existing + k.tx_new;
+      const t = vethTarget(c, flows);
+      rows.push([
+        `    ${c}`,
+        (x.pps / 1e6).toFixed(2),
+        [
+          `${(x.pps / bare.pps).toFixed(2)}x bare, ${(x.pps / nft.pps).toFixed(1)}x nftables`,
+          `rounds ${x.spread.map((p) => (p / 1e6).toFixed(2)).join(' ')}`,
+          `found their entry ${pct(k.tx_existing, fwd)}, scheduled ${pct(k.tx_new, fwd)}${k.ct_over_budget ? ` (${pct(k.ct_over_budget, fwd)} unrecorded, over budget)` : ''}`,
+          ...(k.other
+            ? [
+                `${k.other} not forwarded (${Object.entries(k.other_by)
+                  .filter(([, n]) => n)
+                  .map(([v, n]) => `${v} ${n}`)
+                  .join(', ')})`,
+              ]
+            : []),
+          ...(t === undefined ? [] : [`issue 19 target >= ${t}x bare: ${x.pps >= t * bare.pps ? 'met' : 'not met'}`]),
+        ].join('; '),
+      ]);
+    }
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const short = process.argv.includes('--short');
+  const r = await vethBench(short ? { counts: [65536, 'new'], ms: 300, rounds: 1 } : { counts: [1, 65536, 1_000_000, 'new'], ms: 2000, rounds: 5 });
+  for (const [a, b, c] of formatVeth(r)) process.stdout.write(`${a.padEnd(52)} ${b.padStart(6)}  ${c}\n`);
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`veth: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 1;
+  });
 }
