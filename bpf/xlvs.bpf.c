@@ -1060,7 +1060,11 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 	if (*real_id & XLVS_TBL_MOVED)
 		return NULL;
 	*real_id &= XLVS_TBL_REAL_MASK;
-	real = usable_real(real_id, *svc_id);
+	/*
+	 * Only an owner that may take new connections: a packet without an entry would be scheduled to it (as IPVS picks
+	 * up a flow it has no entry for), and a drained or overloaded owner's own flows go by their entries.
+	 */
+	real = available_real(real_id, *svc_id);
 	if (!real)
 		return NULL;
 	h = ct_hash(cfg, key, ports);
