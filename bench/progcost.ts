@@ -177,7 +177,8 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
   try {
     const bareFd = bare.programFd('bench_macswap');
     const est = segment(40000, TCP_ACK);
-    const first = await n.testRun(dp.programFd(), { data: est }); // creates the connection entry
+    // A SYN opens the connection entry (an ACK of mh would take the stateless path and record nothing).
+    const first = await n.testRun(dp.programFd(), { data: segment(40000, TCP_SYN) });
     if (first.retval !== XDP_TX) throw new Error(`the established-flow frame was not forwarded (verdict ${first.retval})`);
     const syn = segment(40001, TCP_SYN);
 
@@ -187,7 +188,7 @@ export async function progCost(opts: { repeat: number; rounds: number }): Promis
     const seqMap = cycling.objectMap('xlvs_bench_seq');
     seqMap.update(abi.u32Key(1), abi.u32Key(many));
     seqMap.close();
-    await n.testRun(cycling.programFd(), { data: est, repeat: many });
+    await n.testRun(cycling.programFd(), { data: segment(40000, TCP_SYN), repeat: many });
     const manyNs: number[] = [];
 
     const est6 = segment6(40000, TCP_ACK);
