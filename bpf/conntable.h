@@ -261,6 +261,14 @@ __noinline int CT_(new_connection)(struct CT_(new_conn) * nc)
 		bind_conn(real_id, state, real->u_threshold);
 	else
 		nc->sync &= ~NC_SYNC_CONN;
+	/*
+	 * A template or a fallback may send the flow to another real than its bucket's owner: the bucket is marked so its
+	 * established packets keep taking this entry (without either, the real is the owner).
+	 */
+	if (svc->persist_timeout || (svc->flags & XLVS_SVC_F_FALLBACK)) {
+		CT_(addr_words)(&nc->key, &src, &dst);
+		tbl_mark_if_other(svc, src, dst, nc->ports, CT_(flow_hash)(&nc->key, nc->ports), real_id);
+	}
 	nc->real_id = real_id;
 	return NC_TX;
 }
@@ -355,30 +363,42 @@ static long CT_(sweep_way)(__u32 i, struct sweep_ctx *sc)
 	CT_ENTRY *e;
 	__u32 idx = sc->first + i / CT_WAYS;
 	__u64 was;
+	int seen;
 
 	b = bpf_map_lookup_elem(&CT_MAP, &idx);
 	if (!b)
 		return 1; /* past the end of the table */
 	e = &b->e[i & (CT_WAYS - 1)];
 	if (!CT_(ct_held)(e))
-		return 0;
-	if (e->val.hits != e->val.hits_seen) {
-		/* Packets since the last sweep: the datapath counts them instead of reading the clock. */
+		goto out;
+	seen = CT_(ct_seen)(e, idx, sc);
+	if (e->val.hits != e->val.hits_seen || seen) {
+		/* Packets since the last sweep: the datapath counts them (or sets the entry's xlvs_seen bit) instead of reading the clock. */
 		e->val.hits_seen = e->val.hits;
 		e->val.last_seen = sc->now;
+		/* The stateless path forwarded packets without following the state: a handshake's ACK among them (IPVS: SYN_RECV -> ESTABLISHED). */
+		if (seen && e->val.state == XLVS_CS_SYN_RECV) {
+			restate_conn(e->val.real_id, XLVS_CS_SYN_RECV, XLVS_CS_ESTABLISHED);
+			e->val.state = XLVS_CS_ESTABLISHED;
+		}
 	}
 	if (CT_(ct_overdue)(e, sc->timeout, sc->now) < 0) {
 		sc->conns++;
 		if (e->val.flags & XLVS_CONN_F_PERSIST)
 			CT_(persist_keepalive)(e);
-		return 0;
+		CT_(ct_hold)(e);
+		goto out;
 	}
 	/* Claimed like a datapath insert, so an entry a CPU is replacing at this moment is not uncounted twice. */
 	was = ((__u64 *)&e->key)[0];
-	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was)
-		return 0;
-	unbind_conn(e->val.real_id, e->val.state);
-	__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
-	sc->expired++;
+	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) == was) {
+		unbind_conn(e->val.real_id, e->val.state);
+		__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
+		sc->expired++;
+	}
+out:
+	/* After the bucket's last way (in the last slice: the bits are shared by the slices), its activity bits start afresh. */
+	if ((i & (CT_WAYS - 1)) == CT_WAYS - 1)
+		CT_(ct_seen_clear)(idx, sc);
 	return 0;
 }

@@ -162,6 +162,20 @@ __noinline int sync_template6(const struct xlvs_conn6_key *key, __u32 real_id, _
 	return sync_emit6(&tk, real_id, svc_id, XLVS_CS_NONE | XLVS_SYNC_F_TEMPLATE << 8);
 }
 
+/* IPv6 flows always take the connection table (no stateless path): no activity bits, no table marks from the sweeper. */
+static __always_inline int ct_seen6(const struct xlvs_ct6_entry *e, __u32 idx, const struct sweep_ctx *sc)
+{
+	return 0;
+}
+
+static __always_inline void ct_seen_clear6(__u32 idx, const struct sweep_ctx *sc)
+{
+}
+
+static __always_inline void ct_hold6(struct xlvs_ct6_entry *e)
+{
+}
+
 #include "conntable.h"
 
 /*

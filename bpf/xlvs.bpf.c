@@ -183,6 +183,27 @@ struct {
 	__type(value, __u8[XLVS_NEW_CONN6_BYTES]);
 } xlvs_scratch6 SEC(".maps");
 
+/*
+ * Activity of established flows the datapath forwards without touching their entry (the stateless path):
+ * XLVS_SEEN_BITS bits per bucket of one slice of xlvs_conn, XLVS_SEEN_PER_WORD buckets a value, a flow's bit chosen by
+ * the low bits of its bucket hash. The sweeper reads a set bit as a packet of every held entry with that bit, then
+ * clears the bucket's bits. Resized with the table; never pinned (UNPINNED_MAPS): a restart only loses one pass of bits.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_CONN_DEFAULT_MAX / XLVS_CT_WAYS / XLVS_SEEN_PER_WORD);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlvs_seen SEC(".maps");
+
+/* Services whose hash table may hold XLVS_TBL_MOVED or XLVS_TBL_HELD marks: the ones xlvs_tblmark settles after a pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xlvs_tblmarked SEC(".maps");
+
 /* Connection sync: what the datapath records while xlvs_cfg.sync_emit is on (struct xlvs_sync_rec), for user space to send to peers. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -386,10 +407,12 @@ static __always_inline __u8 tcp_first_state(__u8 flags)
 _Static_assert(NC_SYNC_TEMPLATE == NC_SYNC_CONN << 1, "new_connection() derives NC_SYNC_TEMPLATE from NC_SYNC_CONN by a shift");
 
 /* What new_connection() decided. */
-#define NC_PASS  0 /* no service for the flow */
-#define NC_DROP  1 /* no real can take it */
-#define NC_TX    2 /* forward to nc->real_id */
-#define NC_ABORT 3 /* a map that must exist was missing */
+#define NC_PASS      0 /* no service for the flow */
+#define NC_DROP      1 /* no real can take it */
+#define NC_TX        2 /* forward to nc->real_id */
+#define NC_ABORT     3 /* a map that must exist was missing */
+/* forward()'s nc_result for a packet the stateless path sent to its bucket's owner (-1: a connection-table entry's real). */
+#define NC_STATELESS -2
 
 /* ---- connection sync: records out (xlvs_syncq) ---- */
 
@@ -499,7 +522,10 @@ static long walk_member(__u32 k, struct walk_ctx *wc)
 		return 0;
 	/* Read once: user space may rewrite the entry meanwhile (in place), and the id checked must be the id taken. */
 	id = *(volatile __u32 *)slot;
-	if (id == XLVS_REAL_NONE || !available_real(&id, wc->svc_id))
+	if (id == XLVS_REAL_NONE)
+		return 0;
+	id &= XLVS_TBL_REAL_MASK; /* a hash table's marks */
+	if (!available_real(&id, wc->svc_id))
 		return 0;
 	wc->found = id;
 	return 1;
@@ -559,7 +585,8 @@ static long scan_member(__u32 i, struct scan_ctx *sc)
 	slot = bpf_map_lookup_elem(table, &i);
 	if (!slot)
 		return 1;
-	id = *(volatile __u32 *)slot; /* read once: user space may rewrite the entry meanwhile (in place) */
+	/* Read once (user space may rewrite the entry in place); a table the control plane replaced carries marks whatever its scheduler. */
+	id = *(volatile __u32 *)slot & XLVS_TBL_REAL_MASK;
 	real = available_real(&id, sc->svc_id);
 	if (!real)
 		return 0;
@@ -609,6 +636,78 @@ take:
 	return 0;
 }
 
+static __always_inline int is_hashed(__u32 sched)
+{
+	return sched == XLVS_SCHED_MH || sched == XLVS_SCHED_SH || sched == XLVS_SCHED_DH;
+}
+
+/* mh, sh, dh: the hash that picks the flow's bucket (bucket = hash % tbl_size), from the flow hash of the 5-tuple. */
+static __always_inline __u32 hashed_hash(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, __u32 ports, __u32 hash)
+{
+	__u32 port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
+
+	switch (svc->sched) {
+	case XLVS_SCHED_MH:
+		/* mh-port hashes the whole 5-tuple (the service fixes the rest): the flow hash already computed */
+		return port ? hash : xlvs_flow_hash(saddr, 0, 0, 0);
+	case XLVS_SCHED_SH:
+		return xlvs_flow_hash(saddr, 0, port, 0);
+	default: /* XLVS_SCHED_DH */
+		return xlvs_flow_hash(0, daddr, 0, 0);
+	}
+}
+
+/*
+ * Marks a hash table's bucket MOVED | HELD: a connection in it goes to another real than the owner (a fallback, a
+ * persistence template, a synced entry, a table change), so its packets must take the connection table. A global
+ * function: verified once, outside its callers' states.
+ */
+__noinline int tbl_mark(__u32 svc_id, __u32 bucket)
+{
+	__u32 id = svc_id, i = bucket, *slot, *marked;
+	void *table;
+
+	table = bpf_map_lookup_elem(&xlvs_tbl, &id);
+	if (!table)
+		return 0;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot)
+		return 0;
+	/*
+	 * A plain store, not an atomic OR: this object is built for BPF v1, which has 64-bit atomics only, and the slot is
+	 * a 4-byte value. Every writer ORs the same bits into an owner only the control plane changes (by a new table); a
+	 * settle racing this store can lose the mark, which the sweeper's next pass puts back (ct_hold_mark).
+	 */
+	if ((*slot & (XLVS_TBL_MOVED | XLVS_TBL_HELD)) != (XLVS_TBL_MOVED | XLVS_TBL_HELD))
+		*(volatile __u32 *)slot = *slot | XLVS_TBL_MOVED | XLVS_TBL_HELD;
+	marked = bpf_map_lookup_elem(&xlvs_tblmarked, &id);
+	if (marked && !*marked)
+		*marked = 1;
+	return 0;
+}
+
+/* The service's bucket holds an owner other than real_id: mark it (tbl_mark). A global function. */
+__noinline int tbl_mark_other(__u32 svc_id, __u32 bucket, __u32 real_id)
+{
+	__u32 id = svc_id, i = bucket, *slot;
+	void *table;
+
+	table = bpf_map_lookup_elem(&xlvs_tbl, &id);
+	if (!table)
+		return 0;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot || (*slot & XLVS_TBL_REAL_MASK) == real_id)
+		return 0;
+	return tbl_mark(id, i);
+}
+
+/* tbl_mark_other() for a flow of a hash service (saddr, daddr, ports, hash as schedule() takes them). */
+static __always_inline void tbl_mark_if_other(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, __u32 ports, __u32 hash, __u32 real_id)
+{
+	if (is_hashed(svc->sched) && svc->tbl_size)
+		tbl_mark_other(svc->id, hashed_hash(svc, saddr, daddr, ports, hash) % svc->tbl_size, real_id);
+}
+
 /*
  * Picks a real for a new connection, or XLVS_REAL_NONE when the service has nobody to take it. saddr, daddr: the
  * flow's addresses as one word each (an IPv4 address as it lies in memory, an IPv6 one folded by xlvs_addr6_fold);
@@ -620,7 +719,7 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, 
 {
 	struct scan_ctx sc = {.best = XLVS_REAL_NONE};
 	void *table;
-	__u32 port, svc_id;
+	__u32 svc_id;
 
 	/* verifier: a global function's pointer arguments may be NULL */
 	if (!svc)
@@ -629,18 +728,11 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, 
 	table = bpf_map_lookup_elem(&xlvs_tbl, &svc_id);
 	if (!table || !svc->tbl_size)
 		return XLVS_REAL_NONE;
-	port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0; /* the client port as it lies in memory */
 	switch (svc->sched) {
 	case XLVS_SCHED_MH:
-		/* mh-port hashes the whole 5-tuple (the service fixes the rest): the flow hash already computed */
-		if (!port)
-			hash = xlvs_flow_hash(saddr, 0, 0, 0);
-		break;
 	case XLVS_SCHED_SH:
-		hash = xlvs_flow_hash(saddr, 0, port, 0);
-		break;
 	case XLVS_SCHED_DH:
-		hash = xlvs_flow_hash(0, daddr, 0, 0);
+		hash = hashed_hash(svc, saddr, daddr, ports, hash);
 		break;
 	case XLVS_SCHED_RR:
 	case XLVS_SCHED_WRR:
@@ -658,7 +750,10 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, 
 
 struct sweep_ctx {
 	__u32 now;
-	__u32 first; /* the first bucket of this run */
+	__u32 first;      /* the first bucket of this run */
+	__u32 seed;       /* xlvs_cfg.ct_seed */
+	__u32 buckets;    /* xlvs_cfg.ct_buckets (at least 1) */
+	__u32 last_slice; /* the first bucket of xlvs_conn's last slice */
 	__u32 timeout[XLVS_CS_COUNT];
 	__u64 conns;
 	__u64 expired;
@@ -741,6 +836,62 @@ __noinline int over_budget(__u32 budget, __u32 sched, __u32 now)
 	return 1;
 }
 
+/*
+ * Whether the stateless path forwarded a packet with this entry's xlvs_seen bit since the bucket's bits were last
+ * cleared: its bucket (idx, in the whole table) within a slice, the bit the low bits of its bucket hash pick.
+ */
+static __always_inline int ct_seen(const struct xlvs_ct_entry *e, __u32 idx, const struct sweep_ctx *sc)
+{
+	__u32 b = idx % sc->buckets, w = b / XLVS_SEEN_PER_WORD, h;
+	__u64 *v = bpf_map_lookup_elem(&xlvs_seen, &w);
+
+	if (!v)
+		return 0;
+	h = xlvs_flow_hash(e->key.saddr, e->key.daddr, *(const __u32 *)&e->key.sport, e->key.proto ^ sc->seed);
+	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + (h & (XLVS_SEEN_BITS - 1)))) & 1;
+}
+
+/* The bucket's activity bits start afresh once its last slice is swept (an atomic AND: the datapath sets others' bits meanwhile). */
+static __always_inline void ct_seen_clear(__u32 idx, const struct sweep_ctx *sc)
+{
+	__u32 b = idx % sc->buckets, w = b / XLVS_SEEN_PER_WORD;
+	__u64 *v, mask;
+
+	if (idx < sc->last_slice)
+		return;
+	v = bpf_map_lookup_elem(&xlvs_seen, &w);
+	mask = (__u64)((1u << XLVS_SEEN_BITS) - 1) << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS);
+	if (v && (*v & mask))
+		__sync_fetch_and_and(v, ~mask);
+}
+
+/*
+ * A live entry of a hash service whose real is not its bucket's owner: the bucket stays marked (HELD), so the settle
+ * after this pass keeps it MOVED and the entry's packets keep taking the connection table. A global function.
+ */
+__noinline int ct_hold_mark(struct xlvs_ct_entry *e)
+{
+	struct xlvs_conn_key k __attribute__((aligned(8)));
+	struct xlvs_svc *svc;
+	__u32 ports;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!e)
+		return 0;
+	__builtin_memcpy(&k, &e->key, sizeof(k));
+	svc = service_for(&k);
+	if (!svc || svc->id != e->val.svc_id || !is_hashed(svc->sched))
+		return 0;
+	ports = *(__u32 *)&k.sport;
+	tbl_mark_if_other(svc, k.saddr, k.daddr, ports, flow_hash(&k, ports), e->val.real_id);
+	return 0;
+}
+
+static __always_inline void ct_hold(struct xlvs_ct_entry *e)
+{
+	ct_hold_mark(e);
+}
+
 #include "conntable.h"
 
 #undef CT_
@@ -769,6 +920,7 @@ static __always_inline int forward(struct ethhdr *eth, const struct xlvs_cfg *cf
 
 	switch (nc_result) {
 	case -1:
+	case NC_STATELESS:
 		break;
 	case NC_PASS:
 		vd->pass_no_service++;
@@ -793,6 +945,8 @@ static __always_inline int forward(struct ethhdr *eth, const struct xlvs_cfg *cf
 	count(&real_id, &xlvs_st_real, bytes, new_conn);
 	if (new_conn)
 		vd->tx_new++;
+	else if (nc_result == NC_STATELESS)
+		vd->tx_stateless++;
 	else
 		vd->tx_existing++;
 	return XDP_TX;
@@ -880,6 +1034,55 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
 #include "ipv6.h"
 
 /*
+ * The stateless path: an established TCP packet (no SYN, FIN or RST) of an mh, sh or dh service without persistence
+ * goes to its bucket's owner when the bucket is not marked MOVED: every live connection in an unmarked bucket is the
+ * owner's (the control plane, new_connection(), the sync backup and the sweeper mark any other), so the connection
+ * table, 128 MiB of random accesses, is not read. The flow's xlvs_seen bit (set only if clear: no cache line ping-pong
+ * between CPUs) tells the sweeper its entry is live. Returns the owner, or NULL for the connection-table path.
+ */
+static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id)
+{
+	struct xlvs_svc *svc = service_for(key);
+	struct xlvs_real *real;
+	__u32 i, h, b, w, *slot;
+	__u64 *seen, bit;
+	void *table;
+
+	if (!svc || svc->persist_timeout || !svc->tbl_size || !is_hashed(svc->sched))
+		return NULL;
+	*svc_id = svc->id;
+	table = bpf_map_lookup_elem(&xlvs_tbl, svc_id);
+	if (!table)
+		return NULL;
+	i = hashed_hash(svc, key->saddr, key->daddr, ports, flow_hash(key, ports)) % svc->tbl_size;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot)
+		return NULL;
+	/* One load: the owner and its marks together (XLVS_REAL_NONE reads as MOVED). */
+	*real_id = *(volatile __u32 *)slot;
+	if (*real_id & XLVS_TBL_MOVED)
+		return NULL;
+	*real_id &= XLVS_TBL_REAL_MASK;
+	/*
+	 * Only an owner that may take new connections: a packet without an entry would be scheduled to it (as IPVS picks
+	 * up a flow it has no entry for), and a drained or overloaded owner's own flows go by their entries.
+	 */
+	real = available_real(real_id, *svc_id);
+	if (!real)
+		return NULL;
+	h = ct_hash(cfg, key, ports);
+	b = ((__u64)h * cfg->ct_buckets) >> 32;
+	w = b / XLVS_SEEN_PER_WORD;
+	seen = bpf_map_lookup_elem(&xlvs_seen, &w);
+	if (seen) {
+		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + (h & (XLVS_SEEN_BITS - 1)));
+		if (!(*seen & bit))
+			__sync_fetch_and_or(seen, bit);
+	}
+	return real;
+}
+
+/*
  * The IPv4 path of xlvs_xdp, for IPv4 frames addressed to this director; counts its own verdicts. Inlined: as a global
  * function (as xlvs_ipv6() is) the call alone cost an established IPv4 flow 7 ns of its 48.
  */
@@ -927,6 +1130,12 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 	key->proto = proto;
 	nc.ports = ports;
 	nc.tcp_flags = flags;
+
+	if (proto == IPPROTO_TCP && !(flags & (XLVS_TCP_SYN | XLVS_TCP_FIN | XLVS_TCP_RST))) {
+		real = stateless(key, ports, cfg, &real_id, &svc_id);
+		if (real)
+			return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len), NC_STATELESS);
+	}
 
 	/*
 	 * Established flows first: one bucket of the connection table, then the service
@@ -1062,6 +1271,9 @@ int xlvs_sweep(struct xdp_md *ctx)
 	if (!cfg || !st)
 		return XDP_ABORTED;
 	sc.now = now_seconds();
+	sc.seed = cfg->ct_seed;
+	sc.buckets = cfg->ct_buckets ? cfg->ct_buckets : 1;
+	sc.last_slice = (cfg->ct_total > sc.buckets ? cfg->ct_total : sc.buckets) - sc.buckets;
 #pragma unroll
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
@@ -1147,6 +1359,14 @@ static __always_inline int sync_put_template(const struct xlvs_svc *svc, const s
 	return XLVS_SYNC_R_INSERTED;
 }
 
+/* A synced entry whose real is not its bucket's owner (the peer's table or health view differs): its bucket is marked. */
+static __always_inline void sync_mark(const struct xlvs_svc *svc, const struct xlvs_conn_key *key, __u32 real_id)
+{
+	__u32 ports = *(const __u32 *)&key->sport;
+
+	tbl_mark_if_other(svc, key->saddr, key->daddr, ports, flow_hash(key, ports), real_id);
+}
+
 /*
  * One synced entry, with the datapath's own insert logic: the same bucket, a CAS-claimed way, counted in xlvs_rconn,
  * stamped with this director's clock so its sweeper expires the copy by its own timeouts. A held key is updated and
@@ -1213,6 +1433,7 @@ __noinline int sync_insert(struct xlvs_sync_in *in)
 		val.hits = e->val.hits;
 		val.hits_seen = e->val.hits_seen;
 		e->val = val;
+		sync_mark(svc, &key, real_id);
 		return XLVS_SYNC_R_UPDATED;
 	}
 	e = sync_claim(b, cfg, &key, now);
@@ -1221,6 +1442,7 @@ __noinline int sync_insert(struct xlvs_sync_in *in)
 	e->val = val;
 	((__u64 *)&e->key)[1] = ((__u64 *)&key)[1];
 	bind_conn(real_id, state, real->u_threshold);
+	sync_mark(svc, &key, real_id);
 	return XLVS_SYNC_R_INSERTED;
 }
 
@@ -1397,6 +1619,72 @@ int xlvs_syncin6(struct xdp_md *ctx)
 		n = XLVS_SYNCIN6_MAX;
 	bpf_loop(n, syncin6_one, &sc, 0);
 	return XDP_PASS;
+}
+
+/* ---- hash-table marks: settled after each sweep pass, run by the control plane through BPF_PROG_TEST_RUN, never attached ---- */
+
+struct tblmark_ctx {
+	__u32 svc_id;
+	__u32 mode;  /* XLVS_TBLMARK_* */
+	__u32 moved; /* 1: a bucket is left MOVED */
+};
+
+/*
+ * One bucket. Settle: HELD (a live entry differed from the owner this pass, or a mark came since) is cleared and MOVED
+ * kept; MOVED without HELD is cleared. A plain store (BPF v1 has no 32-bit atomics): a mark new_connection() or a sync
+ * insert stores in the same nanoseconds can be lost; the sweeper's next pass puts it back (ct_hold_mark).
+ */
+static long tblmark_one(__u32 i, struct tblmark_ctx *tc)
+{
+	__u32 *slot, v, nv;
+	void *table;
+
+	/* verifier: the callback cannot carry the inner map pointer, so it looks the table up again (an inlined array lookup) */
+	table = bpf_map_lookup_elem(&xlvs_tbl, &tc->svc_id);
+	if (!table)
+		return 1;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot)
+		return 1; /* past the end of the table */
+	v = *(volatile __u32 *)slot;
+	if (v == XLVS_REAL_NONE)
+		return 0;
+	if (tc->mode == XLVS_TBLMARK_ALL) {
+		*(volatile __u32 *)slot = v | XLVS_TBL_MOVED | XLVS_TBL_HELD;
+		tc->moved = 1; /* verifier: a flag, not a count, so the callback's states converge */
+		return 0;
+	}
+	if (!(v & (XLVS_TBL_MOVED | XLVS_TBL_HELD)))
+		return 0;
+	nv = v & XLVS_TBL_HELD ? v & ~XLVS_TBL_HELD : v & ~XLVS_TBL_MOVED;
+	*(volatile __u32 *)slot = nv;
+	if (nv & XLVS_TBL_MOVED)
+		tc->moved = 1;
+	return 0;
+}
+
+/*
+ * The frame: the service id and XLVS_TBLMARK_*. Its xlvs_tblmarked flag is cleared first and set again if a bucket
+ * stays MOVED (the datapath sets it with any mark it adds meanwhile); retval 1 when one does.
+ */
+SEC("xdp")
+int xlvs_tblmark(struct xdp_md *ctx)
+{
+	struct tblmark_ctx tc = {};
+	__u32 in[2], *marked;
+
+	if (bpf_xdp_load_bytes(ctx, 0, in, sizeof(in)))
+		return XDP_ABORTED;
+	tc.svc_id = in[0];
+	tc.mode = in[1];
+	marked = bpf_map_lookup_elem(&xlvs_tblmarked, &tc.svc_id);
+	if (!marked)
+		return XDP_ABORTED;
+	*marked = 0;
+	bpf_loop(XLVS_TBL_MAX, tblmark_one, &tc, 0);
+	if (tc.moved)
+		*marked = 1;
+	return tc.moved;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -26,12 +26,26 @@
 #define XLVS_NEW_CONN6_BYTES   80u      /* xlvs_scratch6 value: the IPv6 path's per-packet scratch (struct scratch6 in bpf/ipv6.h, internal to the program) */
 #define XLVS_MH_DEFAULT_SIZE   65537u   /* Maglev table size: a prime */
 #define XLVS_REAL_NONE         0xffffffffu /* Maglev bucket with no schedulable real */
-#define XLVS_SEQ_MAX_TRIES     32u         /* rr/wrr: sequence entries tried past an unavailable one before giving up */
-#define XLVS_FALLBACK_TRIES    32u         /* sh/mh fallback: buckets tried, the first being the flow's own */
-#define XLVS_FALLBACK_STRIDE   1000u       /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
-#define XLVS_SWEEP_CHUNK       16384u      /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
-#define XLVS_TBL_MAX           1048576u    /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
-#define XLVS_ACCEPT_MACS       4u          /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
+/*
+ * A hash table's entry (mh, sh, dh) is a real id and two marks in its top bits, read in one load. An established
+ * packet of a service without persistence goes straight to the bucket's owner unless XLVS_TBL_MOVED is set: then a
+ * live connection in that bucket may belong to another real, and the connection table decides. XLVS_REAL_NONE has
+ * every bit set, so an empty bucket reads as moved and always takes the connection table.
+ */
+#define XLVS_TBL_MOVED         0x80000000u /* the owner changed (or a flow went to another real) while flows in the bucket may still live */
+#define XLVS_TBL_HELD          0x40000000u /* set since the last settle: a live entry in the bucket names another real than the owner */
+#define XLVS_TBL_REAL_MASK     0x3fffffffu /* the real id of an entry; XLVS_MAX_REALS fits in it */
+#define XLVS_SEEN_BITS         16u         /* xlvs_seen: activity bits per connection-table bucket (an established flow sets one by its hash) */
+#define XLVS_SEEN_PER_WORD     4u          /* xlvs_seen: buckets per 64-bit value */
+/* xlvs_tblmark's frame: two __u32, the service id, then one of these. */
+#define XLVS_TBLMARK_SETTLE    0u       /* after a full sweep pass: clear MOVED where HELD is not set, then HELD everywhere */
+#define XLVS_TBLMARK_ALL       1u       /* mark every bucket MOVED | HELD (tables an older build wrote, without marks) */
+#define XLVS_SEQ_MAX_TRIES     32u      /* rr/wrr: sequence entries tried past an unavailable one before giving up */
+#define XLVS_FALLBACK_TRIES    32u      /* sh/mh fallback: buckets tried, the first being the flow's own */
+#define XLVS_FALLBACK_STRIDE   1000u    /* sh/mh fallback: bucket k is (bucket + k * stride) % size; coprime to every allowed (prime, >= 251) size */
+#define XLVS_SWEEP_CHUNK       16384u   /* buckets one run of xlvs_sweep walks (~1 ms): a pass is several runs */
+#define XLVS_TBL_MAX           1048576u /* entries of a schedule table (xlvs_tbl inner map), any scheduler */
+#define XLVS_ACCEPT_MACS       4u       /* destination MACs besides the NIC's own the director forwards frames for (xlvs_cfg.accept_mac) */
 /* XLVS_PERSIST_RATIO: one template per persistent client network, far fewer than connections. */
 #define XLVS_PERSIST_RATIO     16u      /* connection-table entries per xlvs_persist entry */
 #define XLVS_PERSIST_MIN       1024u    /* xlvs_persist entries however small the connection table */
@@ -304,6 +318,8 @@ struct xlvs_verdicts {
 	__u64 pass_icmp_no_flow; /* its quote is of no connection the table holds (or one whose real is gone), not TCP/UDP, or a later fragment */
 	/* Appended: the new-connection budget. */
 	__u64 ct_over_budget; /* not a verdict: new flows of mh, sh and dh services forwarded but not recorded: this CPU's budget (xlvs_cfg.nc_budget) was spent */
+	/* Appended: established packets without a connection-table access. */
+	__u64 tx_stateless; /* established TCP packets of an mh, sh or dh service without persistence, forwarded to the owner of an unmoved bucket */
 };
 
 /*

@@ -14,6 +14,7 @@ import { loadFailureMessage } from '../core/loadfailure';
 import { ipToBytes, isIPv6 } from '../core/net/addr';
 import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
+import { carryMarks } from '../core/tblmarks';
 import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
 import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
@@ -115,6 +116,14 @@ export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcp_fin: 120, udp: 300 };
 /** Any frame: BPF_PROG_TEST_RUN needs one, the sweeper ignores it. */
 const SWEEP_FRAME = Buffer.alloc(64);
 
+/** xlvs_tblmark's frame: the service id and the mode (XLVS_TBLMARK_*), padded to a minimal frame. */
+function tblmarkFrame(svcId: number, mode: number): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32LE(svcId, 0);
+  b.writeUInt32LE(mode, 4);
+  return b;
+}
+
 export class Datapath {
   private link: XdpLink | undefined;
   private pinnedAt: string | undefined;
@@ -172,6 +181,7 @@ export class Datapath {
           xlvs_persist: abi.persistTableSize(opts.connTableSize),
           xlvs_conn6: geo6.buckets * geo6.slices,
           xlvs_persist6: abi.persistTableSize(conn6Size),
+          xlvs_seen: Math.max(1, Math.ceil(geo.buckets / abi.SEEN_PER_WORD)),
           ...(opts.syncQueueBytes ? { xlvs_syncq: opts.syncQueueBytes } : {}),
         },
         ...(reuseMaps ? { reuseMaps } : {}),
@@ -202,7 +212,11 @@ export class Datapath {
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
-    return new Datapath(obj, maps, cfgValue, kernelNotes);
+    const dp = new Datapath(obj, maps, cfgValue, kernelNotes);
+    // Adopted tables: an older build's carry no marks though their buckets' connections may name other reals (and
+    // xlvs_tblmarked is this load's own), so every bucket is marked; two sweep passes clear what no entry holds.
+    if (reuseMaps) await dp.markAllTables();
+    return dp;
   }
 
   programFd(): number {
@@ -254,7 +268,57 @@ export class Datapath {
     for (;;) {
       await native().testRun(fd, { data: SWEEP_FRAME });
       const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
-      if (st.cursor === 0n) return st;
+      if (st.cursor === 0n) {
+        await this.settleMarks();
+        return st;
+      }
+    }
+  }
+
+  /**
+   * After a full sweep pass: every marked hash table is settled (xlvs_tblmark): a bucket no live entry of another real
+   * held during the pass loses MOVED, and HELD is cleared everywhere for the next pass. A bucket marked during the pass
+   * (a table change, a fallback) carries HELD, so it stays MOVED until a whole pass after its mark has found it clean.
+   */
+  async settleMarks(): Promise<number> {
+    const m = this.obj.map('xlvs_tblmarked');
+    let svcIds: number[];
+    try {
+      const got = m.lookupBatch(abi.MAX_SERVICES);
+      svcIds = [];
+      for (let i = 0; i < got.count; i++) if (got.values.readUInt32LE(i * m.valueSize)) svcIds.push(got.keys.readUInt32LE(i * 4));
+    } finally {
+      m.close();
+    }
+    const fd = this.obj.programFd('xlvs_tblmark');
+    let moved = 0; // tables left with a MOVED bucket
+    for (const svcId of svcIds) moved += (await native().testRun(fd, { data: tblmarkFrame(svcId, abi.TBLMARK_SETTLE) })).retval;
+    return moved;
+  }
+
+  /**
+   * Marks every bucket of every table MOVED | HELD (xlvs_tblmark, XLVS_TBLMARK_ALL): established packets take the
+   * connection table until two sweep passes have shown which buckets hold no other real's connection. For tables
+   * whose history is unknown (adopted pins) and for tests that write entries behind the datapath's back.
+   */
+  async markAllTables(): Promise<void> {
+    const fd = this.obj.programFd('xlvs_tblmark');
+    for (let svcId = 0; svcId < this.maps.xlvs_tbl.maxEntries; svcId++)
+      if (this.maps.xlvs_tbl.lookup(abi.u32Key(svcId))) await native().testRun(fd, { data: tblmarkFrame(svcId, abi.TBLMARK_ALL) });
+  }
+
+  /** The live table of a service, marks included (read through its mmap); null when it has none. */
+  private liveTable(svcId: number): Uint32Array | null {
+    const v = this.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+    if (!v) return null;
+    const m = native().BpfMap.fromId(v.readUInt32LE(0));
+    try {
+      const raw = m.readMmap(0, m.maxEntries * 8);
+      const out = new Uint32Array(m.maxEntries);
+      for (let i = 0; i < out.length; i++) out[i] = raw.readUInt32LE(i * 8);
+      return out;
+    } finally {
+      m.close();
     }
   }
 
@@ -358,8 +422,12 @@ export class Datapath {
    */
   private writeTables(tables: ReadonlyMap<number, Uint32Array>): boolean {
     const swaps = new Map<number, Uint32Array>();
+    const marked: number[] = [];
     let inPlace = false;
-    for (const [svcId, table] of tables) {
+    for (const [svcId, next] of tables) {
+      // The live table's marks carry over, and a changed owner marks its bucket (src/core/tblmarks.ts).
+      const { table, marked: any } = carryMarks(this.liveTable(svcId), next);
+      if (any) marked.push(svcId);
       if (this.tryInPlace(svcId, table)) inPlace = true;
       else swaps.set(svcId, table);
     }
@@ -377,6 +445,14 @@ export class Datapath {
       }
       if (swaps.size === 1) this.maps.xlvs_tbl.update(keys, values);
       else if (swaps.size > 1) this.maps.xlvs_tbl.updateBatch(keys, values, swaps.size, BPF_ANY);
+      if (marked.length) {
+        const m = this.obj.map('xlvs_tblmarked');
+        try {
+          for (const svcId of marked) m.update(abi.u32Key(svcId), abi.u32Key(1));
+        } finally {
+          m.close();
+        }
+      }
     } finally {
       for (const m of inners) m.close(); // the outer map holds its own references
     }

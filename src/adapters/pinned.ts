@@ -8,6 +8,7 @@ import { tableKind } from '../core/director';
 import { RuntimeError } from '../core/errors';
 import { bytesToIp } from '../core/net/addr';
 import type { ObservedService } from '../core/plan';
+import { tblOwner } from '../core/tblmarks';
 import { type BpfMap, describeNativeError, native } from './native';
 
 /** The maps of the XDP object that a director pins (and a restart or an upgrade adopts). */
@@ -40,8 +41,10 @@ export const ADDED_MAPS: readonly MapName[] = ['xlvs_svc6', 'xlvs_conn6', 'xlvs_
 /**
  * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring
  * buffer), xlvs_scratch6 (the IPv6 path's per-packet scratch) and xlvs_ncb (the new-connection budget's count) hold nothing a restart must keep, and an upgrade from a build without it must still adopt every other map.
+ * xlvs_seen (established flows' activity bits) loses one sweep pass of bits; xlvs_tblmarked (which tables hold marks)
+ * is set again for every table the new load writes.
  */
-export const UNPINNED_MAPS = ['xlvs_syncq', 'xlvs_scratch6', 'xlvs_ncb'] as const;
+export const UNPINNED_MAPS = ['xlvs_syncq', 'xlvs_scratch6', 'xlvs_ncb', 'xlvs_seen', 'xlvs_tblmarked'] as const;
 export type Maps = Record<MapName, BpfMap>;
 
 /** The pinned XDP link of a long-running director, next to its maps. */
@@ -203,7 +206,7 @@ export class PinnedDatapath {
       const got = m.lookupBatch(8192);
       for (let i = 0; i < got.count; i++) {
         const k = got.keys.readUInt32LE(i * 4);
-        if (k < size) out[k] = got.values.readUInt32LE(i * m.valueSize);
+        if (k < size) out[k] = tblOwner(got.values.readUInt32LE(i * m.valueSize)); // without the stateless path's marks
       }
       return out;
     } finally {

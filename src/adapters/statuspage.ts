@@ -77,7 +77,7 @@ function render(st){
   Object.keys(hist).forEach(function(k){ if (!keys[k]) delete hist[k]; });
   document.querySelector("#svc tbody").innerHTML = rows.join("") || '<tr><td colspan="13">no services configured</td></tr>';
   var v = st.verdicts;
-  document.getElementById("meta").textContent = "updated "+new Date(st.time).toISOString().slice(11,19)+" UTC \\u00b7 connection table "+st.connTable.entries+" / "+st.connTable.capacity+" \\u00b7 forwarded "+(v.tx_new+v.tx_existing+(v.tx_icmp||0))+" \\u00b7 dropped "+(v.drop_no_real+v.aborted)+" \\u00b7 passed "+(v.pass_not_ipv4+v.pass_malformed+v.pass_fragment+v.pass_no_service);
+  document.getElementById("meta").textContent = "updated "+new Date(st.time).toISOString().slice(11,19)+" UTC \\u00b7 connection table "+st.connTable.entries+" / "+st.connTable.capacity+" \\u00b7 forwarded "+(v.tx_new+v.tx_existing+(v.tx_stateless||0)+(v.tx_icmp||0))+" \\u00b7 dropped "+(v.drop_no_real+v.aborted)+" \\u00b7 passed "+(v.pass_not_ipv4+v.pass_malformed+v.pass_fragment+v.pass_no_service);
   document.getElementById("notes").textContent = "Connection states are inferred from client-to-server packets only (in direct routing the replies bypass the director), as IPVS does. The connection-table count is the last sweep's.";
   var b = st.bgp;
   document.getElementById("bgp").textContent = !b ? "" : "BGP (table "+b.table+"): "+(b.drained ? "drained" : "not drained")+" \\u00b7 "+

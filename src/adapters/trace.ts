@@ -3,6 +3,7 @@
 
 import * as abi from '../core/abi';
 import { bytesToIp, ipToBytes, isIPv6 } from '../core/net/addr';
+import { tblOwner } from '../core/tblmarks';
 import type { TraceLookups } from '../core/trace';
 import { conn6TableOf, connTableOf } from './conntable';
 import { native } from './native';
@@ -47,7 +48,7 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
       try {
         const all = m.lookupBatch(4096);
         const table = new Uint32Array(m.maxEntries).fill(abi.REAL_NONE);
-        for (let i = 0; i < all.count; i++) table[all.keys.readUInt32LE(i * m.keySize)] = all.values.readUInt32LE(i * m.valueSize);
+        for (let i = 0; i < all.count; i++) table[all.keys.readUInt32LE(i * m.keySize)] = tblOwner(all.values.readUInt32LE(i * m.valueSize)); // marks off
         return table;
       } finally {
         m.close();

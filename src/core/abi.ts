@@ -127,6 +127,14 @@ export const MAX_REALS = 131072;
 export const CONN_DEFAULT_MAX = 4194304;
 export const MH_DEFAULT_SIZE = 65537;
 export const REAL_NONE = 0xffffffff;
+/** Hash-table entry marks (xlvs_abi.h XLVS_TBL_*): the real id is the low bits. */
+export const TBL_MOVED = 0x80000000;
+export const TBL_HELD = 0x40000000;
+export const TBL_REAL_MASK = 0x3fffffff;
+export const SEEN_BITS = 16;
+export const SEEN_PER_WORD = 4;
+export const TBLMARK_SETTLE = 0;
+export const TBLMARK_ALL = 1;
 export const CT_WAYS = 8;
 export const CONN6_DEFAULT_MAX = 1048576;
 export const CT6_WAYS = 4;
@@ -166,6 +174,13 @@ export const constants: Record<string, number> = {
   XLVS_CONN_DEFAULT_MAX: CONN_DEFAULT_MAX,
   XLVS_MH_DEFAULT_SIZE: MH_DEFAULT_SIZE,
   XLVS_REAL_NONE: REAL_NONE,
+  XLVS_TBL_MOVED: TBL_MOVED,
+  XLVS_TBL_HELD: TBL_HELD,
+  XLVS_TBL_REAL_MASK: TBL_REAL_MASK,
+  XLVS_SEEN_BITS: SEEN_BITS,
+  XLVS_SEEN_PER_WORD: SEEN_PER_WORD,
+  XLVS_TBLMARK_SETTLE: TBLMARK_SETTLE,
+  XLVS_TBLMARK_ALL: TBLMARK_ALL,
   XLVS_CT_WAYS: CT_WAYS,
   XLVS_CONN6_DEFAULT_MAX: CONN6_DEFAULT_MAX,
   XLVS_CT6_WAYS: CT6_WAYS,
@@ -348,6 +363,7 @@ export interface Verdicts {
   tx_icmp: bigint;
   pass_icmp_no_flow: bigint;
   ct_over_budget: bigint;
+  tx_stateless: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -488,6 +504,7 @@ export const verdictFields = [
   'pass_icmp6_no_flow',
   'tx_icmp',
   'pass_icmp_no_flow',
+  'tx_stateless',
 ] as const;
 /** The connection-table events counted after the verdicts in xlvs_verdicts (not verdicts: a frame gets one of those too). */
 export const ctEventFields = ['ct_evicted', 'ct_untracked', 'ct_over_budget'] as const;
@@ -512,10 +529,11 @@ const verdictLayout = [
   'tx_icmp',
   'pass_icmp_no_flow',
   'ct_over_budget',
+  'tx_stateless',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  152,
+  160,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 

@@ -94,7 +94,10 @@ export type XdpAction = 'XDP_PASS' | 'XDP_TX' | 'XDP_DROP';
 export interface ModelVerdict {
   cls: VerdictClass;
   action: XdpAction;
-  /** The verdict counters one of which the frame bumps (tx_existing or tx_new for a forwarded frame: which one depends on the connection table). */
+  /**
+   * The verdict counters one of which the frame bumps (tx_existing, tx_new or tx_stateless for a forwarded frame:
+   * which one depends on the connection table and the table's marks).
+   */
   counters: readonly string[];
   /** The service a forwarded frame belongs to (an ICMP error: the service of the flow it quotes). */
   service?: ModelService;
@@ -279,7 +282,7 @@ function serviceVerdict(w: CompiledWorld, daddr: number | string, dport: number,
   // Rows "TCP/UDP to a configured VIP:port/protocol": tx_existing / tx_new, or drop_no_real when no real can take it.
   if (s.realMacs.length === 0)
     return { cls: 'forward', action: 'XDP_DROP', counters: ['drop_no_real'], service: s, why: 'service with no real that can take a connection' };
-  return { cls: 'forward', action: 'XDP_TX', counters: ['tx_existing', 'tx_new'], service: s, why: 'TCP/UDP to a service' };
+  return { cls: 'forward', action: 'XDP_TX', counters: ['tx_existing', 'tx_new', 'tx_stateless'], service: s, why: 'TCP/UDP to a service' };
 }
 
 function serviceFor(w: CompiledWorld, vip: number | string, port: number, proto: number): ModelService | undefined {

@@ -207,7 +207,7 @@ export async function runFuzz(s: FuzzSetup, o: FuzzOptions): Promise<FuzzResult>
       pass_fragment6: d('pass_fragment6'),
       pass_ipv6_ext: d('pass_ipv6_ext'),
       pass_icmp6_no_flow: d('pass_icmp6_no_flow'),
-      tx: d('tx_new') + d('tx_existing'),
+      tx: d('tx_new') + d('tx_existing') + d('tx_stateless'),
       drop_no_real: d('drop_no_real'),
       icmp: d('tx_icmp') + d('pass_icmp_no_flow'),
     };

@@ -477,6 +477,7 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     pass_icmp6_no_flow: 0n,
     tx_icmp: 0n,
     pass_icmp_no_flow: 0n,
+    tx_stateless: 0n,
     ct_over_budget: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),

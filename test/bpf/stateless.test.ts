@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+// stateless.test.ts: established mh packets forwarded without the connection table, the sweeper's activity bits and the MOVED/HELD marks.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Datapath } from '../../src/adapters/datapath';
+import { native } from '../../src/adapters/native';
+import { Provisioner } from '../../src/adapters/provision';
+import * as abi from '../../src/core/abi';
+import { type Config, parseConfig } from '../../src/core/config';
+import type { ServiceState } from '../../src/core/director';
+import { flowHash } from '../../src/core/flowhash';
+import { XDP_TX } from '../../src/core/verdictmodel';
+import { ACK, DIRECTOR_MAC, type FrameSpec, frame, macOf, SYN } from '../lib/packets';
+import { requirePrivileges } from '../lib/privileged';
+
+const config = (w12: number) => `
+interface: eth0
+conn_table_size: 65536
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    maglev_size: 251
+    reals:
+      - { address: 10.0.0.11, weight: 1 }
+      - { address: 10.0.0.12, weight: ${w12} }
+`;
+const MACS: Record<string, string> = { '10.0.0.11': '02:00:00:00:00:11', '10.0.0.12': '02:00:00:00:00:12' };
+
+let dp: Datapath;
+let prov: Provisioner;
+let svc: ServiceState;
+let tables: Map<number, Uint32Array>;
+let ncpu: number;
+
+const apply = (cfg: Config) => {
+  const plan = prov.apply(cfg, (a) => MACS[a] ?? null);
+  tables = plan.tables;
+  svc = plan.services[0]!;
+};
+
+before(async () => {
+  requirePrivileges('BPF stateless-path tests');
+  ncpu = native().numPossibleCpus();
+  dp = await Datapath.load({ connTableSize: 65536 });
+  dp.setDirectorMac(DIRECTOR_MAC);
+  prov = new Provisioner(dp);
+  apply(parseConfig(config(1)));
+});
+
+after(() => dp?.close());
+
+const verdicts = () => abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, ncpu);
+const run = (f: FrameSpec) => native().testRun(dp.programFd(), { data: frame(f), repeat: 1 });
+const spec = (sport: number, tcpFlags: number): FrameSpec => ({ saddr: '198.51.100.9', sport, tcpFlags });
+const ckey = (sport: number): abi.ConnKey => ({ saddr: abi.ipv4ToU32('198.51.100.9'), daddr: abi.ipv4ToU32('10.0.0.100'), sport, dport: 80, proto: 6 });
+const bucketOf = (sport: number) => flowHash('198.51.100.9', '10.0.0.100', sport, 80, 6) % svc.tblSize!;
+const macOfReal = (id: number) => MACS[svc.reals.find((r) => r.id === id)!.address];
+
+/** The service's live table, marks included. */
+function liveTable(): Uint32Array {
+  const m = native().BpfMap.fromId(dp.maps.xlvs_tbl.lookup(abi.u32Key(svc.id))!.readUInt32LE(0));
+  try {
+    const raw = m.readMmap(0, m.maxEntries * 8);
+    return Uint32Array.from({ length: m.maxEntries }, (_, i) => raw.readUInt32LE(i * 8));
+  } finally {
+    m.close();
+  }
+}
+
+/** Opens a connection (SYN), returning its entry's real. */
+async function open(sport: number): Promise<number> {
+  const r = await run(spec(sport, SYN));
+  assert.equal(r.retval, XDP_TX);
+  return dp.conns.get(ckey(sport))!.real_id;
+}
+
+test('an established ACK of an mh service goes to the bucket owner without touching its entry; the sweeper promotes SYN_RECV from its bit', async () => {
+  const real = await open(41000);
+  const before = verdicts();
+  const r = await run(spec(41000, ACK));
+  assert.equal(macOf(r.dataOut, 'dst'), macOfReal(real));
+  const v = verdicts();
+  assert.equal(v.tx_stateless - before.tx_stateless, 1n);
+  assert.equal(v.tx_existing - before.tx_existing, 0n);
+  const e = dp.conns.get(ckey(41000))!;
+  assert.equal(e.hits, 0, 'the entry was not touched');
+  assert.equal(e.state, abi.CS.SYN_RECV);
+  const rc0 = abi.realConns.decode(dp.maps.xlvs_rconn.lookup(abi.u32Key(real))!);
+  await dp.sweep();
+  assert.equal(dp.conns.get(ckey(41000))!.state, abi.CS.ESTABLISHED, 'the ACK the stateless path saw');
+  const rc1 = abi.realConns.decode(dp.maps.xlvs_rconn.lookup(abi.u32Key(real))!);
+  assert.equal(rc1.active - rc0.active, 1n);
+  assert.equal(rc1.inactive - rc0.inactive, -1n);
+  // No bit set since: a SYN_RECV entry stays so.
+  await open(41001);
+  await dp.sweep();
+  assert.equal(dp.conns.get(ckey(41001))!.state, abi.CS.SYN_RECV);
+});
+
+test('the sweeper keeps an established entry alive on its bit past its idle timeout, and expires it without', async () => {
+  const now = Number((await dp.sweep()).now);
+  for (const sport of [41010, 41011]) {
+    await open(sport);
+    await run(spec(sport, ACK));
+  }
+  await dp.sweep(); // established from their bits; the bits cleared
+  for (const sport of [41010, 41011]) {
+    const e = dp.conns.get(ckey(sport))!;
+    assert.equal(e.state, abi.CS.ESTABLISHED);
+    dp.conns.put(ckey(sport), { ...e, last_seen: now - 1000 });
+  }
+  dp.setTimeouts({ tcp: 900, tcp_fin: 120, udp: 300 });
+  const v0 = verdicts();
+  await run(spec(41010, ACK)); // only 41010 sends
+  assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
+  await dp.sweep();
+  assert.ok(dp.conns.get(ckey(41010)), 'kept by its bit');
+  assert.ok(Number(dp.conns.get(ckey(41010))!.last_seen) >= now);
+  assert.equal(dp.conns.get(ckey(41011)), null, 'idle past its timeout: expired');
+});
+
+test('a moved bucket keeps its flow on its real (tx_existing); MOVED clears a pass after no entry differs, not before', async () => {
+  const before = tables.get(svc.id)!;
+  // 200 flows: some bucket changes owner when 10.0.0.12 goes to weight 5.
+  const opened: { sport: number; real: number }[] = [];
+  for (let sport = 42000; opened.length < 200; sport++) opened.push({ sport, real: await open(sport) });
+  for (const o of opened) await run(spec(o.sport, ACK));
+  apply(parseConfig(config(5)));
+  const next = tables.get(svc.id)!;
+  const moved = opened.find((o) => before[bucketOf(o.sport)] !== next[bucketOf(o.sport)]);
+  assert.ok(moved, 'a flow whose bucket changed owner');
+  const b = bucketOf(moved.sport);
+  assert.equal((liveTable()[b]! & (abi.TBL_MOVED | abi.TBL_HELD)) >>> 0, (abi.TBL_MOVED | abi.TBL_HELD) >>> 0, 'the changed bucket is marked');
+  const v0 = verdicts();
+  const r = await run(spec(moved.sport, ACK));
+  assert.equal(macOf(r.dataOut, 'dst'), macOfReal(moved.real), 'still its original real');
+  assert.equal(verdicts().tx_existing - v0.tx_existing, 1n);
+  // A pass with the entry live: HELD again, MOVED stays.
+  await dp.sweep();
+  assert.ok(liveTable()[b]! & abi.TBL_MOVED, 'MOVED while a live entry names another real');
+  await dp.sweep();
+  assert.ok(liveTable()[b]! & abi.TBL_MOVED);
+  // The flow ends: the next pass finds no entry differing, and MOVED goes.
+  for (const o of opened) dp.conns.delete(ckey(o.sport));
+  await dp.sweep();
+  assert.equal(liveTable()[b]! & abi.TBL_MOVED, 0, 'MOVED cleared');
+  const v1 = verdicts();
+  const r2 = await run(spec(moved.sport, ACK));
+  assert.equal(macOf(r2.dataOut, 'dst'), macOfReal(next[b]!));
+  assert.equal(verdicts().tx_stateless - v1.tx_stateless, 1n);
+});
+
+test('a table change marks changed buckets MOVED | HELD: one pass clears HELD only, the next MOVED', async () => {
+  for (const sport of [41000, 41001, 41010, 41011]) dp.conns.delete(ckey(sport)); // no live entry to hold a bucket
+  const before = tables.get(svc.id)!;
+  apply(parseConfig(config(2)));
+  const next = tables.get(svc.id)!;
+  const t = liveTable();
+  const marked = [...next.keys()].filter((i) => next[i] !== before[i]);
+  assert.ok(marked.length > 0, `marked ${marked.length}`);
+  assert.ok(
+    marked.every((i) => t[i]! & abi.TBL_HELD),
+    'HELD with MOVED',
+  );
+  await dp.sweep();
+  const t1 = liveTable();
+  assert.ok(
+    marked.every((i) => t1[i]! & abi.TBL_MOVED && !(t1[i]! & abi.TBL_HELD)),
+    'first pass: MOVED kept, HELD cleared',
+  );
+  await dp.sweep();
+  const t2 = liveTable();
+  assert.ok(
+    marked.every((i) => !(t2[i]! & (abi.TBL_MOVED | abi.TBL_HELD))),
+    'second pass: clean',
+  );
+});
+
+test('a synced entry whose real is not its bucket owner marks the bucket', async () => {
+  const t = liveTable();
+  let sport = 43000;
+  while (t[bucketOf(sport)]! & abi.TBL_MOVED) sport++;
+  const owner = t[bucketOf(sport)]!;
+  const other = svc.reals.find((r) => r.id !== owner)!;
+  const res = dp.insertSynced([
+    {
+      proto: 6,
+      caddr: '198.51.100.9',
+      cport: sport,
+      vaddr: '10.0.0.100',
+      vport: 80,
+      svcId: svc.id,
+      realId: other.id,
+      state: abi.CS.ESTABLISHED,
+      template: false,
+    },
+  ]);
+  assert.equal(res.inserted, 1);
+  assert.equal((liveTable()[bucketOf(sport)]! & abi.TBL_MOVED) >>> 0, abi.TBL_MOVED >>> 0);
+  const r = await run(spec(sport, ACK));
+  assert.equal(macOf(r.dataOut, 'dst'), MACS[other.address], 'the synced real');
+});
