@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { repoRoot } from '../src/adapters/native';
 import { parseConfig } from '../src/core/config';
-import { buildTcp, TCP_ACK } from '../src/core/packets';
+import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { type Flows, flowsLabel } from './flows';
 import { napiThreads, pin } from './napi';
 import { type DirCounters, type DirRequest, REALS, vethConfig } from './vethdir';
@@ -34,7 +34,7 @@ export interface VethRow {
   sent_pps: number;
   /** Per round, so the spread is visible. */
   spread: number[];
-  /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_new: scheduled). */
+  /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_stateless: no entry needed; tx_new: scheduled). */
   counters?: DirCounters;
 }
 
@@ -153,10 +153,15 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
     const dmac = macOf(D, 'eth0');
     // 60 bytes on the wire before the FCS: the minimum Ethernet frame, the "64-byte" of packet-rate figures. An ACK:
     // a flow's first one is picked up mid-stream as established, so no timed frame is a state change.
-    const tmpl = Buffer.concat([
-      buildTcp({ dstMac: dmac, srcMac: macOf(G, 'gen0'), saddr: '198.18.0.1', daddr: '10.0.0.100', sport: 1, dport: 80, seq: 1, ack: 1, flags: TCP_ACK }),
-      Buffer.alloc(6),
-    ]);
+    // Every frame new is a SYN each: an ACK of an unknown flow would take an mh service's stateless path and measure
+    // no new connection at all.
+    const tmplOf = (flags: number) =>
+      Buffer.concat([
+        buildTcp({ dstMac: dmac, srcMac: macOf(G, 'gen0'), saddr: '198.18.0.1', daddr: '10.0.0.100', sport: 1, dport: 80, seq: 1, ack: 1, flags }),
+        Buffer.alloc(6),
+      ]);
+    const tmpl = tmplOf(TCP_ACK),
+      synTmpl = tmplOf(TCP_SYN);
 
     // The generator on the first CPU, the director's NAPI thread on the last. The sink is not threaded: the
     // director's XDP_TX schedules it as a softirq on the director's CPU, so it runs inline, without context switches.
@@ -165,7 +170,7 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
     const generate = (flows: number, g: { warm?: number; paced?: boolean; start?: number; ms: number }): VethRun & { seq: number } => {
       sh(['ip', 'netns', 'exec', D, 'sh', '-c', 'echo 1 > /sys/class/net/eth0/threaded']);
       pin(napiThreads('eth0'), dirCpu);
-      const args = ['--ifname', 'gen0', '--flows', String(flows), '--ms', String(g.ms), '--frame', tmpl.toString('hex')];
+      const args = ['--ifname', 'gen0', '--flows', String(flows), '--ms', String(g.ms), '--frame', (flows === 0 ? synTmpl : tmpl).toString('hex')];
       if (g.warm !== undefined) args.push('--warm', String(g.warm));
       if (g.start !== undefined) args.push('--start', String(g.start));
       if (g.paced) args.push('--paced');
@@ -338,7 +343,7 @@ export function formatVeth(r: VethResult): [string, string, string][] {
     for (const c of ['xlvs mh', 'xlvs wrr'] as const) {
       const x = of(c);
       const k = x.counters!;
-      const fwd = k.tx_existing + k.tx_new;
+      const fwd = k.tx_existing + k.tx_stateless + k.tx_new;
       const t = vethTarget(c, flows);
       rows.push([
         `    ${c}`,
@@ -346,7 +351,7 @@ export function formatVeth(r: VethResult): [string, string, string][] {
         [
           `${(x.pps / bare.pps).toFixed(2)}x bare, ${(x.pps / nft.pps).toFixed(1)}x nftables`,
           `rounds ${x.spread.map((p) => (p / 1e6).toFixed(2)).join(' ')}`,
-          `found their entry ${pct(k.tx_existing, fwd)}, scheduled ${pct(k.tx_new, fwd)}${k.ct_over_budget ? ` (${pct(k.ct_over_budget, fwd)} unrecorded, over budget)` : ''}`,
+          `found their entry ${pct(k.tx_existing, fwd)}, stateless ${pct(k.tx_stateless, fwd)}, scheduled ${pct(k.tx_new, fwd)}${k.ct_over_budget ? ` (${pct(k.ct_over_budget, fwd)} unrecorded, over budget)` : ''}`,
           ...(k.other
             ? [
                 `${k.other} not forwarded (${Object.entries(k.other_by)

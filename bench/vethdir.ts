@@ -24,6 +24,7 @@ export function vethConfig(scheduler: string): string {
 /** What the datapath counted: the forwarding verdicts and the connection-table events the benchmark reports. */
 export interface DirCounters {
   tx_existing: number;
+  tx_stateless: number /* established, forwarded without the connection table (mh bucket that kept its owner) */;
   tx_new: number;
   ct_over_budget: number;
   ct_evicted: number;
@@ -48,6 +49,7 @@ function counters(dp: Datapath): DirCounters {
   const other = Object.values(other_by).reduce((s, n) => s + n, 0);
   return {
     tx_existing: Number(v.tx_existing),
+    tx_stateless: Number(v.tx_stateless),
     tx_new: Number(v.tx_new),
     ct_over_budget: Number(v.ct_over_budget),
     ct_evicted: Number(v.ct_evicted),

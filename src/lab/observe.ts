@@ -22,7 +22,10 @@ export interface DirectorStatus {
     stats: Counters;
     reals: { address: string; mac: string | null; weight: number; schedulable: boolean; stats: Counters }[];
   }[];
-  verdicts: Record<'pass_not_ipv4' | 'pass_malformed' | 'pass_fragment' | 'pass_no_service' | 'tx_existing' | 'tx_new' | 'drop_no_real' | 'aborted', number>;
+  verdicts: Record<
+    'pass_not_ipv4' | 'pass_malformed' | 'pass_fragment' | 'pass_no_service' | 'tx_existing' | 'tx_stateless' | 'tx_new' | 'drop_no_real' | 'aborted',
+    number
+  >;
 }
 
 export interface Counters {

@@ -46,7 +46,7 @@ async function status(l: DrLab, n: number): Promise<StatusJson> {
   return JSON.parse(r.stdout) as StatusJson;
 }
 
-const forwarded = (s: StatusJson) => s.verdicts.tx_new + s.verdicts.tx_existing;
+const forwarded = (s: StatusJson) => s.verdicts.tx_new + s.verdicts.tx_existing + s.verdicts.tx_stateless;
 
 describe('active/active directors with BGP ECMP (namespace lab, BIRD)', { timeout: 600_000 }, () => {
   const L = useLab({ reals: 3, handleSignals: true }, async (l) => {

@@ -188,7 +188,8 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
 
     const v = st.verdicts;
     assert.ok(v.tx_new >= TCP_CONNS + UDP_DATAGRAMS, `tx_new ${v.tx_new}`);
-    assert.ok(v.tx_existing > 0, `tx_existing ${v.tx_existing}`);
+    // Established packets go by their entry (tx_existing) or, for an mh bucket that kept its owner, without it (tx_stateless).
+    assert.ok(v.tx_existing + v.tx_stateless > 0, `tx_existing ${v.tx_existing}, tx_stateless ${v.tx_stateless}`);
     assert.equal(v.drop_no_real, 0);
     assert.equal(v.aborted, 0);
   });

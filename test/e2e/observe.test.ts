@@ -86,7 +86,7 @@ describe('observability: metrics, trace, top, status page (namespace lab, daemon
     // Every forwarded packet is counted once per verdict and once per service.
     const tcpPkts = sample(m, 'xlvs_incoming_packets_total', svc)!;
     assert.ok(tcpPkts >= CONNS * 4, `at least SYN, ACK, request and FIN per connection: ${tcpPkts}`);
-    const tx = sample(m, 'xlvs_datapath_packets_total', { verdict: 'tx_new' })! + sample(m, 'xlvs_datapath_packets_total', { verdict: 'tx_existing' })!;
+    const tx = (['tx_new', 'tx_existing', 'tx_stateless'] as const).reduce((n, verdict) => n + sample(m, 'xlvs_datapath_packets_total', { verdict })!, 0);
     assert.equal(tx, tcpPkts + sends);
     assert.equal(sample(m, 'xlvs_datapath_packets_total', { verdict: 'tx_new' }), CONNS + DATAGRAMS);
     assert.equal(sample(m, 'xlvs_datapath_packets_total', { verdict: 'drop_no_real' }), 0);
