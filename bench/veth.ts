@@ -181,7 +181,12 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
 
     // xlvs: the helper loads one datapath per scheduler (and one per scheduler for all-new) the daemon's way.
     const established = opts.counts.filter((f): f is number => f !== 'new');
-    const names = [...(established.length ? XLVS_SCHEDULERS : []), ...(opts.counts.includes('new') ? XLVS_SCHEDULERS.map((s) => `${s}-new`) : [])];
+    // One established datapath per scheduler and flow count: its connection table grows to the size those flows ask for.
+    const estName = (s: string, flows: number) => `${s}@${flows}`;
+    const names = [
+      ...XLVS_SCHEDULERS.flatMap((s) => established.map((f) => estName(s, f))),
+      ...(opts.counts.includes('new') ? XLVS_SCHEDULERS.map((s) => `${s}-new`) : []),
+    ];
     dirChild = spawn(
       'ip',
       ['netns', 'exec', D, process.execPath, path.join(root, 'dist/bench/vethdir.js'), '--ifname', 'eth0', '--mac', dmac, '--datapaths', names.join(',')],
@@ -192,31 +197,33 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
     const counters = async (name: string) => (await dir.ask({ op: 'counters', name })) as unknown as DirCounters;
     const budget = parseConfig(vethConfig('mh')).new_conn_budget;
 
-    // Fill each established datapath with the largest count: paced passes over every flow (first two, then one at a
-    // time) until one schedules fewer than 0.2 % of them.
+    // Fill each established datapath with its count: paced passes over every flow (first two, then one at a time)
+    // until one schedules fewer than 0.2 % of them. The director sweeps every second meanwhile, so its connection
+    // table grows with the flows as a running director's does.
     // The new-connection budget is off meanwhile, so mh records every flow at once; as if the clients had come over
     // minutes. It is back at the default for the timed rounds (established frames never count toward it).
     const warm: VethWarm[] = [];
-    const fill = established.length ? Math.max(...established) : 0;
-    for (const s of established.length ? XLVS_SCHEDULERS : []) {
-      await dir.ask({ op: 'attach', name: s });
-      await dir.ask({ op: 'budget', name: s, perCpu: 0 });
-      const w: VethWarm = { scheduler: s, flows: fill, passes: 0, frames: 0, last_pass_new: fill };
-      while (w.passes < 6 && w.last_pass_new > fill * 0.002) {
-        const before = await counters(s);
-        const frames = w.passes === 0 ? 2 * fill : fill;
-        generate(fill, { warm: frames, paced: true, ms: 0 });
-        w.passes++;
-        w.frames += frames;
-        w.last_pass_new = (await counters(s)).tx_new - before.tx_new;
+    for (const s of XLVS_SCHEDULERS)
+      for (const fill of established) {
+        const name = estName(s, fill);
+        await dir.ask({ op: 'attach', name });
+        await dir.ask({ op: 'budget', name, perCpu: 0 });
+        const w: VethWarm = { scheduler: s, flows: fill, passes: 0, frames: 0, last_pass_new: fill };
+        while (w.passes < 6 && w.last_pass_new > fill * 0.002) {
+          const before = await counters(name);
+          const frames = w.passes === 0 ? 2 * fill : fill;
+          generate(fill, { warm: frames, paced: true, ms: 0 });
+          w.passes++;
+          w.frames += frames;
+          w.last_pass_new = (await counters(name)).tx_new - before.tx_new;
+        }
+        await dir.ask({ op: 'budget', name, perCpu: budget });
+        await dir.ask({ op: 'detach' });
+        warm.push(w);
       }
-      await dir.ask({ op: 'budget', name: s, perCpu: budget });
-      await dir.ask({ op: 'detach' });
-      warm.push(w);
-    }
 
     const runXlvs = async (s: string, flows: Flows, start: number): Promise<VethRun & { seq: number }> => {
-      const name = flows === 'new' ? `${s}-new` : s;
+      const name = flows === 'new' ? `${s}-new` : estName(s, flows);
       await dir.ask({ op: 'attach', name });
       try {
         const before = await counters(name);

@@ -67,16 +67,22 @@ async function main(): Promise<void> {
   const dps = new Map<string, Datapath>();
   let link: XdpLink | undefined;
   try {
-    // A name is a scheduler, with '-new' for a second datapath of it that only ever sees new flows (its table stays
-    // apart from the established one's). Each is filled as the daemon fills one: defaults, plan + apply, the budget.
+    // A name is a scheduler and the flow count its table is for ('mh@65536'), or with '-new' a datapath of it that
+    // only ever sees new flows. Each is set up as the daemon sets one up: defaults, plan + apply, the budget; the
+    // all-new one's table starts at its largest (a flood of new flows grows it within a sweep or two).
     for (const name of names) {
-      const cfg = parseConfig(vethConfig(name.replace(/-new$/, '')));
+      const cfg = parseConfig(vethConfig(name.replace(/-new$|@\d+$/, '')));
       const dp = await Datapath.load({ connTableSize: cfg.conn_table_size });
       dps.set(name, dp);
       dp.setDirectorMac(mac, []);
       new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null);
       dp.setNewConnBudget(cfg.new_conn_budget);
+      if (name.endsWith('-new')) await dp.resizeConnTable(dp.resizer.maxLive());
     }
+    // Sweeps every second, as the daemon's: idle entries expire and each table grows with the flows it holds.
+    const sweeper = setInterval(() => {
+      for (const dp of dps.values()) void dp.sweep().catch(() => undefined);
+    }, 1000);
     const dpOf = (name: string) => {
       const dp = dps.get(name);
       if (!dp) throw new Error(`vethdir: no datapath ${name}`);
@@ -97,6 +103,7 @@ async function main(): Promise<void> {
       else break;
       process.stdout.write(`${JSON.stringify(reply)}\n`);
     }
+    clearInterval(sweeper);
   } finally {
     link?.detach();
     for (const dp of dps.values()) dp.close();

@@ -12,6 +12,7 @@
  *   CT_SYNC          1: new entries and templates are recorded for connection sync (through CT_(sync_emit))
  * and the family's own inline functions the logic calls:
  *   CT_(ct_hash)(cfg, key, ports)            the seeded hash that picks the flow's bucket
+ *   CT_(ct_geo)()                            the growable table's size (struct xlvs_ct_geo), all zero for a fixed table
  *   CT_(flow_hash)(key, ports)               the flow hash mh-port schedules by (xlvs_hash.h, as src/core/flowhash.ts)
  *   CT_(addr_words)(key, &src, &dst)         the addresses as one word each for sh, dh and mh without port
  *   CT_(service_for)(key)                    the flow's service, exact port first, then port 0
@@ -32,13 +33,26 @@ static __always_inline int CT_(conn_key_eq)(const CT_KEY *a, const CT_KEY *b)
 	return 1;
 }
 
-/* The index of the flow's bucket: a seeded hash scaled onto the slice by multiply-shift (no division, any bucket count). */
-static __always_inline __u32 CT_(ct_bucket)(const struct xlvs_cfg *cfg, const CT_KEY *key, __u32 ports)
+/*
+ * The index of the flow's bucket. A growable table (CT_(ct_geo)().live set) takes the hash's low bits: doubling the
+ * size sends each bucket's flows to itself or one new bucket. A fixed table scales the hash by multiply-shift (no
+ * division, any bucket count). *was: while the table is being resized, the bucket of the size before (the entry may
+ * still lie there), else the same index.
+ */
+static __always_inline __u32 CT_(ct_bucket)(const struct xlvs_cfg *cfg, const CT_KEY *key, __u32 ports, __u32 *was)
 {
-	__u32 idx = ((__u64)CT_(ct_hash)(cfg, key, ports) * CT_BUCKETS(cfg)) >> 32;
+	struct xlvs_ct_geo geo = CT_(ct_geo)();
+	__u32 h = CT_(ct_hash)(cfg, key, ports), idx, base = 0;
 
 	if (cfg->ct_per_cpu)
-		idx += bpf_get_smp_processor_id() * CT_BUCKETS(cfg);
+		base = bpf_get_smp_processor_id() * CT_BUCKETS(cfg);
+	if (!geo.live) {
+		idx = (((__u64)h * CT_BUCKETS(cfg)) >> 32) + base;
+		*was = idx;
+		return idx;
+	}
+	idx = (h & (geo.live - 1)) + base;
+	*was = geo.prev ? (h & (geo.prev - 1)) + base : idx;
 	return idx;
 }
 
@@ -52,6 +66,38 @@ static __always_inline int CT_(ct_find)(CT_BUCKET *b, const CT_KEY *key)
 		if (CT_(conn_key_eq)(&b->e[w].key, key))
 			return w;
 	return -1;
+}
+
+/*
+ * The flow's entry: returns its way, or -1 with *idx and *b the bucket a new entry goes in (the current size's), or -2
+ * when the table has no such bucket. While the table is being resized the entry may still lie in the size before's
+ * bucket, and that one is looked in first: xlvs_ctmove copies an entry to its live bucket before it frees the old
+ * way, so a lookup that misses the old way finds the copy (looking the other way round, a move between the two reads
+ * hid the entry from both, and the flow was scheduled afresh).
+ */
+static __always_inline int CT_(ct_locate)(const struct xlvs_cfg *cfg, const CT_KEY *key, __u32 ports, __u32 *idx, CT_BUCKET **b)
+{
+	CT_BUCKET *old;
+	__u32 was;
+	int way;
+
+	*idx = CT_(ct_bucket)(cfg, key, ports, &was);
+	if (was != *idx) {
+		old = bpf_map_lookup_elem(&CT_MAP, &was);
+		if (old) {
+			way = CT_(ct_find)(old, key);
+			if (way >= 0) {
+				*idx = was;
+				*b = old;
+				return way;
+			}
+		}
+	}
+	*b = bpf_map_lookup_elem(&CT_MAP, idx);
+	/* verifier: the index is in range for a correctly sized map, but array lookups may still return NULL */
+	if (!*b)
+		return -2;
+	return CT_(ct_find)(*b, key);
 }
 
 /*

@@ -33,6 +33,14 @@
 _Static_assert((XLVS_CT6_WAYS & (XLVS_CT6_WAYS - 1)) == 0, "XLVS_CT6_WAYS must be a power of two");
 _Static_assert(sizeof(struct xlvs_ct6_entry) == 64, "an IPv6 entry fills one cache line");
 
+/* The IPv6 table keeps the size it was made with (multiply-shift placement): only the IPv4 table grows. */
+static __always_inline struct xlvs_ct_geo ct_geo6(void)
+{
+	struct xlvs_ct_geo geo = {};
+
+	return geo;
+}
+
 /*
  * Not inlined: nine words hashed inline were spilled to the caller's stack, and the caller's frame is on the same call
  * chain as new_connection6() and schedule() (512 bytes for all of them on 6.1).
@@ -343,13 +351,11 @@ __noinline int icmp6_to_flow(struct xdp_md *ctx, struct xlvs_verdicts *vd, const
 	key->sport = (__be16)ports;
 	key->dport = (__be16)(ports >> 16);
 	key->proto = q->nexthdr;
-	idx = ct_bucket6(cfg, key, ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn6, &idx);
-	if (!bucket) {
+	way = ct_locate6(cfg, key, ports, &idx, &bucket);
+	if (way == -2 || !bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find6(bucket, key);
 	if (way < 0) {
 		vd->pass_icmp6_no_flow++;
 		return XDP_PASS;
@@ -522,13 +528,11 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 	 * As for IPv4: the flow's bucket first, the service only for flows without a usable entry. The real and service
 	 * go to the scratch (the out fields new_connection6() fills too), not the stack: 6.1's 512 bytes are all taken.
 	 */
-	s6->nc.bucket = ct_bucket6(cfg, &s6->nc.key, s6->nc.ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn6, &s6->nc.bucket);
-	if (!bucket) {
+	way = ct_locate6(cfg, &s6->nc.key, s6->nc.ports, &s6->nc.bucket, &bucket);
+	if (way == -2 || !bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find6(bucket, &s6->nc.key);
 	if (way >= 0)
 		real = follow6(bucket, way, &s6->nc, cfg);
 	if (!real) {

@@ -163,6 +163,18 @@ struct {
 	__type(value, struct xlvs_sweep_stats);
 } xlvs_sweepst SEC(".maps");
 
+/*
+ * Where xlvs_conn's entries lie (struct xlvs_ct_geo): the live size of a growable table, and the size before while
+ * xlvs_ctmove moves entries to a new one. Only xlvs_ctmove writes it; pinned, since entries lie where it says. A pin
+ * directory of an older build lacks it, and the zero a load makes keeps that build's fixed placement.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_ct_geo);
+} xlvs_ctgeo SEC(".maps");
+
 /* The new-connection budget's count per CPU (struct xlvs_nc_budget); never pinned (UNPINNED_MAPS): a restart starts a fresh second. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -754,6 +766,7 @@ struct sweep_ctx {
 	__u32 seed;       /* xlvs_cfg.ct_seed */
 	__u32 buckets;    /* xlvs_cfg.ct_buckets (at least 1) */
 	__u32 last_slice; /* the first bucket of xlvs_conn's last slice */
+	__u32 grows;      /* xlvs_ctgeo.live: the table grows (seen_bit()) */
 	__u32 timeout[XLVS_CS_COUNT];
 	__u64 conns;
 	__u64 expired;
@@ -773,6 +786,18 @@ struct sweep_ctx {
 #define CT_PERSIST_MAP xlvs_persist
 #define CT_PERSIST_KEY struct xlvs_persist_key
 #define CT_SYNC        1
+
+/* One 64-bit load: a resize writes both fields in one store, so a lookup never sees a new size without the old one. */
+static __always_inline struct xlvs_ct_geo ct_geo(void)
+{
+	struct xlvs_ct_geo geo __attribute__((aligned(8))) = {};
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&xlvs_ctgeo, &zero);
+
+	if (g)
+		*(__u64 *)&geo = *(volatile __u64 *)g;
+	return geo;
+}
 
 static __always_inline __u32 ct_hash(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
 {
@@ -837,6 +862,16 @@ __noinline int over_budget(__u32 budget, __u32 sched, __u32 now)
 }
 
 /*
+ * A flow's xlvs_seen bit among its bucket's XLVS_SEEN_BITS: hash bits its bucket index does not use, so the flows of
+ * one bucket spread over the bits (a growable table's index takes the low bits, a fixed table's the high ones).
+ */
+static __always_inline __u32 seen_bit(__u32 h, __u32 grows)
+{
+	return grows ? h >> (32 - 4) : h & (XLVS_SEEN_BITS - 1);
+}
+_Static_assert(XLVS_SEEN_BITS == 1u << 4, "seen_bit() takes 4 bits of the hash");
+
+/*
  * Whether the stateless path forwarded a packet with this entry's xlvs_seen bit since the bucket's bits were last
  * cleared: its bucket (idx, in the whole table) within a slice, the bit the low bits of its bucket hash pick.
  */
@@ -848,7 +883,7 @@ static __always_inline int ct_seen(const struct xlvs_ct_entry *e, __u32 idx, con
 	if (!v)
 		return 0;
 	h = xlvs_flow_hash(e->key.saddr, e->key.daddr, *(const __u32 *)&e->key.sport, e->key.proto ^ sc->seed);
-	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + (h & (XLVS_SEEN_BITS - 1)))) & 1;
+	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(h, sc->grows))) & 1;
 }
 
 /* The bucket's activity bits start afresh once its last slice is swept (an atomic AND: the datapath sets others' bits meanwhile). */
@@ -1004,13 +1039,11 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
 	key->dport = (__be16)ports;
 	key->proto = proto;
 	ports = (ports >> 16) | (ports << 16);
-	idx = ct_bucket(cfg, key, ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn, &idx);
-	if (!bucket) {
+	way = ct_locate(cfg, key, ports, &idx, &bucket);
+	if (way == -2 || !bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find(bucket, key);
 	if (way < 0) {
 		vd->pass_icmp_no_flow++;
 		return XDP_PASS;
@@ -1043,6 +1076,7 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
 static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id)
 {
 	struct xlvs_svc *svc = service_for(key);
+	struct xlvs_ct_geo geo;
 	struct xlvs_real *real;
 	__u32 i, h, b, w, *slot;
 	__u64 *seen, bit;
@@ -1071,11 +1105,12 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 	if (!real)
 		return NULL;
 	h = ct_hash(cfg, key, ports);
-	b = ((__u64)h * cfg->ct_buckets) >> 32;
+	geo = ct_geo();
+	b = geo.live ? h & (geo.live - 1) : ((__u64)h * cfg->ct_buckets) >> 32;
 	w = b / XLVS_SEEN_PER_WORD;
 	seen = bpf_map_lookup_elem(&xlvs_seen, &w);
 	if (seen) {
-		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + (h & (XLVS_SEEN_BITS - 1)));
+		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(h, geo.live));
 		if (!(*seen & bit))
 			__sync_fetch_and_or(seen, bit);
 	}
@@ -1144,14 +1179,11 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 	 * the reals of a removed service, so that service's flows fall through to the service
 	 * lookup and are passed.
 	 */
-	nc.bucket = ct_bucket(cfg, key, ports);
-	bucket = bpf_map_lookup_elem(&xlvs_conn, &nc.bucket);
-	/* verifier: the index is in range for a correctly sized map, but array lookups may still return NULL */
-	if (!bucket) {
+	way = ct_locate(cfg, key, ports, &nc.bucket, &bucket);
+	if (way == -2 || !bucket) {
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
-	way = ct_find(bucket, key);
 	if (way >= 0)
 		real = ct_follow(bucket, way, &nc, cfg, &real_id, &svc_id);
 	if (!real) {
@@ -1263,6 +1295,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 {
 	struct sweep_ctx sc = {};
 	struct xlvs_sweep_stats *st;
+	struct xlvs_ct_geo geo;
 	struct xlvs_cfg *cfg;
 	__u32 zero = 0, i, n, total4, total, first;
 
@@ -1277,7 +1310,12 @@ int xlvs_sweep(struct xdp_md *ctx)
 #pragma unroll
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
-	total4 = cfg->ct_total ? cfg->ct_total : 1;
+	geo = ct_geo();
+	sc.grows = geo.live;
+	/* A growable table's entries lie in its live buckets (and the size before's, while they move): the rest are empty. */
+	total4 = geo.live ? (geo.live > geo.prev ? geo.live : geo.prev) : cfg->ct_total;
+	if (!total4)
+		total4 = 1;
 	total = total4 + cfg->ct6_total;
 	first = st->cursor < total ? st->cursor : 0;
 	if (!first) {
@@ -1416,11 +1454,9 @@ __noinline int sync_insert(struct xlvs_sync_in *in)
 	val.state = state;
 	val.flags = svc->persist_timeout ? XLVS_CONN_F_PERSIST : 0;
 	val.last_seen = now;
-	idx = ct_bucket(cfg, &key, *(__u32 *)&key.sport);
-	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
-	if (!b)
+	w = ct_locate(cfg, &key, *(__u32 *)&key.sport, &idx, &b);
+	if (w == -2 || !b)
 		return XLVS_SYNC_R_NONE;
-	w = ct_find(b, &key);
 	if (w >= 0) {
 		e = &b->e[w & (XLVS_CT_WAYS - 1)];
 		old_state = e->val.state;
@@ -1568,11 +1604,9 @@ __noinline int sync_insert6(struct xlvs_sync_in6 *in)
 	val.state = state;
 	val.flags = svc->persist_timeout ? XLVS_CONN_F_PERSIST : 0;
 	val.last_seen = now;
-	idx = ct_bucket6(cfg, &key, *(__u32 *)&key.sport);
-	b = bpf_map_lookup_elem(&xlvs_conn6, &idx);
-	if (!b)
+	w = ct_locate6(cfg, &key, *(__u32 *)&key.sport, &idx, &b);
+	if (w == -2 || !b)
 		return XLVS_SYNC_R_NONE;
-	w = ct_find6(b, &key);
 	if (w >= 0) {
 		e = &b->e[w & (XLVS_CT6_WAYS - 1)];
 		old_state = e->val.state;
@@ -1685,6 +1719,152 @@ int xlvs_tblmark(struct xdp_md *ctx)
 	if (tc.moved)
 		*marked = 1;
 	return tc.moved;
+}
+
+/* ---- the growable connection table: entries moved to a new size (xlvs_ctmove), run by the control plane through BPF_PROG_TEST_RUN, never attached ---- */
+
+struct ctmove_ctx {
+	__u32 first; /* the first bucket of this run */
+	__u32 live;  /* xlvs_ctgeo.live: where entries belong */
+	__u32 seed;  /* xlvs_cfg.ct_seed */
+	__u32 moved; /* entries moved to their live bucket */
+	__u32 left;  /* entries whose live bucket had no free way: still where they were */
+};
+
+/* A free way of b, claimed for the key whose first word is want (a datapath insert may race for the same way). */
+static __always_inline struct xlvs_ct_entry *ctmove_claim(struct xlvs_ct_bucket *b, __u64 want)
+{
+	int w;
+
+#pragma unroll
+	for (w = 0; w < XLVS_CT_WAYS; w++)
+		if (!ct_held(&b->e[w]) && __sync_val_compare_and_swap((__u64 *)&b->e[w].key, 0, want) == 0)
+			return &b->e[w];
+	return NULL;
+}
+
+/*
+ * One entry of bucket idx: if it is outside its live bucket it is copied there (claimed, value, then the rest of the
+ * key, as the datapath inserts) before its old way is freed: a lookup meanwhile finds one of the two, never neither,
+ * so no flow is scheduled afresh. A packet that changes the entry's state within the copy's few stores loses that
+ * change. Connection counts stay: the connection is the same one. Returns 1 when moved, 2 when its live bucket had
+ * no free way. A global function: verified once, not inside the walk's loop (whose unrolled ways it multiplied).
+ */
+__noinline int ctmove_entry(struct xlvs_ct_entry *e, __u32 idx, __u32 live, __u32 seed)
+{
+	struct xlvs_conn_key key __attribute__((aligned(8)));
+	struct xlvs_ct_bucket *to;
+	struct xlvs_ct_entry *d;
+	__u32 dst;
+	__u64 was;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!e || !ct_held(e))
+		return 0;
+	__builtin_memcpy(&key, &e->key, sizeof(key));
+	dst = xlvs_flow_hash(key.saddr, key.daddr, *(__u32 *)&key.sport, key.proto ^ seed) & (live - 1);
+	if (dst == idx)
+		return 0;
+	to = bpf_map_lookup_elem(&xlvs_conn, &dst);
+	if (!to)
+		return 0;
+	was = ((__u64 *)&key)[0];
+	if (ct_find(to, &key) >= 0) {
+		/* A racing insert already holds the flow in its live bucket: this older copy goes, uncounted. */
+		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) == was) {
+			unbind_conn(e->val.real_id, e->val.state);
+			__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
+		}
+		return 0;
+	}
+	d = ctmove_claim(to, was);
+	if (!d)
+		return 2;
+	d->val = e->val;
+	ct_publish(d, &key);
+	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was) {
+		/* The datapath replaced the entry (or the sweeper expired it) meanwhile: the copy goes too. */
+		((__u64 *)&d->key)[0] = 0;
+		__builtin_memset((__u8 *)&d->key + 8, 0, sizeof(d->key) - 8);
+		return 0;
+	}
+	__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
+	return 1;
+}
+
+/* One way per iteration, as the sweeper walks. */
+static long ctmove_way(__u32 i, struct ctmove_ctx *mc)
+{
+	struct xlvs_ct_bucket *b;
+	__u32 idx = mc->first + i / XLVS_CT_WAYS, r;
+
+	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
+	if (!b)
+		return 1; /* past the end of the table */
+	r = ctmove_entry(&b->e[i & (XLVS_CT_WAYS - 1)], idx, mc->live, mc->seed);
+	/* verifier: counted without a branch on r, which split every iteration's state in two until the jump limit */
+	mc->moved += r & 1;
+	mc->left += (r >> 1) & 1;
+	return 0;
+}
+
+/*
+ * Resizes a growable xlvs_conn (the frame: XLVS_CTMOVE_* and its argument). The control plane begins a resize, steps
+ * over every bucket of both sizes until a whole walk moves nothing and leaves nothing, then ends it; a lookup tries
+ * the live bucket, then the size before's, until the end. Serialised with xlvs_sweep by the control plane.
+ */
+SEC("xdp")
+int xlvs_ctmove(struct xdp_md *ctx)
+{
+	struct xlvs_ct_geo geo __attribute__((aligned(8)));
+	struct ctmove_ctx mc = {};
+	struct xlvs_cfg *cfg;
+	__u32 in[2], zero = 0, span, n, t;
+	__u64 *g;
+
+	if (bpf_xdp_load_bytes(ctx, 0, in, sizeof(in)))
+		return XDP_ABORTED;
+	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
+	g = bpf_map_lookup_elem(&xlvs_ctgeo, &zero);
+	if (!cfg || !g)
+		return XDP_ABORTED;
+	*(__u64 *)&geo = *(volatile __u64 *)g;
+	switch (in[0]) {
+	case XLVS_CTMOVE_BEGIN:
+		if (!geo.live || geo.prev || cfg->ct_per_cpu || !in[1] || (in[1] & (in[1] - 1)) || in[1] > cfg->ct_buckets)
+			return 1;
+		geo.prev = geo.live;
+		geo.live = in[1];
+		break;
+	case XLVS_CTMOVE_STEP:
+		span = geo.live > geo.prev ? geo.live : geo.prev;
+		if (!geo.live || in[1] >= span)
+			return 0;
+		n = span - in[1];
+		if (n > XLVS_SWEEP_CHUNK)
+			n = XLVS_SWEEP_CHUNK;
+		mc.first = in[1];
+		mc.live = geo.live;
+		mc.seed = cfg->ct_seed;
+		bpf_loop(n * XLVS_CT_WAYS, ctmove_way, &mc, 0);
+		/* verifier: the counts go back in the frame, not as the return value, which would make them precise and keep the walk's loop from converging */
+		bpf_xdp_store_bytes(ctx, 8, &mc.moved, 2 * sizeof(__u32));
+		return 0;
+	case XLVS_CTMOVE_END:
+		geo.prev = 0;
+		break;
+	case XLVS_CTMOVE_REVERT:
+		if (!geo.prev)
+			return 1;
+		t = geo.live;
+		geo.live = geo.prev;
+		geo.prev = t;
+		break;
+	default:
+		return 1;
+	}
+	*(volatile __u64 *)g = *(__u64 *)&geo;
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

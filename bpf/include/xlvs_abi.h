@@ -251,6 +251,31 @@ struct xlvs_sweep_stats {
 	__u64 pass_conns;        /* entries left in place so far in the current pass */
 };
 
+/*
+ * xlvs_ctgeo value (single entry): where xlvs_conn's entries lie. A growable table uses the first `live` buckets and a
+ * flow's bucket is the low bits of its bucket hash, so a table twice the size sends each bucket's flows to the same
+ * bucket or to one past the old end. xlvs_ctmove (XLVS_CTMOVE_*) is the only writer, one 64-bit store for both fields;
+ * the datapath reads them in one load.
+ */
+struct xlvs_ct_geo {
+	__u32 live; /* buckets in use, a power of two no larger than xlvs_cfg.ct_buckets; 0: a fixed table (per-CPU slices, or an older build's pins) */
+	__u32 prev; /* while entries move to a new size: the size before, whose bucket a lookup tries second; 0 otherwise */
+};
+
+/*
+ * xlvs_ctmove's frame: two __u32, one of these ops, then its argument.
+ * BEGIN: arg is the new live size and the current one becomes prev; refused (returns 1) while prev is set, or for a
+ *   size that is not a power of two within ct_buckets.
+ * STEP: arg is the first bucket of XLVS_SWEEP_CHUNK to walk; the frame's next two __u32 come back as the entries moved
+ *   and the entries left where they were (their live bucket had no free way).
+ * END: prev = 0, once a whole walk moved and left nothing. REVERT: swaps live and prev (a shrink that found no room).
+ */
+#define XLVS_CTMOVE_BEGIN  0u
+#define XLVS_CTMOVE_STEP   1u
+#define XLVS_CTMOVE_END    2u
+#define XLVS_CTMOVE_REVERT 3u
+#define XLVS_CT_MIN_LIVE   32768u /* buckets a growable table starts with and never shrinks below: 262,144 entries, 8 MiB */
+
 /* xlvs_cfg value (single entry, key 0): per-interface settings. */
 struct xlvs_cfg {
 	__u8 mac[6];                  /* the director NIC's MAC: the rewritten source */

@@ -13,7 +13,8 @@ export interface CtLayout<K> {
   ways: number;
   entry: number;
   keyCodec: abi.StructSpec<K>;
-  bucketOf(key: Buffer, seed: number, buckets: number): number;
+  /** live: a growable table's live size (0: fixed); only the IPv4 table grows. */
+  bucketOf(key: Buffer, seed: number, buckets: number, live?: number): number;
 }
 
 export const CT4: CtLayout<abi.ConnKey> = { ways: abi.CT_WAYS, entry: abi.ctEntry.size, keyCodec: abi.connKey, bucketOf: ctBucketOf };
@@ -39,11 +40,16 @@ export class ConnTable<K extends object = abi.ConnKey> {
   private readonly bucketBytes: number;
   private readonly keyBytes: number;
 
+  /**
+   * geo: where a growable table's entries lie now (xlvs_ctgeo, read on every lookup: a resize may run between two);
+   * absent for a fixed table.
+   */
   constructor(
     private readonly map: BpfMap,
     readonly geometry: CtGeometry,
     readonly seed: number,
     private readonly layout: CtLayout<K> = CT4 as unknown as CtLayout<K>,
+    private readonly geo: () => abi.CtGeo = () => ({ live: 0, prev: 0 }),
   ) {
     this.ways = layout.ways;
     this.entry = layout.entry;
@@ -55,17 +61,26 @@ export class ConnTable<K extends object = abi.ConnKey> {
     return ((slice * this.geometry.buckets + bucket) * this.ways + way) * this.entry;
   }
 
-  /** Where key is held: its bucket in every slice (a flow may have moved CPU), first match. */
+  /** The bucket (within a slice) a new entry for key goes in: the datapath's ct_bucket() at the table's current size. */
+  bucketOf(key: K): number {
+    return this.layout.bucketOf(this.layout.keyCodec.encode(key), this.seed, this.geometry.buckets, this.geo().live);
+  }
+
+  /** Where key is held: its bucket in every slice (a flow may have moved CPU), first match; during a resize, the size before's bucket first. */
   find(key: K): CtRecord<K> | null {
     const k = this.layout.keyCodec.encode(key);
-    const bucket = this.layout.bucketOf(k, this.seed, this.geometry.buckets);
-    for (let slice = 0; slice < this.geometry.slices; slice++) {
-      const b = this.map.readMmap(this.offset(slice, bucket), this.bucketBytes);
-      for (let way = 0; way < this.ways; way++) {
-        const o = way * this.entry;
-        if (b.compare(k, 0, this.keyBytes, o, o + this.keyBytes) === 0) return { key, val: abi.conn.decode(b, o + this.keyBytes), slice, bucket, way };
+    const { live, prev } = this.geo();
+    // The size before's bucket first, as the datapath looks (ct_locate): a move copies, then frees the old way.
+    const buckets = [this.layout.bucketOf(k, this.seed, this.geometry.buckets, live)];
+    if (prev) buckets.unshift(this.layout.bucketOf(k, this.seed, this.geometry.buckets, prev));
+    for (const bucket of buckets)
+      for (let slice = 0; slice < this.geometry.slices; slice++) {
+        const b = this.map.readMmap(this.offset(slice, bucket), this.bucketBytes);
+        for (let way = 0; way < this.ways; way++) {
+          const o = way * this.entry;
+          if (b.compare(k, 0, this.keyBytes, o, o + this.keyBytes) === 0) return { key, val: abi.conn.decode(b, o + this.keyBytes), slice, bucket, way };
+        }
       }
-    }
     return null;
   }
 
@@ -78,7 +93,7 @@ export class ConnTable<K extends object = abi.ConnKey> {
     const k = this.layout.keyCodec.encode(key);
     const at = this.find(key);
     let s = slice,
-      bucket = this.layout.bucketOf(k, this.seed, this.geometry.buckets),
+      bucket = this.layout.bucketOf(k, this.seed, this.geometry.buckets, this.geo().live),
       way = -1;
     if (at) ({ slice: s, bucket, way } = at);
     else {
@@ -97,10 +112,11 @@ export class ConnTable<K extends object = abi.ConnKey> {
     return true;
   }
 
-  /** Every held entry, slice by slice. */
+  /** Every held entry, slice by slice (a growable table's live buckets only: the rest are empty). */
   *records(): Generator<CtRecord<K>> {
     const { buckets, slices } = this.geometry;
-    const total = buckets * slices;
+    const { live, prev } = this.geo();
+    const total = live ? Math.min(buckets * slices, Math.max(live, prev)) : buckets * slices;
     for (let first = 0; first < total; first += CHUNK_BUCKETS) {
       const n = Math.min(CHUNK_BUCKETS, total - first);
       const chunk = this.map.readMmap(first * this.bucketBytes, n * this.bucketBytes);
@@ -130,7 +146,11 @@ export class ConnTable<K extends object = abi.ConnKey> {
     let n = 0;
     for (const r of this.records()) {
       if (!pred(r)) continue;
-      this.map.writeMmap(Buffer.alloc(this.keyBytes), this.offset(r.slice, r.bucket, r.way));
+      // The walk reads a copy: the way is freed only if it still holds that key (a datapath insert or a resize may
+      // have put another flow there since, which a blind write would delete).
+      const at = this.offset(r.slice, r.bucket, r.way);
+      if (!this.map.readMmap(at, this.keyBytes).equals(this.layout.keyCodec.encode(r.key))) continue;
+      this.map.writeMmap(Buffer.alloc(this.keyBytes), at);
       n++;
     }
     return n;
@@ -145,10 +165,15 @@ export function conn6TableOf(maps: { xlvs_conn6: BpfMap; xlvs_cfg: BpfMap }): Co
   return new ConnTable(maps.xlvs_conn6, { buckets, slices, entries: buckets * slices * abi.CT6_WAYS }, cfg.ct_seed, CT6);
 }
 
-/** The table of a loaded or pinned datapath: its geometry and seed as the loader wrote them into xlvs_cfg. */
-export function connTableOf(maps: { xlvs_conn: BpfMap; xlvs_cfg: BpfMap }): ConnTable {
+/**
+ * The table of a loaded or pinned datapath: its geometry and seed as the loader wrote them into xlvs_cfg, and where a
+ * growable table's entries lie now (xlvs_ctgeo; a pin directory without it holds a fixed table).
+ */
+export function connTableOf(maps: { xlvs_conn: BpfMap; xlvs_cfg: BpfMap; xlvs_ctgeo?: BpfMap }): ConnTable {
   const cfg = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
   const buckets = Math.max(1, cfg.ct_buckets);
   const slices = Math.max(1, Math.floor(maps.xlvs_conn.maxEntries / buckets));
-  return new ConnTable(maps.xlvs_conn, { buckets, slices, entries: buckets * slices * abi.CT_WAYS }, cfg.ct_seed);
+  const geoMap = maps.xlvs_ctgeo;
+  const geo = geoMap ? () => abi.ctGeo.decode(geoMap.lookup(abi.u32Key(0))!) : undefined;
+  return new ConnTable(maps.xlvs_conn, { buckets, slices, entries: buckets * slices * abi.CT_WAYS }, cfg.ct_seed, CT4, geo);
 }

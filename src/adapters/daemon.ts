@@ -266,7 +266,16 @@ export class Daemon {
     );
     this.unwatch = () => unwatch.forEach((u) => u());
     this.timers.push(
-      setInterval(() => void controller.sweep().catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')), cfg.sweep_interval_ms),
+      setInterval(
+        () =>
+          void controller
+            .sweep()
+            .then((st) => {
+              if (st?.resized) this.log.info({ ...st.resized, entries: st.conns }, 'connection table resized');
+            })
+            .catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')),
+        cfg.sweep_interval_ms,
+      ),
     );
     this.timers.push(
       setInterval(() => {
@@ -315,7 +324,7 @@ export class Daemon {
         const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
       },
-      connTable: () => ({ ...count(), capacity: capacity }),
+      connTable: () => ({ ...count(), capacity: this.dp?.connCapacity() ?? capacity }),
       lastReload: () => this.lastReload,
       director: () => this.director?.info(),
     };

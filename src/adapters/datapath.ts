@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { stateTimeouts } from '../core/config';
 import { ctGeometry } from '../core/conntable';
+import { ctInitialLive } from '../core/ctgrow';
 import { type RealState, realFlags, type ServiceState, schedNumber } from '../core/director';
 import { RuntimeError } from '../core/errors';
 import { loadFailureMessage } from '../core/loadfailure';
@@ -16,6 +17,7 @@ import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
 import { carryMarks } from '../core/tblmarks';
 import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
+import { type CtResizeResult, CtResizer } from './ctresize';
 import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
 import {
@@ -135,6 +137,12 @@ export class Datapath {
   readonly conns: ConnTable;
   /** The IPv6 connection table (xlvs_conn6). */
   readonly conns6: ConnTable<abi.Conn6Key>;
+  /** Grows and shrinks xlvs_conn with its flows (after sweep passes: the two never run at once). */
+  readonly resizer: CtResizer;
+  /** The last resize a sweep made, if any. */
+  lastResize: CtResizeResult | null = null;
+  /** Sweeps and resizes, one at a time. */
+  private walking: Promise<unknown> = Promise.resolve();
 
   /**
    * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
@@ -147,6 +155,24 @@ export class Datapath {
   ) {
     this.conns = connTableOf(maps);
     this.conns6 = conn6TableOf(maps);
+    this.resizer = new CtResizer(obj.programFd('xlvs_ctmove'), maps);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.walking.then(fn, fn);
+    this.walking = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Entries the IPv4 connection table holds at its size now (a growable table's live buckets, else all of them). */
+  connCapacity(): number {
+    const { live } = this.resizer.geo();
+    return (live || this.conns.geometry.buckets * this.conns.geometry.slices) * abi.CT_WAYS;
+  }
+
+  /** Resizes the connection table to live buckets now (tests, benchmarks); sweeps resize it by occupancy on their own. */
+  resizeConnTable(live: number): Promise<CtResizeResult> {
+    return this.exclusive(() => this.resizer.resize(live));
   }
 
   /**
@@ -212,6 +238,12 @@ export class Datapath {
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
+    // A new table grows from small (its working set follows its flows); per-CPU slices stay fixed. Adopted pins keep
+    // their size, and an older build's (no xlvs_ctgeo among them) stays fixed: its entries lie by multiply-shift.
+    if (!reuseMaps) {
+      const live = opts.connTablePerCpu ? 0 : ctInitialLive(geo.buckets);
+      maps.xlvs_ctgeo.update(abi.u32Key(0), abi.ctGeo.encode({ live, prev: 0 }));
+    }
     const dp = new Datapath(obj, maps, cfgValue, kernelNotes);
     // Adopted tables: an older build's carry no marks though their buckets' connections may name other reals (and
     // xlvs_tblmarked is this load's own), so every bucket is marked; two sweep passes clear what no entry holds.
@@ -265,14 +297,20 @@ export class Datapath {
     // One run walks XLVS_SWEEP_CHUNK buckets with the CPU held; the runs of a pass are separate syscalls, so
     // packets on that CPU (and this event loop) get their turn in between.
     const fd = this.obj.programFd('xlvs_sweep');
-    for (;;) {
-      await native().testRun(fd, { data: SWEEP_FRAME });
-      const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
-      if (st.cursor === 0n) {
-        await this.settleMarks();
-        return st;
+    return this.exclusive(async () => {
+      // Growth first: new connections since the last pass may already fill the table past its load factor.
+      this.lastResize = (await this.resizer.check()) ?? this.lastResize;
+      for (;;) {
+        await native().testRun(fd, { data: SWEEP_FRAME });
+        const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
+        if (st.cursor === 0n) {
+          await this.settleMarks();
+          this.resizer.passEnded(Number(st.conns));
+          this.lastResize = (await this.resizer.check()) ?? this.lastResize;
+          return st;
+        }
       }
-    }
+    });
   }
 
   /**

@@ -64,8 +64,17 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
     realConns: (ids) => dp.realConns(ids),
     setTimeouts: (t) => dp.setTimeouts(t),
     async sweep() {
+      const last = dp.lastResize;
       const st = await dp.sweep();
-      return { conns: Number(st.conns), expired: Number(st.expired), templates: Number(st.templates), templatesExpired: Number(st.templates_expired) };
+      const r = dp.lastResize;
+      return {
+        conns: Number(st.conns),
+        expired: Number(st.expired),
+        templates: Number(st.templates),
+        templatesExpired: Number(st.templates_expired),
+        capacity: dp.connCapacity(),
+        ...(r && r !== last ? { resized: { from: r.from * abi.CT_WAYS, to: r.to * abi.CT_WAYS, moved: r.moved, outcome: r.outcome, ms: r.ms } } : {}),
+      };
     },
     counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),
     readSyncEvents: (timeoutMs, maxEvents) => dp.readSyncEvents(timeoutMs, maxEvents),

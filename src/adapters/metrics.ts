@@ -375,7 +375,9 @@ export function registry(src: MetricsSource): Registry {
   });
   new Gauge({
     name: 'xlvs_conn_table_capacity',
-    help: 'Entries the connection table can hold (8 to a bucket: when a bucket is full, the entry nearest its idle timeout goes).',
+    help:
+      'Entries the connection table holds at its size now: it grows and shrinks with its flows up to conn_table_size ' +
+      '(8 to a bucket: when a bucket is full, the entry nearest its idle timeout goes).',
     registers: [reg],
     collect() {
       this.set(src.connTable().capacity);

@@ -234,7 +234,18 @@ export class Runner {
     );
     this.unwatch = () => unwatch.forEach((u) => u());
     this.sweeper = setInterval(
-      () => void this.controller?.sweep().catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)),
+      () =>
+        void this.controller
+          ?.sweep()
+          .then((st) => {
+            const r = st?.resized;
+            if (r)
+              this.log(
+                `connection table ${r.to > r.from ? 'grew' : 'shrank'} from ${r.from} to ${r.to} entries ` +
+                  `(${st.conns} held; ${r.moved} moved in ${r.ms.toFixed(0)} ms, ${r.outcome})`,
+              );
+          })
+          .catch((e: Error) => this.log(`warning: connection sweep failed: ${e.message}`)),
       this.cfg.sweep_interval_ms,
     );
   }

@@ -150,6 +150,10 @@ export const FALLBACK_TRIES = 32;
 export const FALLBACK_STRIDE = 1000;
 export const TBL_MAX = 1048576;
 export const SWEEP_CHUNK = 16384;
+/** xlvs_ctmove's ops (XLVS_CTMOVE_*): resizing a growable connection table. */
+export const CTMOVE = { BEGIN: 0, STEP: 1, END: 2, REVERT: 3 } as const;
+/** Buckets a growable connection table starts with and never shrinks below. */
+export const CT_MIN_LIVE = 32768;
 export const SYNCQ_BYTES = 4194304;
 export const SYNCIN_MAX = 96;
 export const SYNC_F_TEMPLATE = 1 << 0;
@@ -196,6 +200,11 @@ export const constants: Record<string, number> = {
   XLVS_FALLBACK_STRIDE: FALLBACK_STRIDE,
   XLVS_TBL_MAX: TBL_MAX,
   XLVS_SWEEP_CHUNK: SWEEP_CHUNK,
+  XLVS_CTMOVE_BEGIN: CTMOVE.BEGIN,
+  XLVS_CTMOVE_STEP: CTMOVE.STEP,
+  XLVS_CTMOVE_END: CTMOVE.END,
+  XLVS_CTMOVE_REVERT: CTMOVE.REVERT,
+  XLVS_CT_MIN_LIVE: CT_MIN_LIVE,
   XLVS_SYNCQ_BYTES: SYNCQ_BYTES,
   XLVS_SYNCIN_MAX: SYNCIN_MAX,
   XLVS_SYNC_F_TEMPLATE: SYNC_F_TEMPLATE,
@@ -573,6 +582,12 @@ export const syncIn6 = defineStruct<SyncIn>('xlvs_sync_in6', 64, [
   f('result', 58, 1, 'u8'),
   f('pad', 59, 5, 'pad'),
 ]);
+/** xlvs_ctgeo value: a growable connection table's live size, and the size before while entries move (0: none). */
+export interface CtGeo {
+  live: number;
+  prev: number;
+}
+export const ctGeo = defineStruct<CtGeo>('xlvs_ct_geo', 8, [f('live', 0, 4, 'u32'), f('prev', 4, 4, 'u32')]);
 /** xlvs_ncb value: the new connections a CPU scheduled in one second (the new-connection budget's count). */
 export interface NcBudget {
   second: number;
@@ -581,6 +596,7 @@ export interface NcBudget {
 export const ncBudget = defineStruct<NcBudget>('xlvs_nc_budget', 8, [f('second', 0, 4, 'u32'), f('count', 4, 4, 'u32')]);
 
 export const structs: readonly StructSpec<any>[] = [
+  ctGeo,
   ncBudget,
   svcKey,
   svc6Key,

@@ -23,16 +23,27 @@ export function ctGeometry(entries: number, perCpu: boolean, ncpu: number, ways:
   return { buckets, slices, entries: buckets * slices * ways };
 }
 
-/** The bucket (within a slice) of an encoded xlvs_conn_key: the datapath's ct_bucket(). */
-export function ctBucketOf(key: Buffer, seed: number, buckets: number): number {
-  const h = flowHashWords(key.readUInt32LE(0), key.readUInt32LE(4), key.readUInt32LE(8), (key[12]! ^ seed) >>> 0);
-  return Number((BigInt(h) * BigInt(buckets)) >> 32n);
+/**
+ * The bucket (within a slice) bucket hash h picks: a growable table's (live, a power of two) takes the hash's low bits,
+ * a fixed table's (live 0) scales it onto the slice by multiply-shift. As ct_bucket() in bpf/conntable.h.
+ */
+export function ctPlace(h: number, buckets: number, live = 0): number {
+  return live ? (h & (live - 1)) >>> 0 : Number((BigInt(h >>> 0) * BigInt(buckets)) >> 32n);
 }
 
-/** The bucket (within a slice) of an encoded xlvs_conn6_key: the datapath's ct_bucket6() (the nine-word hash of xlvs_flow_hash6). */
+/** The bucket hash of an encoded xlvs_conn_key: the datapath's ct_hash(). */
+export function ctHashOf(key: Buffer, seed: number): number {
+  return flowHashWords(key.readUInt32LE(0), key.readUInt32LE(4), key.readUInt32LE(8), (key[12]! ^ seed) >>> 0);
+}
+
+/** The bucket (within a slice) of an encoded xlvs_conn_key: the datapath's ct_bucket(). */
+export function ctBucketOf(key: Buffer, seed: number, buckets: number, live = 0): number {
+  return ctPlace(ctHashOf(key, seed), buckets, live);
+}
+
+/** The bucket (within a slice) of an encoded xlvs_conn6_key: the datapath's ct_bucket6() (the nine-word hash of xlvs_flow_hash6; the IPv6 table is fixed). */
 export function ct6BucketOf(key: Buffer, seed: number, buckets: number): number {
-  const h = flowHash6Words(key, 0, 16, key.readUInt32LE(32), (key[36]! ^ seed) >>> 0);
-  return Number((BigInt(h) * BigInt(buckets)) >> 32n);
+  return ctPlace(flowHash6Words(key, 0, 16, key.readUInt32LE(32), (key[36]! ^ seed) >>> 0), buckets);
 }
 
 /** A way is held while its key's first 8 bytes (client address, VIP) are not zero: ct_held() in the datapath. */

@@ -47,6 +47,10 @@ export interface SweepStats {
   expired: number;
   templates: number;
   templatesExpired: number;
+  /** Entries the connection table holds at its size now (a growable table's live buckets x ways); absent: conn_table_size. */
+  capacity?: number;
+  /** A resize this sweep made (the table grew or shrank with its flows). */
+  resized?: { from: number; to: number; moved: number; outcome: string; ms: number };
 }
 
 export interface ControllerEffects {
@@ -371,8 +375,9 @@ export class Controller {
     return this.lastSweep;
   }
 
+  /** Entries the table holds at its size now: a growable table's live size, else conn_table_size. */
   connTableCapacity(): number {
-    return this.cfg.conn_table_size;
+    return this.lastSweep?.capacity ?? this.cfg.conn_table_size;
   }
 
   /** One counter sample (the daemon calls this every second). */

@@ -5,22 +5,22 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Datapath } from '../../src/adapters/datapath';
 import * as abi from '../../src/core/abi';
-import { ctBucketOf } from '../../src/core/conntable';
 import { requirePrivileges } from '../lib/privileged';
 
 test('a pass is several runs of XLVS_SWEEP_CHUNK buckets: entries in every chunk are counted and expired once, and the pass ends where it began', async () => {
   requirePrivileges('BPF sweeper tests');
-  const dp = await Datapath.load({ connTableSize: abi.SWEEP_CHUNK * abi.CT_WAYS * 2.5 }); // 2.5 chunks of buckets: three runs a pass
+  const dp = await Datapath.load({ connTableSize: abi.SWEEP_CHUNK * abi.CT_WAYS * 5 });
   try {
-    const { buckets } = dp.conns.geometry;
-    assert.equal(buckets, abi.SWEEP_CHUNK * 2.5);
-    // Two entries in each chunk's range of buckets: one idle past its timeout, one live.
+    // A growable table's pass walks its live buckets: four chunks once grown to 65,536 (the map holds five).
+    await dp.resizeConnTable(4 * abi.SWEEP_CHUNK);
+    assert.deepEqual(dp.resizer.geo(), { live: 4 * abi.SWEEP_CHUNK, prev: 0 });
+    // Two entries in each of three chunks' range of buckets: one idle past its timeout, one live.
     const put: abi.ConnKey[] = [];
+    const chunkOf = (k: abi.ConnKey) => Math.floor(dp.conns.bucketOf(k) / abi.SWEEP_CHUNK);
     for (let sport = 1; put.length < 6; sport++) {
       const key = { saddr: abi.ipv4ToU32('198.51.100.1'), daddr: abi.ipv4ToU32('10.0.0.100'), sport, dport: 80, proto: 6 };
-      const b = ctBucketOf(abi.connKey.encode(key), dp.conns.seed, buckets);
-      const chunk = Math.floor(b / abi.SWEEP_CHUNK);
-      if (put.filter((k) => Math.floor(ctBucketOf(abi.connKey.encode(k), dp.conns.seed, buckets) / abi.SWEEP_CHUNK) === chunk).length < 2) put.push(key);
+      const chunk = chunkOf(key);
+      if (chunk < 3 && put.filter((k) => chunkOf(k) === chunk).length < 2) put.push(key);
     }
     const now = Number((await dp.sweep()).now);
     put.forEach((key, i) =>

@@ -8,7 +8,6 @@ import { native } from '../../src/adapters/native';
 import { Provisioner } from '../../src/adapters/provision';
 import * as abi from '../../src/core/abi';
 import { type Config, parseConfig } from '../../src/core/config';
-import { ctBucketOf } from '../../src/core/conntable';
 import { type RealState, type ServiceState, serviceTable } from '../../src/core/director';
 import { flowHash } from '../../src/core/flowhash';
 import { serviceName } from '../../src/core/net/label';
@@ -403,12 +402,12 @@ describe('scheduling', () => {
 
   test('a full bucket gives its way to the entry nearest its timeout, uncounts it and counts the eviction; one past its timeout goes first, uncounted as an eviction', async () => {
     // Nine flows of one bucket (8 ways): found by the same seeded hash the datapath uses.
-    const target = ctBucketOf(abi.connKey.encode(ckey('198.51.101.1', 1000)), dp.conns.seed, dp.conns.geometry.buckets);
+    const target = dp.conns.bucketOf(ckey('198.51.101.1', 1000));
     const specs: FrameSpec[] = [];
     for (let i = 0; specs.length < 10; i++) {
       const saddr = `198.51.101.${1 + Math.floor(i / 60000)}`,
         sport = 1000 + (i % 60000);
-      if (ctBucketOf(abi.connKey.encode(ckey(saddr, sport)), dp.conns.seed, dp.conns.geometry.buckets) === target) specs.push({ saddr, sport, tcpFlags: ACK });
+      if (dp.conns.bucketOf(ckey(saddr, sport)) === target) specs.push({ saddr, sport, tcpFlags: ACK });
     }
     const total = () => {
       let n = 0n;

@@ -92,6 +92,7 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_ncb: 1,
     xlvs_seen: abi.CONN_DEFAULT_MAX / abi.CT_WAYS / abi.SEEN_PER_WORD,
     xlvs_tblmarked: abi.MAX_SERVICES,
+    xlvs_ctgeo: 1,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+// ctresize.ts: grows and shrinks the growable connection table through the xlvs_ctmove program, as ctgrow.ts decides.
+
+import * as abi from '../core/abi';
+import { type CtOccupancy, ctMaxLive, ctResizeTo } from '../core/ctgrow';
+import { type BpfMap, native } from './native';
+
+/** What one resize did. */
+export interface CtResizeResult {
+  from: number;
+  to: number;
+  /** Entries moved to another bucket, over every walk. */
+  moved: number;
+  /** Walks over the buckets of both sizes (the last one found nothing to move). */
+  walks: number;
+  /**
+   * done: every entry lies in its live bucket; reverted: a shrink found no room and went back; pending: entries still
+   * wait for room (lookups keep trying both sizes).
+   */
+  outcome: 'done' | 'reverted' | 'pending';
+  ms: number;
+}
+
+/** Walks a resize gets before it is reverted (a shrink) or left pending (a growth): the second walk normally finds nothing. */
+const MAX_WALKS = 4;
+
+function frame(op: number, arg: number): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32LE(op, 0);
+  b.writeUInt32LE(arg >>> 0, 4);
+  return b;
+}
+
+/**
+ * The one writer of xlvs_ctgeo. The caller serialises it with the sweeper (both walk the table, and an entry the
+ * sweeper expires while this moves it would be uncounted by both).
+ */
+export class CtResizer {
+  /** Verdicts' tx_new when the last whole sweep ended: new connections since then are entries the sweep did not count. */
+  private newAtPass: bigint;
+  /** Entries the last whole sweep counted (an adopted table's last count until this process's first pass). */
+  private conns: number;
+  /** A whole sweep has counted the table since the last resize ended: its count may shrink it. */
+  private settled = false;
+
+  constructor(
+    private readonly progFd: number,
+    private readonly maps: { xlvs_ctgeo: BpfMap; xlvs_cfg: BpfMap; xlvs_verdicts: BpfMap; xlvs_sweepst: BpfMap },
+  ) {
+    this.newAtPass = this.txNew();
+    this.conns = Number(abi.sweepStats.decode(maps.xlvs_sweepst.lookup(abi.u32Key(0))!).conns);
+  }
+
+  geo(): abi.CtGeo {
+    return abi.ctGeo.decode(this.maps.xlvs_ctgeo.lookup(abi.u32Key(0))!);
+  }
+
+  /** The largest size the table grows to (the largest power of two within ct_buckets). */
+  maxLive(): number {
+    return ctMaxLive(this.buckets());
+  }
+
+  private buckets(): number {
+    return abi.cfg.decode(this.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct_buckets;
+  }
+
+  private txNew(): bigint {
+    const b = this.maps.xlvs_verdicts.lookup(abi.u32Key(0));
+    return b ? abi.sumPerCpu(abi.verdicts, b, native().numPossibleCpus()).tx_new : 0n;
+  }
+
+  /** After a whole sweep pass: its count is the table's occupancy. */
+  passEnded(conns: number): void {
+    this.conns = conns;
+    this.newAtPass = this.txNew();
+    if (this.geo().prev === 0) this.settled = true;
+  }
+
+  /** The occupancy ctgrow.ts decides by: upper counts every new connection since the last pass as an entry. */
+  occupancy(): CtOccupancy {
+    const since = Number(this.txNew() - this.newAtPass);
+    return { upper: this.conns + Math.max(0, since), settled: this.settled ? this.conns : null };
+  }
+
+  private async run(op: number, arg = 0): Promise<number> {
+    return (await native().testRun(this.progFd, { data: frame(op, arg) })).retval;
+  }
+
+  /** One step of a walk: entries moved, and entries left where they were for want of a free way. */
+  private async step(first: number): Promise<{ moved: number; left: number }> {
+    const out = (await native().testRun(this.progFd, { data: frame(abi.CTMOVE.STEP, first) })).dataOut;
+    return { moved: out.readUInt32LE(8), left: out.readUInt32LE(12) };
+  }
+
+  /** One walk over every bucket of both sizes. */
+  private async walk(): Promise<{ moved: number; left: number }> {
+    const { live, prev } = this.geo();
+    const span = Math.max(live, prev);
+    let moved = 0,
+      left = 0;
+    for (let first = 0; first < span; first += abi.SWEEP_CHUNK) {
+      const r = await this.step(first);
+      moved += r.moved;
+      left += r.left;
+    }
+    return { moved, left };
+  }
+
+  /** Walks until a walk moves nothing and leaves nothing, then ends the resize; false if walks ran out. */
+  private async settle(acc: { moved: number; walks: number }): Promise<boolean> {
+    for (let i = 0; i < MAX_WALKS; i++) {
+      const w = await this.walk();
+      acc.moved += w.moved;
+      acc.walks++;
+      if (w.moved === 0 && w.left === 0) {
+        await this.run(abi.CTMOVE.END);
+        this.settled = false;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Resizes to live buckets (a power of two within ct_buckets); finishes a resize left pending first. */
+  async resize(live: number): Promise<CtResizeResult> {
+    const t0 = performance.now();
+    const acc = { moved: 0, walks: 0 };
+    let from = this.geo().live;
+    if (this.geo().prev) {
+      const r = await this.finish();
+      if (r.outcome !== 'done') return r;
+      from = this.geo().live;
+    }
+    if ((await this.run(abi.CTMOVE.BEGIN, live)) !== 0)
+      throw new Error(`connection table: cannot resize from ${from} to ${live} buckets (a power of two up to ${this.buckets()}, growable tables only)`);
+    let outcome: CtResizeResult['outcome'] = 'done';
+    if (!(await this.settle(acc))) {
+      if (live < from) {
+        await this.run(abi.CTMOVE.REVERT);
+        outcome = (await this.settle(acc)) ? 'reverted' : 'pending';
+      } else outcome = 'pending';
+    }
+    return { from, to: live, moved: acc.moved, walks: acc.walks, outcome, ms: performance.now() - t0 };
+  }
+
+  /** A resize left pending (entries waited for room, or a process stopped mid-resize): walked again. */
+  async finish(): Promise<CtResizeResult> {
+    const t0 = performance.now();
+    const { live, prev } = this.geo();
+    const acc = { moved: 0, walks: 0 };
+    const outcome = prev === 0 || (await this.settle(acc)) ? 'done' : 'pending';
+    return { from: prev, to: live, moved: acc.moved, walks: acc.walks, outcome, ms: performance.now() - t0 };
+  }
+
+  /** Resizes if the occupancy asks for it (ctgrow.ts); null when the table stays as it is or does not grow. */
+  async check(): Promise<CtResizeResult | null> {
+    const { live, prev } = this.geo();
+    if (!live) return null;
+    if (prev) return this.finish();
+    const to = ctResizeTo(live, this.buckets(), this.occupancy());
+    return to === null ? null : this.resize(to);
+  }
+}

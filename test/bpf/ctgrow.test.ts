@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// ctgrow.test.ts: the growable connection table through BPF_PROG_TEST_RUN: 65,536 to 1,000,000 live flows, every resize under established traffic, none lost.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { benchDatapath, segment } from '../../bench/progcost';
+import { type Datapath, objectPath } from '../../src/adapters/datapath';
+import { native } from '../../src/adapters/native';
+import * as abi from '../../src/core/abi';
+import { ctResizeTo } from '../../src/core/ctgrow';
+import { TCP_ACK, TCP_SYN } from '../../src/core/packets';
+import { requirePrivileges } from '../lib/privileged';
+
+let dp: Datapath | undefined;
+after(() => dp?.close());
+
+const verdicts = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+
+/** The fresh-flow build's client cycle (bpf/xlvs.bpf.c bench_flow): n packets then visit each of n flows once. */
+function setCycle(d: Datapath, n: number): void {
+  const m = d.objectMap('xlvs_bench_seq');
+  try {
+    m.update(abi.u32Key(1), abi.u32Key(n));
+  } finally {
+    m.close();
+  }
+}
+
+async function send(d: Datapath, flags: number, n: number): Promise<void> {
+  const out = await native().testRun(d.programFd(), { data: segment(40001, flags), repeat: n });
+  assert.equal(out.retval, 3, 'XDP_TX');
+}
+
+/** Every held entry: its flow (client address and port) and real. */
+function snapshot(d: Datapath): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of d.conns.records()) m.set(`${r.key.saddr}:${r.key.sport}`, r.val.real_id);
+  return m;
+}
+
+/** Flows of before that after lacks or holds on another real. */
+function changed(before: Map<string, number>, after: Map<string, number>): number {
+  let n = 0;
+  for (const [k, real] of before) if (after.get(k) !== real) n++;
+  return n;
+}
+
+test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under packets of every flow, none lost or moved', async (t) => {
+  requirePrivileges('BPF connection-table growth tests');
+  dp = await benchDatapath(objectPath('xlvs_bench_fresh'), 'wrr');
+  const d = dp;
+  d.setNewConnBudget(0);
+  const buckets = abi.cfg.decode(d.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct_buckets;
+  assert.deepEqual(d.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 }, 'a new table starts at its minimum');
+  const grown: string[] = [];
+  // Flows double between sweeps: a table grown to 1/16 full fills to 1/8 before the next sweep grows it. Past
+  // 524,288 flows the table is at its largest (the default 4,194,304 entries) and fills as a fixed one does.
+  for (const n of [32_768, 65_536, 131_072, 262_144, 524_288, 1_000_000]) {
+    // New flows (a SYN, then the handshake's ACK), as the daemon sees them between two sweeps.
+    setCycle(d, n);
+    await send(d, TCP_SYN, n);
+    await send(d, TCP_ACK, n);
+    const geo = d.resizer.geo();
+    const to = ctResizeTo(geo.live, buckets, d.resizer.occupancy());
+    if (to === null) continue;
+    const before = snapshot(d);
+    const v0 = verdicts(d);
+    // The sweep resizes while every flow's ACKs run on the other CPU.
+    await Promise.all([send(d, TCP_ACK, 3 * n), d.sweep()]);
+    const v1 = verdicts(d);
+    assert.deepEqual(d.resizer.geo(), { live: to, prev: 0 }, `${n} flows: resized to ${to} buckets, and the resize ended`);
+    assert.equal(d.lastResize?.outcome, 'done');
+    const lost = changed(before, snapshot(d));
+    if (before.size === n) {
+      // Every flow had its entry: any packet that missed one, and any flow not where it was, is the resize's doing.
+      assert.equal(v1.tx_new - v0.tx_new, 0n, `${n} flows: every packet during the resize found its entry`);
+      assert.equal(lost, 0, `${n} flows: none lost or moved by the resize ${geo.live} -> ${to}`);
+    } else {
+      // Nine flows hashed to one bucket (one in ~900,000 at 1/8): they replace each other in turn (ct_evicted), and
+      // only those replacements may account for flows not where they were.
+      assert.ok(lost <= Number(v1.ct_evicted - v0.ct_evicted), `${n} flows: ${lost} lost or moved, ${v1.ct_evicted - v0.ct_evicted} replaced`);
+    }
+    grown.push(`${n} flows: ${geo.live} -> ${to} buckets, ${d.lastResize!.moved} moved in ${d.lastResize!.ms.toFixed(0)} ms, ${lost} lost`);
+  }
+  const v = verdicts(d);
+  t.diagnostic(grown.join('; '));
+  t.diagnostic(`${v.ct_evicted} entries replaced in full buckets (at the largest size, 1,000,000 flows fill it to 1/4)`);
+  assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table');
+  assert.ok(grown.length >= 3, 'grown on the way (a sweep may grow several sizes at once)');
+});
+
+test('a shrink that finds no room goes back to the size before, keeping every flow', async () => {
+  requirePrivileges('BPF connection-table growth tests');
+  const d = dp!;
+  const all = snapshot(d);
+  // 1,000,000 flows cannot fit 131,072 buckets of 8: the walks leave entries behind, so the resize reverts.
+  const r = await d.resizeConnTable(131_072);
+  assert.equal(r.outcome, 'reverted');
+  assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 });
+  assert.equal(changed(all, snapshot(d)), 0, 'every flow where it was, on its real');
+  assert.equal(snapshot(d).size, all.size);
+});
+
+test('a table whose flows end shrinks to its minimum once a whole sweep has counted it, keeping the live flows', async () => {
+  requirePrivileges('BPF connection-table growth tests');
+  const d = dp!;
+  // Established flows idle for 2 s expire; the first 10,000 of the flows keep sending.
+  d.setTimeouts({ tcp: 2, tcp_fin: 2, udp: 2 });
+  setCycle(d, 10_000);
+  for (let i = 0; i < 8 && d.resizer.geo().live > abi.CT_MIN_LIVE; i++) {
+    await send(d, TCP_ACK, 10_000);
+    await d.sweep();
+    await new Promise((r) => setTimeout(r, 600));
+  }
+  assert.deepEqual(d.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 });
+  assert.ok(d.lastResize && d.lastResize.to === abi.CT_MIN_LIVE && d.lastResize.outcome === 'done', JSON.stringify(d.lastResize));
+  const kept = snapshot(d);
+  assert.equal(kept.size, 10_000, 'the live flows, and no other');
+  const v0 = verdicts(d);
+  await send(d, TCP_ACK, 10_000);
+  assert.equal(verdicts(d).tx_new - v0.tx_new, 0n, 'every live flow found after the shrink');
+  // With no traffic, growing and shrinking again moves every flow and keeps each one exactly.
+  const up = await d.resizeConnTable(262_144);
+  assert.ok(up.outcome === 'done' && up.moved > 0, JSON.stringify(up));
+  assert.equal(changed(kept, snapshot(d)), 0, 'grown: every flow kept');
+  const down = await d.resizeConnTable(abi.CT_MIN_LIVE);
+  assert.ok(down.outcome === 'done' && down.moved === up.moved, JSON.stringify(down));
+  assert.equal(changed(kept, snapshot(d)), 0, 'shrunk: every flow kept');
+  assert.equal(snapshot(d).size, kept.size);
+});
+
+test('lookups racing the moves of 40 resizes, each way, all find their entry', async () => {
+  requirePrivileges('BPF connection-table growth tests');
+  // A fresh table of 4,096 flows, each sent every ~0.5 ms on one CPU while the other moves them back and forth:
+  // a lookup that reads the two buckets in the wrong order misses an entry moved between its reads.
+  const d = await benchDatapath(objectPath('xlvs_bench_fresh'), 'wrr');
+  try {
+    d.setNewConnBudget(0);
+    setCycle(d, 4096);
+    await send(d, TCP_SYN, 4096);
+    await send(d, TCP_ACK, 4096);
+    const before = snapshot(d);
+    assert.equal(before.size, 4096);
+    const v0 = verdicts(d);
+    let resizing = true;
+    const traffic = (async () => {
+      while (resizing) await send(d, TCP_ACK, 200_000);
+    })();
+    let moved = 0;
+    for (let i = 0; i < 40; i++) {
+      moved += (await d.resizeConnTable(2 * abi.CT_MIN_LIVE)).moved;
+      moved += (await d.resizeConnTable(abi.CT_MIN_LIVE)).moved;
+    }
+    resizing = false;
+    await traffic;
+    const v1 = verdicts(d);
+    assert.ok(moved > 80 * 1000, `${moved} moves`);
+    assert.ok(v1.tx_existing - v0.tx_existing > 1_000_000n, `${v1.tx_existing - v0.tx_existing} packets`);
+    assert.equal(v1.tx_new - v0.tx_new, 0n, 'no packet missed its entry');
+    assert.equal(changed(before, snapshot(d)), 0);
+  } finally {
+    d.close();
+  }
+});
+
+test('a resize is refused for a size that is not a power of two, past the table, or on a fixed table', async () => {
+  requirePrivileges('BPF connection-table growth tests');
+  const d = dp!;
+  await assert.rejects(d.resizeConnTable(100_000), /cannot resize from \d+ to 100000 buckets/);
+  await assert.rejects(d.resizeConnTable(1 << 20), /cannot resize/);
+  assert.equal(d.resizer.geo().prev, 0, 'nothing half-applied');
+});
