@@ -68,7 +68,7 @@ export function routes(
     'GET /v1/conns': () => c.connections(),
     'GET /v1/conntable': () => {
       const t = c.connTable();
-      return { entries: t ? t.conns : null, capacity: c.connTableCapacity(), expired: t ? t.expired : null };
+      return { entries: t ? t.conns : null, capacity: c.connTableCapacity(), size: c.connTableSize(), expired: t ? t.expired : null };
     },
     'POST /v1/apply': (b) => {
       const { config, dryRun } = parseBody('POST /v1/apply', b);

@@ -375,6 +375,11 @@ export class Controller {
     return this.lastSweep;
   }
 
+  /** conn_table_size: the entries the table may grow to. */
+  connTableSize(): number {
+    return this.cfg.conn_table_size;
+  }
+
   /** Entries the table holds at its size now: a growable table's live size, else conn_table_size. */
   connTableCapacity(): number {
     return this.lastSweep?.capacity ?? this.cfg.conn_table_size;

@@ -152,7 +152,7 @@ describe('xlvs as an LVS-DR director (namespace lab, weights 3:2:1)', { timeout:
     assert.equal(st.interface, 'eth0');
     // issue 14: the running programs with what each cost the verifier, and the kernel they run on
     assert.equal(st.kernel, os.release());
-    assert.deepEqual(st.programs.map((p) => p.name).sort(), ['xlvs_sweep', 'xlvs_syncin', 'xlvs_syncin6', 'xlvs_xdp']);
+    assert.deepEqual(st.programs.map((p) => p.name).sort(), ['xlvs_ctmove', 'xlvs_sweep', 'xlvs_syncin', 'xlvs_syncin6', 'xlvs_xdp']);
     for (const p of st.programs)
       assert.ok(
         p.verifiedInsns !== null && p.verifiedInsns > 0 && p.verifiedInsns <= st.verifierBudget,

@@ -15,7 +15,10 @@ const activeCols = (x: ServiceListing | ServiceListing['reals'][number]) =>
 
 export interface ConnTableInfo {
   entries: number | null;
+  /** Entries the table holds at its size now (it grows with its flows). */
   capacity: number;
+  /** conn_table_size: the most it grows to (absent from an older daemon). */
+  size?: number;
   expired: number | null;
 }
 
@@ -55,8 +58,10 @@ export function listText(l: ServiceListing[], mode: 'plain' | 'stats' | 'rate', 
       rows.push([`  -> ${realName(r.address, s.port)}`, '', `${r.mac ?? '-'}${state}`, healthCell(r), weight, ...nums(r)]);
     }
   }
+  const share = ct && ct.entries !== null ? ` (${((100 * ct.entries) / ct.capacity).toFixed(1)}%)` : '';
+  const grows = ct?.size !== undefined && ct.size > ct.capacity ? `, grows to ${ct.size}` : '';
   const foot = ct
-    ? `Connection table: ${ct.entries === null ? '?' : ct.entries} of ${ct.capacity} entries${ct.entries === null ? '' : ` (${((100 * ct.entries) / ct.capacity).toFixed(1)}%)`}${ct.expired === null ? '' : `, ${ct.expired} expired idle so far`}\n`
+    ? `Connection table: ${ct.entries === null ? '?' : ct.entries} of ${ct.capacity} entries${share}${grows}${ct.expired === null ? '' : `, ${ct.expired} expired idle so far`}\n`
     : '';
   return `${table(rows)}\n${foot}`;
 }
