@@ -6,7 +6,7 @@ import { native } from '../src/adapters/native';
 import * as abi from '../src/core/abi';
 import { TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { XDP_TX } from '../src/core/verdictmodel';
-import { benchDatapath, segment, segment6 } from './progcost';
+import { benchDatapath, segment, segment6, setCycle } from './progcost';
 
 /** A flow count of the matrix: N established flows taking turns, or 'new' (every packet a flow never seen). */
 export type Flows = number | 'new';
@@ -39,16 +39,6 @@ export interface FlowCostResult {
 }
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** The fresh-flow build's sequence: key 1 = N cycles through N flows, 0 makes every run a new flow (bpf/xlvs.bpf.c bench_flow). */
-function setCycle(dp: Datapath, n: number): void {
-  const m = dp.objectMap('xlvs_bench_seq');
-  try {
-    m.update(abi.u32Key(1), abi.u32Key(n));
-  } finally {
-    m.close();
-  }
-}
 
 function txCounts(dp: Datapath): { tx_new: bigint; tx_existing: bigint } {
   const v = abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());

@@ -100,6 +100,16 @@ export function segment6(sport: number, flags: number): Buffer {
   return Buffer.concat([eth, ip, tcp]);
 }
 
+/** The fresh-flow build's flow cycle (bpf/xlvs.bpf.c bench_flow): N cycles through N clients, 0 makes every run a new one. */
+export function setCycle(dp: Datapath, n: number): void {
+  const m = dp.objectMap('xlvs_bench_seq');
+  try {
+    m.update(abi.u32Key(1), abi.u32Key(n));
+  } finally {
+    m.close();
+  }
+}
+
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
 export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number, sync: SyncSettings = SYNC_OFF): Promise<Datapath> {
   const cfg = parseConfig(BENCH_CONFIG.replaceAll('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));

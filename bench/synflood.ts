@@ -5,7 +5,7 @@ import { type Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
 import * as abi from '../src/core/abi';
 import { TCP_ACK, TCP_SYN } from '../src/core/packets';
-import { benchDatapath, segment } from './progcost';
+import { benchDatapath, segment, setCycle } from './progcost';
 
 export interface SynFloodRow {
   /** new_conn_budget during the flood (0: no limit). */
@@ -26,16 +26,6 @@ export interface SynFloodRow {
 
 function verdicts(dp: Datapath): abi.Verdicts {
   return abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
-}
-
-/** The fresh-flow build's flow cycle (bpf/xlvs.bpf.c bench_flow): N cycles through N clients, 0 makes every run a new one. */
-function setCycle(dp: Datapath, n: number): void {
-  const m = dp.objectMap('xlvs_bench_seq');
-  try {
-    m.update(abi.u32Key(1), abi.u32Key(n));
-  } finally {
-    m.close();
-  }
 }
 
 /** Established connections on the service's reals (ActiveConn). */

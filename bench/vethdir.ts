@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const macOf = new Map(REALS.map((r) => [r.address, r.mac]));
   const dps = new Map<string, Datapath>();
   let link: XdpLink | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   try {
     // A name is a scheduler and the flow count its table is for ('mh@65536'), or with '-new' a datapath of it that
     // only ever sees new flows. Each is set up as the daemon sets one up: defaults, plan + apply, the budget; the
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
       if (name.endsWith('-new')) await dp.resizeConnTable(dp.resizer.maxLive());
     }
     // Sweeps every second, as the daemon's: idle entries expire and each table grows with the flows it holds.
-    const sweeper = setInterval(() => {
+    sweeper = setInterval(() => {
       for (const dp of dps.values()) void dp.sweep().catch(() => undefined);
     }, 1000);
     const dpOf = (name: string) => {
@@ -103,8 +104,8 @@ async function main(): Promise<void> {
       else break;
       process.stdout.write(`${JSON.stringify(reply)}\n`);
     }
-    clearInterval(sweeper);
   } finally {
+    clearInterval(sweeper);
     link?.detach();
     for (const dp of dps.values()) dp.close();
   }

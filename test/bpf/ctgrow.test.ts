@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { benchDatapath, segment } from '../../bench/progcost';
+import { benchDatapath, segment, setCycle } from '../../bench/progcost';
 import { type Datapath, objectPath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
 import * as abi from '../../src/core/abi';
@@ -15,16 +15,6 @@ let dp: Datapath | undefined;
 after(() => dp?.close());
 
 const verdicts = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
-
-/** The fresh-flow build's client cycle (bpf/xlvs.bpf.c bench_flow): n packets then visit each of n flows once. */
-function setCycle(d: Datapath, n: number): void {
-  const m = d.objectMap('xlvs_bench_seq');
-  try {
-    m.update(abi.u32Key(1), abi.u32Key(n));
-  } finally {
-    m.close();
-  }
-}
 
 async function send(d: Datapath, flags: number, n: number): Promise<void> {
   const out = await native().testRun(d.programFd(), { data: segment(40001, flags), repeat: n });
@@ -86,7 +76,7 @@ test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under 
   t.diagnostic(grown.join('; '));
   t.diagnostic(`${v.ct_evicted} entries replaced in full buckets (at the largest size, 1,000,000 flows fill it to 1/4)`);
   assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table');
-  assert.ok(grown.length >= 3, 'grown on the way (a sweep may grow several sizes at once)');
+  assert.ok(grown.length >= 2, 'grown on the way (a sweep may grow several sizes at once)');
 });
 
 test('a shrink that finds no room goes back to the size before, keeping every flow', async () => {
