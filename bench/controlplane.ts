@@ -9,12 +9,22 @@ import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { maglevTable } from '../src/core/maglev';
 import { buildTcp, TCP_SYN } from '../src/core/packets';
-import { benchDatapath } from './progcost';
+import { benchDatapath, benchDirector, segment, setCycle } from './progcost';
 
 export interface ControlPlaneResult {
   maglev_65537x1000_ms: number;
   apply_services: number;
   apply_maglev_size: number;
+  apply_ms: number;
+  purge: PurgeResult;
+}
+
+/** Removing a real that holds connections: the apply purges its entries from the connection table. */
+export interface PurgeResult {
+  /** Connections through the service before the edit, and those of the removed real the apply purged. */
+  conns: number;
+  purged: number;
+  /** The apply of the edit (plan, write, purge), ms. */
   apply_ms: number;
 }
 
@@ -65,6 +75,42 @@ export async function applyServices(count: number, maglevSize: number): Promise<
     const t0 = process.hrtime.bigint();
     new Provisioner(dp).apply(cfg, () => '02:00:00:00:00:11');
     return ms(t0);
+  } finally {
+    dp.close();
+  }
+}
+
+/**
+ * An operator removes one of a wrr service's three reals (weights 3:2:1) while it holds `conns` connections: the apply
+ * (plan, then Datapath.apply, as the daemon edits) ends by purging the removed real's entries, a walk of the table
+ * and a write per entry. The table is filled as a running director fills it (doubling, a sweep between: it grows).
+ */
+export async function purgeReal(conns: number): Promise<PurgeResult> {
+  const { dp, provisioner, config, resolve } = await benchDirector(objectPath('xlvs_bench_fresh'), 'wrr');
+  try {
+    for (let n = Math.min(conns, 32_768); ; n = Math.min(conns, 2 * n)) {
+      setCycle(dp, n);
+      await native().testRun(dp.programFd(), { data: segment(40001, TCP_SYN), repeat: n });
+      await dp.sweep();
+      if (n === conns) break;
+    }
+    const byReal = (): Map<number, number> => {
+      const m = new Map<number, number>();
+      for (const r of dp.conns.records()) m.set(r.val.real_id, (m.get(r.val.real_id) ?? 0) + 1);
+      return m;
+    };
+    const before = byReal();
+    const svc = config.services[0]!;
+    const edited = { ...config, services: [{ ...svc, reals: svc.reals.slice(0, 2) }, ...config.services.slice(1)] };
+    const t0 = process.hrtime.bigint();
+    provisioner.apply(edited, resolve);
+    const took = ms(t0);
+    const after = byReal();
+    const gone = [...before].filter(([id]) => !after.has(id));
+    const held = [...before.values()].reduce((a, b) => a + b, 0);
+    if (gone.length !== 1 || [...after].some(([id, n]) => before.get(id) !== n))
+      throw new Error(`purge: entries by real ${JSON.stringify([...before])} became ${JSON.stringify([...after])}`);
+    return { conns: held, purged: gone[0]![1], apply_ms: took };
   } finally {
     dp.close();
   }

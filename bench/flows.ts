@@ -20,6 +20,11 @@ export interface FlowCostRow {
   ns: number;
   /** ns above the bare MAC swap of the same run. */
   over_floor_ns: number;
+  /**
+   * ns above the MAC swap running the same flow generator (bench_macswap_fresh: the sequence folded in as the fresh-flow
+   * build folds it into its key): the datapath's own work, what the targets are judged on.
+   */
+  over_gen_floor_ns: number;
   /** Per round, so the spread is visible. */
   spread: number[];
   /**
@@ -33,6 +38,9 @@ export interface FlowCostRow {
 export interface FlowCostResult {
   floor_ns: number;
   floor_spread: number[];
+  /** The MAC swap with the generator, cycling flows (the established rows' floor) and every frame new (the 'new' rows'). */
+  gen_floor_ns: number;
+  gen_floor_new_ns: number;
   rows: FlowCostRow[];
   repeat: number;
   rounds: number;
@@ -84,6 +92,8 @@ async function fillGrown(dp: Datapath, count: number, syn: Buffer, ack: Buffer):
 export async function flowCosts(opts: { repeat: number; rounds: number; counts: number[]; counts6: number[] }): Promise<FlowCostResult> {
   const n = native();
   const bare = await n.BpfObject.open(objectPath('bench_macswap'));
+  const gen = await n.BpfObject.open(objectPath('bench_macswap_fresh'));
+  const genSeq = gen.map('xlvs_bench_seq');
   const dps: Datapath[] = [];
   const open = async (sched: FlowScheduler) => {
     const dp = await benchDatapath(objectPath('xlvs_bench_fresh'), sched);
@@ -127,10 +137,17 @@ export async function flowCosts(opts: { repeat: number; rounds: number; counts: 
       for (const flows of opts.counts6) cases.push({ scheduler, family: 6, flows, dp: dp6, frame: est6, ns: [], offPath: 0 });
       cases.push({ scheduler, family: 6, flows: 'new', dp: newDp6, frame: syn6, ns: [], offPath: 0 });
     }
-    const bareFd = bare.programFd('bench_macswap');
-    const floor: number[] = [];
+    const bareFd = bare.programFd('bench_macswap'),
+      genFd = gen.programFd('bench_macswap');
+    const floor: number[] = [],
+      genFloor: number[] = [],
+      genFloorNew: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       floor.push((await n.testRun(bareFd, { data: est, repeat: opts.repeat })).durationNs);
+      genSeq.update(abi.u32Key(1), abi.u32Key(65_536));
+      genFloor.push((await n.testRun(genFd, { data: est, repeat: opts.repeat })).durationNs);
+      genSeq.update(abi.u32Key(1), abi.u32Key(0));
+      genFloorNew.push((await n.testRun(genFd, { data: est, repeat: opts.repeat })).durationNs);
       for (const c of cases) {
         setCycle(c.dp, c.flows === 'new' ? 0 : c.flows);
         const t = await timed(c.dp, c.frame, opts.repeat);
@@ -140,7 +157,9 @@ export async function flowCosts(opts: { repeat: number; rounds: number; counts: 
           throw new Error(`${c.scheduler} ${c.flows}: ${t.made + t.existing} of ${opts.repeat} runs forwarded by the tables`);
       }
     }
-    const floorNs = median(floor);
+    const floorNs = median(floor),
+      genNs = median(genFloor),
+      genNewNs = median(genFloorNew);
     const rows = cases.map(
       (c): FlowCostRow => ({
         scheduler: c.scheduler,
@@ -148,15 +167,18 @@ export async function flowCosts(opts: { repeat: number; rounds: number; counts: 
         flows: c.flows,
         ns: median(c.ns),
         over_floor_ns: median(c.ns) - floorNs,
+        over_gen_floor_ns: median(c.ns) - (c.flows === 'new' ? genNewNs : genNs),
         spread: c.ns.map((x) => Math.round(x * 10) / 10),
         off_path: c.offPath,
       }),
     );
     for (const r of rows)
       if (r.flows === 'new' && r.off_path !== 0) throw new Error(`${r.scheduler} IPv${r.family} all-new: ${r.off_path} packets were not new connections`);
-    return { floor_ns: floorNs, floor_spread: floor, rows, repeat: opts.repeat, rounds: opts.rounds };
+    return { floor_ns: floorNs, floor_spread: floor, gen_floor_ns: genNs, gen_floor_new_ns: genNewNs, rows, repeat: opts.repeat, rounds: opts.rounds };
   } finally {
     for (const dp of dps) dp.close();
+    genSeq.close();
+    gen.close();
     bare.close();
   }
 }
@@ -166,7 +188,10 @@ export function flowsLabel(f: Flows): string {
   return f === 'new' ? 'every packet new' : `${f.toLocaleString('en')} flow${f === 1 ? '' : 's'} in turn`;
 }
 
-/** Issue 19's program-cost target for a row, in ns above the floor: mh at 65,536 and 1M flows +60, every packet new +300. */
+/**
+ * Issue 19's program-cost target for a row, in ns above the floor: mh at 65,536 and 1M flows +60, every packet new
+ * +300. Judged against the floor that runs the same flow generator (over_gen_floor_ns), shown beside the bare one.
+ */
 export function targetOf(r: Pick<FlowCostRow, 'scheduler' | 'flows' | 'family'>): number | undefined {
   if (r.family !== 4) return undefined;
   if (r.flows === 'new') return 300;
@@ -178,14 +203,20 @@ export function formatFlowCosts(r: FlowCostResult): [string, string, string][] {
   return [
     [`program cost by flow count (fresh-flow build, default table, median of ${r.rounds}; floor = bare MAC swap)`, '', ''],
     ['  floor: bare MAC-swap XDP_TX', r.floor_ns.toFixed(1), `rounds ${r.floor_spread.map((x) => x.toFixed(0)).join(' ')}`],
+    [
+      '  floor with the flow generator (cycling / new)',
+      r.gen_floor_ns.toFixed(1),
+      `every frame new ${r.gen_floor_new_ns.toFixed(1)}; the fresh-flow build runs the same generator: "datapath" = ns over this floor`,
+    ],
     ...r.rows.map((x): [string, string, string] => [
       `  ${x.scheduler} IPv${x.family}, ${flowsLabel(x.flows)}`,
       x.ns.toFixed(1),
       [
-        `+${x.over_floor_ns.toFixed(1)} over floor`,
+        `+${x.over_gen_floor_ns.toFixed(1)} datapath`,
+        `+${x.over_floor_ns.toFixed(1)} over bare`,
         `rounds ${x.spread.map((s) => s.toFixed(0)).join(' ')}`,
         ...(x.flows !== 'new' && x.off_path ? [`${x.off_path} packets rescheduled (entry replaced)`] : []),
-        ...(targetOf(x) === undefined ? [] : [`issue 19 target <= floor+${targetOf(x)} ns: ${x.over_floor_ns <= targetOf(x)! ? 'met' : 'not met'}`]),
+        ...(targetOf(x) === undefined ? [] : [`issue 19 target datapath <= +${targetOf(x)} ns: ${x.over_gen_floor_ns <= targetOf(x)! ? 'met' : 'not met'}`]),
       ].join('; '),
     ]),
   ];

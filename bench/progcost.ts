@@ -5,7 +5,7 @@ import { Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
 import { Provisioner } from '../src/adapters/provision';
 import * as abi from '../src/core/abi';
-import { parseConfig } from '../src/core/config';
+import { type Config, parseConfig } from '../src/core/config';
 import { ipToBytes } from '../src/core/net/addr';
 import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { SCHEDULERS } from '../src/core/sched';
@@ -112,16 +112,28 @@ export function setCycle(dp: Datapath, n: number): void {
 
 /** A director loaded with one service of three reals, ready for test runs (not attached anywhere). */
 export async function benchDatapath(objPath = objectPath(), scheduler = 'mh', connTableSize?: number, sync: SyncSettings = SYNC_OFF): Promise<Datapath> {
-  const cfg = parseConfig(BENCH_CONFIG.replaceAll('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
-  const dp = await Datapath.load({ connTableSize: cfg.conn_table_size, objPath });
+  return (await benchDirector(objPath, scheduler, connTableSize, sync)).dp;
+}
+
+/** benchDatapath with the provisioner that filled it and the MAC resolver, for benches that apply a changed config after. */
+export async function benchDirector(
+  objPath = objectPath(),
+  scheduler = 'mh',
+  connTableSize?: number,
+  sync: SyncSettings = SYNC_OFF,
+): Promise<{ dp: Datapath; provisioner: Provisioner; config: Config; resolve: (address: string) => string | null }> {
+  const config = parseConfig(BENCH_CONFIG.replaceAll('SCHED', scheduler) + (connTableSize ? `conn_table_size: ${connTableSize}\n` : ''));
+  const dp = await Datapath.load({ connTableSize: config.conn_table_size, objPath });
   // BPF_PROG_TEST_RUN's repeats run on the frame the previous run rewrote (destination: the real), so the reals'
   // MACs are accepted as the director's own, as the first frame was; the destination check then costs its worst
   // case (no match on the NIC's MAC, a match in the accept slots).
   const realMacs = [0, 1, 2].map((i) => `02:00:00:00:00:${(0x11 + i).toString(16)}`);
   dp.setDirectorMac(DIRECTOR_MAC, realMacs);
-  const macOf = new Map(cfg.services.flatMap((s) => s.reals.map((r, i) => [r.address, realMacs[i]!] as const)));
-  new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null, new Set(), sync);
-  return dp;
+  const macOf = new Map(config.services.flatMap((s) => s.reals.map((r, i) => [r.address, realMacs[i]!] as const)));
+  const resolve = (a: string) => macOf.get(a) ?? null;
+  const provisioner = new Provisioner(dp);
+  provisioner.apply(config, resolve, new Set(), sync);
+  return { dp, provisioner, config, resolve };
 }
 
 /** ns per new connection for one scheduler: the fresh-flow build, a new client every run. */

@@ -8,7 +8,7 @@ import { type ProgramCost, verifierCosts } from '../src/adapters/kernelprobe';
 import { repoRoot } from '../src/adapters/native';
 import * as abi from '../src/core/abi';
 import { VERIFIER_BUDGET } from '../src/core/kernel';
-import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild, memory } from './controlplane';
+import { applyServices, type ControlPlaneResult, type MemoryResult, maglevBuild, memory, purgeReal } from './controlplane';
 import { type DaemonScaleResult, daemonScale } from './daemonscale';
 import { type FlowCostResult, flowCosts, formatFlowCosts } from './flows';
 import { type HealthBenchResult, type HealthLoadResult, healthBench, healthLoadBench } from './health';
@@ -61,6 +61,7 @@ export async function runBench(short: boolean): Promise<BenchReport> {
     apply_services: services,
     apply_maglev_size: 1021,
     apply_ms: await applyServices(services, 1021),
+    purge: await purgeReal(short ? 30_000 : 300_000),
   };
   const moves = maglevMoves(short);
   const mem = await memory(short ? 65536 : abi.CONN_DEFAULT_MAX);
@@ -125,6 +126,11 @@ export function formatReport(r: BenchReport): string {
       `  apply ${c.apply_services} services (3 reals, ${c.apply_maglev_size}-bucket tables)`,
       c.apply_ms.toFixed(0),
       `${((c.apply_ms / c.apply_services) * 1000).toFixed(0)} us per service`,
+    ],
+    [
+      `  remove a real holding ${c.purge.purged.toLocaleString('en')} of ${c.purge.conns.toLocaleString('en')} connections (apply and purge)`,
+      c.purge.apply_ms.toFixed(0),
+      `${((c.purge.apply_ms / Math.max(1, c.purge.purged)) * 1000).toFixed(1)} us per purged entry`,
     ],
     [
       `memory, ${m.conn_entries} tracked connections (MiB)`,

@@ -223,30 +223,7 @@ struct {
 } xlvs_syncq SEC(".maps");
 
 #ifdef XLVS_BENCH_FRESH_FLOWS
-/*
- * Benchmark build only (build/bpf/xlvs_bench_fresh.o): BPF_PROG_TEST_RUN repeats one
- * frame, so a sequence folded into the client address makes each repetition another
- * flow: a new one every time (key 1 = 0), or the next of N cycling flows (key 1 = N), which
- * after the first N runs times established flows spread over the tables. Shared, not
- * per-CPU: successive runs may land on different CPUs and must still follow one sequence.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u32);
-} xlvs_bench_seq SEC(".maps");
-
-/* What the benchmark build folds into the client address: the next new flow, or the next of N cycling ones. */
-static __always_inline __u32 bench_flow(void)
-{
-	__u32 zero = 0, one = 1, *seq = bpf_map_lookup_elem(&xlvs_bench_seq, &zero), *cycle = bpf_map_lookup_elem(&xlvs_bench_seq, &one);
-
-	if (!seq || !cycle)
-		return 0;
-	++*seq;
-	return bpf_htonl(*cycle ? *seq % *cycle + 1 : *seq);
-}
+#include "bench_flow.h"
 #endif
 
 /* ---- helpers ---- */
@@ -1744,6 +1721,24 @@ static __always_inline struct xlvs_ct_entry *ctmove_claim(struct xlvs_ct_bucket 
 }
 
 /*
+ * A moved entry's activity bit goes with it (ORed in, the bucket's other flows keep theirs): the sweep after a resize
+ * reads bits at each entry's new bucket, and without the copy it would not see the packets forwarded since the last
+ * pass (a SYN_RECV flow promoted a pass late, an established one stamped a pass late).
+ */
+static __always_inline void seen_carry(__u32 from, __u32 to, __u32 h)
+{
+	__u32 wf = from / XLVS_SEEN_PER_WORD, wt = to / XLVS_SEEN_PER_WORD;
+	__u64 *f = bpf_map_lookup_elem(&xlvs_seen, &wf), *t;
+	__u32 bit = seen_bit(h, 1);
+
+	if (!f || !((*f >> ((from % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + bit)) & 1))
+		return;
+	t = bpf_map_lookup_elem(&xlvs_seen, &wt);
+	if (t)
+		__sync_fetch_and_or(t, 1ull << ((to % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + bit));
+}
+
+/*
  * One entry of bucket idx: if it is outside its live bucket it is copied there (claimed, value, then the rest of the
  * key, as the datapath inserts) before its old way is freed: a lookup meanwhile finds one of the two, never neither,
  * so no flow is scheduled afresh. A packet that changes the entry's state within the copy's few stores loses that
@@ -1755,14 +1750,15 @@ __noinline int ctmove_entry(struct xlvs_ct_entry *e, __u32 idx, __u32 live, __u3
 	struct xlvs_conn_key key __attribute__((aligned(8)));
 	struct xlvs_ct_bucket *to;
 	struct xlvs_ct_entry *d;
-	__u32 dst;
+	__u32 dst, h;
 	__u64 was;
 
 	/* verifier: a global function's pointer arguments may be NULL */
 	if (!e || !ct_held(e))
 		return 0;
 	__builtin_memcpy(&key, &e->key, sizeof(key));
-	dst = xlvs_flow_hash(key.saddr, key.daddr, *(__u32 *)&key.sport, key.proto ^ seed) & (live - 1);
+	h = xlvs_flow_hash(key.saddr, key.daddr, *(__u32 *)&key.sport, key.proto ^ seed);
+	dst = h & (live - 1);
 	if (dst == idx)
 		return 0;
 	to = bpf_map_lookup_elem(&xlvs_conn, &dst);
@@ -1789,6 +1785,7 @@ __noinline int ctmove_entry(struct xlvs_ct_entry *e, __u32 idx, __u32 live, __u3
 		return 0;
 	}
 	__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
+	seen_carry(idx, dst, h);
 	return 1;
 }
 

@@ -4,11 +4,30 @@
 #define XLVS_NATIVE_BPF_MAP_H
 
 #include <napi.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <string>
 
 namespace xlvs {
+
+// A mapping of some of an array map's values (none for zero bytes), unmapped when it goes out of scope, throws included.
+class MappedValues {
+ public:
+  MappedValues(void* base, size_t len, uint8_t* at) : base_(base), len_(len), at_(at) {}
+  MappedValues(const MappedValues&) = delete;
+  MappedValues& operator=(const MappedValues&) = delete;
+  ~MappedValues() {
+    if (base_) munmap(base_, len_);
+  }
+  // The first requested byte.
+  uint8_t* at() const { return at_; }
+
+ private:
+  void* base_;
+  size_t len_;
+  uint8_t* at_;
+};
 
 class BpfMap : public Napi::ObjectWrap<BpfMap> {
  public:
@@ -45,7 +64,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value WriteMmap(const Napi::CallbackInfo& info);
   Napi::Value ReadMmap(const Napi::CallbackInfo& info);
   Napi::Value StoreMmapU32(const Napi::CallbackInfo& info);
-  void* MapValues(Napi::Env env, size_t offset, size_t length, size_t* len_out);
+  MappedValues MapValues(Napi::Env env, size_t offset, size_t length);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -15,9 +15,12 @@ for src in bpf/*.bpf.c; do
     clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -c "$src" -o "$obj"
   fi
 done
-# The benchmark's fresh-flow variant of the datapath (see XLVS_BENCH_FRESH_FLOWS in bpf/xlvs.bpf.c).
-if [ ! -f build/bpf/xlvs_bench_fresh.o ] || [ -n "$(find bpf -newer build/bpf/xlvs_bench_fresh.o -name '*.[ch]' | head -n1)" ]; then
-  clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -DXLVS_BENCH_FRESH_FLOWS -c bpf/xlvs.bpf.c -o build/bpf/xlvs_bench_fresh.o
-fi
+# The benchmark's fresh-flow variants of the datapath and of its MAC-swap floor (see bpf/bench_flow.h).
+for pair in xlvs:xlvs_bench_fresh bench_macswap:bench_macswap_fresh; do
+  src="bpf/${pair%%:*}.bpf.c" obj="build/bpf/${pair##*:}.o"
+  if [ ! -f "$obj" ] || [ -n "$(find bpf -newer "$obj" -name '*.[ch]' | head -n1)" ]; then
+    clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -Ibpf/include -DXLVS_BENCH_FRESH_FLOWS -c "$src" -o "$obj"
+  fi
+done
 npx --no-install tsc -p tsconfig.json
 node dist/scripts/man.js

@@ -295,6 +295,41 @@ describe('BpfMap', () => {
     }
   });
 
+  test('readMmap and writeMmap reach values at any offset, across page boundaries, far into a large map', () => {
+    const BPF_F_MMAPABLE = 1024;
+    // 3 pages and a half of 24-byte values (a stride of 24): values straddle page boundaries.
+    const entries = Math.floor((3.5 * 4096) / 24);
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_mmapoff', keySize: 4, valueSize: 24, maxEntries: entries, flags: BPF_F_MMAPABLE });
+    try {
+      const total = entries * 24;
+      const straddling = Math.floor(4096 / 24); // value 170 spans bytes 4080..4103
+      const v = Buffer.from(Array.from({ length: 24 }, (_, i) => i + 1));
+      m.writeMmap(v, straddling * 24);
+      assert.deepEqual(m.lookup(u32(straddling)), v, 'a value across the first page boundary');
+      assert.deepEqual(m.readMmap(straddling * 24 + 10, 10), v.subarray(10, 20));
+      m.writeMmap(Buffer.from([0xaa, 0xbb]), total - 2);
+      assert.deepEqual(m.lookup(u32(entries - 1))!.subarray(22), Buffer.from([0xaa, 0xbb]), 'the last bytes of the last page');
+      assert.deepEqual(m.readMmap(0, total).subarray(straddling * 24, straddling * 24 + 24), v, 'one read of every page');
+      assert.equal(m.readMmap(total, 0).length, 0);
+      assert.throws(() => m.readMmap(total - 1, 2), RangeError);
+      assert.throws(() => m.writeMmap(Buffer.alloc(1), total), RangeError);
+
+      const store = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_store32hi', keySize: 4, valueSize: 4, maxEntries: 3000, flags: BPF_F_MMAPABLE });
+      try {
+        const words = (a: number[]) => Buffer.from(new Uint32Array(a).buffer);
+        store.storeMmapU32(words([2999, 1500, 1024]), words([1, 2, 3])); // entries on the second to fifth pages only
+        assert.deepEqual(
+          [2999, 1500, 1024, 0, 1023].map((i) => store.lookup(u32(i))!.readUInt32LE(0)),
+          [1, 2, 3, 0, 0],
+        );
+      } finally {
+        store.close();
+      }
+    } finally {
+      m.close();
+    }
+  });
+
   test('per-CPU maps return one 8-byte aligned slot per possible CPU', () => {
     const cpus = n.numPossibleCpus();
     const m = n.BpfMap.create({ type: BPF_MAP_TYPE_PERCPU_ARRAY, name: 'xnt_pcpu', keySize: 4, valueSize: 4, maxEntries: 2 });
