@@ -15,7 +15,8 @@
  *   CT_(ct_geo)()                            the growable table's size (struct xlvs_ct_geo), all zero for a fixed table
  *   CT_(flow_hash)(key, ports)               the flow hash mh-port schedules by (xlvs_hash.h, as src/core/flowhash.ts)
  *   CT_(addr_words)(key, &src, &dst)         the addresses as one word each for sh, dh and mh without port
- *   CT_(service_for)(key)                    the flow's service, exact port first, then port 0
+ *   CT_(service_for)(key)                    the flow's service, exact port first, then port 0 (the forwarding path's)
+ *   CT_(service_lookup)(key)                 the same, for the sweeper (process context: no per-CPU cache)
  *   CT_(persist_key)(pk, svc, key)           the template key of the flow's client network
  * Everything below is the same algorithm for both: the claim, the eviction choice, the insert order, the sweep.
  */
@@ -385,7 +386,7 @@ __noinline int CT_(persist_keepalive)(CT_ENTRY *e)
 	if (!e)
 		return 0;
 	__builtin_memcpy(&k, &e->key, sizeof(k));
-	svc = CT_(service_for)(&k);
+	svc = CT_(service_lookup)(&k);
 	if (!svc || !svc->persist_timeout)
 		return 0;
 	CT_(persist_key)(&pk, svc, &k);

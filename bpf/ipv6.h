@@ -74,6 +74,12 @@ static __always_inline struct xlvs_svc *service_for6(const struct xlvs_conn6_key
 	return bpf_map_lookup_elem(&xlvs_svc6, &skey);
 }
 
+/* IPv6 services are not cached (xlvs_svcc is IPv4's): the sweeper's lookup is the same one. */
+static __always_inline struct xlvs_svc *service_lookup6(const struct xlvs_conn6_key *key)
+{
+	return service_for6(key);
+}
+
 /* The client's network: its address with the bits past the service's prefix length cleared (ipvsadm -M 64). */
 static __always_inline void persist_key6(struct xlvs_persist6_key *pk, const struct xlvs_svc *svc, const struct xlvs_conn6_key *key)
 {

@@ -183,6 +183,14 @@ struct {
 	__type(value, struct xlvs_nc_budget);
 } xlvs_ncb SEC(".maps");
 
+/* The service cache per CPU (struct xlvs_svc_cache); never pinned (UNPINNED_MAPS): a load starts it empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLVS_SVCC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlvs_svc_cache);
+} xlvs_svcc SEC(".maps");
+
 /*
  * Scratch space for the IPv6 path's new connection (struct new_conn6 in bpf/conntable.h, bpf/ipv6.h): on xlvs_ipv6()'s
  * stack it pushed the chain xlvs_xdp -> xlvs_ipv6 -> new_connection6 -> schedule past 6.1's 512 bytes. Per CPU, as an
@@ -797,7 +805,8 @@ static __always_inline void persist_key(struct xlvs_persist_key *pk, const struc
 	pk->caddr = key->saddr & svc->persist_mask;
 	pk->svc_id = svc->id;
 }
-static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *key)
+/* The flow's service in xlvs_svc itself: for the sweeper and sync programs, which run in process context (below). */
+static __always_inline struct xlvs_svc *service_lookup(const struct xlvs_conn_key *key)
 {
 	struct xlvs_svc_key skey = {.vip = key->daddr, .port = key->dport, .proto = key->proto};
 	struct xlvs_svc *svc = bpf_map_lookup_elem(&xlvs_svc, &skey);
@@ -806,6 +815,46 @@ static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *
 		return svc;
 	skey.port = 0; /* a port-0 service takes every port the exact ones leave */
 	return bpf_map_lookup_elem(&xlvs_svc, &skey);
+}
+
+/*
+ * The flow's service for the stateless path, through this CPU's xlvs_svcc: a hit costs a multiply and two compares
+ * where the hash map costs a jhash and a bucket walk (~10 ns of an established packet's ~60). The result points into
+ * the slot, valid until this CPU's next service_cached(): callers hold one at a time. Only the XDP program's IPv4 path
+ * uses the cache: the sweeper runs in process context, where a softirq on its CPU could refill the slot under it, and
+ * new_connection() keeps the plain lookup, its stack being the deepest of the chain (6.1 allows 512 bytes for all).
+ */
+static __always_inline struct xlvs_svc *service_cached(const struct xlvs_conn_key *key, __u32 gen)
+{
+	/* The slot's key as one word, as struct xlvs_svc_key lies in memory: vip, port, proto, pad. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u64 word = key->daddr | (__u64)key->dport << 32 | (__u64)key->proto << 48;
+#else
+	__u64 word = (__u64)key->daddr << 32 | (__u64)key->dport << 16 | (__u64)key->proto << 8;
+#endif
+	__u32 slot = ((key->daddr ^ ((__u32)key->dport << 16) ^ key->proto) * 0x9e3779b1u) >> 24;
+	struct xlvs_svc_cache *c;
+	struct xlvs_svc *svc;
+
+	_Static_assert(XLVS_SVCC_SLOTS == 1u << 8, "the slot is the top 8 bits of the product");
+	c = bpf_map_lookup_elem(&xlvs_svcc, &slot);
+	if (!c || !gen)
+		return service_lookup(key);
+	if (c->gen == gen && *(__u64 *)&c->key == word)
+		return c->found ? &c->svc : NULL;
+	svc = service_lookup(key);
+	c->found = svc != NULL;
+	if (svc)
+		__builtin_memcpy(&c->svc, svc, sizeof(c->svc));
+	*(__u64 *)&c->key = word;
+	c->gen = gen;
+	return svc ? &c->svc : NULL;
+}
+
+/* The flow's service for new connections: the plain lookup (see service_cached()). */
+static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *key)
+{
+	return service_lookup(key);
 }
 
 /*
@@ -891,7 +940,7 @@ __noinline int ct_hold_mark(struct xlvs_ct_entry *e)
 	if (!e)
 		return 0;
 	__builtin_memcpy(&k, &e->key, sizeof(k));
-	svc = service_for(&k);
+	svc = service_lookup(&k);
 	if (!svc || svc->id != e->val.svc_id || !is_hashed(svc->sched))
 		return 0;
 	ports = *(__u32 *)&k.sport;
@@ -1052,7 +1101,7 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
  */
 static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id)
 {
-	struct xlvs_svc *svc = service_for(key);
+	struct xlvs_svc *svc = service_cached(key, cfg->svc_gen);
 	struct xlvs_ct_geo geo;
 	struct xlvs_real *real;
 	__u32 i, h, b, w, *slot;
@@ -1413,7 +1462,7 @@ __noinline int sync_insert(struct xlvs_sync_in *in)
 	key.pad[0] = key.pad[1] = key.pad[2] = 0; /* the key is hashed and compared as raw bytes */
 	real_id = in->real_id;                    /* verifier: 6.1 takes map keys from the stack, not from a global function's argument */
 	state = in->state;
-	svc = service_for(&key);
+	svc = service_lookup(&key);
 	if (!svc || svc->id != in->svc_id)
 		return XLVS_SYNC_R_NO_SVC;
 	real = bpf_map_lookup_elem(&xlvs_reals, &real_id);

@@ -36,6 +36,7 @@
 #define XLVS_TBL_HELD          0x40000000u /* set since the last settle: a live entry in the bucket names another real than the owner */
 #define XLVS_TBL_REAL_MASK     0x3fffffffu /* the real id of an entry; XLVS_MAX_REALS fits in it */
 #define XLVS_SEEN_BITS         16u         /* xlvs_seen: activity bits per connection-table bucket (an established flow sets one by its hash) */
+#define XLVS_SVCC_SLOTS        256u        /* xlvs_svcc: the per-CPU service cache's slots (a power of two) */
 #define XLVS_SEEN_PER_WORD     4u          /* xlvs_seen: buckets per 64-bit value */
 /* xlvs_tblmark's frame: two __u32, the service id, then one of these. */
 #define XLVS_TBLMARK_SETTLE    0u       /* after a full sweep pass: clear MOVED where HELD is not set, then HELD everywhere */
@@ -298,6 +299,21 @@ struct xlvs_cfg {
 	__u32 ct6_total;   /* buckets in the whole of xlvs_conn6: the sweeper's pass walks xlvs_conn, then these */
 	/* Appended: the new-connection budget (struct xlvs_nc_budget). */
 	__u32 nc_budget; /* new connections a CPU records per second before mh, sh and dh services stop recording theirs; 0: no limit */
+	/* Appended: the service cache (struct xlvs_svc_cache). */
+	__u32 svc_gen; /* changed (never to 0) after every write to xlvs_svc: xlvs_svcc slots filled under another value are stale; 0: no cache */
+};
+
+/*
+ * xlvs_svcc value (per-CPU, XLVS_SVCC_SLOTS slots, never pinned): what an IPv4 frame's (VIP, port, protocol) resolved
+ * to in xlvs_svc, exact port or port 0, copied, so the forwarding path reads a hot slot instead of hashing into the
+ * service map on every packet. A slot is trusted only while its gen is xlvs_cfg.svc_gen; the control plane changes
+ * svc_gen after each write to xlvs_svc, so a copy never outlives the value it was taken from by more than that write.
+ */
+struct xlvs_svc_cache {
+	struct xlvs_svc_key key; /* the frame's service key (exact port), as looked up */
+	__u32 gen;               /* xlvs_cfg.svc_gen when the slot was filled; 0: empty */
+	__u32 found;             /* 1: svc is the service the key resolves to; 0: no service takes the key */
+	struct xlvs_svc svc;     /* the service's value when found */
 };
 
 /*

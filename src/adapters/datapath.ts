@@ -235,6 +235,8 @@ export class Datapath {
       ct6_buckets: geo6.buckets,
       ct6_total: geo6.buckets * geo6.slices,
       nc_budget: 0, // the controller writes the config's new_conn_budget
+      // Onward from the pinned value, never back: the program this load replaces reads the same xlvs_cfg until it is.
+      svc_gen: nextSvcGen(prior.svc_gen),
     };
     cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
     maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
@@ -658,6 +660,12 @@ export class Datapath {
     m.update(abi.u32Key(id), Buffer.alloc(m.valueBufSize));
   }
 
+  /** After a write to xlvs_svc: the per-CPU copies (xlvs_svcc) go stale, and the next packet of each refills its slot. */
+  private servicesWritten(): void {
+    this.cfgValue = { ...this.cfgValue, svc_gen: nextSvcGen(this.cfgValue.svc_gen) };
+    this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
+  }
+
   private deleteService(vip: string, port: number, proto: number): void {
     (isIPv6(vip) ? this.maps.xlvs_svc6 : this.maps.xlvs_svc).delete(serviceKey(vip, port, proto));
   }
@@ -731,10 +739,12 @@ export class Datapath {
             ss.map((o) => o.service),
             ss.filter((o) => o.fresh).map((o) => o.service.id),
           );
+          this.servicesWritten();
           break;
         }
         case 'deleteService':
           this.deleteService(op.vip, op.port, op.proto);
+          this.servicesWritten();
           break;
         case 'deleteTable':
           this.deleteTable(op.svcId);
@@ -763,6 +773,11 @@ export class Datapath {
     for (const m of Object.values(this.maps)) m.close();
     this.obj.close();
   }
+}
+
+/** xlvs_cfg.svc_gen's next value: any other than the last, never 0 (an empty xlvs_svcc slot's). */
+function nextSvcGen(gen: number): number {
+  return (gen % 0xffffffff) + 1;
 }
 
 /** A service's key in its family's map: xlvs_svc (struct xlvs_svc_key) or xlvs_svc6 (struct xlvs_svc6_key). */

@@ -133,6 +133,7 @@ export const TBL_HELD = 0x40000000;
 export const TBL_REAL_MASK = 0x3fffffff;
 export const SEEN_BITS = 16;
 export const SEEN_PER_WORD = 4;
+export const SVCC_SLOTS = 256;
 export const TBLMARK_SETTLE = 0;
 export const TBLMARK_ALL = 1;
 export const CT_WAYS = 8;
@@ -183,6 +184,7 @@ export const constants: Record<string, number> = {
   XLVS_TBL_REAL_MASK: TBL_REAL_MASK,
   XLVS_SEEN_BITS: SEEN_BITS,
   XLVS_SEEN_PER_WORD: SEEN_PER_WORD,
+  XLVS_SVCC_SLOTS: SVCC_SLOTS,
   XLVS_TBLMARK_SETTLE: TBLMARK_SETTLE,
   XLVS_TBLMARK_ALL: TBLMARK_ALL,
   XLVS_CT_WAYS: CT_WAYS,
@@ -345,6 +347,7 @@ export interface Cfg {
   ct6_buckets: number;
   ct6_total: number;
   nc_budget: number;
+  svc_gen: number;
 }
 export interface Counters {
   packets: bigint;
@@ -477,7 +480,7 @@ export const sweepStats = defineStruct<SweepStats>(
   64,
   ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
 );
-export const cfg = defineStruct<Cfg>('xlvs_cfg', 96, [
+export const cfg = defineStruct<Cfg>('xlvs_cfg', 100, [
   f('mac', 0, 6, 'mac'),
   f('pad', 6, 2, 'pad'),
   f('timeout', 8, 32, 'u32s'),
@@ -490,6 +493,7 @@ export const cfg = defineStruct<Cfg>('xlvs_cfg', 96, [
   f('ct6_buckets', 84, 4, 'u32'),
   f('ct6_total', 88, 4, 'u32'),
   f('nc_budget', 92, 4, 'u32'),
+  f('svc_gen', 96, 4, 'u32'),
 ]);
 export const counters = defineStruct<Counters>('xlvs_counters', 32, [
   f('packets', 0, 8, 'u64'),
@@ -594,10 +598,24 @@ export interface NcBudget {
   count: number;
 }
 export const ncBudget = defineStruct<NcBudget>('xlvs_nc_budget', 8, [f('second', 0, 4, 'u32'), f('count', 4, 4, 'u32')]);
+/** xlvs_svcc value: one slot of a CPU's service cache (key and svc as raw bytes: svcKey and svc decode them). */
+export interface SvcCache {
+  key: Buffer;
+  gen: number;
+  found: number;
+  svc: Buffer;
+}
+export const svcCache = defineStruct<SvcCache>('xlvs_svc_cache', 40, [
+  f('key', 0, 8, 'bytes'),
+  f('gen', 8, 4, 'u32'),
+  f('found', 12, 4, 'u32'),
+  f('svc', 16, 24, 'bytes'),
+]);
 
 export const structs: readonly StructSpec<any>[] = [
   ctGeo,
   ncBudget,
+  svcCache,
   svcKey,
   svc6Key,
   svc,
