@@ -64,6 +64,7 @@ class BpfMap : public Napi::ObjectWrap<BpfMap> {
   Napi::Value WriteMmap(const Napi::CallbackInfo& info);
   Napi::Value ReadMmap(const Napi::CallbackInfo& info);
   Napi::Value StoreMmapU32(const Napi::CallbackInfo& info);
+  Napi::Value FreeKeysMmap(const Napi::CallbackInfo& info);
   MappedValues MapValues(Napi::Env env, size_t offset, size_t length);
   Napi::Value Pin(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -8,6 +8,9 @@ import type { BpfMap } from './native';
 /** Buckets read per mmap copy when walking the table: 4 MiB at a time (both families' buckets are 256 bytes), so a 128 MiB table is never copied whole. */
 const CHUNK_BUCKETS = 16384;
 
+/** Where an entry's real id lies in its value (struct xlvs_conn). */
+const REAL_ID_AT = abi.conn.fields.find((f) => f.name === 'real_id')!.offset;
+
 /** How one family's table lies in memory (struct xlvs_ct_bucket, struct xlvs_ct6_bucket): the rest of the logic is the same. */
 export interface CtLayout<K> {
   ways: number;
@@ -30,9 +33,10 @@ export interface CtRecord<K = abi.ConnKey> {
 
 /**
  * The control plane only reads the table, except to drop the entries of reals it purges and in
- * tests. Writes go one entry at a time, value before key, as the datapath's own inserts do; a
- * write can still race a datapath insert into the same way, which the purge accepts (it runs on
- * configuration changes, and a lost entry's flow is picked up again on its next packet).
+ * tests. Test writes go one entry at a time, value before key, as the datapath's own inserts do.
+ * The purge frees a way by compare-and-swap of its key's first word, as the datapath claims one;
+ * zeroing the rest of the key first can still race a datapath insert into that way, which the
+ * purge accepts (it runs on configuration changes, and a lost flow is picked up on its next packet).
  */
 export class ConnTable<K extends object = abi.ConnKey> {
   private readonly ways: number;
@@ -112,14 +116,21 @@ export class ConnTable<K extends object = abi.ConnKey> {
     return true;
   }
 
-  /** Every held entry, slice by slice (a growable table's live buckets only: the rest are empty). */
-  *records(): Generator<CtRecord<K>> {
+  /** The table's held region (a growable table's live buckets only: the rest are empty) as copies of CHUNK_BUCKETS buckets. */
+  private *chunks(): Generator<{ first: number; n: number; chunk: Buffer }> {
     const { buckets, slices } = this.geometry;
     const { live, prev } = this.geo();
     const total = live ? Math.min(buckets * slices, Math.max(live, prev)) : buckets * slices;
     for (let first = 0; first < total; first += CHUNK_BUCKETS) {
       const n = Math.min(CHUNK_BUCKETS, total - first);
-      const chunk = this.map.readMmap(first * this.bucketBytes, n * this.bucketBytes);
+      yield { first, n, chunk: this.map.readMmap(first * this.bucketBytes, n * this.bucketBytes) };
+    }
+  }
+
+  /** Every held entry, slice by slice. */
+  *records(): Generator<CtRecord<K>> {
+    const { buckets } = this.geometry;
+    for (const { first, n, chunk } of this.chunks()) {
       for (let i = 0; i < n * this.ways; i++) {
         const o = i * this.entry;
         if (!ctHeld(chunk, o)) continue;
@@ -141,17 +152,23 @@ export class ConnTable<K extends object = abi.ConnKey> {
     return n;
   }
 
-  /** Frees every entry pred accepts; returns how many. The datapath's counts are not touched (the caller resets them). */
-  removeWhere(pred: (r: CtRecord<K>) => boolean): number {
+  /**
+   * Frees every entry whose real is one of ids; returns how many. The datapath's counts are not touched (the caller
+   * resets them). The walk reads raw copies (decoding every entry cost more than the rest of a purge) and a way is
+   * freed only if it still holds the key read (a datapath insert or a resize may have put another flow there since,
+   * which a blind write would delete), in one native call per chunk.
+   */
+  removeByReal(ids: ReadonlySet<number>): number {
     let n = 0;
-    for (const r of this.records()) {
-      if (!pred(r)) continue;
-      // The walk reads a copy: the way is freed only if it still holds that key (a datapath insert or a resize may
-      // have put another flow there since, which a blind write would delete).
-      const at = this.offset(r.slice, r.bucket, r.way);
-      if (!this.map.readMmap(at, this.keyBytes).equals(this.layout.keyCodec.encode(r.key))) continue;
-      this.map.writeMmap(Buffer.alloc(this.keyBytes), at);
-      n++;
+    for (const { first, n: count, chunk } of this.chunks()) {
+      const offsets: bigint[] = [],
+        keys: Buffer[] = [];
+      for (let o = 0; o < count * this.bucketBytes; o += this.entry) {
+        if (!ctHeld(chunk, o) || !ids.has(chunk.readUInt32LE(o + this.keyBytes + REAL_ID_AT))) continue;
+        offsets.push(BigInt(first * this.bucketBytes + o));
+        keys.push(chunk.subarray(o, o + this.keyBytes));
+      }
+      if (offsets.length) n += this.map.freeKeysMmap(Buffer.from(BigUint64Array.from(offsets).buffer), Buffer.concat(keys), this.keyBytes);
     }
     return n;
   }

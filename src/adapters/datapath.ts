@@ -695,7 +695,7 @@ export class Datapath {
 
   /** Deleted from here, the entries are never uncounted by the datapath: the reals' counts restart from zero. */
   private purgeConns(ids: ReadonlySet<number>): number {
-    const n = this.conns.removeWhere((r) => ids.has(r.val.real_id)) + this.conns6.removeWhere((r) => ids.has(r.val.real_id));
+    const n = this.conns.removeByReal(ids) + this.conns6.removeByReal(ids);
     for (const id of ids) this.resetRealConns(id);
     return n;
   }

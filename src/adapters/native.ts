@@ -37,6 +37,11 @@ export interface BpfMap {
   readMmap(offset: number, length: number): Buffer;
   /** ARRAY maps created with BPF_F_MMAPABLE and 4-byte values only: entry indices[k] = values[k] (u32 LE each), one atomic 32-bit store per entry. */
   storeMmapU32(indices: Buffer, values: Buffer): void;
+  /**
+   * ARRAY maps created with BPF_F_MMAPABLE only: frees the connection-table ways at `offsets` (u64 LE, 8-aligned) whose
+   * key still equals its `keyLength` bytes of `keys` (rest of the key zeroed, then its first word swapped to zero).
+   */
+  freeKeysMmap(offsets: Buffer, keys: Buffer, keyLength: number): number;
   pin(path: string): void;
   close(): void;
 }

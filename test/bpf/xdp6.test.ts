@@ -199,6 +199,41 @@ test('the IPv6 connection table reads back from user space: the flows, their sta
   assert.ok(dp.connsOf(new Set([c!.real_id])) >= 1, 'counted per real across both tables');
 });
 
+test('a purge frees exactly the entries of the reals it names, in both tables, and keeps every other', () => {
+  const val = (real_id: number): abi.Conn => ({ real_id, svc_id: 1, state: abi.CS.ESTABLISHED, flags: 0, last_seen: 1, hits: 0, hits_seen: 0 });
+  const k4 = (i: number): abi.ConnKey => ({
+    saddr: abi.ipv4ToU32(`203.0.113.${i + 1}`),
+    daddr: abi.ipv4ToU32('10.0.0.100'),
+    sport: 5000 + i,
+    dport: 80,
+    proto: 6,
+  });
+  const k6 = (i: number): abi.Conn6Key => ({
+    saddr: Buffer.from(ipToBytes(`2001:db8:99::${i + 1}`)),
+    daddr: Buffer.from(ipToBytes(VIP)),
+    sport: 5000 + i,
+    dport: 80,
+    proto: 6,
+  });
+  const [gone, kept] = [4001, 4002]; // ids no real holds: the entries are the test's own
+  for (let i = 0; i < 40; i++) dp.conns.put(k4(i), val(i % 4 ? kept : gone));
+  for (let i = 0; i < 12; i++) dp.conns6.put(k6(i), val(i % 3 ? kept : gone));
+  const of = (id: number) => [...dp.conns.records(), ...dp.conns6.records()].filter((r) => r.val.real_id === id).length;
+  assert.deepEqual([of(gone), of(kept)], [14, 38]);
+  try {
+    assert.equal(dp.conns.removeByReal(new Set([gone])) + dp.conns6.removeByReal(new Set([gone])), 14);
+    assert.deepEqual([of(gone), of(kept)], [0, 38], 'the named real has no entry left, the other every one');
+    assert.equal(dp.conns.get(k4(0)), null);
+    assert.equal(dp.conns6.get(k6(0)), null);
+    assert.equal(dp.conns.get(k4(1))!.real_id, kept, 'a kept entry still found where its hash puts it');
+    assert.equal(dp.conns6.get(k6(1))!.real_id, kept);
+    assert.equal(dp.conns.removeByReal(new Set([gone])), 0, 'a second purge finds nothing');
+  } finally {
+    dp.conns.removeByReal(new Set([gone, kept]));
+    dp.conns6.removeByReal(new Set([gone, kept]));
+  }
+});
+
 test('xlvs trace predicts IPv6 flows as the datapath decides them: a new flow (mh), a persistent /64, an existing entry', async () => {
   const lk = pinnedLookups(dp);
   try {

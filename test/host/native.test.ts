@@ -330,6 +330,33 @@ describe('BpfMap', () => {
     }
   });
 
+  test('freeKeysMmap frees the ways that still hold the key read, zeroing the whole key, and no others', () => {
+    const BPF_F_MMAPABLE = 1024;
+    // 256-byte values like connection-table buckets of eight 32-byte ways; 40 of them span three pages.
+    const m = n.BpfMap.create({ type: BPF_MAP_TYPE_ARRAY, name: 'xnt_freekeys', keySize: 4, valueSize: 256, maxEntries: 40, flags: BPF_F_MMAPABLE });
+    try {
+      const key = (i: number) => Buffer.from(Array.from({ length: 16 }, (_, j) => (i * 16 + j + 1) & 0xff));
+      const val = Buffer.alloc(16, 0x77);
+      const at = (bucket: number, way: number) => bucket * 256 + way * 32;
+      const ways = [at(0, 0), at(17, 3), at(39, 7)];
+      ways.forEach((o, i) => m.writeMmap(Buffer.concat([key(i), val]), o));
+      m.writeMmap(Buffer.concat([key(9), val]), at(20, 1)); // another flow took this way since the walk read key 3
+      const offs = (a: number[]) => Buffer.from(BigUint64Array.from(a, BigInt).buffer);
+      const freed = m.freeKeysMmap(offs([...ways, at(20, 1)]), Buffer.concat([key(0), key(1), key(2), key(3)]), 16);
+      assert.equal(freed, 3);
+      for (const o of ways) assert.deepEqual(m.readMmap(o, 32), Buffer.concat([Buffer.alloc(16), val]), `way at ${o} freed, value kept`);
+      assert.deepEqual(m.readMmap(at(20, 1), 16), key(9), 'a way holding another key is left alone');
+      assert.equal(m.freeKeysMmap(offs(ways), Buffer.concat([key(0), key(1), key(2)]), 16), 0, 'a free way is not freed twice');
+      assert.equal(m.freeKeysMmap(offs([]), Buffer.alloc(0), 16), 0);
+      assert.throws(() => m.freeKeysMmap(offs([4]), key(0), 16), RangeError, 'an unaligned offset');
+      assert.throws(() => m.freeKeysMmap(offs([0]), key(0), 12), RangeError, 'a key length not a multiple of 8');
+      assert.throws(() => m.freeKeysMmap(offs([0, 32]), key(0), 16), RangeError, 'fewer keys than offsets');
+      assert.throws(() => m.freeKeysMmap(offs([40 * 256 - 8]), key(0), 16), RangeError, 'a key past the end of the map');
+    } finally {
+      m.close();
+    }
+  });
+
   test('per-CPU maps return one 8-byte aligned slot per possible CPU', () => {
     const cpus = n.numPossibleCpus();
     const m = n.BpfMap.create({ type: BPF_MAP_TYPE_PERCPU_ARRAY, name: 'xnt_pcpu', keySize: 4, valueSize: 4, maxEntries: 2 });
