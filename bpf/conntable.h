@@ -297,7 +297,7 @@ __noinline int CT_(new_connection)(struct CT_(new_conn) * nc)
 	fresh.last_seen = now;
 	if (e) {
 		e->val = fresh; /* the key is already this flow's */
-	} else if (!over_budget(cfg->nc_budget, svc->sched, now)) {
+	} else if (!over_budget(cfg->nc_budget, svc->sched, now, 0)) {
 		e = CT_(ct_claim)(bucket, cfg, &nc->key, now, nc);
 		if (e) {
 			e->val = fresh;

@@ -404,12 +404,14 @@ static __always_inline __u8 tcp_first_state(__u8 flags)
 _Static_assert(NC_SYNC_TEMPLATE == NC_SYNC_CONN << 1, "new_connection() derives NC_SYNC_TEMPLATE from NC_SYNC_CONN by a shift");
 
 /* What new_connection() decided. */
-#define NC_PASS      0 /* no service for the flow */
-#define NC_DROP      1 /* no real can take it */
-#define NC_TX        2 /* forward to nc->real_id */
-#define NC_ABORT     3 /* a map that must exist was missing */
+#define NC_PASS        0 /* no service for the flow */
+#define NC_DROP        1 /* no real can take it */
+#define NC_TX          2 /* forward to nc->real_id */
+#define NC_ABORT       3 /* a map that must exist was missing */
 /* forward()'s nc_result for a packet the stateless path sent to its bucket's owner (-1: a connection-table entry's real). */
-#define NC_STATELESS -2
+#define NC_STATELESS   -2
+/* forward()'s nc_result for a new flow the stateless path sent to its bucket's owner past the budget: a new connection. */
+#define NC_OVER_BUDGET -3
 
 /* ---- connection sync: records out (xlvs_syncq) ---- */
 
@@ -864,7 +866,7 @@ static __always_inline struct xlvs_svc *service_for(const struct xlvs_conn_key *
  * Flows of other schedulers need their entry to stay on their real and are always recorded. A global function with
  * scalar arguments: inlined, its state grew new_connection6()'s frame past 6.1's 512 bytes for the whole chain.
  */
-__noinline int over_budget(__u32 budget, __u32 sched, __u32 now)
+__noinline int over_budget(__u32 budget, __u32 sched, __u32 now, __u32 if_spent)
 {
 	struct xlvs_verdicts *vd;
 	struct xlvs_nc_budget *b;
@@ -874,6 +876,9 @@ __noinline int over_budget(__u32 budget, __u32 sched, __u32 now)
 		return 0;
 	b = bpf_map_lookup_elem(&xlvs_ncb, &zero);
 	if (!b)
+		return 0;
+	/* if_spent: the stateless path's SYNs, counted (and over budget) only once the second's budget is spent */
+	if (if_spent && (b->second != now || b->count < budget))
 		return 0;
 	if (b->second != now) {
 		b->second = now;
@@ -977,11 +982,12 @@ static __always_inline void ct_hold(struct xlvs_ct_entry *e)
 static __always_inline int forward(struct ethhdr *eth, const struct xlvs_cfg *cfg, struct xlvs_verdicts *vd, struct xlvs_real *real, __u32 svc_id,
                                    __u32 real_id, __u32 bytes, int nc_result)
 {
-	int new_conn = nc_result >= 0;
+	int new_conn = nc_result >= 0 || nc_result == NC_OVER_BUDGET;
 
 	switch (nc_result) {
 	case -1:
 	case NC_STATELESS:
+	case NC_OVER_BUDGET:
 		break;
 	case NC_PASS:
 		vd->pass_no_service++;
@@ -1098,16 +1104,25 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
  * owner's (the control plane, new_connection(), the sync backup and the sweeper mark any other), so the connection
  * table, 128 MiB of random accesses, is not read. The flow's xlvs_seen bit (set only if clear: no cache line ping-pong
  * between CPUs) tells the sweeper its entry is live. Returns the owner, or NULL for the connection-table path.
+ *
+ * A bare SYN takes it too once this CPU's new-connection budget is spent for the second: such a flow would be
+ * scheduled by the same hash and not recorded, so reading its bucket (a memory miss, most of a new flow's cost) buys
+ * nothing, and a SYN flood costs what established packets cost. It sets no xlvs_seen bit: a retransmitted SYN of a
+ * flow recorded earlier must not read as the traffic that keeps an entry alive (or establishes it).
  */
-static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id)
+static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id,
+                                                   __u8 syn)
 {
-	struct xlvs_svc *svc = service_cached(key, cfg->svc_gen);
+	struct xlvs_svc *svc;
 	struct xlvs_ct_geo geo;
 	struct xlvs_real *real;
 	__u32 i, h, b, w, *slot;
 	__u64 *seen, bit;
 	void *table;
 
+	if (syn && !cfg->nc_budget)
+		return NULL;
+	svc = service_cached(key, cfg->svc_gen);
 	if (!svc || svc->persist_timeout || !svc->tbl_size || !is_hashed(svc->sched))
 		return NULL;
 	*svc_id = svc->id;
@@ -1130,6 +1145,13 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 	real = available_real(real_id, *svc_id);
 	if (!real)
 		return NULL;
+	/*
+	 * Counted over budget only if the second's budget is spent; else the SYN takes the connection-table path, to be
+	 * counted and recorded there. verifier: asking first, before the lookups above (a SYN under budget would skip
+	 * them), grew xlvs_xdp's frame past 6.1's 512 bytes for the whole call chain, inlined or not.
+	 */
+	if (syn)
+		return over_budget(cfg->nc_budget, svc->sched, now_seconds(), 1) ? real : NULL;
 	h = ct_hash(cfg, key, ports);
 	geo = ct_geo();
 	b = geo.live ? h & (geo.live - 1) : ((__u64)h * cfg->ct_buckets) >> 32;
@@ -1192,10 +1214,13 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 	nc.ports = ports;
 	nc.tcp_flags = flags;
 
-	if (proto == IPPROTO_TCP && !(flags & (XLVS_TCP_SYN | XLVS_TCP_FIN | XLVS_TCP_RST))) {
-		real = stateless(key, ports, cfg, &real_id, &svc_id);
+	/* Established packets, and bare SYNs (new flows) for the budget's sake (see stateless()). */
+	if (proto == IPPROTO_TCP && !(flags & (XLVS_TCP_FIN | XLVS_TCP_RST)) && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK)) != (XLVS_TCP_SYN | XLVS_TCP_ACK)) {
+		__u8 syn = flags & XLVS_TCP_SYN;
+
+		real = stateless(key, ports, cfg, &real_id, &svc_id, syn);
 		if (real)
-			return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len), NC_STATELESS);
+			return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len), syn ? NC_OVER_BUDGET : NC_STATELESS);
 	}
 
 	/*

@@ -31,8 +31,8 @@ test('short benchmark run produces every figure', async () => {
   // The flow-count matrix: every case measured, all-new rows all new connections, established rows forwarded by the tables.
   const f = r.flows;
   assert.deepEqual(
-    f.rows.map((x) => `${x.scheduler}${x.family}:${x.flows}`),
-    ['mh4:1', 'mh4:65536', 'mh4:1000000', 'mh4:new', 'mh6:1', 'mh6:65536', 'mh6:new', 'wrr4:1', 'wrr4:65536', 'wrr4:1000000', 'wrr4:new'],
+    f.rows.map((x) => `${x.scheduler}${x.family}:${x.flows}${x.budget ? '+budget' : ''}`),
+    ['mh4:1', 'mh4:65536', 'mh4:1000000', 'mh4:new', 'mh4:new+budget', 'mh6:1', 'mh6:65536', 'mh6:new', 'wrr4:1', 'wrr4:65536', 'wrr4:1000000', 'wrr4:new'],
   );
   for (const x of f.rows) assert.ok(x.ns > f.floor_ns && x.ns < 100_000, JSON.stringify(x));
   for (const x of f.rows) if (x.flows === 'new') assert.equal(x.off_path, 0, JSON.stringify(x));

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// budget.test.ts: the new-connection budget through BPF_PROG_TEST_RUN: past it, mh flows are forwarded unrecorded and counted; wrr flows still recorded.
+// budget.test.ts: the new-connection budget through BPF_PROG_TEST_RUN: past it, mh flows are forwarded unrecorded and counted
+// (without reading the connection table); wrr flows still recorded.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { after, before, test } from 'node:test';
 import { Datapath } from '../../src/adapters/datapath';
@@ -104,5 +106,74 @@ test('a budget of 0 records every flow', async () => {
     assert.equal(entries(80) - e80, 8);
   } finally {
     dp.setNewConnBudget(3);
+  }
+});
+
+/** The mh service's live Maglev table as stored (owner and marks per bucket, a stride of 8 bytes), and a writer for it. */
+function tableOf(port: number): { read(): Uint32Array; write(words: Uint32Array): void } {
+  const id = services.find((x) => x.port === port)!.id;
+  const open = () => native().BpfMap.fromId(dp.maps.xlvs_tbl.lookup(abi.u32Key(id))!.readUInt32LE(0));
+  return {
+    read() {
+      const m = open();
+      try {
+        const raw = m.readMmap(0, m.maxEntries * 8);
+        return Uint32Array.from({ length: m.maxEntries }, (_, i) => raw.readUInt32LE(i * 8));
+      } finally {
+        m.close();
+      }
+    },
+    write(words) {
+      const m = open();
+      try {
+        m.storeMmapU32(Buffer.from(Uint32Array.from(words.keys()).buffer), Buffer.from(words.buffer));
+      } finally {
+        m.close();
+      }
+    },
+  };
+}
+
+test('past the budget a new mh flow goes to its bucket owner without reading the connection table; a MOVED bucket still reads it', async () => {
+  // Every test run on one CPU, so that its budget is the one spent (the budget is per CPU).
+  const pin = (cpus: string) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  const all = `0-${os.cpus().length - 1}`;
+  pin('0');
+  const saddr = '192.0.2.77',
+    sport = 43000;
+  const key: abi.ConnKey = { saddr: abi.ipv4ToU32(saddr), daddr: abi.ipv4ToU32('10.0.0.100'), sport, dport: 80, proto: 6 };
+  const table = tableOf(80);
+  const words = table.read();
+  try {
+    // The flow's owner: where an ACK without an entry goes (the stateless path).
+    const v0 = verdicts();
+    const owner = await run(frame({ saddr, sport, dport: 80, tcpFlags: ACK }));
+    assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
+    // An entry naming another real in the unmarked bucket: only a read of the table can find it.
+    const svc = services.find((x) => x.port === 80)!;
+    const other = svc.reals.find((r) => MAC[r.address] !== owner)!;
+    dp.conns.put(key, { real_id: other.id, svc_id: svc.id, state: abi.CS.ESTABLISHED, flags: 0, last_seen: 1, hits: 0, hits_seen: 0 });
+    dp.setNewConnBudget(0);
+    assert.equal(await run(frame({ saddr, sport, dport: 80, tcpFlags: SYN })), MAC[other.address], 'without a budget the SYN reads its entry');
+    const hits = dp.conns.get(key)!.hits;
+    dp.setNewConnBudget(3);
+
+    await freshSecond();
+    for (let i = 0; i < 3; i++) await run(frame({ saddr: `192.0.2.${100 + i}`, sport: 44000 + i, dport: 80, tcpFlags: SYN }));
+    const v1 = verdicts();
+    assert.equal(await run(frame({ saddr, sport, dport: 80, tcpFlags: SYN })), owner, 'past the budget: the owner, the entry unread');
+    const v2 = verdicts();
+    assert.equal(v2.ct_over_budget - v1.ct_over_budget, 1n);
+    assert.equal(v2.tx_new - v1.tx_new, 1n, 'counted as a new connection');
+    assert.equal(dp.conns.get(key)!.hits, hits, 'the entry untouched');
+    // The same bucket marked MOVED (every bucket here): the SYN takes the connection table and finds the entry.
+    table.write(words.map((w) => (w | abi.TBL_MOVED) >>> 0));
+    assert.equal(await run(frame({ saddr, sport, dport: 80, tcpFlags: SYN })), MAC[other.address], 'a MOVED bucket: the entry read');
+    assert.equal(verdicts().ct_over_budget, v2.ct_over_budget, 'an entry followed is no new connection');
+  } finally {
+    table.write(words);
+    dp.conns.delete(key);
+    dp.setNewConnBudget(3);
+    pin(all);
   }
 });
