@@ -4,6 +4,7 @@
 import { MAX_REALS, MAX_SERVICES, REAL_F_MAC, REAL_F_SCHED } from './abi';
 import type { ServiceConfig } from './config';
 import { type RealState, realFlags, type ServiceState, serviceFields, serviceTable, tableKind } from './director';
+import { type Family, isIPv6 } from './net/addr';
 import { type ServiceRef, serviceId, serviceName, serviceTag } from './net/label';
 import type { Protocol } from './net/proto';
 import type { SyncSettings } from './syncdp';
@@ -55,8 +56,11 @@ export type Op =
   | { op: 'deleteService'; svcId: number; name: string; vip: string; port: number; proto: number }
   | { op: 'deleteTable'; svcId: number }
   | { op: 'deleteReal'; realId: number; address: string; name: string }
-  /** Connection entries that still name a deleted real go before its id can be handed out again. */
-  | { op: 'purgeConns'; realIds: number[] }
+  /**
+   * Connection entries that still name a deleted real go before its id can be handed out again. tables: the
+   * families the reals served (a real is of its VIP's family), so an IPv4-only purge does not walk the IPv6 table.
+   */
+  | { op: 'purgeConns'; realIds: number[]; tables: Family[] }
   /** Connection sync settings (xlvs_cfg.sync_emit): written last, so emission starts on a complete service set. */
   | { op: 'setSync'; sync: SyncSettings };
 
@@ -162,12 +166,18 @@ export function plan(
 
   // Ids freed by this plan are not handed out by it.
   const freedReals = new Set<number>();
+  const freedFamilies = new Set<Family>();
   for (const s of removedSvcs) for (const r of s.reals) freedReals.add(r.id);
+  for (const s of removedSvcs) if (s.reals.length) freedFamilies.add(familyOfVip(s.vip));
   for (const d of desired) {
     const o = obsByKey.get(svcKey(d.vip, d.port, d.protocol));
     if (!o) continue;
     const keep = new Set(withSorry(d, down).map((r) => r.address));
-    for (const r of o.reals) if (!keep.has(r.address)) freedReals.add(r.id);
+    for (const r of o.reals)
+      if (!keep.has(r.address)) {
+        freedReals.add(r.id);
+        freedFamilies.add(familyOfVip(o.vip));
+      }
   }
   const usedReals = new Set(observed.flatMap((s) => s.reals.map((r) => r.id)));
   const usedSvcs = new Set(observed.map((s) => s.id));
@@ -183,6 +193,7 @@ export function plan(
   const shrinks: Op[] = [];
   const deleteReals: Op[] = [];
   const expired: number[] = [];
+  const expiredFamilies = new Set<Family>();
   const services: ServiceState[] = [];
   const tables = new Map<number, Uint32Array>();
 
@@ -224,7 +235,10 @@ export function plan(
         realsChanged = true;
         // expire_nodest_conn: clearing F_MAC already reschedules cached and tracked flows; purging the entries too
         // means a recovered real does not get back flows whose clients were moved elsewhere meanwhile.
-        if (or && or.flags & REAL_F_MAC && state.down === 'expire') expired.push(or.id);
+        if (or && or.flags & REAL_F_MAC && state.down === 'expire') {
+          expired.push(or.id);
+          expiredFamilies.add(familyOfVip(d.vip));
+        }
       }
       if (!realsChanged && (o!.reals[i]!.address !== r.address || or?.configWeight !== configWeight)) realsChanged = true;
       return state;
@@ -280,8 +294,8 @@ export function plan(
     ...putServices,
     ...deletes,
     ...deleteReals,
-    ...(purged.length ? [{ op: 'purgeConns', realIds: purged } as Op] : []),
-    ...(expired.length ? [{ op: 'purgeConns', realIds: expired.sort((a, b) => a - b) } as Op] : []),
+    ...(purged.length ? [{ op: 'purgeConns', realIds: purged, tables: [...freedFamilies].sort() } as Op] : []),
+    ...(expired.length ? [{ op: 'purgeConns', realIds: expired.sort((a, b) => a - b), tables: [...expiredFamilies].sort() } as Op] : []),
     ...(sync && sync.want.emit !== sync.have?.emit ? [{ op: 'setSync', sync: { ...sync.want } } as Op] : []),
   ];
   return { services, tables, ops, ...(sync ? { sync: { ...sync.want } } : {}) };
@@ -367,4 +381,9 @@ export function planSummary(p: Plan): { ops: number; bucketsMoved: number; remov
     if (op.op === 'deleteReal') removed.push(op.realId);
   }
   return { ops: p.ops.length, bucketsMoved, removedRealIds: removed };
+}
+
+/** The family of a service's connection table (its reals are of its VIP's family). */
+function familyOfVip(vip: string): Family {
+  return isIPv6(vip) ? 6 : 4;
 }

@@ -228,6 +228,13 @@ test('a purge frees exactly the entries of the reals it names, in both tables, a
     assert.equal(dp.conns.get(k4(1))!.real_id, kept, 'a kept entry still found where its hash puts it');
     assert.equal(dp.conns6.get(k6(1))!.real_id, kept);
     assert.equal(dp.conns.removeByReal(new Set([gone])), 0, 'a second purge finds nothing');
+    // The plan's purge op names the tables of the reals' families: an IPv4 purge leaves the IPv6 table alone.
+    dp.conns.put(k4(0), val(gone));
+    dp.conns6.put(k6(0), val(gone));
+    dp.apply([{ op: 'purgeConns', realIds: [gone], tables: [4] }]);
+    assert.deepEqual([dp.conns.get(k4(0)), dp.conns6.get(k6(0))?.real_id], [null, gone]);
+    dp.apply([{ op: 'purgeConns', realIds: [gone], tables: [6] }]);
+    assert.equal(dp.conns6.get(k6(0)), null);
   } finally {
     dp.conns.removeByReal(new Set([gone, kept]));
     dp.conns6.removeByReal(new Set([gone, kept]));

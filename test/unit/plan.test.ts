@@ -71,6 +71,7 @@ test('removing a real: table first, then the real, then its connection entries; 
   assert.equal(added.real.address, '10.0.0.13');
   assert.equal(added.real.id, 2, 'id 1 is being freed by this plan, so the new real gets another');
   assert.deepEqual((p2.ops[3] as Extract<Op, { op: 'purgeConns' }>).realIds, [1]);
+  assert.deepEqual((p2.ops[3] as Extract<Op, { op: 'purgeConns' }>).tables, [4], 'an IPv4 real: only the IPv4 table is walked');
   assert.deepEqual(planSummary(p2).removedRealIds, [1]);
   // Later plans keep going upwards (flow caches may still name id 1), wrapping only at the id limit.
   const p3 = plan(services({ '10.0.0.100:80/tcp': { '10.0.0.11': 1, '10.0.0.13': 1, '10.0.0.14': 1 } }), observedAfter(p2), MACS);
@@ -84,6 +85,42 @@ test('removing a service: key first, then table, then reals and their connection
   assert.deepEqual(kinds(p2.ops), ['deleteService', 'deleteTable', 'deleteReal', 'purgeConns']);
   assert.equal(p2.services[0]!.id, 1, 'the surviving service keeps its id');
   assert.equal(p2.services[0]!.reals[0]!.id, 1);
+});
+
+test("a purge walks the tables of the removed reals' families only", () => {
+  const cfg = (svcs: { vip: string; reals: string[] }[]) =>
+    validateConfig({
+      interface: 'eth0',
+      services: svcs.map((v) => ({ vip: v.vip, port: 80, protocol: 'tcp', maglev_size: 251, reals: v.reals.map((address) => ({ address, weight: 1 })) })),
+    }).services;
+  const both = [
+    { vip: '10.0.0.100', reals: ['10.0.0.11', '10.0.0.12'] },
+    { vip: '2001:db8::100', reals: ['2001:db8::11', '2001:db8::12'] },
+  ];
+  const p1 = plan(cfg(both), [], MACS);
+  const purge = (p: ReturnType<typeof plan>) => p.ops.filter((o): o is Extract<Op, { op: 'purgeConns' }> => o.op === 'purgeConns');
+  const v6Gone = plan(cfg([both[0]!, { vip: '2001:db8::100', reals: ['2001:db8::11'] }]), observedAfter(p1), MACS);
+  assert.deepEqual(
+    purge(v6Gone).map((o) => o.tables),
+    [[6]],
+  );
+  const svc6Gone = plan(cfg([both[0]!]), observedAfter(p1), MACS);
+  assert.deepEqual(
+    purge(svc6Gone).map((o) => o.tables),
+    [[6]],
+  );
+  const bothGone = plan(
+    cfg([
+      { vip: '10.0.0.100', reals: ['10.0.0.11'] },
+      { vip: '2001:db8::100', reals: ['2001:db8::11'] },
+    ]),
+    observedAfter(p1),
+    MACS,
+  );
+  assert.deepEqual(
+    purge(bothGone).map((o) => o.tables),
+    [[4, 6]],
+  );
 });
 
 test('a weight change rewrites the real before its table; weight 0 leaves the table', () => {
