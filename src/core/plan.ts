@@ -48,7 +48,7 @@ export type Op =
   /** fresh: the id was unused, so its counters are zeroed before traffic can reach it. */
   | { op: 'putReal'; real: RealState; fresh: boolean }
   /**
-   * Written in place when the live table has its size, else swapped in whole (Datapath.writeTables);
+   * Written in place when the live table has its size, else swapped in whole (SchedTables.write in src/adapters/schedtables.ts);
    * moved = buckets whose real changed (0 for a new service).
    */
   | { op: 'putTable'; svcId: number; name: string; table: Uint32Array; moved: number }
