@@ -2,6 +2,7 @@
 // veth.ts: end to end on veth by flow count (1, 65,536, 1M in turn, all new): live frames into xlvs (mh, wrr), a bare MAC swap or nftables.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -14,6 +15,8 @@ import { type DirCounters, type DirRequest, REALS, vethConfig } from './vethdir'
 
 export type VethCaseName = 'bare' | 'nftables' | 'xlvs mh' | 'xlvs wrr';
 const XLVS_SCHEDULERS = ['mh', 'wrr'] as const;
+/** kernel.bpf_stats_enabled: per-program run time and count, on for the in-place runs only. */
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 /** One generator run. */
 interface VethRun {
@@ -23,6 +26,8 @@ interface VethRun {
   sent: number;
   seconds: number;
   counters?: DirCounters;
+  /** ns per run of the director's XDP program where it ran (bpf_stats), when asked for. */
+  prog_ns?: number;
 }
 
 export interface VethRow {
@@ -36,6 +41,8 @@ export interface VethRow {
   spread: number[];
   /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_stateless: no entry needed; tx_new: scheduled). */
   counters?: DirCounters;
+  /** Bare and xlvs rows: ns per run of the XDP program in place, from one extra run with bpf_stats on. */
+  prog_ns?: number;
 }
 
 /** The pre-fill of an established datapath: passes over its flows until one schedules (almost) none. */
@@ -134,6 +141,7 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
   // Only the namespaces this run added are deleted: a name already in use is someone else's (`ip netns add` refuses it).
   const created: string[] = [];
   let dirChild: ChildProcess | undefined;
+  const statsWas = fs.readFileSync(STATS, 'utf8').trim();
   try {
     for (const ns of [G, D]) {
       sh(['ip', 'netns', 'add', ns]);
@@ -167,9 +175,27 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
     // director's XDP_TX schedules it as a softirq on the director's CPU, so it runs inline, without context switches.
     const genCpu = 0,
       dirCpu = os.cpus().length - 1;
-    const generate = (flows: number, g: { warm?: number; paced?: boolean; start?: number; ms: number }): VethRun & { seq: number } => {
+    // The director's XDP program and what bpf_stats has counted for it (run_time_ns appears once it is non-zero).
+    const progStats = (): { ns: number; runs: number } => {
+      const id = JSON.parse(sh(['ip', '-n', D, '-j', '-d', 'link', 'show', 'dev', 'eth0']))[0].xdp?.prog?.id;
+      if (id === undefined) throw new Error('veth: no XDP program on the director');
+      const p = JSON.parse(sh(['bpftool', 'prog', 'show', 'id', String(id), '-j']));
+      return { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 };
+    };
+    const generate = (flows: number, g: { warm?: number; paced?: boolean; start?: number; ms: number; stats?: boolean }): VethRun & { seq: number } => {
       sh(['ip', 'netns', 'exec', D, 'sh', '-c', 'echo 1 > /sys/class/net/eth0/threaded']);
       pin(napiThreads('eth0'), dirCpu);
+      if (g.stats) {
+        const before = progStats();
+        fs.writeFileSync(STATS, '1');
+        try {
+          const r = generate(flows, { ...g, stats: false });
+          const after = progStats();
+          return { ...r, prog_ns: (after.ns - before.ns) / Math.max(1, after.runs - before.runs) };
+        } finally {
+          fs.writeFileSync(STATS, statsWas);
+        }
+      }
       const args = ['--ifname', 'gen0', '--flows', String(flows), '--ms', String(g.ms), '--frame', (flows === 0 ? synTmpl : tmpl).toString('hex')];
       if (g.warm !== undefined) args.push('--warm', String(g.warm));
       if (g.start !== undefined) args.push('--start', String(g.start));
@@ -222,12 +248,12 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
         warm.push(w);
       }
 
-    const runXlvs = async (s: string, flows: Flows, start: number): Promise<VethRun & { seq: number }> => {
+    const runXlvs = async (s: string, flows: Flows, start: number, stats = false): Promise<VethRun & { seq: number }> => {
       const name = flows === 'new' ? `${s}-new` : estName(s, flows);
       await dir.ask({ op: 'attach', name });
       try {
         const before = await counters(name);
-        const r = generate(flows === 'new' ? 0 : flows, { ms: opts.ms, start });
+        const r = generate(flows === 'new' ? 0 : flows, { ms: opts.ms, start, stats });
         return { ...r, counters: diff(before, await counters(name)) };
       } finally {
         await dir.ask({ op: 'detach' });
@@ -235,10 +261,10 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
     };
 
     // The baseline: the least an XDP_TX forwarder can do.
-    const runBare = (flows: number): VethRun => {
+    const runBare = (flows: number, stats = false): VethRun => {
       sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'obj', path.join(root, 'build/bpf/bench_macswap.o'), 'sec', 'xdp']);
       try {
-        return generate(flows, { ms: opts.ms });
+        return generate(flows, { ms: opts.ms, stats });
       } finally {
         sh(['ip', '-n', D, 'link', 'set', 'dev', 'eth0', 'xdpdrv', 'off']);
       }
@@ -286,6 +312,18 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
           const k = `${flows}/${c}`;
           runs.set(k, [...(runs.get(k) ?? []), r]);
         }
+    // One more run of each XDP case with bpf_stats on: the program's own time per frame where it runs, cold caches and
+    // all, apart from what the veth path and the harness around it cost. Not in the rounds: the two clock reads per
+    // run that bpf_stats adds would count in their rates.
+    const progNs = new Map<string, number>();
+    for (const flows of opts.counts) {
+      progNs.set(`${flows}/bare`, runBare(flows === 'new' ? 0 : flows, true).prog_ns!);
+      for (const s of XLVS_SCHEDULERS) {
+        const x = await runXlvs(s, flows, flows === 'new' ? nextStart[s]! : 0, true);
+        if (flows === 'new') nextStart[s] = x.seq;
+        progNs.set(`${flows}/xlvs ${s}`, x.prog_ns!);
+      }
+    }
     const rows: VethRow[] = [];
     for (const flows of opts.counts)
       for (const c of cases) {
@@ -299,6 +337,7 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
           sent_pps: med.sent_pps,
           spread: xs.map((x) => Math.round(x.pps)),
           ...(counted ? { counters: counted } : {}),
+          ...(progNs.has(`${flows}/${c}`) ? { prog_ns: progNs.get(`${flows}/${c}`)! } : {}),
         });
       }
     await dir.ask({ op: 'quit' }).catch(() => undefined);
@@ -345,7 +384,11 @@ export function formatVeth(r: VethResult): [string, string, string][] {
     const bare = of('bare'),
       nft = of('nftables');
     rows.push([`  ${flowsLabel(flows)}`, '', '']);
-    rows.push([`    bare MAC-swap XDP_TX`, (bare.pps / 1e6).toFixed(2), `generator offered ${(bare.sent_pps / 1e6).toFixed(2)}`]);
+    rows.push([
+      `    bare MAC-swap XDP_TX`,
+      (bare.pps / 1e6).toFixed(2),
+      `generator offered ${(bare.sent_pps / 1e6).toFixed(2)}${bare.prog_ns === undefined ? '' : `; program ${Math.round(bare.prog_ns)} ns/frame in place`}`,
+    ]);
     rows.push([`    nftables netdev ingress (jhash map + fwd)`, (nft.pps / 1e6).toFixed(2), `${(nft.pps / bare.pps).toFixed(2)}x bare`]);
     for (const c of ['xlvs mh', 'xlvs wrr'] as const) {
       const x = of(c);
@@ -357,6 +400,9 @@ export function formatVeth(r: VethResult): [string, string, string][] {
         (x.pps / 1e6).toFixed(2),
         [
           `${(x.pps / bare.pps).toFixed(2)}x bare, ${(x.pps / nft.pps).toFixed(1)}x nftables`,
+          ...(x.prog_ns === undefined || bare.prog_ns === undefined
+            ? []
+            : [`program ${Math.round(x.prog_ns)} ns/frame in place (+${Math.round(x.prog_ns - bare.prog_ns)} over bare)`]),
           `rounds ${x.spread.map((p) => (p / 1e6).toFixed(2)).join(' ')}`,
           `found their entry ${pct(k.tx_existing, fwd)}, stateless ${pct(k.tx_stateless, fwd)}, scheduled ${pct(k.tx_new, fwd)}${k.ct_over_budget ? ` (${pct(k.ct_over_budget, fwd)} unrecorded, over budget)` : ''}`,
           ...(k.other
