@@ -4,6 +4,8 @@
 import { Composer, type CST, type Document, LineCounter, Parser, visit, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
+import { checkProblems, effectiveCheck } from './config-checks';
+import { type Issue, issueProblems } from './config-issues';
 import { UsageError } from './errors';
 import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
 import { canonicalIp, familyOf, isIPv4, isIPv6, isUsableUnicast } from './net/addr';
@@ -52,19 +54,6 @@ const statusRange = z
     },
     { message: 'is not a range of 100..599 with LO <= HI' },
   );
-
-/** The codes a check's `status` list accepts, ranges expanded. */
-export function statusCodes(list: readonly (number | string)[]): number[] {
-  const out = new Set<number>();
-  for (const x of list) {
-    if (typeof x === 'number') out.add(x);
-    else {
-      const [lo, hi] = x.split('-').map(Number) as [number, number];
-      for (let c = lo; c <= hi; c++) out.add(c);
-    }
-  }
-  return [...out].sort((a, b) => a - b);
-}
 
 /** A health check as written: every field optional so a real's `check` can override just a few of its service's. */
 const check = z.strictObject({
@@ -263,88 +252,11 @@ export type Config = z.infer<typeof schema>;
 export type ServiceConfig = Config['services'][number];
 export type RealConfig = ServiceConfig['reals'][number];
 
+export { effectiveCheck, type ResolvedCheck, statusCodes } from './config-checks';
+export { issueProblems } from './config-issues';
+
 /** The schema's parts the API's request bodies are derived from (src/core/apibody.ts), so both reject alike. */
 export { real as realSchema, schema as configSchema, service as serviceSchema };
-
-type Issue = z.core.$ZodIssue;
-
-function pathString(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${String(p)}` : String(p);
-  return s || '(top level)';
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let v: any = input;
-  for (const p of path) v = v == null ? undefined : v[p as any];
-  return v;
-}
-
-const TYPE_NAMES: Record<string, string> = { number: 'a number', string: 'a string', boolean: 'true or false', object: 'a mapping', array: 'a list' };
-
-/**
- * A value as a problem quotes it: short, since it may be a whole subtree or a megabyte-long string. Written here,
- * at most QUOTED characters deep, rather than by JSON.stringify, which throws on a cycle (YAML's `&a [*a]`) and
- * overflows the stack on 100,000 nested lists (a 200 KB request body): either made a bad body an internal error.
- */
-function quote(v: unknown): string {
-  let s = '';
-  const put = (x: unknown): void => {
-    if (s.length > QUOTED) return;
-    if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(): unknown }).toJSON();
-    if (typeof x === 'string') s += JSON.stringify(x.length > QUOTED ? x.slice(0, QUOTED + 1) : x);
-    else if (typeof x === 'number')
-      s += Number.isFinite(x) ? JSON.stringify(x) : String(x); // YAML's .nan and .inf
-    else if (Array.isArray(x)) {
-      s += '[';
-      for (let i = 0; i < x.length && s.length <= QUOTED; i++) {
-        if (i) s += ',';
-        put(x[i] === undefined ? null : x[i]);
-      }
-      s += ']';
-    } else if (x !== null && typeof x === 'object') {
-      s += '{';
-      let first = true;
-      for (const k in x) {
-        const e = (x as Record<string, unknown>)[k];
-        if (!Object.hasOwn(x, k) || e === undefined) continue;
-        if (s.length > QUOTED) break;
-        s += `${first ? '' : ','}${JSON.stringify(k.length > QUOTED ? k.slice(0, QUOTED + 1) : k)}:`;
-        first = false;
-        put(e);
-      }
-      s += '}';
-    } else s += JSON.stringify(x) ?? String(x);
-  };
-  put(v);
-  return s.length > QUOTED ? `${s.slice(0, QUOTED)}…` : s;
-}
-const QUOTED = 60;
-
-/**
- * One line per zod issue, "path: value message", the path from the root of `input` (also the shape of the API's
- * errors, src/core/apibody.ts).
- */
-export function issueProblems(input: unknown, issues: readonly Issue[]): string[] {
-  const problems: string[] = [];
-  for (const issue of issues) {
-    const where = pathString(issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) problems.push(`${where === '(top level)' ? k : `${where}.${k}`}: unknown key`);
-      continue;
-    }
-    const v = valueAt(input, issue.path);
-    if (v === undefined) {
-      problems.push(`${where}: is required`);
-      continue;
-    }
-    // zod's own wording ("Invalid input: expected number, received string") reads oddly after the value; ours stays.
-    const msg =
-      issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `is not ${TYPE_NAMES[issue.expected] ?? issue.expected}` : issue.message;
-    problems.push(`${where}: ${quote(v)} ${msg}`);
-  }
-  return problems;
-}
 
 /** The schema with the services left unparsed: each is parsed on its own, or not at all when it is known valid. */
 const topSchema = schema.extend({ services: z.array(z.unknown()).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]) });
@@ -506,75 +418,6 @@ export function stateTimeouts(t: { tcp: number; tcp_fin: number; udp: number }):
 /** The scheduler flags in force: xlvs's default for mh is mh-port (per-connection spreading, as before flags existed). */
 export function schedFlags(s: Pick<ServiceConfig, 'scheduler' | 'sched_flags'>): string[] {
   return s.sched_flags ?? (s.scheduler === 'mh' ? ['mh-port'] : []);
-}
-
-/** A check with every field settled: service check, then the real's overrides, then the defaults. */
-export interface ResolvedCheck {
-  type: 'tcp' | 'http' | 'https' | 'udp' | 'dns' | 'exec';
-  mode: 'dr' | 'direct';
-  intervalMs: number;
-  timeoutMs: number;
-  rise: number;
-  fall: number;
-  jitterMs: number;
-  initial: 'up' | 'down';
-  address: string;
-  port: number;
-  path: string;
-  status: number[];
-  bodyRegex?: string;
-  host?: string;
-  sni?: string;
-  verify: boolean;
-  payload: string;
-  expect?: string;
-  queryName: string;
-  queryType: string;
-  argv: string[];
-}
-
-/**
- * Defaults far faster than keepalived's (delay_loop 60 s): a dead real leaves after fall x interval + timeout = 2.5 s.
- * The DR-path mode is the default where it can run (a TCP check of a TCP service with no address override): it is
- * the only check that sees a real which lost the VIP on lo while its own address still answers.
- */
-export function effectiveCheck(s: ServiceConfig, r: RealConfig): ResolvedCheck {
-  const c = { ...s.check, ...r.check };
-  const type = c.type ?? 'tcp';
-  const drPossible = type === 'tcp' && s.protocol === 'tcp' && c.address === undefined;
-  return {
-    type,
-    mode: c.mode ?? (drPossible ? 'dr' : 'direct'),
-    intervalMs: c.interval_ms ?? 1000,
-    timeoutMs: c.timeout_ms ?? 500,
-    rise: c.rise ?? 2,
-    fall: c.fall ?? 2,
-    jitterMs: c.jitter_ms ?? 0,
-    initial: c.initial ?? 'up',
-    address: c.address ?? r.address,
-    port: c.port ?? s.port,
-    path: c.path ?? '/',
-    status: statusCodes(c.status ?? [200]),
-    ...(c.body_regex !== undefined ? { bodyRegex: c.body_regex } : {}),
-    ...(c.host !== undefined ? { host: c.host } : {}),
-    ...(c.sni !== undefined ? { sni: c.sni } : {}),
-    verify: c.verify ?? true,
-    payload: c.payload ?? '',
-    ...(c.expect !== undefined ? { expect: c.expect } : {}),
-    queryName: c.query_name ?? '.',
-    queryType: c.query_type ?? 'A',
-    argv: c.argv ?? [],
-  };
-}
-
-function checkProblems(c: ResolvedCheck, s: ServiceConfig, where: string): string[] {
-  const p: string[] = [];
-  if (c.timeoutMs >= c.intervalMs) p.push(`${where}.timeout_ms: ${c.timeoutMs} must be less than interval_ms (${c.intervalMs})`);
-  if (c.port === 0 && c.type !== 'exec') p.push(`${where}.port: is required for a check of a port-0 (all ports) service`);
-  if (c.type === 'exec' && !c.argv.length) p.push(`${where}.argv: is required for an exec check`);
-  if (c.mode === 'dr' && !(c.type === 'tcp' && s.protocol === 'tcp'))
-    p.push(`${where}.mode: "dr" needs a tcp check of a tcp service (got ${c.type} on ${s.protocol})`);
-  return p;
 }
 
 /**
