@@ -2,12 +2,14 @@
 // bench.test.ts: the benchmark suite in short mode, so it cannot rot: every figure is produced and sane.
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { formatReport, runBench } from '../../bench/run';
 import { requirePrivileges } from '../lib/privileged';
 
 test('short benchmark run produces every figure', async () => {
   requirePrivileges('benchmark smoke test');
+  const statsBefore = fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   const r = await runBench(true);
   const p = r.progcost;
   for (const k of [
@@ -40,12 +42,16 @@ test('short benchmark run produces every figure', async () => {
   assert.match(formatReport(r), /mh IPv4, 1,000,000 flows in turn .*issue 19 target datapath <= \+60 ns: (met|not met)/);
   // End to end by flow count: every case came back, xlvs forwarded on its tables (all-new: never an entry found).
   const v = r.veth;
+  assert.equal(fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim(), statsBefore, 'kernel.bpf_stats_enabled restored');
   assert.deepEqual(
     v.rows.map((x) => `${x.flows}/${x.case}`),
     ['65536/bare', '65536/nftables', '65536/xlvs mh', '65536/xlvs wrr', 'new/bare', 'new/nftables', 'new/xlvs mh', 'new/xlvs wrr'],
   );
   for (const x of v.rows) {
     assert.ok(x.pps > 1000, `veth ${x.flows}/${x.case}: ${x.pps} frames/s came back`);
+    // The in-place run (bpf_stats) timed the XDP program of every case but nftables, and left the sysctl as it found it.
+    if (x.case === 'nftables') assert.equal(x.prog_ns, undefined);
+    else assert.ok(x.prog_ns !== undefined && x.prog_ns > 0 && x.prog_ns < 100_000, `veth ${x.flows}/${x.case}: program ${x.prog_ns} ns/frame`);
     if (!x.case.startsWith('xlvs')) continue;
     const k = x.counters!;
     const fwd = k.tx_existing + k.tx_stateless + k.tx_new;
