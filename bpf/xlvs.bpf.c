@@ -1882,7 +1882,9 @@ static long ctmove_way(__u32 i, struct ctmove_ctx *mc)
 /*
  * Resizes a growable xlvs_conn (the frame: XLVS_CTMOVE_* and its argument). The control plane begins a resize, steps
  * over every bucket of both sizes until a whole walk moves nothing and leaves nothing, then ends it; a lookup tries
- * the live bucket, then the size before's, until the end. Serialised with xlvs_sweep by the control plane.
+ * the size before's bucket, then the live one, until the end. Serialised with xlvs_sweep by the control plane, which
+ * also waits an RCU grace period after BEGIN and REVERT before the first step: a packet that read xlvs_ctgeo before
+ * the change looks only where its entry lay then, and must be done before any entry moves.
  */
 SEC("xdp")
 int xlvs_ctmove(struct xdp_md *ctx)

@@ -4,6 +4,7 @@
 import * as abi from '../core/abi';
 import { type CtOccupancy, ctMaxLive, ctResizeTo } from '../core/ctgrow';
 import { type BpfMap, native } from './native';
+import { rcuBarrier } from './rcu';
 
 /** What one resize did. */
 export interface CtResizeResult {
@@ -86,6 +87,17 @@ export class CtResizer {
     return (await native().testRun(this.progFd, { data: frame(op, arg) })).retval;
   }
 
+  /**
+   * Changes where entries lie (BEGIN, REVERT), then waits out every packet that read the placement before: such a
+   * packet looks only where its entry lay then, and an entry moved under it would be missed and the flow scheduled
+   * afresh (maybe to another real). No entry moves until the wait is over. Returns the program's verdict (0: done).
+   */
+  private async setGeo(op: number, arg = 0): Promise<number> {
+    const r = await this.run(op, arg);
+    if (r === 0) rcuBarrier();
+    return r;
+  }
+
   /** One step of a walk: entries moved, and entries left where they were for want of a free way. */
   private async step(first: number): Promise<{ moved: number; left: number }> {
     const out = (await native().testRun(this.progFd, { data: frame(abi.CTMOVE.STEP, first) })).dataOut;
@@ -131,12 +143,12 @@ export class CtResizer {
       if (r.outcome !== 'done') return r;
       from = this.geo().live;
     }
-    if ((await this.run(abi.CTMOVE.BEGIN, live)) !== 0)
+    if ((await this.setGeo(abi.CTMOVE.BEGIN, live)) !== 0)
       throw new Error(`connection table: cannot resize from ${from} to ${live} buckets (a power of two up to ${this.buckets()}, growable tables only)`);
     let outcome: CtResizeResult['outcome'] = 'done';
     if (!(await this.settle(acc))) {
       if (live < from) {
-        await this.run(abi.CTMOVE.REVERT);
+        await this.setGeo(abi.CTMOVE.REVERT);
         outcome = (await this.settle(acc)) ? 'reverted' : 'pending';
       } else outcome = 'pending';
     }

@@ -21,6 +21,7 @@ import { requireKernel } from './kernelprobe';
 import { copyGrown, grownPins } from './mapgrowth';
 import { BPF_ANY, type BpfMap, type BpfObject, describeNativeError, isNativeError, native, repoRoot, type XdpLink, type XdpMode } from './native';
 import { ADDED_MAPS, LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
+import { rcuBarrier } from './rcu';
 import { SchedTables } from './schedtables';
 import { insertSynced, SyncReader } from './syncqueue';
 
@@ -485,12 +486,12 @@ export class Datapath {
   apply(ops: readonly Op[]): void {
     // A service whose table was last written in place: until a grace period passes, a program may still schedule by
     // an entry it read before the write, so reals are deleted or purged (ids freed for reuse) only after one.
-    let unsettled: number | undefined;
+    let unsettled = false;
     for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
-      if (unsettled !== undefined && (op.op === 'deleteReal' || op.op === 'purgeConns')) {
-        this.tables.rcuBarrier(unsettled);
-        unsettled = undefined;
+      if (unsettled && (op.op === 'deleteReal' || op.op === 'purgeConns')) {
+        rcuBarrier();
+        unsettled = false;
       }
       let j = i + 1;
       while (j < ops.length && ops[j]!.op === op.op && (op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService')) j++;
@@ -507,7 +508,7 @@ export class Datapath {
         }
         case 'putTable': {
           const ts = run as Extract<Op, { op: 'putTable' }>[];
-          if (this.tables.write(new Map(ts.map((t) => [t.svcId, t.table])))) unsettled = ts[0]!.svcId;
+          if (this.tables.write(new Map(ts.map((t) => [t.svcId, t.table])))) unsettled = true;
           break;
         }
         case 'putService': {

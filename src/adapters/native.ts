@@ -238,6 +238,7 @@ export function describeNativeError(e: unknown): string {
 
 /** Kernel map types and flags the control plane creates maps with (uapi/linux/bpf.h). */
 export const BPF_MAP_TYPE_ARRAY = 2;
+export const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
 export const BPF_F_INNER_MAP = 1 << 12;
 export const BPF_F_MMAPABLE = 1 << 10;
 export const BPF_ANY = 0;

@@ -101,7 +101,7 @@ export class SchedTables {
    * new inner maps (one batch) for the rest. A swap is a write to a map-of-maps, which waits for an RCU grace period
    * (so no program still uses the old table when the call returns): ~10-12 ms here, paid once per batch; an in-place
    * write waits for nothing (see writeTableInPlace for why it is as correct). Returns whether any table was written
-   * in place, i.e. whether a program may still hold an entry it read from an old table (see rcuBarrier).
+   * in place, i.e. whether a program may still hold an entry it read from an old table (see rcuBarrier in rcu.ts).
    */
   write(tables: ReadonlyMap<number, Uint32Array>): boolean {
     const swaps = new Map<number, Uint32Array>();
@@ -166,24 +166,6 @@ export class SchedTables {
       if (inner.maxEntries !== table.length || inner.valueSize !== 4 || !(inner.flags & BPF_F_MMAPABLE)) return false;
       writeTableInPlace(inner, table);
       return true;
-    } finally {
-      inner.close();
-    }
-  }
-
-  /**
-   * Waits until no program still runs that started before the call (one RCU grace period), so none holds a real id it
-   * read from a table entry since overwritten in place. The outer map is written with the value it already holds:
-   * every map-of-maps update waits for a grace period, and the service's lookups see the same table throughout.
-   */
-  rcuBarrier(svcId: number): void {
-    const v = this.tbl.lookup(abi.u32Key(svcId));
-    if (!v) return;
-    const inner = native().BpfMap.fromId(v.readUInt32LE(0));
-    try {
-      const value = Buffer.alloc(4);
-      value.writeUInt32LE(inner.fd, 0);
-      this.tbl.update(abi.u32Key(svcId), value);
     } finally {
       inner.close();
     }
