@@ -133,6 +133,8 @@ static __always_inline CT_ENTRY *CT_(ct_victim)(CT_BUCKET *b, const __u32 *timeo
 			worst = o;
 			v = &b->e[w];
 		}
+		/* verifier: keeps clang from hoisting the ways' loads into one spill slot each (new_connection() grew 64 bytes, past 6.1's 512 for the chain) */
+		barrier_var(v);
 	}
 	return v;
 }

@@ -439,7 +439,9 @@ __noinline int ipv6_parse(struct xdp_md *ctx, struct xlvs_verdicts *vd, const st
 		vd->pass_ipv6_ext++;
 		return XDP_PASS;
 	}
-	nh.pos = data + w.off;
+	/* verifier: with ALU32 the bound above is on the low 32 bits only; the mask (kept by the barrier) bounds all 64 */
+	barrier_var(w.off);
+	nh.pos = data + (w.off & 0x1fff);
 	proto = w.nexthdr;
 	switch (parse_ports(&nh, data_end, proto, &ports, &flags)) {
 	case 1:

@@ -673,8 +673,8 @@ __noinline int tbl_mark(__u32 svc_id, __u32 bucket)
 	if (!slot)
 		return 0;
 	/*
-	 * A plain store, not an atomic OR: this object is built for BPF v1, which has 64-bit atomics only, and the slot is
-	 * a 4-byte value. Every writer ORs the same bits into an owner only the control plane changes (by a new table); a
+	 * A plain store, not an atomic OR (the object was first built for BPF v1, without 32-bit atomics, and this holds
+	 * without one): every writer ORs the same bits into an owner only the control plane changes (by a new table); a
 	 * settle racing this store can lose the mark, which the sweeper's next pass puts back (ct_hold_mark).
 	 */
 	if ((*slot & (XLVS_TBL_MOVED | XLVS_TBL_HELD)) != (XLVS_TBL_MOVED | XLVS_TBL_HELD))
@@ -1111,8 +1111,10 @@ static __always_inline int icmp_error(struct hdr_cursor *nh, void *data_end, str
  * flow recorded earlier must not read as the traffic that keeps an entry alive (or establishes it).
  */
 static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *key, __u32 ports, const struct xlvs_cfg *cfg, __u32 *real_id, __u32 *svc_id,
-                                                   __u8 syn)
+                                                   const __u8 *tcp_flags)
 {
+	/* verifier: read from memory at each use: kept in a register across the lookups, the bit spilled to a slot of its own, which took the chain past 6.1's 512 bytes */
+#define SYN (*(volatile const __u8 *)tcp_flags & XLVS_TCP_SYN)
 	struct xlvs_svc *svc;
 	struct xlvs_ct_geo geo;
 	struct xlvs_real *real;
@@ -1120,7 +1122,7 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 	__u64 *seen, bit;
 	void *table;
 
-	if (syn && !cfg->nc_budget)
+	if (SYN && !cfg->nc_budget)
 		return NULL;
 	svc = service_cached(key, cfg->svc_gen);
 	if (!svc || svc->persist_timeout || !svc->tbl_size || !is_hashed(svc->sched))
@@ -1150,7 +1152,7 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 	 * counted and recorded there. verifier: asking first, before the lookups above (a SYN under budget would skip
 	 * them), grew xlvs_xdp's frame past 6.1's 512 bytes for the whole call chain, inlined or not.
 	 */
-	if (syn)
+	if (SYN)
 		return over_budget(cfg->nc_budget, svc->sched, now_seconds(), 1) ? real : NULL;
 	h = ct_hash(cfg, key, ports);
 	geo = ct_geo();
@@ -1163,6 +1165,7 @@ static __always_inline struct xlvs_real *stateless(const struct xlvs_conn_key *k
 			__sync_fetch_and_or(seen, bit);
 	}
 	return real;
+#undef SYN
 }
 
 /*
@@ -1216,11 +1219,10 @@ static __always_inline int xlvs_ipv4(void *l3, void *data_end, struct ethhdr *et
 
 	/* Established packets, and bare SYNs (new flows) for the budget's sake (see stateless()). */
 	if (proto == IPPROTO_TCP && !(flags & (XLVS_TCP_FIN | XLVS_TCP_RST)) && (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK)) != (XLVS_TCP_SYN | XLVS_TCP_ACK)) {
-		__u8 syn = flags & XLVS_TCP_SYN;
-
-		real = stateless(key, ports, cfg, &real_id, &svc_id, syn);
-		if (real)
-			return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len), syn ? NC_OVER_BUDGET : NC_STATELESS);
+		real = stateless(key, ports, cfg, &real_id, &svc_id, &nc.tcp_flags);
+		if (real) /* verifier: the SYN bit from memory again, as in stateless() */
+			return forward(eth, cfg, vd, real, svc_id, real_id, bpf_ntohs(iph->tot_len),
+			               *(volatile __u8 *)&nc.tcp_flags & XLVS_TCP_SYN ? NC_OVER_BUDGET : NC_STATELESS);
 	}
 
 	/*
@@ -1716,7 +1718,7 @@ struct tblmark_ctx {
 
 /*
  * One bucket. Settle: HELD (a live entry differed from the owner this pass, or a mark came since) is cleared and MOVED
- * kept; MOVED without HELD is cleared. A plain store (BPF v1 has no 32-bit atomics): a mark new_connection() or a sync
+ * kept; MOVED without HELD is cleared. A plain store, as tbl_mark()'s: a mark new_connection() or a sync
  * insert stores in the same nanoseconds can be lost; the sweeper's next pass puts it back (ct_hold_mark).
  */
 static long tblmark_one(__u32 i, struct tblmark_ctx *tc)

@@ -202,3 +202,26 @@ test('a synced entry whose real is not its bucket owner marks the bucket', async
   const r = await run(spec(sport, ACK));
   assert.equal(macOf(r.dataOut, 'dst'), MACS[other.address], 'the synced real');
 });
+
+test("the stateless path's bucket is the hash modulo the table size, for the smallest and largest tables", async () => {
+  // As the control plane computes it (src/core/flowhash.ts): a bucket one off sends a flow to a neighbouring bucket's owner.
+  for (const size of [251, 1048573]) {
+    apply(parseConfig(config(3).replace('maglev_size: 251', `maglev_size: ${size}`)));
+    // A new table's changed buckets are MOVED until two sweeps have found no entry of another real in them.
+    await dp.sweep();
+    await dp.sweep();
+    const t = liveTable();
+    assert.equal(t.length, size);
+    const v0 = verdicts();
+    let sent = 0;
+    for (let sport = 50000; sent < 2000; sport++) {
+      const owner = t[bucketOf(sport)]!;
+      if (owner & abi.TBL_MOVED) continue;
+      const r = await run(spec(sport, ACK));
+      assert.equal(macOf(r.dataOut, 'dst'), macOfReal(owner & abi.TBL_REAL_MASK), `port ${sport}, bucket ${bucketOf(sport)} of ${size}`);
+      sent++;
+    }
+    assert.equal(verdicts().tx_stateless - v0.tx_stateless, 2000n);
+  }
+  apply(parseConfig(config(1)));
+});
