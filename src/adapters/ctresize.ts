@@ -43,6 +43,8 @@ export class CtResizer {
   private conns: number;
   /** A whole sweep has counted the table since the last resize ended: its count may shrink it. */
   private settled = false;
+  /** Entries synced in (a backup's inserts) since the last whole sweep: entries too, though no packet made them. */
+  private synced = 0;
 
   constructor(
     private readonly progFd: number,
@@ -74,13 +76,27 @@ export class CtResizer {
   passEnded(conns: number): void {
     this.conns = conns;
     this.newAtPass = this.txNew();
+    this.synced = 0;
     if (this.geo().prev === 0) this.settled = true;
+  }
+
+  /** Entries a sync insert added: counted as new connections are, so a backup's table grows with the master's. */
+  noteSynced(inserted: number): void {
+    this.synced += inserted;
+  }
+
+  /** Whether the occupancy asks the table to grow now (a cheap check: no walk). */
+  growDue(): boolean {
+    const { live, prev } = this.geo();
+    if (!live || prev) return false;
+    const to = ctResizeTo(live, this.buckets(), { ...this.occupancy(), settled: null });
+    return to !== null && to > live;
   }
 
   /** The occupancy ctgrow.ts decides by: upper counts every new connection since the last pass as an entry. */
   occupancy(): CtOccupancy {
     const since = Number(this.txNew() - this.newAtPass);
-    return { upper: this.conns + Math.max(0, since), settled: this.settled ? this.conns : null };
+    return { upper: this.conns + Math.max(0, since) + this.synced, settled: this.settled ? this.conns : null };
   }
 
   private async run(op: number, arg = 0): Promise<number> {

@@ -52,8 +52,12 @@ export class Datapath {
   readonly conns6: ConnTable<abi.Conn6Key>;
   /** Grows and shrinks xlvs_conn with its flows (after sweep passes: the two never run at once). */
   readonly resizer: CtResizer;
-  /** The last resize a sweep made, if any. */
+  /** The last resize a sweep (or a sync insert's growth) made, if any. */
   lastResize: CtResizeResult | null = null;
+  /** The growth a sync insert started, while it runs. */
+  private growing: Promise<void> | undefined;
+  /** Why the last growth a sync insert started failed, if it did (null since one succeeded). */
+  growError: string | null = null;
   /** Sweeps and resizes, one at a time. */
   private walking: Promise<unknown> = Promise.resolve();
 
@@ -264,7 +268,39 @@ export class Datapath {
    * invalid entry fails the call before any is inserted (UsageError naming it).
    */
   insertSynced(entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
-    return insertSynced(this.obj.programFd('xlvs_syncin'), this.obj.programFd('xlvs_syncin6'), entries);
+    const r = insertSynced(this.obj.programFd('xlvs_syncin'), this.obj.programFd('xlvs_syncin6'), entries);
+    if (r.inserted) {
+      this.resizer.noteSynced(r.inserted);
+      this.growSoon();
+    }
+    return r;
+  }
+
+  /**
+   * A backup's table grows with what the master syncs, not only after sweeps: a bulk sync (a backup starting beside a
+   * loaded master) would otherwise fill the starting size's buckets and be refused until the next sweep. The growth
+   * runs in the background, one at a time and never beside a sweep; inserts meanwhile go to the new size's buckets.
+   */
+  private growSoon(): void {
+    if (this.growing || !this.resizer.growDue()) return;
+    this.growing = this.exclusive(async () => {
+      this.lastResize = (await this.resizer.check()) ?? this.lastResize;
+    }).then(
+      () => {
+        this.growError = null;
+      },
+      (e: unknown) => {
+        this.growError = describeNativeError(e);
+      },
+    );
+    void this.growing.finally(() => {
+      this.growing = undefined;
+    });
+  }
+
+  /** Waits for a growth a sync insert started (tests, benchmarks, close). */
+  async settled(): Promise<void> {
+    await this.growing;
   }
 
   /** Sync records dropped because the queue to user space was full (xlvs_verdicts.sync_lost, summed over CPUs). */

@@ -22,6 +22,7 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
   // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
   const svcIds = new Set(adopted.map((s) => s.id));
   const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
+  let reportedResize = dp.lastResize;
   return {
     apply(ops) {
       dp.apply(ops);
@@ -64,9 +65,11 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
     realConns: (ids) => dp.realConns(ids),
     setTimeouts: (t) => dp.setTimeouts(t),
     async sweep() {
-      const last = dp.lastResize;
       const st = await dp.sweep();
+      // Resizes since the last report: this sweep's, and a growth sync inserts started between sweeps.
       const r = dp.lastResize;
+      const last = reportedResize;
+      reportedResize = r;
       return {
         conns: Number(st.conns),
         expired: Number(st.expired),
