@@ -138,7 +138,7 @@ export function formatReport(r: BenchReport): string {
       `${m.bytes_per_conn.toFixed(1)} bytes per connection; per-CPU slices ${(m.conn_table_per_cpu_bytes / 2 ** 20).toFixed(1)} MiB`,
     ],
     [
-      `  ${m.fill_flows} new flows into it: entries held`,
+      `  ${m.fill_flows} flows into it (doubling between sweeps, as a director takes them): entries held`,
       String(m.fill_held),
       `${m.fill_evicted} live entries replaced (full buckets), ${((100 * m.fill_held) / m.fill_flows).toFixed(2)} % held`,
     ],
