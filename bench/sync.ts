@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // sync.ts: connection sync through the datapath half: records/s and lag from XDP emission to readSyncEvents, and entries/s through insertSynced.
 
-import { objectPath } from '../src/adapters/datapath';
+import { type Datapath, objectPath } from '../src/adapters/datapath';
 import { native } from '../src/adapters/native';
 import * as abi from '../src/core/abi';
 import { TCP_SYN } from '../src/core/packets';
-import type { SyncInsert } from '../src/core/syncdp';
+import type { SyncInsert, SyncInsertResult } from '../src/core/syncdp';
 import { benchDatapath, segment } from './progcost';
 
 export interface SyncBenchResult {
@@ -79,35 +79,46 @@ async function drain(records: number): Promise<SyncBenchResult['drain']> {
   }
 }
 
+/** n established flows of the bench service (its first real, id 0 in a fresh datapath), as a master would sync them. */
+export function syncedFlows(dp: Datapath, n: number): SyncInsert[] {
+  const svc = abi.svc.decode(dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32('10.0.0.100'), port: 80, proto: 6 }))!);
+  return Array.from({ length: n }, (_, i) => ({
+    proto: 6,
+    caddr: abi.u32ToIpv4((0xc6120000 + Math.floor(i / 60000)) >>> 0),
+    cport: 1024 + (i % 60000),
+    vaddr: '10.0.0.100',
+    vport: 80,
+    svcId: svc.id,
+    realId: 0,
+    state: abi.CS.ESTABLISHED,
+    template: false,
+  }));
+}
+
+/**
+ * Inserts as the sync backup does (src/adapters/sync.ts): one batch per turn of the event loop, so the growth the
+ * inserts start (a fresh table holds 262,144 entries) runs between them; waits for that growth to end.
+ */
+export async function insertInTurns(dp: Datapath, list: readonly SyncInsert[], batch: number): Promise<SyncInsertResult> {
+  const r = { inserted: 0, updated: 0, refused: 0 };
+  for (let i = 0; i < list.length; i += batch) {
+    const x = dp.insertSynced(list.slice(i, i + batch));
+    r.inserted += x.inserted;
+    r.updated += x.updated;
+    r.refused += x.refused;
+    await new Promise((res) => setImmediate(res));
+  }
+  await dp.settled();
+  return r;
+}
+
 async function insert(entries: number, batch: number): Promise<SyncBenchResult['insert']> {
   const dp = await benchDatapath(objectPath(), 'wrr', 4_194_304);
   try {
-    const svc = abi.svc.decode(dp.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32('10.0.0.100'), port: 80, proto: 6 }))!);
-    const realId = abi.u32Key(0).readUInt32LE(0); // the bench service's first real (ids from 0 in a fresh datapath)
-    const list: SyncInsert[] = Array.from({ length: entries }, (_, i) => ({
-      proto: 6,
-      caddr: abi.u32ToIpv4((0xc6120000 + Math.floor(i / 60000)) >>> 0),
-      cport: 1024 + (i % 60000),
-      vaddr: '10.0.0.100',
-      vport: 80,
-      svcId: svc.id,
-      realId,
-      state: abi.CS.ESTABLISHED,
-      template: false,
-    }));
-    // Batches as the sync backup inserts them (src/adapters/sync.ts): one per turn of the event loop, so the growth
-    // the inserts start (a fresh table holds 262,144 entries) runs between them.
+    const list = syncedFlows(dp, entries);
     const run = async () => {
       const t0 = process.hrtime.bigint();
-      const r = { inserted: 0, updated: 0, refused: 0 };
-      for (let i = 0; i < list.length; i += batch) {
-        const x = dp.insertSynced(list.slice(i, i + batch));
-        r.inserted += x.inserted;
-        r.updated += x.updated;
-        r.refused += x.refused;
-        await new Promise((res) => setImmediate(res));
-      }
-      await dp.settled();
+      const r = await insertInTurns(dp, list, batch);
       return { r, s: Number(process.hrtime.bigint() - t0) / 1e9 };
     };
     const first = await run();
@@ -117,6 +128,7 @@ async function insert(entries: number, batch: number): Promise<SyncBenchResult['
       throw new Error(`insert ${JSON.stringify(first.r)}, again ${JSON.stringify(again.r)}`);
     return { entries, batch, insert_per_s: Math.round(entries / first.s), update_per_s: Math.round(entries / again.s) };
   } finally {
+    await dp.settled();
     dp.close();
   }
 }

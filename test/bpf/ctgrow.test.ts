@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { benchDatapath, segment, setCycle } from '../../bench/progcost';
+import { insertInTurns, syncedFlows } from '../../bench/sync';
 import { type Datapath, objectPath } from '../../src/adapters/datapath';
 import { native } from '../../src/adapters/native';
 import * as abi from '../../src/core/abi';
 import { ctResizeTo } from '../../src/core/ctgrow';
 import { TCP_ACK, TCP_SYN } from '../../src/core/packets';
-import type { SyncInsert } from '../../src/core/syncdp';
 import { requirePrivileges } from '../lib/privileged';
 
 let dp: Datapath | undefined;
@@ -159,33 +159,12 @@ test("a backup's table grows with a bulk sync: 600,000 entries in batches, one p
   // No packet made these entries, so no new-connection count grows the table: the inserts must count themselves.
   const d = await benchDatapath(objectPath(), 'wrr');
   try {
-    const svc = abi.svc.decode(d.maps.xlvs_svc.lookup(abi.svcKey.encode({ vip: abi.ipv4ToU32('10.0.0.100'), port: 80, proto: 6 }))!);
     const n = 600_000;
     const start = d.resizer.geo().live;
     assert.ok(n > start * abi.CT_WAYS, `more entries (${n}) than the starting size holds (${start * abi.CT_WAYS})`);
-    const r = { inserted: 0, refused: 0 };
-    for (let from = 0; from < n; from += 4096) {
-      const batch: SyncInsert[] = [];
-      for (let i = from; i < Math.min(n, from + 4096); i++)
-        batch.push({
-          proto: 6,
-          caddr: abi.u32ToIpv4((0xc6120000 + Math.floor(i / 60000)) >>> 0),
-          cport: 1024 + (i % 60000),
-          vaddr: '10.0.0.100',
-          vport: 80,
-          svcId: svc.id,
-          realId: 0,
-          state: abi.CS.ESTABLISHED,
-          template: false,
-        });
-      const x = d.insertSynced(batch);
-      r.inserted += x.inserted;
-      r.refused += x.refused;
-      await new Promise((res) => setImmediate(res));
-    }
-    await d.settled();
+    const r = await insertInTurns(d, syncedFlows(d, n), 4096);
     assert.equal(d.growError, null);
-    // Without the growth, 337,856 of them found the starting size's buckets full. With it, a bucket overflows as often
+    // Without the growth, ~338,000 of them found the starting size's buckets full. With it, a bucket overflows as often
     // as at the table's load factor (one in ~10^5-10^6 at 1/8): a handful.
     assert.equal(r.inserted + r.refused, n);
     assert.ok(r.refused <= n / 10_000, `${r.refused} refused`);
