@@ -298,7 +298,7 @@ export class Datapath {
     });
   }
 
-  /** Waits for a growth a sync insert started (tests, benchmarks, close). */
+  /** Waits for a growth a sync insert started (tests, benchmarks); a failed one is retried, and reported, by the next sweep. */
   async settled(): Promise<void> {
     await this.growing;
   }
