@@ -264,7 +264,12 @@ export class Daemon {
           void controller.sync().catch((e: Error) => this.log.warn({ err: e.message }, 'neighbour refresh failed'));
       }),
     );
-    this.unwatch = () => unwatch.forEach((u) => u());
+    // New connections grow the table between sweeps too: a burst would fill the starting size within one interval.
+    const stopGrowth = dp.watchGrowth();
+    this.unwatch = () => {
+      unwatch.forEach((u) => u());
+      stopGrowth();
+    };
     this.timers.push(
       setInterval(
         () =>
@@ -399,6 +404,7 @@ export class Daemon {
     }
     await this.sync?.stop();
     this.sync = undefined;
+    await this.dp?.settled();
     this.dp?.release();
     this.dp = undefined;
     this.solicitor.close();

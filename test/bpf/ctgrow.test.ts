@@ -154,6 +154,39 @@ test('lookups racing the moves of 40 resizes, each way, all find their entry', a
   }
 });
 
+test('a burst of 1,000,000 new flows within one sweep interval grows the table as it comes (the growth watch)', async (t) => {
+  requirePrivileges('BPF connection-table growth tests');
+  // No sweep runs: only the watch reads the occupancy. Without it the starting size's 32,768 buckets took the burst
+  // and 737,856 new flows replaced a live one.
+  const d = await benchDatapath(objectPath('xlvs_bench_fresh'), 'wrr');
+  const stop = d.watchGrowth();
+  try {
+    d.setNewConnBudget(0);
+    const n = 1_000_000;
+    setCycle(d, n);
+    const t0 = performance.now();
+    // One slice of SYNs (new clients) per turn of the event loop, where the watch's timer and walks get theirs.
+    for (let sent = 0; sent < n; sent += 16_384) {
+      await send(d, TCP_SYN, Math.min(16_384, n - sent));
+      await new Promise((r) => setImmediate(r));
+    }
+    const ms = performance.now() - t0;
+    stop();
+    await d.settled();
+    const v = verdicts(d);
+    t.diagnostic(`${n} new flows in ${ms.toFixed(0)} ms, ${v.ct_evicted} replaced; the table grew to ${d.resizer.geo().live} buckets`);
+    assert.equal(d.growError, null);
+    assert.equal(v.tx_new, BigInt(n), 'every SYN a new connection');
+    assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table, no resize pending');
+    // 1,000,000 flows fill the largest size to 1/4, where one bucket in ~4,000 overflows: ~100 replaced.
+    assert.ok(v.ct_evicted <= 500n, `${v.ct_evicted} replaced`);
+  } finally {
+    stop();
+    await d.settled();
+    d.close();
+  }
+});
+
 test("a backup's table grows with a bulk sync: 600,000 entries in batches, one per turn of the event loop", async () => {
   requirePrivileges('BPF connection-table growth tests');
   // No packet made these entries, so no new-connection count grows the table: the inserts must count themselves.
