@@ -133,12 +133,12 @@ export async function flowCosts(opts: { repeat: number; rounds: number; counts: 
         cases.push({ scheduler, family: 4, flows, dp, frame: est, ns: [], offPath: 0, budget: 0 });
       }
       const newDp = await open(scheduler);
-      await newDp.resizeConnTable(newDp.resizer.maxLive());
+      await newDp.walks.resize(newDp.walks.resizer.maxLive());
       cases.push({ scheduler, family: 4, flows: 'new', dp: newDp, frame: syn, ns: [], offPath: 0, budget: 0 });
       if (scheduler !== 'mh') continue;
       // The same flood as a director with the default config takes it: past the budget, new flows go by the hash alone.
       const budgetDp = await open(scheduler);
-      await budgetDp.resizeConnTable(budgetDp.resizer.maxLive());
+      await budgetDp.walks.resize(budgetDp.walks.resizer.maxLive());
       budgetDp.setNewConnBudget(DEFAULT_BUDGET);
       cases.push({ scheduler, family: 4, flows: 'new', dp: budgetDp, frame: syn, ns: [], offPath: 0, budget: DEFAULT_BUDGET });
       const dp6 = await open(scheduler),

@@ -108,7 +108,7 @@ export async function insertInTurns(dp: Datapath, list: readonly SyncInsert[], b
     r.refused += x.refused;
     await new Promise((res) => setImmediate(res));
   }
-  await dp.settled();
+  await dp.walks.settled();
   return r;
 }
 
@@ -128,7 +128,7 @@ async function insert(entries: number, batch: number): Promise<SyncBenchResult['
       throw new Error(`insert ${JSON.stringify(first.r)}, again ${JSON.stringify(again.r)}`);
     return { entries, batch, insert_per_s: Math.round(entries / first.s), update_per_s: Math.round(entries / again.s) };
   } finally {
-    await dp.settled();
+    await dp.walks.settled();
     dp.close();
   }
 }

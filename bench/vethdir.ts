@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       dp.setDirectorMac(mac, []);
       new Provisioner(dp).apply(cfg, (a) => macOf.get(a) ?? null);
       dp.setNewConnBudget(cfg.new_conn_budget);
-      if (name.endsWith('-new')) await dp.resizeConnTable(dp.resizer.maxLive());
+      if (name.endsWith('-new')) await dp.walks.resize(dp.walks.resizer.maxLive());
     }
     // Sweeps every second, as the daemon's: idle entries expire and the table grows with the flows it holds. Only the
     // attached datapath, as a director sweeps its one table: sweeping all of them (~0.6 s of CPU a second with the

@@ -265,7 +265,7 @@ export class Daemon {
       }),
     );
     // New connections grow the table between sweeps too: a burst would fill the starting size within one interval.
-    const stopGrowth = dp.watchGrowth();
+    const stopGrowth = dp.walks.watchGrowth();
     this.unwatch = () => {
       unwatch.forEach((u) => u());
       stopGrowth();
@@ -404,7 +404,7 @@ export class Daemon {
     }
     await this.sync?.stop();
     this.sync = undefined;
-    await this.dp?.settled();
+    await this.dp?.walks.settled();
     this.dp?.release();
     this.dp = undefined;
     this.solicitor.close();

@@ -1,49 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// datapath.ts: loads the XDP object, applies plan() ops to its maps (services, reals, schedule tables), attaches and pins it.
+// datapath.ts: the loaded XDP object: applies plan() ops to its maps (services, reals, schedule tables), attaches and pins it.
 
-import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { stateTimeouts } from '../core/config';
-import { ctGeometry } from '../core/conntable';
-import { ctInitialLive } from '../core/ctgrow';
 import { type RealState, realFlags, type ServiceState, schedNumber } from '../core/director';
 import { RuntimeError } from '../core/errors';
-import { loadFailureMessage } from '../core/loadfailure';
 import { ipToBytes, isIPv6 } from '../core/net/addr';
 import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
 import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
-import { type CtResizeResult, CtResizer } from './ctresize';
-import { requireKernel } from './kernelprobe';
-import { copyGrown, grownPins } from './mapgrowth';
-import { BPF_ANY, type BpfMap, type BpfObject, describeNativeError, isNativeError, native, repoRoot, type XdpLink, type XdpMode } from './native';
-import { ADDED_MAPS, LINK_PIN, MAP_NAMES, type MapName, type Maps, pinName, pinPaths, removePins } from './pinned';
+import { CtWalks } from './ctwalks';
+import { BPF_ANY, type BpfMap, type BpfObject, describeNativeError, isNativeError, native, type XdpLink, type XdpMode } from './native';
+import { acceptSlots, type LoadOptions, nextSvcGen, openObject, type Timeouts } from './objectload';
+import { LINK_PIN, type MapName, type Maps, pinName, pinPaths, removePins, syncPins } from './pinned';
 import { rcuBarrier } from './rcu';
 import { SchedTables } from './schedtables';
 import { insertSynced, SyncReader } from './syncqueue';
 
-export function objectPath(name = 'xlvs'): string {
-  return path.join(repoRoot(), 'build', 'bpf', `${name}.o`);
-}
-
-export interface Timeouts {
-  tcp: number;
-  tcp_fin: number;
-  udp: number;
-}
-/** IPVS's defaults (ipvsadm -L --timeout: 900 120 300). */
-export const DEFAULT_TIMEOUTS: Timeouts = { tcp: 900, tcp_fin: 120, udp: 300 };
-
-/** Any frame: BPF_PROG_TEST_RUN needs one, the sweeper ignores it. */
-const SWEEP_FRAME = Buffer.alloc(64);
-/**
- * How often the growth watch reads the occupancy. At 1,000,000 new connections a second, 50,000 come between two
- * reads: 1.5 to a bucket of the starting size, where nine (an overflow) come one bucket in ~10^5.
- */
-export const GROW_CHECK_MS = 50;
+export { DEFAULT_TIMEOUTS, objectPath, type Timeouts } from './objectload';
 
 export class Datapath {
   private link: XdpLink | undefined;
@@ -55,16 +31,8 @@ export class Datapath {
   readonly conns: ConnTable;
   /** The IPv6 connection table (xlvs_conn6). */
   readonly conns6: ConnTable<abi.Conn6Key>;
-  /** Grows and shrinks xlvs_conn with its flows (after sweep passes: the two never run at once). */
-  readonly resizer: CtResizer;
-  /** The last resize a sweep (or a sync insert's growth) made, if any. */
-  lastResize: CtResizeResult | null = null;
-  /** The growth a sync insert or the growth watch started, while it runs. */
-  private growing: Promise<void> | undefined;
-  /** Why the last growth started between sweeps failed, if it did (null since one succeeded). */
-  growError: string | null = null;
-  /** Sweeps and resizes, one at a time. */
-  private walking: Promise<unknown> = Promise.resolve();
+  /** Sweeps and resizes of the connection table, one at a time, and its growth between sweeps. */
+  readonly walks: CtWalks;
 
   /**
    * @param kernelNotes one line per optional kernel feature this kernel lacks, with what xlvs does instead (to log at start)
@@ -78,101 +46,22 @@ export class Datapath {
     this.tables = new SchedTables(obj, maps.xlvs_tbl, maps.xlvs_pos);
     this.conns = connTableOf(maps);
     this.conns6 = conn6TableOf(maps);
-    this.resizer = new CtResizer(obj.programFd('xlvs_ctmove'), maps);
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.walking.then(fn, fn);
-    this.walking = p.catch(() => undefined);
-    return p;
+    this.walks = new CtWalks({ sweep: obj.programFd('xlvs_sweep'), ctmove: obj.programFd('xlvs_ctmove') }, maps, () => this.tables.settle());
   }
 
   /** Entries the IPv4 connection table holds at its size now (a growable table's live buckets, else all of them). */
   connCapacity(): number {
-    const { live } = this.resizer.geo();
+    const { live } = this.walks.resizer.geo();
     return (live || this.conns.geometry.buckets * this.conns.geometry.slices) * abi.CT_WAYS;
   }
 
-  /** Resizes the connection table to live buckets now (tests, benchmarks); sweeps resize it by occupancy on their own. */
-  resizeConnTable(live: number): Promise<CtResizeResult> {
-    return this.exclusive(() => this.resizer.resize(live));
-  }
-
-  /**
-   * reuseFrom: a pin directory whose maps the new program adopts (a restart or an upgrade keeps every flow).
-   * syncQueueBytes: xlvs_syncq's size (a power of two of pages; default XLVS_SYNCQ_BYTES).
-   */
-  static async load(opts: {
-    connTableSize: number;
-    /** Entries of the IPv6 connection table (xlvs_conn6); default conn6TableSize(connTableSize), a quarter. */
-    connTable6Size?: number;
-    connTablePerCpu?: boolean;
-    objPath?: string;
-    reuseFrom?: string;
-    syncQueueBytes?: number;
-  }): Promise<Datapath> {
-    let obj: BpfObject;
-    const reuseMaps = opts.reuseFrom ? pinPaths(opts.reuseFrom) : undefined;
-    // Maps an upgrade grew by appended fields are created anew and their old values copied in (after the load).
-    const grown = reuseMaps ? grownPins(reuseMaps) : [];
-    for (const g of grown) delete reuseMaps![g.name];
-    // Maps an older build did not have (the IPv6 ones) are made afresh beside the adopted ones.
-    for (const name of ADDED_MAPS) if (reuseMaps?.[name] && !fs.existsSync(reuseMaps[name]!)) delete reuseMaps[name];
-    const geo = ctGeometry(opts.connTableSize, opts.connTablePerCpu ?? false, native().numPossibleCpus());
-    const conn6Size = opts.connTable6Size ?? abi.conn6TableSize(opts.connTableSize);
-    const geo6 = ctGeometry(conn6Size, opts.connTablePerCpu ?? false, native().numPossibleCpus(), abi.CT6_WAYS);
-    const objPath = opts.objPath ?? objectPath();
-    const kernelNotes = await requireKernel();
-    try {
-      obj = await native().BpfObject.open(objPath, {
-        mapMaxEntries: {
-          xlvs_conn: geo.buckets * geo.slices,
-          xlvs_persist: abi.persistTableSize(opts.connTableSize),
-          xlvs_conn6: geo6.buckets * geo6.slices,
-          xlvs_persist6: abi.persistTableSize(conn6Size),
-          xlvs_seen: Math.max(1, Math.ceil(geo.buckets / abi.SEEN_PER_WORD)),
-          ...(opts.syncQueueBytes ? { xlvs_syncq: opts.syncQueueBytes } : {}),
-        },
-        ...(reuseMaps ? { reuseMaps } : {}),
-      });
-    } catch (e) {
-      if (isNativeError(e)) throw new RuntimeError(loadFailureMessage(e, os.release(), path.basename(objPath)), { cause: e });
-      throw e;
-    }
-    const maps = {} as Maps;
-    for (const name of MAP_NAMES) maps[name] = obj.map(name);
-    for (const g of grown) copyGrown(g, maps[g.name]);
-    // An adopted table keeps its hash seed (its flows are where that seed put them); a new one gets a fresh seed.
-    const prior = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
-    const adopt = prior.ct_buckets === geo.buckets && prior.ct_per_cpu === (opts.connTablePerCpu ? 1 : 0);
-    const cfgValue: abi.Cfg = {
-      mac: '00:00:00:00:00:00',
-      timeout: stateTimeouts(DEFAULT_TIMEOUTS),
-      ...(adopt ? { mac: prior.mac, timeout: prior.timeout } : {}),
-      ct_buckets: geo.buckets,
-      ct_per_cpu: opts.connTablePerCpu ? 1 : 0,
-      ct_seed: adopt ? prior.ct_seed : randomInt(2 ** 32 - 1) >>> 0,
-      ct_total: geo.buckets * geo.slices,
-      accept_mac: [],
-      sync_emit: 0, // a load never emits until a plan turns it on (the controller starts from SYNC_OFF)
-      ct6_buckets: geo6.buckets,
-      ct6_total: geo6.buckets * geo6.slices,
-      nc_budget: 0, // the controller writes the config's new_conn_budget
-      // Onward from the pinned value, never back: the program this load replaces reads the same xlvs_cfg until it is.
-      svc_gen: nextSvcGen(prior.svc_gen),
-    };
-    cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
-    maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
-    // A new table grows from small (its working set follows its flows); per-CPU slices stay fixed. Adopted pins keep
-    // their size, and an older build's (no xlvs_ctgeo among them) stays fixed: its entries lie by multiply-shift.
-    if (!reuseMaps) {
-      const live = opts.connTablePerCpu ? 0 : ctInitialLive(geo.buckets);
-      maps.xlvs_ctgeo.update(abi.u32Key(0), abi.ctGeo.encode({ live, prev: 0 }));
-    }
-    const dp = new Datapath(obj, maps, cfgValue, kernelNotes);
+  /** Opens and loads the object (objectload.ts), adopting the pins at opts.reuseFrom if given. */
+  static async load(opts: LoadOptions): Promise<Datapath> {
+    const o = await openObject(opts);
+    const dp = new Datapath(o.obj, o.maps, o.cfgValue, o.kernelNotes);
     // Adopted tables: an older build's carry no marks though their buckets' connections may name other reals (and
     // xlvs_tblmarked is this load's own), so every bucket is marked; two sweep passes clear what no entry holds.
-    if (reuseMaps) await dp.markAllTables();
+    if (o.reused) await dp.markAllTables();
     return dp;
   }
 
@@ -217,25 +106,9 @@ export class Datapath {
     this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
   }
 
-  /** Expires idle connections and persistence templates (the xlvs_sweep program: it runs in the kernel, over the maps). */
-  async sweep(): Promise<abi.SweepStats> {
-    // One run walks XLVS_SWEEP_CHUNK buckets with the CPU held; the runs of a pass are separate syscalls, so
-    // packets on that CPU (and this event loop) get their turn in between.
-    const fd = this.obj.programFd('xlvs_sweep');
-    return this.exclusive(async () => {
-      // Growth first: new connections since the last pass may already fill the table past its load factor.
-      this.lastResize = (await this.resizer.check()) ?? this.lastResize;
-      for (;;) {
-        await native().testRun(fd, { data: SWEEP_FRAME });
-        const st = abi.sweepStats.decode(this.maps.xlvs_sweepst.lookup(abi.u32Key(0))!);
-        if (st.cursor === 0n) {
-          await this.tables.settle();
-          this.resizer.passEnded(Number(st.conns));
-          this.lastResize = (await this.resizer.check()) ?? this.lastResize;
-          return st;
-        }
-      }
-    });
+  /** Expires idle connections and persistence templates (CtWalks.sweep). */
+  sweep(): Promise<abi.SweepStats> {
+    return this.walks.sweep();
   }
 
   /**
@@ -276,59 +149,8 @@ export class Datapath {
     const r = insertSynced(this.obj.programFd('xlvs_syncin'), this.obj.programFd('xlvs_syncin6'), entries);
     // Only IPv4 connections lie in the growable table (templates and IPv6 entries have maps of their own).
     const inTable = entries.filter((e, i) => r.results[i] === abi.SYNC_R.INSERTED && !e.template && !e.caddr.includes(':')).length;
-    if (inTable) {
-      this.resizer.noteSynced(inTable);
-      this.growSoon();
-    }
+    if (inTable) this.walks.noteSynced(inTable);
     return r;
-  }
-
-  /**
-   * A backup's table grows with what the master syncs, not only after sweeps: a bulk sync (a backup starting beside a
-   * loaded master) would otherwise fill the starting size's buckets and be refused until the next sweep. The growth
-   * runs in the background, one at a time and never beside a sweep; inserts meanwhile go to the new size's buckets.
-   */
-  private growSoon(): void {
-    if (this.growing || !this.resizer.growDue()) return;
-    this.growing = this.exclusive(async () => {
-      this.lastResize = (await this.resizer.check()) ?? this.lastResize;
-    }).then(
-      () => {
-        this.growError = null;
-      },
-      (e: unknown) => {
-        this.growError = describeNativeError(e);
-      },
-    );
-    void this.growing.finally(() => {
-      this.growing = undefined;
-    });
-  }
-
-  /**
-   * Checks the occupancy every ms between sweeps (three map reads) and grows the table in the background when it asks:
-   * a burst of new connections (a flood of 1,000,000 a second) would otherwise fill the starting size's buckets within
-   * one sweep interval, and each new flow past a full bucket replaces a live one. Returns the function that stops it.
-   */
-  watchGrowth(ms = GROW_CHECK_MS): () => void {
-    const timer = setInterval(() => {
-      try {
-        this.growSoon();
-      } catch (e) {
-        this.growError = describeNativeError(e); // a timer's throw would end the process
-      }
-    }, ms);
-    return () => clearInterval(timer);
-  }
-
-  /**
-   * Waits for the sweep or resize under way and a growth started between sweeps (tests, benchmarks, a daemon stopping:
-   * a walk cut off by closed maps would leave a resize pending for the next start). A failed growth is retried, and
-   * reported, by the next sweep.
-   */
-  async settled(): Promise<void> {
-    await this.growing;
-    await this.walking;
   }
 
   /** Sync records dropped because the queue to user space was full (xlvs_verdicts.sync_lost, summed over CPUs). */
@@ -433,32 +255,13 @@ export class Datapath {
     for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) this.maps[name].pin(p);
   }
 
-  /** Pins every map under dir: a missing pin is made, and one naming another map (grown by an upgrade) is replaced in one rename. */
-  syncPins(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
-    for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) {
-      if (!fs.existsSync(p)) {
-        this.maps[name].pin(p);
-        continue;
-      }
-      const pinned = native().BpfMap.openPinned(p);
-      const same = pinned.id === this.maps[name].id;
-      pinned.close();
-      if (!same) {
-        // bpffs refuses names with a dot
-        this.maps[name].pin(`${p}_new`);
-        fs.renameSync(`${p}_new`, p);
-      }
-    }
-  }
-
   /**
    * Long-running mode: the link is pinned next to the maps, so the program stays attached when this process exits
    * or crashes. An existing pinned link gets this program swapped in (bpf_link_update), never a detach/attach gap.
    */
   attachPinned(ifname: string, mode: XdpMode, dir: string): { mode: 'native' | 'generic'; adopted: boolean } {
     const linkPin = path.join(dir, LINK_PIN);
-    this.syncPins(dir);
+    syncPins(this.maps, dir);
     if (fs.existsSync(linkPin)) {
       try {
         this.link = native().XdpLink.openPinned(linkPin);
@@ -485,7 +288,7 @@ export class Datapath {
       .map(([n]) => pinName(n));
     const linkMissing = !!this.link && !fs.existsSync(linkPin);
     if (!missing.length && !linkMissing) return [];
-    this.syncPins(dir);
+    syncPins(this.maps, dir);
     if (linkMissing) this.link!.pin(linkPin);
     return [...missing, ...(linkMissing ? [LINK_PIN] : [])];
   }
@@ -617,11 +420,6 @@ export class Datapath {
   }
 }
 
-/** xlvs_cfg.svc_gen's next value: any other than the last, never 0 (an empty xlvs_svcc slot's). */
-function nextSvcGen(gen: number): number {
-  return (gen % 0xffffffff) + 1;
-}
-
 /** A service's key in its family's map: xlvs_svc (struct xlvs_svc_key) or xlvs_svc6 (struct xlvs_svc6_key). */
 function serviceKey(vip: string, port: number, proto: number): Buffer {
   return isIPv6(vip) ? abi.svc6Key.encode({ vip: Buffer.from(ipToBytes(vip)), port, proto }) : abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto });
@@ -639,9 +437,4 @@ function serviceValue(s: ServiceState): abi.Svc {
     persist_timeout: s.persistTimeout ?? 0,
     persist_mask: v6 ? 0 : abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
   };
-}
-
-/** The ACCEPT_MACS slots of xlvs_cfg: the extra MACs, then the NIC's own repeated (the datapath compares every slot). */
-function acceptSlots(mac: string, extra: readonly string[]): string[] {
-  return Array.from({ length: abi.ACCEPT_MACS }, (_, i) => extra[i] ?? mac);
 }

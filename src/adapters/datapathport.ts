@@ -22,7 +22,7 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
   // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
   const svcIds = new Set(adopted.map((s) => s.id));
   const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
-  let reportedResize = dp.lastResize;
+  let reportedResize = dp.walks.lastResize;
   return {
     apply(ops) {
       dp.apply(ops);
@@ -67,7 +67,7 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
     async sweep() {
       const st = await dp.sweep();
       // Resizes since the last report: this sweep's, and a growth sync inserts started between sweeps.
-      const r = dp.lastResize;
+      const r = dp.walks.lastResize;
       const last = reportedResize;
       reportedResize = r;
       return {

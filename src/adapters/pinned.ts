@@ -257,3 +257,22 @@ export function readObserved(dir: string): ObservedService[] {
     p.close();
   }
 }
+
+/** Pins every map under dir: a missing pin is made, and one naming another map (grown by an upgrade) is replaced in one rename. */
+export function syncPins(maps: Maps, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, p] of Object.entries(pinPaths(dir)) as [MapName, string][]) {
+    if (!fs.existsSync(p)) {
+      maps[name].pin(p);
+      continue;
+    }
+    const pinned = native().BpfMap.openPinned(p);
+    const same = pinned.id === maps[name].id;
+    pinned.close();
+    if (!same) {
+      // bpffs refuses names with a dot
+      maps[name].pin(`${p}_new`);
+      fs.renameSync(`${p}_new`, p);
+    }
+  }
+}

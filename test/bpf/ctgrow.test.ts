@@ -42,7 +42,7 @@ test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under 
   const d = dp;
   d.setNewConnBudget(0);
   const buckets = abi.cfg.decode(d.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct_buckets;
-  assert.deepEqual(d.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 }, 'a new table starts at its minimum');
+  assert.deepEqual(d.walks.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 }, 'a new table starts at its minimum');
   const grown: string[] = [];
   // Flows double between sweeps: a table grown to 1/16 full fills to 1/8 before the next sweep grows it. Past
   // 524,288 flows the table is at its largest (the default 4,194,304 entries) and fills as a fixed one does.
@@ -51,16 +51,16 @@ test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under 
     setCycle(d, n);
     await send(d, TCP_SYN, n);
     await send(d, TCP_ACK, n);
-    const geo = d.resizer.geo();
-    const to = ctResizeTo(geo.live, buckets, d.resizer.occupancy());
+    const geo = d.walks.resizer.geo();
+    const to = ctResizeTo(geo.live, buckets, d.walks.resizer.occupancy());
     if (to === null) continue;
     const before = snapshot(d);
     const v0 = verdicts(d);
     // The sweep resizes while every flow's ACKs run on the other CPU.
     await Promise.all([send(d, TCP_ACK, 3 * n), d.sweep()]);
     const v1 = verdicts(d);
-    assert.deepEqual(d.resizer.geo(), { live: to, prev: 0 }, `${n} flows: resized to ${to} buckets, and the resize ended`);
-    assert.equal(d.lastResize?.outcome, 'done');
+    assert.deepEqual(d.walks.resizer.geo(), { live: to, prev: 0 }, `${n} flows: resized to ${to} buckets, and the resize ended`);
+    assert.equal(d.walks.lastResize?.outcome, 'done');
     const lost = changed(before, snapshot(d));
     if (before.size === n) {
       // Every flow had its entry: any packet that missed one, and any flow not where it was, is the resize's doing.
@@ -71,12 +71,12 @@ test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under 
       // only those replacements may account for flows not where they were.
       assert.ok(lost <= Number(v1.ct_evicted - v0.ct_evicted), `${n} flows: ${lost} lost or moved, ${v1.ct_evicted - v0.ct_evicted} replaced`);
     }
-    grown.push(`${n} flows: ${geo.live} -> ${to} buckets, ${d.lastResize!.moved} moved in ${d.lastResize!.ms.toFixed(0)} ms, ${lost} lost`);
+    grown.push(`${n} flows: ${geo.live} -> ${to} buckets, ${d.walks.lastResize!.moved} moved in ${d.walks.lastResize!.ms.toFixed(0)} ms, ${lost} lost`);
   }
   const v = verdicts(d);
   t.diagnostic(grown.join('; '));
   t.diagnostic(`${v.ct_evicted} entries replaced in full buckets (at the largest size, 1,000,000 flows fill it to 1/4)`);
-  assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table');
+  assert.deepEqual(d.walks.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table');
   assert.ok(grown.length >= 2, 'grown on the way (a sweep may grow several sizes at once)');
 });
 
@@ -85,9 +85,9 @@ test('a shrink that finds no room goes back to the size before, keeping every fl
   const d = dp!;
   const all = snapshot(d);
   // 1,000,000 flows cannot fit 131,072 buckets of 8: the walks leave entries behind, so the resize reverts.
-  const r = await d.resizeConnTable(131_072);
+  const r = await d.walks.resize(131_072);
   assert.equal(r.outcome, 'reverted');
-  assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 });
+  assert.deepEqual(d.walks.resizer.geo(), { live: 524_288, prev: 0 });
   assert.equal(changed(all, snapshot(d)), 0, 'every flow where it was, on its real');
   assert.equal(snapshot(d).size, all.size);
 });
@@ -98,23 +98,23 @@ test('a table whose flows end shrinks to its minimum once a whole sweep has coun
   // Established flows idle for 2 s expire; the first 10,000 of the flows keep sending.
   d.setTimeouts({ tcp: 2, tcp_fin: 2, udp: 2 });
   setCycle(d, 10_000);
-  for (let i = 0; i < 8 && d.resizer.geo().live > abi.CT_MIN_LIVE; i++) {
+  for (let i = 0; i < 8 && d.walks.resizer.geo().live > abi.CT_MIN_LIVE; i++) {
     await send(d, TCP_ACK, 10_000);
     await d.sweep();
     await new Promise((r) => setTimeout(r, 600));
   }
-  assert.deepEqual(d.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 });
-  assert.ok(d.lastResize && d.lastResize.to === abi.CT_MIN_LIVE && d.lastResize.outcome === 'done', JSON.stringify(d.lastResize));
+  assert.deepEqual(d.walks.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 });
+  assert.ok(d.walks.lastResize && d.walks.lastResize.to === abi.CT_MIN_LIVE && d.walks.lastResize.outcome === 'done', JSON.stringify(d.walks.lastResize));
   const kept = snapshot(d);
   assert.equal(kept.size, 10_000, 'the live flows, and no other');
   const v0 = verdicts(d);
   await send(d, TCP_ACK, 10_000);
   assert.equal(verdicts(d).tx_new - v0.tx_new, 0n, 'every live flow found after the shrink');
   // With no traffic, growing and shrinking again moves every flow and keeps each one exactly.
-  const up = await d.resizeConnTable(262_144);
+  const up = await d.walks.resize(262_144);
   assert.ok(up.outcome === 'done' && up.moved > 0, JSON.stringify(up));
   assert.equal(changed(kept, snapshot(d)), 0, 'grown: every flow kept');
-  const down = await d.resizeConnTable(abi.CT_MIN_LIVE);
+  const down = await d.walks.resize(abi.CT_MIN_LIVE);
   assert.ok(down.outcome === 'done' && down.moved === up.moved, JSON.stringify(down));
   assert.equal(changed(kept, snapshot(d)), 0, 'shrunk: every flow kept');
   assert.equal(snapshot(d).size, kept.size);
@@ -139,8 +139,8 @@ test('lookups racing the moves of 40 resizes, each way, all find their entry', a
     })();
     let moved = 0;
     for (let i = 0; i < 40; i++) {
-      moved += (await d.resizeConnTable(2 * abi.CT_MIN_LIVE)).moved;
-      moved += (await d.resizeConnTable(abi.CT_MIN_LIVE)).moved;
+      moved += (await d.walks.resize(2 * abi.CT_MIN_LIVE)).moved;
+      moved += (await d.walks.resize(abi.CT_MIN_LIVE)).moved;
     }
     resizing = false;
     await traffic;
@@ -159,7 +159,7 @@ test('a burst of 1,000,000 new flows within one sweep interval grows the table a
   // No sweep runs: only the watch reads the occupancy. Without it the starting size's 32,768 buckets took the burst
   // and 737,856 new flows replaced a live one.
   const d = await benchDatapath(objectPath('xlvs_bench_fresh'), 'wrr');
-  const stop = d.watchGrowth();
+  const stop = d.walks.watchGrowth();
   try {
     d.setNewConnBudget(0);
     const n = 1_000_000;
@@ -172,17 +172,17 @@ test('a burst of 1,000,000 new flows within one sweep interval grows the table a
     }
     const ms = performance.now() - t0;
     stop();
-    await d.settled();
+    await d.walks.settled();
     const v = verdicts(d);
-    t.diagnostic(`${n} new flows in ${ms.toFixed(0)} ms, ${v.ct_evicted} replaced; the table grew to ${d.resizer.geo().live} buckets`);
-    assert.equal(d.growError, null);
+    t.diagnostic(`${n} new flows in ${ms.toFixed(0)} ms, ${v.ct_evicted} replaced; the table grew to ${d.walks.resizer.geo().live} buckets`);
+    assert.equal(d.walks.growError, null);
     assert.equal(v.tx_new, BigInt(n), 'every SYN a new connection');
-    assert.deepEqual(d.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table, no resize pending');
+    assert.deepEqual(d.walks.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table, no resize pending');
     // 1,000,000 flows fill the largest size to 1/4, where one bucket in ~4,000 overflows: ~100 replaced.
     assert.ok(v.ct_evicted <= 500n, `${v.ct_evicted} replaced`);
   } finally {
     stop();
-    await d.settled();
+    await d.walks.settled();
     d.close();
   }
 });
@@ -193,19 +193,19 @@ test("a backup's table grows with a bulk sync: 600,000 entries in batches, one p
   const d = await benchDatapath(objectPath(), 'wrr');
   try {
     const n = 600_000;
-    const start = d.resizer.geo().live;
+    const start = d.walks.resizer.geo().live;
     assert.ok(n > start * abi.CT_WAYS, `more entries (${n}) than the starting size holds (${start * abi.CT_WAYS})`);
     const r = await insertInTurns(d, syncedFlows(d, n), 4096);
-    assert.equal(d.growError, null);
+    assert.equal(d.walks.growError, null);
     // Without the growth, ~338,000 of them found the starting size's buckets full. With it, a bucket overflows as often
     // as at the table's load factor (one in ~10^5-10^6 at 1/8): a handful.
     assert.equal(r.inserted + r.refused, n);
     assert.ok(r.refused <= n / 10_000, `${r.refused} refused`);
-    assert.ok(d.resizer.geo().live > start, `grown from ${start} buckets (now ${d.resizer.geo().live})`);
-    assert.equal(d.resizer.geo().prev, 0, 'no resize left pending');
+    assert.ok(d.walks.resizer.geo().live > start, `grown from ${start} buckets (now ${d.walks.resizer.geo().live})`);
+    assert.equal(d.walks.resizer.geo().prev, 0, 'no resize left pending');
     assert.equal(snapshot(d).size, r.inserted, 'every entry where a lookup finds it');
   } finally {
-    await d.settled();
+    await d.walks.settled();
     d.close();
   }
 });
@@ -213,7 +213,7 @@ test("a backup's table grows with a bulk sync: 600,000 entries in batches, one p
 test('a resize is refused for a size that is not a power of two, past the table, or on a fixed table', async () => {
   requirePrivileges('BPF connection-table growth tests');
   const d = dp!;
-  await assert.rejects(d.resizeConnTable(100_000), /cannot resize from \d+ to 100000 buckets/);
-  await assert.rejects(d.resizeConnTable(1 << 20), /cannot resize/);
-  assert.equal(d.resizer.geo().prev, 0, 'nothing half-applied');
+  await assert.rejects(d.walks.resize(100_000), /cannot resize from \d+ to 100000 buckets/);
+  await assert.rejects(d.walks.resize(1 << 20), /cannot resize/);
+  assert.equal(d.walks.resizer.geo().prev, 0, 'nothing half-applied');
 });

@@ -50,7 +50,7 @@ test('idle mh entries outlive their timeout only when a live flow in their bucke
    * 32,768-bucket starting table past its growth point instead overflows a bucket (nine flows in eight ways) in about
    * one run in thirty, and the evicted flow would fail this count for a reason that is not the one under test.
    */
-  const grown = await d.resizer.resize(ctTargetLive(N, d.resizer.maxLive()));
+  const grown = await d.walks.resizer.resize(ctTargetLive(N, d.walks.resizer.maxLive()));
   assert.equal(grown.outcome, 'done');
   setCycle(d, N);
   await send(d, TCP_SYN, N);
@@ -75,7 +75,7 @@ test('idle mh entries outlive their timeout only when a live flow in their bucke
 
   const base = segment(40000, TCP_ACK).readUInt32BE(26); // the template's client address
   const liveAddr = new Set(Array.from({ length: L }, (_, i) => (base ^ (i + 2)) >>> 0));
-  const { live } = d.resizer.geo();
+  const { live } = d.walks.resizer.geo();
   const slot = (key: abi.ConnKey) => {
     const h = ctHashOf(abi.connKey.encode(key), cfg.ct_seed);
     return `${ctPlace(h, cfg.ct_buckets, live)}/${h >>> 28}`;

@@ -12,8 +12,8 @@ test('a pass is several runs of XLVS_SWEEP_CHUNK buckets: entries in every chunk
   const dp = await Datapath.load({ connTableSize: abi.SWEEP_CHUNK * abi.CT_WAYS * 5 });
   try {
     // A growable table's pass walks its live buckets: four chunks once grown to 65,536 (the map holds five).
-    await dp.resizeConnTable(4 * abi.SWEEP_CHUNK);
-    assert.deepEqual(dp.resizer.geo(), { live: 4 * abi.SWEEP_CHUNK, prev: 0 });
+    await dp.walks.resize(4 * abi.SWEEP_CHUNK);
+    assert.deepEqual(dp.walks.resizer.geo(), { live: 4 * abi.SWEEP_CHUNK, prev: 0 });
     // Two entries in each of three chunks' range of buckets: one idle past its timeout, one live.
     const put: abi.ConnKey[] = [];
     const chunkOf = (k: abi.ConnKey) => Math.floor(dp.conns.bucketOf(k) / abi.SWEEP_CHUNK);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { Datapath } from '../../src/adapters/datapath';
 import { BPF_MAP_TYPE_ARRAY, native } from '../../src/adapters/native';
-import { ADDED_MAPS, hasPinnedMaps, pinPaths } from '../../src/adapters/pinned';
+import { ADDED_MAPS, hasPinnedMaps, pinPaths, syncPins } from '../../src/adapters/pinned';
 import * as abi from '../../src/core/abi';
 import { requirePrivileges } from '../lib/privileged';
 
@@ -72,7 +72,7 @@ test('pinned xlvs_cfg and xlvs_verdicts of an older, shorter layout are copied i
     assert.equal(vd.tx_new, BigInt(Array.from({ length: ncpu }, (_, c) => 10 + c).reduce((a, b) => a + b, 0)), 'counters carried over, per CPU');
     assert.equal(vd.pass_not_for_us, 0n);
     assert.equal(dp2.conns.count(), 1, 'the connection table was adopted, not copied');
-    dp2.syncPins(dir);
+    syncPins(dp2.maps, dir);
     for (const name of ['xlvs_cfg', 'xlvs_verdicts', 'xlvs_conn', ...ADDED_MAPS] as const) {
       const m = native().BpfMap.openPinned(pins[name]!);
       assert.equal(m.id, dp2.maps[name].id, `${name} pinned is the one in use`);
