@@ -19,7 +19,10 @@ export interface DaemonScaleResult {
   rss_mib: number;
   /** One real's weight edited through the controller (what an API call does): until the call returns. */
   weight_change_median_ms: number;
+  weight_change_p90_ms: number;
   weight_change_max_ms: number;
+  /** The first change after the apply: the edit path's code runs cold (V8 compiles it), the apply's garbage may be collected in it. */
+  weight_change_first_ms: number;
   /** Changes whose new weight the datapath already held on the first read after the call returned (writes are synchronous). */
   weight_visible_on_return: number;
   changes: number;
@@ -67,15 +70,14 @@ async function child(services: number, changes: number): Promise<DaemonScaleResu
       t0 = process.hrtime.bigint();
       await ctl.change(edits.editReal({ vip: s.vip, port: s.port, protocol: s.protocol }, { address: s.reals[0]!.address, weight }));
       lat.push(ms(t0));
-      // The real's id is whatever the plan gave it: find it by service id and address in the map.
-      const all = dp.maps.xlvs_reals.lookupBatch(8192);
-      let seen = false;
-      for (let i = 0; i < all.count && !seen; i++) {
-        const r = abi.real.decode(all.values, i * dp.maps.xlvs_reals.valueSize);
-        if (r.svc_id === svc && r.addr === abi.ipv4ToU32(s.reals[0]!.address) && r.weight === weight) seen = true;
-      }
-      if (seen) visible++;
+      // The real's id is whatever the plan gave it: the controller's view of the datapath names it. One lookup: a
+      // read of every real allocated enough to put the next change's timing beside a scavenge.
+      const o = ctl.syncView().observed.find((x) => x.vip === s.vip && x.port === s.port)!;
+      const id = o.reals.find((r) => r.address === s.reals[0]!.address)!.id;
+      const r = abi.real.decode(dp.maps.xlvs_reals.lookup(abi.u32Key(id))!);
+      if (r.svc_id === o.id && r.addr === abi.ipv4ToU32(s.reals[0]!.address) && r.weight === weight) visible++;
     }
+    const first = lat[0]!;
     lat.sort((a, b) => a - b);
     return {
       services,
@@ -84,7 +86,9 @@ async function child(services: number, changes: number): Promise<DaemonScaleResu
       apply_ms: applyMs,
       rss_mib: rss,
       weight_change_median_ms: lat[Math.floor(lat.length / 2)]!,
+      weight_change_p90_ms: lat[Math.floor(lat.length * 0.9)]!,
       weight_change_max_ms: lat[lat.length - 1]!,
+      weight_change_first_ms: first,
       weight_visible_on_return: visible,
       changes,
     };

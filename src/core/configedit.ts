@@ -39,6 +39,14 @@ function indexOf(services: readonly ServiceConfig[]): ListIndex {
 }
 
 /**
+ * Builds a running list's index ahead of its first edit (a full apply, a start): built by that edit instead, it cost the
+ * first API change at 10,000 services 6 ms of its ~12.
+ */
+export function indexServices(services: readonly ServiceConfig[]): void {
+  indexOf(services);
+}
+
+/**
  * validateConfig({ ...prev, services }) for services that differ from prev's (a validated config) in one range:
  * the services in it are parsed and checked, and the cross-service checks (duplicates, total reals) use an index of
  * prev's list instead of walking it. Anything wrong goes to validateConfig, so every problem reads as it would there.

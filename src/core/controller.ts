@@ -4,7 +4,7 @@
 import { type Counters, REAL_F_SCHED } from './abi';
 import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
 import { type ConfigDiff, configDiff } from './configdiff';
-import { validateEdit } from './configedit';
+import { indexServices, validateEdit } from './configedit';
 import { ExistsError, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
 import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
@@ -112,6 +112,7 @@ export class Controller {
     private readonly fx: ControllerEffects,
   ) {
     this.cfg = cfg;
+    indexServices(cfg.services);
     this.index = new ObservedIndex(observed);
     this.observed = this.index.all();
   }
@@ -301,6 +302,7 @@ export class Controller {
     // a new or changed MAC among them makes the next periodic re-sync plan everything (every service using it).
     this.lastPlan = scoped ? { ...last!, down: this.down } : { macs, down: this.down, sync: this.syncWant };
     this.cfg = cfg;
+    indexServices(cfg.services);
     this.observed = scoped ? this.index.update(scoped.keys, observedAfter(p)) : this.index.reset(observedAfter(p));
     this.syncHave = p.sync ?? this.syncHave;
     // Only when the set changed (or on the first sync): the periodic MAC refresh should not touch addresses.
