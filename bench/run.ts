@@ -151,7 +151,8 @@ export function formatReport(r: BenchReport): string {
     [
       `  weight change at ${d.services} services, through the controller (ms, ${d.changes} changes)`,
       d.weight_change_median_ms.toFixed(1),
-      `median (target 10); p90 ${d.weight_change_p90_ms.toFixed(1)}, max ${d.weight_change_max_ms.toFixed(1)}, the first ${d.weight_change_first_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`,
+      `median (target 10); p90 ${d.weight_change_p90_ms.toFixed(1)}, max ${d.weight_change_max_ms.toFixed(1)}, ` +
+        `the first ${d.weight_change_first_ms.toFixed(1)}; in the datapath on return: ${d.weight_visible_on_return}/${d.changes}`,
     ],
   );
   const h = r.health;
