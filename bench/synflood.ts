@@ -19,6 +19,8 @@ export interface SynFloodRow {
   evicted: number;
   /** Flood flows forwarded without an entry (ct_over_budget). */
   over_budget: number;
+  /** Flood flows forwarded without an entry because every way of their bucket held a live connection (ct_untracked). */
+  full_bucket: number;
   /** Established entries before the flood (the live flows the fill recorded: a few land in full buckets). */
   live_entries: number;
   /** Established entries the flood replaced: the reals' ActiveConn before minus after (a flood SYN's entry is inactive). */
@@ -69,6 +71,7 @@ async function floodOnce(budget: number, live: number, flood: number): Promise<S
       flood_pps: Math.round(flood / (ns / 1e9)),
       evicted: Number(v1.ct_evicted - v0.ct_evicted),
       over_budget: Number(v1.ct_over_budget - v0.ct_over_budget),
+      full_bucket: Number(v1.ct_untracked - v0.ct_untracked),
       live_entries: active0,
       live_lost: active0 - active(dp),
     };
@@ -87,7 +90,8 @@ export function formatSynFlood(rows: SynFloodRow[]): [string, string, string][] 
   return rows.map((r) => [
     `SYN flood: ${r.flood_syns.toLocaleString('en')} new clients, ${r.live_flows.toLocaleString('en')} live (mh), budget ${r.budget || 'off'}`,
     `${r.live_lost}`,
-    `of ${r.live_entries} established replaced; ${r.evicted} evicted, ${r.over_budget} unrecorded, ${(r.flood_pps / 1e6).toFixed(2)} Mpps`,
+    `of ${r.live_entries} established replaced; ${r.evicted} evicted, ${r.over_budget} unrecorded over budget, ` +
+      `${r.full_bucket} in full buckets, ${(r.flood_pps / 1e6).toFixed(2)} Mpps`,
   ]);
 }
 

@@ -176,8 +176,12 @@ struct CT_(new_conn) {
  * take the same way and leave a mix of two keys; the loser picks again once. Per-CPU
  * slices have one writer and skip the atomic. The caller writes the value, then the
  * rest of the key (ct_publish): a reader on another CPU matches only whole keys.
+ * A flow its service's hash places (mh, sh, dh; no template, no fallback) takes no way whose connection is within its
+ * idle timeout: when all are, it goes unrecorded (NULL, untracked). Its packets find their real by the hash as before,
+ * so a SYN flood into full buckets takes no established flow's entry. Other schedulers' flows would move without one.
  */
-static __always_inline CT_ENTRY *CT_(ct_claim)(CT_BUCKET *b, const struct xlvs_cfg *cfg, const CT_KEY *key, __u32 now, struct CT_(new_conn) * nc)
+static __always_inline CT_ENTRY *CT_(ct_claim)(CT_BUCKET *b, const struct xlvs_cfg *cfg, const CT_KEY *key, __u32 now, struct CT_(new_conn) * nc,
+                                               const struct xlvs_svc *svc)
 {
 	__u64 want = ((const __u64 *)key)[0], was;
 	struct xlvs_conn old;
@@ -188,6 +192,9 @@ static __always_inline CT_ENTRY *CT_(ct_claim)(CT_BUCKET *b, const struct xlvs_c
 	for (tries = 0; tries < 2; tries++) {
 		e = CT_(ct_victim)(b, cfg->timeout, now);
 		was = ((__u64 *)&e->key)[0];
+		/* verifier: svc read here, not a flag from the caller: a flag live across the call spilled, past 6.1's 512 bytes */
+		if (was && is_hashed(svc->sched) && !svc->persist_timeout && !(svc->flags & XLVS_SVC_F_FALLBACK) && CT_(ct_overdue)(e, cfg->timeout, now) < 0)
+			break;
 		old = e->val;
 		if (cfg->ct_per_cpu)
 			((__u64 *)&e->key)[0] = want;
@@ -300,7 +307,7 @@ __noinline int CT_(new_connection)(struct CT_(new_conn) * nc)
 	if (e) {
 		e->val = fresh; /* the key is already this flow's */
 	} else if (!over_budget(cfg->nc_budget, svc->sched, now, 0)) {
-		e = CT_(ct_claim)(bucket, cfg, &nc->key, now, nc);
+		e = CT_(ct_claim)(bucket, cfg, &nc->key, now, nc, svc);
 		if (e) {
 			e->val = fresh;
 			CT_(ct_publish)(e, &nc->key);

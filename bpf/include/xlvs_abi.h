@@ -345,7 +345,7 @@ struct xlvs_verdicts {
 	__u64 drop_no_real;    /* service has no real that can take the connection */
 	__u64 aborted;         /* internal error (a map that must exist was missing) */
 	__u64 ct_evicted;      /* not a verdict: live connection entries replaced because their bucket was full */
-	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (another CPU took the way twice) */
+	__u64 ct_untracked;    /* not a verdict: new connections forwarded but not recorded (mh/sh/dh: bucket all live; or a claim lost twice) */
 	/* Appended (after the connection-table events, so an older pinned map is a prefix of this one): */
 	__u64 pass_not_for_us; /* IPv4 or IPv6 frames addressed to another host's MAC (a flooding switch, a promiscuous NIC): never forwarded */
 	__u64 sync_lost;       /* not a verdict: sync records dropped because xlvs_syncq was full (the frame was forwarded all the same) */

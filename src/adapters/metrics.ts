@@ -356,7 +356,7 @@ export function registry(src: MetricsSource): Registry {
   });
   new Counter({
     name: 'xlvs_conn_table_events_total',
-    help: 'Connection-table events: ct_evicted (a live entry replaced because its bucket was full; its flow is picked up again on its next packet), ct_untracked (a new connection forwarded but not recorded), ct_over_budget (a new mh/sh/dh flow forwarded unrecorded past new_conn_budget).',
+    help: 'Connection-table events: ct_evicted (a live entry replaced because its bucket was full; its flow is picked up again on its next packet), ct_untracked (a new connection forwarded but not recorded: an mh/sh/dh flow whose bucket held only live entries, or a claim lost twice to other CPUs), ct_over_budget (a new mh/sh/dh flow forwarded unrecorded past new_conn_budget).',
     labelNames: ['event'],
     registers: [reg],
     collect() {
