@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // config.ts: the director's YAML config: schema, defaults, and error messages that name the field and the value.
 
-import { Composer, type CST, type Document, LineCounter, Parser, visit, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ACCEPT_MACS, CS, CS_COUNT } from './abi';
 import { checkProblems, effectiveCheck } from './config-checks';
 import { type Issue, issueProblems } from './config-issues';
+import { readYamlMapping } from './configyaml';
 import { UsageError } from './errors';
-import { CONN_DEFAULT_MAX, isPrimeSize, MAX_CONFIG_BYTES, MAX_REALS, MAX_SERVICES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MH_DEFAULT_SIZE } from './limits';
+import { CONN_DEFAULT_MAX, isPrimeSize, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE } from './limits';
 import { canonicalIp, familyOf, isIPv4, isIPv6, isUsableUnicast } from './net/addr';
 import { IFNAME_PROBLEM, isIfName } from './net/ifname';
 import { serviceId } from './net/label';
@@ -420,94 +420,9 @@ export function schedFlags(s: Pick<ServiceConfig, 'scheduler' | 'sched_flags'>):
   return s.sched_flags ?? (s.scheduler === 'mh' ? ['mh-port'] : []);
 }
 
-/**
- * The first CST node (its offset) nested more than `limit` collections deep; walked with a list, not recursion.
- * yaml's parser builds the CST without recursion, but composing it recurses per level: a few thousand "[" overflow the
- * stack, and V8 aborts the whole process (a fatal "RegExpCompiler Allocation failed") when that happens to compile a
- * regular expression, so the second such file read by a daemon killed it.
- */
-function tooDeep(token: CST.Token, limit: number): number | undefined {
-  const todo: [CST.Token, number][] = [[token, 0]];
-  for (let next = todo.pop(); next; next = todo.pop()) {
-    const [t, depth] = next;
-    if (t.type === 'document' && t.value) todo.push([t.value, depth]);
-    else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
-      if (depth >= limit) return t.offset;
-      for (const it of t.items as CST.CollectionItem[]) {
-        if (it.key) todo.push([it.key, depth + 1]);
-        if (it.value) todo.push([it.value, depth + 1]);
-      }
-    }
-  }
-  return undefined;
-}
-
-/** yaml's parseDocument(text, { uniqueKeys: true }), but refusing a document nested past MAX_YAML_DEPTH before it is composed. */
-function parseYaml(text: string, source: string): Document.Parsed {
-  const lines = new LineCounter();
-  const at = (offset: number) => {
-    const { line, col } = lines.linePos(offset);
-    return `at line ${line}, column ${col}`;
-  };
-  function* checked(tokens: Iterable<CST.Token>): Generator<CST.Token> {
-    for (const t of tokens) {
-      const deep = tooDeep(t, MAX_YAML_DEPTH);
-      if (deep !== undefined) throw new UsageError(`${source}: not valid YAML`, [`collections nested more than ${MAX_YAML_DEPTH} deep ${at(deep)}`]);
-      yield t;
-    }
-  }
-  let doc: Document.Parsed | undefined;
-  for (const d of new Composer({ uniqueKeys: true }).compose(checked(new Parser(lines.addNewLine).parse(text)), true, text.length)) {
-    if (doc) {
-      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
-      break;
-    }
-    doc = d;
-  }
-  // Where first: yaml quotes the offending source in its message, which can run past the length a problem line keeps.
-  for (const e of doc!.errors) {
-    // One line per problem: yaml's messages may carry line breaks (and a quoted excerpt) of their own.
-    const msg = e.message.replace(/\s*\n\s*/g, ' ');
-    if (e.pos[0] === -1) {
-      e.message = msg;
-      continue;
-    }
-    const { line, col } = lines.linePos(e.pos[0]);
-    e.message = `line ${line}, column ${col}: ${msg}`;
-  }
-  return doc!;
-}
-
 /** Parses YAML text (`source` names the file in messages). */
 export function parseConfig(text: string, source = 'config'): Config {
-  // Checked again here for text that did not come from readConfigFile (stdin); a file is refused before it is read.
-  const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_CONFIG_BYTES)
-    throw new UsageError(`${source}: ${bytes} bytes, more than the limit of ${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES >> 20} MiB)`);
-  const doc = parseYaml(text, source);
-  if (doc.errors.length) {
-    throw new UsageError(
-      `${source}: not valid YAML`,
-      doc.errors.map((e) => e.message.split('\n')[0]!),
-    );
-  }
-  let aliases = 0;
-  visit(doc, { Alias: () => (++aliases > MAX_YAML_ALIASES ? visit.BREAK : undefined) });
-  if (aliases > MAX_YAML_ALIASES)
-    throw new UsageError(`${source}: more than ${MAX_YAML_ALIASES} YAML aliases (*name); write the values out or share fewer anchors`);
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
-  } catch (e) {
-    // yaml throws a ReferenceError for an expansion past maxAliasCount (an alias bomb) or an alias with no anchor.
-    if (e instanceof ReferenceError && /alias count/.test(e.message))
-      throw new UsageError(`${source}: YAML aliases expand to more than ${MAX_YAML_ALIASES} copies of an anchor (an alias bomb?)`);
-    if (e instanceof ReferenceError) throw new UsageError(`${source}: not valid YAML`, [e.message]);
-    throw e;
-  }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new UsageError(`${source}: expected a mapping with "interface" and "services"`);
-  }
+  const data = readYamlMapping(text, source);
   try {
     return validateConfig(data);
   } catch (e) {
