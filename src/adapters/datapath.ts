@@ -351,8 +351,8 @@ export class Datapath {
    * map instead of several per object, and one map-of-maps RCU wait for all the tables instead of one per service.
    */
   apply(ops: readonly Op[]): void {
-    // A service whose table was last written in place: until a grace period passes, a program may still schedule by
-    // an entry it read before the write, so reals are deleted or purged (ids freed for reuse) only after one.
+    // A service whose table was last written in place (or deleted in a batch): until a grace period passes, a program
+    // may still schedule by an entry it read before, so reals are deleted or purged (ids freed for reuse) only after one.
     let unsettled = false;
     for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
@@ -361,7 +361,8 @@ export class Datapath {
         unsettled = false;
       }
       let j = i + 1;
-      while (j < ops.length && ops[j]!.op === op.op && (op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService')) j++;
+      const batched = op.op === 'putReal' || op.op === 'putTable' || op.op === 'putService' || op.op === 'deleteService' || op.op === 'deleteTable';
+      while (j < ops.length && ops[j]!.op === op.op && batched) j++;
       const run = ops.slice(i, j);
       i = j;
       switch (op.op) {
@@ -388,11 +389,14 @@ export class Datapath {
           break;
         }
         case 'deleteService':
-          this.deleteService(op.vip, op.port, op.proto);
+          for (const d of run as Extract<Op, { op: 'deleteService' }>[]) this.deleteService(d.vip, d.port, d.proto);
           this.servicesWritten();
           break;
         case 'deleteTable':
-          this.tables.delete(op.svcId);
+          this.tables.delete((run as Extract<Op, { op: 'deleteTable' }>[]).map((d) => d.svcId));
+          // The batch may not wait for a grace period (kernels before 6.7 do not after a batch): the reals these
+          // services scheduled to are deleted, and their ids freed, only after one.
+          unsettled = true;
           break;
         case 'deleteReal':
           this.deleteReal(op.realId);

@@ -9,11 +9,11 @@ import { BPF_ANY, BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, type BpfM
 let imageBuf = new Uint32Array(0);
 
 /** Fills a schedule table into a fresh inner map; the caller swaps it in with one outer-map write. */
-function tableMap(svcId: number, table: Uint32Array): BpfMap {
+function tableMap(name: string, table: Uint32Array): BpfMap {
   const m = native().BpfMap.create({
     // An empty table (a service with nobody to schedule) still needs one entry; its tbl_size of 0 keeps it unread.
     type: BPF_MAP_TYPE_ARRAY,
-    name: `xlvs_tbl_${svcId}`,
+    name,
     keySize: 4,
     valueSize: 4,
     maxEntries: Math.max(1, table.length),
@@ -90,10 +90,29 @@ export class SchedTables {
     private readonly pos: BpfMap,
   ) {}
 
-  /** A deleted service's table: out of the outer map (the inner map goes with its last reference). */
-  delete(svcId: number): void {
-    this.lens.delete(svcId);
-    this.tbl.delete(abi.u32Key(svcId));
+  /**
+   * Deleted services' tables, in one outer-map write: every slot is pointed at one shared placeholder (a single entry
+   * of XLVS_REAL_NONE, which live() reads as no table), and the old inner maps go with their last reference. A delete
+   * from a map-of-maps waits for an RCU grace period (~10 ms here), and arrays of maps have no batch delete: removing
+   * 10,000 services one delete at a time took 121 s. The placeholder is never written: tryInPlace takes a one-entry
+   * map only for a table this process wrote with one entry.
+   */
+  delete(svcIds: readonly number[]): void {
+    if (!svcIds.length) return;
+    const none = tableMap('xlvs_tbl_none', Uint32Array.of(abi.REAL_NONE));
+    try {
+      const keys = Buffer.alloc(svcIds.length * 4);
+      const values = Buffer.alloc(svcIds.length * 4);
+      svcIds.forEach((id, i) => {
+        keys.writeUInt32LE(id, i * 4);
+        values.writeUInt32LE(none.fd, i * 4);
+      });
+      if (svcIds.length === 1) this.tbl.update(keys, values);
+      else this.tbl.updateBatch(keys, values, svcIds.length, BPF_ANY);
+    } finally {
+      none.close(); // the outer map holds its own references
+    }
+    for (const id of svcIds) this.lens.delete(id);
   }
 
   /**
@@ -120,7 +139,7 @@ export class SchedTables {
       const values = Buffer.alloc(swaps.size * 4);
       let i = 0;
       for (const [svcId, table] of swaps) {
-        const inner = tableMap(svcId, table);
+        const inner = tableMap(`xlvs_tbl_${svcId}`, table);
         inners.push(inner);
         keys.writeUInt32LE(svcId, i * 4);
         values.writeUInt32LE(inner.fd, i * 4);
@@ -203,13 +222,14 @@ export class SchedTables {
       if (this.tbl.lookup(abi.u32Key(svcId))) await native().testRun(fd, { data: tblmarkFrame(svcId, abi.TBLMARK_ALL) });
   }
 
-  /** The live table of a service, marks included (read through its mmap); null when it has none. */
+  /** The live table of a service, marks included (read through its mmap); null when it has none (or a deleted one's). */
   live(svcId: number): Uint32Array | null {
     const v = this.tbl.lookup(abi.u32Key(svcId));
     if (!v) return null;
     const m = native().BpfMap.fromId(v.readUInt32LE(0));
     try {
       const raw = m.readMmap(0, m.maxEntries * 8);
+      if (m.maxEntries === 1 && raw.readUInt32LE(0) === abi.REAL_NONE) return null;
       const out = new Uint32Array(m.maxEntries);
       for (let i = 0; i < out.length; i++) out[i] = raw.readUInt32LE(i * 8);
       return out;

@@ -13,7 +13,7 @@ import { Provisioner } from '../../src/adapters/provision';
 import { pinnedLookups } from '../../src/adapters/trace';
 import * as abi from '../../src/core/abi';
 import { type Config, parseConfig } from '../../src/core/config';
-import { XDP_TX } from '../../src/core/verdictmodel';
+import { XDP_PASS, XDP_TX } from '../../src/core/verdictmodel';
 import { DIRECTOR_MAC, frame, macOf, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
@@ -162,4 +162,39 @@ test('a real removed from a same-size table: written in place, then the real del
     assert.ok(!macs.includes(gone), `${SCHEDULERS[svc]}: no new flow to the removed real`);
     assert.equal(new Set(macs).size, 2, `${SCHEDULERS[svc]}: both remaining reals get flows`);
   }
+});
+
+test("removed services' tables go in one write: each slot holds the shared placeholder, read as no table; ids reused get clean tables", async () => {
+  const a = await datapath();
+  const pa = new Provisioner(a);
+  const reals = { '10.0.0.11': 1, '10.0.0.12': 1, '10.0.0.13': 1 };
+  const full = config(reals);
+  const p0 = pa.apply(full, macFor);
+  const removed = p0.services.slice(1).map((s) => s.id);
+  // Only the first service (mh) stays.
+  pa.apply({ ...full, services: full.services.slice(0, 1) }, macFor);
+  const placeholders = new Set(removed.map((id) => mapIdOf(a, id)));
+  assert.equal(placeholders.size, 1, 'one placeholder for every removed slot');
+  const m = native().BpfMap.fromId([...placeholders][0]!);
+  try {
+    assert.equal(m.maxEntries, 1);
+    assert.equal(m.lookup(abi.u32Key(0))!.readUInt32LE(0), abi.REAL_NONE);
+  } finally {
+    m.close();
+  }
+  for (const id of removed) assert.equal(a.tables.live(id), null, `service ${id}: no table`);
+  const gone = await native().testRun(a.programFd(), { data: frame({ daddr: vipOf(2), dport: 80, tcpFlags: SYN }), repeat: 1 });
+  assert.equal(gone.retval, XDP_PASS, "a removed service's VIP is passed");
+  // Added again, the services take ids (reused or not) with new tables of their own, carrying no marks from the slots.
+  const p2 = pa.apply(full, macFor);
+  for (const s of p2.services.slice(1)) {
+    const live = a.tables.live(s.id)!;
+    assert.ok(live && live.length > 1, `${s.scheduler}: a table of its own`);
+    assert.ok(
+      live.every((v) => v === abi.REAL_NONE || !(v & (abi.TBL_MOVED | abi.TBL_HELD))),
+      `${s.scheduler}: no marks carried from the placeholder`,
+    );
+    assert.ok(!placeholders.has(mapIdOf(a, s.id)));
+  }
+  for (const svc of [1, 2, 3]) assert.equal(new Set(await destinations(a, svc, 60, 40 + svc)).size, 3, `${SCHEDULERS[svc]} schedules again`);
 });
