@@ -13,24 +13,12 @@ import * as abi from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import { XDP_TX } from '../../src/core/verdictmodel';
+import { MH_WRR_MACS, mhWrrConfig } from '../lib/mhwrr';
 import { ACK, DIRECTOR_MAC, frame, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
 
-const CONFIG = `
-interface: eth0
-conn_table_size: 65536
-new_conn_budget: 3
-services:
-  - vip: 10.0.0.100
-    port: 80
-    maglev_size: 251
-    reals: [{ address: 10.0.0.11 }, { address: 10.0.0.12 }, { address: 10.0.0.13 }]
-  - vip: 10.0.0.100
-    port: 81
-    scheduler: wrr
-    reals: [{ address: 10.0.0.11 }, { address: 10.0.0.12 }]
-`;
-const MAC: Record<string, string> = { '10.0.0.11': '02:00:00:00:00:11', '10.0.0.12': '02:00:00:00:00:12', '10.0.0.13': '02:00:00:00:00:13' };
+const CONFIG = mhWrrConfig(3);
+const MAC = MH_WRR_MACS;
 
 let dp: Datapath;
 /** New mh flows sent in one second: 6 more than the budget of 3 on every CPU of this machine. */
