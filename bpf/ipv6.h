@@ -176,18 +176,66 @@ __noinline int sync_template6(const struct xlvs_conn6_key *key, __u32 real_id, _
 	return sync_emit6(&tk, real_id, svc_id, XLVS_CS_NONE | XLVS_SYNC_F_TEMPLATE << 8);
 }
 
-/* IPv6 flows always take the connection table (no stateless path): no activity bits, no table marks from the sweeper. */
-static __always_inline int ct_seen6(const struct xlvs_ct6_entry *e, __u32 idx, const struct sweep_ctx *sc)
+/* ct_hash6() from an entry's key and the sweeper's copy of the seed: the bucket hash whose low bits pick the xlvs_seen6 bit. */
+static __noinline __u32 seen_hash6(const struct xlvs_conn6_key *key, __u32 seed)
 {
-	return 0;
+	/* verifier: a static function's pointer arguments keep their type, but not their null check */
+	if (!key)
+		return 0;
+	return xlvs_flow_hash6((const __u32 *)key->saddr, (const __u32 *)key->daddr, *(const __u32 *)&key->sport, key->proto ^ seed);
 }
 
+/*
+ * ct_seen() for xlvs_conn6: the same bits per bucket in xlvs_seen6. The IPv6 table keeps its size (multiply-shift
+ * placement), so a flow's bit is the low bits of its bucket hash (seen_bit(h, 0)).
+ */
+static __always_inline int ct_seen6(const struct xlvs_ct6_entry *e, __u32 idx, const struct sweep_ctx *sc)
+{
+	__u32 b = idx % sc->buckets6, w = b / XLVS_SEEN_PER_WORD;
+	__u64 *v = bpf_map_lookup_elem(&xlvs_seen6, &w);
+
+	if (!v)
+		return 0;
+	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(seen_hash6(&e->key, sc->seed), 0))) & 1;
+}
+
+/* ct_seen_clear() for xlvs_conn6. */
 static __always_inline void ct_seen_clear6(__u32 idx, const struct sweep_ctx *sc)
 {
+	__u32 b = idx % sc->buckets6, w = b / XLVS_SEEN_PER_WORD;
+	__u64 *v, mask;
+
+	if (idx < sc->last_slice6)
+		return;
+	v = bpf_map_lookup_elem(&xlvs_seen6, &w);
+	mask = (__u64)((1u << XLVS_SEEN_BITS) - 1) << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS);
+	if (v && (*v & mask))
+		__sync_fetch_and_and(v, ~mask);
+}
+
+/* ct_hold_mark() for an IPv6 entry: the hash is taken over the folded addresses, as schedule() takes them. A global function. */
+__noinline int ct_hold_mark6(struct xlvs_ct6_entry *e)
+{
+	struct xlvs_conn6_key k __attribute__((aligned(8)));
+	struct xlvs_svc *svc;
+	__u32 ports, src, dst;
+
+	/* verifier: a global function's pointer arguments may be NULL */
+	if (!e)
+		return 0;
+	__builtin_memcpy(&k, &e->key, sizeof(k));
+	svc = service_lookup6(&k);
+	if (!svc || svc->id != e->val.svc_id || !is_hashed(svc->sched))
+		return 0;
+	ports = *(__u32 *)&k.sport;
+	addr_words6(&k, &src, &dst);
+	tbl_mark_if_other(svc, src, dst, ports, flow_hash6(&k, ports), e->val.real_id);
+	return 0;
 }
 
 static __always_inline void ct_hold6(struct xlvs_ct6_entry *e)
 {
+	ct_hold_mark6(e);
 }
 
 #include "conntable.h"
@@ -498,6 +546,64 @@ static __noinline struct xlvs_real *follow6(struct xlvs_ct6_bucket *bucket, int 
 }
 
 /*
+ * stateless() for IPv6: an established TCP packet of an mh, sh or dh service without persistence goes to the owner of
+ * its unmarked bucket without reading xlvs_conn6 (64 MiB of random accesses by default), setting its xlvs_seen6 bit;
+ * a bare SYN past this CPU's budget goes by the hash unrecorded. Returns the owner (its id and the service's left in
+ * nc), or NULL for the connection-table path. Not inlined: xlvs_ipv6()'s frame stays on the chain under
+ * new_connection6(), and 6.1 allows 512 bytes for all of it; this one's frame is gone before that runs.
+ */
+static __noinline struct xlvs_real *stateless6(struct new_conn6 *nc, const struct xlvs_cfg *cfg)
+{
+	struct xlvs_svc *svc;
+	struct xlvs_real *real;
+	__u32 i, h, b, w, src, dst, *slot;
+	__u64 *seen, bit;
+	void *table;
+	__u8 flags;
+
+	/* verifier: a static function's pointer arguments keep their type, but not their null check */
+	if (!nc || !cfg)
+		return NULL;
+	flags = nc->tcp_flags;
+	if (nc->key.proto != IPPROTO_TCP || (flags & (XLVS_TCP_FIN | XLVS_TCP_RST)) || (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK)) == (XLVS_TCP_SYN | XLVS_TCP_ACK))
+		return NULL;
+	if ((flags & XLVS_TCP_SYN) && !cfg->nc_budget)
+		return NULL;
+	svc = service_for6(&nc->key);
+	if (!svc || svc->persist_timeout || !svc->tbl_size || !is_hashed(svc->sched))
+		return NULL;
+	nc->svc_id = svc->id;
+	table = bpf_map_lookup_elem(&xlvs_tbl, &nc->svc_id);
+	if (!table)
+		return NULL;
+	addr_words6(&nc->key, &src, &dst);
+	i = hashed_hash(svc, src, dst, nc->ports, flow_hash6(&nc->key, nc->ports)) % svc->tbl_size;
+	slot = bpf_map_lookup_elem(table, &i);
+	if (!slot)
+		return NULL;
+	/* One load: the owner and its marks together (XLVS_REAL_NONE reads as MOVED). */
+	nc->real_id = *(volatile __u32 *)slot;
+	if (nc->real_id & XLVS_TBL_MOVED)
+		return NULL;
+	nc->real_id &= XLVS_TBL_REAL_MASK;
+	real = available_real(&nc->real_id, nc->svc_id);
+	if (!real)
+		return NULL;
+	if (flags & XLVS_TCP_SYN)
+		return over_budget(cfg->nc_budget, svc->sched, now_seconds(), 1) ? real : NULL;
+	h = ct_hash6(cfg, &nc->key, nc->ports);
+	b = ((__u64)h * cfg->ct6_buckets) >> 32;
+	w = b / XLVS_SEEN_PER_WORD;
+	seen = bpf_map_lookup_elem(&xlvs_seen6, &w);
+	if (seen) {
+		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(h, 0));
+		if (!(*seen & bit))
+			__sync_fetch_and_or(seen, bit);
+	}
+	return real;
+}
+
+/*
  * The IPv6 path, called by xlvs_xdp for IPv6 frames addressed to this director; l3off: the IPv6 header's offset (behind
  * the Ethernet header and any VLAN tags). A global function: verified once, on its own, so the IPv4 path's states are
  * not multiplied by these (and the reverse). Counts its own verdicts.
@@ -532,6 +638,9 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 		vd->aborted++;
 		return XDP_ABORTED;
 	}
+	real = stateless6(&s6->nc, cfg);
+	if (real)
+		return forward(eth, cfg, vd, real, s6->nc.svc_id, s6->nc.real_id, s6->bytes, s6->nc.tcp_flags & XLVS_TCP_SYN ? NC_OVER_BUDGET : NC_STATELESS);
 	/*
 	 * As for IPv4: the flow's bucket first, the service only for flows without a usable entry. The real and service
 	 * go to the scratch (the out fields new_connection6() fills too), not the stack: 6.1's 512 bytes are all taken.

@@ -216,6 +216,14 @@ struct {
 	__type(value, __u64);
 } xlvs_seen SEC(".maps");
 
+/* xlvs_seen for xlvs_conn6 (IPv6 established flows), sized by its buckets; never pinned (UNPINNED_MAPS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLVS_CONN6_DEFAULT_MAX / XLVS_CT6_WAYS / XLVS_SEEN_PER_WORD);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlvs_seen6 SEC(".maps");
+
 /* Services whose hash table may hold XLVS_TBL_MOVED or XLVS_TBL_HELD marks: the ones xlvs_tblmark settles after a pass. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -749,11 +757,13 @@ __noinline __u32 schedule(const struct xlvs_svc *svc, __u32 saddr, __u32 daddr, 
 
 struct sweep_ctx {
 	__u32 now;
-	__u32 first;      /* the first bucket of this run */
-	__u32 seed;       /* xlvs_cfg.ct_seed */
-	__u32 buckets;    /* xlvs_cfg.ct_buckets (at least 1) */
-	__u32 last_slice; /* the first bucket of xlvs_conn's last slice */
-	__u32 grows;      /* xlvs_ctgeo.live: the table grows (seen_bit()) */
+	__u32 first;       /* the first bucket of this run */
+	__u32 seed;        /* xlvs_cfg.ct_seed */
+	__u32 buckets;     /* xlvs_cfg.ct_buckets (at least 1) */
+	__u32 last_slice;  /* the first bucket of xlvs_conn's last slice */
+	__u32 grows;       /* xlvs_ctgeo.live: the table grows (seen_bit()) */
+	__u32 buckets6;    /* xlvs_cfg.ct6_buckets (at least 1) */
+	__u32 last_slice6; /* the first bucket of xlvs_conn6's last slice */
 	__u32 timeout[XLVS_CS_COUNT];
 	__u64 conns;
 	__u64 expired;
@@ -1360,6 +1370,8 @@ int xlvs_sweep(struct xdp_md *ctx)
 	sc.seed = cfg->ct_seed;
 	sc.buckets = cfg->ct_buckets ? cfg->ct_buckets : 1;
 	sc.last_slice = (cfg->ct_total > sc.buckets ? cfg->ct_total : sc.buckets) - sc.buckets;
+	sc.buckets6 = cfg->ct6_buckets ? cfg->ct6_buckets : 1;
+	sc.last_slice6 = (cfg->ct6_total > sc.buckets6 ? cfg->ct6_total : sc.buckets6) - sc.buckets6;
 #pragma unroll
 	for (i = 0; i < XLVS_CS_COUNT; i++)
 		sc.timeout[i] = cfg->timeout[i];
@@ -1456,6 +1468,15 @@ static __always_inline void sync_mark(const struct xlvs_svc *svc, const struct x
 	__u32 ports = *(const __u32 *)&key->sport;
 
 	tbl_mark_if_other(svc, key->saddr, key->daddr, ports, flow_hash(key, ports), real_id);
+}
+
+/* sync_mark() for an IPv6 entry, over the folded addresses. */
+static __always_inline void sync_mark6(const struct xlvs_svc *svc, const struct xlvs_conn6_key *key, __u32 real_id)
+{
+	__u32 ports = *(const __u32 *)&key->sport, src, dst;
+
+	addr_words6(key, &src, &dst);
+	tbl_mark_if_other(svc, src, dst, ports, flow_hash6(key, ports), real_id);
 }
 
 /*
@@ -1672,6 +1693,7 @@ __noinline int sync_insert6(struct xlvs_sync_in6 *in)
 		val.hits = e->val.hits;
 		val.hits_seen = e->val.hits_seen;
 		e->val = val;
+		sync_mark6(svc, &key, real_id);
 		return XLVS_SYNC_R_UPDATED;
 	}
 	e = sync_claim6(b, cfg, &key, now);
@@ -1680,6 +1702,7 @@ __noinline int sync_insert6(struct xlvs_sync_in6 *in)
 	e->val = val;
 	ct_publish6(e, &key);
 	bind_conn(real_id, state, real->u_threshold);
+	sync_mark6(svc, &key, real_id);
 	return XLVS_SYNC_R_INSERTED;
 }
 

@@ -71,6 +71,7 @@ export async function openObject(opts: LoadOptions): Promise<OpenedObject> {
         xlvs_conn6: geo6.buckets * geo6.slices,
         xlvs_persist6: abi.persistTableSize(conn6Size),
         xlvs_seen: Math.max(1, Math.ceil(geo.buckets / abi.SEEN_PER_WORD)),
+        xlvs_seen6: Math.max(1, Math.ceil(geo6.buckets / abi.SEEN_PER_WORD)),
         ...(opts.syncQueueBytes ? { xlvs_syncq: opts.syncQueueBytes } : {}),
       },
       ...(reuseMaps ? { reuseMaps } : {}),
