@@ -74,7 +74,42 @@ static __always_inline struct xlvs_svc *service_for6(const struct xlvs_conn6_key
 	return bpf_map_lookup_elem(&xlvs_svc6, &skey);
 }
 
-/* IPv6 services are not cached (xlvs_svcc is IPv4's): the sweeper's lookup is the same one. */
+/*
+ * service_cached() for IPv6, through this CPU's xlvs_svcc6 (the stateless path's only): a hit costs three compares where
+ * the hash map costs a jhash over 20 bytes and a bucket walk. The result points into the slot, valid until this CPU's
+ * next service_cached6().
+ */
+static __always_inline struct xlvs_svc *service_cached6(const struct xlvs_conn6_key *key, __u32 gen)
+{
+	const __u32 *a = (const __u32 *)key->daddr;
+	/* The key's last word as struct xlvs_svc6_key lies in memory: port, proto, pad. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u32 tail = (__u32)key->dport | (__u32)key->proto << 16;
+#else
+	__u32 tail = (__u32)key->dport << 16 | (__u32)key->proto << 8;
+#endif
+	__u32 slot = ((a[0] ^ a[1] ^ a[2] ^ a[3] ^ tail) * 0x9e3779b1u) >> 24;
+	struct xlvs_svc6_cache *c;
+	struct xlvs_svc *svc;
+
+	_Static_assert(sizeof(struct xlvs_svc6_key) == 20, "the key is two 64-bit words and one 32-bit word");
+	c = bpf_map_lookup_elem(&xlvs_svcc6, &slot);
+	if (!c || !gen)
+		return service_for6(key);
+	if (c->gen == gen && ((__u64 *)c->key.vip)[0] == ((const __u64 *)key->daddr)[0] &&
+	    ((__u64 *)c->key.vip)[1] == ((const __u64 *)key->daddr)[1] && *(__u32 *)&c->key.port == tail)
+		return c->found ? &c->svc : NULL;
+	svc = service_for6(key);
+	c->found = svc != NULL;
+	if (svc)
+		__builtin_memcpy(&c->svc, svc, sizeof(c->svc));
+	__builtin_memcpy(c->key.vip, key->daddr, sizeof(c->key.vip));
+	*(__u32 *)&c->key.port = tail;
+	c->gen = gen;
+	return svc ? &c->svc : NULL;
+}
+
+/* The sweeper's lookup: the plain one. */
 static __always_inline struct xlvs_svc *service_lookup6(const struct xlvs_conn6_key *key)
 {
 	return service_for6(key);
@@ -179,9 +214,6 @@ __noinline int sync_template6(const struct xlvs_conn6_key *key, __u32 real_id, _
 /* ct_hash6() from an entry's key and the sweeper's copy of the seed: the bucket hash whose low bits pick the xlvs_seen6 bit. */
 static __noinline __u32 seen_hash6(const struct xlvs_conn6_key *key, __u32 seed)
 {
-	/* verifier: a static function's pointer arguments keep their type, but not their null check */
-	if (!key)
-		return 0;
 	return xlvs_flow_hash6((const __u32 *)key->saddr, (const __u32 *)key->daddr, *(const __u32 *)&key->sport, key->proto ^ seed);
 }
 
@@ -546,6 +578,24 @@ static __noinline struct xlvs_real *follow6(struct xlvs_ct6_bucket *bucket, int 
 }
 
 /*
+ * hashed_hash() of an IPv6 flow, hashing only what the scheduler takes: the nine-word flow hash for mh-port, else one
+ * folded address (addr_words6() folds both, and schedule() takes the flow hash whether it is used or not).
+ */
+static __noinline __u32 hashed_hash6(const struct xlvs_svc *svc, const struct xlvs_conn6_key *key, __u32 ports)
+{
+	__u32 port = svc->flags & XLVS_SVC_F_HASH_PORT ? ports & 0xffff : 0;
+
+	switch (svc->sched) {
+	case XLVS_SCHED_MH:
+		return port ? flow_hash6(key, ports) : xlvs_flow_hash(xlvs_addr6_fold((const __u32 *)key->saddr), 0, 0, 0);
+	case XLVS_SCHED_SH:
+		return xlvs_flow_hash(xlvs_addr6_fold((const __u32 *)key->saddr), 0, port, 0);
+	default: /* XLVS_SCHED_DH */
+		return xlvs_flow_hash(0, xlvs_addr6_fold((const __u32 *)key->daddr), 0, 0);
+	}
+}
+
+/*
  * stateless() for IPv6: an established TCP packet of an mh, sh or dh service without persistence goes to the owner of
  * its unmarked bucket without reading xlvs_conn6 (64 MiB of random accesses by default), setting its xlvs_seen6 bit;
  * a bare SYN past this CPU's budget goes by the hash unrecorded. Returns the owner (its id and the service's left in
@@ -556,28 +606,24 @@ static __noinline struct xlvs_real *stateless6(struct new_conn6 *nc, const struc
 {
 	struct xlvs_svc *svc;
 	struct xlvs_real *real;
-	__u32 i, h, b, w, src, dst, *slot;
+	__u32 i, h, b, w, *slot;
 	__u64 *seen, bit;
 	void *table;
 	__u8 flags;
 
-	/* verifier: a static function's pointer arguments keep their type, but not their null check */
-	if (!nc || !cfg)
-		return NULL;
 	flags = nc->tcp_flags;
 	if (nc->key.proto != IPPROTO_TCP || (flags & (XLVS_TCP_FIN | XLVS_TCP_RST)) || (flags & (XLVS_TCP_SYN | XLVS_TCP_ACK)) == (XLVS_TCP_SYN | XLVS_TCP_ACK))
 		return NULL;
 	if ((flags & XLVS_TCP_SYN) && !cfg->nc_budget)
 		return NULL;
-	svc = service_for6(&nc->key);
+	svc = service_cached6(&nc->key, cfg->svc_gen);
 	if (!svc || svc->persist_timeout || !svc->tbl_size || !is_hashed(svc->sched))
 		return NULL;
 	nc->svc_id = svc->id;
 	table = bpf_map_lookup_elem(&xlvs_tbl, &nc->svc_id);
 	if (!table)
 		return NULL;
-	addr_words6(&nc->key, &src, &dst);
-	i = hashed_hash(svc, src, dst, nc->ports, flow_hash6(&nc->key, nc->ports)) % svc->tbl_size;
+	i = hashed_hash6(svc, &nc->key, nc->ports) % svc->tbl_size;
 	slot = bpf_map_lookup_elem(table, &i);
 	if (!slot)
 		return NULL;

@@ -191,6 +191,14 @@ struct {
 	__type(value, struct xlvs_svc_cache);
 } xlvs_svcc SEC(".maps");
 
+/* The IPv6 service cache per CPU (struct xlvs_svc6_cache); never pinned (UNPINNED_MAPS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLVS_SVCC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlvs_svc6_cache);
+} xlvs_svcc6 SEC(".maps");
+
 /*
  * Scratch space for the IPv6 path's new connection (struct new_conn6 in bpf/conntable.h, bpf/ipv6.h): on xlvs_ipv6()'s
  * stack it pushed the chain xlvs_xdp -> xlvs_ipv6 -> new_connection6 -> schedule past 6.1's 512 bytes. Per CPU, as an

@@ -317,6 +317,18 @@ struct xlvs_svc_cache {
 };
 
 /*
+ * xlvs_svcc6 value (per-CPU, XLVS_SVCC_SLOTS slots, never pinned): xlvs_svc_cache for an IPv6 frame's (VIP, port,
+ * protocol), resolved in xlvs_svc6, trusted under the same xlvs_cfg.svc_gen (one generation for both service maps).
+ */
+struct xlvs_svc6_cache {
+	struct xlvs_svc6_key key; /* the frame's service key (exact port), as looked up */
+	__u32 gen;                /* xlvs_cfg.svc_gen when the slot was filled; 0: empty */
+	__u32 found;              /* 1: svc is the service the key resolves to; 0: no service takes the key */
+	struct xlvs_svc svc;      /* the service's value when found */
+	__u32 pad;                /* zero: the value is a whole number of 8-byte words */
+};
+
+/*
  * xlvs_ncb value (per-CPU, single entry, never pinned): the new connections this CPU scheduled in the current second.
  * Past xlvs_cfg.nc_budget, flows of consistent-hash services (mh, sh, dh) are forwarded unrecorded: their hash places
  * them again on every packet, so a flood of new flows cannot evict the table's live ones.

@@ -43,12 +43,12 @@ export const ADDED_MAPS: readonly MapName[] = ['xlvs_svc6', 'xlvs_conn6', 'xlvs_
 /**
  * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring
  * buffer), xlvs_scratch6 (the IPv6 path's per-packet scratch) xlvs_ncb (the new-connection budget's count) and
- * xlvs_svcc (the service cache) hold nothing a restart must keep, and an upgrade from a build without it must still
+ * xlvs_svcc and xlvs_svcc6 (the service caches) hold nothing a restart must keep, and an upgrade from a build without it must still
  * adopt every other map.
  * xlvs_seen and xlvs_seen6 (established flows' activity bits) lose one sweep pass of bits; xlvs_tblmarked (which tables hold marks)
  * is set again for every table the new load writes.
  */
-export const UNPINNED_MAPS = ['xlvs_syncq', 'xlvs_scratch6', 'xlvs_ncb', 'xlvs_svcc', 'xlvs_seen', 'xlvs_seen6', 'xlvs_tblmarked'] as const;
+export const UNPINNED_MAPS = ['xlvs_syncq', 'xlvs_scratch6', 'xlvs_ncb', 'xlvs_svcc', 'xlvs_svcc6', 'xlvs_seen', 'xlvs_seen6', 'xlvs_tblmarked'] as const;
 export type Maps = Record<MapName, BpfMap>;
 
 /** The pinned XDP link of a long-running director, next to its maps. */

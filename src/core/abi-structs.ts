@@ -382,10 +382,20 @@ export const svcCache = defineStruct<SvcCache>('xlvs_svc_cache', 40, [
   f('svc', 16, 24, 'bytes'),
 ]);
 
+/** xlvs_svcc6 value: svcCache for an IPv6 service key (key and svc as raw bytes: svc6Key and svc decode them). */
+export const svc6Cache = defineStruct<SvcCache>('xlvs_svc6_cache', 56, [
+  f('key', 0, 20, 'bytes'),
+  f('gen', 20, 4, 'u32'),
+  f('found', 24, 4, 'u32'),
+  f('svc', 28, 24, 'bytes'),
+  f('pad', 52, 4, 'pad'),
+]);
+
 export const structs: readonly StructSpec<any>[] = [
   ctGeo,
   ncBudget,
   svcCache,
+  svc6Cache,
   svcKey,
   svc6Key,
   svc,

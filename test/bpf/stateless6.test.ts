@@ -240,3 +240,24 @@ test('past the new-connection budget an IPv6 SYN of a hash service goes by the h
     dp.setNewConnBudget(0);
   }
 });
+
+test('the IPv6 service cache never outlives a service write: persistence turned on in place takes the connection table at the next packet', async () => {
+  apply(parseConfig(config(1)));
+  const s = svcOf(80);
+  await open(45000);
+  await dp.sweep();
+  await dp.sweep(); // no marks left from the earlier table changes
+  const v0 = verdicts();
+  await run(spec(45000, ACK)); // fills this CPU's slot
+  assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
+  // The same table (same reals and weights): only the service's value changes, and a stale slot would still forward.
+  apply(parseConfig(config(1).replace('    maglev_size: 251\n    reals:\n      - { address: 2001:db8::11', '    maglev_size: 251\n    persistence: { timeout: 60 }\n    reals:\n      - { address: 2001:db8::11')));
+  assert.ok(svcOf(80).persistTimeout, 'persistence on');
+  assert.equal(svcOf(80).id, s.id, 'changed in place');
+  const v1 = verdicts();
+  await run(spec(45000, ACK));
+  const v2 = verdicts();
+  assert.equal(v2.tx_stateless - v1.tx_stateless, 0n, 'not by a stale slot');
+  assert.equal(v2.tx_existing - v1.tx_existing, 1n, 'by its entry');
+  apply(parseConfig(config(1)));
+});

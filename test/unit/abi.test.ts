@@ -91,6 +91,7 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_scratch6: 1,
     xlvs_ncb: 1,
     xlvs_svcc: abi.SVCC_SLOTS,
+    xlvs_svcc6: abi.SVCC_SLOTS,
     xlvs_seen: abi.CONN_DEFAULT_MAX / abi.CT_WAYS / abi.SEEN_PER_WORD,
     xlvs_seen6: abi.CONN6_DEFAULT_MAX / abi.CT6_WAYS / abi.SEEN_PER_WORD,
     xlvs_tblmarked: abi.MAX_SERVICES,
