@@ -213,9 +213,28 @@ export async function vethBench(opts: { counts: Flows[]; ms: number; rounds: num
       ...XLVS_SCHEDULERS.flatMap((s) => established.map((f) => estName(s, f))),
       ...(opts.counts.includes('new') ? XLVS_SCHEDULERS.map((s) => `${s}-new`) : []),
     ];
+    // The helper (the director's control plane: sweeps every second, growth checks) runs beside the generator, off the
+    // forwarding core, as a director's control plane would beside the CPUs its NIC queues keep busy; left to float, its
+    // sweeps of the 65,536 and 1M-flow tables landed on the forwarding core in some rounds and not others (mh at 65,536
+    // flows 0.53-2.09 Mpps between rounds of one run; pinned 1.82-2.23).
     dirChild = spawn(
-      'ip',
-      ['netns', 'exec', D, process.execPath, path.join(root, 'dist/bench/vethdir.js'), '--ifname', 'eth0', '--mac', dmac, '--datapaths', names.join(',')],
+      'taskset',
+      [
+        '-c',
+        String(genCpu),
+        'ip',
+        'netns',
+        'exec',
+        D,
+        process.execPath,
+        path.join(root, 'dist/bench/vethdir.js'),
+        '--ifname',
+        'eth0',
+        '--mac',
+        dmac,
+        '--datapaths',
+        names.join(','),
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     const dir = new Director(dirChild);

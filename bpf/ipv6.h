@@ -96,8 +96,8 @@ static __always_inline struct xlvs_svc *service_cached6(const struct xlvs_conn6_
 	c = bpf_map_lookup_elem(&xlvs_svcc6, &slot);
 	if (!c || !gen)
 		return service_for6(key);
-	if (c->gen == gen && ((__u64 *)c->key.vip)[0] == ((const __u64 *)key->daddr)[0] &&
-	    ((__u64 *)c->key.vip)[1] == ((const __u64 *)key->daddr)[1] && *(__u32 *)&c->key.port == tail)
+	if (c->gen == gen && ((__u64 *)c->key.vip)[0] == ((const __u64 *)key->daddr)[0] && ((__u64 *)c->key.vip)[1] == ((const __u64 *)key->daddr)[1] &&
+	    *(__u32 *)&c->key.port == tail)
 		return c->found ? &c->svc : NULL;
 	svc = service_for6(key);
 	c->found = svc != NULL;

@@ -251,7 +251,14 @@ test('the IPv6 service cache never outlives a service write: persistence turned 
   await run(spec(45000, ACK)); // fills this CPU's slot
   assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
   // The same table (same reals and weights): only the service's value changes, and a stale slot would still forward.
-  apply(parseConfig(config(1).replace('    maglev_size: 251\n    reals:\n      - { address: 2001:db8::11', '    maglev_size: 251\n    persistence: { timeout: 60 }\n    reals:\n      - { address: 2001:db8::11')));
+  apply(
+    parseConfig(
+      config(1).replace(
+        '    maglev_size: 251\n    reals:\n      - { address: 2001:db8::11',
+        '    maglev_size: 251\n    persistence: { timeout: 60 }\n    reals:\n      - { address: 2001:db8::11',
+      ),
+    ),
+  );
   assert.ok(svcOf(80).persistTimeout, 'persistence on');
   assert.equal(svcOf(80).id, s.id, 'changed in place');
   const v1 = verdicts();
