@@ -10,9 +10,9 @@ import * as abi from '../../src/core/abi';
 import { type Config, parseConfig } from '../../src/core/config';
 import type { ServiceState } from '../../src/core/director';
 import { flowHash } from '../../src/core/flowhash';
-import { XDP_TX } from '../../src/core/verdictmodel';
-import { ACK, DIRECTOR_MAC, type FrameSpec, frame, macOf, SYN } from '../lib/packets';
+import { ACK, DIRECTOR_MAC, type FrameSpec, frame, macOf } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
+import { keptAliveByBit, liveTableOf, openFlow, promotedByBit, type StatelessFamily } from '../lib/statelesscases';
 
 const config = (w12: number) => `
 interface: eth0
@@ -58,68 +58,21 @@ const ckey = (sport: number): abi.ConnKey => ({ saddr: abi.ipv4ToU32('198.51.100
 const bucketOf = (sport: number) => flowHash('198.51.100.9', '10.0.0.100', sport, 80, 6) % svc.tblSize!;
 const macOfReal = (id: number) => MACS[svc.reals.find((r) => r.id === id)!.address];
 
-/** The service's live table, marks included. */
-function liveTable(): Uint32Array {
-  const m = native().BpfMap.fromId(dp.maps.xlvs_tbl.lookup(abi.u32Key(svc.id))!.readUInt32LE(0));
-  try {
-    const raw = m.readMmap(0, m.maxEntries * 8);
-    return Uint32Array.from({ length: m.maxEntries }, (_, i) => raw.readUInt32LE(i * 8));
-  } finally {
-    m.close();
-  }
-}
-
-/** Opens a connection (SYN), returning its entry's real. */
-async function open(sport: number): Promise<number> {
-  const r = await run(spec(sport, SYN));
-  assert.equal(r.retval, XDP_TX);
-  return dp.conns.get(ckey(sport))!.real_id;
-}
-
-test('an established ACK of an mh service goes to the bucket owner without touching its entry; the sweeper promotes SYN_RECV from its bit', async () => {
-  const real = await open(41000);
-  const before = verdicts();
-  const r = await run(spec(41000, ACK));
-  assert.equal(macOf(r.dataOut, 'dst'), macOfReal(real));
-  const v = verdicts();
-  assert.equal(v.tx_stateless - before.tx_stateless, 1n);
-  assert.equal(v.tx_existing - before.tx_existing, 0n);
-  const e = dp.conns.get(ckey(41000))!;
-  assert.equal(e.hits, 0, 'the entry was not touched');
-  assert.equal(e.state, abi.CS.SYN_RECV);
-  const rc0 = abi.realConns.decode(dp.maps.xlvs_rconn.lookup(abi.u32Key(real))!);
-  await dp.sweep();
-  assert.equal(dp.conns.get(ckey(41000))!.state, abi.CS.ESTABLISHED, 'the ACK the stateless path saw');
-  const rc1 = abi.realConns.decode(dp.maps.xlvs_rconn.lookup(abi.u32Key(real))!);
-  assert.equal(rc1.active - rc0.active, 1n);
-  assert.equal(rc1.inactive - rc0.inactive, -1n);
-  // No bit set since: a SYN_RECV entry stays so.
-  await open(41001);
-  await dp.sweep();
-  assert.equal(dp.conns.get(ckey(41001))!.state, abi.CS.SYN_RECV);
+/** The IPv4 flows of the service, for the cases both families share. */
+const fam = (): StatelessFamily => ({
+  dp,
+  run: (sport, tcpFlags) => run(spec(sport, tcpFlags)),
+  entry: (sport) => dp.conns.get(ckey(sport)),
+  put: (sport, val) => dp.conns.put(ckey(sport), val),
+  macOfReal,
 });
+const open = (sport: number) => openFlow(fam(), sport);
+const liveTable = () => liveTableOf(dp, svc.id);
 
-test('the sweeper keeps an established entry alive on its bit past its idle timeout, and expires it without', async () => {
-  const now = Number((await dp.sweep()).now);
-  for (const sport of [41010, 41011]) {
-    await open(sport);
-    await run(spec(sport, ACK));
-  }
-  await dp.sweep(); // established from their bits; the bits cleared
-  for (const sport of [41010, 41011]) {
-    const e = dp.conns.get(ckey(sport))!;
-    assert.equal(e.state, abi.CS.ESTABLISHED);
-    dp.conns.put(ckey(sport), { ...e, last_seen: now - 1000 });
-  }
-  dp.setTimeouts({ tcp: 900, tcp_fin: 120, udp: 300 });
-  const v0 = verdicts();
-  await run(spec(41010, ACK)); // only 41010 sends
-  assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
-  await dp.sweep();
-  assert.ok(dp.conns.get(ckey(41010)), 'kept by its bit');
-  assert.ok(Number(dp.conns.get(ckey(41010))!.last_seen) >= now);
-  assert.equal(dp.conns.get(ckey(41011)), null, 'idle past its timeout: expired');
-});
+test('an established ACK of an mh service goes to the bucket owner without touching its entry; the sweeper promotes SYN_RECV from its bit', () =>
+  promotedByBit(fam(), 41000));
+
+test('the sweeper keeps an established entry alive on its bit past its idle timeout, and expires it without', () => keptAliveByBit(fam(), 41010));
 
 test('a moved bucket keeps its flow on its real (tx_existing); MOVED clears a pass after no entry differs, not before', async () => {
   const before = tables.get(svc.id)!;

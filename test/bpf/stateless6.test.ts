@@ -15,6 +15,7 @@ import { schedHash } from '../../src/core/sched';
 import { XDP_TX } from '../../src/core/verdictmodel';
 import { ACK, DIRECTOR_MAC, FIN, type Frame6Spec, frame6, macOf, SYN } from '../lib/packets';
 import { requirePrivileges } from '../lib/privileged';
+import { keptAliveByBit, liveTableOf, promotedByBit, type StatelessFamily } from '../lib/statelesscases';
 
 const VIP = '2001:db8::100';
 const CLIENT = '2001:db8:1::10';
@@ -81,20 +82,18 @@ const ckey = (sport: number, dport = 80): abi.Conn6Key => ({
 });
 const bucketOf = (sport: number) => flowHash(CLIENT, VIP, sport, 80, 6) % svcOf(80).tblSize!;
 const macOfReal = (s: ServiceState, id: number) => MACS[s.reals.find((r) => r.id === id)!.address];
-const realConns = (id: number) => abi.realConns.decode(dp.maps.xlvs_rconn.lookup(abi.u32Key(id))!);
 
-/** A service's live table, marks included. */
-function liveTable(s: ServiceState): Uint32Array {
-  const m = native().BpfMap.fromId(dp.maps.xlvs_tbl.lookup(abi.u32Key(s.id))!.readUInt32LE(0));
-  try {
-    const raw = m.readMmap(0, m.maxEntries * 8);
-    return Uint32Array.from({ length: m.maxEntries }, (_, i) => raw.readUInt32LE(i * 8));
-  } finally {
-    m.close();
-  }
-}
+const liveTable = (s: ServiceState) => liveTableOf(dp, s.id);
 
-/** Opens a connection (SYN), returning its entry's real. */
+/** The IPv6 flows of the port-80 service, for the cases both families share. */
+const fam = (): StatelessFamily => ({
+  dp,
+  run: (sport, tcpFlags) => run(spec(sport, tcpFlags)),
+  entry: (sport) => dp.conns6.get(ckey(sport)),
+  put: (sport, val) => dp.conns6.put(ckey(sport), val),
+  macOfReal: (id) => macOfReal(svcOf(80), id)!,
+});
+/** Opens a connection (SYN) to port dport, returning its entry's real. */
 async function open(sport: number, dport = 80): Promise<number> {
   const r = await run(spec(sport, SYN, dport));
   assert.equal(r.retval, XDP_TX);
@@ -102,28 +101,7 @@ async function open(sport: number, dport = 80): Promise<number> {
 }
 
 test('an established IPv6 ACK of an mh service goes to its bucket owner without touching its entry; the sweeper promotes SYN_RECV from its bit', async () => {
-  const s = svcOf(80);
-  const real = await open(41000);
-  const before = verdicts();
-  const r = await run(spec(41000, ACK));
-  assert.equal(r.retval, XDP_TX);
-  assert.equal(macOf(r.dataOut, 'dst'), macOfReal(s, real));
-  const v = verdicts();
-  assert.equal(v.tx_stateless - before.tx_stateless, 1n);
-  assert.equal(v.tx_existing - before.tx_existing, 0n);
-  const e = dp.conns6.get(ckey(41000))!;
-  assert.equal(e.hits, 0, 'the entry was not touched');
-  assert.equal(e.state, abi.CS.SYN_RECV);
-  const rc0 = realConns(real);
-  await dp.sweep();
-  assert.equal(dp.conns6.get(ckey(41000))!.state, abi.CS.ESTABLISHED, 'the ACK the stateless path saw');
-  const rc1 = realConns(real);
-  assert.equal(rc1.active - rc0.active, 1n);
-  assert.equal(rc1.inactive - rc0.inactive, -1n);
-  // No bit set since: a SYN_RECV entry stays so.
-  await open(41001);
-  await dp.sweep();
-  assert.equal(dp.conns6.get(ckey(41001))!.state, abi.CS.SYN_RECV);
+  await promotedByBit(fam(), 41000);
   // FIN still takes the entry: the state change is recorded.
   const v1 = verdicts();
   await run(spec(41000, FIN | ACK));
@@ -131,27 +109,7 @@ test('an established IPv6 ACK of an mh service goes to its bucket owner without 
   assert.equal(dp.conns6.get(ckey(41000))!.state, abi.CS.FIN_WAIT);
 });
 
-test('the sweeper keeps an established IPv6 entry alive on its bit past its idle timeout, and expires it without', async () => {
-  const now = Number((await dp.sweep()).now);
-  for (const sport of [41010, 41011]) {
-    await open(sport);
-    await run(spec(sport, ACK));
-  }
-  await dp.sweep(); // established from their bits; the bits cleared
-  for (const sport of [41010, 41011]) {
-    const e = dp.conns6.get(ckey(sport))!;
-    assert.equal(e.state, abi.CS.ESTABLISHED);
-    dp.conns6.put(ckey(sport), { ...e, last_seen: now - 1000 });
-  }
-  dp.setTimeouts({ tcp: 900, tcp_fin: 120, udp: 300 });
-  const v0 = verdicts();
-  await run(spec(41010, ACK)); // only 41010 sends
-  assert.equal(verdicts().tx_stateless - v0.tx_stateless, 1n);
-  await dp.sweep();
-  assert.ok(dp.conns6.get(ckey(41010)), 'kept by its bit');
-  assert.ok(Number(dp.conns6.get(ckey(41010))!.last_seen) >= now);
-  assert.equal(dp.conns6.get(ckey(41011)), null, 'idle past its timeout: expired');
-});
+test('the sweeper keeps an established IPv6 entry alive on its bit past its idle timeout, and expires it without', () => keptAliveByBit(fam(), 41010));
 
 test('a moved bucket keeps its IPv6 flow on its real (tx_existing); the IPv6 entry holds MOVED until it ends', async () => {
   const s = svcOf(80);
