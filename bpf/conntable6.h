@@ -14,16 +14,15 @@
 #define CT_PERSIST_MAP xlvs_persist6
 #define CT_PERSIST_KEY struct xlvs_persist6_key
 #define CT_SYNC        1
+#define CT_SEEN_MAP    xlvs_seen6
 
 _Static_assert((XLVS_CT6_WAYS & (XLVS_CT6_WAYS - 1)) == 0, "XLVS_CT6_WAYS must be a power of two");
 _Static_assert(sizeof(struct xlvs_ct6_entry) == 64, "an IPv6 entry fills one cache line");
 
-/* The IPv6 table keeps the size it was made with (multiply-shift placement): only the IPv4 table grows. */
+/* Where xlvs_conn6's entries lie: grown as xlvs_conn is, or fixed (multiply-shift placement) while xlvs_ctgeo6 is zero. */
 static __always_inline struct xlvs_ct_geo ct_geo6(void)
 {
-	struct xlvs_ct_geo geo = {};
-
-	return geo;
+	return geo_read(&xlvs_ctgeo6);
 }
 
 /*
@@ -196,16 +195,13 @@ __noinline int sync_template6(const struct xlvs_conn6_key *key, __u32 real_id, _
 	return sync_emit6(&tk, real_id, svc_id, XLVS_CS_NONE | XLVS_SYNC_F_TEMPLATE << 8);
 }
 
-/* ct_hash6() from an entry's key and the sweeper's copy of the seed: the bucket hash whose low bits pick the xlvs_seen6 bit. */
-static __noinline __u32 seen_hash6(const struct xlvs_conn6_key *key, __u32 seed)
+/* ct_hash6() from an entry's key and a copy of the seed (the sweeper's, a resize's). */
+static __noinline __u32 seed_hash6(const struct xlvs_conn6_key *key, __u32 seed)
 {
 	return xlvs_flow_hash6((const __u32 *)key->saddr, (const __u32 *)key->daddr, *(const __u32 *)&key->sport, key->proto ^ seed);
 }
 
-/*
- * ct_seen() for xlvs_conn6: the same bits per bucket in xlvs_seen6. The IPv6 table keeps its size (multiply-shift
- * placement), so a flow's bit is the low bits of its bucket hash (seen_bit(h, 0)).
- */
+/* ct_seen() for xlvs_conn6: the same bits per bucket in xlvs_seen6. */
 static __always_inline int ct_seen6(const struct xlvs_ct6_entry *e, __u32 idx, const struct sweep_ctx *sc)
 {
 	__u32 b = idx % sc->buckets6, w = b / XLVS_SEEN_PER_WORD;
@@ -213,7 +209,7 @@ static __always_inline int ct_seen6(const struct xlvs_ct6_entry *e, __u32 idx, c
 
 	if (!v)
 		return 0;
-	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(seen_hash6(&e->key, sc->seed), 0))) & 1;
+	return (*v >> ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(seed_hash6(&e->key, sc->seed), sc->grows6))) & 1;
 }
 
 /* ct_seen_clear() for xlvs_conn6. */
@@ -268,3 +264,4 @@ static __always_inline void ct_hold6(struct xlvs_ct6_entry *e)
 #undef CT_PERSIST_MAP
 #undef CT_PERSIST_KEY
 #undef CT_SYNC
+#undef CT_SEEN_MAP

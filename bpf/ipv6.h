@@ -340,6 +340,7 @@ static __noinline __u32 hashed_hash6(const struct xlvs_svc *svc, const struct xl
  */
 static __noinline struct xlvs_real *stateless6(struct new_conn6 *nc, const struct xlvs_cfg *cfg)
 {
+	struct xlvs_ct_geo geo;
 	struct xlvs_svc *svc;
 	struct xlvs_real *real;
 	__u32 i, h, b, w, *slot;
@@ -374,11 +375,12 @@ static __noinline struct xlvs_real *stateless6(struct new_conn6 *nc, const struc
 	if (flags & XLVS_TCP_SYN)
 		return over_budget(cfg->nc_budget, svc->sched, now_seconds(), 1) ? real : NULL;
 	h = ct_hash6(cfg, &nc->key, nc->ports);
-	b = ((__u64)h * cfg->ct6_buckets) >> 32;
+	geo = ct_geo6();
+	b = geo.live ? h & (geo.live - 1) : ((__u64)h * cfg->ct6_buckets) >> 32;
 	w = b / XLVS_SEEN_PER_WORD;
 	seen = bpf_map_lookup_elem(&xlvs_seen6, &w);
 	if (seen) {
-		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(h, 0));
+		bit = 1ull << ((b % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + seen_bit(h, geo.live));
 		if (!(*seen & bit))
 			__sync_fetch_and_or(seen, bit);
 	}
@@ -421,8 +423,14 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 		return XDP_ABORTED;
 	}
 	real = stateless6(&s6->nc, cfg);
-	if (real)
-		return forward(eth, cfg, vd, real, s6->nc.svc_id, s6->nc.real_id, s6->bytes, s6->nc.tcp_flags & XLVS_TCP_SYN ? NC_OVER_BUDGET : NC_STATELESS);
+	if (real) {
+		nc_result = NC_STATELESS;
+		if (s6->nc.tcp_flags & XLVS_TCP_SYN) {
+			nc_result = NC_OVER_BUDGET;
+			vd->tx_new6++;
+		}
+		return forward(eth, cfg, vd, real, s6->nc.svc_id, s6->nc.real_id, s6->bytes, nc_result);
+	}
 	/*
 	 * As for IPv4: the flow's bucket first, the service only for flows without a usable entry. The real and service
 	 * go to the scratch (the out fields new_connection6() fills too), not the stack: 6.1's 512 bytes are all taken.
@@ -437,6 +445,7 @@ __noinline int xlvs_ipv6(struct xdp_md *ctx, struct xlvs_verdicts *vd, const str
 	if (!real) {
 		nc_result = new_connection6(&s6->nc);
 		if (nc_result == NC_TX) {
+			vd->tx_new6++;
 			vd->ct_evicted += s6->nc.evicted;
 			vd->ct_untracked += s6->nc.untracked;
 			if (s6->nc.sync & NC_SYNC_CONN)

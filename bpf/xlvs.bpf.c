@@ -175,6 +175,14 @@ struct {
 	__type(value, struct xlvs_ct_geo);
 } xlvs_ctgeo SEC(".maps");
 
+/* xlvs_ctgeo for xlvs_conn6 (the IPv6 table grows by its own occupancy); pinned, zero (fixed placement) for older pins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlvs_ct_geo);
+} xlvs_ctgeo6 SEC(".maps");
+
 /* The new-connection budget's count per CPU (struct xlvs_nc_budget); never pinned (UNPINNED_MAPS): a restart starts a fresh second. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -772,11 +780,20 @@ struct sweep_ctx {
 	__u32 grows;       /* xlvs_ctgeo.live: the table grows (seen_bit()) */
 	__u32 buckets6;    /* xlvs_cfg.ct6_buckets (at least 1) */
 	__u32 last_slice6; /* the first bucket of xlvs_conn6's last slice */
+	__u32 grows6;      /* xlvs_ctgeo6.live: the IPv6 table grows */
 	__u32 timeout[XLVS_CS_COUNT];
 	__u64 conns;
 	__u64 expired;
 	__u64 templates;
 	__u64 templates_expired;
+};
+
+struct ctmove_ctx {
+	__u32 first; /* the first bucket of this run */
+	__u32 live;  /* xlvs_ctgeo.live: where entries belong */
+	__u32 seed;  /* xlvs_cfg.ct_seed */
+	__u32 moved; /* entries moved to their live bucket */
+	__u32 left;  /* entries whose live bucket had no free way: still where they were */
 };
 
 /* IPv4: the family's parts of the connection-table logic (see conntable.h for what each must do). */
@@ -791,22 +808,33 @@ struct sweep_ctx {
 #define CT_PERSIST_MAP xlvs_persist
 #define CT_PERSIST_KEY struct xlvs_persist_key
 #define CT_SYNC        1
+#define CT_SEEN_MAP    xlvs_seen
 
 /* One 64-bit load: a resize writes both fields in one store, so a lookup never sees a new size without the old one. */
-static __always_inline struct xlvs_ct_geo ct_geo(void)
+static __always_inline struct xlvs_ct_geo geo_read(void *map)
 {
 	struct xlvs_ct_geo geo __attribute__((aligned(8))) = {};
 	__u32 zero = 0;
-	__u64 *g = bpf_map_lookup_elem(&xlvs_ctgeo, &zero);
+	__u64 *g = bpf_map_lookup_elem(map, &zero);
 
 	if (g)
 		*(__u64 *)&geo = *(volatile __u64 *)g;
 	return geo;
 }
 
+static __always_inline struct xlvs_ct_geo ct_geo(void)
+{
+	return geo_read(&xlvs_ctgeo);
+}
+
 static __always_inline __u32 ct_hash(const struct xlvs_cfg *cfg, const struct xlvs_conn_key *key, __u32 ports)
 {
 	return xlvs_flow_hash(key->saddr, key->daddr, ports, key->proto ^ cfg->ct_seed);
+}
+
+static __always_inline __u32 seed_hash(const struct xlvs_conn_key *key, __u32 seed)
+{
+	return xlvs_flow_hash(key->saddr, key->daddr, *(const __u32 *)&key->sport, key->proto ^ seed);
 }
 
 static __always_inline __u32 flow_hash(const struct xlvs_conn_key *key, __u32 ports)
@@ -989,6 +1017,7 @@ static __always_inline void ct_hold(struct xlvs_ct_entry *e)
 #undef CT_PERSIST_MAP
 #undef CT_PERSIST_KEY
 #undef CT_SYNC
+#undef CT_SEEN_MAP
 
 /* ---- the forwarding step both families share ---- */
 
@@ -1368,7 +1397,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	struct xlvs_sweep_stats *st;
 	struct xlvs_ct_geo geo;
 	struct xlvs_cfg *cfg;
-	__u32 zero = 0, i, n, total4, total, first;
+	__u32 zero = 0, i, n, total4, total6, total, first;
 
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
 	st = bpf_map_lookup_elem(&xlvs_sweepst, &zero);
@@ -1389,7 +1418,10 @@ int xlvs_sweep(struct xdp_md *ctx)
 	total4 = geo.live ? (geo.live > geo.prev ? geo.live : geo.prev) : cfg->ct_total;
 	if (!total4)
 		total4 = 1;
-	total = total4 + cfg->ct6_total;
+	geo = ct_geo6();
+	sc.grows6 = geo.live;
+	total6 = geo.live ? (geo.live > geo.prev ? geo.live : geo.prev) : cfg->ct6_total;
+	total = total4 + total6;
 	first = st->cursor < total ? st->cursor : 0;
 	if (!first) {
 		bpf_for_each_map_elem(&xlvs_persist, sweep_template, &sc, 0);
@@ -1397,6 +1429,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 		st->templates = sc.templates;
 		st->templates_expired += sc.templates_expired;
 		st->pass_conns = 0;
+		st->pass_conns6 = 0;
 	}
 	if (first < total4) {
 		n = total4 - first;
@@ -1410,6 +1443,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 			n = XLVS_SWEEP_CHUNK;
 		sc.first = first - total4;
 		bpf_loop(n * XLVS_CT6_WAYS, sweep_way6, &sc, 0);
+		st->pass_conns6 += sc.conns;
 	}
 	st->now = sc.now;
 	st->pass_conns += sc.conns;
@@ -1418,6 +1452,7 @@ int xlvs_sweep(struct xdp_md *ctx)
 	if (st->cursor >= total) {
 		st->cursor = 0;
 		st->conns = st->pass_conns;
+		st->conns6 = st->pass_conns6;
 		st->runs++;
 	}
 	return XDP_PASS;
@@ -1807,113 +1842,9 @@ int xlvs_tblmark(struct xdp_md *ctx)
 
 /* ---- the growable connection table: entries moved to a new size (xlvs_ctmove), run by the control plane through BPF_PROG_TEST_RUN, never attached ---- */
 
-struct ctmove_ctx {
-	__u32 first; /* the first bucket of this run */
-	__u32 live;  /* xlvs_ctgeo.live: where entries belong */
-	__u32 seed;  /* xlvs_cfg.ct_seed */
-	__u32 moved; /* entries moved to their live bucket */
-	__u32 left;  /* entries whose live bucket had no free way: still where they were */
-};
-
-/* A free way of b, claimed for the key whose first word is want (a datapath insert may race for the same way). */
-static __always_inline struct xlvs_ct_entry *ctmove_claim(struct xlvs_ct_bucket *b, __u64 want)
-{
-	int w;
-
-#pragma unroll
-	for (w = 0; w < XLVS_CT_WAYS; w++)
-		if (!ct_held(&b->e[w]) && __sync_val_compare_and_swap((__u64 *)&b->e[w].key, 0, want) == 0)
-			return &b->e[w];
-	return NULL;
-}
-
 /*
- * A moved entry's activity bit goes with it (ORed in, the bucket's other flows keep theirs): the sweep after a resize
- * reads bits at each entry's new bucket, and without the copy it would not see the packets forwarded since the last
- * pass (a SYN_RECV flow promoted a pass late, an established one stamped a pass late).
- */
-static __always_inline void seen_carry(__u32 from, __u32 to, __u32 h)
-{
-	__u32 wf = from / XLVS_SEEN_PER_WORD, wt = to / XLVS_SEEN_PER_WORD;
-	__u64 *f = bpf_map_lookup_elem(&xlvs_seen, &wf), *t;
-	__u32 bit = seen_bit(h, 1);
-
-	if (!f || !((*f >> ((from % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + bit)) & 1))
-		return;
-	t = bpf_map_lookup_elem(&xlvs_seen, &wt);
-	if (t)
-		__sync_fetch_and_or(t, 1ull << ((to % XLVS_SEEN_PER_WORD) * XLVS_SEEN_BITS + bit));
-}
-
-/*
- * One entry of bucket idx: if it is outside its live bucket it is copied there (claimed, value, then the rest of the
- * key, as the datapath inserts) before its old way is freed: a lookup meanwhile finds one of the two, never neither,
- * so no flow is scheduled afresh. A packet that changes the entry's state within the copy's few stores loses that
- * change. Connection counts stay: the connection is the same one. Returns 1 when moved, 2 when its live bucket had
- * no free way. A global function: verified once, not inside the walk's loop (whose unrolled ways it multiplied).
- */
-__noinline int ctmove_entry(struct xlvs_ct_entry *e, __u32 idx, __u32 live, __u32 seed)
-{
-	struct xlvs_conn_key key __attribute__((aligned(8)));
-	struct xlvs_ct_bucket *to;
-	struct xlvs_ct_entry *d;
-	__u32 dst, h;
-	__u64 was;
-
-	/* verifier: a global function's pointer arguments may be NULL */
-	if (!e || !ct_held(e))
-		return 0;
-	__builtin_memcpy(&key, &e->key, sizeof(key));
-	h = xlvs_flow_hash(key.saddr, key.daddr, *(__u32 *)&key.sport, key.proto ^ seed);
-	dst = h & (live - 1);
-	if (dst == idx)
-		return 0;
-	to = bpf_map_lookup_elem(&xlvs_conn, &dst);
-	if (!to)
-		return 0;
-	was = ((__u64 *)&key)[0];
-	if (ct_find(to, &key) >= 0) {
-		/* A racing insert already holds the flow in its live bucket: this older copy goes, uncounted. */
-		if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) == was) {
-			unbind_conn(e->val.real_id, e->val.state);
-			__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
-		}
-		return 0;
-	}
-	d = ctmove_claim(to, was);
-	if (!d)
-		return 2;
-	d->val = e->val;
-	ct_publish(d, &key);
-	if (__sync_val_compare_and_swap((__u64 *)&e->key, was, 0) != was) {
-		/* The datapath replaced the entry (or the sweeper expired it) meanwhile: the copy goes too. */
-		((__u64 *)&d->key)[0] = 0;
-		__builtin_memset((__u8 *)&d->key + 8, 0, sizeof(d->key) - 8);
-		return 0;
-	}
-	__builtin_memset((__u8 *)&e->key + 8, 0, sizeof(e->key) - 8);
-	seen_carry(idx, dst, h);
-	return 1;
-}
-
-/* One way per iteration, as the sweeper walks. */
-static long ctmove_way(__u32 i, struct ctmove_ctx *mc)
-{
-	struct xlvs_ct_bucket *b;
-	__u32 idx = mc->first + i / XLVS_CT_WAYS, r;
-
-	b = bpf_map_lookup_elem(&xlvs_conn, &idx);
-	if (!b)
-		return 1; /* past the end of the table */
-	r = ctmove_entry(&b->e[i & (XLVS_CT_WAYS - 1)], idx, mc->live, mc->seed);
-	/* verifier: counted without a branch on r, which split every iteration's state in two until the jump limit */
-	mc->moved += r & 1;
-	mc->left += (r >> 1) & 1;
-	return 0;
-}
-
-/*
- * Resizes a growable xlvs_conn (the frame: XLVS_CTMOVE_* and its argument). The control plane begins a resize, steps
+ * Resizes a growable xlvs_conn, or xlvs_conn6 with XLVS_CTMOVE_F_INET6 (the frame: XLVS_CTMOVE_* and its argument;
+ * each table has its own xlvs_ctgeo and is resized on its own). The control plane begins a resize, steps
  * over every bucket of both sizes until a whole walk moves nothing and leaves nothing, then ends it; a lookup tries
  * the size before's bucket, then the live one, until the end. Serialised with xlvs_sweep by the control plane, which
  * also waits an RCU grace period after BEGIN and REVERT before the first step: a packet that read xlvs_ctgeo before
@@ -1925,19 +1856,20 @@ int xlvs_ctmove(struct xdp_md *ctx)
 	struct xlvs_ct_geo geo __attribute__((aligned(8)));
 	struct ctmove_ctx mc = {};
 	struct xlvs_cfg *cfg;
-	__u32 in[2], zero = 0, span, n, t;
+	__u32 in[2], zero = 0, span, n, t, inet6;
 	__u64 *g;
 
 	if (bpf_xdp_load_bytes(ctx, 0, in, sizeof(in)))
 		return XDP_ABORTED;
+	inet6 = in[0] & XLVS_CTMOVE_F_INET6;
 	cfg = bpf_map_lookup_elem(&xlvs_cfg, &zero);
-	g = bpf_map_lookup_elem(&xlvs_ctgeo, &zero);
+	g = inet6 ? bpf_map_lookup_elem(&xlvs_ctgeo6, &zero) : bpf_map_lookup_elem(&xlvs_ctgeo, &zero);
 	if (!cfg || !g)
 		return XDP_ABORTED;
 	*(__u64 *)&geo = *(volatile __u64 *)g;
-	switch (in[0]) {
+	switch (in[0] & ~XLVS_CTMOVE_F_INET6) {
 	case XLVS_CTMOVE_BEGIN:
-		if (!geo.live || geo.prev || cfg->ct_per_cpu || !in[1] || (in[1] & (in[1] - 1)) || in[1] > cfg->ct_buckets)
+		if (!geo.live || geo.prev || cfg->ct_per_cpu || !in[1] || (in[1] & (in[1] - 1)) || in[1] > (inet6 ? cfg->ct6_buckets : cfg->ct_buckets))
 			return 1;
 		geo.prev = geo.live;
 		geo.live = in[1];
@@ -1952,7 +1884,10 @@ int xlvs_ctmove(struct xdp_md *ctx)
 		mc.first = in[1];
 		mc.live = geo.live;
 		mc.seed = cfg->ct_seed;
-		bpf_loop(n * XLVS_CT_WAYS, ctmove_way, &mc, 0);
+		if (inet6)
+			bpf_loop(n * XLVS_CT6_WAYS, ctmove_way6, &mc, 0);
+		else
+			bpf_loop(n * XLVS_CT_WAYS, ctmove_way, &mc, 0);
 		/* verifier: the counts go back in the frame, not as the return value, which would make them precise and keep the walk's loop from converging */
 		bpf_xdp_store_bytes(ctx, 8, &mc.moved, 2 * sizeof(__u32));
 		return 0;

@@ -250,6 +250,9 @@ struct xlvs_sweep_stats {
 	__u64 runs;              /* complete passes over the table so far */
 	__u64 cursor;            /* the bucket the next run starts at; 0: the next run starts a pass */
 	__u64 pass_conns;        /* entries left in place so far in the current pass */
+	/* Appended: the IPv6 table's share of conns and pass_conns (it grows by its own occupancy). */
+	__u64 conns6;      /* IPv6 entries the last complete pass left in place (counted in conns too) */
+	__u64 pass_conns6; /* IPv6 entries left in place so far in the current pass */
 };
 
 /*
@@ -271,11 +274,12 @@ struct xlvs_ct_geo {
  *   and the entries left where they were (their live bucket had no free way).
  * END: prev = 0, once a whole walk moved and left nothing. REVERT: swaps live and prev (a shrink that found no room).
  */
-#define XLVS_CTMOVE_BEGIN  0u
-#define XLVS_CTMOVE_STEP   1u
-#define XLVS_CTMOVE_END    2u
-#define XLVS_CTMOVE_REVERT 3u
-#define XLVS_CT_MIN_LIVE   32768u /* buckets a growable table starts with and never shrinks below: 262,144 entries, 8 MiB */
+#define XLVS_CTMOVE_BEGIN   0u
+#define XLVS_CTMOVE_STEP    1u
+#define XLVS_CTMOVE_END     2u
+#define XLVS_CTMOVE_REVERT  3u
+#define XLVS_CTMOVE_F_INET6 0x100u /* ORed into the op: it applies to xlvs_conn6 and xlvs_ctgeo6 */
+#define XLVS_CT_MIN_LIVE    32768u /* buckets a growable table starts with and never shrinks below: 262,144 entries, 8 MiB */
 
 /* xlvs_cfg value (single entry, key 0): per-interface settings. */
 struct xlvs_cfg {
@@ -373,6 +377,8 @@ struct xlvs_verdicts {
 	__u64 ct_over_budget; /* not a verdict: new flows of mh, sh and dh services forwarded but not recorded: this CPU's budget (xlvs_cfg.nc_budget) was spent */
 	/* Appended: established packets without a connection-table access. */
 	__u64 tx_stateless; /* established TCP packets of an mh, sh or dh service without persistence, forwarded to the owner of an unmoved bucket */
+	/* Appended: the IPv6 share of tx_new, so each connection table grows by its own family's new connections. */
+	__u64 tx_new6; /* not a verdict: IPv6 new connections, counted in tx_new too */
 };
 
 /*

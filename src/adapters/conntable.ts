@@ -16,7 +16,7 @@ export interface CtLayout<K> {
   ways: number;
   entry: number;
   keyCodec: abi.StructSpec<K>;
-  /** live: a growable table's live size (0: fixed); only the IPv4 table grows. */
+  /** live: a growable table's live size (0: fixed). */
   bucketOf(key: Buffer, seed: number, buckets: number, live?: number): number;
 }
 
@@ -175,11 +175,13 @@ export class ConnTable<K extends object = abi.ConnKey> {
 }
 
 /** The IPv6 table (xlvs_conn6) of a loaded or pinned datapath, laid out as the loader wrote it into xlvs_cfg. */
-export function conn6TableOf(maps: { xlvs_conn6: BpfMap; xlvs_cfg: BpfMap }): ConnTable<abi.Conn6Key> {
+export function conn6TableOf(maps: { xlvs_conn6: BpfMap; xlvs_cfg: BpfMap; xlvs_ctgeo6?: BpfMap }): ConnTable<abi.Conn6Key> {
   const cfg = abi.cfg.decode(maps.xlvs_cfg.lookup(abi.u32Key(0))!);
   const buckets = Math.max(1, cfg.ct6_buckets);
   const slices = Math.max(1, Math.floor(maps.xlvs_conn6.maxEntries / buckets));
-  return new ConnTable(maps.xlvs_conn6, { buckets, slices, entries: buckets * slices * abi.CT6_WAYS }, cfg.ct_seed, CT6);
+  const geoMap = maps.xlvs_ctgeo6;
+  const geo = geoMap ? () => abi.ctGeo.decode(geoMap.lookup(abi.u32Key(0))!) : undefined;
+  return new ConnTable(maps.xlvs_conn6, { buckets, slices, entries: buckets * slices * abi.CT6_WAYS }, cfg.ct_seed, CT6, geo);
 }
 
 /**

@@ -2,7 +2,7 @@
 // ctresize.ts: grows and shrinks the growable connection table through the xlvs_ctmove program, as ctgrow.ts decides.
 
 import * as abi from '../core/abi';
-import { type CtOccupancy, ctMaxLive, ctResizeTo } from '../core/ctgrow';
+import { type CtLoads, type CtOccupancy, ctMaxLive, ctResizeTo, LOADS4, LOADS6 } from '../core/ctgrow';
 import { type BpfMap, native } from './native';
 import { rcuBarrier } from './rcu';
 
@@ -22,6 +22,42 @@ export interface CtResizeResult {
   ms: number;
 }
 
+/** One family's growable table, as the resizer sees it. */
+export interface CtFamily {
+  /** 0 for xlvs_conn, XLVS_CTMOVE_F_INET6 for xlvs_conn6: ORed into each xlvs_ctmove op. */
+  flag: number;
+  ways: number;
+  loads: CtLoads;
+  /** Its xlvs_ctgeo (xlvs_ctgeo, xlvs_ctgeo6). */
+  geoMap: BpfMap;
+  /** Its buckets per slice (xlvs_cfg.ct_buckets, ct6_buckets). */
+  buckets(cfg: abi.Cfg): number;
+  /** Its entries a whole sweep pass counted. */
+  conns(st: abi.SweepStats): number;
+  /** Its new connections so far (xlvs_verdicts, summed over CPUs): entries the next sweep will count. */
+  newConns(v: abi.Verdicts): bigint;
+}
+
+export const ipv4Table = (geoMap: BpfMap): CtFamily => ({
+  flag: 0,
+  ways: abi.CT_WAYS,
+  loads: LOADS4,
+  geoMap,
+  buckets: (c) => c.ct_buckets,
+  conns: (st) => Number(st.conns - st.conns6),
+  newConns: (v) => v.tx_new - v.tx_new6,
+});
+
+export const ipv6Table = (geoMap: BpfMap): CtFamily => ({
+  flag: abi.CTMOVE_F_INET6,
+  ways: abi.CT6_WAYS,
+  loads: LOADS6,
+  geoMap,
+  buckets: (c) => c.ct6_buckets,
+  conns: (st) => Number(st.conns6),
+  newConns: (v) => v.tx_new6,
+});
+
 /** Walks a resize gets before it is reverted (a shrink) or left pending (a growth): the second walk normally finds nothing. */
 const MAX_WALKS = 4;
 
@@ -33,11 +69,12 @@ function frame(op: number, arg: number): Buffer {
 }
 
 /**
- * The one writer of xlvs_ctgeo. The caller serialises it with the sweeper (both walk the table, and an entry the
- * sweeper expires while this moves it would be uncounted by both).
+ * The one writer of a family's xlvs_ctgeo. The caller serialises it with the sweeper (both walk the table, and an
+ * entry the sweeper expires while this moves it would be uncounted by both). Each table grows by its own family's
+ * new connections (xlvs_verdicts.tx_new6 is the IPv6 share of tx_new).
  */
 export class CtResizer {
-  /** Verdicts' tx_new when the last whole sweep ended: new connections since then are entries the sweep did not count. */
+  /** The family's new connections when the last whole sweep ended: new connections since then are entries the sweep did not count. */
   private newAtPass: bigint;
   /** Entries the last whole sweep counted (an adopted table's last count until this process's first pass). */
   private conns: number;
@@ -48,14 +85,15 @@ export class CtResizer {
 
   constructor(
     private readonly progFd: number,
-    private readonly maps: { xlvs_ctgeo: BpfMap; xlvs_cfg: BpfMap; xlvs_verdicts: BpfMap; xlvs_sweepst: BpfMap },
+    private readonly maps: { xlvs_cfg: BpfMap; xlvs_verdicts: BpfMap; xlvs_sweepst: BpfMap },
+    private readonly fam: CtFamily,
   ) {
     this.newAtPass = this.txNew();
-    this.conns = Number(abi.sweepStats.decode(maps.xlvs_sweepst.lookup(abi.u32Key(0))!).conns);
+    this.conns = fam.conns(abi.sweepStats.decode(maps.xlvs_sweepst.lookup(abi.u32Key(0))!));
   }
 
   geo(): abi.CtGeo {
-    return abi.ctGeo.decode(this.maps.xlvs_ctgeo.lookup(abi.u32Key(0))!);
+    return abi.ctGeo.decode(this.fam.geoMap.lookup(abi.u32Key(0))!);
   }
 
   /** The largest size the table grows to (the largest power of two within ct_buckets). */
@@ -64,17 +102,17 @@ export class CtResizer {
   }
 
   private buckets(): number {
-    return abi.cfg.decode(this.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct_buckets;
+    return this.fam.buckets(abi.cfg.decode(this.maps.xlvs_cfg.lookup(abi.u32Key(0))!));
   }
 
   private txNew(): bigint {
     const b = this.maps.xlvs_verdicts.lookup(abi.u32Key(0));
-    return b ? abi.sumPerCpu(abi.verdicts, b, native().numPossibleCpus()).tx_new : 0n;
+    return b ? this.fam.newConns(abi.sumPerCpu(abi.verdicts, b, native().numPossibleCpus())) : 0n;
   }
 
   /** After a whole sweep pass: its count is the table's occupancy. */
-  passEnded(conns: number): void {
-    this.conns = conns;
+  passEnded(st: abi.SweepStats): void {
+    this.conns = this.fam.conns(st);
     this.newAtPass = this.txNew();
     this.synced = 0;
     if (this.geo().prev === 0) this.settled = true;
@@ -89,7 +127,7 @@ export class CtResizer {
   growDue(): boolean {
     const { live, prev } = this.geo();
     if (!live || prev) return false;
-    const to = ctResizeTo(live, this.buckets(), { ...this.occupancy(), settled: null });
+    const to = ctResizeTo(live, this.buckets(), { ...this.occupancy(), settled: null }, this.fam.ways, abi.CT_MIN_LIVE, this.fam.loads);
     return to !== null && to > live;
   }
 
@@ -100,7 +138,7 @@ export class CtResizer {
   }
 
   private async run(op: number, arg = 0): Promise<number> {
-    return (await native().testRun(this.progFd, { data: frame(op, arg) })).retval;
+    return (await native().testRun(this.progFd, { data: frame(op | this.fam.flag, arg) })).retval;
   }
 
   /**
@@ -116,7 +154,7 @@ export class CtResizer {
 
   /** One step of a walk: entries moved, and entries left where they were for want of a free way. */
   private async step(first: number): Promise<{ moved: number; left: number }> {
-    const out = (await native().testRun(this.progFd, { data: frame(abi.CTMOVE.STEP, first) })).dataOut;
+    const out = (await native().testRun(this.progFd, { data: frame(abi.CTMOVE.STEP | this.fam.flag, first) })).dataOut;
     return { moved: out.readUInt32LE(8), left: out.readUInt32LE(12) };
   }
 
@@ -160,7 +198,10 @@ export class CtResizer {
       from = this.geo().live;
     }
     if ((await this.setGeo(abi.CTMOVE.BEGIN, live)) !== 0)
-      throw new Error(`connection table: cannot resize from ${from} to ${live} buckets (a power of two up to ${this.buckets()}, growable tables only)`);
+      throw new Error(
+        `${this.fam.flag ? 'IPv6 ' : ''}connection table: cannot resize from ${from} to ${live} buckets ` +
+          `(a power of two up to ${this.buckets()}, growable tables only)`,
+      );
     let outcome: CtResizeResult['outcome'] = 'done';
     if (!(await this.settle(acc))) {
       if (live < from) {
@@ -185,7 +226,7 @@ export class CtResizer {
     const { live, prev } = this.geo();
     if (!live) return null;
     if (prev) return this.finish();
-    const to = ctResizeTo(live, this.buckets(), this.occupancy());
+    const to = ctResizeTo(live, this.buckets(), this.occupancy(), this.fam.ways, abi.CT_MIN_LIVE, this.fam.loads);
     return to === null ? null : this.resize(to);
   }
 }

@@ -277,6 +277,7 @@ export class Daemon {
             .sweep()
             .then((st) => {
               if (st?.resized) this.log.info({ ...st.resized, entries: st.conns }, 'connection table resized');
+              if (st?.resized6) this.log.info({ ...st.resized6 }, 'IPv6 connection table resized');
             })
             .catch((e: Error) => this.log.warn({ err: e.message }, 'connection sweep failed')),
         cfg.sweep_interval_ms,

@@ -147,9 +147,10 @@ export class Datapath {
    */
   insertSynced(entries: readonly SyncInsert[]): SyncInsertResult & { results: number[] } {
     const r = insertSynced(this.obj.programFd('xlvs_syncin'), this.obj.programFd('xlvs_syncin6'), entries);
-    // Only IPv4 connections lie in the growable table (templates and IPv6 entries have maps of their own).
-    const inTable = entries.filter((e, i) => r.results[i] === abi.SYNC_R.INSERTED && !e.template && !e.caddr.includes(':')).length;
-    if (inTable) this.walks.noteSynced(inTable);
+    // Connections count toward their family's table (templates have maps of their own).
+    const inserted = entries.filter((e, i) => r.results[i] === abi.SYNC_R.INSERTED && !e.template);
+    const six = inserted.filter((e) => e.caddr.includes(':')).length;
+    if (inserted.length) this.walks.noteSynced(inserted.length - six, six);
     return r;
   }
 

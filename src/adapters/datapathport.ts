@@ -22,7 +22,8 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
   // Ids with counters worth reading: what was adopted, then whatever the ops add or remove.
   const svcIds = new Set(adopted.map((s) => s.id));
   const realIds = new Set(adopted.flatMap((s) => s.reals.map((r) => r.id)));
-  let reportedResize = dp.walks.lastResize;
+  let reportedResize = dp.walks.lastResize,
+    reportedResize6 = dp.walks.lastResize6;
   return {
     apply(ops) {
       dp.apply(ops);
@@ -67,9 +68,12 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
     async sweep() {
       const st = await dp.sweep();
       // Resizes since the last report: this sweep's, and a growth sync inserts started between sweeps.
-      const r = dp.walks.lastResize;
-      const last = reportedResize;
+      const r = dp.walks.lastResize,
+        r6 = dp.walks.lastResize6;
+      const last = reportedResize,
+        last6 = reportedResize6;
       reportedResize = r;
+      reportedResize6 = r6;
       return {
         conns: Number(st.conns),
         expired: Number(st.expired),
@@ -77,6 +81,9 @@ export function datapathPort(dp: Datapath, adopted: readonly ObservedService[]):
         templatesExpired: Number(st.templates_expired),
         capacity: dp.connCapacity(),
         ...(r && r !== last ? { resized: { from: r.from * abi.CT_WAYS, to: r.to * abi.CT_WAYS, moved: r.moved, outcome: r.outcome, ms: r.ms } } : {}),
+        ...(r6 && r6 !== last6
+          ? { resized6: { from: r6.from * abi.CT6_WAYS, to: r6.to * abi.CT6_WAYS, moved: r6.moved, outcome: r6.outcome, ms: r6.ms } }
+          : {}),
       };
     },
     counters: () => ({ svc: read('xlvs_st_svc', svcIds), real: read('xlvs_st_real', realIds) }),

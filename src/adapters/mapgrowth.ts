@@ -7,7 +7,7 @@ import { type BpfMap, native } from './native';
 import type { MapName } from './pinned';
 
 /** The maps an upgrade may grow by appending fields to their value (a pinned one of an older build is a prefix). */
-const GROWABLE: Partial<Record<MapName, abi.StructSpec<unknown>>> = { xlvs_cfg: abi.cfg, xlvs_verdicts: abi.verdicts };
+const GROWABLE: Partial<Record<MapName, abi.StructSpec<unknown>>> = { xlvs_cfg: abi.cfg, xlvs_verdicts: abi.verdicts, xlvs_sweepst: abi.sweepStats };
 
 export interface GrownPin {
   name: MapName;

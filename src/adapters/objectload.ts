@@ -104,11 +104,14 @@ export async function openObject(opts: LoadOptions): Promise<OpenedObject> {
   };
   cfgValue.accept_mac = acceptSlots(cfgValue.mac, adopt ? prior.accept_mac.filter((m) => m !== prior.mac && m !== '00:00:00:00:00:00') : []);
   maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(cfgValue));
-  // A new table grows from small (its working set follows its flows); per-CPU slices stay fixed. Adopted pins keep
-  // their size, and an older build's (no xlvs_ctgeo among them) stays fixed: its entries lie by multiply-shift.
+  // A new table (each family's) grows from small (its working set follows its flows); per-CPU slices stay fixed.
+  // Adopted pins keep their size, and an older build's table (no xlvs_ctgeo or xlvs_ctgeo6 pinned for it) stays fixed:
+  // its entries lie by multiply-shift.
   if (!reuseMaps) {
     const live = opts.connTablePerCpu ? 0 : ctInitialLive(geo.buckets);
     maps.xlvs_ctgeo.update(abi.u32Key(0), abi.ctGeo.encode({ live, prev: 0 }));
+    const live6 = opts.connTablePerCpu ? 0 : ctInitialLive(geo6.buckets);
+    maps.xlvs_ctgeo6.update(abi.u32Key(0), abi.ctGeo.encode({ live: live6, prev: 0 }));
   }
   return { obj, maps, cfgValue, kernelNotes, reused: !!reuseMaps };
 }

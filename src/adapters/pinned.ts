@@ -30,15 +30,16 @@ export const MAP_NAMES = [
   'xlvs_persist6',
   'xlvs_raddr6',
   'xlvs_ctgeo',
+  'xlvs_ctgeo6',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 /**
- * Maps added after the first pinned release (the IPv6 ones, xlvs_ctgeo): a pin directory of an older build lacks them,
- * and a load adopting it makes them afresh (there were no IPv6 services to keep; a zero xlvs_ctgeo keeps the adopted
+ * Maps added after the first pinned release (the IPv6 ones, xlvs_ctgeo, xlvs_ctgeo6): a pin directory of an older build lacks them,
+ * and a load adopting it makes them afresh (there were no IPv6 services to keep; a zero xlvs_ctgeo or xlvs_ctgeo6 keeps the adopted
  * table's fixed placement).
  */
-export const ADDED_MAPS: readonly MapName[] = ['xlvs_svc6', 'xlvs_conn6', 'xlvs_persist6', 'xlvs_raddr6', 'xlvs_ctgeo'];
+export const ADDED_MAPS: readonly MapName[] = ['xlvs_svc6', 'xlvs_conn6', 'xlvs_persist6', 'xlvs_raddr6', 'xlvs_ctgeo', 'xlvs_ctgeo6'];
 
 /**
  * Maps of the object that are never pinned nor adopted: each load makes its own. xlvs_syncq (the sync records' ring

@@ -32,6 +32,8 @@ export const TBL_MAX = 1048576;
 export const SWEEP_CHUNK = 16384;
 /** xlvs_ctmove's ops (XLVS_CTMOVE_*): resizing a growable connection table. */
 export const CTMOVE = { BEGIN: 0, STEP: 1, END: 2, REVERT: 3 } as const;
+/** ORed into an xlvs_ctmove op: it resizes the IPv6 table (xlvs_conn6, xlvs_ctgeo6). */
+export const CTMOVE_F_INET6 = 0x100;
 /** Buckets a growable connection table starts with and never shrinks below. */
 export const CT_MIN_LIVE = 32768;
 export const SYNCQ_BYTES = 4194304;
@@ -84,6 +86,7 @@ export const constants: Record<string, number> = {
   XLVS_CTMOVE_BEGIN: CTMOVE.BEGIN,
   XLVS_CTMOVE_STEP: CTMOVE.STEP,
   XLVS_CTMOVE_END: CTMOVE.END,
+  XLVS_CTMOVE_F_INET6: CTMOVE_F_INET6,
   XLVS_CTMOVE_REVERT: CTMOVE.REVERT,
   XLVS_CT_MIN_LIVE: CT_MIN_LIVE,
   XLVS_SYNCQ_BYTES: SYNCQ_BYTES,

@@ -102,6 +102,8 @@ export interface SweepStats {
   runs: bigint;
   cursor: bigint;
   pass_conns: bigint;
+  conns6: bigint;
+  pass_conns6: bigint;
 }
 /** timeout: seconds per connection state, indexed by CS. */
 /** accept_mac: ACCEPT_MACS destination MACs besides mac that frames are forwarded for (unused ones repeat mac). */
@@ -146,6 +148,8 @@ export interface Verdicts {
   pass_icmp_no_flow: bigint;
   ct_over_budget: bigint;
   tx_stateless: bigint;
+  /** Not a verdict: the IPv6 share of tx_new. */
+  tx_new6: bigint;
 }
 /** key: a connection key (connKey); a template's saddr is the masked client and its sport 0. */
 export interface SyncRec {
@@ -247,8 +251,8 @@ export const persist = defineStruct<Persist>('xlvs_persist', 16, [
 ]);
 export const sweepStats = defineStruct<SweepStats>(
   'xlvs_sweep_stats',
-  64,
-  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns'].map((n, i) => f(n, i * 8, 8, 'u64')),
+  80,
+  ['now', 'conns', 'expired', 'templates', 'templates_expired', 'runs', 'cursor', 'pass_conns', 'conns6', 'pass_conns6'].map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 export const cfg = defineStruct<Cfg>('xlvs_cfg', 100, [
   f('mac', 0, 6, 'mac'),
@@ -313,10 +317,11 @@ const verdictLayout = [
   'pass_icmp_no_flow',
   'ct_over_budget',
   'tx_stateless',
+  'tx_new6',
 ];
 export const verdicts = defineStruct<Verdicts>(
   'xlvs_verdicts',
-  160,
+  168,
   verdictLayout.map((n, i) => f(n, i * 8, 8, 'u64')),
 );
 

@@ -41,9 +41,9 @@ export function ctBucketOf(key: Buffer, seed: number, buckets: number, live = 0)
   return ctPlace(ctHashOf(key, seed), buckets, live);
 }
 
-/** The bucket (within a slice) of an encoded xlvs_conn6_key: the datapath's ct_bucket6() (the nine-word hash of xlvs_flow_hash6; the IPv6 table is fixed). */
-export function ct6BucketOf(key: Buffer, seed: number, buckets: number): number {
-  return ctPlace(flowHash6Words(key, 0, 16, key.readUInt32LE(32), (key[36]! ^ seed) >>> 0), buckets);
+/** The bucket (within a slice) of an encoded xlvs_conn6_key: the datapath's ct_bucket6() (the nine-word hash of xlvs_flow_hash6). */
+export function ct6BucketOf(key: Buffer, seed: number, buckets: number, live = 0): number {
+  return ctPlace(flowHash6Words(key, 0, 16, key.readUInt32LE(32), (key[36]! ^ seed) >>> 0), buckets, live);
 }
 
 /** A way is held while its key's first 8 bytes (client address, VIP) are not zero: ct_held() in the datapath. */

@@ -51,6 +51,8 @@ export interface SweepStats {
   capacity?: number;
   /** A resize this sweep made (the table grew or shrank with its flows). */
   resized?: { from: number; to: number; moved: number; outcome: string; ms: number };
+  /** The same for the IPv6 table. */
+  resized6?: { from: number; to: number; moved: number; outcome: string; ms: number };
 }
 
 export interface ControllerEffects {

@@ -14,6 +14,22 @@ export const GROW_ABOVE = 1 / 8;
 export const SHRINK_BELOW = 1 / 64;
 export const TARGET_LOAD = 1 / 16;
 
+/** A family's load factors, in entries per way. */
+export interface CtLoads {
+  grow: number;
+  target: number;
+  shrink: number;
+}
+
+export const LOADS4: CtLoads = { grow: GROW_ABOVE, target: TARGET_LOAD, shrink: SHRINK_BELOW };
+
+/**
+ * The IPv6 table's 4-way buckets overflow at five flows: at 1/8 of its entries (half a flow a bucket) that is one bucket
+ * in ~6,000, at 1/32 one in ~5,000,000. So it grows at 1/32, to 1/64, and shrinks below 1/256: the same risk per
+ * bucket as the IPv4 table's, in buckets of half the ways.
+ */
+export const LOADS6: CtLoads = { grow: 1 / 32, target: 1 / 64, shrink: 1 / 256 };
+
 /** The largest live size a table of `buckets` buckets can grow to: a power of two (the index is the hash's low bits). */
 export function ctMaxLive(buckets: number): number {
   let live = 1;
@@ -27,9 +43,9 @@ export function ctInitialLive(buckets: number, min = abi.CT_MIN_LIVE): number {
 }
 
 /** The smallest live size (a power of two, within min..max) holding `entries` at TARGET_LOAD. */
-export function ctTargetLive(entries: number, max: number, ways = abi.CT_WAYS, min = abi.CT_MIN_LIVE): number {
+export function ctTargetLive(entries: number, max: number, ways = abi.CT_WAYS, min = abi.CT_MIN_LIVE, target = TARGET_LOAD): number {
   let live = Math.min(min, max);
-  while (live < max && entries > live * ways * TARGET_LOAD) live *= 2;
+  while (live < max && entries > live * ways * target) live *= 2;
   return live;
 }
 
@@ -41,14 +57,14 @@ export interface CtOccupancy {
 }
 
 /** The live size to resize to, or null to stay. live: the current size; buckets: the table's (ct_buckets). */
-export function ctResizeTo(live: number, buckets: number, occ: CtOccupancy, ways = abi.CT_WAYS, min = abi.CT_MIN_LIVE): number | null {
+export function ctResizeTo(live: number, buckets: number, occ: CtOccupancy, ways = abi.CT_WAYS, min = abi.CT_MIN_LIVE, loads: CtLoads = LOADS4): number | null {
   const max = ctMaxLive(buckets);
-  if (occ.upper >= live * ways * GROW_ABOVE && live < max) {
-    const to = ctTargetLive(occ.upper, max, ways, min);
+  if (occ.upper >= live * ways * loads.grow && live < max) {
+    const to = ctTargetLive(occ.upper, max, ways, min, loads.target);
     return to > live ? to : null;
   }
-  if (occ.settled !== null && occ.settled < live * ways * SHRINK_BELOW && live > min) {
-    const to = ctTargetLive(occ.settled, max, ways, min);
+  if (occ.settled !== null && occ.settled < live * ways * loads.shrink && live > min) {
+    const to = ctTargetLive(occ.settled, max, ways, min, loads.target);
     return to < live ? to : null;
   }
   return null;

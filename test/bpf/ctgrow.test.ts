@@ -178,8 +178,10 @@ test('a burst of 1,000,000 new flows within one sweep interval grows the table a
     assert.equal(d.walks.growError, null);
     assert.equal(v.tx_new, BigInt(n), 'every SYN a new connection');
     assert.deepEqual(d.walks.resizer.geo(), { live: 524_288, prev: 0 }, 'grown to the whole default table, no resize pending');
-    // 1,000,000 flows fill the largest size to 1/4, where one bucket in ~4,000 overflows: ~100 replaced.
-    assert.ok(v.ct_evicted <= 500n, `${v.ct_evicted} replaced`);
+    // 1,000,000 flows fill the largest size to 1/4, where one bucket in ~4,000 overflows: ~100 replaced at rest. A burst
+    // at ~1.5M flows/s runs ahead of each doubling by up to a 50 ms check and its walk, so more: 500 to 2,100 in runs on
+    // this VM (2 CPUs). Without the watch, 737,856; 0.5 % is the bound that still tells the two apart with room.
+    assert.ok(v.ct_evicted <= 5_000n, `${v.ct_evicted} replaced`);
   } finally {
     stop();
     await d.walks.settled();

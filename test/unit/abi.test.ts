@@ -96,6 +96,7 @@ test('map sizes are the limits of abi.ts', () => {
     xlvs_seen6: abi.CONN6_DEFAULT_MAX / abi.CT6_WAYS / abi.SEEN_PER_WORD,
     xlvs_tblmarked: abi.MAX_SERVICES,
     xlvs_ctgeo: 1,
+    xlvs_ctgeo6: 1,
   };
   const maps = objectMaps(obj);
   assert.deepEqual(Object.fromEntries(maps.map((m) => [m.name, m.maxEntries])), want);

@@ -479,6 +479,7 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     pass_icmp_no_flow: 0n,
     tx_stateless: 0n,
     ct_over_budget: 0n,
+    tx_new6: 0n,
   }),
   connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
 });
