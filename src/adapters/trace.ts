@@ -54,6 +54,16 @@ export function pinnedLookups(dp: { maps: Maps }): TraceLookups & { close(): voi
         m.close();
       }
     },
+    tableEntry(svcId, bucket) {
+      const idBuf = dp.maps.xlvs_tbl.lookup(abi.u32Key(svcId));
+      if (!idBuf) return null;
+      const m = native().BpfMap.fromId(idBuf.readUInt32LE(0));
+      try {
+        return m.lookup(abi.u32Key(bucket))?.readUInt32LE(0) ?? null;
+      } finally {
+        m.close();
+      }
+    },
     real(id) {
       const v = dp.maps.xlvs_reals.lookup(abi.u32Key(id));
       if (!v) return null;

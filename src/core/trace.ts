@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // trace.ts: where a flow goes and why, decided the way bpf/xlvs.bpf.c decides it, over lookups the caller injects.
 
-import { CS, FALLBACK_STRIDE, FALLBACK_TRIES, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from './abi';
+import { CS, REAL_F_MAC, SVC_F_FALLBACK, SVC_F_HASH_PORT } from './abi';
 import { formatHostPort } from './net/addr';
 import { serviceId } from './net/label';
 import { maskAddress } from './net/prefix';
 import { ipvsadmProto, protoOf } from './net/proto';
-import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, seqPick } from './sched';
+import { named, schedName, scheduleFor, unavailable } from './tracesched';
+import { type StatelessLookups, statelessFor, type TraceStateless } from './tracestateless';
 
 export interface TraceFlow {
   client: string;
@@ -61,7 +62,7 @@ export interface TraceTemplate {
 }
 
 /** The maps trace reads; the adapter backs them with the pinned maps, tests with plain objects. */
-export interface TraceLookups {
+export interface TraceLookups extends StatelessLookups {
   conn(f: TraceFlow): TraceConn | null;
   service(vip: string, port: number, proto: number): TraceService | null;
   /** The service's whole schedule table (xlvs_tbl's inner map); null when it has none. */
@@ -155,18 +156,12 @@ export interface TraceResult {
   service: TraceServiceMatch | null;
   persistence: TracePersistence | null;
   schedule: TraceSchedule | null;
+  /** Where the flow's established TCP packets go without a connection-table read, or null: they read it. */
+  stateless: TraceStateless | null;
   verdict: TraceVerdict;
 }
 
 const stateName = (s: number): string => Object.entries(CS).find(([, v]) => v === s)?.[0] ?? `state ${s}`;
-const schedName = (n: number): string | undefined => Object.entries(SCHED).find(([, v]) => v === n)?.[0];
-const hex = (h: number) => `0x${h.toString(16).padStart(8, '0')}`;
-
-function named(l: TraceLookups, id: number): string {
-  if (id === REAL_NONE) return 'no real';
-  const r = l.real(id);
-  return r ? `real id ${id} (${r.address})` : `real id ${id}`;
-}
 
 /** Mirrors usable_real(): why a recorded flow's real is no longer forwarded to, or null. */
 function unusable(r: TraceReal | null, svcId: number): string | null {
@@ -175,150 +170,23 @@ function unusable(r: TraceReal | null, svcId: number): string | null {
   return r.svcId !== svcId ? `now belongs to service id ${r.svcId}` : null;
 }
 
-/** Mirrors available_real(): why a real may not take a new connection of the service, or null when it may. */
-function unavailable(l: TraceLookups, id: number, svcId: number): string | null {
-  if (id === REAL_NONE) return 'an empty entry';
-  const r = l.real(id);
-  if (!r) return 'does not exist';
-  if (!(r.flags & REAL_F_SCHED)) return 'is not schedulable (weight 0, health check down or MAC unresolved)';
-  if (r.svcId !== svcId) return `belongs to service id ${r.svcId}`;
-  if (!r.weight) return 'has weight 0';
-  if (r.uThreshold) {
-    const c = l.counts(id);
-    if (!c) return 'has no connection counts';
-    // Overloaded at a threshold the current one does not exceed (raising -x lifts it at once).
-    if (c.overloaded && r.uThreshold <= c.overloaded) {
-      const back = r.lThreshold ? `${r.lThreshold}` : `3/4 of ${r.uThreshold}`;
-      return `is overloaded (${c.active + c.inactive} connections, upper threshold ${r.uThreshold}; it takes new ones again once under ${back})`;
-    }
-  }
-  return null;
-}
-
-/** The table as the datapath indexes it: tblSize entries, a missing one (past the map's end) read as empty. */
-function view(table: Uint32Array, size: number): Uint32Array {
-  if (table.length === size) return table;
-  if (table.length > size) return table.subarray(0, size);
-  const v = new Uint32Array(size).fill(REAL_NONE);
-  v.set(table);
-  return v;
-}
-
-function probe(l: TraceLookups, index: number, id: number, svcId: number): TraceProbe {
-  const why = unavailable(l, id, svcId);
-  return { index, realId: id, address: id === REAL_NONE ? null : (l.real(id)?.address ?? null), available: why === null, why };
-}
-
-const COUNT_RULES: Record<CountsSchedulerName, string> = {
-  lc: 'least active*256 + inactive',
-  wlc: 'least (active*256 + inactive) / weight',
-  sed: 'least (active + 1) / weight',
-  nq: 'the first idle member (no active connection), else least (active + 1) / weight',
-  fo: 'the highest weight',
-  ovf: 'the highest weight among members with no more active connections than their weight',
-};
-
-const STATEFUL = "this is the next new connection's real, as of now: it depends on state every new connection changes";
-
-/** schedule() of the datapath: the real a new connection of `svc` gets, with each step explained in `reason`. */
-function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: string[]): TraceSchedule {
-  const known = schedName(svc.sched);
-  const table = l.table(svc.id);
-  if (!table || !svc.tblSize) {
-    reason.push(`${known ?? `scheduler ${svc.sched}`}: the service's schedule table is ${table ? 'empty' : 'missing'} (no real to schedule)`);
-    return { kind: 'no-table', scheduler: known ?? String(svc.sched), realId: null, dependsOnState: false };
-  }
-  const avail = (id: number) => unavailable(l, id, svc.id) === null;
-  if (known === 'mh' || known === 'sh' || known === 'dh') {
-    const port = (svc.flags & SVC_F_HASH_PORT) !== 0 && known !== 'dh';
-    const fallback = (svc.flags & SVC_F_FALLBACK) !== 0;
-    const hashed = known === 'dh' ? 'the VIP' : known === 'mh' && port ? 'the 5-tuple' : port ? 'the client address and port' : 'the client address';
-    const hash = schedHash(known, { port }, { saddr: f.client, daddr: f.vip, sport: f.cport, dport: f.vport, proto: f.proto });
-    const t = view(table, svc.tblSize);
-    const realId = pickHashed(t, hash, avail, fallback);
-    const bucket = hash % svc.tblSize;
-    const probes: TraceProbe[] = [];
-    for (let k = 0; k < (fallback ? FALLBACK_TRIES : 1); k++) {
-      const b = (bucket + k * FALLBACK_STRIDE) % svc.tblSize;
-      const p = probe(l, b, t[b]!, svc.id);
-      probes.push(p);
-      if (p.available) break;
-    }
-    const opts = [...(port ? ['port'] : []), ...(fallback ? ['fallback'] : [])];
-    reason.push(`${known}${opts.length ? ` (${opts.join(', ')})` : ''}: hash ${hex(hash)} of ${hashed} % ${svc.tblSize} = bucket ${bucket}`);
-    for (const [k, p] of probes.entries()) {
-      const where = k === 0 ? `bucket ${p.index}` : `fallback probe ${k}: bucket ${p.index}`;
-      reason.push(
-        p.available
-          ? `${where} is owned by ${named(l, p.realId)}, which takes it`
-          : `${where}: ${named(l, p.realId)}${p.realId === REAL_NONE ? '' : `, which ${p.why}`}`,
-      );
-    }
-    if (realId === null)
-      reason.push(
-        fallback
-          ? `none of the ${probes.length} buckets probed has an available owner`
-          : `no fallback${known === 'dh' ? '' : ` (${known}-fallback)`}: nobody takes it`,
-      );
-    return { kind: 'hash', scheduler: known, realId, dependsOnState: false, hashed, hash, bucket, fallback, probes };
-  }
-  if (known === 'rr' || known === 'wrr') {
-    const next = l.position(svc.id);
-    if (next === null) {
-      reason.push(`${known}: the service has no position (xlvs_pos entry)`);
-      return { kind: 'sequence', scheduler: known, realId: null, dependsOnState: true, next: 0, start: 0, probes: [] };
-    }
-    const t = view(table, svc.tblSize);
-    const start = Number(next % BigInt(svc.tblSize)); // the datapath divides the u64 counter itself
-    const realId = seqPick(Array.from(t), start, avail);
-    const probes: TraceProbe[] = [];
-    for (let k = 0; k < Math.min(svc.tblSize, SEQ_MAX_TRIES); k++) {
-      const i = (start + k) % svc.tblSize;
-      const p = probe(l, i, t[i]!, svc.id);
-      probes.push(p);
-      if (p.available) break;
-    }
-    reason.push(`${known}: the next new connection takes position ${next} of the service's counter: entry ${start} of the ${svc.tblSize}-entry cycle`);
-    for (const p of probes)
-      reason.push(p.available ? `entry ${p.index}: ${named(l, p.realId)} takes it` : `entry ${p.index}: ${named(l, p.realId)}, which ${p.why}: skipped`);
-    if (realId === null) reason.push(`none of the ${probes.length} entries from ${start} is available`);
-    reason.push(STATEFUL);
-    return { kind: 'sequence', scheduler: known, realId, dependsOnState: true, next: Number(next), start, probes };
-  }
-  // The datapath scans every other value as its default case does: sed.
-  const name: CountsSchedulerName = known === 'lc' || known === 'wlc' || known === 'nq' || known === 'fo' || known === 'ovf' ? known : 'sed';
-  const members: TraceMember[] = [];
-  const reals: SchedReal[] = [];
-  // A slot past the map's end ends the datapath's scan.
-  for (let i = 0; i < Math.min(svc.tblSize, table.length); i++) {
-    const id = table[i]!;
-    const r = l.real(id);
-    const c = l.counts(id);
-    const why = unavailable(l, id, svc.id) ?? (c ? null : 'has no connection counts');
-    const m = {
-      realId: id,
-      address: r?.address ?? null,
-      weight: r?.weight ?? 0,
-      active: c?.active ?? 0,
-      inactive: c?.inactive ?? 0,
-      available: why === null,
-      why,
-    };
-    members.push(m);
-    // Unavailable for any reason is what pickByCounts' overloaded flag excludes.
-    reals.push({ id, weight: m.weight, active: m.active, inactive: m.inactive, overloaded: why !== null });
-  }
-  const i = pickByCounts(name, reals);
-  const realId = i < 0 ? null : reals[i]!.id;
+/** The stateless path's answer for the flow's established packets (stateless() runs before the entry's lookup), with its reasons. */
+function statelessOf(f: TraceFlow, l: TraceLookups, found: TraceService | null | undefined, entry: TraceEntry | null, reason: string[]): TraceStateless | null {
+  const svc = found === undefined ? (l.service(f.vip, f.vport, f.proto) ?? l.service(f.vip, 0, f.proto)) : found;
+  if (!svc) return null;
+  const s = statelessFor(f, svc, schedName(svc.sched), l, (id) => unavailable(l, id, svc.id) === null);
+  if (!s) return null;
   reason.push(
-    `${known ?? `scheduler ${svc.sched} (scanned as sed)`}: ${COUNT_RULES[name]}, from the live counts of the ${members.length} members (the first of equals wins):`,
+    `an established TCP packet (no SYN, FIN or RST) takes the stateless path: bucket ${s.bucket} is not marked moved and its owner, ` +
+      `${named(l, s.realId)}, takes new connections, so it goes there by the hash without reading the connection table ` +
+      "(and sets its bucket's xlvs_seen bit, which the sweeper counts as the traffic of the flow's entry); without an entry it is not recorded",
   );
-  for (const m of members) {
-    reason.push(`member ${named(l, m.realId)}: weight ${m.weight}, active ${m.active}, inactive ${m.inactive}${m.why ? `; skipped: it ${m.why}` : ''}`);
-  }
-  reason.push(realId === null ? 'no member may take it' : `${named(l, realId)} takes it`);
-  reason.push(STATEFUL);
-  return { kind: 'counts', scheduler: known ?? String(svc.sched), realId, dependsOnState: true, rule: COUNT_RULES[name], members };
+  if (entry && entry.realId !== s.realId)
+    reason.push(
+      `inconsistent: the entry names ${named(l, entry.realId)}, not the owner of its unmarked bucket: its established packets ` +
+        "would move to the owner (every live entry in an unmarked bucket should be the owner's; report this)",
+    );
+  return s;
 }
 
 /**
@@ -327,8 +195,13 @@ function scheduleFor(f: TraceFlow, svc: TraceService, l: TraceLookups, reason: s
  */
 export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
   const reason: string[] = [];
-  const res: Omit<TraceResult, 'verdict'> = { flow: f, entry: null, service: null, persistence: null, schedule: null };
-  const done = (verdict: TraceVerdict): TraceResult => ({ ...res, verdict });
+  const res: Omit<TraceResult, 'verdict'> = { flow: f, entry: null, service: null, persistence: null, schedule: null, stateless: null };
+  // The flow's service once looked up (null: none), for the stateless path's answer.
+  let found: TraceService | null | undefined;
+  const done = (verdict: TraceVerdict): TraceResult => {
+    res.stateless = statelessOf(f, l, found, res.entry, reason);
+    return { ...res, verdict };
+  };
 
   const c = l.conn(f);
   if (c) {
@@ -353,6 +226,7 @@ export function trace(f: TraceFlow, l: TraceLookups): TraceResult {
 
   const exact = l.service(f.vip, f.vport, f.proto);
   const svc = exact ?? l.service(f.vip, 0, f.proto);
+  found = svc;
   if (!svc) {
     reason.push(
       `no service ${serviceId({ vip: f.vip, port: f.vport, protocol: f.proto })} and no port-0 service ${serviceId({ vip: f.vip, port: 0, protocol: f.proto })}: the datapath passes the packet to the kernel`,

@@ -38,6 +38,8 @@ const reals = (weights: number[], extra = (_i: number) => '') => weights.map((w,
 let seed = 777;
 const rnd = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
 
+const statelessCount = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus()).tx_stateless;
+
 /** Sends `n` random packets; before each, `mutate` may change state; trace's answer must be the datapath's. */
 async function check(name: string, yaml: string, n: number, mutate: (d: Datapath, s: ServiceState[]) => void = () => {}, ports = [80]) {
   const { dp: d, services } = await load(yaml);
@@ -51,6 +53,7 @@ async function check(name: string, yaml: string, n: number, mutate: (d: Datapath
     // A bare SYN on a closing entry reopens it after uncounting it, which trace only notes: not compared.
     if (t.entry?.reopensOnBareSyn && flags === SYN) continue;
     const p = t;
+    const stateless0 = statelessCount(d);
     const r = await native().testRun(d.programFd(), { data: frame({ saddr: flow.client, sport: flow.cport, dport: flow.vport, tcpFlags: flags }), repeat: 1 });
     const got =
       r.retval === XDP_TX
@@ -62,6 +65,10 @@ async function check(name: string, yaml: string, n: number, mutate: (d: Datapath
             : `ret ${r.retval}`;
     const want = p.verdict.kind === 'existing' || p.verdict.kind === 'new' ? p.verdict.real.address : p.verdict.kind === 'drop' ? 'drop' : 'pass';
     assert.equal(got, want, `${name} packet ${i} flags ${flags}:\n${traceText(p)}`);
+    // An established packet (no SYN, FIN or RST) takes the stateless path exactly when trace says it does.
+    const tookStateless = statelessCount(d) - stateless0 === 1n;
+    assert.equal(tookStateless, flags === ACK && p.stateless !== null, `${name} packet ${i} flags ${flags}: stateless path?\n${traceText(p)}`);
+    if (tookStateless) kinds.stateless = (kinds.stateless ?? 0) + 1;
     const k = `${p.verdict.kind}${p.verdict.kind === 'new' ? `/${p.verdict.by}` : ''}`;
     kinds[k] = (kinds[k] ?? 0) + 1;
   }

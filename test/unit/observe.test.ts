@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { cachedCount, type MetricsSource, type ReloadResult, registry, statusJson } from '../../src/adapters/metrics';
 import { HISTORY_SAMPLES, HistoryRing, seriesKey } from '../../src/adapters/statushistory';
 import { reloadLine } from '../../src/cli/commands/status';
-import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from '../../src/core/abi';
+import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MOVED } from '../../src/core/abi';
 import { parseConfig } from '../../src/core/config';
 import { UsageError } from '../../src/core/errors';
 import { flowHash } from '../../src/core/flowhash';
@@ -66,6 +66,7 @@ function lookups(o: Fake, reads: string[] = []): TraceLookups {
     conn: () => o.conn ?? null,
     service: (vip, port, proto) => (reads.push(`service ${port}`), vip === flow.vip && proto === flow.proto ? (services[port] ?? null) : null),
     table: () => (reads.push('table'), o.table === null ? null : Uint32Array.from(o.table ?? [1, 2, 1, 2, 1, 2, 1])),
+    tableEntry: (_svcId, b) => (reads.push('tableEntry'), o.table === null ? null : ((o.table ?? [1, 2, 1, 2, 1, 2, 1])[b] ?? null)),
     real: (id) => reals.get(id) ?? null,
     counts: (id) => o.counts?.[id] ?? { active: 0, inactive: 0, overloaded: 0 },
     position: () => (reads.push('position'), o.pos === undefined ? 0n : o.pos),
@@ -77,12 +78,13 @@ function lookups(o: Fake, reads: string[] = []): TraceLookups {
 const realOf = (t: TraceResult) => (t.verdict.kind === 'new' || t.verdict.kind === 'existing' ? t.verdict.real.id : null);
 const why = (t: TraceResult) => t.verdict.reason.join('\n');
 
-test('trace: a usable connection-table entry wins with its state; service, template and table are not read', () => {
+test('trace: a usable connection-table entry wins with its state; template and table are not read', () => {
   const reads: string[] = [];
   const t = trace(flow, lookups({ conn: { realId: 2, svcId: 1, state: CS.ESTABLISHED } }, reads));
   assert.equal(t.verdict.kind, 'existing');
   assert.equal(realOf(t), 2);
-  assert.deepEqual(reads, []);
+  // Only what the stateless path reads before the entry (the service and its bucket): no template, no whole table.
+  assert.deepEqual(reads, ['service 80', 'tableEntry']);
   assert.deepEqual(t.entry, { realId: 2, svcId: 1, state: 'ESTABLISHED', usable: true, reopensOnBareSyn: false });
   assert.match(traceText(t), /real 10\.0\.0\.12 \(existing connection, ESTABLISHED\)[\s\S]*persistence and the scheduler are not consulted/);
   assert.doesNotMatch(why(t), /bare SYN/);
@@ -93,6 +95,34 @@ test('trace: a usable connection-table entry wins with its state; service, templ
     const u = trace(flow, lookups({ conn: { realId: 1, svcId: 1, state } }));
     assert.equal(u.verdict.kind === 'existing' && u.verdict.state, name);
     assert.equal(u.entry!.reopensOnBareSyn, false);
+  }
+});
+
+test("trace: an mh flow's established packets take the stateless path only in an unmarked bucket whose owner takes new connections", () => {
+  const bucket = schedHash('mh', { port: false }, { saddr: flow.client, daddr: flow.vip, sport: flow.cport, dport: flow.vport, proto: 6 }) % 7;
+  const table = (v: number) => Array.from({ length: 7 }, (_, i) => (i === bucket ? v : 1));
+  const owner2 = trace(flow, lookups({ table: table(2) }));
+  assert.deepEqual(owner2.stateless, { bucket, realId: 2 });
+  assert.equal(realOf(owner2), 2, 'a SYN goes to the same owner, scheduled');
+  assert.match(why(owner2), new RegExp(`stateless path: bucket ${bucket} is not marked moved and its owner, real id 2 \\(10\\.0\\.0\\.12\\)`));
+  // The entry's real is the owner's: no inconsistency; the entry another real's in an unmarked bucket is reported.
+  const kept = trace(flow, lookups({ table: table(2), conn: { realId: 2, svcId: 1, state: CS.ESTABLISHED } }));
+  assert.deepEqual([kept.verdict.kind, kept.stateless?.realId], ['existing', 2]);
+  assert.doesNotMatch(why(kept), /inconsistent/);
+  const odd = trace(flow, lookups({ table: table(2), conn: { realId: 1, svcId: 1, state: CS.ESTABLISHED } }));
+  assert.match(why(odd), /inconsistent: the entry names real id 1 \(10\.0\.0\.11\), not the owner of its unmarked bucket/);
+  // Each thing that sends them to the connection table instead.
+  const off: [string, TraceResult][] = [
+    ['marked moved', trace(flow, lookups({ table: table((2 | TBL_MOVED) >>> 0) }))],
+    ['an empty bucket', trace(flow, lookups({ table: table(REAL_NONE) }))],
+    ['an owner at weight 0', trace(flow, lookups({ table: table(2), reals: [up(1), up(2, { weight: 0 })] }))],
+    ['persistence', trace(flow, lookups({ table: table(2), services: { 80: svc({ persistTimeout: 60 }) } }))],
+    ['wrr', trace(flow, lookups({ table: table(2), services: { 80: svc({ sched: SCHED.wrr }) } }))],
+    ['UDP', trace({ ...flow, proto: 17 }, lookups({ table: table(2), services: { 80: svc() } }))],
+  ];
+  for (const [what, t] of off) {
+    assert.equal(t.stateless, null, what);
+    assert.doesNotMatch(why(t), /stateless path/, what);
   }
 });
 

@@ -107,6 +107,7 @@ function lookups6(services: Record<number, TraceService>, templates: Record<stri
     conn: () => null,
     service: (vip, port) => (vip === flow6.vip ? (services[port] ?? null) : null),
     table: () => null,
+    tableEntry: () => null,
     real: (id) => (id === 1 || id === 2 ? real6(id) : null),
     counts: () => ({ active: 0, inactive: 0, overloaded: 0 }),
     position: () => 0n,
