@@ -6,35 +6,19 @@ import { after, test } from 'node:test';
 import { benchDatapath, segment, setCycle } from '../../bench/progcost';
 import { insertInTurns, syncedFlows } from '../../bench/sync';
 import { type Datapath, objectPath } from '../../src/adapters/datapath';
-import { native } from '../../src/adapters/native';
 import * as abi from '../../src/core/abi';
 import { ctResizeTo } from '../../src/core/ctgrow';
 import { TCP_ACK, TCP_SYN } from '../../src/core/packets';
+import { changed, sendRepeat, snapshotOf, verdictsOf } from '../lib/ctflows';
 import { requirePrivileges } from '../lib/privileged';
 
 let dp: Datapath | undefined;
 after(() => dp?.close());
 
-const verdicts = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
-
-async function send(d: Datapath, flags: number, n: number): Promise<void> {
-  const out = await native().testRun(d.programFd(), { data: segment(40001, flags), repeat: n });
-  assert.equal(out.retval, 3, 'XDP_TX');
-}
-
+const verdicts = verdictsOf;
+const send = (d: Datapath, flags: number, n: number) => sendRepeat(d, segment(40001, flags), n);
 /** Every held entry: its flow (client address and port) and real. */
-function snapshot(d: Datapath): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of d.conns.records()) m.set(`${r.key.saddr}:${r.key.sport}`, r.val.real_id);
-  return m;
-}
-
-/** Flows of before that after lacks or holds on another real. */
-function changed(before: Map<string, number>, after: Map<string, number>): number {
-  let n = 0;
-  for (const [k, real] of before) if (after.get(k) !== real) n++;
-  return n;
-}
+const snapshot = (d: Datapath) => snapshotOf(d.conns.records(), (k) => String(k.saddr));
 
 test('a wrr table grows from 32,768 to 1,000,000 live flows: every resize under packets of every flow, none lost or moved', async (t) => {
   requirePrivileges('BPF connection-table growth tests');

@@ -5,36 +5,21 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { benchDatapath, segment6, setCycle } from '../../bench/progcost';
 import { type Datapath, objectPath } from '../../src/adapters/datapath';
-import { native } from '../../src/adapters/native';
 import * as abi from '../../src/core/abi';
 import { ct6BucketOf } from '../../src/core/conntable';
 import { ctResizeTo, LOADS6 } from '../../src/core/ctgrow';
 import { bytesToIp, ipToBytes } from '../../src/core/net/addr';
 import { TCP_ACK, TCP_SYN } from '../../src/core/packets';
+import { changed, sendRepeat, snapshotOf, verdictsOf } from '../lib/ctflows';
 import { requirePrivileges } from '../lib/privileged';
 
 let dp: Datapath | undefined;
 after(() => dp?.close());
 
-const verdicts = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
-
-async function send(d: Datapath, flags: number, n: number): Promise<void> {
-  const out = await native().testRun(d.programFd(), { data: segment6(40001, flags), repeat: n });
-  assert.equal(out.retval, 3, 'XDP_TX');
-}
-
+const verdicts = verdictsOf;
+const send = (d: Datapath, flags: number, n: number) => sendRepeat(d, segment6(40001, flags), n);
 /** Every held IPv6 entry: its flow (client address and port) and real. */
-function snapshot(d: Datapath): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of d.conns6.records()) m.set(`${bytesToIp(r.key.saddr)}:${r.key.sport}`, r.val.real_id);
-  return m;
-}
-
-function changed(before: Map<string, number>, after: Map<string, number>, skip = new Set<string>()): number {
-  let n = 0;
-  for (const [k, real] of before) if (!skip.has(k) && after.get(k) !== real) n++;
-  return n;
-}
+const snapshot = (d: Datapath) => snapshotOf(d.conns6.records(), (k) => bytesToIp(k.saddr));
 
 /**
  * The bench's n cycling flows (segment6's client address with the sequence folded into its last word) whose bucket at

@@ -11,12 +11,13 @@ import { ctHashOf, ctPlace } from '../../src/core/conntable';
 import { ctTargetLive } from '../../src/core/ctgrow';
 import { TCP_ACK, TCP_SYN } from '../../src/core/packets';
 import { XDP_TX } from '../../src/core/verdictmodel';
+import { verdictsOf } from '../lib/ctflows';
 import { requirePrivileges } from '../lib/privileged';
 
 let dp: Datapath | undefined;
 after(() => dp?.close());
 
-const verdicts = (d: Datapath) => abi.sumPerCpu(abi.verdicts, d.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
+const verdicts = verdictsOf;
 
 /** Runs `repeat` frames of the fresh-flow build; its sequence starts at `seq` when given (flow ids seq+1 % cycle + 1, ...). */
 async function send(d: Datapath, flags: number, repeat: number, seq?: number): Promise<void> {

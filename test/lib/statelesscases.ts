@@ -6,6 +6,7 @@ import type { Datapath } from '../../src/adapters/datapath';
 import { native, type TestRunResult } from '../../src/adapters/native';
 import * as abi from '../../src/core/abi';
 import { XDP_TX } from '../../src/core/verdictmodel';
+import { verdictsOf } from './ctflows';
 
 /** One family's flows of one mh service, as the cases drive them (a flow is its client port). */
 export interface StatelessFamily {
@@ -21,9 +22,7 @@ export interface StatelessFamily {
 const SYN = 0x02;
 const ACK = 0x10;
 
-function verdicts(dp: Datapath): abi.Verdicts {
-  return abi.sumPerCpu(abi.verdicts, dp.maps.xlvs_verdicts.lookup(abi.u32Key(0))!, native().numPossibleCpus());
-}
+const verdicts = verdictsOf;
 
 /** Opens a connection (SYN), returning its entry's real. */
 export async function openFlow(f: StatelessFamily, sport: number): Promise<number> {
