@@ -330,7 +330,7 @@ export class Daemon {
         const buf = this.dp?.maps.xlvs_verdicts.lookup(abi.u32Key(0));
         return buf ? abi.sumPerCpu(abi.verdicts, buf, ncpu) : abi.verdicts.decode(Buffer.alloc(abi.verdicts.size));
       },
-      connTable: () => ({ ...count(), capacity: this.dp?.connCapacity() ?? capacity }),
+      connTable: () => ({ ...count(), capacity: this.dp?.connCapacity() ?? capacity, ...(this.dp ? { capacity6: this.dp.conn6Capacity() } : {}) }),
       lastReload: () => this.lastReload,
       director: () => this.director?.info(),
     };

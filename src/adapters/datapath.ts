@@ -55,6 +55,12 @@ export class Datapath {
     return (live || this.conns.geometry.buckets * this.conns.geometry.slices) * abi.CT_WAYS;
   }
 
+  /** The IPv6 table's entries at its size now (xlvs_ctgeo6), or all of them for a fixed table. */
+  conn6Capacity(): number {
+    const { live } = this.walks.resizer6.geo();
+    return (live || this.conns6.geometry.buckets * this.conns6.geometry.slices) * abi.CT6_WAYS;
+  }
+
   /** Opens and loads the object (objectload.ts), adopting the pins at opts.reuseFrom if given. */
   static async load(opts: LoadOptions): Promise<Datapath> {
     const o = await openObject(opts);

@@ -22,7 +22,8 @@ export interface MetricsSource {
   list(): ServiceListing[];
   verdicts(): Verdicts;
   /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
-  connTable(): { entries: number; capacity: number; measuredAt: number };
+  /** capacity6: the IPv6 table's (absent: no IPv6 table to report). */
+  connTable(): { entries: number; capacity: number; capacity6?: number; measuredAt: number };
   /** BGP announcements (null: the config has no bgp section). */
   bgp?(): AnnouncerStatus | null;
   /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
@@ -47,7 +48,7 @@ export interface StatusJson {
   director?: DirectorInfo;
   services: ServiceListing[];
   verdicts: Record<string, number>;
-  connTable: { entries: number; capacity: number; measuredAt: number; evicted: number; untracked: number };
+  connTable: { entries: number; capacity: number; capacity6?: number; measuredAt: number; evicted: number; untracked: number };
   notes: string[];
   /** Per VIP announced or withdrawn and why, and the drain (absent without a bgp section). */
   bgp?: AnnouncerStatus;
@@ -381,6 +382,15 @@ export function registry(src: MetricsSource): Registry {
     registers: [reg],
     collect() {
       this.set(src.connTable().capacity);
+    },
+  });
+  new Gauge({
+    name: 'xlvs_conn6_table_capacity',
+    help: 'Entries the IPv6 connection table holds at its size now: it grows and shrinks with its IPv6 flows (4 to a bucket).',
+    registers: [reg],
+    collect() {
+      const c = src.connTable().capacity6;
+      if (c !== undefined) this.set(c);
     },
   });
   if (src.sync) registerSyncMetrics(reg, src.sync);

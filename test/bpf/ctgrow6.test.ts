@@ -53,6 +53,9 @@ test('a wrr IPv6 table grows from its minimum with its flows: every resize under
   d.setNewConnBudget(0);
   const buckets = abi.cfg.decode(d.maps.xlvs_cfg.lookup(abi.u32Key(0))!).ct6_buckets;
   assert.deepEqual(d.walks.resizer6.geo(), { live: abi.CT_MIN_LIVE, prev: 0 }, 'a new IPv6 table starts at its minimum');
+  // What xlvs_conn6_table_capacity reports: the size in use, not the array.
+  assert.equal(d.conn6Capacity(), abi.CT_MIN_LIVE * abi.CT6_WAYS);
+  assert.ok(abi.CT_MIN_LIVE < buckets);
   assert.deepEqual(d.walks.resizer.geo(), { live: abi.CT_MIN_LIVE, prev: 0 }, 'and so does the IPv4 one, on its own');
   const grown: string[] = [];
   // Flows double between sweeps, from 1/32 of the minimum's entries: each doubling reaches the next growth.
@@ -80,6 +83,7 @@ test('a wrr IPv6 table grows from its minimum with its flows: every resize under
   t.diagnostic(grown.join('; '));
   assert.ok(grown.length >= 2, 'grown on the way');
   assert.equal(d.walks.resizer.geo().live, abi.CT_MIN_LIVE, 'the IPv4 table, with no IPv4 flows, stays at its minimum');
+  assert.equal(d.conn6Capacity(), d.walks.resizer6.geo().live * abi.CT6_WAYS);
   // User space finds each flow where the datapath put it (ConnTable follows xlvs_ctgeo6).
   const some = [...d.conns6.records()].slice(0, 100);
   for (const r of some) assert.equal(d.conns6.get(r.key)?.real_id, r.val.real_id);

@@ -511,7 +511,7 @@ const source = (l: ServiceListing[]): MetricsSource => ({
     ct_over_budget: 0n,
     tx_new6: 0n,
   }),
-  connTable: () => ({ entries: 10, capacity: 1024, measuredAt: 5 }),
+  connTable: () => ({ entries: 10, capacity: 1024, capacity6: 512, measuredAt: 5 }),
 });
 
 /** True when `text` has a sample of the line's name, with at least its labels, and its value ('# ...' lines: exactly). */
@@ -578,6 +578,7 @@ test('metrics: node_exporter-style names, base units, _total counters, labels pe
   has('xlvs_datapath_packets_total{verdict="drop_no_real"} 3');
   has('xlvs_conn_table_entries 10');
   has('xlvs_conn_table_capacity 1024');
+  has('xlvs_conn6_table_capacity 512');
   has('xlvs_backend_connections_active{vip="10.0.0.100",port="80",protocol="tcp",real="10.0.0.11"} 4');
   has('xlvs_backend_connections_inactive{vip="10.0.0.100",port="80",protocol="tcp",real="10.0.0.11"} 9');
   // A real that goes away takes its series with it (counters are re-read, not accumulated).
@@ -622,7 +623,7 @@ test('status JSON: listing, verdicts as numbers, table occupancy and the notes o
   const j = statusJson(source(listing(5)), 42);
   assert.equal(j.time, 42);
   assert.equal(j.verdicts.tx_new, 10);
-  assert.deepEqual(j.connTable, { entries: 10, capacity: 1024, measuredAt: 5, evicted: 0, untracked: 0 });
+  assert.deepEqual(j.connTable, { entries: 10, capacity: 1024, capacity6: 512, measuredAt: 5, evicted: 0, untracked: 0 });
   assert.match(j.notes.join(), /inferred from client-to-server packets only/);
 });
 
