@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as abi from '../../src/core/abi';
 import { ctPlace } from '../../src/core/conntable';
-import { ctInitialLive, ctMaxLive, ctResizeTo, ctTargetLive } from '../../src/core/ctgrow';
+import { ctInitialLive, ctMaxLive, ctResizeTo, ctTargetLive, LOADS6 } from '../../src/core/ctgrow';
 
 const MAX = abi.CONN_DEFAULT_MAX / abi.CT_WAYS; // 524,288 buckets
 
@@ -37,6 +37,21 @@ test('it shrinks below 1/64 only by a whole sweep count, never below the minimum
   // Hysteresis: what a shrink leaves does not grow again at the same count.
   const to = ctResizeTo(MAX, MAX, { upper: 20_000, settled: 20_000 })!;
   assert.equal(ctResizeTo(to, MAX, { upper: 20_000, settled: 20_000 }), null);
+});
+
+test('the IPv6 table (4-way buckets) grows at 1/32 full, to 1/64, and shrinks below 1/256', () => {
+  const W = abi.CT6_WAYS;
+  const live = abi.CT_MIN_LIVE; // 131,072 entries: grows at 4,096
+  const at = (l: number, upper: number, settled: number | null) => ctResizeTo(l, MAX, { upper, settled }, W, abi.CT_MIN_LIVE, LOADS6);
+  assert.equal(at(live, 4_095, 4_095), null);
+  assert.equal(at(live, 4_096, null), 65_536, 'to 1/64: 4,096 flows in 262,144 entries');
+  assert.equal(at(live, 4_097, null), 131_072);
+  assert.equal(at(MAX, 8_191, 8_191), 131_072, 'below 1/256 of 2,097,152 entries, to the size holding it at 1/64');
+  assert.equal(at(MAX, 8_192, 8_192), null, 'at 1/256 it stays');
+  // The IPv4 loads on the same 4-way table would let twice the flows in before growing.
+  assert.equal(ctResizeTo(live, MAX, { upper: 4_096, settled: null }, W), null);
+  const to = at(MAX, 5_000, 5_000)!;
+  assert.equal(at(to, 5_000, 5_000), null, 'hysteresis: a shrunk table does not grow again at the same count');
 });
 
 test("doubling sends a bucket's flows to itself or one bucket past the old end (the low bits of the hash)", () => {
