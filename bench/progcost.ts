@@ -100,7 +100,7 @@ export function segment6(sport: number, flags: number): Buffer {
   return Buffer.concat([eth, ip, tcp]);
 }
 
-/** The fresh-flow build's flow cycle (bpf/xlvs.bpf.c bench_flow): N cycles through N clients, 0 makes every run a new one. */
+/** The fresh-flow build's flow cycle (bench_flow in bpf/bench_flow.h): N cycles through N clients, 0 makes every run a new one. */
 export function setCycle(dp: Datapath, n: number): void {
   const m = dp.objectMap('xlvs_bench_seq');
   try {

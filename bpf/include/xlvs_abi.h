@@ -76,7 +76,7 @@
 #define XLVS_SYNC_R_PER_CPU  6u /* refused: conn_table_per_cpu, where an entry one CPU inserts only that CPU finds */
 #define XLVS_SYNC_R_BAD      7u /* refused: a state outside XLVS_CS_SYN_RECV..XLVS_CS_UDP */
 
-/* Schedulers (xlvs_svc.sched); the schedule table's content depends on the kind (see xlvs_tbl in xlvs.bpf.c). */
+/* Schedulers (xlvs_svc.sched); the schedule table's content depends on the kind (see xlvs_tbl in maps.h). */
 #define XLVS_SCHED_MH  0u  /* Maglev table, indexed by hash of source [+ port] */
 #define XLVS_SCHED_RR  1u  /* sequence: each real with weight > 0 once */
 #define XLVS_SCHED_WRR 2u  /* sequence: IPVS's weighted round-robin cycle */

@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import type { TcpProbeResult, UdpProbeResult } from '../core/doctor';
 import { canonicalIp, isIPv6 } from '../core/net/addr';
+import { ipOf } from '../core/packetparse';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -16,7 +17,6 @@ import {
   ICMP6_ECHO_REPLY,
   ICMP6_UNREACH,
   IPPROTO_UDP,
-  ipOf,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,

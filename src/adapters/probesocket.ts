@@ -2,7 +2,8 @@
 // probesocket.ts: the raw packet socket the doctor's and the health checker's frame probes share: one receive loop handing each frame to every waiting probe.
 
 import * as os from 'node:os';
-import { type ParsedFrame, parseFrame, probeFilter } from '../core/packets';
+import { type ParsedFrame, parseFrame } from '../core/packetparse';
+import { probeFilter } from '../core/probefilter';
 import { native, type PacketSocket } from './native';
 
 interface Waiter {

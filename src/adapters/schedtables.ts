@@ -17,7 +17,7 @@ function tableMap(name: string, table: Uint32Array): BpfMap {
     keySize: 4,
     valueSize: 4,
     maxEntries: Math.max(1, table.length),
-    flags: BPF_F_INNER_MAP | BPF_F_MMAPABLE, // must match the template in bpf/xlvs.bpf.c
+    flags: BPF_F_INNER_MAP | BPF_F_MMAPABLE, // must match the template in bpf/maps.h
   });
   try {
     // An array map lays its values out every round_up(value_size, 8) bytes: 8 here, not 4.

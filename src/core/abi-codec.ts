@@ -122,7 +122,7 @@ export function defineStruct<T extends object>(name: string, size: number, field
 
 export const f = (name: string, offset: number, size: number, kind: FieldKind): FieldSpec => ({ name, offset, size, kind });
 
-/** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/xlvs.bpf.c computes them (no division there). */
+/** The datapath's clock: CLOCK_MONOTONIC nanoseconds to seconds as now_seconds() in bpf/conn.h computes them (no division there). */
 export function monoSeconds(ns: bigint): number {
   return Number((((ns >> 20n) * 4503600n) >> 32n) & 0xffffffffn);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // arpguard.ts: the ARP guard's pure part: which ARP frames claim a VIP for another host, and how long a claim lasts (NDP claims, from core/ndp.ts, share the book).
 
-import { ARP_REPLY, ARP_REQUEST, type ParsedFrame } from './packets';
+import type { ParsedFrame } from './packetparse';
+import { ARP_REPLY, ARP_REQUEST } from './packets';
 
 /**
  * How a host claimed a VIP. reply: it answered ARP for the VIP (to the guard's own "who has VIP?" or, seen

@@ -50,7 +50,7 @@ export interface ServiceState {
   tblSize?: number;
 }
 
-/** How a scheduler's table is laid out (see xlvs_tbl in bpf/xlvs.bpf.c). */
+/** How a scheduler's table is laid out (see xlvs_tbl in bpf/maps.h). */
 export type TableKind = 'hash' | 'sequence' | 'list';
 
 export function tableKind(scheduler: string): TableKind {

@@ -289,7 +289,7 @@ function serviceFor(w: CompiledWorld, vip: number | string, port: number, proto:
   return w.svc.get(`${vip}:${port}:${proto}`) ?? w.svc.get(`${vip}:0:${proto}`);
 }
 
-/** Rows "ICMP ..." (icmp_error in bpf/xlvs.bpf.c, parse_icmphdr and parse_icmp_quote in bpf/parsing.h). */
+/** Rows "ICMP ..." (icmp_error in bpf/icmp.h, parse_icmphdr and parse_icmp_quote in bpf/parsing.h). */
 function icmpVerdict(w: CompiledWorld, f: Buffer, l4: number, l3End: number): ModelVerdict {
   const len = f.length;
   if (l4 + ICMP_HLEN > len || l4 + ICMP_HLEN > l3End) return MALFORMED('ICMP header beyond the frame or the IP total length');

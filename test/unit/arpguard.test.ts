@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ArpGuard, type FrameSocket } from '../../src/adapters/arpguard';
 import { CLEAR_AFTER, ClaimBook, classifyArp } from '../../src/core/arpguard';
-import { ARP_REPLY, ARP_REQUEST, buildArp, macBytes, parseFrame } from '../../src/core/packets';
+import { parseFrame } from '../../src/core/packetparse';
+import { ARP_REPLY, ARP_REQUEST, buildArp, macBytes } from '../../src/core/packets';
 import { arpRequest, DIRECTOR_MAC, frame, ROUTER_MAC } from '../lib/packets';
 
 const VIP = '10.0.0.100';

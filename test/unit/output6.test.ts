@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type MetricsSource, registry } from '../../src/adapters/metrics';
+import type { MetricsSource } from '../../src/adapters/metrics';
+import { registry } from '../../src/adapters/promregistry';
 import { seriesKey } from '../../src/adapters/statushistory';
 import { listText } from '../../src/cli/commands/list';
 import { REAL_F_MAC, REAL_F_SCHED, SCHED } from '../../src/core/abi';

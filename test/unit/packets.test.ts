@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ipOf, parseFrame } from '../../src/core/packetparse';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -25,18 +26,16 @@ import {
   IPPROTO_UDP,
   inetChecksum,
   intToIpv4,
-  ipOf,
   ipv4ToInt,
   ipv6Bytes,
   isMac,
   macBytes,
-  parseFrame,
-  probeFilter,
   pseudoHeaderSum,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
 } from '../../src/core/packets';
+import { probeFilter } from '../../src/core/probefilter';
 import { arpRequest, frame, frame6 } from '../lib/packets';
 
 const DIR = '02:00:00:00:00:02';

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DirectorState } from '../../src/adapters/director';
-import { type MetricsSource, registry, statusJson } from '../../src/adapters/metrics';
+import { type MetricsSource, statusJson } from '../../src/adapters/metrics';
+import { registry } from '../../src/adapters/promregistry';
 import { verdicts } from '../../src/core/abi';
 import { combinedNotify, type NotifyRecord, recordNotify, type VrrpInput, vrrpStatus, vrrpSummary } from '../../src/core/vrrp';
 
