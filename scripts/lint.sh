@@ -23,7 +23,7 @@ printf '%s\0' native/*.cc | xargs -0 -I{} -P "$(nproc)" clang-tidy --quiet --war
   -std=c++17 -x c++ -I"$node_inc" -I"$napi_inc" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -fexceptions 2>&1 | { grep -v "warnings\? generated\.$" || true; }
 # Lines over 160 columns: the formatters break code at 160; what they cannot break (one-line file headers, long message
 # strings) is held to a ratchet. Lower LONG_LINES_MAX as such lines are shortened; never raise it.
-LONG_LINES_MAX=201
+LONG_LINES_MAX=200
 long=$(find src test bench scripts bin bpf native -type f \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.cc' -o -name '*.sh' \) -print0 |
   xargs -0 awk 'length > 160 { print FILENAME ":" FNR ": " length " columns" }')
 count=$(printf '%s' "$long" | grep -c . || true)

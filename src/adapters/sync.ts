@@ -3,7 +3,8 @@
 
 import type { Config } from '../core/config';
 import type { DatapathPort } from '../core/controller';
-import { connsPerMessage, decodeSyncMessage, SyncMessageBuilder, type SyncSkipped, syncMaxlen } from '../core/ipvssync';
+import { connsPerMessage, SyncMessageBuilder, syncMaxlen } from '../core/ipvssync';
+import { decodeSyncMessage, type SyncSkipped } from '../core/ipvssync-decode';
 import type { ObservedService } from '../core/plan';
 import type { SyncConfig, SyncDaemonConfig, SyncRole } from '../core/syncconfig';
 import type { SyncEvent, SyncInsert } from '../core/syncdp';

@@ -8,41 +8,12 @@
  * bounds, padding after the datagram, and random byte flips in the headers.
  */
 
+import { buildIpv4, type Ipv4Spec, type Layout, MAX_FRAME } from './framefuzz-ipv4';
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from './net/proto';
-import { ETH_HLEN } from './verdictmodel';
+import { ipv4Bytes, macBytes } from './packets';
+import { Rng } from './rng';
 
-/** mulberry32: a 32-bit state, full period, good enough to spread frames; not for anything secret. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** 0 <= x < n. */
-  int(n: number): number {
-    return Math.floor((this.u32() / 4294967296) * n);
-  }
-  /** lo <= x <= hi. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 255;
-    return b;
-  }
-}
+import { ETH_HLEN } from './verdictmodel';
 
 export interface FuzzService {
   vip: string;
@@ -71,50 +42,6 @@ export interface FuzzFrame {
 
 const BROADCAST = 'ff:ff:ff:ff:ff:ff';
 const MULTICAST = ['01:00:5e:00:00:01', '33:33:00:00:00:01', '01:80:c2:00:00:0e'];
-/** Frames stay within what BPF_PROG_TEST_RUN takes for XDP (a page less headroom and skb_shared_info). */
-export const MAX_FRAME = 1514;
-
-function mac(s: string): Buffer {
-  return Buffer.from(s.split(':').join(''), 'hex');
-}
-
-function ip4(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
-}
-
-function csum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length & 1) sum += b[b.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-interface Ipv4Spec {
-  dst: string;
-  src?: string;
-  /** VLAN tags after the MACs, outermost first: TPID and VLAN id. */
-  tags?: { tpid: number; vid: number }[];
-  saddr: string;
-  daddr: string;
-  proto: number;
-  sport: number;
-  dport: number;
-  /** IPv4 option bytes (a multiple of 4, <= 40). */
-  ipOpts: number;
-  /** TCP option bytes (a multiple of 4, <= 40). */
-  tcpOpts: number;
-  tcpFlags: number;
-  fragOff: number;
-  payload: number;
-}
-
-/** Where the mutations find the fields of a built IPv4 frame. */
-interface Layout {
-  ip: number;
-  l4: number;
-  proto: number;
-}
 
 export class FrameFuzzer {
   readonly rng: Rng;
@@ -125,7 +52,7 @@ export class FrameFuzzer {
     readonly seed: number,
   ) {
     this.rng = new Rng(seed);
-    this.dirMacs = world.directorMacs.map(mac);
+    this.dirMacs = world.directorMacs.map((m) => macBytes(m));
   }
 
   /** The next frame: a template, then (often) mutations. */
@@ -168,7 +95,7 @@ export class FrameFuzzer {
     } else if (t < 94) {
       const et = r.pick([0x88cc, 0x8847, 0x0842, 0x22f0, 0x0000, 0x05dc, 0xffff, 0x0801, 0x0900, r.int(65536)]);
       steps.push(`ethertype 0x${et.toString(16)}`);
-      f = Buffer.concat([this.dstMac(steps), mac('02:00:00:00:00:01'), Buffer.from([et >> 8, et & 255]), r.bytes(r.range(0, 80))]);
+      f = Buffer.concat([this.dstMac(steps), macBytes('02:00:00:00:00:01'), Buffer.from([et >> 8, et & 255]), r.bytes(r.range(0, 80))]);
     } else {
       // Noise: random bytes behind a director MAC and the IPv4 ethertype, or entirely random.
       const n = r.range(ETH_HLEN, 120);
@@ -214,7 +141,7 @@ export class FrameFuzzer {
       return b;
     }
     steps.push(`dst ${m}`);
-    return mac(m);
+    return macBytes(m);
   }
 
   private ipv4Spec(steps: string[]): Ipv4Spec & { dstMac: Buffer } {
@@ -284,8 +211,8 @@ export class FrameFuzzer {
     q.writeUInt16BE(r.chance(0.85) ? 0x4000 : r.pick([0, 0x2000, 185, 0x1fff, 0x6000]), 6);
     q[8] = 64;
     q[9] = qproto;
-    ip4(r.chance(0.9) ? svc.vip : r.pick(w.otherAddrs)).copy(q, 12);
-    ip4(r.pick(w.clients)).copy(q, 16);
+    ipv4Bytes(r.chance(0.9) ? svc.vip : r.pick(w.otherAddrs)).copy(q, 12);
+    ipv4Bytes(r.pick(w.clients)).copy(q, 16);
     const t = 20 + qopts;
     if (qlen >= 4) {
       q.writeUInt16BE(svc.port === 0 || r.chance(0.1) ? this.port() : svc.port, t);
@@ -314,17 +241,17 @@ export class FrameFuzzer {
   private arp(): Buffer {
     const r = this.rng;
     const b = Buffer.alloc(42);
-    (r.chance(0.6) ? mac(BROADCAST) : r.pick(this.dirMacs)).copy(b, 0);
-    mac('02:00:00:00:00:01').copy(b, 6);
+    (r.chance(0.6) ? macBytes(BROADCAST) : r.pick(this.dirMacs)).copy(b, 0);
+    macBytes('02:00:00:00:00:01').copy(b, 6);
     b.writeUInt16BE(0x0806, 12);
     b.writeUInt16BE(1, 14);
     b.writeUInt16BE(0x0800, 16);
     b[18] = 6;
     b[19] = 4;
     b.writeUInt16BE(r.range(1, 2), 20);
-    mac('02:00:00:00:00:01').copy(b, 22);
-    ip4(r.pick(this.world.otherAddrs)).copy(b, 28);
-    ip4(r.pick(this.world.services).vip).copy(b, 38);
+    macBytes('02:00:00:00:00:01').copy(b, 22);
+    ipv4Bytes(r.pick(this.world.otherAddrs)).copy(b, 28);
+    ipv4Bytes(r.pick(this.world.services).vip).copy(b, 38);
     return r.chance(0.5) ? Buffer.concat([b, Buffer.alloc(18)]) : b;
   }
 
@@ -373,7 +300,7 @@ export class FrameFuzzer {
     const body = Buffer.concat([...exts, l4]);
     const b = Buffer.alloc(14 + 40);
     r.pick(this.dirMacs).copy(b, 0);
-    mac('02:00:00:00:00:01').copy(b, 6);
+    macBytes('02:00:00:00:00:01').copy(b, 6);
     b.writeUInt16BE(0x86dd, 12);
     b[14] = r.chance(0.95) ? 0x60 : 0x45; // sometimes an IPv4-looking header behind the IPv6 ethertype
     b.writeUInt16BE(r.chance(0.85) ? body.length : r.pick([0, body.length - 1, body.length + 1, r.int(body.length + 1), r.int(65536)]) & 0xffff, 18);
@@ -462,52 +389,4 @@ export class FrameFuzzer {
       }
     }
   }
-}
-
-function buildIpv4(s: Ipv4Spec & { dstMac?: Buffer }, r: Rng): { f: Buffer; lay: Layout } {
-  const tags = s.tags ?? [];
-  const l2 = 14 + 4 * tags.length;
-  const ihl = 20 + s.ipOpts;
-  const l4len = s.proto === IPPROTO_TCP ? 20 + s.tcpOpts : 8;
-  const f = Buffer.alloc(Math.min(MAX_FRAME, l2 + ihl + l4len + s.payload));
-  const payload = f.length - (l2 + ihl + l4len);
-  (s.dstMac ?? mac(s.dst)).copy(f, 0);
-  mac(s.src ?? '02:00:00:00:00:01').copy(f, 6);
-  tags.forEach((t, i) => {
-    f.writeUInt16BE(t.tpid, 12 + 4 * i);
-    f.writeUInt16BE(t.vid, 14 + 4 * i);
-  });
-  f.writeUInt16BE(0x0800, l2 - 2);
-  const ip = l2;
-  f[ip] = 0x40 | (ihl / 4);
-  f.writeUInt16BE(ihl + l4len + payload, ip + 2);
-  f.writeUInt16BE(r.int(65536), ip + 4);
-  f.writeUInt16BE(s.fragOff, ip + 6);
-  f[ip + 8] = 64;
-  f[ip + 9] = s.proto;
-  ip4(s.saddr).copy(f, ip + 12);
-  ip4(s.daddr).copy(f, ip + 16);
-  // Options: NOPs and an end-of-list, or random bytes (the datapath never reads them).
-  for (let i = 0; i < s.ipOpts; i++) f[ip + 20 + i] = r.chance(0.8) ? 1 : r.int(256);
-  f.writeUInt16BE(csum(f.subarray(ip, ip + ihl)), ip + 10);
-  const l4 = ip + ihl;
-  if (s.proto === IPPROTO_TCP) {
-    f.writeUInt16BE(s.sport, l4);
-    f.writeUInt16BE(s.dport, l4 + 2);
-    f.writeUInt32BE(r.u32(), l4 + 4);
-    f.writeUInt32BE(r.u32(), l4 + 8);
-    f[l4 + 12] = ((20 + s.tcpOpts) / 4) << 4;
-    f[l4 + 13] = s.tcpFlags;
-    f.writeUInt16BE(64240, l4 + 14);
-    for (let i = 0; i < s.tcpOpts; i++) f[l4 + 20 + i] = 1;
-  } else if (s.proto === IPPROTO_UDP) {
-    f.writeUInt16BE(s.sport, l4);
-    f.writeUInt16BE(s.dport, l4 + 2);
-    f.writeUInt16BE(8 + payload, l4 + 4);
-  } else {
-    f[l4] = 8; // ICMP echo request, or the first bytes of anything else
-    f.writeUInt16BE(r.int(65536), l4 + 4);
-  }
-  for (let i = f.length - payload; i < f.length; i++) f[i] = r.int(256);
-  return { f, lay: { ip, l4, proto: s.proto } };
 }

@@ -1,35 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// mutate.ts: a seeded PRNG and random mutations of JSON-like documents and of YAML text, for the fuzz tests (pure: no I/O, no clock).
+// mutate.ts: random mutations of JSON-like documents and of YAML text from a seeded Rng, for the fuzz tests (pure: no I/O, no clock).
 
-/** mulberry32: small, fast and good enough to pick mutations; the same seed gives the same cases. */
-export class Rng {
-  private s: number;
-  constructor(readonly seed: number) {
-    this.s = seed >>> 0;
-  }
-  /** A uint32. */
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** 0 <= n < 1. */
-  float(): number {
-    return this.u32() / 4294967296;
-  }
-  /** 0 <= n < max. */
-  int(max: number): number {
-    return Math.floor(this.float() * max);
-  }
-  chance(p: number): boolean {
-    return this.float() < p;
-  }
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-}
+import type { Rng } from '../../src/core/rng';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Path = (string | number)[];

@@ -14,8 +14,9 @@ import { configToYaml } from '../../src/adapters/daemon';
 import { type Config, parseConfig, validateConfig } from '../../src/core/config';
 import { Controller } from '../../src/core/controller';
 import { PROBLEM_CHARS, PROBLEMS_LISTED, UsageError } from '../../src/core/errors';
+import { Rng } from '../../src/core/rng';
 import { FakeDatapath } from '../lib/fakedatapath';
-import { type Json, mutateN, mutateText, Rng, weirdValue } from '../lib/mutate';
+import { type Json, mutateN, mutateText, weirdValue } from '../lib/mutate';
 import { runSeed } from '../lib/seed';
 
 /**

@@ -7,7 +7,6 @@ import { CS } from '../../src/core/abi';
 import {
   CONN_F,
   connsPerMessage,
-  decodeSyncMessage,
   encodeSyncMessage,
   ipvsToXlvsState,
   SYNC_V4_SIZE,
@@ -19,6 +18,7 @@ import {
   TCP_S,
   xlvsToIpvsState,
 } from '../../src/core/ipvssync';
+import { decodeSyncMessage } from '../../src/core/ipvssync-decode';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FrameFuzzer, type FuzzWorld, Rng } from '../../src/core/framefuzz';
+import { FrameFuzzer, type FuzzWorld } from '../../src/core/framefuzz';
+import { Rng } from '../../src/core/rng';
 import { compileWorld, modelVerdict, outputProblem, VERDICT_CLASSES, type VerdictClass } from '../../src/core/verdictmodel';
 import { ACK, arpRequest, DIRECTOR_MAC, frame, ipv6Frame, quoteOf, SYN } from '../lib/packets';
 
