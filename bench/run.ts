@@ -17,7 +17,8 @@ import { type ProgCostResult, progCost } from './progcost';
 import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
 import { formatSynFlood, type SynFloodRow, synFlood } from './synflood';
-import { formatVeth, type VethResult, vethBench } from './veth';
+import { type VethResult, vethBench } from './veth';
+import { formatVeth } from './vethformat';
 
 export interface BenchReport {
   when: string;
