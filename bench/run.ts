@@ -17,8 +17,8 @@ import { type ProgCostResult, progCost } from './progcost';
 import { formatSync, type SyncBenchResult, syncBench } from './sync';
 import { formatSyncWire, type SyncWireResult, syncWireBench } from './syncwire';
 import { formatSynFlood, type SynFloodRow, synFlood } from './synflood';
-import { type VethResult, vethBench } from './veth';
-import { formatVeth } from './vethformat';
+import { vethBench } from './veth';
+import { formatVeth, type VethResult } from './vethformat';
 
 export interface BenchReport {
   when: string;

@@ -12,9 +12,8 @@ import { buildTcp, TCP_ACK, TCP_SYN } from '../src/core/packets';
 import type { Flows } from './flows';
 import { napiThreads, pin } from './napi';
 import { type DirCounters, type DirRequest, REALS, vethConfig } from './vethdir';
-import { formatVeth } from './vethformat';
+import { formatVeth, type VethCaseName, type VethResult, type VethRow, type VethWarm } from './vethformat';
 
-export type VethCaseName = 'bare' | 'nftables' | 'xlvs mh' | 'xlvs wrr';
 const XLVS_SCHEDULERS = ['mh', 'wrr'] as const;
 /** kernel.bpf_stats_enabled: per-program run time and count, on for the in-place runs only. */
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
@@ -29,39 +28,6 @@ interface VethRun {
   counters?: DirCounters;
   /** ns per run of the director's XDP program where it ran (bpf_stats), when asked for. */
   prog_ns?: number;
-}
-
-export interface VethRow {
-  flows: Flows;
-  case: VethCaseName;
-  /** Frames per second that came back to the generator, median of the rounds. */
-  pps: number;
-  /** What the generator offered in the median round. */
-  sent_pps: number;
-  /** Per round, so the spread is visible. */
-  spread: number[];
-  /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_stateless: no entry needed; tx_new: scheduled). */
-  counters?: DirCounters;
-  /** Bare and xlvs rows: ns per run of the XDP program in place, from one extra run with bpf_stats on. */
-  prog_ns?: number;
-}
-
-/** The pre-fill of an established datapath: passes over its flows until one schedules (almost) none. */
-export interface VethWarm {
-  scheduler: string;
-  flows: number;
-  passes: number;
-  frames: number;
-  /** Flows the last pass still had to schedule. */
-  last_pass_new: number;
-}
-
-export interface VethResult {
-  ms: number;
-  rounds: number;
-  counts: Flows[];
-  rows: VethRow[];
-  warm: VethWarm[];
 }
 
 function sh(argv: string[], input?: string): string {

@@ -2,7 +2,42 @@
 // vethformat.ts: the veth benchmark's table rows (Mpps, ratios to bare and nftables, the datapath's counters) and issue 19's targets.
 
 import { type Flows, flowsLabel } from './flows';
-import type { VethCaseName, VethResult } from './veth';
+import type { DirCounters } from './vethdir';
+
+export type VethCaseName = 'bare' | 'nftables' | 'xlvs mh' | 'xlvs wrr';
+
+export interface VethRow {
+  flows: Flows;
+  case: VethCaseName;
+  /** Frames per second that came back to the generator, median of the rounds. */
+  pps: number;
+  /** What the generator offered in the median round. */
+  sent_pps: number;
+  /** Per round, so the spread is visible. */
+  spread: number[];
+  /** xlvs rows: what the datapath counted over every round (tx_existing: found its entry; tx_stateless: no entry needed; tx_new: scheduled). */
+  counters?: DirCounters;
+  /** Bare and xlvs rows: ns per run of the XDP program in place, from one extra run with bpf_stats on. */
+  prog_ns?: number;
+}
+
+/** The pre-fill of an established datapath: passes over its flows until one schedules (almost) none. */
+export interface VethWarm {
+  scheduler: string;
+  flows: number;
+  passes: number;
+  frames: number;
+  /** Flows the last pass still had to schedule. */
+  last_pass_new: number;
+}
+
+export interface VethResult {
+  ms: number;
+  rounds: number;
+  counts: Flows[];
+  rows: VethRow[];
+  warm: VethWarm[];
+}
 
 /** Issue 19's end-to-end targets, as a fraction of the bare program at the same flow count: mh at 65,536 and 1M flows 0.85, wrr at 65,536 0.7. */
 export function vethTarget(c: VethCaseName, flows: Flows): number | undefined {

@@ -11,7 +11,7 @@ import { ExistsError, edits, NotFoundError } from '../core/edits';
 import { RuntimeError, UsageError } from '../core/errors';
 import { patchReal, patchService } from '../core/ipvsadm-edit';
 import type { DirectorInfo } from '../core/vrrp';
-import type { ReloadResult } from './metrics';
+import type { ReloadResult } from './promregistry';
 
 /** The API socket when `--socket` is not given: $XLVS_SOCKET (as xlvsadm reads it), else the systemd unit's path. */
 export const DEFAULT_SOCKET = process.env.XLVS_SOCKET || '/run/xlvs/xlvs.sock';

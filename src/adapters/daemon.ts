@@ -22,10 +22,11 @@ import { datapathPort } from './datapathport';
 import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
 import { ensureBpffs, heldAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
-import { cachedCount, type MetricsSource, type ReloadResult, serveMetrics } from './metrics';
+import { cachedCount, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
+import type { MetricsSource, ReloadResult } from './promregistry';
 import { checkHost, resolveMacsOn } from './runner';
 import { SyncService } from './sync';
 

@@ -2,42 +2,16 @@
 // metrics.ts: the daemon's HTTP listener next to the API socket: Prometheus /metrics, the read-only status page, and its JSON feed.
 
 import * as http from 'node:http';
-import { type Verdicts, verdictFields } from '../core/abi';
+import { verdictFields } from '../core/abi';
 import { RuntimeError } from '../core/errors';
 import { hostAllowed } from '../core/httphost';
 import type { ServiceListing } from '../core/listing';
 import type { DirectorInfo } from '../core/vrrp';
 import type { AnnouncerStatus } from './announce';
-import { registry } from './promregistry';
+import { type MetricsSource, registry } from './promregistry';
 import { HistoryRing } from './statushistory';
 import { FAVICON, statusPage } from './statuspage';
 import type { SyncStats } from './sync';
-
-/** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
-export interface MetricsSource {
-  list(): ServiceListing[];
-  verdicts(): Verdicts;
-  /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
-  /** capacity6: the IPv6 table's (absent: no IPv6 table to report). */
-  connTable(): { entries: number; capacity: number; capacity6?: number; measuredAt: number };
-  /** BGP announcements (null: the config has no bgp section). */
-  bgp?(): AnnouncerStatus | null;
-  /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
-  lastReload?(): ReloadResult;
-  /** Who this director is and its VRRP role (absent: a source without one, e.g. a test's). */
-  director?(): DirectorInfo | undefined;
-  /** Connection sync daemons' counters (absent or {}: none running). */
-  sync?(): SyncStats;
-}
-
-/** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
-export interface ReloadResult {
-  successful: boolean;
-  at: number;
-  lastSuccessAt: number;
-  /** Why it was refused: the running config is the previous one. */
-  error?: string;
-}
 
 export interface StatusJson {
   time: number;

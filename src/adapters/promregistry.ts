@@ -5,11 +5,38 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ctEventFields, verdictFields } from '../core/abi';
+import { ctEventFields, type Verdicts, verdictFields } from '../core/abi';
 import type { RealHealth, ServiceListing } from '../core/listing';
 import { type DirectorInfo, VRRP_ROLES } from '../core/vrrp';
-import type { MetricsSource } from './metrics';
+import type { AnnouncerStatus } from './announce';
+import type { SyncStats } from './sync';
 import { registerSyncMetrics } from './syncmetrics';
+
+/** What a scrape reads; every call goes to the live maps (per-CPU counters summed at scrape time). */
+export interface MetricsSource {
+  list(): ServiceListing[];
+  verdicts(): Verdicts;
+  /** Connection-table entries (cached by the caller: a full walk costs too much to do per scrape) and its size. */
+  /** capacity6: the IPv6 table's (absent: no IPv6 table to report). */
+  connTable(): { entries: number; capacity: number; capacity6?: number; measuredAt: number };
+  /** BGP announcements (null: the config has no bgp section). */
+  bgp?(): AnnouncerStatus | null;
+  /** The daemon's last config (re)load; absent for `xlvs up`, which never reloads. */
+  lastReload?(): ReloadResult;
+  /** Who this director is and its VRRP role (absent: a source without one, e.g. a test's). */
+  director?(): DirectorInfo | undefined;
+  /** Connection sync daemons' counters (absent or {}: none running). */
+  sync?(): SyncStats;
+}
+
+/** The outcome of the daemon's last config load (start, SIGHUP, `POST /v1/reload`); times in ms since the epoch. */
+export interface ReloadResult {
+  successful: boolean;
+  at: number;
+  lastSuccessAt: number;
+  /** Why it was refused: the running config is the previous one. */
+  error?: string;
+}
 
 // xlvs's own labels, then node_exporter's IPVS collector's (local_address, local_port, proto; remote_address,
 // remote_port, local_mark for backends), so a dashboard built on node_ipvs_* series matches by label unchanged.

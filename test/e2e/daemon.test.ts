@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { call } from '../../src/adapters/api';
-import type { ReloadResult } from '../../src/adapters/metrics';
+import type { ReloadResult } from '../../src/adapters/promregistry';
 import { parseConfig } from '../../src/core/config';
 import { ADDR, type ClientResult, type DirectorProcess, realAddress } from '../../src/lab/drnet';
 import { useLab } from '../lib/labfixture';

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cachedCount, type MetricsSource, type ReloadResult, statusJson } from '../../src/adapters/metrics';
-import { registry } from '../../src/adapters/promregistry';
+import { cachedCount, statusJson } from '../../src/adapters/metrics';
+import { type MetricsSource, type ReloadResult, registry } from '../../src/adapters/promregistry';
 import { HISTORY_SAMPLES, HistoryRing, seriesKey } from '../../src/adapters/statushistory';
 import { reloadLine } from '../../src/cli/commands/status';
 import { CS, FALLBACK_STRIDE, REAL_F_MAC, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT, TBL_MOVED } from '../../src/core/abi';

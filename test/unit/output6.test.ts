@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MetricsSource } from '../../src/adapters/metrics';
+import type { MetricsSource } from '../../src/adapters/promregistry';
 import { registry } from '../../src/adapters/promregistry';
 import { seriesKey } from '../../src/adapters/statushistory';
 import { listText } from '../../src/cli/commands/list';

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DirectorState } from '../../src/adapters/director';
-import { type MetricsSource, statusJson } from '../../src/adapters/metrics';
-import { registry } from '../../src/adapters/promregistry';
+import { statusJson } from '../../src/adapters/metrics';
+import { type MetricsSource, registry } from '../../src/adapters/promregistry';
 import { verdicts } from '../../src/core/abi';
 import { combinedNotify, type NotifyRecord, recordNotify, type VrrpInput, vrrpStatus, vrrpSummary } from '../../src/core/vrrp';
 
