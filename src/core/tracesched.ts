@@ -3,7 +3,7 @@
 
 import { FALLBACK_STRIDE, FALLBACK_TRIES, REAL_F_SCHED, REAL_NONE, SCHED, SEQ_MAX_TRIES, SVC_F_FALLBACK, SVC_F_HASH_PORT } from './abi';
 import { type CountsSchedulerName, pickByCounts, pickHashed, type SchedReal, schedHash, seqPick } from './sched';
-import type { TraceFlow, TraceLookups, TraceMember, TraceProbe, TraceSchedule, TraceService } from './trace';
+import type { TraceFlow, TraceLookups, TraceMember, TraceProbe, TraceSchedule, TraceService } from './tracetypes';
 
 export const schedName = (n: number): string | undefined => Object.entries(SCHED).find(([, v]) => v === n)?.[0];
 export const hex = (h: number) => `0x${h.toString(16).padStart(8, '0')}`;

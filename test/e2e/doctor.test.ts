@@ -167,6 +167,7 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
     const script = `
       const { native } = require(${JSON.stringify(path.join(l.repoRoot, 'dist', 'src', 'adapters', 'native.js'))});
       const P = require(${JSON.stringify(path.join(l.repoRoot, 'dist', 'src', 'core', 'packets.js'))});
+      const { parseFrame } = require(${JSON.stringify(path.join(l.repoRoot, 'dist', 'src', 'core', 'packetparse.js'))});
       const fs = require('node:fs');
       const ifindex = Number(fs.readFileSync('/sys/class/net/eth0/ifindex', 'utf8'));
       const mac = fs.readFileSync('/sys/class/net/eth0/address', 'utf8').trim();
@@ -178,7 +179,7 @@ describe('xlvs doctor in the DR lab', { timeout: 300_000 }, () => {
         for (;;) {
           const f = await s.recv(2000);
           if (!f) { out.reply = null; break; }
-          const p = P.parseFrame(f);
+          const p = parseFrame(f);
           if (p && p.arp && p.arp.op === 2 && p.arp.spa === '${realAddress(1)}') { out.reply = p.arp.sha; break; }
         }
         let t = Date.now();
