@@ -7,6 +7,16 @@ export { table };
 
 export type Status = 'pass' | 'fail' | 'skip';
 
+/** One row of a report: a check, the VIP it is about (if any), its result. */
+export interface CheckResult {
+  check: string;
+  vip?: string;
+  status: Status;
+  detail: string;
+  /** How to fix a failure. */
+  hint?: string;
+}
+
 export const MARK: Record<Status, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip' };
 
 /** "to fix:" and the hint of each failure that has one; empty when there is none. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // config-checks.ts: a real's health check with every field settled (service check, real overrides, defaults) and the problems of one.
 
-import type { RealConfig, ServiceConfig } from './config';
+import type { RealConfig, ServiceConfig } from './config-schema';
 
 /** The codes a check's `status` list accepts, ranges expanded. */
 export function statusCodes(list: readonly (number | string)[]): number[] {

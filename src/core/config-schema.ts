@@ -3,14 +3,13 @@
 
 import { z } from 'zod';
 import { ACCEPT_MACS } from './abi';
-import { CONN_DEFAULT_MAX, isPrimeSize, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE } from './limits';
+import { CONN_DEFAULT_MAX, isPrimeSize, MAX_REALS, MAX_SERVICES, MH_DEFAULT_SIZE, VLAN_ID_MAX } from './limits';
 import { canonicalIp, isIPv4, isIPv6, isUsableUnicast } from './net/addr';
 import { IFNAME_PROBLEM, isIfName } from './net/ifname';
 import { isNetmask } from './net/prefix';
 import { isMac } from './packets';
 import { SCHEDULERS } from './sched';
 import { syncSchema } from './syncconfig';
-import { VLAN_ID_MAX } from './vlan';
 
 /** A DNS name (or an IPv4 literal) as a Host header carries it, without the port. */
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -241,5 +240,9 @@ const schema = z.strictObject({
   sync: syncSchema.optional(),
   services: z.array(service).max(MAX_SERVICES, `has more than ${MAX_SERVICES} services`).default([]),
 });
+
+export type Config = z.infer<typeof schema>;
+export type ServiceConfig = Config['services'][number];
+export type RealConfig = ServiceConfig['reals'][number];
 
 export { real, schema, service };

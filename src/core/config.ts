@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { CS, CS_COUNT } from './abi';
 import { checkProblems, effectiveCheck } from './config-checks';
 import { type Issue, issueProblems } from './config-issues';
-import { real, schema, service } from './config-schema';
+import { type Config, real, type ServiceConfig, schema, service } from './config-schema';
 import { readYamlMapping } from './configyaml';
 import { UsageError } from './errors';
 import { MAX_REALS, MAX_SERVICES } from './limits';
@@ -14,14 +14,9 @@ import { serviceId } from './net/label';
 import { syncBackupProblem } from './syncdp';
 import { vlanProblems } from './vlan';
 
-export { type CheckConfig, isListen, SCHED_FLAGS, SCHEDULER_NAMES } from './config-schema';
-
-export type Config = z.infer<typeof schema>;
-export type ServiceConfig = Config['services'][number];
-export type RealConfig = ServiceConfig['reals'][number];
-
 export { effectiveCheck, type ResolvedCheck, statusCodes } from './config-checks';
 export { issueProblems } from './config-issues';
+export { type CheckConfig, type Config, isListen, type RealConfig, SCHED_FLAGS, SCHEDULER_NAMES, type ServiceConfig } from './config-schema';
 
 /** The schema's parts the API's request bodies are derived from (src/core/apibody.ts), so both reject alike. */
 export { real as realSchema, schema as configSchema, service as serviceSchema };

@@ -30,3 +30,6 @@ export const MAX_YAML_ALIASES = 50_000;
  * status list). Composing a document recurses per level; see tooDeep() in config.ts for what a deeper one did.
  */
 export const MAX_YAML_DEPTH = 64;
+
+/** The largest 802.1Q VLAN id (4095 is reserved, 0 means untagged). */
+export const VLAN_ID_MAX = 4094;

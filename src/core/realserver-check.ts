@@ -1,20 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // realserver-check.ts: `realserver check`: every requirement of an LVS-DR real server judged on the host as read, with a fix for each failure.
 
-import { hintsBlock, MARK, type Status, table } from './checkreport';
+import { type CheckResult, hintsBlock, MARK, table } from './checkreport';
 import { formatHostPort, isIPv4, isIPv6 } from './net/addr';
 import { dropsRequestsFor, hidesSenderFor, QUIET_ARP_IGNORE, type RsHost, sysctlDotted, sysctlKey, vipPrefixLen } from './realserver-host';
 import { evaluateDefaultRoute6, evaluateNdpVip } from './realserver-ndp';
 import { type Listener, listenerServes, type MtuProbe } from './realserver-probes';
-
-export interface CheckResult {
-  check: string;
-  vip?: string;
-  status: Status;
-  detail: string;
-  /** How to fix a failure. */
-  hint?: string;
-}
 
 export interface CheckInput {
   vips: string[];

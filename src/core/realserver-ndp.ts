@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // realserver-ndp.ts: the IPv6 checks of a real server: IPv6 on, silent in neighbour discovery for each VIP (no proxy entry, no anycast), a default route for replies.
 
+import type { CheckResult } from './checkreport';
 import { canonicalIp, ipToBytes, isIP, isIPv6 } from './net/addr';
-import type { CheckResult } from './realserver-check';
 import { type RsHost, type RsHost6, sysctl6Dotted, sysctlKey } from './realserver-host';
 
 /*

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // vlan.ts: which device each VIP and real is on when services name a VLAN of the XDP interface (a trunk): the VLAN device is <interface>.<id>.
 
-import type { Config } from './config';
-
-/** The largest 802.1Q VLAN id (4095 is reserved, 0 means untagged). */
-export const VLAN_ID_MAX = 4094;
+import type { Config } from './config-schema';
 
 /**
  * The device a service's VIP and reals are on: the interface itself, or its VLAN device named as iproute2's
