@@ -7,6 +7,7 @@ import * as abi from '../src/core/abi';
 import { parseConfig } from '../src/core/config';
 import { TCP_ACK, TCP_SYN } from '../src/core/packets';
 import { XDP_TX } from '../src/core/verdictmodel';
+import { formatMemLatency, type MemLatency, memLatency } from './memlat';
 import { benchDatapath, segment, segment6, setCycle } from './progcost';
 
 /** The config's default new_conn_budget (src/core/config.ts). */
@@ -51,6 +52,8 @@ export interface FlowCostResult {
   gen_floor_ns: number;
   gen_floor_new_ns: number;
   rows: FlowCostRow[];
+  /** One random load in a BPF array the default table's size: the least a recorded new connection pays for its bucket. */
+  memory: MemLatency;
   repeat: number;
   rounds: number;
 }
@@ -100,6 +103,8 @@ export async function fillGrown(dp: Datapath, count: number, syn: Buffer, ack: B
  */
 export async function flowCosts(opts: { repeat: number; rounds: number; counts: number[]; counts6: number[] }): Promise<FlowCostResult> {
   const n = native();
+  // First, while nothing else holds memory: its own array, the size of the table, is freed before the datapaths load.
+  const memory = await memLatency({ repeat: Math.min(opts.repeat, 200_000), rounds: opts.rounds });
   const bare = await n.BpfObject.open(objectPath('bench_macswap'));
   const gen = await n.BpfObject.open(objectPath('bench_macswap_fresh'));
   const genSeq = gen.map('xlvs_bench_seq');
@@ -190,7 +195,7 @@ export async function flowCosts(opts: { repeat: number; rounds: number; counts: 
     );
     for (const r of rows)
       if (r.flows === 'new' && r.off_path !== 0) throw new Error(`${r.scheduler} IPv${r.family} all-new: ${r.off_path} packets were not new connections`);
-    return { floor_ns: floorNs, floor_spread: floor, gen_floor_ns: genNs, gen_floor_new_ns: genNewNs, rows, repeat: opts.repeat, rounds: opts.rounds };
+    return { floor_ns: floorNs, floor_spread: floor, gen_floor_ns: genNs, gen_floor_new_ns: genNewNs, rows, memory, repeat: opts.repeat, rounds: opts.rounds };
   } finally {
     for (const dp of dps) dp.close();
     genSeq.close();
@@ -224,6 +229,7 @@ export function formatFlowCosts(r: FlowCostResult): [string, string, string][] {
       r.gen_floor_ns.toFixed(1),
       `every frame new ${r.gen_floor_new_ns.toFixed(1)}; the fresh-flow build runs the same generator: "datapath" = ns over this floor`,
     ],
+    formatMemLatency(r.memory),
     ...r.rows.map((x): [string, string, string] => [
       `  ${x.scheduler} IPv${x.family}, ${flowsLabel(x.flows)}${x.budget ? ', default budget' : ''}`,
       x.ns.toFixed(1),
@@ -234,6 +240,9 @@ export function formatFlowCosts(r: FlowCostResult): [string, string, string][] {
         ...(x.flows !== 'new' && x.off_path ? [`${x.off_path} packets rescheduled (entry replaced)`] : []),
         ...(x.budget ? [`${x.budget.toLocaleString('en')} new flows per CPU per second recorded, the rest by the hash alone`] : []),
         ...(targetOf(x) === undefined ? [] : [`issue 19 target datapath <= +${targetOf(x)} ns: ${x.over_gen_floor_ns <= targetOf(x)! ? 'met' : 'not met'}`]),
+        ...(x.flows === 'new' && !x.budget
+          ? [`a recorded new flow reads one random bucket: ${(r.memory.table_ns - r.memory.cached_ns).toFixed(0)} ns of it here`]
+          : []),
       ].join('; '),
     ]),
   ];
