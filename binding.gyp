@@ -6,6 +6,7 @@
       "sources": [
         "native/addon.cc",
         "native/bpf_map.cc",
+        "native/bpf_map_mmap.cc",
         "native/bpf_object.cc",
         "native/btf.cc",
         "native/errors.cc",

@@ -11,8 +11,8 @@ import * as abi from '../core/abi';
 import type { Config } from '../core/config';
 import { Controller } from '../core/controller';
 import { RuntimeError } from '../core/errors';
-import { configDevices, vipDevices } from '../core/vlan';
-import { Announcer, directorRoutes, withdrawAll } from './announce';
+import { configDevices } from '../core/vlan';
+import { Announcer, directorRoutes } from './announce';
 import { DEFAULT_SOCKET, routes, serve, socketLive } from './api';
 import { ArpGuard, ownAddress6 } from './arpguard';
 import { monotonicMs } from './clock';
@@ -21,14 +21,19 @@ import { Datapath } from './datapath';
 import { datapathPort } from './datapathport';
 import { DirectorState } from './director';
 import { directorAddress, HealthRunner } from './health';
-import { ensureBpffs, heldAddresses, interfaceExists, interfaceInfo, ip, pinDir, requireRoot, vipAddrArgs } from './host';
+import { ensureBpffs, interfaceInfo, pinDir, requireRoot } from './host';
+import { ManagedVips } from './managedvips';
 import { cachedCount, serveMetrics } from './metrics';
 import { native } from './native';
 import { Solicitor, watchNeighbours } from './neighbours';
+import { PinGuard } from './pinguard';
 import { hasPinnedMaps, LINK_PIN, readObserved, removePins } from './pinned';
 import type { MetricsSource, ReloadResult } from './promregistry';
 import { checkHost, resolveMacsOn } from './runner';
 import { SyncService } from './sync';
+
+// `xlvs down` lives in teardown.ts; importers of this module keep finding it here.
+export { down } from './teardown';
 
 export interface DaemonOptions {
   configFile: string;
@@ -59,8 +64,8 @@ export class Daemon {
   lastReload: ReloadResult = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void) | undefined;
-  /** The last re-pin failure, logged once rather than every PIN_CHECK_MS. */
-  private pinError: string | undefined;
+  /** Re-pins the datapath every PIN_CHECK_MS if its pins vanish (logging a persistent failure once). */
+  private readonly pinGuard = new PinGuard((level, msg, f) => this.log[level](f, msg));
   private readonly solicitor = new Solicitor();
   /** Health checks; their state is in list() (API, `xlvs list`, metrics) and every change is one log event. */
   health: HealthRunner | undefined;
@@ -73,31 +78,12 @@ export class Daemon {
   announcer: Announcer | undefined;
   /** Connection sync with peer directors (the config's sync section); its counters are in GET /v1/sync and /metrics. */
   sync: SyncService | undefined;
-  /** VIP -> the device it was added to (a VLAN service's VIP is on its VLAN device). */
-  private vipsAdded = new Map<string, string>();
+  /** The VIPs manage_vips adds to the host, following the services. */
+  private readonly managedVips = new ManagedVips((level, msg, f) => this.log[level](f, msg));
   readonly socket: string;
 
   constructor(private readonly opts: DaemonOptions) {
     this.socket = opts.socket ?? DEFAULT_SOCKET;
-  }
-
-  /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
-  private syncVips(cfg: Config, vips: string[]): void {
-    if (!cfg.manage_vips) return;
-    const devices = vipDevices(cfg);
-    const present = (dev: string) => (interfaceExists(dev) ? heldAddresses(dev) : []);
-    const want = new Map(vips.map((v) => [v, devices.get(v) ?? cfg.interface]));
-    for (const [v, dev] of this.vipsAdded) {
-      if (want.get(v) === dev || !present(dev).includes(v)) continue;
-      ip(vipAddrArgs('del', v, dev));
-      this.log.info({ vip: v, device: dev }, 'VIP removed');
-    }
-    for (const [v, dev] of want) {
-      if (present(dev).includes(v)) continue;
-      ip(vipAddrArgs('add', v, dev));
-      this.log.info({ vip: v, device: dev }, 'VIP added');
-    }
-    this.vipsAdded = want;
   }
 
   async start(): Promise<void> {
@@ -155,7 +141,7 @@ export class Daemon {
       info.mac,
       cfg.accept_macs.map((m) => m.toLowerCase()),
     );
-    this.vipsAdded = vipDevices(cfg); // a previous run added them
+    this.managedVips.adopt(cfg);
     const health: HealthRunner = new HealthRunner({
       ifname,
       ifindex: info.ifindex,
@@ -194,7 +180,7 @@ export class Daemon {
       resolve: (a) => resolveMacsOn(controller.config(), this.solicitor, a),
       check: (c) => checkHost(c),
       persist: (c) => this.persist(c),
-      vipsChanged: (v) => this.syncVips(controller.config(), v),
+      vipsChanged: (v) => this.managedVips.sync(controller.config(), v),
       log: (msg, f) => this.log.info(f ?? {}, msg),
       now: monotonicMs,
     });
@@ -293,29 +279,13 @@ export class Daemon {
         }
       }, 1000),
     );
-    this.timers.push(setInterval(() => this.guardPins(pins), PIN_CHECK_MS));
+    this.timers.push(
+      setInterval(() => {
+        if (this.dp) this.pinGuard.check(this.dp, pins);
+      }, PIN_CHECK_MS),
+    );
     // Role changes in the log as the VIPs move (keepalived tells the daemon nothing unless its notify scripts do).
     this.director.watch(ROLE_CHECK_MS);
-  }
-
-  /**
-   * The pins are what outlives this process: bpffs unmounted or the pins removed under a running daemon would leave
-   * the next one nothing to adopt (its start would detach and reload, dropping every tracked connection). This
-   * process still holds every object, so it mounts bpffs again if it must and re-pins them.
-   */
-  private guardPins(pins: string): void {
-    const dp = this.dp;
-    if (!dp) return;
-    try {
-      const mounted = ensureBpffs();
-      const remade = dp.repin(pins);
-      if (remade.length) this.log.warn({ pins, remade, mounted_bpffs: mounted }, 'pins were gone (bpffs unmounted or pins removed): pinned again');
-      this.pinError = undefined;
-    } catch (e) {
-      const err = (e as Error).message;
-      if (err !== this.pinError) this.log.error({ pins, err }, 'cannot re-pin the datapath: it forwards, but a restart would not find it');
-      this.pinError = err;
-    }
   }
 
   /** Scrapes read the live maps; until the datapath is up they see an empty director. */
@@ -415,31 +385,4 @@ export class Daemon {
     this.arpGuard = undefined;
     this.health = undefined;
   }
-}
-
-/** `xlvs down`: detach the pinned link, withdraw its BGP announcements, remove the VIPs the config names (manage_vips), and unpin everything. */
-export function down(cfg: Pick<Config, 'interface' | 'manage_vips' | 'services'> | { interface: string }): string[] {
-  requireRoot('xlvs down');
-  const ifname = cfg.interface;
-  const pins = pinDir(ifname);
-  const done: string[] = [];
-  const linkPin = path.join(pins, LINK_PIN);
-  if (fs.existsSync(linkPin)) {
-    const link = native().XdpLink.openPinned(linkPin);
-    link.detach();
-    done.push(`detached XDP from ${ifname}`);
-  }
-  for (const vip of withdrawAll(ifname)) done.push(`withdrew the BGP announcement of ${vip}`);
-  if ('services' in cfg && cfg.manage_vips) {
-    for (const [vip, dev] of vipDevices(cfg)) {
-      if (!interfaceExists(dev) || !heldAddresses(dev).includes(vip)) continue;
-      ip(vipAddrArgs('del', vip, dev));
-      done.push(`removed VIP ${vip}`);
-    }
-  }
-  if (fs.existsSync(pins)) {
-    removePins(pins);
-    done.push(`removed pins in ${pins}`);
-  }
-  return done;
 }

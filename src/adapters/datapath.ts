@@ -5,14 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as abi from '../core/abi';
 import { stateTimeouts } from '../core/config';
-import { type RealState, realFlags, type ServiceState, schedNumber } from '../core/director';
 import { RuntimeError } from '../core/errors';
-import { ipToBytes, isIPv6 } from '../core/net/addr';
 import type { Op } from '../core/plan';
 import type { SyncEvent, SyncInsert, SyncInsertResult, SyncSettings } from '../core/syncdp';
 import { type ConnTable, conn6TableOf, connTableOf } from './conntable';
 import { CtWalks } from './ctwalks';
-import { BPF_ANY, type BpfMap, type BpfObject, describeNativeError, isNativeError, native, type XdpLink, type XdpMode } from './native';
+import { deleteReal, deleteService, resetRealConns, writeReals, writeServices } from './mapwrites';
+import { type BpfMap, type BpfObject, describeNativeError, isNativeError, native, type XdpLink, type XdpMode } from './native';
 import { acceptSlots, type LoadOptions, nextSvcGen, openObject, type Timeouts } from './objectload';
 import { LINK_PIN, type MapName, type Maps, pinName, pinPaths, removePins, syncPins } from './pinned';
 import { rcuBarrier } from './rcu';
@@ -176,76 +175,6 @@ export class Datapath {
     return out;
   }
 
-  /** Writes many reals; `fresh` ids (new or reused) get zeroed counters and connection counts first, in the same batch style. */
-  private writeReals(reals: readonly RealState[], fresh: readonly number[]): void {
-    if (fresh.length) {
-      const keys = Buffer.alloc(fresh.length * 4);
-      fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
-      const st = this.maps.xlvs_st_real,
-        rc = this.maps.xlvs_rconn,
-        a6 = this.maps.xlvs_raddr6;
-      st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
-      rc.updateBatch(keys, Buffer.alloc(fresh.length * rc.valueBufSize), fresh.length, BPF_ANY);
-      a6.updateBatch(keys, Buffer.alloc(fresh.length * a6.valueBufSize), fresh.length, BPF_ANY);
-    }
-    // An IPv6 real's address lives in xlvs_raddr6 (xlvs_real.addr is an IPv4 field, 0 for it).
-    const v6 = reals.filter((r) => isIPv6(r.address));
-    if (v6.length) {
-      const keys = Buffer.alloc(v6.length * 4);
-      const values = Buffer.alloc(v6.length * abi.real6.size);
-      v6.forEach((r, i) => {
-        keys.writeUInt32LE(r.id, i * 4);
-        values.set(ipToBytes(r.address), i * abi.real6.size);
-      });
-      this.maps.xlvs_raddr6.updateBatch(keys, values, v6.length, BPF_ANY);
-    }
-    if (!reals.length) return;
-    const keys = Buffer.alloc(reals.length * 4);
-    const values = Buffer.alloc(reals.length * abi.real.size);
-    reals.forEach((r, i) => {
-      keys.writeUInt32LE(r.id, i * 4);
-      abi.real.encode(
-        {
-          mac: r.mac ?? '00:00:00:00:00:00',
-          flags: realFlags(r),
-          addr: isIPv6(r.address) ? 0 : abi.ipv4ToU32(r.address),
-          svc_id: r.svcId,
-          weight: r.weight,
-          u_threshold: r.uThreshold ?? 0,
-          l_threshold: r.lThreshold ?? 0,
-        },
-        values,
-        i * abi.real.size,
-      );
-    });
-    this.maps.xlvs_reals.updateBatch(keys, values, reals.length, BPF_ANY);
-  }
-
-  /** Service keys in one batch; `fresh` ids get zeroed counters first (a new or reused id starts from 0). */
-  private writeServices(services: readonly ServiceState[], fresh: readonly number[]): void {
-    if (fresh.length) {
-      const keys = Buffer.alloc(fresh.length * 4);
-      fresh.forEach((id, i) => keys.writeUInt32LE(id, i * 4));
-      const st = this.maps.xlvs_st_svc;
-      st.updateBatch(keys, Buffer.alloc(fresh.length * st.valueBufSize), fresh.length, BPF_ANY);
-    }
-    // One batch per family: IPv6 services have their own map (xlvs_svc6), values alike, ids from one space.
-    for (const [map, spec, group] of [
-      [this.maps.xlvs_svc, abi.svcKey, services.filter((s) => !isIPv6(s.vip))],
-      [this.maps.xlvs_svc6, abi.svc6Key, services.filter((s) => isIPv6(s.vip))],
-    ] as const) {
-      if (!group.length) continue;
-      const keys = Buffer.alloc(group.length * spec.size);
-      const values = Buffer.alloc(group.length * abi.svc.size);
-      group.forEach((s, i) => {
-        serviceKey(s.vip, s.port, s.proto).copy(keys, i * spec.size);
-        abi.svc.encode(serviceValue(s), values, i * abi.svc.size);
-      });
-      if (group.length === 1) map.update(keys, values);
-      else map.updateBatch(keys, values, group.length, BPF_ANY);
-    }
-  }
-
   attach(ifname: string, mode: XdpMode): 'native' | 'generic' {
     try {
       this.link = native().XdpLink.attach(this.programFd(), ifname, mode);
@@ -322,20 +251,6 @@ export class Datapath {
     this.maps.xlvs_cfg.update(abi.u32Key(0), abi.cfg.encode(this.cfgValue));
   }
 
-  private deleteService(vip: string, port: number, proto: number): void {
-    (isIPv6(vip) ? this.maps.xlvs_svc6 : this.maps.xlvs_svc).delete(serviceKey(vip, port, proto));
-  }
-
-  /** A fresh or reused real id starts with no tracked connections and not overloaded. */
-  private resetRealConns(id: number): void {
-    this.maps.xlvs_rconn.update(abi.u32Key(id), Buffer.alloc(abi.realConns.size));
-  }
-
-  /** An all-zero entry has no flags: connections still naming it are rescheduled, not blackholed. */
-  private deleteReal(id: number): void {
-    this.maps.xlvs_reals.update(abi.u32Key(id), Buffer.alloc(abi.real.size));
-  }
-
   /** Connection entries whose real is one of ids (a walk of the whole table). */
   connsOf(ids: ReadonlySet<number>): number {
     let n = 0;
@@ -348,7 +263,7 @@ export class Datapath {
   private purgeConns(ids: ReadonlySet<number>, tables: readonly (4 | 6)[] = [4, 6]): number {
     // Only the tables of the reals' families: an empty IPv6 table still took ~60 ms to walk.
     const n = (tables.includes(4) ? this.conns.removeByReal(ids) : 0) + (tables.includes(6) ? this.conns6.removeByReal(ids) : 0);
-    for (const id of ids) this.resetRealConns(id);
+    for (const id of ids) resetRealConns(this.maps, id);
     return n;
   }
 
@@ -375,7 +290,8 @@ export class Datapath {
       switch (op.op) {
         case 'putReal': {
           const rs = run as Extract<Op, { op: 'putReal' }>[];
-          this.writeReals(
+          writeReals(
+            this.maps,
             rs.map((r) => r.real),
             rs.filter((r) => r.fresh).map((r) => r.real.id),
           );
@@ -388,7 +304,8 @@ export class Datapath {
         }
         case 'putService': {
           const ss = run as Extract<Op, { op: 'putService' }>[];
-          this.writeServices(
+          writeServices(
+            this.maps,
             ss.map((o) => o.service),
             ss.filter((o) => o.fresh).map((o) => o.service.id),
           );
@@ -396,7 +313,7 @@ export class Datapath {
           break;
         }
         case 'deleteService':
-          for (const d of run as Extract<Op, { op: 'deleteService' }>[]) this.deleteService(d.vip, d.port, d.proto);
+          for (const d of run as Extract<Op, { op: 'deleteService' }>[]) deleteService(this.maps, d.vip, d.port, d.proto);
           this.servicesWritten();
           break;
         case 'deleteTable':
@@ -406,7 +323,7 @@ export class Datapath {
           unsettled = true;
           break;
         case 'deleteReal':
-          this.deleteReal(op.realId);
+          deleteReal(this.maps, op.realId);
           break;
         case 'purgeConns':
           this.purgeConns(new Set(op.realIds), op.tables);
@@ -429,23 +346,4 @@ export class Datapath {
     for (const m of Object.values(this.maps)) m.close();
     this.obj.close();
   }
-}
-
-/** A service's key in its family's map: xlvs_svc (struct xlvs_svc_key) or xlvs_svc6 (struct xlvs_svc6_key). */
-function serviceKey(vip: string, port: number, proto: number): Buffer {
-  return isIPv6(vip) ? abi.svc6Key.encode({ vip: Buffer.from(ipToBytes(vip)), port, proto }) : abi.svcKey.encode({ vip: abi.ipv4ToU32(vip), port, proto });
-}
-
-/** A service's struct xlvs_svc: the persistence mask is a dotted netmask for IPv4, a prefix length (persist_plen6) for IPv6. */
-function serviceValue(s: ServiceState): abi.Svc {
-  const v6 = isIPv6(s.vip);
-  return {
-    id: s.id,
-    flags: s.flags ?? 0,
-    tbl_size: s.tblSize ?? s.mhSize,
-    sched: schedNumber(s.scheduler),
-    persist_plen6: v6 ? Number(s.persistMask ?? 128) : 0,
-    persist_timeout: s.persistTimeout ?? 0,
-    persist_mask: v6 ? 0 : abi.ipv4ToU32(s.persistMask ?? '255.255.255.255'),
-  };
 }

@@ -4,5 +4,6 @@
 export * from './abi-codec';
 export * from './abi-limits';
 export * from './abi-structs';
+export * from './abi-structs-ct';
 /** The protocol numbers the keys carry: net/proto.ts is their one home. */
 export { IPPROTO_TCP, IPPROTO_UDP } from './net/proto';

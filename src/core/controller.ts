@@ -1,95 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 // controller.ts: the running director's brain: serialized changes (validate -> plan -> apply -> persist), sync, health verdicts and slow-start ramps; every effect injected.
 
-import { type Counters, REAL_F_SCHED } from './abi';
-import { type Config, type RealConfig, type ServiceConfig, validateConfig } from './config';
-import { type ConfigDiff, configDiff } from './configdiff';
+import { REAL_F_SCHED } from './abi';
+import { type Config, type ServiceConfig, validateConfig } from './config';
+import { configDiff } from './configdiff';
 import { indexServices, validateEdit } from './configedit';
+import type { ControllerEffects, PlanReport, SweepStats } from './controller-port';
 import { ExistsError, NotFoundError, type ServiceKey } from './edits';
 import { UsageError } from './errors';
-import { type ConnectionListing, listConnections, listServices, RateWindow, type RealHealth, type ServiceListing } from './listing';
-import { serviceId, serviceName, serviceTag } from './net/label';
+import { type ConnectionListing, listConnections, listServices, RateWindow, type ServiceListing } from './listing';
+import { serviceId, serviceName } from './net/label';
 import { protoNumber } from './net/proto';
-import { describeOp, healthKey, type ObservedService, type Op, observedAfter, plan, planSummary, svcKey } from './plan';
+import { describeOp, type ObservedService, type Op, observedAfter, plan, planSummary } from './plan';
 import { type ChangeScope, editScope, healthScope, ObservedIndex } from './scope';
+import { SlowStart } from './slowstart';
 import type { SyncDaemonConfig, SyncRole } from './syncconfig';
-import { SYNC_OFF, type SyncEvent, type SyncInsert, type SyncInsertResult, type SyncSettings } from './syncdp';
+import { SYNC_OFF, type SyncSettings } from './syncdp';
 
-/** What the controller needs from the datapath; the daemon passes the real one, tests an in-memory fake. */
-export interface DatapathPort {
-  apply(ops: readonly Op[]): void;
-  /** Tracked connections whose real is one of ids. */
-  connsOf(realIds: ReadonlySet<number>): number;
-  /** Counters by service id and by real id (summed over CPUs). */
-  counters(): { svc: Map<number, Counters>; real: Map<number, Counters> };
-  zero(ids: { svc: number[]; real: number[] }): void;
-  /** Every connection-table entry (client, VIP side and the real id it is pinned to). */
-  connections?(): { saddr: string; sport: number; daddr: string; dport: number; proto: number; realId: number; state?: number; lastSeen?: number }[];
-  /** Tracked connections per real id, as the datapath counts them (active = ESTABLISHED). */
-  realConns?(ids: Iterable<number>): Map<number, { active: bigint; inactive: bigint; overloaded: number }>;
-  /** Idle timeouts in seconds (ipvsadm --set). */
-  setTimeouts?(t: { tcp: number; tcp_fin: number; udp: number }): void;
-  /** New connections per second per CPU that consistent-hash services record (xlvs_cfg.nc_budget; 0: no limit). */
-  setNewConnBudget?(perCpu: number): void;
-  /** Expires idle connections and persistence templates once. */
-  sweep?(): Promise<SweepStats>;
-  /** Connection sync (master): new and changed connections and templates since the last read; [] on timeout; one reader at a time. */
-  readSyncEvents?(timeoutMs: number, maxEvents?: number): Promise<SyncEvent[]>;
-  /** Connection sync (backup): inserts or updates entries with this director's ids, in batches through xlvs_syncin. */
-  insertSynced?(entries: readonly SyncInsert[]): SyncInsertResult;
-  /** Sync records the datapath dropped because the queue to user space was full (summed over CPUs). */
-  syncLosses?(): number;
-}
-
-/** What the last sweep of the connection table found. */
-export interface SweepStats {
-  conns: number;
-  expired: number;
-  templates: number;
-  templatesExpired: number;
-  /** Entries the connection table holds at its size now (a growable table's live buckets x ways); absent: conn_table_size. */
-  capacity?: number;
-  /** A resize this sweep made (the table grew or shrank with its flows). */
-  resized?: { from: number; to: number; moved: number; outcome: string; ms: number };
-  /** The same for the IPv6 table. */
-  resized6?: { from: number; to: number; moved: number; outcome: string; ms: number };
-}
-
-export interface ControllerEffects {
-  datapath: DatapathPort;
-  /** Current MAC of each address (null: unresolved); may solicit resolution as a side effect. */
-  resolve(addresses: readonly string[]): Map<string, string | null>;
-  /** Host checks a config must pass before anything is applied (interface exists, reals on-link); throws UsageError. */
-  check(cfg: Config): void;
-  /** Writes the config where a restart will read it (atomically). */
-  persist(cfg: Config): void;
-  /** The set of VIPs the running services use, after every applied change. */
-  vipsChanged?(vips: string[]): void;
-  log(msg: string, fields?: Record<string, unknown>): void;
-  now(): number;
-  /** After every applied change (health checks follow the config). */
-  applied?(cfg: Config): void;
-  /** MACs other than the director's that answered ARP for the VIP (the ARP guard). */
-  vipClaims?(vip: string): { mac: string; real: string | null; since: number }[];
-  /** Health of one real of one service (healthKey); undefined when it is not checked. */
-  health?(key: string): RealHealth | undefined;
-}
-
-export interface PlanReport {
-  dryRun: boolean;
-  ops: string[];
-  bucketsMoved: number;
-  /** Tracked connections whose real the change removes (they will be rescheduled). */
-  connsMoved: number;
-  /** A dry run's semantic diff of the running config and the new one (what an operator reads before the counts). */
-  changes?: ConfigDiff;
-}
+// The controller's boundary lives in controller-port.ts; importers of this module keep finding it here.
+export type { ControllerEffects, DatapathPort, PlanReport, SweepStats } from './controller-port';
 
 export class Controller {
   private cfg: Config;
   private observed: readonly ObservedService[];
   /** The observed services by key and the ids they hold: a change plans the services it touched alone. */
   private readonly index: ObservedIndex;
+  /** Slow start: the reals ramping up after joining or recovering, and the weights they have meanwhile. */
+  private readonly slowStart = new SlowStart(() => this.fx.now());
   private queue: Promise<unknown> = Promise.resolve();
   private readonly rates = new RateWindow();
   private lastVips: string | undefined;
@@ -97,8 +34,6 @@ export class Controller {
   private down: ReadonlySet<string> = new Set();
   private nextDown: ReadonlySet<string> = new Set();
   private downQueued: Promise<PlanReport> | undefined;
-  /** Slow start: when each ramping real (healthKey) joined or recovered. */
-  private ramps = new Map<string, number>();
   private timeoutsSet: string | undefined;
   private budgetSet: number | undefined;
   private lastSweep: SweepStats | undefined;
@@ -139,7 +74,7 @@ export class Controller {
   setDown(down: ReadonlySet<string>): Promise<PlanReport> {
     this.nextDown = new Set(down);
     // A recovered real of a slow-start service ramps up again instead of taking its full share at once.
-    for (const k of this.down) if (!this.nextDown.has(k)) this.startRamp(k);
+    for (const k of this.down) if (!this.nextDown.has(k)) this.slowStart.start(k, this.cfg.services);
     // Coalesced: many reals failing together (a switch port, a rack) make one plan, not one per real.
     if (this.downQueued) return this.downQueued;
     const p = this.serialize(() => {
@@ -248,7 +183,9 @@ export class Controller {
     // in the scope's services (healthScope) or not at all (an edit: down is lastPlan's).
     const last = this.lastPlan;
     const scoped =
-      !opts.dryRun && scope && last && this.syncWant === last.sync && (scope.downBefore ?? this.down) === last.down && !this.ramps.size ? scope : undefined;
+      !opts.dryRun && scope && last && this.syncWant === last.sync && (scope.downBefore ?? this.down) === last.down && !this.slowStart.active
+        ? scope
+        : undefined;
     const desired = scoped ? scoped.desired : cfg.services;
     const addresses = [...new Set(desired.flatMap((s) => [...s.reals.map((r) => r.address), ...(s.sorry_server ? [s.sorry_server] : [])]))];
     const macs = this.fx.resolve(addresses);
@@ -260,16 +197,16 @@ export class Controller {
       cfg === this.cfg &&
       this.down === this.lastPlan.down &&
       this.syncWant === this.lastPlan.sync &&
-      !this.ramps.size &&
+      !this.slowStart.active &&
       sameMacs(macs, this.lastPlan.macs)
     ) {
       return { dryRun: false, ops: [], bucketsMoved: 0, connsMoved: 0 };
     }
-    if (!opts.dryRun) this.noteNewReals(desired);
+    if (!opts.dryRun) this.slowStart.noteNewReals(desired, (k) => this.index.get(k));
     const sync = { want: this.syncWant, have: this.syncHave };
     const p = scoped
-      ? plan(this.ramped(desired), this.index.of(scoped.keys), macs, this.down, sync, this.index)
-      : plan(this.ramped(cfg.services), this.observed, macs, this.down, sync);
+      ? plan(this.slowStart.ramped(desired), this.index.of(scoped.keys), macs, this.down, sync, this.index)
+      : plan(this.slowStart.ramped(cfg.services), this.observed, macs, this.down, sync);
     const sum = planSummary(p);
     const report: PlanReport = {
       dryRun: opts.dryRun,
@@ -317,56 +254,6 @@ export class Controller {
     return report;
   }
 
-  private startRamp(key: string): void {
-    const svc = this.cfg.services.find((s) => key.startsWith(`${serviceTag(s)}/`));
-    if (svc?.slow_start_s) this.ramps.set(key, this.fx.now());
-  }
-
-  /** Reals added to a running slow-start service start ramping (a fresh director's reals all start together: no ramp). */
-  private noteNewReals(services: readonly ServiceConfig[]): void {
-    for (const s of services) {
-      if (!s.slow_start_s) continue;
-      const o = this.index.get(svcKey(s.vip, s.port, s.protocol));
-      if (!o) continue;
-      const had = new Set(o.reals.map((r) => r.address));
-      for (const r of s.reals) if (!had.has(r.address)) this.ramps.set(healthKey(s, r.address), this.fx.now());
-    }
-  }
-
-  /**
-   * Slow start: a ramping real's weight grows linearly from 1 to its configured weight over slow_start_s; the periodic
-   * sync re-plans, so each step is an ordinary table update (base kept, see maglevTable). Finished ramps are forgotten.
-   */
-  private ramped(services: readonly ServiceConfig[]): ServiceConfig[] {
-    if (!this.ramps.size) return services as ServiceConfig[];
-    const now = this.fx.now();
-    return services.map((s) => {
-      if (!s.slow_start_s) return s;
-      const span = s.slow_start_s * 1000;
-      return {
-        ...s,
-        reals: s.reals.map((r) => {
-          const k = healthKey(s, r.address);
-          const t0 = this.ramps.get(k);
-          if (t0 === undefined) return r;
-          if (now - t0 >= span || r.weight === 0) {
-            this.ramps.delete(k);
-            return r;
-          }
-          // configWeight keeps the Maglev base on the configured pool, so each step moves only what the shares require.
-          return { ...r, weight: Math.max(1, Math.floor((r.weight * (now - t0)) / span)), configWeight: r.weight };
-        }),
-      };
-    });
-  }
-
-  /** The weight a real has in the datapath now (below its configured weight while slow start ramps it). */
-  private effectiveWeight(s: ServiceConfig, r: RealConfig): number {
-    const t0 = this.ramps.get(healthKey(s, r.address));
-    if (t0 === undefined || !s.slow_start_s) return r.weight;
-    return Math.min(r.weight, Math.max(1, Math.floor((r.weight * (this.fx.now() - t0)) / (s.slow_start_s * 1000))));
-  }
-
   /** Expires idle connections and templates (the daemon calls this every sweep_interval_ms). */
   async sweep(): Promise<SweepStats | undefined> {
     if (!this.fx.datapath.sweep) return undefined;
@@ -406,7 +293,7 @@ export class Controller {
       // Called through fx, not detached from it: an effects object may be a class whose methods use `this`.
       health: (key) => this.fx.health?.(key),
       vipClaims: this.fx.vipClaims ? (vip) => this.fx.vipClaims!(vip) : undefined,
-      effectiveWeight: (s, r) => this.effectiveWeight(s, r),
+      effectiveWeight: (s, r) => this.slowStart.effectiveWeight(s, r),
     });
   }
 

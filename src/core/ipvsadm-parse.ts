@@ -1,28 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// ipvsadm-parse.ts: ipvsadm's command syntax (the DR subset xlvsadm speaks) parsed into xlvs operations, refusing what xlvs cannot do faithfully, and its -h text.
+// ipvsadm-parse.ts: ipvsadm's command lines (the DR subset xlvsadm speaks) parsed into xlvs operations, refusing what xlvs cannot do faithfully.
 
 import type { ServiceConfig } from './config';
-import { SCHED_FLAGS, SCHEDULER_NAMES } from './config';
+import { SCHEDULER_NAMES } from './config';
 import type { ServiceKey } from './edits';
 import { DAEMON_OPTION_KEYS, DAEMON_OPTIONS, type DaemonCommand, parseDaemonCommand } from './ipvsadm-daemon';
-import { canonicalIp, formatHostPort, isIPv4, isIPv6, splitHostPort } from './net/addr';
+import { COMMANDS, expand, FLAGS, WITH_VALUE } from './ipvsadm-options';
+import { hostPortOf, IpvsadmError, number, parsePort, parseSchedFlags, parseService, type SchedFlag, type ServiceLookup, usage } from './ipvsadm-values';
+import { formatHostPort, isIPv4, isIPv6 } from './net/addr';
 import { isNetmask } from './net/prefix';
 
-/** A refusal carrying ipvsadm's exit code: 2 for what ipvsadm rejects while parsing, 255 (its -1) for what the kernel refuses. */
-export class IpvsadmError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-    this.name = 'IpvsadmError';
-  }
-}
-
-const usage = (msg: string) => new IpvsadmError(msg, 2);
+export { IPVSADM_HELP, IPVSADM_OPTION_NAMES } from './ipvsadm-options';
+export { IpvsadmError, type ServiceLookup } from './ipvsadm-values';
 
 type SchedulerName = ServiceConfig['scheduler'];
-type SchedFlag = (typeof SCHED_FLAGS)[number];
 
 /**
  * What -A/-E set, as xlvs config fields. null removes the field: -E replaces the service's whole IPVS definition,
@@ -80,162 +71,6 @@ export const ALL_ONES_V6 = 128;
 /** Whether a persistence netmask is one entry per client (listings and -S leave it out, as ipvsadm does). */
 export function isHostMask(mask: string | number): boolean {
   return mask === ALL_ONES || mask === ALL_ONES_V6;
-}
-
-const COMMANDS: Record<string, string> = {
-  '-A': 'A',
-  '--add-service': 'A',
-  '-E': 'E',
-  '--edit-service': 'E',
-  '-D': 'D',
-  '--delete-service': 'D',
-  '-C': 'C',
-  '--clear': 'C',
-  '-R': 'R',
-  '--restore': 'R',
-  '-S': 'S',
-  '--save': 'S',
-  '-a': 'a',
-  '--add-server': 'a',
-  '-e': 'e',
-  '--edit-server': 'e',
-  '-d': 'd',
-  '--delete-server': 'd',
-  '-L': 'L',
-  '-l': 'L',
-  '--list': 'L',
-  '-Z': 'Z',
-  '--zero': 'Z',
-  '-h': 'h',
-  '--help': 'h',
-  '--set': 'set',
-};
-
-/** Options taking a value; -p's value is optional (ipvsadm: -p [timeout]). */
-const WITH_VALUE: Record<string, string> = {
-  '-t': 't',
-  '--tcp-service': 't',
-  '-u': 'u',
-  '--udp-service': 'u',
-  '-f': 'f',
-  '--fwmark-service': 'f',
-  '-s': 's',
-  '--scheduler': 's',
-  '-M': 'M',
-  '--netmask': 'M',
-  '-r': 'r',
-  '--real-server': 'r',
-  '-w': 'w',
-  '--weight': 'w',
-  '-x': 'x',
-  '--u-threshold': 'x',
-  '-y': 'y',
-  '--l-threshold': 'y',
-  '-b': 'b',
-  '--sched-flags': 'b',
-  '--pe': 'pe',
-  '--tun-type': 'tun',
-};
-
-const FLAGS: Record<string, string> = {
-  '-g': 'g',
-  '--gatewaying': 'g',
-  '-m': 'm',
-  '--masquerading': 'm',
-  '-i': 'i',
-  '--ipip': 'i',
-  '-n': 'n',
-  '--numeric': 'n',
-  '-c': 'c',
-  '--connection': 'c',
-  '--stats': 'stats',
-  '--rate': 'rate',
-  '--exact': 'exact',
-  '--sort': 'sort',
-  '--persistent-conn': 'pconn',
-  '--thresholds': 'thresholds',
-  '-6': '6',
-  '--ipv6': '6',
-  '-o': 'o',
-  '--ops': 'o',
-  '--timeout': 'timeout',
-  /** Not ipvsadm's: the listing as `xlvs list --json` prints it (weights in force, health, counters). */
-  '--json': 'json',
-  '--daemon': 'daemon',
-};
-
-/** Every option spelling the parser knows (-p takes an optional value, so it is parsed apart): its man page must document each. */
-export const IPVSADM_OPTION_NAMES: readonly string[] = [...Object.keys(COMMANDS), ...Object.keys(WITH_VALUE), ...Object.keys(FLAGS), '-p', '--persistent'];
-
-/** "-Ln" -> ["-L", "-n"] when every letter is a command or flag (popt-style bundling). */
-function expand(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const a of argv) {
-    if (/^-[A-Za-z]{2,}$/.test(a) && [...a.slice(1)].every((ch) => COMMANDS[`-${ch}`] || FLAGS[`-${ch}`])) {
-      for (const ch of a.slice(1)) out.push(`-${ch}`);
-    } else out.push(a);
-  }
-  return out;
-}
-
-/** Port numbers or /etc/services names, as ipvsadm accepts them. */
-export type ServiceLookup = (name: string, proto: 'tcp' | 'udp') => number | undefined;
-
-/** A port as ipvsadm's parse_service takes it: 0..65535 (0: every port) or a service name; undefined if neither. */
-function parsePort(s: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s) <= 65535 ? Number(s) : undefined;
-  return lookup(s, proto) ?? undefined;
-}
-
-/**
- * host[:port] or [v6][:port] as ipvsadm's parse_service takes them (an IPv6 address in brackets, since its colons
- * would read as the port's); no port means port 0, as in ipvsadm (which then wants -p for -A/-E). The address
- * comes back canonical (RFC 5952), the form the daemon compares.
- */
-function parseService(v: string, proto: 'tcp' | 'udp', lookup: ServiceLookup): ServiceKey {
-  const bad = () => usage('illegal virtual server address[:port] specified');
-  const hp = hostPortOf(v);
-  if (!hp) throw bad();
-  const port = hp.port === undefined ? 0 : parsePort(hp.port, proto, lookup);
-  if (port === undefined) throw bad();
-  return { vip: hp.host, port, protocol: proto };
-}
-
-/** "A.B.C.D[:port]", "[V6][:port]", or (a real only) a bare IPv6 address; the host canonical, null when it is no address. */
-function hostPortOf(v: string, bareV6 = false): { host: string; port?: string } | null {
-  const hp = splitHostPort(v);
-  if (!hp) return null;
-  const ok = v.startsWith('[') ? isIPv6(hp.host) : isIPv4(hp.host) || (bareV6 && hp.port === undefined && isIPv6(hp.host));
-  return ok ? { host: canonicalIp(hp.host), ...(hp.port !== undefined ? { port: hp.port } : {}) } : null;
-}
-
-/** A whole number in lo..hi written in decimal, or undefined (ipvsadm's string_to_number). */
-function number(s: string, lo: number, hi: number): number | undefined {
-  if (!/^\d+$/.test(s)) return undefined;
-  const n = Number(s);
-  return n >= lo && n <= hi ? n : undefined;
-}
-
-/**
- * -b as ipvsadm 1.31's parse_sched_flags reads it (names checked against the scheduler whatever the option order).
- * flag-1 and flag-2 are IPVS's generic names of the fallback and port flags of sh and mh; anywhere else (and flag-3
- * always) they would mean nothing to xlvs, so they are refused rather than silently dropped.
- */
-function parseSchedFlags(arg: string, scheduler: string): SchedFlag[] {
-  const tokens = arg.split(',').filter(Boolean);
-  if (!tokens.length) throw usage(`invalid scheduler flag \`${arg}'`);
-  const got = new Set<string>();
-  for (const f of tokens) {
-    if (f === 'flag-1' || f === 'flag-2' || f === 'flag-3') {
-      if (f === 'flag-3' || (scheduler !== 'sh' && scheduler !== 'mh'))
-        throw usage(`scheduler flag ${f} means nothing to scheduler ${scheduler} in xlvs (flag-1 and flag-2 are the fallback and port flags of sh and mh)`);
-      got.add(`${scheduler}-${f === 'flag-1' ? 'fallback' : 'port'}`);
-    } else if ((SCHED_FLAGS as readonly string[]).includes(f)) {
-      if (!f.startsWith(`${scheduler}-`)) throw usage(`incompatible scheduler flag \`${f}'`);
-      got.add(f);
-    } else throw usage(`invalid scheduler flag \`${f}'`);
-  }
-  return SCHED_FLAGS.filter((f) => got.has(f));
 }
 
 /**
@@ -457,28 +292,3 @@ export function parseIpvsadm(argvIn: readonly string[], lookup: ServiceLookup = 
   }
   throw usage('unknown command');
 }
-
-/** The `ipvsadm -h` text for the subset xlvsadm speaks. */
-export const IPVSADM_HELP = `xlvsadm: ipvsadm's syntax for the xlvs daemon (direct routing)
-Usage:
-  xlvsadm -A|E -t|u service-address [-s scheduler] [-p [timeout]] [-M netmask] [-b sched-flags]
-  xlvsadm -D -t|u service-address
-  xlvsadm -C
-  xlvsadm -R
-  xlvsadm -S [-n]
-  xlvsadm -a|e -t|u service-address -r server-address[:same port] [-g] [-w weight] [-x uthreshold] [-y lthreshold]
-  xlvsadm -d -t|u service-address -r server-address
-  xlvsadm -L|l [-t|u service-address] [-n] [--stats|--rate|--thresholds|-c] [--exact] [--json]
-  xlvsadm -L --timeout
-  xlvsadm -Z [-t|u service-address]
-  xlvsadm --set tcp tcpfin udp
-  xlvsadm --start-daemon master|backup [--mcast-interface IF] [--syncid ID] [--sync-maxlen N]
-          [--mcast-group GROUP] [--mcast-port PORT] [--mcast-ttl TTL]
-  xlvsadm --stop-daemon master|backup
-  xlvsadm -L --daemon
-  xlvsadm --socket PATH ...   (the daemon's API socket, default /run/xlvs/xlvs.sock)
-Schedulers: ${SCHEDULER_NAMES.join(' ')} (default wlc, as ipvsadm). Flags (-b): sh-fallback,sh-port | mh-fallback,mh-port.
-service-address is IP[:port] or [IPv6][:port]; port 0 (or none) means every port and needs -p.
--M is a dotted netmask for an IPv4 service, a prefix length 1..128 for an IPv6 one.
-Not supported (refused): -m, -i, -f, -6, -o, --pe, --persistent-conn, schedulers lblc lblcr twos.
-`;
