@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { type AnnounceInput, announceDiff, decideAnnouncements, drainProgress, type VipAnnouncement } from '../core/announce';
 import { parseBody } from '../core/apibody';
 import { RuntimeError, UsageError } from '../core/errors';
+import type { EventSink } from './event';
 import { ip, ipJson } from './host';
 
 /**
@@ -62,7 +63,7 @@ export interface AnnouncerOptions {
   socket: string;
   /** The datapath and services as they are now. */
   inputs: () => Omit<AnnounceInput, 'drained'>;
-  event: (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
+  event: EventSink;
 }
 
 /** Keeps the routes in the table equal to the verdicts; every change is one log event. */

@@ -8,6 +8,7 @@ import { canonicalIp, isIPv6 } from '../core/net/addr';
 import { parseFrame } from '../core/packetparse';
 import { arpWhoHas, ETH_P_ARP } from '../core/packets';
 import { monotonicMs } from './clock';
+import type { EventSink } from './event';
 import { ipJson } from './host';
 import { native, type PacketSocket } from './native';
 
@@ -27,7 +28,7 @@ export interface ArpGuardOptions {
   vips(): string[];
   realOf(mac: string): string | null;
   intervalMs: number;
-  event(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void;
+  event: EventSink;
   /** Silence that ends a claim seen only as announcements (default PASSIVE_HOLD_MS). */
   holdMs?: number;
   /** Default: an AF_PACKET socket for ARP on ifindex. */

@@ -10,6 +10,7 @@ import { serviceName } from '../core/net/label';
 import { allDown, healthKey } from '../core/plan';
 import type { DrContext, ProbeTarget, runProbe } from './checkers';
 import { monotonicMs } from './clock';
+import type { EventSink } from './event';
 import { ipJson } from './host';
 import { ProberThread } from './proberthread';
 import { ProbeSocket } from './probesocket';
@@ -23,7 +24,7 @@ export interface HealthRunnerOptions {
   macOf(address: string): string | null;
   /** Called with the whole set of down reals (healthKey) after any of them changed. */
   onChange(down: Set<string>): void;
-  event(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void;
+  event: EventSink;
   now?: () => number;
   /**
    * A probe run on this thread instead of the prober thread (unit tests' stubs, the benchmark's baseline). Its
@@ -257,7 +258,7 @@ export class HealthRunner {
       let timedOut = false;
       let settled = false;
       const timeoutMs = this.o.hookTimeoutMs ?? HOOK_TIMEOUT_MS;
-      const settle = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => {
+      const settle: EventSink = (level, msg, fields) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);

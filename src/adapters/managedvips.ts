@@ -3,16 +3,15 @@
 
 import type { Config } from '../core/config';
 import { vipDevices } from '../core/vlan';
+import type { EventSink } from './event';
 import { heldAddresses, interfaceExists, ip, vipAddrArgs } from './host';
-
-type Event = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
 
 /** VIPs follow the services (manage_vips): added when a service appears, removed when no service uses them any more. */
 export class ManagedVips {
   /** VIP -> the device it was added to (a VLAN service's VIP is on its VLAN device). */
   private added = new Map<string, string>();
 
-  constructor(private readonly event: Event) {}
+  constructor(private readonly event: EventSink) {}
 
   /** A restart takes over the VIPs of the config it starts with: a previous run added them. */
   adopt(cfg: Config): void {

@@ -2,9 +2,8 @@
 // pinguard.ts: keeps a running daemon's pins in place (bpffs remounted and objects re-pinned if they vanish under it).
 
 import type { Datapath } from './datapath';
+import type { EventSink } from './event';
 import { ensureBpffs } from './host';
-
-type Event = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
 
 /**
  * The pins are what outlives this process: bpffs unmounted or the pins removed under a running daemon would leave
@@ -15,7 +14,7 @@ export class PinGuard {
   /** The last re-pin failure, logged once rather than at every check. */
   private lastError: string | undefined;
 
-  constructor(private readonly event: Event) {}
+  constructor(private readonly event: EventSink) {}
 
   check(dp: Datapath, pins: string): void {
     try {

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { ProbeResult } from '../core/health';
 import type { ProbeTarget } from './checkers';
 import { monotonicMs } from './clock';
+import type { EventSink } from './event';
 import type { FromProber, ProbeRequest, ProberDr, ToProber } from './healthprober';
 
 /** A prober thread that died is not restarted sooner than this after its start (a crash loop must not spin). */
@@ -29,7 +30,7 @@ export class ProberThread {
   private startedAt = -Infinity;
   private stopping = false;
 
-  constructor(private readonly event: (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void) {}
+  constructor(private readonly event: EventSink) {}
 
   probe(target: ProbeTarget, mac: string | null): Promise<ProbeResult> {
     return new Promise((resolve) => {

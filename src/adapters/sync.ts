@@ -9,6 +9,7 @@ import type { ObservedService } from '../core/plan';
 import type { SyncConfig, SyncDaemonConfig, SyncRole } from '../core/syncconfig';
 import type { SyncEvent, SyncInsert } from '../core/syncdp';
 import { SyncIndex } from '../core/syncmap';
+import type { EventLevel } from './event';
 import { type LagFigures, LagWindow } from './synclag';
 import { multicastTransport, type SyncTransport } from './synctransport';
 
@@ -71,7 +72,7 @@ export interface SyncDeps {
   view(): { observed: readonly ObservedService[]; config: Readonly<Config> };
   /** The interface's MTU (the default maxlen follows it) . */
   mtu(ifname: string): number;
-  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+  log(level: EventLevel, msg: string, fields?: Record<string, unknown>): void;
   now(): number;
   /** The sockets (default: multicast on the named interface); tests pass an in-memory pair. */
   transport?: (role: SyncRole, d: SyncDaemonConfig, maxlen: number, onMessage: (buf: Buffer) => void) => Promise<SyncTransport>;
