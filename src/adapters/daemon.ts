@@ -55,13 +55,21 @@ const PIN_CHECK_MS = 2000;
 /** How often BGP announcements are checked against the datapath (health changes and edits also check at once). */
 const ANNOUNCE_MS = 500;
 
+/**
+ * A load that succeeded: one clock read for both times, which a reader compares to tell whether the last reload failed
+ * (two reads straddled a millisecond in CI, and a successful reload read as an older success).
+ */
+function succeeded(at: number): ReloadResult {
+  return { successful: true, at, lastSuccessAt: at };
+}
+
 export class Daemon {
   readonly log = pino({ base: { svc: 'xlvs' }, timestamp: pino.stdTimeFunctions.isoTime });
   private dp: Datapath | undefined;
   private server: http.Server | undefined;
   private metrics: http.Server | undefined;
   /** The config file's last load: the start counts as one, as Prometheus counts its own start. */
-  lastReload: ReloadResult = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
+  lastReload: ReloadResult = succeeded(Date.now());
   private timers: NodeJS.Timeout[] = [];
   private unwatch: (() => void) | undefined;
   /** Re-pins the datapath every PIN_CHECK_MS if its pins vanish (logging a persistent failure once). */
@@ -341,7 +349,7 @@ export class Daemon {
       const cfg = readConfigFile(this.opts.configFile);
       const r = await c.apply(cfg, { persist: false });
       this.log.info({ ops: r.ops.length }, 'reloaded');
-      this.lastReload = { successful: true, at: Date.now(), lastSuccessAt: Date.now() };
+      this.lastReload = succeeded(Date.now());
       // The announcer is set up at start: a reload carries on announcing in the table the daemon started with.
       if ((cfg.bgp?.table ?? null) !== (this.announcer?.status().table ?? null))
         this.log.warn(
