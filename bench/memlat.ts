@@ -23,8 +23,9 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.
 
 /**
  * The floor under every packet that reads or writes a random entry of a table this large: a new connection's bucket,
- * an established flow's entry on the connection-table path. Machines differ most here (a 2-core VM measured 315 ns,
- * another 110), which is why the many-flow and all-new rows move between machines while the one-flow rows do not.
+ * an established flow's entry on the connection-table path. Machines differ most here (241-323 ns on a 2-core AMD EPYC
+ * VM, against 6-8 ns within 4 KiB), which is why the many-flow and all-new rows move between machines and runs while
+ * the one-flow rows do not.
  */
 export async function memLatency(opts: { repeat: number; rounds: number; tableBytes?: number }): Promise<MemLatency> {
   const tableBytes = opts.tableBytes ?? abi.CONN_DEFAULT_MAX * abi.ctEntry.size;
